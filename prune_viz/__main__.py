@@ -1,0 +1,3 @@
+from prune_viz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""MNIST from wherever the user has it: an IDX folder, an .npz, the Keras cache, or a download.
+
+Resolution order: an explicit path, then ``$PRUNE_VIZ_MNIST``, then the Keras
+cache (``~/.keras/datasets/mnist.npz``), then ``keras.datasets.mnist.load_data()``.
+Every result says where it came from and whether its training set is the full
+60,000 images, so no number is ever presented as a full-MNIST result when it is not.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "PRUNE_VIZ_MNIST"
+FULL_TRAIN_SIZE = 60_000
+_IMAGES_MAGIC = 0x00000803
+_LABELS_MAGIC = 0x00000801
+
+
+class DataError(Exception):
+    """The data could not be found or read; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class MnistData:
+    x_train: np.ndarray  # (n, 28, 28) uint8
+    y_train: np.ndarray  # (n,) uint8
+    x_test: np.ndarray  # (10000, 28, 28) uint8
+    y_test: np.ndarray
+    source: str  # where it was read from, for display
+
+    @property
+    def train_description(self) -> str:
+        n = len(self.x_train)
+        if n == 0:
+            return "no MNIST training images"
+        if n >= FULL_TRAIN_SIZE:
+            return "full MNIST training set (60,000 images)"
+        return f"MNIST {n:,}-image training subset"
+
+    @property
+    def is_full_training_set(self) -> bool:
+        return len(self.x_train) >= FULL_TRAIN_SIZE
+
+
+def _open_maybe_gzip(path: Path):
+    with open(path, "rb") as f:
+        head = f.read(2)
+    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read one IDX file (gzip or raw) of uint8 images (magic 2051) or labels (2049)."""
+    path = Path(path)
+    try:
+        with _open_maybe_gzip(path) as f:
+            raw = f.read()
+    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        raise DataError(f"Cannot read IDX file {path}: {exc}.") from exc
+    if len(raw) < 8:
+        raise DataError(f"{path.name} is too short to be an IDX file.")
+    magic, count = struct.unpack(">II", raw[:8])
+    if magic == _LABELS_MAGIC:
+        header, shape = 8, (count,)
+    elif magic == _IMAGES_MAGIC:
+        if len(raw) < 16:
+            raise DataError(f"{path.name} is too short to be an IDX image file.")
+        rows, cols = struct.unpack(">II", raw[8:16])
+        header, shape = 16, (count, rows, cols)
+    else:
+        raise DataError(f"{path.name} is not an MNIST IDX file (bad magic number {magic:#010x}).")
+    expected = int(np.prod(shape))
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path.name} says it holds {count:,} items but its size does not match "
+            f"({len(raw) - header:,} bytes of data, expected {expected:,})."
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def _find_one(folder: Path, *needles: str) -> Path | None:
+    hits = sorted(
+        p for p in folder.iterdir() if p.is_file() and all(n in p.name.lower() for n in needles)
+    )
+    return hits[0] if hits else None
+
+
+def load_idx_folder(folder: str | os.PathLike) -> MnistData:
+    """A folder holding t10k-{images,labels} and optionally train*-{images,labels} IDX files."""
+    folder = Path(folder)
+    test_images = _find_one(folder, "t10k", "images")
+    test_labels = _find_one(folder, "t10k", "labels")
+    if test_images is None or test_labels is None:
+        raise DataError(
+            f"{folder} has no MNIST test files (expected t10k-images-idx3-ubyte[.gz] "
+            "and t10k-labels-idx1-ubyte[.gz])."
+        )
+    x_test, y_test = _pair(test_images, test_labels)
+    train_images = _find_one(folder, "train", "images")
+    train_labels = _find_one(folder, "train", "labels")
+    if train_images is not None and train_labels is not None:
+        x_train, y_train = _pair(train_images, train_labels)
+    else:
+        x_train, y_train = np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.uint8)
+    return MnistData(x_train, y_train, x_test, y_test, source=str(folder))
+
+
+def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    if images.ndim != 3 or labels.ndim != 1:
+        raise DataError(f"{images_path.name} / {labels_path.name} are not an image/label pair.")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{images_path.name} has {len(images):,} images but {labels_path.name} "
+            f"has {len(labels):,} labels."
+        )
+    return images, labels
+
+
+def load_npz(path: str | os.PathLike) -> MnistData:
+    """An .npz with x_train, y_train, x_test, y_test (the layout of Keras's mnist.npz)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            missing = {"x_test", "y_test"} - set(npz.files)
+            if missing:
+                raise DataError(f"{path.name} lacks {', '.join(sorted(missing))}.")
+            arrays = {k: np.asarray(npz[k]) for k in ("x_train", "y_train", "x_test", "y_test") if k in npz.files}
+    except DataError:
+        raise
+    except Exception as exc:  # zipfile/pickle/ValueError: all mean "not a usable npz"
+        raise DataError(f"Cannot read {path.name} as an .npz of MNIST arrays: {exc}.") from exc
+    x_train = arrays.get("x_train", np.zeros((0, 28, 28), np.uint8))
+    y_train = arrays.get("y_train", np.zeros((0,), np.uint8))
+    for xs, ys, what in ((x_train, y_train, "training"), (arrays["x_test"], arrays["y_test"], "test")):
+        if len(xs) != len(ys):
+            raise DataError(f"{path.name}: {len(xs):,} {what} images but {len(ys):,} labels.")
+        if xs.ndim != 3 or xs.shape[1:] != (28, 28):
+            raise DataError(f"{path.name}: {what} images have shape {xs.shape}, expected (n, 28, 28).")
+    return MnistData(
+        x_train.astype(np.uint8, copy=False),
+        y_train.astype(np.uint8, copy=False),
+        arrays["x_test"].astype(np.uint8, copy=False),
+        arrays["y_test"].astype(np.uint8, copy=False),
+        source=str(path),
+    )
+
+
+def load_path(path: str | os.PathLike) -> MnistData:
+    """An IDX folder or an .npz file."""
+    path = Path(path)
+    if not path.exists():
+        raise DataError(f"MNIST data path {path} does not exist.")
+    if path.is_dir():
+        return load_idx_folder(path)
+    return load_npz(path)
+
+
+def keras_cache_path() -> Path:
+    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(base) / "datasets" / "mnist.npz"
+
+
+def load_mnist(path: str | os.PathLike | None = None, *, allow_download: bool = True) -> MnistData:
+    """Find MNIST: ``path``, then ``$PRUNE_VIZ_MNIST``, then the Keras cache, then a download."""
+    if path:
+        return load_path(path)
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return load_path(env)
+    cache = keras_cache_path()
+    if cache.is_file():
+        return load_npz(cache)
+    if allow_download:
+        try:
+            import keras
+
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as exc:  # no network, proxy, disk full: all end the same way
+            raise DataError(
+                "MNIST is not on this machine and could not be downloaded "
+                f"({type(exc).__name__}); point prune-viz at a folder of IDX files or an .npz "
+                f"with --data PATH or the {ENV_VAR} environment variable."
+            ) from exc
+        return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
+    raise DataError(
+        "No MNIST data found; point prune-viz at a folder of IDX files or an .npz "
+        f"with --data PATH or the {ENV_VAR} environment variable."
+    )

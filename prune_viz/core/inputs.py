@@ -1,0 +1,76 @@
+"""Feed MNIST to a model in the shape and scale it expects.
+
+Shapes handled: (28, 28), (784,), (28, 28, 1), (1, 28, 28), with a free or a
+fixed batch size, and free spatial dimensions. Preprocessing: ``scale`` (/255),
+``raw`` (0-255), ``l2`` (per-sample L2 normalisation of the flattened image, as
+``keras.utils.normalize(x, axis=1)`` does for a 784-vector), or ``auto``, which
+tries each on a sample of the test set with the original weights and keeps the best.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PREPROCESSING = ("auto", "scale", "raw", "l2")
+PREPROCESSING_LABELS = {
+    "scale": "scaled to [0, 1] (x/255)",
+    "raw": "raw pixels 0-255",
+    "l2": "per-image L2-normalised",
+}
+
+
+class EvaluationUnavailable(Exception):
+    """The model cannot be evaluated on MNIST; the message says why in one sentence."""
+
+
+@dataclass(frozen=True)
+class InputLayout:
+    feature_shape: tuple[int, ...]  # per-sample shape to feed
+    fixed_batch: int | None  # the model's fixed batch size, if it has one
+
+    def describe(self) -> str:
+        shape = "x".join(str(d) for d in self.feature_shape)
+        fixed = f", fixed batch {self.fixed_batch}" if self.fixed_batch else ""
+        return f"{shape}{fixed}"
+
+
+def layout_for(input_shape: tuple | None) -> InputLayout:
+    """The per-sample layout MNIST must take for a model with ``input_shape`` (batch included)."""
+    if input_shape is None:
+        raise EvaluationUnavailable("The model's input shape is unknown, so MNIST cannot be fed to it.")
+    batch, *features = input_shape
+    fixed = int(batch) if batch is not None else None
+    dims = [None if d is None else int(d) for d in features]
+    shown = "x".join("?" if d is None else str(d) for d in dims)
+    if len(dims) == 1 and dims[0] in (784, None):
+        return InputLayout((784,), fixed)
+    if len(dims) == 2 and all(d in (28, None) for d in dims):
+        return InputLayout((28, 28), fixed)
+    if len(dims) == 3 and all(d in (28, None) for d in dims[:2]) and dims[2] == 1:
+        return InputLayout((28, 28, 1), fixed)
+    if len(dims) == 3 and dims[0] == 1 and all(d in (28, None) for d in dims[1:]):
+        return InputLayout((1, 28, 28), fixed)
+    raise EvaluationUnavailable(
+        f"The model expects inputs of shape {shown}, which 28x28 grayscale MNIST images cannot fill."
+    )
+
+
+def preprocess(images: np.ndarray, mode: str) -> np.ndarray:
+    """uint8 (n, 28, 28) images -> float32 (n, 28, 28) in the given scale."""
+    x = images.astype(np.float32)
+    if mode == "scale":
+        return x / 255.0
+    if mode == "raw":
+        return x
+    if mode == "l2":
+        flat = x.reshape(len(x), -1)
+        norms = np.linalg.norm(flat, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return (flat / norms).reshape(x.shape)
+    raise ValueError(f"preprocessing must be one of {', '.join(PREPROCESSING)}, not {mode!r}")
+
+
+def arrange(x: np.ndarray, layout: InputLayout) -> np.ndarray:
+    return np.ascontiguousarray(x.reshape((len(x),) + layout.feature_shape))

@@ -1,0 +1,108 @@
+"""The list of prunable weight matrices of a model.
+
+A prunable layer is a Dense kernel or a Conv1D/Conv2D kernel. Its *units* are
+the last axis (output neurons or filters); its *matrix view* is the kernel
+reshaped to (fan_in, units), i.e. kh*kw*in x filters for a Conv2D.
+Biases are never pruned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from prune_viz.core.model_io import LoadedModel
+
+_KINDS = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D"}
+_RANK_KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}
+
+
+@dataclass
+class PrunableLayer:
+    name: str
+    kind: str  # "Dense", "Conv1D" or "Conv2D"
+    variable: Any  # tf.Variable holding the kernel; written only through the Pruner
+    original: np.ndarray  # the kernel as opened; never modified
+    is_output: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.original.shape)
+
+    @property
+    def size(self) -> int:
+        return int(self.original.size)
+
+    @property
+    def units(self) -> int:
+        return int(self.original.shape[-1])
+
+    @property
+    def fan_in(self) -> int:
+        return self.size // self.units
+
+    def as_matrix(self, kernel: np.ndarray) -> np.ndarray:
+        """(fan_in, units) view of a kernel-shaped array: rows are inputs, columns are units."""
+        return np.asarray(kernel).reshape(self.fan_in, self.units)
+
+    @property
+    def matrix_label(self) -> str:
+        if self.kind == "Dense":
+            return f"{self.fan_in} inputs x {self.units} units"
+        spatial = "x".join(str(d) for d in self.shape[:-2])
+        return f"{spatial}x{self.shape[-2]} (k*k*in) x {self.units} filters"
+
+
+def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
+    """Prunable kernels in model order; the last one (the output layer) is flagged."""
+    if loaded.keras_model is not None:
+        found = [
+            PrunableLayer(name=name, kind=kind, variable=_tf_variable(layer.kernel),
+                          original=np.array(layer.kernel.numpy(), dtype=np.float32, copy=True))
+            for name, kind, layer in _walk(loaded.keras_model, "")
+        ]
+    else:
+        found = [
+            PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var,
+                          original=np.array(var.numpy(), dtype=np.float32, copy=True))
+            for name, var in loaded.raw_variables
+        ]
+    if found:
+        found[-1].is_output = True
+    return found
+
+
+def _walk(layer, prefix: str):
+    """(qualified name, kind, layer) for every prunable layer, descending into nested models."""
+    for child in getattr(layer, "layers", []):
+        name = f"{prefix}{child.name}"
+        if getattr(child, "layers", None):
+            yield from _walk(child, name + "/")
+            continue
+        kind = _prunable_kind(child)
+        if kind is not None:
+            yield name, kind, child
+
+
+def _prunable_kind(layer) -> str | None:
+    # by class name so that subclasses of Dense/Conv count too
+    if getattr(layer, "kernel", None) is None:
+        return None
+    for cls in type(layer).__mro__:
+        if cls.__name__ in _KINDS:
+            return _KINDS[cls.__name__]
+    return None
+
+
+def _tf_variable(variable):
+    """The backend tf.Variable behind a Keras 3 Variable (assign on it skips Keras bookkeeping)."""
+    inner = getattr(variable, "value", None)
+    return inner if inner is not None and hasattr(inner, "assign") else variable
+
+
+def model_parameter_count(loaded: LoadedModel) -> int:
+    if loaded.keras_model is not None:
+        return int(sum(int(np.prod(w.shape)) for w in loaded.keras_model.weights))
+    return int(sum(int(np.prod(v.shape)) for v in loaded.saved_model.variables))

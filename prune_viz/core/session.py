@@ -1,0 +1,232 @@
+"""The one evented state the GUI drives: model, pruning settings, masks and results.
+
+Threading contract: ``open_model``, ``evaluate`` and other ``*_job`` style
+methods do TensorFlow work and may run in a worker thread, one at a time; they
+return values and do not emit. Everything that changes state and emits
+(``set_model``, ``configure``, ``record_evaluation`` ...) is called from the
+thread that owns the session (the GUI thread, or the CLI's only thread).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from psygnal import Signal
+
+from prune_viz.core.data import load_mnist
+from prune_viz.core.evaluation import EvaluationResult, Evaluator
+from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
+from prune_viz.core.model_io import LoadedModel, load_model
+from prune_viz.core.pruning import PruneResult, Pruner, PruningConfig
+from prune_viz.core.tasks import TaskState, quiet
+
+
+@dataclass
+class OpenedModel:
+    """A loaded model with its prunable layers and a ready Pruner (built off the GUI thread)."""
+
+    loaded: LoadedModel
+    layers: list[PrunableLayer]
+    pruner: Pruner
+    total_parameters: int
+    other_zeros: int  # zeros among the weights that are not prunable kernels (biases, norms...)
+
+    @property
+    def default_included(self) -> frozenset[str]:
+        return frozenset(layer.name for layer in self.layers if not layer.is_output)
+
+
+def open_model(path: str | os.PathLike, task: TaskState | None = None) -> OpenedModel:
+    """Load ``path`` and prepare its pruner; safe to call from a worker thread."""
+    task = task or quiet()
+    task.progress(0.05, "Loading TensorFlow")
+    import tensorflow  # noqa: F401  (the slow import, reported as its own step)
+
+    task.progress(0.3, f"Reading {Path(path).name}")
+    loaded = load_model(path)
+    task.progress(0.7, "Finding prunable layers")
+    layers = find_prunable_layers(loaded)
+    pruner = Pruner(layers)
+    task.progress(0.85, "Ranking weights")
+    for layer in layers:  # warm the per-layer ranks so the first slider move is instant
+        pruner._layer_weight_ranks(layer.name)
+    total = model_parameter_count(loaded)
+    task.progress(1.0, "Ready")
+    return OpenedModel(loaded, layers, pruner, total, _zeros_outside_kernels(loaded, layers))
+
+
+def _zeros_outside_kernels(loaded: LoadedModel, layers: list[PrunableLayer]) -> int:
+    import numpy as np
+
+    kernels = {id(layer.variable) for layer in layers}
+    variables = loaded.keras_model.weights if loaded.keras_model is not None else loaded.saved_model.variables
+    zeros = 0
+    for var in variables:
+        inner = getattr(var, "value", var)
+        if id(inner) in kernels or id(var) in kernels:
+            continue
+        zeros += int(np.count_nonzero(np.asarray(var.numpy()) == 0))
+    return zeros
+
+
+@dataclass
+class EvaluationRecord:
+    config: PruningConfig
+    result: EvaluationResult
+    sparsity: float  # of the included layers, as pruned for this evaluation
+    data_source: str
+    train_description: str
+
+
+class Session:
+    model_changed = Signal(object)  # OpenedModel | None
+    config_changed = Signal(object)  # PruningConfig
+    pruning_changed = Signal(object)  # PruneResult
+    evaluation_changed = Signal(object)  # EvaluationRecord | None
+    data_changed = Signal()  # data path or preprocessing changed
+
+    def __init__(self, data_path: str | None = None, preprocessing: str = "auto"):
+        self.model: OpenedModel | None = None
+        self.config = PruningConfig()
+        self.result: PruneResult | None = None
+        self.last_evaluation: EvaluationRecord | None = None
+        self.history: list[EvaluationRecord] = []
+        self.data_path = data_path
+        self.preprocessing = preprocessing
+        self._evaluator: Evaluator | None = None
+        self._evaluator_key: tuple | None = None
+        self._baselines: dict[tuple, EvaluationRecord] = {}
+        self._job_lock = threading.Lock()  # one TensorFlow job at a time
+
+    # -- state changes (owner thread) -----------------------------------------------------------
+    def set_model(self, opened: OpenedModel | None) -> None:
+        self.model = opened
+        self.result = None
+        self.last_evaluation = None
+        self.history = []
+        self._evaluator = None
+        self._evaluator_key = None
+        self._baselines = {}
+        self.model_changed.emit(opened)
+        if opened is not None:
+            self.configure(k=0.0, included=opened.default_included)
+
+    def configure(self, **changes) -> PruneResult | None:
+        """Change any of method, k, scope, included; recompute the masks (TF ops) and emit."""
+        values = {
+            "method": self.config.method,
+            "k": self.config.k,
+            "scope": self.config.scope,
+            "included": self.config.included,
+        }
+        values.update(changes)
+        config = PruningConfig(**values)
+        if self.model is not None:
+            config = PruningConfig(
+                config.method, config.k, config.scope,
+                frozenset(self.model.pruner.check_included(config.included)),
+            )
+        changed = config != self.config
+        self.config = config
+        if changed:
+            self.config_changed.emit(config)
+        if self.model is None:
+            return None
+        if changed or self.result is None:
+            self.result = self.model.pruner.prune(config)
+            self.pruning_changed.emit(self.result)
+        return self.result
+
+    def reset(self) -> None:
+        self.configure(k=0.0)
+
+    def set_data(self, data_path: str | None = None, preprocessing: str | None = None) -> None:
+        if data_path is not None:
+            self.data_path = data_path or None
+        if preprocessing is not None:
+            self.preprocessing = preprocessing
+        self._evaluator = None
+        self._evaluator_key = None
+        self.data_changed.emit()
+
+    def record_evaluation(self, record: EvaluationRecord) -> None:
+        """Keep a finished evaluation; emits even when it is stale, so views can grey it."""
+        self.history.append(record)
+        self.last_evaluation = record
+        self.evaluation_changed.emit(record)
+
+    def is_current(self, record: EvaluationRecord | None) -> bool:
+        return record is not None and record.config == self.config
+
+    # -- derived numbers ------------------------------------------------------------------------
+    def all_weights_sparsity(self, result: PruneResult | None = None) -> float:
+        """Zeros among all the model's weights (prunable or not) under ``result``."""
+        result = result or self.result
+        if self.model is None or result is None or not self.model.total_parameters:
+            return 0.0
+        return (result.prunable_zeros + self.model.other_zeros) / self.model.total_parameters
+
+    def baseline(self) -> EvaluationRecord | None:
+        return self._baselines.get(self._evaluator_key) if self._evaluator_key else None
+
+    # -- TensorFlow jobs (any one thread at a time) ---------------------------------------------
+    def evaluator(self, task: TaskState | None = None) -> Evaluator:
+        """Build (once per model/data/preprocessing) the evaluator; loads MNIST if needed."""
+        task = task or quiet()
+        key = (id(self.model), self.data_path, self.preprocessing)
+        if self._evaluator is None or self._evaluator_key != key:
+            if self.model is None:
+                raise RuntimeError("no model is open")
+            task.progress(0.0, "Loading MNIST")
+            data = load_mnist(self.data_path)
+            task.progress(0.1, "Compiling the forward pass")
+            self.model.pruner.restore()  # auto preprocessing is chosen on the original weights
+            self._evaluator = Evaluator(self.model.loaded, data, self.preprocessing)
+            self._evaluator_key = key
+        return self._evaluator
+
+    def evaluate(self, config: PruningConfig | None = None, task: TaskState | None = None,
+                 with_baseline: bool = True) -> tuple[EvaluationRecord, EvaluationRecord | None]:
+        """Evaluate ``config`` (default: the current one) and, once, the unpruned baseline.
+
+        Writes the pruned kernels into the model for the duration and restores the originals after.
+        Returns (record, baseline record or None).
+        """
+        task = task or quiet()
+        config = config or self.config
+        with self._job_lock:
+            if self.model is None:
+                raise RuntimeError("no model is open")
+            evaluator = self.evaluator(task.sub(0.0, 0.2))
+            pruner = self.model.pruner
+            baseline = self._baselines.get(self._evaluator_key)
+            try:
+                if with_baseline and baseline is None:
+                    unpruned = PruningConfig(config.method, 0.0, config.scope, config.included)
+                    pruner.restore()
+                    baseline = self._record(unpruned, pruner.prune(unpruned), evaluator,
+                                            task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0))
+                    self._baselines[self._evaluator_key] = baseline
+                    if config.k == 0:
+                        return baseline, baseline
+                result = pruner.prune(config)
+                pruner.apply(result)
+                record = self._record(config, result, evaluator, task.sub(0.4 if with_baseline else 0.2, 1.0))
+            finally:
+                pruner.restore()
+            return record, baseline
+
+    def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator,
+                task: TaskState) -> EvaluationRecord:
+        evaluation = evaluator.run(task, label=config.describe())
+        return EvaluationRecord(
+            config=config,
+            result=evaluation,
+            sparsity=result.included_sparsity(),
+            data_source=evaluator.data.source,
+            train_description=evaluator.data.train_description,
+        )
+
