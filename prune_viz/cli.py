@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prune-viz: error: the {args.command} command is not available in this build", file=sys.stderr)
         return 2
     try:
+        from prune_viz.core.tf_runtime import import_tensorflow
+
+        import_tensorflow()  # every command needs it; import it before anything can log
         return SUBCOMMANDS[args.command](args)
     except USER_ERRORS as exc:
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError):

@@ -22,6 +22,7 @@ from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_par
 from prune_viz.core.model_io import LoadedModel, load_model
 from prune_viz.core.pruning import PruneResult, Pruner, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tf_runtime import import_tensorflow
 
 
 @dataclass
@@ -43,7 +44,7 @@ def open_model(path: str | os.PathLike, task: TaskState | None = None) -> Opened
     """Load ``path`` and prepare its pruner; safe to call from a worker thread."""
     task = task or quiet()
     task.progress(0.05, "Loading TensorFlow")
-    import tensorflow  # noqa: F401  (the slow import, reported as its own step)
+    import_tensorflow()  # the slow step, reported on its own
 
     task.progress(0.3, f"Reading {Path(path).name}")
     loaded = load_model(path)

@@ -1,0 +1,99 @@
+"""Exact evaluation on the real 10k test set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from prune_viz.core.evaluation import Evaluator, summarise
+from prune_viz.core.inputs import EvaluationUnavailable, InputLayout, layout_for, preprocess
+from prune_viz.core.model_io import LoadedModel, load_model
+from prune_viz.core.tasks import Cancelled, TaskState
+
+
+@pytest.fixture(scope="module")
+def loaded_mlp(trained_mlp_path):
+    return load_model(trained_mlp_path)
+
+
+def test_accuracy_is_correct_over_ten_thousand(loaded_mlp, mnist):
+    evaluator = Evaluator(loaded_mlp, mnist, "scale")
+    result = evaluator.run()
+    outputs = loaded_mlp.keras_model(mnist.x_test.reshape(-1, 784).astype(np.float32) / 255.0).numpy()
+    predicted = outputs.argmax(axis=1)
+    assert result.total == 10_000
+    assert result.correct == int((predicted == mnist.y_test).sum())
+    assert result.accuracy == result.correct / 10_000
+    assert result.accuracy > 0.85  # a real trained model, not chance
+    expected_loss = -np.mean(np.log(np.clip(outputs[np.arange(10_000), mnist.y_test], 1e-7, 1)))
+    assert result.loss == pytest.approx(expected_loss, rel=1e-4)
+    assert result.confusion.sum() == 10_000
+    np.testing.assert_array_equal(result.confusion.sum(axis=1), np.bincount(mnist.y_test, minlength=10))
+    for digit in range(10):
+        mask = mnist.y_test == digit
+        assert result.per_class_accuracy[digit] == pytest.approx(np.mean(predicted[mask] == digit))
+
+
+def test_auto_chooses_the_scaling_the_model_was_trained_with(loaded_mlp, mnist):
+    assert Evaluator(loaded_mlp, mnist, "auto").preprocessing == "scale"
+
+
+def test_progress_is_reported_and_cancel_stops(loaded_mlp, mnist):
+    seen = []
+    Evaluator(loaded_mlp, mnist, "scale", batch_size=1000).run(TaskState(on_progress=lambda f, m: seen.append(f)))
+    assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) == 10
+    task = TaskState(on_progress=lambda f, m: task.cancel())
+    with pytest.raises(Cancelled):
+        Evaluator(loaded_mlp, mnist, "scale", batch_size=1000).run(task)
+
+
+def test_fixed_batch_and_image_shaped_inputs(loaded_mlp, mnist):
+    import keras
+
+    # the same weights behind a (32, 28, 28, 1) input: 10,000 is not a multiple of 32, so the last batch is padded
+    inputs = keras.Input((28, 28, 1), batch_size=32)
+    x = keras.layers.Flatten()(inputs)
+    for layer in loaded_mlp.keras_model.layers:
+        x = layer(x)
+    wrapped = LoadedModel(Path("fixed"), "test", keras.Model(inputs, x))
+    fixed = Evaluator(wrapped, mnist, "scale")
+    assert fixed.batch_size == 32 and fixed.layout == InputLayout((28, 28, 1), 32)
+    assert fixed.run().correct == Evaluator(loaded_mlp, mnist, "scale").run().correct
+
+
+@pytest.mark.parametrize("shape,expected", [
+    ((None, 784), (784,)),
+    ((None, 28, 28), (28, 28)),
+    ((None, 28, 28, 1), (28, 28, 1)),
+    ((None, None, None, 1), (28, 28, 1)),
+    ((None, 1, 28, 28), (1, 28, 28)),
+    ((64, 784), (784,)),
+])
+def test_layouts(shape, expected):
+    assert layout_for(shape).feature_shape == expected
+
+
+@pytest.mark.parametrize("shape", [(None, 32, 32, 3), (None, 100), (None, 28, 28, 3), None])
+def test_inputs_mnist_cannot_fill_are_explained(shape):
+    with pytest.raises(EvaluationUnavailable, match="input"):
+        layout_for(shape)
+
+
+def test_l2_preprocessing_matches_keras_normalize(mnist):
+    import keras
+
+    flat = mnist.x_test[:50].reshape(50, -1).astype(np.float32)
+    ours = preprocess(mnist.x_test[:50], "l2").reshape(50, -1)
+    np.testing.assert_allclose(ours, keras.utils.normalize(flat, axis=1), rtol=1e-5, atol=1e-7)
+
+
+def test_logits_and_probabilities_give_the_same_loss():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(100, 10))
+    labels = rng.integers(0, 10, 100)
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    a = summarise(logits, labels, False, "scale")
+    b = summarise(probs, labels, True, "scale")
+    assert a.loss == pytest.approx(b.loss, rel=1e-6) and a.correct == b.correct

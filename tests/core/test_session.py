@@ -1,0 +1,94 @@
+"""The Session: the one evented state the GUI binds to."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from prune_viz.core.pruning import PruningConfig, count_to_prune
+from prune_viz.core.session import Session, open_model
+
+
+@pytest.fixture()
+def session(trained_mlp_path, mnist_dir):
+    s = Session(data_path=str(mnist_dir), preprocessing="scale")
+    s.set_model(open_model(trained_mlp_path))
+    return s
+
+
+def test_opening_excludes_the_output_layer_and_starts_unpruned(session):
+    assert [layer.name for layer in session.model.layers] == ["hidden1", "hidden2", "output"]
+    assert session.config.included == {"hidden1", "hidden2"}
+    assert session.config.k == 0 and session.result.prunable_sparsity == 0
+    assert session.model.total_parameters == 784 * 64 + 64 + 64 * 32 + 32 + 32 * 10 + 10
+
+
+def test_configure_emits_and_recomputes(session):
+    seen = {"config": [], "pruning": []}
+    session.config_changed.connect(seen["config"].append)
+    session.pruning_changed.connect(seen["pruning"].append)
+    session.configure(k=40)
+    session.configure(k=40)  # no change, no emit
+    session.configure(method="unit")
+    assert [c.k for c in seen["config"]] == [40, 40]
+    assert [r.config.method for r in seen["pruning"]] == ["weight", "unit"]
+    result = seen["pruning"][-1]
+    assert result.layer("hidden1").pruned_units == count_to_prune(64, 40)
+    assert result.layer("output").pruned_units == 0
+    prunable = 784 * 64 + 64 * 32 + 32 * 10
+    assert result.prunable_sparsity == pytest.approx(
+        (count_to_prune(64, 40) * 784 + count_to_prune(32, 40) * 64) / prunable)
+    # all weights also counts the biases (none of which are zero after training)
+    assert session.all_weights_sparsity() == pytest.approx(result.prunable_zeros / session.model.total_parameters)
+
+
+def test_evaluate_restores_originals_and_records_baseline(session, mnist):
+    before = [w.copy() for w in session.model.loaded.keras_model.get_weights()]
+    record, baseline = session.evaluate(PruningConfig("weight", 90, "layer", session.config.included))
+    for got, want in zip(session.model.loaded.keras_model.get_weights(), before):
+        assert got.tobytes() == want.tobytes()
+    assert baseline.config.k == 0 and baseline.result.accuracy > 0.85
+    assert record.result.accuracy < baseline.result.accuracy
+    assert record.sparsity == pytest.approx(
+        (count_to_prune(784 * 64, 90) + count_to_prune(64 * 32, 90)) / (784 * 64 + 64 * 32))
+    assert record.train_description == "MNIST 5,000-image training subset"
+    # the pruned accuracy is exactly what the model gives with those kernels written in
+    pruner = session.model.pruner
+    pruner.apply(pruner.prune(record.config))
+    try:
+        out = session.model.loaded.keras_model(mnist.x_test.reshape(-1, 784).astype(np.float32) / 255).numpy()
+    finally:
+        pruner.restore()
+    assert record.result.correct == int((out.argmax(axis=1) == mnist.y_test).sum())
+
+
+def test_stale_records_are_recognised(session):
+    session.configure(k=30)
+    record, _ = session.evaluate()
+    received = []
+    session.evaluation_changed.connect(received.append)
+    session.record_evaluation(record)
+    assert session.is_current(record) and received == [record]
+    session.configure(k=31)
+    assert not session.is_current(session.last_evaluation)
+
+
+def test_the_opened_file_is_never_written(trained_mlp_path, mnist_dir):
+    digest = hashlib.sha256(trained_mlp_path.read_bytes()).hexdigest()
+    mtime = trained_mlp_path.stat().st_mtime_ns
+    s = Session(data_path=str(mnist_dir))
+    s.set_model(open_model(trained_mlp_path))
+    for k in (10, 90, 50):
+        s.configure(k=k, method="unit")
+        s.evaluate()
+    assert hashlib.sha256(trained_mlp_path.read_bytes()).hexdigest() == digest
+    assert trained_mlp_path.stat().st_mtime_ns == mtime
+
+
+def test_changing_data_settings_rebuilds_the_evaluator(session):
+    first = session.evaluator()
+    session.set_data(preprocessing="raw")
+    second = session.evaluator()
+    assert second is not first and second.preprocessing == "raw"

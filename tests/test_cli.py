@@ -1,0 +1,53 @@
+"""The inspect and evaluate commands, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from prune_viz.cli import main
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.session import Session, open_model
+
+
+def test_inspect_lists_layers(trained_mlp_path, capsys):
+    assert main(["inspect", str(trained_mlp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Keras 3 archive" in out
+    assert "hidden1" in out and "784x64" in out and "50,176" in out
+    assert "output layer, excluded by default" in out
+    assert "MNIST 5,000-image training subset" in out
+
+
+def test_evaluate_json_matches_the_core(trained_mlp_path, mnist_dir, capsys):
+    code = main(["evaluate", str(trained_mlp_path), "--data", str(mnist_dir), "--method", "unit",
+                 "--k", "50", "--scope", "global", "--preprocess", "scale", "--json"])
+    assert code == 0
+    report = json.loads(capsys.readouterr().out)
+    session = Session(data_path=str(mnist_dir), preprocessing="scale")
+    session.set_model(open_model(trained_mlp_path))
+    record, baseline = session.evaluate(PruningConfig("unit", 50, "global", {"hidden1", "hidden2"}))
+    assert report["accuracy"] == record.result.accuracy
+    assert report["unpruned_accuracy"] == baseline.result.accuracy
+    assert report["sparsity_included"] == pytest.approx(record.sparsity, abs=1e-6)
+    assert set(report["sparsity_per_layer"]) == {"hidden1", "hidden2", "output"}
+    assert report["sparsity_per_layer"]["output"] == 0
+    assert report["preprocessing"] == "scale" and report["total"] == 10_000
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["evaluate", "{model}", "--k", "150"], "k must be from 0 to 100"),
+    (["evaluate", "{model}", "--k", "lots"], "k must be a number"),
+    (["inspect", "/nonexistent/model.keras"], "does not exist"),
+    (["evaluate", "{model}", "--data", "/nonexistent/mnist"], "does not exist"),
+])
+def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
+    argv = [a.format(model=trained_mlp_path) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "prune_viz", *argv], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert needle in lines[0] and "Traceback" not in proc.stderr
