@@ -105,4 +105,4 @@ def _tf_variable(variable):
 def model_parameter_count(loaded: LoadedModel) -> int:
     if loaded.keras_model is not None:
         return int(sum(int(np.prod(w.shape)) for w in loaded.keras_model.weights))
-    return int(sum(int(np.prod(v.shape)) for v in loaded.saved_model.variables))
+    return int(sum(int(np.prod(v.shape)) for v in loaded.variables))

@@ -59,6 +59,15 @@ class LoadedModel:
     def name(self) -> str:
         return self.path.name
 
+    @property
+    def variables(self) -> list:
+        """Every weight of the model (kernels, biases, norms...), whatever its format."""
+        if self.keras_model is not None:
+            return list(self.keras_model.weights)
+        if self.serving_fn is not None:
+            return list(self.serving_fn.variables)
+        return list(getattr(self.saved_model, "variables", []) or [])
+
     def __call__(self, x):
         """Forward pass for inference (no dropout, no augmentation)."""
         if self.keras_model is not None:
@@ -106,6 +115,11 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise ModelLoadError(_one_sentence(path, exc)) from exc
 
 
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _one_sentence(path: Path, exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     if len(text) > 200:
@@ -122,39 +136,93 @@ def _keras():
 def _load_keras_zip(path: Path) -> LoadedModel:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ModelLoadError(f"{path.name} is a damaged zip file ({exc}).") from exc
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ModelLoadError(f"{path.name} is a damaged zip file ({_short(exc)}).") from exc
     with archive:
-        names = archive.namelist()
-        fixed = {n: n.replace("\\", "/") for n in names}
-        if "config.json" not in fixed.values():
+        members = {n: n.replace("\\", "/") for n in archive.namelist()}
+        by_fixed = {f: n for n, f in members.items()}
+        if "config.json" not in by_fixed:
             raise ModelLoadError(f"{path.name} is a zip file but not a Keras model archive (no config.json).")
-        metadata = {}
-        if METADATA_ZIP_NAME in fixed.values():
-            original = next(n for n, f in fixed.items() if f == METADATA_ZIP_NAME)
-            metadata = _parse_json(archive.read(original))
-        try:
-            keras_meta = _parse_json(archive.read(next(n for n, f in fixed.items() if f == "metadata.json")))
-        except StopIteration:
-            keras_meta = {}
-        version = str(keras_meta.get("keras_version", ""))
-        bad = archive.testzip()
+        bad = _first_damaged_member(archive)
         if bad is not None:
-            raise ModelLoadError(f"{path.name} is damaged (member {bad} fails its checksum).")
-        needs_copy = any(n != f for n, f in fixed.items())
+            raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
+        metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
+        keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
+        version = str(keras_meta.get("keras_version", ""))
+        weights = archive.read(by_fixed["model.weights.h5"]) if "model.weights.h5" in by_fixed else None
+        repaired_weights = _weights_with_forward_slashes(weights) if weights is not None else None
+        repaired = repaired_weights is not None or any(n != f for n, f in members.items())
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
             source = path
-            if needs_copy:
-                # Keras 2.x on Windows wrote members with backslashes; Keras 3 cannot find them.
+            if repaired:
+                # Keras 2.x/keras_core on Windows joined paths with backslashes, in zip member
+                # names and inside model.weights.h5; Keras 3 finds neither. Load a repaired copy.
                 source = Path(tmp) / "model.keras"
-                with zipfile.ZipFile(source, "w") as out:
-                    for n in names:
-                        out.writestr(fixed[n], archive.read(n))
-            model = _keras().saving.load_model(source, compile=False)
+                _write_archive_copy(archive, members, source, repaired_weights)
+            try:
+                model = _keras().saving.load_model(source, compile=False)
+            except Exception:
+                config = keras2_config_for_keras3(_parse_json(archive.read(by_fixed["config.json"])))
+                if config is None:
+                    raise
+                source = Path(tmp) / "model-keras3-config.keras"
+                _write_archive_copy(archive, members, source, repaired_weights, config)
+                model = _keras().saving.load_model(source, compile=False)
+                repaired_config = True
+            else:
+                repaired_config = False
     label = f"Keras {version[0]} archive (.keras)" if version else "Keras archive (.keras)"
-    if needs_copy:
+    if repaired:
         label += ", backslash paths repaired"
+    if repaired_config:
+        label += ", Keras 2 config converted"
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
+
+
+def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
+                        weights: bytes | None = None, config: dict | None = None) -> None:
+    """Copy of ``archive`` at ``target`` with forward-slash names and, optionally, new weights/config."""
+    with zipfile.ZipFile(target, "w") as out:
+        for name, fixed in members.items():
+            if fixed == "model.weights.h5" and weights is not None:
+                data = weights
+            elif fixed == "config.json" and config is not None:
+                data = json.dumps(config).encode()
+            else:
+                data = archive.read(name)
+            out.writestr(fixed, data)
+
+
+def _first_damaged_member(archive: zipfile.ZipFile) -> str | None:
+    try:
+        return archive.testzip()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        return f"({_short(exc)})"
+
+
+def _weights_with_forward_slashes(weights: bytes) -> bytes | None:
+    """A copy of a model.weights.h5 whose group names use \\ as separators, rebuilt with /; else None."""
+    import io
+
+    import h5py
+
+    with h5py.File(io.BytesIO(weights), "r") as source:
+        entries = []
+        source.visititems(lambda name, obj: entries.append((name, obj)))
+        if not any("\\" in name for name, _ in entries):
+            return None
+        buffer = io.BytesIO()
+        with h5py.File(buffer, "w") as target:
+            target.attrs.update(dict(source.attrs))
+            for name, obj in entries:
+                fixed = name.replace("\\", "/")
+                if isinstance(obj, h5py.Dataset):
+                    target.create_dataset(fixed, data=obj[()])
+                    made = target[fixed]
+                else:
+                    made = target.require_group(fixed)
+                made.attrs.update(dict(obj.attrs))
+    return buffer.getvalue()
 
 
 def _load_hdf5(path: Path) -> LoadedModel:
@@ -168,6 +236,7 @@ def _load_hdf5(path: Path) -> LoadedModel:
                     "save the whole model (model.save) to open it here."
                 )
             version = h5.attrs.get("keras_version", b"")
+            model_config = h5.attrs["model_config"]
             metadata = _parse_json(h5.attrs[METADATA_H5_ATTR]) if METADATA_H5_ATTR in h5.attrs else {}
     except ModelLoadError:
         raise
@@ -184,7 +253,19 @@ def _load_hdf5(path: Path) -> LoadedModel:
                 os.symlink(path.resolve(), source)
             except OSError:
                 shutil.copyfile(path, source)
-        model = _keras().saving.load_model(source, compile=False)
+        try:
+            model = _keras().saving.load_model(source, compile=False)
+        except Exception:
+            config = keras2_config_for_keras3(_parse_json(model_config))
+            if config is None:
+                raise
+            # A Keras 2 config Keras 3 refuses: load a copy carrying the converted config.
+            source = Path(tmp) / "model-keras3-config.h5"
+            shutil.copyfile(path, source)
+            with h5py.File(source, "r+") as h5:
+                h5.attrs["model_config"] = json.dumps(config)
+            model = _keras().saving.load_model(source, compile=False)
+            version = f"{version}, config converted" if version else "config converted"
     label = f"HDF5 (Keras {version})" if version else "HDF5 (legacy Keras)"
     if path.suffix.lower() == ".keras":
         label += " behind a .keras name"
@@ -198,9 +279,9 @@ def _load_savedmodel(path: Path) -> LoadedModel:
         raise ModelLoadError(f"The SavedModel {path.name} has no variables folder; it is incomplete.")
     loaded = tf.saved_model.load(str(path))
     signature = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
-    variables = _named_kernel_variables(loaded)
     if signature is None:
         raise ModelLoadError(f"The SavedModel {path.name} has no serving_default signature to run it with.")
+    variables = _named_kernel_variables(signature)
     metadata = {}
     meta_file = path / "assets" / METADATA_ZIP_NAME
     if meta_file.is_file():
@@ -216,15 +297,134 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     )
 
 
-def _named_kernel_variables(obj) -> list[tuple[str, Any]]:
-    """Kernel-like variables (2-D dense, 3-D/4-D conv) of a SavedModel, with readable names."""
+def _named_kernel_variables(signature) -> list[tuple[str, Any]]:
+    """Kernel variables (2-D dense, 3-D/4-D conv) the serving signature reads, in model order.
+
+    Named like the Keras layer ("h1", "block/inner"): the trailing "/kernel" and a
+    model-name prefix shared by every kernel ("sequential/") are dropped.
+    """
     found = []
-    for var in getattr(obj, "variables", []) or []:
-        name = var.name.split(":")[0]
-        leaf = name.rsplit("/", 1)[-1]
-        if var.shape.rank in (2, 3, 4) and "kernel" in leaf and var.dtype.is_floating:
-            found.append((name, var))
-    return found
+    for var in signature.variables:
+        parts = var.name.split(":")[0].split("/")
+        if var.shape.rank in (2, 3, 4) and parts[-1] == "kernel" and var.dtype.is_floating:
+            found.append((parts[:-1] or parts, var))
+    if len(found) > 0 and all(len(p) > 1 for p, _ in found) and len({p[0] for p, _ in found}) == 1:
+        found = [(p[1:], v) for p, v in found]
+    names = [("/".join(p), v) for p, v in found]
+    seen: dict[str, int] = {}
+    unique = []
+    for name, var in names:  # two variables with one name would make the layer list ambiguous
+        seen[name] = seen.get(name, 0) + 1
+        unique.append((name if seen[name] == 1 else f"{name}#{seen[name]}", var))
+    return unique
+
+
+def keras2_config_for_keras3(config):
+    """A Keras 2 (tf_keras) model config that Keras 3 can build, or None if it needs no change.
+
+    Keras 2 layer configs carry arguments Keras 3 refuses (``batch_input_shape`` on the first
+    layer of a Sequential, ``rng_type`` on random augmentation layers, ...), and tf_keras .keras
+    archives name their classes by tf_keras modules. Unknown arguments are dropped, a
+    ``batch_input_shape`` outside an InputLayer becomes ``input_shape``, and modules are renamed.
+    """
+    import copy
+
+    fixed = copy.deepcopy(config)
+    changed = _fix_config_node(fixed, _keras())
+    return fixed if changed else None
+
+
+def _fix_config_node(node, keras, first_in_sequential: bool = False) -> bool:
+    changed = False
+    if isinstance(node, list):
+        for item in node:
+            changed |= _fix_config_node(item, keras)
+        return changed
+    if not isinstance(node, dict):
+        return False
+    class_name = node.get("class_name")
+    module = node.get("module")
+    if isinstance(module, str) and module.split(".")[0] == "tf_keras" and isinstance(class_name, str):
+        node["module"] = "keras.src.models.functional" if class_name == "Functional" else (
+            "keras.layers" if hasattr(keras.layers, class_name) else "keras")
+        changed = True
+    config = node.get("config")
+    if class_name in ("Functional", "Model") and isinstance(config, dict):
+        changed |= _shift_nested_sequential_nodes(config)
+    if isinstance(class_name, str) and isinstance(config, dict):
+        layer_class = getattr(keras.layers, class_name, None)
+        if isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer):
+            changed |= _drop_unknown_arguments(layer_class, config, first_in_sequential)
+        layers = config.get("layers")
+        if class_name == "Sequential" and isinstance(layers, list):
+            starts_with_input = bool(layers) and isinstance(layers[0], dict) and layers[0].get("class_name") == "InputLayer"
+            for position, layer in enumerate(layers):
+                changed |= _fix_config_node(layer, keras, position == 0 and not starts_with_input)
+            rest = {k: v for k, v in config.items() if k != "layers"}
+            changed |= _fix_config_node(list(rest.values()), keras)
+            return changed
+    for key, value in node.items():
+        if isinstance(value, (dict, list)):
+            changed |= _fix_config_node(value, keras)
+    return changed
+
+
+def _shift_nested_sequential_nodes(config: dict) -> bool:
+    """Keras 2 counts a nested Sequential's own input as its node 0, so the outer model calls
+    node 1; Keras 3 gives such a Sequential no node of its own. Renumber those references."""
+    layers = config.get("layers")
+    if not isinstance(layers, list):
+        return False
+    sequential = {layer.get("name") for layer in layers
+                  if isinstance(layer, dict) and layer.get("class_name") == "Sequential"}
+    if not sequential:
+        return False
+    changed = False
+
+    def shift(reference) -> None:
+        nonlocal changed
+        if (isinstance(reference, list) and len(reference) >= 3 and reference[0] in sequential
+                and isinstance(reference[1], int) and reference[1] >= 1):
+            reference[1] -= 1
+            changed = True
+
+    for layer in layers:
+        if isinstance(layer, dict):
+            for node in layer.get("inbound_nodes") or []:
+                for reference in node if isinstance(node, list) else []:
+                    shift(reference)
+    outputs = config.get("output_layers")
+    if isinstance(outputs, list):
+        for reference in outputs if outputs and isinstance(outputs[0], list) else [outputs]:
+            shift(reference)
+    return changed
+
+
+def _drop_unknown_arguments(layer_class, config: dict, first_in_sequential: bool) -> bool:
+    import inspect
+
+    if layer_class.__name__ == "InputLayer":
+        return False
+    accepted = {"name", "dtype", "trainable", "autocast", "input_shape", "input_dim", "activity_regularizer"}
+    for cls in layer_class.__mro__:
+        init = cls.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            accepted |= {p.name for p in inspect.signature(init).parameters.values()
+                         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        except (TypeError, ValueError):
+            return False  # cannot tell what it takes: leave it alone
+    changed = False
+    if "batch_input_shape" in config and "batch_input_shape" not in accepted:
+        batch_shape = config.pop("batch_input_shape")
+        if first_in_sequential and isinstance(batch_shape, list) and batch_shape:
+            config.setdefault("input_shape", batch_shape[1:])
+        changed = True
+    for key in [k for k in config if k not in accepted]:
+        del config[key]
+        changed = True
+    return changed
 
 
 def _parse_json(raw) -> dict:

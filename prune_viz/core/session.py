@@ -63,7 +63,7 @@ def _zeros_outside_kernels(loaded: LoadedModel, layers: list[PrunableLayer]) -> 
     import numpy as np
 
     kernels = {id(layer.variable) for layer in layers}
-    variables = loaded.keras_model.weights if loaded.keras_model is not None else loaded.saved_model.variables
+    variables = loaded.variables
     zeros = 0
     for var in variables:
         inner = getattr(var, "value", var)
