@@ -1,0 +1,202 @@
+"""Pruning controls bound to the Session: method, scope, the k% slider, the layer list, readouts."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.core.pruning import PruneResult, PruningConfig
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}%"
+
+
+class PruningControls(QGroupBox):
+    """Method, scope, k (slider + spin box, 0-100 step 1), obtained sparsity, Reset."""
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__("Pruning", parent)
+        self.session = session
+        self.weight_radio = QRadioButton("&Weight: zero the k% smallest |w|")
+        self.unit_radio = QRadioButton("&Unit: zero the k% units with smallest L2 norm")
+        self.method_group = QButtonGroup(self)
+        self.method_group.addButton(self.weight_radio)
+        self.method_group.addButton(self.unit_radio)
+        self.layer_radio = QRadioButton("&Layerwise (k% of each layer)")
+        self.global_radio = QRadioButton("&Global (k% of all included layers together)")
+        self.scope_group = QButtonGroup(self)
+        self.scope_group.addButton(self.layer_radio)
+        self.scope_group.addButton(self.global_radio)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setSingleStep(1)
+        self.slider.setPageStep(10)
+        self.slider.setTickInterval(10)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setToolTip("k: percent to prune (arrows: 1, Page Up/Down: 10)")
+        self.spin = QSpinBox()
+        self.spin.setRange(0, 100)
+        self.spin.setSuffix(" %")
+        self.spin.setKeyboardTracking(False)
+        self.reset_button = QPushButton("&Reset")
+        self.reset_button.setToolTip("Back to k = 0 (the original weights) (Ctrl+0)")
+        self.readout = QLabel()
+        self.readout.setWordWrap(True)
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        k_row = QHBoxLayout()
+        k_row.addWidget(QLabel("k"))
+        k_row.addWidget(self.slider, 1)
+        k_row.addWidget(self.spin)
+        k_row.addWidget(self.reset_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.weight_radio)
+        layout.addWidget(self.unit_radio)
+        layout.addSpacing(4)
+        layout.addWidget(self.layer_radio)
+        layout.addWidget(self.global_radio)
+        layout.addSpacing(4)
+        layout.addLayout(k_row)
+        layout.addWidget(self.readout)
+
+        self.slider.valueChanged.connect(self._on_k)
+        self.spin.valueChanged.connect(self._on_k)
+        self.weight_radio.toggled.connect(lambda on: on and self.session.configure(method="weight"))
+        self.unit_radio.toggled.connect(lambda on: on and self.session.configure(method="unit"))
+        self.layer_radio.toggled.connect(lambda on: on and self.session.configure(scope="layer"))
+        self.global_radio.toggled.connect(lambda on: on and self.session.configure(scope="global"))
+        self.reset_button.clicked.connect(self.session.reset)
+        session.config_changed.connect(self._show_config)
+        session.pruning_changed.connect(self._show_result)
+        session.model_changed.connect(lambda opened: self.setEnabled(opened is not None))
+        self._show_config(session.config)
+        self.setEnabled(session.model is not None)
+        if session.result is not None:
+            self._show_result(session.result)
+        else:
+            self.readout.setText("Open a model to prune it.")
+
+    def _on_k(self, value: int) -> None:
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setValue(value)
+            self.spin.setValue(value)
+        if self.session.model is not None:
+            self.session.configure(k=float(value))
+
+    def _show_config(self, config: PruningConfig) -> None:
+        blockers = [QSignalBlocker(w) for w in (self.slider, self.spin, self.weight_radio, self.unit_radio,
+                                                self.layer_radio, self.global_radio)]
+        self.slider.setValue(round(config.k))
+        self.spin.setValue(round(config.k))
+        (self.weight_radio if config.method == "weight" else self.unit_radio).setChecked(True)
+        (self.layer_radio if config.scope == "layer" else self.global_radio).setChecked(True)
+        del blockers
+
+    def _show_result(self, result: PruneResult) -> None:
+        config = result.config
+        included = [layer for layer in result.layers if layer.name in config.included]
+        lines = [f"<b>Asked:</b> k = {config.k:g}% ({config.describe()})"]
+        if not included:
+            lines.append("<b>No layer is included</b>: tick layers in the list to prune them.")
+        else:
+            lines.append(f"<b>Obtained:</b> {percent(result.included_sparsity())} zero in the "
+                         f"{len(included)} included layer{'s' if len(included) != 1 else ''}")
+        lines.append(f"{percent(result.prunable_sparsity)} of all prunable weights "
+                     f"({result.prunable_zeros:,} / {result.prunable_size:,}), "
+                     f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases")
+        if config.method == "unit" and included:
+            units = sum(layer.pruned_units for layer in included)
+            total = sum(layer.units for layer in included)
+            lines.append(f"Units pruned: {units:,} of {total:,}")
+        self.readout.setText("<br>".join(lines))
+
+
+class LayerList(QTreeWidget):
+    """One row per prunable matrix: include checkbox, kind, shape, zeros, pruned units."""
+
+    layer_selected = Signal(str)
+    COLUMNS = ("Layer", "Kind", "Matrix", "Zero", "Units pruned")
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.setColumnCount(len(self.COLUMNS))
+        self.setHeaderLabels(self.COLUMNS)
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(False)
+        self.setToolTip("Tick a layer to include it in pruning; select it to show it large")
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.itemChanged.connect(self._on_item_changed)
+        self.currentItemChanged.connect(self._on_current_changed)
+        session.model_changed.connect(self._on_model_changed)
+        session.config_changed.connect(self._show_included)
+        session.pruning_changed.connect(self._show_result)
+        self._on_model_changed(session.model)
+
+    def _on_model_changed(self, opened) -> None:
+        with QSignalBlocker(self):
+            self.clear()
+            self.items = {}
+            for layer in (opened.layers if opened else []):
+                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.CheckState.Unchecked)
+                item.setToolTip(0, f"{layer.name}: {layer.matrix_label}"
+                                   + (" (output layer, excluded by default)" if layer.is_output else ""))
+                for col in (3, 4):
+                    item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.addTopLevelItem(item)
+                self.items[layer.name] = item
+
+    def select(self, name: str) -> None:
+        item = self.items.get(name)
+        if item is not None and self.currentItem() is not item:
+            with QSignalBlocker(self):
+                self.setCurrentItem(item)
+
+    def included(self) -> frozenset[str]:
+        return frozenset(name for name, item in self.items.items()
+                         if item.checkState(0) == Qt.CheckState.Checked)
+
+    def _show_included(self, config: PruningConfig) -> None:
+        with QSignalBlocker(self):
+            for name, item in self.items.items():
+                item.setCheckState(0, Qt.CheckState.Checked if name in config.included else Qt.CheckState.Unchecked)
+
+    def _show_result(self, result: PruneResult) -> None:
+        self._show_included(result.config)
+        with QSignalBlocker(self):
+            for stats in result.layers:
+                item = self.items.get(stats.name)
+                if item is None:
+                    continue
+                item.setText(3, percent(stats.sparsity))
+                item.setText(4, f"{stats.pruned_units} / {stats.units}")
+
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == 0 and self.session.model is not None:
+            self.session.configure(included=self.included())
+
+    def _on_current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if current is not None:
+            self.layer_selected.emit(current.text(0))

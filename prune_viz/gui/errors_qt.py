@@ -1,0 +1,38 @@
+"""Errors as a message box: one clear sentence, the technical details folded away, no traceback."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from prune_viz.core.data import DataError
+from prune_viz.core.inputs import EvaluationUnavailable
+from prune_viz.core.model_io import ModelLoadError
+from prune_viz.core.pruning import PruningError
+
+USER_ERRORS = (ModelLoadError, DataError, PruningError, EvaluationUnavailable, OSError)
+
+
+def error_text(exc: BaseException, doing: str) -> tuple[str, str]:
+    """(one sentence for the user, details) for an exception raised while ``doing``."""
+    if isinstance(exc, USER_ERRORS) and not isinstance(exc, OSError):
+        sentence = str(exc)
+    elif isinstance(exc, OSError):
+        sentence = f"Could not {doing}: {exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")
+    else:
+        sentence = f"Could not {doing} because of an unexpected {type(exc).__name__}."
+    details, seen = [], set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the chain of causes, without tracebacks
+        seen.add(id(current))
+        details.append(f"{type(current).__name__}: {' '.join(str(current).split())}")
+        current = current.__cause__ or current.__context__
+    return sentence, "\n".join(details)
+
+
+def show_error(parent: QWidget, exc: BaseException, doing: str) -> QMessageBox:
+    """Open (without blocking) a warning box for ``exc``; returns the box."""
+    sentence, details = error_text(exc, doing)
+    box = QMessageBox(QMessageBox.Icon.Warning, "prune-viz", sentence, QMessageBox.StandardButton.Ok, parent)
+    box.setDetailedText(details)
+    box.open()
+    return box

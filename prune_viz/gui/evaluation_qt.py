@@ -1,0 +1,361 @@
+"""Evaluate on demand: requests with ids run in the job queue; the panel shows the latest result.
+
+A result is shown only if no newer request has been shown already, and it is
+greyed and labelled stale when the pruning settings or the data changed after
+it was requested. Auto-evaluate re-requests, debounced, whenever the settings move.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
+from prune_viz.gui.workers import Job, JobQueue
+
+AUTO_EVALUATE_DELAY_MS = 150
+EVALUATE_KIND = "evaluate"
+DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, else the Keras cache ~/.keras/datasets/mnist.npz"
+
+
+class EvaluationController(QObject):
+    """Turns 'evaluate now' into jobs, and finished jobs into session records, latest wins."""
+
+    busy_changed = Signal(bool)
+    progressed = Signal(float, str)
+    failed = Signal(object)  # exception of the latest request
+    shown = Signal(object)  # (record, baseline) accepted for display
+
+    def __init__(self, session, jobs: JobQueue, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.jobs = jobs
+        self.requested_id = 0  # id of the newest request
+        self.shown_id = 0  # id of the request whose result is on screen
+        self.data_generation = 0
+        self.baseline = None
+        self.shown_data_generation = 0
+        self.running: Job | None = None
+        self.auto = False
+        self._debounce = QTimer(self, singleShot=True, interval=AUTO_EVALUATE_DELAY_MS)
+        self._debounce.timeout.connect(self.request)
+        session.config_changed.connect(self._on_config_changed)
+        session.model_changed.connect(self._on_model_changed)
+        session.data_changed.connect(self._on_data_changed)
+        jobs.started.connect(self._on_job_started)
+
+    def request(self) -> Job | None:
+        """Evaluate the current settings; a running or waiting evaluation is superseded."""
+        if self.session.model is None:
+            return None
+        self.requested_id += 1
+        request_id, config, generation = self.requested_id, self.session.config, self.data_generation
+        job = Job(lambda task: self.session.evaluate(config, task), EVALUATE_KIND, self)
+        job.request_id = request_id
+        job.succeeded.connect(lambda value, j=job: self._on_succeeded(j, value, generation))
+        job.failed.connect(lambda exc, j=job: self._on_failed(j, exc))
+        job.finished.connect(lambda j=job: self._on_job_finished(j))
+        self.jobs.submit(job, cancel_running_kinds=(EVALUATE_KIND,))
+        self.busy_changed.emit(True)
+        return job
+
+    def cancel(self) -> None:
+        self._debounce.stop()
+        self.jobs.cancel_all(EVALUATE_KIND)
+
+    def set_auto(self, on: bool) -> None:
+        self.auto = on
+        if on and self.session.model is not None and not self.session.is_current(self.session.last_evaluation):
+            self._debounce.start()
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None or self.jobs.has_waiting(EVALUATE_KIND)
+
+    def is_stale(self, record) -> bool:
+        return not self.session.is_current(record) or self.shown_data_generation != self.data_generation
+
+    def _on_job_started(self, job: Job) -> None:
+        if job.kind == EVALUATE_KIND:
+            self.running = job
+            job.progressed.connect(self.progressed)
+
+    def _on_succeeded(self, job: Job, value, generation: int) -> None:
+        if job.request_id <= self.shown_id or self.session.model is None:
+            return  # a newer result is already on screen, or the model was closed
+        record, baseline = value
+        self.shown_id = job.request_id
+        self.baseline = baseline
+        self.shown_data_generation = generation
+        self.session.record_evaluation(record)
+        self.shown.emit((record, baseline))
+
+    def _on_failed(self, job: Job, exc: BaseException) -> None:
+        if job.request_id == self.requested_id:
+            self.failed.emit(exc)
+
+    def _on_job_finished(self, job: Job) -> None:
+        if self.running is job:
+            self.running = None
+        if not self.busy:
+            self.busy_changed.emit(False)
+
+    def _on_config_changed(self, _config) -> None:
+        if self.auto and self.session.model is not None:
+            self._debounce.start()
+
+    def _on_model_changed(self, _opened) -> None:
+        self.cancel()
+        self.shown_id = self.requested_id  # nothing requested for the old model may show
+        self.baseline = None
+
+    def _on_data_changed(self) -> None:
+        self.data_generation += 1
+        if self.auto and self.session.model is not None:
+            self._debounce.start()
+
+
+class ResultView(QWidget):
+    """Accuracy, loss, change vs unpruned, data provenance, per-class accuracy and confusion."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.accuracy = QLabel("-")
+        font = self.accuracy.font()
+        font.setPointSizeF(font.pointSizeF() * 2.0)
+        font.setBold(True)
+        self.accuracy.setFont(font)
+        self.accuracy.base_point_size = font.pointSizeF()  # presenter mode scales from this
+        self.status = QLabel("No evaluation yet: press Evaluate (Ctrl+E).")
+        self.status.setWordWrap(True)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.per_class = QTableWidget(10, 2)
+        self.per_class.setHorizontalHeaderLabels(["accuracy", "unpruned"])
+        self.per_class.setVerticalHeaderLabels([str(d) for d in range(10)])
+        self.confusion = QTableWidget(10, 10)
+        self.confusion.setHorizontalHeaderLabels([str(d) for d in range(10)])
+        self.confusion.setVerticalHeaderLabels([str(d) for d in range(10)])
+        self.confusion.setToolTip("Rows: true digit, columns: predicted digit")
+        for table in (self.per_class, self.confusion):
+            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+            table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tables = QTabWidget()
+        self.tables.addTab(self.per_class, "Per class")
+        self.tables.addTab(self.confusion, "Confusion (rows: true)")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.accuracy)
+        layout.addWidget(self.status)
+        layout.addWidget(self.details)
+        layout.addWidget(self.tables, 1)
+        self.stale = False
+
+    def clear(self) -> None:
+        self.accuracy.setText("-")
+        self.status.setText("No evaluation yet: press Evaluate (Ctrl+E).")
+        self.details.setText("")
+        self.per_class.clearContents()
+        self.confusion.clearContents()
+        self.set_stale(False)
+
+    def show_record(self, record, baseline, trained_on: str) -> None:
+        result = record.result
+        self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
+        lines = [f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
+                 f"{record.sparsity * 100:.1f}% of them zero",
+                 f"{result.correct:,} / {result.total:,} test images correct; loss {result.loss:.4f}"]
+        if baseline is not None and baseline is not record:
+            delta = (result.accuracy - baseline.result.accuracy) * 100
+            lines.append(f"Unpruned: {baseline.result.accuracy * 100:.2f}% "
+                         f"(change <b>{delta:+.2f}</b> points)")
+        elif baseline is record:
+            lines.append("This is the unpruned model (k = 0).")
+        lines.append(f"Test data: {record.data_source}")
+        lines.append(f"Input: {PREPROCESSING_LABELS.get(result.preprocessing, result.preprocessing)}")
+        lines.append(f"Model trained on: {trained_on}")
+        lines.append(f"One pass over the test set: {result.seconds:.2f} s")
+        self.details.setText("<br>".join(lines))
+        base = baseline.result.per_class_accuracy if baseline is not None else None
+        for digit in range(10):
+            self.per_class.setItem(digit, 0, _number(f"{result.per_class_accuracy[digit] * 100:.1f}%"))
+            self.per_class.setItem(digit, 1, _number("" if base is None else f"{base[digit] * 100:.1f}%"))
+        peak = max(int(result.confusion.max()), 1)
+        for true in range(10):
+            for predicted in range(10):
+                count = int(result.confusion[true, predicted])
+                item = _number(str(count))
+                shade = int(255 - 140 * count / peak) if count else 255
+                item.setBackground(QColor(shade, shade, 255) if true == predicted else
+                                   QColor(255, shade, shade))
+                item.setForeground(QColor(0, 0, 0))
+                self.confusion.setItem(true, predicted, item)
+
+    def set_stale(self, stale: bool, why: str = "") -> None:
+        self.stale = stale
+        self.accuracy.setEnabled(not stale)
+        self.details.setEnabled(not stale)
+        self.tables.setEnabled(not stale)
+        if stale:
+            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} since this result; "
+                                "press Evaluate for the current settings.</span>")
+        elif self.accuracy.text() != "-":
+            self.status.setText("<b>Current:</b> computed for the settings shown.")
+
+
+def _number(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return item
+
+
+class EvaluationPanel(QGroupBox):
+    """Data source, preprocessing, Evaluate/Cancel with progress, auto-evaluate, the result."""
+
+    data_path_chosen = Signal(str)
+
+    def __init__(self, session, controller: EvaluationController, parent: QWidget | None = None):
+        super().__init__("Accuracy on MNIST", parent)
+        self.session = session
+        self.controller = controller
+
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.data_button = QToolButton(text="Data...")
+        self.data_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.data_button)
+        menu.addAction("IDX folder...", self.choose_idx_folder)
+        menu.addAction(".npz file...", self.choose_npz)
+        self.data_button.setMenu(menu)
+        self.preprocess = QComboBox()
+        for mode in PREPROCESSING:
+            label = "auto (best loss on 1,000 test images)" if mode == "auto" else PREPROCESSING_LABELS[mode]
+            self.preprocess.addItem(label, mode)
+        self.trained_on = QLabel()
+        self.trained_on.setWordWrap(True)
+
+        self.evaluate_button = QPushButton("&Evaluate")
+        self.evaluate_button.setToolTip("Accuracy of the current pruning on the test set (Ctrl+E, F5)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running evaluation (Esc)")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress_message = QLabel()
+        self.auto_check = QCheckBox("Auto-evaluate while dragging (small models)")
+        self.result_view = ResultView()
+
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_label, 1)
+        data_row.addWidget(self.data_button)
+        form = QFormLayout()
+        form.addRow("Test data:", data_row)
+        form.addRow("Input:", self.preprocess)
+        form.addRow("Model:", self.trained_on)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.evaluate_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_message)
+        layout.addWidget(self.auto_check)
+        layout.addWidget(self.result_view, 1)
+
+        self.evaluate_button.clicked.connect(controller.request)
+        self.cancel_button.clicked.connect(controller.cancel)
+        self.auto_check.toggled.connect(controller.set_auto)
+        self.preprocess.currentIndexChanged.connect(
+            lambda _: self.session.set_data(preprocessing=self.preprocess.currentData()))
+        controller.busy_changed.connect(self._on_busy)
+        controller.progressed.connect(self._on_progress)
+        controller.shown.connect(self._on_shown)
+        session.config_changed.connect(self._refresh_stale)
+        session.data_changed.connect(self._on_data_changed)
+        session.model_changed.connect(self._on_model_changed)
+        self._on_busy(False)
+        self._on_data_changed()
+        self._on_model_changed(session.model)
+
+    # -- data ------------------------------------------------------------------------------
+    def choose_idx_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "MNIST IDX folder (t10k-images-idx3-ubyte[.gz] ...)")
+        if folder:
+            self.data_path_chosen.emit(folder)
+
+    def choose_npz(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "MNIST .npz (x_train, y_train, x_test, y_test)",
+                                              "", "NumPy archives (*.npz);;All files (*)")
+        if path:
+            self.data_path_chosen.emit(path)
+
+    def _on_data_changed(self) -> None:
+        self.data_label.setText(self.session.data_path or DEFAULT_DATA_TEXT)
+        index = self.preprocess.findData(self.session.preprocessing)
+        if index >= 0 and index != self.preprocess.currentIndex():
+            self.preprocess.blockSignals(True)
+            self.preprocess.setCurrentIndex(index)
+            self.preprocess.blockSignals(False)
+        self._refresh_stale()
+
+    # -- model / results -----------------------------------------------------------------------
+    def trained_on_text(self) -> str:
+        if self.session.model is None:
+            return "-"
+        trained_on = self.session.model.loaded.metadata.get("trained_on")
+        return str(trained_on) if trained_on else "training data not recorded in the file"
+
+    def _on_model_changed(self, opened) -> None:
+        self.trained_on.setText(f"trained on {self.trained_on_text()}" if opened is not None else "-")
+        self.evaluate_button.setEnabled(opened is not None)
+        self.result_view.clear()
+
+    def _on_shown(self, value) -> None:
+        record, baseline = value
+        self.result_view.show_record(record, baseline, self.trained_on_text())
+        self._refresh_stale()
+
+    def _refresh_stale(self, *_args) -> None:
+        record = self.session.last_evaluation
+        if record is None or self.result_view.accuracy.text() == "-":
+            return
+        if not self.session.is_current(record):
+            self.result_view.set_stale(True, "the pruning settings changed")
+        elif self.controller.shown_data_generation != self.controller.data_generation:
+            self.result_view.set_stale(True, "the test data or input scaling changed")
+        else:
+            self.result_view.set_stale(False)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
+        self.progress_message.setVisible(busy)
+        if busy:
+            self.progress.setValue(0)
+            self.progress_message.setText("Waiting for the previous job...")
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress_message.setText(message)

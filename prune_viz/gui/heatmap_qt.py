@@ -1,0 +1,398 @@
+"""Weight matrices as heatmaps: a big zoomable view of the selected layer and thumbnails of all.
+
+Colours: a diverging map centred at 0 with symmetric levels fixed per layer (from
+the original weights, so colours do not drift while pruning). Pruned cells are
+NaN in the displayed matrix, which pyqtgraph draws transparent, over a rectangle
+in the map's "pruned" colour (a grey that no live weight takes). Matrices larger
+than the screen are shown with a stride (every n-th row/column), which keeps the
+pruned fraction honest, unlike block averages or block maxima.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QImage, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QFrame,
+    QGraphicsRectItem,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
+
+LEVEL_PERCENTILE = 99.5  # colour levels at +-this percentile of |w|, so one outlier does not wash out the map
+THUMBNAIL_PIXELS = 96
+
+
+@dataclass(frozen=True)
+class ColormapSpec:
+    key: str
+    title: str
+    stops: tuple  # RGB tuples from the most negative to the most positive weight
+    pruned: tuple  # RGB of pruned cells: a colour the map itself never takes
+    background: str
+    foreground: str
+
+    def colormap(self) -> pg.ColorMap:
+        positions = np.linspace(0.0, 1.0, len(self.stops))
+        return pg.ColorMap(positions, [QColor(*c) for c in self.stops], name=self.key)
+
+    def lut(self) -> np.ndarray:
+        return self.colormap().getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+
+
+# ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
+DIVERGING = ColormapSpec(
+    "diverging", "Blue-white-red (default)",
+    ((5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240), (247, 247, 247),
+     (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43), (103, 0, 31)),
+    pruned=(72, 72, 72), background="w", foreground="k",
+)
+# For projectors: saturated ends, black at zero, so pruned cells are drawn white.
+HIGH_CONTRAST = ColormapSpec(
+    "high-contrast", "High contrast (cyan-black-yellow)",
+    ((0, 255, 255), (0, 110, 255), (0, 0, 0), (255, 60, 0), (255, 230, 0)),
+    pruned=(255, 255, 255), background="k", foreground="w",
+)
+COLORMAPS = {spec.key: spec for spec in (DIVERGING, HIGH_CONTRAST)}
+
+
+def display_limit() -> int:
+    """Largest number of rows/columns worth drawing: the screen's size in device pixels."""
+    screen = QGuiApplication.primaryScreen()
+    if screen is None:
+        return 1024
+    size = screen.size() * screen.devicePixelRatio()
+    return max(1024, size.width(), size.height())
+
+
+def strides(shape: tuple[int, int], limit: int) -> tuple[int, int]:
+    rows, cols = shape
+    return max(1, -(-rows // limit)), max(1, -(-cols // limit))
+
+
+def display_matrix(matrix: np.ndarray, kept: np.ndarray | None, limit: int) -> tuple[np.ndarray, int, int]:
+    """(image, row stride, column stride): float32 with NaN where pruned, strided to <= limit."""
+    rs, cs = strides(matrix.shape, limit)
+    values = np.array(matrix[::rs, ::cs], dtype=np.float32)
+    if kept is not None:
+        values[~kept[::rs, ::cs]] = np.nan
+    return values, rs, cs
+
+
+def symmetric_level(matrix: np.ndarray) -> float:
+    magnitude = np.abs(matrix[np.isfinite(matrix)])
+    if magnitude.size == 0:
+        return 1.0
+    level = float(np.percentile(magnitude, LEVEL_PERCENTILE))
+    return level if level > 0 else (float(magnitude.max()) or 1.0)
+
+
+def colorize(image: np.ndarray, level: float, spec: ColormapSpec) -> np.ndarray:
+    """RGB uint8 of a NaN-for-pruned image, for thumbnails."""
+    lut = spec.lut()
+    finite = np.isfinite(image)
+    scaled = np.where(finite, (np.nan_to_num(image) + level) / (2 * level), 0.5)
+    index = np.clip((scaled * 255).round(), 0, 255).astype(np.uint8)
+    rgb = lut[index]
+    rgb[~finite] = spec.pruned
+    return np.ascontiguousarray(rgb)
+
+
+def rgb_to_pixmap(rgb: np.ndarray) -> QPixmap:
+    h, w, _ = rgb.shape
+    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+    return QPixmap.fromImage(image.copy())
+
+
+class MatrixView(QWidget):
+    """The selected layer's matrix: zoom/pan with the mouse, hover for the weight under it."""
+
+    hovered = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.spec = DIVERGING
+        self.layer_name = ""
+        self.description = ""
+        self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
+        self.kept: np.ndarray | None = None
+        self.row_stride = self.col_stride = 1
+        self.level = 1.0
+
+        self.canvas = pg.GraphicsLayoutWidget()
+        self.plot = self.canvas.addPlot()
+        self.plot.invertY(True)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "input (row)")
+        self.plot.setLabel("bottom", "unit (column)")
+        self.plot.getViewBox().setDefaultPadding(0.0)
+        self.backdrop = QGraphicsRectItem(0, 0, 1, 1)
+        self.backdrop.setPen(QPen(Qt.PenStyle.NoPen))
+        self.backdrop.setZValue(-1)
+        self.plot.addItem(self.backdrop)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.image)
+        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), label="weight",
+                                        interactive=False, width=14, colorMapMenu=False)
+        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
+
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.readout = QLabel("Hover over the heatmap to read a weight.")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.legend = QLabel()
+        reset = QToolButton(text="Fit")
+        reset.setToolTip("Show the whole matrix (zoom with the wheel, pan by dragging)")
+        reset.clicked.connect(self.fit)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.legend)
+        bottom.addWidget(reset)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
+        layout.addWidget(self.canvas, 1)
+        layout.addLayout(bottom)
+        self.set_colormap(self.spec)
+
+    # -- content -----------------------------------------------------------------------------
+    def show_matrix(self, name: str, description: str, matrix: np.ndarray, kept: np.ndarray | None,
+                    level: float) -> None:
+        new_layer = name != self.layer_name or self.matrix is None or self.matrix.shape != matrix.shape
+        self.layer_name = name
+        self.description = description
+        self.matrix = matrix
+        self.kept = kept
+        self.level = level
+        image, self.row_stride, self.col_stride = display_matrix(matrix, kept, display_limit())
+        rows, cols = matrix.shape
+        self.image.setImage(image, autoLevels=False, levels=(-level, level))
+        self.image.setRect(QRectF(0, 0, cols, rows))
+        self.backdrop.setRect(QRectF(0, 0, cols, rows))
+        self.colorbar.setLevels(values=(-level, level))
+        stride = ""
+        if self.row_stride > 1 or self.col_stride > 1:
+            stride = f" &nbsp;<i>(drawn with every {self.row_stride}th row, {self.col_stride}th column)</i>"
+        self.title.setText(f"<b>{name}</b> &nbsp;{description}{stride}")
+        if new_layer:
+            self.fit()
+
+    def update_mask(self, kept: np.ndarray | None) -> None:
+        if self.matrix is not None:
+            self.show_matrix(self.layer_name, self.description, self.matrix, kept, self.level)
+
+    def clear(self) -> None:
+        self.layer_name = ""
+        self.matrix = self.kept = None
+        self.image.clear()
+        self.title.setText("")
+
+    def displayed_image(self) -> np.ndarray | None:
+        """The array the ImageItem draws (NaN = pruned)."""
+        return self.image.image
+
+    def fit(self) -> None:
+        if self.matrix is not None:
+            rows, cols = self.matrix.shape
+            self.plot.getViewBox().setRange(QRectF(0, 0, cols, rows), padding=0.0)
+
+    def set_colormap(self, spec: ColormapSpec) -> None:
+        self.spec = spec
+        self.colorbar.setColorMap(spec.colormap())
+        self.canvas.setBackground(spec.background)
+        self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setPen(spec.foreground)
+            self.plot.getAxis(axis).setTextPen(spec.foreground)
+        swatch = "#%02x%02x%02x" % spec.pruned
+        self.legend.setText(f"<span style='background:{swatch};'>&nbsp;&nbsp;&nbsp;&nbsp;</span> pruned")
+
+    def apply_font(self) -> None:
+        """Give the plot's axes the widget's font (pyqtgraph items do not inherit it)."""
+        font = QFont(self.font())
+        for axis in ("left", "bottom"):
+            item = self.plot.getAxis(axis)
+            item.setStyle(tickFont=font)
+            item.label.setFont(font)
+        self.colorbar.axis.setStyle(tickFont=font)
+
+    # -- hover ---------------------------------------------------------------------------------
+    def describe_cell(self, row: int, col: int) -> str:
+        """The hover text for the displayed cell covering original (row, col)."""
+        row -= row % self.row_stride
+        col -= col % self.col_stride
+        value = float(self.matrix[row, col])
+        pruned = self.kept is not None and not bool(self.kept[row, col])
+        state = "PRUNED (shown grey)" if pruned else "kept"
+        if pruned and self.spec is HIGH_CONTRAST:
+            state = "PRUNED (shown white)"
+        return (f"{self.layer_name}  row {row} (input)  column {col} (unit)  "
+                f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}")
+
+    def _on_mouse_moved(self, scene_pos) -> None:
+        if self.matrix is None:
+            return
+        point = self.plot.getViewBox().mapSceneToView(scene_pos)
+        row, col = int(np.floor(point.y())), int(np.floor(point.x()))
+        rows, cols = self.matrix.shape
+        if 0 <= row < rows and 0 <= col < cols:
+            text = self.describe_cell(row, col)
+            self.readout.setText(text)
+            self.hovered.emit(text)
+
+
+class Thumbnail(QToolButton):
+    def __init__(self, name: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.name = name
+        self.setCheckable(True)
+        self.setAutoExclusive(False)
+        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+        self.setIconSize(pg.QtCore.QSize(THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.image: np.ndarray | None = None  # the displayed (strided, NaN-for-pruned) matrix
+
+    def show_image(self, image: np.ndarray, level: float, spec: ColormapSpec, caption: str) -> None:
+        self.image = image
+        pixmap = rgb_to_pixmap(colorize(image, level, spec)).scaled(
+            THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.FastTransformation)
+        self.setIcon(pixmap)
+        self.setText(caption)
+
+
+class ThumbnailStrip(QScrollArea):
+    """Every layer's matrix, small, in model order; click one to show it large."""
+
+    layer_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.thumbnails: dict[str, Thumbnail] = {}
+        self._inner = QWidget()
+        self._row = QHBoxLayout(self._inner)
+        self._row.setContentsMargins(2, 2, 2, 2)
+        self._row.addStretch(1)
+        self.setWidget(self._inner)
+
+    def set_layers(self, names: list[str]) -> None:
+        for thumb in self.thumbnails.values():
+            self._row.removeWidget(thumb)
+            thumb.deleteLater()
+        self.thumbnails = {}
+        for i, name in enumerate(names):
+            thumb = Thumbnail(name)
+            thumb.clicked.connect(lambda _=False, n=name: self.layer_clicked.emit(n))
+            self._row.insertWidget(i, thumb)
+            self.thumbnails[name] = thumb
+        height = THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 24
+        self.setFixedHeight(height + (self.horizontalScrollBar().sizeHint().height() if names else 0))
+
+    def select(self, name: str) -> None:
+        for n, thumb in self.thumbnails.items():
+            thumb.setChecked(n == name)
+
+
+class LayerHeatmaps(QWidget):
+    """Thumbnails of every prunable matrix above a large view of the selected one, kept in
+    step with the session's pruning result."""
+
+    layer_selected = Signal(str)
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.spec = DIVERGING
+        self.selected = ""
+        self._matrices: dict[str, np.ndarray] = {}
+        self._levels: dict[str, float] = {}
+        self._layers: dict = {}
+        self.strip = ThumbnailStrip()
+        self.view = MatrixView()
+        self.placeholder = QLabel("No model open.")
+        self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.view, 1)
+        layout.addWidget(self.placeholder, 1)
+        self.strip.layer_clicked.connect(self.set_layer)
+        session.model_changed.connect(self._on_model_changed)
+        session.pruning_changed.connect(self._on_pruning_changed)
+        self._on_model_changed(session.model)
+
+    def _on_model_changed(self, opened) -> None:
+        self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
+        self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
+        self._levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
+        self.strip.set_layers(list(self._layers))
+        has_layers = bool(self._layers)
+        self.strip.setVisible(has_layers)
+        self.view.setVisible(has_layers)
+        self.placeholder.setVisible(not has_layers)
+        if opened is not None and not has_layers:
+            self.placeholder.setText("This model has no prunable layers (no Dense or Conv1D/Conv2D kernels).")
+        self.selected = ""
+        self.view.clear()
+        if has_layers:
+            self.set_layer(next(iter(self._layers)))
+
+    def set_layer(self, name: str) -> None:
+        if name not in self._layers or name == self.selected:
+            return
+        self.selected = name
+        self.strip.select(name)
+        self._show_selected()
+        self.layer_selected.emit(name)
+
+    def apply_font(self) -> None:
+        self.view.apply_font()
+
+    def set_colormap(self, spec: ColormapSpec) -> None:
+        self.spec = spec
+        self.view.set_colormap(spec)
+        if self.session.result is not None:
+            self._on_pruning_changed(self.session.result)
+
+    def kept_matrix(self, name: str, result=None) -> np.ndarray | None:
+        """The (fan_in, units) keep-mask of ``name`` under ``result``; None if nothing is masked."""
+        result = result if result is not None else self.session.result
+        if result is None or name not in result.masks:
+            return None
+        return self._layers[name].as_matrix(result.masks[name].numpy())
+
+    def _show_selected(self) -> None:
+        name = self.selected
+        if not name:
+            return
+        layer = self._layers[name]
+        description = f"{layer.kind}, {layer.matrix_label}"
+        if layer.is_output:
+            description += ", output layer"
+        self.view.show_matrix(name, description, self._matrices[name], self.kept_matrix(name), self._levels[name])
+
+    def _on_pruning_changed(self, result) -> None:
+        for name, thumb in self.strip.thumbnails.items():
+            kept = self.kept_matrix(name, result)
+            image, _, _ = display_matrix(self._matrices[name], kept, THUMBNAIL_PIXELS)
+            stats = result.layer(name)
+            included = "" if name in result.config.included else " (excluded)"
+            thumb.show_image(image, self._levels[name], self.spec,
+                             f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")
+        self._show_selected()

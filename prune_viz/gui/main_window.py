@@ -1,0 +1,391 @@
+"""The main window: heatmaps in the centre, layers on the left, pruning and accuracy on the right.
+
+Models open in a worker job (TensorFlow is imported there, after the window is
+painted); a failed open leaves the previous model in place. Every TensorFlow job
+goes through one JobQueue, so at most one runs at a time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.core.session import Session
+from prune_viz.gui import recent_qt
+from prune_viz.gui.controls_qt import LayerList, PruningControls
+from prune_viz.gui.errors_qt import show_error
+from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
+from prune_viz.gui.heatmap_qt import COLORMAPS, DIVERGING, HIGH_CONTRAST, LayerHeatmaps
+from prune_viz.gui.start_page_qt import StartPage
+from prune_viz.gui.workers import Job, JobQueue
+
+APP_NAME = "prune-viz"
+OPEN_KIND = "open"
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+PRESENTER_SCALE = 1.6
+
+
+class MainWindow(QMainWindow):
+    model_opened = Signal(object)  # OpenedModel
+    open_failed = Signal(object)  # exception
+
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None,
+                 parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session or Session()
+        self.settings = settings or recent_qt.default_settings()
+        self.jobs = JobQueue(self)
+        self.controller = EvaluationController(self.session, self.jobs, self)
+        self.pending_config: dict = {}  # applied once the model being opened is ready
+        self.last_error_box: QMessageBox | None = None
+        self.model_path: str | None = None
+        self._loading_name: str | None = None
+        self._base_font = QFont(self.font())
+
+        self.start_page = StartPage()
+        self.heatmaps = LayerHeatmaps(self.session)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.start_page)
+        self.stack.addWidget(self.heatmaps)
+        self.setCentralWidget(self.stack)
+
+        self.layer_list = LayerList(self.session)
+        self.controls = PruningControls(self.session)
+        self.evaluation = EvaluationPanel(self.session, self.controller)
+        self._add_docks()
+        self._add_status_bar()
+        self._add_actions()
+
+        self.start_page.open_file_clicked.connect(self.choose_model_file)
+        self.start_page.open_folder_clicked.connect(self.choose_model_folder)
+        self.start_page.recent_chosen.connect(self.open_path)
+        self.layer_list.layer_selected.connect(self.heatmaps.set_layer)
+        self.heatmaps.layer_selected.connect(self.layer_list.select)
+        self.heatmaps.view.hovered.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.evaluation.data_path_chosen.connect(self.set_data_path)
+        self.controller.failed.connect(lambda exc: self._show_error(exc, "evaluate the model"))
+        self.controller.shown.connect(self._on_evaluation_shown)
+        self.jobs.started.connect(self._on_job_started)
+        self.session.model_changed.connect(self._on_model_changed)
+
+        self.setAcceptDrops(True)
+        self.resize(1440, 900)
+        self._refresh_recent()
+        self._on_model_changed(self.session.model)
+
+    # -- layout ----------------------------------------------------------------------------------
+    def _add_docks(self) -> None:
+        layers = QDockWidget("Layers", self)
+        layers.setObjectName("layers")
+        layers.setWidget(self.layer_list)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, layers)
+        side = QWidget()
+        column = QVBoxLayout(side)
+        column.addWidget(self.controls)
+        column.addWidget(self.evaluation, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(side)
+        scroll.setMinimumWidth(420)
+        panel = QDockWidget("Prune and evaluate", self)
+        panel.setObjectName("prune")
+        panel.setWidget(scroll)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
+        self.docks = {"layers": layers, "prune": panel}
+
+    def _add_status_bar(self) -> None:
+        bar = self.statusBar()
+        self.job_label = QLabel()
+        self.job_progress = QProgressBar()
+        self.job_progress.setRange(0, 1000)
+        self.job_progress.setMaximumWidth(220)
+        self.job_cancel = QPushButton("Cancel")
+        self.job_cancel.clicked.connect(self.cancel_job)
+        for widget in (self.job_label, self.job_progress, self.job_cancel):
+            bar.addPermanentWidget(widget)
+            widget.hide()
+        self.jobs.idle.connect(self._on_jobs_idle)
+
+    def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        self.addAction(action)  # shortcuts work whichever dock has focus
+        return action
+
+    def _add_actions(self) -> None:
+        menus = self.menuBar()
+        file = menus.addMenu("&File")
+        self._action(file, "&Open model file...", self.choose_model_file, QKeySequence.StandardKey.Open)
+        self._action(file, "Open &SavedModel folder...", self.choose_model_folder, "Ctrl+Shift+O")
+        self.recent_menu = file.addMenu("Open &recent")
+        file.addSeparator()
+        self._action(file, "Test data: IDX &folder...", self.evaluation.choose_idx_folder)
+        self._action(file, "Test data: .&npz file...", self.evaluation.choose_npz)
+        file.addSeparator()
+        self._action(file, "Save window &image...", self.choose_screenshot_path, "Ctrl+Shift+S")
+        file.addSeparator()
+        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        prune = menus.addMenu("&Pruning")
+        methods = QActionGroup(self)
+        self.weight_action = self._action(prune, "&Weight pruning", lambda: self.session.configure(method="weight"),
+                                          "Ctrl+1", checkable=True)
+        self.unit_action = self._action(prune, "&Unit pruning", lambda: self.session.configure(method="unit"),
+                                        "Ctrl+2", checkable=True)
+        methods.addAction(self.weight_action)
+        methods.addAction(self.unit_action)
+        prune.addSeparator()
+        scopes = QActionGroup(self)
+        self.layer_action = self._action(prune, "&Layerwise threshold", lambda: self.session.configure(scope="layer"),
+                                         "Ctrl+3", checkable=True)
+        self.global_action = self._action(prune, "&Global threshold", lambda: self.session.configure(scope="global"),
+                                          "Ctrl+4", checkable=True)
+        scopes.addAction(self.layer_action)
+        scopes.addAction(self.global_action)
+        prune.addSeparator()
+        self._action(prune, "k + 1%", lambda: self.step_k(1), "Ctrl+Right")
+        self._action(prune, "k - 1%", lambda: self.step_k(-1), "Ctrl+Left")
+        self._action(prune, "k + 10%", lambda: self.step_k(10), "Ctrl+Shift+Right")
+        self._action(prune, "k - 10%", lambda: self.step_k(-10), "Ctrl+Shift+Left")
+        self._action(prune, "&Reset to k = 0", self.session.reset, "Ctrl+0")
+        prune.addSeparator()
+        self._action(prune, "&Evaluate", self.controller.request, ["Ctrl+E", "F5"],
+                     tip="Accuracy of the current pruning on the MNIST test set")
+        self._action(prune, "&Cancel evaluation", self.controller.cancel, "Esc")
+        self.auto_action = self._action(prune, "&Auto-evaluate while dragging",
+                                         self.evaluation.auto_check.setChecked, "Ctrl+Shift+E", checkable=True)
+        self.evaluation.auto_check.toggled.connect(self.auto_action.setChecked)
+        self.session.config_changed.connect(self._sync_config_actions)
+
+        view = menus.addMenu("&View")
+        self.presenter_action = self._action(view, "&Presenter mode (large text)", self.set_presenter_mode,
+                                             "Ctrl+Shift+P", checkable=True)
+        self.contrast_action = self._action(
+            view, "&High-contrast colours", lambda on: self.set_colormap(HIGH_CONTRAST if on else DIVERGING),
+            "Ctrl+Shift+H", checkable=True)
+        view.addSeparator()
+        self._action(view, "&Fit heatmap", self.heatmaps.view.fit, "Ctrl+F")
+        self._action(view, "&Next layer", lambda: self.step_layer(1), "Alt+Down")
+        self._action(view, "&Previous layer", lambda: self.step_layer(-1), "Alt+Up")
+        view.addSeparator()
+        for dock in self.docks.values():
+            view.addAction(dock.toggleViewAction())
+
+        help_menu = menus.addMenu("&Help")
+        self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
+        self._action(help_menu, "&About prune-viz", self.show_about)
+        self._sync_config_actions(self.session.config)
+
+    # -- opening models --------------------------------------------------------------------------
+    def choose_model_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a Keras model", self._last_folder(), MODEL_FILTER)
+        if path:
+            self.open_path(path)
+
+    def choose_model_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a TensorFlow SavedModel folder", self._last_folder())
+        if path:
+            self.open_path(path)
+
+    def _last_folder(self) -> str:
+        recent = recent_qt.recent_models(self.settings)
+        return str(Path(recent[0]).parent) if recent else ""
+
+    def open_path(self, path: str | Path, **config) -> Job:
+        """Open ``path`` in a worker; ``config`` (method, k, scope) is applied once it is ready."""
+        from prune_viz.core.session import open_model
+
+        path = str(path)
+        self.pending_config = dict(config)
+        self.controller.cancel()
+        name = Path(path).name
+        job = Job(lambda task: open_model(path, task), OPEN_KIND, self)
+        job.progressed.connect(lambda fraction, message: self._show_loading(name, fraction, message))
+        job.succeeded.connect(lambda opened: self._on_opened(path, opened))
+        job.failed.connect(lambda exc: self._on_open_failed(path, exc))
+        job.cancelled.connect(lambda: self.statusBar().showMessage(f"Opening {name} cancelled.", 5000))
+        job.finished.connect(lambda: self._show_loading(None))
+        self._show_loading(name, 0.0, "waiting for the running job")
+        self.jobs.submit(job, cancel_running_kinds=("evaluate", OPEN_KIND))
+        return job
+
+    def _show_loading(self, name: str | None, fraction: float = 0.0, message: str = "") -> None:
+        self._loading_name = name
+        self.start_page.show_loading(name, fraction, message)
+        if name is not None:
+            self.statusBar().showMessage(f"Opening {name}: {message}")
+
+    def _on_opened(self, path: str, opened) -> None:
+        self.model_path = path
+        self.session.set_model(opened)
+        if self.pending_config:
+            config, self.pending_config = self.pending_config, {}
+            self.session.configure(**config)
+        self._refresh_recent(recent_qt.remember_model(self.settings, path))
+        layers = len(opened.layers)
+        self.statusBar().showMessage(
+            f"Opened {Path(path).name} ({opened.loaded.format}): {layers} prunable layer{'s' if layers != 1 else ''}, "
+            f"{opened.total_parameters:,} parameters.", 8000)
+        self.model_opened.emit(opened)
+
+    def _on_open_failed(self, path: str, exc: BaseException) -> None:
+        self.statusBar().showMessage(f"Could not open {Path(path).name}.", 8000)
+        self._show_error(exc, f"open {Path(path).name}")
+        self.open_failed.emit(exc)
+
+    def _on_model_changed(self, opened) -> None:
+        self.stack.setCurrentWidget(self.heatmaps if opened is not None else self.start_page)
+        name = Path(self.model_path).name if opened is not None and self.model_path else None
+        self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
+
+    def _refresh_recent(self, paths: list[str] | None = None) -> None:
+        paths = paths if paths is not None else recent_qt.recent_models(self.settings)
+        self.start_page.set_recent(paths)
+        self.recent_menu.clear()
+        for i, path in enumerate(paths):
+            action = self.recent_menu.addAction(f"&{i + 1 if i < 9 else 0}  {path}")
+            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+        self.recent_menu.setEnabled(bool(paths))
+
+    # -- drag and drop ---------------------------------------------------------------------------
+    @staticmethod
+    def _dropped_path(mime) -> str | None:
+        for url in mime.urls() if mime.hasUrls() else []:
+            if url.isLocalFile():
+                return url.toLocalFile()
+        return None
+
+    def dragEnterEvent(self, event) -> None:
+        if self._dropped_path(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:
+        self.dragEnterEvent(event)
+
+    def dropEvent(self, event) -> None:
+        path = self._dropped_path(event.mimeData())
+        if path:
+            event.acceptProposedAction()
+            self.open_path(path.rstrip("/"))
+        else:
+            event.ignore()
+
+    # -- data, pruning, view ---------------------------------------------------------------------
+    def set_data_path(self, path: str) -> None:
+        self.controller.cancel()
+        self.session.set_data(data_path=path)
+        recent_qt.remember_data_path(self.settings, path)
+        self.statusBar().showMessage(f"Test data: {path} (read at the next evaluation).", 6000)
+
+    def step_k(self, delta: int) -> None:
+        if self.session.model is not None:
+            self.controls.slider.setValue(max(0, min(100, self.controls.slider.value() + delta)))
+
+    def step_layer(self, delta: int) -> None:
+        names = list(self.heatmaps.strip.thumbnails)
+        if names:
+            index = names.index(self.heatmaps.selected) if self.heatmaps.selected in names else 0
+            self.heatmaps.set_layer(names[(index + delta) % len(names)])
+
+    def _sync_config_actions(self, config) -> None:
+        (self.weight_action if config.method == "weight" else self.unit_action).setChecked(True)
+        (self.layer_action if config.scope == "layer" else self.global_action).setChecked(True)
+
+    def set_colormap(self, spec) -> None:
+        self.contrast_action.setChecked(spec is HIGH_CONTRAST)
+        self.heatmaps.set_colormap(spec)
+
+    def set_presenter_mode(self, on: bool) -> None:
+        self.presenter_action.setChecked(on)
+        font = QFont(self._base_font)
+        if on:
+            font.setPointSizeF(self._base_font.pointSizeF() * PRESENTER_SCALE)
+        self.setFont(font)
+        for widget in self.findChildren(QWidget):  # widgets with their own font (e.g. the accuracy) scale too
+            own = getattr(widget, "base_point_size", None)
+            if own is not None:
+                scaled = QFont(widget.font())
+                scaled.setPointSizeF(own * (PRESENTER_SCALE if on else 1.0))
+                widget.setFont(scaled)
+        self.heatmaps.apply_font()
+
+    # -- jobs ------------------------------------------------------------------------------------
+    def _on_job_started(self, job: Job) -> None:
+        label = "Opening model" if job.kind == OPEN_KIND else "Evaluating"
+        self.job_label.setText(label)
+        self.job_progress.setValue(0)
+        job.progressed.connect(lambda fraction, message: (self.job_progress.setValue(int(fraction * 1000)),
+                                                          self.job_label.setText(f"{label}: {message}")))
+        for widget in (self.job_label, self.job_progress, self.job_cancel):
+            widget.show()
+
+    def _on_jobs_idle(self) -> None:
+        for widget in (self.job_label, self.job_progress, self.job_cancel):
+            widget.hide()
+
+    def cancel_job(self) -> None:
+        if self.jobs.current is not None:
+            self.jobs.current.cancel()
+
+    def _on_evaluation_shown(self, value) -> None:
+        record, _baseline = value
+        self.statusBar().showMessage(
+            f"Accuracy {record.result.accuracy * 100:.2f}% for {record.config.describe()}.", 8000)
+
+    def _show_error(self, exc: BaseException, doing: str) -> None:
+        self.last_error_box = show_error(self, exc, doing)
+
+    # -- screenshots, help, closing --------------------------------------------------------------
+    def choose_screenshot_path(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save an image of the window", "prune-viz.png", "PNG (*.png)")
+        if path:
+            self.save_screenshot(path)
+
+    def save_screenshot(self, path: str) -> bool:
+        saved = self.grab().save(path, "PNG")
+        self.statusBar().showMessage(f"Saved {path}." if saved else f"Could not save {path}.", 6000)
+        return saved
+
+    def show_shortcuts(self) -> None:
+        rows = [f"<tr><td>{a.text().replace('&', '')}</td><td><b>"
+                f"{', '.join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())}</b></td></tr>"
+                for a in self.actions() if a.shortcuts()]
+        rows.append("<tr><td>k slider (when focused)</td><td><b>arrows: 1%, Page Up/Down: 10%</b></td></tr>")
+        rows.append("<tr><td>Heatmap</td><td><b>wheel: zoom, drag: pan</b></td></tr>")
+        QMessageBox.information(self, "Keyboard shortcuts", "<table>" + "".join(rows) + "</table>")
+
+    def show_about(self) -> None:
+        from prune_viz import __version__
+
+        QMessageBox.about(self, "About prune-viz",
+                          f"<b>prune-viz {__version__}</b><br>A desktop lab for neural-network pruning: "
+                          "live weight heatmaps, weight and unit pruning, MNIST accuracy on demand.")
+
+    def closeEvent(self, event) -> None:
+        self.hide()
+        self.jobs.shutdown()
+        super().closeEvent(event)
