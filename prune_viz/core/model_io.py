@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
 METADATA_H5_ATTR = "prune_viz"
 
@@ -39,6 +41,7 @@ class LoadedModel:
     # For bare SavedModels: the named kernel variables found in the object graph.
     raw_variables: list[tuple[str, Any]] = field(default_factory=list)
     serving_fn: Callable | None = None  # concrete function taking one tensor
+    notes: list[str] = field(default_factory=list)  # caveats the user should see, one sentence each
 
     @property
     def input_shape(self) -> tuple | None:
@@ -72,7 +75,11 @@ class LoadedModel:
         """Forward pass for inference (no dropout, no augmentation)."""
         if self.keras_model is not None:
             return self.keras_model(x, training=False)
-        outputs = self.serving_fn(x)
+        import tensorflow as tf
+
+        # Signatures take keyword tensors only: {input name: tensor of the signature's dtype}.
+        name, spec = next(iter(self.serving_fn.structured_input_signature[1].items()))
+        outputs = self.serving_fn(**{name: tf.cast(tf.convert_to_tensor(x), spec.dtype)})
         if isinstance(outputs, dict):
             outputs = next(iter(outputs.values()))
         return outputs
@@ -286,7 +293,7 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     meta_file = path / "assets" / METADATA_ZIP_NAME
     if meta_file.is_file():
         metadata = _parse_json(meta_file.read_bytes())
-    return LoadedModel(
+    model = LoadedModel(
         path=path,
         format="TensorFlow SavedModel",
         keras_model=None,
@@ -295,6 +302,26 @@ def _load_savedmodel(path: Path) -> LoadedModel:
         raw_variables=variables,
         serving_fn=signature,
     )
+    if _varies_between_runs(model):
+        model.notes.append(RANDOM_OUTPUTS_NOTE)
+        model.format += f" ({RANDOM_OUTPUTS_NOTE})"
+    return model
+
+
+RANDOM_OUTPUTS_NOTE = "its outputs vary from run to run: random augmentation was left active when it was exported"
+
+
+def _varies_between_runs(model: LoadedModel) -> bool:
+    """Keras 3's model.export() keeps RandomFlip & co. in training mode; two identical calls tell."""
+    shape = model.input_shape
+    if shape is None or len(shape) < 2 or any(d is None for d in shape[1:]):
+        return False
+    probe = np.random.default_rng(0).random((shape[0] or 4,) + tuple(shape[1:])).astype(np.float32)
+    try:
+        first, second = np.asarray(model(probe)), np.asarray(model(probe))
+    except Exception:
+        return False  # it cannot run on a plain float batch; evaluation will say why
+    return not np.array_equal(first, second, equal_nan=True)
 
 
 def _named_kernel_variables(signature) -> list[tuple[str, Any]]:

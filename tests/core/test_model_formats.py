@@ -1,0 +1,189 @@
+"""Every checkpoint format a user may bring opens with the right layers, prunes, restores and evaluates.
+
+The models are tiny and built here; Keras 2 files are written by tf_keras in a subprocess.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import model_factory as factory
+
+KERAS3_CASES = [
+    "keras3-mlp.keras", "keras3-mlp export()", "keras3-mlp.h5", "keras3 HDF5 named .keras",
+    "keras3 backslash .keras", "keras3-functional.keras", "keras3-functional export()",
+    "keras3-functional.h5", "keras3-fixed.keras", "keras3-fixed export()",
+]
+KERAS2_CASES = [
+    "keras2-mlp.h5", "keras2-mlp.keras", "keras2-mlp-savedmodel", "keras2-mlp-tf-saved-model",
+    "keras2-functional.h5", "keras2-functional.keras", "keras2-functional-savedmodel",
+    "keras2-fixed.h5", "keras2 backslash .keras",
+]
+
+
+@pytest.fixture(scope="module")
+def keras3_cases(tmp_path_factory) -> dict:
+    cases = factory.write_keras3_cases(tmp_path_factory.mktemp("keras3 files"))
+    assert [case.name for case in cases] == KERAS3_CASES
+    return {case.name: case for case in cases}
+
+
+@pytest.fixture(scope="module")
+def keras2_cases(tmp_path_factory) -> dict:
+    if not factory.tf_keras_available():
+        pytest.skip("tf_keras is not installed (pip install tf-keras), so no Keras 2 files can be written")
+    cases = factory.write_keras2_cases(tmp_path_factory.mktemp("keras2 files"))
+    assert sorted(case.name for case in cases) == sorted(KERAS2_CASES)
+    return {case.name: case for case in cases}
+
+
+def _sample(loaded, mnist):
+    from prune_viz.core.inputs import arrange, layout_for, preprocess
+
+    layout = layout_for(loaded.input_shape)
+    n = layout.fixed_batch or 64
+    return arrange(preprocess(mnist.x_test[:n], "scale"), layout)
+
+
+def _check_case(case: factory.SavedCase, mnist) -> None:
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.layers import find_prunable_layers
+    from prune_viz.core.model_io import load_model
+    from prune_viz.core.pruning import Pruner, PruningConfig
+
+    before = factory.tree_hash(case.path)
+    loaded = load_model(case.path)
+    assert case.format_words in loaded.format
+
+    # the layer list, in model order, output layer last, kernels bit for bit as saved
+    layers = find_prunable_layers(loaded)
+    assert [layer.name for layer in layers] == case.layer_names
+    assert [layer.shape for layer in layers] == [kernel.shape for kernel in case.kernels.values()]
+    assert [layer.is_output for layer in layers] == [False] * (len(layers) - 1) + [True]
+    for layer in layers:
+        np.testing.assert_array_equal(layer.variable.numpy(), case.kernels[layer.name])
+        np.testing.assert_array_equal(layer.original, case.kernels[layer.name])
+
+    from prune_viz.core.model_io import RANDOM_OUTPUTS_NOTE
+
+    assert (RANDOM_OUTPUTS_NOTE in loaded.notes) == case.random_outputs
+    if case.random_outputs:
+        _check_random_case(loaded, layers, case, mnist)
+        assert factory.tree_hash(case.path) == before
+        return
+
+    # pruning reaches the variables the forward pass reads; restoring is exact
+    x = _sample(loaded, mnist)
+    unpruned = np.asarray(loaded(x))
+    pruner = Pruner(layers)
+    result = pruner.prune(PruningConfig("weight", 50.0, "layer", {layer.name for layer in layers}))
+    pruner.apply(result)
+    for layer in layers:
+        assert np.count_nonzero(layer.variable.numpy() == 0) >= layer.size // 2
+    pruned = np.asarray(loaded(x))
+    assert not np.allclose(pruned, unpruned), "pruning half the weights did not change the output"
+    pruner.restore()
+    for layer in layers:
+        np.testing.assert_array_equal(layer.variable.numpy(), case.kernels[layer.name])
+    np.testing.assert_array_equal(np.asarray(loaded(x)), unpruned)
+
+    # evaluation counts exactly what argmax over the model's own outputs gives
+    evaluator = Evaluator(loaded, mnist, "scale")
+    evaluation = evaluator.run()
+    from prune_viz.core.inputs import arrange, preprocess
+
+    inputs = arrange(preprocess(mnist.x_test, "scale"), evaluator.layout)
+    b = evaluator.batch_size
+    scores = np.concatenate([np.asarray(loaded(inputs[i : i + b])) for i in range(0, len(inputs), b)])
+    hand_correct = int(np.sum(np.argmax(scores.reshape(len(scores), -1), axis=1) == mnist.y_test))
+    assert evaluation.total == len(mnist.y_test) == 10_000
+    assert evaluation.correct == hand_correct
+    assert evaluation.accuracy == hand_correct / 10_000
+
+    assert factory.tree_hash(case.path) == before, "opening, pruning or evaluating wrote to the user's file"
+
+
+def _check_random_case(loaded, layers, case, mnist) -> None:
+    """Outputs differ call to call, so compare what is deterministic: the variables and the totals."""
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.pruning import Pruner, PruningConfig
+
+    assert "vary from run to run" in loaded.format
+    pruner = Pruner(layers)
+    pruner.apply(pruner.prune(PruningConfig("unit", 100.0, "layer", {layer.name for layer in layers})))
+    x = _sample(loaded, mnist)
+    assert np.all(np.asarray(loaded(x)) == np.asarray(loaded(x))), "with every unit pruned the output is constant"
+    pruner.restore()
+    for layer in layers:
+        np.testing.assert_array_equal(layer.variable.numpy(), case.kernels[layer.name])
+    evaluation = Evaluator(loaded, mnist, "scale").run()
+    assert evaluation.total == 10_000 and 0 <= evaluation.correct <= 10_000
+
+
+@pytest.mark.parametrize("name", KERAS3_CASES)
+def test_keras3_files_load_prune_restore_and_evaluate(name, keras3_cases, mnist):
+    _check_case(keras3_cases[name], mnist)
+
+
+@pytest.mark.parametrize("name", KERAS2_CASES)
+def test_keras2_files_load_prune_restore_and_evaluate(name, keras2_cases, mnist):
+    _check_case(keras2_cases[name], mnist)
+
+
+def test_fixed_batch_size_is_kept_and_evaluation_uses_it(keras3_cases, mnist):
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.model_io import load_model
+
+    loaded = load_model(keras3_cases["keras3-fixed.keras"].path)
+    assert loaded.input_shape == (50, 28, 28)
+    assert Evaluator(loaded, mnist, "scale").batch_size == 50
+
+
+def test_augmentation_layers_are_inactive_when_evaluating(keras3_cases, mnist):
+    """RandomFlip inside the model must not flip test images: two passes give identical outputs."""
+    from prune_viz.core.model_io import load_model
+
+    loaded = load_model(keras3_cases["keras3-functional.keras"].path)
+    names = [layer.name for layer in loaded.keras_model.layers]
+    assert "flip" in names and "resize" in names
+    x = _sample(loaded, mnist)
+    np.testing.assert_array_equal(np.asarray(loaded(x)), np.asarray(loaded(x)))
+
+
+def test_metadata_travels_in_the_keras_archive(keras3_cases):
+    from prune_viz.core.model_io import load_model
+
+    assert load_model(keras3_cases["keras3-mlp.keras"].path).metadata == {"trained_on": "nothing (test fixture)"}
+
+
+def test_savedmodel_kernel_names_follow_the_keras_layers(keras3_cases):
+    """A bare SavedModel shows the same layer names as the .keras file it was exported from."""
+    from prune_viz.core.layers import find_prunable_layers
+    from prune_viz.core.model_io import load_model
+
+    exported = find_prunable_layers(load_model(keras3_cases["keras3-functional export()"].path))
+    archive = find_prunable_layers(load_model(keras3_cases["keras3-functional.keras"].path))
+    assert [layer.name for layer in exported] == [layer.name for layer in archive]
+    assert [layer.kind for layer in exported] == [layer.kind for layer in archive] == [
+        "Conv2D", "Dense", "Dense", "Dense"]
+
+
+def test_open_model_in_a_session_counts_parameters_of_a_bare_savedmodel(keras3_cases):
+    """The session path (parameter count, zeros outside kernels) works without a Keras model."""
+    from prune_viz.core.session import Session, open_model
+
+    opened = open_model(keras3_cases["keras3-mlp export()"].path)
+    assert opened.loaded.keras_model is None
+    assert opened.total_parameters == 784 * 16 + 16 + 16 * 10 + 10
+    assert opened.other_zeros == 16 + 10  # the freshly initialised biases are zero
+    session = Session()
+    session.set_model(opened)
+    result = session.configure(k=50.0, included={"h1", "out"})
+    assert result.prunable_zeros == count_half(784 * 16) + count_half(160)
+
+
+def count_half(n: int) -> int:
+    from prune_viz.core.pruning import count_to_prune
+
+    return count_to_prune(n, 50.0)
