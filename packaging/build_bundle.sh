@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Build the one-folder desktop bundle with PyInstaller and smoke-test it under Xvfb.
+# Takes a few minutes and about 2 GB of disk (the bundle itself is ~1.6 GB, mostly
+# TensorFlow); not part of CI. See packaging/README.md.
+#
+#   packaging/build_bundle.sh            # result: build/bundle/dist/prune-viz/prune-viz
+#
+# Environment: BUNDLE_OUT (default build/bundle), PRUNE_VIZ_MNIST (a folder of MNIST IDX
+# files for the evaluation smoke test; default ../shared/data/mnist), SKIP_APT=1 to not
+# apt-get the X libraries (when they are already there or you are not root).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+OUT=${BUNDLE_OUT:-$ROOT/build/bundle}
+MNIST=${PRUNE_VIZ_MNIST:-$ROOT/../shared/data/mnist}
+BUNDLE=$OUT/dist/prune-viz
+APP=$BUNDLE/prune-viz
+DEMO=$BUNDLE/_internal/assets/demo-lenet-300-100.keras
+
+step() { printf '\n== %s\n' "$*"; }
+since() { python3 -c "import time; print(f'$2: {time.time() - $1:.1f} s')"; }
+
+step "X server and the libraries Qt's xcb platform plugin links against"
+if [ "${SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null && [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends \
+        xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-cursor0 libxcb-image0 \
+        libxcb-render-util0 libxcb-shape0 libxcb-randr0 libxcb-xkb1 libxkbcommon-x11-0 \
+        libx11-xcb1 libegl1 libgl1 libfontconfig1 libdbus-1-3 libglib2.0-0 >/dev/null
+fi
+
+step "PyInstaller and the app's own dependencies"
+python3 -m pip install --quiet "pyinstaller>=6.11" "pyinstaller-hooks-contrib>=2025.1"
+python3 -m pip install --quiet -e .
+python3 -m PyInstaller --version
+
+step "build (a few minutes)"
+started=$(date +%s)
+python3 -m PyInstaller --noconfirm --clean --log-level WARN \
+    --distpath "$OUT/dist" --workpath "$OUT/work" packaging/prune-viz.spec
+echo "built in $(( $(date +%s) - started )) s: $APP"
+
+step "Qt's xcb plugin resolves all its libraries inside the bundle or the system"
+plugin=$(find "$BUNDLE/_internal" -name libqxcb.so -print -quit)
+if [ -z "$plugin" ]; then
+    echo "FAIL: no libqxcb.so in the bundle (PySide6 was not collected: does prune_viz.gui import it?)"
+    exit 1
+fi
+qt_lib=$(dirname "$(dirname "$(dirname "$plugin")")")/lib
+missing=$(LD_LIBRARY_PATH="$qt_lib:$BUNDLE/_internal" ldd "$plugin" | grep 'not found' || true)
+if [ -n "$missing" ]; then
+    echo "FAIL: $missing"
+    exit 1
+fi
+echo "ok: $plugin"
+
+step "smoke test: command line"
+"$APP" --version
+if [ -f "$DEMO" ]; then
+    "$APP" inspect "$DEMO"
+    if [ -d "$MNIST" ]; then
+        "$APP" evaluate "$DEMO" --data "$MNIST" --method unit --k 50
+    else
+        echo "(no MNIST at $MNIST: evaluation skipped)"
+    fi
+else
+    echo "(no demo checkpoint in assets/: inspect skipped)"
+fi
+
+step "smoke test: the window under Xvfb, timed from launch to screenshot written"
+display_file=$(mktemp)
+Xvfb -displayfd 3 -screen 0 1600x1000x24 -nolisten tcp 3>"$display_file" 2>/dev/null &
+xvfb_pid=$!
+trap 'kill "$xvfb_pid" 2>/dev/null || true; rm -f "$display_file"' EXIT
+for _ in $(seq 50); do [ -s "$display_file" ] && break; sleep 0.1; done
+export DISPLAY=":$(cat "$display_file")"
+export QT_QPA_PLATFORM=xcb  # the real desktop path, not the offscreen plugin the tests use
+
+# 1. no model: the app opens the demo checkpoint from inside the bundle
+shot=$OUT/smoke-default.png
+rm -f "$shot"
+launched=$(date +%s.%N)
+"$APP" --screenshot "$shot"
+since "$launched" "launch to exit"
+python3 packaging/check_screenshot.py "$shot" --started "$launched"
+
+# 2. the demo pruned at k=50% and evaluated on MNIST, if both are there
+if [ -f "$DEMO" ] && [ -d "$MNIST" ]; then
+    shot=$OUT/smoke-pruned.png
+    rm -f "$shot"
+    launched=$(date +%s.%N)
+    "$APP" "$DEMO" --method weight --k 50 --evaluate --data "$MNIST" --screenshot "$shot"
+    since "$launched" "launch to exit"
+    python3 packaging/check_screenshot.py "$shot" --started "$launched"
+fi
+
+step "size"
+du -sh "$BUNDLE"
+echo "screenshots: $OUT/smoke-*.png"
