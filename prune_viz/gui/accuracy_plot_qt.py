@@ -1,0 +1,196 @@
+"""Accuracy against sparsity, filled in as evaluations happen (and by sweeps, if any).
+
+One series per (method, scope); the latest evaluation is ringed, the unpruned
+baseline is a horizontal line. Only records measured on the same test data and
+preprocessing as the latest one are drawn, so every point is comparable.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from prune_viz.gui.pictures_qt import (
+    FOREGROUND,
+    MUTED,
+    SERIES_STYLE,
+    bind,
+    caption_label,
+    new_plot_widget,
+    series_name,
+    series_pen,
+    style_plot,
+)
+
+CHANCE = 10.0  # % accuracy of guessing among 10 digits
+MARKER_SIZE = 10
+SWEEP_MARKER_SIZE = 5
+RING_SIZE = 22
+
+
+class AccuracySparsityPlot(QtWidgets.QWidget):
+    """Test accuracy (%) against the sparsity (%) of the selected layers."""
+
+    def __init__(self, session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self._series: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._sweep_series: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._sweep_points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+
+        self.caption = caption_label(self)
+        self.plot_widget = new_plot_widget(self)
+        self.plot = self.plot_widget.getPlotItem()
+        style_plot(self.plot, "sparsity of the selected layers (%)", "test accuracy (%)")
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setXRange(0, 100, padding=0.02)
+        self.plot.setYRange(0, 100, padding=0.02)
+        self.legend = self.plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND,
+                                          brush=(255, 255, 255, 220), pen=pg.mkPen(MUTED), labelTextSize="10pt")
+
+        self.chance_line = pg.InfiniteLine(
+            pos=CHANCE, angle=0, movable=False, pen=pg.mkPen(MUTED, width=1, dash=[2, 4]),
+            label="chance 10%", labelOpts={"position": 0.97, "color": MUTED, "anchors": [(1, 1), (1, 1)]},
+        )
+        self.baseline_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(FOREGROUND, width=1.5, dash=[6, 4]),
+            label="", labelOpts={"position": 0.97, "color": FOREGROUND, "anchors": [(1, 1), (1, 1)],
+                                 "fill": (255, 255, 255, 200)},
+        )
+        self.plot.addItem(self.chance_line)
+        self.plot.addItem(self.baseline_line)
+        self.baseline_line.setVisible(False)
+        self.current_ring = pg.ScatterPlotItem(size=RING_SIZE, symbol="o", brush=None,
+                                               pen=pg.mkPen(FOREGROUND, width=2.5))
+        self.current_ring.setZValue(10)
+        self.plot.addItem(self.current_ring)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.plot_widget, 1)
+
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.evaluation_changed, self._on_evaluation_changed)
+        bind(self, session.config_changed, self._on_config_changed)
+        self._redraw()
+
+    # -- public ---------------------------------------------------------------------------------
+    def add_sweep_point(self, method: str, scope: str, sparsity: float, accuracy: float) -> None:
+        """Add one point of a sweep; ``sparsity`` and ``accuracy`` are fractions in [0, 1]."""
+        key = (method, scope)
+        if key not in SERIES_STYLE:
+            raise ValueError(f"unknown series {method!r}, {scope!r}")
+        self._sweep_points.setdefault(key, []).append((100.0 * sparsity, 100.0 * accuracy))
+        self._draw_sweep(key)
+
+    def clear_sweep(self) -> None:
+        self._sweep_points.clear()
+        for key in list(self._sweep_series):
+            self._draw_sweep(key)
+
+    def series_data(self, method: str, scope: str, sweep: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The (sparsity %, accuracy %) points drawn for a series, sorted by sparsity."""
+        item = (self._sweep_series if sweep else self._series).get((method, scope))
+        x, y = item.getData() if item is not None else (None, None)
+        return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    @property
+    def point_count(self) -> int:
+        return sum(len(self.series_data(*key)[0]) for key in SERIES_STYLE)
+
+    # -- session --------------------------------------------------------------------------------
+    def _on_model_changed(self, _opened) -> None:
+        self.clear_sweep()
+        self._redraw()
+
+    def _on_evaluation_changed(self, _record) -> None:
+        self._redraw()
+
+    def _on_config_changed(self, _config) -> None:
+        self._draw_current(self.session.last_evaluation)
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _comparable_records(self) -> list:
+        history = self.session.history
+        if not history:
+            return []
+        last = history[-1]
+        return [r for r in history
+                if r.data_source == last.data_source and r.result.preprocessing == last.result.preprocessing]
+
+    def _series_item(self, key: tuple[str, str], sweep: bool) -> pg.PlotDataItem:
+        store = self._sweep_series if sweep else self._series
+        if key not in store:
+            colour, marker, _dash = SERIES_STYLE[key]
+            if sweep:
+                item = pg.PlotDataItem(pen=series_pen(*key, width=1.5), symbol=marker, symbolSize=SWEEP_MARKER_SIZE,
+                                       symbolBrush=colour, symbolPen=None)
+            else:
+                item = pg.PlotDataItem(pen=series_pen(*key, width=2.0), symbol=marker, symbolSize=MARKER_SIZE,
+                                       symbolBrush=colour, symbolPen=pg.mkPen("w", width=1))
+            item.setZValue(1 if sweep else 5)
+            self.plot.addItem(item)
+            # named after adding, so the plot does not list it in the legend before it has points
+            item.opts["name"] = series_name(*key) + (" (sweep)" if sweep else "")
+            store[key] = item
+        return store[key]
+
+    def _draw_sweep(self, key: tuple[str, str]) -> None:
+        points = sorted(self._sweep_points.get(key, []))
+        if not points and key not in self._sweep_series:
+            return
+        item = self._series_item(key, sweep=True)
+        self._set_points(item, points)
+
+    def _set_points(self, item: pg.PlotDataItem, points: list[tuple[float, float]]) -> None:
+        if points:
+            x, y = np.array(points).T
+            item.setData(x, y)
+        else:
+            item.setData([], [])
+        # the legend lists only the series that have points
+        listed = any(sample.item is item for sample, _label in self.legend.items)
+        if points and not listed:
+            self.legend.addItem(item, item.name())
+        elif not points and listed:
+            self.legend.removeItem(item)
+
+    def _redraw(self) -> None:
+        records = self._comparable_records()
+        latest: dict[tuple[str, str], dict] = {}
+        for record in records:  # a config evaluated twice keeps its latest result
+            key = (record.config.method, record.config.scope)
+            latest.setdefault(key, {})[record.config] = record
+        for key in SERIES_STYLE:
+            if key not in latest and key not in self._series:
+                continue
+            points = sorted((100.0 * r.sparsity, 100.0 * r.result.accuracy)
+                            for r in latest.get(key, {}).values())
+            self._set_points(self._series_item(key, sweep=False), points)
+
+        baseline = self.session.baseline()
+        comparable = baseline is not None and records and baseline.data_source == records[-1].data_source
+        self.baseline_line.setVisible(bool(comparable))
+        if comparable:
+            accuracy = 100.0 * baseline.result.accuracy
+            self.baseline_line.setValue(accuracy)
+            self.baseline_line.label.setFormat(f"unpruned {accuracy:.1f}%")
+        self._draw_current(self.session.last_evaluation)
+
+    def _draw_current(self, record) -> None:
+        if record is None or not self.session.history:
+            self.current_ring.setData([], [])
+            self.caption.setText("<b>Accuracy vs sparsity</b>: each evaluation adds a point.")
+            return
+        x, y = 100.0 * record.sparsity, 100.0 * record.result.accuracy
+        current = self.session.is_current(record)
+        self.current_ring.setData([x], [y])
+        self.current_ring.setPen(pg.mkPen(FOREGROUND if current else MUTED, width=2.5,
+                                          dash=None if current else [3, 3]))
+        stale = "" if current else f" <span style='color:{MUTED}'>(settings changed since)</span>"
+        self.caption.setText(
+            f"<b>Accuracy vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
+            f"<b>{y:.2f}%</b> at {x:.1f}% sparsity{stale}"
+        )

@@ -1,0 +1,233 @@
+"""Details of the last evaluation: per-digit accuracy bars and the 10x10 confusion matrix.
+
+Greyed, with a note, as soon as the pruning settings no longer match the ones the
+evaluation was computed for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from prune_viz.gui.pictures_qt import (
+    FOREGROUND,
+    KEPT,
+    MUTED,
+    STALE_OPACITY,
+    bind,
+    caption_label,
+    new_plot_widget,
+    style_plot,
+)
+
+DIGITS = list(range(10))
+DIGIT_TICKS = [[(d, str(d)) for d in DIGITS]]
+BAR_WIDTH = 0.7
+# Confusion colours: white to dark blue with a power ramp, so the few dozen off-diagonal
+# mistakes are visible next to diagonal counts near a thousand.
+CONFUSION_GAMMA = 0.4
+CONFUSION_COLOURS = ("#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
+COUNT_POINT_SIZE = 8
+STALE_NOTE_STYLE = "background: #fff3cd; color: #664d03; border: 1px solid #e0c36c; padding: 4px;"
+
+
+def confusion_lut(levels: int = 256) -> np.ndarray:
+    """RGB lookup table indexed linearly by count, coloured along count**CONFUSION_GAMMA."""
+    cmap = pg.ColorMap(np.linspace(0.0, 1.0, len(CONFUSION_COLOURS)), [pg.mkColor(c) for c in CONFUSION_COLOURS])
+    ramp = np.linspace(0.0, 1.0, levels) ** CONFUSION_GAMMA
+    return cmap.map(ramp, mode="byte")[:, :3]
+
+
+class EvaluationDetails(QtWidgets.QWidget):
+    """Per-class accuracy and confusion matrix of ``session.last_evaluation``."""
+
+    def __init__(self, session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.record = None
+        self._lut = confusion_lut()
+
+        self.caption = caption_label(self)
+        self.stale_note = QtWidgets.QLabel(self)
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setStyleSheet(STALE_NOTE_STYLE)
+        self.stale_note.setVisible(False)
+
+        # per-class accuracy
+        self.bars_widget = new_plot_widget(self)
+        self.bars_plot = self.bars_widget.getPlotItem()
+        style_plot(self.bars_plot, "digit", "accuracy (%)")
+        self.bars_plot.showGrid(x=False, y=True, alpha=0.25)
+        self.bars_plot.setMouseEnabled(x=False, y=False)
+        self.bars_plot.getAxis("bottom").setTicks(DIGIT_TICKS)
+        self.bars_plot.setXRange(-0.6, 9.6, padding=0)
+        self.bars_plot.setYRange(0, 110, padding=0)
+        self.bars_plot.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
+        self.baseline_bars = pg.BarGraphItem(x=DIGITS, height=np.zeros(10), width=BAR_WIDTH + 0.16,
+                                             brush=pg.mkBrush(0, 0, 0, 0), pen=pg.mkPen(MUTED, width=1.5, dash=[3, 2]))
+        self.bars = pg.BarGraphItem(x=DIGITS, height=np.zeros(10), width=BAR_WIDTH,
+                                    brush=pg.mkBrush(KEPT), pen=pg.mkPen(KEPT))
+        self.overall_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(FOREGROUND, width=1.5, dash=[6, 4]))
+        self.bars_plot.addItem(self.baseline_bars)
+        self.bars_plot.addItem(self.bars)
+        self.bars_plot.addItem(self.overall_line)
+        self.bar_labels = []
+        for digit in DIGITS:
+            label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
+            label.setFont(_font(COUNT_POINT_SIZE))
+            label.setPos(digit, 0)
+            self.bars_plot.addItem(label)
+            self.bar_labels.append(label)
+
+        # confusion matrix, row = true digit
+        self.confusion_widget = new_plot_widget(self)
+        self.confusion_plot = self.confusion_widget.getPlotItem()
+        style_plot(self.confusion_plot, "predicted digit", "true digit")
+        self.confusion_plot.showGrid(x=False, y=False)
+        self.confusion_plot.setMouseEnabled(x=False, y=False)
+        self.confusion_plot.invertY(True)
+        self.confusion_plot.setAspectLocked(True)
+        for side in ("bottom", "left"):
+            self.confusion_plot.getAxis(side).setTicks(DIGIT_TICKS)
+        self.confusion_image = pg.ImageItem(axisOrder="row-major")
+        self.confusion_image.setLookupTable(self._lut)
+        self.confusion_plot.addItem(self.confusion_image)
+        frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
+        frame.setPen(pg.mkPen(MUTED, width=1))
+        self.confusion_plot.addItem(frame)
+        self.confusion_plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
+        self.count_labels = np.empty((10, 10), dtype=object)
+        for true in DIGITS:
+            for predicted in DIGITS:
+                label = pg.TextItem("", anchor=(0.5, 0.5))
+                label.setFont(_font(COUNT_POINT_SIZE))
+                label.setPos(predicted, true)
+                self.confusion_plot.addItem(label)
+                self.count_labels[true, predicted] = label
+
+        pictures = QtWidgets.QHBoxLayout()
+        pictures.addWidget(self.bars_widget, 1)
+        pictures.addWidget(self.confusion_widget, 1)
+        self.legend = caption_label(self)
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.stale_note)
+        layout.addLayout(pictures, 1)
+        layout.addWidget(self.legend)
+
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.evaluation_changed, self._on_evaluation_changed)
+        bind(self, session.config_changed, self._on_config_changed)
+        self.show_record(session.last_evaluation)
+
+    # -- public ---------------------------------------------------------------------------------
+    @property
+    def is_stale(self) -> bool:
+        return self.record is not None and not self.session.is_current(self.record)
+
+    @property
+    def confusion(self) -> np.ndarray | None:
+        """The counts the confusion image shows (rows = true digit), or None."""
+        image = self.confusion_image.image
+        return None if image is None or self.record is None else np.asarray(image)
+
+    @property
+    def bar_heights(self) -> np.ndarray:
+        """Per-digit accuracy (%) the bars show."""
+        return np.asarray(self.bars.opts["height"], dtype=np.float64)
+
+    def show_record(self, record) -> None:
+        self.record = record
+        if record is None:
+            self._clear()
+        else:
+            self._draw(record)
+        self._update_staleness()
+
+    # -- session --------------------------------------------------------------------------------
+    def _on_model_changed(self, _opened) -> None:
+        self.show_record(None)
+
+    def _on_evaluation_changed(self, record) -> None:
+        self.show_record(record)
+
+    def _on_config_changed(self, _config) -> None:
+        self._update_staleness()
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _clear(self) -> None:
+        self.bars.setOpts(height=np.zeros(10))
+        self.baseline_bars.setOpts(height=np.zeros(10))
+        self.overall_line.setVisible(False)
+        for label in self.bar_labels:
+            label.setText("")
+        self.confusion_image.clear()
+        for label in self.count_labels.flat:
+            label.setText("")
+        self.caption.setText("<b>Evaluation details</b>: evaluate the model to see per-digit accuracy "
+                             "and which digits it confuses.")
+        self.legend.setText("")
+
+    def _draw(self, record) -> None:
+        result = record.result
+        per_class = 100.0 * np.nan_to_num(np.asarray(result.per_class_accuracy, dtype=np.float64), nan=0.0)
+        self.bars.setOpts(height=per_class)
+        for digit, label in enumerate(self.bar_labels):
+            label.setText(f"{per_class[digit]:.0f}")
+            label.setPos(digit, per_class[digit] + 0.5)
+        self.overall_line.setValue(100.0 * result.accuracy)
+        self.overall_line.setVisible(True)
+
+        baseline = self.session.baseline()
+        comparable = (baseline is not None and baseline is not record
+                      and baseline.data_source == record.data_source
+                      and baseline.result.preprocessing == result.preprocessing)
+        heights = 100.0 * np.nan_to_num(baseline.result.per_class_accuracy, nan=0.0) if comparable else np.zeros(10)
+        self.baseline_bars.setOpts(height=heights)
+        self.baseline_bars.setVisible(bool(comparable))
+
+        confusion = np.asarray(result.confusion)
+        top = max(int(confusion.max()), 1)
+        self.confusion_image.setImage(confusion, autoLevels=False, levels=(0, top))
+        self.confusion_image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
+        for (true, predicted), count in np.ndenumerate(confusion):
+            label = self.count_labels[true, predicted]
+            label.setText(str(count) if count else "")
+            dark = (count / top) ** CONFUSION_GAMMA > 0.55
+            label.setColor("#ffffff" if dark else FOREGROUND)
+
+        self.caption.setText(
+            f"<b>{record.config.describe()}</b>: accuracy <b>{100.0 * result.accuracy:.2f}%</b> "
+            f"({result.correct:,} of {result.total:,} test images)"
+            + (f", unpruned {100.0 * baseline.result.accuracy:.2f}%" if comparable else "")
+        )
+        legend = [
+            f"<span style='color:{KEPT}; font-size:large'>■</span> accuracy per digit",
+            "<b>- -</b> overall",
+        ]
+        if comparable:
+            legend.append(f"<span style='color:{MUTED}'>┆ ┆</span> unpruned")
+        legend.append("confusion: row = true digit, column = predicted, diagonal = correct")
+        self.legend.setText(" &nbsp; ".join(legend))
+
+    def _update_staleness(self) -> None:
+        stale = self.is_stale
+        opacity = STALE_OPACITY if stale else 1.0
+        for item in (self.bars, self.baseline_bars, self.overall_line, self.confusion_image,
+                     *self.bar_labels, *self.count_labels.flat):
+            item.setOpacity(opacity)
+        self.stale_note.setVisible(stale)
+        if stale:
+            self.stale_note.setText(
+                f"Settings changed since this evaluation (it is for {self.record.config.describe()}; "
+                f"now {self.session.config.describe()}). Evaluate again to update."
+            )
+
+
+def _font(points: int) -> QtGui.QFont:
+    font = QtGui.QFont()
+    font.setPointSize(points)
+    return font
+

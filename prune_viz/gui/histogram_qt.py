@@ -1,0 +1,259 @@
+"""Histogram of a layer's original |w| (or unit L2 norms), split at the current pruning threshold.
+
+The histogram of the originals is computed once per (layer, method); a new k only
+moves the threshold line and the boundary between the pruned and the kept shading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtWidgets
+
+from prune_viz.core.pruning import PruneResult, unit_norms
+from prune_viz.gui.pictures_qt import (
+    KEPT,
+    MUTED,
+    PRUNED,
+    THRESHOLD,
+    bind,
+    caption_label,
+    new_plot_widget,
+    set_axis_labels,
+    style_plot,
+)
+
+LOG_FLOOR = 0.5  # where empty bins sit on a log axis, so a count of 1 still shows as a bar
+FILL_ALPHA = 170
+
+
+@dataclass(frozen=True)
+class Histogram:
+    edges: np.ndarray  # (bins + 1,)
+    counts: np.ndarray  # (bins,)
+    total: int
+    method: str  # "weight" (|w|) or "unit" (L2 norms)
+
+    def split(self, threshold: float | None):
+        """(pruned, kept) step curves as (edges, counts) pairs; None for an empty side.
+
+        The bin holding the threshold is cut at it, so the colour boundary sits exactly
+        on the threshold line.
+        """
+        edges, counts = self.edges, self.counts
+        if threshold is None or threshold < edges[0]:
+            return None, (edges, counts)
+        if threshold >= edges[-1]:
+            return (edges, counts), None
+        j = int(np.clip(np.searchsorted(edges, threshold, side="right") - 1, 0, len(counts) - 1))
+        pruned = (np.append(edges[: j + 1], threshold), counts[: j + 1])
+        kept = (np.concatenate([[threshold], edges[j + 1 :]]), counts[j:])
+        return pruned, kept
+
+
+def histogram_of(values: np.ndarray, method: str) -> Histogram:
+    """|w| bins start at 0; unit norms bunch far from 0, so their bins span min..max."""
+    values = np.asarray(values, dtype=np.float64).ravel()
+    bins = int(np.clip(np.sqrt(values.size) * 1.5, 8, 120 if method == "weight" else 40))
+    top = float(values.max()) if values.size else 1.0
+    bottom = 0.0 if method == "weight" else float(values.min()) if values.size else 0.0
+    if top <= bottom:
+        top = bottom + 1.0
+    counts, edges = np.histogram(values, bins=bins, range=(bottom, top))
+    return Histogram(edges, counts, int(values.size), method)
+
+
+class WeightHistogram(QtWidgets.QWidget):
+    """|w| of the selected layer's original weights (unit L2 norms for unit pruning),
+    pruned part shaded differently from the kept part, a line at the pruning threshold."""
+
+    def __init__(self, session, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self._layer_name: str | None = None
+        self._cache: dict[tuple[str, str], Histogram] = {}
+        self._histogram: Histogram | None = None
+
+        self.caption = caption_label(self)
+        self.log_box = QtWidgets.QCheckBox("Log count", self)
+        self.log_box.setToolTip("Logarithmic count axis: shows the sparse tail of large weights")
+        self.log_box.toggled.connect(self._redraw)
+        header = QtWidgets.QHBoxLayout()
+        header.addWidget(self.caption, 1)
+        header.addWidget(self.log_box)
+
+        self.plot_widget = new_plot_widget(self)
+        self.plot = self.plot_widget.getPlotItem()
+        style_plot(self.plot, "|weight|", "weights")
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.pruned_curve = self._step_curve(PRUNED)
+        self.kept_curve = self._step_curve(KEPT)
+        self.threshold_line = pg.InfiniteLine(
+            angle=90, movable=False, pen=pg.mkPen(THRESHOLD, width=2, dash=[5, 3]),
+            label="", labelOpts={"position": 0.92, "color": THRESHOLD, "fill": (255, 255, 255, 220),
+                                 "anchors": [(0, 0.5), (0, 0.5)]},
+        )
+        self.plot.addItem(self.threshold_line, ignoreBounds=True)
+
+        self.summary = caption_label(self)
+
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(header)
+        layout.addWidget(self.plot_widget, 1)
+        layout.addWidget(self.summary)
+
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.pruning_changed, self._on_pruning_changed)
+        self._on_model_changed(session.model)
+
+    def _step_curve(self, colour: str) -> pg.PlotDataItem:
+        brush = pg.mkColor(colour)
+        brush.setAlpha(FILL_ALPHA)
+        curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=brush, pen=pg.mkPen(colour, width=1.5))
+        self.plot.addItem(curve)
+        return curve
+
+    # -- public ---------------------------------------------------------------------------------
+    @property
+    def layer_name(self) -> str | None:
+        return self._layer_name
+
+    def set_layer(self, name: str | None) -> None:
+        if name is not None and self._layer(name) is None:
+            raise KeyError(f"no prunable layer named {name!r}")
+        self._layer_name = name
+        self._redraw()
+
+    def set_log_counts(self, on: bool) -> None:
+        self.log_box.setChecked(on)
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold the line shows (None when nothing of this layer is pruned)."""
+        return float(self.threshold_line.value()) if self.threshold_line.isVisible() else None
+
+    @property
+    def histogram(self) -> Histogram | None:
+        return self._histogram
+
+    # -- session --------------------------------------------------------------------------------
+    def _on_model_changed(self, opened) -> None:
+        self._cache.clear()
+        names = [layer.name for layer in opened.layers] if opened is not None else []
+        if self._layer_name not in names:
+            self._layer_name = names[0] if names else None
+        self._redraw()
+
+    def _on_pruning_changed(self, _result: PruneResult) -> None:
+        self._redraw()
+
+    # -- drawing --------------------------------------------------------------------------------
+    def _layer(self, name: str):
+        model = self.session.model
+        if model is None:
+            return None
+        return next((layer for layer in model.layers if layer.name == name), None)
+
+    def _histogram_for(self, name: str, method: str) -> Histogram:
+        key = (name, method)
+        if key not in self._cache:
+            original = self._layer(name).original
+            values = np.abs(original) if method == "weight" else unit_norms(original)
+            self._cache[key] = histogram_of(values, method)
+        return self._cache[key]
+
+    def _redraw(self, *_args) -> None:
+        session = self.session
+        layer = self._layer(self._layer_name) if self._layer_name else None
+        if layer is None:
+            self._histogram = None
+            self._show_curve(self.kept_curve, None)
+            self._show_curve(self.pruned_curve, None)
+            self.threshold_line.setVisible(False)
+            self.caption.setText("<b>Weight histogram</b>: no model open.")
+            self.summary.setText("")
+            return
+        result = session.result
+        config = result.config if result is not None else session.config
+        method = config.method
+        histogram = self._histogram_for(layer.name, method)
+        self._histogram = histogram
+        threshold = result.thresholds.get(layer.name) if result is not None else None
+        log = self.log_box.isChecked()
+
+        pruned, kept = histogram.split(threshold)
+        self._show_curve(self.pruned_curve, pruned, log)
+        self._show_curve(self.kept_curve, kept, log)
+
+        what = "|weight|" if method == "weight" else "unit L2 norm (of its incoming weights)"
+        counted = "weights" if method == "weight" else "units"
+        set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted)
+        left, right = float(histogram.edges[0]), max(float(histogram.edges[-1]), threshold or 0.0)
+        margin = 0.03 * (right - left)
+        self.plot.setXRange(max(0.0, left - margin), right + margin, padding=0)
+        peak = float(histogram.counts.max()) if histogram.counts.size else 1.0
+        if log:
+            self.plot.setYRange(np.log10(LOG_FLOOR), np.log10(max(peak, 1.0)) + 0.15, padding=0)
+        else:
+            self.plot.setYRange(0.0, max(peak, 1.0) * 1.08, padding=0)
+        # the heights are log10-transformed here; the axis only labels its ticks as powers of ten
+        self.plot.getAxis("left").setLogMode(False, log)
+
+        self.threshold_line.setVisible(threshold is not None)
+        if threshold is not None:
+            self.threshold_line.setValue(threshold)
+            label = self.threshold_line.label
+            label.setFormat(f"threshold {threshold:.3g}")
+            # keep the text inside the plot: right of the line on the left half, left of it beyond
+            side = (0, 0.5) if threshold < left + 0.6 * (right - left) else (1, 0.5)
+            label.anchors = [side, side]
+            label.updatePosition()
+
+        self.caption.setText(
+            f"<b>{layer.name}</b> ({layer.kind}, {layer.matrix_label}): "
+            + ("magnitudes of the original weights" if method == "weight"
+               else f"L2 norm of each unit's {layer.fan_in:,} incoming weights")
+        )
+        self.summary.setText(f"{LEGEND} &nbsp;&nbsp; {self._summary(layer, result, threshold, counted)}")
+
+    def _show_curve(self, curve: pg.PlotDataItem, part, log: bool = False) -> None:
+        if part is None:
+            curve.setData([], [])
+            curve.setVisible(False)
+            return
+        edges, counts = part
+        if log:
+            heights = np.log10(np.maximum(counts.astype(np.float64), LOG_FLOOR))
+            curve.setFillLevel(np.log10(LOG_FLOOR))
+        else:
+            heights = counts.astype(np.float64)
+            curve.setFillLevel(0.0)
+        curve.setData(edges, heights)
+        curve.setVisible(True)
+
+    def _summary(self, layer, result: PruneResult | None, threshold: float | None, counted: str) -> str:
+        if result is None:
+            return ""
+        config = result.config
+        if layer.name not in config.included:
+            return f"<span style='color:{MUTED}'>{layer.name} is not selected for pruning.</span>"
+        stats = result.layer(layer.name)
+        scope = "global threshold, shared by all selected layers" if config.scope == "global" else "this layer's threshold"
+        if config.method == "weight":
+            pruned = f"{stats.pruned:,} of {stats.size:,} weights pruned ({stats.pruned / stats.size:.1%})"
+        else:
+            pruned = f"{stats.pruned_units:,} of {stats.units:,} units pruned"
+        if threshold is None:
+            return f"k = {config.k:g}%: nothing pruned in {layer.name}."
+        sign = "|w|" if config.method == "weight" else "norm"
+        return f"k = {config.k:g}%: {pruned}; {scope}: {sign} ≤ {threshold:.4g}"
+
+
+def _swatch(colour: str, text: str) -> str:
+    return f"<span style='color:{colour}; font-size:large'>■</span> {text}"
+
+
+LEGEND = f"{_swatch(PRUNED, 'pruned')} &nbsp; {_swatch(KEPT, 'kept')}"

@@ -1,0 +1,119 @@
+"""The "pictures" of the app: weight histogram, unit tiles, accuracy plot, evaluation details.
+
+Each widget lives in its own module; this one holds the look they share (a light,
+high-contrast style that survives a classroom projector, a colour-blind-safe palette)
+and the session-binding helper, and re-exports the four widgets::
+
+    from prune_viz.gui.pictures_qt import WeightHistogram, UnitTileGrid, AccuracySparsityPlot, EvaluationDetails
+
+The re-export is lazy (PEP 562) so that the widget modules can import the shared style
+from here without a circular import.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pyqtgraph as pg
+from PySide6 import QtGui, QtWidgets
+from PySide6.QtCore import Qt
+
+__all__ = ["WeightHistogram", "UnitTileGrid", "AccuracySparsityPlot", "EvaluationDetails"]
+
+_WIDGET_MODULES = {
+    "WeightHistogram": "prune_viz.gui.histogram_qt",
+    "UnitTileGrid": "prune_viz.gui.tiles_qt",
+    "AccuracySparsityPlot": "prune_viz.gui.accuracy_plot_qt",
+    "EvaluationDetails": "prune_viz.gui.confusion_qt",
+}
+
+
+def __getattr__(name: str):
+    if name in _WIDGET_MODULES:
+        return getattr(importlib.import_module(_WIDGET_MODULES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)
+
+
+# -- palette (Okabe-Ito: distinguishable with the common colour-vision deficiencies) ------------
+BACKGROUND = "#ffffff"
+FOREGROUND = "#1a1a1a"
+GRID_ALPHA = 0.25
+KEPT = "#0072B2"  # blue: weights or units that stay
+PRUNED = "#D55E00"  # vermillion: weights or units that are zeroed
+THRESHOLD = "#000000"
+MUTED = "#8c8c8c"  # stale results, baselines, chance level
+
+SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
+    ("weight", "layer"): ("#0072B2", "o", "solid"),
+    ("weight", "global"): ("#56B4E9", "s", "dash"),
+    ("unit", "layer"): ("#D55E00", "t", "solid"),
+    ("unit", "global"): ("#E69F00", "d", "dash"),
+}
+
+STALE_OPACITY = 0.3
+
+TICK_POINT_SIZE = 10
+LABEL_POINT_SIZE = 11
+
+
+def series_name(method: str, scope: str) -> str:
+    return f"{method} pruning, {'layerwise' if scope == 'layer' else 'global'}"
+
+
+def series_pen(method: str, scope: str, width: float = 2.0) -> QtGui.QPen:
+    colour, _marker, dash = SERIES_STYLE[(method, scope)]
+    pen = pg.mkPen(colour, width=width)
+    if dash == "dash":
+        pen.setDashPattern([4, 3])
+    return pen
+
+
+def style_plot(plot: pg.PlotItem, bottom: str, left: str) -> None:
+    """Dark ticks and labels on white, readable sizes, a faint grid, no mouse zoom surprises."""
+    tick_font = QtGui.QFont()
+    tick_font.setPointSize(TICK_POINT_SIZE)
+    for side in ("left", "bottom"):
+        axis = plot.getAxis(side)
+        axis.setPen(pg.mkPen(FOREGROUND, width=1))
+        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setStyle(tickFont=tick_font, tickTextOffset=4)
+        axis.enableAutoSIPrefix(False)  # "(x0.001)" beside a label confuses more than it saves
+    set_axis_labels(plot, bottom, left)
+    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+
+
+def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str) -> None:
+    label_style = {"color": FOREGROUND, "font-size": f"{LABEL_POINT_SIZE}pt"}
+    plot.setLabel("bottom", bottom, **label_style)
+    plot.setLabel("left", left, **label_style)
+
+
+def new_plot_widget(parent: QtWidgets.QWidget | None = None) -> pg.PlotWidget:
+    widget = pg.PlotWidget(parent=parent, background=BACKGROUND)
+    widget.setMinimumSize(240, 180)
+    return widget
+
+
+def caption_label(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QLabel:
+    """A wrapped one- or two-line caption above a picture."""
+    label = QtWidgets.QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    return label
+
+
+def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
+    """Connect a psygnal ``signal`` to ``slot`` for as long as the Qt ``widget`` lives.
+
+    psygnal keeps only weak references to bound methods, but a Qt widget's C++ side can be
+    destroyed while its Python wrapper survives; disconnecting on ``destroyed`` keeps a late
+    emit from touching a deleted widget.
+    """
+    signal.connect(slot)
+    widget.destroyed.connect(lambda *_: signal.disconnect(slot, missing_ok=True))

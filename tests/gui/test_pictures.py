@@ -1,0 +1,272 @@
+"""The picture widgets show the session's real numbers: thresholds, pruned units, accuracies, confusions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prune_viz.core.pruning import unit_norms
+from prune_viz.core.session import Session, open_model
+from prune_viz.gui.pictures_qt import (
+    STALE_OPACITY,
+    AccuracySparsityPlot,
+    EvaluationDetails,
+    UnitTileGrid,
+    WeightHistogram,
+)
+from prune_viz.gui.tiles_qt import GAP, PRUNED_WEIGHT, SIDE
+
+
+@pytest.fixture(scope="module")
+def opened(trained_mlp_path):
+    return open_model(trained_mlp_path)
+
+
+@pytest.fixture
+def session(opened, mnist_dir):
+    session = Session()
+    session.set_data(data_path=str(mnist_dir))
+    session.set_model(opened)
+    return session
+
+
+def evaluate(session: Session, **config):
+    session.configure(**config)
+    record, baseline = session.evaluate()
+    session.record_evaluation(record)
+    return record, baseline
+
+
+def screenshot(qtbot, widget, name: str, size=(640, 420)):
+    """Paint the widget for real and keep the picture for a human to look at."""
+    widget.resize(*size)
+    widget.show()
+    qtbot.waitExposed(widget)
+    image = widget.grab().toImage()
+    assert not image.isNull()
+    image.save(f"/tmp/pictures_{name}.png")
+    return image
+
+
+# -- WeightHistogram ---------------------------------------------------------------------------
+
+def test_histogram_threshold_line_sits_at_the_core_threshold(qtbot, session):
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+    assert widget.layer_name == "hidden1"
+    assert widget.threshold is None  # k = 0 after set_model: nothing pruned, no line
+
+    result = session.configure(method="weight", k=40)
+    assert widget.threshold == pytest.approx(result.thresholds["hidden1"])
+    # the pruned shading ends exactly at the line and the kept shading starts there
+    pruned_x, _ = widget.pruned_curve.getData()
+    kept_x, _ = widget.kept_curve.getData()
+    assert pruned_x[-1] == pytest.approx(result.thresholds["hidden1"])
+    assert kept_x[0] == pytest.approx(result.thresholds["hidden1"])
+
+    widget.set_layer("hidden2")
+    assert widget.threshold == pytest.approx(result.thresholds["hidden2"])
+    assert widget.threshold != pytest.approx(result.thresholds["hidden1"])
+    screenshot(qtbot, widget, "histogram_weight")
+
+
+def test_histogram_of_originals_is_computed_once_per_layer(qtbot, session, opened):
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+    session.configure(method="weight", k=10)
+    histogram = widget.histogram
+    assert histogram.total == opened.layers[0].size
+    assert histogram.counts.sum() == opened.layers[0].size
+    for k in (20, 55, 90):
+        result = session.configure(k=k)
+        assert widget.histogram is histogram  # only the line and the shading moved
+        assert widget.threshold == pytest.approx(result.thresholds["hidden1"])
+
+
+def test_histogram_shows_unit_norms_for_unit_pruning(qtbot, session, opened):
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+    result = session.configure(method="unit", k=30)
+    norms = unit_norms(opened.layers[0].original)
+    histogram = widget.histogram
+    assert histogram.method == "unit"
+    assert histogram.counts.sum() == len(norms) == 64
+    assert histogram.edges[0] == pytest.approx(norms.min())
+    assert histogram.edges[-1] == pytest.approx(norms.max())
+    assert widget.threshold == pytest.approx(result.thresholds["hidden1"])
+    # the threshold is the norm of the strongest pruned unit
+    assert widget.threshold == pytest.approx(np.sort(norms)[result.layer("hidden1").pruned_units - 1])
+    assert "19 of 64 units pruned" in widget.summary.text()
+    screenshot(qtbot, widget, "histogram_unit")
+
+
+def test_histogram_log_counts_and_unselected_layer(qtbot, session):
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+    session.configure(method="weight", k=40)
+    widget.set_log_counts(True)
+    _, pruned_heights = widget.pruned_curve.getData()
+    _, kept_heights = widget.kept_curve.getData()
+    counts = widget.histogram.counts
+    assert np.allclose(np.concatenate([pruned_heights, kept_heights[1:]]),
+                       np.log10(np.maximum(counts, 0.5)))
+    assert widget.plot.getAxis("left").logMode
+    screenshot(qtbot, widget, "histogram_log")
+
+    widget.set_layer("output")  # the output layer is not selected by default
+    assert widget.threshold is None
+    assert not widget.pruned_curve.isVisible()
+    assert "not selected for pruning" in widget.summary.text()
+
+
+# -- UnitTileGrid ------------------------------------------------------------------------------
+
+def tile_pixels(widget: UnitTileGrid, slot: int) -> np.ndarray:
+    columns = int(np.ceil(np.sqrt(len(widget.shown_units))))
+    row, column = divmod(slot, columns)
+    y, x = row * (SIDE + GAP), column * (SIDE + GAP)
+    return widget.image.image[y : y + SIDE, x : x + SIDE]
+
+
+def test_greyed_tiles_are_the_pruned_units(qtbot, session):
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    assert widget.applies and widget.layer_name == "hidden1"
+    assert len(widget.shown_units) == 64 and len(widget.greyed_units) == 0
+
+    result = session.configure(method="unit", k=30)
+    pruned_units = result.layer("hidden1").pruned_units
+    assert pruned_units == 19
+    assert len(widget.greyed_units) == pruned_units
+    kept_units = np.asarray(result.masks["hidden1"].numpy()).any(axis=0)
+    assert set(widget.greyed_units) == set(np.flatnonzero(~kept_units))
+    for slot, unit in enumerate(widget.shown_units):
+        pixels = tile_pixels(widget, slot).astype(int)
+        grey = np.all(pixels[..., 0] == pixels[..., 1]) and np.all(pixels[..., 1] == pixels[..., 2])
+        assert grey == (unit in set(widget.greyed_units))
+    screenshot(qtbot, widget, "tiles_unit", (640, 640))
+
+    session.configure(k=0)
+    assert len(widget.greyed_units) == 0
+
+
+def test_pruned_weights_are_marked_pixel_by_pixel(qtbot, session):
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    result = session.configure(method="weight", k=50)
+    kept = np.asarray(result.masks["hidden1"].numpy())  # (784, 64)
+    assert len(widget.greyed_units) == result.layer("hidden1").pruned_units == 0
+    for slot, unit in enumerate(widget.shown_units[:8]):
+        marked = np.all(tile_pixels(widget, slot) == PRUNED_WEIGHT, axis=-1)
+        assert np.array_equal(marked.ravel(), ~kept[:, unit])
+    screenshot(qtbot, widget, "tiles_weight", (640, 640))
+
+
+def test_tile_order_and_cap(qtbot, session, opened):
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    norms = unit_norms(opened.layers[0].original)
+    widget.set_tile_cap(36)
+    widget.set_order("strongest")
+    assert np.array_equal(widget.shown_units, np.argsort(-norms, kind="stable")[:36])
+    assert widget.image.image.shape == (6 * (SIDE + GAP) - GAP, 6 * (SIDE + GAP) - GAP, 3)
+
+    session.configure(method="unit", k=25)  # the 16 weakest units
+    assert len(widget.greyed_units) == 0  # none of them is among the 36 strongest
+    widget.set_order("weakest")
+    assert len(widget.greyed_units) == 16
+    assert set(widget.greyed_units) == set(widget.shown_units[:16])
+
+
+def test_tiles_explain_when_the_layer_is_not_a_first_image_layer(qtbot, session):
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    widget.set_layer("hidden2")
+    assert not widget.applies
+    assert widget.stack.currentWidget() is widget.message
+    assert "not the first layer" in widget.message.text()
+    session.configure(method="unit", k=50)  # still a message, no tiles
+    assert len(widget.shown_units) == 0
+    screenshot(qtbot, widget, "tiles_other_layer", (500, 300))
+    widget.set_layer("hidden1")
+    assert widget.applies and widget.stack.currentWidget() is widget.view_widget
+
+
+# -- AccuracySparsityPlot and EvaluationDetails (real MNIST evaluations) -----------------------
+
+def test_accuracy_plot_fills_in_with_evaluations(qtbot, session, opened):
+    widget = AccuracySparsityPlot(session)
+    qtbot.addWidget(widget)
+    assert widget.point_count == 0
+
+    first, baseline = evaluate(session, method="weight", k=50)
+    assert widget.point_count == 1
+    x, y = widget.series_data("weight", "layer")
+    assert y[0] == pytest.approx(100 * first.result.accuracy)
+    assert x[0] == pytest.approx(100 * first.sparsity)
+    assert widget.baseline_line.isVisible()
+    assert widget.baseline_line.value() == pytest.approx(100 * baseline.result.accuracy)
+    assert baseline.result.accuracy > 0.8  # the fixture MLP really learned MNIST
+
+    second, _ = evaluate(session, k=90)
+    unit, _ = evaluate(session, method="unit", k=50)
+    assert widget.point_count == 3
+    x, y = widget.series_data("weight", "layer")
+    assert list(y) == pytest.approx([100 * first.result.accuracy, 100 * second.result.accuracy])
+    assert widget.series_data("unit", "layer")[1] == pytest.approx([100 * unit.result.accuracy])
+    ring_x, ring_y = widget.current_ring.getData()
+    assert (ring_x[0], ring_y[0]) == pytest.approx((100 * unit.sparsity, 100 * unit.result.accuracy))
+
+    evaluate(session, method="unit", k=50)  # the same config again replaces, not adds
+    assert widget.point_count == 3
+
+    widget.add_sweep_point("weight", "global", 0.3, 0.85)
+    widget.add_sweep_point("weight", "global", 0.1, 0.9)
+    x, y = widget.series_data("weight", "global", sweep=True)
+    assert list(x) == pytest.approx([10, 30]) and list(y) == pytest.approx([90, 85])
+    screenshot(qtbot, widget, "accuracy_plot")
+    widget.clear_sweep()
+    assert len(widget.series_data("weight", "global", sweep=True)[0]) == 0
+
+    session.set_model(opened)  # a (re)opened model starts an empty plot
+    assert widget.point_count == 0
+    assert not widget.baseline_line.isVisible()
+
+
+def test_evaluation_details_show_the_record_and_grey_when_stale(qtbot, session):
+    widget = EvaluationDetails(session)
+    qtbot.addWidget(widget)
+    assert widget.record is None and widget.confusion is None
+
+    record, baseline = evaluate(session, method="unit", k=60)
+    result = record.result
+    assert np.array_equal(widget.confusion, result.confusion)
+    assert widget.confusion.sum() == result.total == 10_000
+    assert widget.count_labels[3, 3].textItem.toPlainText() == str(result.confusion[3, 3])
+    assert np.allclose(widget.bar_heights, 100 * np.nan_to_num(result.per_class_accuracy))
+    assert widget.overall_line.value() == pytest.approx(100 * result.accuracy)
+    assert np.allclose(widget.baseline_bars.opts["height"], 100 * baseline.result.per_class_accuracy)
+    assert not widget.is_stale and widget.stale_note.isHidden()
+    screenshot(qtbot, widget, "evaluation_details", (800, 420))
+
+    session.configure(k=70)
+    assert widget.is_stale
+    assert not widget.stale_note.isHidden()
+    assert "k=60%" in widget.stale_note.text()
+    assert widget.confusion_image.opacity() == pytest.approx(STALE_OPACITY)
+    assert np.array_equal(widget.confusion, result.confusion)  # still the old record, greyed
+    screenshot(qtbot, widget, "evaluation_details_stale", (800, 420))
+
+    session.configure(k=60)
+    assert not widget.is_stale and widget.stale_note.isHidden()
+    assert widget.confusion_image.opacity() == pytest.approx(1.0)
+
+
+def test_deleted_widgets_stop_listening(qtbot, session):
+    import shiboken6
+
+    widgets = [cls(session) for cls in (WeightHistogram, UnitTileGrid, AccuracySparsityPlot, EvaluationDetails)]
+    for widget in widgets:
+        shiboken6.delete(widget)
+    session.configure(method="unit", k=20)  # would raise RuntimeError if a slot touched a dead widget
+    session.set_model(session.model)
