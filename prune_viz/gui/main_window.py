@@ -223,7 +223,7 @@ class MainWindow(QMainWindow):
         name = Path(path).name
         job = Job(lambda task: open_model(path, task), OPEN_KIND, self)
         job.progressed.connect(lambda fraction, message: self._show_loading(name, fraction, message))
-        job.succeeded.connect(lambda opened: self._on_opened(path, opened))
+        job.succeeded.connect(lambda opened: self.set_opened_model(path, opened))
         job.failed.connect(lambda exc: self._on_open_failed(path, exc))
         job.cancelled.connect(lambda: self.statusBar().showMessage(f"Opening {name} cancelled.", 5000))
         job.finished.connect(lambda: self._show_loading(None))
@@ -237,7 +237,8 @@ class MainWindow(QMainWindow):
         if name is not None:
             self.statusBar().showMessage(f"Opening {name}: {message}")
 
-    def _on_opened(self, path: str, opened) -> None:
+    def set_opened_model(self, path: str, opened) -> None:
+        """Show a model opened (by open_model) from ``path``, applying any pending settings."""
         self.model_path = path
         self.session.set_model(opened)
         if self.pending_config:

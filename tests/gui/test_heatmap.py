@@ -1,0 +1,44 @@
+"""Heatmap helpers: strided display keeps pruned cells honest, colours keep pruned apart."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from prune_viz.gui.heatmap_qt import COLORMAPS, colorize, display_matrix, strides, symmetric_level
+
+
+def test_large_matrices_are_drawn_with_a_stride_that_keeps_pruned_cells():
+    rng = np.random.default_rng(0)
+    matrix = rng.normal(size=(3000, 10)).astype(np.float32)
+    kept = np.abs(matrix) > 0.5
+    image, rs, cs = display_matrix(matrix, kept, limit=1024)
+    assert (rs, cs) == (3, 1) and image.shape == (1000, 10)
+    np.testing.assert_array_equal(np.isnan(image), ~kept[::3])
+    np.testing.assert_array_equal(image[~np.isnan(image)], matrix[::3][kept[::3]])
+    assert strides((1024, 1025), 1024) == (1, 2)
+
+
+def test_nothing_is_marked_pruned_without_a_mask():
+    matrix = np.arange(12, dtype=np.float32).reshape(3, 4) - 6
+    image, rs, cs = display_matrix(matrix, None, limit=1024)
+    assert (rs, cs) == (1, 1) and not np.isnan(image).any()
+
+
+def test_pruned_colour_is_never_a_live_weight_colour():
+    matrix = np.linspace(-1, 1, 101, dtype=np.float32).reshape(1, -1)
+    for spec in COLORMAPS.values():
+        live = colorize(matrix, 1.0, spec).reshape(-1, 3).astype(int)
+        distance = np.abs(live - np.array(spec.pruned)).sum(axis=1)
+        assert distance.min() > 60, spec.key  # clearly apart from the nearest live colour
+        pruned = colorize(np.array([[np.nan]], dtype=np.float32), 1.0, spec)
+        assert tuple(pruned[0, 0]) == spec.pruned
+        # symmetric around zero: w and -w sit at mirrored ends of the map
+        np.testing.assert_array_equal(live[0], spec.lut()[0])
+        np.testing.assert_array_equal(live[-1], spec.lut()[255])
+
+
+def test_levels_are_symmetric_and_ignore_a_single_outlier():
+    matrix = np.full((100, 100), 0.1, dtype=np.float32)
+    matrix[0, 0] = 50.0
+    assert symmetric_level(matrix) == np.float32(0.1)
+    assert symmetric_level(np.zeros((3, 3), np.float32)) == 1.0

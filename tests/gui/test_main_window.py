@@ -1,0 +1,282 @@
+"""The main window driven like a user would: slider, method/scope, layer checkboxes, Evaluate,
+Cancel, stale results, drag-and-drop, failed opens. Offscreen, on the small trained MLP."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+
+from prune_viz.core.pruning import PruningConfig, count_to_prune
+from prune_viz.core.session import Session, open_model
+from prune_viz.gui.main_window import MainWindow
+
+WAIT_MS = 120_000
+
+
+def _job_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("prune-viz")]
+
+
+@pytest.fixture(scope="module")
+def opened_mlp(trained_mlp_path):
+    return open_model(trained_mlp_path)
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, mnist_dir):
+    """Windows with their own settings file; closed, with no job thread left, after the test."""
+    windows = []
+
+    def make(data_path=None) -> MainWindow:
+        settings = QSettings(str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat)
+        session = Session(data_path=str(data_path or mnist_dir))
+        window = MainWindow(session, settings)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        window.deleteLater()
+    assert _job_threads() == []
+
+
+@pytest.fixture
+def window(make_window, opened_mlp, trained_mlp_path):
+    window = make_window()
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    return window
+
+
+def _pruned_cells(image: np.ndarray) -> int:
+    return int(np.isnan(image).sum())
+
+
+def _evaluate_and_wait(qtbot, window):
+    with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS) as blocker:
+        qtbot.mouseClick(window.evaluation.evaluate_button, Qt.MouseButton.LeftButton)
+    return blocker.args[0]
+
+
+def test_slider_keys_prune_the_heatmaps_live(qtbot, window):
+    slider = window.controls.slider
+    slider.setFocus()
+    for _ in range(3):
+        qtbot.keyClick(slider, Qt.Key.Key_PageUp)
+    qtbot.keyClick(slider, Qt.Key.Key_Right)
+    assert window.session.config.k == 31
+    assert window.controls.spin.value() == 31
+    shown = window.heatmaps.view.displayed_image()
+    assert shown.shape == (784, 64)  # small enough to be drawn without a stride
+    assert _pruned_cells(shown) == count_to_prune(784 * 64, 31)
+    # the pruned cells are exactly the smallest |w| of the original
+    original = window.session.model.layers[0].original
+    threshold = np.sort(np.abs(original), axis=None)[count_to_prune(original.size, 31) - 1]
+    assert np.all(np.abs(original[np.isnan(shown)]) <= threshold)
+    assert "k = 31%" in window.controls.readout.text()
+    assert "31.0% zero in the 2 included layers" in window.controls.readout.text()
+
+    slider.setValue(55)
+    hidden2 = window.heatmaps.strip.thumbnails["hidden2"].image
+    assert _pruned_cells(hidden2) == count_to_prune(64 * 32, 55)
+    assert _pruned_cells(window.heatmaps.strip.thumbnails["output"].image) == 0  # excluded by default
+    assert window.layer_list.items["hidden2"].text(3) == "55.0%"
+    overall = window.session.all_weights_sparsity()
+    assert f"{overall * 100:.1f}% of all weights" in window.controls.readout.text()
+
+
+def test_unit_method_and_global_scope(qtbot, window):
+    qtbot.mouseClick(window.controls.unit_radio, Qt.MouseButton.LeftButton)
+    window.controls.spin.setValue(50)
+    assert window.session.config.method == "unit"
+    shown = window.heatmaps.view.displayed_image()
+    dead_columns = int(np.all(np.isnan(shown), axis=0).sum())
+    assert dead_columns == count_to_prune(64, 50)
+    assert _pruned_cells(shown) == dead_columns * 784  # whole units only
+    assert "Units pruned: 48 of 96" in window.controls.readout.text()
+
+    qtbot.mouseClick(window.controls.global_radio, Qt.MouseButton.LeftButton)
+    assert window.session.config.scope == "global"
+    expected = window.session.model.pruner.prune(window.session.config).layer("hidden1").pruned_units
+    shown = window.heatmaps.view.displayed_image()
+    assert int(np.all(np.isnan(shown), axis=0).sum()) == expected
+    assert window.global_action.isChecked() and window.unit_action.isChecked()
+
+
+def test_layer_checkbox_excludes_a_layer(qtbot, window):
+    window.controls.slider.setValue(40)
+    item = window.layer_list.items["hidden2"]
+    item.setCheckState(0, Qt.CheckState.Unchecked)
+    assert window.session.config.included == frozenset({"hidden1"})
+    assert _pruned_cells(window.heatmaps.strip.thumbnails["hidden2"].image) == 0
+    assert window.layer_list.items["hidden2"].text(3) == "0.0%"
+    window.layer_list.items["output"].setCheckState(0, Qt.CheckState.Checked)
+    assert _pruned_cells(window.heatmaps.strip.thumbnails["output"].image) == count_to_prune(320, 40)
+
+
+def test_selecting_a_layer_shows_it_large_and_hover_reads_it(qtbot, window):
+    window.controls.slider.setValue(70)
+    window.layer_list.setCurrentItem(window.layer_list.items["hidden2"])
+    view = window.heatmaps.view
+    assert view.layer_name == "hidden2" and view.displayed_image().shape == (64, 32)
+    original = window.session.model.layers[1].original
+    kept = window.heatmaps.kept_matrix("hidden2")
+    row, col = np.argwhere(~kept)[0]
+    scene = view.plot.getViewBox().mapViewToScene(QPointF(col + 0.5, row + 0.5))
+    view.canvas.scene().sigMouseMoved.emit(scene)
+    text = view.readout.text()
+    assert f"row {row} (input)  column {col} (unit)" in text
+    assert f"w = {original[row, col]:+.5g}" in text and "PRUNED" in text
+    row, col = np.argwhere(kept)[0]
+    view.canvas.scene().sigMouseMoved.emit(view.plot.getViewBox().mapViewToScene(QPointF(col + 0.5, row + 0.5)))
+    assert "kept" in view.readout.text()
+
+
+def test_evaluate_shows_the_core_accuracy(qtbot, window, opened_mlp, mnist_dir):
+    window.controls.slider.setValue(60)
+    record, baseline = _evaluate_and_wait(qtbot, window)
+    core = Session(data_path=str(mnist_dir))
+    core.set_model(opened_mlp)
+    expected, expected_base = core.evaluate(PruningConfig("weight", 60, "layer", frozenset({"hidden1", "hidden2"})))
+    assert record.result.correct == expected.result.correct
+    assert window.evaluation.result_view.accuracy.text() == f"{expected.result.accuracy * 100:.2f}%"
+    delta = (expected.result.accuracy - expected_base.result.accuracy) * 100
+    assert f"change {delta:+.2f}" in window.evaluation.result_view.details.text().replace("<b>", "").replace("</b>", "")
+    assert "MNIST 5,000-image training subset" in window.evaluation.trained_on.text()
+    assert str(mnist_dir) in window.evaluation.result_view.details.text()
+    assert not window.evaluation.result_view.stale
+    per_class = window.evaluation.result_view.per_class
+    assert per_class.item(3, 0).text() == f"{expected.result.per_class_accuracy[3] * 100:.1f}%"
+    assert int(window.evaluation.result_view.confusion.item(7, 7).text()) == expected.result.confusion[7, 7]
+
+
+def test_cancel_stops_the_evaluation(qtbot, window):
+    window.controls.slider.setValue(30)
+    with qtbot.waitSignal(window.controller.busy_changed, timeout=WAIT_MS,
+                          check_params_cb=lambda busy: not busy):
+        window.controller.request()
+        assert window.evaluation.cancel_button.isEnabled()
+        qtbot.mouseClick(window.evaluation.cancel_button, Qt.MouseButton.LeftButton)
+    assert window.session.last_evaluation is None
+    assert window.evaluation.result_view.accuracy.text() == "-"
+    assert not window.evaluation.cancel_button.isEnabled()
+    assert window.last_error_box is None
+
+
+def test_a_result_goes_stale_when_k_moves_during_the_evaluation(qtbot, window):
+    window.controls.slider.setValue(20)
+    with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS) as blocker:
+        window.controller.request()
+        window.controls.slider.setValue(70)  # while it runs
+    record, _ = blocker.args[0]
+    assert record.config.k == 20
+    view = window.evaluation.result_view
+    assert view.stale and "Stale" in view.status.text() and not view.accuracy.isEnabled()
+    record, _ = _evaluate_and_wait(qtbot, window)
+    assert record.config.k == 70 and not view.stale and view.accuracy.isEnabled()
+    window.controls.slider.setValue(71)
+    assert view.stale
+    window.controls.slider.setValue(70)
+    assert not view.stale  # back at the settings it was computed for
+
+
+def test_the_newest_request_wins(qtbot, window):
+    window.controls.slider.setValue(10)
+    first = window.controller.request()
+    window.controls.slider.setValue(45)
+    second = window.controller.request()
+    with qtbot.waitSignal(window.controller.busy_changed, timeout=WAIT_MS, check_params_cb=lambda b: not b):
+        pass
+    assert window.session.last_evaluation.config.k == 45
+    assert [r.config.k for r in window.session.history] == [45]  # the superseded one never showed
+    assert first.request_id < second.request_id == window.controller.shown_id
+    assert not window.evaluation.result_view.stale
+
+
+def test_auto_evaluate_follows_the_slider(qtbot, window):
+    window.evaluation.auto_check.setChecked(True)
+    assert window.auto_action.isChecked()
+    with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS,
+                          check_params_cb=lambda value: value[0].config.k == 35):
+        for k in (5, 15, 25, 35):
+            window.controls.slider.setValue(k)
+    assert window.evaluation.result_view.accuracy.text() != "-"
+    assert not window.evaluation.result_view.stale
+
+
+def test_missing_data_is_one_sentence_in_a_message_box(qtbot, make_window, opened_mlp, trained_mlp_path, tmp_path):
+    empty = tmp_path / "no-mnist-here"
+    empty.mkdir()
+    window = make_window(data_path=empty)
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    with qtbot.waitSignal(window.controller.failed, timeout=WAIT_MS):
+        window.controller.request()
+    box = window.last_error_box
+    assert box is not None and box.isVisible()
+    assert "Traceback" not in box.text() and "\n" not in box.text()
+    assert "DataError" in box.detailedText()
+    box.close()
+
+
+def _drop(window, path) -> None:
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(event)
+    assert event.isAccepted()
+
+
+def test_dropping_a_model_file_opens_it(qtbot, make_window, trained_mlp_path):
+    window = make_window()
+    assert window.stack.currentWidget() is window.start_page
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        _drop(window, trained_mlp_path)
+    assert window.windowTitle().startswith("mlp.keras")
+    assert list(window.layer_list.items) == ["hidden1", "hidden2", "output"]
+    assert window.stack.currentWidget() is window.heatmaps
+    assert window.start_page.recent.count() == 1  # remembered in the recent list
+    assert window.recent_menu.actions()[0].text().endswith(str(trained_mlp_path.resolve()))
+
+
+def test_a_failed_open_keeps_the_previous_model(qtbot, window, tmp_path):
+    window.controls.slider.setValue(25)
+    bogus = tmp_path / "notes.keras"
+    bogus.write_text("not a model")
+    with qtbot.waitSignal(window.open_failed, timeout=WAIT_MS):
+        window.open_path(bogus)
+    box = window.last_error_box
+    assert "notes.keras" in box.text() and "Traceback" not in box.detailedText()
+    assert window.session.model is not None and window.session.config.k == 25
+    assert window.windowTitle().startswith("mlp.keras")
+    box.close()
+
+
+def test_closing_during_an_evaluation_exits_cleanly(qtbot, make_window, opened_mlp, trained_mlp_path):
+    window = make_window()
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    window.controls.slider.setValue(50)
+    job = window.controller.request()
+    window.close()
+    assert job.wait(0)  # close() cancelled and waited for the thread
+    assert _job_threads() == []
+    np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
+
+
+def test_presenter_mode_and_high_contrast(qtbot, window):
+    before = window.controls.readout.font().pointSizeF()
+    accuracy_before = window.evaluation.result_view.accuracy.font().pointSizeF()
+    window.presenter_action.trigger()
+    assert window.controls.readout.font().pointSizeF() > before * 1.4
+    assert window.evaluation.result_view.accuracy.font().pointSizeF() > accuracy_before * 1.4
+    window.presenter_action.trigger()
+    assert window.controls.readout.font().pointSizeF() == before
+    window.contrast_action.trigger()
+    assert window.heatmaps.view.spec.key == "high-contrast"
+    assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == (255, 255, 255)
