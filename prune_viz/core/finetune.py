@@ -1,0 +1,160 @@
+"""Fine-tune a pruned model with its masks fixed: surviving weights train, pruned ones stay exactly zero.
+
+The mask is a Keras variable constraint on each pruned kernel. Keras's optimizer
+applies constraints right after every gradient update, inside the same compiled
+step, so whatever Adam's moment estimates say, a pruned weight is zero at every
+forward pass and at the end. The user's model is not touched: training runs on a clone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prune_viz.core.data import MnistData
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best
+
+DEFAULT_FINETUNE_LEARNING_RATE = 1e-4
+
+
+class FinetuneError(Exception):
+    """The model cannot be fine-tuned; the message is one sentence."""
+
+
+@dataclass
+class FinetuneResult:
+    model: Any  # keras.Model: the fine-tuned clone, pruned weights exactly zero
+    config: PruningConfig
+    accuracy_before: float  # pruned, before fine-tuning
+    loss_before: float
+    accuracy_after: float
+    loss_after: float
+    unpruned_accuracy: float
+    fit: FitResult
+    pruned_weights: int  # weights held at zero by the masks
+    preprocessing: str
+    metadata: dict = field(default_factory=dict)
+
+
+class _MaskConstraint:
+    """w -> w * mask; a plain callable so it is never serialised with the model."""
+
+    def __init__(self, mask: np.ndarray):
+        import tensorflow as tf
+
+        self.mask = tf.constant(mask.astype(np.float32))
+
+    def __call__(self, w):
+        return w * self.mask
+
+
+def _named_layers(model, prefix: str = ""):
+    """Leaf layers by the qualified names find_prunable_layers gives them."""
+    for child in getattr(model, "layers", []):
+        name = f"{prefix}{child.name}"
+        if getattr(child, "layers", None):
+            yield from _named_layers(child, name + "/")
+        else:
+            yield name, child
+
+
+def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, batch_size: int = DEFAULT_BATCH_SIZE,
+             learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE, seed: int = 0,
+             validation_fraction: float = 0.1, preprocessing: str = "auto",
+             task: TaskState | None = None) -> FinetuneResult:
+    """Prune ``opened`` with ``config``, retrain the surviving weights on ``data``'s training images."""
+    import keras
+
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.inputs import arrange, preprocess
+    from prune_viz.core.model_io import LoadedModel
+
+    task = task or quiet()
+    if opened.loaded.keras_model is None:
+        raise FinetuneError("Only Keras models can be fine-tuned, not a bare SavedModel.")
+    if epochs < 1:
+        raise FinetuneError(f"epochs must be at least 1, not {epochs}.")
+    pruner = opened.pruner
+    task.progress(0.0, "Preparing the test set")
+    pruner.restore()  # auto preprocessing is chosen on the original weights
+    evaluator = Evaluator(opened.loaded, data, preprocessing)
+    unpruned = evaluator.run(task.sub(0.0, 0.04))
+    result = pruner.prune(config)
+    masks = {name: np.asarray(mask.numpy(), bool) for name, mask in result.masks.items()}
+    try:
+        pruner.apply(result)
+        before = evaluator.run(task.sub(0.04, 0.08))
+        keras.utils.set_random_seed(seed)
+        try:
+            clone = keras.models.clone_model(opened.loaded.keras_model)
+        except Exception as exc:
+            raise FinetuneError(f"The model cannot be cloned for fine-tuning ({type(exc).__name__}).") from exc
+        clone.set_weights(opened.loaded.keras_model.get_weights())
+    finally:
+        pruner.restore()
+    layers = dict(_named_layers(clone))
+    previous = {}
+    for name, mask in masks.items():
+        kernel = layers[name].kernel
+        previous[name] = kernel.constraint
+        kernel.constraint = _MaskConstraint(mask)
+    x = arrange(preprocess(data.x_train, evaluator.preprocessing), evaluator.layout)
+    y = data.y_train.astype(np.int64)
+    try:
+        fit = fit_keeping_best(clone, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
+                               validation_fraction=validation_fraction, learning_rate=learning_rate,
+                               from_logits=not evaluator.outputs_are_probabilities,
+                               task=task.sub(0.08, 0.92), label="Fine-tuning")
+    finally:
+        for name, constraint in previous.items():
+            layers[name].kernel.constraint = constraint
+    resurrected = sum(int(np.count_nonzero(np.asarray(layers[n].kernel.numpy())[~m])) for n, m in masks.items())
+    if resurrected:
+        raise RuntimeError(f"{resurrected} pruned weights became non-zero during fine-tuning")
+    task.progress(0.93, "Testing the fine-tuned model")
+    after = Evaluator(LoadedModel(path=Path(opened.loaded.path.name), format="fine-tuned", keras_model=clone),
+                      data, evaluator.preprocessing).run(task.sub(0.93, 1.0))
+    pruned_weights = sum(int((~m).sum()) for m in masks.values())
+    metadata = _metadata(opened, result, data, evaluator.preprocessing, epochs, batch_size, learning_rate, seed,
+                         fit, unpruned.accuracy, before.accuracy, after.accuracy, after.loss)
+    return FinetuneResult(clone, config, before.accuracy, before.loss, after.accuracy, after.loss, unpruned.accuracy,
+                          fit, pruned_weights, evaluator.preprocessing, metadata)
+
+
+def _metadata(opened, result, data: MnistData, preprocessing: str, epochs: int, batch_size: int,
+              learning_rate: float, seed: int, fit: FitResult, unpruned: float, before: float,
+              after: float, after_loss: float) -> dict:
+    from prune_viz.core.export import export_metadata
+
+    base = dict(opened.loaded.metadata)
+    metadata = export_metadata(opened, result, compacted=False)
+    base_trained_on = base.get("trained_on", "unknown data")
+    metadata.update({
+        "trained_on": f"{base_trained_on}; fine-tuned on {data.train_description}",
+        "fine_tune": {
+            "trained_on": data.train_description,
+            "trained_on_full_training_set": data.is_full_training_set,
+            "data_source": data.source,
+            "epochs": epochs,
+            "batch_size": batch_size,
+            "optimizer": f"Adam (learning rate {learning_rate:g})",
+            "seed": seed,
+            "preprocessing": preprocessing,
+            "train_images": fit.train_images,
+            "validation_images": fit.validation_images,
+            "best_epoch": fit.best_epoch,
+            "validation_accuracy": round(fit.validation_accuracy, 6),
+            "masks_fixed": True,
+        },
+        "unpruned_test_accuracy": round(unpruned, 6),
+        "pruned_test_accuracy_before_fine_tuning": round(before, 6),
+        "test_accuracy": round(after, 6),
+        "test_loss": round(after_loss, 6),
+        "test_images": int(len(data.x_test)),
+    })
+    return metadata

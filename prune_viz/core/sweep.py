@@ -1,0 +1,167 @@
+"""Accuracy and loss across k: a pruning sweep, and per-layer sensitivity.
+
+Every point is pruned from the original weights and evaluated on the whole
+test set with one Evaluator (built once per model, so nothing is retraced).
+``on_point`` is called after each point so a GUI can draw the curve live.
+Points from several models (one per seed) are combined by ``summarise``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
+
+from prune_viz.core.pruning import METHODS, SCOPES, PruningConfig, PruningError, parse_k
+from prune_viz.core.tasks import TaskState, quiet
+
+DEFAULT_KS = (0, 25, 50, 60, 70, 80, 90, 95, 97, 99)
+ALL_LAYERS = ""  # the ``layer`` of a point that pruned every included layer together
+
+CSV_FIELDS = ("model", "seed", "method", "scope", "layer", "k", "sparsity_included", "sparsity_all",
+              "accuracy", "loss", "seconds")
+SUMMARY_FIELDS = ("method", "scope", "layer", "k", "models", "sparsity_included_mean", "sparsity_all_mean",
+                  "accuracy_mean", "accuracy_std", "loss_mean", "loss_std")
+
+
+@dataclass
+class SweepPoint:
+    model: str  # file name of the model
+    seed: int | None  # from the model's metadata, when it was trained by prune-viz
+    method: str
+    scope: str
+    layer: str  # ALL_LAYERS, or the one layer pruned in a sensitivity sweep
+    k: float
+    sparsity_included: float  # zeros among the weights of the pruned layer(s)
+    sparsity_all: float  # zeros among all the model's weights
+    accuracy: float
+    loss: float
+    seconds: float  # the evaluation pass
+
+    def as_row(self) -> dict:
+        row = asdict(self)
+        row["seed"] = "" if self.seed is None else self.seed
+        return row
+
+
+@dataclass
+class SweepSummary:
+    method: str
+    scope: str
+    layer: str
+    k: float
+    models: int
+    sparsity_included_mean: float
+    sparsity_all_mean: float
+    accuracy_mean: float
+    accuracy_std: float  # sample standard deviation over models (0 for one model)
+    loss_mean: float
+    loss_std: float
+
+    def as_row(self) -> dict:
+        return asdict(self)
+
+
+def check_grid(methods: Iterable[str], ks: Iterable) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    methods = tuple(dict.fromkeys(methods))
+    if not methods:
+        raise PruningError("Give at least one pruning method.")
+    for method in methods:
+        if method not in METHODS:
+            raise PruningError(f"method must be one of {', '.join(METHODS)}, not {method!r}.")
+    ks = tuple(dict.fromkeys(parse_k(k) for k in ks))
+    if not ks:
+        raise PruningError("Give at least one k.")
+    return methods, ks
+
+
+def sweep_configs(session, methods: Sequence[str], ks: Sequence[float], scope: str = "layer",
+                  per_layer: bool = False) -> list[tuple[str, PruningConfig]]:
+    """(layer label, config) for every point, in the order they are run."""
+    if scope not in SCOPES:
+        raise PruningError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}.")
+    methods, ks = check_grid(methods, ks)
+    included = session.config.included
+    if not included:
+        raise PruningError("No layers are selected for pruning.")
+    groups = [(name, frozenset({name})) for name in sorted(included, key=_layer_order(session))] \
+        if per_layer else [(ALL_LAYERS, frozenset(included))]
+    return [(label, PruningConfig(method, k, "layer" if per_layer else scope, layers))
+            for label, layers in groups for method in methods for k in ks]
+
+
+def _layer_order(session):
+    order = {layer.name: i for i, layer in enumerate(session.model.layers)}
+    return lambda name: order.get(name, len(order))
+
+
+def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[float] = DEFAULT_KS,
+              scope: str = "layer", task: TaskState | None = None,
+              on_point: Callable[[SweepPoint], None] | None = None, *, per_layer: bool = False,
+              data_path: str | None = None, preprocessing: str = "auto") -> list[SweepPoint]:
+    """Evaluate every (method, k) (per included layer when ``per_layer``) from the original weights.
+
+    ``target`` is a Session with a model open (its included layers, data and
+    preprocessing are used) or an OpenedModel (default layers, ``data_path``,
+    ``preprocessing``). Runs in the TF job thread; the model is left unpruned.
+    """
+    from prune_viz.core.session import OpenedModel, Session
+
+    task = task or quiet()
+    if isinstance(target, OpenedModel):
+        session = Session(data_path=data_path, preprocessing=preprocessing)
+        session.set_model(target)
+    else:
+        session = target
+    if session.model is None:
+        raise RuntimeError("no model is open")
+    plan = sweep_configs(session, methods, ks, scope, per_layer)
+    task.progress(0.0, "Preparing the test set")
+    session.evaluator(task.sub(0.0, 0.05))
+    loaded = session.model.loaded
+    name = loaded.path.name
+    seed = loaded.metadata.get("seed")
+    seed = seed if isinstance(seed, int) else None
+    points = []
+    for i, (layer, config) in enumerate(plan):
+        fraction = 0.05 + 0.95 * i / len(plan)
+        task.progress(fraction, f"{config.method} k={config.k:g}{' ' + layer if layer else ''}")
+        record, _ = session.evaluate(config, task.sub(fraction, 0.05 + 0.95 * (i + 1) / len(plan)),
+                                     with_baseline=False)
+        pruned = session.model.pruner.prune(config)  # a few ms; for the all-weights sparsity
+        point = SweepPoint(
+            model=name, seed=seed, method=config.method, scope=config.scope, layer=layer, k=config.k,
+            sparsity_included=record.sparsity, sparsity_all=session.all_weights_sparsity(pruned),
+            accuracy=record.result.accuracy, loss=record.result.loss, seconds=record.result.seconds,
+        )
+        points.append(point)
+        if on_point is not None:
+            on_point(point)
+    task.progress(1.0, "Done")
+    return points
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return mean, 0.0
+    return mean, math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1))
+
+
+def summarise(points: Iterable[SweepPoint]) -> list[SweepSummary]:
+    """Mean and sample std over models of every (method, scope, layer, k), in first-seen order."""
+    groups: dict[tuple, list[SweepPoint]] = {}
+    for point in points:
+        groups.setdefault((point.method, point.scope, point.layer, point.k), []).append(point)
+    out = []
+    for (method, scope, layer, k), group in groups.items():
+        acc_mean, acc_std = _mean_std([p.accuracy for p in group])
+        loss_mean, loss_std = _mean_std([p.loss for p in group])
+        out.append(SweepSummary(
+            method, scope, layer, k, len(group),
+            sum(p.sparsity_included for p in group) / len(group),
+            sum(p.sparsity_all for p in group) / len(group),
+            acc_mean, acc_std, loss_mean, loss_std,
+        ))
+    return out
+
