@@ -186,6 +186,8 @@ def test_exec_runs_the_console_script_from_pyproject():
     assert argv[0] in scripts
     assert scripts[argv[0]] == "prune_viz.cli:main"
     assert argv[1:] == ["%f"]  # one file: prune-viz [MODEL]
+    # Qt on X11 names the window class after the executable; docks match it to this entry
+    assert desktop_entry(DESKTOP)["StartupWMClass"] == argv[0]
 
     provides = ET.parse(METAINFO).getroot().find("provides")
     assert [b.text for b in provides.findall("binary")] == [argv[0]]
