@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -33,13 +33,13 @@ class PruningControls(QGroupBox):
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__("Pruning", parent)
         self.session = session
-        self.weight_radio = QRadioButton("&Weight: zero the k% smallest |w|")
-        self.unit_radio = QRadioButton("&Unit: zero the k% units with smallest L2 norm")
+        self.weight_radio = QRadioButton("&Weight: the k% smallest |w|")
+        self.unit_radio = QRadioButton("&Unit: the k% units of smallest L2 norm")
         self.method_group = QButtonGroup(self)
         self.method_group.addButton(self.weight_radio)
         self.method_group.addButton(self.unit_radio)
-        self.layer_radio = QRadioButton("&Layerwise (k% of each layer)")
-        self.global_radio = QRadioButton("&Global (k% of all included layers together)")
+        self.layer_radio = QRadioButton("&Layerwise: k% of each layer")
+        self.global_radio = QRadioButton("&Global: k% of the included layers together")
         self.scope_group = QButtonGroup(self)
         self.scope_group.addButton(self.layer_radio)
         self.scope_group.addButton(self.global_radio)
@@ -60,6 +60,7 @@ class PruningControls(QGroupBox):
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 6)
 
         k_row = QHBoxLayout()
         k_row.addWidget(QLabel("k"))
@@ -85,13 +86,21 @@ class PruningControls(QGroupBox):
         self.reset_button.clicked.connect(self.session.reset)
         session.config_changed.connect(self._show_config)
         session.pruning_changed.connect(self._show_result)
-        session.model_changed.connect(lambda opened: self.setEnabled(opened is not None))
+        session.model_changed.connect(self._on_model_changed)
         self._show_config(session.config)
         self.setEnabled(session.model is not None)
         if session.result is not None:
             self._show_result(session.result)
         else:
             self.readout.setText("Open a model to prune it.")
+
+    def _on_model_changed(self, opened) -> None:
+        self.setEnabled(opened is not None)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # presenter mode: room for six lines of readout
+            self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 6)
 
     def _on_k(self, value: int) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):

@@ -139,7 +139,8 @@ class ResultView(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.accuracy = QLabel("-")
+        self.accuracy = QLabel("")
+        self.accuracy.setToolTip("Accuracy on the test set")
         font = self.accuracy.font()
         font.setPointSizeF(font.pointSizeF() * 2.0)
         font.setBold(True)
@@ -170,18 +171,27 @@ class ResultView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.details)
         layout.addWidget(self.tables, 1)
+        self.tables.hide()  # until there is a result to tabulate
+        self.accuracy.hide()
         self.stale = False
+        self.has_result = False
 
     def clear(self) -> None:
-        self.accuracy.setText("-")
+        self.has_result = False
+        self.accuracy.setText("")
+        self.accuracy.hide()
         self.status.setText("No evaluation yet: press Evaluate (Ctrl+E).")
         self.details.setText("")
         self.per_class.clearContents()
         self.confusion.clearContents()
+        self.tables.hide()
         self.set_stale(False)
 
     def show_record(self, record, baseline, trained_on: str) -> None:
         result = record.result
+        self.has_result = True
+        self.tables.show()
+        self.accuracy.show()
         self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
         lines = [f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
                  f"{record.sparsity * 100:.1f}% of them zero",
@@ -220,7 +230,7 @@ class ResultView(QWidget):
         if stale:
             self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} since this result; "
                                 "press Evaluate for the current settings.</span>")
-        elif self.accuracy.text() != "-":
+        elif self.has_result:
             self.status.setText("<b>Current:</b> computed for the settings shown.")
 
 
@@ -339,7 +349,7 @@ class EvaluationPanel(QGroupBox):
 
     def _refresh_stale(self, *_args) -> None:
         record = self.session.last_evaluation
-        if record is None or self.result_view.accuracy.text() == "-":
+        if record is None or not self.result_view.has_result:
             return
         if not self.session.is_current(record):
             self.result_view.set_stale(True, "the pruning settings changed")

@@ -214,9 +214,9 @@ class MatrixView(QWidget):
         self.colorbar.setColorMap(spec.colormap())
         self.canvas.setBackground(spec.background)
         self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
-        for axis in ("left", "bottom"):
-            self.plot.getAxis(axis).setPen(spec.foreground)
-            self.plot.getAxis(axis).setTextPen(spec.foreground)
+        for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
+            axis.setPen(spec.foreground)
+            axis.setTextPen(spec.foreground)
         swatch = "#%02x%02x%02x" % spec.pruned
         self.legend.setText(f"<span style='background:{swatch};'>&nbsp;&nbsp;&nbsp;&nbsp;</span> pruned")
 

@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
 
         self.setAcceptDrops(True)
         self.resize(1440, 900)
+        self._fit_docks(1.0)
         self._refresh_recent()
         self._on_model_changed(self.session.model)
 
@@ -101,12 +102,16 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(420)
+        scroll.setMinimumWidth(380)
         panel = QDockWidget("Prune and evaluate", self)
         panel.setObjectName("prune")
         panel.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
         self.docks = {"layers": layers, "prune": panel}
+
+    def _fit_docks(self, scale: float) -> None:
+        self.resizeDocks([self.docks["layers"], self.docks["prune"]], [int(330 * scale), int(440 * scale)],
+                         Qt.Orientation.Horizontal)
 
     def _add_status_bar(self) -> None:
         bar = self.statusBar()
@@ -333,6 +338,7 @@ class MainWindow(QMainWindow):
                 scaled.setPointSizeF(own * (PRESENTER_SCALE if on else 1.0))
                 widget.setFont(scaled)
         self.heatmaps.apply_font()
+        self._fit_docks(PRESENTER_SCALE if on else 1.0)
 
     # -- jobs ------------------------------------------------------------------------------------
     def _on_job_started(self, job: Job) -> None:

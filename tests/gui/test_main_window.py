@@ -164,7 +164,7 @@ def test_cancel_stops_the_evaluation(qtbot, window):
         assert window.evaluation.cancel_button.isEnabled()
         qtbot.mouseClick(window.evaluation.cancel_button, Qt.MouseButton.LeftButton)
     assert window.session.last_evaluation is None
-    assert window.evaluation.result_view.accuracy.text() == "-"
+    assert not window.evaluation.result_view.has_result and window.evaluation.result_view.accuracy.text() == ""
     assert not window.evaluation.cancel_button.isEnabled()
     assert window.last_error_box is None
 
@@ -206,7 +206,7 @@ def test_auto_evaluate_follows_the_slider(qtbot, window):
                           check_params_cb=lambda value: value[0].config.k == 35):
         for k in (5, 15, 25, 35):
             window.controls.slider.setValue(k)
-    assert window.evaluation.result_view.accuracy.text() != "-"
+    assert window.evaluation.result_view.accuracy.text().endswith("%")
     assert not window.evaluation.result_view.stale
 
 
