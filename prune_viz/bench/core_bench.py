@@ -1,0 +1,625 @@
+"""Headless benchmark: slider step, evaluation, sweep, scale and compaction, side by side.
+
+Every timing is a median over repeats, and every target is a ratio to a
+baseline measured in the same run (the seed's pruning code, a NumPy matmul
+floor, one evaluation), so the verdicts hold on a shared, noisy machine.
+Models are built with random weights (timings do not depend on training) and
+opened through the real loader from a temporary .keras file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from prune_viz.core.tasks import TaskState, quiet
+
+FC1000 = (784, 1000, 1000, 500, 200, 10)  # no biases, as in Han et al.'s fc-1000
+LENET_300_100 = (784, 300, 100, 10)  # with biases
+QUICK_MLP = (784, 64, 32, 10)
+SCALE_LAYERS = (25088, 4096, 4096, 10)  # VGG-16's classifier shape: ~120M weights
+QUICK_SCALE_LAYERS = (2048, 1024, 1024, 10)
+SECTIONS = ("slider", "evaluation", "sweep", "scale", "compaction")
+
+SLIDER_TARGET_MS = 15.0
+SEED_SPEEDUP_TARGET = 50.0
+EVAL_FLOOR_TARGET = 1.2
+SWEEP_TARGET = 1.3
+SCALE_STEP_TARGET_MS = 300.0
+SCALE_MEMORY_TARGET = 3.0
+
+
+@dataclass
+class Figure:
+    """One line of the results table."""
+
+    key: str
+    name: str
+    value: float
+    unit: str
+    target: str = ""  # human-readable, e.g. "<= 15 ms"
+    ratio: float | None = None  # value / target (or target / value for "at least" targets); <= 1 passes
+    passed: bool | None = None  # None: reported for information, no target
+    note: str = ""
+
+
+@dataclass
+class BenchOptions:
+    quick: bool = False
+    data: str | None = None
+    sections: tuple[str, ...] = SECTIONS
+    workdir: str | None = None  # where temporary models go (default: a fresh temp dir)
+
+
+@dataclass
+class BenchReport:
+    machine: dict
+    options: dict
+    figures: list[Figure] = field(default_factory=list)
+    details: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "machine": self.machine,
+            "options": self.options,
+            "figures": [asdict(f) for f in self.figures],
+            "details": self.details,
+            "seconds": round(self.seconds, 2),
+        }
+
+
+def at_most(key, name, value, unit, limit, note="") -> Figure:
+    ratio = value / limit if limit else None
+    return Figure(key, name, value, unit, f"<= {limit:g} {unit}", ratio, value <= limit, note)
+
+
+def at_least(key, name, value, unit, limit, note="") -> Figure:
+    ratio = limit / value if value else None
+    return Figure(key, name, value, unit, f">= {limit:g} {unit}", ratio, value >= limit, note)
+
+
+def info(key, name, value, unit, note="") -> Figure:
+    return Figure(key, name, value, unit, "", None, None, note)
+
+
+# -- machine ---------------------------------------------------------------------------------------
+def _proc_status(field_name: str) -> int:
+    """A /proc/self/status memory field in bytes (0 where /proc is missing)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def machine_info() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import platform
+
+    return {
+        "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": round(mem / 2**30, 1),
+        "python": platform.python_version(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+# -- models ----------------------------------------------------------------------------------------
+def build_mlp(widths: tuple[int, ...], use_bias: bool, seed: int = 0, name: str = "mlp"):
+    """A ReLU MLP with softmax output and random (Glorot) weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    body = [keras.layers.Dense(w, activation="relu", use_bias=use_bias, name=f"fc{i + 1}")
+            for i, w in enumerate(widths[1:-1])]
+    body.append(keras.layers.Dense(widths[-1], activation="softmax", use_bias=use_bias, name="output"))
+    return keras.Sequential([keras.Input((widths[0],)), *body], name=name)
+
+
+def save_mlp(path: Path, widths, use_bias: bool, name: str) -> Path:
+    build_mlp(widths, use_bias, name=name).save(path)
+    return path
+
+
+def _median_ms(seconds: list[float]) -> float:
+    return statistics.median(seconds) * 1000.0
+
+
+# -- 1. slider step --------------------------------------------------------------------------------
+def seed_step(tf, layers, originals: dict, method: str, scope: str, k: float, included) -> None:
+    """The seed's per-k pruning, kept here as the baseline: top_k over -|w| (or -norm) to find
+    the k% smallest, a fresh tf.Variable mask per call, a TF1-style scatter update, then assign."""
+    from prune_viz.core.pruning import count_to_prune
+
+    chosen = [layer for layer in layers if layer.name in included]
+    if method == "weight":
+        scores = [tf.reshape(tf.abs(originals[layer.name]), [-1]) for layer in chosen]
+    else:
+        scores = [tf.norm(tf.reshape(originals[layer.name], (-1, layer.units)), axis=0) for layer in chosen]
+    groups = [scores] if scope == "global" else [[s] for s in scores]
+    masks = []
+    for group in groups:
+        flat = tf.concat(group, axis=0) if len(group) > 1 else group[0]
+        n = count_to_prune(int(flat.shape[0]), k)
+        mask = tf.Variable(tf.ones_like(flat))
+        if n:
+            _, smallest = tf.nn.top_k(-flat, k=n)
+            tf.compat.v1.scatter_nd_update(mask, tf.expand_dims(smallest, 1), tf.zeros([n], flat.dtype))
+        masks.extend(tf.split(mask, [int(s.shape[0]) for s in group]) if len(group) > 1 else [mask])
+    for layer, mask in zip(chosen, masks, strict=True):
+        original = originals[layer.name]
+        if method == "weight":
+            layer.variable.assign(original * tf.reshape(mask, original.shape))
+        else:
+            layer.variable.assign(original * tf.reshape(mask, (1,) * (len(original.shape) - 1) + (-1,)))
+
+
+def slider_ks(quick: bool) -> list[float]:
+    # a drag across the range, never the same k twice in a row
+    return [10.0, 50.0, 90.0] if quick else [5.0, 20.0, 35.0, 50.0, 65.0, 80.0, 95.0]
+
+
+def bench_slider(opened, label: str, quick: bool, with_seed: bool, task: TaskState) -> tuple[list[Figure], dict]:
+    """Time k -> masks computed and applied (Session.configure + Pruner.apply) per method and
+    scope, interleaved per k with the seed's way on the same layers."""
+    import tensorflow as tf
+
+    from prune_viz.core.session import Session
+
+    session = Session()
+    session.set_model(opened)
+    pruner = opened.pruner
+    included = opened.default_included
+    originals = {layer.name: pruner.original(layer.name) for layer in opened.layers}
+    repeats = 2 if quick else 5
+    modes = [(m, s) for m in ("weight", "unit") for s in ("layer", "global")]
+    details, figures = {}, []
+    for index, (method, scope) in enumerate(modes):
+        task.progress(index / len(modes), f"{label}: slider {method}/{scope}")
+        session.configure(method=method, scope=scope, k=1.0)
+        pruner.apply(session.result)  # warm-up
+        ours, seed = [], []
+        for k in slider_ks(quick):
+            for r in range(repeats):
+                step_k = k + 0.5 * (r % 2)  # alternate so every call is a real change
+                start = time.perf_counter()
+                result = session.configure(k=step_k)
+                pruner.apply(result)
+                ours.append(time.perf_counter() - start)
+            if with_seed:
+                start = time.perf_counter()
+                seed_step(tf, opened.layers, originals, method, scope, k, included)
+                seed.append(time.perf_counter() - start)
+            task.check()
+        pruner.restore()
+        ours_ms = _median_ms(ours)
+        key = f"{label}.slider.{method}_{scope}"
+        details[f"{method}_{scope}"] = {"ours_ms": [round(s * 1000, 3) for s in ours],
+                                        "seed_ms": [round(s * 1000, 1) for s in seed]}
+        figures.append(at_most(key + ".ms", f"{label} slider step, {method} {scope}", round(ours_ms, 2),
+                               "ms", SLIDER_TARGET_MS, f"median of {len(ours)} k changes"))
+        if seed:
+            seed_ms = _median_ms(seed)
+            details[f"{method}_{scope}"]["seed_median_ms"] = round(seed_ms, 1)
+            figures.append(at_least(key + ".speedup", f"{label} slider speedup vs seed, {method} {scope}",
+                                    round(seed_ms / ours_ms, 1), "x", SEED_SPEEDUP_TARGET,
+                                    f"seed median {seed_ms:.0f} ms over {len(seed)} ks"))
+    session.set_model(None)
+    return figures, details
+
+
+# -- 3. evaluation ---------------------------------------------------------------------------------
+def numpy_forward(weights: list[tuple[np.ndarray, np.ndarray | None]], x: np.ndarray, batch: int) -> np.ndarray:
+    """The dense FLOP floor: the same matmul chain in NumPy float32, ReLU between layers."""
+    outputs = []
+    for start in range(0, len(x), batch):
+        h = x[start : start + batch]
+        for i, (kernel, bias) in enumerate(weights):
+            h = h @ kernel
+            if bias is not None:
+                h += bias
+            if i < len(weights) - 1:
+                np.maximum(h, 0, out=h)
+        outputs.append(h)
+    return np.concatenate(outputs)
+
+
+def dense_weights(keras_model) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    out = []
+    for layer in keras_model.layers:
+        if getattr(layer, "kernel", None) is None:
+            continue
+        bias = layer.bias.numpy() if getattr(layer, "bias", None) is not None else None
+        out.append((np.ascontiguousarray(layer.kernel.numpy(), dtype=np.float32), bias))
+    return out
+
+
+def _timed(fn, repeats: int) -> list[float]:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> tuple[list[Figure], dict, object]:
+    """Evaluator.run on the 10k test set vs the NumPy floor (full batch and best batch), and
+    model.predict(batch 32) for reference. Returns the evaluator for the sweep to reuse."""
+    from prune_viz.core.evaluation import DEFAULT_BATCH, Evaluator
+    from prune_viz.core.inputs import preprocess
+
+    repeats = 3 if quick else 7
+    task.progress(0.0, f"{label}: evaluation")
+    opened.pruner.restore()
+    evaluator = Evaluator(opened.loaded, data, "scale")
+    evaluator.run()  # warm-up
+    x = preprocess(data.x_test, "scale").reshape(len(data.x_test), -1)
+    weights = dense_weights(opened.loaded.keras_model)
+    numpy_forward(weights, x, len(x))  # warm-up (page in, BLAS threads)
+    floor_batches = (len(x),) if quick else (500, 1000, 2500, 5000, len(x))
+    ours, floors = [], {b: [] for b in floor_batches}
+    for _ in range(repeats):  # interleaved so both see the same machine load
+        ours.append(evaluator.run().seconds)
+        for b in floor_batches:
+            floors[b].extend(_timed(lambda b=b: numpy_forward(weights, x, b), 1))
+        task.check()
+    floor_ms = {b: _median_ms(t) for b, t in floors.items()}
+    best_batch = min(floor_ms, key=floor_ms.get)
+    ours_ms = _median_ms(ours)
+    reference = evaluator.run()
+    numpy_accuracy = float(np.mean(np.argmax(numpy_forward(weights, x, len(x)), axis=1) == data.y_test))
+
+    batch_ms = {}
+    if not quick:  # how the evaluator's batch size matters, to choose DEFAULT_BATCH
+        for b in (1000, 2500, 5000, 10000):
+            other = Evaluator(opened.loaded, data, "scale", batch_size=b)
+            other.run()
+            batch_ms[b] = round(_median_ms([other.run().seconds for _ in range(3)]), 2)
+    predict_ms = None
+    keras_model = opened.loaded.keras_model
+    keras_model.predict(x[:64], batch_size=32, verbose=0)  # warm-up: builds the predict function
+    start = time.perf_counter()
+    keras_model.predict(x, batch_size=32, verbose=0)
+    predict_ms = (time.perf_counter() - start) * 1000
+
+    figures = [
+        at_most(f"{label}.eval.vs_floor", f"{label} evaluation / NumPy floor", round(ours_ms / floor_ms[best_batch], 3),
+                "x", EVAL_FLOOR_TARGET,
+                f"ours {ours_ms:.1f} ms (batch {evaluator.batch_size}), floor {floor_ms[best_batch]:.1f} ms "
+                f"(batch {best_batch})"),
+        info(f"{label}.eval.ms", f"{label} evaluation of {len(x):,} images", round(ours_ms, 2), "ms",
+             f"median of {len(ours)}"),
+        info(f"{label}.eval.predict32_ms", f"{label} model.predict, batch 32", round(predict_ms, 1), "ms",
+             f"{predict_ms / ours_ms:.1f}x our evaluation"),
+    ]
+    details = {
+        "evaluator_ms": [round(s * 1000, 2) for s in ours],
+        "evaluator_batch": evaluator.batch_size,
+        "default_batch": DEFAULT_BATCH,
+        "floor_median_ms_by_batch": {str(b): round(v, 2) for b, v in floor_ms.items()},
+        "floor_best_batch": best_batch,
+        "evaluator_median_ms_by_batch": {str(b): v for b, v in batch_ms.items()},
+        "predict_batch32_ms": round(predict_ms, 1),
+        "accuracy_evaluator": reference.accuracy,
+        "accuracy_numpy": numpy_accuracy,
+    }
+    return figures, details, evaluator
+
+
+# -- 4. sweep --------------------------------------------------------------------------------------
+def sweep_ks() -> list[float]:
+    return [float(k) for k in range(5, 100, 10)]  # 10 ks
+
+
+def bench_sweep(opened, data_path, evaluator, label: str, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
+    """2 methods x 10 ks through Session.evaluate vs 20 x one evaluation, measured just before."""
+    from prune_viz.core.pruning import PruningConfig
+    from prune_viz.core.session import Session
+
+    session = Session(data_path=data_path, preprocessing="scale")
+    session.set_model(opened)
+    # share the already-built evaluator (same model, data and preprocessing): no recompiling
+    session._evaluator = evaluator
+    session._evaluator_key = (id(session.model), session.data_path, session.preprocessing)
+    one = _median_ms([evaluator.run().seconds for _ in range(3 if quick else 5)])
+    task.progress(0.0, f"{label}: sweep")
+    points = []
+    start = time.perf_counter()
+    for method in ("weight", "unit"):
+        for k in sweep_ks():
+            config = PruningConfig(method, k, "layer", opened.default_included)
+            record, _ = session.evaluate(config, with_baseline=False)
+            points.append({"method": method, "k": k, "accuracy": record.result.accuracy,
+                           "sparsity": round(record.sparsity, 4)})
+            task.check()
+    sweep_ms = (time.perf_counter() - start) * 1000
+    ratio = sweep_ms / (len(points) * one)
+    session.set_model(None)
+    figures = [at_most(f"{label}.sweep.ratio", f"{label} sweep of {len(points)} points / {len(points)} evaluations",
+                       round(ratio, 3), "x", SWEEP_TARGET,
+                       f"sweep {sweep_ms:.0f} ms, one evaluation {one:.1f} ms")]
+    return figures, {"sweep_ms": round(sweep_ms, 1), "one_evaluation_ms": round(one, 2), "points": points}
+
+
+# -- 6. scale (in subprocesses, so peak memory is the model's own) ---------------------------------
+def _run_child(code: str, timeout: float = 1800) -> dict:
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    root = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"bench child failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def scale_child(path: str, quick: bool) -> dict:
+    """Runs in a fresh process: RSS after importing TF, open_model time, slider steps, peak RSS."""
+    import tensorflow  # noqa: F401
+    import keras  # noqa: F401
+
+    from prune_viz.core.session import Session, open_model
+
+    baseline = _proc_status("VmRSS")
+    start = time.perf_counter()
+    opened = open_model(path)
+    open_s = time.perf_counter() - start
+    after_open = _proc_status("VmRSS")
+    weight_bytes = sum(layer.size * 4 for layer in opened.layers)
+    session = Session()
+    session.set_model(opened)
+    steps = {}
+    ks = [10.0, 50.0, 90.0] if quick else [10.0, 30.0, 50.0, 70.0, 90.0]
+    for method in ("weight", "unit"):
+        for scope in ("layer", "global"):
+            session.configure(method=method, scope=scope, k=1.0)  # first use builds global ranks
+            opened.pruner.apply(session.result)
+            times = []
+            for k in ks:
+                t0 = time.perf_counter()
+                opened.pruner.apply(session.configure(k=k))
+                times.append(time.perf_counter() - t0)
+            steps[f"{method}_{scope}"] = round(_median_ms(times), 1)
+    opened.pruner.restore()
+    return {
+        "parameters": opened.total_parameters,
+        "prunable_bytes": weight_bytes,
+        "open_seconds": round(open_s, 2),
+        "rss_after_tf_import": baseline,
+        "rss_after_open": after_open,
+        "peak_rss": _proc_status("VmHWM"),
+        "step_ms": steps,
+    }
+
+
+def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
+    widths = QUICK_SCALE_LAYERS if quick else SCALE_LAYERS
+    path = workdir / "scale.keras"
+    task.progress(0.0, "scale: building the model")
+    start = time.perf_counter()
+    _run_child("import json; from prune_viz.bench.core_bench import save_mlp; from pathlib import Path; "
+               f"save_mlp(Path({str(path)!r}), {widths!r}, False, 'scale'); print(json.dumps({{}}))")
+    build_s = time.perf_counter() - start
+    task.progress(0.3, "scale: loading and pruning")
+    child = _run_child("import json; from prune_viz.bench.core_bench import scale_child; "
+                       f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))")
+    child["file_bytes"] = path.stat().st_size
+    child["build_and_save_seconds"] = round(build_s, 1)
+    path.unlink()
+    weights = child["prunable_bytes"]
+    growth = (child["peak_rss"] - child["rss_after_tf_import"]) / weights
+    shape = "x".join(map(str, widths))
+    name = f"scale {child['parameters'] / 1e6:.0f}M"
+    figures = [info("scale.open_s", f"{name}: open (load + rank)", child["open_seconds"], "s",
+                    f"{shape} MLP, {child['file_bytes'] / 2**20:.0f} MiB .keras")]
+    for mode, ms in child["step_ms"].items():
+        figures.append(at_most(f"scale.slider.{mode}.ms", f"{name}: slider step, {mode.replace('_', ' ')}", ms,
+                               "ms", SCALE_STEP_TARGET_MS))
+    figures.append(at_most("scale.peak_memory", f"{name}: peak memory over TF baseline / weights", round(growth, 2),
+                           "x", SCALE_MEMORY_TARGET,
+                           f"VmHWM {child['peak_rss'] / 2**20:.0f} MiB, after TF import "
+                           f"{child['rss_after_tf_import'] / 2**20:.0f} MiB, weights {weights / 2**20:.0f} MiB"))
+    figures.append(info("scale.peak_memory_total", f"{name}: peak memory (whole process) / weights",
+                        round(child["peak_rss"] / weights, 2), "x"))
+    return figures, child
+
+
+# -- 7. compaction ---------------------------------------------------------------------------------
+def compact_dense_chain(weights: list[tuple[np.ndarray, np.ndarray | None]]):
+    """Bench-local compaction of a Dense chain: drop every hidden unit whose incoming column is all
+    zero (its ReLU output is then relu(bias), constant; folded into the next layer's bias)."""
+    out = []
+    keep_rows = None
+    carry = None  # constant contribution of dropped units to the next layer
+    for i, (kernel, bias) in enumerate(weights):
+        k = kernel if keep_rows is None else kernel[keep_rows]
+        b = (np.zeros(kernel.shape[1], np.float32) if bias is None else bias.copy())
+        if carry is not None:
+            b = b + carry @ kernel
+        last = i == len(weights) - 1
+        if last:
+            out.append((np.ascontiguousarray(k), b))
+            break
+        dead = ~np.any(k != 0, axis=0)
+        if dead.all():  # keep one (zero) unit: TF's oneDNN matmul aborts the process on a 0-wide matrix
+            dead[0] = False
+        # a dead unit outputs relu(bias): a constant the next layer absorbs into its bias
+        carry = np.where(dead, np.maximum(b, 0), 0).astype(np.float32)
+        keep_rows = ~dead
+        out.append((np.ascontiguousarray(k[:, keep_rows]), b[keep_rows]))
+    return out
+
+
+def _tf_chain(tf, weights, batch: int):
+    variables = [(tf.constant(k), tf.constant(b if b is not None else np.zeros(k.shape[1], np.float32)))
+                 for k, b in weights]
+
+    @tf.function(input_signature=[tf.TensorSpec((batch, weights[0][0].shape[0]), tf.float32)])
+    def forward(x):
+        h = x
+        for i, (k, b) in enumerate(variables):
+            h = tf.matmul(h, k) + b
+            if i < len(variables) - 1:
+                h = tf.nn.relu(h)
+        return h
+
+    return forward
+
+
+def _latency(tf, weights, x: np.ndarray, batch: int, repeats: int) -> tuple[float, np.ndarray]:
+    forward = _tf_chain(tf, weights, batch)
+    chunks = [tf.constant(x[s : s + batch]) for s in range(0, len(x) - len(x) % batch, batch)]
+    forward(chunks[0])
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = [forward(c).numpy() for c in chunks]
+        times.append(time.perf_counter() - start)
+    return _median_ms(times) / len(chunks), np.concatenate(out)
+
+
+def bench_compaction(opened, data, label: str, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
+    """Latency of the masked model (pruned units still multiplied by zeros) vs the compacted one,
+    at 50/90/99% unit pruning of the hidden layers, for batch 1 and for the 10k test set."""
+    import tensorflow as tf
+
+    from prune_viz.core.inputs import preprocess
+    from prune_viz.core.pruning import PruningConfig
+
+    x = preprocess(data.x_test, "scale").reshape(len(data.x_test), -1)
+    x_single = x[:100] if quick else x[:500]
+    pruner = opened.pruner
+    base = dense_weights(opened.loaded.keras_model)
+    figures, details = [], {"compactor": "bench-local (prune_viz.bench.core_bench.compact_dense_chain)"}
+    for index, k in enumerate((50.0, 90.0, 99.0)):
+        task.progress(index / 3, f"{label}: compaction k={k:g}")
+        result = pruner.prune(PruningConfig("unit", k, "layer", opened.default_included))
+        masked = [(result.kernels[layer.name].numpy(), bias) for layer, (_, bias) in zip(opened.layers, base, strict=True)]
+        compacted = compact_dense_chain(masked)
+        repeats = 3 if quick else 5
+        masked_full, masked_out = _latency(tf, masked, x, 2500 if not quick else 1000, repeats)
+        compact_full, compact_out = _latency(tf, compacted, x, 2500 if not quick else 1000, repeats)
+        masked_one, _ = _latency(tf, masked, x_single, 1, 1)
+        compact_one, _ = _latency(tf, compacted, x_single, 1, 1)
+        same = bool(np.array_equal(np.argmax(masked_out, 1), np.argmax(compact_out, 1)))
+        max_diff = float(np.max(np.abs(masked_out - compact_out)))
+        widths = [int(w.shape[1]) for w, _ in compacted]
+        per_image_masked = masked_full / (2500 if not quick else 1000)
+        details[f"k{k:g}"] = {
+            "compacted_widths": widths,
+            "batch_ms_masked": round(masked_full, 3), "batch_ms_compacted": round(compact_full, 3),
+            "batch1_ms_masked": round(masked_one, 4), "batch1_ms_compacted": round(compact_one, 4),
+            "same_predictions": same, "max_abs_output_diff": max_diff,
+            "per_image_us_masked": round(per_image_masked * 1000, 3),
+        }
+        figures.append(info(f"{label}.compaction.k{k:g}.batch_speedup",
+                            f"{label} unit k={k:g}%: compacted speedup, batch", round(masked_full / compact_full, 2),
+                            "x", f"widths {widths}; same predictions: {same}"))
+        figures.append(info(f"{label}.compaction.k{k:g}.single_speedup",
+                            f"{label} unit k={k:g}%: compacted speedup, batch 1", round(masked_one / compact_one, 2),
+                            "x", f"{masked_one * 1000:.0f} us -> {compact_one * 1000:.0f} us per image"))
+    return figures, details
+
+
+# -- the whole run ---------------------------------------------------------------------------------
+def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchReport:
+    task = task or quiet()
+    started = time.perf_counter()
+    report = BenchReport(machine_info(), {"quick": options.quick, "data": options.data,
+                                          "sections": list(options.sections)})
+    from prune_viz.core.data import load_mnist
+    from prune_viz.core.session import open_model
+
+    data = load_mnist(options.data) if {"evaluation", "sweep", "compaction"} & set(options.sections) else None
+    with tempfile.TemporaryDirectory(prefix="prune-viz-bench-", dir=options.workdir) as tmp:
+        workdir = Path(tmp)
+        models = [("lenet-300-100", LENET_300_100, True)]
+        models.insert(0, ("mlp-64-32", QUICK_MLP, False) if options.quick else ("fc-1000", FC1000, False))
+        steps = len(models) * 4 + 1
+        step = 0
+        for label, widths, bias in models:
+            sub = lambda: task.sub(step / steps, (step + 1) / steps)  # noqa: E731
+            path = save_mlp(workdir / f"{label}.keras", widths, bias, label.replace("-", "_"))
+            opened = open_model(path)
+            report.details[label] = {"widths": list(widths), "biases": bias,
+                                     "prunable_weights": sum(layer.size for layer in opened.layers)}
+            if "slider" in options.sections:
+                figures, details = bench_slider(opened, label, options.quick, True, sub())
+                report.figures += figures
+                report.details[label]["slider"] = details
+            step += 1
+            evaluator = None
+            if "evaluation" in options.sections or "sweep" in options.sections:
+                figures, details, evaluator = bench_evaluation(opened, data, label, options.quick, sub())
+                report.figures += figures
+                report.details[label]["evaluation"] = details
+            step += 1
+            if "sweep" in options.sections:
+                figures, details = bench_sweep(opened, options.data, evaluator, label, options.quick, sub())
+                report.figures += figures
+                report.details[label]["sweep"] = details
+            step += 1
+            if "compaction" in options.sections and widths == models[0][1]:
+                figures, details = bench_compaction(opened, data, label, options.quick, sub())
+                report.figures += figures
+                report.details[label]["compaction"] = details
+            step += 1
+            opened.pruner.restore()
+        if "scale" in options.sections:
+            figures, details = bench_scale(workdir, options.quick, task.sub(step / steps, 1.0))
+            report.figures += figures
+            report.details["scale"] = details
+    report.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    report.seconds = time.perf_counter() - started
+    task.progress(1.0, "done")
+    return report
+
+
+def format_table(report: BenchReport) -> str:
+    rows = [("figure", "value", "target", "ratio", "result", "note")]
+    for f in report.figures:
+        value = f"{f.value:g} {f.unit}"
+        ratio = "" if f.ratio is None else f"{f.ratio:.2f}"
+        verdict = "info" if f.passed is None else ("PASS" if f.passed else "FAIL")
+        rows.append((f.name, value, f.target, ratio, verdict, f.note))
+    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    lines = []
+    for i, r in enumerate(rows):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(r[:5], widths, strict=True)) + "  " + r[5])
+        if i == 0:
+            lines.append("-" * (sum(widths) + 2 * 5 + 4))
+    m = report.machine
+    head = (f"prune-viz bench, {m['date_utc']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, "
+            f"load average {m['load_average_at_start']} at start, {m.get('load_average_at_end')} at end")
+    failed = sum(1 for f in report.figures if f.passed is False)
+    passed = sum(1 for f in report.figures if f.passed)
+    tail = f"\n{passed} passed, {failed} failed, {report.seconds:.0f} s"
+    return head + "\n\n" + "\n".join(lines) + tail
