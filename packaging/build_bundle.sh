@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Build the one-folder desktop bundle with PyInstaller and smoke-test it under Xvfb.
-# Takes a few minutes and about 2 GB of disk (the bundle itself is ~1.6 GB, mostly
+# Takes a few minutes and about 3 GB of disk (the bundle itself is ~1.5 GB, mostly
 # TensorFlow); not part of CI. See packaging/README.md.
 #
 #   packaging/build_bundle.sh            # result: build/bundle/dist/prune-viz/prune-viz
 #
 # Environment: BUNDLE_OUT (default build/bundle), PRUNE_VIZ_MNIST (a folder of MNIST IDX
 # files for the evaluation smoke test; default ../shared/data/mnist), SMOKE_MODEL (a model to
-# open while assets/ has no demo checkpoint), SKIP_APT=1 to not apt-get the X libraries.
+# open while assets/ has no demo checkpoint), SKIP_APT=1 to not apt-get the X libraries,
+# STRIP_TF=0 to keep TensorFlow's symbol tables.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -42,6 +43,15 @@ started=$(date +%s)
 python3 -m PyInstaller --noconfirm --clean --log-level WARN \
     --distpath "$OUT/dist" --workpath "$OUT/work" packaging/prune-viz.spec
 echo "built in $(( $(date +%s) - started )) s: $APP"
+
+if [ "${STRIP_TF:-1}" = 1 ]; then
+    step "strip the symbol tables from TensorFlow's two big libraries (STRIP_TF=0 keeps them)"
+    # only these two (over 1.2 GB together); the smoke tests below show TensorFlow still runs
+    du -sh "$BUNDLE"
+    strip --strip-unneeded "$BUNDLE/_internal/tensorflow/libtensorflow_cc.so.2" \
+        "$BUNDLE/_internal/tensorflow/libtensorflow_framework.so.2"
+    du -sh "$BUNDLE"
+fi
 
 step "Qt's xcb plugin resolves all its libraries inside the bundle or the system"
 plugin=$(find "$BUNDLE/_internal" -name libqxcb.so -print -quit)
