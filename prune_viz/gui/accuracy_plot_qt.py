@@ -17,9 +17,12 @@ from prune_viz.gui.pictures_qt import (
     SERIES_STYLE,
     bind,
     caption_label,
+    is_font_change,
     new_plot_widget,
+    point_size,
     series_name,
     series_pen,
+    sized_font,
     style_plot,
 )
 
@@ -42,12 +45,11 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         self.caption = caption_label(self)
         self.plot_widget = new_plot_widget(self)
         self.plot = self.plot_widget.getPlotItem()
-        style_plot(self.plot, "sparsity of the selected layers (%)", "test accuracy (%)")
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setXRange(0, 100, padding=0.02)
         self.plot.setYRange(0, 100, padding=0.02)
         self.legend = self.plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND,
-                                          brush=(255, 255, 255, 220), pen=pg.mkPen(MUTED), labelTextSize="10pt")
+                                          brush=(255, 255, 255, 220), pen=pg.mkPen(MUTED))
 
         self.chance_line = pg.InfiniteLine(
             pos=CHANCE, angle=0, movable=False, pen=pg.mkPen(MUTED, width=1, dash=[2, 4]),
@@ -74,7 +76,22 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.evaluation_changed, self._on_evaluation_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        self._apply_font()
         self._redraw()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self._apply_font()
+
+    def _apply_font(self) -> None:
+        points = point_size(self)
+        style_plot(self.plot, "sparsity of the selected layers (%)", "test accuracy (%)", points)
+        self.legend.setLabelTextSize(f"{points:.1f}pt")  # for rows added later
+        for _sample, label in self.legend.items:
+            label.setText(label.text, size=f"{points:.1f}pt")
+        for line in (self.chance_line, self.baseline_line):
+            line.label.setFont(sized_font(points))
 
     # -- public ---------------------------------------------------------------------------------
     def add_sweep_point(self, method: str, scope: str, sparsity: float, accuracy: float) -> None:

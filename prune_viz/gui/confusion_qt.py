@@ -15,9 +15,13 @@ from prune_viz.gui.pictures_qt import (
     KEPT,
     MUTED,
     STALE_OPACITY,
+    SMALL_SCALE,
     bind,
     caption_label,
+    is_font_change,
     new_plot_widget,
+    point_size,
+    sized_font,
     style_plot,
 )
 
@@ -28,7 +32,6 @@ BAR_WIDTH = 0.7
 # mistakes are visible next to diagonal counts near a thousand.
 CONFUSION_GAMMA = 0.4
 CONFUSION_COLOURS = ("#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
-COUNT_POINT_SIZE = 8
 STALE_NOTE_STYLE = "background: #fff3cd; color: #664d03; border: 1px solid #e0c36c; padding: 4px;"
 
 
@@ -57,8 +60,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         # per-class accuracy
         self.bars_widget = new_plot_widget(self)
         self.bars_plot = self.bars_widget.getPlotItem()
-        style_plot(self.bars_plot, "digit", "accuracy (%)")
-        self.bars_plot.showGrid(x=False, y=True, alpha=0.25)
         self.bars_plot.setMouseEnabled(x=False, y=False)
         self.bars_plot.getAxis("bottom").setTicks(DIGIT_TICKS)
         self.bars_plot.setXRange(-0.6, 9.6, padding=0)
@@ -75,7 +76,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.bar_labels = []
         for digit in DIGITS:
             label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
-            label.setFont(_font(COUNT_POINT_SIZE))
             label.setPos(digit, 0)
             self.bars_plot.addItem(label)
             self.bar_labels.append(label)
@@ -83,8 +83,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         # confusion matrix, row = true digit
         self.confusion_widget = new_plot_widget(self)
         self.confusion_plot = self.confusion_widget.getPlotItem()
-        style_plot(self.confusion_plot, "predicted digit", "true digit")
-        self.confusion_plot.showGrid(x=False, y=False)
         self.confusion_plot.setMouseEnabled(x=False, y=False)
         self.confusion_plot.invertY(True)
         self.confusion_plot.setAspectLocked(True)
@@ -97,11 +95,11 @@ class EvaluationDetails(QtWidgets.QWidget):
         frame.setPen(pg.mkPen(MUTED, width=1))
         self.confusion_plot.addItem(frame)
         self.confusion_plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
+        self.confusion_plot.getViewBox().sigResized.connect(self._fit_count_font)
         self.count_labels = np.empty((10, 10), dtype=object)
         for true in DIGITS:
             for predicted in DIGITS:
                 label = pg.TextItem("", anchor=(0.5, 0.5))
-                label.setFont(_font(COUNT_POINT_SIZE))
                 label.setPos(predicted, true)
                 self.confusion_plot.addItem(label)
                 self.count_labels[true, predicted] = label
@@ -120,7 +118,34 @@ class EvaluationDetails(QtWidgets.QWidget):
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.evaluation_changed, self._on_evaluation_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        self._apply_font()
         self.show_record(session.last_evaluation)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self._apply_font()
+
+    def _apply_font(self) -> None:
+        points = point_size(self)
+        style_plot(self.bars_plot, "digit", "accuracy (%)", points)
+        self.bars_plot.showGrid(x=False, y=True, alpha=0.25)
+        style_plot(self.confusion_plot, "predicted digit", "true digit", points)
+        self.confusion_plot.showGrid(x=False, y=False)
+        small = sized_font(points * SMALL_SCALE)
+        for label in self.bar_labels:
+            label.setFont(small)
+        self._fit_count_font()
+
+    def _fit_count_font(self, *_args) -> None:
+        """Counts as large as the widget's small font, but never wider than their cell."""
+        cell_pixels = 1.0 / max(self.confusion_plot.getViewBox().viewPixelSize()[0], 1e-9)
+        font = sized_font(point_size(self) * SMALL_SCALE)
+        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0000")
+        if widest > 0.9 * cell_pixels:
+            font.setPointSizeF(max(5.0, font.pointSizeF() * 0.9 * cell_pixels / widest))
+        for label in self.count_labels.flat:
+            label.setFont(font)
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -224,10 +249,4 @@ class EvaluationDetails(QtWidgets.QWidget):
                 f"Settings changed since this evaluation (it is for {self.record.config.describe()}; "
                 f"now {self.session.config.describe()}). Evaluate again to update."
             )
-
-
-def _font(points: int) -> QtGui.QFont:
-    font = QtGui.QFont()
-    font.setPointSize(points)
-    return font
 

@@ -20,8 +20,11 @@ from prune_viz.gui.pictures_qt import (
     THRESHOLD,
     bind,
     caption_label,
+    is_font_change,
     new_plot_widget,
+    point_size,
     set_axis_labels,
+    sized_font,
     style_plot,
 )
 
@@ -86,7 +89,6 @@ class WeightHistogram(QtWidgets.QWidget):
 
         self.plot_widget = new_plot_widget(self)
         self.plot = self.plot_widget.getPlotItem()
-        style_plot(self.plot, "|weight|", "weights")
         self.plot.setMouseEnabled(x=False, y=False)
         self.pruned_curve = self._step_curve(PRUNED)
         self.kept_curve = self._step_curve(KEPT)
@@ -107,7 +109,19 @@ class WeightHistogram(QtWidgets.QWidget):
 
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.pruning_changed, self._on_pruning_changed)
+        self._apply_font()
         self._on_model_changed(session.model)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self._apply_font()
+            self._redraw()
+
+    def _apply_font(self) -> None:
+        points = point_size(self)
+        style_plot(self.plot, "|weight|", "weights", points)
+        self.threshold_line.label.setFont(sized_font(points))
 
     def _step_curve(self, colour: str) -> pg.PlotDataItem:
         brush = pg.mkColor(colour)
@@ -190,7 +204,7 @@ class WeightHistogram(QtWidgets.QWidget):
 
         what = "|weight|" if method == "weight" else "unit L2 norm (of its incoming weights)"
         counted = "weights" if method == "weight" else "units"
-        set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted)
+        set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self))
         left, right = float(histogram.edges[0]), max(float(histogram.edges[-1]), threshold or 0.0)
         margin = 0.03 * (right - left)
         self.plot.setXRange(max(0.0, left - margin), right + margin, padding=0)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 
 import pyqtgraph as pg
-from PySide6 import QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
 __all__ = ["WeightHistogram", "UnitTileGrid", "AccuracySparsityPlot", "EvaluationDetails"]
@@ -56,8 +56,9 @@ SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
 
 STALE_OPACITY = 0.3
 
-TICK_POINT_SIZE = 10
-LABEL_POINT_SIZE = 11
+DEFAULT_POINT_SIZE = 10.0
+LABEL_SCALE = 1.1  # axis titles a little larger than tick numbers
+SMALL_SCALE = 0.85  # numbers written inside a picture (bar values, confusion counts)
 
 
 def series_name(method: str, scope: str) -> str:
@@ -72,26 +73,42 @@ def series_pen(method: str, scope: str, width: float = 2.0) -> QtGui.QPen:
     return pen
 
 
-def style_plot(plot: pg.PlotItem, bottom: str, left: str) -> None:
+def point_size(widget: QtWidgets.QWidget) -> float:
+    """The widget's font size in points; pyqtgraph items do not inherit Qt fonts, so the
+    widgets pass this on (and redo it on a FontChange, e.g. the main window's presenter mode)."""
+    size = widget.font().pointSizeF()
+    return size if size > 0 else DEFAULT_POINT_SIZE
+
+
+def sized_font(points: float) -> QtGui.QFont:
+    font = QtGui.QFont()
+    font.setPointSizeF(points)
+    return font
+
+
+def is_font_change(event: QtCore.QEvent) -> bool:
+    return event.type() == QtCore.QEvent.Type.FontChange
+
+
+def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE) -> None:
     """Dark ticks and labels on white, readable sizes, a faint grid, no mouse zoom surprises."""
-    tick_font = QtGui.QFont()
-    tick_font.setPointSize(TICK_POINT_SIZE)
+    tick_font = sized_font(points)
     for side in ("left", "bottom"):
         axis = plot.getAxis(side)
         axis.setPen(pg.mkPen(FOREGROUND, width=1))
         axis.setTextPen(pg.mkPen(FOREGROUND))
         axis.setStyle(tickFont=tick_font, tickTextOffset=4)
-        axis.enableAutoSIPrefix(False)  # "(x0.001)" beside a label confuses more than it saves
-    set_axis_labels(plot, bottom, left)
+    set_axis_labels(plot, bottom, left, points)
     plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
     plot.setMenuEnabled(False)
     plot.hideButtons()
 
 
-def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str) -> None:
-    label_style = {"color": FOREGROUND, "font-size": f"{LABEL_POINT_SIZE}pt"}
-    plot.setLabel("bottom", bottom, **label_style)
-    plot.setLabel("left", left, **label_style)
+def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE) -> None:
+    label_style = {"color": FOREGROUND, "font-size": f"{points * LABEL_SCALE:.1f}pt"}
+    # siPrefixEnableRanges=(): plain tick numbers, never rescaled to "50, 100 (x0.001)"
+    plot.setLabel("bottom", bottom, siPrefixEnableRanges=(), **label_style)
+    plot.setLabel("left", left, siPrefixEnableRanges=(), **label_style)
 
 
 def new_plot_widget(parent: QtWidgets.QWidget | None = None) -> pg.PlotWidget:

@@ -68,6 +68,9 @@ def test_histogram_threshold_line_sits_at_the_core_threshold(qtbot, session):
     assert widget.threshold == pytest.approx(result.thresholds["hidden2"])
     assert widget.threshold != pytest.approx(result.thresholds["hidden1"])
     screenshot(qtbot, widget, "histogram_weight")
+    axis = widget.plot.getAxis("bottom")  # |w| ticks read 0.05, not "50 (x0.001)"
+    assert axis.autoSIPrefixScale == 1.0
+    assert axis.tickStrings([0.05, 0.1], axis.autoSIPrefixScale * axis.scale, 0.05) == ["0.05", "0.10"]
 
 
 def test_histogram_of_originals_is_computed_once_per_layer(qtbot, session, opened):
@@ -270,3 +273,19 @@ def test_deleted_widgets_stop_listening(qtbot, session):
         shiboken6.delete(widget)
     session.configure(method="unit", k=20)  # would raise RuntimeError if a slot touched a dead widget
     session.set_model(session.model)
+
+
+def test_plots_follow_the_widget_font(qtbot, session):
+    """pyqtgraph items do not inherit Qt fonts; a bigger font (presenter mode) must reach the axes."""
+    from PySide6.QtGui import QFont
+
+    widgets = [WeightHistogram(session), AccuracySparsityPlot(session), EvaluationDetails(session)]
+    plots = [widgets[0].plot, widgets[1].plot, widgets[2].bars_plot, widgets[2].confusion_plot]
+    for widget in widgets:
+        qtbot.addWidget(widget)
+        font = QFont(widget.font())
+        font.setPointSizeF(21.0)
+        widget.setFont(font)
+    for plot in plots:
+        assert plot.getAxis("bottom").style["tickFont"].pointSizeF() == pytest.approx(21.0)
+    assert widgets[0].threshold_line.label.textItem.font().pointSizeF() == pytest.approx(21.0)
