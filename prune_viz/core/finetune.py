@@ -17,7 +17,7 @@ import numpy as np
 from prune_viz.core.data import MnistData
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet
-from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best
+from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best, inference_copy
 
 DEFAULT_FINETUNE_LEARNING_RATE = 1e-4
 
@@ -122,7 +122,7 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
     pruned_weights = sum(int((~m).sum()) for m in masks.values())
     metadata = _metadata(opened, result, data, evaluator.preprocessing, epochs, batch_size, learning_rate, seed,
                          fit, unpruned.accuracy, before.accuracy, after.accuracy, after.loss)
-    return FinetuneResult(clone, config, before.accuracy, before.loss, after.accuracy, after.loss, unpruned.accuracy,
+    return FinetuneResult(inference_copy(clone), config, before.accuracy, before.loss, after.accuracy, after.loss, unpruned.accuracy,
                           fit, pruned_weights, evaluator.preprocessing, metadata)
 
 

@@ -1,0 +1,52 @@
+"""Fine-tuning with fixed masks: pruned weights stay exactly zero, the rest learn, the input is untouched."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prune_viz.core.finetune import finetune
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.session import open_model
+
+
+@pytest.fixture(scope="module")
+def opened(trained_mlp_path):
+    return open_model(trained_mlp_path)
+
+
+def _kernels(model):
+    return {layer.name: np.asarray(layer.kernel.numpy()) for layer in model.layers if hasattr(layer, "kernel")}
+
+
+@pytest.mark.parametrize("method,k", [("weight", 90), ("unit", 50)])
+def test_pruned_weights_stay_exactly_zero_and_accuracy_recovers(opened, mnist, method, k):
+    originals = [w.copy() for w in opened.loaded.keras_model.get_weights()]
+    config = PruningConfig(method, k, "layer", opened.default_included)
+    masks = {name: np.asarray(m.numpy()) for name, m in opened.pruner.prune(config).masks.items()}
+    # a high rate so Adam's moments are large; they still must not bring a pruned weight back
+    result = finetune(opened, config, mnist, epochs=2, learning_rate=3e-3, seed=1, preprocessing="scale")
+    kernels = _kernels(result.model)
+    for name, mask in masks.items():
+        assert np.all(kernels[name][~mask] == 0.0), name
+        originals_kept = opened.pruner.original(name).numpy()[mask]
+        assert np.mean(kernels[name][mask] != originals_kept) > 0.5  # the survivors did train
+    assert result.pruned_weights == sum(int((~m).sum()) for m in masks.values())
+    assert result.accuracy_after > result.accuracy_before
+    assert result.unpruned_accuracy > result.accuracy_before
+    # the opened model is still the unpruned original
+    for got, want in zip(opened.loaded.keras_model.get_weights(), originals):
+        assert got.tobytes() == want.tobytes()
+    tune = result.metadata["fine_tune"]
+    assert tune["trained_on"] == "MNIST 5,000-image training subset" and tune["masks_fixed"] is True
+    assert result.metadata["pruning"]["method"] == method and result.metadata["pruning"]["k"] == k
+    assert result.metadata["test_accuracy"] == pytest.approx(result.accuracy_after, abs=1e-6)
+    assert "fine-tuned on MNIST 5,000-image training subset" in result.metadata["trained_on"]
+
+
+def test_output_layer_is_trained_but_not_masked_by_default(opened, mnist):
+    config = PruningConfig("weight", 50, "layer", opened.default_included)
+    result = finetune(opened, config, mnist, epochs=1, preprocessing="scale")
+    output = _kernels(result.model)["output"]
+    assert np.count_nonzero(output) == output.size  # not pruned
+    assert not np.array_equal(output, opened.pruner.original("output").numpy())
