@@ -141,10 +141,13 @@ def _check_output(path: str | None, force: bool, suffix: str, inputs=()) -> Path
 
 def _atomic_write(path: Path, write) -> None:
     """``write(temp_path)`` then rename over ``path``."""
+    from prune_viz.core.export import new_file_mode
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, new_file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

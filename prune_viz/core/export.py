@@ -66,11 +66,21 @@ def save_model_atomically(model, path: str | os.PathLike, metadata: dict, *, for
     os.close(fd)
     try:
         save_keras_with_metadata(model, tmp, metadata)
+        os.chmod(tmp, new_file_mode(path))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def new_file_mode(path: Path) -> int:
+    """The mode a plain open() would give ``path`` (mkstemp's temp files are 0600)."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 # -- walking a chain of layers ------------------------------------------------------------------

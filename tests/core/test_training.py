@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -89,6 +91,10 @@ def test_atomic_save_refuses_to_overwrite_without_force(trained, tmp_path):
     save_model_atomically(trained.model, path, {"x": 1}, force=True)
     assert path.read_bytes()[:2] == b"PK"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]  # no temp file left behind
+    fresh = save_model_atomically(trained.model, tmp_path / "fresh.keras", {})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temp file's private 0600
     with pytest.raises(ExportError, match="input model"):
         save_model_atomically(trained.model, path, {}, force=True, protect=(path,))
     with pytest.raises(ExportError, match=r"\.keras"):
