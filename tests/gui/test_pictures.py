@@ -181,6 +181,58 @@ def test_tile_order_and_cap(qtbot, session, opened):
     assert set(widget.greyed_units) == set(widget.shown_units[:16])
 
 
+def test_tile_tooltip_names_the_unit_under_the_mouse(qtbot, session):
+    from PySide6.QtCore import QPointF
+
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    result = session.configure(method="unit", k=30)
+    screenshot(qtbot, widget, "tiles_hover", (500, 500))
+    slot = 9  # second row, second column of the 8x8 grid
+    centre = QPointF(1 * (SIDE + GAP) + SIDE / 2, 1 * (SIDE + GAP) + SIDE / 2)
+    widget._on_mouse_moved(widget.view.mapViewToScene(centre))
+    unit = int(widget.shown_units[slot])
+    kept = int(np.count_nonzero(np.asarray(result.masks["hidden1"].numpy())[:, unit]))
+    tip = widget.view_widget.toolTip()
+    assert tip.startswith(f"unit {unit}:")
+    assert ("pruned unit" in tip) == (kept == 0)
+
+
+def tiny_model(tmp_path, name: str, *layers, input_shape):
+    """An untrained model: the tiles only need its layer shapes, not its accuracy."""
+    import keras
+
+    model = keras.Sequential([keras.Input(input_shape), *layers])
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    return open_model(path)
+
+
+def test_tiles_apply_to_dense_after_flatten_but_not_to_convolutions(qtbot, tmp_path):
+    import keras
+
+    flat = tiny_model(tmp_path, "flat", keras.layers.Flatten(), keras.layers.Dense(12, name="fc"),
+                      keras.layers.Dense(10, name="out"), input_shape=(28, 28, 1))
+    conv = tiny_model(tmp_path, "conv", keras.layers.Conv2D(4, 3, name="conv"), keras.layers.Flatten(),
+                      keras.layers.Dense(10, name="out"), input_shape=(28, 28, 1))
+    session = Session()
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    assert not widget.applies and "No model open" in widget.message.text()
+
+    session.set_model(flat)
+    assert widget.applies and len(widget.shown_units) == 12
+    # tile 5 is unit 5's weights, pixel (row, column) = input pixel (row, column): red where positive
+    weights = flat.loaded.keras_model.get_layer("fc").kernel.numpy()[:, 5].reshape(SIDE, SIDE)
+    pixels = tile_pixels(widget, 5).astype(int)
+    clear = np.abs(weights) > 0.2 * np.abs(weights).max()
+    assert np.array_equal((pixels[..., 0] > pixels[..., 2])[clear], (weights > 0)[clear])
+
+    session.set_model(conv)
+    assert not widget.applies
+    assert "Conv2D" in widget.message.text() and "whole 28x28 image" in widget.message.text()
+
+
 def test_tiles_explain_when_the_layer_is_not_a_first_image_layer(qtbot, session):
     widget = UnitTileGrid(session)
     qtbot.addWidget(widget)
