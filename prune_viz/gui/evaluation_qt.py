@@ -8,7 +8,6 @@ it was requested. Auto-evaluate re-requests, debounced, whenever the settings mo
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -16,14 +15,10 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QMenu,
     QProgressBar,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
-    QTabWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -135,7 +130,8 @@ class EvaluationController(QObject):
 
 
 class ResultView(QWidget):
-    """Accuracy, loss, change vs unpruned, data provenance, per-class accuracy and confusion."""
+    """Accuracy, loss, change vs unpruned and where the numbers come from (the per-digit pictures
+    are in pictures_qt.EvaluationDetails)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -151,28 +147,12 @@ class ResultView(QWidget):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.per_class = QTableWidget(10, 2)
-        self.per_class.setHorizontalHeaderLabels(["accuracy", "unpruned"])
-        self.per_class.setVerticalHeaderLabels([str(d) for d in range(10)])
-        self.confusion = QTableWidget(10, 10)
-        self.confusion.setHorizontalHeaderLabels([str(d) for d in range(10)])
-        self.confusion.setVerticalHeaderLabels([str(d) for d in range(10)])
-        self.confusion.setToolTip("Rows: true digit, columns: predicted digit")
-        for table in (self.per_class, self.confusion):
-            table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-            table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-            table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.tables = QTabWidget()
-        self.tables.addTab(self.per_class, "Per class")
-        self.tables.addTab(self.confusion, "Confusion (rows: true)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.accuracy)
         layout.addWidget(self.status)
         layout.addWidget(self.details)
-        layout.addWidget(self.tables, 1)
-        self.tables.hide()  # until there is a result to tabulate
-        self.accuracy.hide()
+        self.accuracy.hide()  # until there is a result
         self.stale = False
         self.has_result = False
 
@@ -182,15 +162,11 @@ class ResultView(QWidget):
         self.accuracy.hide()
         self.status.setText("No evaluation yet: press Evaluate (Ctrl+E).")
         self.details.setText("")
-        self.per_class.clearContents()
-        self.confusion.clearContents()
-        self.tables.hide()
         self.set_stale(False)
 
     def show_record(self, record, baseline, trained_on: str) -> None:
         result = record.result
         self.has_result = True
-        self.tables.show()
         self.accuracy.show()
         self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
         lines = [f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
@@ -207,37 +183,16 @@ class ResultView(QWidget):
         lines.append(f"Model trained on: {trained_on}")
         lines.append(f"One pass over the test set: {result.seconds:.2f} s")
         self.details.setText("<br>".join(lines))
-        base = baseline.result.per_class_accuracy if baseline is not None else None
-        for digit in range(10):
-            self.per_class.setItem(digit, 0, _number(f"{result.per_class_accuracy[digit] * 100:.1f}%"))
-            self.per_class.setItem(digit, 1, _number("" if base is None else f"{base[digit] * 100:.1f}%"))
-        peak = max(int(result.confusion.max()), 1)
-        for true in range(10):
-            for predicted in range(10):
-                count = int(result.confusion[true, predicted])
-                item = _number(str(count))
-                shade = int(255 - 140 * count / peak) if count else 255
-                item.setBackground(QColor(shade, shade, 255) if true == predicted else
-                                   QColor(255, shade, shade))
-                item.setForeground(QColor(0, 0, 0))
-                self.confusion.setItem(true, predicted, item)
 
     def set_stale(self, stale: bool, why: str = "") -> None:
         self.stale = stale
         self.accuracy.setEnabled(not stale)
         self.details.setEnabled(not stale)
-        self.tables.setEnabled(not stale)
         if stale:
             self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} since this result; "
                                 "press Evaluate for the current settings.</span>")
         elif self.has_result:
             self.status.setText("<b>Current:</b> computed for the settings shown.")
-
-
-def _number(text: str) -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-    return item
 
 
 class EvaluationPanel(QGroupBox):

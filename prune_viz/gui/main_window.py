@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QFont, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -30,7 +31,8 @@ from prune_viz.gui import recent_qt
 from prune_viz.gui.controls_qt import LayerList, PruningControls
 from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
-from prune_viz.gui.heatmap_qt import COLORMAPS, DIVERGING, HIGH_CONTRAST, LayerHeatmaps
+from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
+from prune_viz.gui.pictures_qt import AccuracySparsityPlot, EvaluationDetails, UnitTileGrid, WeightHistogram
 from prune_viz.gui.start_page_qt import StartPage
 from prune_viz.gui.workers import Job, JobQueue
 
@@ -38,6 +40,7 @@ APP_NAME = "prune-viz"
 OPEN_KIND = "open"
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 PRESENTER_SCALE = 1.6
+DEFAULT_SIZE = (1600, 1000)
 
 
 class MainWindow(QMainWindow):
@@ -67,6 +70,10 @@ class MainWindow(QMainWindow):
         self.layer_list = LayerList(self.session)
         self.controls = PruningControls(self.session)
         self.evaluation = EvaluationPanel(self.session, self.controller)
+        self.histogram = WeightHistogram(self.session)
+        self.tiles = UnitTileGrid(self.session)
+        self.details = EvaluationDetails(self.session)
+        self.accuracy_plot = AccuracySparsityPlot(self.session)
         self._add_docks()
         self._add_status_bar()
         self._add_actions()
@@ -75,7 +82,7 @@ class MainWindow(QMainWindow):
         self.start_page.open_folder_clicked.connect(self.choose_model_folder)
         self.start_page.recent_chosen.connect(self.open_path)
         self.layer_list.layer_selected.connect(self.heatmaps.set_layer)
-        self.heatmaps.layer_selected.connect(self.layer_list.select)
+        self.heatmaps.layer_selected.connect(self._on_layer_selected)
         self.heatmaps.view.hovered.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.evaluation.data_path_chosen.connect(self.set_data_path)
         self.controller.failed.connect(lambda exc: self._show_error(exc, "evaluate the model"))
@@ -84,7 +91,7 @@ class MainWindow(QMainWindow):
         self.session.model_changed.connect(self._on_model_changed)
 
         self.setAcceptDrops(True)
-        self.resize(1440, 900)
+        self.resize(*self._default_size())
         self._fit_docks(1.0)
         self._refresh_recent()
         self._on_model_changed(self.session.model)
@@ -95,23 +102,49 @@ class MainWindow(QMainWindow):
         layers.setObjectName("layers")
         layers.setWidget(self.layer_list)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, layers)
+        self.layer_tabs = QTabWidget()
+        self.layer_tabs.addTab(self.histogram, "|w| histogram")
+        self.layer_tabs.addTab(self.tiles, "Unit tiles")
+        selected = QDockWidget("Selected layer", self)
+        selected.setObjectName("selected")
+        selected.setWidget(self.layer_tabs)
+        self.splitDockWidget(layers, selected, Qt.Orientation.Vertical)
+        self.result_tabs = QTabWidget()
+        self.result_tabs.addTab(self.details, "Per digit")
+        self.result_tabs.addTab(self.accuracy_plot, "Accuracy vs sparsity")
+        self.result_tabs.setMinimumHeight(380)
         side = QWidget()
         column = QVBoxLayout(side)
         column.addWidget(self.controls)
-        column.addWidget(self.evaluation, 1)
+        column.addWidget(self.evaluation)
+        column.addWidget(self.result_tabs, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(side)
-        scroll.setMinimumWidth(380)
+        self.side_scroll = scroll
         panel = QDockWidget("Prune and evaluate", self)
         panel.setObjectName("prune")
         panel.setWidget(scroll)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, panel)
-        self.docks = {"layers": layers, "prune": panel}
+        self.docks = {"layers": layers, "selected": selected, "prune": panel}
+
+    @staticmethod
+    def _default_size() -> tuple[int, int]:
+        screen = QGuiApplication.primaryScreen()
+        width, height = DEFAULT_SIZE
+        if screen is not None and screen.availableSize().width() > 1000:  # a real desktop, not offscreen
+            available = screen.availableSize()
+            width, height = min(width, int(available.width() * 0.95)), min(height, int(available.height() * 0.95))
+        return width, height
 
     def _fit_docks(self, scale: float) -> None:
-        self.resizeDocks([self.docks["layers"], self.docks["prune"]], [int(330 * scale), int(440 * scale)],
+        """Give the side panel room for its widest row (it never scrolls sideways)."""
+        side = self.side_scroll
+        side.setMinimumWidth(side.widget().minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4)
+        self.resizeDocks([self.docks["layers"], self.docks["prune"]], [int(320 * scale), int(500 * scale)],
                          Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["layers"], self.docks["selected"]], [250, 600], Qt.Orientation.Vertical)
 
     def _add_status_bar(self) -> None:
         bar = self.statusBar()
@@ -261,7 +294,14 @@ class MainWindow(QMainWindow):
         self._show_error(exc, f"open {Path(path).name}")
         self.open_failed.emit(exc)
 
+    def _on_layer_selected(self, name: str) -> None:
+        self.layer_list.select(name)
+        self.histogram.set_layer(name)
+        self.tiles.set_layer(name)
+
     def _on_model_changed(self, opened) -> None:
+        if self.heatmaps.selected:  # after the pictures have reset themselves for the new model
+            self._on_layer_selected(self.heatmaps.selected)
         self.stack.setCurrentWidget(self.heatmaps if opened is not None else self.start_page)
         name = Path(self.model_path).name if opened is not None and self.model_path else None
         self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)

@@ -151,9 +151,7 @@ def test_evaluate_shows_the_core_accuracy(qtbot, window, opened_mlp, mnist_dir):
     assert "MNIST 5,000-image training subset" in window.evaluation.trained_on.text()
     assert str(mnist_dir) in window.evaluation.result_view.details.text()
     assert not window.evaluation.result_view.stale
-    per_class = window.evaluation.result_view.per_class
-    assert per_class.item(3, 0).text() == f"{expected.result.per_class_accuracy[3] * 100:.1f}%"
-    assert int(window.evaluation.result_view.confusion.item(7, 7).text()) == expected.result.confusion[7, 7]
+    np.testing.assert_array_equal(window.details.confusion, expected.result.confusion)  # the pictures follow
 
 
 def test_cancel_stops_the_evaluation(qtbot, window):
