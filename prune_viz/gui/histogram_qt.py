@@ -205,7 +205,10 @@ class WeightHistogram(QtWidgets.QWidget):
         what = "|weight|" if method == "weight" else "unit L2 norm (of its incoming weights)"
         counted = "weights" if method == "weight" else "units"
         set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self))
-        left, right = float(histogram.edges[0]), max(float(histogram.edges[-1]), threshold or 0.0)
+        # a global threshold can lie outside this layer's values: keep the line in view
+        left, right = float(histogram.edges[0]), float(histogram.edges[-1])
+        if threshold is not None:
+            left, right = min(left, threshold), max(right, threshold)
         margin = 0.03 * (right - left)
         self.plot.setXRange(max(0.0, left - margin), right + margin, padding=0)
         peak = float(histogram.counts.max()) if histogram.counts.size else 1.0

@@ -113,7 +113,7 @@ def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str, points: float = D
 
 def new_plot_widget(parent: QtWidgets.QWidget | None = None) -> pg.PlotWidget:
     widget = pg.PlotWidget(parent=parent, background=BACKGROUND)
-    widget.setMinimumSize(240, 180)
+    widget.setMinimumSize(160, 140)  # docks in the main window can be narrow
     return widget
 
 

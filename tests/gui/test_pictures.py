@@ -103,6 +103,23 @@ def test_histogram_shows_unit_norms_for_unit_pruning(qtbot, session, opened):
     screenshot(qtbot, widget, "histogram_unit")
 
 
+def test_histogram_keeps_a_global_threshold_in_view(qtbot, session, opened):
+    """hidden2's units (64 inputs) have smaller norms than hidden1's (784 inputs), so one global
+    unit threshold falls below all of hidden1's norms at small k and above all of hidden2's at large k."""
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+    for index, k in ((0, 5), (1, 60)):
+        layer = opened.layers[index]
+        widget.set_layer(layer.name)
+        result = session.configure(method="unit", scope="global", k=k)
+        norms = unit_norms(layer.original)
+        assert widget.threshold == pytest.approx(result.thresholds[layer.name])
+        assert widget.threshold < norms.min() or widget.threshold >= norms.max()
+        (x_low, x_high), _ = widget.plot.viewRange()
+        assert x_low <= widget.threshold <= x_high
+        assert "global threshold" in widget.summary.text()
+
+
 def test_histogram_log_counts_and_unselected_layer(qtbot, session):
     widget = WeightHistogram(session)
     qtbot.addWidget(widget)
