@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QGuiApplication, QImage, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
     QGraphicsRectItem,
@@ -153,12 +153,15 @@ class MatrixView(QWidget):
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.readout = QLabel("Hover over the heatmap to read a weight.")
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.legend = QLabel()
+        self.swatch = QLabel()
+        self.swatch.setFixedSize(14, 14)
+        self.legend = QLabel("pruned")
         reset = QToolButton(text="Fit")
         reset.setToolTip("Show the whole matrix (zoom with the wheel, pan by dragging)")
         reset.clicked.connect(self.fit)
         bottom = QHBoxLayout()
         bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.swatch)
         bottom.addWidget(self.legend)
         bottom.addWidget(reset)
         layout = QVBoxLayout(self)
@@ -217,8 +220,7 @@ class MatrixView(QWidget):
         for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
             axis.setPen(spec.foreground)
             axis.setTextPen(spec.foreground)
-        swatch = "#%02x%02x%02x" % spec.pruned
-        self.legend.setText(f"<span style='background:{swatch};'>&nbsp;&nbsp;&nbsp;&nbsp;</span> pruned")
+        self.swatch.setStyleSheet("background: #%02x%02x%02x; border: 1px solid #808080;" % spec.pruned)
 
     def apply_font(self) -> None:
         """Give the plot's axes the widget's font (pyqtgraph items do not inherit it)."""
@@ -228,6 +230,7 @@ class MatrixView(QWidget):
             item.setStyle(tickFont=font)
             item.label.setFont(font)
         self.colorbar.axis.setStyle(tickFont=font)
+        self.colorbar.axis.setWidth(QFontMetrics(font).horizontalAdvance("-0.000") + 12)  # pyqtgraph fixes 45 px
 
     # -- hover ---------------------------------------------------------------------------------
     def describe_cell(self, row: int, col: int) -> str:

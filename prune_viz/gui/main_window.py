@@ -41,6 +41,7 @@ OPEN_KIND = "open"
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 PRESENTER_SCALE = 1.6
 DEFAULT_SIZE = (1600, 1000)
+MAX_SIDE_WIDTH = 640
 
 
 class MainWindow(QMainWindow):
@@ -120,7 +121,6 @@ class MainWindow(QMainWindow):
         column.addWidget(self.result_tabs, 1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(side)
         self.side_scroll = scroll
         panel = QDockWidget("Prune and evaluate", self)
@@ -139,9 +139,10 @@ class MainWindow(QMainWindow):
         return width, height
 
     def _fit_docks(self, scale: float) -> None:
-        """Give the side panel room for its widest row (it never scrolls sideways)."""
+        """Give the side panel room for its widest row, up to a limit."""
         side = self.side_scroll
-        side.setMinimumWidth(side.widget().minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4)
+        wanted = side.widget().minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4
+        side.setMinimumWidth(min(wanted, MAX_SIDE_WIDTH))  # wider content scrolls rather than overflowing a small screen
         self.resizeDocks([self.docks["layers"], self.docks["prune"]], [int(320 * scale), int(500 * scale)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["layers"], self.docks["selected"]], [250, 600], Qt.Orientation.Vertical)
