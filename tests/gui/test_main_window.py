@@ -278,3 +278,41 @@ def test_presenter_mode_and_high_contrast(qtbot, window):
     window.contrast_action.trigger()
     assert window.heatmaps.view.spec.key == "high-contrast"
     assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == (255, 255, 255)
+
+
+@pytest.fixture(scope="module")
+def small_cnn_paths(tmp_path_factory):
+    """An untrained Conv2D(4, 3x3) -> Dense(10) model, as .keras and as an exported SavedModel folder."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, name="output"),
+    ])
+    folder = tmp_path_factory.mktemp("cnn")
+    model.save(folder / "cnn.keras")
+    model.export(str(folder / "cnn_savedmodel"), verbose=False)
+    return folder / "cnn.keras", folder / "cnn_savedmodel"
+
+
+def test_conv_kernels_are_shown_as_kkin_by_filters(qtbot, make_window, small_cnn_paths):
+    window = make_window()
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        window.open_path(small_cnn_paths[0], method="unit", k=50)
+    view = window.heatmaps.view
+    assert view.layer_name == "conv" and view.displayed_image().shape == (3 * 3 * 1, 4)
+    assert "3x3x1 (k*k*in) x 4 filters" in view.title.text()
+    assert int(np.all(np.isnan(view.displayed_image()), axis=0).sum()) == 2  # 50% of 4 filters
+    assert window.controls.slider.value() == 50 and window.controls.unit_radio.isChecked()
+
+
+def test_dropping_a_savedmodel_folder_opens_it(qtbot, make_window, small_cnn_paths):
+    window = make_window()
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        _drop(window, small_cnn_paths[1])
+    assert window.windowTitle().startswith("cnn_savedmodel")
+    assert window.session.model.loaded.format == "TensorFlow SavedModel"
+    assert len(window.layer_list.items) == 2
