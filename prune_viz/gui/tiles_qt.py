@@ -15,7 +15,8 @@ from PySide6 import QtCore, QtWidgets
 
 from prune_viz.core.inputs import EvaluationUnavailable, layout_for
 from prune_viz.core.pruning import PruneResult, unit_norms
-from prune_viz.gui.pictures_qt import BACKGROUND, MUTED, bind, caption_label
+from prune_viz.gui.heatmap_qt import DIVERGING, LEVEL_PERCENTILE, ColormapSpec
+from prune_viz.gui.pictures_qt import MUTED, bind, caption_label
 
 SIDE = 28
 GAP = 2
@@ -26,13 +27,13 @@ ORDERS = {
     "strongest": "strongest first (L2 norm)",
     "weakest": "weakest first (L2 norm)",
 }
-SATURATION_PERCENTILE = 99.0  # colours saturate here so a few large weights do not wash out the rest
-
-# Diverging map centred at 0: blue negative, near-white 0, red positive (ColorBrewer RdBu).
-DIVERGING = ("#2166ac", "#67a9cf", "#f7f7f7", "#ef8a62", "#b2182b")
-PRUNED_WEIGHT = (20, 20, 20)  # pruned pixels are near-black holes in the picture
-GAP_COLOUR = (255, 255, 255)
-DIM_RANGE = (150, 225)  # a pruned unit's tile: its old pattern as faint grey
+# The heatmaps' colour conventions (diverging map centred at 0, the same saturation
+# percentile, the same pruned colour), so a weight looks the same in both pictures.
+SATURATION_PERCENTILE = LEVEL_PERCENTILE
+# A pruned unit's tile keeps its old pattern as faint grey: light on a light background,
+# dark on a dark one (the high-contrast map).
+DIM_RANGE_LIGHT = (150, 225)
+DIM_RANGE_DARK = (30, 105)
 
 
 @dataclass
@@ -51,33 +52,37 @@ class TileLayer:
         return int(self.weights.shape[1])
 
 
-def _diverging_lut() -> np.ndarray:
-    cmap = pg.ColorMap(np.linspace(0.0, 1.0, len(DIVERGING)), [pg.mkColor(c) for c in DIVERGING])
-    return cmap.getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+def background_rgb(spec: ColormapSpec) -> tuple[int, int, int]:
+    colour = pg.mkColor(spec.background)
+    return colour.red(), colour.green(), colour.blue()
 
 
-_LUT = _diverging_lut()
+def dim_range(spec: ColormapSpec) -> tuple[int, int]:
+    return DIM_RANGE_DARK if sum(background_rgb(spec)) < 3 * 128 else DIM_RANGE_LIGHT
 
 
-def prepare_layer(name: str, matrix: np.ndarray) -> TileLayer:
+def prepare_layer(name: str, matrix: np.ndarray, spec: ColormapSpec = DIVERGING) -> TileLayer:
     """``matrix`` is the (784, units) original kernel."""
     weights = np.asarray(matrix, dtype=np.float32)
     saturation = float(np.percentile(np.abs(weights), SATURATION_PERCENTILE)) or 1.0
     scaled = np.clip(weights.T / saturation, -1.0, 1.0)  # (units, 784)
     index = np.round((scaled + 1.0) * 127.5).astype(np.uint8)
-    colours = _LUT[index].reshape(-1, SIDE, SIDE, 3)
-    low, high = DIM_RANGE
-    grey = (high - (np.abs(scaled) * (high - low))).astype(np.uint8).reshape(-1, SIDE, SIDE, 1)
+    colours = spec.lut()[index].reshape(-1, SIDE, SIDE, 3)
+    low, high = dim_range(spec)
+    strength = np.abs(scaled)
+    dark = sum(background_rgb(spec)) < 3 * 128  # strong weights stand out from the background
+    grey = (low + strength * (high - low)) if dark else (high - strength * (high - low))
+    grey = grey.astype(np.uint8).reshape(-1, SIDE, SIDE, 1)
     dimmed = np.repeat(grey, 3, axis=3)
     return TileLayer(name, weights, unit_norms(weights), saturation, colours, dimmed)
 
 
-def tile_grid(tiles: np.ndarray, columns: int) -> np.ndarray:
+def tile_grid(tiles: np.ndarray, columns: int, gap_colour=(255, 255, 255)) -> np.ndarray:
     """(n, 28, 28, 3) tiles -> one (rows*30-2, columns*30-2, 3) image, row-major, gaps between."""
     n = len(tiles)
     rows = max(1, -(-n // columns))
     padded = np.empty((rows * columns, SIDE + GAP, SIDE + GAP, 3), dtype=np.uint8)
-    padded[:] = GAP_COLOUR
+    padded[:] = gap_colour
     padded[:n, :SIDE, :SIDE] = tiles
     grid = padded.reshape(rows, columns, SIDE + GAP, SIDE + GAP, 3).transpose(0, 2, 1, 3, 4)
     grid = grid.reshape(rows * (SIDE + GAP), columns * (SIDE + GAP), 3)
@@ -108,6 +113,7 @@ class UnitTileGrid(QtWidgets.QWidget):
     def __init__(self, session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.session = session
+        self.spec: ColormapSpec = DIVERGING
         self._layer_name: str | None = None
         self._prepared: TileLayer | None = None
         self.shown_units = np.zeros(0, dtype=np.int64)  # unit indices, in tile order
@@ -134,7 +140,7 @@ class UnitTileGrid(QtWidgets.QWidget):
         controls.addStretch(1)
 
         self.view_widget = pg.GraphicsLayoutWidget(self)
-        self.view_widget.setBackground(BACKGROUND)
+        self.view_widget.setBackground(self.spec.background)
         self.view_widget.setMinimumSize(200, 200)
         self.view = self.view_widget.addViewBox(lockAspect=True, invertY=True, enableMouse=False)
         self.view.setMenuEnabled(False)
@@ -151,7 +157,6 @@ class UnitTileGrid(QtWidgets.QWidget):
         self.stack.addWidget(self.message)
 
         self.legend = caption_label(self)
-        self.legend.setText(LEGEND)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -182,6 +187,14 @@ class UnitTileGrid(QtWidgets.QWidget):
     def set_order(self, key: str) -> None:
         self.order_box.setCurrentIndex(list(ORDERS).index(key))
 
+    def set_colormap(self, spec: ColormapSpec) -> None:
+        """Follow the heatmaps' colour map (e.g. the high-contrast one for projectors)."""
+        self.spec = spec
+        self.view_widget.setBackground(spec.background)
+        self._prepared = None
+        self._prepare()
+        self._redraw()
+
     def set_tile_cap(self, cap: int) -> None:
         self.cap_box.setCurrentIndex(TILE_CAPS.index(cap))
 
@@ -207,7 +220,7 @@ class UnitTileGrid(QtWidgets.QWidget):
             return
         if self._prepared is None or self._prepared.name != self._layer_name:
             layer = opened.layers[0]
-            self._prepared = prepare_layer(layer.name, layer.as_matrix(layer.original))
+            self._prepared = prepare_layer(layer.name, layer.as_matrix(layer.original), self.spec)
 
     def _order(self, prepared: TileLayer) -> np.ndarray:
         key = self.order_box.currentData()
@@ -240,13 +253,14 @@ class UnitTileGrid(QtWidgets.QWidget):
         if mask is not None:
             kept = np.asarray(mask.numpy()).reshape(SIDE * SIDE, prepared.units)[:, shown].T
             kept = kept.reshape(len(shown), SIDE, SIDE)
-            tiles[~kept] = PRUNED_WEIGHT
+            tiles[~kept] = self.spec.pruned
             dead = ~kept.any(axis=(1, 2))
             tiles[dead] = prepared.dimmed[shown[dead]]
             greyed = shown[dead]
         self.shown_units, self.greyed_units = shown, greyed
         self._columns = max(1, int(np.ceil(np.sqrt(len(shown)))))
-        self.image.setImage(tile_grid(tiles, self._columns), autoLevels=False, levels=(0, 255))
+        self.image.setImage(tile_grid(tiles, self._columns, background_rgb(self.spec)),
+                            autoLevels=False, levels=(0, 255))
         self.view.autoRange(padding=0.01)
 
         total = prepared.units
@@ -256,7 +270,7 @@ class UnitTileGrid(QtWidgets.QWidget):
             f"<b>{prepared.name}</b>: each tile is one unit's 784 incoming weights as a 28×28 image "
             f"({which} units, {ORDERS[self.order_box.currentData()]}{pruned_note})."
         )
-        self.legend.setText(f"{LEGEND} &nbsp; colour saturates at ±{prepared.saturation:.3g}")
+        self.legend.setText(f"{legend(self.spec)} &nbsp; colour saturates at ±{prepared.saturation:.3g}")
 
     def _on_mouse_moved(self, scene_pos) -> None:
         """Tooltip naming the unit under the mouse, its norm and how many of its weights remain."""
@@ -284,9 +298,11 @@ def _swatch(rgb, text: str) -> str:
     return f"<span style='color:{colour}; font-size:large'>■</span> {text}"
 
 
-LEGEND = " &nbsp; ".join([
-    _swatch(DIVERGING[-1], "positive"),
-    _swatch(DIVERGING[0], "negative"),
-    _swatch(PRUNED_WEIGHT, "pruned weight"),
-    _swatch((DIM_RANGE[0],) * 3, "pruned unit (faded)"),
-])
+def legend(spec: ColormapSpec) -> str:
+    lut = spec.lut()
+    return " &nbsp; ".join([
+        _swatch(lut[-1], "positive"),
+        _swatch(lut[0], "negative"),
+        _swatch(spec.pruned, "pruned weight"),
+        _swatch((dim_range(spec)[0],) * 3, "pruned unit (faded)"),
+    ])

@@ -14,7 +14,7 @@ from prune_viz.gui.pictures_qt import (
     UnitTileGrid,
     WeightHistogram,
 )
-from prune_viz.gui.tiles_qt import GAP, PRUNED_WEIGHT, SIDE
+from prune_viz.gui.tiles_qt import GAP, SIDE
 
 
 @pytest.fixture(scope="module")
@@ -177,9 +177,24 @@ def test_pruned_weights_are_marked_pixel_by_pixel(qtbot, session):
     kept = np.asarray(result.masks["hidden1"].numpy())  # (784, 64)
     assert len(widget.greyed_units) == result.layer("hidden1").pruned_units == 0
     for slot, unit in enumerate(widget.shown_units[:8]):
-        marked = np.all(tile_pixels(widget, slot) == PRUNED_WEIGHT, axis=-1)
+        marked = np.all(tile_pixels(widget, slot) == widget.spec.pruned, axis=-1)
         assert np.array_equal(marked.ravel(), ~kept[:, unit])
     screenshot(qtbot, widget, "tiles_weight", (640, 640))
+
+
+def test_tiles_follow_the_heatmap_colour_map(qtbot, session):
+    from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST
+
+    widget = UnitTileGrid(session)
+    qtbot.addWidget(widget)
+    assert widget.spec is DIVERGING
+    result = session.configure(method="weight", k=60)
+    widget.set_colormap(HIGH_CONTRAST)  # black at zero, pruned weights white
+    kept = np.asarray(result.masks["hidden1"].numpy())
+    marked = np.all(tile_pixels(widget, 0) == HIGH_CONTRAST.pruned, axis=-1)
+    assert np.array_equal(marked.ravel(), ~kept[:, int(widget.shown_units[0])])
+    assert np.all(widget.image.image[SIDE : SIDE + GAP] == 0)  # the gap between tile rows is black
+    screenshot(qtbot, widget, "tiles_high_contrast", (640, 640))
 
 
 def test_tile_order_and_cap(qtbot, session, opened):
