@@ -82,12 +82,26 @@ def strides(shape: tuple[int, int], limit: int) -> tuple[int, int]:
 
 
 def display_matrix(matrix: np.ndarray, kept: np.ndarray | None, limit: int) -> tuple[np.ndarray, int, int]:
-    """(image, row stride, column stride): float32 with NaN where pruned, strided to <= limit."""
+    """(image, row stride, column stride): ``matrix`` strided to <= limit, float32, NaN where pruned.
+
+    ``kept`` is the keep-mask already strided the same way (see ``strided_keep``), or None.
+    """
     rs, cs = strides(matrix.shape, limit)
     values = np.array(matrix[::rs, ::cs], dtype=np.float32)
     if kept is not None:
-        values[~kept[::rs, ::cs]] = np.nan
+        values[~kept] = np.nan
     return values, rs, cs
+
+
+def strided_keep(mask, shape: tuple[int, int], limit: int | None) -> np.ndarray:
+    """The keep-mask as a (fan_in, units) matrix, strided like ``display_matrix`` when ``limit``
+    is given; a TensorFlow mask is strided before it is copied out, so huge layers stay cheap."""
+    rs, cs = strides(shape, limit) if limit else (1, 1)
+    if hasattr(mask, "numpy"):
+        import tensorflow as tf
+
+        return tf.reshape(mask, shape)[::rs, ::cs].numpy()
+    return np.asarray(mask).reshape(shape)[::rs, ::cs]
 
 
 def symmetric_level(matrix: np.ndarray) -> float:
@@ -126,7 +140,7 @@ class MatrixView(QWidget):
         self.layer_name = ""
         self.description = ""
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
-        self.kept: np.ndarray | None = None
+        self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
         self.level = 1.0
 
@@ -238,7 +252,7 @@ class MatrixView(QWidget):
         row -= row % self.row_stride
         col -= col % self.col_stride
         value = float(self.matrix[row, col])
-        pruned = self.kept is not None and not bool(self.kept[row, col])
+        pruned = self.kept is not None and not bool(self.kept[row // self.row_stride, col // self.col_stride])
         state = "PRUNED (shown grey)" if pruned else "kept"
         if pruned and self.spec is HIGH_CONTRAST:
             state = "PRUNED (shown white)"
@@ -373,12 +387,13 @@ class LayerHeatmaps(QWidget):
         if self.session.result is not None:
             self._on_pruning_changed(self.session.result)
 
-    def kept_matrix(self, name: str, result=None) -> np.ndarray | None:
-        """The (fan_in, units) keep-mask of ``name`` under ``result``; None if nothing is masked."""
+    def kept_matrix(self, name: str, result=None, limit: int | None = None) -> np.ndarray | None:
+        """The (fan_in, units) keep-mask of ``name`` under ``result`` (strided to ``limit`` if given);
+        None if the layer is not pruned."""
         result = result if result is not None else self.session.result
-        if result is None or name not in result.masks:
+        if result is None or name not in result.config.included or name not in result.masks:
             return None
-        return self._layers[name].as_matrix(result.masks[name].numpy())
+        return strided_keep(result.masks[name], self._matrices[name].shape, limit)
 
     def _show_selected(self) -> None:
         name = self.selected
@@ -388,11 +403,12 @@ class LayerHeatmaps(QWidget):
         description = f"{layer.kind}, {layer.matrix_label}"
         if layer.is_output:
             description += ", output layer"
-        self.view.show_matrix(name, description, self._matrices[name], self.kept_matrix(name), self._levels[name])
+        self.view.show_matrix(name, description, self._matrices[name],
+                              self.kept_matrix(name, limit=display_limit()), self._levels[name])
 
     def _on_pruning_changed(self, result) -> None:
         for name, thumb in self.strip.thumbnails.items():
-            kept = self.kept_matrix(name, result)
+            kept = self.kept_matrix(name, result, THUMBNAIL_PIXELS)
             image, _, _ = display_matrix(self._matrices[name], kept, THUMBNAIL_PIXELS)
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"

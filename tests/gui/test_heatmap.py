@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from prune_viz.gui.heatmap_qt import COLORMAPS, colorize, display_matrix, strides, symmetric_level
+from prune_viz.gui.heatmap_qt import COLORMAPS, colorize, display_matrix, strided_keep, strides, symmetric_level
 
 
 def test_large_matrices_are_drawn_with_a_stride_that_keeps_pruned_cells():
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(3000, 10)).astype(np.float32)
     kept = np.abs(matrix) > 0.5
-    image, rs, cs = display_matrix(matrix, kept, limit=1024)
+    strided = strided_keep(kept, matrix.shape, 1024)
+    np.testing.assert_array_equal(strided, kept[::3])
+    image, rs, cs = display_matrix(matrix, strided, limit=1024)
     assert (rs, cs) == (3, 1) and image.shape == (1000, 10)
     np.testing.assert_array_equal(np.isnan(image), ~kept[::3])
     np.testing.assert_array_equal(image[~np.isnan(image)], matrix[::3][kept[::3]])
