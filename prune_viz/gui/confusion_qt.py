@@ -96,6 +96,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.confusion_plot.addItem(frame)
         self.confusion_plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
         self.confusion_plot.getViewBox().sigResized.connect(self._fit_count_font)
+        self.confusion_widget.scene().sigMouseMoved.connect(self._on_confusion_hover)
         self.count_labels = np.empty((10, 10), dtype=object)
         for true in DIGITS:
             for predicted in DIGITS:
@@ -236,6 +237,23 @@ class EvaluationDetails(QtWidgets.QWidget):
             legend.append(f"<span style='color:{MUTED}'>┆ ┆</span> unpruned")
         legend.append("confusion: row = true digit, column = predicted, diagonal = correct")
         self.legend.setText(" &nbsp; ".join(legend))
+
+    def describe_cell(self, true: int, predicted: int) -> str:
+        """The hover text of a confusion cell."""
+        confusion = self.record.result.confusion
+        count, row_total = int(confusion[true, predicted]), int(confusion[true].sum())
+        share = f" ({count / row_total:.1%} of the {row_total:,} test images of a {true})" if row_total else ""
+        if true == predicted:
+            return f"{count:,} images of a {true} correctly recognised{share}"
+        return f"{count:,} images of a {true} taken for a {predicted}{share}"
+
+    def _on_confusion_hover(self, scene_pos) -> None:
+        if self.record is None:
+            return
+        point = self.confusion_plot.getViewBox().mapSceneToView(scene_pos)
+        predicted, true = int(round(point.x())), int(round(point.y()))
+        inside = 0 <= predicted <= 9 and 0 <= true <= 9
+        self.confusion_widget.setToolTip(self.describe_cell(true, predicted) if inside else "")
 
     def _update_staleness(self) -> None:
         stale = self.is_stale

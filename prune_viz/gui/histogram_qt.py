@@ -234,7 +234,7 @@ class WeightHistogram(QtWidgets.QWidget):
             + ("magnitudes of the original weights" if method == "weight"
                else f"L2 norm of each unit's {layer.fan_in:,} incoming weights")
         )
-        self.summary.setText(f"{LEGEND} &nbsp;&nbsp; {self._summary(layer, result, threshold, counted)}")
+        self.summary.setText(f"{LEGEND} &nbsp;&nbsp; {self._summary(layer, result, threshold)}")
 
     def _show_curve(self, curve: pg.PlotDataItem, part, log: bool = False) -> None:
         if part is None:
@@ -251,7 +251,7 @@ class WeightHistogram(QtWidgets.QWidget):
         curve.setData(edges, heights)
         curve.setVisible(True)
 
-    def _summary(self, layer, result: PruneResult | None, threshold: float | None, counted: str) -> str:
+    def _summary(self, layer, result: PruneResult | None, threshold: float | None) -> str:
         if result is None:
             return ""
         config = result.config

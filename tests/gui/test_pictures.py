@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import shiboken6
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QFont
 
 from prune_viz.core.pruning import unit_norms
 from prune_viz.core.session import Session, open_model
@@ -214,8 +217,6 @@ def test_tile_order_and_cap(qtbot, session, opened):
 
 
 def test_tile_tooltip_names_the_unit_under_the_mouse(qtbot, session):
-    from PySide6.QtCore import QPointF
-
     widget = UnitTileGrid(session)
     qtbot.addWidget(widget)
     result = session.configure(method="unit", k=30)
@@ -335,6 +336,10 @@ def test_evaluation_details_show_the_record_and_grey_when_stale(qtbot, session):
     assert np.allclose(widget.baseline_bars.opts["height"], 100 * baseline.result.per_class_accuracy)
     assert not widget.is_stale and widget.stale_note.isHidden()
     screenshot(qtbot, widget, "evaluation_details", (800, 420))
+    true, predicted = 4, 9  # hovering a cell names its digits and count
+    widget._on_confusion_hover(widget.confusion_plot.getViewBox().mapViewToScene(QPointF(predicted, true)))
+    count = int(result.confusion[true, predicted])
+    assert widget.confusion_widget.toolTip().startswith(f"{count:,} images of a 4 taken for a 9")
 
     session.configure(k=70)
     assert widget.is_stale
@@ -350,8 +355,6 @@ def test_evaluation_details_show_the_record_and_grey_when_stale(qtbot, session):
 
 
 def test_deleted_widgets_stop_listening(qtbot, session):
-    import shiboken6
-
     widgets = [cls(session) for cls in (WeightHistogram, UnitTileGrid, AccuracySparsityPlot, EvaluationDetails)]
     for widget in widgets:
         shiboken6.delete(widget)
@@ -361,8 +364,6 @@ def test_deleted_widgets_stop_listening(qtbot, session):
 
 def test_plots_follow_the_widget_font(qtbot, session):
     """pyqtgraph items do not inherit Qt fonts; a bigger font (presenter mode) must reach the axes."""
-    from PySide6.QtGui import QFont
-
     widgets = [WeightHistogram(session), AccuracySparsityPlot(session), EvaluationDetails(session)]
     plots = [widgets[0].plot, widgets[1].plot, widgets[2].bars_plot, widgets[2].confusion_plot]
     for widget in widgets:
