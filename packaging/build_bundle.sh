@@ -8,7 +8,8 @@
 # Environment: BUNDLE_OUT (default build/bundle), PRUNE_VIZ_MNIST (a folder of MNIST IDX
 # files for the evaluation smoke test; default ../shared/data/mnist), SMOKE_MODEL (a model to
 # open while assets/ has no demo checkpoint), SKIP_APT=1 to not apt-get the X libraries,
-# STRIP_TF=0 to keep TensorFlow's symbol tables.
+# STRIP_TF=0 to keep TensorFlow's symbol tables, BUNDLE_FROM_WORKTREE=1 to bundle uncommitted
+# edits too (by default the bundle is built from a snapshot of HEAD).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -39,9 +40,21 @@ fi
 python3 -m PyInstaller --version
 
 step "build (a few minutes)"
+# Build from a snapshot of the last commit, so the bundle is exactly that commit and edits
+# made while PyInstaller runs cannot end up half in it (BUNDLE_FROM_WORKTREE=1 skips this).
+src=$ROOT
+if [ "${BUNDLE_FROM_WORKTREE:-0}" != 1 ] && git -C "$ROOT" rev-parse --git-dir >/dev/null 2>&1; then
+    src=$OUT/src
+    rm -rf "$src" && mkdir -p "$src"
+    git -C "$ROOT" archive HEAD | tar -x -C "$src"
+    echo "source: commit $(git -C "$ROOT" rev-parse --short HEAD)"
+    if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no)" ]; then
+        echo "(uncommitted changes in the working tree are not in the bundle)"
+    fi
+fi
 started=$(date +%s)
 python3 -m PyInstaller --noconfirm --clean --log-level WARN \
-    --distpath "$OUT/dist" --workpath "$OUT/work" packaging/prune-viz.spec
+    --distpath "$OUT/dist" --workpath "$OUT/work" "$src/packaging/prune-viz.spec"
 echo "built in $(( $(date +%s) - started )) s: $APP"
 
 if [ "${STRIP_TF:-1}" = 1 ]; then
