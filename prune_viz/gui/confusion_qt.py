@@ -49,6 +49,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         self.record = None
+        self._data_changed = False  # set_data since the shown evaluation
         self._lut = confusion_lut()
 
         self.caption = caption_label(self)
@@ -119,6 +120,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.evaluation_changed, self._on_evaluation_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._on_data_changed)
         self._apply_font()
         self.show_record(session.last_evaluation)
 
@@ -151,7 +153,8 @@ class EvaluationDetails(QtWidgets.QWidget):
     # -- public ---------------------------------------------------------------------------------
     @property
     def is_stale(self) -> bool:
-        return self.record is not None and not self.session.is_current(self.record)
+        """The settings or the test data changed since the shown evaluation."""
+        return self.record is not None and (self._data_changed or not self.session.is_current(self.record))
 
     @property
     def confusion(self) -> np.ndarray | None:
@@ -166,6 +169,7 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     def show_record(self, record) -> None:
         self.record = record
+        self._data_changed = False
         if record is None:
             self._clear()
         else:
@@ -180,6 +184,10 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.show_record(record)
 
     def _on_config_changed(self, _config) -> None:
+        self._update_staleness()
+
+    def _on_data_changed(self) -> None:
+        self._data_changed = self.record is not None
         self._update_staleness()
 
     # -- drawing --------------------------------------------------------------------------------
@@ -262,9 +270,12 @@ class EvaluationDetails(QtWidgets.QWidget):
                      *self.bar_labels, *self.count_labels.flat):
             item.setOpacity(opacity)
         self.stale_note.setVisible(stale)
-        if stale:
+        if stale and not self.session.is_current(self.record):
             self.stale_note.setText(
                 f"Settings changed since this evaluation (it is for {self.record.config.describe()}; "
                 f"now {self.session.config.describe()}). Evaluate again to update."
             )
+        elif stale:
+            self.stale_note.setText("The test data or its preprocessing changed since this evaluation. "
+                                    "Evaluate again to update.")
 

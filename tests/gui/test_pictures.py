@@ -353,6 +353,13 @@ def test_evaluation_details_show_the_record_and_grey_when_stale(qtbot, session):
     assert not widget.is_stale and widget.stale_note.isHidden()
     assert widget.confusion_image.opacity() == pytest.approx(1.0)
 
+    session.set_data(preprocessing="raw")  # other inputs: the shown numbers no longer apply
+    assert widget.is_stale and "test data" in widget.stale_note.text()
+    evaluate(session)
+    assert not widget.is_stale
+    assert widget.record.result.preprocessing == "raw"
+    assert np.array_equal(widget.confusion, widget.record.result.confusion)
+
 
 def test_deleted_widgets_stop_listening(qtbot, session):
     widgets = [cls(session) for cls in (WeightHistogram, UnitTileGrid, AccuracySparsityPlot, EvaluationDetails)]
