@@ -120,7 +120,7 @@ def open_session(args, task: TaskState):
     included = set(session.model.default_included)
     if getattr(args, "include_output", False):
         included = {layer.name for layer in session.model.layers}
-    if not included and session.model.layers:
+    if not included and session.model.layers and getattr(args, "k", 0.0):  # inspecting or k=0 prunes nothing
         raise UsageError("The model's only prunable layer is its output layer; pass --include-output to prune it.")
     session.configure(method=getattr(args, "method", "weight"), k=getattr(args, "k", 0.0),
                       scope=getattr(args, "scope", "layer"), included=included)
@@ -163,6 +163,7 @@ def cmd_inspect(args) -> int:
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "layers": _layer_rows(session),
         "metadata": loaded.metadata,
+        "notes": loaded.notes,
         "seconds": round(time.perf_counter() - start, 3),
     }
     if args.json:
@@ -170,6 +171,8 @@ def cmd_inspect(args) -> int:
         return 0
     print(f"Model:        {info['model']}")
     print(f"Format:       {info['format']}")
+    for note in loaded.notes:
+        print(f"Warning:      {note}")
     print(f"Input shape:  {tuple(loaded.input_shape) if loaded.input_shape else 'unknown'}")
     print(f"Parameters:   {info['total_parameters']:,} in all, {info['prunable_parameters']:,} in prunable kernels")
     print(f"Sparsity:     {info['sparsity_prunable'] * 100:.2f}% of prunable weights are zero, "
@@ -223,6 +226,7 @@ def cmd_evaluate(args) -> int:
         "preprocessing_requested": session.preprocessing,
         "data": record.data_source,
         "model_trained_on": session.model.loaded.metadata.get("trained_on"),
+        "notes": session.model.loaded.notes,
         "seconds": {"load": round(load_seconds, 3), "evaluate": round(result.seconds, 4),
                     "total": round(time.perf_counter() - start, 3)},
     }
@@ -232,6 +236,8 @@ def cmd_evaluate(args) -> int:
     from prune_viz.core.inputs import PREPROCESSING_LABELS
 
     print(f"Model:        {out['model']}")
+    for note in session.model.loaded.notes:
+        print(f"Warning:      {note}")
     if out["model_trained_on"]:
         print(f"Trained on:   {out['model_trained_on']}")
     print(f"Pruning:      {record.config.describe()}, {len(record.config.included)} layer(s)")

@@ -9,8 +9,10 @@ Every result says where it came from and whether its training set is the full
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,20 +50,32 @@ class MnistData:
         return len(self.x_train) >= FULL_TRAIN_SIZE
 
 
-def _open_maybe_gzip(path: Path):
+# The largest IDX file worth reading: the 60,000-image training set is 47 MB; allow ten times that.
+MAX_IDX_BYTES = 500 * 2**20
+
+
+def _read_maybe_gzip(path: Path) -> bytes:
+    """The file's bytes, gunzipped if it is gzip; never more than MAX_IDX_BYTES (a gzip bomb stops there)."""
     with open(path, "rb") as f:
         head = f.read(2)
-    return gzip.open(path, "rb") if head == b"\x1f\x8b" else open(path, "rb")
+    opener = gzip.open if head == b"\x1f\x8b" else open
+    with opener(path, "rb") as f:
+        raw = f.read(MAX_IDX_BYTES + 1)
+    if len(raw) > MAX_IDX_BYTES:
+        raise DataError(f"{path.name} holds more than {MAX_IDX_BYTES // 2**20} MB of data; it is not MNIST.")
+    return raw
 
 
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (gzip or raw) of uint8 images (magic 2051) or labels (2049)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path.name} is not a regular file.")
     try:
-        with _open_maybe_gzip(path) as f:
-            raw = f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"Cannot read IDX file {path}: {exc}.") from exc
+        raw = _read_maybe_gzip(path)
+    except (OSError, EOFError, zlib.error) as exc:  # BadGzipFile is an OSError
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__
+        raise DataError(f"Cannot read IDX file {path.name}: {reason}.") from exc
     if len(raw) < 8:
         raise DataError(f"{path.name} is too short to be an IDX file.")
     magic, count = struct.unpack(">II", raw[:8])
@@ -74,7 +88,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         header, shape = 16, (count, rows, cols)
     else:
         raise DataError(f"{path.name} is not an MNIST IDX file (bad magic number {magic:#010x}).")
-    expected = int(np.prod(shape))
+    expected = math.prod(shape)  # Python ints: a hostile header cannot overflow the check
     if len(raw) - header != expected:
         raise DataError(
             f"{path.name} says it holds {count:,} items but its size does not match "
@@ -84,9 +98,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
 
 
 def _find_one(folder: Path, *needles: str) -> Path | None:
-    hits = sorted(
-        p for p in folder.iterdir() if p.is_file() and all(n in p.name.lower() for n in needles)
-    )
+    try:
+        entries = list(folder.iterdir())
+    except OSError as exc:
+        raise DataError(f"Cannot list the folder {folder}: {exc.strerror or exc}.") from exc
+    hits = sorted(p for p in entries if p.is_file() and all(n in p.name.lower() for n in needles))
     return hits[0] if hits else None
 
 
@@ -114,6 +130,10 @@ def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]
     images, labels = read_idx(images_path), read_idx(labels_path)
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{images_path.name} / {labels_path.name} are not an image/label pair.")
+    if images.shape[1:] != (28, 28):
+        raise DataError(
+            f"{images_path.name} holds {images.shape[1]}x{images.shape[2]} images, not 28x28 MNIST digits."
+        )
     if len(images) != len(labels):
         raise DataError(
             f"{images_path.name} has {len(images):,} images but {labels_path.name} "
@@ -125,6 +145,8 @@ def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]
 def load_npz(path: str | os.PathLike) -> MnistData:
     """An .npz with x_train, y_train, x_test, y_test (the layout of Keras's mnist.npz)."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path.name} is not a regular file (it is a pipe, socket or device).")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = {"x_test", "y_test"} - set(npz.files)
@@ -138,6 +160,8 @@ def load_npz(path: str | os.PathLike) -> MnistData:
     x_train = arrays.get("x_train", np.zeros((0, 28, 28), np.uint8))
     y_train = arrays.get("y_train", np.zeros((0,), np.uint8))
     for xs, ys, what in ((x_train, y_train, "training"), (arrays["x_test"], arrays["y_test"], "test")):
+        if xs.ndim == 0 or ys.ndim != 1:
+            raise DataError(f"{path.name}: the {what} arrays are not a list of images and a list of labels.")
         if len(xs) != len(ys):
             raise DataError(f"{path.name}: {len(xs):,} {what} images but {len(ys):,} labels.")
         if xs.ndim != 3 or xs.shape[1:] != (28, 28):
@@ -158,6 +182,8 @@ def load_path(path: str | os.PathLike) -> MnistData:
         raise DataError(f"MNIST data path {path} does not exist.")
     if path.is_dir():
         return load_idx_folder(path)
+    if not path.is_file():
+        raise DataError(f"MNIST data path {path.name} is not a regular file (it is a pipe, socket or device).")
     return load_npz(path)
 
 

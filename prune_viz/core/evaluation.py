@@ -118,6 +118,14 @@ class Evaluator:
                 f"The model could not run on MNIST-shaped input ({type(exc).__name__}: "
                 f"{' '.join(str(exc).split())[:160]})."
             ) from exc
+        if not np.all(np.isfinite(out)):
+            broken = self.loaded.non_finite_weights()
+            if broken:
+                where = ", ".join(f"{layer}: {count:,}" for layer, count in broken.items())
+                raise EvaluationUnavailable(
+                    f"The model's outputs are not numbers because it has NaN or infinite weights ({where}), "
+                    "so its accuracy cannot be measured."
+                )
         if out.shape[1] != NUM_CLASSES:
             raise EvaluationUnavailable(
                 f"The model has {out.shape[1]} outputs; MNIST evaluation needs 10 class scores."

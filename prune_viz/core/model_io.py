@@ -25,6 +25,7 @@ METADATA_H5_ATTR = "prune_viz"
 
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
+_EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
 
 class ModelLoadError(Exception):
@@ -71,6 +72,20 @@ class LoadedModel:
             return list(self.serving_fn.variables)
         return list(getattr(self.saved_model, "variables", []) or [])
 
+    def non_finite_weights(self) -> dict[str, int]:
+        """{layer name: count} of NaN or infinite weights, for the layers that have any."""
+        found: dict[str, int] = {}
+        for var in self.variables:
+            values = np.asarray(var.numpy())
+            if not np.issubdtype(values.dtype, np.floating):
+                continue
+            bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+            if bad:
+                name = str(getattr(var, "path", None) or var.name).split(":")[0]
+                layer = name.rsplit("/", 1)[0] if "/" in name else name
+                found[layer] = found.get(layer, 0) + bad
+        return found
+
     def __call__(self, x):
         """Forward pass for inference (no dropout, no augmentation)."""
         if self.keras_model is not None:
@@ -91,6 +106,8 @@ def sniff_format(path: Path) -> str:
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return "savedmodel"
         raise ModelLoadError(f"The folder {path.name} is not a TensorFlow SavedModel (no saved_model.pb).")
+    if not path.is_file():
+        raise ModelLoadError(f"{path.name} is not a regular file (it is a pipe, socket or device).")
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -100,7 +117,7 @@ def sniff_format(path: Path) -> str:
         raise ModelLoadError(f"{path.name} is empty.")
     if head == _HDF5_MAGIC:
         return "hdf5"
-    if head.startswith(_ZIP_MAGIC):
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_EMPTY_ZIP_MAGIC):
         return "zip"
     raise ModelLoadError(f"{path.name} is neither a Keras archive nor an HDF5 model file.")
 
@@ -112,19 +129,49 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     kind = sniff_format(path)
     try:
         if kind == "savedmodel":
-            return _load_savedmodel(path)
-        if kind == "hdf5":
-            return _load_hdf5(path)
-        return _load_keras_zip(path)
+            loaded = _load_savedmodel(path)
+        elif kind == "hdf5":
+            loaded = _load_hdf5(path)
+        else:
+            loaded = _load_keras_zip(path)
+        broken = loaded.non_finite_weights()
     except ModelLoadError:
         raise
     except Exception as exc:
-        raise ModelLoadError(_one_sentence(path, exc)) from exc
+        raise ModelLoadError(_explain(path, exc)) from exc
+    loaded.notes.extend(f"layer {layer} has {count:,} NaN or infinite weights" for layer, count in broken.items())
+    return loaded
 
 
 def _short(exc: BaseException, limit: int = 160) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _explain(path: Path, exc: BaseException) -> str:
+    """One sentence for a Keras/TensorFlow failure: the known causes by name, else the error's gist."""
+    import re
+
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(str(seen))
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(" ".join(chain).split())
+    custom = (re.search(r"Could not locate (?:class|function) '([^']+)'", text)
+              or re.search(r"Unknown (?:layer|object|activation|initializer|regularizer|constraint)"
+                           r"(?: type)?: '?([\w.>]+)'?", text))
+    if custom:
+        name = custom.group(1).rsplit(">", 1)[-1]
+        return (f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
+                "open models built from standard Keras layers.")
+    if "Lambda" in text and "safe_mode" in text:
+        return (f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
+                "run; rebuild the model with standard layers.")
+    shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
+    if shapes or "could not be loaded" in text or "Shape mismatch" in text:
+        detail = f" (a kernel of shape {shapes.group(1)} was given weights of shape {shapes.group(2)})" if shapes else ""
+        return f"{path.name}: its weights do not fit its architecture{detail}."
+    return _one_sentence(path, exc)
 
 
 def _one_sentence(path: Path, exc: BaseException) -> str:
@@ -153,6 +200,12 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         bad = _first_damaged_member(archive)
         if bad is not None:
             raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
+        if not any(f.startswith("model.weights") for f in by_fixed):
+            raise ModelLoadError(f"{path.name} has no model.weights.h5, so it carries no weights to show.")
+        try:
+            json.loads(archive.read(by_fixed["config.json"]).decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelLoadError(f"{path.name} has an unreadable config.json ({_short(exc, 80)}).") from exc
         metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
         keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
         version = str(keras_meta.get("keras_version", ""))
@@ -238,10 +291,12 @@ def _load_hdf5(path: Path) -> LoadedModel:
     try:
         with h5py.File(path, "r") as h5:
             if "model_config" not in h5.attrs:
-                raise ModelLoadError(
-                    f"{path.name} holds weights only, without the model architecture; "
-                    "save the whole model (model.save) to open it here."
-                )
+                if _looks_like_keras_weights(h5):
+                    raise ModelLoadError(
+                        f"{path.name} holds weights only, without the model architecture; "
+                        "save the whole model (model.save) to open it here."
+                    )
+                raise ModelLoadError(f"{path.name} is an HDF5 file but holds no Keras model.")
             version = h5.attrs.get("keras_version", b"")
             model_config = h5.attrs["model_config"]
             metadata = _parse_json(h5.attrs[METADATA_H5_ATTR]) if METADATA_H5_ATTR in h5.attrs else {}
@@ -279,12 +334,25 @@ def _load_hdf5(path: Path) -> LoadedModel:
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
 
 
+def _looks_like_keras_weights(h5) -> bool:
+    """Keras 2 save_weights writes layer_names (maybe under model_weights); Keras 3 writes layers/ and vars/."""
+    import h5py
+
+    return ("layer_names" in h5.attrs or "model_weights" in h5
+            or any(isinstance(h5.get(name), h5py.Group) for name in ("layers", "vars")))
+
+
 def _load_savedmodel(path: Path) -> LoadedModel:
     import tensorflow as tf
 
     if not (path / "variables").is_dir():
         raise ModelLoadError(f"The SavedModel {path.name} has no variables folder; it is incomplete.")
-    loaded = tf.saved_model.load(str(path))
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as exc:  # protobuf DecodeError, NotFoundError, checkpoint errors...
+        raise ModelLoadError(
+            f"The SavedModel {path.name} is damaged or incomplete ({type(exc).__name__}: {_short(exc, 120)})."
+        ) from exc
     signature = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
     if signature is None:
         raise ModelLoadError(f"The SavedModel {path.name} has no serving_default signature to run it with.")
