@@ -56,6 +56,8 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.stale_note = QtWidgets.QLabel(self)
         self.stale_note.setWordWrap(True)
         self.stale_note.setStyleSheet(STALE_NOTE_STYLE)
+        # never squeezed below its wrapped text by the pictures
+        self.stale_note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Minimum)
         self.stale_note.setVisible(False)
 
         # per-class accuracy
@@ -272,8 +274,8 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.stale_note.setVisible(stale)
         if stale and not self.session.is_current(self.record):
             self.stale_note.setText(
-                f"Settings changed since this evaluation (it is for {self.record.config.describe()}; "
-                f"now {self.session.config.describe()}). Evaluate again to update."
+                f"Settings changed since this evaluation: it is for {self.record.config.describe()}, "
+                f"not {self.session.config.describe()}. Evaluate again to update."
             )
         elif stale:
             self.stale_note.setText("The test data or its preprocessing changed since this evaluation. "

@@ -45,6 +45,7 @@ def screenshot(qtbot, widget, name: str, size=(640, 420)):
     widget.resize(*size)
     widget.show()
     qtbot.waitExposed(widget)
+    qtbot.wait(20)  # let pending layout requests run, as the event loop would
     image = widget.grab().toImage()
     assert not image.isNull()
     image.save(f"/tmp/pictures_{name}.png")
