@@ -1,9 +1,14 @@
 """Non-destructive weight and unit pruning as TensorFlow ops.
 
-Ranks are computed once from the original weights (a stable sort, so ties go to
-the lower flat index); a k then becomes a rank threshold, and the pruned kernel
-is ``tf.where(rank >= n_pruned, original, 0)``. Every k is therefore computed
-from the originals, in any order, in a few milliseconds, and restoring is exact.
+Weights are ordered by a stable ascending sort of |w| (ties go to the lower flat
+index); pruning k% zeroes the first n of that order. Only the sorted |w| is
+kept (no per-weight ranks): the n-th value is the threshold t, and the mask is
+``|w| > t`` plus, when the cut falls inside a run of weights equal to t, the
+ties after a cut flat index. Per-layer counts come from the sorted values and a
+few per-unit numbers, without scanning the masks. Masks and kernels are built
+lazily; ``apply`` writes big kernels in row blocks so that no full-size
+temporary exists. Every k is computed from the originals, in any order, and
+restoring is exact.
 
 Counts: weight pruning zeroes round(n*k/100) weights of a matrix (or of all
 selected matrices together, for global scope); unit pruning zeroes
@@ -14,7 +19,7 @@ weights. ``round`` is half-up, so k=50 of 5 units prunes 3.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -76,9 +81,15 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 
 def unit_norms(original: np.ndarray) -> np.ndarray:
-    """L2 norm of each output unit's incoming weights (over every axis but the last)."""
-    matrix = original.reshape(-1, original.shape[-1]).astype(np.float64)
-    return np.sqrt(np.sum(matrix * matrix, axis=0))
+    """L2 norm of each output unit's incoming weights (over every axis but the last), in float64.
+
+    Summed in row blocks so that no float64 copy of a big kernel is ever made."""
+    matrix = original.reshape(-1, original.shape[-1])
+    squares = np.zeros(matrix.shape[1], np.float64)
+    for _, rows in _row_blocks(matrix, matrix.shape[1]):
+        block = rows.astype(np.float64)
+        squares += np.einsum("ij,ij->j", block, block)
+    return np.sqrt(squares)
 
 
 @dataclass
@@ -102,6 +113,7 @@ class PruneResult:
     masks: dict  # name -> tf.Tensor of bool, True where the weight is kept
     layers: list[LayerResult]
     thresholds: dict  # name -> |w| (weight) or unit norm (unit) below or at which weights were pruned, or None
+    plans: dict | None = None  # name -> how the Pruner that made this result prunes that layer
 
     @property
     def prunable_size(self) -> int:
@@ -124,8 +136,19 @@ class PruneResult:
         return next(layer for layer in self.layers if layer.name == name)
 
 
+
+# A layer's plan for one config: KEEP (nothing pruned), ALL (everything pruned),
+# ("weight", n, t, cut) or ("unit", kept_units). For weight plans the first n weights of the
+# stable |w| order are pruned: every |w| < t, and the weights equal to t up to flat index cut
+# (all of them when cut is None).
+KEEP = ("keep",)
+ALL = ("all",)
+
+BLOCK_ELEMENTS = 1 << 22  # kernels larger than this (16 MB) are written in row blocks of about this size
+
+
 class Pruner:
-    """Owns the originals and ranks of a model's prunable layers and turns configs into kernels."""
+    """Owns the originals and sorted magnitudes of a model's prunable layers and turns configs into kernels."""
 
     def __init__(self, layers: list[PrunableLayer]):
         import tensorflow as tf
@@ -133,39 +156,115 @@ class Pruner:
         self._tf = tf
         self.layers = list(layers)
         self._by_name = {layer.name: layer for layer in self.layers}
-        self._originals = {layer.name: tf.constant(layer.original) for layer in self.layers}
-        self._weight_ranks = {}
+        # big kernels are read from layer.original block by block instead of keeping a second full copy
+        self._originals = {layer.name: tf.constant(layer.original) for layer in self.layers
+                           if not self._blocked(layer)}
         self._unit_norms = {layer.name: unit_norms(layer.original) for layer in self.layers}
         self._unit_ranks = {name: _ranks(norms) for name, norms in self._unit_norms.items()}
-        self._abs_sorted = {}
+        self._sorted: dict[str, np.ndarray] = {}  # name -> ascending |w|, flat
+        self._columns: dict[str, tuple] = {}  # name -> (max |w|, flat index of its last occurrence, zeros) per unit
+        self._tie_cache: dict = {}
         self._global_cache: dict = {}
-        self._zeros_in_original = {
-            layer.name: tf.constant(layer.original == 0) for layer in self.layers
-        }
+        self._fused: dict | None = None  # XLA block kernels, {} when XLA is unavailable
 
-    # -- ranks, computed lazily once ------------------------------------------------------------
-    def _layer_weight_ranks(self, name: str):
-        if name not in self._weight_ranks:
-            self._weight_ranks[name] = self._tf.constant(_ranks(np.abs(self._by_name[name].original)))
-        return self._weight_ranks[name]
+    @staticmethod
+    def _blocked(layer: PrunableLayer) -> bool:
+        return layer.size > BLOCK_ELEMENTS and len(layer.shape) == 2 and layer.fan_in > 1
+
+    # -- per-layer numbers, computed once -------------------------------------------------------
+    def prepare(self, name: str) -> None:
+        """Sort |w| and gather the per-unit numbers (done lazily; call it to warm a layer up)."""
+        if name in self._sorted:
+            return
+        layer = self._by_name[name]
+        ordered = np.abs(layer.original).ravel()  # a fresh array, sorted in place: one copy in all
+        ordered.sort()  # values only, so stability is irrelevant; the default sort is much faster
+        units = layer.units
+        col_max = np.full(units, -np.inf, np.float32)
+        col_last = np.zeros(units, np.int64)
+        zeros = np.zeros(units, np.int64)
+        for r0, block in _row_blocks(layer.as_matrix(layer.original), units):
+            magnitude = np.abs(block)
+            block_max = magnitude.max(axis=0)
+            # last row (so highest flat index) holding the block's max, per unit
+            last_row = len(block) - 1 - np.argmax(magnitude[::-1] == block_max, axis=0)
+            newer = block_max >= col_max
+            col_last[newer] = (r0 + last_row[newer]) * units + np.nonzero(newer)[0]
+            col_max = np.where(newer, block_max, col_max)
+            zeros += np.count_nonzero(block == 0, axis=0)
+        self._columns[name] = (col_max, col_last, zeros)
+        self._sorted[name] = ordered
+
+    _layer_weight_ranks = prepare  # the name Session's warm-up uses
 
     def _sorted_abs(self, name: str) -> np.ndarray:
-        if name not in self._abs_sorted:
-            self._abs_sorted[name] = np.sort(np.abs(self._by_name[name].original), axis=None)
-        return self._abs_sorted[name]
+        self.prepare(name)
+        return self._sorted[name]
 
-    def _global_weight_ranks(self, names: tuple[str, ...]):
-        key = ("weight", names)
-        if key not in self._global_cache:
-            joined = np.concatenate([np.abs(self._by_name[n].original).ravel() for n in names])
-            ranks = _ranks(joined)
-            out, start = {}, 0
-            for n in names:
-                size = self._by_name[n].size
-                out[n] = self._tf.constant(ranks[start : start + size].reshape(self._by_name[n].shape))
-                start += size
-            self._global_cache[key] = (out, np.sort(joined))
-        return self._global_cache[key]
+    def _weight_plan(self, name: str, n: int) -> tuple:
+        """The plan pruning the first n weights of the layer's stable |w| order."""
+        ordered = self._sorted_abs(name)
+        if n == 0:
+            return KEEP
+        if n >= len(ordered):
+            return ALL
+        t = ordered[n - 1]
+        lo = int(np.searchsorted(ordered, t, side="left"))
+        hi = int(np.searchsorted(ordered, t, side="right")) if not np.isnan(t) else len(ordered)
+        cut = None if n == hi else self._tie_index(name, t, n - lo)
+        return ("weight", n, float(t), cut)
+
+    def _tie_index(self, name: str, t, m: int) -> int:
+        """Flat index of the m-th (1-based) weight with |w| == t, in flat order."""
+        key = (name, float(t), m)
+        if key not in self._tie_cache:
+            layer = self._by_name[name]
+            seen = 0
+            for r0, block in _row_blocks(layer.as_matrix(layer.original), layer.units):
+                magnitude = np.abs(block).ravel()
+                hits = np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t)
+                if seen + len(hits) >= m:
+                    if len(self._tie_cache) > 64:
+                        self._tie_cache.clear()
+                    self._tie_cache[key] = r0 * layer.units + int(hits[m - seen - 1])
+                    break
+                seen += len(hits)
+        return self._tie_cache[key]
+
+    def _global_weight_counts(self, names: tuple[str, ...], n: int) -> tuple[dict, float | None]:
+        """How many of each layer's weights fall in the first n of the joint stable order
+        (layers in model order, then flat index), and the joint threshold."""
+        arrays = [self._sorted_abs(name) for name in names]
+        total = sum(len(a) for a in arrays)
+        if n == 0:
+            return {name: 0 for name in names}, None
+        if n >= total:
+            return {name: len(a) for name, a in zip(names, arrays)}, float(max(a[-1] for a in arrays))
+
+        def at_most(value) -> int:
+            return sum(int(np.searchsorted(a, value, side="right")) for a in arrays)
+
+        # smallest |w| with at least n values <= it: non-negative floats order like their bit patterns
+        lo, hi = 0, int(np.float32(np.inf).view(np.uint32))
+        if at_most(np.float32(np.inf)) < n:  # the cut is among NaN weights
+            t = np.float32(np.nan)
+        else:
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if at_most(np.uint32(mid).view(np.float32)) >= n:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            t = np.uint32(lo).view(np.float32)
+        below = [int(np.searchsorted(a, t, side="left")) for a in arrays]
+        remaining = n - sum(below)
+        counts = {}
+        for name, a, b in zip(names, arrays, below):
+            equal = (len(a) if np.isnan(t) else int(np.searchsorted(a, t, side="right"))) - b
+            take = min(remaining, equal)
+            remaining -= take
+            counts[name] = b + take
+        return counts, float(t)
 
     def _global_unit_ranks(self, names: tuple[str, ...]):
         key = ("unit", names)
@@ -188,22 +287,20 @@ class Pruner:
         return tuple(layer.name for layer in self.layers if layer.name in set(included))
 
     def prune(self, config: PruningConfig) -> PruneResult:
-        """Pruned kernels and masks for ``config``; the model's variables are not touched."""
-        tf = self._tf
+        """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
         names = self.check_included(config.included)
-        kernels, masks, thresholds = {}, {}, {}
+        plans, thresholds = {}, {}
         if config.method == "weight":
             if config.scope == "global" and names:
-                ranks, sorted_all = self._global_weight_ranks(names)
-                n_pruned = count_to_prune(len(sorted_all), config.k)
-                threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
+                counts, threshold = self._global_weight_counts(
+                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k))
                 for n in names:
-                    masks[n] = ranks[n] >= n_pruned
+                    plans[n] = self._weight_plan(n, counts[n])
                     thresholds[n] = threshold
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].size, config.k)
-                    masks[n] = self._layer_weight_ranks(n) >= n_pruned
+                    plans[n] = self._weight_plan(n, n_pruned)
                     thresholds[n] = float(self._sorted_abs(n)[n_pruned - 1]) if n_pruned else None
         else:
             if config.scope == "global" and names:
@@ -211,48 +308,216 @@ class Pruner:
                 n_pruned = count_to_prune(len(sorted_all), config.k)
                 threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
                 for n in names:
-                    masks[n] = self._unit_mask(n, unit_ranks[n] >= n_pruned)
+                    plans[n] = ("unit", unit_ranks[n] >= n_pruned)
                     thresholds[n] = threshold
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    masks[n] = self._unit_mask(n, self._unit_ranks[n] >= n_pruned)
+                    plans[n] = ("unit", self._unit_ranks[n] >= n_pruned)
                     norms = np.sort(self._unit_norms[n])
                     thresholds[n] = float(norms[n_pruned - 1]) if n_pruned else None
         results = []
         for layer in self.layers:
-            original = self._originals[layer.name]
-            if layer.name in masks:
-                mask = masks[layer.name]
-                kernel = tf.where(mask, original, tf.zeros_like(original))
-                pruned = layer.size - int(tf.math.count_nonzero(mask))
-                zeros = int(tf.math.count_nonzero(tf.logical_or(tf.logical_not(mask), self._zeros_in_original[layer.name])))
-                kept_units = tf.reduce_any(tf.reshape(mask, (-1, layer.units)), axis=0)
-                pruned_units = layer.units - int(tf.math.count_nonzero(kept_units))
-            else:
-                kernel = original
-                pruned, pruned_units = 0, 0
-                zeros = int(tf.math.count_nonzero(self._zeros_in_original[layer.name]))
-                thresholds[layer.name] = None
-            kernels[layer.name] = kernel
-            results.append(LayerResult(layer.name, pruned, zeros, layer.size, pruned_units, layer.units))
-        return PruneResult(config, kernels, masks, results, thresholds)
+            results.append(self._layer_result(layer, plans.get(layer.name)))
+            thresholds.setdefault(layer.name, None)
+        masks = _LazyMasks(self, plans)
+        return PruneResult(config, _LazyKernels(self, masks), masks, results, thresholds, plans)
 
-    def _unit_mask(self, name: str, kept_units: np.ndarray):
+    def _layer_result(self, layer: PrunableLayer, plan: tuple | None) -> LayerResult:
+        """Counts from the plan and the per-unit numbers: no pass over the weights."""
+        self.prepare(layer.name)
+        col_max, col_last, zeros_per_unit = self._columns[layer.name]
+        zeros = int(zeros_per_unit.sum())
+        size, units = layer.size, layer.units
+        if plan is None or plan[0] == "keep":
+            return LayerResult(layer.name, 0, zeros, size, 0, units)
+        if plan[0] == "all":
+            return LayerResult(layer.name, size, size, size, units, units)
+        if plan[0] == "unit":
+            kept = plan[1]
+            dead = int(units - np.count_nonzero(kept))
+            pruned = dead * layer.fan_in
+            return LayerResult(layer.name, pruned, pruned + int(zeros_per_unit[kept].sum()), size, dead, units)
+        _, n, t, cut = plan
+        # a unit is dead when its last weight in the order (its largest |w|, last of equals) is pruned
+        with np.errstate(invalid="ignore"):
+            at_cut = col_max == t if cut is None else (col_max == t) & (col_last <= cut)
+            dead_units = int(np.count_nonzero((col_max < t) | at_cut))
+        # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
+        return LayerResult(layer.name, n, max(n, zeros), size, dead_units, units)
+
+    # -- masks and kernels as TF ops ------------------------------------------------------------
+    def _mask_block(self, layer: PrunableLayer, plan: tuple, r0: int, r1: int, block):
+        """The keep-mask of rows r0:r1 of the layer's (fan_in, units) matrix; block holds those originals."""
+        tf = self._tf
+        shape = (r1 - r0, layer.units)
+        if plan[0] == "keep":
+            return tf.ones(shape, tf.bool)
+        if plan[0] == "all":
+            return tf.zeros(shape, tf.bool)
+        if plan[0] == "unit":
+            return tf.broadcast_to(tf.constant(plan[1]), shape)
+        _, _, t, cut = plan
+        magnitude = tf.abs(block)
+        if np.isnan(t):
+            below, equal = tf.logical_not(tf.math.is_nan(magnitude)), tf.math.is_nan(magnitude)
+        else:
+            t = tf.constant(t, block.dtype)
+            below, equal = magnitude < t, magnitude == t
+        if cut is None:
+            return tf.logical_not(tf.logical_or(below, equal))
+        cut_row, cut_col = divmod(cut, layer.units)
+        rows = tf.range(r0, r1)[:, None]
+        cols = tf.range(layer.units)[None, :]
+        up_to_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols <= cut_col))
+        return tf.logical_not(tf.logical_or(below, tf.logical_and(equal, up_to_cut)))
+
+    def _original_matrix(self, layer: PrunableLayer):
+        return self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
+
+    def mask(self, name: str, plan: tuple):
         layer = self._by_name[name]
-        keep = self._tf.constant(kept_units)
-        return self._tf.broadcast_to(keep, layer.shape)
+        block = None if plan[0] in ("keep", "all", "unit") else self._original_matrix(layer)
+        return self._tf.reshape(self._mask_block(layer, plan, 0, layer.fan_in, block), layer.shape)
+
+    def kernel(self, name: str, mask):
+        original = self.original(name)
+        return original if mask is None else self._tf.where(mask, original, self._tf.zeros((), original.dtype))
 
     # -- writing the model ----------------------------------------------------------------------
     def apply(self, result: PruneResult) -> None:
         """Write ``result``'s kernels into the model's variables (only from the one TF job thread)."""
+        ours = isinstance(result.kernels, _LazyKernels) and result.kernels.pruner is self
         for layer in self.layers:
-            layer.variable.assign(result.kernels[layer.name])
+            if ours and self._blocked(layer):
+                self._write_blocks(layer, result.plans.get(layer.name))
+            else:
+                layer.variable.assign(result.kernels[layer.name])
 
     def restore(self) -> None:
         """Put the original kernels back, bit for bit."""
         for layer in self.layers:
-            layer.variable.assign(self._originals[layer.name])
+            if self._blocked(layer):
+                self._write_blocks(layer, None)
+            else:
+                layer.variable.assign(self._originals[layer.name])
+
+    def _write_blocks(self, layer: PrunableLayer, plan: tuple | None) -> None:
+        """Write the pruned kernel row block by row block, straight from the numpy originals.
+
+        Rows go in with a scatter update, which copies whole rows in place (a strided-slice
+        assign is ~8x slower); the mask and the select are one fused XLA kernel per block."""
+        tf = self._tf
+        variable = layer.variable
+        for r0, rows in _row_blocks(layer.original, layer.units):
+            r1 = r0 + len(rows)
+            value = rows if plan is None else self._block_value(layer, plan, r0, rows)
+            if hasattr(variable, "handle"):
+                tf.raw_ops.ResourceScatterUpdate(resource=variable.handle, indices=tf.range(r0, r1), updates=value)
+            else:
+                variable[r0:r1].assign(value)
+
+    def _block_value(self, layer: PrunableLayer, plan: tuple, r0: int, rows: np.ndarray):
+        if plan[0] == "keep":
+            return rows
+        if plan[0] == "all":
+            return np.zeros_like(rows)
+        fused = self._fused_kernels()
+        try:
+            if fused and plan[0] == "unit":
+                return fused["unit"](rows, plan[1])
+            if fused and not np.isnan(plan[2]):
+                if plan[3] is None:
+                    return fused["above"](rows, np.float32(plan[2]))
+                cut_row, cut_col = divmod(plan[3], layer.units)
+                return fused["cut"](rows, np.float32(plan[2]), np.int32(r0), np.int32(cut_row), np.int32(cut_col))
+        except self._tf.errors.OpError:  # no XLA in this TensorFlow build: the same ops, unfused
+            self._fused = {}
+        block = self._tf.constant(rows)
+        mask = self._mask_block(layer, plan, r0, r0 + len(rows), block)
+        return self._tf.where(mask, block, self._tf.zeros((), block.dtype))
+
+    def _fused_kernels(self) -> dict:
+        """XLA-compiled block kernels (one trace per block shape), built on first use."""
+        if self._fused is None:
+            tf = self._tf
+
+            @tf.function(jit_compile=True)
+            def above(block, t):  # keeps |w| > t (and NaN, which sorts last)
+                return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
+
+            @tf.function(jit_compile=True)
+            def cut(block, t, r0, cut_row, cut_col):  # also prunes the weights equal to t up to the cut
+                magnitude = tf.abs(block)
+                rows = r0 + tf.range(tf.shape(block)[0])[:, None]
+                cols = tf.range(tf.shape(block)[1])[None, :]
+                up_to_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols <= cut_col))
+                pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, up_to_cut))
+                return tf.where(pruned, tf.zeros_like(block), block)
+
+            @tf.function(jit_compile=True)
+            def unit(block, kept):
+                return tf.where(kept[None, :], block, tf.zeros_like(block))
+
+            self._fused = {"above": above, "cut": cut, "unit": unit}
+        return self._fused
 
     def original(self, name: str):
-        return self._originals[name]
+        """The original kernel as a TF tensor (a new copy for big kernels, which are kept only in numpy)."""
+        if name in self._originals:
+            return self._originals[name]
+        return self._tf.constant(self._by_name[name].original)
+
+
+def _row_blocks(matrix: np.ndarray, units: int):
+    """(first row, rows) blocks of a 2-D array, about BLOCK_ELEMENTS each."""
+    step = max(1, BLOCK_ELEMENTS // max(units, 1))
+    for r0 in range(0, len(matrix), step):
+        yield r0, matrix[r0 : r0 + step]
+
+
+class _LazyMasks(Mapping):
+    """name -> bool tensor (True = kept) for the included layers, built on first access."""
+
+    def __init__(self, pruner: Pruner, plans: dict):
+        self.pruner = pruner
+        self._plans = plans
+        self._built: dict = {}
+
+    def __getitem__(self, name):
+        if name not in self._plans:
+            raise KeyError(name)
+        if name not in self._built:
+            self._built[name] = self.pruner.mask(name, self._plans[name])
+        return self._built[name]
+
+    def __contains__(self, name):
+        return name in self._plans
+
+    def __iter__(self):
+        return iter(self._plans)
+
+    def __len__(self):
+        return len(self._plans)
+
+
+class _LazyKernels(Mapping):
+    """name -> pruned kernel tensor for every prunable layer, built on each access (not kept)."""
+
+    def __init__(self, pruner: Pruner, masks: _LazyMasks):
+        self.pruner = pruner
+        self._masks = masks
+
+    def __getitem__(self, name):
+        if name not in self.pruner._by_name:
+            raise KeyError(name)
+        return self.pruner.kernel(name, self._masks.get(name))
+
+    def __contains__(self, name):
+        return name in self.pruner._by_name
+
+    def __iter__(self):
+        return iter(self.pruner._by_name)
+
+    def __len__(self):
+        return len(self.pruner._by_name)
