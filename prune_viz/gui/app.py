@@ -109,7 +109,7 @@ def run_app(argv: list[str] | None = None) -> int:
 
     def when_ready() -> None:
         if timing:
-            print(f"model ready after {_process_age():.3f} s", file=sys.stderr)
+            print(f"model ready after {_process_age():.3f} s ({Path(model).name})", file=sys.stderr)
         if args.evaluate:
             window.controller.request()
         elif args.screenshot:

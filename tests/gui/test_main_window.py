@@ -234,8 +234,15 @@ def _drop(window, path) -> None:
 def test_dropping_a_model_file_opens_it(qtbot, make_window, trained_mlp_path):
     window = make_window()
     assert window.stack.currentWidget() is window.start_page
+    progress = []
+    window.jobs.started.connect(lambda job: job.progressed.connect(
+        lambda fraction, message: progress.append((fraction, message, window.start_page.progress.isVisible()))))
     with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
         _drop(window, trained_mlp_path)
+    messages = [message for _, message, _ in progress]
+    assert "Reading mlp.keras" in messages and all(visible for *_, visible in progress)
+    assert [f for f, *_ in progress] == sorted(f for f, *_ in progress)
+    assert not window.start_page.progress.isVisible()  # hidden once loaded
     assert window.windowTitle().startswith("mlp.keras")
     assert list(window.layer_list.items) == ["hidden1", "hidden2", "output"]
     assert window.stack.currentWidget() is window.heatmaps

@@ -45,6 +45,21 @@ def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, 
     assert _has_colour(pixels, lut[245]) > 50  # strong positive weights (dark red)
 
 
+def test_without_a_model_the_bundled_demo_opens(tmp_path):
+    from prune_viz.assets import demo_model_path
+
+    demo = demo_model_path()
+    assert demo is not None, "assets/demo-lenet-300-100.keras is missing"
+    out = tmp_path / "demo.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PRUNE_VIZ_TIMING="1", PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-m", "prune_viz", "--k", "30", "--screenshot", str(out)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
+    assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
+
+
 def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
                PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
