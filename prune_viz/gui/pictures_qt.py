@@ -13,6 +13,7 @@ from here without a circular import.
 from __future__ import annotations
 
 import importlib
+import weakref
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -130,7 +131,15 @@ def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
 
     psygnal keeps only weak references to bound methods, but a Qt widget's C++ side can be
     destroyed while its Python wrapper survives; disconnecting on ``destroyed`` keeps a late
-    emit from touching a deleted widget.
+    emit from touching a deleted widget. The disconnecting closure holds the slot weakly, so
+    it does not keep an unparented widget alive either.
     """
     signal.connect(slot)
-    widget.destroyed.connect(lambda *_: signal.disconnect(slot, missing_ok=True))
+    method = weakref.WeakMethod(slot)
+
+    def disconnect(*_args) -> None:
+        alive = method()
+        if alive is not None:
+            signal.disconnect(alive, missing_ok=True)
+
+    widget.destroyed.connect(disconnect)
