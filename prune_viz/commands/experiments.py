@@ -91,7 +91,8 @@ def register(sub) -> None:
     p.add_argument("--epochs", type=_positive_int, default=3)
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--learning-rate", type=_positive_float, default=1e-4, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None,
+                   help="shuffling and validation split (default: the model's training seed, else 0)")
     p.add_argument("--out", required=True, help="the .keras file to write")
     p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -259,7 +260,8 @@ def cmd_sweep(args) -> int:
             opened = _open(model_path, share.sub(0.0, 0.1))
             session = Session(data_path=args.data, preprocessing=args.preprocess)
             session.set_model(opened)
-            included = opened.default_included if not args.include_output else {l.name for l in opened.layers}
+            included = (opened.default_included if not args.include_output
+                        else {layer.name for layer in opened.layers})
             if not included:
                 raise cli.UsageError(f"{Path(model_path).name}: the only prunable layer is the output layer; "
                                      "pass --include-output to prune it.")
@@ -281,7 +283,7 @@ def cmd_sweep(args) -> int:
             _write_csv(summary_path(csv_path), [s.as_row() for s in summary], SUMMARY_FIELDS)
     if plot_path is not None and points:
         write_sweep_plot(plot_path, summary, per_layer=args.per_layer,
-                         title=_plot_title(points, args.models))
+                         title=_plot_title(points))
     seconds = time.perf_counter() - start
     if interrupted:
         written = f"; wrote them to {csv_path}" if csv_path is not None and points else ""
@@ -305,7 +307,7 @@ def _run_one(session, methods, ks, scope, per_layer, task, on_point) -> None:
     run_sweep(session, methods, ks, scope, task, on_point, per_layer=per_layer)
 
 
-def _plot_title(points, models) -> str:
+def _plot_title(points) -> str:
     names = sorted({p.model for p in points})
     if len(names) == 1:
         return names[0]

@@ -343,7 +343,10 @@ class ExportResult:
 
 def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, force: bool = False,
                   compact: bool = False, task: TaskState | None = None) -> ExportResult:
-    """Write the pruned model (zeros in place, or compacted) to ``out``; the opened model is left unpruned."""
+    """Write the pruned model (zeros in place, or compacted) to ``out``; the opened model is left unpruned.
+
+    Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
+    """
     task = task or quiet()
     pruner = opened.pruner
     task.progress(0.1, "Pruning")
@@ -419,7 +422,11 @@ def _median_latency(evaluator, repeats: int, task: TaskState) -> tuple[float, fl
 
 def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: str = "auto",
                    repeats: int = 5, task: TaskState | None = None) -> SizeSpeedReport:
-    """Sizes of the pruned model in several formats and, with ``data``, their test-set latency."""
+    """Sizes of the pruned model in several formats and, with ``data``, their test-set latency.
+
+    gzip and CSR are storage formats only (no forward pass is timed for them).
+    Writes the masked kernels into the opened model meanwhile, so call it from the TF job thread.
+    """
     from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.inputs import arrange, preprocess
     from prune_viz.core.model_io import LoadedModel

@@ -64,10 +64,15 @@ def _named_layers(model, prefix: str = ""):
 
 
 def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, batch_size: int = DEFAULT_BATCH_SIZE,
-             learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE, seed: int = 0,
+             learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE, seed: int | None = None,
              validation_fraction: float = 0.1, preprocessing: str = "auto",
              task: TaskState | None = None) -> FinetuneResult:
-    """Prune ``opened`` with ``config``, retrain the surviving weights on ``data``'s training images."""
+    """Prune ``opened`` with ``config``, retrain the surviving weights on ``data``'s training images.
+
+    The opened model only briefly holds the masked kernels (to measure and clone them), so call
+    it from the TF job thread; training itself runs on the clone. ``seed`` defaults to the
+    model's training seed, so a prune-viz-trained model keeps its own validation images held out.
+    """
     import keras
 
     from prune_viz.core.evaluation import Evaluator
@@ -79,6 +84,9 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
         raise FinetuneError("Only Keras models can be fine-tuned, not a bare SavedModel.")
     if epochs < 1:
         raise FinetuneError(f"epochs must be at least 1, not {epochs}.")
+    if seed is None:
+        recorded = opened.loaded.metadata.get("seed")
+        seed = recorded if isinstance(recorded, int) else 0
     pruner = opened.pruner
     task.progress(0.0, "Preparing the test set")
     pruner.restore()  # auto preprocessing is chosen on the original weights

@@ -116,18 +116,16 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
     if session.model is None:
         raise RuntimeError("no model is open")
     plan = sweep_configs(session, methods, ks, scope, per_layer)
-    task.progress(0.0, "Preparing the test set")
-    session.evaluator(task.sub(0.0, 0.05))
     loaded = session.model.loaded
     name = loaded.path.name
     seed = loaded.metadata.get("seed")
     seed = seed if isinstance(seed, int) else None
     points = []
     for i, (layer, config) in enumerate(plan):
-        fraction = 0.05 + 0.95 * i / len(plan)
+        fraction = i / len(plan)
         task.progress(fraction, f"{config.method} k={config.k:g}{' ' + layer if layer else ''}")
-        record, _ = session.evaluate(config, task.sub(fraction, 0.05 + 0.95 * (i + 1) / len(plan)),
-                                     with_baseline=False)
+        # Session.evaluate holds the session's job lock and builds its Evaluator once, on the first point
+        record, _ = session.evaluate(config, task.sub(fraction, (i + 1) / len(plan)), with_baseline=False)
         pruned = session.model.pruner.prune(config)  # a few ms; for the all-weights sparsity
         point = SweepPoint(
             model=name, seed=seed, method=config.method, scope=config.scope, layer=layer, k=config.k,
