@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import shiboken6
@@ -382,3 +386,12 @@ def test_plots_follow_the_widget_font(qtbot, session):
     for plot in plots:
         assert plot.getAxis("bottom").style["tickFont"].pointSizeF() == pytest.approx(21.0)
     assert widgets[0].threshold_line.label.textItem.font().pointSizeF() == pytest.approx(21.0)
+
+
+def test_importing_the_pictures_does_not_import_tensorflow():
+    """The pictures are on the GUI start-up path, where a 5-second TensorFlow import would show."""
+    code = ("import sys; import prune_viz.gui.pictures_qt as p; "
+            "[getattr(p, name) for name in p.__all__]; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.stdout.strip() == "False"
