@@ -129,6 +129,20 @@ class EvaluationController(QObject):
             self._debounce.start()
 
 
+def describe_change(old, new) -> str:
+    """What differs between the settings of a result and the current ones, e.g. 'k changed (20% -> 70%)'."""
+    changes = []
+    if old.k != new.k:
+        changes.append(f"k changed ({old.k:g}% -> {new.k:g}%)")
+    if old.method != new.method:
+        changes.append(f"the method changed ({old.method} -> {new.method})")
+    if old.scope != new.scope:
+        changes.append(f"the scope changed ({old.scope} -> {new.scope})")
+    if old.included != new.included:
+        changes.append("the included layers changed")
+    return ", ".join(changes) or "the pruning settings changed"
+
+
 class ResultView(QWidget):
     """Accuracy, loss, change vs unpruned and where the numbers come from (the per-digit pictures
     are in pictures_qt.EvaluationDetails)."""
@@ -229,6 +243,8 @@ class EvaluationPanel(QGroupBox):
         self.progress.setTextVisible(True)
         self.progress_message = QLabel()
         self.auto_check = QCheckBox("Auto-evaluate while dragging (small models)")
+        self.auto_check.setToolTip("Re-evaluate whenever the settings rest for a moment; a newer request "
+                                   "cancels an older one (Ctrl+Shift+E)")
         self.result_view = ResultView()
 
         data_row = QHBoxLayout()
@@ -307,7 +323,7 @@ class EvaluationPanel(QGroupBox):
         if record is None or not self.result_view.has_result:
             return
         if not self.session.is_current(record):
-            self.result_view.set_stale(True, "the pruning settings changed")
+            self.result_view.set_stale(True, describe_change(record.config, self.session.config))
         elif self.controller.shown_data_generation != self.controller.data_generation:
             self.result_view.set_stale(True, "the test data or input scaling changed")
         else:

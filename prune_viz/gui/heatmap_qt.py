@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 LEVEL_PERCENTILE = 99.5  # colour levels at +-this percentile of |w|, so one outlier does not wash out the map
+LEVEL_SAMPLE = 1_000_000
 THUMBNAIL_PIXELS = 96
 
 
@@ -105,7 +106,11 @@ def strided_keep(mask, shape: tuple[int, int], limit: int | None) -> np.ndarray:
 
 
 def symmetric_level(matrix: np.ndarray) -> float:
-    magnitude = np.abs(matrix[np.isfinite(matrix)])
+    """+-level for the colours: a high percentile of |w| (from an even sample of at most
+    LEVEL_SAMPLE weights, so that huge layers open without a pause)."""
+    flat = matrix.ravel()
+    flat = flat[:: max(1, flat.size // LEVEL_SAMPLE)]
+    magnitude = np.abs(flat[np.isfinite(flat)])
     if magnitude.size == 0:
         return 1.0
     level = float(np.percentile(magnitude, LEVEL_PERCENTILE))
@@ -289,6 +294,7 @@ class Thumbnail(QToolButton):
             Qt.TransformationMode.FastTransformation)
         self.setIcon(pixmap)
         self.setText(caption)
+        self.setToolTip(f"{caption.replace(chr(10), ': ')} (click to show it large)")
 
 
 class ThumbnailStrip(QScrollArea):

@@ -284,6 +284,7 @@ class MainWindow(QMainWindow):
             config, self.pending_config = self.pending_config, {}
             self.session.configure(**config)
         self._refresh_recent(recent_qt.remember_model(self.settings, path))
+        self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
         layers = len(opened.layers)
         self.statusBar().showMessage(
             f"Opened {Path(path).name} ({opened.loaded.format}): {layers} prunable layer{'s' if layers != 1 else ''}, "

@@ -176,6 +176,7 @@ def test_a_result_goes_stale_when_k_moves_during_the_evaluation(qtbot, window):
     assert record.config.k == 20
     view = window.evaluation.result_view
     assert view.stale and "Stale" in view.status.text() and not view.accuracy.isEnabled()
+    assert "k changed (20% -> 70%)" in view.status.text()
     record, _ = _evaluate_and_wait(qtbot, window)
     assert record.config.k == 70 and not view.stale and view.accuracy.isEnabled()
     window.controls.slider.setValue(71)
