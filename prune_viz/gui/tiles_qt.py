@@ -94,9 +94,11 @@ def tile_layer_problem(opened, name: str) -> str | None:
     layer = next((layer for layer in opened.layers if layer.name == name), None)
     if layer is None:
         return f"No prunable layer named {name}."
-    if opened.layers[0].name != name:
-        return (f"{name} is not the first layer: its units see the outputs of other units, "
-                f"not pixels. Tiles are drawn for {opened.layers[0].name}.")
+    first = opened.layers[0].name
+    if first != name:
+        where = (f"Select {first} to see its tiles." if tile_layer_problem(opened, first) is None
+                 else f"This model's first layer, {first}, cannot be drawn as tiles either.")
+        return f"{name} is not the first layer: its units see the outputs of other units, not pixels. {where}"
     if layer.fan_in != SIDE * SIDE or not (layer.kind == "Dense" or layer.shape[:-1] == (SIDE, SIDE, 1)):
         return (f"{name} is a {layer.kind} layer with {layer.fan_in:,} inputs per unit "
                 f"({layer.matrix_label}); tiles need units that each see a whole 28x28 image.")

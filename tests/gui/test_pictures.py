@@ -269,6 +269,8 @@ def test_tiles_apply_to_dense_after_flatten_but_not_to_convolutions(qtbot, tmp_p
     session.set_model(conv)
     assert not widget.applies
     assert "Conv2D" in widget.message.text() and "whole 28x28 image" in widget.message.text()
+    widget.set_layer("out")
+    assert "first layer, conv, cannot be drawn as tiles either" in widget.message.text()
 
 
 def test_tiles_explain_when_the_layer_is_not_a_first_image_layer(qtbot, session):
@@ -277,7 +279,7 @@ def test_tiles_explain_when_the_layer_is_not_a_first_image_layer(qtbot, session)
     widget.set_layer("hidden2")
     assert not widget.applies
     assert widget.stack.currentWidget() is widget.message
-    assert "not the first layer" in widget.message.text()
+    assert "not the first layer" in widget.message.text() and "Select hidden1" in widget.message.text()
     session.configure(method="unit", k=50)  # still a message, no tiles
     assert len(widget.shown_units) == 0
     screenshot(qtbot, widget, "tiles_other_layer", (500, 300))
