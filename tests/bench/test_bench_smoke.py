@@ -1,0 +1,85 @@
+"""Smoke test of ``prune-viz bench --quick --json``: it runs end to end on real MNIST and reports
+every figure with a target, a ratio and a verdict. No timing is asserted here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from prune_viz import cli
+
+FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note"}
+
+
+@pytest.fixture(scope="module")
+def quick_report(mnist_dir, tmp_path_factory):
+    """One quick bench run through the CLI; its --output file must be valid JSON."""
+    output = tmp_path_factory.mktemp("bench") / "bench.json"
+    assert cli.main(["bench", "--quick", "--json", "--data", str(mnist_dir), "--output", str(output)]) == 0
+    return json.loads(output.read_text())
+
+
+def test_report_has_machine_options_and_every_section(quick_report):
+    assert set(quick_report) == {"machine", "options", "figures", "details", "seconds"}
+    machine = quick_report["machine"]
+    assert machine["nproc"] >= 1 and machine["memory_gb"] > 0 and machine["cpu"]
+    assert len(machine["load_average_at_start"]) == 3 and len(machine["load_average_at_end"]) == 3
+    keys = {figure["key"] for figure in quick_report["figures"]}
+    for method in ("weight", "unit"):
+        for scope in ("layer", "global"):
+            assert f"mlp-64-32.slider.{method}_{scope}.ms" in keys
+            assert f"mlp-64-32.slider.{method}_{scope}.speedup" in keys
+            assert f"scale.slider.{method}_{scope}.ms" in keys
+    assert {"mlp-64-32.eval.vs_floor", "mlp-64-32.eval.ms", "mlp-64-32.eval.predict32_ms",
+            "mlp-64-32.sweep.ratio"} <= keys
+    for k in ("50", "90", "99"):
+        assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
+    assert {"scale.open_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
+            "scale.peak_memory_reading", "scale.peak_memory_pruning"} <= keys
+
+
+def test_every_figure_is_complete_and_consistent(quick_report):
+    for figure in quick_report["figures"]:
+        assert set(figure) == FIGURE_KEYS, figure["key"]
+        assert isinstance(figure["value"], int | float) and math.isfinite(figure["value"]), figure
+        assert figure["value"] >= 0, figure
+        if figure["passed"] is None:  # information only
+            assert figure["target"] == "" and figure["ratio"] is None
+        else:
+            assert figure["target"].startswith(("<=", ">=")) and figure["ratio"] > 0
+            # the verdict agrees with the ratio to the target
+            assert figure["passed"] == (figure["ratio"] <= 1.0 + 1e-9), figure
+
+
+def test_evaluation_and_sweep_measure_real_mnist(quick_report):
+    details = quick_report["details"]["mlp-64-32"]
+    evaluation = details["evaluation"]
+    # random weights: accuracy near chance, but the evaluator and the NumPy floor agree exactly
+    assert evaluation["accuracy_evaluator"] == pytest.approx(evaluation["accuracy_numpy"], abs=2e-4)
+    points = details["sweep"]["points"]
+    assert [(p["method"], p["k"]) for p in points] == [(m, float(k)) for m in ("weight", "unit")
+                                                        for k in range(5, 100, 10)]
+    # sparsity of the included layers follows k for weight pruning
+    weight = [p["sparsity"] for p in points if p["method"] == "weight"]
+    assert weight == sorted(weight) and weight[0] == pytest.approx(0.05, abs=0.01)
+    assert weight[-1] == pytest.approx(0.95, abs=0.01)
+
+
+def test_compaction_keeps_predictions(quick_report):
+    compaction = quick_report["details"]["mlp-64-32"]["compaction"]
+    for k in ("50", "90", "99"):
+        assert compaction[f"k{k}"]["same_predictions"] is True
+        assert compaction[f"k{k}"]["max_abs_output_diff"] < 1e-4
+
+
+def test_scale_child_reports_memory(quick_report):
+    scale = quick_report["details"]["scale"]
+    assert scale["parameters"] == 2048 * 1024 + 1024 * 1024 + 1024 * 10
+    assert scale["peak_rss"] >= scale["rss_after_open"] >= scale["rss_after_tf_import"] > 0
+
+
+def test_unknown_section_is_a_usage_error(capsys):
+    assert cli.main(["bench", "--only", "slider,nonsense"]) == 2
+    assert "unknown bench section nonsense" in capsys.readouterr().err
