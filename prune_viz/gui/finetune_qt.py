@@ -1,0 +1,180 @@
+"""Fine-tune the current pruning with its masks fixed, show accuracy before and after, save the result.
+
+core.finetune trains a clone, so the opened model is never changed; the panel says
+which training images were used (often a subset, not the full 60,000), and saving
+refuses the opened model's own file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from prune_viz.gui.experiments_qt import (
+    KERAS_FILTER,
+    JobStrip,
+    ask_save_path,
+    megabytes,
+    refuse_input_model,
+    show_experiment_error,
+)
+from prune_viz.gui.pictures_qt import MUTED, bind
+
+DEFAULT_EPOCHS = 3
+
+
+class FinetunePanel(QWidget):
+    kind = "finetune"
+
+    def __init__(self, session, jobs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.result = None
+        self.saved_path: Path | None = None
+        self.epochs = QSpinBox()
+        self.epochs.setRange(1, 100)
+        self.epochs.setValue(DEFAULT_EPOCHS)
+        self.config_label = QLabel()
+        self.config_label.setWordWrap(True)
+        self.strip = JobStrip(jobs, "Fine-tune")
+        self.strip.run_button.setToolTip("Retrain the surviving weights (Adam, learning rate 1e-4); "
+                                         "pruned weights stay exactly zero")
+        self.data_label = QLabel()
+        self.data_label.setWordWrap(True)
+        self.accuracy_label = QLabel()
+        self.accuracy_label.setWordWrap(True)
+        self.accuracy_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_button = QPushButton("Save fine-tuned model...")
+
+        epochs = QHBoxLayout()
+        epochs.addWidget(self.epochs)
+        epochs.addWidget(QLabel("epochs over the session's training images"), 1)
+        form = QFormLayout()
+        form.addRow("Pruning:", self.config_label)
+        form.addRow("Epochs:", epochs)
+        results = QFormLayout()
+        results.addRow("Trained on:", self.data_label)
+        results.addRow("Accuracy:", self.accuracy_label)
+        save = QHBoxLayout()
+        save.addWidget(self.save_button)
+        save.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addWidget(self.strip)
+        layout.addLayout(results)
+        layout.addLayout(save)
+        layout.addStretch(1)
+
+        self.strip.run_button.clicked.connect(self.run)
+        self.save_button.clicked.connect(self.choose_save_path)
+        self.strip.busy_changed.connect(lambda _busy: self._refresh())
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.config_changed, self._on_config_changed)
+        self._on_model_changed(session.model)
+
+    def run(self):
+        """Fine-tune the current settings in a job; returns the Job (None without a model)."""
+        from prune_viz.core.data import load_mnist
+        from prune_viz.core.finetune import finetune
+
+        session = self.session
+        if session.model is None or self.strip.busy:
+            return None
+        opened, config, epochs = session.model, session.config, self.epochs.value()
+        data_path, preprocessing = session.data_path, session.preprocessing
+
+        def job(task):
+            task.progress(0.0, "Loading MNIST")
+            data = load_mnist(data_path)
+            return finetune(opened, config, data, epochs=epochs, preprocessing=preprocessing,
+                            task=task.sub(0.03, 1.0))
+
+        return self.strip.start(job, self.kind, "Fine-tuning", lambda result, o=opened: self.show_result(result, o),
+                                "fine-tune the model")
+
+    def show_result(self, result, opened) -> None:
+        if opened is not self.session.model:
+            return  # the model was replaced while it trained
+        self.result = result
+        self.saved_path = None
+        tune = result.metadata["fine_tune"]
+        full = ("" if tune["trained_on_full_training_set"] else
+                " <b>(not the full 60,000-image training set)</b>")
+        self.data_label.setText(
+            f"{tune['trained_on']}{full} from {tune['data_source']}: {tune['train_images']:,} images for training, "
+            f"{tune['validation_images']:,} held out to pick the best epoch ({tune['best_epoch']} of "
+            f"{tune['epochs']}); {tune['optimizer']}, batch {tune['batch_size']}, seed {tune['seed']}")
+        test_images = result.metadata.get("test_images", 0)
+        self.accuracy_label.setText(
+            f"unpruned {result.unpruned_accuracy * 100:.2f}%, pruned <b>{result.accuracy_before * 100:.2f}%</b> "
+            f"before fine-tuning, <b>{result.accuracy_after * 100:.2f}%</b> after "
+            f"({(result.accuracy_after - result.accuracy_before) * 100:+.2f} points)<br>"
+            f"loss {result.loss_before:.4f} \u2192 {result.loss_after:.4f} on {test_images:,} test images; "
+            f"{result.pruned_weights:,} pruned weights held at exactly zero")
+        self.strip.message.setText(f"Fine-tuned {result.config.describe()} in {result.fit.seconds:.1f} s.")
+        self._refresh()
+
+    # -- saving ------------------------------------------------------------------------------------
+    def choose_save_path(self) -> None:
+        if self.result is None or self.session.model is None:
+            return
+        source = Path(self.session.model.loaded.path)
+        config = self.result.config
+        name = source.parent / f"{source.stem}-{config.method}-k{config.k:g}-finetuned.keras"
+        path = ask_save_path(self, "Save the fine-tuned model", str(name), KERAS_FILTER, ".keras")
+        if path is not None:
+            self.save_to(path)
+
+    def save_to(self, path):
+        """Write the fine-tuned model (with its metadata) to ``path`` in a job; never the opened file."""
+        from prune_viz.core.export import save_model_atomically
+
+        if self.result is None or self.session.model is None or self.strip.busy:
+            return None
+        source = self.session.model.loaded.path
+        try:
+            refuse_input_model(path, source)
+        except Exception as exc:
+            self.error_box = show_experiment_error(self, exc, "save the fine-tuned model")
+            return None
+        result = self.result
+
+        def job(task):
+            task.progress(0.1, f"Writing {Path(path).name}")
+            return save_model_atomically(result.model, path, result.metadata, force=True, protect=(source,))
+
+        return self.strip.start(job, "save-finetuned", "Saving", self._on_saved, "save the fine-tuned model")
+
+    def _on_saved(self, path: Path) -> None:
+        self.saved_path = path
+        self.strip.progress.setValue(1000)
+        self.strip.message.setText(f"Saved {path} ({megabytes(path.stat().st_size)}).")
+
+    # -- session ---------------------------------------------------------------------------------
+    def _on_model_changed(self, _opened) -> None:
+        self.result = None
+        self.saved_path = None
+        self.data_label.setText("-")
+        self.accuracy_label.setText("-")
+        self.strip.message.setText("")
+        self._refresh()
+
+    def _on_config_changed(self, _config) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        session = self.session
+        has_model = session.model is not None
+        self.strip.run_button.setEnabled(has_model and not self.strip.busy)
+        self.save_button.setEnabled(self.result is not None and not self.strip.busy)
+        if not has_model:
+            self.config_label.setText("-")
+            return
+        text = f"{session.config.describe()} (the current settings), masks fixed"
+        if self.result is not None and self.result.config != session.config:
+            text += (f"<br><span style='color:{MUTED}'>The result below is for {self.result.config.describe()}; "
+                     "saving writes that model.</span>")
+        self.config_label.setText(text)

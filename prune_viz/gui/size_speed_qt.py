@@ -1,0 +1,160 @@
+"""Size and speed of the current pruning: the numbers ``prune-viz export --compact`` prints.
+
+File sizes (dense .keras with zeros, its gzip, CSR arrays, compacted .keras) and the
+median latency of a pass over the test set, measured by core.export.size_and_speed
+in a job. The compacted model is shown for unit pruning only: weight pruning zeros
+single weights, so every matrix keeps its shape and there is nothing to remove.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QAbstractScrollArea, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from prune_viz.gui.experiments_qt import JobStrip, megabytes, number_item, results_table, text_item
+from prune_viz.gui.pictures_qt import MUTED, bind
+
+COMPACTED_ROW = "compacted .keras (dead units removed)"
+WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "
+                       "scattered over each matrix, so the matrices keep their shapes; compacting would remove only "
+                       "the units that happen to lose every weight ({dead}). Choose unit pruning to remove whole "
+                       "units by design.")
+
+
+class SizeSpeedPanel(QWidget):
+    kind = "size-speed"
+
+    def __init__(self, session, jobs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.report = None
+        self.repeats = QSpinBox()
+        self.repeats.setRange(1, 50)
+        self.repeats.setValue(5)
+        self.repeats.setToolTip("Timed passes over the test set; the median is shown")
+        self.config_label = QLabel()
+        self.config_label.setWordWrap(True)
+        self.strip = JobStrip(jobs, "Measure size and speed")
+        self.table = results_table(["format", "size", "vs dense", "latency", "accuracy", "note"])
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("Pruning:", self.config_label)
+        repeats = QHBoxLayout()
+        repeats.addWidget(self.repeats)
+        repeats.addWidget(QLabel("timed passes over the test set (median)"), 1)
+        form.addRow("Repeats:", repeats)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(form)
+        layout.addWidget(self.strip)
+        self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+        layout.addWidget(self.table)
+        layout.addWidget(self.summary)
+        layout.addStretch(1)
+
+        self.strip.run_button.clicked.connect(self.run)
+        self.strip.busy_changed.connect(lambda _busy: self._refresh())
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.config_changed, self._on_config_changed)
+        self._on_model_changed(session.model)
+
+    def run(self):
+        """Measure the current settings in a job; returns the Job (None without a model)."""
+        from prune_viz.core.data import DataError, load_mnist
+        from prune_viz.core.export import size_and_speed
+
+        session = self.session
+        if session.model is None or self.strip.busy:
+            return None
+        opened, config = session.model, session.config
+        data_path, preprocessing, repeats = session.data_path, session.preprocessing, self.repeats.value()
+
+        def job(task):
+            task.progress(0.0, "Loading MNIST")
+            try:
+                data = load_mnist(data_path)
+            except DataError:
+                data = None  # sizes only; the report says there is no latency
+            return size_and_speed(opened, config, data, preprocessing=preprocessing, repeats=repeats,
+                                  task=task.sub(0.05, 1.0))
+
+        return self.strip.start(job, self.kind, "Size and speed", self.show_report, "measure size and speed")
+
+    # -- showing the report ----------------------------------------------------------------------
+    def shown_rows(self, report) -> list:
+        """The report's rows, without the compacted model unless the pruning removes units."""
+        return [r for r in report.rows if report.config.method == "unit" or r.name != COMPACTED_ROW]
+
+    def show_report(self, report) -> None:
+        self.report = report
+        rows = self.shown_rows(report)
+        dense = report.rows[0].bytes
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            latency = f"{row.latency_seconds * 1000:.1f} ms" if row.latency_seconds is not None else "-"
+            accuracy = f"{row.accuracy * 100:.2f}%" if row.accuracy is not None else "-"
+            items = [text_item(row.name), number_item(megabytes(row.bytes)),
+                     number_item(f"{row.bytes / dense * 100:.1f}%"), number_item(latency), number_item(accuracy),
+                     text_item(row.note)]
+            for column, item in enumerate(items):
+                self.table.setItem(i, column, item)
+        self.table.resizeColumnsToContents()
+        self.summary.setText("<br>".join(self.summary_lines(report)))
+        timing = (f"latency: median of {report.repeats} passes over {report.test_images:,} test images"
+                  if report.test_images else report.latency_note)
+        self.strip.message.setText(f"Measured for {report.config.describe()} ({timing}).")
+        self._refresh()
+
+    def summary_lines(self, report) -> list[str]:
+        lines = [f"<b>Parameters:</b> {report.parameters:,} in all, {report.nonzero_parameters:,} non-zero"]
+        coupling = report.coupling
+        if coupling is not None:
+            detail = ", ".join(f"{row.layer}: {row.useless_weights:,} on {row.dead_inputs:,} dead inputs from "
+                               f"{row.after}" for row in coupling.layers if row.dead_inputs)
+            lines.append(f"<b>Dead-unit coupling:</b> {coupling.useless_weights:,} non-zero weights read only "
+                         f"dead units (a constant) and cannot change the output" + (f" ({detail})" if detail else ""))
+        if report.config.method != "unit":
+            lines.append(WEIGHT_PRUNING_NOTE.format(dead=self.dead_units_text(report)))
+        elif report.compaction is not None:
+            c = report.compaction
+            shrunk = ", ".join(f"{layer.name} {layer.units_before}\u2192{layer.units_after}"
+                               for layer in c.layers if layer.units_before != layer.units_after) or "no dead units"
+            match = (f"; outputs match the masked model to {report.max_output_difference:.1e}"
+                     if report.max_output_difference is not None else "")
+            lines.append(f"<b>Compaction:</b> {c.parameters_before:,} \u2192 {c.parameters_after:,} parameters "
+                         f"({shrunk}){match}")
+        else:
+            lines.append(f"<b>Compaction:</b> not possible: {report.compaction_error}")
+        return lines
+
+    @staticmethod
+    def dead_units_text(report) -> str:
+        if report.compaction is None:
+            return "none can be removed here"
+        shrunk = [f"{layer.name} {layer.units_before}\u2192{layer.units_after}" for layer in report.compaction.layers
+                  if layer.units_before != layer.units_after]
+        return "here: " + ", ".join(shrunk) if shrunk else "here: none"
+
+    # -- session ---------------------------------------------------------------------------------
+    def _on_model_changed(self, _opened) -> None:
+        self.report = None
+        self.table.setRowCount(0)
+        self.summary.setText("")
+        self.strip.message.setText("")
+        self._refresh()
+
+    def _on_config_changed(self, _config) -> None:
+        self._refresh()
+
+    def _refresh(self) -> None:
+        session = self.session
+        self.strip.run_button.setEnabled(session.model is not None and not self.strip.busy)
+        if session.model is None:
+            self.config_label.setText("-")
+            return
+        text = f"{session.config.describe()} (the current settings)"
+        if self.report is not None and self.report.config != session.config:
+            text += (f"<br><span style='color:{MUTED}'>The numbers below are for "
+                     f"{self.report.config.describe()}; measure again for the current settings.</span>")
+        self.config_label.setText(text)

@@ -1,0 +1,332 @@
+"""Sweep and per-layer sensitivity panels: run_sweep in a job, points plotted and tabled as they arrive.
+
+The sweep prunes every included layer together (scope from the current setting)
+and plots accuracy against sparsity; the sensitivity sweep prunes one layer at a
+time and plots one accuracy-vs-k curve per layer. Both save CSV and PNG the way
+``prune-viz sweep --csv --plot`` does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.core.pruning import METHODS, PruningError, parse_k
+from prune_viz.core.sweep import DEFAULT_KS
+from prune_viz.gui.experiments_qt import (
+    JobStrip,
+    ask_save_path,
+    number_item,
+    results_table,
+    show_experiment_error,
+    text_item,
+)
+from prune_viz.gui.pictures_qt import FOREGROUND, MUTED, bind, new_plot_widget, point_size, style_plot
+
+LAYER_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+
+
+def parse_ks(text: str) -> list[float]:
+    """'0 25, 50' -> [0.0, 25.0, 50.0]; PruningError naming the first bad entry."""
+    parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
+    if not parts:
+        raise PruningError("Give at least one k (percent pruned), e.g. 0 50 90.")
+    return [parse_k(p.rstrip("%")) for p in parts]
+
+
+class _PointRelay(QObject):
+    """Carries sweep points from the job thread to the GUI thread (queued), tagged with their run."""
+
+    point = Signal(int, object)
+
+
+class SweepPanel(QWidget):
+    """Run sweep: every (method, k) over all included layers; accuracy vs sparsity drawn live."""
+
+    point_added = Signal(object)  # SweepPoint, on the GUI thread
+    cleared = Signal()  # a new sweep started; earlier points are gone
+    kind = "sweep"
+    per_layer = False
+    run_text = "Run sweep"
+    doing = "run the sweep"
+
+    def __init__(self, session, jobs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.points: list = []
+        self.planned = 0
+        self.run_id = 0
+        self.model_name = ""
+        self._relay = _PointRelay(self)
+        self._relay.point.connect(self._on_point, Qt.ConnectionType.QueuedConnection)
+
+        self.method_boxes = {method: QCheckBox(f"{method} pruning") for method in METHODS}
+        for box in self.method_boxes.values():
+            box.setChecked(True)
+        self.ks_edit = QLineEdit(" ".join(f"{k:g}" for k in DEFAULT_KS))
+        self.ks_edit.setToolTip("Percent pruned, separated by spaces or commas")
+        self.scope_label = QLabel()
+        self.scope_label.setWordWrap(True)
+        self.strip = JobStrip(jobs, self.run_text)
+        self.save_csv_button = QPushButton("Save CSV...")
+        self.save_png_button = QPushButton("Save plot PNG...")
+        self.table = results_table(self.table_headers())
+        self.plot_widget = self.make_plot()
+
+        methods = QHBoxLayout()
+        for box in self.method_boxes.values():
+            methods.addWidget(box)
+        methods.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Methods:", methods)
+        form.addRow("k (%):", self.ks_edit)
+        form.addRow("Layers:", self.scope_label)
+        saves = QHBoxLayout()
+        saves.addWidget(self.save_csv_button)
+        saves.addWidget(self.save_png_button)
+        saves.addStretch(1)
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.addLayout(form)
+        column.addWidget(self.strip)
+        column.addLayout(saves)
+        column.addWidget(self.table, 1)
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(controls)
+        splitter.addWidget(self.plot_widget)
+        splitter.setStretchFactor(0, 2)
+        splitter.setStretchFactor(1, 3)
+        splitter.setSizes([520, 780])  # room for the table's six columns
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+
+        self.strip.run_button.clicked.connect(self.run)
+        self.save_csv_button.clicked.connect(self.choose_csv_path)
+        self.save_png_button.clicked.connect(self.choose_png_path)
+        self.strip.busy_changed.connect(lambda _busy: self._refresh_buttons())
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.config_changed, self._on_config_changed)
+        self._on_model_changed(session.model)
+
+    # -- the parts that differ between sweep and sensitivity -------------------------------------
+    def table_headers(self) -> list[str]:
+        return ["method", "k %", "sparsity %", "all weights %", "accuracy %", "loss"]
+
+    def table_row(self, p) -> list:
+        return [text_item(p.method), number_item(f"{p.k:g}"), number_item(f"{p.sparsity_included * 100:.2f}"),
+                number_item(f"{p.sparsity_all * 100:.2f}"), number_item(f"{p.accuracy * 100:.2f}"),
+                number_item(f"{p.loss:.4f}")]
+
+    def make_plot(self) -> QWidget:
+        from prune_viz.gui.pictures_qt import AccuracySparsityPlot
+
+        self.accuracy_plot = AccuracySparsityPlot(self.session)
+        return self.accuracy_plot
+
+    def plot_point(self, point) -> None:
+        self.accuracy_plot.add_sweep_point(point.method, point.scope, point.sparsity_included, point.accuracy)
+
+    def clear_plot(self) -> None:
+        self.accuracy_plot.clear_sweep()
+
+    def scope(self) -> str:
+        return self.session.config.scope
+
+    def scope_text(self) -> str:
+        config = self.session.config
+        scope = "layerwise threshold" if config.scope == "layer" else "one global threshold"
+        return (f"the {len(config.included)} included layer(s) together, {scope} "
+                "(from the Pruning menu)")
+
+    # -- running ---------------------------------------------------------------------------------
+    def selected_methods(self) -> list[str]:
+        return [method for method, box in self.method_boxes.items() if box.isChecked()]
+
+    def run(self):
+        """Start a sweep of the chosen methods and ks; returns the Job (None if it cannot start)."""
+        from prune_viz.core.sweep import check_grid, run_sweep, sweep_configs
+
+        session = self.session
+        if session.model is None or self.strip.busy:
+            return None
+        scope = self.scope()
+        try:
+            methods, ks = check_grid(self.selected_methods(), parse_ks(self.ks_edit.text()))
+            plan = sweep_configs(session, methods, ks, scope, self.per_layer)
+        except PruningError as exc:
+            self.error_box = show_experiment_error(self, exc, self.doing)
+            return None
+        self.clear()
+        self.planned = len(plan)
+        self.run_id += 1
+        self.model_name = Path(session.model.loaded.path).name
+        run_id, relay, per_layer = self.run_id, self._relay, self.per_layer
+
+        def job(task):
+            return run_sweep(session, methods, ks, scope, task, lambda p: relay.point.emit(run_id, p),
+                             per_layer=per_layer)
+
+        return self.strip.start(job, self.kind, self.run_text.removeprefix("Run "), self._on_done, self.doing)
+
+    def clear(self) -> None:
+        self.points = []
+        self.planned = 0
+        self.table.setRowCount(0)
+        self.clear_plot()
+        self.cleared.emit()
+        self._refresh_buttons()
+
+    def _on_point(self, run_id: int, point) -> None:
+        if run_id != self.run_id:
+            return  # from a sweep of a model that is no longer open
+        self.points.append(point)
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        for column, item in enumerate(self.table_row(point)):
+            self.table.setItem(row, column, item)
+        self.table.scrollToBottom()
+        self.plot_point(point)
+        self.point_added.emit(point)
+        self.strip.message.setText(f"{len(self.points)} of {self.planned} points")
+        self._refresh_buttons()
+
+    def _on_done(self, _points) -> None:
+        self.strip.message.setText(f"Done: {len(self.points)} points on {self.model_name}.")
+
+    # -- saving ------------------------------------------------------------------------------------
+    def default_name(self, suffix: str) -> str:
+        stem = Path(self.model_name).stem or "model"
+        return f"{stem}-{'sensitivity' if self.per_layer else 'sweep'}{suffix}"
+
+    def choose_csv_path(self) -> None:
+        path = ask_save_path(self, "Save the points as CSV", self.default_name(".csv"), "CSV (*.csv)", ".csv")
+        if path is not None:
+            self.save_csv(path)
+
+    def choose_png_path(self) -> None:
+        path = ask_save_path(self, "Save the plot as PNG", self.default_name(".png"), "PNG image (*.png)", ".png")
+        if path is not None:
+            self.save_png(path)
+
+    def save_csv(self, path) -> bool:
+        """One row per point (the columns of prune-viz sweep --csv), written atomically."""
+        from prune_viz.commands.experiments import _write_csv
+        from prune_viz.core.sweep import CSV_FIELDS
+
+        return self._save(lambda: _write_csv(Path(path), [p.as_row() for p in self.points], CSV_FIELDS), path)
+
+    def save_png(self, path) -> bool:
+        """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
+        from prune_viz.commands.experiments import write_sweep_plot
+        from prune_viz.core.sweep import summarise
+
+        return self._save(lambda: write_sweep_plot(Path(path), summarise(self.points), per_layer=self.per_layer,
+                                                   title=self.model_name), path)
+
+    def _save(self, write, path) -> bool:
+        if not self.points:
+            return False
+        try:
+            write()
+        except Exception as exc:
+            self.error_box = show_experiment_error(self, exc, f"save {Path(path).name}")
+            return False
+        self.strip.message.setText(f"Saved {path}.")
+        return True
+
+    # -- session ---------------------------------------------------------------------------------
+    def _on_model_changed(self, opened) -> None:
+        self.run_id += 1  # points still queued from the old model are dropped
+        self.clear()
+        self.strip.message.setText("" if opened is not None else "Open a model to run experiments.")
+        self._refresh_scope()
+
+    def _on_config_changed(self, _config) -> None:
+        self._refresh_scope()
+
+    def _refresh_scope(self) -> None:
+        self.scope_label.setText(self.scope_text() if self.session.model is not None else "-")
+
+    def _refresh_buttons(self) -> None:
+        has_model = self.session.model is not None
+        self.strip.run_button.setEnabled(has_model and not self.strip.busy)
+        for button in (self.save_csv_button, self.save_png_button):
+            button.setEnabled(bool(self.points))
+
+
+class SensitivityPanel(SweepPanel):
+    """One layer pruned at a time (layerwise), across k: which layers tolerate pruning."""
+
+    kind = "sensitivity"
+    per_layer = True
+    run_text = "Run sensitivity"
+    doing = "run the sensitivity sweep"
+
+    def table_headers(self) -> list[str]:
+        return ["layer", "method", "k %", "layer sparsity %", "accuracy %", "loss"]
+
+    def table_row(self, p) -> list:
+        return [text_item(p.layer), text_item(p.method), number_item(f"{p.k:g}"),
+                number_item(f"{p.sparsity_included * 100:.2f}"), number_item(f"{p.accuracy * 100:.2f}"),
+                number_item(f"{p.loss:.4f}")]
+
+    def make_plot(self) -> QWidget:
+        self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._curve_points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        widget = new_plot_widget()
+        self.plot = widget.getPlotItem()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setXRange(0, 100, padding=0.02)
+        self.plot.setYRange(0, 100, padding=0.02)
+        style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", point_size(self))
+        self.plot.setTitle("<span style='color:%s'>one layer pruned at a time; solid: weight, "
+                           "dashed: unit</span>" % FOREGROUND)
+        self.legend = self.plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND, brush=(255, 255, 255, 220),
+                                          pen=pg.mkPen(MUTED))
+        return widget
+
+    def curve_data(self, layer: str, method: str) -> tuple[list[float], list[float]]:
+        points = sorted(self._curve_points.get((layer, method), []))
+        return [k for k, _ in points], [a for _, a in points]
+
+    def plot_point(self, point) -> None:
+        key = (point.layer, point.method)
+        if key not in self._curves:
+            layers = list(dict.fromkeys(layer for layer, _ in [*self._curves, key]))
+            colour = LAYER_COLOURS[layers.index(point.layer) % len(LAYER_COLOURS)]
+            pen = pg.mkPen(colour, width=2)
+            if point.method == "unit":
+                pen.setDashPattern([4, 3])
+            self._curves[key] = self.plot.plot([], [], pen=pen, symbol="o" if point.method == "weight" else "t",
+                                               symbolSize=7, symbolBrush=colour, symbolPen=None,
+                                               name=f"{point.layer}, {point.method}")
+        self._curve_points.setdefault(key, []).append((point.k, 100.0 * point.accuracy))
+        self._curves[key].setData(*self.curve_data(*key))
+
+    def clear_plot(self) -> None:
+        for item in self._curves.values():
+            self.plot.removeItem(item)
+        self.legend.clear()
+        self._curves.clear()
+        self._curve_points.clear()
+
+    def scope(self) -> str:
+        return "layer"
+
+    def scope_text(self) -> str:
+        return f"each of the {len(self.session.config.included)} included layer(s) alone, the others unpruned"
