@@ -152,18 +152,19 @@ def _explain(path: Path, exc: BaseException) -> str:
     """One sentence for a Keras/TensorFlow failure: the known causes by name, else the error's gist."""
     import re
 
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 10:
-        chain.append(str(seen))
-        seen = seen.__cause__ or seen.__context__
-    text = " ".join(" ".join(chain).split())
+    text = " ".join(" ".join(str(e) for e in _chain(exc)).split())
     custom = (re.search(r"Could not locate (?:class|function) '([^']+)'", text)
               or re.search(r"Unknown (?:layer|object|activation|initializer|regularizer|constraint)"
                            r"(?: type)?: '?([\w.>]+)'?", text))
     if custom:
         name = custom.group(1).rsplit(">", 1)[-1]
-        return (f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
-                "open models built from standard Keras layers.")
+        if not _is_keras_class(name):
+            return (f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
+                    "open models built from standard Keras layers.")
+    if "JSONDecodeError" in text or any(isinstance(e, json.JSONDecodeError) for e in _chain(exc)):
+        return f"{path.name} is damaged: its model configuration is not valid JSON."
+    if "synchronously" in text or "HDF5" in text:  # h5py's wording for a broken HDF5 structure
+        return f"{path.name} is damaged: its HDF5 weights cannot be read ({_short(_innermost(exc), 100)})."
     if "Lambda" in text and "safe_mode" in text:
         return (f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
                 "run; rebuild the model with standard layers.")
@@ -171,7 +172,29 @@ def _explain(path: Path, exc: BaseException) -> str:
     if shapes or "could not be loaded" in text or "Shape mismatch" in text:
         detail = f" (a kernel of shape {shapes.group(1)} was given weights of shape {shapes.group(2)})" if shapes else ""
         return f"{path.name}: its weights do not fit its architecture{detail}."
+    if custom or re.search(r"could not be deserialized|Error when deserializing|not a valid Keras configuration"
+                           r"|Could not locate", text):
+        gist = text.rsplit("Exception encountered:", 1)[-1] if "Exception encountered:" in text else str(_innermost(exc))
+        return (f"{path.name}: Keras could not rebuild the model from its saved configuration "
+                f"({_short(ValueError(gist), 120)}).")
     return _one_sentence(path, exc)
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    found = []
+    while exc is not None and len(found) < 10:
+        found.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return found
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    return _chain(exc)[-1]
+
+
+def _is_keras_class(name: str) -> bool:
+    keras = _keras()
+    return name in ("Functional", "Sequential", "Model") or hasattr(keras.layers, name)
 
 
 def _one_sentence(path: Path, exc: BaseException) -> str:

@@ -1,0 +1,70 @@
+"""Dragging the k slider for a long time must not grow memory: 5,000 configure() calls on a
+LeNet-300-100-sized model, RSS measured after a warm-up."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+WARM_UP = 200
+CHANGES = 5_000
+ALLOWED_GROWTH_MB = 50
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    pytest.skip("no /proc/self/status VmRSS on this system")
+
+
+@pytest.fixture(scope="module")
+def lenet_path(tmp_path_factory) -> Path:
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([
+        keras.Input((784,)),
+        keras.layers.Dense(300, activation="relu", name="fc1"),
+        keras.layers.Dense(100, activation="relu", name="fc2"),
+        keras.layers.Dense(10, activation="softmax", name="out"),
+    ])
+    path = tmp_path_factory.mktemp("memory") / "lenet-300-100.keras"
+    model.save(path)
+    return path
+
+
+def _k_sequence(count: int, offset: int = 0):
+    """Slider-like k values: sweeps up and down with fine steps, never the same config twice in a row."""
+    for i in range(offset, offset + count):
+        yield (i * 0.37) % 100.0
+
+
+def test_rss_stays_flat_over_5000_k_changes(lenet_path):
+    from prune_viz.core.session import Session, open_model
+
+    session = Session()
+    session.set_model(open_model(lenet_path))
+    everything = {layer.name for layer in session.model.layers}
+    seen = []
+    session.pruning_changed.connect(lambda result: seen.__setitem__(slice(None), [result]))  # a view keeps the last
+
+    def drag(count: int, offset: int) -> None:
+        for step, k in enumerate(_k_sequence(count, offset)):
+            method = "unit" if (step // 250) % 2 else "weight"
+            scope = "global" if (step // 500) % 2 else "layer"
+            session.configure(k=k, method=method, scope=scope, included=everything)
+
+    drag(WARM_UP, 0)
+    gc.collect()
+    before = rss_mb()
+    drag(CHANGES, WARM_UP)
+    gc.collect()
+    after = rss_mb()
+    print(f"RSS after {WARM_UP} warm-up changes: {before:.1f} MB; after {CHANGES} more: {after:.1f} MB "
+          f"(growth {after - before:+.1f} MB)")
+    assert session.result.config.k == pytest.approx(list(_k_sequence(1, WARM_UP + CHANGES - 1))[0])
+    assert len(seen) == 1 and seen[0] is session.result
+    assert after - before < ALLOWED_GROWTH_MB
