@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from prune_viz.gui.heatmap_qt import COLORMAPS, colorize, display_matrix, strided_keep, strides, symmetric_level
+from prune_viz.gui.heatmap_qt import (
+    COLORMAPS,
+    colorize,
+    display_matrix,
+    keep_from_plan,
+    strided_keep,
+    strides,
+    symmetric_level,
+)
 
 
 def test_large_matrices_are_drawn_with_a_stride_that_keeps_pruned_cells():
@@ -44,3 +53,34 @@ def test_levels_are_symmetric_and_ignore_a_single_outlier():
     matrix[0, 0] = 50.0
     assert symmetric_level(matrix) == np.float32(0.1)
     assert symmetric_level(np.zeros((3, 3), np.float32)) == 1.0
+
+
+@pytest.fixture(scope="module")
+def tied_pruner():
+    """A Pruner over layers full of tied magnitudes (and zeros), where plans need their cut."""
+    from prune_viz.core.layers import PrunableLayer
+    from prune_viz.core.pruning import Pruner
+
+    rng = np.random.default_rng(1)
+    big = (rng.integers(-6, 7, size=(2100, 40)) / 4).astype(np.float32)  # 13 values, many ties
+    small = rng.normal(size=(40, 12)).astype(np.float32)
+    small[:, 3] = 0.0
+    layers = [PrunableLayer("big", "Dense", None, big), PrunableLayer("small", "Dense", None, small, is_output=True)]
+    return Pruner(layers)
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_masks_drawn_from_plans_equal_the_core_masks(tied_pruner, method, scope):
+    from prune_viz.core.pruning import PruningConfig
+
+    for k in (0, 13, 37.5, 50, 81, 100):
+        result = tied_pruner.prune(PruningConfig(method, k, scope, frozenset({"big", "small"})))
+        for layer in tied_pruner.layers:
+            matrix = layer.as_matrix(layer.original)
+            full = np.asarray(result.masks[layer.name]).reshape(matrix.shape)
+            for limit in (None, 1024, 96):
+                from_plan = keep_from_plan(result.plans[layer.name], matrix, limit)
+                expected = strided_keep(result.masks[layer.name], matrix.shape, limit)
+                np.testing.assert_array_equal(from_plan, expected, err_msg=f"{method} {scope} k={k} {limit}")
+            assert int((~full).sum()) == result.layer(layer.name).pruned
