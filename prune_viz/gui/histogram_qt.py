@@ -136,8 +136,6 @@ class WeightHistogram(QtWidgets.QWidget):
         return self._layer_name
 
     def set_layer(self, name: str | None) -> None:
-        if name is not None and self._layer(name) is None:
-            raise KeyError(f"no prunable layer named {name!r}")
         self._layer_name = name
         self._redraw()
 
@@ -187,7 +185,9 @@ class WeightHistogram(QtWidgets.QWidget):
             self._show_curve(self.kept_curve, None)
             self._show_curve(self.pruned_curve, None)
             self.threshold_line.setVisible(False)
-            self.caption.setText("<b>Weight histogram</b>: no model open.")
+            why = ("no model open" if session.model is None
+                   else f"the model has no prunable layer named {self._layer_name}")
+            self.caption.setText(f"<b>Weight histogram</b>: {why}.")
             self.summary.setText("")
             return
         result = session.result

@@ -146,6 +146,9 @@ def test_histogram_log_counts_and_unselected_layer(qtbot, session):
     assert not widget.pruned_curve.isVisible()
     assert "not selected for pruning" in widget.summary.text()
 
+    widget.set_layer("no_such_layer")  # e.g. a stale name from the previous model: said, not raised
+    assert widget.histogram is None and "no prunable layer named no_such_layer" in widget.caption.text()
+
 
 # -- UnitTileGrid ------------------------------------------------------------------------------
 
@@ -366,6 +369,23 @@ def test_evaluation_details_show_the_record_and_grey_when_stale(qtbot, session):
     assert not widget.is_stale
     assert widget.record.result.preprocessing == "raw"
     assert np.array_equal(widget.confusion, widget.record.result.confusion)
+
+
+def test_closing_the_model_empties_every_picture(qtbot, session):
+    histogram, tiles = WeightHistogram(session), UnitTileGrid(session)
+    plot, details = AccuracySparsityPlot(session), EvaluationDetails(session)
+    for widget in (histogram, tiles, plot, details):
+        qtbot.addWidget(widget)
+    evaluate(session, method="unit", k=40)
+    assert histogram.threshold is not None and len(tiles.greyed_units) and plot.point_count == 1
+    assert details.confusion is not None
+
+    session.set_model(None)
+    assert histogram.histogram is None and histogram.threshold is None
+    assert "no model open" in histogram.caption.text()
+    assert not tiles.applies and "No model open" in tiles.message.text()
+    assert plot.point_count == 0 and len(plot.current_ring.getData()[0]) == 0
+    assert details.record is None and details.confusion is None and not details.is_stale
 
 
 def test_deleted_widgets_stop_listening(qtbot, session):
