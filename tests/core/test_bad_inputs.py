@@ -341,3 +341,38 @@ def test_json_output_of_the_odd_model_is_valid(bad_inputs, capsys):
     assert code == 0
     info = json.loads(out, parse_constant=lambda token: pytest.fail(f"non-JSON token {token}"))
     assert [layer["name"] for layer in info["layers"]] == ["h1", "out"]
+
+
+def _without_root_file_access() -> list[str]:
+    """A command prefix that runs as root minus the capability to read any file, or skip.
+
+    The tests run as root, which reads chmod-000 files; dropping CAP_DAC_OVERRIDE and
+    CAP_DAC_READ_SEARCH from the bounding set makes permissions count again."""
+    if os.geteuid() != 0:
+        return []  # permissions already apply
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("setpriv (util-linux) is not installed, so root cannot be kept from reading files")
+    prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    probe = subprocess.run(prefix + ["true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"setpriv cannot drop capabilities here: {probe.stderr.decode().strip()}")
+    return prefix
+
+
+@pytest.mark.parametrize("what", ["model", "data"])
+def test_unreadable_file_says_permission_denied(what, bad_inputs, tmp_path, mnist_dir):
+    prefix = _without_root_file_access()
+    good = Path(bad_inputs["all-zero layer"].argv[1]).with_name("good.keras")
+    model, data = tmp_path / "locked.keras", _mnist_copy(mnist_dir, tmp_path / "mnist")
+    shutil.copyfile(good, model)
+    locked = model if what == "model" else data / "t10k-images-idx3-ubyte.gz"
+    locked.chmod(0)
+    env = {k: v for k, v in os.environ.items() if k != "PRUNE_VIZ_MNIST"}
+    proc = subprocess.run(prefix + [sys.executable, "-m", "prune_viz", "evaluate", str(model), "--data", str(data)],
+                          capture_output=True, text=True, timeout=120, env=env,
+                          cwd=Path(__file__).resolve().parents[2])
+    print(proc.stderr.strip())
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Permission denied" in proc.stderr and locked.name in proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
