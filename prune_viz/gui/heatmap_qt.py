@@ -225,15 +225,19 @@ class MatrixView(QWidget):
     # -- content -----------------------------------------------------------------------------
     def show_matrix(self, name: str, description: str, matrix: np.ndarray, kept: np.ndarray | None,
                     level: float) -> None:
-        new_layer = name != self.layer_name or self.matrix is None or self.matrix.shape != matrix.shape
+        """Draw ``matrix`` with ``kept`` (strided like the image, or None); only the image is
+        redone when just the mask changed, so a zoomed-in view stays where it is."""
+        same = matrix is self.matrix and name == self.layer_name and level == self.level
         self.layer_name = name
         self.description = description
         self.matrix = matrix
         self.kept = kept
         self.level = level
         image, self.row_stride, self.col_stride = display_matrix(matrix, kept, display_limit())
-        rows, cols = matrix.shape
         self.image.setImage(image, autoLevels=False, levels=(-level, level))
+        if same:
+            return
+        rows, cols = matrix.shape
         self.image.setRect(QRectF(0, 0, cols, rows))
         self.backdrop.setRect(QRectF(0, 0, cols, rows))
         self.colorbar.setLevels(values=(-level, level))
@@ -241,12 +245,7 @@ class MatrixView(QWidget):
         if self.row_stride > 1 or self.col_stride > 1:
             stride = f" &nbsp;<i>(drawn with every {self.row_stride}th row, {self.col_stride}th column)</i>"
         self.title.setText(f"<b>{name}</b> &nbsp;{description}{stride}")
-        if new_layer:
-            self.fit()
-
-    def update_mask(self, kept: np.ndarray | None) -> None:
-        if self.matrix is not None:
-            self.show_matrix(self.layer_name, self.description, self.matrix, kept, self.level)
+        self.fit()
 
     def clear(self) -> None:
         self.layer_name = ""

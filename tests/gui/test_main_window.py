@@ -324,3 +324,15 @@ def test_dropping_a_savedmodel_folder_opens_it(qtbot, make_window, small_cnn_pat
     assert window.windowTitle().startswith("cnn_savedmodel")
     assert window.session.model.loaded.format == "TensorFlow SavedModel"
     assert len(window.layer_list.items) == 2
+
+
+def test_a_zoomed_view_stays_put_while_k_moves(qtbot, window):
+    box = window.heatmaps.view.plot.getViewBox()
+    box.setRange(xRange=(10, 20), yRange=(100, 150), padding=0)
+    zoomed = box.viewRange()
+    for k in (10, 20, 30):
+        window.controls.slider.setValue(k)
+    np.testing.assert_allclose(box.viewRange(), zoomed)
+    window.step_layer(1)  # Alt+Down: the next layer, shown whole
+    assert window.heatmaps.view.layer_name == "hidden2"
+    np.testing.assert_allclose(box.viewRange(), [[0, 32], [0, 64]], atol=1e-6)
