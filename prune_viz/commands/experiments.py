@@ -61,8 +61,10 @@ def register(sub) -> None:
 
     p = sub.add_parser("sweep", help="accuracy and loss across k, for one model or several (one per seed)")
     p.add_argument("models", nargs="+", metavar="MODEL", help="one model, or one per seed for mean and std")
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    p.add_argument("--ks", nargs="+", type=cli._k_arg, default=list(DEFAULT_KS))
+    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
+                   help="weight and/or unit (default: both)")
+    p.add_argument("--ks", nargs="+", type=cli._k_arg, default=list(DEFAULT_KS),
+                   help=f"percentages to prune (default: {' '.join(str(k) for k in DEFAULT_KS)})")
     p.add_argument("--scope", nargs="+", choices=SCOPES, default=["layer"],
                    help="layer, global, or both (ignored with --per-layer)")
     p.add_argument("--per-layer", action="store_true", help="sensitivity: prune one layer at a time")
