@@ -17,6 +17,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QHeaderView,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -108,6 +109,7 @@ def results_table(headers: list[str]) -> QTableWidget:
     table.setAlternatingRowColors(True)
     table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
     table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # follows the font
     return table
 
 
@@ -319,7 +321,9 @@ def install_experiments(window) -> ExperimentsPanel:
     action(menu, "&Fine-tune...", lambda: show_tab(panel.finetune), "Ctrl+T",
            "Retrain the surviving weights with the masks fixed")
     menu.addSeparator()
-    menu.addAction(dock.toggleViewAction())
+    toggle = dock.toggleViewAction()
+    toggle.setText("Show the experiments &panel")
+    menu.addAction(toggle)
 
     exporter = PrunedModelExporter(window.session, window.jobs, window)
     window.exporter = exporter
@@ -335,10 +339,9 @@ def install_experiments(window) -> ExperimentsPanel:
         compact.setStatusTip("Write a smaller .keras file with the pruned units removed")
         compact.triggered.connect(lambda: exporter.choose_and_export(compact=True))
         for act in (export, compact):
-            file_menu.insertAction(before, act) if before is not None else file_menu.addAction(act)
+            file_menu.insertAction(before, act)  # before=None appends
             window.addAction(act)
-        if before is not None:
-            file_menu.insertSeparator(before)
+        file_menu.insertSeparator(before)
         window.export_action, window.export_compact_action = export, compact
 
     panel.sweep.point_added.connect(lambda p: window.accuracy_plot.add_sweep_point(

@@ -35,7 +35,15 @@ from prune_viz.gui.experiments_qt import (
     show_experiment_error,
     text_item,
 )
-from prune_viz.gui.pictures_qt import FOREGROUND, MUTED, bind, new_plot_widget, point_size, style_plot
+from prune_viz.gui.pictures_qt import (
+    FOREGROUND,
+    MUTED,
+    bind,
+    is_font_change,
+    new_plot_widget,
+    point_size,
+    style_plot,
+)
 
 LAYER_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
@@ -291,14 +299,29 @@ class SensitivityPanel(SweepPanel):
         widget = new_plot_widget()
         self.plot = widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setXRange(0, 100, padding=0.02)
-        self.plot.setYRange(0, 100, padding=0.02)
-        style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", point_size(self))
-        self.plot.setTitle("<span style='color:%s'>one layer pruned at a time; solid: weight, "
-                           "dashed: unit</span>" % FOREGROUND)
+        self.plot.disableAutoRange()  # fixed 0-100 axes, so curves compare across runs
         self.legend = self.plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND, brush=(255, 255, 255, 220),
                                           pen=pg.mkPen(MUTED))
+        self._apply_font()
         return widget
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event) and hasattr(self, "legend"):  # presenter mode: pyqtgraph text follows by hand
+            self._apply_font()
+
+    def _apply_font(self) -> None:
+        points = point_size(self)
+        style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", points)
+        self.plot.setTitle("one layer pruned at a time; solid: weight, dashed: unit", color=FOREGROUND,
+                           size=f"{points:.1f}pt")
+        self.legend.setLabelTextSize(f"{points:.1f}pt")
+        for _sample, label in self.legend.items:
+            label.setText(label.text, size=f"{points:.1f}pt")
+        self._fix_range()
+
+    def _fix_range(self) -> None:
+        self.plot.setRange(xRange=(0, 100), yRange=(0, 100), padding=0.02)
 
     def curve_data(self, layer: str, method: str) -> tuple[list[float], list[float]]:
         points = sorted(self._curve_points.get((layer, method), []))
@@ -317,6 +340,7 @@ class SensitivityPanel(SweepPanel):
                                                name=f"{point.layer}, {point.method}")
         self._curve_points.setdefault(key, []).append((point.k, 100.0 * point.accuracy))
         self._curves[key].setData(*self.curve_data(*key))
+        self._fix_range()
 
     def clear_plot(self) -> None:
         for item in self._curves.values():
