@@ -21,8 +21,8 @@ exec_path=""
 uninstall=0
 while [ $# -gt 0 ]; do
     case "$1" in
-        --data-dir) data_dir="$2"; shift 2 ;;
-        --exec) exec_path="$2"; shift 2 ;;
+        --data-dir) data_dir="${2:?--data-dir needs a folder}"; shift 2 ;;
+        --exec) exec_path="${2:?--exec needs a path}"; shift 2 ;;
         --uninstall) uninstall=1; shift ;;
         -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "install_desktop.sh: unknown option $1" >&2; exit 2 ;;
