@@ -231,3 +231,18 @@ def test_export_writes_a_loadable_pruned_model_and_refuses_the_opened_file(qtbot
     assert small.get_layer("hidden1").kernel.shape == (784, 32)  # half of the 64 units removed
     assert small.get_layer("hidden2").kernel.shape == (32, 16)
     np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
+
+
+def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, session, opened_mlp):
+    tab = panel.finetune
+    session.configure(method="unit", k=50)
+    tab.epochs.setValue(20)
+    qtbot.mouseClick(tab.strip.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "epoch 2/20" in tab.strip.message.text(), timeout=WAIT_MS)
+    qtbot.mouseClick(tab.strip.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.strip.busy, timeout=WAIT_MS)
+    assert tab.result is None and not tab.save_button.isEnabled()
+    assert tab.strip.message.text() == "Fine-tuning cancelled."
+    assert tab.strip.run_button.isEnabled()
+    for layer in opened_mlp.layers:
+        np.testing.assert_array_equal(layer.variable.numpy(), layer.original)
