@@ -331,6 +331,12 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
     }
 
 
+def _require_keras(opened) -> None:
+    if opened.loaded.keras_model is None:
+        raise ExportError(f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
+                          "can be written back as .keras files.")
+
+
 @dataclass
 class ExportResult:
     path: Path
@@ -348,6 +354,7 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
     Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
     """
     task = task or quiet()
+    _require_keras(opened)
     pruner = opened.pruner
     task.progress(0.1, "Pruning")
     result = pruner.prune(config)
@@ -432,6 +439,7 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
     from prune_viz.core.model_io import LoadedModel
 
     task = task or quiet()
+    _require_keras(opened)
     pruner = opened.pruner
     model = opened.loaded.keras_model
     result = pruner.prune(config)

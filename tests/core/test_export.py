@@ -187,3 +187,20 @@ def test_size_and_speed_report(trained_mlp_path, mnist):
     assert report.nonzero_parameters == sum(np.count_nonzero(k) for k in kernels.values()) + biases
     for layer in opened.layers:  # the model is left unpruned
         assert np.asarray(layer.variable.numpy()).tobytes() == layer.original.tobytes()
+
+
+def test_a_bare_savedmodel_is_refused_in_one_sentence(trained_mlp_path, tmp_path):
+    import keras
+
+    from prune_viz.core.export import ExportError
+
+    folder = tmp_path / "savedmodel"
+    keras.saving.load_model(trained_mlp_path).export(str(folder), verbose=False)
+    opened = open_model(folder)
+    assert opened.loaded.keras_model is None
+    config = PruningConfig("unit", 50, "layer", opened.default_included)
+    with pytest.raises(ExportError, match="bare TensorFlow SavedModel"):
+        export_pruned(opened, config, tmp_path / "out.keras")
+    with pytest.raises(ExportError, match="bare TensorFlow SavedModel"):
+        size_and_speed(opened, config)
+    assert not (tmp_path / "out.keras").exists()
