@@ -26,11 +26,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.model_io import ModelLoadError, sniff_format
 from prune_viz.core.session import Session
 from prune_viz.gui import recent_qt
 from prune_viz.gui.controls_qt import LayerList, PruningControls
 from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
+from prune_viz.gui.experiments_qt import install_experiments
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
 from prune_viz.gui.pictures_qt import AccuracySparsityPlot, EvaluationDetails, UnitTileGrid, WeightHistogram
 from prune_viz.gui.start_page_qt import StartPage
@@ -42,6 +44,14 @@ MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 PRESENTER_SCALE = 1.6
 DEFAULT_SIZE = (1600, 1000)
 MAX_SIDE_WIDTH = 640
+
+
+def check_model_path(path: str) -> None:
+    """ModelLoadError now if ``path`` is missing or not a model file/folder (no TensorFlow needed)."""
+    resolved = Path(path).expanduser()
+    if not resolved.exists():
+        raise ModelLoadError(f"{resolved} does not exist.")
+    sniff_format(resolved)
 
 
 class MainWindow(QMainWindow):
@@ -91,6 +101,7 @@ class MainWindow(QMainWindow):
         self.jobs.started.connect(self._on_job_started)
         self.session.model_changed.connect(self._on_model_changed)
 
+        self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
         self.setAcceptDrops(True)
         self.resize(*self._default_size())
         self._fit_docks(1.0)
@@ -252,14 +263,19 @@ class MainWindow(QMainWindow):
         recent = recent_qt.recent_models(self.settings)
         return str(Path(recent[0]).parent) if recent else ""
 
-    def open_path(self, path: str | Path, **config) -> Job:
+    def open_path(self, path: str | Path, **config) -> Job | None:
         """Open ``path`` in a worker; ``config`` (method, k, scope) is applied once it is ready."""
         from prune_viz.core.session import open_model
 
         path = str(path)
+        name = Path(path).name
+        try:  # a missing or non-model file fails at once, without waiting for TensorFlow
+            check_model_path(path)
+        except ModelLoadError as exc:
+            self._on_open_failed(path, exc)
+            return None
         self.pending_config = dict(config)
         self.controller.cancel()
-        name = Path(path).name
         job = Job(lambda task: open_model(path, task), OPEN_KIND, self)
         job.progressed.connect(lambda fraction, message: self._show_loading(name, fraction, message))
         job.succeeded.connect(lambda opened: self.set_opened_model(path, opened))
@@ -267,7 +283,8 @@ class MainWindow(QMainWindow):
         job.cancelled.connect(lambda: self.statusBar().showMessage(f"Opening {name} cancelled.", 5000))
         job.finished.connect(lambda: self._show_loading(None))
         self._show_loading(name, 0.0, "waiting for the running job")
-        self.jobs.submit(job, cancel_running_kinds=("evaluate", OPEN_KIND))
+        self.jobs.cancel_all()  # whatever runs for the current model is moot once another opens
+        self.jobs.submit(job)
         return job
 
     def _show_loading(self, name: str | None, fraction: float = 0.0, message: str = "") -> None:

@@ -235,6 +235,8 @@ def _drop(window, path) -> None:
 def test_dropping_a_model_file_opens_it(qtbot, make_window, trained_mlp_path):
     window = make_window()
     assert window.stack.currentWidget() is window.start_page
+    menus = [action.text().replace("&", "") for action in window.menuBar().actions()]
+    assert menus == ["File", "Pruning", "View", "Experiments", "Help"]
     progress = []
     window.jobs.started.connect(lambda job: job.progressed.connect(
         lambda fraction, message: progress.append((fraction, message, window.start_page.progress.isVisible()))))
@@ -256,7 +258,7 @@ def test_a_failed_open_keeps_the_previous_model(qtbot, window, tmp_path):
     bogus = tmp_path / "notes.keras"
     bogus.write_text("not a model")
     with qtbot.waitSignal(window.open_failed, timeout=WAIT_MS):
-        window.open_path(bogus)
+        assert window.open_path(bogus) is None  # refused before any worker starts
     box = window.last_error_box
     assert "notes.keras" in box.text() and "Traceback" not in box.detailedText()
     assert window.session.model is not None and window.session.config.k == 25
