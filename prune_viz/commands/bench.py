@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 from prune_viz import cli
 
 
 def register(subparsers) -> None:
-    from prune_viz.bench.core_bench import SECTIONS
-
-    p = subparsers.add_parser("bench", help="benchmark slider step, evaluation, sweep, scale and compaction")
+    p = subparsers.add_parser("bench", help="benchmark slider step, evaluation, sweep, scale, compaction and the GUI")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="small models and few repeats (a smoke run)")
     p.add_argument("--data", metavar="PATH", help="MNIST as a folder of IDX files or an .npz "
                                                   "(default: $PRUNE_VIZ_MNIST, then the Keras cache)")
     p.add_argument("--only", metavar="SECTIONS",
-                   help=f"comma-separated subset of: {', '.join(SECTIONS)} (default: all)")
-    p.add_argument("--gui", action="store_true", help="also time the GUI (slider to repaint, start-up)")
+                   help=f"comma-separated subset of: {', '.join(ALL_SECTIONS)} (default: all)")
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE")
 
+
+ALL_SECTIONS = ("slider", "evaluation", "sweep", "scale", "compaction", "gui")
 
 cli._EXTRA_PARSERS.append(register)
 
@@ -28,18 +29,25 @@ cli._EXTRA_PARSERS.append(register)
 def cmd_bench(args) -> int:
     from prune_viz.bench.core_bench import SECTIONS, BenchOptions, format_table, run_bench
 
-    sections = SECTIONS
+    sections = ALL_SECTIONS
     if args.only:
         sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
-        unknown = sorted(set(sections) - set(SECTIONS))
+        unknown = sorted(set(sections) - set(ALL_SECTIONS))
         if unknown:
-            raise cli.UsageError(f"unknown bench section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}.")
+            raise cli.UsageError(f"unknown bench section {', '.join(unknown)}; "
+                                 f"choose from {', '.join(ALL_SECTIONS)}.")
+    started = time.perf_counter()
     task = cli.progress_printer()
-    report = run_bench(BenchOptions(quick=args.quick, data=args.data, sections=sections), task)
-    if args.gui:
+    core = tuple(s for s in sections if s in SECTIONS)
+    report = run_bench(BenchOptions(quick=args.quick, data=args.data, sections=core), task)
+    if "gui" in sections:
         from prune_viz.bench.gui_bench import run_gui_bench
 
+        task.progress(1.0, "GUI")
         run_gui_bench(report, quick=args.quick)
+        report.options["sections"] = list(sections)
+        report.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        report.seconds = time.perf_counter() - started
     task.finish()
     text = json.dumps(report.as_dict(), indent=2)
     if args.output:

@@ -389,8 +389,12 @@ class Pruner:
         """Write ``result``'s kernels into the model's variables (only from the one TF job thread)."""
         ours = isinstance(result.kernels, _LazyKernels) and result.kernels.pruner is self
         for layer in self.layers:
+            plan = result.plans.get(layer.name) if ours else None
             if ours and self._blocked(layer):
-                self._write_blocks(layer, result.plans.get(layer.name))
+                self._write_blocks(layer, plan)
+            elif plan is not None:  # one fused kernel over the whole (fan_in, units) matrix
+                value = self._block_value(layer, plan, 0, self._original_matrix(layer))
+                layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
 
@@ -421,7 +425,7 @@ class Pruner:
         if plan[0] == "keep":
             return rows
         if plan[0] == "all":
-            return np.zeros_like(rows)
+            return self._tf.zeros_like(rows)
         fused = self._fused_kernels()
         try:
             if fused and plan[0] == "unit":

@@ -38,6 +38,9 @@ def test_report_has_machine_options_and_every_section(quick_report):
         assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
     assert {"scale.open_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
             "scale.peak_memory_reading", "scale.peak_memory_pruning"} <= keys
+    for method in ("weight", "unit"):
+        assert {f"gui.mlp-64-32.slider_repaint.{method}", f"gui.mlp-64-32.slider_window.{method}"} <= keys
+    assert {"gui.startup.first_paint", "gui.startup.model_ready"} <= keys
 
 
 def test_every_figure_is_complete_and_consistent(quick_report):
@@ -78,6 +81,15 @@ def test_scale_child_reports_memory(quick_report):
     scale = quick_report["details"]["scale"]
     assert scale["parameters"] == 2048 * 1024 + 1024 * 1024 + 1024 * 10
     assert scale["peak_rss"] >= scale["rss_after_open"] >= scale["rss_after_tf_import"] > 0
+
+
+def test_gui_slider_reaches_the_heatmap(quick_report):
+    slider = quick_report["details"]["gui"]["slider"]["weight"]
+    # the selected heatmap shows k% of its weights as pruned (NaN) after each slider move
+    for k, shown in zip(slider["ks"], slider["selected_heatmap_pruned_fraction"], strict=True):
+        assert shown == pytest.approx(k / 100, abs=0.02)
+    startup = quick_report["details"]["gui"]["startup"]
+    assert 0 < startup["first_paint_s"][0] < startup["model_ready_s"][0]
 
 
 def test_unknown_section_is_a_usage_error(capsys):
