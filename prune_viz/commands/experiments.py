@@ -260,6 +260,13 @@ def cmd_sweep(args) -> int:
         for m, model_path in enumerate(args.models):
             share = task.sub(m / len(args.models), (m + 1) / len(args.models))
             opened = _open(model_path, share.sub(0.0, 0.1))
+            layout = [(layer.name, layer.shape) for layer in opened.layers]
+            if m == 0:
+                first_layout = layout
+            elif layout != first_layout:  # a mean over different networks would mean nothing
+                raise cli.UsageError(f"{Path(model_path).name} has different prunable layers from "
+                                     f"{Path(args.models[0]).name}; sweep several models only when they are "
+                                     "one architecture trained with different seeds.")
             session = Session(data_path=args.data, preprocessing=args.preprocess)
             session.set_model(opened)
             included = (opened.default_included if not args.include_output

@@ -111,6 +111,11 @@ def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_file,
     assert_one_line_error(code, err, "already exists", "--force")
 
 
+def test_sweep_refuses_to_average_different_architectures(trained_file, trained_mlp_path, capsys, mnist_dir):
+    code, _, err = run(capsys, "sweep", trained_file, trained_mlp_path, "--ks", "0", "--data", mnist_dir)
+    assert_one_line_error(code, err, "different prunable layers")
+
+
 def test_sweep_per_layer_and_json(trained_mlp_path, capsys, mnist_dir, tmp_path):
     code, out, err = run(capsys, "sweep", trained_mlp_path, "--methods", "unit", "--ks", "0", "50", "--per-layer",
                          "--data", mnist_dir, "--json", "--csv", tmp_path / "s.csv", "--plot", tmp_path / "s.png")
