@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
 
     # -- layout ----------------------------------------------------------------------------------
     def _add_docks(self) -> None:
+        # side docks run the full height, so a bottom dock (Experiments) sits under the heatmaps only
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         layers = QDockWidget("Layers", self)
         layers.setObjectName("layers")
         layers.setWidget(self.layer_list)
