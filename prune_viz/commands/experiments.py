@@ -241,7 +241,7 @@ def summary_path(csv_path: Path) -> Path:
 @_user_errors
 def cmd_sweep(args) -> int:
     from prune_viz.core.session import Session
-    from prune_viz.core.sweep import CSV_FIELDS, SUMMARY_FIELDS, check_grid, summarise, sweep_configs
+    from prune_viz.core.sweep import CSV_FIELDS, SUMMARY_FIELDS, check_grid, run_sweep, summarise, sweep_configs
 
     methods, ks = check_grid(args.methods, args.ks)
     csv_path = _check_output(args.csv, args.force, ".csv", args.models)
@@ -252,6 +252,8 @@ def cmd_sweep(args) -> int:
     for model in args.models:
         if not Path(model).expanduser().exists():
             raise cli.UsageError(f"{model} does not exist.")
+    names = [Path(model).name for model in args.models]
+    labels = [name if names.count(name) == 1 else model for name, model in zip(names, args.models)]
     task = cli.progress_printer()
     points, planned = [], None
     start = time.perf_counter()
@@ -278,9 +280,14 @@ def cmd_sweep(args) -> int:
             per_scope = [sweep_configs(session, methods, ks, scope, args.per_layer) for scope in scopes]
             if planned is None:
                 planned = sum(len(p) for p in per_scope) * len(args.models)
+            def keep(point, label=labels[m]):
+                point.model = label  # the file name, or the path when two models share a name
+                points.append(point)
+
             for s, scope in enumerate(scopes):
-                _run_one(session, methods, ks, scope, args.per_layer,
-                         share.sub(0.1 + 0.9 * s / len(scopes), 0.1 + 0.9 * (s + 1) / len(scopes)), points.append)
+                run_sweep(session, methods, ks, scope,
+                          share.sub(0.1 + 0.9 * s / len(scopes), 0.1 + 0.9 * (s + 1) / len(scopes)), keep,
+                          per_layer=args.per_layer)
     except (KeyboardInterrupt, Cancelled):
         interrupted = True
     task.finish()
@@ -308,12 +315,6 @@ def cmd_sweep(args) -> int:
             print(f"\nWrote {', '.join(outputs)}")
         print(f"({len(points)} points, {seconds:.1f} s)")
     return 130 if interrupted else 0
-
-
-def _run_one(session, methods, ks, scope, per_layer, task, on_point) -> None:
-    from prune_viz.core.sweep import run_sweep
-
-    run_sweep(session, methods, ks, scope, task, on_point, per_layer=per_layer)
 
 
 def _plot_title(points) -> str:

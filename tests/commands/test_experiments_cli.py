@@ -73,7 +73,8 @@ def _rows(path):
 
 
 def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_file, capsys, mnist_dir, tmp_path):
-    second = tmp_path / "again.keras"
+    (tmp_path / "a").mkdir()
+    second = tmp_path / "a" / "lenet.keras"  # same file name as the first: rows say the path instead
     shutil.copy(trained_file, second)
     out_csv, out_png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
     ks = ["0", "50", "90", "99"]
@@ -85,7 +86,8 @@ def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_file,
     assert len(rows) == 2 * 2 * 2 * len(ks)  # models x methods x scopes x ks
     assert set(rows[0]) >= {"model", "seed", "method", "scope", "layer", "k", "sparsity_included",
                             "sparsity_all", "accuracy", "loss", "seconds"}
-    for model in ("lenet.keras", "again.keras"):
+    assert {r["model"] for r in rows} == {str(trained_file), str(second)}
+    for model in (str(trained_file), str(second)):
         for method in ("weight", "unit"):
             for scope in ("layer", "global"):
                 curve = [r for r in rows if (r["model"], r["method"], r["scope"]) == (model, method, scope)]
