@@ -66,6 +66,7 @@ class EvaluationController(QObject):
         request_id, config, generation = self.requested_id, self.session.config, self.data_generation
         job = Job(lambda task: self.session.evaluate(config, task), EVALUATE_KIND, self)
         job.request_id = request_id
+        job.label = f"Evaluating k={config.k:g}%"
         job.succeeded.connect(lambda value, j=job: self._on_succeeded(j, value, generation))
         job.failed.connect(lambda exc, j=job: self._on_failed(j, exc))
         job.finished.connect(lambda j=job: self._on_job_finished(j))

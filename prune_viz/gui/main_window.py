@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.model_io import ModelLoadError, sniff_format
-from prune_viz.core.session import Session
+from prune_viz.core.session import Session, open_model
 from prune_viz.gui import recent_qt
 from prune_viz.gui.controls_qt import LayerList, PruningControls
 from prune_viz.gui.errors_qt import show_error
@@ -68,7 +68,6 @@ class MainWindow(QMainWindow):
         self.pending_config: dict = {}  # applied once the model being opened is ready
         self.last_error_box: QMessageBox | None = None
         self.model_path: str | None = None
-        self._loading_name: str | None = None
         self._base_font = QFont(self.font())
 
         self.start_page = StartPage()
@@ -268,8 +267,6 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path, **config) -> Job | None:
         """Open ``path`` in a worker; ``config`` (method, k, scope) is applied once it is ready."""
-        from prune_viz.core.session import open_model
-
         path = str(path)
         name = Path(path).name
         try:  # a missing or non-model file fails at once, without waiting for TensorFlow
@@ -278,20 +275,20 @@ class MainWindow(QMainWindow):
             self._on_open_failed(path, exc)
             return None
         self.pending_config = dict(config)
-        self.controller.cancel()
         job = Job(lambda task: open_model(path, task), OPEN_KIND, self)
+        job.label = f"Opening {name}"
         job.progressed.connect(lambda fraction, message: self._show_loading(name, fraction, message))
         job.succeeded.connect(lambda opened: self.set_opened_model(path, opened))
         job.failed.connect(lambda exc: self._on_open_failed(path, exc))
         job.cancelled.connect(lambda: self.statusBar().showMessage(f"Opening {name} cancelled.", 5000))
         job.finished.connect(lambda: self._show_loading(None))
         self._show_loading(name, 0.0, "waiting for the running job")
+        self.controller.cancel()  # also stops a pending auto-evaluation
         self.jobs.cancel_all()  # whatever runs for the current model is moot once another opens
         self.jobs.submit(job)
         return job
 
     def _show_loading(self, name: str | None, fraction: float = 0.0, message: str = "") -> None:
-        self._loading_name = name
         self.start_page.show_loading(name, fraction, message)
         if name is not None:
             self.statusBar().showMessage(f"Opening {name}: {message}")
@@ -404,7 +401,7 @@ class MainWindow(QMainWindow):
 
     # -- jobs ------------------------------------------------------------------------------------
     def _on_job_started(self, job: Job) -> None:
-        label = "Opening model" if job.kind == OPEN_KIND else "Evaluating"
+        label = job.label
         self.job_label.setText(label)
         self.job_progress.setValue(0)
         job.progressed.connect(lambda fraction, message: (self.job_progress.setValue(int(fraction * 1000)),

@@ -32,6 +32,7 @@ class Job(QObject):
         super().__init__(parent)
         self.fn = fn
         self.kind = kind
+        self.label = kind.capitalize()  # what the status bar calls the job while it runs
         self.task = TaskState(on_progress=self._progress_from_thread.emit)
         self._thread: threading.Thread | None = None
         self.running = False
