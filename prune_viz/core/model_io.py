@@ -233,6 +233,8 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
         version = str(keras_meta.get("keras_version", ""))
         weights = archive.read(by_fixed["model.weights.h5"]) if "model.weights.h5" in by_fixed else None
+        if weights is not None:
+            _check_weights_member(weights, path.name)
         repaired_weights = _weights_with_forward_slashes(weights) if weights is not None else None
         repaired = repaired_weights is not None or any(n != f for n, f in members.items())
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
@@ -276,6 +278,15 @@ def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
             out.writestr(fixed, data)
 
 
+def _check_weights_member(weights: bytes, shown_name: str) -> None:
+    if not weights.startswith(_HDF5_MAGIC):
+        raise ModelLoadError(f"{shown_name} is damaged: its model.weights.h5 is not an HDF5 file.")
+    with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
+        member = Path(tmp) / "model.weights.h5"
+        member.write_bytes(weights)
+        _check_hdf5_in_subprocess(member, shown_name, "its model.weights.h5")
+
+
 def _first_damaged_member(archive: zipfile.ZipFile) -> str | None:
     try:
         return archive.testzip()
@@ -311,6 +322,7 @@ def _weights_with_forward_slashes(weights: bytes) -> bytes | None:
 def _load_hdf5(path: Path) -> LoadedModel:
     import h5py
 
+    _check_hdf5_in_subprocess(path, path.name)
     try:
         with h5py.File(path, "r") as h5:
             if "model_config" not in h5.attrs:
@@ -355,6 +367,46 @@ def _load_hdf5(path: Path) -> LoadedModel:
     if path.suffix.lower() == ".keras":
         label += " behind a .keras name"
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
+
+
+# Reads every attribute and dataset of an HDF5 file; exit code 0 when all of it reads.
+_HDF5_READ_ALL = """
+import sys
+import h5py
+
+def read(name, obj):
+    for key in obj.attrs:
+        obj.attrs[key]
+    if isinstance(obj, h5py.Dataset):
+        obj[()]
+
+with h5py.File(sys.argv[1], "r") as f:
+    for key in f.attrs:
+        f.attrs[key]
+    f.visititems(read)
+"""
+
+
+def _check_hdf5_in_subprocess(path: Path, shown_name: str, what: str = "its HDF5 data") -> None:
+    """Read the whole HDF5 file in a child process first: a damaged file can crash (SIGSEGV) or
+    hang libhdf5 itself, which no try/except in this process could catch. The fuzzer found both."""
+    import subprocess
+    import sys
+
+    seconds = 20 + path.stat().st_size // (50 * 2**20)
+    try:
+        proc = subprocess.run([sys.executable, "-c", _HDF5_READ_ALL, str(path)], capture_output=True,
+                              timeout=seconds, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        raise ModelLoadError(
+            f"{shown_name} is damaged: reading {what} did not finish within {seconds} s."
+        ) from exc
+    except OSError:
+        return  # no child process possible here: fall back to reading it in-process
+    if proc.returncode < 0:
+        raise ModelLoadError(
+            f"{shown_name} is damaged: reading {what} crashed the HDF5 library (signal {-proc.returncode})."
+        )
 
 
 def _looks_like_keras_weights(h5) -> bool:

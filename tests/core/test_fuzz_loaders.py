@@ -88,7 +88,7 @@ def test_seed_files_load_unmutated(seed_models, seed_idx, scratch):
     assert read_idx(scratch / "labels-idx1-ubyte").shape == (200,)
 
 
-@settings(FUZZ_SETTINGS, max_examples=120)
+@settings(FUZZ_SETTINGS, max_examples=150)
 @given(base=st.sampled_from(["mlp.keras", "mlp.h5", "cnn.keras", "cnn.h5"]),
        kind=st.sampled_from(mutations.MODEL_KINDS), seed=st.integers(0, 2**32 - 1))
 def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_models, scratch):
@@ -130,3 +130,24 @@ def test_mutated_idx_files_raise_only_data_error(which, kind, seed, seed_idx, sc
             assert data.x_test.shape[1:] == (28, 28) and len(data.x_test) == len(data.y_test)
         except DataError as exc:
             assert str(exc) and "\n" not in str(exc)
+
+
+# (seed file, mutation, seed, sha256 prefix of the seed file when found, what the user must see)
+FUZZER_FINDINGS = [
+    ("cnn.h5", "zip-names", 101691, "f9c8ca92f093fb04", "crashed the HDF5 library (signal 11)"),
+]
+
+
+@pytest.mark.parametrize("base, kind, seed, seed_hash, says", FUZZER_FINDINGS)
+def test_fuzzer_findings_stay_fixed(base, kind, seed, seed_hash, says, seed_models, scratch):
+    """Files that once crashed (SIGSEGV inside libhdf5) the process now give one sentence."""
+    import hashlib
+
+    from prune_viz.core.model_io import ModelLoadError, load_model
+
+    path = scratch / f"finding{Path(base).suffix}"
+    path.write_bytes(mutations.mutate_model(seed_models[base], kind, random.Random(seed)))
+    with time_limit(60), pytest.raises(ModelLoadError) as error:
+        load_model(path)
+    if hashlib.sha256(seed_models[base]).hexdigest().startswith(seed_hash):  # else Keras wrote other bytes
+        assert says in str(error.value)
