@@ -34,6 +34,9 @@ from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.workers import Job, JobQueue
 
 EXPORT_KIND = "export"
+SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND = "sweep", "sensitivity", "size-speed", "finetune"
+# stopped when another model is opened: their results would belong to the old model
+EXPERIMENT_KINDS = (SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND)
 KERAS_FILTER = "Keras model (*.keras)"
 
 

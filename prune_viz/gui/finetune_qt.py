@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from prune_viz.gui.experiments_qt import (
+    FINETUNE_KIND,
     KERAS_FILTER,
     JobStrip,
     ask_save_path,
@@ -26,7 +27,7 @@ DEFAULT_EPOCHS = 3
 
 
 class FinetunePanel(QWidget):
-    kind = "finetune"
+    kind = FINETUNE_KIND
 
     def __init__(self, session, jobs, parent: QWidget | None = None):
         super().__init__(parent)

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QAbstractScrollArea, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from prune_viz.gui.experiments_qt import JobStrip, megabytes, number_item, results_table, text_item
+from prune_viz.gui.experiments_qt import (
+    SIZE_SPEED_KIND,
+    JobStrip,
+    megabytes,
+    number_item,
+    results_table,
+    text_item,
+)
 from prune_viz.gui.pictures_qt import MUTED, bind
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
@@ -21,7 +28,7 @@ WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight
 
 
 class SizeSpeedPanel(QWidget):
-    kind = "size-speed"
+    kind = SIZE_SPEED_KIND
 
     def __init__(self, session, jobs, parent: QWidget | None = None):
         super().__init__(parent)

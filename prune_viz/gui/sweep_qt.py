@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
 from prune_viz.gui.experiments_qt import (
+    SENSITIVITY_KIND,
+    SWEEP_KIND,
     JobStrip,
     ask_save_path,
     number_item,
@@ -67,7 +69,7 @@ class SweepPanel(QWidget):
 
     point_added = Signal(object)  # SweepPoint, on the GUI thread
     cleared = Signal()  # a new sweep started; earlier points are gone
-    kind = "sweep"
+    kind = SWEEP_KIND
     per_layer = False
     run_text = "Run sweep"
     doing = "run the sweep"
@@ -280,7 +282,7 @@ class SweepPanel(QWidget):
 class SensitivityPanel(SweepPanel):
     """One layer pruned at a time (layerwise), across k: which layers tolerate pruning."""
 
-    kind = "sensitivity"
+    kind = SENSITIVITY_KIND
     per_layer = True
     run_text = "Run sensitivity"
     doing = "run the sensitivity sweep"
