@@ -52,6 +52,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=_positive_int, default=128)
     p.add_argument("--learning-rate", type=_positive_float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--l2", type=float, default=0.0, metavar="PENALTY",
+                   help="L2 penalty on kernels, e.g. 1e-3 (default 0: none)")
     p.add_argument("--validation-fraction", type=float, default=0.1,
                    help="share of the training images held out to pick the best epoch")
     p.add_argument("--data", metavar="PATH", help="MNIST folder of IDX files or .npz")
@@ -192,7 +194,7 @@ def cmd_train(args) -> int:
     from prune_viz.core.training import TrainConfig, train
 
     config = TrainConfig(args.arch, args.epochs, args.seed, args.batch_size, args.learning_rate,
-                         args.validation_fraction)
+                         args.validation_fraction, args.l2)
     out = _check_output(args.out, args.force, ".keras")
     data = _load_data(args.data)
     task = cli.progress_printer()
@@ -207,7 +209,8 @@ def cmd_train(args) -> int:
     print(f"Architecture: {config.arch} ({result.model.count_params():,} parameters)")
     print(f"Trained on:   {meta['trained_on']} from {meta['data_source']}")
     print(f"              {meta['train_images']:,} for training, {meta['validation_images']:,} held out for validation")
-    print(f"Settings:     {config.epochs} epochs, seed {config.seed}, batch {config.batch_size}, {meta['optimizer']}")
+    l2 = f", L2 penalty {config.l2:g}" if config.l2 else ""
+    print(f"Settings:     {config.epochs} epochs, seed {config.seed}, batch {config.batch_size}, {meta['optimizer']}{l2}")
     print(f"Best epoch:   {result.fit.best_epoch} (validation accuracy {result.fit.validation_accuracy * 100:.2f}%)")
     print(f"Test:         {result.test_accuracy * 100:.2f}% on {meta['test_images']:,} test images, loss {result.test_loss:.4f}")
     print(f"Wrote:        {out} ({_mb(out.stat().st_size)})")

@@ -38,6 +38,7 @@ class TrainConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     learning_rate: float = DEFAULT_LEARNING_RATE
     validation_fraction: float = DEFAULT_VALIDATION_FRACTION
+    l2: float = 0.0  # L2 penalty on kernels (0 = none)
 
     def __post_init__(self):
         if self.arch not in ARCHITECTURES:
@@ -48,6 +49,8 @@ class TrainConfig:
             raise TrainingError(f"batch size must be at least 1, not {self.batch_size}.")
         if not 0.0 < self.validation_fraction < 1.0:
             raise TrainingError(f"the validation fraction must be between 0 and 1, not {self.validation_fraction}.")
+        if not self.l2 >= 0.0:
+            raise TrainingError(f"the L2 penalty must be 0 or more, not {self.l2}.")
 
 
 @dataclass
@@ -205,7 +208,7 @@ def train(config: TrainConfig, data: MnistData, task: TaskState | None = None) -
     task = task or quiet()
     task.progress(0.0, f"Building {config.arch}")
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config.arch)
+    model = build_model(config.arch, config.l2)
     x, y = training_inputs(data, config.arch)
     fit = fit_keeping_best(model, x, y, epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
                            validation_fraction=config.validation_fraction,
@@ -222,6 +225,7 @@ def train(config: TrainConfig, data: MnistData, task: TaskState | None = None) -
         "seed": config.seed,
         "batch_size": config.batch_size,
         "optimizer": f"Adam (learning rate {config.learning_rate:g})",
+        "l2": config.l2,
         "preprocessing": "scale",
         "validation_fraction": config.validation_fraction,
         "train_images": fit.train_images,

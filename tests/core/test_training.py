@@ -114,3 +114,16 @@ def test_cancel_stops_training(mnist):
     with pytest.raises(Cancelled):
         train(TrainConfig("lenet-300-100", epochs=3, seed=0), mnist, task)
     assert max(seen) < 0.34  # stopped within the first of three epochs
+
+
+def test_l2_penalty_reaches_every_kernel_and_is_validated():
+    from prune_viz.core.architectures import build_model
+    from prune_viz.core.training import TrainConfig, TrainingError
+
+    model = build_model("lenet-5", l2=1e-3)
+    kernels = [layer for layer in model.layers if hasattr(layer, "kernel")]
+    assert len(kernels) == 4
+    assert all(layer.kernel_regularizer is not None for layer in kernels)
+    assert all(getattr(layer, "kernel_regularizer", None) is None for layer in build_model("lenet-5").layers)
+    with pytest.raises(TrainingError):
+        TrainConfig("lenet-5", l2=-1.0)
