@@ -75,6 +75,7 @@ class Job(QObject):
     @Slot(str, object)
     def _relay_done(self, outcome: str, value: object) -> None:
         self.running = False
+        self.wait()  # the thread's last act was the emit; let it end so that none outlives its Job
         if outcome == "succeeded":
             self.succeeded.emit(value)
         elif outcome == "failed":
