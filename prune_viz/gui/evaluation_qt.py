@@ -87,9 +87,6 @@ class EvaluationController(QObject):
     def busy(self) -> bool:
         return self.running is not None or self.jobs.has_waiting(EVALUATE_KIND)
 
-    def is_stale(self, record) -> bool:
-        return not self.session.is_current(record) or self.shown_data_generation != self.data_generation
-
     def _on_job_started(self, job: Job) -> None:
         if job.kind == EVALUATE_KIND:
             self.running = job
