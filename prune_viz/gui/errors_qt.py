@@ -29,9 +29,12 @@ def error_text(exc: BaseException, doing: str) -> tuple[str, str]:
     return sentence, "\n".join(details)
 
 
-def show_error(parent: QWidget, exc: BaseException, doing: str) -> QMessageBox:
-    """Open (without blocking) a warning box for ``exc``; returns the box."""
+def show_error(parent: QWidget, exc: BaseException, doing: str, context: str = "") -> QMessageBox:
+    """Open (without blocking) a warning box for ``exc``; ``context`` (e.g. the path) heads the
+    folded details. Returns the box."""
     sentence, details = error_text(exc, doing)
+    if context:
+        details = f"{context}\n{details}"
     box = QMessageBox(QMessageBox.Icon.Warning, "prune-viz", sentence, QMessageBox.StandardButton.Ok, parent)
     box.setDetailedText(details)
     box.open()

@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
         self.heatmaps.layer_selected.connect(self._on_layer_selected)
         self.heatmaps.view.hovered.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.evaluation.data_path_chosen.connect(self.set_data_path)
-        self.controller.failed.connect(lambda exc: self._show_error(exc, "evaluate the model"))
+        self.controller.failed.connect(self._on_evaluation_failed)
         self.controller.shown.connect(self._on_evaluation_shown)
         self.jobs.started.connect(self._on_job_started)
         self.session.model_changed.connect(self._on_model_changed)
@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
 
     def _on_open_failed(self, path: str, exc: BaseException) -> None:
         self.statusBar().showMessage(f"Could not open {Path(path).name}.", 8000)
-        self._show_error(exc, f"open {Path(path).name}")
+        self._show_error(exc, f"open {Path(path).name}", f"Model: {Path(path).expanduser().resolve()}")
         self.open_failed.emit(exc)
 
     def _on_layer_selected(self, name: str) -> None:
@@ -417,13 +417,18 @@ class MainWindow(QMainWindow):
         if self.jobs.current is not None:
             self.jobs.current.cancel()
 
+    def _on_evaluation_failed(self, exc: BaseException) -> None:
+        data = self.session.data_path or "default MNIST location"
+        self._show_error(exc, "evaluate the model",
+                         f"Test data: {data}; input scaling: {self.session.preprocessing}")
+
     def _on_evaluation_shown(self, value) -> None:
         record, _baseline = value
         self.statusBar().showMessage(
             f"Accuracy {record.result.accuracy * 100:.2f}% for {record.config.describe()}.", 8000)
 
-    def _show_error(self, exc: BaseException, doing: str) -> None:
-        self.last_error_box = show_error(self, exc, doing)
+    def _show_error(self, exc: BaseException, doing: str, context: str = "") -> None:
+        self.last_error_box = show_error(self, exc, doing, context)
 
     # -- screenshots, help, closing --------------------------------------------------------------
     def choose_screenshot_path(self) -> None:

@@ -219,7 +219,7 @@ def test_missing_data_is_one_sentence_in_a_message_box(qtbot, make_window, opene
     box = window.last_error_box
     assert box is not None and box.isVisible()
     assert "Traceback" not in box.text() and "\n" not in box.text()
-    assert "DataError" in box.detailedText()
+    assert "DataError" in box.detailedText() and str(empty) in box.detailedText()
     box.close()
 
 
@@ -261,6 +261,7 @@ def test_a_failed_open_keeps_the_previous_model(qtbot, window, tmp_path):
         assert window.open_path(bogus) is None  # refused before any worker starts
     box = window.last_error_box
     assert "notes.keras" in box.text() and "Traceback" not in box.detailedText()
+    assert box.detailedText().startswith(f"Model: {bogus.resolve()}")
     assert window.session.model is not None and window.session.config.k == 25
     assert window.windowTitle().startswith("mlp.keras")
     box.close()
