@@ -82,6 +82,12 @@ echo "ok: $plugin"
 
 step "smoke test: command line"
 "$APP" --version
+# model_io reads HDF5 files in a child `sys.executable -c ...`; in the bundle that is this program
+child=$("$APP" -c 'import sys, h5py; print("child ok", sys.argv[1:], h5py.__version__)' x y)
+echo "$child"
+[ "$child" = "child ok ['x', 'y'] $(python3 -c 'import h5py; print(h5py.__version__)')" ]
+set +e; "$APP" -c 'raise SystemExit(7)'; status=$?; set -e
+[ "$status" = 7 ] || { echo "FAIL: -c exit status $status, not 7"; exit 1; }
 if [ -f "$DEMO" ]; then
     "$APP" inspect "$DEMO"
     if [ -d "$MNIST" ]; then

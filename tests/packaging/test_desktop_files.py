@@ -300,3 +300,37 @@ def test_screenshot_check_accepts_a_painted_window(qapp, tmp_path):
     window.deleteLater()
     result = _check_screenshot(tmp_path / "window.png")
     assert result.returncode == 0, result.stdout
+
+
+# --- the bundle's entry script ---------------------------------------------------------------
+
+
+def _entry_module():
+    spec = importlib.util.spec_from_file_location("prune_viz_entry", PACKAGING / "prune_viz_entry.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bundle_entry_runs_dash_c_like_python(monkeypatch, capsys):
+    # model_io starts `sys.executable -c CODE PATH`; in the bundle sys.executable is the app
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    entry = _entry_module()
+    code = "import sys; print('argv', sys.argv); print(__name__)"
+    assert entry.run_as_python(["prune-viz", "-c", code, "a.h5", "b"]) == 0
+    assert capsys.readouterr().out.splitlines() == ["argv ['-c', 'a.h5', 'b']", "__main__"]
+    with pytest.raises(SystemExit) as exited:
+        entry.run_as_python(["prune-viz", "-c", "raise SystemExit(3)"])
+    assert exited.value.code == 3
+
+
+def test_bundle_entry_runs_dash_m_prune_viz_and_leaves_other_arguments_alone(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "argv", list(sys.argv))
+    entry = _entry_module()
+    with pytest.raises(SystemExit) as exited:
+        entry.run_as_python(["prune-viz", "-m", "prune_viz", "--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.startswith("prune-viz ")
+    for argv in (["prune-viz"], ["prune-viz", "model.keras", "--k", "50"], ["prune-viz", "inspect", "m.h5"],
+                 ["prune-viz", "-m", "other_module"], ["prune-viz", "-c"]):
+        assert entry.run_as_python(argv) is None
