@@ -176,6 +176,7 @@ class MatrixView(QWidget):
         self.spec = DIVERGING
         self.layer_name = ""
         self.description = ""
+        self.rows_are_pixels = False
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
@@ -224,10 +225,12 @@ class MatrixView(QWidget):
 
     # -- content -----------------------------------------------------------------------------
     def show_matrix(self, name: str, description: str, matrix: np.ndarray, kept: np.ndarray | None,
-                    level: float) -> None:
+                    level: float, rows_are_pixels: bool = False) -> None:
         """Draw ``matrix`` with ``kept`` (strided like the image, or None); only the image is
-        redone when just the mask changed, so a zoomed-in view stays where it is."""
+        redone when just the mask changed, so a zoomed-in view stays where it is.
+        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
         same = matrix is self.matrix and name == self.layer_name and level == self.level
+        self.rows_are_pixels = rows_are_pixels
         self.layer_name = name
         self.description = description
         self.matrix = matrix
@@ -292,7 +295,8 @@ class MatrixView(QWidget):
         state = "PRUNED (shown grey)" if pruned else "kept"
         if pruned and self.spec is HIGH_CONTRAST:
             state = "PRUNED (shown white)"
-        return (f"{self.layer_name}  row {row} (input)  column {col} (unit)  "
+        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else "input"
+        return (f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
                 f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}")
 
     def _on_mouse_moved(self, scene_pos) -> None:
@@ -363,6 +367,23 @@ class ThumbnailStrip(QScrollArea):
             thumb.setChecked(n == name)
 
 
+def first_layer_seeing_pixels(opened) -> str | None:
+    """The first prunable layer if it is a Dense layer fed the 784 pixels of a 28x28 image
+    (row i of its matrix is pixel divmod(i, 28)), else None."""
+    from prune_viz.core.inputs import EvaluationUnavailable, layout_for
+
+    if opened is None or not opened.layers:
+        return None
+    first = opened.layers[0]
+    try:
+        layout = layout_for(opened.loaded.input_shape)
+    except EvaluationUnavailable:
+        return None
+    if first.kind == "Dense" and first.fan_in == 784 and layout.feature_shape in ((784,), (28, 28), (28, 28, 1)):
+        return first.name
+    return None
+
+
 class LayerHeatmaps(QWidget):
     """Thumbnails of every prunable matrix above a large view of the selected one, kept in
     step with the session's pruning result."""
@@ -377,6 +398,7 @@ class LayerHeatmaps(QWidget):
         self._matrices: dict[str, np.ndarray] = {}
         self._levels: dict[str, float] = {}
         self._layers: dict = {}
+        self._pixel_layer: str | None = None
         self.strip = ThumbnailStrip()
         self.view = MatrixView()
         self.placeholder = QLabel("No model open.")
@@ -393,6 +415,7 @@ class LayerHeatmaps(QWidget):
 
     def _on_model_changed(self, opened) -> None:
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
+        self._pixel_layer = first_layer_seeing_pixels(opened)
         self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
         self._levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
         self.strip.set_layers(list(self._layers))
@@ -445,7 +468,8 @@ class LayerHeatmaps(QWidget):
         if layer.is_output:
             description += ", output layer"
         self.view.show_matrix(name, description, self._matrices[name],
-                              self.kept_matrix(name, limit=display_limit()), self._levels[name])
+                              self.kept_matrix(name, limit=display_limit()), self._levels[name],
+                              rows_are_pixels=name == self._pixel_layer)
 
     def _on_pruning_changed(self, result) -> None:
         for name, thumb in self.strip.thumbnails.items():

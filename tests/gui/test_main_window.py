@@ -131,11 +131,14 @@ def test_selecting_a_layer_shows_it_large_and_hover_reads_it(qtbot, window):
     scene = view.plot.getViewBox().mapViewToScene(QPointF(col + 0.5, row + 0.5))
     view.canvas.scene().sigMouseMoved.emit(scene)
     text = view.readout.text()
-    assert f"row {row} (input)  column {col} (unit)" in text
+    assert f"row {row} (input)  column {col} (unit)" in text  # hidden2's rows are hidden1's units
     assert f"w = {original[row, col]:+.5g}" in text and "PRUNED" in text
     row, col = np.argwhere(kept)[0]
     view.canvas.scene().sigMouseMoved.emit(view.plot.getViewBox().mapViewToScene(QPointF(col + 0.5, row + 0.5)))
     assert "kept" in view.readout.text()
+    window.heatmaps.set_layer("hidden1")  # fed the flattened 28x28 image: rows are pixels
+    view.canvas.scene().sigMouseMoved.emit(view.plot.getViewBox().mapViewToScene(QPointF(3.5, 412.5)))
+    assert "row 412 (pixel (14, 20))  column 3 (unit)" in view.readout.text()
 
 
 def test_evaluate_shows_the_core_accuracy(qtbot, window, opened_mlp, mnist_dir):
