@@ -85,6 +85,8 @@ def run_app(argv: list[str] | None = None) -> int:
     data_path = args.data or recent_qt.remembered_data_path(settings)
     session = Session(data_path=data_path, preprocessing=args.preprocess)
     window = MainWindow(session, settings)
+    if not args.screenshot:  # screenshots keep the default layout, so they look the same everywhere
+        window.restore_layout()
     if args.presenter:
         window.set_presenter_mode(True)
     if args.high_contrast:

@@ -44,6 +44,9 @@ MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
 PRESENTER_SCALE = 1.6
 DEFAULT_SIZE = (1600, 1000)
 MAX_SIDE_WIDTH = 640
+GEOMETRY_KEY = "window/geometry"
+STATE_KEY = "window/state"
+LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is ignored
 
 
 def check_model_path(path: str) -> None:
@@ -456,7 +459,17 @@ class MainWindow(QMainWindow):
                           f"<b>prune-viz {__version__}</b><br>A desktop lab for neural-network pruning: "
                           "live weight heatmaps, weight and unit pruning, MNIST accuracy on demand.")
 
+    def restore_layout(self) -> bool:
+        """Put the window and docks where the user last left them; False if nothing was saved."""
+        geometry, state = self.settings.value(GEOMETRY_KEY), self.settings.value(STATE_KEY)
+        if geometry is None or state is None:
+            return False
+        return bool(self.restoreGeometry(geometry)) and bool(self.restoreState(state, LAYOUT_VERSION))
+
     def closeEvent(self, event) -> None:
+        self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
+        self.settings.setValue(STATE_KEY, self.saveState(LAYOUT_VERSION))
+        self.settings.sync()
         self.hide()
         self.jobs.shutdown()
         super().closeEvent(event)

@@ -281,6 +281,22 @@ def test_closing_during_an_evaluation_exits_cleanly(qtbot, make_window, opened_m
     np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
 
 
+def test_the_layout_is_remembered(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
+    first = MainWindow(Session(), settings)
+    first.show()
+    qtbot.waitExposed(first)
+    assert not first.restore_layout()  # nothing saved yet
+    first.docks["selected"].hide()
+    first.close()
+    second = MainWindow(Session(), settings)
+    assert second.restore_layout()
+    second.show()
+    qtbot.waitExposed(second)
+    assert not second.docks["selected"].isVisible() and second.docks["layers"].isVisible()
+    second.close()
+
+
 def test_presenter_mode_and_high_contrast(qtbot, window):
     before = window.controls.readout.font().pointSizeF()
     accuracy_before = window.evaluation.result_view.accuracy.font().pointSizeF()
