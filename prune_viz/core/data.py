@@ -148,6 +148,13 @@ def load_npz(path: str | os.PathLike) -> MnistData:
     if path.exists() and not path.is_file():
         raise DataError(f"{path.name} is not a regular file (it is a pipe, socket or device).")
     try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise DataError(f"Cannot read {path.name}: {exc.strerror or exc}.") from exc
+    if not head.startswith(b"PK"):  # an .npz is a zip archive
+        raise DataError(f"{path.name} is not an .npz archive; MNIST must be an .npz or a folder of IDX files.")
+    try:
         with np.load(path, allow_pickle=False) as npz:
             missing = {"x_test", "y_test"} - set(npz.files)
             if missing:
@@ -156,7 +163,8 @@ def load_npz(path: str | os.PathLike) -> MnistData:
     except DataError:
         raise
     except Exception as exc:  # zipfile/pickle/ValueError: all mean "not a usable npz"
-        raise DataError(f"Cannot read {path.name} as an .npz of MNIST arrays: {exc}.") from exc
+        reason = " ".join(str(exc).split()).rstrip(".")[:160] or type(exc).__name__
+        raise DataError(f"Cannot read {path.name} as an .npz of MNIST arrays: {reason}.") from exc
     x_train = arrays.get("x_train", np.zeros((0, 28, 28), np.uint8))
     y_train = arrays.get("y_train", np.zeros((0,), np.uint8))
     for xs, ys, what in ((x_train, y_train, "training"), (arrays["x_test"], arrays["y_test"], "test")):

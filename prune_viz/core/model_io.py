@@ -152,7 +152,9 @@ def _explain(path: Path, exc: BaseException) -> str:
     """One sentence for a Keras/TensorFlow failure: the known causes by name, else the error's gist."""
     import re
 
-    text = " ".join(" ".join(str(e) for e in _chain(exc)).split())
+    # Classify by the error raised last: after a failed Keras 2 conversion retry, the chain
+    # also holds the first attempt's error, which is not the one that matters.
+    text = " ".join(str(exc).split())
     custom = (re.search(r"Could not locate (?:class|function) '([^']+)'", text)
               or re.search(r"Unknown (?:layer|object|activation|initializer|regularizer|constraint)"
                            r"(?: type)?: '?([\w.>]+)'?", text))
@@ -163,7 +165,7 @@ def _explain(path: Path, exc: BaseException) -> str:
                     "open models built from standard Keras layers.")
     if "JSONDecodeError" in text or any(isinstance(e, json.JSONDecodeError) for e in _chain(exc)):
         return f"{path.name} is damaged: its model configuration is not valid JSON."
-    if "synchronously" in text or "HDF5" in text:  # h5py's wording for a broken HDF5 structure
+    if "synchronously" in text:  # h5py's wording for a broken HDF5 structure
         return f"{path.name} is damaged: its HDF5 weights cannot be read ({_short(_innermost(exc), 100)})."
     if "Lambda" in text and "safe_mode" in text:
         return (f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
@@ -177,6 +179,9 @@ def _explain(path: Path, exc: BaseException) -> str:
         gist = text.rsplit("Exception encountered:", 1)[-1] if "Exception encountered:" in text else str(_innermost(exc))
         return (f"{path.name}: Keras could not rebuild the model from its saved configuration "
                 f"({_short(ValueError(gist), 120)}).")
+    if isinstance(exc, (KeyError, AttributeError, TypeError, IndexError)):  # a config of the wrong shape
+        return (f"{path.name}: Keras could not rebuild the model from its saved configuration "
+                f"({type(exc).__name__}: {_short(exc, 100)}).")
     return _one_sentence(path, exc)
 
 
@@ -338,7 +343,13 @@ def _load_hdf5(path: Path) -> LoadedModel:
     except ModelLoadError:
         raise
     except OSError as exc:
-        raise ModelLoadError(f"{path.name} is a damaged HDF5 file ({exc}).") from exc
+        import re
+
+        cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
+        if cut:
+            raise ModelLoadError(f"{path.name} is a damaged HDF5 file: it is truncated "
+                                 f"({int(cut.group(1)):,} of {int(cut.group(2)):,} bytes).") from exc
+        raise ModelLoadError(f"{path.name} is a damaged HDF5 file ({_short(exc)}).") from exc
     if isinstance(version, bytes):
         version = version.decode("utf-8", "replace")
     with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
@@ -425,8 +436,9 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as exc:  # protobuf DecodeError, NotFoundError, checkpoint errors...
+        reason = _short(ValueError(str(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)), 120)
         raise ModelLoadError(
-            f"The SavedModel {path.name} is damaged or incomplete ({type(exc).__name__}: {_short(exc, 120)})."
+            f"The SavedModel {path.name} is damaged or incomplete ({type(exc).__name__}: {reason})."
         ) from exc
     signature = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
     if signature is None:

@@ -85,7 +85,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     add("truncated .keras", ["inspect", root / "truncated.keras"], 2, "truncated.keras is a damaged zip file")
     h5 = _save_mlp(root / "good.h5")
     (root / "truncated.h5").write_bytes(h5.read_bytes()[: h5.stat().st_size // 2])
-    add("truncated .h5", ["inspect", root / "truncated.h5"], 2, "truncated.h5 is a damaged HDF5 file")
+    add("truncated .h5", ["inspect", root / "truncated.h5"], 2, "truncated.h5 is a damaged HDF5 file: it is truncated")
     with zipfile.ZipFile(root / "photos.keras", "w") as z:
         z.writestr("holiday.txt", "not a model")
     add("zip that is not a Keras archive", ["inspect", root / "photos.keras"], 2,
@@ -223,7 +223,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     add("data folder without MNIST", ["evaluate", good, "--data", empty], 2, "has no MNIST test files")
     (root / "not-an.npz").write_bytes(rng.bytes(100))
     add("data file that is no .npz", ["evaluate", good, "--data", root / "not-an.npz"], 2,
-        "Cannot read not-an.npz as an .npz of MNIST arrays")
+        "not-an.npz is not an .npz archive")
 
     magic = _mnist_copy(mnist_dir, root / "bad-magic")
     _idx(magic / "t10k-labels-idx1-ubyte.gz", 0x00000802, [10_000], bytes(10_000))
