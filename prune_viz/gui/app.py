@@ -70,9 +70,10 @@ def run_app(argv: list[str] | None = None) -> int:
     timing = os.environ.get("PRUNE_VIZ_TIMING") == "1"
 
     from PySide6.QtCore import QEvent, QObject, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from prune_viz.assets import demo_model_path
+    from prune_viz.assets import asset, demo_model_path
     from prune_viz.core.session import Session
     from prune_viz.gui import recent_qt
     from prune_viz.gui.heatmap_qt import HIGH_CONTRAST
@@ -81,6 +82,10 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "prune-viz"])
     app.setApplicationName("prune-viz")
     app.setOrganizationName("prune-viz")
+    app.setDesktopFileName("prune-viz")  # matches the installed .desktop entry
+    icon = asset("prune-viz.svg") or asset("prune-viz-256.png")
+    if icon is not None:
+        app.setWindowIcon(QIcon(str(icon)))
     settings = recent_qt.default_settings()
     data_path = args.data or recent_qt.remembered_data_path(settings)
     session = Session(data_path=data_path, preprocessing=args.preprocess)
