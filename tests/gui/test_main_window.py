@@ -358,3 +358,34 @@ def test_a_zoomed_view_stays_put_while_k_moves(qtbot, window):
     window.step_layer(1)  # Alt+Down: the next layer, shown whole
     assert window.heatmaps.view.layer_name == "hidden2"
     np.testing.assert_allclose(box.viewRange(), [[0, 32], [0, 64]], atol=1e-6)
+
+
+def test_dragging_the_slider_prunes_live_at_every_step(qtbot, window):
+    from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionSlider
+
+    slider = window.controls.slider
+    option = QStyleOptionSlider()
+    slider.initStyleOption(option)
+    handle = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
+                                           QStyle.SubControl.SC_SliderHandle, slider).center()
+    seen = []  # (k, pruned cells drawn) at every step of the drag, while the button is held
+    window.session.pruning_changed.connect(
+        lambda result: seen.append((result.config.k, _pruned_cells(window.heatmaps.view.displayed_image()))))
+
+    def send(kind, x, buttons):
+        point = QPointF(x, handle.y())
+        event = QMouseEvent(kind, point, slider.mapToGlobal(point), Qt.MouseButton.LeftButton, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(slider, event)
+
+    held = Qt.MouseButton.LeftButton
+    send(QEvent.Type.MouseButtonPress, handle.x(), held)
+    for x in range(handle.x() + 10, slider.width() * 3 // 4, 10):
+        send(QEvent.Type.MouseMove, x, held)
+    send(QEvent.Type.MouseButtonRelease, slider.width() * 3 // 4, Qt.MouseButton.NoButton)
+    assert len(seen) >= 5 and window.session.config.k > 50
+    assert [k for k, _ in seen] == sorted(k for k, _ in seen)
+    for k, pruned in seen:  # the big heatmap followed every intermediate k
+        assert pruned == count_to_prune(784 * 64, k)
