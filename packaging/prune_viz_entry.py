@@ -8,8 +8,6 @@ a damaged file that crashes libhdf5 cannot take the app down) and `sys.executabl
 
 import sys
 
-from prune_viz.cli import main
-
 
 def run_as_python(argv: list[str]) -> int | None:
     """Run `-c CODE ARGS...` or `-m prune_viz ARGS...`; None for any other command line."""
@@ -18,6 +16,8 @@ def run_as_python(argv: list[str]) -> int | None:
         exec(compile(argv[2], "<string>", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})
         return 0
     if argv[1:3] == ["-m", "prune_viz"]:
+        from prune_viz.cli import main
+
         sys.argv = [argv[0], *argv[3:]]
         return main(argv[3:])
     return None
@@ -25,4 +25,8 @@ def run_as_python(argv: list[str]) -> int | None:
 
 if __name__ == "__main__":
     code = run_as_python(sys.argv) if getattr(sys, "frozen", False) else None
-    sys.exit(main() if code is None else code)
+    if code is None:
+        from prune_viz.cli import main  # after the -c check: a child reading HDF5 needs none of it
+
+        code = main()
+    sys.exit(code)
