@@ -7,8 +7,10 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QUrl
+import shiboken6
+from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session, open_model
@@ -44,7 +46,10 @@ def make_window(qtbot, tmp_path, mnist_dir):
     for window in windows:
         window.close()
         window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     assert _job_threads() == []
+    assert not any(shiboken6.isValid(window) for window in windows)  # the windows and their children are gone
+    assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == []
 
 
 @pytest.fixture
@@ -361,9 +366,8 @@ def test_a_zoomed_view_stays_put_while_k_moves(qtbot, window):
 
 
 def test_dragging_the_slider_prunes_live_at_every_step(qtbot, window):
-    from PySide6.QtCore import QEvent
     from PySide6.QtGui import QMouseEvent
-    from PySide6.QtWidgets import QApplication, QStyle, QStyleOptionSlider
+    from PySide6.QtWidgets import QStyle, QStyleOptionSlider
 
     slider = window.controls.slider
     option = QStyleOptionSlider()
