@@ -70,7 +70,7 @@ class LoadedModel:
             return list(self.keras_model.weights)
         if self.serving_fn is not None:
             return list(self.serving_fn.variables)
-        return list(getattr(self.saved_model, "variables", []) or [])
+        return _trackable_variables(self.saved_model)
 
     def non_finite_weights(self) -> dict[str, int]:
         """{layer name: count} of NaN or infinite weights, for the layers that have any."""
@@ -90,6 +90,10 @@ class LoadedModel:
         """Forward pass for inference (no dropout, no augmentation)."""
         if self.keras_model is not None:
             return self.keras_model(x, training=False)
+        if self.serving_fn is None:
+            from prune_viz.core.inputs import EvaluationUnavailable
+
+            raise EvaluationUnavailable(f"The SavedModel {self.name} has no serving signature to run it with.")
         import tensorflow as tf
 
         # Signatures take keyword tensors only: {input name: tensor of the signature's dtype}.
@@ -249,6 +253,8 @@ def _load_keras_zip(path: Path) -> LoadedModel:
                 # names and inside model.weights.h5; Keras 3 finds neither. Load a repaired copy.
                 source = Path(tmp) / "model.keras"
                 _write_archive_copy(archive, members, source, repaired_weights)
+            elif path.suffix.lower() != ".keras":
+                source = _view_with_suffix(path, Path(tmp) / "model.keras")
             try:
                 model = _keras().saving.load_model(source, compile=False)
             except Exception:
@@ -262,6 +268,8 @@ def _load_keras_zip(path: Path) -> LoadedModel:
             else:
                 repaired_config = False
     label = f"Keras {version[0]} archive (.keras)" if version else "Keras archive (.keras)"
+    if path.suffix.lower() != ".keras":
+        label += f" behind a {path.suffix or 'suffix-less'} name"
     if repaired:
         label += ", backslash paths repaired"
     if repaired_config:
@@ -290,6 +298,15 @@ def _check_weights_member(weights: bytes, shown_name: str) -> None:
         member = Path(tmp) / "model.weights.h5"
         member.write_bytes(weights)
         _check_hdf5_in_subprocess(member, shown_name, "its model.weights.h5")
+
+
+def _view_with_suffix(path: Path, link: Path) -> Path:
+    """Keras picks its reader by extension: a symlink (or copy) of ``path`` under the right name."""
+    try:
+        os.symlink(path.resolve(), link)
+    except OSError:
+        shutil.copyfile(path, link)
+    return link
 
 
 def _first_damaged_member(archive: zipfile.ZipFile) -> str | None:
@@ -355,12 +372,7 @@ def _load_hdf5(path: Path) -> LoadedModel:
     with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
         source = path
         if path.suffix.lower() not in (".h5", ".hdf5"):
-            # Keras picks its reader by extension; give it a read-only view with the right one.
-            source = Path(tmp) / "model.h5"
-            try:
-                os.symlink(path.resolve(), source)
-            except OSError:
-                shutil.copyfile(path, source)
+            source = _view_with_suffix(path, Path(tmp) / "model.h5")
         try:
             model = _keras().saving.load_model(source, compile=False)
         except Exception:
@@ -441,9 +453,14 @@ def _load_savedmodel(path: Path) -> LoadedModel:
             f"The SavedModel {path.name} is damaged or incomplete ({type(exc).__name__}: {reason})."
         ) from exc
     signature = loaded.signatures.get("serving_default") if hasattr(loaded, "signatures") else None
-    if signature is None:
-        raise ModelLoadError(f"The SavedModel {path.name} has no serving_default signature to run it with.")
-    variables = _named_kernel_variables(signature)
+    if signature is not None:
+        variables = _named_kernel_variables(signature.variables)
+    else:  # weights can still be shown and pruned; evaluation will say the input is unknown
+        variables = _named_kernel_variables(_trackable_variables(loaded))
+        if not variables:
+            raise ModelLoadError(
+                f"The SavedModel {path.name} has no serving_default signature and no kernel weights to show."
+            )
     metadata = {}
     meta_file = path / "assets" / METADATA_ZIP_NAME
     if meta_file.is_file():
@@ -479,14 +496,26 @@ def _varies_between_runs(model: LoadedModel) -> bool:
     return not np.array_equal(first, second, equal_nan=True)
 
 
-def _named_kernel_variables(signature) -> list[tuple[str, Any]]:
-    """Kernel variables (2-D dense, 3-D/4-D conv) the serving signature reads, in model order.
+def _trackable_variables(root) -> list:
+    """Every tf.Variable reachable from a loaded SavedModel object, each once, in graph order."""
+    import tensorflow as tf
+
+    found, seen = [], set()
+    for obj in tf.train.TrackableView(root).descendants():
+        if isinstance(obj, tf.Variable) and id(obj) not in seen:
+            seen.add(id(obj))
+            found.append(obj)
+    return found
+
+
+def _named_kernel_variables(variables) -> list[tuple[str, Any]]:
+    """Kernel variables (2-D dense, 3-D/4-D conv) among ``variables`` (model order), with layer names.
 
     Named like the Keras layer ("h1", "block/inner"): the trailing "/kernel" and a
     model-name prefix shared by every kernel ("sequential/") are dropped.
     """
     found = []
-    for var in signature.variables:
+    for var in variables:
         parts = var.name.split(":")[0].split("/")
         if var.shape.rank in (2, 3, 4) and parts[-1] == "kernel" and var.dtype.is_floating:
             found.append((parts[:-1] or parts, var))

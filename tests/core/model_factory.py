@@ -161,6 +161,9 @@ def write_keras3_cases(folder: Path) -> list[SavedCase]:
             hidden = folder / "keras3-mlp-hdf5-inside.keras"
             hidden.write_bytes(base.with_suffix(".h5").read_bytes())
             cases.append(SavedCase("keras3 HDF5 named .keras", hidden, kernels, "behind a .keras name"))
+            renamed = folder / "keras3-mlp-archive.h5"
+            renamed.write_bytes(base.with_suffix(".keras").read_bytes())
+            cases.append(SavedCase("keras3 archive named .h5", renamed, kernels, "behind a .h5 name"))
             slashed = folder / "keras3-mlp-backslash.keras"
             with_windows_backslashes(base.with_suffix(".keras"), slashed)
             cases.append(SavedCase("keras3 backslash .keras", slashed, kernels, "backslash paths repaired"))
@@ -262,6 +265,22 @@ def write_keras2_cases(folder: Path) -> list[SavedCase]:
     mlp_kernels = next(case.kernels for case in cases if case.name == "keras2-mlp.keras")
     cases.append(SavedCase("keras2 backslash .keras", slashed, mlp_kernels, "backslash paths repaired"))
     return cases
+
+
+def write_signatureless_savedmodel(folder: Path) -> tuple[Path, dict]:
+    """A SavedModel of a plain tf.Module: named kernel variables, no serving signature, no Keras."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(4)
+    kernels = {"h1": rng.normal(size=(784, 8)).astype(np.float32),
+               "out": rng.normal(size=(8, 10)).astype(np.float32)}
+    module = tf.Module()
+    module.h1_kernel = tf.Variable(kernels["h1"], name="h1/kernel")
+    module.h1_bias = tf.Variable(np.zeros(8, np.float32), name="h1/bias")
+    module.out_kernel = tf.Variable(kernels["out"], name="out/kernel")
+    path = folder / "module-savedmodel"
+    tf.saved_model.save(module, str(path))
+    return path, kernels
 
 
 def tf_keras_available() -> bool:

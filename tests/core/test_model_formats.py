@@ -12,7 +12,7 @@ import model_factory as factory
 
 KERAS3_CASES = [
     "keras3-mlp.keras", "keras3-mlp export()", "keras3-mlp.h5", "keras3 HDF5 named .keras",
-    "keras3 backslash .keras", "keras3-functional.keras", "keras3-functional export()",
+    "keras3 archive named .h5", "keras3 backslash .keras", "keras3-functional.keras", "keras3-functional export()",
     "keras3-functional.h5", "keras3-fixed.keras", "keras3-fixed export()",
 ]
 KERAS2_CASES = [
@@ -187,3 +187,31 @@ def count_half(n: int) -> int:
     from prune_viz.core.pruning import count_to_prune
 
     return count_to_prune(n, 50.0)
+
+
+def test_savedmodel_without_signature_shows_and_prunes_weights_but_cannot_evaluate(tmp_path, mnist, capsys):
+    from prune_viz import cli
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.inputs import EvaluationUnavailable
+    from prune_viz.core.layers import find_prunable_layers
+    from prune_viz.core.model_io import load_model
+    from prune_viz.core.pruning import Pruner, PruningConfig
+
+    path, kernels = factory.write_signatureless_savedmodel(tmp_path)
+    before = factory.tree_hash(path)
+    loaded = load_model(path)
+    layers = find_prunable_layers(loaded)
+    assert [(layer.name, layer.shape) for layer in layers] == [("h1", (784, 8)), ("out", (8, 10))]
+    pruner = Pruner(layers)
+    pruner.apply(pruner.prune(PruningConfig("unit", 50.0, "layer", {"h1"})))
+    assert np.count_nonzero(np.all(layers[0].variable.numpy() == 0, axis=0)) == 4
+    pruner.restore()
+    np.testing.assert_array_equal(layers[0].variable.numpy(), kernels["h1"])
+    with pytest.raises(EvaluationUnavailable, match="input shape is unknown"):
+        Evaluator(loaded, mnist, "scale")
+    assert cli.main(["inspect", str(path)]) == 0
+    assert "h1" in capsys.readouterr().out
+    assert cli.main(["evaluate", str(path), "--data", str(factory.Path(mnist.source))]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "prune-viz: error: The model's input shape is unknown, so MNIST cannot be fed to it.")
+    assert factory.tree_hash(path) == before
