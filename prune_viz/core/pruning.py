@@ -165,7 +165,7 @@ class Pruner:
         self._columns: dict[str, tuple] = {}  # name -> (max |w|, flat index of its last occurrence, zeros) per unit
         self._tie_cache: dict = {}
         self._global_cache: dict = {}
-        self._fused: dict | None = None  # XLA block kernels, {} when XLA is unavailable
+        self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
 
     @staticmethod
     def _blocked(layer: PrunableLayer) -> bool:
@@ -359,6 +359,8 @@ class Pruner:
             return tf.broadcast_to(tf.constant(plan[1]), shape)
         _, _, t, cut = plan
         magnitude = tf.abs(block)
+        if cut is None and not np.isnan(t):
+            return tf.logical_not(magnitude <= tf.constant(t, block.dtype))  # NaN weights are kept
         if np.isnan(t):
             below, equal = tf.logical_not(tf.math.is_nan(magnitude)), tf.math.is_nan(magnitude)
         else:
@@ -392,8 +394,8 @@ class Pruner:
             plan = result.plans.get(layer.name) if ours else None
             if ours and self._blocked(layer):
                 self._write_blocks(layer, plan)
-            elif plan is not None:  # one fused kernel over the whole (fan_in, units) matrix
-                value = self._block_value(layer, plan, 0, self._original_matrix(layer))
+            elif plan is not None:  # eager ops: XLA saves <1 ms here, and its compile costs ~0.2 s per shape
+                value = self._block_value(layer, plan, 0, self._original_matrix(layer), fuse=False)
                 layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
@@ -421,12 +423,13 @@ class Pruner:
             else:
                 variable[r0:r1].assign(value)
 
-    def _block_value(self, layer: PrunableLayer, plan: tuple, r0: int, rows: np.ndarray):
+    def _block_value(self, layer: PrunableLayer, plan: tuple, r0: int, rows, fuse: bool = True):
+        """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``."""
         if plan[0] == "keep":
             return rows
         if plan[0] == "all":
             return self._tf.zeros_like(rows)
-        fused = self._fused_kernels()
+        fused = self._fused_kernels() if fuse else {}
         try:
             if fused and plan[0] == "unit":
                 return fused["unit"](rows, plan[1])
@@ -442,28 +445,9 @@ class Pruner:
         return self._tf.where(mask, block, self._tf.zeros((), block.dtype))
 
     def _fused_kernels(self) -> dict:
-        """XLA-compiled block kernels (one trace per block shape), built on first use."""
+        """The XLA block kernels ({} once XLA has failed here)."""
         if self._fused is None:
-            tf = self._tf
-
-            @tf.function(jit_compile=True)
-            def above(block, t):  # keeps |w| > t (and NaN, which sorts last)
-                return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
-
-            @tf.function(jit_compile=True)
-            def cut(block, t, r0, cut_row, cut_col):  # also prunes the weights equal to t up to the cut
-                magnitude = tf.abs(block)
-                rows = r0 + tf.range(tf.shape(block)[0])[:, None]
-                cols = tf.range(tf.shape(block)[1])[None, :]
-                up_to_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols <= cut_col))
-                pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, up_to_cut))
-                return tf.where(pruned, tf.zeros_like(block), block)
-
-            @tf.function(jit_compile=True)
-            def unit(block, kept):
-                return tf.where(kept[None, :], block, tf.zeros_like(block))
-
-            self._fused = {"above": above, "cut": cut, "unit": unit}
+            self._fused = _xla_block_kernels()
         return self._fused
 
     def original(self, name: str):
@@ -471,6 +455,36 @@ class Pruner:
         if name in self._originals:
             return self._originals[name]
         return self._tf.constant(self._by_name[name].original)
+
+
+_XLA_KERNELS: dict = {}
+
+
+def _xla_block_kernels() -> dict:
+    """Module-wide XLA-compiled block kernels (one trace per block shape, shared by all pruners).
+    No AutoGraph: there is no Python control flow, and its conversion cache mixed these up."""
+    if not _XLA_KERNELS:
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True, autograph=False)
+        def above(block, t):  # keeps |w| > t (and NaN, which sorts last)
+            return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
+
+        @tf.function(jit_compile=True, autograph=False)
+        def cut(block, t, r0, cut_row, cut_col):  # also prunes the weights equal to t up to the cut
+            magnitude = tf.abs(block)
+            rows = r0 + tf.range(tf.shape(block)[0])[:, None]
+            cols = tf.range(tf.shape(block)[1])[None, :]
+            up_to_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols <= cut_col))
+            pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, up_to_cut))
+            return tf.where(pruned, tf.zeros_like(block), block)
+
+        @tf.function(jit_compile=True, autograph=False)
+        def unit(block, kept):
+            return tf.where(kept[None, :], block, tf.zeros_like(block))
+
+        _XLA_KERNELS.update(above=above, cut=cut, unit=unit)
+    return _XLA_KERNELS
 
 
 def _row_blocks(matrix: np.ndarray, units: int):
