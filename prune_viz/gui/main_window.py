@@ -158,7 +158,11 @@ class MainWindow(QMainWindow):
         """Give the side panel room for its widest row, up to a limit."""
         side = self.side_scroll
         wanted = side.widget().minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4
-        side.setMinimumWidth(min(wanted, MAX_SIDE_WIDTH))  # wider content scrolls rather than overflowing a small screen
+        limit = MAX_SIDE_WIDTH
+        screen = self.screen()
+        if screen is not None and screen.availableSize().width() > 1000:  # a real desktop, not offscreen
+            limit = min(limit, int(screen.availableSize().width() * 0.34))
+        side.setMinimumWidth(min(wanted, limit))  # wider content scrolls rather than overflowing the screen
         self.resizeDocks([self.docks["layers"], self.docks["prune"]], [int(320 * scale), int(500 * scale)],
                          Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["layers"], self.docks["selected"]], [250, 600], Qt.Orientation.Vertical)
