@@ -12,6 +12,7 @@ import gzip
 import math
 import os
 import struct
+import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +155,13 @@ def load_npz(path: str | os.PathLike) -> MnistData:
         raise DataError(f"Cannot read {path.name}: {exc.strerror or exc}.") from exc
     if not head.startswith(b"PK"):  # an .npz is a zip archive
         raise DataError(f"{path.name} is not an .npz archive; MNIST must be an .npz or a folder of IDX files.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path.name} is a damaged .npz archive ({' '.join(str(exc).split())[:120]}).") from exc
+    if unpacked > MAX_IDX_BYTES * 4:
+        raise DataError(f"{path.name} would unpack to {unpacked / 2**20:,.0f} MB; it is not MNIST.")
     try:
         with np.load(path, allow_pickle=False) as npz:
             missing = {"x_test", "y_test"} - set(npz.files)

@@ -1,9 +1,13 @@
 """Open a saved model, whatever its format, without ever writing to it.
 
 The reader is chosen by content, not by extension: a zip is a Keras archive
-(``.keras``, Keras 3 or Keras 2.x, backslash paths repaired), an HDF5 file is a
-legacy Keras model (whatever its name), and a folder is a TensorFlow SavedModel.
-Every failure becomes a ``ModelLoadError`` whose message is one sentence.
+(Keras 3 or Keras 2.x; backslashed Windows paths repaired, Keras 2 configs
+converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
+name), and a folder is a TensorFlow SavedModel (kernels from its serving
+signature). HDF5 data is read once in a child process first, because a damaged
+file can crash or hang libhdf5. Repairs happen on temporary copies only.
+Every failure becomes a ``ModelLoadError`` whose message is one sentence;
+caveats about a model that did open go to ``LoadedModel.notes``.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
 METADATA_H5_ATTR = "prune_viz"
 
+MAX_ARCHIVE_BYTES = 8 * 2**30
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -39,7 +44,7 @@ class LoadedModel:
     keras_model: Any | None  # keras.Model, or None for a bare SavedModel
     saved_model: Any | None = None  # the tf.saved_model.load() object, if any
     metadata: dict = field(default_factory=dict)
-    # For bare SavedModels: the named kernel variables found in the object graph.
+    # For bare SavedModels: (layer name, kernel variable) read by the serving signature, in model order.
     raw_variables: list[tuple[str, Any]] = field(default_factory=list)
     serving_fn: Callable | None = None  # concrete function taking one tensor
     notes: list[str] = field(default_factory=list)  # caveats the user should see, one sentence each
@@ -225,6 +230,10 @@ def _load_keras_zip(path: Path) -> LoadedModel:
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise ModelLoadError(f"{path.name} is a damaged zip file ({_short(exc)}).") from exc
     with archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > MAX_ARCHIVE_BYTES:  # a zip bomb, or nothing an MNIST model needs
+            raise ModelLoadError(f"{path.name} would unpack to {unpacked / 2**30:,.1f} GB, more than prune-viz "
+                                 f"opens ({MAX_ARCHIVE_BYTES // 2**30} GB).")
         members = {n: n.replace("\\", "/") for n in archive.namelist()}
         by_fixed = {f: n for n, f in members.items()}
         if "config.json" not in by_fixed:

@@ -376,3 +376,26 @@ def test_unreadable_file_says_permission_denied(what, bad_inputs, tmp_path, mnis
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Permission denied" in proc.stderr and locked.name in proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_archive_that_unpacks_too_big_is_refused(bad_inputs, capsys, monkeypatch):
+    """A zip bomb named .keras: the limit is lowered so a real archive stands in for an 8 GB one."""
+    from prune_viz.core import model_io
+
+    good = Path(bad_inputs["all-zero layer"].argv[1]).with_name("good.keras")
+    monkeypatch.setattr(model_io, "MAX_ARCHIVE_BYTES", 10_000)
+    code, _, err = _run_main(["inspect", str(good)], capsys)
+    assert code == 2
+    assert err.startswith("prune-viz: error: good.keras would unpack to 0.0 GB, more than prune-viz opens")
+    assert err.count("\n") == 1
+
+
+def test_npz_that_unpacks_too_big_is_refused(tmp_path, mnist, capsys, monkeypatch):
+    from prune_viz.core import data
+
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])
+    assert data.load_npz(path).x_test.shape == (100, 28, 28)
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1_000)
+    with pytest.raises(data.DataError, match="mnist.npz would unpack to 0 MB; it is not MNIST"):
+        data.load_npz(path)
