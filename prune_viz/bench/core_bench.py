@@ -216,7 +216,7 @@ def bench_slider(opened, label: str, quick: bool, speedup_target: bool, task: Ta
         task.progress(index / len(modes), f"{label}: slider {method}/{scope}")
         start = time.perf_counter()
         session.configure(method=method, scope=scope, k=1.0)
-        pruner.apply(session.result)  # warm-up; the first of a method compiles its XLA kernels
+        pruner.apply(session.result)  # warm-up, timed: the first step after open pays one-off costs
         first_ms = (time.perf_counter() - start) * 1000
         ours, seed = [], []
         for k in slider_ks(quick):
@@ -239,16 +239,15 @@ def bench_slider(opened, label: str, quick: bool, speedup_target: bool, task: Ta
         figures.append(at_most(key + ".ms", f"{label} slider step, {method} {scope}", round(ours_ms, 2),
                                "ms", SLIDER_TARGET_MS,
                                f"median of {len(ours)} k changes; first step after open {first_ms:.0f} ms"))
-        if seed:
-            seed_ms = _median_ms(seed)
-            details[f"{method}_{scope}"]["seed_median_ms"] = round(seed_ms, 1)
-            name = f"{label} slider speedup vs seed, {method} {scope}"
-            note = f"seed median {seed_ms:.1f} ms over {len(seed)} ks"
-            if method == "weight" and speedup_target:
-                figures.append(at_least(key + ".speedup", name, round(seed_ms / ours_ms, 1), "x",
-                                        SEED_SPEEDUP_TARGET, note))
-            else:  # the seed's unit step only top_k's one norm per unit: cheap, no 50x to be had
-                figures.append(info(key + ".speedup", name, round(seed_ms / ours_ms, 1), "x", note))
+        seed_ms = _median_ms(seed)
+        details[f"{method}_{scope}"]["seed_median_ms"] = round(seed_ms, 1)
+        name = f"{label} slider speedup vs seed, {method} {scope}"
+        note = f"seed median {seed_ms:.1f} ms over {len(seed)} ks"
+        if method == "weight" and speedup_target:
+            figures.append(at_least(key + ".speedup", name, round(seed_ms / ours_ms, 1), "x",
+                                    SEED_SPEEDUP_TARGET, note))
+        else:  # the seed's unit step only top_k's one norm per unit: cheap, no 50x to be had
+            figures.append(info(key + ".speedup", name, round(seed_ms / ours_ms, 1), "x", note))
     session.set_model(None)
     return figures, details
 
@@ -338,8 +337,8 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
     predict_ms = (time.perf_counter() - start) * 1000
 
     figures = [
-        at_most(f"{label}.eval.vs_floor", f"{label} evaluation / dense matmul floor", round(ours_ms / floor_ms[best_batch], 3),
-                "x", EVAL_FLOOR_TARGET,
+        at_most(f"{label}.eval.vs_floor", f"{label} evaluation / dense matmul floor",
+                round(ours_ms / floor_ms[best_batch], 3), "x", EVAL_FLOOR_TARGET,
                 f"ours {ours_ms:.1f} ms (batch {evaluator.batch_size}), floor {floor_ms[best_batch]:.1f} ms "
                 f"({best_batch.replace('/', ', batch ')})"),
         info(f"{label}.eval.ms", f"{label} evaluation of {len(x):,} images", round(ours_ms, 2), "ms",
@@ -516,7 +515,8 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
                            f"{child['rss_after_tf_import'] / 2**20:.0f} MiB, weights {weights / 2**20:.0f} MiB"))
     figures.append(info("scale.peak_memory_total", f"{name}: peak memory (whole process) / weights",
                         round(child["peak_rss"] / weights, 2), "x"))
-    figures.append(info("scale.peak_memory_reading", f"{name}: peak while Keras reads the file, over TF baseline / weights",
+    figures.append(info("scale.peak_memory_reading",
+                        f"{name}: peak while Keras reads the file, over TF baseline / weights",
                         round((child["peak_rss_reading_model"] - child["rss_after_tf_import"]) / weights, 2), "x",
                         "load_model alone (model_io / Keras), before any prune-viz copy"))
     figures.append(info("scale.peak_memory_pruning", f"{name}: peak while pruning, over TF baseline / weights",
