@@ -217,19 +217,21 @@ class Pruner:
     def _tie_index(self, name: str, t, m: int) -> int:
         """Flat index of the m-th (1-based) weight with |w| == t, in flat order."""
         key = (name, float(t), m)
-        if key not in self._tie_cache:
+        found = self._tie_cache.get(key)  # prune() may run on the GUI and the job thread at once
+        if found is None:
             layer = self._by_name[name]
             seen = 0
             for r0, block in _row_blocks(layer.as_matrix(layer.original), layer.units):
                 magnitude = np.abs(block).ravel()
                 hits = np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t)
                 if seen + len(hits) >= m:
-                    if len(self._tie_cache) > 64:
-                        self._tie_cache.clear()
-                    self._tie_cache[key] = r0 * layer.units + int(hits[m - seen - 1])
+                    found = r0 * layer.units + int(hits[m - seen - 1])
                     break
                 seen += len(hits)
-        return self._tie_cache[key]
+            if len(self._tie_cache) > 64:
+                self._tie_cache.clear()
+            self._tie_cache[key] = found
+        return found
 
     def _global_weight_counts(self, names: tuple[str, ...], n: int) -> tuple[dict, float | None]:
         """How many of each layer's weights fall in the first n of the joint stable order
