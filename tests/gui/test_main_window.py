@@ -65,7 +65,7 @@ def _pruned_cells(image: np.ndarray) -> int:
 
 def _evaluate_and_wait(qtbot, window):
     with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS) as blocker:
-        qtbot.mouseClick(window.evaluation.evaluate_button, Qt.MouseButton.LeftButton)
+        window.evaluation.evaluate_button.click()  # QTest clicks in quick succession can merge into a double-click
     return blocker.args[0]
 
 
@@ -97,7 +97,7 @@ def test_slider_keys_prune_the_heatmaps_live(qtbot, window):
 
 
 def test_unit_method_and_global_scope(qtbot, window):
-    qtbot.mouseClick(window.controls.unit_radio, Qt.MouseButton.LeftButton)
+    window.controls.unit_radio.click()
     window.controls.spin.setValue(50)
     assert window.session.config.method == "unit"
     shown = window.heatmaps.view.displayed_image()
@@ -106,7 +106,7 @@ def test_unit_method_and_global_scope(qtbot, window):
     assert _pruned_cells(shown) == dead_columns * 784  # whole units only
     assert "Units pruned: 48 of 96" in window.controls.readout.text()
 
-    qtbot.mouseClick(window.controls.global_radio, Qt.MouseButton.LeftButton)
+    window.controls.global_radio.click()
     assert window.session.config.scope == "global"
     expected = window.session.model.pruner.prune(window.session.config).layer("hidden1").pruned_units
     shown = window.heatmaps.view.displayed_image()
@@ -168,7 +168,7 @@ def test_cancel_stops_the_evaluation(qtbot, window):
                           check_params_cb=lambda busy: not busy):
         window.controller.request()
         assert window.evaluation.cancel_button.isEnabled()
-        qtbot.mouseClick(window.evaluation.cancel_button, Qt.MouseButton.LeftButton)
+        window.evaluation.cancel_button.click()
     assert window.session.last_evaluation is None
     assert not window.evaluation.result_view.has_result and window.evaluation.result_view.accuracy.text() == ""
     assert not window.evaluation.cancel_button.isEnabled()
@@ -393,3 +393,24 @@ def test_dragging_the_slider_prunes_live_at_every_step(qtbot, window):
     assert [k for k, _ in seen] == sorted(k for k, _ in seen)
     for k, pruned in seen:  # the big heatmap followed every intermediate k
         assert pruned == count_to_prune(784 * 64, k)
+
+
+def test_data_and_input_scaling_are_visible_and_changeable(qtbot, make_window, opened_mlp, trained_mlp_path,
+                                                           mnist_dir, tmp_path):
+    window = make_window(data_path=tmp_path)  # starts on a folder without MNIST
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    window.evaluation.data_path_chosen.emit(str(mnist_dir))  # what Data... > IDX folder does
+    assert window.evaluation.data_label.text() == str(mnist_dir)
+    assert window.settings.value("data/path") == str(mnist_dir.resolve())
+    record, _ = _evaluate_and_wait(qtbot, window)
+    assert str(mnist_dir) in record.data_source and record.result.preprocessing == "scale"  # auto picked /255
+    assert "MNIST 5,000-image training subset" in record.train_description
+
+    combo = window.evaluation.preprocess
+    combo.setCurrentIndex(combo.findData("raw"))
+    assert window.session.preprocessing == "raw"
+    view = window.evaluation.result_view
+    assert view.stale and "input scaling changed" in view.status.text()
+    record, _ = _evaluate_and_wait(qtbot, window)
+    assert record.result.preprocessing == "raw" and not view.stale
+    assert "Input: raw pixels 0-255" in view.details.text()
