@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -29,7 +30,9 @@ from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
-DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, else the Keras cache ~/.keras/datasets/mnist.npz"
+DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST or the Keras cache"
+DEFAULT_DATA_TOOLTIP = ("No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, "
+                        "else a download by Keras")
 
 
 class EvaluationController(QObject):
@@ -207,6 +210,31 @@ class ResultView(QWidget):
             self.status.setText("<b>Current:</b> computed for the settings shown.")
 
 
+class ElidedLabel(QLabel):
+    """One line that shortens a long path in the middle instead of widening the panel."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.full_text = text
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def text(self) -> str:
+        return self.full_text
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        width = max(self.width(), 40)
+        super().setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width))
+
+
 class EvaluationPanel(QGroupBox):
     """Data source, preprocessing, Evaluate/Cancel with progress, auto-evaluate, the result."""
 
@@ -217,8 +245,7 @@ class EvaluationPanel(QGroupBox):
         self.session = session
         self.controller = controller
 
-        self.data_label = QLabel()
-        self.data_label.setWordWrap(True)
+        self.data_label = ElidedLabel()
         self.data_button = QToolButton(text="Data...")
         self.data_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.data_button)
@@ -292,6 +319,7 @@ class EvaluationPanel(QGroupBox):
 
     def _on_data_changed(self) -> None:
         self.data_label.setText(self.session.data_path or DEFAULT_DATA_TEXT)
+        self.data_label.setToolTip(self.session.data_path or DEFAULT_DATA_TOOLTIP)
         index = self.preprocess.findData(self.session.preprocessing)
         if index >= 0 and index != self.preprocess.currentIndex():
             self.preprocess.blockSignals(True)

@@ -247,7 +247,8 @@ class MatrixView(QWidget):
         stride = ""
         if self.row_stride > 1 or self.col_stride > 1:
             stride = f" &nbsp;<i>(drawn with every {self.row_stride}th row, {self.col_stride}th column)</i>"
-        self.title.setText(f"<b>{name}</b> &nbsp;{description}{stride}")
+        self.title.setText(f"<b>{name}</b> &nbsp;{description}{stride} &nbsp;&middot; colours saturate at "
+                           f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)")
         self.fit()
 
     def clear(self) -> None:
