@@ -175,7 +175,7 @@ def _explain(path: Path, exc: BaseException) -> str:
     if "JSONDecodeError" in text or any(isinstance(e, json.JSONDecodeError) for e in _chain(exc)):
         return f"{path.name} is damaged: its model configuration is not valid JSON."
     if "synchronously" in text:  # h5py's wording for a broken HDF5 structure
-        return f"{path.name} is damaged: its HDF5 weights cannot be read ({_short(_innermost(exc), 100)})."
+        return f"{path.name} is damaged: its HDF5 weights cannot be read ({_short(exc, 100)})."
     if "Lambda" in text and "safe_mode" in text:
         return (f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
                 "run; rebuild the model with standard layers.")
@@ -185,7 +185,7 @@ def _explain(path: Path, exc: BaseException) -> str:
         return f"{path.name}: its weights do not fit its architecture{detail}."
     if custom or re.search(r"could not be deserialized|Error when deserializing|not a valid Keras configuration"
                            r"|Could not locate", text):
-        gist = text.rsplit("Exception encountered:", 1)[-1] if "Exception encountered:" in text else str(_innermost(exc))
+        gist = text.rsplit("Exception encountered:", 1)[-1] if "Exception encountered:" in text else text
         return (f"{path.name}: Keras could not rebuild the model from its saved configuration "
                 f"({_short(ValueError(gist), 120)}).")
     if isinstance(exc, (KeyError, AttributeError, TypeError, IndexError)):  # a config of the wrong shape
@@ -200,10 +200,6 @@ def _chain(exc: BaseException) -> list[BaseException]:
         found.append(exc)
         exc = exc.__cause__ or exc.__context__
     return found
-
-
-def _innermost(exc: BaseException) -> BaseException:
-    return _chain(exc)[-1]
 
 
 def _is_keras_class(name: str) -> bool:

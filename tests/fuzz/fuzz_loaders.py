@@ -182,7 +182,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=12.0)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before an example counts as a hang")
     parser.add_argument("--start-seed", type=int, default=0)
-    parser.add_argument("--only", help="run one example: SEED_NAME:KIND:SEED")
+    parser.add_argument("--only", help="run only these examples: SEED_NAME:KIND:SEED[,SEED_NAME:KIND:SEED...]")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="prune-viz-fuzz-") as tmp:
@@ -196,8 +196,9 @@ def main() -> int:
         findings = []
         jobs = []
         if args.only:
-            name, kind, seed = args.only.split(":")
-            jobs = [(name, kind, int(seed))]
+            for spec in args.only.split(","):
+                name, kind, seed = spec.split(":")
+                jobs.append((name, kind, int(seed)))
         start = time.monotonic()
         seed = args.start_seed
         names = sorted(seeds)
