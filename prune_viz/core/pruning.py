@@ -195,8 +195,6 @@ class Pruner:
         self._columns[name] = (col_max, col_last, zeros)
         self._sorted[name] = ordered
 
-    _layer_weight_ranks = prepare  # the name Session's warm-up uses
-
     def _sorted_abs(self, name: str) -> np.ndarray:
         self.prepare(name)
         return self._sorted[name]

@@ -53,7 +53,7 @@ def open_model(path: str | os.PathLike, task: TaskState | None = None) -> Opened
     pruner = Pruner(layers)
     task.progress(0.85, "Ranking weights")
     for layer in layers:  # warm the per-layer ranks so the first slider move is instant
-        pruner._layer_weight_ranks(layer.name)
+        pruner.prepare(layer.name)
     total = model_parameter_count(loaded)
     task.progress(1.0, "Ready")
     return OpenedModel(loaded, layers, pruner, total, _zeros_outside_kernels(loaded, layers))
