@@ -181,7 +181,9 @@ def _explain(path: Path, exc: BaseException) -> str:
                 "run; rebuild the model with standard layers.")
     shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
     if shapes or "could not be loaded" in text or "Shape mismatch" in text:
-        detail = f" (a kernel of shape {shapes.group(1)} was given weights of shape {shapes.group(2)})" if shapes else ""
+        detail = ""
+        if shapes:
+            detail = f" (a kernel of shape {shapes.group(1)} was given weights of shape {shapes.group(2)})"
         return f"{path.name}: its weights do not fit its architecture{detail}."
     if custom or re.search(r"could not be deserialized|Error when deserializing|not a valid Keras configuration"
                            r"|Could not locate", text):
@@ -573,7 +575,8 @@ def _fix_config_node(node, keras, first_in_sequential: bool = False) -> bool:
             changed |= _drop_unknown_arguments(layer_class, config, first_in_sequential)
         layers = config.get("layers")
         if class_name == "Sequential" and isinstance(layers, list):
-            starts_with_input = bool(layers) and isinstance(layers[0], dict) and layers[0].get("class_name") == "InputLayer"
+            first = layers[0] if layers else None
+            starts_with_input = isinstance(first, dict) and first.get("class_name") == "InputLayer"
             for position, layer in enumerate(layers):
                 changed |= _fix_config_node(layer, keras, position == 0 and not starts_with_input)
             rest = {k: v for k, v in config.items() if k != "layers"}
