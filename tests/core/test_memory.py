@@ -49,7 +49,12 @@ def test_rss_stays_flat_over_5000_k_changes(lenet_path):
     session.set_model(open_model(lenet_path))
     everything = {layer.name for layer in session.model.layers}
     seen = []
-    session.pruning_changed.connect(lambda result: seen.__setitem__(slice(None), [result]))  # a view keeps the last
+
+    def show(result) -> None:  # like the heatmap: keep the latest result and read its biggest kernel
+        seen[:] = [result]
+        result.kernels["fc1"].numpy()
+
+    session.pruning_changed.connect(show)
 
     def drag(count: int, offset: int) -> None:
         for step, k in enumerate(_k_sequence(count, offset)):
@@ -68,3 +73,7 @@ def test_rss_stays_flat_over_5000_k_changes(lenet_path):
     assert session.result.config.k == pytest.approx(list(_k_sequence(1, WARM_UP + CHANGES - 1))[0])
     assert len(seen) == 1 and seen[0] is session.result
     assert after - before < ALLOWED_GROWTH_MB
+    from prune_viz.core.pruning import PruneResult
+
+    alive = sum(isinstance(obj, PruneResult) for obj in gc.get_objects())
+    assert alive <= 2, f"{alive} pruning results are still alive; old ones should be released"
