@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -137,12 +138,16 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         raise ModelLoadError(f"{path} does not exist.")
     kind = sniff_format(path)
     try:
-        if kind == "savedmodel":
-            loaded = _load_savedmodel(path)
-        elif kind == "hdf5":
-            loaded = _load_hdf5(path)
-        else:
-            loaded = _load_keras_zip(path)
+        with warnings.catch_warnings():
+            # Keras warns about legacy arguments in old configs ("Do not pass an `input_shape`...");
+            # the user cannot act on them, and the CLI promises one clean line on stderr.
+            warnings.simplefilter("ignore")
+            if kind == "savedmodel":
+                loaded = _load_savedmodel(path)
+            elif kind == "hdf5":
+                loaded = _load_hdf5(path)
+            else:
+                loaded = _load_keras_zip(path)
         broken = loaded.non_finite_weights()
     except ModelLoadError:
         raise
@@ -569,6 +574,11 @@ def _fix_config_node(node, keras, first_in_sequential: bool = False) -> bool:
     config = node.get("config")
     if class_name in ("Functional", "Model") and isinstance(config, dict):
         changed |= _shift_nested_sequential_nodes(config)
+    if class_name == "BatchNormalization" and isinstance(config, dict):
+        axis = config.get("axis")
+        if isinstance(axis, list) and len(axis) == 1:  # Keras 2 wrote [3]; Keras 3 takes 3
+            config["axis"] = axis[0]
+            changed = True
     if isinstance(class_name, str) and isinstance(config, dict):
         layer_class = getattr(keras.layers, class_name, None)
         if isinstance(layer_class, type) and issubclass(layer_class, keras.layers.Layer):

@@ -26,6 +26,7 @@ class SavedCase:
     kernels: dict  # prunable layer name -> kernel as saved (model order; the last is the output layer)
     format_words: str  # a word the loader's format label must contain
     random_outputs: bool = False  # a serving function that keeps augmentation active (Keras 3 export)
+    reference: tuple | None = None  # (x, outputs of the model as built, before saving)
 
     @property
     def layer_names(self) -> list[str]:
@@ -126,6 +127,12 @@ KERAS3_KERNELS = {
 }
 
 
+def reference_input(input_shape) -> np.ndarray:
+    """A fixed batch in [0, 1) for a model's input shape (batch 8 unless the model fixes it)."""
+    batch, *features = input_shape
+    return np.random.default_rng(0).random((batch or 8, *features), dtype=np.float32)
+
+
 def _keras3_kernels(model, names: list[str]) -> dict:
     found = {}
     for name in names:
@@ -149,6 +156,9 @@ def write_keras3_cases(folder: Path) -> list[SavedCase]:
         model = build(keras)
         kernels = _keras3_kernels(model, KERAS3_KERNELS[key])
         base = folder / f"keras3-{key}"
+        x = reference_input(model.inputs[0].shape)
+        reference = (x, np.asarray(model(x, training=False)))
+        first = len(cases)
         save_keras_with_metadata(model, base.with_suffix(".keras"), {"trained_on": "nothing (test fixture)"})
         cases.append(SavedCase(f"keras3-{key}.keras", base.with_suffix(".keras"), kernels, "Keras 3 archive"))
         model.export(str(base) + "-export", verbose=False)
@@ -170,6 +180,8 @@ def write_keras3_cases(folder: Path) -> list[SavedCase]:
         if key == "functional":
             model.save(base.with_suffix(".h5"))
             cases.append(SavedCase("keras3-functional.h5", base.with_suffix(".h5"), kernels, "HDF5"))
+        for case in cases[first:]:
+            case.reference = reference
     return cases
 
 
@@ -195,7 +207,11 @@ def kernels_of(model, names):
 
 def record(key, model, names):
     kernels = kernels_of(model, names)
-    np.savez(os.path.join(out, key + "-kernels.npz"), **{n.replace("/", "|"): k for n, k in kernels.items()})
+    batch, *features = model.input_shape
+    x = np.random.default_rng(0).random((batch or 8, *features), dtype=np.float32)
+    y = model(x, training=False).numpy()
+    np.savez(os.path.join(out, key + "-kernels.npz"), __x__=x, __y__=y,
+             **{n.replace("/", "|"): k for n, k in kernels.items()})
     written[key] = names
 
 keras.utils.set_random_seed(1)
@@ -225,6 +241,27 @@ functional.save(os.path.join(out, "keras2-functional.h5"))
 functional.save(os.path.join(out, "keras2-functional.keras"))
 functional.save(os.path.join(out, "keras2-functional-savedmodel"), save_format="tf")
 
+# A typical Keras 2 MNIST CNN: Reshape with input_shape, BatchNormalization (axis saved as a list),
+# pooling, dropout, and compiled and trained for one step, so the files carry optimizer state.
+cnn = keras.Sequential([
+    keras.layers.Reshape((28, 28, 1), input_shape=(28, 28), name="reshape"),
+    keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+    keras.layers.BatchNormalization(name="bn"),
+    keras.layers.MaxPooling2D(name="pool"),
+    keras.layers.Dropout(0.25, name="drop1"),
+    keras.layers.Flatten(name="flat"),
+    keras.layers.Dense(16, activation="relu", name="fc"),
+    keras.layers.Dropout(0.5, name="drop2"),
+    keras.layers.Dense(10, activation="softmax", name="out"),
+])
+cnn.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+rng = np.random.default_rng(0)
+cnn.fit(rng.random((32, 28, 28), dtype=np.float32), rng.integers(0, 10, 32), epochs=1, verbose=0)
+record("keras2-cnn", cnn, ["conv", "fc", "out"])
+cnn.save(os.path.join(out, "keras2-cnn.h5"))
+cnn.save(os.path.join(out, "keras2-cnn.keras"))
+cnn.save(os.path.join(out, "keras2-cnn-savedmodel"), save_format="tf")
+
 fixed = keras.Sequential([
     keras.layers.Flatten(batch_input_shape=(50, 28, 28)),
     keras.layers.Dense(10, activation="softmax", name="dense"),
@@ -240,6 +277,8 @@ KERAS2_FILES = {
     "keras2-functional": [("keras2-functional.h5", "HDF5 (Keras 2"), ("keras2-functional.keras", "Keras 2 archive"),
                           # tf_keras names a nested layer's variables without the sub-model's name
                           ("keras2-functional-savedmodel", "SavedModel", {"block/inner": "inner"})],
+    "keras2-cnn": [("keras2-cnn.h5", "HDF5 (Keras 2"), ("keras2-cnn.keras", "Keras 2 archive"),
+                   ("keras2-cnn-savedmodel", "SavedModel")],
     "keras2-fixed": [("keras2-fixed.h5", "HDF5 (Keras 2")],
 }
 
@@ -256,14 +295,16 @@ def write_keras2_cases(folder: Path) -> list[SavedCase]:
     for key, names in written.items():
         with np.load(folder / f"{key}-kernels.npz") as npz:
             kernels = {name: npz[name.replace("/", "|")] for name in names}
+            reference = (npz["__x__"], npz["__y__"])
         for filename, words, *renamed in KERAS2_FILES[key]:
             renames = renamed[0] if renamed else {}
             shown = {renames.get(name, name): kernel for name, kernel in kernels.items()}
-            cases.append(SavedCase(filename, folder / filename, shown, words))
+            cases.append(SavedCase(filename, folder / filename, shown, words, reference=reference))
     slashed = folder / "keras2-mlp-backslash.keras"
     with_windows_backslashes(folder / "keras2-mlp.keras", slashed)
-    mlp_kernels = next(case.kernels for case in cases if case.name == "keras2-mlp.keras")
-    cases.append(SavedCase("keras2 backslash .keras", slashed, mlp_kernels, "backslash paths repaired"))
+    mlp = next(case for case in cases if case.name == "keras2-mlp.keras")
+    cases.append(SavedCase("keras2 backslash .keras", slashed, mlp.kernels, "backslash paths repaired",
+                           reference=mlp.reference))
     return cases
 
 

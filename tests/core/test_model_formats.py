@@ -18,7 +18,7 @@ KERAS3_CASES = [
 KERAS2_CASES = [
     "keras2-mlp.h5", "keras2-mlp.keras", "keras2-mlp-savedmodel", "keras2-mlp-tf-saved-model",
     "keras2-functional.h5", "keras2-functional.keras", "keras2-functional-savedmodel",
-    "keras2-fixed.h5", "keras2 backslash .keras",
+    "keras2-cnn.h5", "keras2-cnn.keras", "keras2-cnn-savedmodel", "keras2-fixed.h5", "keras2 backslash .keras",
 ]
 
 
@@ -72,6 +72,10 @@ def _check_case(case: factory.SavedCase, mnist) -> None:
         _check_random_case(loaded, layers, case, mnist)
         assert factory.tree_hash(case.path) == before
         return
+
+    # the model computes what it computed before it was saved (configs converted faithfully)
+    x_ref, y_ref = case.reference
+    np.testing.assert_allclose(np.asarray(loaded(x_ref)), y_ref, rtol=1e-5, atol=1e-6)
 
     # pruning reaches the variables the forward pass reads; restoring is exact
     x = _sample(loaded, mnist)
