@@ -219,3 +219,18 @@ def test_savedmodel_without_signature_shows_and_prunes_weights_but_cannot_evalua
     assert capsys.readouterr().err.strip() == (
         "prune-viz: error: The model's input shape is unknown, so MNIST cannot be fed to it.")
     assert factory.tree_hash(path) == before
+
+
+def test_opening_an_old_keras2_file_prints_nothing_on_stderr(keras2_cases):
+    """Keras warns about Keras 2 arguments (input_shape on a layer...); the CLI user sees none of it."""
+    import os
+    import subprocess
+    import sys
+
+    path = keras2_cases["keras2-cnn.keras"].path
+    proc = subprocess.run([sys.executable, "-m", "prune_viz", "inspect", str(path)], capture_output=True,
+                          text=True, timeout=120, cwd=factory.Path(__file__).resolve().parents[2],
+                          env=dict(os.environ, PYTHONWARNINGS="default"))
+    assert proc.returncode == 0, proc.stderr
+    assert "Keras 2 archive (.keras), Keras 2 config converted" in proc.stdout
+    assert proc.stderr == ""
