@@ -488,7 +488,6 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     )
     if _varies_between_runs(model):
         model.notes.append(RANDOM_OUTPUTS_NOTE)
-        model.format += f" ({RANDOM_OUTPUTS_NOTE})"
     return model
 
 
