@@ -14,6 +14,7 @@ import zipfile
 
 MODEL_KINDS = ("flip", "truncate", "zip-member", "zip-config", "zip-names", "h5-config", "splice")
 IDX_KINDS = ("flip", "truncate", "header", "gzip-flip", "gzip-truncate", "append")
+NPZ_KINDS = ("flip", "truncate", "member-flip", "member-header", "member-names")
 
 _ODD_VALUES = (None, -1, 0, 2**31, 2**63, -(2**40), 1e308, float("nan"), "", "x" * 300, [], {}, [None],
                True, "float64", "Dense", "../../etc/passwd")
@@ -137,4 +138,30 @@ def mutate_idx(raw_idx: bytes, kind: str, rng: random.Random) -> bytes:
         return truncate(gzip.compress(raw_idx, mtime=0), rng)
     if kind == "append":
         return raw_idx + bytes(rng.randint(1, 100))
+    raise ValueError(kind)
+
+
+def mutate_npz(data: bytes, kind: str, rng: random.Random) -> bytes:
+    """A broken variant of an .npz (a zip of .npy members): raw damage, or damage behind valid CRCs."""
+    if kind == "flip":
+        return flip_bytes(data, rng)
+    if kind == "truncate":
+        return truncate(data, rng)
+    target = rng.choice(["x_test.npy", "y_test.npy", "x_train.npy", "y_train.npy"])
+    if kind == "member-flip":
+        return _rebuild_zip(data, lambda n, d: [(n, flip_bytes(d, rng, rng.randint(1, 8)) if n == target else d)])
+    if kind == "member-header":  # the .npy header text (dtype, shape) edited
+        def change(name, raw):
+            if name != target:
+                return [(name, raw)]
+            header_end = raw.index(b"\n") + 1
+            header = raw[10:header_end].decode("latin1")
+            header = header.replace("'<u1'", rng.choice(["'<f8'", "'|O'", "'<u2'", "'<i4'"])) if rng.random() < 0.5 \
+                else header.replace("(", "(" + str(rng.choice([0, 1, 2**31, 2**40])) + ", ", 1)
+            encoded = header.encode("latin1")
+            return [(name, raw[:8] + len(encoded).to_bytes(2, "little") + encoded + raw[header_end:])]
+
+        return _rebuild_zip(data, change)
+    if kind == "member-names":
+        return _rebuild_zip(data, lambda n, d: [] if n == target else [(n, d)])
     raise ValueError(kind)

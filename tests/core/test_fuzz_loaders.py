@@ -151,3 +151,33 @@ def test_fuzzer_findings_stay_fixed(base, kind, seed, seed_hash, says, seed_mode
         load_model(path)
     if hashlib.sha256(seed_models[base]).hexdigest().startswith(seed_hash):  # else Keras wrote other bytes
         assert says in str(error.value)
+
+
+@pytest.fixture(scope="module")
+def seed_npz(mnist) -> bytes:
+    """Real MNIST (the first 200 test and training images) as an .npz, the layout of Keras's mnist.npz."""
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.savez(buffer, x_train=mnist.x_train[:200], y_train=mnist.y_train[:200],
+             x_test=mnist.x_test[:200], y_test=mnist.y_test[:200])
+    return buffer.getvalue()
+
+
+@settings(FUZZ_SETTINGS, max_examples=150)
+@given(kind=st.sampled_from(mutations.NPZ_KINDS), seed=st.integers(0, 2**32 - 1))
+def test_mutated_npz_files_raise_only_data_error(kind, seed, seed_npz, scratch):
+    from prune_viz.core.data import DataError, load_path
+
+    path = scratch / "mnist.npz"
+    path.write_bytes(mutations.mutate_npz(seed_npz, kind, random.Random(seed)))
+    with time_limit(SECONDS_PER_EXAMPLE):
+        try:
+            data = load_path(path)
+        except DataError as exc:
+            assert str(exc) and "\n" not in str(exc)
+            return
+    assert data.x_test.dtype.name == "uint8" and data.x_test.shape[1:] == (28, 28)
+    assert len(data.x_test) == len(data.y_test)

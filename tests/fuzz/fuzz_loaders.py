@@ -3,7 +3,7 @@
     python tests/fuzz/fuzz_loaders.py --minutes 12 [--start-seed 0]
 
 Seeds are real files: Keras 3 and Keras 2 (.keras, .h5) models, a Keras 3 SavedModel
-export, and real MNIST IDX files. Each example is one (seed file, mutation kind, seed)
+export, and real MNIST as IDX files and as an .npz. Each example is one (seed file, mutation kind, seed)
 run in a worker process, so a hang (over --timeout seconds) or a crash of TensorFlow/HDF5
 is recorded as a finding instead of stopping the run. Prints a summary and every finding
 with the command line to reproduce it.
@@ -60,12 +60,17 @@ def build_seeds(folder: Path) -> dict[str, Path]:
     (folder / "images.idx").write_bytes(struct.pack(">IIII", 0x803, 200, 28, 28) + images.tobytes())
     (folder / "labels.idx").write_bytes(struct.pack(">II", 0x801, 200) + labels.astype(np.uint8).tobytes())
     seeds["idx-images"], seeds["idx-labels"] = folder / "images.idx", folder / "labels.idx"
+    np.savez(folder / "mnist.npz", x_train=mnist.x_train[:200], y_train=mnist.y_train[:200],
+             x_test=images, y_test=labels)
+    seeds["npz"] = folder / "mnist.npz"
     return seeds
 
 
 def kinds_for(seed_name: str) -> tuple[str, ...]:
     if seed_name.startswith("idx-"):
         return mutations.IDX_KINDS
+    if seed_name == "npz":
+        return mutations.NPZ_KINDS
     if seed_name.endswith("-export"):
         return ("pb-flip", "pb-truncate", "variables-flip", "variables-truncate", "drop-file")
     return mutations.MODEL_KINDS
@@ -104,6 +109,14 @@ def run_one(seed_path: Path, seed_name: str, kind: str, seed: int, scratch: Path
             try:
                 read_idx(scratch / f"t10k-{which}-idx-ubyte")
                 load_path(scratch)
+                return "loaded"
+            except DataError as exc:
+                return "expected: " + str(exc)
+        if seed_name == "npz":
+            target = scratch / "mnist.npz"
+            target.write_bytes(mutations.mutate_npz(seed_path.read_bytes(), kind, rng))
+            try:
+                load_path(target)
                 return "loaded"
             except DataError as exc:
                 return "expected: " + str(exc)
