@@ -390,6 +390,7 @@ class MainWindow(QMainWindow):
     def set_colormap(self, spec) -> None:
         self.contrast_action.setChecked(spec is HIGH_CONTRAST)
         self.heatmaps.set_colormap(spec)
+        self.tiles.set_colormap(spec)  # the unit tiles use the same colours
 
     def set_presenter_mode(self, on: bool) -> None:
         self.presenter_action.setChecked(on)

@@ -313,6 +313,7 @@ def test_presenter_mode_and_high_contrast(qtbot, window):
     window.contrast_action.trigger()
     assert window.heatmaps.view.spec.key == "high-contrast"
     assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == (255, 255, 255)
+    assert window.tiles.spec is window.heatmaps.view.spec
 
 
 @pytest.fixture(scope="module")
