@@ -72,6 +72,7 @@ class SweepPanel(QWidget):
     kind = SWEEP_KIND
     per_layer = False
     run_text = "Run sweep"
+    label = "Sweep"  # names the running job
     doing = "run the sweep"
 
     def __init__(self, session, jobs, parent: QWidget | None = None):
@@ -191,7 +192,7 @@ class SweepPanel(QWidget):
             return run_sweep(session, methods, ks, scope, task, lambda p: relay.point.emit(run_id, p),
                              per_layer=per_layer)
 
-        return self.strip.start(job, self.kind, self.run_text.removeprefix("Run "), self._on_done, self.doing)
+        return self.strip.start(job, self.kind, self.label, self._on_done, self.doing)
 
     def clear(self) -> None:
         self.points = []
@@ -285,6 +286,7 @@ class SensitivityPanel(SweepPanel):
     kind = SENSITIVITY_KIND
     per_layer = True
     run_text = "Run sensitivity"
+    label = "Sensitivity sweep"
     doing = "run the sensitivity sweep"
 
     def table_headers(self) -> list[str]:

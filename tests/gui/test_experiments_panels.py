@@ -12,10 +12,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
-from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session, open_model
 from prune_viz.core.sweep import run_sweep
-from prune_viz.gui.experiments_qt import ExperimentsPanel, PrunedModelExporter, megabytes
+from prune_viz.gui.experiments_qt import KERAS_FILTER, ExperimentsPanel, PrunedModelExporter, megabytes
 from prune_viz.gui.workers import JobQueue
 
 WAIT_MS = 120_000
@@ -246,3 +246,65 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
     assert tab.strip.run_button.isEnabled()
     for layer in opened_mlp.layers:
         np.testing.assert_array_equal(layer.variable.numpy(), layer.original)
+
+
+# -- in the main window ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, mnist_dir, opened_mlp, trained_mlp_path):
+    from PySide6.QtCore import QSettings
+
+    from prune_viz.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Session(data_path=str(mnist_dir)), settings)
+    window.show()
+    qtbot.waitExposed(window)
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    yield window
+    window.close()
+    window.deleteLater()
+    assert _job_threads() == []
+
+
+def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path,
+                                                                                  monkeypatch):
+    import keras
+    from PySide6.QtWidgets import QFileDialog
+
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    experiments = [a.text().replace("&", "") for a in menus["Experiments"].actions()]
+    assert experiments[:4] == ["Run sweep", "Per-layer sensitivity", "Size and speed", "Fine-tune..."]
+    panel = window.experiments
+    assert not window.experiments_dock.isVisible()
+    panel.sweep.ks_edit.setText("0 90")
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.experiments_dock.isVisible() and panel.currentWidget() is panel.sweep
+    assert panel.sweep.strip.busy and window.job_label.text().startswith("Sweep")
+    qtbot.waitUntil(lambda: not panel.sweep.strip.busy, timeout=WAIT_MS)
+    for method in ("weight", "unit"):
+        np.testing.assert_array_equal(window.accuracy_plot.series_data(method, "layer", sweep=True)[1],
+                                      panel.sweep.accuracy_plot.series_data(method, "layer", sweep=True)[1])
+        assert window.accuracy_plot.series_data(method, "layer", sweep=True)[1].size == 2
+
+    out = tmp_path / "exported"  # the suffix is added
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), KERAS_FILTER))
+    window.session.configure(method="weight", k=70)
+    with qtbot.waitSignal(window.exporter.exported, timeout=WAIT_MS):
+        window.export_action.trigger()
+    model = keras.saving.load_model(tmp_path / "exported.keras", compile=False)
+    kernel = model.get_layer("hidden1").kernel.numpy()
+    assert np.count_nonzero(kernel == 0) == count_to_prune(kernel.size, 70)
+    assert "Exported" in window.statusBar().currentMessage()
+
+
+def test_opening_another_model_stops_a_running_sweep(qtbot, window, trained_mlp_path):
+    sweep = window.experiments.sweep
+    sweep.ks_edit.setText(" ".join(str(k) for k in range(0, 100, 2)))
+    window.sweep_action.trigger()
+    qtbot.waitUntil(lambda: len(sweep.points) >= 1, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        window.open_path(trained_mlp_path)
+    assert not sweep.strip.busy and sweep.points == []  # cleared for the new model
+    assert sweep.strip.run_button.isEnabled()
