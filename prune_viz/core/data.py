@@ -28,6 +28,10 @@ _LABELS_MAGIC = 0x00000801
 class DataError(Exception):
     """The data could not be found or read; the message is one sentence for the user."""
 
+    def __init__(self, message: str):
+        # one printable line, even when a file name on disk holds a newline or an escape sequence
+        super().__init__("".join(c if c.isprintable() else "?" for c in " ".join(str(message).split())))
+
 
 @dataclass(frozen=True)
 class MnistData:

@@ -37,6 +37,14 @@ _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 class ModelLoadError(Exception):
     """The model could not be opened; ``str(error)`` is one sentence for the user."""
 
+    def __init__(self, message: str):
+        super().__init__(one_line(message))
+
+
+def one_line(text: str) -> str:
+    """``text`` on one printable line: names taken from damaged files may hold newlines or escapes."""
+    return "".join(c if c.isprintable() else "?" for c in " ".join(str(text).split()))
+
 
 @dataclass
 class LoadedModel:

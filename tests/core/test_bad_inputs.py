@@ -398,3 +398,23 @@ def test_npz_that_unpacks_too_big_is_refused(tmp_path, mnist, capsys, monkeypatc
     monkeypatch.setattr(data, "MAX_IDX_BYTES", 1_000)
     with pytest.raises(data.DataError, match="mnist.npz would unpack to 0 MB; it is not MNIST"):
         data.load_npz(path)
+
+
+def test_names_with_newlines_and_escapes_still_give_one_line(tmp_path, capsys):
+    """A file name (or a zip member name from a damaged archive) with a newline or ESC stays on one line."""
+    odd = tmp_path / "evil\nname\x1b[31m.keras"
+    odd.write_bytes(b"not a model at all")
+    code, _, err = _run_main(["inspect", str(odd)], capsys)
+    assert code == 2
+    assert err == "prune-viz: error: evil name?[31m.keras is neither a Keras archive nor an HDF5 model file.\n"
+    with zipfile.ZipFile(tmp_path / "member.keras", "w") as z:
+        z.writestr("meta\ndata.json", "{}")
+        z.writestr("config.json", "{}")
+        z.writestr("model.weights.h5", b"\x89HDF\r\n\x1a\n")
+    raw = bytearray((tmp_path / "member.keras").read_bytes())
+    at = raw.index(b"{}")  # damage the first member's data behind its CRC
+    raw[at] = ord("[")
+    (tmp_path / "member.keras").write_bytes(bytes(raw))
+    code, _, err = _run_main(["inspect", str(tmp_path / "member.keras")], capsys)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "its member meta data.json cannot be read" in err
