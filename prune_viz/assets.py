@@ -12,8 +12,9 @@ def assets_dir() -> Path | None:
     candidates = [
         Path(__file__).resolve().parent.parent / "assets",  # source checkout / editable install
         Path(sys.prefix) / "share" / "prune-viz",  # pip install . (data-files)
-        Path(getattr(sys, "_MEIPASS", "")) / "assets",  # PyInstaller bundle
     ]
+    if getattr(sys, "frozen", False) and hasattr(sys, "_MEIPASS"):
+        candidates.append(Path(sys._MEIPASS) / "assets")  # PyInstaller bundle
     for folder in candidates:
         if folder.is_dir():
             return folder

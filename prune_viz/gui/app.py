@@ -82,7 +82,7 @@ def run_app(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "prune-viz"])
     app.setApplicationName("prune-viz")
     app.setOrganizationName("prune-viz")
-    app.setDesktopFileName("prune-viz")  # matches the installed .desktop entry
+    app.setDesktopFileName("io.github.pruneviz.PruneViz")  # the .desktop file name (Wayland app_id)
     icon = asset("prune-viz.svg") or asset("prune-viz-256.png")
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
