@@ -111,6 +111,7 @@ def results_table(headers: list[str]) -> QTableWidget:
     table.verticalHeader().setVisible(False)
     table.setAlternatingRowColors(True)
     table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     table.horizontalHeader().setStretchLastSection(True)
     table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # follows the font
     return table
@@ -291,6 +292,8 @@ def install_experiments(window) -> ExperimentsPanel:
     dock.setObjectName("experiments")
     dock.setWidget(panel)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    for corner in (Qt.Corner.BottomLeftCorner, Qt.Corner.BottomRightCorner):  # the full width for plots and tables
+        window.setCorner(corner, Qt.DockWidgetArea.BottomDockWidgetArea)
     dock.hide()  # until the user asks for an experiment
     window.experiments_dock = dock
 

@@ -106,7 +106,6 @@ class SizeSpeedPanel(QWidget):
                      text_item(row.note)]
             for column, item in enumerate(items):
                 self.table.setItem(i, column, item)
-        self.table.resizeColumnsToContents()
         self.summary.setText("<br>".join(self.summary_lines(report)))
         timing = (f"latency: median of {report.repeats} passes over {report.test_images:,} test images"
                   if report.test_images else report.latency_note)
