@@ -9,6 +9,7 @@ adds the dock, the Experiments menu and the export actions to a MainWindow.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -92,6 +93,19 @@ def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: s
     return out
 
 
+def written_since(path, start: float) -> bool:
+    """Whether ``path`` was (re)written at or after ``start`` (a time.time())."""
+    try:
+        return Path(path).stat().st_mtime >= start - 1.0  # coarse file-system clocks
+    except OSError:
+        return False
+
+
+def write_outcome(path, start: float) -> str:
+    """What a cancelled write left behind: writes are atomic, so the file is either new or untouched."""
+    return f"{Path(path).name} was written" if written_since(path, start) else f"{Path(path).name} was not written"
+
+
 def number_item(text: str) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -156,14 +170,19 @@ class JobStrip(QWidget):
     def busy(self) -> bool:
         return self.job is not None
 
-    def start(self, fn: Callable, kind: str, label: str, on_success: Callable, doing: str) -> Job:
-        """Queue ``fn(task)``; ``on_success(value)`` runs on the GUI thread, errors open a message box."""
+    def start(self, fn: Callable, kind: str, label: str, on_success: Callable, doing: str,
+              cancelled_text: Callable[[], str] | None = None) -> Job:
+        """Queue ``fn(task)``; ``on_success(value)`` runs on the GUI thread, errors open a message box.
+
+        ``cancelled_text()`` says what a cancelled job left behind (default: "<label> cancelled.").
+        """
         job = Job(fn, kind, self)
         job.label = label  # the main window's status bar names the running job with this
         job.progressed.connect(self._on_progress)
         job.succeeded.connect(on_success)
         job.failed.connect(lambda exc: self._on_failed(exc, doing))
-        job.cancelled.connect(lambda: self.message.setText(f"{label} cancelled."))
+        job.cancelled.connect(lambda: self.message.setText(
+            cancelled_text() if cancelled_text is not None else f"{label} cancelled."))
         job.finished.connect(lambda j=job: self._on_finished(j))
         self.job = job
         self.progress.setValue(0)
@@ -249,6 +268,8 @@ class PrunedModelExporter(QObject):
         job.label = "Exporting"
         job.succeeded.connect(self._on_exported)
         job.failed.connect(lambda exc: self._on_failed(exc))
+        start = time.time()
+        job.cancelled.connect(lambda: self.message.emit(f"Export cancelled: {write_outcome(path, start)}."))
         self.jobs.submit(job)
         return job
 

@@ -7,6 +7,7 @@ refuses the opened model's own file.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -20,6 +21,7 @@ from prune_viz.gui.experiments_qt import (
     megabytes,
     refuse_input_model,
     show_experiment_error,
+    write_outcome,
 )
 from prune_viz.gui.pictures_qt import MUTED, bind
 
@@ -142,12 +144,14 @@ class FinetunePanel(QWidget):
             self.error_box = show_experiment_error(self, exc, "save the fine-tuned model")
             return None
         result = self.result
+        start = time.time()
 
         def job(task):
             task.progress(0.1, f"Writing {Path(path).name}")
             return save_model_atomically(result.model, path, result.metadata, force=True, protect=(source,))
 
-        return self.strip.start(job, "save-finetuned", "Saving", self._on_saved, "save the fine-tuned model")
+        return self.strip.start(job, "save-finetuned", "Saving", self._on_saved, "save the fine-tuned model",
+                                cancelled_text=lambda: f"Saving cancelled: {write_outcome(path, start)}.")
 
     def _on_saved(self, path: Path) -> None:
         self.saved_path = path

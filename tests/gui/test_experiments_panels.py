@@ -202,6 +202,20 @@ def test_finetune_keeps_pruned_weights_zero_shows_its_numbers_and_saves_elsewher
             np.testing.assert_array_equal(a, b)
 
 
+def test_a_cancelled_write_reports_whether_the_file_was_written(tmp_path):
+    import time
+
+    from prune_viz.gui.experiments_qt import write_outcome
+
+    old = tmp_path / "old.keras"
+    old.write_bytes(b"x")
+    start = time.time() + 60  # as if the job began a minute after old.keras was written
+    new = tmp_path / "new.keras"
+    assert write_outcome(new, start) == "new.keras was not written"
+    assert write_outcome(old, start) == "old.keras was not written"
+    assert write_outcome(old, time.time()) == "old.keras was written"
+
+
 def test_export_writes_a_loadable_pruned_model_and_refuses_the_opened_file(qtbot, session, jobs, opened_mlp,
                                                                            trained_mlp_path, tmp_path):
     import keras
