@@ -278,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
 
         import_tensorflow()  # every command needs it; import it before anything can log
         return SUBCOMMANDS[args.command](args)
+    except BrokenPipeError:  # e.g. `prune-viz inspect M | head`: the reader left, which is fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail too
+        return 141
     except USER_ERRORS as exc:
         if isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError):
             message = f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)

@@ -51,3 +51,11 @@ def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert needle in lines[0] and "Traceback" not in proc.stderr
+
+
+def test_a_reader_closing_the_pipe_early_is_not_an_error(trained_mlp_path):
+    # `prune-viz inspect M | head -1`: head exits after one line
+    proc = subprocess.run(f'"{sys.executable}" -m prune_viz inspect "{trained_mlp_path}" | head -c 10',
+                          shell=True, capture_output=True, text=True, timeout=300)
+    assert proc.stdout == "Model:    "
+    assert "error" not in proc.stderr.lower() and "Traceback" not in proc.stderr
