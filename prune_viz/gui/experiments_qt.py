@@ -313,8 +313,6 @@ def install_experiments(window) -> ExperimentsPanel:
     dock.setObjectName("experiments")
     dock.setWidget(panel)
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-    for corner in (Qt.Corner.BottomLeftCorner, Qt.Corner.BottomRightCorner):  # the full width for plots and tables
-        window.setCorner(corner, Qt.DockWidgetArea.BottomDockWidgetArea)
     dock.hide()  # until the user asks for an experiment
     window.experiments_dock = dock
 

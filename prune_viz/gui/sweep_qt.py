@@ -136,12 +136,13 @@ class SweepPanel(QWidget):
 
     # -- the parts that differ between sweep and sensitivity -------------------------------------
     def table_headers(self) -> list[str]:
-        return ["method", "k %", "sparsity %", "all weights %", "accuracy %", "loss"]
+        # results first: the dock can be narrow
+        return ["method", "k %", "accuracy %", "loss", "sparsity %", "all weights %"]
 
     def table_row(self, p) -> list:
-        return [text_item(p.method), number_item(f"{p.k:g}"), number_item(f"{p.sparsity_included * 100:.2f}"),
-                number_item(f"{p.sparsity_all * 100:.2f}"), number_item(f"{p.accuracy * 100:.2f}"),
-                number_item(f"{p.loss:.4f}")]
+        return [text_item(p.method), number_item(f"{p.k:g}"), number_item(f"{p.accuracy * 100:.2f}"),
+                number_item(f"{p.loss:.4f}"), number_item(f"{p.sparsity_included * 100:.2f}"),
+                number_item(f"{p.sparsity_all * 100:.2f}")]
 
     def make_plot(self) -> QWidget:
         from prune_viz.gui.pictures_qt import AccuracySparsityPlot
@@ -290,12 +291,12 @@ class SensitivityPanel(SweepPanel):
     doing = "run the sensitivity sweep"
 
     def table_headers(self) -> list[str]:
-        return ["layer", "method", "k %", "layer sparsity %", "accuracy %", "loss"]
+        return ["layer", "method", "k %", "accuracy %", "loss", "layer sparsity %"]
 
     def table_row(self, p) -> list:
         return [text_item(p.layer), text_item(p.method), number_item(f"{p.k:g}"),
-                number_item(f"{p.sparsity_included * 100:.2f}"), number_item(f"{p.accuracy * 100:.2f}"),
-                number_item(f"{p.loss:.4f}")]
+                number_item(f"{p.accuracy * 100:.2f}"), number_item(f"{p.loss:.4f}"),
+                number_item(f"{p.sparsity_included * 100:.2f}")]
 
     def make_plot(self) -> QWidget:
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}

@@ -82,7 +82,7 @@ def test_sweep_plots_one_point_per_method_and_k_live_equal_to_run_sweep(qtbot, p
         np.testing.assert_allclose(x, [w[0] for w in want])
         np.testing.assert_array_equal(y, [w[1] for w in want])
     rows = _table(sweep.table)
-    assert [(r[0], r[1], r[4]) for r in rows] == [
+    assert [(r[0], r[1], r[2]) for r in rows] == [
         (p.method, f"{p.k:g}", f"{p.accuracy * 100:.2f}") for p in expected]
     assert "Done: 6 points" in sweep.strip.message.text()
     assert session.model.pruner  # the model stays open and unpruned
