@@ -221,7 +221,8 @@ def cmd_train(args) -> int:
 # -- sweep --------------------------------------------------------------------------------------
 
 
-def _write_csv(path: Path, rows: list[dict], fields) -> None:
+def write_csv(path: Path, rows: list[dict], fields) -> None:
+    """Rows as CSV, written atomically (the app's sweep panel saves through this too)."""
     def write(tmp: Path):
         with open(tmp, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=list(fields))
@@ -297,9 +298,9 @@ def cmd_sweep(args) -> int:
     summary = summarise(points)
     multi = len({p.model for p in points}) > 1
     if csv_path is not None and points:
-        _write_csv(csv_path, [p.as_row() for p in points], CSV_FIELDS)
+        write_csv(csv_path, [p.as_row() for p in points], CSV_FIELDS)
         if multi:
-            _write_csv(summary_path(csv_path), [s.as_row() for s in summary], SUMMARY_FIELDS)
+            write_csv(summary_path(csv_path), [s.as_row() for s in summary], SUMMARY_FIELDS)
     if plot_path is not None and points:
         write_sweep_plot(plot_path, summary, per_layer=args.per_layer,
                          title=_plot_title(points))

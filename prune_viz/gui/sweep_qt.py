@@ -237,10 +237,10 @@ class SweepPanel(QWidget):
 
     def save_csv(self, path) -> bool:
         """One row per point (the columns of prune-viz sweep --csv), written atomically."""
-        from prune_viz.commands.experiments import _write_csv
+        from prune_viz.commands.experiments import write_csv
         from prune_viz.core.sweep import CSV_FIELDS
 
-        return self._save(lambda: _write_csv(Path(path), [p.as_row() for p in self.points], CSV_FIELDS), path)
+        return self._save(lambda: write_csv(Path(path), [p.as_row() for p in self.points], CSV_FIELDS), path)
 
     def save_png(self, path) -> bool:
         """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
