@@ -67,11 +67,23 @@ def save_model_atomically(model, path: str | os.PathLike, metadata: dict, *, for
     try:
         save_keras_with_metadata(model, tmp, metadata)
         os.chmod(tmp, new_file_mode(path))
+        _fsync(tmp)  # the bytes are on disk before the name points at them
         os.replace(tmp, path)
+        _fsync(path.parent)  # and the rename itself survives a crash
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _fsync(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems cannot fsync a directory; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
 
 
 def new_file_mode(path: Path) -> int:
