@@ -261,12 +261,16 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
         keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
         version = str(keras_meta.get("keras_version", ""))
-        weights = archive.read(by_fixed["model.weights.h5"]) if "model.weights.h5" in by_fixed else None
-        if weights is not None:
-            _check_weights_member(weights, path.name)
-        repaired_weights = _weights_with_forward_slashes(weights) if weights is not None else None
-        repaired = repaired_weights is not None or any(n != f for n, f in members.items())
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
+            repaired_weights = None
+            if "model.weights.h5" in by_fixed:
+                # streamed to disk: holding the member in memory during the Keras load costs 1x the weights
+                weights = Path(tmp) / "model.weights.h5"
+                with archive.open(by_fixed["model.weights.h5"]) as src, open(weights, "wb") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                _check_weights_member(weights, path.name)
+                repaired_weights = _weights_with_forward_slashes(weights)
+            repaired = repaired_weights is not None or any(n != f for n, f in members.items())
             source = path
             if repaired:
                 # Keras 2.x/keras_core on Windows joined paths with backslashes, in zip member
@@ -311,13 +315,12 @@ def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
             out.writestr(fixed, data)
 
 
-def _check_weights_member(weights: bytes, shown_name: str) -> None:
-    if not weights.startswith(_HDF5_MAGIC):
+def _check_weights_member(member: Path, shown_name: str) -> None:
+    with open(member, "rb") as f:
+        head = f.read(len(_HDF5_MAGIC))
+    if head != _HDF5_MAGIC:
         raise ModelLoadError(f"{shown_name} is damaged: its model.weights.h5 is not an HDF5 file.")
-    with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
-        member = Path(tmp) / "model.weights.h5"
-        member.write_bytes(weights)
-        _check_hdf5_in_subprocess(member, shown_name, "its model.weights.h5")
+    _check_hdf5_in_subprocess(member, shown_name, "its model.weights.h5")
 
 
 def _view_with_suffix(path: Path, link: Path) -> Path:
@@ -336,13 +339,13 @@ def _first_damaged_member(archive: zipfile.ZipFile) -> str | None:
         return f"({_short(exc)})"
 
 
-def _weights_with_forward_slashes(weights: bytes) -> bytes | None:
+def _weights_with_forward_slashes(weights: Path) -> bytes | None:
     """A copy of a model.weights.h5 whose group names use \\ as separators, rebuilt with /; else None."""
     import io
 
     import h5py
 
-    with h5py.File(io.BytesIO(weights), "r") as source:
+    with h5py.File(weights, "r") as source:
         entries = []
         source.visititems(lambda name, obj: entries.append((name, obj)))
         if not any("\\" in name for name, _ in entries):
