@@ -4,7 +4,6 @@ and real MNIST; every number shown is checked against the core function run dire
 from __future__ import annotations
 
 import csv
-import threading
 
 import numpy as np
 import pytest
@@ -13,22 +12,11 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
-from prune_viz.core.session import Session, open_model
+from prune_viz.core.session import Session
+from gui_helpers import WAIT_MS, job_threads
 from prune_viz.core.sweep import run_sweep
 from prune_viz.gui.experiments_qt import KERAS_FILTER, ExperimentsPanel, PrunedModelExporter, megabytes
 from prune_viz.gui.workers import JobQueue
-
-WAIT_MS = 120_000
-
-
-def _job_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("prune-viz")]
-
-
-@pytest.fixture(scope="module")
-def opened_mlp(trained_mlp_path):
-    return open_model(trained_mlp_path)
-
 
 @pytest.fixture
 def session(opened_mlp, mnist_dir):
@@ -42,7 +30,7 @@ def jobs():
     queue = JobQueue()
     yield queue
     queue.shutdown()
-    assert _job_threads() == []
+    assert job_threads() == []
 
 
 @pytest.fixture
@@ -279,7 +267,7 @@ def window(qtbot, tmp_path, mnist_dir, opened_mlp, trained_mlp_path):
     yield window
     window.close()
     window.deleteLater()
-    assert _job_threads() == []
+    assert job_threads() == []
 
 
 def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path,

@@ -3,7 +3,6 @@ Cancel, stale results, drag-and-drop, failed opens. Offscreen, on the small trai
 
 from __future__ import annotations
 
-import threading
 
 import numpy as np
 import pytest
@@ -13,20 +12,9 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
-from prune_viz.core.session import Session, open_model
+from prune_viz.core.session import Session
+from gui_helpers import WAIT_MS, job_threads
 from prune_viz.gui.main_window import MainWindow
-
-WAIT_MS = 120_000
-
-
-def _job_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name.startswith("prune-viz")]
-
-
-@pytest.fixture(scope="module")
-def opened_mlp(trained_mlp_path):
-    return open_model(trained_mlp_path)
-
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, mnist_dir):
@@ -47,7 +35,7 @@ def make_window(qtbot, tmp_path, mnist_dir):
         window.close()
         window.deleteLater()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert _job_threads() == []
+    assert job_threads() == []
     assert not any(shiboken6.isValid(window) for window in windows)  # the windows and their children are gone
     assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == []
 
@@ -282,7 +270,7 @@ def test_closing_during_an_evaluation_exits_cleanly(qtbot, make_window, opened_m
     job = window.controller.request()
     window.close()
     assert job.wait(0)  # close() cancelled and waited for the thread
-    assert _job_threads() == []
+    assert job_threads() == []
     np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
 
 
