@@ -464,21 +464,10 @@ def print_report(report) -> None:
         accuracy = f"{row.accuracy * 100:.2f}%" if row.accuracy is not None else "-"
         print(f"{row.name:<46} {_mb(row.bytes):>12} {row.bytes / dense * 100:>8.1f}% {latency:>10} {accuracy:>9}")
     print(f"Parameters:   {report.parameters:,} in all, {report.nonzero_parameters:,} non-zero")
-    coupling = report.coupling
+    coupling = report.coupling_sentence()
     if coupling is not None:
-        detail = ", ".join(f"{row.layer}: {row.useless_weights:,} weights on {row.dead_inputs:,} inputs from dead "
-                           f"units of {row.after}" for row in coupling.layers if row.dead_inputs)
-        print(f"Dead units:   {coupling.useless_weights:,} non-zero weights read only dead units (a constant) "
-              f"and cannot change the output" + (f" ({detail})" if detail else ""))
-    if report.compaction is not None:
-        c = report.compaction
-        shrunk = ", ".join(f"{layer.name} {layer.units_before}->{layer.units_after}"
-                           for layer in c.layers if layer.units_before != layer.units_after) or "no dead units"
-        match = (f"; outputs match the masked model to {report.max_output_difference:.1e}"
-                 if report.max_output_difference is not None else "")
-        print(f"Compaction:   {c.parameters_before:,} -> {c.parameters_after:,} parameters ({shrunk}){match}")
-    else:
-        print(f"Compaction:   not possible: {report.compaction_error}")
+        print(f"Dead units:   {coupling}")
+    print(f"Compaction:   {report.compaction_sentence()}")
 
 
 @cli.subcommand("export")

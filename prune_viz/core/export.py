@@ -421,6 +421,26 @@ class SizeSpeedReport:
     def row(self, name: str) -> FormatRow:
         return next(r for r in self.rows if r.name == name)
 
+    def coupling_sentence(self) -> str | None:
+        """What the dead-unit coupling means, with the per-layer breakdown; None if not measured."""
+        if self.coupling is None:
+            return None
+        detail = ", ".join(f"{row.layer}: {row.useless_weights:,} weights on {row.dead_inputs:,} inputs from dead "
+                           f"units of {row.after}" for row in self.coupling.layers if row.dead_inputs)
+        return (f"{self.coupling.useless_weights:,} non-zero weights read only dead units (a constant) "
+                f"and cannot change the output" + (f" ({detail})" if detail else ""))
+
+    def compaction_sentence(self, arrow: str = "->") -> str:
+        """How much compaction removed and how closely it matches, or why it was not possible."""
+        if self.compaction is None:
+            return f"not possible: {self.compaction_error}"
+        c = self.compaction
+        shrunk = ", ".join(f"{layer.name} {layer.units_before}{arrow}{layer.units_after}"
+                           for layer in c.layers if layer.units_before != layer.units_after) or "no dead units"
+        match = (f"; outputs match the masked model to {self.max_output_difference:.1e}"
+                 if self.max_output_difference is not None else "")
+        return f"{c.parameters_before:,} {arrow} {c.parameters_after:,} parameters ({shrunk}){match}"
+
 
 def csr_bytes(matrix: np.ndarray, value_bytes: int = 4, index_bytes: int = 4) -> int:
     """data + indices + indptr of a CSR matrix with float32 values and int32 indices."""

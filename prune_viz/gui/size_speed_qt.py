@@ -114,24 +114,13 @@ class SizeSpeedPanel(QWidget):
 
     def summary_lines(self, report) -> list[str]:
         lines = [f"<b>Parameters:</b> {report.parameters:,} in all, {report.nonzero_parameters:,} non-zero"]
-        coupling = report.coupling
+        coupling = report.coupling_sentence()
         if coupling is not None:
-            detail = ", ".join(f"{row.layer}: {row.useless_weights:,} on {row.dead_inputs:,} dead inputs from "
-                               f"{row.after}" for row in coupling.layers if row.dead_inputs)
-            lines.append(f"<b>Dead-unit coupling:</b> {coupling.useless_weights:,} non-zero weights read only "
-                         f"dead units (a constant) and cannot change the output" + (f" ({detail})" if detail else ""))
+            lines.append(f"<b>Dead-unit coupling:</b> {coupling}")
         if report.config.method != "unit":
             lines.append(WEIGHT_PRUNING_NOTE.format(dead=self.dead_units_text(report)))
-        elif report.compaction is not None:
-            c = report.compaction
-            shrunk = ", ".join(f"{layer.name} {layer.units_before}\u2192{layer.units_after}"
-                               for layer in c.layers if layer.units_before != layer.units_after) or "no dead units"
-            match = (f"; outputs match the masked model to {report.max_output_difference:.1e}"
-                     if report.max_output_difference is not None else "")
-            lines.append(f"<b>Compaction:</b> {c.parameters_before:,} \u2192 {c.parameters_after:,} parameters "
-                         f"({shrunk}){match}")
         else:
-            lines.append(f"<b>Compaction:</b> not possible: {report.compaction_error}")
+            lines.append("<b>Compaction:</b> " + report.compaction_sentence(arrow="\u2192"))
         return lines
 
     @staticmethod
