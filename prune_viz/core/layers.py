@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from prune_viz.core.model_io import LoadedModel
+from prune_viz.core.model_io import LoadedModel, variable_copy
 
 _KINDS = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D"}
 _RANK_KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}
@@ -60,13 +60,13 @@ def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
     if loaded.keras_model is not None:
         found = [
             PrunableLayer(name=name, kind=kind, variable=_tf_variable(layer.kernel),
-                          original=np.array(layer.kernel.numpy(), dtype=np.float32, copy=True))
+                          original=variable_copy(layer.kernel))
             for name, kind, layer in _walk(loaded.keras_model, "")
         ]
     else:
         found = [
             PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var,
-                          original=np.array(var.numpy(), dtype=np.float32, copy=True))
+                          original=variable_copy(var))
             for name, var in loaded.raw_variables
         ]
     if found:

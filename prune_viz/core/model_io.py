@@ -13,6 +13,7 @@ caveats about a model that did open go to ``LoadedModel.notes``.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -90,10 +91,9 @@ class LoadedModel:
         """{layer name: count} of NaN or infinite weights, for the layers that have any."""
         found: dict[str, int] = {}
         for var in self.variables:
-            values = np.asarray(var.numpy())
-            if not np.issubdtype(values.dtype, np.floating):
+            if not np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating):
                 continue
-            bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+            bad = sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in variable_blocks(var))
             if bad:
                 name = str(getattr(var, "path", None) or var.name).split(":")[0]
                 layer = name.rsplit("/", 1)[0] if "/" in name else name
@@ -116,6 +116,42 @@ class LoadedModel:
         if isinstance(outputs, dict):
             outputs = next(iter(outputs.values()))
         return outputs
+
+
+VARIABLE_BLOCK_ELEMENTS = 1 << 22  # reads of bigger variables go in blocks of about 16 MB
+
+
+def variable_blocks(variable):
+    """A variable's values as numpy blocks of whole rows (flattened to 1-D for vectors), so that
+    reading a big kernel never makes a full-size temporary (a whole ``.numpy()`` costs 1x, and
+    TensorFlow keeps memory it allocated for big eager ops)."""
+    inner = getattr(variable, "value", variable)  # a Keras 3 Variable's backend tf.Variable
+    shape = tuple(int(d) for d in variable.shape)
+    size = int(np.prod(shape)) if shape else 1
+    if len(shape) < 2 or size <= VARIABLE_BLOCK_ELEMENTS:
+        yield np.asarray(variable.numpy())
+        return
+    step = max(1, VARIABLE_BLOCK_ELEMENTS // (size // shape[0]))
+    for r0 in range(0, shape[0], step):
+        yield inner[r0 : r0 + step].numpy()
+
+
+def variable_copy(variable, dtype=np.float32) -> np.ndarray:
+    """A private numpy copy of a variable, filled block by block (peak: the copy plus one block)."""
+    out = np.empty(tuple(int(d) for d in variable.shape), dtype)
+    if out.ndim < 2:
+        out[...] = np.asarray(variable.numpy(), dtype)
+        return out
+    r0 = 0
+    for block in variable_blocks(variable):
+        out[r0 : r0 + len(block)] = block
+        r0 += len(block)
+    return out
+
+
+def _numpy_dtype(variable):
+    dtype = getattr(variable, "dtype", None)
+    return getattr(dtype, "as_numpy_dtype", dtype)
 
 
 def sniff_format(path: Path) -> str:
@@ -279,8 +315,13 @@ def _load_keras_zip(path: Path) -> LoadedModel:
                 _write_archive_copy(archive, members, source, repaired_weights)
             elif path.suffix.lower() != ".keras":
                 source = _view_with_suffix(path, Path(tmp) / "model.keras")
+            model = None
+            # layers with assets (vocabularies...) need Keras's loader, which reads them
+            if not repaired and "model.weights.h5" in by_fixed and not any(f.startswith("assets") for f in by_fixed):
+                model = _load_blockwise(archive.read(by_fixed["config.json"]).decode("utf-8"), weights)
             try:
-                model = _keras().saving.load_model(source, compile=False)
+                if model is None:
+                    model = _keras().saving.load_model(source, compile=False)
             except Exception:
                 config = keras2_config_for_keras3(_parse_json(archive.read(by_fixed["config.json"])))
                 if config is None:
@@ -299,6 +340,18 @@ def _load_keras_zip(path: Path) -> LoadedModel:
     if repaired_config:
         label += ", Keras 2 config converted"
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
+
+
+def _load_blockwise(config_json: str, weights: Path):
+    """The model read by ``keras_weights`` (peak memory near 1.2x the weights), or None when that
+    reader does not handle this archive and Keras's own loader must (peak about 5.5x)."""
+    from prune_viz.core import keras_weights
+
+    try:
+        return keras_weights.load_keras3(config_json, weights)
+    except Exception as exc:  # Keras's loader runs next and reports real errors in its own words
+        logging.getLogger(__name__).debug("block-wise reader declined: %s", exc)
+        return None
 
 
 def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,

@@ -1,0 +1,136 @@
+"""The block-wise Keras 3 reader must give exactly the model ``keras.saving.load_model`` gives,
+and hand over to Keras's loader for anything it does not understand."""
+
+from __future__ import annotations
+
+import zipfile
+
+import numpy as np
+import pytest
+
+from prune_viz.core import keras_weights, model_io
+from prune_viz.core.layers import find_prunable_layers
+from prune_viz.core.pruning import Pruner, PruningConfig
+from tests.core import model_factory as factory
+
+
+def _batchnorm_dropout_model(keras):
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(6, 5, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dropout(0.3, seed=1, name="drop")(x)  # a SeedGenerator: a variable of its own
+    x = keras.layers.Dense(40, activation="relu", name="fc")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="head")(x), name="bn_drop")
+
+
+def _trained(keras, model):
+    """Compiled and fitted for one step, so that the archive also holds optimizer variables."""
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = factory.reference_input(model.inputs[0].shape)
+    model.fit(x, np.arange(len(x)) % 10, epochs=1, verbose=0)
+    return model
+
+
+BUILDERS = {
+    "mlp": factory.keras3_mlp,
+    "functional": factory.keras3_functional,
+    "bn_drop": _batchnorm_dropout_model,
+    "trained_mlp": lambda keras: _trained(keras, factory.keras3_mlp(keras)),
+}
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory) -> dict:
+    import keras
+
+    folder = tmp_path_factory.mktemp("keras_weights")
+    paths = {}
+    for name, build in BUILDERS.items():
+        keras.utils.set_random_seed(11)
+        paths[name] = folder / f"{name}.keras"
+        build(keras).save(paths[name])
+    return paths
+
+
+def _without_keras_loader(monkeypatch):
+    import keras
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("keras.saving.load_model was used")
+
+    monkeypatch.setattr(keras.saving, "load_model", refuse)
+
+
+@pytest.mark.parametrize("name", list(BUILDERS))
+@pytest.mark.parametrize("block_elements", [keras_weights.ROW_BLOCK_ELEMENTS, 64])
+def test_block_reader_gives_the_keras_model(name, block_elements, saved, monkeypatch):
+    import keras
+
+    reference = keras.saving.load_model(saved[name], compile=False)
+    monkeypatch.setattr(keras_weights, "ROW_BLOCK_ELEMENTS", block_elements)  # 64: rows of every kernel in blocks
+    _without_keras_loader(monkeypatch)
+    loaded = model_io.load_model(saved[name])
+    ours = loaded.keras_model
+    assert [w.path for w in ours.weights] == [w.path for w in reference.weights]
+    for mine, theirs in zip(ours.weights, reference.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=mine.path)
+    x = factory.reference_input(reference.inputs[0].shape)
+    np.testing.assert_array_equal(ours(x, training=False), reference(x, training=False))
+    # what it did not rebuild, it must not have changed: the config the user's file describes
+    assert ours.get_config() == reference.get_config()
+
+
+def test_block_read_kernels_prune_and_restore(saved, monkeypatch):
+    monkeypatch.setattr(keras_weights, "ROW_BLOCK_ELEMENTS", 64)
+    loaded = model_io.load_model(saved["mlp"])
+    layers = find_prunable_layers(loaded)
+    pruner = Pruner(layers)
+    h1 = layers[0]
+    pruner.apply(pruner.prune(PruningConfig("weight", 50, "layer", frozenset({"h1"}))))
+    assert np.count_nonzero(h1.variable.numpy() == 0) == h1.size // 2
+    pruner.restore()
+    np.testing.assert_array_equal(h1.variable.numpy(), h1.original)
+
+
+def test_no_variable_is_left_for_keras_to_initialise(saved):
+    import keras
+    from keras.src.backend.common import global_state
+
+    model_io.load_model(saved["bn_drop"])
+    assert not global_state.get_global_attribute("uninitialized_variables")
+    with keras.StatelessScope():  # leaving a scope initialises pending variables: none, and no error
+        pass
+
+
+def test_unknown_entries_hand_over_to_keras(saved, tmp_path, monkeypatch):
+    """A weights file with an entry the model does not have is not guessed at."""
+    import h5py
+
+    source = saved["mlp"]
+    odd = tmp_path / "odd.keras"
+    with zipfile.ZipFile(source) as archive, zipfile.ZipFile(odd, "w") as out:
+        for item in archive.infolist():
+            data = archive.read(item)
+            if item.filename == "model.weights.h5":
+                weights = tmp_path / "w.h5"
+                weights.write_bytes(data)
+                with h5py.File(weights, "a") as h5:
+                    h5.create_dataset("layers/ghost/vars/0", data=np.ones(3, np.float32))
+                data = weights.read_bytes()
+            out.writestr(item.filename, data)
+    used = []
+    import keras
+
+    real = keras.saving.load_model
+    monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: used.append(a) or real(*a, **k))
+    loaded = model_io.load_model(odd)
+    assert used, "Keras's loader should have read this archive"
+    with pytest.raises(keras_weights.Unsupported):
+        import json
+
+        with zipfile.ZipFile(odd) as archive:
+            config = archive.read("config.json").decode()
+        keras_weights.load_keras3(config, weights)
+    np.testing.assert_array_equal(loaded.keras_model.get_layer("h1").kernel.numpy(),
+                                  real(source).get_layer("h1").kernel.numpy())
