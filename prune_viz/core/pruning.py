@@ -2,7 +2,8 @@
 
 Weights are ordered by a stable ascending sort of |w| (ties go to the lower flat
 index); pruning k% zeroes the first n of that order. Only the sorted |w| is
-kept (no per-weight ranks): the n-th value is the threshold t, and the mask is
+kept (no per-weight ranks; ``magnitudes.SortedMagnitudes`` holds it in 2 bytes
+per weight): the n-th value is the threshold t, and the mask is
 ``|w| > t`` plus, when the cut falls inside a run of weights equal to t, the
 ties after a cut flat index. Per-layer counts come from the sorted values and a
 few per-unit numbers, without scanning the masks. Masks and kernels are built
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prune_viz.core.layers import PrunableLayer
+from prune_viz.core.magnitudes import SortedMagnitudes
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
@@ -161,7 +163,7 @@ class Pruner:
                            if not self._blocked(layer)}
         self._unit_norms = {layer.name: unit_norms(layer.original) for layer in self.layers}
         self._unit_ranks = {name: _ranks(norms) for name, norms in self._unit_norms.items()}
-        self._sorted: dict[str, np.ndarray] = {}  # name -> ascending |w|, flat
+        self._sorted: dict[str, SortedMagnitudes] = {}  # name -> ascending |w|
         self._columns: dict[str, tuple] = {}  # name -> (max |w|, flat index of its last occurrence, zeros) per unit
         self._tie_cache: dict = {}
         self._global_cache: dict = {}
@@ -177,8 +179,8 @@ class Pruner:
         if name in self._sorted:
             return
         layer = self._by_name[name]
-        ordered = np.abs(layer.original).ravel()  # a fresh array, sorted in place: one copy in all
-        ordered.sort()  # values only, so stability is irrelevant; the default sort is much faster
+        matrix = layer.as_matrix(layer.original)
+        ordered = SortedMagnitudes(lambda: (rows for _, rows in _row_blocks(matrix, matrix.shape[1])))
         units = layer.units
         col_max = np.full(units, -np.inf, np.float32)
         col_last = np.zeros(units, np.int64)
@@ -195,7 +197,7 @@ class Pruner:
         self._columns[name] = (col_max, col_last, zeros)
         self._sorted[name] = ordered
 
-    def _sorted_abs(self, name: str) -> np.ndarray:
+    def _sorted_abs(self, name: str) -> SortedMagnitudes:
         self.prepare(name)
         return self._sorted[name]
 
@@ -206,9 +208,9 @@ class Pruner:
             return KEEP
         if n >= len(ordered):
             return ALL
-        t = ordered[n - 1]
-        lo = int(np.searchsorted(ordered, t, side="left"))
-        hi = int(np.searchsorted(ordered, t, side="right")) if not np.isnan(t) else len(ordered)
+        t = ordered.value_at(n - 1)
+        lo = ordered.count_below(t)
+        hi = ordered.count_at_most(t)
         cut = None if n == hi else self._tie_index(name, t, n - lo)
         return ("weight", n, float(t), cut)
 
@@ -239,10 +241,10 @@ class Pruner:
         if n == 0:
             return {name: 0 for name in names}, None
         if n >= total:
-            return {name: len(a) for name, a in zip(names, arrays)}, float(max(a[-1] for a in arrays))
+            return {name: len(a) for name, a in zip(names, arrays)}, float(max(a.max() for a in arrays))
 
         def at_most(value) -> int:
-            return sum(int(np.searchsorted(a, value, side="right")) for a in arrays)
+            return sum(a.count_at_most(value) for a in arrays)
 
         # smallest |w| with at least n values <= it: non-negative floats order like their bit patterns
         lo, hi = 0, int(np.float32(np.inf).view(np.uint32))
@@ -256,11 +258,11 @@ class Pruner:
                 else:
                     lo = mid + 1
             t = np.uint32(lo).view(np.float32)
-        below = [int(np.searchsorted(a, t, side="left")) for a in arrays]
+        below = [a.count_below(t) for a in arrays]
         remaining = n - sum(below)
         counts = {}
         for name, a, b in zip(names, arrays, below):
-            equal = (len(a) if np.isnan(t) else int(np.searchsorted(a, t, side="right"))) - b
+            equal = a.count_at_most(t) - b
             take = min(remaining, equal)
             remaining -= take
             counts[name] = b + take
@@ -301,7 +303,7 @@ class Pruner:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].size, config.k)
                     plans[n] = self._weight_plan(n, n_pruned)
-                    thresholds[n] = float(self._sorted_abs(n)[n_pruned - 1]) if n_pruned else None
+                    thresholds[n] = float(self._sorted_abs(n).value_at(n_pruned - 1)) if n_pruned else None
         else:
             if config.scope == "global" and names:
                 unit_ranks, sorted_all = self._global_unit_ranks(names)
@@ -422,6 +424,9 @@ class Pruner:
                 tf.raw_ops.ResourceScatterUpdate(resource=variable.handle, indices=tf.range(r0, r1), updates=value)
             else:
                 variable[r0:r1].assign(value)
+        if hasattr(variable, "handle"):
+            # scatters switch the variable to copy-on-read: each forward pass would then copy the kernel
+            tf.raw_ops.DisableCopyOnRead(resource=variable.handle)
 
     def _block_value(self, layer: PrunableLayer, plan: tuple, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``."""

@@ -1,0 +1,61 @@
+"""SortedMagnitudes must equal np.sort(|w|) exactly, in every order statistic the pruner asks for."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prune_viz.core import magnitudes
+from prune_viz.core.magnitudes import SortedMagnitudes
+
+
+def _blocks(matrix: np.ndarray, rows: int):
+    return lambda: (matrix[r : r + rows] for r in range(0, len(matrix), rows))
+
+
+def _awkward_matrix(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    m = rng.normal(scale=0.05, size=(257, 61)).astype(np.float32)
+    m[rng.random(m.shape) < 0.1] = 0.0
+    m[0, :7] = -0.0
+    m[1, :3] = np.nan
+    m[1, 3] = -np.nan
+    m[2, :2] = -np.inf
+    m[3] = np.float32(0.5)  # a long run of ties, with both signs
+    m[4, :20] = -0.5
+    m[5, :4] = np.float32(1e-42)  # subnormals
+    m[6, :4] = np.finfo(np.float32).max
+    return m
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("rows", [1, 16, 257])
+def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
+    matrix = _awkward_matrix(seed)
+    expected = np.sort(np.abs(matrix).ravel())
+    found = SortedMagnitudes(_blocks(matrix, rows))
+    assert len(found) == matrix.size
+    np.testing.assert_array_equal(found.to_array(), expected)
+    for rank in [0, 1, 7, 100, matrix.size // 2, matrix.size - 5, matrix.size - 1]:
+        np.testing.assert_array_equal(found.value_at(rank), expected[rank])
+    assert np.isnan(found.max())
+
+
+def test_counts_match_searchsorted():
+    matrix = _awkward_matrix(7)
+    expected = np.sort(np.abs(matrix).ravel())
+    found = SortedMagnitudes(_blocks(matrix, 10))
+    for value in [0.0, 1e-42, 0.01, 0.5, float(expected[3000]), 3.0, np.finfo(np.float32).max, np.inf]:
+        v = np.float32(value)
+        assert found.count_below(v) == np.searchsorted(expected, v, side="left"), value
+        assert found.count_at_most(v) == np.searchsorted(expected, v, side="right"), value
+    # NaN sorts last and every NaN is equal
+    assert found.count_at_most(np.nan) == matrix.size
+    assert found.count_below(np.nan) == np.count_nonzero(~np.isnan(expected)) == matrix.size - 4
+
+
+def test_needs_two_bytes_per_weight():
+    matrix = np.random.default_rng(0).normal(size=(2000, 500)).astype(np.float32)
+    found = SortedMagnitudes(_blocks(matrix, 300))
+    assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1)
+    assert found.nbytes < matrix.nbytes * 0.6
