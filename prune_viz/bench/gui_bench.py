@@ -21,10 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.bench.core_bench import FC1000, QUICK_MLP, BenchReport, at_most, info, save_mlp
+from prune_viz.bench.core_bench import (
+    FC1000,
+    QUICK_MLP,
+    QUICK_SCALE_LAYERS,
+    SCALE_LAYERS,
+    SCALE_STEP_TARGET_MS,
+    BenchReport,
+    at_most,
+    info,
+    save_mlp,
+)
 
 SLIDER_REPAINT_TARGET_MS = 40.0
 FIRST_PAINT_TARGET_S = 1.2
+HEARTBEAT_MS = 10  # the GUI thread's timer while a big model opens; a late tick is a frozen window
 
 
 def _slider_ks(quick: bool) -> list[int]:
@@ -89,6 +100,89 @@ def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick
     return figures, details
 
 
+def _window(settings_dir: Path):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from prune_viz.core.session import Session
+    from prune_viz.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(["prune-viz-bench"])
+    settings = QSettings(str(settings_dir / "bench-scale.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Session(), settings)
+    window.resize(1600, 1000)
+    window.show()
+    app.processEvents()
+    return app, window
+
+
+def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool) -> tuple[list, dict]:
+    """The big model opened as a user opens it (File > Open: a worker job), with a 10 ms timer on the
+    GUI thread whose late ticks measure how long the window froze; then slider steps to repainted
+    heatmaps, as for fc-1000."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    app, window = _window(settings_dir)
+    ticks: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.setInterval(HEARTBEAT_MS)
+    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    loop = QEventLoop()
+    outcome: list = []
+    window.model_opened.connect(lambda opened: (outcome.append(opened), loop.quit()))
+    window.open_failed.connect(lambda exc: (outcome.append(exc), loop.quit()))
+    start = time.perf_counter()
+    heartbeat.start()
+    window.open_path(model_path)
+    QTimer.singleShot(0, lambda: ticks.append(time.perf_counter()))
+    if not outcome:
+        loop.exec()
+    opened_s = time.perf_counter() - start
+    window.grab()  # the first paint of the opened model is part of opening it
+    ticks.append(time.perf_counter())
+    heartbeat.stop()
+    if not outcome or isinstance(outcome[0], BaseException):
+        raise RuntimeError(f"the scale model did not open: {outcome[0] if outcome else 'no answer'}")
+    gaps = np.diff([start, *ticks]) * 1000
+    stall_ms = float(gaps.max())
+    shown_s = ticks[-1] - start
+    parameters = outcome[0].total_parameters
+    name = f"GUI scale {parameters / 1e6:.0f}M"
+    figures = [
+        at_most("gui.scale.open_stall", f"{name}: longest GUI freeze while opening", round(stall_ms, 1), "ms",
+                SCALE_STEP_TARGET_MS, f"{HEARTBEAT_MS} ms timer on the GUI thread; the model loads in a worker job"),
+        info("gui.scale.open_s", f"{name}: File > Open to the model painted", round(shown_s, 2), "s",
+             f"model ready after {opened_s:.2f} s, with a progress bar and Cancel"),
+    ]
+    slider = window.controls.slider
+    details = {"open_seconds": round(opened_s, 3), "shown_seconds": round(shown_s, 3),
+               "gui_gaps_over_50ms": [round(g, 1) for g in gaps if g > 50]}
+    ks = [10, 50, 90] if quick else [10, 30, 50, 70, 90]
+    for method in ("weight", "unit"):
+        window.session.configure(method=method, k=0.0)
+        app.processEvents()
+        window.grab()
+        painted = []
+        for k in ks:
+            t0 = time.perf_counter()
+            slider.setValue(k)
+            app.processEvents()
+            window.heatmaps.grab()
+            painted.append(time.perf_counter() - t0)
+        if window.session.config.k != float(ks[-1]):
+            raise RuntimeError("the slider did not reach the session")
+        image = window.heatmaps.view.displayed_image()
+        details[method] = {"ks": ks, "heatmaps_painted_ms": [round(t * 1000, 1) for t in painted],
+                           "displayed_shape": None if image is None else list(image.shape)}
+        figures.append(at_most(f"gui.scale.slider_repaint.{method}", f"{name}: slider to repainted heatmaps, {method}",
+                               round(statistics.median(painted) * 1000, 1), "ms", SCALE_STEP_TARGET_MS,
+                               f"median of {len(ks)}; selected heatmap shown at "
+                               f"{'x'.join(map(str, image.shape)) if image is not None else '?'} cells"))
+    window.close()
+    app.processEvents()
+    return figures, details
+
+
 _FIRST_PAINT = re.compile(r"first paint after ([0-9.]+) s")
 _MODEL_READY = re.compile(r"model ready after ([0-9.]+) s")
 
@@ -132,4 +226,9 @@ def run_gui_bench(report: BenchReport, quick: bool = False) -> BenchReport:
         figures, details = bench_startup(model_path, folder, 1 if quick else 3)
         report.figures += figures
         report.details["gui"]["startup"] = details
+        big = folder / "scale.keras"
+        save_mlp(big, QUICK_SCALE_LAYERS if quick else SCALE_LAYERS, False, "scale")
+        figures, details = bench_scale_gui(big, folder, quick)
+        report.figures += figures
+        report.details["gui"]["scale"] = details
     return report

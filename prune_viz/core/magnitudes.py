@@ -28,6 +28,12 @@ def abs_bits(values: np.ndarray) -> np.ndarray:
     return bits.ravel()
 
 
+def _float32_at_least(value: float) -> np.float32:
+    """The smallest float32 >= value: for float32 w, w < value exactly when w < this."""
+    rounded = np.float32(value)
+    return rounded if float(rounded) >= value else np.nextafter(rounded, np.float32(np.inf))
+
+
 def _bits_of(value) -> int:
     return int(abs_bits(np.asarray([value], np.float32))[0])
 
@@ -86,6 +92,16 @@ class SortedMagnitudes:
         bucket, low = bits >> 16, bits & 0xFFFF
         start, end = int(self._starts[bucket]), int(self._starts[bucket + 1])
         return start + int(np.searchsorted(self._lows[start:end], np.uint16(low), side=side))
+
+    def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
+        """(counts, edges) of the finite |w| over [0, largest finite |w|], like ``np.histogram``:
+        bins are half-open but the last, which includes its right edge. One lookup per edge."""
+        finite = self.count_below(np.inf)
+        top = float(self.value_at(finite - 1)) if finite else 0.0
+        edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
+        below = [self.count_below(_float32_at_least(e)) for e in edges[:-1]]
+        below.append(self.count_at_most(_float32_at_least(edges[-1])) if top > 0 else finite)
+        return np.diff(np.array(below, np.int64)), edges
 
     def to_array(self) -> np.ndarray:
         """The full ascending float32 array (for tests and small matrices)."""

@@ -201,6 +201,14 @@ class Pruner:
         self.prepare(name)
         return self._sorted[name]
 
+    def magnitudes(self, name: str) -> SortedMagnitudes:
+        """The layer's |w| in ascending order (for histograms and order statistics without a copy)."""
+        return self._sorted_abs(name)
+
+    def unit_norms(self, name: str) -> np.ndarray:
+        """The L2 norm of each unit's incoming original weights (float64, computed once)."""
+        return self._unit_norms[name]
+
     def _weight_plan(self, name: str, n: int) -> tuple:
         """The plan pruning the first n weights of the layer's stable |w| order."""
         ordered = self._sorted_abs(name)

@@ -12,7 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from prune_viz.core.pruning import PruneResult, unit_norms
+from prune_viz.core.pruning import PruneResult
 from prune_viz.gui.pictures_qt import (
     KEPT,
     MUTED,
@@ -66,6 +66,17 @@ def histogram_of(values: np.ndarray, method: str) -> Histogram:
         top = bottom + 1.0
     counts, edges = np.histogram(values, bins=bins, range=(bottom, top))
     return Histogram(edges, counts, int(values.size), method)
+
+
+def histogram_of_sorted(magnitudes) -> Histogram:
+    """``histogram_of(|w|, "weight")`` from a ``SortedMagnitudes``, with one lookup per bin edge."""
+    bins = weight_bins(len(magnitudes))
+    counts, edges = magnitudes.histogram(bins)
+    return Histogram(edges, counts, len(magnitudes), "weight")
+
+
+def weight_bins(size: int) -> int:
+    return int(np.clip(np.sqrt(size) * 1.5, 8, 120))
 
 
 class WeightHistogram(QtWidgets.QWidget):
@@ -172,9 +183,11 @@ class WeightHistogram(QtWidgets.QWidget):
     def _histogram_for(self, name: str, method: str) -> Histogram:
         key = (name, method)
         if key not in self._cache:
-            original = self._layer(name).original
-            values = np.abs(original) if method == "weight" else unit_norms(original)
-            self._cache[key] = histogram_of(values, method)
+            pruner = self.session.model.pruner
+            if method == "weight":  # from the pruner's sorted |w|: no pass over a big kernel on the GUI thread
+                self._cache[key] = histogram_of_sorted(pruner.magnitudes(name))
+            else:
+                self._cache[key] = histogram_of(pruner.unit_norms(name), method)
         return self._cache[key]
 
     def _redraw(self, *_args) -> None:

@@ -41,6 +41,8 @@ def test_report_has_machine_options_and_every_section(quick_report):
     for method in ("weight", "unit"):
         assert {f"gui.mlp-64-32.slider_repaint.{method}", f"gui.mlp-64-32.slider_window.{method}"} <= keys
     assert {"gui.startup.first_paint", "gui.startup.model_ready"} <= keys
+    assert {"gui.scale.open_stall", "gui.scale.open_s", "gui.scale.slider_repaint.weight",
+            "gui.scale.slider_repaint.unit"} <= keys
 
 
 def test_every_figure_is_complete_and_consistent(quick_report):
@@ -95,3 +97,12 @@ def test_gui_slider_reaches_the_heatmap(quick_report):
 def test_unknown_section_is_a_usage_error(capsys):
     assert cli.main(["bench", "--only", "slider,nonsense"]) == 2
     assert "unknown bench section nonsense" in capsys.readouterr().err
+
+
+def test_gui_scale_opens_the_big_model_through_the_window(quick_report):
+    scale = quick_report["details"]["gui"]["scale"]
+    assert 0 < scale["open_seconds"] <= scale["shown_seconds"]
+    for method in ("weight", "unit"):
+        assert scale[method]["ks"] == [10, 50, 90]
+        rows, cols = scale[method]["displayed_shape"]  # 2048x1024 strided down to the display limit or less
+        assert 0 < rows <= 2048 and 0 < cols <= 1024

@@ -59,3 +59,18 @@ def test_needs_two_bytes_per_weight():
     found = SortedMagnitudes(_blocks(matrix, 300))
     assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1)
     assert found.nbytes < matrix.nbytes * 0.6
+
+
+@pytest.mark.parametrize("bins", [8, 37, 120])
+def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins):
+    matrix = _awkward_matrix(3)
+    values = np.abs(matrix[np.isfinite(matrix)]).astype(np.float64)
+    expected, expected_edges = np.histogram(values, bins=bins, range=(0.0, values.max()))
+    counts, edges = SortedMagnitudes(_blocks(matrix, 50)).histogram(bins)
+    np.testing.assert_array_equal(edges, expected_edges)
+    np.testing.assert_array_equal(counts, expected)
+
+
+def test_histogram_of_all_zero_weights():
+    counts, edges = SortedMagnitudes(_blocks(np.zeros((4, 5), np.float32), 2)).histogram(8)
+    assert counts.sum() == 20 and counts[0] == 20 and edges[-1] == 1.0
