@@ -15,9 +15,9 @@ value is read, and the caller falls back to ``keras.saving.load_model``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
+
+from prune_viz.core.file_range import FileRange
 
 ROW_BLOCK_ELEMENTS = 1 << 22  # about 16 MB of float32 per block
 
@@ -26,8 +26,9 @@ class Unsupported(Exception):
     """This archive needs Keras's own loader."""
 
 
-def load_keras3(config_json: str, weights_path: Path):
-    """The model described by ``config_json`` with the weights of ``weights_path`` (an HDF5 file)."""
+def load_keras3(config_json: str, weights: FileRange):
+    """The model described by ``config_json`` with the weights in ``weights`` (an HDF5 file, or a
+    stored member of the archive)."""
     import h5py
     import keras
     from keras.src.backend.common import global_state
@@ -40,7 +41,7 @@ def load_keras3(config_json: str, weights_path: Path):
         pending = [v for v in (global_state.get_global_attribute("uninitialized_variables") or [])
                    if not any(v is b for b in before)]
         entries = _variable_entries(model, saving_lib)
-        with h5py.File(weights_path, "r") as h5:
+        with weights.h5_source() as source, h5py.File(source, "r") as h5:
             datasets = _matching_datasets(h5, entries, pending)
             for (path, key), variable in entries.items():
                 _fill(variable, datasets[(path, key)])

@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from prune_viz.core import file_range
+
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
 METADATA_H5_ATTR = "prune_viz"
 
@@ -300,10 +302,12 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
             repaired_weights = None
             if "model.weights.h5" in by_fixed:
-                # streamed to disk: holding the member in memory during the Keras load costs 1x the weights
-                weights = Path(tmp) / "model.weights.h5"
-                with archive.open(by_fixed["model.weights.h5"]) as src, open(weights, "wb") as dst:
-                    shutil.copyfileobj(src, dst, 1 << 20)
+                weights = file_range.stored_member(path, archive, by_fixed["model.weights.h5"])
+                if weights is None:  # compressed: streamed to disk (in memory it would cost 1x the weights)
+                    copied = Path(tmp) / "model.weights.h5"
+                    with archive.open(by_fixed["model.weights.h5"]) as src, open(copied, "wb") as dst:
+                        shutil.copyfileobj(src, dst, 1 << 20)
+                    weights = file_range.whole_file(copied)
                 _check_weights_member(weights, path.name)
                 repaired_weights = _weights_with_forward_slashes(weights)
             repaired = repaired_weights is not None or any(n != f for n, f in members.items())
@@ -342,7 +346,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
 
 
-def _load_blockwise(config_json: str, weights: Path):
+def _load_blockwise(config_json: str, weights: file_range.FileRange):
     """The model read by ``keras_weights`` (peak memory near 1.2x the weights), or None when that
     reader does not handle this archive and Keras's own loader must (peak about 5.5x)."""
     from prune_viz.core import keras_weights
@@ -368,8 +372,8 @@ def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
             out.writestr(fixed, data)
 
 
-def _check_weights_member(member: Path, shown_name: str) -> None:
-    with open(member, "rb") as f:
+def _check_weights_member(member: file_range.FileRange, shown_name: str) -> None:
+    with member.open() as f:
         head = f.read(len(_HDF5_MAGIC))
     if head != _HDF5_MAGIC:
         raise ModelLoadError(f"{shown_name} is damaged: its model.weights.h5 is not an HDF5 file.")
@@ -392,13 +396,13 @@ def _first_damaged_member(archive: zipfile.ZipFile) -> str | None:
         return f"({_short(exc)})"
 
 
-def _weights_with_forward_slashes(weights: Path) -> bytes | None:
+def _weights_with_forward_slashes(weights: file_range.FileRange) -> bytes | None:
     """A copy of a model.weights.h5 whose group names use \\ as separators, rebuilt with /; else None."""
     import io
 
     import h5py
 
-    with h5py.File(weights, "r") as source:
+    with weights.h5_source() as raw, h5py.File(raw, "r") as source:
         entries = []
         source.visititems(lambda name, obj: entries.append((name, obj)))
         if not any("\\" in name for name, _ in entries):
@@ -468,33 +472,57 @@ def _load_hdf5(path: Path) -> LoadedModel:
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
 
 
-# Reads every attribute and dataset of an HDF5 file; exit code 0 when all of it reads.
+# Reads every attribute and dataset of an HDF5 file (argv: file_range.py, path, offset, size), big
+# datasets in slices of rows; exit code 0 when all of it reads.
 _HDF5_READ_ALL = """
-import sys
+import importlib.util, sys
 import h5py
 
-def read(name, obj):
-    for key in obj.attrs:
-        obj.attrs[key]
-    if isinstance(obj, h5py.Dataset):
-        obj[()]
+spec = importlib.util.spec_from_file_location("file_range", sys.argv[1])
+file_range = importlib.util.module_from_spec(spec)
+sys.modules["file_range"] = file_range  # dataclasses look their module up there
+spec.loader.exec_module(file_range)
 
-with h5py.File(sys.argv[1], "r") as f:
-    for key in f.attrs:
-        f.attrs[key]
+def attempt(action):
+    # an error is not the question here, a crash is: go on, so that every part gets touched
+    try:
+        action()
+    except Exception:
+        pass
+
+def read_attrs(obj):
+    for key in list(obj.attrs):
+        attempt(lambda: obj.attrs[key])
+
+def read(name, obj):
+    read_attrs(obj)
+    if isinstance(obj, h5py.Dataset):
+        if obj.ndim and obj.size > (1 << 22):  # in slices: the child need not hold a big kernel at once
+            step = max(1, (1 << 22) // max(1, obj.size // obj.shape[0]))
+            for r0 in range(0, obj.shape[0], step):
+                attempt(lambda: obj[r0:r0 + step])
+        else:
+            attempt(lambda: obj[()])
+
+where = file_range.FileRange(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+with where.h5_source() as source, h5py.File(source, "r") as f:
+    attempt(lambda: read_attrs(f))
     f.visititems(read)
 """
 
 
-def _check_hdf5_in_subprocess(path: Path, shown_name: str, what: str = "its HDF5 data") -> None:
+def _check_hdf5_in_subprocess(target: Path | file_range.FileRange, shown_name: str,
+                              what: str = "its HDF5 data") -> None:
     """Read the whole HDF5 file in a child process first: a damaged file can crash (SIGSEGV) or
     hang libhdf5 itself, which no try/except in this process could catch. The fuzzer found both."""
     import subprocess
     import sys
 
-    seconds = 20 + path.stat().st_size // (50 * 2**20)
+    where = target if isinstance(target, file_range.FileRange) else file_range.whole_file(target)
+    seconds = 20 + where.size // (50 * 2**20)
     try:
-        proc = subprocess.run([sys.executable, "-c", _HDF5_READ_ALL, str(path)], capture_output=True,
+        proc = subprocess.run([sys.executable, "-c", _HDF5_READ_ALL, file_range.__file__, where.path,
+                               str(where.offset), str(where.size)], capture_output=True,
                               timeout=seconds, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired as exc:
         raise ModelLoadError(

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from prune_viz.core import keras_weights, model_io
+from prune_viz.core import file_range, keras_weights, model_io
 from prune_viz.core.layers import find_prunable_layers
 from prune_viz.core.pruning import Pruner, PruningConfig
 from tests.core import model_factory as factory
@@ -127,10 +127,8 @@ def test_unknown_entries_hand_over_to_keras(saved, tmp_path, monkeypatch):
     loaded = model_io.load_model(odd)
     assert used, "Keras's loader should have read this archive"
     with pytest.raises(keras_weights.Unsupported):
-        import json
-
         with zipfile.ZipFile(odd) as archive:
             config = archive.read("config.json").decode()
-        keras_weights.load_keras3(config, weights)
+        keras_weights.load_keras3(config, file_range.whole_file(weights))
     np.testing.assert_array_equal(loaded.keras_model.get_layer("h1").kernel.numpy(),
                                   real(source).get_layer("h1").kernel.numpy())
