@@ -54,11 +54,12 @@ class SortedMagnitudes:
             bits = abs_bits(block)
             for c0 in range(0, len(bits), _CHUNK):  # small pieces: the int64 index temporaries are 8 bytes each
                 ordered = np.sort(bits[c0 : c0 + _CHUNK])
-                high = ordered >> 16
-                first = np.searchsorted(high, every_bucket)  # where each bucket starts in this piece
-                place = cursor[high] + (np.arange(len(ordered)) - first[high])
-                self._lows[place] = ordered.astype(np.uint16)  # keeps the low 16 bits
-                cursor += np.diff(first)
+                first = np.searchsorted(ordered >> 16, every_bucket)  # where each bucket starts in this piece
+                sizes = np.diff(first)
+                # the piece's run of bucket b goes to lows[cursor[b]:], i.e. position i to i + cursor[b] - first[b]
+                shift = np.repeat(cursor - first[:-1], sizes)
+                self._lows[shift + np.arange(len(ordered))] = ordered.astype(np.uint16)  # keeps the low 16 bits
+                cursor += sizes
         # each bucket now holds sorted runs, one per piece: sort it in place
         for b in np.flatnonzero(counts > 1):
             self._lows[self._starts[b] : self._starts[b + 1]].sort()
