@@ -95,8 +95,7 @@ def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick
         figures.append(info(f"gui.{label}.slider_window.{method}", f"GUI {label}: slider to repainted window, {method}",
                             round(statistics.median(whole) * 1000, 1), "ms",
                             "whole 1600x1000 window rendered with grab()"))
-    window.close()
-    app.processEvents()
+    _dispose(app, window)
     return figures, details
 
 
@@ -178,9 +177,21 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool) -> tuple[
                                round(statistics.median(painted) * 1000, 1), "ms", SCALE_STEP_TARGET_MS,
                                f"median of {len(ks)}; selected heatmap shown at "
                                f"{'x'.join(map(str, image.shape)) if image is not None else '?'} cells"))
-    window.close()
-    app.processEvents()
+    _dispose(app, window)
+    outcome.clear()
     return figures, details
+
+
+def _dispose(app, window) -> None:
+    """Close the window and let go of its model, so the bench process does not keep it (and every
+    later figure of this run is measured without it)."""
+    from PySide6.QtCore import QEvent
+
+    window.close()
+    window.session.set_model(None)
+    window.deleteLater()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
 
 
 _FIRST_PAINT = re.compile(r"first paint after ([0-9.]+) s")
