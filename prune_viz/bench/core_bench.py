@@ -278,6 +278,11 @@ def dense_weights(keras_model) -> list[tuple[np.ndarray, np.ndarray | None]]:
     return out
 
 
+# Pause before each timed run of an interleaved comparison: OpenBLAS threads spin for a while after
+# a NumPy matmul, and on 2 cores they slowed the TensorFlow run that came next by up to 2x.
+SETTLE_S = 0.15
+
+
 def _timed(fn, repeats: int) -> list[float]:
     times = []
     for _ in range(repeats):
@@ -313,8 +318,10 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
         run()  # warm-up: traces, pages in, starts BLAS threads
     ours, floors = [], {name: [] for name in runners}
     for _ in range(repeats):  # interleaved so all see the same machine load
+        time.sleep(SETTLE_S)
         ours.append(evaluator.run().seconds)
         for name, run in runners.items():
+            time.sleep(SETTLE_S)
             floors[name].extend(_timed(run, 1))
         task.check()
     floor_ms = {name: _median_ms(t) for name, t in floors.items()}

@@ -24,7 +24,11 @@ from prune_viz.core.inputs import (
 from prune_viz.core.model_io import LoadedModel
 from prune_viz.core.tasks import TaskState, quiet
 
-DEFAULT_BATCH = 1000  # fastest on fc-1000 in `prune-viz bench` (2500: ~20% slower), and AUTO_SAMPLE is one batch
+DEFAULT_BATCH = 2500  # quiet machine, `prune-viz bench`: fc-1000 107 vs 113 ms at 1000, LeNet-300-100 22.8 vs 26.1 ms
+# A small model runs the whole test set as one batch (LeNet-300-100: 19 vs 23 ms at 2500): it takes a
+# few tens of ms, so progress and Cancel lose nothing, and its activations stay small.
+SMALL_MODEL_PARAMETERS = 1_000_000
+SMALL_MODEL_ACTIVATIONS = 4096  # floats per image over all layer outputs
 AUTO_SAMPLE = 1000
 NUM_CLASSES = 10
 
@@ -54,11 +58,26 @@ class EvaluationResult:
         }
 
 
+def default_batch_size(loaded: LoadedModel, images: int) -> int:
+    """All ``images`` in one batch for a small Keras model, else DEFAULT_BATCH."""
+    model = loaded.keras_model
+    if model is None:
+        return DEFAULT_BATCH
+    try:
+        parameters = sum(int(np.prod(w.shape)) for w in model.weights)
+        activations = sum(int(np.prod(layer.output.shape[1:])) for layer in model.layers)
+    except Exception:  # a layer without a symbolic output (subclassed models): no estimate
+        return DEFAULT_BATCH
+    if parameters <= SMALL_MODEL_PARAMETERS and activations <= SMALL_MODEL_ACTIVATIONS:
+        return max(DEFAULT_BATCH, images)
+    return DEFAULT_BATCH
+
+
 class Evaluator:
     """Evaluates one model on one test set; build it once, call ``run`` per pruning state."""
 
     def __init__(self, loaded: LoadedModel, data: MnistData, preprocessing: str = "auto",
-                 batch_size: int = DEFAULT_BATCH):
+                 batch_size: int | None = None):
         import tensorflow as tf
 
         if preprocessing not in PREPROCESSING:
@@ -67,6 +86,7 @@ class Evaluator:
         self.loaded = loaded
         self.data = data
         self.layout: InputLayout = layout_for(loaded.input_shape)
+        batch_size = batch_size or default_batch_size(loaded, len(data.x_test))
         self.batch_size = self.layout.fixed_batch or min(batch_size, len(data.x_test))
         self._labels = data.y_test.astype(np.int64)
         self._forward = self._compile()

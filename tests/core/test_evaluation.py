@@ -97,3 +97,17 @@ def test_logits_and_probabilities_give_the_same_loss():
     a = summarise(logits, labels, False, "scale")
     b = summarise(probs, labels, True, "scale")
     assert a.loss == pytest.approx(b.loss, rel=1e-6) and a.correct == b.correct
+
+
+def test_a_small_model_runs_the_test_set_as_one_batch_and_a_big_one_in_batches(loaded_mlp, mnist):
+    import keras
+
+    from prune_viz.core.evaluation import DEFAULT_BATCH
+
+    assert Evaluator(loaded_mlp, mnist, "scale").batch_size == len(mnist.x_test)
+    big = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1000), keras.layers.Dense(1000),
+                            keras.layers.Dense(10)])  # 1.8M weights: batches keep Cancel responsive
+    assert Evaluator(LoadedModel(Path("big.keras"), "test", big), mnist, "scale").batch_size == DEFAULT_BATCH
+    wide = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(20, 5), keras.layers.Flatten(),
+                             keras.layers.Dense(10)])  # few weights, but 11,520 activations per image
+    assert Evaluator(LoadedModel(Path("conv.keras"), "test", wide), mnist, "scale").batch_size == DEFAULT_BATCH
