@@ -503,6 +503,8 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
     import gc
 
     gc.collect()
+    if hasattr(os, "sync"):
+        os.sync()  # the file just written is on disk, as a user's model is: no writeback during the load
     task.progress(0.3, "scale: loading and pruning")
     child = _run_child("import json; from prune_viz.bench.core_bench import scale_child; "
                        f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))")
