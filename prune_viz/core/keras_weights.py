@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from prune_viz.core import row_blocks
 from prune_viz.core.file_range import FileRange
-
-ROW_BLOCK_ELEMENTS = 1 << 22  # about 16 MB of float32 per block
 
 
 class Unsupported(Exception):
@@ -116,17 +115,8 @@ def _fill(variable, dataset) -> None:
     import tensorflow as tf
 
     shape = tuple(variable.shape)
-    size = int(np.prod(shape))
-    if len(shape) < 2 or size <= ROW_BLOCK_ELEMENTS:
+    if not row_blocks.is_big(shape):
         variable._initialize(np.asarray(dataset[()]))
         return
     variable._initialize(tf.zeros(shape, variable.dtype))
-    handle = variable._value.handle
-    step = max(1, ROW_BLOCK_ELEMENTS // (size // shape[0]))
-    for r0 in range(0, shape[0], step):
-        r1 = min(shape[0], r0 + step)
-        # whole rows in place; a strided-slice assign would be several times slower
-        tf.raw_ops.ResourceScatterUpdate(resource=handle, indices=tf.range(r0, r1), updates=dataset[r0:r1])
-    # a scatter leaves the variable in copy-on-read mode: every later read (each forward pass) would
-    # copy the whole kernel, and TensorFlow keeps that memory
-    tf.raw_ops.DisableCopyOnRead(resource=handle)
+    row_blocks.write_rows(variable._value, ((r0, dataset[r0:r1]) for r0, r1 in row_blocks.row_starts(shape)))

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from prune_viz.core import file_range
+from prune_viz.core import file_range, row_blocks
 
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
 METADATA_H5_ATTR = "prune_viz"
@@ -120,22 +120,17 @@ class LoadedModel:
         return outputs
 
 
-VARIABLE_BLOCK_ELEMENTS = 1 << 22  # reads of bigger variables go in blocks of about 16 MB
-
-
 def variable_blocks(variable):
-    """A variable's values as numpy blocks of whole rows (flattened to 1-D for vectors), so that
-    reading a big kernel never makes a full-size temporary (a whole ``.numpy()`` costs 1x, and
-    TensorFlow keeps memory it allocated for big eager ops)."""
-    inner = getattr(variable, "value", variable)  # a Keras 3 Variable's backend tf.Variable
+    """A variable's values as numpy blocks of whole rows, so that reading a big kernel never makes
+    a full-size temporary (a whole ``.numpy()`` costs 1x, and TensorFlow keeps memory it allocated
+    for big eager ops)."""
     shape = tuple(int(d) for d in variable.shape)
-    size = int(np.prod(shape)) if shape else 1
-    if len(shape) < 2 or size <= VARIABLE_BLOCK_ELEMENTS:
+    if not row_blocks.is_big(shape):
         yield np.asarray(variable.numpy())
         return
-    step = max(1, VARIABLE_BLOCK_ELEMENTS // (size // shape[0]))
-    for r0 in range(0, shape[0], step):
-        yield inner[r0 : r0 + step].numpy()
+    inner = getattr(variable, "value", variable)  # a Keras 3 Variable's backend tf.Variable
+    for r0, r1 in row_blocks.row_starts(shape):
+        yield inner[r0:r1].numpy()
 
 
 def variable_copy(variable, dtype=np.float32) -> np.ndarray:

@@ -27,6 +27,7 @@ import numpy as np
 
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.magnitudes import SortedMagnitudes
+from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
@@ -88,7 +89,7 @@ def unit_norms(original: np.ndarray) -> np.ndarray:
     Summed in row blocks so that no float64 copy of a big kernel is ever made."""
     matrix = original.reshape(-1, original.shape[-1])
     squares = np.zeros(matrix.shape[1], np.float64)
-    for _, rows in _row_blocks(matrix, matrix.shape[1]):
+    for _, rows in row_blocks(matrix):
         block = rows.astype(np.float64)
         squares += np.einsum("ij,ij->j", block, block)
     return np.sqrt(squares)
@@ -146,7 +147,6 @@ class PruneResult:
 KEEP = ("keep",)
 ALL = ("all",)
 
-BLOCK_ELEMENTS = 1 << 22  # kernels larger than this (16 MB) are written in row blocks of about this size
 
 
 class Pruner:
@@ -180,12 +180,12 @@ class Pruner:
             return
         layer = self._by_name[name]
         matrix = layer.as_matrix(layer.original)
-        ordered = SortedMagnitudes(lambda: (rows for _, rows in _row_blocks(matrix, matrix.shape[1])))
+        ordered = SortedMagnitudes(lambda: (rows for _, rows in row_blocks(matrix)))
         units = layer.units
         col_max = np.full(units, -np.inf, np.float32)
         col_last = np.zeros(units, np.int64)
         zeros = np.zeros(units, np.int64)
-        for r0, block in _row_blocks(layer.as_matrix(layer.original), units):
+        for r0, block in row_blocks(layer.as_matrix(layer.original)):
             magnitude = np.abs(block)
             block_max = magnitude.max(axis=0)
             # last row (so highest flat index) holding the block's max, per unit; a row-wise max of
@@ -231,7 +231,7 @@ class Pruner:
         if found is None:
             layer = self._by_name[name]
             seen = 0
-            for r0, block in _row_blocks(layer.as_matrix(layer.original), layer.units):
+            for r0, block in row_blocks(layer.as_matrix(layer.original)):
                 magnitude = np.abs(block).ravel()
                 hits = np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t)
                 if seen + len(hits) >= m:
@@ -421,22 +421,10 @@ class Pruner:
                 layer.variable.assign(self._originals[layer.name])
 
     def _write_blocks(self, layer: PrunableLayer, plan: tuple | None) -> None:
-        """Write the pruned kernel row block by row block, straight from the numpy originals.
-
-        Rows go in with a scatter update, which copies whole rows in place (a strided-slice
-        assign is ~8x slower); the mask and the select are one fused XLA kernel per block."""
-        tf = self._tf
-        variable = layer.variable
-        for r0, rows in _row_blocks(layer.original, layer.units):
-            r1 = r0 + len(rows)
-            value = rows if plan is None else self._block_value(layer, plan, r0, rows)
-            if hasattr(variable, "handle"):
-                tf.raw_ops.ResourceScatterUpdate(resource=variable.handle, indices=tf.range(r0, r1), updates=value)
-            else:
-                variable[r0:r1].assign(value)
-        if hasattr(variable, "handle"):
-            # scatters switch the variable to copy-on-read: each forward pass would then copy the kernel
-            tf.raw_ops.DisableCopyOnRead(resource=variable.handle)
+        """Write the pruned kernel row block by row block, straight from the numpy originals;
+        the mask and the select are one fused XLA kernel per block."""
+        write_rows(layer.variable, ((r0, rows if plan is None else self._block_value(layer, plan, r0, rows))
+                                    for r0, rows in row_blocks(layer.original)))
 
     def _block_value(self, layer: PrunableLayer, plan: tuple, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``."""
@@ -500,13 +488,6 @@ def _xla_block_kernels() -> dict:
 
         _XLA_KERNELS.update(above=above, cut=cut, unit=unit)
     return _XLA_KERNELS
-
-
-def _row_blocks(matrix: np.ndarray, units: int):
-    """(first row, rows) blocks of a 2-D array, about BLOCK_ELEMENTS each."""
-    step = max(1, BLOCK_ELEMENTS // max(units, 1))
-    for r0 in range(0, len(matrix), step):
-        yield r0, matrix[r0 : r0 + step]
 
 
 class _LazyMasks(Mapping):

@@ -8,7 +8,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from prune_viz.core import file_range, keras_weights, model_io
+from prune_viz.core import file_range, keras_weights, model_io, row_blocks
 from prune_viz.core.layers import find_prunable_layers
 from prune_viz.core.pruning import Pruner, PruningConfig
 from tests.core import model_factory as factory
@@ -63,12 +63,12 @@ def _without_keras_loader(monkeypatch):
 
 
 @pytest.mark.parametrize("name", list(BUILDERS))
-@pytest.mark.parametrize("block_elements", [keras_weights.ROW_BLOCK_ELEMENTS, 64])
+@pytest.mark.parametrize("block_elements", [row_blocks.BLOCK_ELEMENTS, 64])
 def test_block_reader_gives_the_keras_model(name, block_elements, saved, monkeypatch):
     import keras
 
     reference = keras.saving.load_model(saved[name], compile=False)
-    monkeypatch.setattr(keras_weights, "ROW_BLOCK_ELEMENTS", block_elements)  # 64: rows of every kernel in blocks
+    monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", block_elements)  # 64: rows of every kernel in blocks
     _without_keras_loader(monkeypatch)
     loaded = model_io.load_model(saved[name])
     ours = loaded.keras_model
@@ -82,7 +82,7 @@ def test_block_reader_gives_the_keras_model(name, block_elements, saved, monkeyp
 
 
 def test_block_read_kernels_prune_and_restore(saved, monkeypatch):
-    monkeypatch.setattr(keras_weights, "ROW_BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", 64)
     loaded = model_io.load_model(saved["mlp"])
     layers = find_prunable_layers(loaded)
     pruner = Pruner(layers)
