@@ -100,7 +100,7 @@ def _matching_datasets(h5, entries: dict, pending: list) -> dict:
         if np.dtype(dataset.dtype) != np.dtype(variable.dtype):
             raise Unsupported(f"{path}/{key} is {dataset.dtype}, the variable {variable.dtype}")
         found[(path, key)] = dataset
-    # every group of the file must be read: left-over data means this reader misunderstood the file
+    # every dataset of the file must be used: left-over data means this reader misunderstood the file
     in_file = []
     h5.visititems(lambda name, obj: in_file.append(name) if isinstance(obj, h5py.Dataset) else None)
     expected = {f"{path}/vars/{key}" if path else f"vars/{key}" for path, key in entries}
