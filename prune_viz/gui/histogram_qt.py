@@ -59,7 +59,7 @@ class Histogram:
 def histogram_of(values: np.ndarray, method: str) -> Histogram:
     """|w| bins start at 0; unit norms bunch far from 0, so their bins span min..max."""
     values = np.asarray(values, dtype=np.float64).ravel()
-    bins = int(np.clip(np.sqrt(values.size) * 1.5, 8, 120 if method == "weight" else 40))
+    bins = bin_count(values.size, method)
     top = float(values.max()) if values.size else 1.0
     bottom = 0.0 if method == "weight" else float(values.min()) if values.size else 0.0
     if top <= bottom:
@@ -70,13 +70,12 @@ def histogram_of(values: np.ndarray, method: str) -> Histogram:
 
 def histogram_of_sorted(magnitudes) -> Histogram:
     """``histogram_of(|w|, "weight")`` from a ``SortedMagnitudes``, with one lookup per bin edge."""
-    bins = weight_bins(len(magnitudes))
-    counts, edges = magnitudes.histogram(bins)
+    counts, edges = magnitudes.histogram(bin_count(len(magnitudes), "weight"))
     return Histogram(edges, counts, len(magnitudes), "weight")
 
 
-def weight_bins(size: int) -> int:
-    return int(np.clip(np.sqrt(size) * 1.5, 8, 120))
+def bin_count(size: int, method: str) -> int:
+    return int(np.clip(np.sqrt(size) * 1.5, 8, 120 if method == "weight" else 40))
 
 
 class WeightHistogram(QtWidgets.QWidget):
