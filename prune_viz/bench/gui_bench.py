@@ -42,11 +42,12 @@ def _slider_ks(quick: bool) -> list[int]:
     return [10, 50, 90] if quick else [5, 20, 35, 50, 65, 80, 95, 60, 30, 10]
 
 
-def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick: bool) -> tuple[list, dict]:
+def _window(settings_dir: Path):
+    """The app's main window at 1600x1000, shown, with settings in ``settings_dir``."""
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from prune_viz.core.session import Session, open_model
+    from prune_viz.core.session import Session
     from prune_viz.gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["prune-viz-bench"])
@@ -55,6 +56,13 @@ def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick
     window.resize(1600, 1000)
     window.show()
     app.processEvents()
+    return app, window
+
+
+def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick: bool) -> tuple[list, dict]:
+    from prune_viz.core.session import open_model
+
+    app, window = _window(settings_dir)
     window.set_opened_model(str(model_path), open_model(model_path))
     app.processEvents()
     window.grab()
@@ -97,22 +105,6 @@ def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick
                             "whole 1600x1000 window rendered with grab()"))
     _dispose(app, window)
     return figures, details
-
-
-def _window(settings_dir: Path):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
-
-    from prune_viz.core.session import Session
-    from prune_viz.gui.main_window import MainWindow
-
-    app = QApplication.instance() or QApplication(["prune-viz-bench"])
-    settings = QSettings(str(settings_dir / "bench-scale.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Session(), settings)
-    window.resize(1600, 1000)
-    window.show()
-    app.processEvents()
-    return app, window
 
 
 def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool) -> tuple[list, dict]:
