@@ -288,7 +288,8 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         if not any(f.startswith("model.weights") for f in by_fixed):
             raise ModelLoadError(f"{path.name} has no model.weights.h5, so it carries no weights to show.")
         try:
-            json.loads(archive.read(by_fixed["config.json"]).decode("utf-8"))
+            config_text = archive.read(by_fixed["config.json"]).decode("utf-8")
+            json.loads(config_text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ModelLoadError(f"{path.name} has an unreadable config.json ({_short(exc, 80)}).") from exc
         metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
@@ -317,12 +318,12 @@ def _load_keras_zip(path: Path) -> LoadedModel:
             model = None
             # layers with assets (vocabularies...) need Keras's loader, which reads them
             if not repaired and "model.weights.h5" in by_fixed and not any(f.startswith("assets") for f in by_fixed):
-                model = _load_blockwise(archive.read(by_fixed["config.json"]).decode("utf-8"), weights)
+                model = _load_blockwise(config_text, weights)
             try:
                 if model is None:
                     model = _keras().saving.load_model(source, compile=False)
             except Exception:
-                config = keras2_config_for_keras3(_parse_json(archive.read(by_fixed["config.json"])))
+                config = keras2_config_for_keras3(_parse_json(config_text))
                 if config is None:
                     raise
                 source = Path(tmp) / "model-keras3-config.keras"
