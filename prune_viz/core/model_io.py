@@ -60,6 +60,8 @@ class LoadedModel:
     raw_variables: list[tuple[str, Any]] = field(default_factory=list)
     serving_fn: Callable | None = None  # concrete function taking one tensor
     notes: list[str] = field(default_factory=list)  # caveats the user should see, one sentence each
+    # {variable path: NaN or infinite values}, when the reader counted them as it read the file
+    non_finite_read: dict[str, int] | None = None
 
     @property
     def input_shape(self) -> tuple | None:
@@ -91,16 +93,15 @@ class LoadedModel:
 
     def non_finite_weights(self) -> dict[str, int]:
         """{layer name: count} of NaN or infinite weights, for the layers that have any."""
-        found: dict[str, int] = {}
+        counts: dict[str, int] = {}
         for var in self.variables:
             if not np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating):
                 continue
             bad = sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in variable_blocks(var))
             if bad:
-                name = str(getattr(var, "path", None) or var.name).split(":")[0]
-                layer = name.rsplit("/", 1)[0] if "/" in name else name
-                found[layer] = found.get(layer, 0) + bad
-        return found
+                name = str(getattr(var, "path", None) or var.name)
+                counts[name] = counts.get(name, 0) + bad
+        return _by_layer(counts)
 
     def __call__(self, x):
         """Forward pass for inference (no dropout, no augmentation)."""
@@ -118,6 +119,16 @@ class LoadedModel:
         if isinstance(outputs, dict):
             outputs = next(iter(outputs.values()))
         return outputs
+
+
+def _by_layer(counts: dict[str, int]) -> dict[str, int]:
+    """{variable name: count} summed per layer ("fc1/kernel:0" -> "fc1")."""
+    found: dict[str, int] = {}
+    for name, count in counts.items():
+        name = name.split(":")[0]
+        layer = name.rsplit("/", 1)[0] if "/" in name else name
+        found[layer] = found.get(layer, 0) + count
+    return found
 
 
 def variable_blocks(variable):
@@ -189,7 +200,8 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
                 loaded = _load_hdf5(path)
             else:
                 loaded = _load_keras_zip(path)
-        broken = loaded.non_finite_weights()
+        # counted while reading when the reader could (the in-place reader), else read back
+        broken = loaded.non_finite_weights() if loaded.non_finite_read is None else _by_layer(loaded.non_finite_read)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -282,7 +294,10 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         by_fixed = {f: n for n, f in members.items()}
         if "config.json" not in by_fixed:
             raise ModelLoadError(f"{path.name} is a zip file but not a Keras model archive (no config.json).")
-        bad = _first_damaged_member(archive)
+        weights_name = by_fixed.get("model.weights.h5")
+        stored = file_range.stored_member(path, archive, weights_name) if weights_name else None
+        # a weights member read in place has its CRC checked while it is read, beside the fill
+        bad = _first_damaged_member(archive, [n for n in archive.namelist() if stored is None or n != weights_name])
         if bad is not None:
             raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
         if not any(f.startswith("model.weights") for f in by_fixed):
@@ -295,10 +310,23 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
         keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
         version = str(keras_meta.get("keras_version", ""))
+        has_assets = any(f.startswith("assets") for f in by_fixed)  # vocabularies...: Keras's loader reads them
+        if stored is not None and not has_assets and all(n == f for n, f in members.items()):
+            read = _read_in_place(config_text, stored, archive.getinfo(weights_name).CRC, path.name)
+            if read is not None:
+                label = f"Keras {version[0]} archive (.keras)" if version else "Keras archive (.keras)"
+                if path.suffix.lower() != ".keras":
+                    label += f" behind a {path.suffix or 'suffix-less'} name"
+                return LoadedModel(path=path, format=label, keras_model=read.model, metadata=metadata,
+                                   non_finite_read=read.non_finite)
+        if stored is not None:
+            bad = _first_damaged_member(archive, [weights_name])
+            if bad is not None:
+                raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
             repaired_weights = None
             if "model.weights.h5" in by_fixed:
-                weights = file_range.stored_member(path, archive, by_fixed["model.weights.h5"])
+                weights = stored
                 if weights is None:  # compressed: streamed to disk (in memory it would cost 1x the weights)
                     copied = Path(tmp) / "model.weights.h5"
                     with archive.open(by_fixed["model.weights.h5"]) as src, open(copied, "wb") as dst:
@@ -317,7 +345,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
                 source = _view_with_suffix(path, Path(tmp) / "model.keras")
             model = None
             # layers with assets (vocabularies...) need Keras's loader, which reads them
-            if not repaired and "model.weights.h5" in by_fixed and not any(f.startswith("assets") for f in by_fixed):
+            if not repaired and "model.weights.h5" in by_fixed and not has_assets:
                 model = _load_blockwise(config_text, weights)
             try:
                 if model is None:
@@ -342,13 +370,27 @@ def _load_keras_zip(path: Path) -> LoadedModel:
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
 
 
-def _load_blockwise(config_json: str, weights: file_range.FileRange):
-    """The model read by ``keras_weights`` (peak memory near 1.2x the weights), or None when that
-    reader does not handle this archive and Keras's own loader must (peak about 5.5x)."""
+def _read_in_place(config_json: str, weights: file_range.FileRange, crc: int, shown_name: str):
+    """``keras_weights.Loaded`` read without libhdf5, or None when that reader does not handle this
+    archive and the checked h5py path must."""
     from prune_viz.core import keras_weights
 
     try:
-        return keras_weights.load_keras3(config_json, weights)
+        return keras_weights.read_in_place(config_json, weights, crc)
+    except keras_weights.Damaged as exc:
+        raise ModelLoadError(f"{shown_name} is damaged (its member model.weights.h5 cannot be read).") from exc
+    except Exception as exc:  # the next readers run and report real errors in their own words
+        logging.getLogger(__name__).debug("in-place reader declined: %s", exc)
+        return None
+
+
+def _load_blockwise(config_json: str, weights: file_range.FileRange):
+    """The model read by ``keras_weights`` through h5py (peak memory near 1.2x the weights), or None
+    when that reader does not handle this archive and Keras's own loader must (peak about 5.5x)."""
+    from prune_viz.core import keras_weights
+
+    try:
+        return keras_weights.read_with_h5py(config_json, weights).model
     except Exception as exc:  # Keras's loader runs next and reports real errors in its own words
         logging.getLogger(__name__).debug("block-wise reader declined: %s", exc)
         return None
@@ -385,11 +427,20 @@ def _view_with_suffix(path: Path, link: Path) -> Path:
     return link
 
 
-def _first_damaged_member(archive: zipfile.ZipFile) -> str | None:
+def _first_damaged_member(archive: zipfile.ZipFile, names: list[str]) -> str | None:
+    """The first of ``names`` whose bytes do not read back with their recorded CRC, as
+    ``ZipFile.testzip`` would say; None when all read."""
     try:
-        return archive.testzip()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
+        for name in names:
+            try:
+                with archive.open(name) as member:
+                    while member.read(1 << 20):
+                        pass
+            except zipfile.BadZipFile:
+                return name
+    except (OSError, ValueError, EOFError, NotImplementedError, RuntimeError) as exc:
         return f"({_short(exc)})"
+    return None
 
 
 def _weights_with_forward_slashes(weights: file_range.FileRange) -> bytes | None:

@@ -62,15 +62,39 @@ def _without_keras_loader(monkeypatch):
     monkeypatch.setattr(keras.saving, "load_model", refuse)
 
 
+def _only_reader(reader: str, monkeypatch) -> list:
+    """Make ``model_io`` use ``reader`` ("in place" or "h5py"); returns the list of readers that ran."""
+    ran = []
+    real_in_place, real_h5py = keras_weights.read_in_place, keras_weights.read_with_h5py
+
+    def in_place(*args):
+        if reader != "in place":
+            raise keras_weights.Unsupported("this test reads through h5py")
+        ran.append("in place")
+        return real_in_place(*args)
+
+    def with_h5py(*args):
+        ran.append("h5py")
+        return real_h5py(*args)
+
+    monkeypatch.setattr(keras_weights, "read_in_place", in_place)
+    monkeypatch.setattr(keras_weights, "read_with_h5py", with_h5py)
+    return ran
+
+
 @pytest.mark.parametrize("name", list(BUILDERS))
 @pytest.mark.parametrize("block_elements", [row_blocks.BLOCK_ELEMENTS, 64])
-def test_block_reader_gives_the_keras_model(name, block_elements, saved, monkeypatch):
+@pytest.mark.parametrize("reader", ["in place", "h5py"])
+def test_block_reader_gives_the_keras_model(name, block_elements, reader, saved, monkeypatch):
     import keras
 
     reference = keras.saving.load_model(saved[name], compile=False)
     monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", block_elements)  # 64: rows of every kernel in blocks
+    monkeypatch.setattr(keras_weights, "CHECK_CHUNK_BYTES", 64)  # and the check in many chunks
     _without_keras_loader(monkeypatch)
+    ran = _only_reader(reader, monkeypatch)
     loaded = model_io.load_model(saved[name])
+    assert ran == [reader]
     ours = loaded.keras_model
     assert [w.path for w in ours.weights] == [w.path for w in reference.weights]
     for mine, theirs in zip(ours.weights, reference.weights):
@@ -126,9 +150,75 @@ def test_unknown_entries_hand_over_to_keras(saved, tmp_path, monkeypatch):
     monkeypatch.setattr(keras.saving, "load_model", lambda *a, **k: used.append(a) or real(*a, **k))
     loaded = model_io.load_model(odd)
     assert used, "Keras's loader should have read this archive"
-    with pytest.raises(keras_weights.Unsupported):
-        with zipfile.ZipFile(odd) as archive:
-            config = archive.read("config.json").decode()
-        keras_weights.load_keras3(config, file_range.whole_file(weights))
+    with zipfile.ZipFile(odd) as archive:
+        config = archive.read("config.json").decode()
+    for read in (keras_weights.read_in_place, keras_weights.read_with_h5py):
+        with pytest.raises(keras_weights.Unsupported):
+            read(config, file_range.whole_file(weights))
     np.testing.assert_array_equal(loaded.keras_model.get_layer("h1").kernel.numpy(),
                                   real(source).get_layer("h1").kernel.numpy())
+
+
+def test_in_place_reader_needs_neither_libhdf5_nor_a_child_process(saved, monkeypatch):
+    import h5py
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("libhdf5 was used")
+
+    monkeypatch.setattr(h5py, "File", refuse)
+    monkeypatch.setattr(model_io, "_check_hdf5_in_subprocess", refuse)
+    loaded = model_io.load_model(saved["bn_drop"])
+    assert loaded.non_finite_read == {}
+    assert loaded.format == "Keras 3 archive (.keras)"
+
+
+def _with_weights_bytes_changed(source, target, change) -> None:
+    """A copy of the archive ``source`` whose stored model.weights.h5 went through ``change``
+    (bytearray -> None), its CRC left as it was."""
+    data = bytearray(source.read_bytes())
+    with zipfile.ZipFile(source) as archive:
+        member = file_range.stored_member(source, archive, "model.weights.h5")
+    weights = data[member.offset:member.offset + member.size]
+    change(weights, member)
+    data[member.offset:member.offset + member.size] = weights
+    target.write_bytes(bytes(data))
+
+
+def test_weights_that_fail_their_crc_are_damaged(saved, tmp_path):
+    from prune_viz.core import hdf5_index
+
+    flipped = tmp_path / "flipped.keras"
+
+    def flip_a_kernel_bit(weights, member):
+        kernel = hdf5_index.datasets(member)["layers/dense/vars/0"]
+        weights[kernel.offset + 5] ^= 0x10  # still a plausible float: only the CRC can tell
+
+    _with_weights_bytes_changed(saved["mlp"], flipped, flip_a_kernel_bit)
+    with pytest.raises(model_io.ModelLoadError, match=r"flipped.keras is damaged \(its member model.weights.h5"):
+        model_io.load_model(flipped)
+
+
+@pytest.mark.parametrize("chunk_bytes", [keras_weights.CHECK_CHUNK_BYTES, 24])
+def test_non_finite_weights_are_counted_while_reading(saved, tmp_path, monkeypatch, chunk_bytes):
+    """The in-place reader counts NaN and infinities as it checks the CRC: the same counts as
+    reading every variable back, in both the big kernel (row blocks) and a small one."""
+    import keras
+
+    model = keras.saving.load_model(saved["mlp"], compile=False)
+    h1, out = model.get_layer("h1").kernel, model.get_layer("out").kernel
+    values = h1.numpy()
+    values.flat[[0, 7, values.size - 1]] = [np.nan, np.inf, -np.inf]
+    h1.assign(values)
+    values = out.numpy()
+    values.flat[3] = np.nan
+    out.assign(values)
+    path = tmp_path / "nan.keras"
+    model.save(path)
+    monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(keras_weights, "CHECK_CHUNK_BYTES", chunk_bytes)
+    loaded = model_io.load_model(path)
+    assert loaded.non_finite_read is not None, "the in-place reader should have read this archive"
+    expected = loaded.non_finite_weights()  # read back from the variables
+    assert expected == {"h1": 3, "out": 1}
+    assert model_io._by_layer(loaded.non_finite_read) == expected
+    assert sorted(loaded.notes) == ["layer h1 has 3 NaN or infinite weights", "layer out has 1 NaN or infinite weights"]
