@@ -504,7 +504,14 @@ def load_child(path: str) -> dict:
     start = time.perf_counter()
     loaded = load_model(path)
     seconds = time.perf_counter() - start
-    return {"load_seconds": seconds, "format": loaded.format}
+    # after the load, so as not to hand it pages already mapped: what mapping as many fresh bytes
+    # costs in this process now (most of a load's time on these VMs, and it varies between runs)
+    weights_bytes = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in loaded.keras_model.weights)
+    start = time.perf_counter()
+    zeros = tensorflow.zeros([weights_bytes // 4], tensorflow.float32)
+    first_touch = time.perf_counter() - start
+    del zeros
+    return {"load_seconds": seconds, "first_touch_seconds": first_touch, "format": loaded.format}
 
 
 def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
@@ -524,10 +531,11 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
                        f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))")
     # Loading alone, in fresh processes: the first process after the build loads 50-100 ms slower
     # on these VMs, whatever file it reads (page-fault cost of memory the build just freed)
-    loads_ms = [round(_run_child("import json; from prune_viz.bench.core_bench import load_child; "
-                                 f"print(json.dumps(load_child({str(path)!r})))")["load_seconds"] * 1000, 1)
-                for _ in range(1 if quick else LOAD_RUNS)]
+    loads = [_run_child("import json; from prune_viz.bench.core_bench import load_child; "
+                        f"print(json.dumps(load_child({str(path)!r})))") for _ in range(1 if quick else LOAD_RUNS)]
+    loads_ms = [round(run["load_seconds"] * 1000, 1) for run in loads]
     child["load_ms_fresh_processes"] = loads_ms
+    child["first_touch_ms_fresh_processes"] = [round(run["first_touch_seconds"] * 1000, 1) for run in loads]
     child["file_bytes"] = path.stat().st_size
     child["build_and_save_seconds"] = round(build_s, 1)
     path.unlink()
@@ -542,6 +550,9 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
                        f"model_io.load_model, median of {len(loads_ms)} fresh process(es) "
                        f"({', '.join(f'{ms:.0f}' for ms in loads_ms)} ms); in the open below, the first process "
                        f"after the build: {child['load_seconds'] * 1000:.0f} ms"),
+               info("scale.first_touch_ms", f"{name}: tf.zeros of the weights' size, after each load",
+                    statistics.median(child["first_touch_ms_fresh_processes"]), "ms",
+                    f"fresh memory's cost in those processes: {child['first_touch_ms_fresh_processes']} ms"),
                info("scale.open_s", f"{name}: open (load, copy of the originals, ranking)", child["open_seconds"], "s",
                     f"{shape} MLP, {child['file_bytes'] / 2**20:.0f} MiB .keras; {phases}"),
                info("scale.copy_floor_ms", f"{name}: one NumPy copy of the weights", child["copy_weights_once_ms"],
