@@ -568,9 +568,9 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
     figures.append(info("scale.peak_memory_total", f"{name}: peak memory (whole process) / weights",
                         round(child["peak_rss"] / weights, 2), "x"))
     figures.append(info("scale.peak_memory_reading",
-                        f"{name}: peak while Keras reads the file, over TF baseline / weights",
+                        f"{name}: peak while the file is read, over TF baseline / weights",
                         round((child["peak_rss_reading_model"] - child["rss_after_tf_import"]) / weights, 2), "x",
-                        "load_model alone (model_io / Keras), before any prune-viz copy"))
+                        "model_io.load_model alone, before any prune-viz copy"))
     figures.append(info("scale.peak_memory_pruning", f"{name}: peak while pruning, over TF baseline / weights",
                         round((child["peak_rss_while_pruning"] - child["rss_after_tf_import"]) / weights, 2), "x",
                         "slider steps and restore, after open"))
