@@ -22,7 +22,7 @@ from prune_viz.core.file_range import FileRange
 _SIGNATURE = b"\x89HDF\r\n\x1a\n"
 _UNDEFINED = 0xFFFFFFFFFFFFFFFF
 MAX_OBJECTS = 100_000
-MAX_HEAP_BYTES = 16 << 20  # of group names
+MAX_STRUCTURE_BYTES = 16 << 20  # a header block or a heap of group names; Keras's are under 1 KiB
 MAX_TREE_DEPTH = 32
 MAX_HEADER_BLOCKS = 1_000  # per object header, counting its continuations
 
@@ -114,6 +114,9 @@ class _Index:
                 found[path] = self._dataset(path, messages)
             else:
                 raise Unsupported(f"{path or '/'} is neither a group nor a dataset")
+        stored = sorted((d.offset, d.offset + d.nbytes) for d in found.values() if d.offset is not None)
+        if any(end > next_start for (_, end), (next_start, _) in zip(stored, stored[1:])):
+            raise Unsupported("two datasets share bytes")  # h5py never writes that; a crafted file may
         return found
 
     def _messages(self, address: int) -> dict[int, list[bytes]]:
@@ -126,6 +129,8 @@ class _Index:
             start, length = blocks.pop()
             if start in visited or len(visited) >= MAX_HEADER_BLOCKS:
                 raise Unsupported("object header continuations loop")
+            if length > MAX_STRUCTURE_BYTES:
+                raise Unsupported("an object header block is too large")
             visited.add(start)
             block = self.file.read(start, length)
             at = 0
@@ -151,14 +156,14 @@ class _Index:
         if head[:4] != b"HEAP" or head[4] != 0:
             raise Unsupported("a group's name heap is damaged")
         size = _u(head, 8, 8)
-        if size > MAX_HEAP_BYTES:
+        if size > MAX_STRUCTURE_BYTES:
             raise Unsupported("a group's name heap is too large")
         names = self.file.read(_u(head, 24, 8), size)
         children, nodes, visited = [], [(tree, None, 0)], set()
         while nodes:
             address, level, depth = nodes.pop()
-            if address in visited or depth > MAX_TREE_DEPTH:
-                raise Unsupported("a group's B-tree loops")
+            if address in visited or depth > MAX_TREE_DEPTH or len(visited) > MAX_OBJECTS:
+                raise Unsupported("a group's B-tree loops or is too large")
             visited.add(address)
             node = self.file.read(address, 24)
             if node[:4] != b"TREE" or node[4] != 0 or (level is not None and node[5] != level):

@@ -297,9 +297,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         weights_name = by_fixed.get("model.weights.h5")
         stored = file_range.stored_member(path, archive, weights_name) if weights_name else None
         # a weights member read in place has its CRC checked while it is read, beside the fill
-        bad = _first_damaged_member(archive, [n for n in archive.namelist() if stored is None or n != weights_name])
-        if bad is not None:
-            raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
+        _refuse_damaged_members(path, archive, [n for n in archive.namelist() if stored is None or n != weights_name])
         if not any(f.startswith("model.weights") for f in by_fixed):
             raise ModelLoadError(f"{path.name} has no model.weights.h5, so it carries no weights to show.")
         try:
@@ -310,19 +308,15 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
         keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
         version = str(keras_meta.get("keras_version", ""))
-        has_assets = any(f.startswith("assets") for f in by_fixed)  # vocabularies...: Keras's loader reads them
+        # layers with assets (vocabularies...) need Keras's loader, which reads them
+        has_assets = any(f.startswith("assets") for f in by_fixed)
         if stored is not None and not has_assets and all(n == f for n, f in members.items()):
             read = _read_in_place(config_text, stored, archive.getinfo(weights_name).CRC, path.name)
             if read is not None:
-                label = f"Keras {version[0]} archive (.keras)" if version else "Keras archive (.keras)"
-                if path.suffix.lower() != ".keras":
-                    label += f" behind a {path.suffix or 'suffix-less'} name"
-                return LoadedModel(path=path, format=label, keras_model=read.model, metadata=metadata,
-                                   non_finite_read=read.non_finite)
+                return LoadedModel(path=path, format=_archive_label(path, version), keras_model=read.model,
+                                   metadata=metadata, non_finite_read=read.non_finite)
         if stored is not None:
-            bad = _first_damaged_member(archive, [weights_name])
-            if bad is not None:
-                raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
+            _refuse_damaged_members(path, archive, [weights_name])
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
             repaired_weights = None
             if "model.weights.h5" in by_fixed:
@@ -344,7 +338,6 @@ def _load_keras_zip(path: Path) -> LoadedModel:
             elif path.suffix.lower() != ".keras":
                 source = _view_with_suffix(path, Path(tmp) / "model.keras")
             model = None
-            # layers with assets (vocabularies...) need Keras's loader, which reads them
             if not repaired and "model.weights.h5" in by_fixed and not has_assets:
                 model = _load_blockwise(config_text, weights)
             try:
@@ -360,14 +353,19 @@ def _load_keras_zip(path: Path) -> LoadedModel:
                 repaired_config = True
             else:
                 repaired_config = False
+    return LoadedModel(path=path, format=_archive_label(path, version, repaired, repaired_config),
+                       keras_model=model, metadata=metadata)
+
+
+def _archive_label(path: Path, version: str, repaired: bool = False, converted: bool = False) -> str:
     label = f"Keras {version[0]} archive (.keras)" if version else "Keras archive (.keras)"
     if path.suffix.lower() != ".keras":
         label += f" behind a {path.suffix or 'suffix-less'} name"
     if repaired:
         label += ", backslash paths repaired"
-    if repaired_config:
+    if converted:
         label += ", Keras 2 config converted"
-    return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
+    return label
 
 
 def _read_in_place(config_json: str, weights: file_range.FileRange, crc: int, shown_name: str):
@@ -425,6 +423,12 @@ def _view_with_suffix(path: Path, link: Path) -> Path:
     except OSError:
         shutil.copyfile(path, link)
     return link
+
+
+def _refuse_damaged_members(path: Path, archive: zipfile.ZipFile, names: list[str]) -> None:
+    bad = _first_damaged_member(archive, names)
+    if bad is not None:
+        raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
 
 
 def _first_damaged_member(archive: zipfile.ZipFile, names: list[str]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import signal
+import struct
 import zipfile
 
 import numpy as np
@@ -124,6 +125,24 @@ def test_index_declines_what_it_does_not_read(write, libver, tmp_path):
         write(h5)
     with pytest.raises(hdf5_index.Unsupported):
         hdf5_index.datasets(file_range.whole_file(path))
+
+
+def test_index_declines_datasets_that_share_bytes(tmp_path):
+    import h5py
+
+    path = tmp_path / "shared.h5"
+    with h5py.File(path, "w") as h5:
+        h5.create_dataset("a", data=np.ones(64, np.float32))
+        h5.create_dataset("b", data=np.zeros(64, np.float32))
+    source = file_range.whole_file(path)
+    found = hdf5_index.datasets(source)
+    a, b = found["a"], found["b"]
+    data = path.read_bytes()
+    b_layout = struct.pack("<QQ", b.offset, b.nbytes)  # b's layout message: its data's address and size
+    assert data.count(b_layout) == 1
+    path.write_bytes(data.replace(b_layout, struct.pack("<QQ", a.offset + 8, b.nbytes)))
+    with pytest.raises(hdf5_index.Unsupported, match="share bytes"):
+        hdf5_index.datasets(source)
 
 
 def _raise_hang(signum, frame):
