@@ -14,10 +14,10 @@ import numpy as np
 BLOCK_ELEMENTS = 1 << 22  # about 16 MB of float32
 
 
-def rows_per_block(shape: tuple[int, ...]) -> int:
-    """How many leading-axis rows of an array of ``shape`` make about BLOCK_ELEMENTS."""
+def rows_per_block(shape: tuple[int, ...], elements: int | None = None) -> int:
+    """How many leading-axis rows of an array of ``shape`` make about ``elements`` (BLOCK_ELEMENTS)."""
     row = int(np.prod(shape[1:])) if len(shape) > 1 else 1
-    return max(1, BLOCK_ELEMENTS // max(row, 1))
+    return max(1, (elements or BLOCK_ELEMENTS) // max(row, 1))
 
 
 def is_big(shape: tuple[int, ...]) -> bool:
@@ -25,9 +25,9 @@ def is_big(shape: tuple[int, ...]) -> bool:
     return len(shape) >= 2 and int(np.prod(shape)) > BLOCK_ELEMENTS
 
 
-def row_starts(shape: tuple[int, ...]) -> Iterator[tuple[int, int]]:
-    """(first row, end row) of each block along the leading axis."""
-    step = rows_per_block(shape)
+def row_starts(shape: tuple[int, ...], elements: int | None = None) -> Iterator[tuple[int, int]]:
+    """(first row, end row) of each block of about ``elements`` (BLOCK_ELEMENTS) along the leading axis."""
+    step = rows_per_block(shape, elements)
     for r0 in range(0, shape[0], step):
         yield r0, min(shape[0], r0 + step)
 

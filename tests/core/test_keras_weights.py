@@ -90,7 +90,8 @@ def test_block_reader_gives_the_keras_model(name, block_elements, reader, saved,
 
     reference = keras.saving.load_model(saved[name], compile=False)
     monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", block_elements)  # 64: rows of every kernel in blocks
-    monkeypatch.setattr(keras_weights, "CHECK_CHUNK_BYTES", 64)  # and the check in many chunks
+    monkeypatch.setattr(keras_weights, "READ_BLOCK_ELEMENTS", block_elements)  # handed over in many blocks
+    monkeypatch.setattr(keras_weights, "CHECK_CHUNK_BYTES", 64)  # and the rest checked in many chunks
     _without_keras_loader(monkeypatch)
     ran = _only_reader(reader, monkeypatch)
     loaded = model_io.load_model(saved[name])
@@ -215,6 +216,7 @@ def test_non_finite_weights_are_counted_while_reading(saved, tmp_path, monkeypat
     path = tmp_path / "nan.keras"
     model.save(path)
     monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(keras_weights, "READ_BLOCK_ELEMENTS", 64)
     monkeypatch.setattr(keras_weights, "CHECK_CHUNK_BYTES", chunk_bytes)
     loaded = model_io.load_model(path)
     assert loaded.non_finite_read is not None, "the in-place reader should have read this archive"
@@ -222,3 +224,28 @@ def test_non_finite_weights_are_counted_while_reading(saved, tmp_path, monkeypat
     assert expected == {"h1": 3, "out": 1}
     assert model_io._by_layer(loaded.non_finite_read) == expected
     assert sorted(loaded.notes) == ["layer h1 has 3 NaN or infinite weights", "layer out has 1 NaN or infinite weights"]
+
+
+def test_a_failed_row_write_stops_the_reader_and_hands_over(saved, monkeypatch):
+    """If writing rows fails half-way, the reader thread stops (no hang, no thread left behind) and
+    the checked h5py path reads the archive instead."""
+    import threading
+
+    import keras
+
+    monkeypatch.setattr(row_blocks, "BLOCK_ELEMENTS", 64)
+    monkeypatch.setattr(keras_weights, "READ_BLOCK_ELEMENTS", 64)
+    real_write = row_blocks.write_rows
+
+    def fail_after_one_block(variable, blocks):
+        real_write(variable, [next(iter(blocks))])
+        raise RuntimeError("a write failed")
+
+    monkeypatch.setattr(row_blocks, "write_rows", fail_after_one_block)
+    ran = _only_reader("in place", monkeypatch)
+    monkeypatch.setattr(keras_weights, "read_with_h5py", lambda *a: ran.append("h5py") or keras_weights.Loaded(
+        keras.saving.load_model(saved["mlp"], compile=False)))
+    loaded = model_io.load_model(saved["mlp"])
+    assert ran == ["in place", "h5py"]
+    assert loaded.non_finite_read is None
+    assert not [t for t in threading.enumerate() if t.name == "prune-viz weights reader"]
