@@ -299,11 +299,12 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
     from prune_viz.core.evaluation import DEFAULT_BATCH, Evaluator
     from prune_viz.core.inputs import preprocess
 
-    repeats = 3 if quick else 7
     task.progress(0.0, f"{label}: evaluation")
     opened.pruner.restore()
     evaluator = Evaluator(opened.loaded, data, "scale")
     evaluator.run()  # warm-up
+    # a 15-25 ms evaluation (LeNet-300-100) swings by a third between runs on this VM: more repeats
+    repeats = 3 if quick else (15 if evaluator.run().seconds < 0.05 else 7)
     import tensorflow as tf
 
     x = preprocess(data.x_test, "scale").reshape(len(data.x_test), -1)
@@ -330,8 +331,13 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
             floors[name].extend(_timed(run, 1))
         task.check()
     floor_ms = {name: _median_ms(t) for name, t in floors.items()}
-    best_batch = min(floor_ms, key=floor_ms.get)
     ours_ms = _median_ms(ours)
+    # The ratio compares the fastest run of each. On this VM about half of the 15 ms LeNet runs land
+    # in a slow mode (21-26 ms), for a bare TF chain as for the evaluator (12, 12 and 6 of 25 runs),
+    # so a ratio of medians swung between 0.85x and 1.57x from one run to the next.
+    floor_best_ms = {name: min(t) * 1000 for name, t in floors.items()}
+    best_batch = min(floor_best_ms, key=floor_best_ms.get)
+    ours_best_ms = min(ours) * 1000
     reference = evaluator.run()
     numpy_accuracy = float(np.mean(np.argmax(numpy_forward(weights, x, len(x)), axis=1) == data.y_test))
 
@@ -350,9 +356,10 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
 
     figures = [
         at_most(f"{label}.eval.vs_floor", f"{label} evaluation / dense matmul floor",
-                round(ours_ms / floor_ms[best_batch], 3), "x", EVAL_FLOOR_TARGET,
-                f"ours {ours_ms:.1f} ms (batch {evaluator.batch_size}), floor {floor_ms[best_batch]:.1f} ms "
-                f"({best_batch.replace('/', ', batch ')})"),
+                round(ours_best_ms / floor_best_ms[best_batch], 3), "x", EVAL_FLOOR_TARGET,
+                f"fastest of {len(ours)}: ours {ours_best_ms:.1f} ms (batch {evaluator.batch_size}), floor "
+                f"{floor_best_ms[best_batch]:.1f} ms ({best_batch.replace('/', ', batch ')}); medians "
+                f"{ours_ms:.1f} and {floor_ms[best_batch]:.1f} ms"),
         info(f"{label}.eval.ms", f"{label} evaluation of {len(x):,} images", round(ours_ms, 2), "ms",
              f"median of {len(ours)}"),
         info(f"{label}.eval.predict32_ms", f"{label} model.predict, batch 32", round(predict_ms, 1), "ms",
@@ -363,6 +370,7 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
         "evaluator_batch": evaluator.batch_size,
         "default_batch": DEFAULT_BATCH,
         "floor_median_ms": {name: round(v, 2) for name, v in floor_ms.items()},
+        "floor_fastest_ms": {name: round(v, 2) for name, v in floor_best_ms.items()},
         "floor_best_batch": best_batch,
         "evaluator_median_ms_by_batch": {str(b): v for b, v in batch_ms.items()},
         "predict_batch32_ms": round(predict_ms, 1),
