@@ -4,8 +4,10 @@ The reader is chosen by content, not by extension: a zip is a Keras archive
 (Keras 3 or Keras 2.x; backslashed Windows paths repaired, Keras 2 configs
 converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
 name), and a folder is a TensorFlow SavedModel (kernels from its serving
-signature). HDF5 data is read once in a child process first, because a damaged
-file can crash or hang libhdf5. Repairs happen on temporary copies only.
+signature). A Keras 3 archive's weights are read in place without libhdf5 when
+``hdf5_index`` understands them; any other HDF5 data is read once in a child
+process first, because a damaged file can crash or hang libhdf5. Repairs happen
+on temporary copies only.
 Every failure becomes a ``ModelLoadError`` whose message is one sentence;
 caveats about a model that did open go to ``LoadedModel.notes``.
 """
