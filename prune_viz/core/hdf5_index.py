@@ -152,9 +152,7 @@ class _Index:
         return found
 
     def _group_children(self, tree: int, heap: int) -> list[tuple[str, int]]:
-        head = self.file.read(heap, 32)
-        if head[:4] != b"HEAP" or head[4] != 0:
-            raise Unsupported("a group's name heap is damaged")
+        head = self._structure(heap, 32, b"HEAP", 0, "a group's name heap")
         size = _u(head, 8, 8)
         if size > MAX_STRUCTURE_BYTES:
             raise Unsupported("a group's name heap is too large")
@@ -165,9 +163,9 @@ class _Index:
             if address in visited or depth > MAX_TREE_DEPTH or len(visited) > MAX_OBJECTS:
                 raise Unsupported("a group's B-tree loops or is too large")
             visited.add(address)
-            node = self.file.read(address, 24)
-            if node[:4] != b"TREE" or node[4] != 0 or (level is not None and node[5] != level):
-                raise Unsupported("a group's B-tree is damaged")
+            node = self._structure(address, 24, b"TREE", 0, "a group's B-tree")  # 0: a tree of groups
+            if level is not None and node[5] != level:
+                raise Unsupported("a group's B-tree has a node at the wrong level")
             used = _u(node, 6, 2)
             # keys and child addresses alternate: key 0, child 0, key 1, ..., child n-1, key n
             values = struct.unpack(f"<{2 * used + 1}Q", self.file.read(address + 24, 8 * (2 * used + 1)))
@@ -180,10 +178,15 @@ class _Index:
                 raise Unsupported("too many objects")
         return children
 
+    def _structure(self, address: int, size: int, signature: bytes, version: int, what: str) -> bytes:
+        """``size`` bytes at ``address``, which must start with ``signature`` and then ``version``."""
+        data = self.file.read(address, size)
+        if data[:4] != signature or data[4] != version:
+            raise Unsupported(f"{what} is damaged")
+        return data
+
     def _symbol_node(self, address: int, names: bytes) -> list[tuple[str, int]]:
-        head = self.file.read(address, 8)
-        if head[:4] != b"SNOD" or head[4] != 1:
-            raise Unsupported("a group's symbol node is damaged")
+        head = self._structure(address, 8, b"SNOD", 1, "a group's symbol node")
         count = _u(head, 6, 2)
         entries = self.file.read(address + 8, 40 * count)
         found = []
