@@ -78,6 +78,7 @@ class EvaluationRecord:
     config: PruningConfig
     result: EvaluationResult
     sparsity: float  # of the included layers, as pruned for this evaluation
+    sparsity_all: float  # of all the model's weights, biases and other non-prunable ones included
     data_source: str
     train_description: str
 
@@ -227,6 +228,7 @@ class Session:
             config=config,
             result=evaluation,
             sparsity=result.included_sparsity(),
+            sparsity_all=self.all_weights_sparsity(result),
             data_source=evaluator.data.source,
             train_description=evaluator.data.train_description,
         )

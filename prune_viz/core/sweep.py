@@ -126,10 +126,9 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
         task.progress(fraction, f"{config.method} k={config.k:g}{' ' + layer if layer else ''}")
         # Session.evaluate holds the session's job lock and builds its Evaluator once, on the first point
         record, _ = session.evaluate(config, task.sub(fraction, (i + 1) / len(plan)), with_baseline=False)
-        pruned = session.model.pruner.prune(config)  # a few ms; for the all-weights sparsity
         point = SweepPoint(
             model=name, seed=seed, method=config.method, scope=config.scope, layer=layer, k=config.k,
-            sparsity_included=record.sparsity, sparsity_all=session.all_weights_sparsity(pruned),
+            sparsity_included=record.sparsity, sparsity_all=record.sparsity_all,
             accuracy=record.result.accuracy, loss=record.result.loss, seconds=record.result.seconds,
         )
         points.append(point)
