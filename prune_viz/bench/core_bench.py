@@ -541,8 +541,9 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
     task.progress(0.3, "scale: loading and pruning")
     child = _run_child("import json; from prune_viz.bench.core_bench import scale_child; "
                        f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))")
-    # Loading alone, in fresh processes: the first process after the build loads 50-100 ms slower
-    # on these VMs, whatever file it reads (page-fault cost of memory the build just freed)
+    # Loading alone, in fresh processes: the first process after the build loaded up to 400 ms slower
+    # on these VMs (199-602 ms against a usual ~210 ms), whatever file it read; fresh memory's cost
+    # varies here, which each load child reports with a tf.zeros of the weights' size
     loads = [_run_child("import json; from prune_viz.bench.core_bench import load_child; "
                         f"print(json.dumps(load_child({str(path)!r})))") for _ in range(1 if quick else LOAD_RUNS)]
     loads_ms = [round(run["load_seconds"] * 1000, 1) for run in loads]

@@ -313,7 +313,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         # layers with assets (vocabularies...) need Keras's loader, which reads them
         has_assets = any(f.startswith("assets") for f in by_fixed)
         if stored is not None and not has_assets and all(n == f for n, f in members.items()):
-            read = _read_in_place(config_text, stored, archive.getinfo(weights_name).CRC, path.name)
+            read = _read_in_place(config_text, stored, archive.getinfo(weights_name).CRC, path, weights_name)
             if read is not None:
                 return LoadedModel(path=path, format=_archive_label(path, version), keras_model=read.model,
                                    metadata=metadata, non_finite_read=read.non_finite)
@@ -370,7 +370,7 @@ def _archive_label(path: Path, version: str, repaired: bool = False, converted: 
     return label
 
 
-def _read_in_place(config_json: str, weights: file_range.FileRange, crc: int, shown_name: str):
+def _read_in_place(config_json: str, weights: file_range.FileRange, crc: int, path: Path, member: str):
     """``keras_weights.Loaded`` read without libhdf5, or None when that reader does not handle this
     archive and the checked h5py path must."""
     from prune_viz.core import keras_weights
@@ -378,7 +378,7 @@ def _read_in_place(config_json: str, weights: file_range.FileRange, crc: int, sh
     try:
         return keras_weights.read_in_place(config_json, weights, crc)
     except keras_weights.Damaged as exc:
-        raise ModelLoadError(f"{shown_name} is damaged (its member model.weights.h5 cannot be read).") from exc
+        raise _damaged_member(path, member) from exc
     except Exception as exc:  # the next readers run and report real errors in their own words
         logging.getLogger(__name__).debug("in-place reader declined: %s", exc)
         return None
@@ -430,7 +430,11 @@ def _view_with_suffix(path: Path, link: Path) -> Path:
 def _refuse_damaged_members(path: Path, archive: zipfile.ZipFile, names: list[str]) -> None:
     bad = _first_damaged_member(archive, names)
     if bad is not None:
-        raise ModelLoadError(f"{path.name} is damaged (its member {bad} cannot be read).")
+        raise _damaged_member(path, bad)
+
+
+def _damaged_member(path: Path, member: str) -> ModelLoadError:
+    return ModelLoadError(f"{path.name} is damaged (its member {member} cannot be read).")
 
 
 def _first_damaged_member(archive: zipfile.ZipFile, names: list[str]) -> str | None:
