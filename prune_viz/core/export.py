@@ -1,8 +1,7 @@
 """Write pruned models, compact them, and measure what pruning buys in bytes and milliseconds.
 
-* ``save_model_atomically``: temp file in the target folder, then ``os.replace``;
-  refuses to overwrite unless forced, and never writes over a protected (input) file.
-* ``export_pruned``: the masked model (zeros in place) as a plain .keras file.
+* ``export_pruned``: the masked model (zeros in place, or compacted) as a .keras file,
+  written by core.files (atomically, never over the opened model).
 * ``compact_model``: a physically smaller dense model without the dead units
   (all-zero kernel columns) of a chain of Dense/Conv layers. A dead unit still
   outputs act(bias), a constant, so its effect on the next layer is folded into
@@ -34,65 +33,6 @@ class ExportError(Exception):
 
 class CompactionError(ExportError):
     """The architecture cannot be compacted; the message says which layer and why."""
-
-
-# -- writing files ------------------------------------------------------------------------------
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
-    except OSError:
-        return False
-
-
-def save_model_atomically(model, path: str | os.PathLike, metadata: dict, *, force: bool = False,
-                          protect: tuple = ()) -> Path:
-    """Save ``model`` (+ prune-viz metadata) to ``path`` via a temp file in the same folder."""
-    from prune_viz.core.model_io import save_keras_with_metadata
-
-    path = Path(path).expanduser()
-    if path.suffix != ".keras":
-        raise ExportError(f"The output file must end in .keras (got {path.name}).")
-    for protected in protect:
-        if protected is not None and (_same_file(path, Path(protected))
-                                      or path.resolve() == Path(protected).resolve()):
-            raise ExportError(f"Refusing to write over the input model {path}; choose another --out.")
-    if path.exists() and not force:
-        raise FileExistsError(f"{path} already exists; pass --force to overwrite it.")
-    if not path.parent.is_dir():
-        raise FileNotFoundError(2, "No such folder", str(path.parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".keras", dir=path.parent)
-    os.close(fd)
-    try:
-        save_keras_with_metadata(model, tmp, metadata)
-        os.chmod(tmp, new_file_mode(path))
-        _fsync(tmp)  # the bytes are on disk before the name points at them
-        os.replace(tmp, path)
-        _fsync(path.parent)  # and the rename itself survives a crash
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _fsync(path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    except OSError:  # some filesystems cannot fsync a directory; the rename is still atomic
-        pass
-    finally:
-        os.close(fd)
-
-
-def new_file_mode(path: Path) -> int:
-    """The mode a plain open() would give ``path`` (mkstemp's temp files are 0600)."""
-    if path.exists():
-        return path.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 # -- walking a chain of layers ------------------------------------------------------------------
@@ -365,6 +305,8 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
 
     Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
     """
+    from prune_viz.core.model_io import save_keras_with_metadata
+
     task = task or quiet()
     _require_keras(opened)
     pruner = opened.pruner
@@ -384,7 +326,7 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
         if compaction is not None:
             metadata["pruning"]["compacted_layers"] = {
                 c.name: [c.units_before, c.units_after] for c in compaction.layers}
-        path = save_model_atomically(model, out, metadata, force=force, protect=(opened.loaded.path,))
+        path = save_keras_with_metadata(model, out, metadata, force=force, protect=(opened.loaded.path,))
     finally:
         pruner.restore()
     task.progress(1.0, "Saved")

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core import file_range, row_blocks
+from prune_viz.core.files import WriteRefused, write_atomically
 
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
 METADATA_H5_ATTR = "prune_viz"
@@ -814,9 +815,20 @@ def _parse_json(raw) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def save_keras_with_metadata(model, path: str | os.PathLike, metadata: dict) -> None:
-    """Save ``model`` as a .keras archive carrying ``metadata`` as an extra zip member."""
-    path = Path(path)
-    model.save(path)
-    with zipfile.ZipFile(path, "a") as archive:
-        archive.writestr(METADATA_ZIP_NAME, json.dumps(metadata, indent=2, sort_keys=True))
+def save_keras_with_metadata(model, path: str | os.PathLike, metadata: dict, *, force: bool = False,
+                             protect: tuple = ()) -> Path:
+    """Save ``model`` as a .keras archive carrying ``metadata`` as an extra zip member.
+
+    Written atomically by core.files: never over a ``protect``-ed file (the opened model),
+    never over an existing file unless ``force``.
+    """
+    path = Path(path).expanduser()
+    if path.suffix != ".keras":
+        raise WriteRefused(f"The output file must end in .keras (got {path.name}).")
+
+    def write(temporary: Path) -> None:
+        model.save(temporary)
+        with zipfile.ZipFile(temporary, "a") as archive:
+            archive.writestr(METADATA_ZIP_NAME, json.dumps(metadata, indent=2, sort_keys=True))
+
+    return write_atomically(path, write, force=force, protect=protect)

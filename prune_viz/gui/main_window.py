@@ -29,13 +29,16 @@ from PySide6.QtWidgets import (
 from prune_viz.core.model_io import ModelLoadError, sniff_format
 from prune_viz.core.session import Session, open_model
 from prune_viz.gui import recent_qt
+from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.gui.confusion_qt import EvaluationDetails
 from prune_viz.gui.controls_qt import LayerList, PruningControls
 from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
-from prune_viz.gui.experiments_qt import install_experiments
+from prune_viz.gui.experiments.dock import install_experiments
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
-from prune_viz.gui.pictures_qt import AccuracySparsityPlot, EvaluationDetails, UnitTileGrid, WeightHistogram
+from prune_viz.gui.histogram_qt import WeightHistogram
 from prune_viz.gui.start_page_qt import StartPage
+from prune_viz.gui.tiles_qt import UnitTileGrid
 from prune_viz.gui.workers import Job, JobQueue
 
 APP_NAME = "prune-viz"
@@ -445,7 +448,21 @@ class MainWindow(QMainWindow):
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str) -> bool:
-        saved = self.grab().save(path, "PNG")
+        """The window as a PNG, written atomically (the dialog has asked before replacing a file)."""
+        from prune_viz.core.files import write_atomically
+
+        image = self.grab()
+
+        def write(temporary: Path) -> None:
+            if not image.save(str(temporary), "PNG"):
+                raise OSError(f"Qt could not write {path}")
+
+        opened = self.session.model.loaded.path if self.session.model is not None else None
+        try:
+            write_atomically(path, write, force=True, protect=(opened,) if opened is not None else ())
+            saved = True
+        except Exception:
+            saved = False
         self.statusBar().showMessage(f"Saved {path}." if saved else f"Could not save {path}.", 6000)
         return saved
 

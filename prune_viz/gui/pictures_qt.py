@@ -1,43 +1,17 @@
 """The "pictures" of the app: weight histogram, unit tiles, accuracy plot, evaluation details.
 
-Each widget lives in its own module; this one holds the look they share (a light,
-high-contrast style that survives a classroom projector, a colour-blind-safe palette)
-and the session-binding helper, and re-exports the four widgets::
-
-    from prune_viz.gui.pictures_qt import WeightHistogram, UnitTileGrid, AccuracySparsityPlot, EvaluationDetails
-
-The re-export is lazy (PEP 562) so that the widget modules can import the shared style
-from here without a circular import.
+Each widget lives in its own module (histogram_qt, tiles_qt, accuracy_plot_qt,
+confusion_qt); this one holds the look they share (a light, high-contrast style that
+survives a classroom projector, a colour-blind-safe palette) and the session-binding helper.
 """
 
 from __future__ import annotations
 
-import importlib
 import weakref
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
-
-__all__ = ["WeightHistogram", "UnitTileGrid", "AccuracySparsityPlot", "EvaluationDetails"]
-
-_WIDGET_MODULES = {
-    "WeightHistogram": "prune_viz.gui.histogram_qt",
-    "UnitTileGrid": "prune_viz.gui.tiles_qt",
-    "AccuracySparsityPlot": "prune_viz.gui.accuracy_plot_qt",
-    "EvaluationDetails": "prune_viz.gui.confusion_qt",
-}
-
-
-def __getattr__(name: str):
-    if name in _WIDGET_MODULES:
-        return getattr(importlib.import_module(_WIDGET_MODULES[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(list(globals()) + __all__)
-
 
 # -- palette (Okabe-Ito: distinguishable with the common colour-vision deficiencies) ------------
 BACKGROUND = "#ffffff"

@@ -11,37 +11,33 @@ import textwrap
 
 import pytest
 
-from prune_viz.core import model_io
-from prune_viz.core.export import save_model_atomically
-from prune_viz.core.model_io import load_model
+from prune_viz.core.model_io import load_model, save_keras_with_metadata
 
 # Runs `prune-viz export --force` over an existing file, but the writer stops at a chosen point
 # and waits there to be killed: "half" after writing half of the temporary file, "before-rename"
 # once the temporary file is complete.
 KILLED_WRITER = textwrap.dedent("""
     import os, sys, time
-    import prune_viz.core.model_io as model_io
-    import prune_viz.core.export as export
+    import prune_viz.core.files as files
 
     stop_at, model, out = sys.argv[1:4]
-    real_save, real_replace = model_io.save_keras_with_metadata, os.replace
+    real_flush, real_replace = files._flush_to_disk, os.replace
 
-    def save_then_stall(keras_model, path, metadata):
-        real_save(keras_model, path, metadata)
-        if stop_at == "half":
-            data = open(path, "rb").read()
-            with open(path, "wb") as f:
-                f.write(data[: len(data) // 2])
+    def half_written_then_stall(path):
+        if stop_at == "half" and path.is_file():  # the temporary file, complete: cut it in half
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
             print("STOPPED", flush=True)
             time.sleep(300)
+        real_flush(path)
 
     def stall_before_rename(src, dst):
         print("STOPPED", flush=True)
         time.sleep(300)
 
-    model_io.save_keras_with_metadata = save_then_stall
+    files._flush_to_disk = half_written_then_stall
     if stop_at == "before-rename":
-        export.os.replace = stall_before_rename
+        files.os.replace = stall_before_rename
     from prune_viz.cli import main
     sys.exit(main(["export", model, "--method", "weight", "--k", "50", "--out", out, "--force", "--no-report"]))
 """)
@@ -70,20 +66,21 @@ def test_killing_the_writer_leaves_the_old_file_whole(trained_mlp_path, tmp_path
     assert [layer.name for layer in load_model(out).keras_model.layers] == ["hidden1", "hidden2", "output"]
 
 
-def test_a_full_disk_leaves_the_old_file_and_no_temporary(trained_mlp_path, tmp_path, monkeypatch):
-    model = load_model(trained_mlp_path).keras_model
-    out = tmp_path / "pruned.keras"
-    out.write_bytes(trained_mlp_path.read_bytes())
-    before = _digest(out)
+class ModelOnAFullDisk:
+    """Stands in for a Keras model whose save() meets a full disk half-way."""
 
-    def disk_fills_up(keras_model, path, metadata):
+    def save(self, path):
         with open(path, "wb") as f:
             f.write(b"PK\x03\x04 partial")
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
-    monkeypatch.setattr(model_io, "save_keras_with_metadata", disk_fills_up)
+
+def test_a_full_disk_leaves_the_old_file_and_no_temporary(trained_mlp_path, tmp_path):
+    out = tmp_path / "pruned.keras"
+    out.write_bytes(trained_mlp_path.read_bytes())
+    before = _digest(out)
     with pytest.raises(OSError) as info:
-        save_model_atomically(model, out, {}, force=True)
+        save_keras_with_metadata(ModelOnAFullDisk(), out, {}, force=True)
     assert info.value.errno == errno.ENOSPC
     assert _digest(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pruned.keras"]

@@ -129,9 +129,9 @@ def test_export_leaves_the_opened_model_and_input_alone(exported, trained_mlp_pa
         assert got.tobytes() == want.tobytes()
     with pytest.raises(FileExistsError, match="--force"):
         export_pruned(opened, config, dense.path)
-    from prune_viz.core.export import ExportError
+    from prune_viz.core.files import WriteRefused
 
-    with pytest.raises(ExportError, match="input model"):
+    with pytest.raises(WriteRefused, match="opened model"):
         export_pruned(opened, config, trained_mlp_path, force=True)
     assert compact.bytes < dense.bytes
     assert [c.kernel_shape_after for c in compact.compaction.layers] == [(784, 32), (32, 16), (16, 10)]

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from prune_viz.core.architectures import build_model
-from prune_viz.core.export import ExportError, save_model_atomically
+from prune_viz.core.files import WriteRefused
+from prune_viz.core.model_io import save_keras_with_metadata
 from prune_viz.core.tasks import Cancelled, TaskState
 from prune_viz.core.training import TrainConfig, TrainingError, split_validation, train
 
@@ -74,7 +75,7 @@ def test_saved_file_carries_the_metadata_and_the_recorded_accuracy(trained, mnis
     from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.model_io import load_model
 
-    path = save_model_atomically(trained.model, tmp_path / "lenet.keras", trained.metadata)
+    path = save_keras_with_metadata(trained.model, tmp_path / "lenet.keras", trained.metadata)
     assert path.stat().st_size < 1.3e6  # float32 weights only: 266,610 x 4 bytes + the archive
     loaded = load_model(path)
     assert loaded.metadata["trained_on"] == "MNIST 5,000-image training subset"
@@ -86,19 +87,19 @@ def test_atomic_save_refuses_to_overwrite_without_force(trained, tmp_path):
     path = tmp_path / "m.keras"
     path.write_bytes(b"not a model")
     with pytest.raises(FileExistsError, match="--force"):
-        save_model_atomically(trained.model, path, {})
+        save_keras_with_metadata(trained.model, path, {})
     assert path.read_bytes() == b"not a model"
-    save_model_atomically(trained.model, path, {"x": 1}, force=True)
+    save_keras_with_metadata(trained.model, path, {"x": 1}, force=True)
     assert path.read_bytes()[:2] == b"PK"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]  # no temp file left behind
-    fresh = save_model_atomically(trained.model, tmp_path / "fresh.keras", {})
+    fresh = save_keras_with_metadata(trained.model, tmp_path / "fresh.keras", {})
     umask = os.umask(0)
     os.umask(umask)
     assert fresh.stat().st_mode & 0o777 == 0o666 & ~umask  # not the temp file's private 0600
-    with pytest.raises(ExportError, match="input model"):
-        save_model_atomically(trained.model, path, {}, force=True, protect=(path,))
-    with pytest.raises(ExportError, match=r"\.keras"):
-        save_model_atomically(trained.model, tmp_path / "m.h5", {})
+    with pytest.raises(WriteRefused, match="opened model"):
+        save_keras_with_metadata(trained.model, path, {}, force=True, protect=(path,))
+    with pytest.raises(WriteRefused, match=r"\.keras"):
+        save_keras_with_metadata(trained.model, tmp_path / "m.h5", {})
 
 
 def test_cancel_stops_training(mnist):

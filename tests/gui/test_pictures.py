@@ -14,14 +14,11 @@ from PySide6.QtGui import QFont
 
 from prune_viz.core.pruning import unit_norms
 from prune_viz.core.session import Session, open_model
-from prune_viz.gui.pictures_qt import (
-    STALE_OPACITY,
-    AccuracySparsityPlot,
-    EvaluationDetails,
-    UnitTileGrid,
-    WeightHistogram,
-)
-from prune_viz.gui.tiles_qt import GAP, SIDE
+from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.gui.confusion_qt import EvaluationDetails
+from prune_viz.gui.histogram_qt import WeightHistogram
+from prune_viz.gui.pictures_qt import STALE_OPACITY
+from prune_viz.gui.tiles_qt import GAP, SIDE, UnitTileGrid
 
 
 @pytest.fixture(scope="module")
@@ -412,8 +409,10 @@ def test_plots_follow_the_widget_font(qtbot, session):
 
 def test_importing_the_pictures_does_not_import_tensorflow():
     """The pictures are on the GUI start-up path, where a 5-second TensorFlow import would show."""
-    code = ("import sys; import prune_viz.gui.pictures_qt as p; "
-            "[getattr(p, name) for name in p.__all__]; print('tensorflow' in sys.modules)")
+    modules = ["pictures_qt", "histogram_qt", "tiles_qt", "accuracy_plot_qt", "confusion_qt"]
+    code = ("import importlib, sys; "
+            f"[importlib.import_module('prune_viz.gui.' + name) for name in {modules!r}]; "
+            "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.stdout.strip() == "False"

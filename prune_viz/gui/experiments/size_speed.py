@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QAbstractScrollArea, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from prune_viz.gui.experiments_qt import (
+from prune_viz.gui.experiments.base import (
     SIZE_SPEED_KIND,
     JobStrip,
     megabytes,

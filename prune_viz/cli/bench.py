@@ -6,12 +6,17 @@ import json
 import os
 import time
 
-from prune_viz import cli
+from prune_viz.cli.arguments import add_json_arg
+from prune_viz.cli.errors import UsageError
+from prune_viz.cli.terminal import progress_printer
+
+NAME = "bench"
+ALL_SECTIONS = ("slider", "evaluation", "sweep", "scale", "compaction", "gui")
 
 
-def register(subparsers) -> None:
-    p = subparsers.add_parser("bench", help="benchmark slider step, evaluation, sweep, scale, compaction and the GUI")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(NAME, help="benchmark slider step, evaluation, sweep, scale, compaction and the GUI")
+    add_json_arg(p, "print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="small models and few repeats (a smoke run)")
     p.add_argument("--data", metavar="PATH", help="MNIST as a folder of IDX files or an .npz "
                                                   "(default: $PRUNE_VIZ_MNIST, then the Keras cache)")
@@ -20,24 +25,19 @@ def register(subparsers) -> None:
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE")
 
 
-ALL_SECTIONS = ("slider", "evaluation", "sweep", "scale", "compaction", "gui")
-
-cli._EXTRA_PARSERS.append(register)
-
-
-@cli.subcommand("bench")
-def cmd_bench(args) -> int:
+def run(args) -> int:
     from prune_viz.bench.core_bench import SECTIONS, BenchOptions, format_table, run_bench
+    from prune_viz.core.files import write_text
 
     sections = ALL_SECTIONS
     if args.only:
         sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
         unknown = sorted(set(sections) - set(ALL_SECTIONS))
         if unknown:
-            raise cli.UsageError(f"unknown bench section {', '.join(unknown)}; "
-                                 f"choose from {', '.join(ALL_SECTIONS)}.")
+            raise UsageError(f"unknown bench section {', '.join(unknown)}; "
+                             f"choose from {', '.join(ALL_SECTIONS)}.")
     started = time.perf_counter()
-    task = cli.progress_printer()
+    task = progress_printer()
     core = tuple(s for s in sections if s in SECTIONS)
     report = run_bench(BenchOptions(quick=args.quick, data=args.data, sections=core), task)
     if "gui" in sections:
@@ -51,7 +51,6 @@ def cmd_bench(args) -> int:
     task.finish()
     text = json.dumps(report.as_dict(), indent=2)
     if args.output:
-        with open(args.output, "w", encoding="utf-8") as f:
-            f.write(text + "\n")
+        write_text(args.output, text + "\n", force=True)  # a results file, rewritten run after run
     print(text if args.json else format_table(report))
     return 0

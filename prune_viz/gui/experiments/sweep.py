@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
-from prune_viz.gui.experiments_qt import (
+from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.gui.experiments.base import (
     SENSITIVITY_KIND,
     SWEEP_KIND,
     JobStrip,
@@ -145,8 +146,6 @@ class SweepPanel(QWidget):
                 number_item(f"{p.sparsity_all * 100:.2f}")]
 
     def make_plot(self) -> QWidget:
-        from prune_viz.gui.pictures_qt import AccuracySparsityPlot
-
         self.accuracy_plot = AccuracySparsityPlot(self.session)
         return self.accuracy_plot
 
@@ -237,18 +236,24 @@ class SweepPanel(QWidget):
 
     def save_csv(self, path) -> bool:
         """One row per point (the columns of prune-viz sweep --csv), written atomically."""
-        from prune_viz.commands.experiments import write_csv
+        from prune_viz.core.files import write_csv
         from prune_viz.core.sweep import CSV_FIELDS
 
-        return self._save(lambda: write_csv(Path(path), [p.as_row() for p in self.points], CSV_FIELDS), path)
+        return self._save(lambda: write_csv(path, [p.as_row() for p in self.points], CSV_FIELDS, force=True,
+                                            protect=self._protected()), path)
 
     def save_png(self, path) -> bool:
         """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
-        from prune_viz.commands.experiments import write_sweep_plot
         from prune_viz.core.sweep import summarise
+        from prune_viz.gui.plots import write_sweep_plot
 
-        return self._save(lambda: write_sweep_plot(Path(path), summarise(self.points), per_layer=self.per_layer,
-                                                   title=self.model_name), path)
+        return self._save(lambda: write_sweep_plot(path, summarise(self.points), per_layer=self.per_layer,
+                                                   title=self.model_name, force=True, protect=self._protected()),
+                          path)
+
+    def _protected(self) -> tuple:
+        """The opened model: a save dialog may well be pointed at it."""
+        return (self.session.model.loaded.path,) if self.session.model is not None else ()
 
     def _save(self, write, path) -> bool:
         if not self.points:

@@ -13,13 +13,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
-from prune_viz.gui.experiments_qt import (
+from prune_viz.gui.experiments.base import (
     FINETUNE_KIND,
     KERAS_FILTER,
     JobStrip,
     ask_save_path,
     megabytes,
-    refuse_input_model,
     show_experiment_error,
     write_outcome,
 )
@@ -133,13 +132,14 @@ class FinetunePanel(QWidget):
 
     def save_to(self, path):
         """Write the fine-tuned model (with its metadata) to ``path`` in a job; never the opened file."""
-        from prune_viz.core.export import save_model_atomically
+        from prune_viz.core.files import check_writable
+        from prune_viz.core.model_io import save_keras_with_metadata
 
         if self.result is None or self.session.model is None or self.strip.busy:
             return None
         source = self.session.model.loaded.path
         try:
-            refuse_input_model(path, source)
+            check_writable(path, force=True, protect=(source,))
         except Exception as exc:
             self.error_box = show_experiment_error(self, exc, "save the fine-tuned model")
             return None
@@ -148,7 +148,7 @@ class FinetunePanel(QWidget):
 
         def job(task):
             task.progress(0.1, f"Writing {Path(path).name}")
-            return save_model_atomically(result.model, path, result.metadata, force=True, protect=(source,))
+            return save_keras_with_metadata(result.model, path, result.metadata, force=True, protect=(source,))
 
         return self.strip.start(job, "save-finetuned", "Saving", self._on_saved, "save the fine-tuned model",
                                 cancelled_text=lambda: f"Saving cancelled: {write_outcome(path, start)}.")

@@ -1,0 +1,68 @@
+"""``prune-viz inspect MODEL``: format, input shape and prunable layers of a model."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from prune_viz.cli.arguments import add_json_arg
+from prune_viz.cli.models import layer_rows, open_session
+from prune_viz.cli.terminal import progress_printer
+
+NAME = "inspect"
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(NAME, help="format, input shape and prunable layers of a model")
+    p.add_argument("model")
+    add_json_arg(p)
+
+
+def run(args) -> int:
+    task = progress_printer()
+    start = time.perf_counter()
+    session = open_session(args, task)
+    task.finish()
+    loaded = session.model.loaded
+    info = {
+        "model": str(loaded.path),
+        "format": loaded.format,
+        "input_shape": [d for d in (loaded.input_shape or ())],
+        "total_parameters": session.model.total_parameters,
+        "prunable_parameters": session.result.prunable_size,
+        "sparsity_prunable": round(session.result.prunable_sparsity, 6),
+        "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
+        "layers": layer_rows(session),
+        "metadata": loaded.metadata,
+        "notes": loaded.notes,
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"Model:        {info['model']}")
+    print(f"Format:       {info['format']}")
+    for note in loaded.notes:
+        print(f"Warning:      {note}")
+    print(f"Input shape:  {tuple(loaded.input_shape) if loaded.input_shape else 'unknown'}")
+    print(f"Parameters:   {info['total_parameters']:,} in all, {info['prunable_parameters']:,} in prunable kernels")
+    print(f"Sparsity:     {info['sparsity_prunable'] * 100:.2f}% of prunable weights are zero, "
+          f"{info['sparsity_all_weights'] * 100:.2f}% of all weights")
+    if loaded.metadata:
+        trained_on = loaded.metadata.get("trained_on")
+        if trained_on:
+            print(f"Trained on:   {trained_on}")
+        if "test_accuracy" in loaded.metadata:
+            print(f"Recorded test accuracy: {loaded.metadata['test_accuracy']:.4f}")
+    print()
+    header = f"{'layer':<28} {'kind':<7} {'shape':<20} {'params':>10} {'sparsity':>9}  note"
+    print(header)
+    print("-" * len(header))
+    for row in info["layers"]:
+        note = "output layer, excluded by default" if row["output_layer"] else ""
+        print(f"{row['name']:<28} {row['kind']:<7} {'x'.join(map(str, row['shape'])):<20} "
+              f"{row['params']:>10,} {row['sparsity'] * 100:>8.2f}%  {note}")
+    if not info["layers"]:
+        print("(no prunable layers: no Dense or Conv1D/Conv2D kernels)")
+    print(f"\n({info['seconds']:.2f} s)")
+    return 0

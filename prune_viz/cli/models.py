@@ -1,0 +1,67 @@
+"""Opening the model a subcommand names and turning its pruning options into a PruningConfig."""
+
+from __future__ import annotations
+
+from prune_viz.cli.errors import UsageError
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.tasks import TaskState
+
+OUTPUT_LAYER_ONLY = "The model's only prunable layer is its output layer; pass --include-output to prune it."
+
+
+def open_model(model_path: str, task: TaskState):
+    from prune_viz.core.session import open_model as open_for_pruning
+
+    return open_for_pruning(model_path, task)
+
+
+def open_session(args, task: TaskState):
+    """A Session on ``args.model``, configured from the pruning options the command has."""
+    from prune_viz.core.session import Session
+
+    session = Session(data_path=getattr(args, "data", None),
+                      preprocessing=getattr(args, "preprocess", "auto"))
+    session.set_model(open_model(args.model, task))
+    included = set(session.model.default_included)
+    if getattr(args, "include_output", False):
+        included = {layer.name for layer in session.model.layers}
+    if not included and session.model.layers and getattr(args, "k", 0.0):  # inspecting or k=0 prunes nothing
+        raise UsageError(OUTPUT_LAYER_ONLY)
+    session.configure(method=getattr(args, "method", "weight"), k=getattr(args, "k", 0.0),
+                      scope=getattr(args, "scope", "layer"), included=included)
+    return session
+
+
+def pruning_config(args, opened) -> PruningConfig:
+    included = set(opened.default_included)
+    if args.include_output:
+        included = {layer.name for layer in opened.layers}
+    if not included:
+        raise UsageError(OUTPUT_LAYER_ONLY)
+    return PruningConfig(args.method, args.k, args.scope, frozenset(included))
+
+
+def load_data(path: str | None):
+    from prune_viz.core.data import load_mnist
+
+    return load_mnist(path)
+
+
+def layer_rows(session) -> list[dict]:
+    """One JSON-ready row per prunable layer, with its sparsity under the session's pruning."""
+    result = session.result
+    rows = []
+    for layer in session.model.layers:
+        stats = result.layer(layer.name)
+        rows.append({
+            "name": layer.name,
+            "kind": layer.kind,
+            "shape": list(layer.shape),
+            "params": layer.size,
+            "units": layer.units,
+            "included": layer.name in session.config.included,
+            "output_layer": layer.is_output,
+            "sparsity": round(stats.sparsity, 6),
+            "pruned_units": stats.pruned_units,
+        })
+    return rows

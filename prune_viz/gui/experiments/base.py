@@ -1,0 +1,191 @@
+"""What the experiment panels share: the job glue, error boxes, save dialogs and result tables.
+
+Every experiment runs its core function as a Job in the window's one JobQueue, so
+it waits for (and never overlaps) evaluations or model opens. ``JobStrip`` is the
+Run / Cancel / progress row each panel shows for its own jobs; it is the one place
+where a panel's jobs are queued, reported and cancelled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHeaderView,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.gui.errors_qt import show_error
+from prune_viz.gui.workers import Job, JobQueue
+
+EXPORT_KIND = "export"
+SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND = "sweep", "sensitivity", "size-speed", "finetune"
+# stopped when another model is opened: their results would belong to the old model
+EXPERIMENT_KINDS = (SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND)
+KERAS_FILTER = "Keras model (*.keras)"
+
+
+# -- errors and output paths --------------------------------------------------------------------
+
+
+def show_experiment_error(parent: QWidget, exc: BaseException, doing: str) -> QMessageBox:
+    """Like errors_qt.show_error, but the experiment modules' and core.files' own one-sentence errors are
+    shown as written."""
+    from prune_viz.core.export import ExportError
+    from prune_viz.core.files import WriteRefused
+    from prune_viz.core.finetune import FinetuneError
+
+    if isinstance(exc, (ExportError, FinetuneError, WriteRefused)):
+        box = QMessageBox(QMessageBox.Icon.Warning, "prune-viz", str(exc), QMessageBox.StandardButton.Ok, parent)
+        box.open()
+        return box
+    return show_error(parent, exc, doing)
+
+
+def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: str, suffix: str) -> Path | None:
+    """A save dialog (which asks before replacing a file); adds ``suffix`` if missing and asks again then."""
+    path, _ = QFileDialog.getSaveFileName(parent, title, default_name, name_filter)
+    if not path:
+        return None
+    out = Path(path)
+    if out.suffix.lower() != suffix:
+        out = out.with_name(out.name + suffix)
+        if out.exists():  # the dialog confirmed the name without the suffix, not this file
+            answer = QMessageBox.question(parent, "prune-viz", f"{out.name} already exists. Replace it?",
+                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                          QMessageBox.StandardButton.No)
+            if answer != QMessageBox.StandardButton.Yes:
+                return None
+    return out
+
+
+def written_since(path, start: float) -> bool:
+    """Whether ``path`` was (re)written at or after ``start`` (a time.time())."""
+    try:
+        return Path(path).stat().st_mtime >= start - 1.0  # coarse file-system clocks
+    except OSError:
+        return False
+
+
+def write_outcome(path, start: float) -> str:
+    """What a cancelled write left behind: writes are atomic, so the file is either new or untouched."""
+    return f"{Path(path).name} was written" if written_since(path, start) else f"{Path(path).name} was not written"
+
+
+def number_item(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def text_item(text: str) -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+    return item
+
+
+def results_table(headers: list[str]) -> QTableWidget:
+    table = QTableWidget(0, len(headers))
+    table.setHorizontalHeaderLabels(headers)
+    table.verticalHeader().setVisible(False)
+    table.setAlternatingRowColors(True)
+    table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # follows the font
+    return table
+
+
+def megabytes(n: int) -> str:
+    return f"{n / 1e6:.3f} MB"
+
+
+# -- one panel's jobs ----------------------------------------------------------------------------
+
+
+class JobStrip(QWidget):
+    """A Run button, Cancel, a progress bar and a one-line message for the jobs of one panel."""
+
+    busy_changed = Signal(bool)
+
+    def __init__(self, jobs: JobQueue, run_text: str, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.jobs = jobs
+        self.job: Job | None = None
+        self.run_button = QPushButton(run_text)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.run_button)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        self.cancel_button.clicked.connect(self.cancel)
+
+    @property
+    def busy(self) -> bool:
+        return self.job is not None
+
+    def start(self, fn: Callable, kind: str, label: str, on_success: Callable, doing: str,
+              cancelled_text: Callable[[], str] | None = None) -> Job:
+        """Queue ``fn(task)``; ``on_success(value)`` runs on the GUI thread, errors open a message box.
+
+        ``cancelled_text()`` says what a cancelled job left behind (default: "<label> cancelled.").
+        """
+        job = Job(fn, kind, self)
+        job.label = label  # the main window's status bar names the running job with this
+        job.progressed.connect(self._on_progress)
+        job.succeeded.connect(on_success)
+        job.failed.connect(lambda exc: self._on_failed(exc, doing))
+        job.cancelled.connect(lambda: self.message.setText(
+            cancelled_text() if cancelled_text is not None else f"{label} cancelled."))
+        job.finished.connect(lambda j=job: self._on_finished(j))
+        self.job = job
+        self.progress.setValue(0)
+        self.message.setText("Waiting for the running job..." if self.jobs.busy else f"{label}: starting")
+        self._set_busy(True)
+        self.jobs.submit(job)
+        return job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self.jobs.cancel_all(self.job.kind)
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.message.setText(message)
+
+    def _on_failed(self, exc: BaseException, doing: str) -> None:
+        self.message.setText(f"Could not {doing}.")
+        self.error_box = show_experiment_error(self, exc, doing)
+
+    def _on_finished(self, job: Job) -> None:
+        if self.job is job:
+            self.job = None
+            self._set_busy(False)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.run_button.setEnabled(not busy)
+        self.cancel_button.setEnabled(busy)
+        self.busy_changed.emit(busy)

@@ -1,0 +1,88 @@
+"""File > Export pruned model: the current pruning as a .keras file, written in a job."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from prune_viz.gui.experiments.base import (
+    EXPORT_KIND,
+    KERAS_FILTER,
+    ask_save_path,
+    megabytes,
+    show_experiment_error,
+    write_outcome,
+)
+from prune_viz.gui.workers import Job, JobQueue
+
+
+class PrunedModelExporter(QObject):
+    """Writes the current pruning as a .keras file (zeros in place, or compacted for unit pruning)."""
+
+    exported = Signal(object)  # ExportResult
+    message = Signal(str)
+
+    def __init__(self, session, jobs: JobQueue, parent_widget: QWidget):
+        super().__init__(parent_widget)
+        self.session = session
+        self.jobs = jobs
+        self.parent_widget = parent_widget
+        self.error_box: QMessageBox | None = None
+
+    def choose_and_export(self, compact: bool = False) -> Job | None:
+        opened = self.session.model
+        if opened is None:
+            return None
+        if compact and self.session.config.method != "unit":
+            QMessageBox.information(
+                self.parent_widget, "prune-viz",
+                "Compaction removes whole units, so it needs unit pruning (Pruning > Unit pruning). Weight "
+                "pruning zeros single weights; every matrix keeps its shape, so export it with zeros in place.")
+            return None
+        stem = Path(opened.loaded.path).stem
+        config = self.session.config
+        name = f"{stem}-{config.method}-k{config.k:g}{'-compact' if compact else ''}.keras"
+        folder = Path(opened.loaded.path).parent
+        title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
+        path = ask_save_path(self.parent_widget, title, str(folder / name), KERAS_FILTER, ".keras")
+        if path is None:
+            return None
+        return self.export_to(path, compact)
+
+    def export_to(self, path: str | os.PathLike, compact: bool = False) -> Job | None:
+        """Export to ``path`` (already confirmed by the user if it exists); never to the opened file."""
+        from prune_viz.core.export import export_pruned
+        from prune_viz.core.files import check_writable
+
+        opened = self.session.model
+        if opened is None:
+            return None
+        try:
+            check_writable(path, force=True, protect=(opened.loaded.path,))
+        except Exception as exc:
+            self.error_box = show_experiment_error(self.parent_widget, exc, "export the model")
+            return None
+        config = self.session.config
+        job = Job(lambda task: export_pruned(opened, config, path, force=True, compact=compact, task=task),
+                  EXPORT_KIND, self)
+        job.label = "Exporting"
+        job.succeeded.connect(self._on_exported)
+        job.failed.connect(lambda exc: self._on_failed(exc))
+        start = time.time()
+        job.cancelled.connect(lambda: self.message.emit(f"Export cancelled: {write_outcome(path, start)}."))
+        self.jobs.submit(job)
+        return job
+
+    def _on_exported(self, result) -> None:
+        kind = "compacted" if result.compacted else "pruned weights stored as zeros"
+        self.message.emit(f"Exported {result.path} ({megabytes(result.bytes)}, {kind}; "
+                          f"{result.config.describe()}).")
+        self.exported.emit(result)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.message.emit("Export failed.")
+        self.error_box = show_experiment_error(self.parent_widget, exc, "export the model")

@@ -1,0 +1,94 @@
+"""Sweep curves as a PNG file, drawn offscreen with pyqtgraph (no matplotlib needed).
+
+The Sweep panel's "Save plot PNG" and ``prune-viz sweep --plot`` both draw through here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#7f7f7f", "#bcbd22")
+
+
+def offscreen_qt_app():
+    """A Qt application for offscreen drawing: the running one, else an offscreen one."""
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    import pyqtgraph as pg
+
+    return pg.mkQApp()
+
+
+def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title: str, force: bool = False,
+                     protect: Iterable = ()) -> Path:
+    """Accuracy (and loss) against k, one curve per (method, scope), or per layer for a sensitivity sweep."""
+    import numpy as np
+    import pyqtgraph as pg
+    from pyqtgraph.exporters import ImageExporter
+
+    from prune_viz.core.files import check_writable, write_atomically
+
+    path = check_writable(path, force=force, protect=protect)  # before drawing anything
+    app = offscreen_qt_app()
+    groups: dict[tuple, list] = {}
+    for s in summary:
+        groups.setdefault((s.method, s.scope, s.layer), []).append(s)
+    if per_layer:  # one panel per method, one curve per layer
+        panels = [(f"{method} pruning, one layer at a time", "accuracy",
+                   [(key, rows) for key, rows in groups.items() if key[0] == method])
+                  for method in dict.fromkeys(key[0] for key in groups)]
+    else:  # accuracy and loss, one curve per (method, scope)
+        panels = [("accuracy", "accuracy", list(groups.items())), ("loss", "loss", list(groups.items()))]
+    widget = pg.GraphicsLayoutWidget()
+    widget.setBackground("w")
+    width, height = 600 * len(panels), 520
+    widget.resize(width, height)
+    widget.addLabel(title, col=0, colspan=len(panels), color="k", size="12pt")
+    widget.nextRow()
+    for panel_title, quantity, curves in panels:
+        plot = widget.addPlot(title=f"<span style='color:#000'>{panel_title}</span>")
+        plot.showGrid(x=True, y=True, alpha=0.25)
+        plot.setLabel("bottom", "k (% pruned)", color="k")
+        plot.setLabel("left", "test accuracy (%)" if quantity == "accuracy" else "test loss (cross-entropy)",
+                      color="k")
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).enableAutoSIPrefix(False)
+            plot.getAxis(axis).setTextPen("k")
+            plot.getAxis(axis).setPen("k")
+        legend = plot.addLegend(offset=(10, -10) if quantity == "accuracy" else (10, 10), labelTextColor="k")
+        legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+        for i, ((method, scope, layer), rows) in enumerate(curves):
+            color = PALETTE[i % len(PALETTE)]
+            style = pg.QtCore.Qt.PenStyle.DashLine if scope == "global" else pg.QtCore.Qt.PenStyle.SolidLine
+            pen = pg.mkPen(color, width=2, style=style)
+            scale = 100.0 if quantity == "accuracy" else 1.0
+            x = np.array([r.k for r in rows])
+            y = np.array([getattr(r, f"{quantity}_mean") for r in rows]) * scale
+            err = np.array([getattr(r, f"{quantity}_std") for r in rows]) * scale
+            label = layer if per_layer else f"{method}, {'layerwise' if scope == 'layer' else 'global'}"
+            plot.plot(x, y, pen=pen, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=color, name=label)
+            if np.any(err > 0):
+                plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=1.2, pen=pg.mkPen(color, width=1)))
+        plot.setXRange(0, 100, padding=0.02)
+        if quantity == "accuracy":
+            plot.setYRange(0, 100, padding=0.02)
+    # never shown, so lay the scene out at the export size by hand
+    widget.ci.setGeometry(pg.QtCore.QRectF(0, 0, width, height))
+    app.processEvents()
+    exporter = ImageExporter(widget.scene())
+    exporter.parameters()["width"] = width
+
+    def export(temporary: Path) -> None:
+        exporter.export(str(temporary))
+        if not temporary.stat().st_size:
+            raise OSError(f"Qt wrote an empty image for {path}")
+
+    try:
+        return write_atomically(path, export, force=force, protect=protect)
+    finally:
+        widget.close()

@@ -1,0 +1,35 @@
+"""prune-viz train, run as the user runs it, on real MNIST."""
+
+from __future__ import annotations
+
+from cli_helpers import assert_one_line_error, run
+
+
+def test_train_writes_an_honestly_labelled_model(trained_file, capsys, mnist_dir):
+    from prune_viz.core.model_io import load_model
+
+    meta = load_model(trained_file).metadata
+    assert meta["trained_on"] == "MNIST 5,000-image training subset"
+    assert meta["arch"] == "lenet-300-100" and meta["seed"] == 5 and meta["epochs"] == 1
+    assert meta["test_accuracy"] > 0.8
+    code, out, err = run(capsys, "inspect", trained_file)
+    assert code == 0 and "Trained on:   MNIST 5,000-image training subset" in out
+
+
+def test_train_refuses_to_overwrite_without_force(trained_file, capsys, mnist_dir):
+    before = trained_file.read_bytes()
+    code, out, err = run(capsys, "train", "--arch", "lenet-300-100", "--epochs", "1", "--data", mnist_dir,
+                         "--out", trained_file)
+    assert_one_line_error(code, err, "already exists", "--force")
+    assert trained_file.read_bytes() == before
+
+
+def test_train_errors_are_one_line(capsys, tmp_path):
+    code, _, err = run(capsys, "train", "--arch", "lenet-300-100", "--data", tmp_path / "nowhere",
+                       "--out", tmp_path / "m.keras")
+    assert_one_line_error(code, err, "does not exist")
+    code, _, err = run(capsys, "train", "--arch", "vgg", "--out", tmp_path / "m.keras")
+    assert_one_line_error(code, err, "invalid choice")
+    code, _, err = run(capsys, "train", "--arch", "fc-1000", "--epochs", "0", "--out", tmp_path / "m.keras")
+    assert_one_line_error(code, err, "at least 1")
+    assert not (tmp_path / "m.keras").exists()

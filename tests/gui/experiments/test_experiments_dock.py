@@ -1,0 +1,71 @@
+"""The Experiments dock and menu inside the main window."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+
+from gui_helpers import WAIT_MS, job_threads
+from prune_viz.core.pruning import count_to_prune
+from prune_viz.core.session import Session
+from prune_viz.gui.experiments.base import KERAS_FILTER
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, mnist_dir, opened_mlp, trained_mlp_path):
+    from PySide6.QtCore import QSettings
+
+    from prune_viz.gui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Session(data_path=str(mnist_dir)), settings)
+    window.show()
+    qtbot.waitExposed(window)
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    yield window
+    window.close()
+    window.deleteLater()
+    assert job_threads() == []
+
+
+def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path,
+                                                                                  monkeypatch):
+    import keras
+    from PySide6.QtWidgets import QFileDialog
+
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    experiments = [a.text().replace("&", "") for a in menus["Experiments"].actions()]
+    assert experiments[:4] == ["Run sweep", "Per-layer sensitivity", "Size and speed", "Fine-tune..."]
+    panel = window.experiments
+    assert not window.experiments_dock.isVisible()
+    panel.sweep.ks_edit.setText("0 90")
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.experiments_dock.isVisible() and panel.currentWidget() is panel.sweep
+    assert panel.sweep.strip.busy and window.job_label.text().startswith("Sweep")
+    qtbot.waitUntil(lambda: not panel.sweep.strip.busy, timeout=WAIT_MS)
+    for method in ("weight", "unit"):
+        np.testing.assert_array_equal(window.accuracy_plot.series_data(method, "layer", sweep=True)[1],
+                                      panel.sweep.accuracy_plot.series_data(method, "layer", sweep=True)[1])
+        assert window.accuracy_plot.series_data(method, "layer", sweep=True)[1].size == 2
+
+    out = tmp_path / "exported"  # the suffix is added
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), KERAS_FILTER))
+    window.session.configure(method="weight", k=70)
+    with qtbot.waitSignal(window.exporter.exported, timeout=WAIT_MS):
+        window.export_action.trigger()
+    model = keras.saving.load_model(tmp_path / "exported.keras", compile=False)
+    kernel = model.get_layer("hidden1").kernel.numpy()
+    assert np.count_nonzero(kernel == 0) == count_to_prune(kernel.size, 70)
+    assert "Exported" in window.statusBar().currentMessage()
+
+
+def test_opening_another_model_stops_a_running_sweep(qtbot, window, trained_mlp_path):
+    sweep = window.experiments.sweep
+    sweep.ks_edit.setText(" ".join(str(k) for k in range(0, 100, 2)))
+    window.sweep_action.trigger()
+    qtbot.waitUntil(lambda: len(sweep.points) >= 1, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        window.open_path(trained_mlp_path)
+    assert not sweep.strip.busy and sweep.points == []  # cleared for the new model
+    assert sweep.strip.run_button.isEnabled()
