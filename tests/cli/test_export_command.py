@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from cli_helpers import assert_one_line_error, run
 
@@ -43,3 +44,12 @@ def test_export_compact_says_when_the_architecture_cannot_be(tmp_path, capsys, m
                        "--out", tmp_path / "c.keras")
     assert_one_line_error(code, err, "straight chains")
     assert not (tmp_path / "c.keras").exists()
+
+
+def test_export_refuses_a_hard_link_to_the_input_model(trained_mlp_path, capsys, tmp_path):
+    link = tmp_path / "same-inode.keras"
+    os.link(trained_mlp_path, link)
+    before = trained_mlp_path.read_bytes()
+    code, _, err = run(capsys, "export", trained_mlp_path, "--k", "50", "--out", link, "--force", "--no-report")
+    assert_one_line_error(code, err, "opened model")
+    assert trained_mlp_path.read_bytes() == before
