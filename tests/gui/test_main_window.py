@@ -403,3 +403,20 @@ def test_data_and_input_scaling_are_visible_and_changeable(qtbot, make_window, o
     record, _ = _evaluate_and_wait(qtbot, window)
     assert record.result.preprocessing == "raw" and not view.stale
     assert "Input: raw pixels 0-255" in view.details.text()
+
+
+def test_a_screenshot_is_written_whole_and_never_over_the_opened_model(window, trained_mlp_path, tmp_path):
+    import os
+
+    before = trained_mlp_path.read_bytes()
+    link = tmp_path / "model-link.png"
+    os.link(trained_mlp_path, link)
+    for target in (trained_mlp_path, link):
+        assert window.save_screenshot(str(target)) is False
+        assert "Could not save" in window.statusBar().currentMessage()
+    assert trained_mlp_path.read_bytes() == before
+
+    out = tmp_path / "window.png"
+    assert window.save_screenshot(str(out)) is True
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["model-link.png", "window.png"]
