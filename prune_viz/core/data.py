@@ -1,7 +1,10 @@
-"""MNIST from wherever the user has it: an IDX folder, an .npz, the Keras cache, or a download.
+"""MNIST from wherever the user has it: an IDX folder, an .npz, the Keras cache, the bundled
+test set, or a download.
 
 Resolution order: an explicit path, then ``$PRUNE_VIZ_MNIST``, then the Keras
-cache (``~/.keras/datasets/mnist.npz``), then ``keras.datasets.mnist.load_data()``.
+cache (``~/.keras/datasets/mnist.npz``). Past those, evaluation uses the MNIST
+test set that ships inside the package (no training images), and work that
+needs training images tries ``keras.datasets.mnist.load_data()``.
 Every result says where it came from and whether its training set is the full
 60,000 images, so no number is ever presented as a full-MNIST result when it is not.
 """
@@ -31,6 +34,15 @@ class DataError(Exception):
     def __init__(self, message: str):
         # one printable line, even when a file name on disk holds a newline or an escape sequence
         super().__init__("".join(c if c.isprintable() else "?" for c in " ".join(str(message).split())))
+
+
+class MissingData(DataError):
+    """The data a job needs is not on this machine. The sentence names no command-line flag or
+    button: the window and the command line each add how to point prune-viz at some."""
+
+
+BUNDLED_TEST_SET = Path(__file__).resolve().parent.parent / "data" / "mnist"
+BUNDLED_SOURCE = "MNIST test set bundled with prune-viz"
 
 
 @dataclass(frozen=True)
@@ -212,8 +224,10 @@ def keras_cache_path() -> Path:
     return Path(base) / "datasets" / "mnist.npz"
 
 
-def load_mnist(path: str | os.PathLike | None = None, *, allow_download: bool = True) -> MnistData:
-    """Find MNIST: ``path``, then ``$PRUNE_VIZ_MNIST``, then the Keras cache, then a download."""
+def load_mnist(path: str | os.PathLike | None = None, *, need_training: bool = False,
+               allow_download: bool = True) -> MnistData:
+    """Find MNIST: ``path``, then ``$PRUNE_VIZ_MNIST``, then the Keras cache; then the bundled test
+    set, or, when ``need_training``, a download through Keras."""
     if path:
         return load_path(path)
     env = os.environ.get(ENV_VAR)
@@ -222,19 +236,35 @@ def load_mnist(path: str | os.PathLike | None = None, *, allow_download: bool = 
     cache = keras_cache_path()
     if cache.is_file():
         return load_npz(cache)
+    if not need_training:
+        return load_bundled_test_set()
+    reason = "downloading is switched off"
     if allow_download:
         try:
             import keras
 
             (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
         except Exception as exc:  # no network, proxy, disk full: all end the same way
-            raise DataError(
-                "MNIST is not on this machine and could not be downloaded "
-                f"({type(exc).__name__}); point prune-viz at a folder of IDX files or an .npz "
-                f"with --data PATH or the {ENV_VAR} environment variable."
-            ) from exc
-        return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
-    raise DataError(
-        "No MNIST data found; point prune-viz at a folder of IDX files or an .npz "
-        f"with --data PATH or the {ENV_VAR} environment variable."
-    )
+            reason = _download_failure(exc)
+        else:
+            return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
+    raise MissingData(f"This needs the MNIST training images, which are not on this machine and could "
+                      f"not be downloaded ({reason}).")
+
+
+def load_bundled_test_set() -> MnistData:
+    """The 10,000-image MNIST test set shipped inside the package; it has no training images."""
+    data = load_idx_folder(BUNDLED_TEST_SET)
+    return MnistData(data.x_train, data.y_train, data.x_test, data.y_test, source=BUNDLED_SOURCE)
+
+
+def _download_failure(exc: BaseException) -> str:
+    """Why a download failed, in words: the exception's own message, never just its class name."""
+    found: BaseException | None = exc
+    while found is not None:
+        reason = getattr(found, "reason", None) or getattr(found, "strerror", None) or str(found)
+        reason = " ".join(str(reason).split())
+        if reason:
+            return reason[:120].rstrip(".")
+        found = found.__cause__ or found.__context__
+    return "no internet connection was found"

@@ -45,6 +45,7 @@ class EvaluationResult:
     seconds: float = 0.0
     label: str = ""  # free text, e.g. the pruning config it was computed for
     extra: dict = field(default_factory=dict)
+    predicted: np.ndarray | None = None  # (n,) uint8: the class predicted for each test image
 
     def as_dict(self) -> dict:
         return {
@@ -214,4 +215,5 @@ def summarise(scores: np.ndarray, labels: np.ndarray, are_probabilities: bool, p
         preprocessing=preprocessing,
         seconds=seconds,
         label=label,
+        predicted=predicted.astype(np.uint8),
     )

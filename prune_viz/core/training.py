@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core.architectures import ARCHITECTURES, build_model, input_shape
-from prune_viz.core.data import DataError, MnistData
+from prune_viz.core.data import MissingData, MnistData
 from prune_viz.core.inputs import preprocess
 from prune_viz.core.tasks import TaskState, quiet
 
@@ -130,8 +130,7 @@ def fit_keeping_best(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_
 
     task = task or quiet()
     if len(x) < 2:
-        raise DataError("Training needs MNIST training images, and this data has none; "
-                        "point --data at a folder or .npz that includes train-images/train-labels.")
+        raise MissingData("Training needs MNIST training images, and the data chosen has none.")
     train_idx, val_idx = split_validation(len(x), validation_fraction, seed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),

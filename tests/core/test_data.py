@@ -56,30 +56,65 @@ def test_resolution_order(mnist, mnist_dir, tmp_path, monkeypatch):
     assert len(load_mnist(other).x_test) == 30  # an explicit path beats both
 
 
-def test_offline_without_data_says_how_to_point_at_files(tmp_path, monkeypatch):
+def _no_local_data(tmp_path, monkeypatch):
+    """An empty home: no Keras cache, no environment variable."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / ".keras"))
+    monkeypatch.delenv(data_module.ENV_VAR, raising=False)
+
+
+def test_without_local_data_evaluation_uses_the_bundled_test_set(mnist, tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.delenv(data_module.ENV_VAR, raising=False)
+    _no_local_data(tmp_path, monkeypatch)
+
+    def no_download():
+        raise AssertionError("evaluation data must not be downloaded")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_download)
+    loaded = load_mnist()
+    assert loaded.source == data_module.BUNDLED_SOURCE
+    assert len(loaded.x_test) == 10_000 and len(loaded.x_train) == 0
+    np.testing.assert_array_equal(loaded.x_test, mnist.x_test)
+    np.testing.assert_array_equal(loaded.y_test, mnist.y_test)
+
+
+def test_bundled_test_set_matches_its_checksums():
+    import hashlib
+
+    sums = (data_module.BUNDLED_TEST_SET / "SHA256SUMS").read_text().split("\n")
+    listed = dict(reversed(line.split()) for line in sums if line.strip())
+    assert set(listed) == {"t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"}
+    for name, digest in listed.items():
+        assert hashlib.sha256((data_module.BUNDLED_TEST_SET / name).read_bytes()).hexdigest() == digest
+    assert "LeCun" in (data_module.BUNDLED_TEST_SET / "README.md").read_text()
+
+
+def test_training_data_offline_is_one_sentence_without_flags(tmp_path, monkeypatch):
+    import keras
+
+    _no_local_data(tmp_path, monkeypatch)
 
     def no_network():
-        raise OSError("network unreachable")
+        raise OSError(101, "Network is unreachable")
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
-    with pytest.raises(DataError, match="--data PATH") as info:
-        load_mnist()
-    assert data_module.ENV_VAR in str(info.value)
+    with pytest.raises(data_module.MissingData) as info:
+        load_mnist(need_training=True)
+    message = str(info.value)
+    assert "Network is unreachable" in message and "training images" in message
+    assert "--data" not in message and "(OSError)" not in message and "(Exception)" not in message
 
 
-def test_download_path_is_used_when_nothing_is_local(mnist, tmp_path, monkeypatch):
+def test_download_path_is_used_when_training_needs_it(mnist, tmp_path, monkeypatch):
     import keras
 
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.delenv(data_module.ENV_VAR, raising=False)
+    _no_local_data(tmp_path, monkeypatch)
     fake_full = ((np.zeros((60_000, 28, 28), np.uint8), np.zeros(60_000, np.uint8)), (mnist.x_test, mnist.y_test))
     monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: fake_full)
-    loaded = load_mnist()
+    loaded = load_mnist(need_training=True)
     assert loaded.is_full_training_set and loaded.source == "keras.datasets.mnist"
+    assert load_mnist().source == data_module.BUNDLED_SOURCE  # evaluation never downloads
 
 
 def test_bad_magic_and_count_mismatch(mnist_dir, tmp_path):

@@ -92,3 +92,20 @@ def test_changing_data_settings_rebuilds_the_evaluator(session):
     session.set_data(preprocessing="raw")
     second = session.evaluator()
     assert second is not first and second.preprocessing == "raw"
+
+
+def test_evaluation_without_any_data_source_uses_the_bundled_test_set(trained_mlp_path, session, tmp_path,
+                                                                      monkeypatch):
+    from prune_viz.core import data as data_module
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # an empty home: no Keras cache
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.delenv(data_module.ENV_VAR, raising=False)
+    offline = Session(preprocessing="scale")
+    offline.set_model(open_model(trained_mlp_path))
+    config = PruningConfig("weight", 50, "layer", offline.config.included)
+    record, _ = offline.evaluate(config)
+    assert record.data_source == data_module.BUNDLED_SOURCE
+    assert record.result.total == 10_000
+    # the same images as the shared copy of the test set, so the same accuracy
+    assert record.result.correct == session.evaluate(config)[0].result.correct

@@ -1,0 +1,113 @@
+"""Which test digits break first: a scan of k = 0..100 that keeps every image's prediction.
+
+One evaluation per k, all from the original weights with one Evaluator (nothing
+is rebuilt between points). An image's *breaking k* is the smallest k of the
+scan at which its prediction is wrong (0 when it is wrong unpruned); an image
+that is right at every k never breaks. Predictions can recover at a higher k,
+so the breaking k is the first failure, not a boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.tasks import TaskState, quiet
+
+SCAN_KS = tuple(float(k) for k in range(101))
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class FlipScan:
+    config: PruningConfig  # method, scope and layers of the scan; its k is not used
+    ks: tuple[float, ...]
+    predicted: np.ndarray  # (len(ks), n) uint8: the class predicted for each image at each k
+    labels: np.ndarray  # (n,) true classes
+    data_source: str
+
+    @property
+    def wrong(self) -> np.ndarray:
+        """(len(ks), n) bool: the image is misclassified at that k."""
+        return self.predicted != self.labels[None, :]
+
+    @property
+    def breaking_k(self) -> np.ndarray:
+        """(n,) float: the first k of the scan at which each image is wrong; NaN if it never is."""
+        wrong = self.wrong
+        first = np.argmax(wrong, axis=0)
+        ks = np.asarray(self.ks, dtype=float)
+        return np.where(wrong.any(axis=0), ks[first], np.nan)
+
+    def accuracy(self) -> np.ndarray:
+        """(len(ks),) overall accuracy at each k."""
+        return 1.0 - self.wrong.mean(axis=1)
+
+    def per_digit_accuracy(self) -> np.ndarray:
+        """(len(ks), 10) accuracy of each true digit at each k (NaN for a digit with no image)."""
+        right = ~self.wrong
+        out = np.full((len(self.ks), NUM_CLASSES), np.nan)
+        for digit in range(NUM_CLASSES):
+            members = self.labels == digit
+            if members.any():
+                out[:, digit] = right[:, members].mean(axis=1)
+        return out
+
+    def confusion(self, index: int) -> np.ndarray:
+        """(10, 10) confusion matrix at ``ks[index]``: rows true digits, columns predictions."""
+        matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+        np.add.at(matrix, (self.labels, self.predicted[index]), 1)
+        return matrix
+
+    def order(self) -> np.ndarray:
+        """Image indices by breaking k, earliest first; those that never break last (stable)."""
+        breaking = self.breaking_k
+        return np.argsort(np.where(np.isnan(breaking), np.inf, breaking), kind="stable")
+
+    def as_dict(self) -> dict:
+        """The JSON shape of ``prune-viz flips --json``."""
+        breaking = self.breaking_k
+        per_digit = self.per_digit_accuracy()
+        return {
+            "method": self.config.method,
+            "scope": self.config.scope,
+            "included": sorted(self.config.included),
+            "data_source": self.data_source,
+            "ks": [float(k) for k in self.ks],
+            "accuracy": [round(float(a), 6) for a in self.accuracy()],
+            "breaking_k": [None if np.isnan(b) else float(b) for b in breaking],
+            "per_digit_accuracy": {str(d): [None if np.isnan(a) else round(float(a), 6) for a in per_digit[:, d]]
+                                   for d in range(NUM_CLASSES)},
+        }
+
+
+def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[float] = SCAN_KS,
+                  task: TaskState | None = None,
+                  on_point: Callable[[int, np.ndarray], None] | None = None) -> FlipScan:
+    """Evaluate ``config`` (default: the session's) at every k of ``ks``, keeping each prediction.
+
+    Runs in the TF job thread; the model is left unpruned. ``on_point(i, predicted)`` is called
+    after each k, so a view can fill in as the scan runs.
+    """
+    task = task or quiet()
+    base = config or session.config
+    if session.model is None:
+        raise RuntimeError("no model is open")
+    rows, labels, source = [], None, ""
+    for i, k in enumerate(ks):
+        fraction = i / len(ks)
+        task.progress(fraction, f"k = {k:g}%")
+        point = PruningConfig(base.method, k, base.scope, base.included)
+        record, _ = session.evaluate(point, task.sub(fraction, (i + 1) / len(ks)), with_baseline=False)
+        rows.append(record.result.predicted)
+        if labels is None:
+            labels = session.evaluator().data.y_test.astype(np.int64)
+            source = record.data_source
+        if on_point is not None:
+            on_point(i, record.result.predicted)
+    task.progress(1.0, "Done")
+    return FlipScan(PruningConfig(base.method, 0.0, base.scope, base.included), tuple(float(k) for k in ks),
+                    np.stack(rows), labels, source)

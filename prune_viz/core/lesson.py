@@ -1,0 +1,157 @@
+"""Lesson files (``.pvlesson``): a prepared demonstration, saved as small JSON.
+
+A lesson names its model (by path, relative to the lesson's folder when it can be,
+with the model's SHA-256), the pruning settings, the data and its scaling, the
+panels to show, drawings for the drawing pad, and an optional list of k steps a
+presenter walks through. A model whose hash differs from the saved one opens with
+a warning, not a refusal: a teacher may have retrained it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from prune_viz.core.inputs import PREPROCESSING
+from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
+
+SUFFIX = ".pvlesson"
+FORMAT = "prune-viz lesson"
+VERSION = 1
+PANELS = ("draw", "flips", "experiments")
+
+
+class LessonError(ValueError):
+    """The lesson file cannot be used; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class LessonStep:
+    k: float
+    note: str = ""  # what the presenter says before revealing the result
+
+
+@dataclass
+class Lesson:
+    model: str  # path as written in the file: relative to the lesson's folder, or absolute
+    model_sha256: str
+    method: str = "weight"
+    k: float = 0.0
+    scope: str = "layer"
+    included: list[str] | None = None  # None: the model's default (every layer but the output)
+    data: str | None = None  # a folder of IDX files or an .npz; None: prune-viz's usual search
+    preprocessing: str = "auto"
+    panels: list[str] = field(default_factory=list)
+    drawings: list[list[list[list[float]]]] = field(default_factory=list)  # drawings > strokes > [x, y]
+    steps: list[LessonStep] = field(default_factory=list)
+    title: str = ""
+
+    def model_path(self, lesson_path: str | os.PathLike) -> Path:
+        """The model's path, resolved against the lesson file's folder."""
+        path = Path(self.model).expanduser()
+        return path if path.is_absolute() else (Path(lesson_path).resolve().parent / path)
+
+    def data_path(self, lesson_path: str | os.PathLike) -> str | None:
+        if not self.data:
+            return None
+        path = Path(self.data).expanduser()
+        return str(path if path.is_absolute() else Path(lesson_path).resolve().parent / path)
+
+    def model_warning(self, lesson_path: str | os.PathLike) -> str | None:
+        """One sentence if the model file is not the one the lesson was saved with, else None."""
+        path = self.model_path(lesson_path)
+        if not path.exists():
+            return None  # opening it will say that it is missing
+        if model_sha256(path) != self.model_sha256:
+            return (f"{path.name} is not the file this lesson was saved with (its contents changed), "
+                    "so its numbers may differ from the lesson's.")
+        return None
+
+    def to_json(self) -> str:
+        data = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        return json.dumps(data, indent=2) + "\n"
+
+
+def model_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 of a model file, or of every file (with its relative name) of a SavedModel folder."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode())
+        with open(file, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def relative_reference(target: str | os.PathLike, lesson_path: str | os.PathLike) -> str:
+    """``target`` relative to the lesson's folder when it lies on the same drive, else absolute."""
+    target = Path(target).resolve()
+    folder = Path(lesson_path).resolve().parent
+    try:
+        return os.path.relpath(target, folder)
+    except ValueError:
+        return str(target)
+
+
+def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
+    """A Lesson from a .pvlesson file's text, checked field by field."""
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise LessonError(f"{name} is not a prune-viz lesson (not valid JSON).") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise LessonError(f"{name} is not a prune-viz lesson.")
+    if not isinstance(data.get("version"), int) or data["version"] > VERSION:
+        raise LessonError(f"{name} was written by a newer prune-viz (lesson format {data.get('version')}).")
+    model, sha = data.get("model"), data.get("model_sha256")
+    if not isinstance(model, str) or not model or not isinstance(sha, str):
+        raise LessonError(f"{name} does not say which model it uses.")
+    try:
+        method, scope, k = data.get("method", "weight"), data.get("scope", "layer"), parse_k(data.get("k", 0))
+        if method not in METHODS or scope not in SCOPES:
+            raise PruningError(f"unknown method {method!r} or scope {scope!r}")
+        steps = [_step(step) for step in data.get("steps") or []]
+    except PruningError as exc:
+        raise LessonError(f"{name} has settings prune-viz does not know ({exc}).") from exc
+    included = data.get("included")
+    if included is not None and not (isinstance(included, list) and all(isinstance(n, str) for n in included)):
+        raise LessonError(f"{name}: 'included' must be a list of layer names.")
+    preprocessing = data.get("preprocessing", "auto")
+    if preprocessing not in PREPROCESSING:
+        raise LessonError(f"{name}: unknown input scaling {preprocessing!r}.")
+    panels = [p for p in data.get("panels") or [] if p in PANELS]
+    return Lesson(model=model, model_sha256=sha, method=method, k=k, scope=scope, included=included,
+                  data=data.get("data") or None, preprocessing=preprocessing, panels=panels,
+                  drawings=_drawings(data.get("drawings"), name), steps=steps, title=str(data.get("title", "")))
+
+
+def _step(raw) -> LessonStep:
+    if isinstance(raw, dict):
+        return LessonStep(parse_k(raw.get("k")), str(raw.get("note", "")))
+    return LessonStep(parse_k(raw))
+
+
+def _drawings(raw, name: str) -> list:
+    drawings = []
+    for drawing in raw or []:
+        try:
+            strokes = [[[float(x), float(y)] for x, y in stroke] for stroke in drawing]
+        except (TypeError, ValueError) as exc:
+            raise LessonError(f"{name} has a drawing that is not a list of strokes of [x, y] points.") from exc
+        drawings.append(strokes)
+    return drawings
+
+
+def read_lesson(path: str | os.PathLike) -> Lesson:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LessonError(f"Cannot read {path.name}: {getattr(exc, 'strerror', None) or exc}.") from exc
+    return parse_lesson(text, path.name)

@@ -1,0 +1,80 @@
+"""The flip scan: each test image's breaking k, checked against brute force on a small model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from prune_viz.core.flips import SCAN_KS, run_flip_scan
+from prune_viz.core.inputs import preprocess
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.session import Session, open_model
+
+
+SUBSET = 2000  # real test images; brute force over 101 k values stays quick
+
+
+@pytest.fixture(scope="module")
+def subset(mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("flips") / "mnist-test-subset.npz"
+    np.savez(path, x_test=mnist.x_test[:SUBSET], y_test=mnist.y_test[:SUBSET])
+    return mnist.x_test[:SUBSET], mnist.y_test[:SUBSET], path
+
+
+@pytest.fixture(scope="module")
+def session(trained_mlp_path, subset):
+    s = Session(data_path=str(subset[2]), preprocessing="scale")
+    s.set_model(open_model(trained_mlp_path))
+    return s
+
+
+@pytest.mark.parametrize("method, scope", [("weight", "layer"), ("unit", "global")])
+def test_breaking_k_equals_brute_force(session, subset, method, scope):
+    images, labels, _ = subset
+    config = PruningConfig(method, 0, scope, session.config.included)
+    seen = []
+    scan = run_flip_scan(session, config, on_point=lambda i, predicted: seen.append(i))
+    assert scan.ks == SCAN_KS and seen == list(range(101))
+    # brute force: write each k's kernels into the model and call it directly
+    model, pruner = session.model.loaded.keras_model, session.model.pruner
+    x = preprocess(images, "scale").reshape(len(images), -1)
+    expected = []
+    for k in SCAN_KS:
+        pruner.apply(pruner.prune(PruningConfig(method, k, scope, config.included)))
+        try:
+            expected.append(np.argmax(model(x, training=False).numpy(), axis=1))
+        finally:
+            pruner.restore()
+    expected = np.stack(expected)
+    np.testing.assert_array_equal(scan.predicted, expected)
+    wrong = expected != labels[None, :]
+    for image in range(len(labels)):
+        failures = np.flatnonzero(wrong[:, image])
+        want = float(SCAN_KS[failures[0]]) if len(failures) else None
+        got = scan.breaking_k[image]
+        assert (want is None and np.isnan(got)) or got == want
+    # the scan is real: images break at many different k, some at once, most by k=100
+    breaking = scan.breaking_k
+    assert len(np.unique(breaking[~np.isnan(breaking)])) > 10
+    assert np.nanmin(breaking) == 0 and np.mean(np.isnan(breaking)) < 0.3
+    # per-digit accuracy at k=0 is the unpruned evaluation's
+    record, _ = session.evaluate(PruningConfig(method, 0, scope, config.included), with_baseline=False)
+    np.testing.assert_allclose(scan.per_digit_accuracy()[0], record.result.per_class_accuracy)
+    np.testing.assert_array_equal(scan.confusion(0), record.result.confusion)
+
+
+def test_json_shape(session):
+    config = PruningConfig("weight", 0, "layer", session.config.included)
+    scan = run_flip_scan(session, config, ks=(0, 50, 100))
+    data = json.loads(json.dumps(scan.as_dict()))
+    assert data["ks"] == [0, 50, 100]
+    assert len(data["breaking_k"]) == SUBSET
+    assert set(data["breaking_k"]) <= {None, 0, 50, 100}
+    assert sorted(data["per_digit_accuracy"]) == [str(d) for d in range(10)]
+    assert all(len(v) == 3 for v in data["per_digit_accuracy"].values())
+    order = scan.order()
+    breaking = scan.breaking_k[order]
+    known = breaking[~np.isnan(breaking)]
+    assert np.all(np.diff(known) >= 0) and np.all(np.isnan(breaking[len(known):]))
