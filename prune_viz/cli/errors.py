@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from prune_viz.core.data import DataError
+from prune_viz.core.data import ENV_VAR, DataError, MissingData
 from prune_viz.core.files import WriteRefused
 from prune_viz.core.inputs import EvaluationUnavailable
 from prune_viz.core.model_io import ModelLoadError
@@ -15,6 +15,9 @@ class UsageError(Exception):
     """A user error that argparse did not catch; exit code 2."""
 
 
+POINT_AT_DATA = (f"Point prune-viz at a folder of MNIST IDX files or an .npz with --data PATH or the {ENV_VAR} "
+                 "environment variable.")
+
 USER_ERRORS = (ModelLoadError, DataError, PruningError, EvaluationUnavailable, WriteRefused, UsageError, OSError)
 
 
@@ -24,6 +27,8 @@ def user_error_message(exc: BaseException) -> str:
         return f"{exc.strerror or exc} ({exc.filename})" if exc.filename else str(exc)
     if isinstance(exc, OSError):
         return f"{exc.strerror}: {exc.filename}"
+    if isinstance(exc, MissingData):
+        return f"{exc} {POINT_AT_DATA}"
     return str(exc)
 
 

@@ -41,7 +41,7 @@ def run(args) -> int:
 
     out = checked_output(args.out, ".keras", force=args.force, inputs=[args.model])
     task = progress_printer()
-    data = load_data(args.data)
+    data = load_data(args.data, need_training=True)
     opened = open_model(args.model, task.sub(0.0, 0.1))
     config = pruning_config(args, opened)
     result = finetune(opened, config, data, epochs=args.epochs, batch_size=args.batch_size,

@@ -41,10 +41,10 @@ def pruning_config(args, opened) -> PruningConfig:
     return PruningConfig(args.method, args.k, args.scope, frozenset(included))
 
 
-def load_data(path: str | None):
+def load_data(path: str | None, *, need_training: bool = False):
     from prune_viz.core.data import load_mnist
 
-    return load_mnist(path)
+    return load_mnist(path, need_training=need_training)
 
 
 def layer_rows(session) -> list[dict]:

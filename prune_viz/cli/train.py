@@ -38,7 +38,7 @@ def run(args) -> int:
     config = TrainConfig(args.arch, args.epochs, args.seed, args.batch_size, args.learning_rate,
                          args.validation_fraction, args.l2)
     out = checked_output(args.out, ".keras", force=args.force)
-    data = load_data(args.data)
+    data = load_data(args.data, need_training=True)
     task = progress_printer()
     result = train(config, data, task)
     task.finish()

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from prune_viz.core.data import DataError
+from prune_viz.core.data import DataError, MissingData
 from prune_viz.core.inputs import EvaluationUnavailable
 from prune_viz.core.model_io import ModelLoadError
 from prune_viz.core.pruning import PruningError
+
+CHOOSE_DATA = "Choose a folder of MNIST IDX files or an .npz with the Data... button."
 
 USER_ERRORS = (ModelLoadError, DataError, PruningError, EvaluationUnavailable, OSError)
 
 
 def error_text(exc: BaseException, doing: str) -> tuple[str, str]:
     """(one sentence for the user, details) for an exception raised while ``doing``."""
-    if isinstance(exc, USER_ERRORS) and not isinstance(exc, OSError):
+    if isinstance(exc, MissingData):
+        sentence = f"{exc} {CHOOSE_DATA}"
+    elif isinstance(exc, USER_ERRORS) and not isinstance(exc, OSError):
         sentence = str(exc)
     elif isinstance(exc, OSError):
         sentence = f"Could not {doing}: {exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")
-    else:
-        sentence = f"Could not {doing} because of an unexpected {type(exc).__name__}."
+    else:  # the error's own words: a bare class name tells a user nothing
+        words = " ".join(str(exc).split())
+        words = words if len(words) <= 200 else words[:197] + "..."
+        sentence = (f"Could not {doing}: {words.rstrip('.')}." if words
+                    else f"Could not {doing}: something failed inside prune-viz (the details say where).")
     details, seen = [], set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:  # the chain of causes, without tracebacks

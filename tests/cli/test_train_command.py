@@ -33,3 +33,19 @@ def test_train_errors_are_one_line(capsys, tmp_path):
     code, _, err = run(capsys, "train", "--arch", "fc-1000", "--epochs", "0", "--out", tmp_path / "m.keras")
     assert_one_line_error(code, err, "at least 1")
     assert not (tmp_path / "m.keras").exists()
+
+
+def test_train_offline_without_training_data_says_how_to_point_at_some(capsys, tmp_path, monkeypatch):
+    import keras
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / ".keras"))
+    monkeypatch.delenv("PRUNE_VIZ_MNIST", raising=False)
+
+    def offline():
+        raise OSError(101, "Network is unreachable")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    code, _, err = run(capsys, "train", "--arch", "lenet-300-100", "--out", tmp_path / "m.keras")
+    assert_one_line_error(code, err, "training images", "Network is unreachable", "--data PATH", "PRUNE_VIZ_MNIST")
+    assert not (tmp_path / "m.keras").exists()

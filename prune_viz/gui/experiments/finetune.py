@@ -90,7 +90,7 @@ class FinetunePanel(QWidget):
 
         def job(task):
             task.progress(0.0, "Loading MNIST")
-            data = load_mnist(data_path)
+            data = load_mnist(data_path, need_training=True)
             return finetune(opened, config, data, epochs=epochs, preprocessing=preprocessing,
                             task=task.sub(0.03, 1.0))
 

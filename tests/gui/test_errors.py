@@ -1,0 +1,20 @@
+"""Error boxes speak of what the user can do in the window, in words, never a bare class name."""
+
+from __future__ import annotations
+
+from prune_viz.core.data import MissingData
+from prune_viz.gui.errors_qt import error_text
+
+
+def test_missing_data_points_at_the_data_button_not_at_flags():
+    sentence, _ = error_text(MissingData("This needs the MNIST training images, which are not on this machine."),
+                             "fine-tune the model")
+    assert "Data... button" in sentence and "--data" not in sentence and "PRUNE_VIZ_MNIST" not in sentence
+
+
+def test_unexpected_errors_give_their_words_and_keep_the_class_for_the_details():
+    sentence, details = error_text(RuntimeError("the graph could not be built"), "evaluate")
+    assert sentence == "Could not evaluate: the graph could not be built."
+    assert "RuntimeError" in details and "RuntimeError" not in sentence
+    sentence, _ = error_text(Exception(), "evaluate")
+    assert "Exception" not in sentence and sentence.startswith("Could not evaluate:")
