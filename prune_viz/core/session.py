@@ -206,15 +206,13 @@ class Session:
         key = result if isinstance(result, ResultKey) else result.key
         if key.model != self.model_serial:
             return f"Another model was opened since this {what}."
-        reasons = []
         settings = describe_change(key.config, self.config, fields)
-        if settings:
-            reasons.append(f"the pruning settings changed ({settings})")
-        if (key.data_path, key.preprocessing) != (self.data_path, self.preprocessing):
-            reasons.append("the test data or its input scaling changed")
-        if not reasons:
+        data = (key.data_path, key.preprocessing) != (self.data_path, self.preprocessing)
+        if not settings and not data:
             return None
-        sentence = " and ".join(reasons) + f" since this {what}."
+        what_changed = " and ".join(
+            (["the pruning settings"] if settings else []) + (["the test data or its input scaling"] if data else []))
+        sentence = f"{what_changed} changed since this {what}" + (f": {settings}." if settings else ".")
         return sentence[0].upper() + sentence[1:]
 
     def is_current(self, result: ResultKey | EvaluationRecord | None) -> bool:

@@ -80,11 +80,11 @@ def test_one_staleness_rule_names_what_changed(session, trained_mlp_path):
     session.configure(k=30)
     record, baseline = session.evaluate()
     assert session.why_stale(record) is None and session.why_stale(None) is None
-    assert session.why_stale(baseline) == "The pruning settings changed (k changed (0% -> 30%)) since this evaluation."
+    assert session.why_stale(baseline) == "The pruning settings changed since this evaluation: k changed (0% -> 30%)."
 
     session.configure(k=60, method="unit")
-    assert session.why_stale(record) == ("The pruning settings changed (k changed (30% -> 60%), the method changed "
-                                         "(weight -> unit)) since this evaluation.")
+    assert session.why_stale(record) == ("The pruning settings changed since this evaluation: k changed (30% -> 60%), "
+                                         "the method changed (weight -> unit).")
     # a result that does not depend on k (a sweep) is still current
     assert session.why_stale(record.key, "sweep", fields=("included", "scope")) is None
     session.configure(k=30, method="weight")
@@ -94,8 +94,8 @@ def test_one_staleness_rule_names_what_changed(session, trained_mlp_path):
     assert session.why_stale(record) == "The test data or its input scaling changed since this evaluation."
     session.configure(k=40)
     assert session.why_stale(record, "measurement") == (
-        "The pruning settings changed (k changed (30% -> 40%)) and the test data or its input scaling changed "
-        "since this measurement.")
+        "The pruning settings and the test data or its input scaling changed since this measurement: "
+        "k changed (30% -> 40%).")
     again, _ = session.evaluate()
     assert session.is_current(again) and not session.is_current(record)
     assert again.result.preprocessing == "raw"

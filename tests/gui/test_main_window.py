@@ -443,7 +443,7 @@ def test_every_evaluation_view_greys_for_the_same_reason(qtbot, window):
 
     window.controls.slider.setValue(55)
     why = window.session.why_stale(record)
-    assert why == "The pruning settings changed (k changed (30% -> 55%)) since this evaluation."
+    assert why == "The pruning settings changed since this evaluation: k changed (30% -> 55%)."
     assert all(why in text for text in _stale_sentences(window).values()), _stale_sentences(window)
     assert not window.evaluation.result_view.accuracy.isEnabled()
     assert window.details.confusion_image.opacity() == pytest.approx(STALE_OPACITY)
@@ -508,7 +508,7 @@ def test_a_measurement_says_why_it_is_stale(qtbot, window):
         size_speed.run()
     assert "since this measurement" not in size_speed.config_label.text()
     window.controls.slider.setValue(20)
-    assert "The pruning settings changed (k changed (0% -> 20%)) since this measurement." in \
+    assert "The pruning settings changed since this measurement: k changed (0% -> 20%)." in \
         size_speed.config_label.text()
     window.controls.slider.setValue(0)
     window.set_data_path(window.session.data_path + "/")
