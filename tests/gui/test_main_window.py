@@ -513,3 +513,21 @@ def test_a_measurement_says_why_it_is_stale(qtbot, window):
     window.controls.slider.setValue(0)
     window.set_data_path(window.session.data_path + "/")
     assert "The test data or its input scaling changed since this measurement." in size_speed.config_label.text()
+
+
+def test_escape_cancels_a_running_evaluation(qtbot, window):
+    from PySide6.QtTest import QTest
+
+    from prune_viz.core.tasks import tensorflow_job
+
+    window.activateWindow()
+    window.controls.slider.setValue(35)
+    cancelled = []
+    with tensorflow_job():  # the evaluation waits for the lock, so it is surely running when Esc comes
+        job = window.controller.request()
+        job.cancelled.connect(lambda: cancelled.append(True))
+        QTest.keyClick(window.controls.slider, Qt.Key.Key_Escape)
+    with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
+        pass
+    assert cancelled == [True] and window.session.last_evaluation is None
+    assert not window.evaluation.result_view.has_result
