@@ -1,4 +1,4 @@
-"""Evaluate on demand: requests with ids run in the job queue; the panel shows the latest result.
+"""Evaluate on demand: requests run as jobs in the queue; the panel shows the latest result.
 
 A newer request cancels the older one (whose result then never arrives). The
 shown result is greyed, with the Session's one sentence on why, whenever
