@@ -156,10 +156,17 @@ class Job(QObject):
         self.finished.emit()
 
 
+_warned: set[tuple] = set()
+
+
 def _log_warning(showwarning_args: tuple) -> None:
-    """superqt routes the job's Python warnings here (on the GUI thread) instead of stderr."""
+    """superqt routes a job's Python warnings here (on the GUI thread) with the filter "always";
+    each one is logged once, as Python's default filter would show it."""
     message, category, filename, lineno, *_ = showwarning_args
-    log.warning(warnings.formatwarning(message, category, filename, lineno).rstrip())
+    seen = (str(message), category, filename, lineno)
+    if seen not in _warned:
+        _warned.add(seen)
+        log.warning(warnings.formatwarning(message, category, filename, lineno).rstrip())
 
 
 class JobQueue(QObject):
