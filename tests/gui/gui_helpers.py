@@ -5,10 +5,11 @@ from __future__ import annotations
 WAIT_MS = 120_000  # generous: a worker may share 2 cores with the rest of the suite
 
 
-def job_workers_end(timeout_ms: int = WAIT_MS) -> bool:
-    """Whether every job worker (superqt runnables in Qt's global thread pool) has ended: after a
-    job reported, its runnable only has its last signals to emit."""
+def job_threads(timeout_ms: int = WAIT_MS) -> list[str]:
+    """The job workers (superqt runnables in Qt's global thread pool) still running after waiting up to
+    ``timeout_ms`` for them: after a job reported, its runnable only has its last signals to emit."""
     from PySide6.QtCore import QThreadPool
 
     pool = QThreadPool.globalInstance()
-    return pool.waitForDone(timeout_ms) and pool.activeThreadCount() == 0
+    pool.waitForDone(timeout_ms)
+    return [f"pool worker {i + 1}" for i in range(pool.activeThreadCount())]

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session
-from gui_helpers import WAIT_MS, job_workers_end
+from gui_helpers import WAIT_MS, job_threads
 from prune_viz.gui.main_window import MainWindow
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def make_window(qtbot, tmp_path, mnist_dir):
         window.close()
         window.deleteLater()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert job_workers_end()
+    assert job_threads() == []
     assert not any(shiboken6.isValid(window) for window in windows)  # the windows and their children are gone
     assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == []
 
@@ -270,7 +270,7 @@ def test_closing_during_an_evaluation_exits_cleanly(qtbot, make_window, opened_m
     job = window.controller.request()
     window.close()
     assert job.wait(0)  # close() cancelled and waited for the thread
-    assert job_workers_end()
+    assert job_threads() == []
     np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
 
 

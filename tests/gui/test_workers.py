@@ -8,7 +8,7 @@ import threading
 import pytest
 from PySide6.QtCore import QThreadPool
 
-from gui_helpers import job_workers_end
+from gui_helpers import job_threads
 from prune_viz.core.tasks import TaskState
 from prune_viz.gui.workers import Job, JobQueue
 
@@ -24,7 +24,7 @@ def queue(qtbot):
     jobs = JobQueue()
     yield jobs
     jobs.shutdown()
-    assert job_workers_end()
+    assert job_threads() == []
 
 
 def _blocking(release: threading.Event, log: list, name: str):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gui_helpers import job_workers_end
+from gui_helpers import job_threads
 from prune_viz.core.session import Session
 from prune_viz.gui.experiments.dock import ExperimentsPanel
 from prune_viz.gui.workers import JobQueue
@@ -22,7 +22,7 @@ def jobs():
     queue = JobQueue()
     yield queue
     queue.shutdown()
-    assert job_workers_end()
+    assert job_threads() == []
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from gui_helpers import WAIT_MS, job_workers_end
+from gui_helpers import WAIT_MS, job_threads
 from prune_viz.core.pruning import count_to_prune
 from prune_viz.core.session import Session
 from prune_viz.gui.experiments.base import KERAS_FILTER
@@ -26,7 +26,7 @@ def window(qtbot, tmp_path, mnist_dir, opened_mlp, trained_mlp_path):
     yield window
     window.close()
     window.deleteLater()
-    assert job_workers_end()
+    assert job_threads() == []
 
 
 def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path,
