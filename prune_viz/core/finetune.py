@@ -17,7 +17,7 @@ import numpy as np
 from prune_viz.core.data import MnistData
 from prune_viz.core.layers import keras_prunable_layers
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best, inference_copy
 
 DEFAULT_FINETUNE_LEARNING_RATE = 1e-4
@@ -60,6 +60,7 @@ def _mask_constraint(mask: np.ndarray):
     return MaskConstraint()
 
 
+@tensorflow_job()
 def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, batch_size: int = DEFAULT_BATCH_SIZE,
              learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE, seed: int | None = None,
              validation_fraction: float = 0.1, preprocessing: str = "auto",

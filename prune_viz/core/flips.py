@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCAN_KS = tuple(float(k) for k in range(101))
 NUM_CLASSES = 10
@@ -84,6 +84,7 @@ class FlipScan:
         }
 
 
+@tensorflow_job()
 def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[float] = SCAN_KS,
                   task: TaskState | None = None,
                   on_point: Callable[[int, np.ndarray], None] | None = None) -> FlipScan:
