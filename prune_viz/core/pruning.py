@@ -187,8 +187,12 @@ class Pruner:
             # last row (so highest flat index) holding the block's max, per unit; a row-wise max of
             # row numbers is 4x faster than a column-wise argmax over reversed rows
             rows = np.arange(len(block), dtype=np.int32)[:, None]
-            last_row = np.where(magnitude == block_max, rows, -1).max(axis=0)
-            newer = block_max >= col_max
+            at_max = magnitude == block_max
+            has_nan = np.isnan(block_max)
+            if has_nan.any():  # NaN is the largest |w|, and NaN != NaN
+                at_max |= np.isnan(magnitude) & has_nan
+            last_row = np.where(at_max, rows, -1).max(axis=0)
+            newer = (block_max >= col_max) | has_nan
             col_last[newer] = (r0 + last_row[newer]) * units + np.nonzero(newer)[0]
             col_max = np.where(newer, block_max, col_max)
             zeros += np.count_nonzero(block == 0, axis=0)

@@ -20,6 +20,7 @@ from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
 
 # few distinct magnitudes, so that ties (also across layers and across the sign) are everywhere
 TIED_VALUES = [0.0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, 1.0, -1.0, 1.5, 2.0]
+NAN_VALUES = TIED_VALUES + [float("nan")]
 KS = st.one_of(st.sampled_from([0.0, 100.0, 50.0, 12.5, 99.9, 0.1]), st.integers(0, 100).map(float),
                st.floats(0.0, 100.0))
 def hypothesis_settings(examples: int) -> settings:
@@ -112,6 +113,13 @@ def small_kernels(draw, values=TIED_VALUES):
 @given(data=st.data(), kernels=small_kernels(), method=st.sampled_from(["weight", "unit"]),
        scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=4))
 def test_small_layers_prune_by_the_plan(data, kernels, method, scope, ks):
+    check_plans_against_the_rule(data, kernels, method, scope, ks)
+
+
+@hypothesis_settings(25)
+@given(data=st.data(), kernels=small_kernels(NAN_VALUES), method=st.sampled_from(["weight", "unit"]),
+       scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=3))
+def test_nan_weights_sort_last(data, kernels, method, scope, ks):
     check_plans_against_the_rule(data, kernels, method, scope, ks)
 
 
