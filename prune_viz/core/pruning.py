@@ -375,9 +375,10 @@ class Pruner:
             plan = result.plans.get(layer.name) if ours else None
             if ours and self._blocked(layer):
                 self._write_blocks(layer, plan)
-            elif plan is not None:  # numpy: an XLA kernel saves nothing here, and compiles per shape
-                value = self._block_value(layer, plan, 0, layer.as_matrix(layer.original), fuse=False)
-                layer.variable.assign(value.reshape(layer.shape))
+            elif plan is not None:  # eager ops: XLA saves little here, and compiles once per shape
+                matrix = self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
+                value = self._block_value(layer, plan, 0, matrix, fuse=False)
+                layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
 
@@ -395,27 +396,32 @@ class Pruner:
         write_rows(layer.variable, ((r0, rows if plan is None else self._block_value(layer, plan, r0, rows))
                                     for r0, rows in row_blocks(layer.original)))
 
-    def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows: np.ndarray, fuse: bool = True):
-        """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: a fused
-        XLA kernel fed the plan's numbers, or else the plan's mask in numpy."""
+    def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
+        """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block
+        ops fed the plan's numbers, as fused XLA kernels (``fuse``) or eager TF ops."""
         if plan.pruned == 0:
             return rows
         if plan.pruned == layer.size:
-            return np.zeros_like(rows)
-        fused = self._fused_kernels() if fuse else {}
-        try:
-            if fused and isinstance(plan, UnitPlan):
-                return fused["unit"](rows, plan.kept_units)
-            if fused and not np.isnan(plan.threshold):
-                threshold = np.float32(plan.threshold)
-                if plan.prunes_every_tie:
-                    return fused["above"](rows, threshold)
-                cut_row, cut_col = plan.cut_cell
-                return fused["cut"](rows, threshold, np.int32(r0), np.int32(cut_row), np.int32(cut_col))
-        except self._tf.errors.OpError:  # no XLA in this TensorFlow build: the plan's mask in numpy
-            self._fused = {}
-        kept = plan.kept(layer.as_matrix(layer.original), rows=slice(r0, r0 + len(rows)))
-        return np.where(kept, rows, rows.dtype.type(0))
+            return np.zeros(tuple(rows.shape), layer.original.dtype)
+        if fuse and self._fused_kernels():
+            try:
+                return self._select(layer, plan, r0, rows, self._fused)
+            except self._tf.errors.OpError:  # no XLA in this TensorFlow build: the same ops, unfused
+                self._fused = {}
+        return self._select(layer, plan, r0, rows, _eager_block_ops())
+
+    @staticmethod
+    def _select(layer: PrunableLayer, plan: LayerPlan, r0: int, rows, ops: dict):
+        if isinstance(plan, UnitPlan):
+            return ops["unit"](rows, plan.kept_units)
+        if np.isnan(plan.threshold):  # the cut is among NaN weights: the plan's mask, in numpy
+            kept = plan.kept(layer.as_matrix(layer.original), rows=slice(r0, r0 + len(rows)))
+            return np.where(kept, rows, layer.original.dtype.type(0))
+        threshold = np.float32(plan.threshold)
+        if plan.prunes_every_tie:
+            return ops["above"](rows, threshold)
+        cut_row, cut_col = plan.cut_cell
+        return ops["cut"](rows, threshold, np.int32(r0), np.int32(cut_row), np.int32(cut_col))
 
     def _fused_kernels(self) -> dict:
         """The XLA block kernels ({} once XLA has failed here)."""
@@ -430,7 +436,37 @@ class Pruner:
         return self._tf.constant(self._by_name[name].original)
 
 
+def _block_ops() -> dict:
+    """Pruned values of a block of matrix rows from a plan's numbers, as TF ops (run eagerly, or
+    compiled by ``_xla_block_kernels``): ``above`` prunes |w| <= t, ``cut`` prunes |w| < t and the
+    |w| == t before the cut cell, ``unit`` prunes the columns not kept. NaN weights are kept."""
+    import tensorflow as tf
+
+    def above(block, t):
+        return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
+
+    def cut(block, t, r0, cut_row, cut_col):
+        magnitude = tf.abs(block)
+        rows = r0 + tf.range(tf.shape(block)[0])[:, None]
+        cols = tf.range(tf.shape(block)[1])[None, :]
+        before_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols < cut_col))
+        pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, before_cut))
+        return tf.where(pruned, tf.zeros_like(block), block)
+
+    def unit(block, kept):
+        return tf.where(kept[None, :], block, tf.zeros_like(block))
+
+    return {"above": above, "cut": cut, "unit": unit}
+
+
+_EAGER_OPS: dict = {}
 _XLA_KERNELS: dict = {}
+
+
+def _eager_block_ops() -> dict:
+    if not _EAGER_OPS:
+        _EAGER_OPS.update(_block_ops())
+    return _EAGER_OPS
 
 
 def _xla_block_kernels() -> dict:
@@ -439,24 +475,8 @@ def _xla_block_kernels() -> dict:
     if not _XLA_KERNELS:
         import tensorflow as tf
 
-        @tf.function(jit_compile=True, autograph=False)
-        def above(block, t):  # keeps |w| > t (and NaN, which sorts last)
-            return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
-
-        @tf.function(jit_compile=True, autograph=False)
-        def cut(block, t, r0, cut_row, cut_col):  # also prunes the weights equal to t before the cut
-            magnitude = tf.abs(block)
-            rows = r0 + tf.range(tf.shape(block)[0])[:, None]
-            cols = tf.range(tf.shape(block)[1])[None, :]
-            before_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols < cut_col))
-            pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, before_cut))
-            return tf.where(pruned, tf.zeros_like(block), block)
-
-        @tf.function(jit_compile=True, autograph=False)
-        def unit(block, kept):
-            return tf.where(kept[None, :], block, tf.zeros_like(block))
-
-        _XLA_KERNELS.update(above=above, cut=cut, unit=unit)
+        _XLA_KERNELS.update({name: tf.function(op, jit_compile=True, autograph=False)
+                             for name, op in _block_ops().items()})
     return _XLA_KERNELS
 
 
