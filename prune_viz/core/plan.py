@@ -72,19 +72,23 @@ class WeightPlan:
 
     def pruned_where(self, magnitude: np.ndarray, before_cut) -> np.ndarray:
         """Which weights of |w| ``magnitude`` are pruned, given whether each one's flat index is
-        below the cut (a bool array broadcastable to ``magnitude``)."""
+        below the cut (a bool array broadcastable to ``magnitude``, read only when the cut falls
+        inside the ties: 0 < cut < size)."""
         if self.threshold is None:
             return np.zeros(np.shape(magnitude), bool)
         magnitude = np.asarray(magnitude)
-        if np.isnan(self.threshold):
+        if np.isnan(self.threshold):  # every number is below, the NaNs are the ties
+            if self.prunes_every_tie:
+                return np.ones(magnitude.shape, bool)
             is_nan = np.isnan(magnitude)
-            return ~is_nan | (is_nan & before_cut)
+            return ~is_nan if self.cut == 0 else ~is_nan | (is_nan & before_cut)
         threshold = magnitude.dtype.type(self.threshold)
         with np.errstate(invalid="ignore"):
-            below, equal = magnitude < threshold, magnitude == threshold
-        if self.prunes_every_tie:
-            return below | equal
-        return below | (equal & before_cut)
+            if self.prunes_every_tie:
+                return magnitude <= threshold
+            if self.cut == 0:
+                return magnitude < threshold
+            return (magnitude < threshold) | ((magnitude == threshold) & before_cut)
 
     def kept(self, matrix: np.ndarray, rows: Window = slice(None), cols: Window = slice(None)) -> np.ndarray:
         """The keep-mask of ``matrix[rows, cols]``, where ``matrix`` is the layer's original
@@ -93,16 +97,18 @@ class WeightPlan:
             raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
         row_range, col_range = _window_ranges(self.shape, rows, cols)
         window = matrix[rows, cols]
-        out = np.ones(window.shape, bool)
         if self.threshold is None or window.size == 0:
-            return out
+            return np.ones(window.shape, bool)
+        out = np.empty(window.shape, bool)
         cut_row, cut_col = self.cut_cell
         cols_before = np.asarray(col_range) < cut_col
         step = rows_per_block(window.shape)
         for i0 in range(0, len(row_range), step):
-            block_rows = np.asarray(row_range[i0 : i0 + step])[:, None]
-            before_cut = (block_rows < cut_row) | ((block_rows == cut_row) & cols_before[None, :])
-            out[i0 : i0 + step] = ~self.pruned_where(np.abs(window[i0 : i0 + step]), before_cut)
+            before_cut = False  # only read when the cut falls inside the ties
+            if 0 < self.cut < self.size:
+                block_rows = np.asarray(row_range[i0 : i0 + step])[:, None]
+                before_cut = (block_rows < cut_row) | ((block_rows == cut_row) & cols_before[None, :])
+            np.logical_not(self.pruned_where(np.abs(window[i0 : i0 + step]), before_cut), out=out[i0 : i0 + step])
         return out
 
 
