@@ -53,8 +53,6 @@ class WeightPlan:
     threshold: float | None
     cut: int
 
-    method = "weight"
-
     @property
     def size(self) -> int:
         return self.shape[0] * self.shape[1]
@@ -122,8 +120,6 @@ class UnitPlan:
     shape: tuple[int, int]  # (fan_in, units)
     kept_units: np.ndarray  # bool per unit, read-only
     threshold: float | None
-
-    method = "unit"
 
     def __post_init__(self):
         kept = np.array(self.kept_units, dtype=bool)
