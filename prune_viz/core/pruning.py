@@ -32,6 +32,10 @@ from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
+CRITERIA = ("magnitude", "random", "lamp", "taylor")
+# kernel: zero the unit's kernel column (a unit with a bias still outputs a constant);
+# remove: also zero its bias and the channel of a BatchNormalization right after it
+UNIT_MODES = ("kernel", "remove")
 
 
 class PruningError(ValueError):
@@ -60,18 +64,26 @@ class PruningConfig:
     k: float = 0.0
     scope: str = "layer"
     included: frozenset[str] = field(default_factory=frozenset)
+    criterion: str = "magnitude"
+    unit_mode: str = "kernel"
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise PruningError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}.")
-        if self.scope not in SCOPES:
-            raise PruningError(f"scope must be one of {', '.join(SCOPES)}, not {self.scope!r}.")
+        for name, value, allowed in (("method", self.method, METHODS), ("scope", self.scope, SCOPES),
+                                     ("criterion", self.criterion, CRITERIA),
+                                     ("unit mode", self.unit_mode, UNIT_MODES)):
+            if value not in allowed:
+                raise PruningError(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
         object.__setattr__(self, "k", parse_k(self.k))
         object.__setattr__(self, "included", frozenset(self.included))
 
     def describe(self) -> str:
         scope = "layerwise" if self.scope == "layer" else "global"
-        return f"{self.method} pruning, k={self.k:g}%, {scope}"
+        words = [f"{self.method} pruning", f"k={self.k:g}%", scope]
+        if self.criterion != "magnitude":
+            words.insert(1, f"{self.criterion} scores")
+        if self.method == "unit" and self.unit_mode != "kernel":
+            words.append(f"units {self.unit_mode}d")
+        return ", ".join(words)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -307,6 +319,8 @@ class Pruner:
 
     def prune(self, config: PruningConfig) -> PruneResult:
         """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
+        if config.criterion != "magnitude" or config.unit_mode != "kernel":
+            raise PruningError(f"{config.describe()} is not implemented yet.")
         names = self.check_included(config.included)
         plans: dict[str, LayerPlan] = {}
         if config.method == "weight":
