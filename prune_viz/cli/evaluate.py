@@ -30,9 +30,7 @@ def run(args) -> int:
     result = record.result
     out = {
         "model": str(session.model.loaded.path),
-        "method": record.config.method,
-        "k": record.config.k,
-        "scope": record.config.scope,
+        **record.config.as_dict(),
         "included_layers": sorted(record.config.included),
         "accuracy": result.accuracy,
         "loss": result.loss,

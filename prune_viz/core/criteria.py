@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCORE_LABELS = {
     "magnitude": ("|w|", "unit L2 norm"),
@@ -92,6 +92,7 @@ class TaylorUnavailable(ValueError):
     """Taylor scores cannot be computed; the message is one sentence."""
 
 
+@tensorflow_job()
 def taylor_scores(opened, data, *, preprocessing: str = "auto", images: int = TAYLOR_IMAGES,
                   batch_size: int = 250, task: TaskState | None = None) -> TaylorScores:
     """|w * dL/dw| per weight of every prunable layer, at the original weights, where L is the

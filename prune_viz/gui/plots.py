@@ -26,7 +26,8 @@ def offscreen_qt_app():
 
 def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title: str, force: bool = False,
                      protect: Iterable = ()) -> Path:
-    """Accuracy (and loss) against k, one curve per (method, scope), or per layer for a sensitivity sweep."""
+    """Accuracy (and loss) against k, one curve per (method, criterion, unit mode, scope), or per
+    layer for a sensitivity sweep."""
     import numpy as np
     import pyqtgraph as pg
     from pyqtgraph.exporters import ImageExporter
@@ -37,7 +38,8 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
     app = offscreen_qt_app()
     groups: dict[tuple, list] = {}
     for s in summary:
-        groups.setdefault((s.method, s.scope, s.layer), []).append(s)
+        groups.setdefault((s.method, s.scope, s.layer, s.criterion, s.unit_mode), []).append(s)
+    named = {key[3] for key in groups} != {"magnitude"} or {key[4] for key in groups} - {"", "kernel"}
     if per_layer:  # one panel per method, one curve per layer
         panels = [(f"{method} pruning, one layer at a time", "accuracy",
                    [(key, rows) for key, rows in groups.items() if key[0] == method])
@@ -62,7 +64,7 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             plot.getAxis(axis).setPen("k")
         legend = plot.addLegend(offset=(10, -10) if quantity == "accuracy" else (10, 10), labelTextColor="k")
         legend.setBrush(pg.mkBrush(255, 255, 255, 220))
-        for i, ((method, scope, layer), rows) in enumerate(curves):
+        for i, ((method, scope, layer, criterion, unit_mode), rows) in enumerate(curves):
             color = PALETTE[i % len(PALETTE)]
             style = pg.QtCore.Qt.PenStyle.DashLine if scope == "global" else pg.QtCore.Qt.PenStyle.SolidLine
             pen = pg.mkPen(color, width=2, style=style)
@@ -71,7 +73,9 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             y = np.array([getattr(r, f"{quantity}_mean") for r in rows]) * scale
             err = np.array([getattr(r, f"{quantity}_std") for r in rows]) * scale
             label = layer if per_layer else f"{method}, {'layerwise' if scope == 'layer' else 'global'}"
-            plot.plot(x, y, pen=pen, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=color, name=label)
+            if named:
+                label += f", {criterion}" + (f", units {unit_mode}" if unit_mode == "remove" else "")
+            plot.plot(x, y, pen=pen, symbol="o" if method == "weight" else "t", symbolSize=6, symbolBrush=color, symbolPen=color, name=label)
             if np.any(err > 0):
                 plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=1.2, pen=pg.mkPen(color, width=1)))
         plot.setXRange(0, 100, padding=0.02)

@@ -241,3 +241,24 @@ def test_weight_scores_prune_the_kernel_and_count_zeros_exactly():
         assert np.array_equal(written, np.where(mask, kernel, 0))
         assert result.layer("hidden").zeros == int(np.count_nonzero(written == 0))
         assert result.layer("hidden").pruned == count_to_prune(kernel.size, 40)
+
+
+@pytest.mark.parametrize("mode", ["kernel", "remove"])
+def test_a_conv_batch_norm_chain_compacts_and_computes_the_pruned_model(mode):
+    from prune_viz.core.export import compact_model, masked_kernels
+
+    model = _sequential_conv_bn_model()
+    _randomise_vectors(model)
+    pruner, _ = _pruner(model)
+    result = pruner.prune(PruningConfig("unit", 50, included=frozenset({"conv"}), unit_mode=mode))
+    x = np.random.default_rng(1).normal(size=(8, 8, 8, 2)).astype(np.float32)
+    pruner.apply(result)
+    try:
+        expected = np.asarray(model(x, training=False))
+        compaction = compact_model(model, masked_kernels(result))
+    finally:
+        pruner.restore()
+    got = np.asarray(compaction.model(x, training=False))
+    assert np.allclose(got, expected, atol=1e-5)
+    assert compaction.model.get_layer("bn").gamma.shape == (3,)
+    assert compaction.parameters_after < compaction.parameters_before
