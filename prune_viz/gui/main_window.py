@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._on_evaluation_failed)
         self.controller.shown.connect(self._on_evaluation_shown)
         self.jobs.started.connect(self._on_job_started)
+        self.controls.taylor_requested.connect(self.compute_taylor_scores)
         self.session.model_changed.connect(self._on_model_changed)
 
         self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
@@ -409,6 +410,25 @@ class MainWindow(QMainWindow):
                 widget.setFont(scaled)
         self.heatmaps.apply_font()
         self._fit_docks(PRESENTER_SCALE if on else 1.0)
+
+    def compute_taylor_scores(self) -> Job | None:
+        """Compute the Taylor scores as a job (progress and Cancel in the status bar), then prune by them."""
+        if self.session.model is None or self.jobs.has_waiting("taylor"):
+            return None
+        serial = self.session.model_serial
+        job = Job(lambda task: self.session.taylor(task), "taylor", self)
+        job.label = "Computing Taylor scores"
+
+        def done(scores) -> None:
+            if self.session.model_serial == serial:
+                self.statusBar().showMessage(scores.description, 8000)
+                self.session.configure(criterion="taylor")
+
+        job.succeeded.connect(done)
+        job.failed.connect(lambda exc: self.statusBar().showMessage(f"No Taylor scores: {exc}", 10000))
+        job.cancelled.connect(lambda: self.statusBar().showMessage("Taylor scores cancelled.", 5000))
+        self.jobs.submit(job)
+        return job
 
     # -- jobs ------------------------------------------------------------------------------------
     def _on_job_started(self, job: Job) -> None:
