@@ -6,6 +6,11 @@ NaN in the displayed matrix, which pyqtgraph draws transparent, over a rectangle
 in the map's "pruned" colour (a grey that no live weight takes). Matrices larger
 than the screen are shown with a stride (every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
+
+Below the matrix, a thin strip per unit vector (the layer's bias, and gamma and beta
+of a BatchNormalization right after it) shows the entries that go with each unit
+column; when unit pruning removes units (unit mode "remove") their entries are
+drawn pruned too. Each strip is coloured on its own symmetric scale.
 """
 
 from __future__ import annotations
@@ -138,6 +143,9 @@ class MatrixView(QWidget):
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
         self.level = 1.0
+        self.vector_labels: list[str] = []  # the strips below the matrix, top to bottom
+        self.vectors: np.ndarray | None = None  # (strips, units) original values
+        self.removed: np.ndarray | None = None  # bool per unit: its strip entries are pruned
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.plot = self.canvas.addPlot()
@@ -153,6 +161,13 @@ class MatrixView(QWidget):
         self.plot.addItem(self.backdrop)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
+        self.vector_backdrop = QGraphicsRectItem(0, 0, 1, 1)
+        self.vector_backdrop.setPen(QPen(Qt.PenStyle.NoPen))
+        self.vector_backdrop.setZValue(-1)
+        self.vector_backdrop.setVisible(False)
+        self.plot.addItem(self.vector_backdrop)
+        self.vector_image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.vector_image)
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), label="weight",
                                         interactive=False, width=14, colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
@@ -187,6 +202,7 @@ class MatrixView(QWidget):
         redone when just the mask changed, so a zoomed-in view stays where it is.
         ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
         same = matrix is self.matrix and name == self.layer_name and level == self.level
+        self._fit_vectors = not same  # show_vectors fits the view again once the strips are known
         self.rows_are_pixels = rows_are_pixels
         self.layer_name = name
         self.description = description
@@ -208,10 +224,53 @@ class MatrixView(QWidget):
                            f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)")
         self.fit()
 
+    def show_vectors(self, labels: list[str], vectors: np.ndarray | None, removed: np.ndarray | None) -> None:
+        """The unit-vector strips under the matrix (``vectors``: (len(labels), units) originals);
+        ``removed`` units (or None) are drawn pruned. Call after ``show_matrix``."""
+        self.vector_labels = list(labels)
+        self.vectors = vectors
+        self.removed = removed
+        if self.matrix is None or vectors is None or not len(labels):
+            self.vector_image.clear()
+            self.vector_backdrop.setVisible(False)
+            return
+        values = np.array(vectors[:, :: self.col_stride], dtype=np.float64)
+        for row in values:  # each strip on its own scale: a bias and a BN gamma differ in size
+            level = symmetric_level(row)
+            row /= level
+        if removed is not None:
+            values[:, removed[:: self.col_stride]] = np.nan
+        self.vector_image.setImage(values.astype(np.float32), autoLevels=False, levels=(-1.0, 1.0))
+        self.vector_image.setLookupTable(self.spec.lut())
+        self.vector_image.setRect(self.vector_rect())
+        self.vector_backdrop.setRect(self.vector_rect())
+        self.vector_backdrop.setVisible(True)
+        if getattr(self, "_fit_vectors", False):
+            self._fit_vectors = False
+            self.fit()
+
+    def vector_rect(self) -> QRectF:
+        rows, cols = self.matrix.shape
+        height = max(1.0, rows / 40.0)
+        return QRectF(0, rows + height / 2, cols, height * len(self.vector_labels))
+
+    def vector_cell(self, y: float) -> int | None:
+        """Which strip the view's y falls in, or None."""
+        if self.vectors is None or not self.vector_labels:
+            return None
+        rect = self.vector_rect()
+        if not rect.top() <= y < rect.bottom():
+            return None
+        return int((y - rect.top()) / (rect.height() / len(self.vector_labels)))
+
     def clear(self) -> None:
         self.layer_name = ""
         self.matrix = self.kept = None
+        self.vectors = self.removed = None
+        self.vector_labels = []
         self.image.clear()
+        self.vector_image.clear()
+        self.vector_backdrop.setVisible(False)
         self.title.setText("")
 
     def displayed_image(self) -> np.ndarray | None:
@@ -221,6 +280,8 @@ class MatrixView(QWidget):
     def fit(self) -> None:
         if self.matrix is not None:
             rows, cols = self.matrix.shape
+            if self.vectors is not None and self.vector_labels:
+                rows = self.vector_rect().bottom()
             self.plot.getViewBox().setRange(QRectF(0, 0, cols, rows), padding=0.0)
 
     def set_colormap(self, spec: ColormapSpec) -> None:
@@ -228,6 +289,8 @@ class MatrixView(QWidget):
         self.colorbar.setColorMap(spec.colormap())
         self.canvas.setBackground(spec.background)
         self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
+        self.vector_backdrop.setBrush(QBrush(QColor(*spec.pruned)))
+        self.vector_image.setLookupTable(spec.lut())
         for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
             axis.setPen(spec.foreground)
             axis.setTextPen(spec.foreground)
@@ -257,13 +320,26 @@ class MatrixView(QWidget):
         return (f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
                 f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}")
 
+    def describe_vector(self, strip: int, col: int) -> str:
+        """The hover text for a unit-vector strip entry (bias, BN gamma or beta) of unit ``col``."""
+        col -= col % self.col_stride
+        removed = self.removed is not None and bool(self.removed[col])
+        state = "REMOVED with its unit" if removed else "kept"
+        return (f"{self.layer_name}  {self.vector_labels[strip]} of unit {col} = "
+                f"{float(self.vectors[strip, col]):+.5g}  {state}")
+
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.matrix is None:
             return
         point = self.plot.getViewBox().mapSceneToView(scene_pos)
         row, col = int(np.floor(point.y())), int(np.floor(point.x()))
         rows, cols = self.matrix.shape
-        if 0 <= row < rows and 0 <= col < cols:
+        strip = self.vector_cell(point.y())
+        if strip is not None and 0 <= col < cols:
+            text = self.describe_vector(strip, col)
+            self.readout.setText(text)
+            self.hovered.emit(text)
+        elif 0 <= row < rows and 0 <= col < cols:
             text = self.describe_cell(row, col)
             self.readout.setText(text)
             self.hovered.emit(text)
@@ -427,6 +503,11 @@ class LayerHeatmaps(QWidget):
         self.view.show_matrix(name, description, self._matrices[name],
                               self.kept_matrix(name, limit=display_limit()), self._levels[name],
                               rows_are_pixels=name == self._pixel_layer)
+        vectors = layer.unit_vectors
+        result = self.session.result
+        self.view.show_vectors([v.label for v in vectors],
+                               np.stack([v.original for v in vectors]) if vectors else None,
+                               result.removed_units(name) if result is not None else None)
 
     def _on_pruning_changed(self, result) -> None:
         for name, thumb in self.strip.thumbnails.items():
