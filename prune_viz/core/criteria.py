@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prune_viz.core.data import DataError
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCORE_LABELS = {
@@ -88,8 +89,8 @@ class TaylorScores:
         return f"Taylor scores from {self.images:,} training images of {self.source}"
 
 
-class TaylorUnavailable(ValueError):
-    """Taylor scores cannot be computed; the message is one sentence."""
+class TaylorUnavailable(DataError):
+    """Taylor scores cannot be computed (no training images, no Keras model); one sentence."""
 
 
 @tensorflow_job()
