@@ -94,6 +94,14 @@ class PruningConfig:
         return replace(self, k=k)
 
     @property
+    def file_tag(self) -> str:
+        """The settings in a file name: e.g. "unit-k50", "weight-k90-lamp", "unit-k50-random3-remove"."""
+        tag = f"{self.method}-k{self.k:g}"
+        if self.criterion != "magnitude":
+            tag += f"-{self.criterion}" + (str(self.seed) if self.criterion == "random" else "")
+        return tag + ("-remove" if self.removes_units else "")
+
+    @property
     def removes_units(self) -> bool:
         return self.method == "unit" and self.unit_mode == "remove"
 
@@ -146,7 +154,7 @@ class LayerResult:
     size: int
     pruned_units: int  # units whose every weight is masked
     units: int
-    vector_entries: int = 0  # bias and BatchNormalization entries zeroed with removed units
+    vector_entries: int = 0  # non-zero bias and BatchNormalization entries zeroed with removed units
 
     @property
     def sparsity(self) -> float:
@@ -168,6 +176,11 @@ class PruneResult:
     @property
     def prunable_zeros(self) -> int:
         return sum(layer.zeros for layer in self.layers)
+
+    @property
+    def vector_entries(self) -> int:
+        """Non-zero biases and BatchNormalization parameters that removed units zeroed."""
+        return sum(layer.vector_entries for layer in self.layers)
 
     @property
     def prunable_sparsity(self) -> float:
@@ -486,7 +499,9 @@ class Pruner:
             return LayerResult(layer.name, 0, zeros, size, 0, units)
         if isinstance(plan, UnitPlan):
             kept_zeros = int(zeros_per_unit[plan.kept_units].sum())
-            vectors = plan.pruned_units * len(layer.unit_vectors) if removes_units else 0
+            removed = ~plan.kept_units
+            vectors = sum(int(np.count_nonzero(v.original[removed])) for v in layer.unit_vectors) \
+                if removes_units else 0
             return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units,
                                vectors)
         # a unit is dead when its last weight in the order (its largest score, last of equals) is pruned

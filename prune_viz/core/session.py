@@ -224,7 +224,7 @@ class Session:
         result = result or self.result
         if self.model is None or result is None or not self.model.total_parameters:
             return 0.0
-        return (result.prunable_zeros + self.model.other_zeros) / self.model.total_parameters
+        return (result.prunable_zeros + result.vector_entries + self.model.other_zeros) / self.model.total_parameters
 
     def baseline(self) -> EvaluationRecord | None:
         return self._baselines.get(self._evaluator_key) if self._evaluator_key else None

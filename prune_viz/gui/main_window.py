@@ -310,7 +310,12 @@ class MainWindow(QMainWindow):
         self.session.set_model(opened)
         if self.pending_config:
             config, self.pending_config = self.pending_config, {}
+            wants_taylor = config.get("criterion") == "taylor"
+            if wants_taylor:  # chosen once its scores are computed, by the job
+                config.pop("criterion")
             self.session.configure(**config)
+            if wants_taylor:
+                self.compute_taylor_scores()
         self._refresh_recent(recent_qt.remember_model(self.settings, path))
         self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
         layers = len(opened.layers)

@@ -125,7 +125,7 @@ class FinetunePanel(QWidget):
             return
         source = Path(self.session.model.loaded.path)
         config = self.result.config
-        name = source.parent / f"{source.stem}-{config.method}-k{config.k:g}-finetuned.keras"
+        name = source.parent / f"{source.stem}-{config.file_tag}-finetuned.keras"
         path = ask_save_path(self, "Save the fine-tuned model", str(name), KERAS_FILTER, ".keras")
         if path is not None:
             self.save_to(path)
