@@ -292,11 +292,17 @@ class Pruner:
         self.taylor = scores
 
     def _forget(self, key) -> None:
+        """Drop the scores of ``key`` (or, for a callable, of every key it accepts) and what was sorted from them."""
+        unwanted = key if callable(key) else (lambda cached: cached == key)
         for cache in (self._sorted, self._columns, self._score_matrices, self._unit_scores, self._unit_ranks):
-            for cached in [c for c in cache if c[0] == key]:
+            for cached in [c for c in cache if unwanted(c[0])]:
                 del cache[cached]
         self._global_cache.clear()
         self._tie_cache.clear()
+
+    def _forget_other_seeds(self, key) -> None:
+        """Keep the random scores of one seed only: a seed spin box would otherwise pile them up."""
+        self._forget(lambda cached: isinstance(cached, tuple) and cached != key)
 
     def _check_scores(self, config: PruningConfig) -> None:
         if config.criterion == "taylor" and self.taylor is None:
@@ -316,6 +322,7 @@ class Pruner:
             elif key == "taylor":
                 found = np.asarray(self.taylor.scores[name], np.float32).reshape(shape)
             else:
+                self._forget_other_seeds(key)
                 found = criteria.random_scores(shape, key[1], name)
             found.flags.writeable = False
             self._score_matrices[key, name] = found
@@ -331,6 +338,7 @@ class Pruner:
             elif key == "taylor":
                 found = criteria.unit_sums(self._score_source(key, name))
             else:
+                self._forget_other_seeds(key)
                 found = criteria.random_unit_scores(layer.units, key[1], name)
             self._unit_scores[key, name] = found
             self._unit_ranks[key, name] = _ranks(found)
