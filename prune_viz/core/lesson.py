@@ -54,13 +54,13 @@ class Lesson:
     def model_path(self, lesson_path: str | os.PathLike) -> Path:
         """The model's path, resolved against the lesson file's folder."""
         path = Path(self.model).expanduser()
-        return path if path.is_absolute() else (Path(lesson_path).resolve().parent / path)
+        return path if path.is_absolute() else Path(os.path.normpath(Path(lesson_path).resolve().parent / path))
 
     def data_path(self, lesson_path: str | os.PathLike) -> str | None:
         if not self.data:
             return None
         path = Path(self.data).expanduser()
-        return str(path if path.is_absolute() else Path(lesson_path).resolve().parent / path)
+        return str(path if path.is_absolute() else os.path.normpath(Path(lesson_path).resolve().parent / path))
 
     def model_warning(self, lesson_path: str | os.PathLike) -> str | None:
         """One sentence if the model file is not the one the lesson was saved with, else None."""

@@ -118,6 +118,7 @@ class LessonController(QObject):
         self.title = ""
         self.steps: list[LessonStep] = []
         self.index = -1  # the step shown; -1 before the first
+        self.start_method = "weight"  # the method before the first step: steps without one inherit it
         self.active = False
         self.revealed = False
         self.reveal_waiting = False  # Reveal was pressed before the evaluation finished
@@ -235,6 +236,7 @@ class LessonController(QObject):
             self.window.statusBar().showMessage("This lesson has no k steps to walk through.", 6000)
             return
         self.active, self.index, self.revealed, self.answer = True, -1, False, None
+        self.start_method = self.session.config.method
         self._take_keys(True)
         self.toolbar.show()
         self._conceal(False)
@@ -258,13 +260,16 @@ class LessonController(QObject):
         step = self.steps[index]
         self.index, self.revealed, self.reveal_waiting, self.answer = index, False, False, None
         self._conceal(True)
-        changes = {"k": step.k}
-        if step.method is not None:
-            changes["method"] = step.method
-        self.session.configure(**changes)  # the slider follows and the heatmaps prune live
+        # the slider follows and the heatmaps prune live
+        self.session.configure(k=step.k, method=self.method_at(index))
         self.window.controller.request()
         self._show_bar()
         self.step_changed.emit(index)
+
+    def method_at(self, index: int) -> str:
+        """The step's method, or the latest one named before it (going back restores it too)."""
+        named = [step.method for step in self.steps[:index + 1] if step.method is not None]
+        return named[-1] if named else self.start_method
 
     def reveal_or_next(self) -> None:
         if not self.active:
