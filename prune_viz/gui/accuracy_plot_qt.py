@@ -261,7 +261,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
                                        symbolSize=7, symbolPen=pg.mkPen(colour), symbolBrush=None)
                 item.setZValue(0)  # under the user's own points
                 self.plot.addItem(item)
-                item.opts["name"] = f"{curve.citation} (published)"
+                item.opts["name"] = f"{curve.source} (published)"  # the file is in the toggle's tooltip
                 self._reference_items[curve.source] = item
             points = list(zip((float(k) for k in curve.ks), (100.0 * a for a in curve.accuracy))) if shown else []
             self._set_points(item, points)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPalette
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
@@ -56,11 +56,6 @@ class StepBar(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("stepBar")
-        # a palette, not a style sheet: style sheets stop presenter mode's larger font reaching the labels
-        palette = self.palette()
-        palette.setColor(QPalette.ColorRole.Window, QColor(BAR_COLOUR))
-        self.setPalette(palette)
-        self.setAutoFillBackground(True)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # so arrows reach the step keys, not a spin box
         self.heading = QLabel()
@@ -98,6 +93,15 @@ class StepBar(QFrame):
         self.back_button.clicked.connect(self.back_clicked)
         self.reveal_button.clicked.connect(self.reveal_clicked)
         self.leave_button.clicked.connect(self.leave_clicked)
+
+
+    def paintEvent(self, event) -> None:
+        # painted here, not by a style sheet (which stops presenter mode's larger font reaching the
+        # labels) nor a palette (which the toolbar's own replaces)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(BAR_COLOUR))
+        painter.end()
+        super().paintEvent(event)
 
 
 def describe_step(step: LessonStep, method: str) -> str:

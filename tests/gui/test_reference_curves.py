@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from prune_viz.core.reference import REFERENCE_CSV
+from prune_viz.core.reference import REFERENCE_CSV, reference_curves
 from prune_viz.core.session import Session, open_model
 from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
 
@@ -62,9 +62,9 @@ def test_the_seed_mlp_offers_the_published_curves_of_the_current_method(qtbot, s
             np.testing.assert_allclose(drawn[source][0], np.asarray(ks)[order])
             np.testing.assert_allclose(drawn[source][1], np.asarray(accuracies)[order])
     legend = [label.text for _sample, label in plot.legend.items]
-    assert any("soniajoseph/Pruning, Pruning_PyTorch.ipynb" in text for text in legend)
-    for source in expected:
-        assert source in plot.reference_check.toolTip()
+    assert {f"{source} (published)" for source in expected} <= set(legend)
+    for curve in reference_curves():  # the tooltip cites each repository and file
+        assert f"{curve.source}, {curve.file}" in plot.reference_check.toolTip()
 
     plot.reference_check.setChecked(False)
     assert plot.reference_data() == {}
