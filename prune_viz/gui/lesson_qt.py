@@ -343,6 +343,8 @@ class LessonController(QObject):
 
     def _show_bar(self) -> None:
         bar, count = self.bar, len(self.steps)
+        # room for the widest answer, so the bar keeps its layout when the answer is revealed
+        bar.answer.setMinimumWidth(bar.answer.fontMetrics().horizontalAdvance("100.00%") + 8)
         if self.index < 0:
             bar.heading.setText(f"{self.title} \u2014 {count} steps" if self.title else f"{count} steps")
             bar.note.setText("Press Space to start: each step sets k, the class predicts the accuracy, "
