@@ -27,8 +27,17 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.files import WriteRefused
-from prune_viz.core.lesson import SUFFIX, Lesson, LessonError, LessonStep, model_sha256, read_lesson, \
-    relative_reference, save_lesson
+from prune_viz.core.lesson import (
+    SUFFIX,
+    Lesson,
+    LessonError,
+    LessonStep,
+    model_sha256,
+    read_lesson,
+    relative_reference,
+    save_lesson,
+)
+from prune_viz.gui.pictures_qt import bind
 
 LESSON_FILTER = f"prune-viz lessons (*{SUFFIX});;All files (*)"
 REVEAL_KEYS = ("Space", "Right", "PgDown")  # PgDown/PgUp: what presentation clickers send
@@ -147,7 +156,10 @@ class LessonController(QObject):
                              self._key_action("Leave step mode", self.leave, LEAVE_KEYS)]
         window.controller.shown.connect(self._on_evaluation_shown)
         window.controller.failed.connect(self._on_evaluation_failed)
-        self.session.model_changed.connect(lambda _opened: self.leave())
+        bind(self.bar, self.session.model_changed, self._on_model_changed)
+
+    def _on_model_changed(self, _opened) -> None:
+        self.leave()  # another model: the steps belonged to the lesson's
 
     def _key_action(self, text: str, slot, keys) -> QAction:
         action = QAction(text, self.window)
