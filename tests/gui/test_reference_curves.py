@@ -17,18 +17,23 @@ from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
 DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo-lenet-300-100.keras"
 
 
-@pytest.fixture(scope="module")
-def seed_mlp(tmp_path_factory):
-    """The seed experiment's architecture, untrained: 784-1000-1000-500-200-10, ReLU, no biases."""
+def _seed_widths_mlp(folder, use_bias: bool):
+    """The seed experiment's widths, untrained: 784-1000-1000-500-200-10, ReLU."""
     import keras
 
     keras.utils.set_random_seed(3)
     model = keras.Sequential([keras.Input((784,))]
-                             + [keras.layers.Dense(n, activation="relu", use_bias=False) for n in (1000, 1000, 500, 200)]
-                             + [keras.layers.Dense(10, activation="softmax", use_bias=False)])
-    path = tmp_path_factory.mktemp("seed") / "seed_mlp.keras"
+                             + [keras.layers.Dense(n, activation="relu", use_bias=use_bias) for n in (1000, 1000, 500, 200)]
+                             + [keras.layers.Dense(10, activation="softmax", use_bias=use_bias)])
+    path = folder / f"seed_mlp_bias_{use_bias}.keras"
     model.save(path)
     return open_model(path)
+
+
+@pytest.fixture(scope="module")
+def seed_mlp(tmp_path_factory):
+    """The seed experiment's MLP: no biases."""
+    return _seed_widths_mlp(tmp_path_factory.mktemp("seed"), use_bias=False)
 
 
 def csv_curves(method: str) -> dict[str, tuple[list[float], list[float]]]:
@@ -77,5 +82,15 @@ def test_other_models_do_not_offer_them(qtbot):
     qtbot.addWidget(plot)
     plot.reference_check.setChecked(True)
     session.set_model(open_model(DEMO))  # 784-300-100-10 with biases
+    assert plot.reference_check.isHidden()
+    assert plot.reference_data() == {}
+
+
+def test_the_same_widths_with_biases_do_not_offer_them(qtbot, tmp_path):
+    session = Session()
+    plot = AccuracySparsityPlot(session)
+    qtbot.addWidget(plot)
+    plot.reference_check.setChecked(True)
+    session.set_model(_seed_widths_mlp(tmp_path, use_bias=True))  # another experiment than the published one
     assert plot.reference_check.isHidden()
     assert plot.reference_data() == {}
