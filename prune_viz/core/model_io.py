@@ -651,7 +651,8 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     if not (path / "variables").is_dir():
         raise ModelLoadError(f"The SavedModel {path.name} has no variables folder; it is incomplete.")
     try:
-        loaded = tf.saved_model.load(str(path))
+        with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
+            loaded = tf.saved_model.load(str(_without_slot_variables(path, Path(tmp)) or path))
     except Exception as exc:  # protobuf DecodeError, NotFoundError, checkpoint errors...
         reason = _short(ValueError(str(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)), 120)
         raise ModelLoadError(
@@ -682,6 +683,44 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     if _varies_between_runs(model):
         model.notes.append(RANDOM_OUTPUTS_NOTE)
     return model
+
+
+def _without_slot_variables(path: Path, tmp: Path) -> Path | None:
+    """A copy of the SavedModel at ``path`` whose object graph no longer ties optimizer slot
+    variables to their optimizer, or None if it has none (or its saved_model.pb cannot be parsed).
+
+    TensorFlow recreates a slot variable by calling ``add_slot`` on the revived optimizer, a method
+    only tf.keras's optimizer has: without tf_keras the optimizer revives as a plain object and the
+    load fails. Untied, the slot variables load as plain variables. Only saved_model.pb is
+    rewritten; the rest of the copy links to the original."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    graph_file = path / "saved_model.pb"
+    if not graph_file.is_file():
+        return None
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString(graph_file.read_bytes())
+    except Exception:  # the loader reports a damaged file in its own words
+        return None
+    untied = False
+    for meta_graph in proto.meta_graphs:
+        for node in meta_graph.object_graph_def.nodes:
+            if len(node.slot_variables):
+                del node.slot_variables[:]
+                untied = True
+    if not untied:
+        return None
+    copy = tmp / path.name
+    copy.mkdir()
+    (copy / "saved_model.pb").write_bytes(proto.SerializeToString())
+    for entry in path.iterdir():
+        if entry.name != "saved_model.pb":
+            try:
+                os.symlink(entry.resolve(), copy / entry.name, target_is_directory=entry.is_dir())
+            except OSError:
+                (shutil.copytree if entry.is_dir() else shutil.copyfile)(entry, copy / entry.name)
+    return copy
 
 
 RANDOM_OUTPUTS_NOTE = "its outputs vary from run to run: random augmentation was left active when it was exported"
