@@ -356,16 +356,57 @@ def _load_keras_zip(path: Path) -> LoadedModel:
 def _model_from_config(config: dict):
     """(model, converted): the model ``config`` describes, every variable zero until its weights are
     loaded, built as Keras 3 wrote it or else from its Keras 2 config converted."""
+    import copy
+
     keras = _keras()
-    config = dict(config, compile_config=None)  # compile=False, as in keras.saving.load_model
-    _zero_initializers(config)
+    zeroed = dict(copy.deepcopy(config), compile_config=None)  # compile=False, as in keras.saving.load_model
+    _zero_initializers(zeroed)
     try:
-        return keras.saving.deserialize_keras_object(config, safe_mode=True), False
+        model, converted = keras.saving.deserialize_keras_object(zeroed, safe_mode=True), False
     except Exception:
-        fixed = keras2_config_for_keras3(config)
+        fixed = keras2_config_for_keras3(zeroed)
         if fixed is None:
             raise
-        return keras.saving.deserialize_keras_object(fixed, safe_mode=True), True
+        model, converted = keras.saving.deserialize_keras_object(fixed, safe_mode=True), True
+    _restore_initializers(model.layers, config.get("config", {}).get("layers"))
+    return model, converted
+
+
+def _initializer(config):
+    """The Keras initializer ``config`` describes, without the arguments this Keras does not take."""
+    import inspect
+
+    initializers = _keras().initializers
+    try:
+        return initializers.get(config)
+    except Exception:
+        cls = getattr(initializers, config.get("class_name", ""), None) if isinstance(config, dict) else None
+        if not isinstance(cls, type) or not isinstance(config.get("config"), dict):
+            raise
+        accepted = inspect.signature(cls.__init__).parameters
+        return cls(**{k: v for k, v in config["config"].items() if k in accepted})
+
+
+def _restore_initializers(layers, configs) -> None:
+    """Give each layer back the initializers its saved config names (Zeros only built it), so that
+    the model's config, and any file exported from it, stays the user's (less any initializer
+    argument this Keras does not take)."""
+    if not isinstance(configs, list):
+        return
+    by_name = {c["config"].get("name"): c["config"] for c in configs
+               if isinstance(c, dict) and isinstance(c.get("config"), dict)}
+    for layer in layers:
+        config = by_name.get(layer.name)
+        if config is None:
+            continue
+        for key, value in config.items():
+            if key.endswith("_initializer") and value is not None and hasattr(layer, key):
+                try:
+                    setattr(layer, key, _initializer(value))
+                except Exception:
+                    pass
+        if hasattr(layer, "layers"):  # a nested Sequential or Functional model
+            _restore_initializers(layer.layers, config.get("layers"))
 
 
 _ZEROS = {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None}
