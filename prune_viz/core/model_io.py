@@ -317,13 +317,15 @@ def _load_keras_zip(path: Path) -> LoadedModel:
             # the child copies the weights out of the zip (checking their CRC) and reads the copy;
             # h5py reads a file of its own several times faster than a zip member
             weights_copy = None if whole_loader else Path(tmp) / "model.weights.h5"
-            with HDF5Check(path, weights_name, "its model.weights.h5", weights_copy) as check:
+            check = HDF5Check(path, weights_name, "its model.weights.h5", weights_copy) if weights_name else None
+            with check or contextlib.nullcontext():
                 model, converted = None, False
                 if not whole_loader:  # built while the child reads the weights
                     model, converted = _model_from_config(config)
-                check.wait()
+                if check is not None:
+                    check.wait()
             repaired_weights = None
-            if weights_name is not None and check.backslashes is not False:
+            if check is not None and check.backslashes is not False:
                 repaired_weights = _weights_with_forward_slashes(archive, weights_name, weights_copy)
             repaired = repaired_weights is not None or any(n != f for n, f in members.items())
             if model is not None:
@@ -570,9 +572,9 @@ def _load_hdf5(path: Path) -> LoadedModel:
 
 
 # Reads every attribute and dataset of an HDF5 file (argv: path; the zip member holding the file,
-# or ""; where to copy that member first, or ""), big datasets in slices of rows. Exit code 3: the member's bytes do not match the
-# zip's CRC; a negative one: libhdf5 crashed. Prints "backslashes" when top-level group names hold
-# backslashes (Keras on Windows wrote those).
+# or ""; where to copy that member first, or ""), big datasets in slices of rows. Exit code 3: the
+# member's bytes do not match the zip's CRC; a negative one: libhdf5 crashed. Prints "backslashes"
+# when a group or dataset name holds a backslash (Keras on Windows wrote those).
 _HDF5_READ_ALL = r"""
 import os, shutil, sys, zipfile
 import h5py
@@ -589,6 +591,7 @@ def read_attrs(obj):
         attempt(lambda: obj.attrs[key])
 
 def read(name, obj):
+    names.append(name)
     read_attrs(obj)
     if isinstance(obj, h5py.Dataset):
         if obj.ndim and obj.size > (1 << 22):  # in slices: the child need not hold a big kernel at once
@@ -612,7 +615,6 @@ if member:
 names = []
 with h5py.File(source, "r") as f:
     attempt(lambda: read_attrs(f))
-    attempt(lambda: names.extend(f))
     f.visititems(read)
 print("backslashes" if any("\\" in name for name in names) else "")
 """
