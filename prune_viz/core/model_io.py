@@ -6,7 +6,7 @@ converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
 name), and a folder is a TensorFlow SavedModel (kernels from its serving
 signature). Only public readers are used: Keras's saving API, h5py, and
 TensorFlow's SavedModel loader. A Keras archive's model is built from its config
-with zero initial values, then its weights are loaded into it. Any HDF5 data is
+with variables left unwritten, then its weights are loaded into it. Any HDF5 data is
 read once in a child process first, because a damaged file can crash or hang
 libhdf5. Repairs happen on temporary copies only.
 Every failure becomes a ``ModelLoadError`` whose message is one sentence;
@@ -16,6 +16,7 @@ caveats about a model that did open go to ``LoadedModel.notes``.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import shutil
@@ -356,22 +357,75 @@ def _load_keras_zip(path: Path) -> LoadedModel:
 
 
 def _model_from_config(config: dict):
-    """(model, converted): the model ``config`` describes, every variable zero until its weights are
-    loaded, built as Keras 3 wrote it or else from its Keras 2 config converted."""
+    """(model, converted): the model ``config`` describes, its variables allocated but not yet
+    written (``load_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
+    config converted."""
     import copy
 
     keras = _keras()
-    zeroed = dict(copy.deepcopy(config), compile_config=None)  # compile=False, as in keras.saving.load_model
-    _zero_initializers(zeroed)
+    unfilled = dict(copy.deepcopy(config), compile_config=None)  # compile=False, as in keras.saving.load_model
+    _unfilled_initializers(unfilled)
+    _unfilled_class()  # registered with Keras, which the nested and Keras 2 configs' readers consult
     try:
-        model, converted = keras.saving.deserialize_keras_object(zeroed, safe_mode=True), False
+        model, converted = keras.saving.deserialize_keras_object(unfilled, safe_mode=True), False
     except Exception:
-        fixed = keras2_config_for_keras3(zeroed)
+        fixed = keras2_config_for_keras3(unfilled)
         if fixed is None:
             raise
         model, converted = keras.saving.deserialize_keras_object(fixed, safe_mode=True), True
     _restore_initializers(model.layers, config.get("config", {}).get("layers"))
+    _replace_unfilled(model, set())
     return model, converted
+
+
+_UNFILLED = {"module": None, "class_name": "prune_viz>Unfilled", "config": {}, "registered_name": "prune_viz>Unfilled"}
+
+
+@functools.cache
+def _unfilled_class():
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="prune_viz")
+    class Unfilled(keras.initializers.Initializer):
+        """A variable's memory, allocated but never written: the weights loaded next overwrite it,
+        so a big kernel costs neither the time nor the memory of values drawn only to be dropped."""
+
+        def __call__(self, shape, dtype=None):
+            import tensorflow as tf
+
+            return tf.raw_ops.Empty(shape=shape, dtype=tf.as_dtype(dtype or "float32"), init=False)
+
+    return Unfilled
+
+
+def _unfilled_initializers(node) -> None:
+    """Every ``*_initializer`` in a config made ``Unfilled``, in place. It also makes building
+    tolerant of initializer arguments this Keras does not know (3.12 refuses the ``input_axes``
+    3.15 writes for GlorotUniform)."""
+    if isinstance(node, list):
+        for item in node:
+            _unfilled_initializers(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("_initializer") and value is not None:
+                node[key] = dict(_UNFILLED)
+            else:
+                _unfilled_initializers(value)
+
+
+def _replace_unfilled(layer, seen: set) -> None:
+    """Zeros for any ``Unfilled`` initializer ``_restore_initializers`` did not reach (a wrapped
+    layer, an RNN cell...): a later build or an exported config must never meet it."""
+    keras = _keras()
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    for key, value in list(vars(layer).items()):
+        if isinstance(value, _unfilled_class()) and not key.startswith("_"):
+            setattr(layer, key, keras.initializers.Zeros())
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, keras.layers.Layer):
+                _replace_unfilled(item, seen)
 
 
 def _initializer(config):
@@ -390,7 +444,7 @@ def _initializer(config):
 
 
 def _restore_initializers(layers, configs) -> None:
-    """Give each layer back the initializers its saved config names (Zeros only built it), so that
+    """Give each layer back the initializers its saved config names (``Unfilled`` built it), so that
     the model's config, and any file exported from it, stays the user's (less any initializer
     argument this Keras does not take)."""
     if not isinstance(configs, list):
@@ -409,24 +463,6 @@ def _restore_initializers(layers, configs) -> None:
                     pass
         if hasattr(layer, "layers"):  # a nested Sequential or Functional model
             _restore_initializers(layer.layers, config.get("layers"))
-
-
-_ZEROS = {"module": "keras.initializers", "class_name": "Zeros", "config": {}, "registered_name": None}
-
-
-def _zero_initializers(node) -> None:
-    """Every ``*_initializer`` in a config made Zeros, in place: random initial values would be
-    drawn only to be overwritten by the saved weights, and Zeros takes no argument that another
-    Keras version might not know (3.12 refuses the ``input_axes`` 3.15 writes for GlorotUniform)."""
-    if isinstance(node, list):
-        for item in node:
-            _zero_initializers(item)
-    elif isinstance(node, dict):
-        for key, value in node.items():
-            if key.endswith("_initializer") and value is not None:
-                node[key] = dict(_ZEROS)
-            else:
-                _zero_initializers(value)
 
 
 def _archive_label(path: Path, version: str, repaired: bool = False, converted: bool = False) -> str:
@@ -596,7 +632,12 @@ def read(name, obj):
     if isinstance(obj, h5py.Dataset):
         if obj.ndim and obj.size > (1 << 22):  # in slices: the child need not hold a big kernel at once
             step = max(1, (1 << 22) // max(1, obj.size // obj.shape[0]))
-            for r0 in range(0, obj.shape[0], step):
+            starts = range(0, obj.shape[0], step)
+            if obj.chunks is None and obj.dtype.kind in "fiub":
+                # contiguous numbers: libhdf5 reads every row alike, whatever the values, so its
+                # first and last rows take every path a whole read takes
+                starts = [0, obj.shape[0] - 1]
+            for r0 in starts:
                 attempt(lambda: obj[r0:r0 + step])
         else:
             attempt(lambda: obj[()])
@@ -607,7 +648,7 @@ if member:
     archive = zipfile.ZipFile(path)
     try:
         with archive.open(member) as whole, open(copy or os.devnull, "wb") as out:
-            shutil.copyfileobj(whole, out, 1 << 24)
+            shutil.copyfileobj(whole, out, 1 << 20)
     except zipfile.BadZipFile:
         sys.exit(3)
     # h5py then reads what the parent's h5py will read: the copy, or else the member in the zip
