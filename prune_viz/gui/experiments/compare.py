@@ -285,12 +285,15 @@ class ComparePanel(QWidget):
         self.view_b.show_matrix(f"B: {name}", f"{shape}, {b.config.describe()}", matrix_b, b.kept(name, *window), level)
         difference = comparison.difference(name)
         if comparison.same_model:
-            self.view_difference.show_matrix(
-                "A vs B", "red: kept by A only, blue: kept by B only, white: the same", difference, None, 1.0)
+            title, what, level = "A vs B", "red: kept by A only, blue: kept by B only, white: the same", 1.0
+            bar = "kept by A - kept by B"
         else:
-            self.view_difference.show_matrix(
-                "delta-w", "B's pruned weights minus A's (red: B larger)", difference, None,
-                symmetric_level(difference) if np.any(difference) else 1.0)
+            title, what, bar = "delta-w", "B's weights minus A's, pruned ones as 0 (red: B larger)", "delta-w"
+            level = symmetric_level(difference) if np.any(difference) else 1.0
+        self.view_difference.show_matrix(title, what, difference, None, level)
+        # the view's own title and colour bar speak of weights and their percentile
+        self.view_difference.title.setText(f"<b>{title}</b> &nbsp;{shape}, {what}")
+        self.view_difference.colorbar.getAxis("left").setLabel(bar)  # where ColorBarItem puts its label
 
     def _show_digits(self, comparison) -> None:
         plot = self.digits.getPlotItem()
@@ -301,7 +304,7 @@ class ComparePanel(QWidget):
             heights = np.nan_to_num(side.evaluation.per_class_accuracy) * 100
             bars = pg.BarGraphItem(x=digits + offset, height=heights, width=0.4, brush=colour, pen=None, name=name)
             plot.addItem(bars)
-        self.digits.setYRange(0, 100)
+        self.digits.setYRange(0, 118)  # room above the bars for the legend
 
     def _show_gallery(self, comparison) -> None:
         self.gallery.clear()
