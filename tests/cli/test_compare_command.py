@@ -41,3 +41,14 @@ def test_compare_text_names_both_sides_and_the_layers(trained_mlp_path, mnist_di
 def test_a_bad_spec_is_one_line(trained_mlp_path, capsys):
     code, _, err = run(capsys, "compare", trained_mlp_path, "--a", "weight:90", "--b", "magnitude:weight:90")
     assert_one_line_error(code, err, "criterion:method:k[:scope]")
+
+
+def test_checkpoints_of_another_architecture_are_refused_in_one_line(trained_mlp_path, mnist_dir, capsys, tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(16, name="hidden1"),
+                              keras.layers.Dense(10, name="output")])
+    model.save(tmp_path / "small.keras")
+    code, _, err = run(capsys, "compare", trained_mlp_path, tmp_path / "small.keras", "--a", "magnitude:weight:50",
+                       "--b", "magnitude:weight:50", "--data", mnist_dir)
+    assert_one_line_error(code, err, "mlp.keras and small.keras have different architectures")
