@@ -59,3 +59,23 @@ def test_compare_with_a_checkpoint_of_another_architecture_says_why(qtbot, panel
     click_and_wait(qtbot, tab)
     assert tab.comparison is None
     assert "different architectures" in tab.strip.error_box.text()
+
+
+def test_cancel_stops_a_comparison_and_leaves_the_model_unpruned(qtbot, panel, session, opened_mlp):
+    from PySide6.QtCore import Qt
+
+    from gui_helpers import WAIT_MS
+    from prune_viz.core.tasks import tensorflow_job
+
+    tab = panel.compare
+    session.configure(method="weight", k=90)
+    tab.set_side_b("unit", 90)
+    with tensorflow_job():  # the job waits at the lock, so it is surely still running when cancelled
+        qtbot.mouseClick(tab.strip.run_button, Qt.MouseButton.LeftButton)
+        assert tab.strip.busy and tab.strip.cancel_button.isEnabled()
+        qtbot.mouseClick(tab.strip.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.strip.busy, timeout=WAIT_MS)
+    assert tab.comparison is None and tab.table.rowCount() == 0
+    assert tab.strip.message.text() == "Comparing cancelled."
+    for layer in opened_mlp.layers:
+        np.testing.assert_array_equal(layer.variable.numpy(), layer.original)
