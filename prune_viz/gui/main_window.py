@@ -130,6 +130,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, layers)
         self.layer_tabs = QTabWidget()
         self.layer_tabs.addTab(self.histogram, "|w| histogram")
+        self.session.config_changed.connect(self._name_histogram_tab)
         self.layer_tabs.addTab(self.tiles, "Unit tiles")
         selected = QDockWidget("Selected layer", self)
         selected.setObjectName("selected")
@@ -428,6 +429,12 @@ class MainWindow(QMainWindow):
                 widget.setFont(scaled)
         self.heatmaps.apply_font()
         self._fit_docks(PRESENTER_SCALE if on else 1.0)
+
+    def _name_histogram_tab(self, config) -> None:
+        """The tab says what the histogram counts: |w|, or the criterion's scores."""
+        index = self.layer_tabs.indexOf(self.histogram)
+        self.layer_tabs.setTabText(index, "|w| histogram" if config.criterion == "magnitude"
+                                   else f"{config.criterion} score histogram")
 
     def compute_taylor_scores(self) -> Job | None:
         """Compute the Taylor scores as a job (progress and Cancel in the status bar), then prune by them."""

@@ -66,6 +66,8 @@ def test_random_criterion_and_seed_change_the_masks(qtbot, window):
     seed1 = session.result.masks["hidden1"].numpy()
     assert not np.array_equal(seed0, magnitude) and not np.array_equal(seed0, seed1)
     assert "random score" in window.histogram.plot.getAxis("bottom").labelText
+    tabs = window.layer_tabs
+    assert tabs.tabText(tabs.indexOf(window.histogram)) == "random score histogram"
 
 
 def test_taylor_is_computed_as_a_job_then_chosen(qtbot, window):
