@@ -102,8 +102,11 @@ class PruningControls(QGroupBox):
         seed_row.addWidget(self.criterion_combo, 1)
         seed_row.addWidget(QLabel("seed"))
         seed_row.addWidget(self.seed_spin)
-        choices.addRow("&Criterion", seed_row)
-        choices.addRow("Unit &mode", self.unit_mode_combo)
+        for text, field_widget, buddy in (("&Criterion", seed_row, self.criterion_combo),
+                                          ("Unit &mode", self.unit_mode_combo, self.unit_mode_combo)):
+            label = QLabel(text)
+            label.setBuddy(buddy)
+            choices.addRow(label, field_widget)
         layout = QVBoxLayout(self)
         layout.addWidget(self.weight_radio)
         layout.addWidget(self.unit_radio)

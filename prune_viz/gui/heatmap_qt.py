@@ -233,6 +233,7 @@ class MatrixView(QWidget):
         if self.matrix is None or vectors is None or not len(labels):
             self.vector_image.clear()
             self.vector_backdrop.setVisible(False)
+            self._label_rows()
             return
         values = np.array(vectors[:, :: self.col_stride], dtype=np.float64)
         for row in values:  # each strip on its own scale: a bias and a BN gamma differ in size
@@ -245,9 +246,28 @@ class MatrixView(QWidget):
         self.vector_image.setRect(self.vector_rect())
         self.vector_backdrop.setRect(self.vector_rect())
         self.vector_backdrop.setVisible(True)
+        self._label_rows()
         if getattr(self, "_fit_vectors", False):
             self._fit_vectors = False
             self.fit()
+
+    def _label_rows(self) -> None:
+        """Row numbers on the left axis for the matrix, and the strips' names beside the strips."""
+        axis = self.plot.getAxis("left")
+        if self.matrix is None or self.vectors is None or not self.vector_labels:
+            axis.setTicks(None)  # automatic ticks
+            return
+        rows = self.matrix.shape[0]
+        step = 1
+        for magnitude in 10 ** np.arange(0, 8):
+            step = next((m * magnitude for m in (1, 2, 5) if rows / (m * magnitude) <= 8), 0)
+            if step:
+                break
+        rect = self.vector_rect()
+        height = rect.height() / len(self.vector_labels)
+        ticks = [(float(r), str(r)) for r in range(0, rows, int(step))]
+        ticks += [(rect.top() + (i + 0.5) * height, label) for i, label in enumerate(self.vector_labels)]
+        axis.setTicks([ticks, []])
 
     def vector_rect(self) -> QRectF:
         rows, cols = self.matrix.shape
