@@ -37,6 +37,7 @@ from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
 from prune_viz.gui.experiments.dock import install_experiments
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
 from prune_viz.gui.histogram_qt import WeightHistogram
+from prune_viz.gui.lab_qt import install_lab
 from prune_viz.gui.start_page_qt import StartPage
 from prune_viz.gui.tiles_qt import UnitTileGrid
 from prune_viz.gui.workers import Job, JobQueue
@@ -107,6 +108,7 @@ class MainWindow(QMainWindow):
         self.session.model_changed.connect(self._on_model_changed)
 
         self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
+        self.lab = install_lab(self)  # Draw a digit and the flip gallery, as Experiments tabs
         self.setAcceptDrops(True)
         self.resize(*self._default_size())
         self._fit_docks(1.0)

@@ -1,0 +1,86 @@
+"""The classroom lab's panels in the main window: Draw a digit and the flip gallery.
+
+They are tabs of the Experiments dock (under the heatmaps, so the k slider on the right
+stays in reach while drawing), with entries in the Experiments menu. Test images reach
+the pad from the flip gallery's thumbnails and confusion matrix, and from the evaluation's
+confusion matrix (the first test image in the clicked cell).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+
+from prune_viz.gui.draw_qt import DrawPanel
+from prune_viz.gui.flips_qt import FlipGallery
+
+PANELS = ("draw", "flips")
+DOCK_SHARE = 0.45  # of the window's height: the heatmap keeps the rest
+
+
+@dataclass
+class Lab:
+    window: object
+    draw: DrawPanel
+    flips: FlipGallery
+
+    def show_panel(self, name: str) -> None:
+        """Show the Experiments dock on the ``draw`` or ``flips`` tab."""
+        if name not in PANELS:
+            raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {name!r}")
+        window = self.window
+        dock = window.experiments_dock
+        was_hidden = dock.isHidden()
+        dock.show()
+        dock.raise_()
+        window.experiments.setCurrentWidget(self.draw if name == "draw" else self.flips)
+        if was_hidden:
+            window.resizeDocks([dock], [int(window.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
+
+    def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
+        self.show_panel("draw")
+        self.draw.pad.show_image(image, label)
+
+    def send_from_evaluation(self, true: int, predicted: int) -> None:
+        """The first test image of a cell of the evaluation's confusion matrix goes to the pad."""
+        window = self.window
+        record = window.session.last_evaluation
+        if record is None or record.result.predicted is None or window.details.is_stale:
+            return
+        data = window.session.evaluator().data  # built for this evaluation (not stale), so no TF work here
+        members = np.flatnonzero((data.y_test == true) & (record.result.predicted == predicted))
+        if len(members):
+            self.send_to_pad(data.x_test[members[0]], true)
+
+
+def install_lab(window) -> Lab:
+    """Add the two panels as Experiments tabs, their menu entries and the image routes; returns them."""
+    draw = DrawPanel(window.session, window.jobs)
+    flips = FlipGallery(window.session, window.jobs)
+    window.experiments.addTab(draw, "Draw a digit")
+    window.experiments.addTab(flips, "Which digits break first")
+    lab = Lab(window, draw, flips)
+    flips.image_chosen.connect(lab.send_to_pad)
+    window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
+
+    menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "Experiments"), None)
+    if menu is not None:
+        first = menu.actions()[0] if menu.actions() else None
+        entries = [
+            ("&Draw a digit", "Ctrl+D", "Draw on a pad and see what the unpruned and the pruned model make of it",
+             lambda: lab.show_panel("draw")),
+            ("Which digits &break first", "Ctrl+B", "Each test image's breaking k, for the current method and scope",
+             lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None)),
+        ]
+        for text, shortcut, tip, slot in entries:
+            action = QAction(text, window)
+            action.setShortcut(QKeySequence(shortcut))
+            action.setStatusTip(tip)
+            action.triggered.connect(slot)
+            menu.insertAction(first, action)
+            window.addAction(action)  # shortcuts work whichever dock has focus
+        menu.insertSeparator(first)
+    return lab
