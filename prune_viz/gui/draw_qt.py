@@ -189,6 +189,7 @@ class DrawPanel(QWidget):
         self.shown_config: PruningConfig | None = None
         self.image_scan = None  # the last finished flip scan (ImageScan)
         self._flip_config: PruningConfig | None = None
+        self._generation = 0  # counts the pad's changes, so a scan of an older drawing is dropped
 
         self.pad = DrawingPad()
         self.clear_button = QPushButton("Clear")
@@ -278,8 +279,7 @@ class DrawPanel(QWidget):
         job = Job(work, DRAW_KIND, self)
         job.label = "Reading the drawing"
         job.succeeded.connect(self._on_probabilities)
-        # a flip scan of an older drawing is moot; it restarts when the stroke ends
-        self.jobs.submit(job, cancel_running_kinds=(FLIP_KIND,) if self.pad.drawing else ())
+        self.jobs.submit(job)
         return job
 
     def request_flip(self) -> Job | None:
@@ -298,7 +298,7 @@ class DrawPanel(QWidget):
         self.flip_label.setText(f"Scanning k = 0..100 for {self._scope_text(config)}...")
         job = Job(lambda task: scan_image(session, digit, scan_config, label=label, task=task), FLIP_KIND, self)
         job.label = "Finding where the drawing flips"
-        job.succeeded.connect(lambda scan, c=scan_config: self._on_flip(scan, c))
+        job.succeeded.connect(lambda scan, c=scan_config, g=self._generation: self._on_flip(scan, c, g))
         self.jobs.submit(job, cancel_running_kinds=(FLIP_KIND,))
         return job
 
@@ -322,8 +322,8 @@ class DrawPanel(QWidget):
             f"<b style='color:{KEPT if a == b else '#D55E00'}'>{b}</b> ({pruned[b]:.0%}){truth}")
         self.shown.emit()
 
-    def _on_flip(self, scan, config: PruningConfig) -> None:
-        if config != self._flip_config:
+    def _on_flip(self, scan, config: PruningConfig, generation: int) -> None:
+        if config != self._flip_config or generation != self._generation:
             return
         self.image_scan = scan
         scope = self._scope_text(config)
@@ -356,10 +356,16 @@ class DrawPanel(QWidget):
 
     # -- events ---------------------------------------------------------------------------------
     def _on_pad_changed(self) -> None:
+        self.image_scan = None  # whatever was found was for the drawing before this change
         if self.pad.is_empty:
             self.jobs.cancel_all(FLIP_KIND)
             self._show_empty()
-        elif not self._timer.isActive():
+            return
+        self._generation += 1
+        if self.pad.drawing:  # a scan of the drawing as it was is moot; it restarts when the stroke ends
+            self.jobs.cancel_all(FLIP_KIND)
+            self.flip_label.setText("Where this drawing flips is found when the stroke ends.")
+        if not self._timer.isActive():
             self._timer.start()
 
     def _on_config_changed(self, config) -> None:

@@ -31,6 +31,7 @@ from prune_viz.gui.experiments.base import JobStrip
 from prune_viz.gui.pictures_qt import (
     FOREGROUND,
     KEPT,
+    MUTED,
     bind,
     caption_label,
     is_font_change,
@@ -41,7 +42,8 @@ from prune_viz.gui.pictures_qt import (
 
 FLIPS_KIND = "flips"
 THUMB_SCALE = 2  # 56-pixel thumbnails
-NEVER = 101  # the histogram's bin for images that never break
+NEVER = 101  # the histogram's bin (index) for images that never break
+NEVER_X = 106  # where that bin is drawn: apart from k = 100
 # Ten digits told apart by colour and marker: Okabe-Ito plus two greys, with a marker each
 DIGIT_STYLE = (
     ("#000000", "o"), ("#E69F00", "s"), ("#56B4E9", "t"), ("#009E73", "d"), ("#F0E442", "+"),
@@ -137,7 +139,7 @@ class FlipGallery(QWidget):
         self.list_view.setIconSize(QSize(28 * THUMB_SCALE, 28 * THUMB_SCALE))
         self.list_view.setGridSize(QSize(28 * THUMB_SCALE + 14, 28 * THUMB_SCALE + 24))
         self.list_view.setModel(self.thumbnails)
-        self.list_view.setMinimumWidth(220)
+        self.list_view.setMinimumWidth(150)
         self.list_view.clicked.connect(self._on_thumbnail_clicked)
         thumbs = QWidget()
         thumbs_layout = QVBoxLayout(thumbs)
@@ -149,11 +151,12 @@ class FlipGallery(QWidget):
         self.histogram_widget = new_plot_widget(self)
         self.histogram_plot = self.histogram_widget.getPlotItem()
         self.histogram_plot.setMouseEnabled(x=False, y=False)
-        self.histogram_bars = pg.BarGraphItem(x=np.arange(NEVER + 1), height=np.zeros(NEVER + 1), width=0.85,
-                                              brush=pg.mkBrush(KEPT), pen=pg.mkPen(None))
+        brushes = [pg.mkBrush(KEPT)] * NEVER + [pg.mkBrush(MUTED)]
+        self.histogram_bars = pg.BarGraphItem(x=np.r_[np.arange(NEVER), NEVER_X], height=np.zeros(NEVER + 1),
+                                              width=0.85, brushes=brushes, pen=pg.mkPen(None))
         self.histogram_plot.addItem(self.histogram_bars)
         self.histogram_plot.getAxis("bottom").setTicks(
-            [[(k, str(k)) for k in range(0, 101, 10)] + [(NEVER, "never")], []])
+            [[(k, str(k)) for k in range(0, 101, 20)] + [(NEVER_X, "never")], []])
 
         # per-digit accuracy along k
         self.curves_widget = new_plot_widget(self)
@@ -161,7 +164,7 @@ class FlipGallery(QWidget):
         self.curves_plot.setMouseEnabled(x=False, y=False)
         self.curves_plot.setYRange(0, 100, padding=0.02)
         self.curves_plot.setXRange(0, 100, padding=0.02)
-        self.curves_legend = self.curves_plot.addLegend(offset=(-8, 8), labelTextColor=FOREGROUND,
+        self.curves_legend = self.curves_plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND,
                                                         brush=pg.mkBrush(255, 255, 255, 220), colCount=2)
         self.curves, self.markers = [], []
         for digit, (colour, symbol) in enumerate(DIGIT_STYLE):
@@ -208,8 +211,8 @@ class FlipGallery(QWidget):
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(thumbs)
         splitter.addWidget(pictures)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 2)
         layout = QVBoxLayout(self)
         layout.addWidget(self.strip)
         layout.addWidget(self.caption)
