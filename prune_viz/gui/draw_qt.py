@@ -190,6 +190,7 @@ class DrawPanel(QWidget):
         self.image_scan = None  # the last finished flip scan (ImageScan)
         self._flip_config: PruningConfig | None = None
         self._generation = 0  # counts the pad's changes, so a scan of an older drawing is dropped
+        self._behind = False  # the pruning changed while the panel was hidden
 
         self.pad = DrawingPad()
         self.clear_button = QPushButton("Clear")
@@ -371,10 +372,19 @@ class DrawPanel(QWidget):
     def _on_config_changed(self, config) -> None:
         if not self._ready():
             return
+        if not self.isVisible():  # no jobs for a hidden panel; it catches up when shown
+            self._behind = True
+            return
         self.request_probabilities()
         flip = PruningConfig(config.method, 0.0, config.scope, config.included)
         if flip != self._flip_config:  # k alone does not change where the drawing flips
             self.request_flip()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._behind:
+            self._behind = False
+            self._on_config_changed(self.session.config)
 
     def _on_model_changed(self, _opened) -> None:
         self._flip_config = None

@@ -157,6 +157,15 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
     assert np.array_equal(draw.pad.digit(), mnist.x_test[index]) and draw.pad.label == int(mnist.y_test[index])
     assert draw.image_scan.flip_k == breaking[index]
     assert f"breaks at <b>k = {breaking[index]:g}%" in draw.flip_label.text()
+    # a cell of the evaluation's confusion matrix sends its first test image
+    session.configure(k=80)
+    with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS):
+        window.controller.request()
+    predicted = session.last_evaluation.result.predicted
+    members = np.flatnonzero((mnist.y_test == 4) & (predicted == 9))
+    assert len(members)
+    window.details.matrix.cell_clicked.emit(4, 9)
+    assert np.array_equal(draw.pad.digit(), mnist.x_test[members[0]]) and draw.pad.label == 4
     window.close()
 
 
