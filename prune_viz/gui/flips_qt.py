@@ -43,7 +43,7 @@ from prune_viz.gui.pictures_qt import (
 FLIPS_KIND = "flips"
 THUMB_SCALE = 2  # 56-pixel thumbnails
 NEVER = 101  # the histogram's bin (index) for images that never break
-NEVER_X = 106  # where that bin is drawn: apart from k = 100
+NEVER_X = 116  # where that bin is drawn: apart from k = 100, room for both tick labels
 # Ten digits told apart by colour and marker: Okabe-Ito plus two greys, with a marker each
 DIGIT_STYLE = (
     ("#000000", "o"), ("#E69F00", "s"), ("#56B4E9", "t"), ("#009E73", "d"), ("#F0E442", "+"),
@@ -157,6 +157,7 @@ class FlipGallery(QWidget):
         self.histogram_plot.addItem(self.histogram_bars)
         self.histogram_plot.getAxis("bottom").setTicks(
             [[(k, str(k)) for k in range(0, 101, 20)] + [(NEVER_X, "never")], []])
+        self.histogram_plot.setXRange(-6, NEVER_X + 9, padding=0)  # room for the end tick labels
 
         # per-digit accuracy along k
         self.curves_widget = new_plot_widget(self)
