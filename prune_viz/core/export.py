@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core.pruning import PruneResult, PruningConfig
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 
 class ExportError(Exception):
@@ -299,6 +299,7 @@ class ExportResult:
     compaction: Compaction | None = None
 
 
+@tensorflow_job()
 def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, force: bool = False,
                   compact: bool = False, task: TaskState | None = None) -> ExportResult:
     """Write the pruned model (zeros in place, or compacted) to ``out``; the opened model is left unpruned.
@@ -401,6 +402,7 @@ def _median_latency(evaluator, repeats: int, task: TaskState) -> tuple[float, fl
     return statistics.median(times), accuracy
 
 
+@tensorflow_job()
 def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: str = "auto",
                    repeats: int = 5, task: TaskState | None = None) -> SizeSpeedReport:
     """Sizes of the pruned model in several formats and, with ``data``, their test-set latency.

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core.data import MnistData
+from prune_viz.core.layers import keras_prunable_layers
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best, inference_copy
 
 DEFAULT_FINETUNE_LEARNING_RATE = 1e-4
@@ -41,28 +42,25 @@ class FinetuneResult:
     metadata: dict = field(default_factory=dict)
 
 
-class _MaskConstraint:
-    """w -> w * mask; a plain callable so it is never serialised with the model."""
+def _mask_constraint(mask: np.ndarray):
+    """A keras.constraints.Constraint holding a kernel at w * mask.
 
-    def __init__(self, mask: np.ndarray):
-        import tensorflow as tf
+    Keras 3.12 accepts only Constraint instances as a variable's constraint. It is
+    removed again before the model is returned, so it is never saved with the model.
+    """
+    import keras
 
-        self.mask = tf.constant(mask.astype(np.float32))
+    class MaskConstraint(keras.constraints.Constraint):
+        def __init__(self):
+            self.mask = keras.ops.convert_to_tensor(mask.astype(np.float32))
 
-    def __call__(self, w):
-        return w * self.mask
+        def __call__(self, w):
+            return w * self.mask
 
-
-def _named_layers(model, prefix: str = ""):
-    """Leaf layers by the qualified names find_prunable_layers gives them."""
-    for child in getattr(model, "layers", []):
-        name = f"{prefix}{child.name}"
-        if getattr(child, "layers", None):
-            yield from _named_layers(child, name + "/")
-        else:
-            yield name, child
+    return MaskConstraint()
 
 
+@tensorflow_job()
 def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, batch_size: int = DEFAULT_BATCH_SIZE,
              learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE, seed: int | None = None,
              validation_fraction: float = 0.1, preprocessing: str = "auto",
@@ -105,12 +103,12 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
         clone.set_weights(opened.loaded.keras_model.get_weights())
     finally:
         pruner.restore()
-    layers = dict(_named_layers(clone))
+    layers = {name: layer for name, _kind, layer in keras_prunable_layers(clone)}
     previous = {}
     for name, mask in masks.items():
         kernel = layers[name].kernel
         previous[name] = kernel.constraint
-        kernel.constraint = _MaskConstraint(mask)
+        kernel.constraint = _mask_constraint(mask)
     x = arrange(preprocess(data.x_train, evaluator.preprocessing), evaluator.layout)
     y = data.y_train.astype(np.int64)
     try:

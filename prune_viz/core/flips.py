@@ -10,12 +10,12 @@ so the breaking k is the first failure, not a boundary.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCAN_KS = tuple(float(k) for k in range(101))
 NUM_CLASSES = 10
@@ -114,11 +114,12 @@ def scan_image(session, image: np.ndarray, config: PruningConfig | None = None, 
                ks: Sequence[float] = SCAN_KS, task: TaskState | None = None) -> ImageScan:
     """One uint8 28x28 image forwarded at every k of ``ks`` (prune, apply, one forward each)."""
     base = config or session.config
-    configs = [PruningConfig(base.method, k, base.scope, base.included) for k in ks]
+    configs = [replace(base, k=k) for k in ks]
     probabilities = session.predict_images(np.asarray(image)[None], configs, task)
     return ImageScan(tuple(float(k) for k in ks), np.stack([p[0] for p in probabilities]), label)
 
 
+@tensorflow_job()
 def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[float] = SCAN_KS,
                   task: TaskState | None = None,
                   on_point: Callable[[int, np.ndarray], None] | None = None) -> FlipScan:

@@ -8,6 +8,7 @@ Biases are never pruned.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,7 +62,7 @@ def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
         found = [
             PrunableLayer(name=name, kind=kind, variable=_tf_variable(layer.kernel),
                           original=variable_copy(layer.kernel))
-            for name, kind, layer in _walk(loaded.keras_model, "")
+            for name, kind, layer in keras_prunable_layers(loaded.keras_model)
         ]
     else:
         found = [
@@ -74,12 +75,16 @@ def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
     return found
 
 
-def _walk(layer, prefix: str):
-    """(qualified name, kind, layer) for every prunable layer, descending into nested models."""
-    for child in getattr(layer, "layers", []):
+def keras_prunable_layers(model, prefix: str = "") -> Iterator[tuple[str, str, Any]]:
+    """(qualified name, kind, layer) for every prunable layer of a Keras model, in model order.
+
+    Layers of a nested model are named "outer/inner"; these are the names the Pruner, its
+    masks and fine-tuning use for the layers.
+    """
+    for child in getattr(model, "layers", []):
         name = f"{prefix}{child.name}"
         if getattr(child, "layers", None):
-            yield from _walk(child, name + "/")
+            yield from keras_prunable_layers(child, name + "/")
             continue
         kind = _prunable_kind(child)
         if kind is not None:

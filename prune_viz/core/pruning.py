@@ -1,15 +1,15 @@
-"""Non-destructive weight and unit pruning as TensorFlow ops.
+"""Non-destructive weight and unit pruning: configs become typed plans, plans become kernels.
 
 Weights are ordered by a stable ascending sort of |w| (ties go to the lower flat
 index); pruning k% zeroes the first n of that order. Only the sorted |w| is
 kept (no per-weight ranks; ``magnitudes.SortedMagnitudes`` holds it in 2 bytes
-per weight): the n-th value is the threshold t, and the mask is
-``|w| > t`` plus, when the cut falls inside a run of weights equal to t, the
-ties after a cut flat index. Per-layer counts come from the sorted values and a
-few per-unit numbers, without scanning the masks. Masks and kernels are built
-lazily; ``apply`` writes big kernels in row blocks so that no full-size
-temporary exists. Every k is computed from the originals, in any order, and
-restoring is exact.
+per weight): the n-th value is the threshold t, and the layer's ``WeightPlan``
+(``prune_viz.core.plan``, which states the rules) prunes |w| < t plus, when the
+cut falls inside a run of weights equal to t, the ties before a cut flat index.
+Per-layer counts come from the sorted values and a few per-unit numbers,
+without scanning the masks. Masks and kernels are built lazily; ``apply``
+writes big kernels in row blocks so that no full-size temporary exists. Every
+k is computed from the originals, in any order, and restoring is exact.
 
 Counts: weight pruning zeroes round(n*k/100) weights of a matrix (or of all
 selected matrices together, for global scope); unit pruning zeroes
@@ -26,11 +26,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prune_viz.core.layers import PrunableLayer
-from prune_viz.core.magnitudes import SortedMagnitudes
+from prune_viz.core.magnitudes import SortedMagnitudes, abs_bits
+from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
 from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
+CRITERIA = ("magnitude", "random", "lamp", "taylor")
+# kernel: zero the unit's kernel column (a unit with a bias still outputs a constant);
+# remove: also zero its bias and the channel of a BatchNormalization right after it
+UNIT_MODES = ("kernel", "remove")
 
 
 class PruningError(ValueError):
@@ -59,18 +64,26 @@ class PruningConfig:
     k: float = 0.0
     scope: str = "layer"
     included: frozenset[str] = field(default_factory=frozenset)
+    criterion: str = "magnitude"
+    unit_mode: str = "kernel"
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise PruningError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}.")
-        if self.scope not in SCOPES:
-            raise PruningError(f"scope must be one of {', '.join(SCOPES)}, not {self.scope!r}.")
+        for name, value, allowed in (("method", self.method, METHODS), ("scope", self.scope, SCOPES),
+                                     ("criterion", self.criterion, CRITERIA),
+                                     ("unit mode", self.unit_mode, UNIT_MODES)):
+            if value not in allowed:
+                raise PruningError(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
         object.__setattr__(self, "k", parse_k(self.k))
         object.__setattr__(self, "included", frozenset(self.included))
 
     def describe(self) -> str:
         scope = "layerwise" if self.scope == "layer" else "global"
-        return f"{self.method} pruning, k={self.k:g}%, {scope}"
+        words = [f"{self.method} pruning", f"k={self.k:g}%", scope]
+        if self.criterion != "magnitude":
+            words.insert(1, f"{self.criterion} scores")
+        if self.method == "unit" and self.unit_mode != "kernel":
+            words.append(f"units {self.unit_mode}d")
+        return ", ".join(words)
 
 
 def _ranks(values: np.ndarray) -> np.ndarray:
@@ -115,8 +128,7 @@ class PruneResult:
     kernels: dict  # name -> tf.Tensor, the pruned kernel
     masks: dict  # name -> tf.Tensor of bool, True where the weight is kept
     layers: list[LayerResult]
-    thresholds: dict  # name -> |w| (weight) or unit norm (unit) below or at which weights were pruned, or None
-    plans: dict | None = None  # name -> how the Pruner that made this result prunes that layer
+    plans: dict[str, LayerPlan]  # included layer name -> how this result prunes it (and its threshold)
 
     @property
     def prunable_size(self) -> int:
@@ -138,15 +150,11 @@ class PruneResult:
     def layer(self, name: str) -> LayerResult:
         return next(layer for layer in self.layers if layer.name == name)
 
-
-
-# A layer's plan for one config: KEEP (nothing pruned), ALL (everything pruned),
-# ("weight", n, t, cut) or ("unit", kept_units). For weight plans the first n weights of the
-# stable |w| order are pruned: every |w| < t, and the weights equal to t up to flat index cut
-# (all of them when cut is None).
-KEEP = ("keep",)
-ALL = ("all",)
-
+    def threshold(self, name: str) -> float | None:
+        """The |w| (weight) or unit norm (unit) at or below which ``name`` is pruned, None when
+        the layer is excluded or nothing is pruned; the same for all layers with global scope."""
+        plan = self.plans.get(name)
+        return plan.threshold if plan is not None else None
 
 
 class Pruner:
@@ -191,8 +199,12 @@ class Pruner:
             # last row (so highest flat index) holding the block's max, per unit; a row-wise max of
             # row numbers is 4x faster than a column-wise argmax over reversed rows
             rows = np.arange(len(block), dtype=np.int32)[:, None]
-            last_row = np.where(magnitude == block_max, rows, -1).max(axis=0)
-            newer = block_max >= col_max
+            at_max = magnitude == block_max
+            has_nan = np.isnan(block_max)
+            if has_nan.any():  # NaN is the largest |w|, and NaN != NaN
+                at_max |= np.isnan(magnitude) & has_nan
+            last_row = np.where(at_max, rows, -1).max(axis=0)
+            newer = (block_max >= col_max) | has_nan
             col_last[newer] = (r0 + last_row[newer]) * units + np.nonzero(newer)[0]
             col_max = np.where(newer, block_max, col_max)
             zeros += np.count_nonzero(block == 0, axis=0)
@@ -211,18 +223,24 @@ class Pruner:
         """The L2 norm of each unit's incoming original weights (float64, computed once)."""
         return self._unit_norms[name]
 
-    def _weight_plan(self, name: str, n: int) -> tuple:
-        """The plan pruning the first n weights of the layer's stable |w| order."""
+    def _weight_plan(self, name: str, n: int, threshold: float | None) -> WeightPlan:
+        """The plan pruning the first n weights of the layer's stable |w| order; ``threshold`` is
+        the |w| of the n-th (for global scope: of the joint order), None when nothing is pruned."""
+        layer = self._by_name[name]
+        if threshold is None:
+            return WeightPlan(self._matrix_shape(name), 0, None, 0)
         ordered = self._sorted_abs(name)
-        if n == 0:
-            return KEEP
-        if n >= len(ordered):
-            return ALL
-        t = ordered.value_at(n - 1)
-        lo = ordered.count_below(t)
-        hi = ordered.count_at_most(t)
-        cut = None if n == hi else self._tie_index(name, t, n - lo)
-        return ("weight", n, float(t), cut)
+        t = np.float32(threshold)
+        below = ordered.count_below(t)
+        ties = ordered.count_at_most(t) - below
+        taken = n - below  # how many of the weights equal to t are pruned, in flat order
+        if taken == ties:
+            cut = layer.size
+        elif taken == 0:
+            cut = 0
+        else:
+            cut = self._tie_index(name, t, taken) + 1
+        return WeightPlan(self._matrix_shape(name), n, float(threshold), cut)
 
     def _tie_index(self, name: str, t, m: int) -> int:
         """Flat index of the m-th (1-based) weight with |w| == t, in flat order."""
@@ -250,8 +268,9 @@ class Pruner:
         total = sum(len(a) for a in arrays)
         if n == 0:
             return {name: 0 for name in names}, None
-        if n >= total:
-            return {name: len(a) for name, a in zip(names, arrays)}, float(max(a.max() for a in arrays))
+        if n >= total:  # the largest |w| in the order's sense: NaN above all (bit patterns order like it)
+            largest = max((a.max() for a in arrays), key=lambda value: int(abs_bits(np.float32(value))[0]))
+            return {name: len(a) for name, a in zip(names, arrays)}, float(largest)
 
         def at_most(value) -> int:
             return sum(a.count_at_most(value) for a in arrays)
@@ -300,99 +319,63 @@ class Pruner:
 
     def prune(self, config: PruningConfig) -> PruneResult:
         """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
+        if config.criterion != "magnitude" or config.unit_mode != "kernel":
+            raise PruningError(f"{config.describe()} is not implemented yet.")
         names = self.check_included(config.included)
-        plans, thresholds = {}, {}
+        plans: dict[str, LayerPlan] = {}
         if config.method == "weight":
             if config.scope == "global" and names:
                 counts, threshold = self._global_weight_counts(
                     names, count_to_prune(sum(self._by_name[n].size for n in names), config.k))
                 for n in names:
-                    plans[n] = self._weight_plan(n, counts[n])
-                    thresholds[n] = threshold
+                    plans[n] = self._weight_plan(n, counts[n], threshold)
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].size, config.k)
-                    plans[n] = self._weight_plan(n, n_pruned)
-                    thresholds[n] = float(self._sorted_abs(n).value_at(n_pruned - 1)) if n_pruned else None
+                    threshold = float(self._sorted_abs(n).value_at(n_pruned - 1)) if n_pruned else None
+                    plans[n] = self._weight_plan(n, n_pruned, threshold)
         else:
             if config.scope == "global" and names:
                 unit_ranks, sorted_all = self._global_unit_ranks(names)
                 n_pruned = count_to_prune(len(sorted_all), config.k)
                 threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
                 for n in names:
-                    plans[n] = ("unit", unit_ranks[n] >= n_pruned)
-                    thresholds[n] = threshold
+                    plans[n] = UnitPlan(self._matrix_shape(n), unit_ranks[n] >= n_pruned, threshold)
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    plans[n] = ("unit", self._unit_ranks[n] >= n_pruned)
                     norms = np.sort(self._unit_norms[n])
-                    thresholds[n] = float(norms[n_pruned - 1]) if n_pruned else None
-        results = []
-        for layer in self.layers:
-            results.append(self._layer_result(layer, plans.get(layer.name)))
-            thresholds.setdefault(layer.name, None)
+                    threshold = float(norms[n_pruned - 1]) if n_pruned else None
+                    plans[n] = UnitPlan(self._matrix_shape(n), self._unit_ranks[n] >= n_pruned, threshold)
+        results = [self._layer_result(layer, plans.get(layer.name)) for layer in self.layers]
         masks = _LazyMasks(self, plans)
-        return PruneResult(config, _LazyKernels(self, masks), masks, results, thresholds, plans)
+        return PruneResult(config, _LazyKernels(self, masks), masks, results, plans)
 
-    def _layer_result(self, layer: PrunableLayer, plan: tuple | None) -> LayerResult:
+    def _matrix_shape(self, name: str) -> tuple[int, int]:
+        layer = self._by_name[name]
+        return layer.fan_in, layer.units
+
+    def _layer_result(self, layer: PrunableLayer, plan: LayerPlan | None) -> LayerResult:
         """Counts from the plan and the per-unit numbers: no pass over the weights."""
         self.prepare(layer.name)
         col_max, col_last, zeros_per_unit = self._columns[layer.name]
         zeros = int(zeros_per_unit.sum())
         size, units = layer.size, layer.units
-        if plan is None or plan[0] == "keep":
+        if plan is None:
             return LayerResult(layer.name, 0, zeros, size, 0, units)
-        if plan[0] == "all":
-            return LayerResult(layer.name, size, size, size, units, units)
-        if plan[0] == "unit":
-            kept = plan[1]
-            dead = int(units - np.count_nonzero(kept))
-            pruned = dead * layer.fan_in
-            return LayerResult(layer.name, pruned, pruned + int(zeros_per_unit[kept].sum()), size, dead, units)
-        _, n, t, cut = plan
+        if isinstance(plan, UnitPlan):
+            kept_zeros = int(zeros_per_unit[plan.kept_units].sum())
+            return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units)
         # a unit is dead when its last weight in the order (its largest |w|, last of equals) is pruned
-        with np.errstate(invalid="ignore"):
-            at_cut = col_max == t if cut is None else (col_max == t) & (col_last <= cut)
-            dead_units = int(np.count_nonzero((col_max < t) | at_cut))
+        dead_units = int(np.count_nonzero(plan.pruned_where(col_max, col_last < plan.cut)))
         # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
-        return LayerResult(layer.name, n, max(n, zeros), size, dead_units, units)
+        return LayerResult(layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units)
 
-    # -- masks and kernels as TF ops ------------------------------------------------------------
-    def _mask_block(self, layer: PrunableLayer, plan: tuple, r0: int, r1: int, block):
-        """The keep-mask of rows r0:r1 of the layer's (fan_in, units) matrix; block holds those originals."""
-        tf = self._tf
-        shape = (r1 - r0, layer.units)
-        if plan[0] == "keep":
-            return tf.ones(shape, tf.bool)
-        if plan[0] == "all":
-            return tf.zeros(shape, tf.bool)
-        if plan[0] == "unit":
-            return tf.broadcast_to(tf.constant(plan[1]), shape)
-        _, _, t, cut = plan
-        magnitude = tf.abs(block)
-        if cut is None and not np.isnan(t):
-            return tf.logical_not(magnitude <= tf.constant(t, block.dtype))  # NaN weights are kept
-        if np.isnan(t):
-            below, equal = tf.logical_not(tf.math.is_nan(magnitude)), tf.math.is_nan(magnitude)
-        else:
-            t = tf.constant(t, block.dtype)
-            below, equal = magnitude < t, magnitude == t
-        if cut is None:
-            return tf.logical_not(tf.logical_or(below, equal))
-        cut_row, cut_col = divmod(cut, layer.units)
-        rows = tf.range(r0, r1)[:, None]
-        cols = tf.range(layer.units)[None, :]
-        up_to_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols <= cut_col))
-        return tf.logical_not(tf.logical_or(below, tf.logical_and(equal, up_to_cut)))
-
-    def _original_matrix(self, layer: PrunableLayer):
-        return self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
-
-    def mask(self, name: str, plan: tuple):
+    # -- masks and kernels ----------------------------------------------------------------------
+    def mask(self, name: str, plan: LayerPlan):
+        """The plan's keep-mask of the whole kernel, as a bool tensor of the kernel's shape."""
         layer = self._by_name[name]
-        block = None if plan[0] in ("keep", "all", "unit") else self._original_matrix(layer)
-        return self._tf.reshape(self._mask_block(layer, plan, 0, layer.fan_in, block), layer.shape)
+        return self._tf.constant(plan.kept(layer.as_matrix(layer.original)).reshape(layer.shape))
 
     def kernel(self, name: str, mask):
         original = self.original(name)
@@ -406,8 +389,9 @@ class Pruner:
             plan = result.plans.get(layer.name) if ours else None
             if ours and self._blocked(layer):
                 self._write_blocks(layer, plan)
-            elif plan is not None:  # eager ops: XLA saves <1 ms here, and its compile costs ~0.2 s per shape
-                value = self._block_value(layer, plan, 0, self._original_matrix(layer), fuse=False)
+            elif plan is not None:  # eager ops: XLA saves little here, and compiles once per shape
+                matrix = self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
+                value = self._block_value(layer, plan, 0, matrix, fuse=False)
                 layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
@@ -420,32 +404,38 @@ class Pruner:
             else:
                 layer.variable.assign(self._originals[layer.name])
 
-    def _write_blocks(self, layer: PrunableLayer, plan: tuple | None) -> None:
+    def _write_blocks(self, layer: PrunableLayer, plan: LayerPlan | None) -> None:
         """Write the pruned kernel row block by row block, straight from the numpy originals;
         the mask and the select are one fused XLA kernel per block."""
         write_rows(layer.variable, ((r0, rows if plan is None else self._block_value(layer, plan, r0, rows))
                                     for r0, rows in row_blocks(layer.original)))
 
-    def _block_value(self, layer: PrunableLayer, plan: tuple, r0: int, rows, fuse: bool = True):
-        """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``."""
-        if plan[0] == "keep":
+    def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
+        """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block
+        ops fed the plan's numbers, as fused XLA kernels (``fuse``) or eager TF ops."""
+        if plan.pruned == 0:
             return rows
-        if plan[0] == "all":
-            return self._tf.zeros_like(rows)
-        fused = self._fused_kernels() if fuse else {}
-        try:
-            if fused and plan[0] == "unit":
-                return fused["unit"](rows, plan[1])
-            if fused and not np.isnan(plan[2]):
-                if plan[3] is None:
-                    return fused["above"](rows, np.float32(plan[2]))
-                cut_row, cut_col = divmod(plan[3], layer.units)
-                return fused["cut"](rows, np.float32(plan[2]), np.int32(r0), np.int32(cut_row), np.int32(cut_col))
-        except self._tf.errors.OpError:  # no XLA in this TensorFlow build: the same ops, unfused
-            self._fused = {}
-        block = self._tf.constant(rows)
-        mask = self._mask_block(layer, plan, r0, r0 + len(rows), block)
-        return self._tf.where(mask, block, self._tf.zeros((), block.dtype))
+        if plan.pruned == layer.size:
+            return np.zeros(tuple(rows.shape), layer.original.dtype)
+        if fuse and self._fused_kernels():
+            try:
+                return self._select(layer, plan, r0, rows, self._fused)
+            except self._tf.errors.OpError:  # no XLA in this TensorFlow build: the same ops, unfused
+                self._fused = {}
+        return self._select(layer, plan, r0, rows, _eager_block_ops())
+
+    @staticmethod
+    def _select(layer: PrunableLayer, plan: LayerPlan, r0: int, rows, ops: dict):
+        if isinstance(plan, UnitPlan):
+            return ops["unit"](rows, plan.kept_units)
+        if np.isnan(plan.threshold):  # the cut is among NaN weights: the plan's mask, in numpy
+            kept = plan.kept(layer.as_matrix(layer.original), rows=slice(r0, r0 + len(rows)))
+            return np.where(kept, rows, layer.original.dtype.type(0))
+        threshold = np.float32(plan.threshold)
+        if plan.prunes_every_tie:
+            return ops["above"](rows, threshold)
+        cut_row, cut_col = plan.cut_cell
+        return ops["cut"](rows, threshold, np.int32(r0), np.int32(cut_row), np.int32(cut_col))
 
     def _fused_kernels(self) -> dict:
         """The XLA block kernels ({} once XLA has failed here)."""
@@ -460,7 +450,37 @@ class Pruner:
         return self._tf.constant(self._by_name[name].original)
 
 
+def _block_ops() -> dict:
+    """Pruned values of a block of matrix rows from a plan's numbers, as TF ops (run eagerly, or
+    compiled by ``_xla_block_kernels``): ``above`` prunes |w| <= t, ``cut`` prunes |w| < t and the
+    |w| == t before the cut cell, ``unit`` prunes the columns not kept. NaN weights are kept."""
+    import tensorflow as tf
+
+    def above(block, t):
+        return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
+
+    def cut(block, t, r0, cut_row, cut_col):
+        magnitude = tf.abs(block)
+        rows = r0 + tf.range(tf.shape(block)[0])[:, None]
+        cols = tf.range(tf.shape(block)[1])[None, :]
+        before_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols < cut_col))
+        pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, before_cut))
+        return tf.where(pruned, tf.zeros_like(block), block)
+
+    def unit(block, kept):
+        return tf.where(kept[None, :], block, tf.zeros_like(block))
+
+    return {"above": above, "cut": cut, "unit": unit}
+
+
+_EAGER_OPS: dict = {}
 _XLA_KERNELS: dict = {}
+
+
+def _eager_block_ops() -> dict:
+    if not _EAGER_OPS:
+        _EAGER_OPS.update(_block_ops())
+    return _EAGER_OPS
 
 
 def _xla_block_kernels() -> dict:
@@ -469,31 +489,15 @@ def _xla_block_kernels() -> dict:
     if not _XLA_KERNELS:
         import tensorflow as tf
 
-        @tf.function(jit_compile=True, autograph=False)
-        def above(block, t):  # keeps |w| > t (and NaN, which sorts last)
-            return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
-
-        @tf.function(jit_compile=True, autograph=False)
-        def cut(block, t, r0, cut_row, cut_col):  # also prunes the weights equal to t up to the cut
-            magnitude = tf.abs(block)
-            rows = r0 + tf.range(tf.shape(block)[0])[:, None]
-            cols = tf.range(tf.shape(block)[1])[None, :]
-            up_to_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols <= cut_col))
-            pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, up_to_cut))
-            return tf.where(pruned, tf.zeros_like(block), block)
-
-        @tf.function(jit_compile=True, autograph=False)
-        def unit(block, kept):
-            return tf.where(kept[None, :], block, tf.zeros_like(block))
-
-        _XLA_KERNELS.update(above=above, cut=cut, unit=unit)
+        _XLA_KERNELS.update({name: tf.function(op, jit_compile=True, autograph=False)
+                             for name, op in _block_ops().items()})
     return _XLA_KERNELS
 
 
 class _LazyMasks(Mapping):
     """name -> bool tensor (True = kept) for the included layers, built on first access."""
 
-    def __init__(self, pruner: Pruner, plans: dict):
+    def __init__(self, pruner: Pruner, plans: dict[str, LayerPlan]):
         self.pruner = pruner
         self._plans = plans
         self._built: dict = {}

@@ -1,16 +1,16 @@
 """The one evented state the GUI drives: model, pruning settings, masks and results.
 
 Threading contract: ``open_model``, ``evaluate`` and other ``*_job`` style
-methods do TensorFlow work and may run in a worker thread, one at a time; they
-return values and do not emit. Everything that changes state and emits
+methods do TensorFlow work and may run in a worker thread; they hold the one
+TensorFlow job lock (core.tasks) while they run, return values and do not emit. Everything that changes state and emits
 (``set_model``, ``configure``, ``record_evaluation`` ...) is called from the
 thread that owns the session (the GUI thread, or the CLI's only thread).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
 from prune_viz.core.model_io import LoadedModel, load_model
 from prune_viz.core.pruning import PruneResult, Pruner, PruningConfig
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow
 
 
@@ -40,6 +40,7 @@ class OpenedModel:
         return frozenset(layer.name for layer in self.layers if not layer.is_output)
 
 
+@tensorflow_job()
 def open_model(path: str | os.PathLike, task: TaskState | None = None) -> OpenedModel:
     """Load ``path`` and prepare its pruner; safe to call from a worker thread."""
     task = task or quiet()
@@ -73,8 +74,36 @@ def _zeros_outside_kernels(loaded: LoadedModel, layers: list[PrunableLayer]) -> 
     return zeros
 
 
+@dataclass(frozen=True)
+class ResultKey:
+    """What a result was computed for; the result is current while the Session's key is the same."""
+
+    model: int  # the Session's serial number of the opened model (ids of freed objects are reused)
+    config: PruningConfig
+    data_path: str | None
+    preprocessing: str
+
+
+CONFIG_FIELDS = ("method", "k", "scope", "included")
+
+
+def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, ...] = CONFIG_FIELDS) -> str:
+    """What differs between two pruning settings, e.g. 'k changed (20% -> 70%)'."""
+    changes = []
+    if "k" in fields and old.k != new.k:
+        changes.append(f"k changed ({old.k:g}% -> {new.k:g}%)")
+    if "method" in fields and old.method != new.method:
+        changes.append(f"the method changed ({old.method} -> {new.method})")
+    if "scope" in fields and old.scope != new.scope:
+        changes.append(f"the scope changed ({old.scope} -> {new.scope})")
+    if "included" in fields and old.included != new.included:
+        changes.append("the included layers changed")
+    return ", ".join(changes)
+
+
 @dataclass
 class EvaluationRecord:
+    key: ResultKey
     config: PruningConfig
     result: EvaluationResult
     sparsity: float  # of the included layers, as pruned for this evaluation
@@ -101,11 +130,13 @@ class Session:
         self._evaluator: Evaluator | None = None
         self._evaluator_key: tuple | None = None
         self._baselines: dict[tuple, EvaluationRecord] = {}
-        self._job_lock = threading.Lock()  # one TensorFlow job at a time
+        self._model_serials = itertools.count(1)
+        self.model_serial = 0  # 0: no model opened yet
 
     # -- state changes (owner thread) -----------------------------------------------------------
     def set_model(self, opened: OpenedModel | None) -> None:
         self.model = opened
+        self.model_serial = next(self._model_serials)
         self.result = None
         self.last_evaluation = None
         self.history = []
@@ -160,8 +191,32 @@ class Session:
         self.last_evaluation = record
         self.evaluation_changed.emit(record)
 
-    def is_current(self, record: EvaluationRecord | None) -> bool:
-        return record is not None and record.config == self.config
+    # -- staleness: the one rule every view asks -------------------------------------------------
+    def result_key(self, config: PruningConfig | None = None) -> ResultKey:
+        """The key of a result computed now, for ``config`` (default: the current settings)."""
+        return ResultKey(self.model_serial, config or self.config, self.data_path, self.preprocessing)
+
+    def why_stale(self, result: ResultKey | EvaluationRecord | None, what: str = "evaluation",
+                  fields: tuple[str, ...] = CONFIG_FIELDS) -> str | None:
+        """None while ``result`` (a ResultKey, or anything carrying one as ``.key``) is current,
+        else the one sentence a view shows. ``fields``: the pruning settings the result depends on
+        (a sweep, for one, does not depend on k)."""
+        if result is None:
+            return None
+        key = result if isinstance(result, ResultKey) else result.key
+        if key.model != self.model_serial:
+            return f"Another model was opened since this {what}."
+        settings = describe_change(key.config, self.config, fields)
+        data = (key.data_path, key.preprocessing) != (self.data_path, self.preprocessing)
+        if not settings and not data:
+            return None
+        what_changed = " and ".join(
+            (["the pruning settings"] if settings else []) + (["the test data or its input scaling"] if data else []))
+        sentence = f"{what_changed} changed since this {what}" + (f": {settings}." if settings else ".")
+        return sentence[0].upper() + sentence[1:]
+
+    def is_current(self, result: ResultKey | EvaluationRecord | None) -> bool:
+        return result is not None and self.why_stale(result) is None
 
     # -- derived numbers ------------------------------------------------------------------------
     def all_weights_sparsity(self, result: PruneResult | None = None) -> float:
@@ -174,49 +229,57 @@ class Session:
     def baseline(self) -> EvaluationRecord | None:
         return self._baselines.get(self._evaluator_key) if self._evaluator_key else None
 
-    # -- TensorFlow jobs (any one thread at a time) ---------------------------------------------
+    # -- TensorFlow jobs (each holds the one TensorFlow job lock) -------------------------------
     def evaluator(self, task: TaskState | None = None) -> Evaluator:
         """Build (once per model/data/preprocessing) the evaluator; loads MNIST if needed."""
+        return self._evaluator_for_now(task)[0]
+
+    def _evaluator_for_now(self, task: TaskState | None = None) -> tuple[Evaluator, tuple]:
+        """The evaluator and the (model serial, data path, preprocessing) it was built for, read once:
+        the GUI thread may change the data settings meanwhile."""
         task = task or quiet()
-        key = (id(self.model), self.data_path, self.preprocessing)
-        if self._evaluator is None or self._evaluator_key != key:
-            if self.model is None:
-                raise RuntimeError("no model is open")
-            task.progress(0.0, "Loading MNIST")
-            data = load_mnist(self.data_path)
-            task.progress(0.1, "Compiling the forward pass")
-            self.model.pruner.restore()  # auto preprocessing is chosen on the original weights
-            self._evaluator = Evaluator(self.model.loaded, data, self.preprocessing)
-            self._evaluator_key = key
-        return self._evaluator
+        with tensorflow_job():
+            key = (self.model_serial, self.data_path, self.preprocessing)
+            if self._evaluator is None or self._evaluator_key != key:
+                if self.model is None:
+                    raise RuntimeError("no model is open")
+                _serial, data_path, preprocessing = key
+                task.progress(0.0, "Loading MNIST")
+                data = load_mnist(data_path)
+                task.progress(0.1, "Compiling the forward pass")
+                self.model.pruner.restore()  # auto preprocessing is chosen on the original weights
+                self._evaluator = Evaluator(self.model.loaded, data, preprocessing)
+                self._evaluator_key = key
+            return self._evaluator, key
 
     def evaluate(self, config: PruningConfig | None = None, task: TaskState | None = None,
                  with_baseline: bool = True) -> tuple[EvaluationRecord, EvaluationRecord | None]:
         """Evaluate ``config`` (default: the current one) and, once, the unpruned baseline.
 
         Writes the pruned kernels into the model for the duration and restores the originals after.
-        Returns (record, baseline record or None).
+        Returns (record, baseline record or None); each carries the ResultKey it was computed for.
         """
         task = task or quiet()
         config = config or self.config
-        with self._job_lock:
+        with tensorflow_job():
             if self.model is None:
                 raise RuntimeError("no model is open")
-            evaluator = self.evaluator(task.sub(0.0, 0.2))
+            evaluator, built_for = self._evaluator_for_now(task.sub(0.0, 0.2))
             pruner = self.model.pruner
-            baseline = self._baselines.get(self._evaluator_key)
+            baseline = self._baselines.get(built_for)
             try:
                 if with_baseline and baseline is None:
                     unpruned = PruningConfig(config.method, 0.0, config.scope, config.included)
                     pruner.restore()
-                    baseline = self._record(unpruned, pruner.prune(unpruned), evaluator,
+                    baseline = self._record(unpruned, pruner.prune(unpruned), evaluator, built_for,
                                             task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0))
-                    self._baselines[self._evaluator_key] = baseline
+                    self._baselines[built_for] = baseline
                     if config.k == 0:
                         return baseline, baseline
                 result = pruner.prune(config)
                 pruner.apply(result)
-                record = self._record(config, result, evaluator, task.sub(0.4 if with_baseline else 0.2, 1.0))
+                record = self._record(config, result, evaluator, built_for,
+                                      task.sub(0.4 if with_baseline else 0.2, 1.0))
             finally:
                 pruner.restore()
             return record, baseline
@@ -228,7 +291,7 @@ class Session:
         pruned kernels are written for each config in turn and the originals restored after.
         """
         task = task or quiet()
-        with self._job_lock:
+        with tensorflow_job():
             if self.model is None:
                 raise RuntimeError("no model is open")
             evaluator = self.evaluator(task.sub(0.0, 0.1))
@@ -246,10 +309,12 @@ class Session:
                 pruner.restore()
             return out
 
-    def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator,
+    def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple,
                 task: TaskState) -> EvaluationRecord:
         evaluation = evaluator.run(task, label=config.describe())
+        model, data_path, preprocessing = built_for
         return EvaluationRecord(
+            key=ResultKey(model, config, data_path, preprocessing),
             config=config,
             result=evaluation,
             sparsity=result.included_sparsity(),
@@ -257,4 +322,3 @@ class Session:
             data_source=evaluator.data.source,
             train_description=evaluator.data.train_description,
         )
-

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 
 from prune_viz.core.pruning import METHODS, SCOPES, PruningConfig, PruningError, parse_k
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 DEFAULT_KS = (0, 25, 50, 60, 70, 80, 90, 95, 97, 99)
 ALL_LAYERS = ""  # the ``layer`` of a point that pruned every included layer together
@@ -95,6 +95,7 @@ def _layer_order(session):
     return lambda name: order.get(name, len(order))
 
 
+@tensorflow_job()
 def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[float] = DEFAULT_KS,
               scope: str = "layer", task: TaskState | None = None,
               on_point: Callable[[SweepPoint], None] | None = None, *, per_layer: bool = False,
@@ -124,7 +125,7 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
     for i, (layer, config) in enumerate(plan):
         fraction = i / len(plan)
         task.progress(fraction, f"{config.method} k={config.k:g}{' ' + layer if layer else ''}")
-        # Session.evaluate holds the session's job lock and builds its Evaluator once, on the first point
+        # Session.evaluate builds its Evaluator once, on the first point
         record, _ = session.evaluate(config, task.sub(fraction, (i + 1) / len(plan)), with_baseline=False)
         point = SweepPoint(
             model=name, seed=seed, method=config.method, scope=config.scope, layer=layer, k=config.k,

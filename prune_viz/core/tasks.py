@@ -1,13 +1,20 @@
-"""Progress and cancel hooks shared by every long-running job.
+"""Progress and cancel hooks shared by every long-running job, and the one TensorFlow job lock.
 
 Long work is written once as a plain function taking a ``TaskState``; the CLI
 passes one that prints, the GUI one whose flags a worker thread watches.
+
+Every TensorFlow job (opening a model, evaluating, sweeping, exporting, measuring,
+training, fine-tuning) runs inside ``tensorflow_job()``: they write pruned kernels
+into the one opened model and restore them after, so two of them must never
+overlap, whichever thread or front end starts them. The GUI's job queue only
+orders jobs; this lock is what keeps them apart.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 
@@ -59,3 +66,14 @@ class TaskState:
 
 def quiet() -> TaskState:
     return TaskState()
+
+
+# re-entrant: a sweep holds it and calls Session.evaluate, which takes it again
+_TENSORFLOW_LOCK = threading.RLock()
+
+
+@contextmanager
+def tensorflow_job() -> Iterator[None]:
+    """Hold the one TensorFlow job lock for the block (or, as ``@tensorflow_job()``, the function)."""
+    with _TENSORFLOW_LOCK:
+        yield

@@ -19,7 +19,7 @@ import numpy as np
 from prune_viz.core.architectures import ARCHITECTURES, build_model, input_shape
 from prune_viz.core.data import MissingData, MnistData
 from prune_viz.core.inputs import preprocess
-from prune_viz.core.tasks import TaskState, quiet
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_LEARNING_RATE = 1e-3
@@ -200,6 +200,7 @@ def measure_test_accuracy(model, data: MnistData, preprocessing: str = "scale", 
     return result.accuracy, result.loss
 
 
+@tensorflow_job()
 def train(config: TrainConfig, data: MnistData, task: TaskState | None = None) -> TrainResult:
     """Build, train and test ``config.arch``; the returned model holds the best-validation weights."""
     import keras

@@ -1,7 +1,8 @@
 """Accuracy against sparsity, filled in as evaluations happen (and by sweeps, if any).
 
-One series per (method, scope); the latest evaluation is ringed, the unpruned
-baseline is a horizontal line. Only records measured on the same test data and
+One series per (method, scope); the latest evaluation is ringed (dashed and grey,
+with the Session's sentence on why, once it is stale), the unpruned baseline is a
+horizontal line. Only records measured on the same test data and
 preprocessing as the latest one are drawn, so every point is comparable.
 """
 
@@ -76,6 +77,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.evaluation_changed, self._on_evaluation_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._on_data_changed)
         self._apply_font()
         self._redraw()
 
@@ -127,6 +129,14 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def _on_config_changed(self, _config) -> None:
         self._draw_current(self.session.last_evaluation)
+
+    def _on_data_changed(self) -> None:
+        self._draw_current(self.session.last_evaluation)
+
+    @property
+    def is_stale(self) -> bool:
+        """The ringed evaluation no longer applies (Session.why_stale)."""
+        return self.session.why_stale(self.session.last_evaluation) is not None
 
     # -- drawing --------------------------------------------------------------------------------
     def _comparable_records(self) -> list:
@@ -202,11 +212,12 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             self.caption.setText("<b>Accuracy vs sparsity</b>: each evaluation adds a point.")
             return
         x, y = 100.0 * record.sparsity, 100.0 * record.result.accuracy
-        current = self.session.is_current(record)
+        why = self.session.why_stale(record)
+        current = why is None
         self.current_ring.setData([x], [y])
         self.current_ring.setPen(pg.mkPen(FOREGROUND if current else MUTED, width=2.5,
                                           dash=None if current else [3, 3]))
-        stale = "" if current else f" <span style='color:{MUTED}'>(settings changed since)</span>"
+        stale = "" if current else f"<br><span style='color:{MUTED}'>{why}</span>"
         self.caption.setText(
             f"<b>Accuracy vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
             f"<b>{y:.2f}%</b> at {x:.1f}% sparsity{stale}"

@@ -1,7 +1,7 @@
 """Details of the last evaluation: per-digit accuracy bars and the 10x10 confusion matrix.
 
-Greyed, with a note, as soon as the pruning settings no longer match the ones the
-evaluation was computed for.
+Greyed, with the Session's sentence on why, as soon as ``session.why_stale`` says
+the evaluation no longer applies (other settings, other test data or scaling).
 """
 
 from __future__ import annotations
@@ -140,7 +140,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         self.record = None
-        self._data_changed = False  # set_data since the shown evaluation
 
         self.caption = caption_label(self)
         self.stale_note = QtWidgets.QLabel(self)
@@ -216,7 +215,7 @@ class EvaluationDetails(QtWidgets.QWidget):
     @property
     def is_stale(self) -> bool:
         """The settings or the test data changed since the shown evaluation."""
-        return self.record is not None and (self._data_changed or not self.session.is_current(self.record))
+        return self.session.why_stale(self.record) is not None
 
     @property
     def confusion(self) -> np.ndarray | None:
@@ -231,7 +230,6 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     def show_record(self, record) -> None:
         self.record = record
-        self._data_changed = False
         if record is None:
             self._clear()
         else:
@@ -249,7 +247,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         self._update_staleness()
 
     def _on_data_changed(self) -> None:
-        self._data_changed = self.record is not None
         self._update_staleness()
 
     # -- drawing --------------------------------------------------------------------------------
@@ -314,18 +311,13 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.confusion_widget.setToolTip(self.describe_cell(*cell) if cell is not None else "")
 
     def _update_staleness(self) -> None:
-        stale = self.is_stale
+        why = self.session.why_stale(self.record)
+        stale = why is not None
         opacity = STALE_OPACITY if stale else 1.0
         for item in (self.bars, self.baseline_bars, self.overall_line, self.confusion_image,
                      *self.bar_labels, *self.count_labels.flat):
             item.setOpacity(opacity)
         self.stale_note.setVisible(stale)
-        if stale and not self.session.is_current(self.record):
-            self.stale_note.setText(
-                f"Settings changed since this evaluation: it is for {self.record.config.describe()}, "
-                f"not {self.session.config.describe()}. Evaluate again to update."
-            )
-        elif stale:
-            self.stale_note.setText("The test data or its preprocessing changed since this evaluation. "
-                                    "Evaluate again to update.")
+        if stale:
+            self.stale_note.setText(f"{why} It is for {self.record.config.describe()}. Evaluate again to update.")
 

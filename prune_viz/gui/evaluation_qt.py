@@ -1,13 +1,14 @@
-"""Evaluate on demand: requests with ids run in the job queue; the panel shows the latest result.
+"""Evaluate on demand: requests run as jobs in the queue; the panel shows the latest result.
 
-A result is shown only if no newer request has been shown already, and it is
-greyed and labelled stale when the pruning settings or the data changed after
-it was requested. Auto-evaluate re-requests, debounced, whenever the settings move.
+A newer request cancels the older one (whose result then never arrives). The
+shown result is greyed, with the Session's one sentence on why, whenever
+``session.why_stale`` says it no longer applies. Auto-evaluate re-requests,
+debounced, whenever the settings or the data change.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
+from superqt.utils import qdebounced
 
 from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
 from prune_viz.gui.workers import Job, JobQueue
@@ -47,44 +50,37 @@ class EvaluationController(QObject):
         super().__init__(parent)
         self.session = session
         self.jobs = jobs
-        self.requested_id = 0  # id of the newest request
-        self.shown_id = 0  # id of the request whose result is on screen
-        self.data_generation = 0
         self.baseline = None
-        self.shown_data_generation = 0
         self.running: Job | None = None
         self.auto = False
-        self._debounce = QTimer(self, singleShot=True, interval=AUTO_EVALUATE_DELAY_MS)
-        self._debounce.timeout.connect(self.request)
+        self.request_soon = qdebounced(self.request, timeout=AUTO_EVALUATE_DELAY_MS, parent=self)
         session.config_changed.connect(self._on_config_changed)
         session.model_changed.connect(self._on_model_changed)
         session.data_changed.connect(self._on_data_changed)
         jobs.started.connect(self._on_job_started)
 
     def request(self) -> Job | None:
-        """Evaluate the current settings; a running or waiting evaluation is superseded."""
+        """Evaluate the current settings; a running or waiting evaluation is cancelled (latest wins)."""
         if self.session.model is None:
             return None
-        self.requested_id += 1
-        request_id, config, generation = self.requested_id, self.session.config, self.data_generation
+        config = self.session.config
         job = Job(lambda task: self.session.evaluate(config, task), EVALUATE_KIND, self)
-        job.request_id = request_id
         job.label = f"Evaluating k={config.k:g}%"
-        job.succeeded.connect(lambda value, j=job: self._on_succeeded(j, value, generation))
-        job.failed.connect(lambda exc, j=job: self._on_failed(j, exc))
+        job.succeeded.connect(self._on_succeeded)
+        job.failed.connect(self.failed)
         job.finished.connect(lambda j=job: self._on_job_finished(j))
         self.jobs.submit(job, cancel_running_kinds=(EVALUATE_KIND,))
         self.busy_changed.emit(True)
         return job
 
     def cancel(self) -> None:
-        self._debounce.stop()
+        self.request_soon.cancel()
         self.jobs.cancel_all(EVALUATE_KIND)
 
     def set_auto(self, on: bool) -> None:
         self.auto = on
         if on and self.session.model is not None and not self.session.is_current(self.session.last_evaluation):
-            self._debounce.start()
+            self.request_soon()
 
     @property
     def busy(self) -> bool:
@@ -95,19 +91,12 @@ class EvaluationController(QObject):
             self.running = job
             job.progressed.connect(self.progressed)
 
-    def _on_succeeded(self, job: Job, value, generation: int) -> None:
-        if job.request_id <= self.shown_id or self.session.model is None:
-            return  # a newer result is already on screen, or the model was closed
+    def _on_succeeded(self, value) -> None:
+        # only the newest request can get here: a superseded or cancelled job never reports
         record, baseline = value
-        self.shown_id = job.request_id
         self.baseline = baseline
-        self.shown_data_generation = generation
         self.session.record_evaluation(record)
         self.shown.emit((record, baseline))
-
-    def _on_failed(self, job: Job, exc: BaseException) -> None:
-        if job.request_id == self.requested_id:
-            self.failed.emit(exc)
 
     def _on_job_finished(self, job: Job) -> None:
         if self.running is job:
@@ -117,31 +106,15 @@ class EvaluationController(QObject):
 
     def _on_config_changed(self, _config) -> None:
         if self.auto and self.session.model is not None:
-            self._debounce.start()
+            self.request_soon()
 
     def _on_model_changed(self, _opened) -> None:
-        self.cancel()
-        self.shown_id = self.requested_id  # nothing requested for the old model may show
+        self.cancel()  # nothing requested for the old model may show
         self.baseline = None
 
     def _on_data_changed(self) -> None:
-        self.data_generation += 1
         if self.auto and self.session.model is not None:
-            self._debounce.start()
-
-
-def describe_change(old, new) -> str:
-    """What differs between the settings of a result and the current ones, e.g. 'k changed (20% -> 70%)'."""
-    changes = []
-    if old.k != new.k:
-        changes.append(f"k changed ({old.k:g}% -> {new.k:g}%)")
-    if old.method != new.method:
-        changes.append(f"the method changed ({old.method} -> {new.method})")
-    if old.scope != new.scope:
-        changes.append(f"the scope changed ({old.scope} -> {new.scope})")
-    if old.included != new.included:
-        changes.append("the included layers changed")
-    return ", ".join(changes) or "the pruning settings changed"
+            self.request_soon()
 
 
 class ResultView(QWidget):
@@ -177,7 +150,7 @@ class ResultView(QWidget):
         self.accuracy.hide()
         self.status.setText("No evaluation yet: press Evaluate (Ctrl+E).")
         self.details.setText("")
-        self.set_stale(False)
+        self.set_stale(None)
 
     def show_record(self, record, baseline, trained_on: str) -> None:
         result = record.result
@@ -199,40 +172,17 @@ class ResultView(QWidget):
         lines.append(f"One pass over the test set: {result.seconds:.2f} s")
         self.details.setText("<br>".join(lines))
 
-    def set_stale(self, stale: bool, why: str = "") -> None:
+    def set_stale(self, why: str | None) -> None:
+        """Grey the result and say ``why`` (Session.why_stale), or show it as current (None)."""
+        stale = why is not None
         self.stale = stale
         self.accuracy.setEnabled(not stale)
         self.details.setEnabled(not stale)
         if stale:
-            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} since this result; "
-                                "press Evaluate for the current settings.</span>")
+            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} "
+                                "Press Evaluate for the current settings.</span>")
         elif self.has_result:
             self.status.setText("<b>Current:</b> computed for the settings shown.")
-
-
-class ElidedLabel(QLabel):
-    """One line that shortens a long path in the middle instead of widening the panel."""
-
-    def __init__(self, text: str = "", parent: QWidget | None = None):
-        super().__init__(parent)
-        self.full_text = text
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.setText(text)
-
-    def setText(self, text: str) -> None:
-        self.full_text = text
-        self._elide()
-
-    def text(self) -> str:
-        return self.full_text
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._elide()
-
-    def _elide(self) -> None:
-        width = max(self.width(), 40)
-        super().setText(self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideMiddle, width))
 
 
 class EvaluationPanel(QGroupBox):
@@ -245,7 +195,9 @@ class EvaluationPanel(QGroupBox):
         self.session = session
         self.controller = controller
 
-        self.data_label = ElidedLabel()
+        self.data_label = QElidingLabel()  # a long path shortens in the middle instead of widening the panel
+        self.data_label.setElideMode(Qt.TextElideMode.ElideMiddle)
+        self.data_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.data_button = QToolButton(text="Data...")
         self.data_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.data_button)
@@ -346,14 +298,8 @@ class EvaluationPanel(QGroupBox):
 
     def _refresh_stale(self, *_args) -> None:
         record = self.session.last_evaluation
-        if record is None or not self.result_view.has_result:
-            return
-        if not self.session.is_current(record):
-            self.result_view.set_stale(True, describe_change(record.config, self.session.config))
-        elif self.controller.shown_data_generation != self.controller.data_generation:
-            self.result_view.set_stale(True, "the test data or input scaling changed")
-        else:
-            self.result_view.set_stale(False)
+        if record is not None and self.result_view.has_result:
+            self.result_view.set_stale(self.session.why_stale(record))
 
     def _on_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)

@@ -85,56 +85,13 @@ def strides(shape: tuple[int, int], limit: int) -> tuple[int, int]:
 def display_matrix(matrix: np.ndarray, kept: np.ndarray | None, limit: int) -> tuple[np.ndarray, int, int]:
     """(image, row stride, column stride): ``matrix`` strided to <= limit, float32, NaN where pruned.
 
-    ``kept`` is the keep-mask already strided the same way (see ``strided_keep``), or None.
+    ``kept`` is the keep-mask already strided the same way (see ``LayerHeatmaps.kept_matrix``), or None.
     """
     rs, cs = strides(matrix.shape, limit)
     values = np.array(matrix[::rs, ::cs], dtype=np.float32)
     if kept is not None:
         values[~kept] = np.nan
     return values, rs, cs
-
-
-def strided_keep(mask, shape: tuple[int, int], limit: int | None) -> np.ndarray:
-    """The keep-mask as a (fan_in, units) matrix, strided like ``display_matrix`` when ``limit``
-    is given; a TensorFlow mask is strided before it is copied out."""
-    rs, cs = strides(shape, limit) if limit else (1, 1)
-    if hasattr(mask, "numpy"):
-        import tensorflow as tf
-
-        return tf.reshape(mask, shape)[::rs, ::cs].numpy()
-    return np.asarray(mask).reshape(shape)[::rs, ::cs]
-
-
-def keep_from_plan(plan: tuple, matrix: np.ndarray, limit: int | None) -> np.ndarray | None:
-    """The strided keep-mask computed from a PruneResult plan on the displayed cells only, so a
-    huge layer costs what its picture costs; None for a plan this does not know (use the mask).
-
-    Plans (see prune_viz.core.pruning): ("keep",), ("all",), ("unit", kept_units) or
-    ("weight", n, t, cut): pruned are |w| < t and the |w| == t up to flat index cut (all if None).
-    """
-    rows, cols = matrix.shape
-    rs, cs = strides(matrix.shape, limit) if limit else (1, 1)
-    shown = (len(range(0, rows, rs)), len(range(0, cols, cs)))
-    kind = plan[0] if plan else None
-    if kind == "keep":
-        return np.ones(shown, bool)
-    if kind == "all":
-        return np.zeros(shown, bool)
-    if kind == "unit" and len(plan) == 2:
-        return np.broadcast_to(np.asarray(plan[1], bool)[::cs], shown).copy()
-    if kind == "weight" and len(plan) == 4 and not np.isnan(plan[2]):
-        _, _, t, cut = plan
-        magnitude = np.abs(matrix[::rs, ::cs])
-        threshold = magnitude.dtype.type(t)
-        pruned = magnitude < threshold
-        equal = magnitude == threshold
-        if cut is None:
-            pruned |= equal
-        else:  # (r, c) of the matrix is flat index r * cols + c of the kernel
-            flat = np.arange(0, rows, rs)[:, None] * cols + np.arange(0, cols, cs)[None, :]
-            pruned |= equal & (flat <= cut)
-        return ~pruned
-    return None
 
 
 def symmetric_level(matrix: np.ndarray) -> float:
@@ -449,16 +406,15 @@ class LayerHeatmaps(QWidget):
             self._on_pruning_changed(self.session.result)
 
     def kept_matrix(self, name: str, result=None, limit: int | None = None) -> np.ndarray | None:
-        """The (fan_in, units) keep-mask of ``name`` under ``result`` (strided to ``limit`` if given);
-        None if the layer is not pruned."""
+        """The (fan_in, units) keep-mask of ``name`` under ``result`` (strided like ``display_matrix``
+        when ``limit`` is given), computed on those cells only; None if the layer is not pruned."""
         result = result if result is not None else self.session.result
-        if result is None or name not in result.config.included or name not in result.masks:
+        plan = result.plans.get(name) if result is not None else None
+        if plan is None:
             return None
-        plan = (getattr(result, "plans", None) or {}).get(name)
-        kept = keep_from_plan(plan, self._matrices[name], limit) if plan is not None else None
-        if kept is None:
-            kept = strided_keep(result.masks[name], self._matrices[name].shape, limit)
-        return kept
+        matrix = self._matrices[name]
+        rs, cs = strides(matrix.shape, limit) if limit else (1, 1)
+        return plan.kept(matrix, slice(None, None, rs), slice(None, None, cs))
 
     def _show_selected(self) -> None:
         name = self.selected

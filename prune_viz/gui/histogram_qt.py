@@ -207,7 +207,7 @@ class WeightHistogram(QtWidgets.QWidget):
         method = config.method
         histogram = self._histogram_for(layer.name, method)
         self._histogram = histogram
-        threshold = result.thresholds.get(layer.name) if result is not None else None
+        threshold = result.threshold(layer.name) if result is not None else None
         log = self.log_box.isChecked()
 
         pruned, kept = histogram.split(threshold)

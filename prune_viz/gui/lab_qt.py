@@ -16,9 +16,11 @@ from PySide6.QtGui import QAction, QKeySequence
 
 from prune_viz.gui.draw_qt import DrawPanel
 from prune_viz.gui.flips_qt import FlipGallery
+from prune_viz.gui.workers import Job
 
 PANELS = ("draw", "flips")
 DOCK_SHARE = 0.45  # of the window's height: the heatmap keeps the rest
+SEND_KIND = "send-to-pad"
 
 
 @dataclass
@@ -45,15 +47,27 @@ class Lab:
         self.draw.pad.show_image(image, label)
 
     def send_from_evaluation(self, true: int, predicted: int) -> None:
-        """The first test image of a cell of the evaluation's confusion matrix goes to the pad."""
-        window = self.window
-        record = window.session.last_evaluation
-        if record is None or record.result.predicted is None or window.details.is_stale:
+        """The first test image of a cell of the evaluation's confusion matrix goes to the pad.
+
+        The test images come from the session's evaluator in a job: the GUI thread never
+        takes the TensorFlow job lock.
+        """
+        session = self.window.session
+        record = session.last_evaluation
+        # k may have moved since (the cell still names the same images); other data may not
+        if record is None or record.result.predicted is None or session.why_stale(record, fields=()) is not None:
             return
-        data = window.session.evaluator().data  # built for this evaluation (not stale), so no TF work here
-        members = np.flatnonzero((data.y_test == true) & (record.result.predicted == predicted))
-        if len(members):
-            self.send_to_pad(data.x_test[members[0]], true)
+        members = np.flatnonzero((record.result.predicted == predicted))
+
+        def pick(data) -> None:
+            chosen = members[data.y_test[members] == true]
+            if len(chosen):
+                self.send_to_pad(data.x_test[chosen[0]], true)
+
+        job = Job(lambda task: session.evaluator(task).data, SEND_KIND, self.window)
+        job.label = "Fetching the test image"
+        job.succeeded.connect(pick)
+        self.window.jobs.submit(job)
 
 
 def install_lab(window) -> Lab:

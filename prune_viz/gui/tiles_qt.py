@@ -249,12 +249,11 @@ class UnitTileGrid(QtWidgets.QWidget):
         self.legend.setVisible(True)
         shown = self._order(prepared)[: int(self.cap_box.currentData())]
         result = self.session.result
-        mask = result.masks.get(prepared.name) if result is not None else None
+        plan = result.plans.get(prepared.name) if result is not None else None
         tiles = prepared.colours[shown].copy()
         greyed = np.zeros(0, dtype=np.int64)
-        if mask is not None:
-            kept = np.asarray(mask.numpy()).reshape(SIDE * SIDE, prepared.units)[:, shown].T
-            kept = kept.reshape(len(shown), SIDE, SIDE)
+        if plan is not None:
+            kept = plan.kept(prepared.weights)[:, shown].T.reshape(len(shown), SIDE, SIDE)
             tiles[~kept] = self.spec.pruned
             dead = ~kept.any(axis=(1, 2))
             tiles[dead] = prepared.dimmed[shown[dead]]
@@ -288,9 +287,9 @@ class UnitTileGrid(QtWidgets.QWidget):
             return
         unit = int(self.shown_units[slot])
         result = self.session.result
-        mask = result.masks.get(prepared.name) if result is not None else None
-        kept = SIDE * SIDE if mask is None else int(
-            np.count_nonzero(np.asarray(mask.numpy()).reshape(SIDE * SIDE, prepared.units)[:, unit]))
+        plan = result.plans.get(prepared.name) if result is not None else None
+        kept = SIDE * SIDE if plan is None else int(
+            np.count_nonzero(plan.kept(prepared.weights, cols=slice(unit, unit + 1))))
         state = "pruned unit" if kept == 0 else f"{kept} of 784 weights kept"
         self.view_widget.setToolTip(f"unit {unit}: L2 norm {prepared.norms[unit]:.3g}, {state}")
 

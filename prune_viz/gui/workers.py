@@ -1,24 +1,55 @@
-"""Run one TaskState job at a time off the GUI thread and report back on the GUI thread.
+"""Run core jobs off the GUI thread on superqt workers, one at a time, and report back on the GUI thread.
 
-A ``Job`` wraps a plain ``fn(task) -> value`` from the core. The function runs in
-a Python thread; its progress, result or error travel back through queued Qt
-signals, so every slot connected to a Job runs on the GUI thread. ``JobQueue``
-keeps at most one job running (TensorFlow work is serialised) and one waiting:
-a newer request of the same kind replaces the waiting one (latest wins).
+A ``Job`` wraps a plain ``fn(task) -> value`` from the core in a superqt
+``FunctionWorker`` (a QRunnable in the global QThreadPool). The core function
+gets a ``JobTask``: the core's TaskState (progress and cancel) plus ``publish``
+for partial results, such as a sweep's points. Everything a Job emits reaches
+its slots on the GUI thread. Habits kept from Orange3's concurrent helpers:
+
+- progress is throttled in the worker (a new message or ``PROGRESS_INTERVAL_S``
+  passed), so a fast loop cannot flood the GUI thread's event queue;
+- cancel disconnects: once ``cancel()`` has returned, neither the result, an
+  error, progress nor a partial result of that job reaches a view, even if the
+  function goes on to return normally. The job ends with ``cancelled``.
+
+``JobQueue`` keeps one job running and at most one waiting per kind: a newer
+request of the same kind replaces the waiting one (latest wins). It only orders
+jobs; the core's TensorFlow job lock (core.tasks.tensorflow_job) is what keeps
+TensorFlow work from overlapping.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from superqt.utils import FunctionWorker, create_worker
 
 from prune_viz.core.tasks import Cancelled, TaskState
+
+PROGRESS_INTERVAL_S = 0.05
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobTask(TaskState):
+    """The core's TaskState, plus ``publish(value)`` for a partial result (called from the job's thread)."""
+
+    on_partial: Callable[[object], None] | None = None
+
+    def publish(self, value: object) -> None:
+        if self.on_partial is not None:
+            self.on_partial(value)
 
 
 class Job(QObject):
     progressed = Signal(float, str)
+    partial = Signal(object)  # a partial result the function published
     succeeded = Signal(object)
     failed = Signal(object)  # the exception
     cancelled = Signal()
@@ -26,56 +57,96 @@ class Job(QObject):
 
     # emitted from the worker thread, delivered queued to the slots below
     _progress_from_thread = Signal(float, str)
-    _done_from_thread = Signal(str, object)
+    _partial_from_thread = Signal(object)
 
-    def __init__(self, fn: Callable[[TaskState], object], kind: str, parent: QObject | None = None):
+    def __init__(self, fn: Callable[[JobTask], object], kind: str, parent: QObject | None = None):
         super().__init__(parent)
         self.fn = fn
         self.kind = kind
         self.label = kind.capitalize()  # what the status bar calls the job while it runs
-        self.task = TaskState(on_progress=self._progress_from_thread.emit)
-        self._thread: threading.Thread | None = None
+        self.task = JobTask(on_progress=self._report_progress, on_partial=self._partial_from_thread.emit)
+        self.worker: FunctionWorker | None = None
         self.running = False
-        self._progress_from_thread.connect(self._relay_progress, Qt.ConnectionType.QueuedConnection)
-        self._done_from_thread.connect(self._relay_done, Qt.ConnectionType.QueuedConnection)
+        self._cancel_requested = False
+        self._outcome: tuple[str, object] | None = None
+        self._function_ended = threading.Event()
+        self._last_progress = (float("-inf"), None)  # (monotonic time, message) of the last one sent
+        self._progress_from_thread.connect(self._relay_progress)
+        self._partial_from_thread.connect(self._relay_partial)
 
     def start(self) -> None:
         self.running = True
-        self._thread = threading.Thread(target=self._run, name=f"prune-viz {self.kind}", daemon=True)
-        self._thread.start()
+        worker = create_worker(self._work, _start_thread=False, _ignore_errors=True)
+        worker.returned.connect(self._on_returned)
+        worker.errored.connect(self._on_errored)
+        worker.warned.connect(_log_warning)
+        worker.finished.connect(self._on_worker_finished)
+        self.worker = worker
+        # started here and now: worker.start() would defer it by a timer in a running event loop,
+        # and wait() must not block on a job that the blocked event loop has not started yet
+        QThreadPool.globalInstance().start(worker)
 
     def cancel(self) -> None:
+        """Ask the function to stop (it raises Cancelled at its next progress report) and drop
+        whatever it still reports; the job then ends with ``cancelled``."""
+        self._cancel_requested = True
         self.task.cancel()
+        if self.worker is not None:
+            self.worker.quit()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the thread ends; True if it has."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        """Block until the function has returned and the pool thread is idle; True if both happened."""
+        if self.worker is None:
+            return True
+        if not self._function_ended.wait(timeout):
+            return False
+        # the runnable emits its last signals after the function; the global pool runs nothing else of ours
+        return QThreadPool.globalInstance().waitForDone(-1 if timeout is None else int(timeout * 1000))
 
-    def _run(self) -> None:
+    # -- the worker thread ------------------------------------------------------------------------
+    def _work(self) -> object:
         try:
-            value = self.fn(self.task)
-        except Cancelled:
-            self._done_from_thread.emit("cancelled", None)
-        except BaseException as exc:  # reported to the GUI, which decides what the user sees
-            self._done_from_thread.emit("failed", exc)
-        else:
-            if self.task.cancelled:
-                self._done_from_thread.emit("cancelled", None)
-            else:
-                self._done_from_thread.emit("succeeded", value)
+            self.task.check()  # cancelled before the pool got to it
+            return self.fn(self.task)
+        except Exception:
+            raise
+        except BaseException as exc:  # superqt reports Exceptions only; never leave the queue waiting
+            raise RuntimeError(f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            self._function_ended.set()
 
+    def _report_progress(self, fraction: float, message: str) -> None:
+        now = time.monotonic()
+        last_time, last_message = self._last_progress
+        if message != last_message or fraction >= 1.0 or now - last_time >= PROGRESS_INTERVAL_S:
+            self._last_progress = (now, message)
+            self._progress_from_thread.emit(fraction, message)
+
+    # -- the GUI thread ---------------------------------------------------------------------------
     @Slot(float, str)
     def _relay_progress(self, fraction: float, message: str) -> None:
-        if self.running:
+        if self.running and not self._cancel_requested:
             self.progressed.emit(fraction, message)
 
-    @Slot(str, object)
-    def _relay_done(self, outcome: str, value: object) -> None:
+    @Slot(object)
+    def _relay_partial(self, value: object) -> None:
+        if self.running and not self._cancel_requested:
+            self.partial.emit(value)
+
+    @Slot(object)
+    def _on_returned(self, value: object) -> None:
+        self._outcome = ("succeeded", value)
+
+    @Slot(object)
+    def _on_errored(self, exc: BaseException) -> None:
+        self._outcome = ("cancelled", None) if isinstance(exc, Cancelled) else ("failed", exc)
+
+    @Slot()
+    def _on_worker_finished(self) -> None:
         self.running = False
-        self.wait()  # the thread's last act was the emit; let it end so that none outlives its Job
+        outcome, value = self._outcome or ("cancelled", None)  # superqt holds back the result after quit()
+        if self._cancel_requested:
+            outcome = "cancelled"
         if outcome == "succeeded":
             self.succeeded.emit(value)
         elif outcome == "failed":
@@ -83,6 +154,19 @@ class Job(QObject):
         else:
             self.cancelled.emit()
         self.finished.emit()
+
+
+_warned: set[tuple] = set()
+
+
+def _log_warning(showwarning_args: tuple) -> None:
+    """superqt routes a job's Python warnings here (on the GUI thread) with the filter "always";
+    each one is logged once, as Python's default filter would show it."""
+    message, category, filename, lineno, *_ = showwarning_args
+    seen = (str(message), category, filename, lineno)
+    if seen not in _warned:
+        _warned.add(seen)
+        log.warning(warnings.formatwarning(message, category, filename, lineno).rstrip())
 
 
 class JobQueue(QObject):
@@ -104,9 +188,7 @@ class JobQueue(QObject):
         """Queue ``job``; a waiting job of the same kind is dropped, and a running job whose
         kind is in ``cancel_running_kinds`` is asked to stop."""
         for old in [j for j in self._waiting if j.kind == job.kind]:
-            self._waiting.remove(old)
-            old.cancelled.emit()
-            old.finished.emit()
+            self._drop(old)
         self._waiting.append(job)
         if self.current is not None and self.current.kind in cancel_running_kinds:
             self.current.cancel()
@@ -119,17 +201,20 @@ class JobQueue(QObject):
     def cancel_all(self, kind: str | None = None) -> None:
         """Drop waiting jobs and ask the running one to stop (all, or only those of ``kind``)."""
         for job in [j for j in self._waiting if kind is None or j.kind == kind]:
-            self._waiting.remove(job)
-            job.cancelled.emit()
-            job.finished.emit()
+            self._drop(job)
         if self.current is not None and (kind is None or self.current.kind == kind):
             self.current.cancel()
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """Cancel everything and wait for the running thread (used when the window closes)."""
+        """Cancel everything and wait for the running job's thread (used when the window closes)."""
         self.cancel_all()
         if self.current is not None:
             self.current.wait(timeout)
+
+    def _drop(self, job: Job) -> None:
+        self._waiting.remove(job)
+        job.cancelled.emit()
+        job.finished.emit()
 
     def _start_next(self) -> None:
         if self.current is not None or not self._waiting:

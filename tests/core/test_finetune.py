@@ -50,3 +50,27 @@ def test_output_layer_is_trained_but_not_masked_by_default(opened, mnist):
     output = _kernels(result.model)["output"]
     assert np.count_nonzero(output) == output.size  # not pruned
     assert not np.array_equal(output, opened.pruner.original("output").numpy())
+
+
+def test_a_nested_models_layers_are_masked_by_their_qualified_names(tmp_path, mnist):
+    import keras
+
+    from prune_viz.core.model_io import save_keras_with_metadata
+
+    keras.utils.set_random_seed(3)
+    block = keras.Sequential([keras.Input((32,)), keras.layers.Dense(16, activation="relu", name="inner")],
+                             name="block")
+    inputs = keras.Input((784,))
+    x = keras.layers.Dense(32, activation="relu", name="hidden")(inputs)
+    outputs = keras.layers.Dense(10, activation="softmax", name="output")(block(x))
+    path = tmp_path / "nested.keras"
+    save_keras_with_metadata(keras.Model(inputs, outputs), path, {"trained_on": "nothing (test fixture)"})
+    opened = open_model(path)
+    config = PruningConfig("weight", 80, "layer", opened.default_included)
+    masks = {name: np.asarray(m.numpy()) for name, m in opened.pruner.prune(config).masks.items()}
+    assert "block/inner" in masks
+
+    result = finetune(opened, config, mnist, epochs=1, learning_rate=3e-3, seed=1, preprocessing="scale")
+    inner = np.asarray(result.model.get_layer("block").get_layer("inner").kernel.numpy())
+    assert np.all(inner[~masks["block/inner"]] == 0.0)
+    assert np.count_nonzero(inner) == int(masks["block/inner"].sum())  # no surviving weight is zero

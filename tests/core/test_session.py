@@ -71,8 +71,59 @@ def test_stale_records_are_recognised(session):
     session.evaluation_changed.connect(received.append)
     session.record_evaluation(record)
     assert session.is_current(record) and received == [record]
+    assert record.key == session.result_key()
     session.configure(k=31)
     assert not session.is_current(session.last_evaluation)
+
+
+def test_one_staleness_rule_names_what_changed(session, trained_mlp_path):
+    session.configure(k=30)
+    record, baseline = session.evaluate()
+    assert session.why_stale(record) is None and session.why_stale(None) is None
+    assert session.why_stale(baseline) == "The pruning settings changed since this evaluation: k changed (0% -> 30%)."
+
+    session.configure(k=60, method="unit")
+    assert session.why_stale(record) == ("The pruning settings changed since this evaluation: k changed (30% -> 60%), "
+                                         "the method changed (weight -> unit).")
+    # a result that does not depend on k (a sweep) is still current
+    assert session.why_stale(record.key, "sweep", fields=("included", "scope")) is None
+    session.configure(k=30, method="weight")
+    assert session.why_stale(record) is None  # back at the settings it was computed for
+
+    session.set_data(preprocessing="raw")
+    assert session.why_stale(record) == "The test data or its input scaling changed since this evaluation."
+    session.configure(k=40)
+    assert session.why_stale(record, "measurement") == (
+        "The pruning settings and the test data or its input scaling changed since this measurement: "
+        "k changed (30% -> 40%).")
+    again, _ = session.evaluate()
+    assert session.is_current(again) and not session.is_current(record)
+    assert again.result.preprocessing == "raw"
+
+    session.set_data(preprocessing="scale")
+    assert session.why_stale(again) == "The test data or its input scaling changed since this evaluation."
+    session.set_data(data_path=session.data_path + "/")
+    assert "test data" in session.why_stale(record)
+
+    session.set_model(open_model(trained_mlp_path))  # the same file opened again is another model
+    assert session.why_stale(again) == "Another model was opened since this evaluation."
+
+
+def test_a_record_carries_the_data_settings_its_evaluator_was_built_for(session):
+    """The GUI thread may change the data while a worker evaluates: the record says what it used."""
+    seen = []
+
+    def change_data_midway(fraction, message):
+        if not seen:
+            seen.append(message)
+            session.set_data(preprocessing="raw")
+
+    from prune_viz.core.tasks import TaskState
+
+    session.configure(k=20)
+    record, _ = session.evaluate(task=TaskState(on_progress=change_data_midway))
+    assert seen and record.key.preprocessing == "scale" and record.result.preprocessing == "scale"
+    assert session.why_stale(record) == "The test data or its input scaling changed since this evaluation."
 
 
 def test_the_opened_file_is_never_written(trained_mlp_path, mnist_dir):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 WAIT_MS = 120_000  # generous: a worker may share 2 cores with the rest of the suite
 
 
-def job_threads() -> list[threading.Thread]:
-    """The app's worker threads still alive (they are named prune-viz-*)."""
-    return [t for t in threading.enumerate() if t.name.startswith("prune-viz")]
+def job_threads(timeout_ms: int = WAIT_MS) -> list[str]:
+    """The job workers (superqt runnables in Qt's global thread pool) still running after waiting up to
+    ``timeout_ms`` for them: after a job reported, its runnable only has its last signals to emit."""
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    pool.waitForDone(timeout_ms)
+    return [f"pool worker {i + 1}" for i in range(pool.activeThreadCount())]

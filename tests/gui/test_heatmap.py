@@ -9,8 +9,6 @@ from prune_viz.gui.heatmap_qt import (
     COLORMAPS,
     colorize,
     display_matrix,
-    keep_from_plan,
-    strided_keep,
     strides,
     symmetric_level,
 )
@@ -20,9 +18,7 @@ def test_large_matrices_are_drawn_with_a_stride_that_keeps_pruned_cells():
     rng = np.random.default_rng(0)
     matrix = rng.normal(size=(3000, 10)).astype(np.float32)
     kept = np.abs(matrix) > 0.5
-    strided = strided_keep(kept, matrix.shape, 1024)
-    np.testing.assert_array_equal(strided, kept[::3])
-    image, rs, cs = display_matrix(matrix, strided, limit=1024)
+    image, rs, cs = display_matrix(matrix, kept[::3], limit=1024)
     assert (rs, cs) == (3, 1) and image.shape == (1000, 10)
     np.testing.assert_array_equal(np.isnan(image), ~kept[::3])
     np.testing.assert_array_equal(image[~np.isnan(image)], matrix[::3][kept[::3]])
@@ -71,7 +67,8 @@ def tied_pruner():
 
 @pytest.mark.parametrize("method", ["weight", "unit"])
 @pytest.mark.parametrize("scope", ["layer", "global"])
-def test_masks_drawn_from_plans_equal_the_core_masks(tied_pruner, method, scope):
+def test_heatmap_cells_drawn_from_plans_equal_the_core_masks(tied_pruner, method, scope):
+    """The heatmap asks the plan for the strided cells it draws; they must be the full mask's."""
     from prune_viz.core.pruning import PruningConfig
 
     for k in (0, 13, 37.5, 50, 81, 100):
@@ -79,8 +76,10 @@ def test_masks_drawn_from_plans_equal_the_core_masks(tied_pruner, method, scope)
         for layer in tied_pruner.layers:
             matrix = layer.as_matrix(layer.original)
             full = np.asarray(result.masks[layer.name]).reshape(matrix.shape)
-            for limit in (None, 1024, 96):
-                from_plan = keep_from_plan(result.plans[layer.name], matrix, limit)
-                expected = strided_keep(result.masks[layer.name], matrix.shape, limit)
-                np.testing.assert_array_equal(from_plan, expected, err_msg=f"{method} {scope} k={k} {limit}")
+            for limit in (1024, 96, 7):
+                rs, cs = strides(matrix.shape, limit)
+                drawn = result.plans[layer.name].kept(matrix, slice(None, None, rs), slice(None, None, cs))
+                np.testing.assert_array_equal(drawn, full[::rs, ::cs], err_msg=f"{method} {scope} k={k} {limit}")
+                image, _, _ = display_matrix(matrix, drawn, limit)
+                np.testing.assert_array_equal(np.isnan(image), ~full[::rs, ::cs])
             assert int((~full).sum()) == result.layer(layer.name).pruned

@@ -165,6 +165,7 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
     members = np.flatnonzero((mnist.y_test == 4) & (predicted == 9))
     assert len(members)
     window.details.matrix.cell_clicked.emit(4, 9)
+    qtbot.waitUntil(lambda: draw.pad.label == 4, timeout=WAIT_MS)
     assert np.array_equal(draw.pad.digit(), mnist.x_test[members[0]]) and draw.pad.label == 4
     window.close()
 

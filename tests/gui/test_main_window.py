@@ -190,7 +190,7 @@ def test_the_newest_request_wins(qtbot, window):
         pass
     assert window.session.last_evaluation.config.k == 45
     assert [r.config.k for r in window.session.history] == [45]  # the superseded one never showed
-    assert first.request_id < second.request_id == window.controller.shown_id
+    assert first is not second and not first.running and not second.running
     assert not window.evaluation.result_view.stale
 
 
@@ -420,3 +420,114 @@ def test_a_screenshot_is_written_whole_and_never_over_the_opened_model(window, t
     assert window.save_screenshot(str(out)) is True
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == ["model-link.png", "window.png"]
+
+
+def _stale_sentences(window) -> dict[str, str | None]:
+    """What each evaluation view says about staleness (None: shown as current)."""
+    view, details, plot = window.evaluation.result_view, window.details, window.accuracy_plot
+    return {
+        "panel": view.status.text() if view.stale else None,
+        "confusion": details.stale_note.text() if not details.stale_note.isHidden() else None,
+        "plot": plot.caption.text() if plot.is_stale else None,
+    }
+
+
+def test_every_evaluation_view_greys_for_the_same_reason(qtbot, window):
+    """One rule (Session.why_stale): panel, confusion matrix and accuracy plot agree, and say why."""
+    from prune_viz.gui.pictures_qt import STALE_OPACITY
+
+    window.controls.slider.setValue(30)
+    record, _ = _evaluate_and_wait(qtbot, window)
+    assert _stale_sentences(window) == {"panel": None, "confusion": None, "plot": None}
+    assert window.details.confusion_image.opacity() == 1.0
+
+    window.controls.slider.setValue(55)
+    why = window.session.why_stale(record)
+    assert why == "The pruning settings changed since this evaluation: k changed (30% -> 55%)."
+    assert all(why in text for text in _stale_sentences(window).values()), _stale_sentences(window)
+    assert not window.evaluation.result_view.accuracy.isEnabled()
+    assert window.details.confusion_image.opacity() == pytest.approx(STALE_OPACITY)
+    assert window.accuracy_plot.current_ring.opts["pen"].style() == Qt.PenStyle.CustomDashLine
+
+    window.controls.slider.setValue(30)  # back at the settings it was computed for
+    assert _stale_sentences(window) == {"panel": None, "confusion": None, "plot": None}
+
+    combo = window.evaluation.preprocess
+    combo.setCurrentIndex(combo.findData("raw"))
+    why = window.session.why_stale(record)
+    assert why == "The test data or its input scaling changed since this evaluation."
+    assert all(why in text for text in _stale_sentences(window).values()), _stale_sentences(window)
+
+    _evaluate_and_wait(qtbot, window)
+    assert _stale_sentences(window) == {"panel": None, "confusion": None, "plot": None}
+    assert window.details.confusion_image.opacity() == 1.0
+    assert window.accuracy_plot.current_ring.opts["pen"].style() == Qt.PenStyle.SolidLine
+
+
+class _RecordingLock:
+    """Stands in for core.tasks' TensorFlow job lock and notes which threads take it."""
+
+    def __init__(self, lock):
+        self.lock, self.threads = lock, []
+
+    def __enter__(self):
+        import threading
+
+        self.lock.acquire()
+        self.threads.append(threading.current_thread())
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+def test_the_gui_thread_never_takes_the_tensorflow_lock(qtbot, make_window, trained_mlp_path, monkeypatch):
+    """Opening, evaluating and measuring all run in workers; the GUI thread only orders them."""
+    import threading
+
+    from prune_viz.core import tasks
+
+    recording = _RecordingLock(tasks._TENSORFLOW_LOCK)
+    monkeypatch.setattr(tasks, "_TENSORFLOW_LOCK", recording)
+    window = make_window()
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        window.open_path(trained_mlp_path)
+    window.controls.slider.setValue(40)
+    _evaluate_and_wait(qtbot, window)
+    size_speed = window.experiments.size_speed
+    with qtbot.waitSignal(size_speed.strip.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
+        size_speed.run()
+    assert size_speed.report is not None
+    assert len(recording.threads) >= 3  # open, evaluate, measure
+    assert threading.main_thread() not in recording.threads
+
+
+def test_a_measurement_says_why_it_is_stale(qtbot, window):
+    size_speed = window.experiments.size_speed
+    with qtbot.waitSignal(size_speed.strip.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
+        size_speed.run()
+    assert "since this measurement" not in size_speed.config_label.text()
+    window.controls.slider.setValue(20)
+    assert "The pruning settings changed since this measurement: k changed (0% -> 20%)." in \
+        size_speed.config_label.text()
+    window.controls.slider.setValue(0)
+    window.set_data_path(window.session.data_path + "/")
+    assert "The test data or its input scaling changed since this measurement." in size_speed.config_label.text()
+
+
+def test_escape_cancels_a_running_evaluation(qtbot, window):
+    from PySide6.QtTest import QTest
+
+    from prune_viz.core.tasks import tensorflow_job
+
+    window.activateWindow()
+    window.controls.slider.setValue(35)
+    cancelled = []
+    with tensorflow_job():  # the evaluation waits for the lock, so it is surely running when Esc comes
+        job = window.controller.request()
+        job.cancelled.connect(lambda: cancelled.append(True))
+        QTest.keyClick(window.controls.slider, Qt.Key.Key_Escape)
+    with qtbot.waitSignal(job.finished, timeout=WAIT_MS):
+        pass
+    assert cancelled == [True] and window.session.last_evaluation is None
+    assert not window.evaluation.result_view.has_result

@@ -62,16 +62,16 @@ def test_histogram_threshold_line_sits_at_the_core_threshold(qtbot, session):
     assert widget.threshold is None  # k = 0 after set_model: nothing pruned, no line
 
     result = session.configure(method="weight", k=40)
-    assert widget.threshold == pytest.approx(result.thresholds["hidden1"])
+    assert widget.threshold == pytest.approx(result.threshold("hidden1"))
     # the pruned shading ends exactly at the line and the kept shading starts there
     pruned_x, _ = widget.pruned_curve.getData()
     kept_x, _ = widget.kept_curve.getData()
-    assert pruned_x[-1] == pytest.approx(result.thresholds["hidden1"])
-    assert kept_x[0] == pytest.approx(result.thresholds["hidden1"])
+    assert pruned_x[-1] == pytest.approx(result.threshold("hidden1"))
+    assert kept_x[0] == pytest.approx(result.threshold("hidden1"))
 
     widget.set_layer("hidden2")
-    assert widget.threshold == pytest.approx(result.thresholds["hidden2"])
-    assert widget.threshold != pytest.approx(result.thresholds["hidden1"])
+    assert widget.threshold == pytest.approx(result.threshold("hidden2"))
+    assert widget.threshold != pytest.approx(result.threshold("hidden1"))
     screenshot(qtbot, widget, "histogram_weight")
     axis = widget.plot.getAxis("bottom")  # |w| ticks read 0.05, not "50 (x0.001)"
     assert axis.autoSIPrefixScale == 1.0
@@ -88,7 +88,7 @@ def test_histogram_of_originals_is_computed_once_per_layer(qtbot, session, opene
     for k in (20, 55, 90):
         result = session.configure(k=k)
         assert widget.histogram is histogram  # only the line and the shading moved
-        assert widget.threshold == pytest.approx(result.thresholds["hidden1"])
+        assert widget.threshold == pytest.approx(result.threshold("hidden1"))
 
 
 def test_histogram_shows_unit_norms_for_unit_pruning(qtbot, session, opened):
@@ -101,7 +101,7 @@ def test_histogram_shows_unit_norms_for_unit_pruning(qtbot, session, opened):
     assert histogram.counts.sum() == len(norms) == 64
     assert histogram.edges[0] == pytest.approx(norms.min())
     assert histogram.edges[-1] == pytest.approx(norms.max())
-    assert widget.threshold == pytest.approx(result.thresholds["hidden1"])
+    assert widget.threshold == pytest.approx(result.threshold("hidden1"))
     # the threshold is the norm of the strongest pruned unit
     assert widget.threshold == pytest.approx(np.sort(norms)[result.layer("hidden1").pruned_units - 1])
     assert "19 of 64 units pruned" in widget.summary.text()
@@ -118,7 +118,7 @@ def test_histogram_keeps_a_global_threshold_in_view(qtbot, session, opened):
         widget.set_layer(layer.name)
         result = session.configure(method="unit", scope="global", k=k)
         norms = unit_norms(layer.original)
-        assert widget.threshold == pytest.approx(result.thresholds[layer.name])
+        assert widget.threshold == pytest.approx(result.threshold(layer.name))
         assert widget.threshold < norms.min() or widget.threshold >= norms.max()
         (x_low, x_high), _ = widget.plot.viewRange()
         assert x_low <= widget.threshold <= x_high

@@ -148,13 +148,16 @@ class JobStrip(QWidget):
         return self.job is not None
 
     def start(self, fn: Callable, kind: str, label: str, on_success: Callable, doing: str,
-              cancelled_text: Callable[[], str] | None = None) -> Job:
+              cancelled_text: Callable[[], str] | None = None, on_partial: Callable | None = None) -> Job:
         """Queue ``fn(task)``; ``on_success(value)`` runs on the GUI thread, errors open a message box.
 
         ``cancelled_text()`` says what a cancelled job left behind (default: "<label> cancelled.").
+        ``on_partial(value)`` gets, on the GUI thread, what ``fn`` passes to ``task.publish``.
         """
         job = Job(fn, kind, self)
         job.label = label  # the main window's status bar names the running job with this
+        if on_partial is not None:
+            job.partial.connect(on_partial)
         job.progressed.connect(self._on_progress)
         job.succeeded.connect(on_success)
         job.failed.connect(lambda exc: self._on_failed(exc, doing))

@@ -34,6 +34,7 @@ class SizeSpeedPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.report = None
+        self.report_key = None  # what the report was measured for (Session.result_key)
         self.repeats = QSpinBox()
         self.repeats.setRange(1, 50)
         self.repeats.setValue(5)
@@ -64,6 +65,7 @@ class SizeSpeedPanel(QWidget):
         self.strip.busy_changed.connect(lambda _busy: self._refresh())
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._refresh)
         self._on_model_changed(session.model)
 
     def run(self):
@@ -75,6 +77,7 @@ class SizeSpeedPanel(QWidget):
         if session.model is None or self.strip.busy:
             return None
         opened, config = session.model, session.config
+        key = session.result_key(config)
         data_path, preprocessing, repeats = session.data_path, session.preprocessing, self.repeats.value()
 
         def job(task):
@@ -86,15 +89,17 @@ class SizeSpeedPanel(QWidget):
             return size_and_speed(opened, config, data, preprocessing=preprocessing, repeats=repeats,
                                   task=task.sub(0.05, 1.0))
 
-        return self.strip.start(job, self.kind, "Size and speed", self.show_report, "measure size and speed")
+        return self.strip.start(job, self.kind, "Size and speed", lambda report: self.show_report(report, key),
+                                "measure size and speed")
 
     # -- showing the report ----------------------------------------------------------------------
     def shown_rows(self, report) -> list:
         """The report's rows, without the compacted model unless the pruning removes units."""
         return [r for r in report.rows if report.config.method == "unit" or r.name != COMPACTED_ROW]
 
-    def show_report(self, report) -> None:
+    def show_report(self, report, key=None) -> None:
         self.report = report
+        self.report_key = key
         rows = self.shown_rows(report)
         dense = report.rows[0].bytes
         self.table.setRowCount(len(rows))
@@ -134,6 +139,7 @@ class SizeSpeedPanel(QWidget):
     # -- session ---------------------------------------------------------------------------------
     def _on_model_changed(self, _opened) -> None:
         self.report = None
+        self.report_key = None
         self.table.setRowCount(0)
         self.summary.setText("")
         self.strip.message.setText("")
@@ -149,7 +155,8 @@ class SizeSpeedPanel(QWidget):
             self.config_label.setText("-")
             return
         text = f"{session.config.describe()} (the current settings)"
-        if self.report is not None and self.report.config != session.config:
-            text += (f"<br><span style='color:{MUTED}'>The numbers below are for "
+        why = session.why_stale(self.report_key, "measurement")
+        if why is not None:
+            text += (f"<br><span style='color:{MUTED}'>{why} The numbers below are for "
                      f"{self.report.config.describe()}; measure again for the current settings.</span>")
         self.config_label.setText(text)

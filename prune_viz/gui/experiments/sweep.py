@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QFormLayout,
@@ -59,12 +59,6 @@ def parse_ks(text: str) -> list[float]:
     return [parse_k(p.rstrip("%")) for p in parts]
 
 
-class _PointRelay(QObject):
-    """Carries sweep points from the job thread to the GUI thread (queued), tagged with their run."""
-
-    point = Signal(int, object)
-
-
 class SweepPanel(QWidget):
     """Run sweep: every (method, k) over all included layers; accuracy vs sparsity drawn live."""
 
@@ -72,6 +66,7 @@ class SweepPanel(QWidget):
     cleared = Signal()  # a new sweep started; earlier points are gone
     kind = SWEEP_KIND
     per_layer = False
+    depends_on = ("scope", "included")  # the pruning settings the points depend on (not k, not method)
     run_text = "Run sweep"
     label = "Sweep"  # names the running job
     doing = "run the sweep"
@@ -83,8 +78,7 @@ class SweepPanel(QWidget):
         self.planned = 0
         self.run_id = 0
         self.model_name = ""
-        self._relay = _PointRelay(self)
-        self._relay.point.connect(self._on_point, Qt.ConnectionType.QueuedConnection)
+        self.points_key = None  # what the points were computed for (Session.result_key)
 
         self.method_boxes = {method: QCheckBox(f"{method} pruning") for method in METHODS}
         for box in self.method_boxes.values():
@@ -133,6 +127,7 @@ class SweepPanel(QWidget):
         self.strip.busy_changed.connect(lambda _busy: self._refresh_buttons())
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._refresh_scope)
         self._on_model_changed(session.model)
 
     # -- the parts that differ between sweep and sensitivity -------------------------------------
@@ -183,16 +178,17 @@ class SweepPanel(QWidget):
             self.error_box = show_experiment_error(self, exc, self.doing)
             return None
         self.clear()
+        self.points_key = session.result_key()
         self.planned = len(plan)
         self.run_id += 1
         self.model_name = Path(session.model.loaded.path).name
-        run_id, relay, per_layer = self.run_id, self._relay, self.per_layer
+        run_id, per_layer = self.run_id, self.per_layer
 
-        def job(task):
-            return run_sweep(session, methods, ks, scope, task, lambda p: relay.point.emit(run_id, p),
-                             per_layer=per_layer)
+        def job(task):  # each point is published as it is measured: a partial result
+            return run_sweep(session, methods, ks, scope, task, task.publish, per_layer=per_layer)
 
-        return self.strip.start(job, self.kind, self.label, self._on_done, self.doing)
+        return self.strip.start(job, self.kind, self.label, self._on_done, self.doing,
+                                on_partial=lambda point: self._on_point(run_id, point))
 
     def clear(self) -> None:
         self.points = []
@@ -277,7 +273,11 @@ class SweepPanel(QWidget):
         self._refresh_scope()
 
     def _refresh_scope(self) -> None:
-        self.scope_label.setText(self.scope_text() if self.session.model is not None else "-")
+        text = self.scope_text() if self.session.model is not None else "-"
+        why = self.session.why_stale(self.points_key, "sweep", self.depends_on) if self.points else None
+        if why is not None:
+            text += f"<br><span style='color:{MUTED}'>{why} Run it again for the current settings.</span>"
+        self.scope_label.setText(text)
 
     def _refresh_buttons(self) -> None:
         has_model = self.session.model is not None
@@ -291,6 +291,7 @@ class SensitivityPanel(SweepPanel):
 
     kind = SENSITIVITY_KIND
     per_layer = True
+    depends_on = ("included",)  # always layerwise
     run_text = "Run sensitivity"
     label = "Sensitivity sweep"
     doing = "run the sensitivity sweep"

@@ -89,3 +89,19 @@ def test_sensitivity_draws_one_curve_per_layer_equal_to_run_sweep(qtbot, panel, 
         assert ks == [0.0, 90.0]
         assert accuracies == [100 * p.accuracy for p in expected if p.layer == layer]
     assert [r[0] for r in table_texts(sensitivity.table)] == [p.layer for p in expected]
+
+
+def test_a_sweep_goes_stale_with_its_layers_or_data_but_not_with_k(qtbot, panel, session):
+    sweep = panel.sweep
+    sweep.method_boxes["unit"].setChecked(False)
+    sweep.ks_edit.setText("0 50")
+    click_and_wait(qtbot, sweep)
+    assert "since this sweep" not in sweep.scope_label.text()
+    session.configure(k=30)  # a sweep covers every k: still current
+    assert "since this sweep" not in sweep.scope_label.text()
+    session.configure(included=frozenset({"hidden1"}))
+    assert "The pruning settings changed since this sweep: the included layers changed." in sweep.scope_label.text()
+    session.configure(included=frozenset({"hidden1", "hidden2"}))
+    assert "since this sweep" not in sweep.scope_label.text()
+    session.set_data(preprocessing="raw")
+    assert "The test data or its input scaling changed since this sweep." in sweep.scope_label.text()

@@ -1,0 +1,149 @@
+"""How one pruning config prunes one layer: a small typed plan that says which weights are kept.
+
+A plan works on the layer's kernel seen as its (fan_in, units) matrix (rows are
+inputs, columns are units; flat index = row * units + column, the kernel's own
+C order). It answers "which cells are kept" for the whole matrix or for a
+strided window of it without building the full mask, so the heatmap pays only
+for the cells it draws and the Pruner's block writes for the rows they write.
+
+The rules (the Pruner makes the plans, see ``prune_viz.core.pruning``):
+
+- Weight pruning at k% zeroes the n = round(size*k/100) smallest |w| (rounding
+  halves up; for global scope n counts over all included layers together). The
+  order is a stable ascending sort of |w|, so among equal |w| the lower flat
+  index goes first (for global scope, layers in model order, then flat index).
+  NaN sorts after every number. A ``WeightPlan`` states that as a threshold t
+  and a cut: pruned are every |w| < t and the weights with |w| == t whose flat
+  index is below the cut.
+- Unit pruning at k% zeroes whole output units (columns): the round(units*k/100)
+  units with the smallest L2 norm of their incoming weights (ties to the lower
+  unit index; global scope ranks the units of all included layers together).
+  A ``UnitPlan`` holds which units are kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from prune_viz.core.row_blocks import rows_per_block
+
+Window = slice  # rows or columns of the matrix: start:stop:step, as numpy slices them
+
+
+def _window_ranges(shape: tuple[int, int], rows: Window, cols: Window) -> tuple[range, range]:
+    return range(*rows.indices(shape[0])), range(*cols.indices(shape[1]))
+
+
+@dataclass(frozen=True)
+class WeightPlan:
+    """Weight pruning of one layer: every |w| < ``threshold`` is pruned, and so are the weights
+    with |w| == ``threshold`` whose flat index is below ``cut`` (the cut falls inside a run of
+    equal magnitudes; ``cut == size`` prunes all of them, ``cut == 0`` none).
+
+    ``threshold`` is None when nothing is pruned (k = 0). For global scope it is the threshold
+    of all included layers together, so a layer may have nothing below it. A NaN threshold
+    means the cut is among NaN weights (NaN sorts last): every number is pruned, and the NaNs
+    before the cut.
+    """
+
+    shape: tuple[int, int]  # (fan_in, units)
+    pruned: int  # how many weights the plan prunes
+    threshold: float | None
+    cut: int
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    @property
+    def prunes_every_tie(self) -> bool:
+        """True when every weight with |w| == threshold is pruned (the mask is just |w| <= t)."""
+        return self.cut >= self.size
+
+    @property
+    def cut_cell(self) -> tuple[int, int]:
+        """(row, column) of flat index ``cut``: ties are pruned in rows above it, and in its row
+        left of it."""
+        return divmod(self.cut, self.shape[1])
+
+    def pruned_where(self, magnitude: np.ndarray, before_cut) -> np.ndarray:
+        """Which weights of |w| ``magnitude`` are pruned, given whether each one's flat index is
+        below the cut (a bool array broadcastable to ``magnitude``, read only when the cut falls
+        inside the ties: 0 < cut < size)."""
+        if self.threshold is None:
+            return np.zeros(np.shape(magnitude), bool)
+        magnitude = np.asarray(magnitude)
+        if np.isnan(self.threshold):  # every number is below, the NaNs are the ties
+            if self.prunes_every_tie:
+                return np.ones(magnitude.shape, bool)
+            is_nan = np.isnan(magnitude)
+            return ~is_nan if self.cut == 0 else ~is_nan | (is_nan & before_cut)
+        threshold = magnitude.dtype.type(self.threshold)
+        with np.errstate(invalid="ignore"):
+            if self.prunes_every_tie:
+                return magnitude <= threshold
+            if self.cut == 0:
+                return magnitude < threshold
+            return (magnitude < threshold) | ((magnitude == threshold) & before_cut)
+
+    def kept(self, matrix: np.ndarray, rows: Window = slice(None), cols: Window = slice(None)) -> np.ndarray:
+        """The keep-mask of ``matrix[rows, cols]``, where ``matrix`` is the layer's original
+        (fan_in, units) matrix; only the window's cells are read, in row blocks."""
+        if matrix.shape != self.shape:
+            raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
+        row_range, col_range = _window_ranges(self.shape, rows, cols)
+        window = matrix[rows, cols]
+        if self.threshold is None or window.size == 0:
+            return np.ones(window.shape, bool)
+        out = np.empty(window.shape, bool)
+        cut_row, cut_col = self.cut_cell
+        cols_before = np.asarray(col_range) < cut_col
+        step = rows_per_block(window.shape)
+        for i0 in range(0, len(row_range), step):
+            before_cut = False  # only read when the cut falls inside the ties
+            if 0 < self.cut < self.size:
+                block_rows = np.asarray(row_range[i0 : i0 + step])[:, None]
+                before_cut = (block_rows < cut_row) | ((block_rows == cut_row) & cols_before[None, :])
+            np.logical_not(self.pruned_where(np.abs(window[i0 : i0 + step]), before_cut), out=out[i0 : i0 + step])
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class UnitPlan:
+    """Unit pruning of one layer: the columns where ``kept_units`` is False are pruned whole.
+
+    ``threshold`` is the largest pruned unit norm (of all included layers for global scope),
+    None when no unit is pruned anywhere."""
+
+    shape: tuple[int, int]  # (fan_in, units)
+    kept_units: np.ndarray  # bool per unit, read-only
+    threshold: float | None
+
+    def __post_init__(self):
+        kept = np.array(self.kept_units, dtype=bool)
+        if kept.shape != (self.shape[1],):
+            raise ValueError(f"kept_units needs {self.shape[1]} entries, not {kept.shape}")
+        kept.flags.writeable = False
+        object.__setattr__(self, "kept_units", kept)
+
+    @property
+    def pruned_units(self) -> int:
+        return int(self.shape[1] - np.count_nonzero(self.kept_units))
+
+    @property
+    def pruned(self) -> int:
+        """How many weights the plan prunes."""
+        return self.pruned_units * self.shape[0]
+
+    def kept(self, matrix: np.ndarray | None = None, rows: Window = slice(None),
+             cols: Window = slice(None)) -> np.ndarray:
+        """The keep-mask of ``matrix[rows, cols]`` (the values are not needed, only the shape)."""
+        if matrix is not None and matrix.shape != self.shape:
+            raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
+        row_range, _ = _window_ranges(self.shape, rows, cols)
+        return np.broadcast_to(self.kept_units[cols], (len(row_range), len(self.kept_units[cols]))).copy()
+
+
+LayerPlan = WeightPlan | UnitPlan

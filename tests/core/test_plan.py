@@ -1,0 +1,193 @@
+"""Typed pruning plans: the mask a plan states is the rule's mask, on any strided window, and it
+is exactly what the Pruner writes into the TensorFlow variables."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tensorflow as tf  # imported before hypothesis runs: the import raises the recursion limit
+
+from prune_viz.core import pruning, row_blocks
+from prune_viz.core.layers import PrunableLayer
+from prune_viz.core.plan import UnitPlan, WeightPlan
+from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
+
+# few distinct magnitudes, so that ties (also across layers and across the sign) are everywhere
+TIED_VALUES = [0.0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, 1.0, -1.0, 1.5, 2.0]
+NAN_VALUES = TIED_VALUES + [float("nan")]
+KS = st.one_of(st.sampled_from([0.0, 100.0, 50.0, 12.5, 99.9, 0.1]), st.integers(0, 100).map(float),
+               st.floats(0.0, 100.0))
+def hypothesis_settings(examples: int) -> settings:
+    return settings(max_examples=examples, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+
+
+def tied_arrays(shape, values=TIED_VALUES):
+    return hnp.arrays(np.float32, shape, elements=st.sampled_from(values).map(np.float32))
+
+
+def matrix_of(kernel: np.ndarray) -> np.ndarray:
+    return kernel.reshape(-1, kernel.shape[-1])
+
+
+def rule_masks(kernels: list[np.ndarray], method: str, k: float, scope: str) -> list[np.ndarray]:
+    """The (fan_in, units) keep-masks by the documented rule, from first principles: a stable
+    argsort of |w| (or of the unit L2 norms) over each layer, or over all of them for global
+    scope, and the first round(n*k/100) pruned. NaN sorts last in numpy as in the rule."""
+    matrices = [matrix_of(kernel) for kernel in kernels]
+    groups = [matrices] if scope == "global" else [[m] for m in matrices]
+    masks = []
+    for group in groups:
+        if method == "weight":
+            scores = np.concatenate([np.abs(m).ravel() for m in group])
+        else:  # exact in float64 here: the values are multiples of 1/4
+            scores = np.concatenate([np.sqrt((m.astype(np.float64) ** 2).sum(axis=0)) for m in group])
+        pruned = np.zeros(len(scores), bool)
+        pruned[np.argsort(scores, kind="stable")[: count_to_prune(len(scores), k)]] = True
+        start = 0
+        for m in group:
+            count = m.size if method == "weight" else m.shape[1]
+            kept = ~pruned[start : start + count]
+            start += count
+            masks.append(kept.reshape(m.shape) if method == "weight" else np.broadcast_to(kept, m.shape))
+    return masks
+
+
+def windows(shape: tuple[int, int]):
+    """Strided windows rows r0:r1:rstep, cols c0:c1:cstep (bounds may be None or past the end)."""
+    def axis(n):
+        bound = st.one_of(st.none(), st.integers(0, n + 2))
+        return st.builds(slice, bound, bound, st.one_of(st.none(), st.integers(1, 5)))
+    return st.tuples(axis(shape[0]), axis(shape[1]))
+
+
+def check_plans_against_the_rule(data, kernels, method, scope, ks):
+    names = [f"layer{i}" for i in range(len(kernels))]
+    layers = [PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel), kernel.copy())
+              for name, kernel in zip(names, kernels)]
+    pruner = Pruner(layers)
+    for k in ks:
+        result = pruner.prune(PruningConfig(method, k, scope, frozenset(names)))
+        expected = rule_masks(kernels, method, k, scope)
+        pruner.apply(result)
+        for layer, rule in zip(layers, expected):
+            where = f"{method} {scope} k={k} {layer.name} {layer.shape}"
+            plan = result.plans[layer.name]
+            assert isinstance(plan, WeightPlan if method == "weight" else UnitPlan), where
+            matrix = layer.as_matrix(layer.original)
+            full = plan.kept(matrix)
+            np.testing.assert_array_equal(full, rule, err_msg=where)
+            for _ in range(3):
+                rows, cols = data.draw(windows(matrix.shape))
+                window = plan.kept(matrix, rows, cols)
+                np.testing.assert_array_equal(window, full[rows, cols], err_msg=f"{where} [{rows}, {cols}]")
+            # what the pruner wrote: zeros where pruned, the original bits where kept
+            written = layer.as_matrix(layer.variable.numpy())
+            assert np.all(written[~rule] == 0), where
+            np.testing.assert_array_equal(written.view(np.uint32)[rule], matrix.view(np.uint32)[rule], err_msg=where)
+            np.testing.assert_array_equal(layer.as_matrix(result.masks[layer.name].numpy()), rule, err_msg=where)
+            stats = result.layer(layer.name)
+            assert plan.pruned == stats.pruned == int((~rule).sum()), where
+            assert stats.pruned_units == int((~rule).all(axis=0).sum()), where
+            assert stats.zeros == int(np.count_nonzero(written == 0)), where
+    pruner.restore()
+    for layer in layers:
+        assert layer.variable.numpy().tobytes() == layer.original.tobytes()
+
+
+@st.composite
+def small_kernels(draw, values=TIED_VALUES):
+    """A Dense-shaped and a Conv2D-shaped kernel, small enough for the eager (numpy) writes."""
+    dense = draw(tied_arrays((draw(st.integers(1, 20)), draw(st.integers(1, 8))), values))
+    conv_shape = (draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(1, 5)))
+    return [dense, draw(tied_arrays(conv_shape, values))]
+
+
+@hypothesis_settings(60)
+@given(data=st.data(), kernels=small_kernels(), method=st.sampled_from(["weight", "unit"]),
+       scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=4))
+def test_small_layers_prune_by_the_plan(data, kernels, method, scope, ks):
+    check_plans_against_the_rule(data, kernels, method, scope, ks)
+
+
+@hypothesis_settings(25)
+@given(data=st.data(), kernels=small_kernels(NAN_VALUES), method=st.sampled_from(["weight", "unit"]),
+       scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=3))
+def test_nan_weights_sort_last(data, kernels, method, scope, ks):
+    check_plans_against_the_rule(data, kernels, method, scope, ks)
+
+
+@hypothesis_settings(20)
+@given(data=st.data(), big=tied_arrays((40, 12)), other=tied_arrays((30, 7)),
+       method=st.sampled_from(["weight", "unit"]), scope=st.sampled_from(["layer", "global"]),
+       ks=st.lists(KS, min_size=1, max_size=3))
+def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, big, other, method, scope, ks):
+    """With a tiny block size both layers count as big: they are written row block by row block
+    through the XLA kernels fed the plan's threshold, cut and kept units."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pruning, "BLOCK_ELEMENTS", 96)
+        patch.setattr(row_blocks, "BLOCK_ELEMENTS", 96)
+        assert big.size > pruning.BLOCK_ELEMENTS and other.size > pruning.BLOCK_ELEMENTS
+        check_plans_against_the_rule(data, [big, other], method, scope, ks)
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_k0_keeps_everything_and_k100_prunes_everything(method, scope):
+    rng = np.random.default_rng(3)
+    kernels = [(rng.integers(-3, 4, size=(9, 5)) / 2).astype(np.float32),
+               (rng.integers(-3, 4, size=(5, 4)) / 2).astype(np.float32)]
+    layers = [PrunableLayer(f"l{i}", "Dense", tf.Variable(k), k.copy()) for i, k in enumerate(kernels)]
+    pruner = Pruner(layers)
+    included = frozenset({"l0", "l1"})
+    scores = {layer.name: np.abs(k) if method == "weight" else np.sqrt((k.astype(np.float64) ** 2).sum(axis=0))
+              for layer, k in zip(layers, kernels)}
+
+    def largest(name):  # the threshold at k=100: the largest |w| or unit norm, over all layers for global scope
+        return float(max(s.max() for s in scores.values()) if scope == "global" else scores[name].max())
+
+    nothing = pruner.prune(PruningConfig(method, 0, scope, included))
+    everything = pruner.prune(PruningConfig(method, 100, scope, included))
+    for layer, kernel in zip(layers, kernels):
+        none_pruned, all_pruned = nothing.plans[layer.name], everything.plans[layer.name]
+        assert none_pruned.threshold is None and none_pruned.pruned == 0
+        assert none_pruned.kept(kernel).all() and none_pruned.kept(kernel, slice(1, None, 2)).all()
+        assert all_pruned.pruned == kernel.size and not all_pruned.kept(kernel).any()
+        assert all_pruned.threshold == largest(layer.name)
+        pruner.apply(everything)
+        assert not layer.variable.numpy().any()
+    pruner.restore()
+
+
+def test_weight_plan_states_threshold_and_cut():
+    """Eight weights of |w| 0.5; pruning 5 of 10 prunes the zero and then the first 4 of the 0.5s
+    in flat order: the cut is the flat index just after the 4th."""
+    kernel = np.array([[0.5, -0.5, 2.0, 0.5, 0.5], [0.0, 0.5, -0.5, 0.5, 0.5]], np.float32)
+    pruner = Pruner([PrunableLayer("w", "Dense", tf.Variable(kernel), kernel.copy())])
+    plan = pruner.prune(PruningConfig("weight", 50, "layer", {"w"})).plans["w"]
+    assert plan == WeightPlan((2, 5), 5, 0.5, 5)  # the 0.5s at flat 0, 1, 3, 4 go; those from 6 on stay
+    assert not plan.prunes_every_tie and plan.cut_cell == (1, 0)
+    np.testing.assert_array_equal(plan.kept(kernel), [[False, False, True, False, False],
+                                                      [False, True, True, True, True]])
+    np.testing.assert_array_equal(plan.kept(kernel, slice(None, None, 1), slice(3, None)), [[False, False], [True, True]])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.cut = 0
+    with pytest.raises(ValueError):
+        plan.kept(kernel.T)
+
+
+def test_unit_plan_is_immutable_and_needs_no_weights():
+    plan = UnitPlan((3, 4), np.array([True, False, True, False]), 0.7)
+    assert plan.pruned_units == 2 and plan.pruned == 6
+    with pytest.raises(ValueError):
+        plan.kept_units[0] = False
+    np.testing.assert_array_equal(plan.kept(rows=slice(0, 2), cols=slice(None, None, 2)), np.ones((2, 2), bool))
+    np.testing.assert_array_equal(plan.kept()[:, 1], [False] * 3)
+    with pytest.raises(ValueError):
+        UnitPlan((3, 4), np.ones(3, bool), None)
