@@ -82,19 +82,22 @@ def install_lab(window) -> Lab:
 
     menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "Experiments"), None)
     if menu is not None:
-        first = menu.actions()[0] if menu.actions() else None
+        # after the experiments, before the separator that precedes "Show the experiments panel"
+        first = next((a for a in menu.actions() if a.isSeparator()), None)
         entries = [
             ("&Draw a digit", "Ctrl+D", "Draw on a pad and see what the unpruned and the pruned model make of it",
              lambda: lab.show_panel("draw")),
             ("Which digits &break first", "Ctrl+B", "Each test image's breaking k, for the current method and scope",
              lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None)),
         ]
+        entries_start = None
         for text, shortcut, tip, slot in entries:
             action = QAction(text, window)
             action.setShortcut(QKeySequence(shortcut))
             action.setStatusTip(tip)
             action.triggered.connect(slot)
+            entries_start = entries_start or action
             menu.insertAction(first, action)
             window.addAction(action)  # shortcuts work whichever dock has focus
-        menu.insertSeparator(first)
+        menu.insertSeparator(entries_start)
     return lab
