@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from prune_viz.core.files import write_text
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
 
@@ -32,6 +33,7 @@ class LessonError(ValueError):
 class LessonStep:
     k: float
     note: str = ""  # what the presenter says before revealing the result
+    method: str | None = None  # None: keep the method of the step before
 
 
 @dataclass
@@ -52,13 +54,13 @@ class Lesson:
     def model_path(self, lesson_path: str | os.PathLike) -> Path:
         """The model's path, resolved against the lesson file's folder."""
         path = Path(self.model).expanduser()
-        return path if path.is_absolute() else (Path(lesson_path).resolve().parent / path)
+        return path if path.is_absolute() else Path(os.path.normpath(Path(lesson_path).resolve().parent / path))
 
     def data_path(self, lesson_path: str | os.PathLike) -> str | None:
         if not self.data:
             return None
         path = Path(self.data).expanduser()
-        return str(path if path.is_absolute() else Path(lesson_path).resolve().parent / path)
+        return str(path if path.is_absolute() else os.path.normpath(Path(lesson_path).resolve().parent / path))
 
     def model_warning(self, lesson_path: str | os.PathLike) -> str | None:
         """One sentence if the model file is not the one the lesson was saved with, else None."""
@@ -133,7 +135,10 @@ def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
 
 def _step(raw) -> LessonStep:
     if isinstance(raw, dict):
-        return LessonStep(parse_k(raw.get("k")), str(raw.get("note", "")))
+        method = raw.get("method") or None
+        if method is not None and method not in METHODS:
+            raise PruningError(f"unknown method {method!r} in a step")
+        return LessonStep(parse_k(raw.get("k")), str(raw.get("note", "")), method)
     return LessonStep(parse_k(raw))
 
 
@@ -155,3 +160,24 @@ def read_lesson(path: str | os.PathLike) -> Lesson:
     except (OSError, UnicodeDecodeError) as exc:
         raise LessonError(f"Cannot read {path.name}: {getattr(exc, 'strerror', None) or exc}.") from exc
     return parse_lesson(text, path.name)
+
+
+def save_lesson(lesson: Lesson, path: str | os.PathLike, *, force: bool = False, protect=()) -> Path:
+    """Write ``lesson`` as JSON through core.files (atomically; never over ``protect``, e.g. the
+    opened model; an existing file only with ``force``)."""
+    return write_text(path, lesson.to_json(), force=force, protect=protect)
+
+
+def is_lesson_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is meant as a lesson: its suffix, or a JSON file that says it is one."""
+    path = Path(path).expanduser()
+    if path.suffix.lower() == SUFFIX:
+        return True
+    if not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            head = f.read(256).lstrip()
+    except OSError:
+        return False
+    return head.startswith(b"{") and f'"format": "{FORMAT}"'.encode() in head

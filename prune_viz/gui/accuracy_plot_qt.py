@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from prune_viz.core.reference import LABEL, ReferenceCurve, is_seed_mlp, reference_curves
 from prune_viz.gui.pictures_qt import (
     FOREGROUND,
     MUTED,
@@ -31,6 +32,8 @@ CHANCE = 10.0  # % accuracy of guessing among 10 digits
 MARKER_SIZE = 10
 SWEEP_MARKER_SIZE = 5
 RING_SIZE = 22
+REFERENCE_COLOURS = ("#009E73", "#CC79A7", "#8C564B", "#555555")  # apart from the four series' colours
+REFERENCE_TEXT = f"Published curves ({LABEL})"
 
 
 class AccuracySparsityPlot(QtWidgets.QWidget):
@@ -80,6 +83,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         bind(self, session.data_changed, self._on_data_changed)
         self._apply_font()
         self._redraw()
+        self._add_reference_curves()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
@@ -222,3 +226,53 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             f"<b>Accuracy vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
             f"<b>{y:.2f}%</b> at {x:.1f}% sparsity{stale}"
         )
+
+    # -- published reference curves (the seed experiment's MLP only) -----------------------------
+    def _add_reference_curves(self) -> None:
+        self._reference_curves: list[ReferenceCurve] = reference_curves()
+        self._reference_items: dict[str, pg.PlotDataItem] = {}  # repository -> its curve
+        self.reference_check = QtWidgets.QCheckBox(REFERENCE_TEXT, self)
+        self.reference_check.setToolTip(
+            "Accuracy without retraining of the same 784-1000-1000-500-200-10 MLP as published by others, "
+            "drawn at sparsity = their k (per layer, output layer not pruned). Their models, their "
+            "training on the full 60,000 MNIST images, not yours:<br>"
+            + "<br>".join(f"{c.citation} ({c.setup})" for c in self._reference_curves if c.method == "weight"))
+        self.layout().insertWidget(1, self.reference_check)
+        self.reference_check.toggled.connect(self._draw_reference)
+        bind(self, self.session.model_changed, self._draw_reference)
+        bind(self, self.session.config_changed, self._draw_reference)
+        self._draw_reference()
+
+    @property
+    def reference_available(self) -> bool:
+        return self.session.model is not None and is_seed_mlp(self.session.model)
+
+    def reference_data(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The published curves drawn now: repository -> (k %, accuracy %)."""
+        drawn = {}
+        for source, item in self._reference_items.items():
+            x, y = item.getData()
+            if x is not None and len(x):
+                drawn[source] = (np.asarray(x), np.asarray(y))
+        return drawn
+
+    def _draw_reference(self, *_changed) -> None:
+        available = self.reference_available
+        self.reference_check.setVisible(available)
+        method = self.session.config.method
+        shown = available and self.reference_check.isChecked()
+        sources = list(dict.fromkeys(c.source for c in self._reference_curves))
+        for curve in self._reference_curves:
+            if curve.method != method:
+                continue
+            item = self._reference_items.get(curve.source)
+            if item is None:
+                colour = REFERENCE_COLOURS[sources.index(curve.source) % len(REFERENCE_COLOURS)]
+                item = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, dash=[5, 4]), symbol="x",
+                                       symbolSize=7, symbolPen=pg.mkPen(colour), symbolBrush=None)
+                item.setZValue(0)  # under the user's own points
+                self.plot.addItem(item)
+                item.opts["name"] = f"{curve.source} (published)"  # the file is in the toggle's tooltip
+                self._reference_items[curve.source] = item
+            points = list(zip((float(k) for k in curve.ks), (100.0 * a for a in curve.accuracy))) if shown else []
+            self._set_points(item, points)

@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="A desktop lab for neural-network pruning. Subcommands (inspect, evaluate, ...) "
                     "run headless; see prune-viz --help.",
     )
-    parser.add_argument("model", nargs="?", help="a .keras/.h5 file or SavedModel folder "
-                                                 "(default: the bundled demo model)")
+    parser.add_argument("model", nargs="?", help="a .keras/.h5 file, a SavedModel folder or a .pvlesson "
+                                                 "lesson, opened as saved (default: the bundled demo model)")
     parser.add_argument("--method", choices=METHODS, help="weight or unit pruning")
     parser.add_argument("--k", type=_k_arg, help="percent to prune, 0-100")
     parser.add_argument("--scope", choices=SCOPES, help="layerwise or global threshold")
@@ -136,6 +136,7 @@ def run_app(argv: list[str] | None = None) -> int:
             QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
 
     window.model_opened.connect(lambda _opened: when_ready())
+    window.lessons.warned.connect(lambda text: print(f"prune-viz: warning: {text}", file=sys.stderr))
     if args.screenshot:
         from prune_viz.gui.errors_qt import error_text
 

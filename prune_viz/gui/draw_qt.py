@@ -257,6 +257,13 @@ class DrawPanel(QWidget):
         self._apply_font()
         self._show_empty()
 
+    # -- the drawing as data (lesson files keep it) -----------------------------------------------
+    def strokes(self) -> list[list[list[float]]]:
+        return self.pad.strokes()
+
+    def set_strokes(self, strokes) -> None:
+        self.pad.set_strokes(strokes)
+
     # -- requests -------------------------------------------------------------------------------
     def _ready(self) -> bool:
         return self.session.model is not None and not self.pad.is_empty

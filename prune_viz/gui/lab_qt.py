@@ -42,6 +42,11 @@ class Lab:
         if was_hidden:
             window.resizeDocks([dock], [int(window.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
 
+    def is_showing(self, name: str) -> bool:
+        dock = self.window.experiments_dock
+        return dock.isVisible() and self.window.experiments.currentWidget() is (self.draw if name == "draw"
+                                                                                 else self.flips)
+
     def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
         self.show_panel("draw")
         self.draw.pad.show_image(image, label)
@@ -77,6 +82,10 @@ def install_lab(window) -> Lab:
     window.experiments.addTab(draw, "Draw a digit")
     window.experiments.addTab(flips, "Which digits break first")
     lab = Lab(window, draw, flips)
+    window.draw_panel = draw  # lessons save and restore its strokes
+    for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
+        window.register_panel(name, lambda on, n=name: lab.show_panel(n) if on else None,
+                              lambda n=name: lab.is_showing(n))
     flips.image_chosen.connect(lab.send_to_pad)
     window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
 

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.lesson import is_lesson_file
 from prune_viz.core.model_io import ModelLoadError, sniff_format
 from prune_viz.core.session import Session, open_model
 from prune_viz.gui import recent_qt
@@ -38,13 +39,15 @@ from prune_viz.gui.experiments.dock import install_experiments
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
 from prune_viz.gui.histogram_qt import WeightHistogram
 from prune_viz.gui.lab_qt import install_lab
+from prune_viz.gui.lesson_qt import PanelHandle, install_lessons
 from prune_viz.gui.start_page_qt import StartPage
 from prune_viz.gui.tiles_qt import UnitTileGrid
 from prune_viz.gui.workers import Job, JobQueue
 
 APP_NAME = "prune-viz"
 OPEN_KIND = "open"
-MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+MODEL_FILTER = ("Keras models and lessons (*.keras *.h5 *.hdf5 *.pvlesson);;Keras models (*.keras *.h5 *.hdf5);;"
+                "prune-viz lessons (*.pvlesson);;All files (*)")
 PRESENTER_SCALE = 1.6
 DEFAULT_SIZE = (1600, 1000)
 MAX_SIDE_WIDTH = 640
@@ -75,6 +78,7 @@ class MainWindow(QMainWindow):
         self.pending_config: dict = {}  # applied once the model being opened is ready
         self.last_error_box: QMessageBox | None = None
         self.model_path: str | None = None
+        self.panels: dict[str, PanelHandle] = {}  # panels a lesson can show by name: register_panel
         self._base_font = QFont(self.font())
 
         self.start_page = StartPage()
@@ -108,6 +112,8 @@ class MainWindow(QMainWindow):
         self.session.model_changed.connect(self._on_model_changed)
 
         self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
+        self.lessons = install_lessons(self)  # File > Save lesson, opening .pvlesson files, step mode
+        # after the lessons: a lesson shows the Experiments dock before one of these tabs in it
         self.lab = install_lab(self)  # Draw a digit and the flip gallery, as Experiments tabs
         self.setAcceptDrops(True)
         self.resize(*self._default_size())
@@ -278,8 +284,11 @@ class MainWindow(QMainWindow):
         return str(Path(recent[0]).parent) if recent else ""
 
     def open_path(self, path: str | Path, **config) -> Job | None:
-        """Open ``path`` in a worker; ``config`` (method, k, scope) is applied once it is ready."""
+        """Open ``path`` (a model or a lesson) in a worker; ``config`` (method, k, scope) is applied once
+        it is ready."""
         path = str(path)
+        if is_lesson_file(path):
+            return self.lessons.open_lesson(path, **config)
         name = Path(path).name
         try:  # a missing or non-model file fails at once, without waiting for TensorFlow
             check_model_path(path)
@@ -345,6 +354,11 @@ class MainWindow(QMainWindow):
             action = self.recent_menu.addAction(f"&{i + 1 if i < 9 else 0}  {path}")
             action.triggered.connect(lambda _=False, p=path: self.open_path(p))
         self.recent_menu.setEnabled(bool(paths))
+
+    # -- panels a lesson can show ------------------------------------------------------------------
+    def register_panel(self, name: str, show, is_shown) -> None:
+        """Let lessons show or hide a panel by ``name``: ``show(bool)``, ``is_shown() -> bool``."""
+        self.panels[name] = PanelHandle(show, is_shown)
 
     # -- drag and drop ---------------------------------------------------------------------------
     @staticmethod
