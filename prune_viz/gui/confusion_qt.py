@@ -42,6 +42,97 @@ def confusion_lut(levels: int = 256) -> np.ndarray:
     return cmap.map(ramp, mode="byte")[:, :3]
 
 
+class ConfusionMatrix(QtWidgets.QWidget):
+    """A 10x10 confusion matrix with its counts written in the cells (rows = true digit).
+
+    ``cell_clicked(true, predicted)`` fires on a left click in a cell.
+    """
+
+    cell_clicked = QtCore.Signal(int, int)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.counts: np.ndarray | None = None
+        self.widget = new_plot_widget(self)
+        self.plot = self.widget.getPlotItem()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).setTicks(DIGIT_TICKS)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(confusion_lut())
+        self.plot.addItem(self.image)
+        frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
+        frame.setPen(pg.mkPen(MUTED, width=1))
+        self.plot.addItem(frame)
+        self.plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
+        self.plot.getViewBox().sigResized.connect(self._fit_count_font)
+        self.widget.scene().sigMouseClicked.connect(self._on_click)
+        self.count_labels = np.empty((10, 10), dtype=object)
+        for true in DIGITS:
+            for predicted in DIGITS:
+                label = pg.TextItem("", anchor=(0.5, 0.5))
+                label.setPos(predicted, true)
+                self.plot.addItem(label)
+                self.count_labels[true, predicted] = label
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.widget)
+        self._apply_font()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self._apply_font()
+
+    def _apply_font(self) -> None:
+        style_plot(self.plot, "predicted digit", "true digit", point_size(self))
+        self.plot.showGrid(x=False, y=False)
+        self._fit_count_font()
+
+    def _fit_count_font(self, *_args) -> None:
+        """Counts as large as the widget's small font, but never wider than their cell."""
+        cell_pixels = 1.0 / max(self.plot.getViewBox().viewPixelSize()[0], 1e-9)
+        font = sized_font(point_size(self) * SMALL_SCALE)
+        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0000")
+        if widest > 0.9 * cell_pixels:
+            font.setPointSizeF(max(5.0, font.pointSizeF() * 0.9 * cell_pixels / widest))
+        for label in self.count_labels.flat:
+            label.setFont(font)
+
+    def show_counts(self, confusion: np.ndarray) -> None:
+        confusion = np.asarray(confusion)
+        self.counts = confusion
+        top = max(int(confusion.max()), 1)
+        self.image.setImage(confusion, autoLevels=False, levels=(0, top))
+        self.image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
+        for (true, predicted), count in np.ndenumerate(confusion):
+            label = self.count_labels[true, predicted]
+            label.setText(str(count) if count else "")
+            dark = (count / top) ** CONFUSION_GAMMA > 0.55
+            label.setColor("#ffffff" if dark else FOREGROUND)
+
+    def clear(self) -> None:
+        self.counts = None
+        self.image.clear()
+        for label in self.count_labels.flat:
+            label.setText("")
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        """(true, predicted) of the cell under a scene position, or None outside the matrix."""
+        point = self.plot.getViewBox().mapSceneToView(scene_pos)
+        predicted, true = int(round(point.x())), int(round(point.y()))
+        return (true, predicted) if 0 <= predicted <= 9 and 0 <= true <= 9 else None
+
+    def _on_click(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or self.counts is None:
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.cell_clicked.emit(*cell)
+
+
 class EvaluationDetails(QtWidgets.QWidget):
     """Per-class accuracy and confusion matrix of ``session.last_evaluation``."""
 
@@ -49,7 +140,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         self.record = None
-        self._lut = confusion_lut()
 
         self.caption = caption_label(self)
         self.stale_note = QtWidgets.QLabel(self)
@@ -83,33 +173,16 @@ class EvaluationDetails(QtWidgets.QWidget):
             self.bar_labels.append(label)
 
         # confusion matrix, row = true digit
-        self.confusion_widget = new_plot_widget(self)
-        self.confusion_plot = self.confusion_widget.getPlotItem()
-        self.confusion_plot.setMouseEnabled(x=False, y=False)
-        self.confusion_plot.invertY(True)
-        self.confusion_plot.setAspectLocked(True)
-        for side in ("bottom", "left"):
-            self.confusion_plot.getAxis(side).setTicks(DIGIT_TICKS)
-        self.confusion_image = pg.ImageItem(axisOrder="row-major")
-        self.confusion_image.setLookupTable(self._lut)
-        self.confusion_plot.addItem(self.confusion_image)
-        frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
-        frame.setPen(pg.mkPen(MUTED, width=1))
-        self.confusion_plot.addItem(frame)
-        self.confusion_plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
-        self.confusion_plot.getViewBox().sigResized.connect(self._fit_count_font)
+        self.matrix = ConfusionMatrix(self)
+        self.confusion_widget = self.matrix.widget
+        self.confusion_plot = self.matrix.plot
+        self.confusion_image = self.matrix.image
+        self.count_labels = self.matrix.count_labels
         self.confusion_widget.scene().sigMouseMoved.connect(self._on_confusion_hover)
-        self.count_labels = np.empty((10, 10), dtype=object)
-        for true in DIGITS:
-            for predicted in DIGITS:
-                label = pg.TextItem("", anchor=(0.5, 0.5))
-                label.setPos(predicted, true)
-                self.confusion_plot.addItem(label)
-                self.count_labels[true, predicted] = label
 
         pictures = QtWidgets.QHBoxLayout()
         pictures.addWidget(self.bars_widget, 1)
-        pictures.addWidget(self.confusion_widget, 1)
+        pictures.addWidget(self.matrix, 1)
         self.legend = caption_label(self)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -134,22 +207,9 @@ class EvaluationDetails(QtWidgets.QWidget):
         points = point_size(self)
         style_plot(self.bars_plot, "digit", "accuracy (%)", points)
         self.bars_plot.showGrid(x=False, y=True, alpha=0.25)
-        style_plot(self.confusion_plot, "predicted digit", "true digit", points)
-        self.confusion_plot.showGrid(x=False, y=False)
         small = sized_font(points * SMALL_SCALE)
         for label in self.bar_labels:
             label.setFont(small)
-        self._fit_count_font()
-
-    def _fit_count_font(self, *_args) -> None:
-        """Counts as large as the widget's small font, but never wider than their cell."""
-        cell_pixels = 1.0 / max(self.confusion_plot.getViewBox().viewPixelSize()[0], 1e-9)
-        font = sized_font(point_size(self) * SMALL_SCALE)
-        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0000")
-        if widest > 0.9 * cell_pixels:
-            font.setPointSizeF(max(5.0, font.pointSizeF() * 0.9 * cell_pixels / widest))
-        for label in self.count_labels.flat:
-            label.setFont(font)
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -196,9 +256,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.overall_line.setVisible(False)
         for label in self.bar_labels:
             label.setText("")
-        self.confusion_image.clear()
-        for label in self.count_labels.flat:
-            label.setText("")
+        self.matrix.clear()
         self.caption.setText("<b>Evaluation details</b>: evaluate the model to see per-digit accuracy "
                              "and which digits it confuses.")
         self.legend.setText("")
@@ -221,15 +279,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.baseline_bars.setOpts(height=heights)
         self.baseline_bars.setVisible(bool(comparable))
 
-        confusion = np.asarray(result.confusion)
-        top = max(int(confusion.max()), 1)
-        self.confusion_image.setImage(confusion, autoLevels=False, levels=(0, top))
-        self.confusion_image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
-        for (true, predicted), count in np.ndenumerate(confusion):
-            label = self.count_labels[true, predicted]
-            label.setText(str(count) if count else "")
-            dark = (count / top) ** CONFUSION_GAMMA > 0.55
-            label.setColor("#ffffff" if dark else FOREGROUND)
+        self.matrix.show_counts(result.confusion)
 
         self.caption.setText(
             f"<b>{record.config.describe()}</b>: accuracy <b>{100.0 * result.accuracy:.2f}%</b> "
@@ -257,10 +307,8 @@ class EvaluationDetails(QtWidgets.QWidget):
     def _on_confusion_hover(self, scene_pos) -> None:
         if self.record is None:
             return
-        point = self.confusion_plot.getViewBox().mapSceneToView(scene_pos)
-        predicted, true = int(round(point.x())), int(round(point.y()))
-        inside = 0 <= predicted <= 9 and 0 <= true <= 9
-        self.confusion_widget.setToolTip(self.describe_cell(true, predicted) if inside else "")
+        cell = self.matrix.cell_at(scene_pos)
+        self.confusion_widget.setToolTip(self.describe_cell(*cell) if cell is not None else "")
 
     def _update_staleness(self) -> None:
         why = self.session.why_stale(self.record)
