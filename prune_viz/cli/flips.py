@@ -6,10 +6,17 @@ import json
 
 import numpy as np
 
-from prune_viz.cli.arguments import add_data_args, add_force_arg, add_include_output_arg, add_json_arg, checked_output
+from prune_viz.cli.arguments import (
+    add_data_args,
+    add_force_arg,
+    add_include_output_arg,
+    add_json_arg,
+    add_unit_mode_args,
+    checked_output,
+)
 from prune_viz.cli.models import open_session
 from prune_viz.cli.terminal import progress_printer
-from prune_viz.core.pruning import METHODS, SCOPES
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES
 
 NAME = "flips"
 CSV_FIELDS = ("image", "label", "breaking_k", "predicted_at_break")
@@ -21,6 +28,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("model")
     p.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
     p.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
+    p.add_argument("--criterion", choices=CRITERIA, default="magnitude",
+                   help="what ranks the weights and units (default: magnitude)")
+    add_unit_mode_args(p)
     add_include_output_arg(p)
     p.add_argument("--csv", metavar="OUT.csv", help="one row per test image: its label and breaking k")
     add_force_arg(p, "overwrite --csv if it exists")
@@ -61,7 +71,7 @@ def run(args) -> int:
 def print_summary(scan) -> None:
     breaking = scan.breaking_k
     n = len(breaking)
-    print(f"{scan.config.describe().replace(', k=0%', '')}, k = {scan.ks[0]:g}..{scan.ks[-1]:g}; "
+    print(f"{scan.config.describe(with_k=False)}, k = {scan.ks[0]:g}..{scan.ks[-1]:g}; "
           f"{n:,} test images ({scan.data_source})")
     print(f"Wrong unpruned: {int(np.sum(breaking == 0)):,}   never break: {int(np.sum(np.isnan(breaking))):,}")
     broken = breaking[~np.isnan(breaking) & (breaking > 0)]

@@ -275,7 +275,7 @@ class DrawPanel(QWidget):
             return None
         strokes, image = self.pad.strokes(), self.pad.image
         config = self.session.config
-        unpruned = PruningConfig(config.method, 0.0, config.scope, config.included)
+        unpruned = config.with_k(0.0)
         session = self.session
 
         def work(task):
@@ -299,11 +299,11 @@ class DrawPanel(QWidget):
         digit = self.pad.digit()
         label = self.pad.label
         config = self.session.config
-        self._flip_config = PruningConfig(config.method, 0.0, config.scope, config.included)
+        self._flip_config = config.with_k(0.0)
         scan_config = self._flip_config
         session = self.session
         self.image_scan = None
-        self.flip_label.setText(f"Scanning k = 0..100 for {self._scope_text(config)}...")
+        self.flip_label.setText(f"Scanning k = 0..100 for {config.describe(with_k=False)}...")
         job = Job(lambda task: scan_image(session, digit, scan_config, label=label, task=task), FLIP_KIND, self)
         job.label = "Finding where the drawing flips"
         job.succeeded.connect(lambda scan, c=scan_config, g=self._generation: self._on_flip(scan, c, g))
@@ -334,7 +334,7 @@ class DrawPanel(QWidget):
         if config != self._flip_config or generation != self._generation:
             return
         self.image_scan = scan
-        scope = self._scope_text(config)
+        scope = config.describe(with_k=False)
         what = "This test image breaks" if scan.label is not None else "This drawing flips"
         if scan.flip_k is None:
             text = f"{what.replace('breaks', 'never breaks').replace('flips', 'never flips')} up to k = 100% ({scope})."
@@ -358,10 +358,6 @@ class DrawPanel(QWidget):
         if self.pad.is_empty:
             self.preview.setPixmap(image_pixmap(np.zeros((FIELD, FIELD), np.uint8), PREVIEW_SCALE))
 
-    @staticmethod
-    def _scope_text(config: PruningConfig) -> str:
-        return f"{config.method} pruning, {'layerwise' if config.scope == 'layer' else 'global'}"
-
     # -- events ---------------------------------------------------------------------------------
     def _on_pad_changed(self) -> None:
         self.image_scan = None  # whatever was found was for the drawing before this change
@@ -383,7 +379,7 @@ class DrawPanel(QWidget):
             self._behind = True
             return
         self.request_probabilities()
-        flip = PruningConfig(config.method, 0.0, config.scope, config.included)
+        flip = config.with_k(0.0)
         if flip != self._flip_config:  # k alone does not change where the drawing flips
             self.request_flip()
 

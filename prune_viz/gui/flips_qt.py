@@ -232,7 +232,7 @@ class FlipGallery(QWidget):
             return None
         session = self.session
         config = session.config
-        base = PruningConfig(config.method, 0.0, config.scope, config.included)
+        base = config.with_k(0.0)
 
         def work(task):
             scan = run_flip_scan(session, base, task=task)
@@ -268,7 +268,7 @@ class FlipGallery(QWidget):
         never = int(np.sum(np.isnan(breaking)))
         middle = np.median(breaking[~np.isnan(breaking) & (breaking > 0)]) if len(known) > wrong0 else np.nan
         self.caption.setText(
-            f"<b>{self._scope_text(scan.config)}</b>, {len(breaking):,} test images: {wrong0:,} wrong unpruned, "
+            f"<b>{scan.config.describe(with_k=False)}</b>, {len(breaking):,} test images: {wrong0:,} wrong unpruned, "
             f"{never:,} never break" + (f", half the rest break by <b>k = {middle:g}%</b>" if np.isfinite(middle)
                                          else "") + ".")
         self.strip.message.setText(f"Scanned {len(ks)} values of k ({scan.data_source}).")
@@ -298,10 +298,6 @@ class FlipGallery(QWidget):
         self.caption.setText("<b>Which digits break first?</b> Scan k = 0..100 for the current method and "
                              "scope: each test image's breaking k is the first k at which it is misclassified.")
 
-    @staticmethod
-    def _scope_text(config: PruningConfig) -> str:
-        return f"{config.method} pruning, {'layerwise' if config.scope == 'layer' else 'global'}"
-
     # -- clicks and session ---------------------------------------------------------------------
     def send_image(self, image: int) -> None:
         if self.scan is not None:
@@ -329,7 +325,7 @@ class FlipGallery(QWidget):
         scanned = self.scan.config
         stale = (config.method, config.scope, config.included) != (scanned.method, scanned.scope, scanned.included)
         self.strip.message.setText(
-            f"This scan is for {self._scope_text(scanned)}; scan again for {self._scope_text(config)}." if stale
+            f"This scan is for {scanned.describe(with_k=False)}; scan again for {config.describe(with_k=False)}." if stale
             else "")
 
     def changeEvent(self, event) -> None:

@@ -48,3 +48,16 @@ def test_flips_text_and_errors(capsys, trained_file, mnist_dir, tmp_path):
     assert "never break" in stdout and "Accuracy % per digit" in stdout
     code, _, err = run(capsys, "flips", trained_file, "--data", mnist_dir, "--csv", tmp_path / "x.txt")
     assert_one_line_error(code, err, "x.txt should end in .csv")
+
+
+def test_flips_say_which_criterion_and_unit_mode_they_used(capsys, trained_file, mnist_dir):
+    runs = {}
+    for seed in (3, 3, 4):
+        code, stdout, _ = run(capsys, "flips", trained_file, "--method", "unit", "--criterion", "random",
+                              "--seed", seed, "--unit-mode", "remove", "--data", mnist_dir, "--json")
+        assert code == 0
+        data = json.loads(stdout)
+        assert (data["criterion"], data["unit_mode"], data["seed"]) == ("random", "remove", seed)
+        runs.setdefault(seed, []).append(data["breaking_k"])
+    assert runs[3][0] == runs[3][1]  # the same seed, the same scan
+    assert runs[3][0] != runs[4][0]  # another seed prunes other units
