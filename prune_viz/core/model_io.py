@@ -380,13 +380,12 @@ def _model_from_config(config: dict):
     return model, converted
 
 
-
 def _load_weights(model, weights: Path) -> None:
     """Fill ``model``'s variables from a Keras 3 model.weights.h5, each layer through its own
     ``load_own_variables``, fed by a store that reads a dataset only when the layer asks for it.
-    Keras's ``load_weights`` holds a dataset's array, its tensor and the variable at once (three
-    copies of the biggest kernel); this holds two. Any file this cannot match layer for layer, it
-    leaves to ``load_weights``."""
+    Keras's ``load_weights`` holds a dataset's array, its tensor (two copies on the way) and the
+    variable at once; here the buffer h5py reads into is the tensor, which the variable takes over
+    (or copies). Any file this cannot match layer for layer, it leaves to ``load_weights``."""
     import h5py
 
     with h5py.File(weights, "r") as h5:
@@ -427,7 +426,7 @@ def _layer_groups(model, h5) -> list | None:
         datasets = [h5[name].get(str(i)) for i in range(len(h5[name]))]
         if id(layer) in seen or len(datasets) != len(layer.weights) or not all(
                 isinstance(d, h5py.Dataset) and "dtype" not in d.attrs and d.shape == tuple(w.shape)
-                and d.dtype == np.dtype(_numpy_dtype(w)) for d, w in zip(datasets, layer.weights)):
+                and d.dtype.name == w.dtype for d, w in zip(datasets, layer.weights)):
             return None
         seen.add(id(layer))
         matched.append((layer, h5[name]))
@@ -454,12 +453,14 @@ class _DatasetStore(collections.abc.Mapping):
         import tensorflow as tf
 
         dataset = self._group[key]
-        raw = np.empty(dataset.size * dataset.dtype.itemsize + _TF_ALIGNMENT, np.uint8)
+        dtype = np.dtype(dataset.dtype.name)  # in this machine's byte order
+        raw = np.empty(dataset.size * dtype.itemsize + _TF_ALIGNMENT, np.uint8)
         start = -raw.ctypes.data % _TF_ALIGNMENT
-        array = raw[start:start + dataset.size * dataset.dtype.itemsize].view(dataset.dtype).reshape(dataset.shape)
-        if not array.size:
+        array = raw[start:start + dataset.size * dtype.itemsize].view(dtype).reshape(dataset.shape)
+        if array.size:
+            dataset.read_direct(array)
+        if array.dtype.kind not in "fiu" or not array.size:
             return tf.convert_to_tensor(array)
-        dataset.read_direct(array)
         # a tensor over the buffer itself: converting it instead would copy it, twice
         return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
 
