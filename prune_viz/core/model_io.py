@@ -384,8 +384,9 @@ def _load_weights(model, weights: Path) -> None:
     """Fill ``model``'s variables from a Keras 3 model.weights.h5, each layer through its own
     ``load_own_variables``, fed by a store that reads a dataset only when the layer asks for it.
     Keras's ``load_weights`` holds a dataset's array, its tensor (two copies on the way) and the
-    variable at once; here the buffer h5py reads into is the tensor, which the variable takes over
-    (or copies). Any file this cannot match layer for layer, it leaves to ``load_weights``."""
+    variable at once; here a dataset is held twice at most (the buffer h5py reads into, then
+    TensorFlow's copy, which the variable takes over). Any file this cannot match layer for layer,
+    it leaves to ``load_weights``."""
     import h5py
 
     with h5py.File(weights, "r") as h5:
@@ -443,8 +444,7 @@ def _leaf_layers(model) -> list:
 
 class _DatasetStore(collections.abc.Mapping):
     """A layer's "vars" group as ``load_own_variables`` reads it ("0", "1"... -> values). Each value
-    is read when asked for, into a buffer aligned as TensorFlow wants, and handed over as a tensor
-    that shares that buffer, so that the variable it is assigned to is the only other copy."""
+    is read when asked for, into a buffer aligned as TensorFlow wants, and handed over as a tensor."""
 
     def __init__(self, group):
         self._group = group
@@ -461,8 +461,9 @@ class _DatasetStore(collections.abc.Mapping):
             dataset.read_direct(array)
         if array.dtype.kind not in "fiu" or not array.size:
             return tf.convert_to_tensor(array)
-        # a tensor over the buffer itself: converting it instead would copy it, twice
-        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+        # TensorFlow's own copy of the buffer, made once: converting the array would copy it twice, and a
+        # variable holding the buffer itself (shared through DLPack) would copy it again at its first write
+        return tf.raw_ops.DeepCopy(x=tf.experimental.dlpack.from_dlpack(array.__dlpack__()))
 
     def __iter__(self):
         return iter(self._group)
