@@ -6,9 +6,9 @@ converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
 name), and a folder is a TensorFlow SavedModel (kernels from its serving
 signature). Only public readers are used: Keras's saving API, h5py, and
 TensorFlow's SavedModel loader. A Keras archive's model is built from its config
-with variables left unwritten, then its weights are loaded into it. Any HDF5 data is
-read once in a child process first, because a damaged file can crash or hang
-libhdf5. Repairs happen on temporary copies only.
+with variables left unwritten, then each layer reads its own weights from the file.
+Any HDF5 data is read once in a child process first, because a damaged file can
+crash or hang libhdf5. Repairs happen on temporary copies only.
 Every failure becomes a ``ModelLoadError`` whose message is one sentence;
 caveats about a model that did open go to ``LoadedModel.notes``.
 """
@@ -360,7 +360,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
 
 def _model_from_config(config: dict):
     """(model, converted): the model ``config`` describes, its variables allocated but not yet
-    written (``load_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
+    written (``_load_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
     config converted."""
     import copy
 
