@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.flips import run_flip_scan
-from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.session import CONFIG_FIELDS
 from prune_viz.gui.confusion_qt import ConfusionMatrix
 from prune_viz.gui.draw_qt import image_pixmap
 from prune_viz.gui.experiments.base import JobStrip
@@ -51,6 +51,9 @@ DIGIT_STYLE = (
 )
 MARKER_EVERY = 10  # one marker per 10 k, staggered by digit, so the markers do not sit on each other
 
+
+# the settings a scan depends on: all but k, which it spans
+SCAN_DEPENDS_ON = tuple(name for name in CONFIG_FIELDS if name != "k")
 
 class ThumbnailModel(QAbstractListModel):
     """Test images in breaking-k order; each thumbnail is drawn when the view first asks for it."""
@@ -121,6 +124,7 @@ class FlipGallery(QWidget):
         super().__init__(parent)
         self.session = session
         self.scan = None
+        self.scan_key = None  # what the scan was computed for (Session.result_key)
         self.images: np.ndarray | None = None
 
         self.strip = JobStrip(jobs, "Scan k = 0..100")
@@ -221,6 +225,7 @@ class FlipGallery(QWidget):
 
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._on_config_changed)
         self._apply_font()
         self._show_nothing()
 
@@ -233,6 +238,7 @@ class FlipGallery(QWidget):
         session = self.session
         config = session.config
         base = config.with_k(0.0)
+        self.scan_key = session.result_key(base)
 
         def work(task):
             scan = run_flip_scan(session, base, task=task)
@@ -319,14 +325,10 @@ class FlipGallery(QWidget):
         self.strip.cancel()
         self._show_nothing()
 
-    def _on_config_changed(self, config) -> None:
-        if self.scan is None:
-            return
-        scanned = self.scan.config
-        stale = (config.method, config.scope, config.included) != (scanned.method, scanned.scope, scanned.included)
-        self.strip.message.setText(
-            f"This scan is for {scanned.describe(with_k=False)}; scan again for {config.describe(with_k=False)}." if stale
-            else "")
+    def _on_config_changed(self, *_args) -> None:
+        """Say why the scan no longer applies (Session.why_stale); a scan spans every k."""
+        why = self.session.why_stale(self.scan_key, "scan", SCAN_DEPENDS_ON) if self.scan is not None else None
+        self.strip.message.setText(f"{why} Scan again to update." if why else "")
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)

@@ -17,7 +17,7 @@ from prune_viz.core.inputs import preprocess
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import Session
 from prune_viz.gui.draw_qt import DrawPanel
-from prune_viz.gui.flips_qt import NEVER, FlipGallery
+from prune_viz.gui.flips_qt import NEVER, SCAN_DEPENDS_ON, FlipGallery
 from prune_viz.gui.workers import JobQueue
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -134,6 +134,13 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     image, label = sent.args
     index = int(core.order()[0])
     assert np.array_equal(image, mnist.x_test[index]) and label == int(mnist.y_test[index])
+    # the scan spans every k: moving k leaves it current, another criterion makes it stale (why_stale)
+    session.configure(k=40)
+    assert gallery.strip.message.text() == ""
+    session.configure(criterion="random")
+    assert gallery.strip.message.text() == (session.why_stale(gallery.scan_key, "scan", SCAN_DEPENDS_ON)
+                                            + " Scan again to update.")
+    assert "criterion" in gallery.strip.message.text()
     jobs.shutdown()
 
 
