@@ -30,8 +30,10 @@ def percent(fraction: float) -> str:
 class PruningControls(QGroupBox):
     """Method, scope, k (slider + spin box, 0-100 step 1), obtained sparsity, Reset."""
 
+    TITLE = "Pruning"
+
     def __init__(self, session, parent: QWidget | None = None):
-        super().__init__("Pruning", parent)
+        super().__init__(self.TITLE, parent)
         self.session = session
         self.weight_radio = QRadioButton("&Weight: the k% smallest |w|")
         self.unit_radio = QRadioButton("&Unit: the k% units of smallest L2 norm")
@@ -60,7 +62,8 @@ class PruningControls(QGroupBox):
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 6)
+        self.compact = False
+        self._reserve_readout()
 
         k_row = QHBoxLayout()
         k_row.addWidget(QLabel("k"))
@@ -97,10 +100,30 @@ class PruningControls(QGroupBox):
     def _on_model_changed(self, opened) -> None:
         self.setEnabled(opened is not None)
 
+    def set_compact(self, compact: bool) -> None:
+        """Presenter mode: k and the readout only; method and scope stay in the Pruning menu
+        (Ctrl+1 to Ctrl+4) and in the readout's first line."""
+        self.compact = compact
+        self.setTitle("" if compact else self.TITLE)  # the k slider says what it is
+        for widget in self.choice_widgets():
+            widget.setVisible(not compact)
+        self._reserve_readout()
+        if self.session.result is not None:
+            self._show_result(self.session.result)
+
+    def choice_widgets(self) -> list[QWidget]:
+        """The method and scope choices (hidden in presenter mode)."""
+        return [self.weight_radio, self.unit_radio, self.layer_radio, self.global_radio]
+
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:  # presenter mode: room for six lines of readout
-            self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 6)
+        if event.type() == QEvent.Type.FontChange:
+            self._reserve_readout()
+
+    def _reserve_readout(self) -> None:
+        """Room for the readout's lines whatever they say, so nothing below it moves as k changes."""
+        lines = 2 if getattr(self, "compact", False) else 6
+        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * lines)
 
     def _on_k(self, value: int) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
@@ -134,6 +157,9 @@ class PruningControls(QGroupBox):
             units = sum(layer.pruned_units for layer in included)
             total = sum(layer.units for layer in included)
             lines.append(f"Units pruned: {units:,} of {total:,}")
+        if self.compact:  # presenter mode: what was asked (the method and scope) and what it gave
+            obtained = percent(result.included_sparsity()) if included else "nothing"
+            lines = [f"<b>{config.describe()}</b>: {obtained} zero"]
         self.readout.setText("<br>".join(lines))
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QMessageBox, QTabWidget, QWidget
 
 from prune_viz.gui.experiments.export import PrunedModelExporter
 from prune_viz.gui.experiments.finetune import FinetunePanel
@@ -28,6 +28,11 @@ class ExperimentsPanel(QTabWidget):
         self.addTab(self.size_speed, "Size and speed")
         self.addTab(self.finetune, "Fine-tune")
 
+    def unsaved_results(self) -> list[str]:
+        """Results computed here and not saved anywhere, which closing or another model would lose."""
+        return [what for what in (self.sweep.unsaved_result(), self.sensitivity.unsaved_result(),
+                                  self.finetune.unsaved_result()) if what]
+
 
 def install_experiments(window) -> ExperimentsPanel:
     """Add the Experiments dock and menu, and File > Export, to a MainWindow; returns the panel."""
@@ -35,11 +40,14 @@ def install_experiments(window) -> ExperimentsPanel:
     dock = QDockWidget("Experiments", window)
     dock.setObjectName("experiments")
     dock.setWidget(panel)
-    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+    # a tab beside the prune panel, so the heatmap keeps its room; View > Experiments in a separate window
+    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+    window.tabifyDockWidget(window.docks["prune"], dock)
     dock.hide()  # until the user asks for an experiment
     window.experiments_dock = dock
 
     def show_tab(widget: QWidget) -> None:
+        """Show an experiment's tab; it starts only when its Run button is pressed."""
         dock.show()
         dock.raise_()
         panel.setCurrentWidget(widget)
@@ -60,11 +68,11 @@ def install_experiments(window) -> ExperimentsPanel:
     menu = bar.addMenu("E&xperiments")
     if "Help" in menus:  # keep Help last
         bar.insertMenu(menus["Help"], menu)
-    window.sweep_action = action(menu, "Run &sweep", lambda: (show_tab(panel.sweep), panel.sweep.run()),
+    window.sweep_action = action(menu, "Run &sweep", lambda: show_tab(panel.sweep),
                                  "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live")
-    action(menu, "Per-layer s&ensitivity", lambda: (show_tab(panel.sensitivity), panel.sensitivity.run()),
+    action(menu, "Per-layer s&ensitivity", lambda: show_tab(panel.sensitivity),
            "Ctrl+Shift+R", "Prune one layer at a time across k")
-    action(menu, "Si&ze and speed", lambda: (show_tab(panel.size_speed), panel.size_speed.run()),
+    action(menu, "Si&ze and speed", lambda: show_tab(panel.size_speed),
            "Ctrl+M", "File sizes and test-set latency of the current pruning")
     action(menu, "&Fine-tune...", lambda: show_tab(panel.finetune), "Ctrl+T",
            "Retrain the surviving weights with the masks fixed")
@@ -72,6 +80,9 @@ def install_experiments(window) -> ExperimentsPanel:
     toggle = dock.toggleViewAction()
     toggle.setText("Show the experiments &panel")
     menu.addAction(toggle)
+    window.experiments_window_action = action(
+        menu, "Experiments in a separate &window", lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
+        tip="Float the experiments panel as its own window (again: back beside the heatmap)")
 
     exporter = PrunedModelExporter(window.session, window.jobs, window)
     window.exporter = exporter
@@ -90,7 +101,21 @@ def install_experiments(window) -> ExperimentsPanel:
             file_menu.insertAction(before, act)  # before=None appends
             window.addAction(act)
         file_menu.insertSeparator(before)
+        file_menu.setToolTipsVisible(True)  # a disabled export says why
         window.export_action, window.export_compact_action = export, compact
+        exporter.set_actions(export, compact)
+
+    def offer_to_open(result) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "prune-viz", f"Exported {result.path}.",
+                          QMessageBox.StandardButton.Close, window)
+        open_button = box.addButton("Open in prune-viz", QMessageBox.ButtonRole.AcceptRole)
+        open_button.clicked.connect(lambda: window.open_path_asking(result.path))
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        window.export_box = box
+        box.show()
+
+    exporter.exported.connect(offer_to_open)
+    panel.finetune.open_requested.connect(window.open_path_asking)
 
     panel.sweep.point_added.connect(lambda p: window.accuracy_plot.add_sweep_point(
         p.method, p.scope, p.sparsity_included, p.accuracy))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from prune_viz.gui.experiments.base import (
@@ -29,6 +29,7 @@ DEFAULT_EPOCHS = 3
 
 class FinetunePanel(QWidget):
     kind = FINETUNE_KIND
+    open_requested = Signal(object)  # Path of the saved fine-tuned model
 
     def __init__(self, session, jobs, parent: QWidget | None = None):
         super().__init__(parent)
@@ -49,6 +50,7 @@ class FinetunePanel(QWidget):
         self.accuracy_label.setWordWrap(True)
         self.accuracy_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.save_button = QPushButton("Save fine-tuned model...")
+        self.open_button = QPushButton("Open in prune-viz")
 
         epochs = QHBoxLayout()
         epochs.addWidget(self.epochs)
@@ -61,6 +63,7 @@ class FinetunePanel(QWidget):
         results.addRow("Accuracy:", self.accuracy_label)
         save = QHBoxLayout()
         save.addWidget(self.save_button)
+        save.addWidget(self.open_button)
         save.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -72,6 +75,7 @@ class FinetunePanel(QWidget):
 
         self.strip.run_button.clicked.connect(self.run)
         self.save_button.clicked.connect(self.choose_save_path)
+        self.open_button.clicked.connect(lambda: self.saved_path and self.open_requested.emit(self.saved_path))
         self.strip.busy_changed.connect(lambda _busy: self._refresh())
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
@@ -125,8 +129,8 @@ class FinetunePanel(QWidget):
             return
         source = Path(self.session.model.loaded.path)
         config = self.result.config
-        name = source.parent / f"{source.stem}-{config.method}-k{config.k:g}-finetuned.keras"
-        path = ask_save_path(self, "Save the fine-tuned model", str(name), KERAS_FILTER, ".keras")
+        name = f"{source.stem}-{config.method}-k{config.k:g}-finetuned.keras"
+        path = ask_save_path(self, "Save the fine-tuned model", name, KERAS_FILTER, ".keras")
         if path is not None:
             self.save_to(path)
 
@@ -157,6 +161,13 @@ class FinetunePanel(QWidget):
         self.saved_path = path
         self.strip.progress.setValue(1000)
         self.strip.message.setText(f"Saved {path} ({megabytes(path.stat().st_size)}).")
+        self._refresh()
+
+    def unsaved_result(self) -> str | None:
+        """What closing would lose: the fine-tuned model, unless it was saved."""
+        if self.result is None or self.saved_path is not None:
+            return None
+        return f"The fine-tuned model ({self.result.config.describe()}, {self.result.accuracy_after * 100:.2f}%)"
 
     # -- session ---------------------------------------------------------------------------------
     def _on_model_changed(self, _opened) -> None:
@@ -175,6 +186,9 @@ class FinetunePanel(QWidget):
         has_model = session.model is not None
         self.strip.run_button.setEnabled(has_model and not self.strip.busy)
         self.save_button.setEnabled(self.result is not None and not self.strip.busy)
+        self.open_button.setEnabled(self.saved_path is not None)
+        self.open_button.setToolTip(f"Open {self.saved_path.name} in this window" if self.saved_path is not None
+                                    else "Save the fine-tuned model first: it opens from its file")
         if not has_model:
             self.config_label.setText("-")
             return
