@@ -4,18 +4,20 @@ The reader is chosen by content, not by extension: a zip is a Keras archive
 (Keras 3 or Keras 2.x; backslashed Windows paths repaired, Keras 2 configs
 converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
 name), and a folder is a TensorFlow SavedModel (kernels from its serving
-signature). A Keras 3 archive's weights are read in place without libhdf5 when
-``hdf5_index`` understands them; any other HDF5 data is read once in a child
-process first, because a damaged file can crash or hang libhdf5. Repairs happen
-on temporary copies only.
+signature). Only public readers are used: Keras's saving API, h5py, and
+TensorFlow's SavedModel loader. A Keras archive's model is built from its config
+with variables left unwritten, then its weights are loaded into it. Any HDF5 data is
+read once in a child process first, because a damaged file can crash or hang
+libhdf5. Repairs happen on temporary copies only.
 Every failure becomes a ``ModelLoadError`` whose message is one sentence;
 caveats about a model that did open go to ``LoadedModel.notes``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
-import logging
 import os
 import shutil
 import tempfile
@@ -28,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from prune_viz.core import file_range, row_blocks
+from prune_viz.core import row_blocks
 from prune_viz.core.files import WriteRefused, write_atomically
 
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
@@ -63,8 +65,6 @@ class LoadedModel:
     raw_variables: list[tuple[str, Any]] = field(default_factory=list)
     serving_fn: Callable | None = None  # concrete function taking one tensor
     notes: list[str] = field(default_factory=list)  # caveats the user should see, one sentence each
-    # {variable path: NaN or infinite values}, when the reader counted them as it read the file
-    non_finite_read: dict[str, int] | None = None
 
     @property
     def input_shape(self) -> tuple | None:
@@ -203,8 +203,7 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
                 loaded = _load_hdf5(path)
             else:
                 loaded = _load_keras_zip(path)
-        # counted while reading when the reader could (the in-place reader), else read back
-        broken = loaded.non_finite_weights() if loaded.non_finite_read is None else _by_layer(loaded.non_finite_read)
+        broken = loaded.non_finite_weights()
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -298,66 +297,173 @@ def _load_keras_zip(path: Path) -> LoadedModel:
         if "config.json" not in by_fixed:
             raise ModelLoadError(f"{path.name} is a zip file but not a Keras model archive (no config.json).")
         weights_name = by_fixed.get("model.weights.h5")
-        stored = file_range.stored_member(path, archive, weights_name) if weights_name else None
-        # a weights member read in place has its CRC checked while it is read, beside the fill
-        _refuse_damaged_members(path, archive, [n for n in archive.namelist() if stored is None or n != weights_name])
+        # the weights member's CRC is checked by the child process that reads it first
+        _refuse_damaged_members(path, archive, [n for n in archive.namelist() if n != weights_name])
         if not any(f.startswith("model.weights") for f in by_fixed):
             raise ModelLoadError(f"{path.name} has no model.weights.h5, so it carries no weights to show.")
         try:
             config_text = archive.read(by_fixed["config.json"]).decode("utf-8")
-            json.loads(config_text)
+            config = json.loads(config_text)
         except (ValueError, UnicodeDecodeError) as exc:
             raise ModelLoadError(f"{path.name} has an unreadable config.json ({_short(exc, 80)}).") from exc
         metadata = _parse_json(archive.read(by_fixed[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in by_fixed else {}
         keras_meta = _parse_json(archive.read(by_fixed["metadata.json"])) if "metadata.json" in by_fixed else {}
         version = str(keras_meta.get("keras_version", ""))
-        # layers with assets (vocabularies...) need Keras's loader, which reads them
-        has_assets = any(f.startswith("assets") for f in by_fixed)
-        if stored is not None and not has_assets and all(n == f for n, f in members.items()):
-            read = _read_in_place(config_text, stored, archive.getinfo(weights_name).CRC, path, weights_name)
-            if read is not None:
-                return LoadedModel(path=path, format=_archive_label(path, version), keras_model=read.model,
-                                   metadata=metadata, non_finite_read=read.non_finite)
-        if stored is not None:
-            _refuse_damaged_members(path, archive, [weights_name])
+        if weights_name is not None:
+            with archive.open(weights_name) as member:
+                if member.read(len(_HDF5_MAGIC)) != _HDF5_MAGIC:
+                    raise ModelLoadError(f"{path.name} is damaged: its model.weights.h5 is not an HDF5 file.")
+        # layers with assets (vocabularies...) and weights in other files need Keras's whole loader
+        whole_loader = weights_name is None or any(f.startswith("assets") for f in by_fixed)
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
+            # the child copies the weights out of the zip (checking their CRC) and reads the copy;
+            # h5py reads a file of its own several times faster than a zip member
+            weights_copy = None if whole_loader else Path(tmp) / "model.weights.h5"
+            check = HDF5Check(path, weights_name, "its model.weights.h5", weights_copy) if weights_name else None
+            with check or contextlib.nullcontext():
+                model, converted = None, False
+                if not whole_loader:  # built while the child reads the weights
+                    model, converted = _model_from_config(config)
+                if check is not None:
+                    check.wait()
             repaired_weights = None
-            if "model.weights.h5" in by_fixed:
-                weights = stored
-                if weights is None:  # compressed: streamed to disk (in memory it would cost 1x the weights)
-                    copied = Path(tmp) / "model.weights.h5"
-                    with archive.open(by_fixed["model.weights.h5"]) as src, open(copied, "wb") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    weights = file_range.whole_file(copied)
-                _check_weights_member(weights, path.name)
-                repaired_weights = _weights_with_forward_slashes(weights)
+            if check is not None and check.backslashes is not False:
+                repaired_weights = _weights_with_forward_slashes(archive, weights_name, weights_copy)
             repaired = repaired_weights is not None or any(n != f for n, f in members.items())
-            source = path
-            if repaired:
-                # Keras 2.x/keras_core on Windows joined paths with backslashes, in zip member
-                # names and inside model.weights.h5; Keras 3 finds neither. Load a repaired copy.
-                source = Path(tmp) / "model.keras"
-                _write_archive_copy(archive, members, source, repaired_weights)
-            elif path.suffix.lower() != ".keras":
-                source = _view_with_suffix(path, Path(tmp) / "model.keras")
-            model = None
-            if not repaired and "model.weights.h5" in by_fixed and not has_assets:
-                model = _load_blockwise(config_text, weights)
-            try:
-                if model is None:
-                    model = _keras().saving.load_model(source, compile=False)
-            except Exception:
-                config = keras2_config_for_keras3(_parse_json(config_text))
-                if config is None:
-                    raise
-                source = Path(tmp) / "model-keras3-config.keras"
-                _write_archive_copy(archive, members, source, repaired_weights, config)
-                model = _keras().saving.load_model(source, compile=False)
-                repaired_config = True
+            if model is not None:
+                if repaired_weights is not None:
+                    # Keras 2.x/keras_core on Windows joined paths with backslashes, in zip member
+                    # names and inside model.weights.h5; Keras 3 finds neither. Load a repaired copy.
+                    weights_copy.write_bytes(repaired_weights)
+                model.load_weights(weights_copy)
             else:
-                repaired_config = False
-    return LoadedModel(path=path, format=_archive_label(path, version, repaired, repaired_config),
+                source = path
+                if repaired:
+                    source = Path(tmp) / "model.keras"
+                    _write_archive_copy(archive, members, source, repaired_weights)
+                elif path.suffix.lower() != ".keras":
+                    source = _view_with_suffix(path, Path(tmp) / "model.keras")
+                try:
+                    model = _keras().saving.load_model(source, compile=False)
+                except Exception:
+                    fixed = keras2_config_for_keras3(config)
+                    if fixed is None:
+                        raise
+                    source = Path(tmp) / "model-keras3-config.keras"
+                    _write_archive_copy(archive, members, source, repaired_weights, fixed)
+                    model = _keras().saving.load_model(source, compile=False)
+                    converted = True
+    return LoadedModel(path=path, format=_archive_label(path, version, repaired, converted),
                        keras_model=model, metadata=metadata)
+
+
+def _model_from_config(config: dict):
+    """(model, converted): the model ``config`` describes, its variables allocated but not yet
+    written (``load_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
+    config converted."""
+    import copy
+
+    keras = _keras()
+    unfilled = dict(copy.deepcopy(config), compile_config=None)  # compile=False, as in keras.saving.load_model
+    _unfilled_initializers(unfilled)
+    _unfilled_class()  # registered with Keras, which the nested and Keras 2 configs' readers consult
+    try:
+        model, converted = keras.saving.deserialize_keras_object(unfilled, safe_mode=True), False
+    except Exception:
+        fixed = keras2_config_for_keras3(unfilled)
+        if fixed is None:
+            raise
+        model, converted = keras.saving.deserialize_keras_object(fixed, safe_mode=True), True
+    _restore_initializers(model.layers, config.get("config", {}).get("layers"))
+    _replace_unfilled(model, set())
+    return model, converted
+
+
+_UNFILLED = {"module": None, "class_name": "prune_viz>Unfilled", "config": {}, "registered_name": "prune_viz>Unfilled"}
+
+
+@functools.cache
+def _unfilled_class():
+    keras = _keras()
+
+    @keras.saving.register_keras_serializable(package="prune_viz")
+    class Unfilled(keras.initializers.Initializer):
+        """A variable's memory, allocated but never written: the weights loaded next overwrite it,
+        so a big kernel costs neither the time nor the memory of values drawn only to be dropped."""
+
+        def __call__(self, shape, dtype=None):
+            import tensorflow as tf
+
+            return tf.raw_ops.Empty(shape=shape, dtype=tf.as_dtype(dtype or "float32"), init=False)
+
+    return Unfilled
+
+
+def _unfilled_initializers(node) -> None:
+    """Every ``*_initializer`` in a config made ``Unfilled``, in place. It also makes building
+    tolerant of initializer arguments this Keras does not know (3.12 refuses the ``input_axes``
+    3.15 writes for GlorotUniform)."""
+    if isinstance(node, list):
+        for item in node:
+            _unfilled_initializers(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key.endswith("_initializer") and value is not None:
+                node[key] = dict(_UNFILLED)
+            else:
+                _unfilled_initializers(value)
+
+
+def _replace_unfilled(layer, seen: set) -> None:
+    """Zeros for any ``Unfilled`` initializer ``_restore_initializers`` did not reach (a wrapped
+    layer, an RNN cell...): a later build or an exported config must never meet it."""
+    keras = _keras()
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    for key, value in list(vars(layer).items()):
+        if isinstance(value, _unfilled_class()) and not key.startswith("_"):
+            setattr(layer, key, keras.initializers.Zeros())
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, keras.layers.Layer):
+                _replace_unfilled(item, seen)
+
+
+def _initializer(config):
+    """The Keras initializer ``config`` describes, without the arguments this Keras does not take."""
+    import inspect
+
+    initializers = _keras().initializers
+    try:
+        return initializers.get(config)
+    except Exception:
+        cls = getattr(initializers, config.get("class_name", ""), None) if isinstance(config, dict) else None
+        if not isinstance(cls, type) or not isinstance(config.get("config"), dict):
+            raise
+        accepted = inspect.signature(cls.__init__).parameters
+        return cls(**{k: v for k, v in config["config"].items() if k in accepted})
+
+
+def _restore_initializers(layers, configs) -> None:
+    """Give each layer back the initializers its saved config names (``Unfilled`` built it), so that
+    the model's config, and any file exported from it, stays the user's (less any initializer
+    argument this Keras does not take)."""
+    if not isinstance(configs, list):
+        return
+    by_name = {c["config"].get("name"): c["config"] for c in configs
+               if isinstance(c, dict) and isinstance(c.get("config"), dict)}
+    for layer in layers:
+        config = by_name.get(layer.name)
+        if config is None:
+            continue
+        for key, value in config.items():
+            if key.endswith("_initializer") and value is not None and hasattr(layer, key):
+                try:
+                    setattr(layer, key, _initializer(value))
+                except Exception:
+                    pass
+        if hasattr(layer, "layers"):  # a nested Sequential or Functional model
+            _restore_initializers(layer.layers, config.get("layers"))
 
 
 def _archive_label(path: Path, version: str, repaired: bool = False, converted: bool = False) -> str:
@@ -366,35 +472,11 @@ def _archive_label(path: Path, version: str, repaired: bool = False, converted: 
         label += f" behind a {path.suffix or 'suffix-less'} name"
     if repaired:
         label += ", backslash paths repaired"
-    if converted:
+    if converted and version.startswith("3"):  # a newer Keras 3 wrote arguments this one does not take
+        label += f", config adapted to Keras {_keras().__version__}"
+    elif converted:
         label += ", Keras 2 config converted"
     return label
-
-
-def _read_in_place(config_json: str, weights: file_range.FileRange, crc: int, path: Path, member: str):
-    """``keras_weights.Loaded`` read without libhdf5, or None when that reader does not handle this
-    archive and the checked h5py path must."""
-    from prune_viz.core import keras_weights
-
-    try:
-        return keras_weights.read_in_place(config_json, weights, crc)
-    except keras_weights.Damaged as exc:
-        raise _damaged_member(path, member) from exc
-    except Exception as exc:  # the next readers run and report real errors in their own words
-        logging.getLogger(__name__).debug("in-place reader declined: %s", exc)
-        return None
-
-
-def _load_blockwise(config_json: str, weights: file_range.FileRange):
-    """The model read by ``keras_weights`` through h5py (peak memory near 1.2x the weights), or None
-    when that reader does not handle this archive and Keras's own loader must (peak about 5.5x)."""
-    from prune_viz.core import keras_weights
-
-    try:
-        return keras_weights.read_with_h5py(config_json, weights).model
-    except Exception as exc:  # Keras's loader runs next and reports real errors in its own words
-        logging.getLogger(__name__).debug("block-wise reader declined: %s", exc)
-        return None
 
 
 def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
@@ -409,14 +491,6 @@ def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
             else:
                 data = archive.read(name)
             out.writestr(fixed, data)
-
-
-def _check_weights_member(member: file_range.FileRange, shown_name: str) -> None:
-    with member.open() as f:
-        head = f.read(len(_HDF5_MAGIC))
-    if head != _HDF5_MAGIC:
-        raise ModelLoadError(f"{shown_name} is damaged: its model.weights.h5 is not an HDF5 file.")
-    _check_hdf5_in_subprocess(member, shown_name, "its model.weights.h5")
 
 
 def _view_with_suffix(path: Path, link: Path) -> Path:
@@ -454,13 +528,16 @@ def _first_damaged_member(archive: zipfile.ZipFile, names: list[str]) -> str | N
     return None
 
 
-def _weights_with_forward_slashes(weights: file_range.FileRange) -> bytes | None:
-    """A copy of a model.weights.h5 whose group names use \\ as separators, rebuilt with /; else None."""
+def _weights_with_forward_slashes(archive: zipfile.ZipFile, member: str, copy: Path | None) -> bytes | None:
+    """A copy of a model.weights.h5 whose group names use \\ as separators, rebuilt with /; else None.
+    Read from ``copy``, the member copied out of the archive, if there is one."""
     import io
 
     import h5py
 
-    with weights.h5_source() as raw, h5py.File(raw, "r") as source:
+    with contextlib.ExitStack() as stack:
+        raw = copy if copy is not None else stack.enter_context(archive.open(member))
+        source = stack.enter_context(h5py.File(raw, "r"))
         entries = []
         source.visititems(lambda name, obj: entries.append((name, obj)))
         if not any("\\" in name for name, _ in entries):
@@ -482,7 +559,8 @@ def _weights_with_forward_slashes(weights: file_range.FileRange) -> bytes | None
 def _load_hdf5(path: Path) -> LoadedModel:
     import h5py
 
-    _check_hdf5_in_subprocess(path, path.name)
+    with HDF5Check(path, None) as check:
+        check.wait()
     try:
         with h5py.File(path, "r") as h5:
             if "model_config" not in h5.attrs:
@@ -530,16 +608,13 @@ def _load_hdf5(path: Path) -> LoadedModel:
     return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
 
 
-# Reads every attribute and dataset of an HDF5 file (argv: file_range.py, path, offset, size), big
-# datasets in slices of rows; exit code 0 when all of it reads.
-_HDF5_READ_ALL = """
-import importlib.util, sys
+# Reads every attribute and dataset of an HDF5 file (argv: path; the zip member holding the file,
+# or ""; where to copy that member first, or ""), big datasets in slices of rows. Exit code 3: the
+# member's bytes do not match the zip's CRC; a negative one: libhdf5 crashed. Prints "backslashes"
+# when a group or dataset name holds a backslash (Keras on Windows wrote those).
+_HDF5_READ_ALL = r"""
+import os, shutil, sys, zipfile
 import h5py
-
-spec = importlib.util.spec_from_file_location("file_range", sys.argv[1])
-file_range = importlib.util.module_from_spec(spec)
-sys.modules["file_range"] = file_range  # dataclasses look their module up there
-spec.loader.exec_module(file_range)
 
 def attempt(action):
     # an error is not the question here, a crash is: go on, so that every part gets touched
@@ -553,45 +628,98 @@ def read_attrs(obj):
         attempt(lambda: obj.attrs[key])
 
 def read(name, obj):
+    names.append(name)
     read_attrs(obj)
     if isinstance(obj, h5py.Dataset):
         if obj.ndim and obj.size > (1 << 22):  # in slices: the child need not hold a big kernel at once
             step = max(1, (1 << 22) // max(1, obj.size // obj.shape[0]))
-            for r0 in range(0, obj.shape[0], step):
+            starts = range(0, obj.shape[0], step)
+            if obj.chunks is None and obj.dtype.kind in "fiub":
+                # contiguous numbers: libhdf5 reads every row alike, whatever the values, so its
+                # first and last rows take every path a whole read takes
+                starts = [0, obj.shape[0] - 1]
+            for r0 in starts:
                 attempt(lambda: obj[r0:r0 + step])
         else:
             attempt(lambda: obj[()])
 
-where = file_range.FileRange(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
-with where.h5_source() as source, h5py.File(source, "r") as f:
+path, member, copy = sys.argv[1:4]
+source = path
+if member:
+    archive = zipfile.ZipFile(path)
+    try:
+        with archive.open(member) as whole, open(copy or os.devnull, "wb") as out:
+            shutil.copyfileobj(whole, out, 1 << 20)
+    except zipfile.BadZipFile:
+        sys.exit(3)
+    # h5py then reads what the parent's h5py will read: the copy, or else the member in the zip
+    source = copy or archive.open(member)
+names = []
+with h5py.File(source, "r") as f:
     attempt(lambda: read_attrs(f))
     f.visititems(read)
+print("backslashes" if any("\\" in name for name in names) else "")
 """
 
 
-def _check_hdf5_in_subprocess(target: Path | file_range.FileRange, shown_name: str,
-                              what: str = "its HDF5 data") -> None:
-    """Read the whole HDF5 file in a child process first: a damaged file can crash (SIGSEGV) or
-    hang libhdf5 itself, which no try/except in this process could catch. The fuzzer found both."""
-    import subprocess
-    import sys
+class HDF5Check:
+    """Reads a file's HDF5 data once in a child process, before this process lets h5py touch it:
+    a damaged file can crash (SIGSEGV) or hang libhdf5 itself, which no try/except here could
+    catch. The fuzzer found both. The child starts on entry, so that this process can build the
+    model meanwhile; ``wait`` gives its verdict."""
 
-    where = target if isinstance(target, file_range.FileRange) else file_range.whole_file(target)
-    seconds = 20 + where.size // (50 * 2**20)
-    try:
-        proc = subprocess.run([sys.executable, "-c", _HDF5_READ_ALL, file_range.__file__, where.path,
-                               str(where.offset), str(where.size)], capture_output=True,
-                              timeout=seconds, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        raise ModelLoadError(
-            f"{shown_name} is damaged: reading {what} did not finish within {seconds} s."
-        ) from exc
-    except OSError:
-        return  # no child process possible here: fall back to reading it in-process
-    if proc.returncode < 0:
-        raise ModelLoadError(
-            f"{shown_name} is damaged: reading {what} crashed the HDF5 library (signal {-proc.returncode})."
-        )
+    def __init__(self, path: Path, member: str | None, what: str = "its HDF5 data", copy: Path | None = None):
+        """``member``: the zip member holding the HDF5 file, None for an HDF5 file of its own;
+        ``copy``: where the child copies the member to, and reads it from."""
+        self.path, self.member, self.what, self.copy = path, member, what, copy
+        self.backslashes: bool | None = False
+        size = path.stat().st_size
+        self.seconds = 20 + size // (50 * 2**20)
+        self._child = None
+
+    def __enter__(self) -> HDF5Check:
+        import subprocess
+        import sys
+
+        try:
+            self._child = subprocess.Popen(
+                [sys.executable, "-c", _HDF5_READ_ALL, str(self.path), self.member or "",
+                 str(self.copy or "")],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        except OSError:
+            self._child = None  # no child process possible here: h5py reads it in-process unchecked
+        return self
+
+    def wait(self) -> None:
+        """Raise ModelLoadError if reading the file crashed or hung the child, or if the zip
+        member's bytes are damaged; else note whether its group names hold backslashes."""
+        import subprocess
+
+        if self._child is None:
+            self.backslashes = None  # unknown
+            if self.copy is not None:
+                with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as member, \
+                        open(self.copy, "wb") as out:
+                    shutil.copyfileobj(member, out, 1 << 24)
+            return
+        try:
+            out, _ = self._child.communicate(timeout=self.seconds)
+        except subprocess.TimeoutExpired as exc:
+            raise ModelLoadError(
+                f"{self.path.name} is damaged: reading {self.what} did not finish within {self.seconds} s."
+            ) from exc
+        code = self._child.returncode
+        if code < 0:
+            raise ModelLoadError(
+                f"{self.path.name} is damaged: reading {self.what} crashed the HDF5 library (signal {-code}).")
+        if code == 3 and self.member:
+            raise _damaged_member(self.path, self.member)
+        self.backslashes = out.strip() == b"backslashes"
+
+    def __exit__(self, *exc_info) -> None:
+        if self._child is not None and self._child.poll() is None:
+            self._child.kill()
+            self._child.wait()
 
 
 def _looks_like_keras_weights(h5) -> bool:
@@ -608,7 +736,8 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     if not (path / "variables").is_dir():
         raise ModelLoadError(f"The SavedModel {path.name} has no variables folder; it is incomplete.")
     try:
-        loaded = tf.saved_model.load(str(path))
+        with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
+            loaded = tf.saved_model.load(str(_without_slot_variables(path, Path(tmp)) or path))
     except Exception as exc:  # protobuf DecodeError, NotFoundError, checkpoint errors...
         reason = _short(ValueError(str(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)), 120)
         raise ModelLoadError(
@@ -639,6 +768,44 @@ def _load_savedmodel(path: Path) -> LoadedModel:
     if _varies_between_runs(model):
         model.notes.append(RANDOM_OUTPUTS_NOTE)
     return model
+
+
+def _without_slot_variables(path: Path, tmp: Path) -> Path | None:
+    """A copy of the SavedModel at ``path`` whose object graph no longer ties optimizer slot
+    variables to their optimizer, or None if it has none (or its saved_model.pb cannot be parsed).
+
+    TensorFlow recreates a slot variable by calling ``add_slot`` on the revived optimizer, a method
+    only tf.keras's optimizer has: without tf_keras the optimizer revives as a plain object and the
+    load fails. Untied, the slot variables load as plain variables. Only saved_model.pb is
+    rewritten; the rest of the copy links to the original."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    graph_file = path / "saved_model.pb"
+    if not graph_file.is_file():
+        return None
+    proto = saved_model_pb2.SavedModel()
+    try:
+        proto.ParseFromString(graph_file.read_bytes())
+    except Exception:  # the loader reports a damaged file in its own words
+        return None
+    untied = False
+    for meta_graph in proto.meta_graphs:
+        for node in meta_graph.object_graph_def.nodes:
+            if len(node.slot_variables):
+                del node.slot_variables[:]
+                untied = True
+    if not untied:
+        return None
+    copy = tmp / path.name
+    copy.mkdir()
+    (copy / "saved_model.pb").write_bytes(proto.SerializeToString())
+    for entry in path.iterdir():
+        if entry.name != "saved_model.pb":
+            try:
+                os.symlink(entry.resolve(), copy / entry.name, target_is_directory=entry.is_dir())
+            except OSError:
+                (shutil.copytree if entry.is_dir() else shutil.copyfile)(entry, copy / entry.name)
+    return copy
 
 
 RANDOM_OUTPUTS_NOTE = "its outputs vary from run to run: random augmentation was left active when it was exported"

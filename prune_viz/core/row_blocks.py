@@ -1,8 +1,7 @@
 """Big kernels are read and written in blocks of whole rows, so no full-size temporary exists.
 
-One place for the block size and for the row writes into a TensorFlow variable,
-which the loader (filling variables from a file) and the pruner (writing pruned
-kernels) share.
+One place for the block size, the row blocks of an array or a variable, and the row
+writes into a TensorFlow variable that the pruner uses to write pruned kernels.
 """
 
 from __future__ import annotations

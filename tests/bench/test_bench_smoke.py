@@ -36,7 +36,7 @@ def test_report_has_machine_options_and_every_section(quick_report):
             "mlp-64-32.sweep.ratio"} <= keys
     for k in ("50", "90", "99"):
         assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
-    assert {"scale.load_ms", "scale.open_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
+    assert {"scale.load_ms", "scale.load_peak_memory", "scale.open_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
             "scale.peak_memory_reading", "scale.peak_memory_pruning"} <= keys
     for method in ("weight", "unit"):
         assert {f"gui.mlp-64-32.slider_repaint.{method}", f"gui.mlp-64-32.slider_window.{method}"} <= keys

@@ -234,3 +234,83 @@ def test_opening_an_old_keras2_file_prints_nothing_on_stderr(keras2_cases):
     assert proc.returncode == 0, proc.stderr
     assert "Keras 2 archive (.keras), Keras 2 config converted" in proc.stdout
     assert proc.stderr == ""
+
+
+def _batchnorm_dropout_model(keras):
+    inputs = keras.Input((28, 28, 1))
+    x = keras.layers.Conv2D(6, 5, name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.Flatten(name="flat")(x)
+    x = keras.layers.Dropout(0.3, seed=1, name="drop")(x)  # a SeedGenerator: a variable of its own
+    x = keras.layers.Dense(40, activation="relu", name="fc")(x)
+    return keras.Model(inputs, keras.layers.Dense(10, name="head")(x), name="bn_drop")
+
+
+def _trained(keras, model):
+    """Compiled and fitted for one step, so that the archive also holds optimizer variables."""
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    x = factory.reference_input(model.inputs[0].shape)
+    model.fit(x, np.arange(len(x)) % 10, epochs=1, verbose=0)
+    return model
+
+
+SAME_AS_KERAS = {
+    "mlp": factory.keras3_mlp,
+    "functional": factory.keras3_functional,
+    "bn_drop": _batchnorm_dropout_model,
+    "trained_mlp": lambda keras: _trained(keras, factory.keras3_mlp(keras)),
+}
+
+
+@pytest.mark.parametrize("name", SAME_AS_KERAS)
+def test_a_keras3_archive_gives_the_model_keras_gives(name, tmp_path):
+    """Built from its config with Zeros and filled by load_weights: the same weights, outputs and
+    config (initializers included) as ``keras.saving.load_model``."""
+    import keras
+
+    from prune_viz.core.model_io import load_model
+
+    keras.utils.set_random_seed(11)
+    path = tmp_path / f"{name}.keras"
+    SAME_AS_KERAS[name](keras).save(path)
+    reference = keras.saving.load_model(path, compile=False)
+    ours = load_model(path).keras_model
+    assert [w.path for w in ours.weights] == [w.path for w in reference.weights]
+    for mine, theirs in zip(ours.weights, reference.weights):
+        np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), err_msg=mine.path)
+    x = factory.reference_input(reference.inputs[0].shape)
+    np.testing.assert_array_equal(ours(x, training=False), reference(x, training=False))
+    assert ours.get_config() == reference.get_config()
+
+
+def test_weights_that_fail_their_crc_are_damaged(tmp_path):
+    """A flipped bit in a kernel is still a plausible float: only the zip's CRC can tell."""
+    import zipfile
+
+    import keras
+
+    from prune_viz.core.model_io import ModelLoadError, load_model
+
+    path = tmp_path / "mlp.keras"
+    factory.keras3_mlp(keras).save(path)
+    with zipfile.ZipFile(path) as archive:
+        weights = archive.read("model.weights.h5")  # stored uncompressed, as Keras writes it
+    raw = bytearray(path.read_bytes())
+    raw[raw.find(weights) + len(weights) // 2] ^= 0x10  # the middle of the member: kernel data
+    flipped = tmp_path / "flipped.keras"
+    flipped.write_bytes(bytes(raw))  # the CRC the zip records is still the original's
+    with pytest.raises(ModelLoadError, match=r"flipped.keras is damaged \(its member model.weights.h5"):
+        load_model(flipped)
+
+
+def test_the_child_check_reads_good_files_without_error(keras3_cases):
+    """A child that fails on a good file would silently switch off the crash check."""
+    import subprocess
+    import sys
+
+    from prune_viz.core import model_io
+
+    for name, member in (("keras3-mlp.keras", "model.weights.h5"), ("keras3-mlp.h5", "")):
+        done = subprocess.run([sys.executable, "-c", model_io._HDF5_READ_ALL, str(keras3_cases[name].path), member,
+                               ""], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
