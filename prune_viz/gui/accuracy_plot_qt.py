@@ -20,6 +20,7 @@ from prune_viz.gui.pictures_qt import (
     bind,
     caption_label,
     is_font_change,
+    fit_legend_columns,
     new_plot_widget,
     outside_legend,
     point_size,
@@ -91,6 +92,10 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         super().changeEvent(event)
         if is_font_change(event):
             self._apply_font()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        fit_legend_columns(self.legend, self.width())
 
     def _apply_font(self) -> None:
         points = point_size(self)

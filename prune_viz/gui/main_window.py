@@ -70,10 +70,15 @@ ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs
 
 
 class TabWheelGuard(QObject):
-    """The wheel over a tab bar scrolls what holds it, and never flips the tabs."""
+    """The wheel over a tab bar of ``window`` (its panels' tabs and the tabs of docks stacked
+    together, which Qt creates later) scrolls what holds it, and never flips the tabs."""
+
+    def __init__(self, window: QWidget):
+        super().__init__(window)
+        self.window = window
 
     def eventFilter(self, obj, event) -> bool:
-        if event.type() == QEvent.Type.Wheel and isinstance(obj, QTabBar):
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QTabBar) and obj.window() is self.window:
             area = obj.parentWidget()
             while area is not None and not isinstance(area, QAbstractScrollArea):
                 area = area.parentWidget()
@@ -171,8 +176,7 @@ class MainWindow(QMainWindow):
         self._fit_docks()
         self._refresh_recent()
         self._on_model_changed(self.session.model)
-        for bar in self.findChildren(QTabBar):
-            bar.installEventFilter(self.wheel_guard)
+        QApplication.instance().installEventFilter(self.wheel_guard)
 
     # -- layout ----------------------------------------------------------------------------------
     def _add_docks(self) -> None:
@@ -714,6 +718,7 @@ class MainWindow(QMainWindow):
             return
         if self.enlarged is not None:
             self.enlarged.close()
+        QApplication.instance().removeEventFilter(self.wheel_guard)
         if self.presenter:  # the application's fonts are shared with any other window
             QApplication.instance().setFont(self._app_font)
             QToolTip.setFont(self._tooltip_font)

@@ -70,7 +70,7 @@ SMALL_SCALE = 0.85  # numbers written inside a picture (bar values, confusion co
 
 
 def series_name(method: str, scope: str) -> str:
-    return f"{method} pruning, {'layerwise' if scope == 'layer' else 'global'}"
+    return f"{method}, {'layerwise' if scope == 'layer' else 'global'}"  # short: legends sit under the plot
 
 
 def series_pen(method: str, scope: str, width: float = 2.0) -> QtGui.QPen:
@@ -119,6 +119,16 @@ def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAUL
     plot.hideButtons()
     if plot.legend is not None:
         style_legend(plot.legend, points, theme)
+
+
+LEGEND_TWO_COLUMNS_WIDTH = 640  # narrower plots list their legend in one column
+
+
+def fit_legend_columns(legend: pg.LegendItem, width: int) -> None:
+    """Two legend columns where they fit side by side, else one (called on resize)."""
+    columns = 2 if width >= LEGEND_TWO_COLUMNS_WIDTH else 1
+    if legend.columnCount != columns:
+        legend.setColumnCount(columns)
 
 
 def outside_legend(plot: pg.PlotItem, columns: int = 2) -> pg.LegendItem:

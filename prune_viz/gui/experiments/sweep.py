@@ -43,6 +43,7 @@ from prune_viz.gui.pictures_qt import (
     MUTED,
     Theme,
     bind,
+    fit_legend_columns,
     is_font_change,
     new_plot_widget,
     outside_legend,
@@ -117,8 +118,9 @@ class SweepPanel(QWidget):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(controls)
         splitter.addWidget(self.plot_widget)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([300, 600])  # the plot gets most of the height; the table scrolls
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -337,6 +339,10 @@ class SensitivityPanel(SweepPanel):
         super().changeEvent(event)
         if is_font_change(event) and hasattr(self, "legend"):  # presenter mode: pyqtgraph text follows by hand
             self._apply_font()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        fit_legend_columns(self.legend, self.sensitivity_widget.width())
 
     def _apply_font(self) -> None:
         points = point_size(self)
