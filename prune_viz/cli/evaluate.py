@@ -44,6 +44,7 @@ def run(args) -> int:
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "sparsity_per_layer": {row["name"]: row["sparsity"] for row in layer_rows(session)},
         "per_class_accuracy": [round(float(a), 6) for a in result.per_class_accuracy],
+        "confusion": result.confusion.tolist(),  # rows: true digit, columns: predicted digit
         "preprocessing": result.preprocessing,
         "preprocessing_requested": session.preprocessing,
         "data": record.data_source,

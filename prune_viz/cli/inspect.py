@@ -1,4 +1,4 @@
-"""``prune-viz inspect MODEL``: format, input shape and prunable layers of a model."""
+"""``prune-viz inspect MODEL``: format, input shape, provenance and layers of a model, prunable ones marked."""
 
 from __future__ import annotations
 
@@ -13,12 +13,15 @@ NAME = "inspect"
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(NAME, help="format, input shape and prunable layers of a model")
+    p = subparsers.add_parser(NAME, help="format, input shape, provenance and layers of a model")
     p.add_argument("model")
     add_json_arg(p)
 
 
 def run(args) -> int:
+    from prune_viz.core.layers import model_layers
+    from prune_viz.core.provenance import describe_derivation
+
     task = progress_printer()
     start = time.perf_counter()
     session = open_session(args, task)
@@ -33,6 +36,10 @@ def run(args) -> int:
         "sparsity_prunable": round(session.result.prunable_sparsity, 6),
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "layers": layer_rows(session),
+        "model_layers": [{"name": layer.name, "kind": layer.kind, "params": layer.params,
+                          "output_shape": None if layer.output_shape is None else list(layer.output_shape),
+                          "prunable": layer.prunable} for layer in model_layers(loaded)],
+        "derived_from": describe_derivation(loaded.metadata),
         "metadata": loaded.metadata,
         "notes": loaded.notes,
         "seconds": round(time.perf_counter() - start, 3),
@@ -54,8 +61,19 @@ def run(args) -> int:
             print(f"Trained on:   {trained_on}")
         if "test_accuracy" in loaded.metadata:
             print(f"Recorded test accuracy: {loaded.metadata['test_accuracy']:.4f}")
+    if info["derived_from"]:
+        print(f"Derived from: {info['derived_from']}")
+    if info["model_layers"]:
+        print()
+        header = f"{'all layers':<28} {'kind':<22} {'output shape':<16} {'params':>10}  prunable"
+        print(header)
+        print("-" * len(header))
+        for row in info["model_layers"]:
+            shape = "?" if row["output_shape"] is None else "x".join(str(d) for d in row["output_shape"])
+            print(f"{row['name']:<28} {row['kind']:<22} {shape:<16} {row['params']:>10,}  "
+                  f"{'yes' if row['prunable'] else '-'}")
     print()
-    header = f"{'layer':<28} {'kind':<7} {'shape':<20} {'params':>10} {'sparsity':>9}  note"
+    header = f"{'prunable layer':<28} {'kind':<7} {'shape':<20} {'params':>10} {'sparsity':>9}  note"
     print(header)
     print("-" * len(header))
     for row in info["layers"]:

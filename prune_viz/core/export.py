@@ -263,6 +263,7 @@ def masked_kernels(result: PruneResult) -> dict[str, np.ndarray]:
 
 
 def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict | None = None) -> dict:
+    from prune_viz.core.provenance import derivation
     from prune_viz.core.training import software_versions, utc_now
 
     config = result.config
@@ -270,6 +271,7 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
     return {
         "trained_on": base.get("trained_on", "unknown (the source model has no prune-viz metadata)"),
         "base_model_metadata": base,
+        "derived_from": derivation(opened.loaded.path, config),
         "pruning": {
             "method": config.method, "k": config.k, "scope": config.scope,
             "included_layers": sorted(config.included),

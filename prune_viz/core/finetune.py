@@ -136,9 +136,11 @@ def _metadata(opened, result, data: MnistData, preprocessing: str, epochs: int, 
               learning_rate: float, seed: int, fit: FitResult, unpruned: float, before: float,
               after: float, after_loss: float) -> dict:
     from prune_viz.core.export import export_metadata
+    from prune_viz.core.provenance import fine_tuned
 
     base = dict(opened.loaded.metadata)
     metadata = export_metadata(opened, result, compacted=False)
+    metadata["derived_from"] = fine_tuned(metadata["derived_from"], epochs, learning_rate)
     base_trained_on = base.get("trained_on", "unknown data")
     metadata.update({
         "trained_on": f"{base_trained_on}; fine-tuned on {data.train_description}",
@@ -149,6 +151,7 @@ def _metadata(opened, result, data: MnistData, preprocessing: str, epochs: int, 
             "epochs": epochs,
             "batch_size": batch_size,
             "optimizer": f"Adam (learning rate {learning_rate:g})",
+            "learning_rate": learning_rate,
             "seed": seed,
             "preprocessing": preprocessing,
             "train_images": fit.train_images,

@@ -111,3 +111,36 @@ def model_parameter_count(loaded: LoadedModel) -> int:
     if loaded.keras_model is not None:
         return int(sum(int(np.prod(w.shape)) for w in loaded.keras_model.weights))
     return int(sum(int(np.prod(v.shape)) for v in loaded.variables))
+
+
+@dataclass
+class ModelLayer:
+    """One layer of a Keras model as ``prune-viz inspect`` lists it."""
+
+    name: str  # qualified like the prunable layers' names ("outer/inner" in a nested model)
+    kind: str  # the layer's class name: Dense, BatchNormalization, Dropout, MaxPooling2D...
+    output_shape: tuple | None  # without the batch axis; None when the layer has no symbolic output
+    params: int
+    prunable: bool
+
+
+def model_layers(loaded: LoadedModel) -> list[ModelLayer]:
+    """Every layer of a Keras model in model order, nested models flattened; [] for a bare SavedModel."""
+    if loaded.keras_model is None:
+        return []
+    prunable = {name for name, _kind, _layer in keras_prunable_layers(loaded.keras_model)}
+    return list(_model_layers(loaded.keras_model, "", prunable))
+
+
+def _model_layers(model, prefix: str, prunable: set[str]) -> Iterator[ModelLayer]:
+    for child in getattr(model, "layers", []):
+        name = f"{prefix}{child.name}"
+        if getattr(child, "layers", None):
+            yield from _model_layers(child, name + "/", prunable)
+            continue
+        try:
+            shape = tuple(child.output.shape[1:])
+        except Exception:  # a layer without a symbolic output (subclassed models)
+            shape = None
+        params = int(sum(int(np.prod(w.shape)) for w in child.weights))
+        yield ModelLayer(name, type(child).__name__, shape, params, name in prunable)

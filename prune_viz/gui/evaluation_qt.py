@@ -297,7 +297,11 @@ class EvaluationPanel(QGroupBox):
         return str(trained_on) if trained_on else "training data not recorded in the file"
 
     def _on_model_changed(self, opened) -> None:
-        self.trained_on.setText(f"trained on {self.trained_on_text()}" if opened is not None else "-")
+        from prune_viz.core.provenance import describe_derivation
+
+        text = f"trained on {self.trained_on_text()}" if opened is not None else "-"
+        derived = describe_derivation(opened.loaded.metadata) if opened is not None else None
+        self.trained_on.setText(text + (f"\nderived from {derived}" if derived else ""))
         self.evaluate_button.setEnabled(opened is not None)
         self.result_view.clear()
 

@@ -32,8 +32,9 @@ from prune_viz.gui.workers import Job, JobQueue
 
 EXPORT_KIND = "export"
 SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND = "sweep", "sensitivity", "size-speed", "finetune"
+COMPARE_KIND = "compare"
 # stopped when another model is opened: their results would belong to the old model
-EXPERIMENT_KINDS = (SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND)
+EXPERIMENT_KINDS = (SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND, COMPARE_KIND)
 KERAS_FILTER = "Keras model (*.keras)"
 
 
@@ -43,11 +44,12 @@ KERAS_FILTER = "Keras model (*.keras)"
 def show_experiment_error(parent: QWidget, exc: BaseException, doing: str) -> QMessageBox:
     """Like errors_qt.show_error, but the experiment modules' and core.files' own one-sentence errors are
     shown as written."""
+    from prune_viz.core.compare import CompareError
     from prune_viz.core.export import ExportError
     from prune_viz.core.files import WriteRefused
     from prune_viz.core.finetune import FinetuneError
 
-    if isinstance(exc, (ExportError, FinetuneError, WriteRefused)):
+    if isinstance(exc, (CompareError, ExportError, FinetuneError, WriteRefused)):
         box = QMessageBox(QMessageBox.Icon.Warning, "prune-viz", str(exc), QMessageBox.StandardButton.Ok, parent)
         box.open()
         return box

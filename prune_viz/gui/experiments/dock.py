@@ -1,4 +1,4 @@
-"""The Experiments dock (sweep, sensitivity, size and speed, fine-tune: one tab each), its menu,
+"""The Experiments dock (sweep, sensitivity, size and speed, fine-tune, compare: one tab each), its menu,
 and File > Export pruned model; ``install_experiments`` adds them to a MainWindow."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QTabWidget, QWidget
 
+from prune_viz.gui.experiments.compare import ComparePanel
 from prune_viz.gui.experiments.export import PrunedModelExporter
 from prune_viz.gui.experiments.finetune import FinetunePanel
 from prune_viz.gui.experiments.size_speed import SizeSpeedPanel
@@ -15,7 +16,7 @@ from prune_viz.gui.workers import JobQueue
 
 
 class ExperimentsPanel(QTabWidget):
-    """Sweep, sensitivity, size and speed, fine-tune: one tab each."""
+    """Sweep, sensitivity, size and speed, fine-tune, compare: one tab each."""
 
     def __init__(self, session, jobs: JobQueue, parent: QWidget | None = None):
         super().__init__(parent)
@@ -26,7 +27,9 @@ class ExperimentsPanel(QTabWidget):
         self.addTab(self.sweep, "Sweep")
         self.addTab(self.sensitivity, "Per-layer sensitivity")
         self.addTab(self.size_speed, "Size and speed")
+        self.compare = ComparePanel(session, jobs)
         self.addTab(self.finetune, "Fine-tune")
+        self.addTab(self.compare, "Compare")
 
     def unsaved_results(self) -> list[str]:
         """Results computed here and not saved anywhere, which closing or another model would lose."""
@@ -76,6 +79,8 @@ def install_experiments(window) -> ExperimentsPanel:
            "Ctrl+M", "File sizes and test-set latency of the current pruning")
     action(menu, "&Fine-tune...", lambda: show_tab(panel.finetune), "Ctrl+T",
            "Retrain the surviving weights with the masks fixed")
+    window.compare_action = action(menu, "&Compare...", lambda: show_tab(panel.compare), "Ctrl+Shift+C",
+                                   "The current pruning side by side with another setting or another checkpoint")
     menu.addSeparator()
     toggle = dock.toggleViewAction()
     toggle.setText("Show the experiments &panel")

@@ -11,7 +11,17 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtGui import QValidator
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from prune_viz.gui.experiments.base import (
     FINETUNE_KIND,
@@ -22,9 +32,41 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     write_outcome,
 )
+from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
 from prune_viz.gui.pictures_qt import MUTED, bind
 
 DEFAULT_EPOCHS = 3
+# the arrows step along 1-2-5 per decade; any value in range can be typed
+LEARNING_RATES = tuple(m * 10.0**e for e in range(-6, 0) for m in (1, 2, 5)) + (0.1,)
+
+
+class LearningRateBox(QDoubleSpinBox):
+    """A learning rate, shown as 0.0001 or 1e-05 (no fixed decimals), stepping 1-2-5 per decade."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setDecimals(10)  # so that setValue keeps small rates; the text is textFromValue's
+        self.setRange(LEARNING_RATES[0], LEARNING_RATES[-1])
+        self.setToolTip("Adam's learning rate: type a number (e.g. 3e-4) or step with the arrows")
+
+    def textFromValue(self, value: float) -> str:
+        return f"{value:g}"
+
+    def valueFromText(self, text: str) -> float:
+        return float(text)
+
+    def validate(self, text: str, pos: int):
+        try:
+            value = float(text)
+        except ValueError:
+            return QValidator.State.Intermediate, text, pos
+        state = (QValidator.State.Acceptable if self.minimum() <= value <= self.maximum()
+                 else QValidator.State.Intermediate)
+        return state, text, pos
+
+    def stepBy(self, steps: int) -> None:
+        nearest = min(range(len(LEARNING_RATES)), key=lambda i: abs(LEARNING_RATES[i] / self.value() - 1))
+        self.setValue(LEARNING_RATES[min(max(nearest + steps, 0), len(LEARNING_RATES) - 1)])
 
 
 class FinetunePanel(QWidget):
@@ -39,11 +81,12 @@ class FinetunePanel(QWidget):
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 100)
         self.epochs.setValue(DEFAULT_EPOCHS)
+        self.learning_rate = LearningRateBox()
+        self.learning_rate.setValue(DEFAULT_FINETUNE_LEARNING_RATE)
         self.config_label = QLabel()
         self.config_label.setWordWrap(True)
         self.strip = JobStrip(jobs, "Fine-tune")
-        self.strip.run_button.setToolTip("Retrain the surviving weights (Adam, learning rate 1e-4); "
-                                         "pruned weights stay exactly zero")
+        self.strip.run_button.setToolTip("Retrain the surviving weights (Adam); pruned weights stay exactly zero")
         self.data_label = QLabel()
         self.data_label.setWordWrap(True)
         self.accuracy_label = QLabel()
@@ -58,6 +101,7 @@ class FinetunePanel(QWidget):
         form = QFormLayout()
         form.addRow("Pruning:", self.config_label)
         form.addRow("Epochs:", epochs)
+        form.addRow("Learning rate:", self.learning_rate)
         results = QFormLayout()
         results.addRow("Trained on:", self.data_label)
         results.addRow("Accuracy:", self.accuracy_label)
@@ -90,13 +134,14 @@ class FinetunePanel(QWidget):
         if session.model is None or self.strip.busy:
             return None
         opened, config, epochs = session.model, session.config, self.epochs.value()
+        learning_rate = self.learning_rate.value()
         data_path, preprocessing = session.data_path, session.preprocessing
 
         def job(task):
             task.progress(0.0, "Loading MNIST")
             data = load_mnist(data_path, need_training=True)
-            return finetune(opened, config, data, epochs=epochs, preprocessing=preprocessing,
-                            task=task.sub(0.03, 1.0))
+            return finetune(opened, config, data, epochs=epochs, learning_rate=learning_rate,
+                            preprocessing=preprocessing, task=task.sub(0.03, 1.0))
 
         return self.strip.start(job, self.kind, "Fine-tuning", lambda result, o=opened: self.show_result(result, o),
                                 "fine-tune the model")
@@ -120,7 +165,8 @@ class FinetunePanel(QWidget):
             f"({(result.accuracy_after - result.accuracy_before) * 100:+.2f} points)<br>"
             f"loss {result.loss_before:.4f} \u2192 {result.loss_after:.4f} on {test_images:,} test images; "
             f"{result.pruned_weights:,} pruned weights held at exactly zero")
-        self.strip.message.setText(f"Fine-tuned {result.config.describe()} in {result.fit.seconds:.1f} s.")
+        self.strip.message.setText(f"Fine-tuned {result.config.describe()} at learning rate "
+                                   f"{tune['learning_rate']:g} in {result.fit.seconds:.1f} s.")
         self._refresh()
 
     # -- saving ------------------------------------------------------------------------------------

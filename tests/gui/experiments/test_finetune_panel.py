@@ -62,3 +62,41 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
 
 
 # -- in the main window ----------------------------------------------------------------------------
+
+
+def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, panel, session, trained_mlp_path,
+                                                                           tmp_path):
+    from prune_viz.core.model_io import load_model
+    from prune_viz.core.provenance import describe_derivation
+    from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
+
+    tab = panel.finetune
+    assert tab.learning_rate.text() == "0.0001"  # core's default
+    tab.learning_rate.stepBy(1)
+    assert tab.learning_rate.text() == "0.0002"
+    tab.learning_rate.lineEdit().setText("3e-4")
+    tab.learning_rate.interpretText()
+    session.configure(method="unit", k=50)
+    tab.epochs.setValue(1)
+    click_and_wait(qtbot, tab)
+    tune = tab.result.metadata["fine_tune"]
+    assert tune["learning_rate"] == 0.0003 and tune["optimizer"] == "Adam (learning rate 0.0003)"
+    assert "Adam (learning rate 0.0003)" in tab.data_label.text()
+    assert "at learning rate 0.0003 in" in tab.strip.message.text()
+
+    out = tmp_path / "tuned.keras"
+    tab.save_to(out)
+    qtbot.waitUntil(lambda: tab.saved_path == out, timeout=WAIT_MS)
+    derived = load_model(out).metadata["derived_from"]
+    assert (derived["method"], derived["k"], derived["epochs"], derived["learning_rate"]) == ("unit", 50.0, 1, 0.0003)
+
+    # the window's model info says where an opened derived model came from
+    from prune_viz.core.session import Session, open_model
+
+    tuned = Session()
+    evaluation = EvaluationPanel(tuned, EvaluationController(tuned, panel.finetune.strip.jobs))
+    qtbot.addWidget(evaluation)
+    tuned.set_model(open_model(out))
+    sentence = describe_derivation(tuned.model.loaded.metadata)
+    assert sentence.startswith("mlp.keras (sha256 ") and "unit pruning, k=50%" in sentence
+    assert f"derived from {sentence}" in evaluation.trained_on.text()

@@ -1,0 +1,202 @@
+"""Two prunings side by side: two settings of one model, or two checkpoints of one architecture.
+
+Each side is pruned by its own PruningConfig and evaluated on the same test set,
+non-destructively (the kernels are written for the pass and restored after, under
+the one TensorFlow job lock). Per layer the comparison gives each side's sparsity
+and the Jaccard index of the two kept sets, read from the sides' plans; over the
+test set it gives the images whose predicted class differs. Layers are matched by
+name and (fan_in, units) shape; two checkpoints of different architectures are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from prune_viz.core.data import MnistData
+from prune_viz.core.evaluation import EvaluationResult, Evaluator
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, PruneResult, PruningConfig, PruningError, parse_k
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
+
+SPEC_FORMAT = "criterion:method:k[:scope]"
+
+
+class CompareError(ValueError):
+    """The two sides cannot be compared; the message is one sentence."""
+
+
+def parse_spec(text: str) -> tuple[str, str, float, str]:
+    """``criterion:method:k[:scope]`` (e.g. ``magnitude:weight:90``, ``random:unit:50:global``) as
+    (criterion, method, k, scope); scope defaults to layer. PruningError (one sentence) when malformed."""
+    parts = [part.strip() for part in str(text).split(":")]
+    if len(parts) not in (3, 4):
+        raise PruningError(f"A pruning spec is {SPEC_FORMAT}, e.g. magnitude:weight:90, not {text!r}.")
+    criterion, method, k = parts[:3]
+    scope = parts[3] if len(parts) == 4 else "layer"
+    for name, value, allowed in (("criterion", criterion, CRITERIA), ("method", method, METHODS),
+                                 ("scope", scope, SCOPES)):
+        if value not in allowed:
+            raise PruningError(f"The {name} in {text!r} must be one of {', '.join(allowed)}, not {value!r}.")
+    return criterion, method, parse_k(k), scope
+
+
+def spec_of(config: PruningConfig) -> str:
+    """The spec text that ``parse_spec`` reads back to ``config``'s criterion, method, k and scope."""
+    scope = "" if config.scope == "layer" else f":{config.scope}"
+    return f"{config.criterion}:{config.method}:{config.k:g}{scope}"
+
+
+@dataclass
+class Side:
+    """One side: a model pruned by a config, and its evaluation."""
+
+    opened: object  # session.OpenedModel
+    config: PruningConfig
+    result: PruneResult
+    evaluation: EvaluationResult
+
+    @property
+    def model_name(self) -> str:
+        return self.opened.loaded.name
+
+    def matrix(self, name: str) -> np.ndarray:
+        """The layer's original (fan_in, units) matrix."""
+        layer = next(layer for layer in self.opened.layers if layer.name == name)
+        return layer.as_matrix(layer.original)
+
+    def kept(self, name: str, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+        """The keep-mask of the layer's matrix[rows, cols] (all True for a layer this side does not prune)."""
+        matrix = self.matrix(name)
+        plan = self.result.plans.get(name)
+        if plan is None:
+            return np.ones(matrix[rows, cols].shape, bool)
+        return plan.kept(matrix, rows, cols)
+
+    def pruned_matrix(self, name: str, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+        """matrix[rows, cols] as this side runs it: pruned weights are 0."""
+        return np.where(self.kept(name, rows, cols), self.matrix(name)[rows, cols], 0).astype(np.float32)
+
+    def sparsity(self, name: str) -> float:
+        return self.result.layer(name).sparsity
+
+
+@dataclass
+class LayerComparison:
+    name: str
+    shape: tuple[int, int]  # (fan_in, units)
+    sparsity_a: float
+    sparsity_b: float
+    jaccard: float  # |kept A and kept B| / |kept A or kept B|; 1.0 when both keep nothing
+
+
+@dataclass
+class Comparison:
+    a: Side
+    b: Side
+    layers: list[LayerComparison]
+    differing: np.ndarray  # indices of the test images whose predicted class differs
+    labels: np.ndarray  # the true class of every test image
+    images: np.ndarray = field(repr=False, default=None)  # the test images (n, 28, 28), for a gallery
+
+    @property
+    def same_model(self) -> bool:
+        """True for two settings of one model, False for two checkpoints."""
+        return self.a.opened is self.b.opened
+
+    @property
+    def overlap(self) -> dict[str, float]:
+        return {layer.name: layer.jaccard for layer in self.layers}
+
+    def difference(self, name: str, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+        """For two checkpoints, delta-w = B's pruned weights - A's; for two settings of one model,
+        the kept/pruned disagreement: +1 kept only by A, -1 kept only by B, 0 where they agree."""
+        if self.same_model:
+            return self.a.kept(name, rows, cols).astype(np.float32) - self.b.kept(name, rows, cols)
+        return self.b.pruned_matrix(name, rows, cols) - self.a.pruned_matrix(name, rows, cols)
+
+    def as_dict(self) -> dict:
+        def side(s: Side) -> dict:
+            return {
+                "model": str(s.opened.loaded.path),
+                "spec": spec_of(s.config),
+                "criterion": s.config.criterion, "method": s.config.method, "k": s.config.k,
+                "scope": s.config.scope, "unit_mode": s.config.unit_mode,
+                "included_layers": sorted(s.config.included),
+                "accuracy": s.evaluation.accuracy,
+                "correct": s.evaluation.correct,
+                "per_class_accuracy": [round(float(a), 6) for a in s.evaluation.per_class_accuracy],
+                "preprocessing": s.evaluation.preprocessing,
+                "sparsity_included": round(s.result.included_sparsity(), 6),
+                "sparsity_per_layer": {layer.name: round(layer.sparsity, 6) for layer in s.result.layers},
+            }
+
+        return {
+            "a": side(self.a),
+            "b": side(self.b),
+            "kind": "settings" if self.same_model else "checkpoints",
+            "overlap": {name: round(value, 6) for name, value in self.overlap.items()},
+            "differing": [int(i) for i in self.differing],
+            "test_images": int(len(self.labels)),
+        }
+
+
+def matching_layers(opened_a, opened_b) -> list[tuple[str, tuple[int, int]]]:
+    """(name, (fan_in, units)) of the prunable layers both models share; CompareError when they differ."""
+    def layers(opened):
+        return [(layer.name, (layer.fan_in, layer.units)) for layer in opened.layers]
+
+    a, b = layers(opened_a), layers(opened_b)
+    if a == b:
+        return a
+    name_a, name_b = opened_a.loaded.name, opened_b.loaded.name
+    if [n for n, _ in a] != [n for n, _ in b]:
+        raise CompareError(f"{name_a} and {name_b} have different architectures: prunable layers "
+                       f"{', '.join(n for n, _ in a) or 'none'} against {', '.join(n for n, _ in b) or 'none'}.")
+    name, shape_a, shape_b = next((n, sa, sb) for (n, sa), (_, sb) in zip(a, b) if sa != sb)
+    raise CompareError(f"{name_a} and {name_b} have different architectures: layer {name} is "
+                   f"{shape_a[0]}x{shape_a[1]} in one and {shape_b[0]}x{shape_b[1]} in the other.")
+
+
+def jaccard(kept_a: np.ndarray, kept_b: np.ndarray) -> float:
+    union = int(np.count_nonzero(kept_a | kept_b))
+    return 1.0 if union == 0 else int(np.count_nonzero(kept_a & kept_b)) / union
+
+
+def _evaluate(opened, config: PruningConfig, evaluator: Evaluator, task: TaskState) -> tuple[PruneResult, EvaluationResult]:
+    pruner = opened.pruner
+    result = pruner.prune(config)
+    try:
+        pruner.apply(result)
+        evaluation = evaluator.run(task, label=config.describe())
+    finally:
+        pruner.restore()
+    return result, evaluation
+
+
+@tensorflow_job()
+def compare(opened_a, config_a: PruningConfig, opened_b, config_b: PruningConfig, data: MnistData, *,
+            preprocessing: str = "auto", task: TaskState | None = None) -> Comparison:
+    """Prune and evaluate both sides on ``data``'s test set; pass the same opened model twice to
+    compare two settings of it. Leaves both models unpruned; run it from a TF job thread."""
+    task = task or quiet()
+    shapes = matching_layers(opened_a, opened_b)
+    sides = []
+    evaluators = {}
+    for i, (opened, config) in enumerate(((opened_a, config_a), (opened_b, config_b))):
+        part = task.sub(0.45 * i, 0.45 * (i + 1))
+        if id(opened) not in evaluators:
+            part.progress(0.0, f"Preparing {opened.loaded.name} for the test set")
+            opened.pruner.restore()  # auto preprocessing is chosen on the original weights
+            evaluators[id(opened)] = Evaluator(opened.loaded, data, preprocessing)
+        result, evaluation = _evaluate(opened, config, evaluators[id(opened)], part.sub(0.3, 1.0))
+        sides.append(Side(opened, config, result, evaluation))
+    a, b = sides
+    layers = []
+    for j, (name, shape) in enumerate(shapes):
+        task.progress(0.9 + 0.1 * j / max(len(shapes), 1), f"Comparing the masks of {name}")
+        layers.append(LayerComparison(name, shape, a.sparsity(name), b.sparsity(name),
+                                      jaccard(a.kept(name), b.kept(name))))
+    differing = np.flatnonzero(a.evaluation.predicted != b.evaluation.predicted)
+    task.progress(1.0, "Compared")
+    return Comparison(a, b, layers, differing, data.y_test, data.x_test)
