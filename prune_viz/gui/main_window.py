@@ -57,7 +57,9 @@ MODEL_FILTER = ("Keras models and lessons (*.keras *.h5 *.hdf5 *.pvlesson);;Kera
 PRESENTER_POINTS = READABLE_POINTS  # every text in presenter mode, menus and dialogs included
 DEFAULT_SIZE = (1600, 1000)
 MAX_SIDE_WIDTH = 640
-PRESENTER_SIDE_SHARE, PRESENTER_LEFT_SHARE = 0.37, 0.22  # of the window width; the heatmap keeps the rest
+# presenter mode: the side panel's width (at least enough for 18 pt, else a share of the window) and the
+# layer column's share; the heatmap keeps the rest, so it stays the largest picture
+PRESENTER_SIDE_MIN, PRESENTER_SIDE_SHARE, PRESENTER_LEFT_SHARE = 470, 0.30, 0.22
 PRESENTER_THREE_COLUMNS = 1600  # narrower windows hide the layer docks in presenter mode (View menu)
 HEATMAP_MIN_SIZE = (360, 300)
 RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 200  # the per-digit chart's tab  # no dock or panel squeezes the heatmap below this
@@ -230,7 +232,8 @@ class MainWindow(QMainWindow):
         side = self.side_scroll
         if self.presenter:
             width = self.width()
-            side_width, left_width = int(width * PRESENTER_SIDE_SHARE), int(width * PRESENTER_LEFT_SHARE)
+            side_width = max(PRESENTER_SIDE_MIN, int(width * PRESENTER_SIDE_SHARE))
+            left_width = int(width * PRESENTER_LEFT_SHARE)
             side.setMinimumWidth(min(side_width, MAX_SIDE_WIDTH + 160))
             self.resizeDocks([self.docks["layers"], self.docks["prune"]], [left_width, side_width],
                              Qt.Orientation.Horizontal)
