@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QMessageBox, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMessageBox, QScrollArea, QTabWidget, QWidget
 
 from prune_viz.gui.experiments.compare import ComparePanel
 from prune_viz.gui.experiments.export import PrunedModelExporter
@@ -30,6 +30,27 @@ class ExperimentsPanel(QTabWidget):
         self.compare = ComparePanel(session, jobs)
         self.addTab(self.finetune, "Fine-tune")
         self.addTab(self.compare, "Compare")
+
+    def addTab(self, page: QWidget, title: str) -> int:
+        """Each page in its own scroll area: a wide page (the comparison's three heatmaps) scrolls
+        sideways in a narrow dock instead of widening every tab and squeezing the heatmap."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(page)
+        return super().addTab(scroll, title)
+
+    def currentWidget(self) -> QWidget | None:
+        """The current page itself (not the scroll area holding it)."""
+        scroll = super().currentWidget()
+        return scroll.widget() if isinstance(scroll, QScrollArea) else scroll
+
+    def setCurrentWidget(self, page: QWidget) -> None:
+        for i in range(self.count()):
+            scroll = self.widget(i)
+            if scroll is page or (isinstance(scroll, QScrollArea) and scroll.widget() is page):
+                self.setCurrentIndex(i)
+                return
 
     def unsaved_results(self) -> list[str]:
         """Results computed here and not saved anywhere, which closing or another model would lose."""

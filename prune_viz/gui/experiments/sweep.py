@@ -120,7 +120,7 @@ class SweepPanel(QWidget):
         splitter.addWidget(self.plot_widget)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
-        splitter.setSizes([300, 600])  # the plot gets most of the height; the table scrolls
+        splitter.setSizes([200, 700])  # the plot gets most of the height; the table scrolls
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
