@@ -233,7 +233,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self._show_curve(self.pruned_curve, pruned, log)
         self._show_curve(self.kept_curve, kept, log)
 
-        what = "|weight|" if method == "weight" else "unit L2 norm (of its incoming weights)"
+        what = "|weight|" if method == "weight" else "unit L2 norm"  # the caption says of what
         counted = "weights" if method == "weight" else "units"
         set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self), self.theme)
         # a global threshold can lie outside this layer's values: keep the line in view

@@ -68,7 +68,8 @@ STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
 CONTRAST_KEY = "view/high_contrast"
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
-ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs sparsity", "Weight histogram")
+ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs sparsity", "Weight histogram",
+               "Unit tiles")
 
 
 class TabWheelGuard(QObject):
@@ -580,6 +581,10 @@ class MainWindow(QMainWindow):
         elif what == "Accuracy vs sparsity":
             widget = AccuracySparsityPlot(self.session)
             widget.copy_sweep_from(self.accuracy_plot)
+        elif what == "Unit tiles":
+            widget = UnitTileGrid(self.session)
+            widget.set_colormap(self.heatmaps.spec)
+            widget.set_layer(self.heatmaps.selected or None)
         else:
             widget = WeightHistogram(self.session)
             widget.set_layer(self.heatmaps.selected or None)

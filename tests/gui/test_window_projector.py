@@ -138,7 +138,7 @@ def test_the_wheel_over_a_tab_bar_does_not_change_the_tab(qtbot, window):
     assert window.result_tabs.currentIndex() == before
 
 
-def test_quit_with_an_unsaved_fine_tuned_model_asks_and_cancel_keeps_it(qtbot, window, monkeypatch):
+def test_quit_with_an_unsaved_fine_tuned_model_asks_and_cancel_keeps_it(qtbot, window, monkeypatch, tmp_path):
     panel = window.experiments.finetune
     panel.epochs.setValue(1)
     job = panel.run()
@@ -156,6 +156,16 @@ def test_quit_with_an_unsaved_fine_tuned_model_asks_and_cancel_keeps_it(qtbot, w
     assert window.isVisible() and panel.result is not None  # kept, nothing lost
     assert window.open_path_asking(window.model_path) is None and len(asked) == 2  # opening asks too
     assert panel.result is not None
+
+    # "Open in prune-viz" straight from the result: saved first (it opens from its file), then opened
+    from PySide6.QtWidgets import QFileDialog
+
+    out = tmp_path / "tuned.keras"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), "Keras model (*.keras)"))
+    assert panel.open_button.isEnabled()
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        panel.open_button.click()
+    assert window.model_path == str(out) and len(asked) == 2  # saved, so nothing to ask about
 
 
 def test_the_hover_line_names_the_layer_of_the_model_open_now(qtbot, window, small_cnn_path):
@@ -277,3 +287,17 @@ def small_cnn_savedmodel(small_cnn_path):
     folder = small_cnn_path.parent / "cnn_savedmodel"
     keras.saving.load_model(small_cnn_path).export(str(folder), verbose=False)
     return folder
+
+
+def test_every_picture_can_be_shown_alone_enlarged(qtbot, window):
+    from prune_viz.gui.main_window import ENLARGEABLE
+
+    window.session.configure(method="unit", k=50)
+    for what in ENLARGEABLE:
+        dialog = window.show_enlarged(what)
+        qtbot.waitExposed(dialog)
+        shown = dialog.findChild(QWidget, "enlarged")
+        assert shown is not None and shown.width() > window.width() * 0.9
+        dialog.close()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert window.enlarged is None

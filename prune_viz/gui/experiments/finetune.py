@@ -78,6 +78,7 @@ class FinetunePanel(QWidget):
         self.session = session
         self.result = None
         self.saved_path: Path | None = None
+        self.open_after_save = False  # "Open in prune-viz" asked for a file name first
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 100)
         self.epochs.setValue(DEFAULT_EPOCHS)
@@ -119,7 +120,7 @@ class FinetunePanel(QWidget):
 
         self.strip.run_button.clicked.connect(self.run)
         self.save_button.clicked.connect(self.choose_save_path)
-        self.open_button.clicked.connect(lambda: self.saved_path and self.open_requested.emit(self.saved_path))
+        self.open_button.clicked.connect(self.open_in_window)
         self.strip.busy_changed.connect(lambda _busy: self._refresh())
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
@@ -208,6 +209,17 @@ class FinetunePanel(QWidget):
         self.strip.progress.setValue(1000)
         self.strip.message.setText(f"Saved {path} ({megabytes(path.stat().st_size)}).")
         self._refresh()
+        if self.open_after_save:
+            self.open_after_save = False
+            self.open_requested.emit(path)
+
+    def open_in_window(self) -> None:
+        """Open the fine-tuned model in the window: from its file, saving it first if it has none."""
+        if self.saved_path is not None:
+            self.open_requested.emit(self.saved_path)
+        elif self.result is not None:
+            self.open_after_save = True
+            self.choose_save_path()
 
     def unsaved_result(self) -> str | None:
         """What closing would lose: the fine-tuned model, unless it was saved."""
@@ -232,9 +244,10 @@ class FinetunePanel(QWidget):
         has_model = session.model is not None
         self.strip.run_button.setEnabled(has_model and not self.strip.busy)
         self.save_button.setEnabled(self.result is not None and not self.strip.busy)
-        self.open_button.setEnabled(self.saved_path is not None)
+        self.open_button.setEnabled(self.result is not None and not self.strip.busy)
         self.open_button.setToolTip(f"Open {self.saved_path.name} in this window" if self.saved_path is not None
-                                    else "Save the fine-tuned model first: it opens from its file")
+                                    else "Save the fine-tuned model and open it in this window"
+                                    if self.result is not None else "Fine-tune first")
         if not has_model:
             self.config_label.setText("-")
             return
