@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from prune_viz.core.inputs import PREPROCESSING
-from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningError, parse_k
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -44,11 +44,43 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_pruning_args(parser: argparse.ArgumentParser) -> None:
+def seed_value(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, not {value}")
+    return value
+
+
+def add_pruning_args(parser: argparse.ArgumentParser, *, seed_flag: bool = True) -> None:
     parser.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
     parser.add_argument("--k", type=k_value, default=0.0, help="percent to prune, 0-100")
     parser.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
+    parser.add_argument("--criterion", choices=CRITERIA, default="magnitude",
+                        help="what ranks the weights and units (default: magnitude)")
+    add_unit_mode_args(parser, seed_flag=seed_flag)
     add_include_output_arg(parser)
+
+
+def add_unit_mode_args(parser: argparse.ArgumentParser, *, seed_flag: bool = True) -> None:
+    """--unit-mode, and the random criterion's seed (--seed unless the command has its own --seed)."""
+    parser.add_argument("--unit-mode", choices=UNIT_MODES, default="kernel",
+                        help="kernel: zero a pruned unit's kernel column (default); remove: also its bias "
+                             "and the channel of a BatchNormalization right after it")
+    flags = ("--seed", "--criterion-seed") if seed_flag else ("--criterion-seed",)
+    parser.add_argument(*flags, dest="criterion_seed", type=seed_value, default=0,
+                        help="seed of the random criterion (default: 0)")
+
+
+def pruning_fields(args) -> dict:
+    """The PruningConfig fields the pruning options give."""
+    fields = {"unit_mode": args.unit_mode, "seed": args.criterion_seed}
+    for name in ("method", "k", "scope", "criterion"):
+        if hasattr(args, name):
+            fields[name] = getattr(args, name)
+    return fields
 
 
 def add_include_output_arg(parser: argparse.ArgumentParser) -> None:

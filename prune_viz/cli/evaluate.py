@@ -28,12 +28,12 @@ def run(args) -> int:
     record, baseline = session.evaluate(task=task.sub(0.3, 1.0), with_baseline=True)
     task.finish()
     result = record.result
+    taylor = session.model.pruner.taylor if record.config.criterion == "taylor" else None
     out = {
         "model": str(session.model.loaded.path),
-        "method": record.config.method,
-        "k": record.config.k,
-        "scope": record.config.scope,
+        **record.config.as_dict(),
         "included_layers": sorted(record.config.included),
+        "scores": taylor.description if taylor is not None else None,
         "accuracy": result.accuracy,
         "loss": result.loss,
         "correct": result.correct,
@@ -64,6 +64,8 @@ def run(args) -> int:
     if out["model_trained_on"]:
         print(f"Trained on:   {out['model_trained_on']}")
     print(f"Pruning:      {record.config.describe()}, {len(record.config.included)} layer(s)")
+    if taylor is not None:
+        print(f"Scores:       {taylor.description}")
     print(f"Sparsity:     {out['sparsity_included'] * 100:.2f}% of the pruned layers, "
           f"{out['sparsity_all_weights'] * 100:.2f}% of all weights")
     print(f"Test data:    {out['data']} ({result.total:,} test images)")

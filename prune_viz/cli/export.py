@@ -40,8 +40,8 @@ def run(args) -> int:
 
     out = checked_output(args.out, ".keras", force=args.force, inputs=[args.model])
     task = progress_printer()
-    opened = open_model(args.model, task.sub(0.0, 0.2))
-    config = pruning_config(args, opened)
+    opened = open_model(args.model, task.sub(0.0, 0.15))
+    config = pruning_config(args, opened, task.sub(0.15, 0.2))
     exported = export_pruned(opened, config, out, force=args.force, compact=args.compact, task=task.sub(0.2, 0.3))
     report = None
     if not args.no_report:
@@ -55,8 +55,7 @@ def run(args) -> int:
     task.finish()
     if args.json:
         print(json.dumps({"model": str(opened.loaded.path), "out": str(exported.path), "bytes": exported.bytes,
-                          "method": config.method, "k": config.k, "scope": config.scope,
-                          "included_layers": sorted(config.included), "compacted": exported.compacted,
+                          **config.as_dict(), "included_layers": sorted(config.included), "compacted": exported.compacted,
                           "sparsity_included": round(exported.sparsity_included, 6),
                           "report": report_dict(report) if report else None}, indent=2))
         return 0

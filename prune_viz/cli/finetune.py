@@ -23,7 +23,7 @@ NAME = "finetune"
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="retrain a pruned model with its masks fixed")
     p.add_argument("model")
-    add_pruning_args(p)
+    add_pruning_args(p, seed_flag=False)  # --seed is the training seed here; --criterion-seed is random's
     p.add_argument("--epochs", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--learning-rate", type=positive_float, default=1e-4, help="Adam learning rate")
@@ -42,8 +42,8 @@ def run(args) -> int:
     out = checked_output(args.out, ".keras", force=args.force, inputs=[args.model])
     task = progress_printer()
     data = load_data(args.data, need_training=True)
-    opened = open_model(args.model, task.sub(0.0, 0.1))
-    config = pruning_config(args, opened)
+    opened = open_model(args.model, task.sub(0.0, 0.08))
+    config = pruning_config(args, opened, task.sub(0.08, 0.1))
     result = finetune(opened, config, data, epochs=args.epochs, batch_size=args.batch_size,
                       learning_rate=args.learning_rate, seed=args.seed, preprocessing=args.preprocess,
                       task=task.sub(0.1, 1.0))
@@ -51,8 +51,7 @@ def run(args) -> int:
     save_keras_with_metadata(result.model, out, result.metadata, force=args.force, protect=(opened.loaded.path,))
     tune = result.metadata["fine_tune"]
     if args.json:
-        print(json.dumps({"model": str(opened.loaded.path), "out": str(out), "method": config.method,
-                          "k": config.k, "scope": config.scope, "epochs": args.epochs,
+        print(json.dumps({"model": str(opened.loaded.path), "out": str(out), **config.as_dict(), "epochs": args.epochs,
                           "unpruned_accuracy": result.unpruned_accuracy,
                           "accuracy_before": result.accuracy_before, "accuracy_after": result.accuracy_after,
                           "loss_before": result.loss_before, "loss_after": result.loss_after,

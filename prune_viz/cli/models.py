@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prune_viz.cli.arguments import pruning_fields
 from prune_viz.cli.errors import UsageError
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState
@@ -27,18 +28,32 @@ def open_session(args, task: TaskState):
         included = {layer.name for layer in session.model.layers}
     if not included and session.model.layers and getattr(args, "k", 0.0):  # inspecting or k=0 prunes nothing
         raise UsageError(OUTPUT_LAYER_ONLY)
-    session.configure(method=getattr(args, "method", "weight"), k=getattr(args, "k", 0.0),
-                      scope=getattr(args, "scope", "layer"), included=included)
+    fields = pruning_fields(args) if hasattr(args, "unit_mode") else {}
+    if fields.get("criterion") == "taylor" and fields.get("k"):
+        session.taylor(task)  # the masks need the scores; computed once, from the training images
+    session.configure(included=included, **fields)
     return session
 
 
-def pruning_config(args, opened) -> PruningConfig:
+def pruning_config(args, opened, task: TaskState | None = None) -> PruningConfig:
+    """The config the options give; for the Taylor criterion, its scores are computed first (from
+    the training images of --data) and handed to the model's Pruner."""
     included = set(opened.default_included)
     if args.include_output:
         included = {layer.name for layer in opened.layers}
     if not included:
         raise UsageError(OUTPUT_LAYER_ONLY)
-    return PruningConfig(args.method, args.k, args.scope, frozenset(included))
+    config = PruningConfig(included=frozenset(included), **pruning_fields(args))
+    if config.criterion == "taylor" and config.k:
+        import sys
+
+        from prune_viz.core.criteria import taylor_scores
+
+        data = load_data(getattr(args, "data", None), need_training=True)
+        scores = taylor_scores(opened, data, preprocessing=getattr(args, "preprocess", "auto"), task=task)
+        opened.pruner.set_taylor_scores(scores)
+        print(f"prune-viz: {scores.description}", file=sys.stderr)
+    return config
 
 
 def load_data(path: str | None, *, need_training: bool = False):

@@ -12,13 +12,14 @@ from prune_viz.cli.arguments import (
     add_force_arg,
     add_include_output_arg,
     add_json_arg,
+    add_unit_mode_args,
     checked_output,
     k_value,
 )
 from prune_viz.cli.errors import UsageError, experiment_errors_are_user_errors
 from prune_viz.cli.models import open_model
 from prune_viz.cli.terminal import progress_printer
-from prune_viz.core.pruning import METHODS, SCOPES
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES
 from prune_viz.core.tasks import Cancelled
 
 NAME = "sweep"
@@ -36,8 +37,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--scope", nargs="+", choices=SCOPES, default=["layer"],
                    help="layer, global, or both (ignored with --per-layer)")
     p.add_argument("--per-layer", action="store_true", help="sensitivity: prune one layer at a time")
+    p.add_argument("--criteria", "--criterion", nargs="+", choices=CRITERIA, default=["magnitude"],
+                   help="what ranks the weights and units; several compare them in one plot and CSV")
+    add_unit_mode_args(p)
     add_include_output_arg(p)
-    p.add_argument("--csv", metavar="OUT.csv", help="one row per (model, method, scope, layer, k)")
+    p.add_argument("--csv", metavar="OUT.csv", help="one row per (model, method, criterion, scope, layer, k)")
     p.add_argument("--plot", metavar="OUT.png", help="accuracy and loss curves")
     add_force_arg(p, "overwrite --csv/--plot if they exist")
     add_json_arg(p)
@@ -52,9 +56,18 @@ def summary_path(csv_path: Path) -> Path:
 def run(args) -> int:
     from prune_viz.core.files import write_csv
     from prune_viz.core.session import Session
-    from prune_viz.core.sweep import CSV_FIELDS, SUMMARY_FIELDS, check_grid, run_sweep, summarise, sweep_configs
+    from prune_viz.core.sweep import (
+        CSV_FIELDS,
+        SUMMARY_FIELDS,
+        check_criteria,
+        check_grid,
+        run_sweep,
+        summarise,
+        sweep_configs,
+    )
 
     methods, ks = check_grid(args.methods, args.ks)
+    criteria = check_criteria(args.criteria)
     csv_path = checked_output(args.csv, ".csv", force=args.force, inputs=args.models)
     if csv_path is not None and len(args.models) > 1:
         checked_output(str(summary_path(csv_path)), ".csv", force=args.force, inputs=args.models)
@@ -87,8 +100,10 @@ def run(args) -> int:
             if not included:
                 raise UsageError(f"{Path(model_path).name}: the only prunable layer is the output layer; "
                                  "pass --include-output to prune it.")
-            session.configure(included=included)
-            per_scope = [sweep_configs(session, methods, ks, scope, args.per_layer) for scope in scopes]
+            session.configure(included=included, unit_mode=args.unit_mode, seed=args.criterion_seed)
+            if "taylor" in criteria:
+                print(f"prune-viz: {session.taylor(share.sub(0.1, 0.2)).description}", file=sys.stderr)
+            per_scope = [sweep_configs(session, methods, ks, scope, args.per_layer, criteria) for scope in scopes]
             if planned is None:
                 planned = sum(len(p) for p in per_scope) * len(args.models)
 
@@ -98,8 +113,8 @@ def run(args) -> int:
 
             for s, scope in enumerate(scopes):
                 run_sweep(session, methods, ks, scope,
-                          share.sub(0.1 + 0.9 * s / len(scopes), 0.1 + 0.9 * (s + 1) / len(scopes)), keep,
-                          per_layer=args.per_layer)
+                          share.sub(0.2 + 0.8 * s / len(scopes), 0.2 + 0.8 * (s + 1) / len(scopes)), keep,
+                          per_layer=args.per_layer, criteria=criteria)
     except (KeyboardInterrupt, Cancelled):
         interrupted = True
     task.finish()
@@ -142,11 +157,12 @@ def plot_title(points) -> str:
 def print_summary(summary, multi: bool) -> None:
     groups: dict[tuple, list] = {}
     for s in summary:
-        groups.setdefault((s.method, s.scope, s.layer), []).append(s)
-    for (method, scope, layer), rows in groups.items():
+        groups.setdefault((s.method, s.scope, s.layer, s.criterion, s.unit_mode), []).append(s)
+    for (method, scope, layer, criterion, unit_mode), rows in groups.items():
         scope_text = "layerwise" if scope == "layer" else "global"
         target = f"layer {layer} alone" if layer else "all included layers"
-        print(f"\n{method} pruning, {scope_text}, {target}"
+        units = {"kernel": ", unit kernel columns zeroed", "remove": ", units removed with bias and BN channel"}
+        print(f"\n{method} pruning, {criterion} scores{units.get(unit_mode, '')}, {scope_text}, {target}"
               + (f" (mean ± std over {rows[0].models} models)" if multi else ""))
         print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {'accuracy %':>16} {'loss':>14}")
         for s in rows:

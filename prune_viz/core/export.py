@@ -5,7 +5,9 @@
 * ``compact_model``: a physically smaller dense model without the dead units
   (all-zero kernel columns) of a chain of Dense/Conv layers. A dead unit still
   outputs act(bias), a constant, so its effect on the next layer is folded into
-  that layer's bias: the compacted model computes what the masked one does.
+  that layer's bias: the compacted model computes what the masked one does. A
+  BatchNormalization after dead units loses their channels too (the same group
+  unit mode "remove" zeroes: kernel column, bias, BN channel).
 * ``dead_unit_coupling``: weights of layer L+1 that only ever read a dead unit of L.
 * ``size_and_speed``: file sizes (dense .keras, gzip, CSR arrays, compacted .keras)
   and the measured test-set latency of the masked and compacted models.
@@ -65,6 +67,7 @@ class _Step:
     in_alive: np.ndarray | None = None  # over the kernel's input axis; None = every input alive
     in_const: np.ndarray | None = None  # constant value of each dead input
     alive: np.ndarray | None = None  # over the units
+    channels: np.ndarray | None = None  # a BatchNormalization's kept channels; None = all
 
 
 def _chain_layers(model) -> list:
@@ -130,10 +133,29 @@ def _plan(model, alive_units: dict[str, np.ndarray]) -> list[_Step]:
             steps.append(_Step(layer, None))
         elif alive is None:
             steps.append(_Step(layer, None))  # nothing dead upstream: copied as it is
+        elif name == "BatchNormalization" and _normalises_last_axis(layer):
+            const = np.where(alive, 0.0, _batch_norm_of(layer, const)).astype(np.float32)
+            steps.append(_Step(layer, None, channels=alive))
         else:
             raise CompactionError(f"A {name} layer ({layer.name}) follows dead units; prune-viz can compact "
                                   "chains of Dense/Conv layers with activations, pooling, dropout and Flatten between them.")
     return steps
+
+
+def _normalises_last_axis(layer) -> bool:
+    axis = layer.axis if isinstance(layer.axis, int) else (layer.axis[0] if len(layer.axis) == 1 else None)
+    return axis is not None and axis in (-1, len(layer.input.shape) - 1)
+
+
+def _batch_norm_of(layer, values: np.ndarray) -> np.ndarray:
+    """What an inference-mode BatchNormalization makes of per-channel ``values``."""
+    channels = values.shape[-1]
+    gamma, beta = getattr(layer, "gamma", None), getattr(layer, "beta", None)
+    gamma = np.asarray(gamma.numpy(), np.float64) if gamma is not None else np.ones(channels)
+    beta = np.asarray(beta.numpy(), np.float64) if beta is not None else np.zeros(channels)
+    mean = np.asarray(layer.moving_mean.numpy(), np.float64)
+    variance = np.asarray(layer.moving_variance.numpy(), np.float64)
+    return gamma * (values - mean) / np.sqrt(variance + layer.epsilon) + beta
 
 
 def alive_units_of(kernels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -217,6 +239,8 @@ def compact_model(model, kernels: dict[str, np.ndarray]) -> Compaction:
         config = layer.get_config()
         if step.kind is None:
             layer_weights = [np.asarray(w) for w in layer.get_weights()]
+            if step.channels is not None:  # a BatchNormalization: every weight is per channel
+                layer_weights = [w[step.channels] for w in layer_weights]
         else:
             kernel = np.asarray(kernels[layer.name], np.float32)
             bias = np.asarray(layer.bias.numpy(), np.float32).copy() if layer.use_bias else None
@@ -273,7 +297,9 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
         "base_model_metadata": base,
         "derived_from": derivation(opened.loaded.path, config),
         "pruning": {
-            "method": config.method, "k": config.k, "scope": config.scope,
+            **config.as_dict(),
+            **({"scores": opened.pruner.taylor.description}
+               if config.criterion == "taylor" and opened.pruner.taylor is not None else {}),
             "included_layers": sorted(config.included),
             "sparsity_included": round(result.included_sparsity(), 6),
             "source_model": str(opened.loaded.path),

@@ -109,6 +109,11 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
         kernel = layers[name].kernel
         previous[name] = kernel.constraint
         kernel.constraint = _mask_constraint(mask)
+    # unit mode "remove": a removed unit's bias and BN channel stay zero too
+    vectors = _unit_vector_variables(clone, opened, result)
+    held = [(variable, variable.constraint) for variable, _kept in vectors]
+    for variable, kept in vectors:
+        variable.constraint = _mask_constraint(kept)
     x = arrange(preprocess(data.x_train, evaluator.preprocessing), evaluator.layout)
     y = data.y_train.astype(np.int64)
     try:
@@ -119,7 +124,10 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
     finally:
         for name, constraint in previous.items():
             layers[name].kernel.constraint = constraint
+        for variable, constraint in held:
+            variable.constraint = constraint
     resurrected = sum(int(np.count_nonzero(np.asarray(layers[n].kernel.numpy())[~m])) for n, m in masks.items())
+    resurrected += sum(int(np.count_nonzero(np.asarray(variable.numpy())[kept == 0])) for variable, kept in vectors)
     if resurrected:
         raise RuntimeError(f"{resurrected} pruned weights became non-zero during fine-tuning")
     task.progress(0.93, "Testing the fine-tuned model")
@@ -130,6 +138,31 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
                          fit, unpruned.accuracy, before.accuracy, after.accuracy, after.loss)
     return FinetuneResult(inference_copy(clone), config, before.accuracy, before.loss, after.accuracy, after.loss, unpruned.accuracy,
                           fit, pruned_weights, evaluator.preprocessing, metadata)
+
+
+def _unit_vector_variables(clone, opened, result):
+    """(variable of the clone, float mask) for the bias and BN gamma/beta of every layer whose units
+    ``result`` removes, so fine-tuning cannot bring a removed unit back through them."""
+    layers = dict(_all_layers(clone))
+    pairs = []
+    for layer in opened.layers:
+        removed = result.removed_units(layer.name)
+        if removed is None or not removed.any():
+            continue
+        prefix = layer.name.rpartition("/")[0]
+        for vector in layer.unit_vectors:
+            owner, _, part = vector.label.rpartition("/")
+            target = layers[layer.name] if vector.label == "bias" else layers[f"{prefix}/{owner}" if prefix else owner]
+            pairs.append((getattr(target, part), (~removed).astype(np.float32)))
+    return pairs
+
+
+def _all_layers(model, prefix: str = ""):
+    for child in getattr(model, "layers", []):
+        name = f"{prefix}{child.name}"
+        yield name, child
+        if getattr(child, "layers", None):
+            yield from _all_layers(child, name + "/")
 
 
 def _metadata(opened, result, data: MnistData, preprocessing: str, epochs: int, batch_size: int,

@@ -72,8 +72,7 @@ class FlipScan:
         breaking = self.breaking_k
         per_digit = self.per_digit_accuracy()
         return {
-            "method": self.config.method,
-            "scope": self.config.scope,
+            **{key: value for key, value in self.config.as_dict().items() if key != "k"},
             "included": sorted(self.config.included),
             "data_source": self.data_source,
             "ks": [float(k) for k in self.ks],
@@ -101,7 +100,7 @@ def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[flo
     for i, k in enumerate(ks):
         fraction = i / len(ks)
         task.progress(fraction, f"k = {k:g}%")
-        point = PruningConfig(base.method, k, base.scope, base.included)
+        point = base.with_k(k)
         record, _ = session.evaluate(point, task.sub(fraction, (i + 1) / len(ks)), with_baseline=False)
         rows.append(record.result.predicted)
         if labels is None:
@@ -110,5 +109,5 @@ def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[flo
         if on_point is not None:
             on_point(i, record.result.predicted)
     task.progress(1.0, "Done")
-    return FlipScan(PruningConfig(base.method, 0.0, base.scope, base.included), tuple(float(k) for k in ks),
+    return FlipScan(base.with_k(0.0), tuple(float(k) for k in ks),
                     np.stack(rows), labels, source)

@@ -3,13 +3,15 @@
 A prunable layer is a Dense kernel or a Conv1D/Conv2D kernel. Its *units* are
 the last axis (output neurons or filters); its *matrix view* is the kernel
 reshaped to (fan_in, units), i.e. kh*kw*in x filters for a Conv2D.
-Biases are never pruned.
+Biases are never pruned by themselves: a layer's *unit vectors* (its bias, and
+gamma and beta of a BatchNormalization that directly follows it) are zeroed
+with its units only when unit pruning removes units (unit mode "remove").
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,12 +23,31 @@ _RANK_KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}
 
 
 @dataclass
+class UnitVector:
+    """A per-unit vector that belongs to a layer's units: zeroed with a removed unit."""
+
+    label: str  # "bias", or "<batch norm layer>/gamma" and ".../beta"
+    variable: Any  # tf.Variable; written only through the Pruner
+    original: np.ndarray  # as opened; never modified
+
+
+@dataclass
 class PrunableLayer:
     name: str
     kind: str  # "Dense", "Conv1D" or "Conv2D"
     variable: Any  # tf.Variable holding the kernel; written only through the Pruner
     original: np.ndarray  # the kernel as opened; never modified
     is_output: bool = False
+    unit_vectors: list[UnitVector] = field(default_factory=list)  # bias first, then a following BN's
+    batch_norm: str | None = None  # the BatchNormalization layer right after this one, if any
+
+    @property
+    def unit_vector_note(self) -> str:
+        """What a removed unit takes with it besides its kernel column, in words ("" if nothing)."""
+        parts = ["its bias"] if any(v.label == "bias" for v in self.unit_vectors) else []
+        if self.batch_norm:
+            parts.append(f"its channel of {self.batch_norm} (gamma, beta)")
+        return " and ".join(parts)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -59,11 +80,22 @@ class PrunableLayer:
 def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
     """Prunable kernels in model order; the last one (the output layer) is flagged."""
     if loaded.keras_model is not None:
-        found = [
-            PrunableLayer(name=name, kind=kind, variable=_tf_variable(layer.kernel),
-                          original=variable_copy(layer.kernel))
-            for name, kind, layer in keras_prunable_layers(loaded.keras_model)
-        ]
+        followers = _following_batch_norms(loaded.keras_model)
+        found = []
+        for name, kind, layer in keras_prunable_layers(loaded.keras_model):
+            vectors = []
+            if getattr(layer, "bias", None) is not None:
+                vectors.append(UnitVector("bias", _tf_variable(layer.bias), variable_copy(layer.bias)))
+            norm = followers.get(id(layer))
+            if norm is not None:
+                for part in ("gamma", "beta"):
+                    if getattr(norm, part, None) is not None:
+                        variable = getattr(norm, part)
+                        vectors.append(UnitVector(f"{norm.name}/{part}", _tf_variable(variable),
+                                                  variable_copy(variable)))
+            found.append(PrunableLayer(name=name, kind=kind, variable=_tf_variable(layer.kernel),
+                                       original=variable_copy(layer.kernel), unit_vectors=vectors,
+                                       batch_norm=norm.name if norm is not None else None))
     else:
         found = [
             PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var,
@@ -89,6 +121,47 @@ def keras_prunable_layers(model, prefix: str = "") -> Iterator[tuple[str, str, A
         kind = _prunable_kind(child)
         if kind is not None:
             yield name, kind, child
+
+
+def _following_batch_norms(model) -> dict:
+    """id(prunable layer) -> the BatchNormalization (over the last axis, with a scale) that
+    takes the layer's output directly as its input, in this model and its nested models."""
+    found = {}
+    children = [child for child in getattr(model, "layers", []) if type(child).__name__ != "InputLayer"]
+    for i, child in enumerate(children):
+        if getattr(child, "layers", None):
+            found.update(_following_batch_norms(child))
+            continue
+        if _prunable_kind(child) is None or i + 1 >= len(children):
+            continue
+        for norm in children[i + 1:]:
+            if _normalises_units_of(norm, child, sequential=type(model).__name__ == "Sequential",
+                                    adjacent=norm is children[i + 1]):
+                found[id(child)] = norm
+                break
+    return found
+
+
+def _normalises_units_of(norm, layer, *, sequential: bool, adjacent: bool) -> bool:
+    if not any(cls.__name__ == "BatchNormalization" for cls in type(norm).__mro__):
+        return False
+    if getattr(norm, "gamma", None) is None:  # without a scale, x = 0 still leaves -mean/std + beta
+        return False
+    axis = norm.axis if isinstance(norm.axis, int) else (norm.axis[0] if len(norm.axis) == 1 else None)
+    if axis is None:
+        return False
+    if axis != -1:
+        try:
+            if axis != len(norm.input.shape) - 1:
+                return False
+        except (AttributeError, ValueError):
+            return False
+    if sequential:  # a Sequential is a chain: the next layer is the consumer
+        return adjacent
+    try:
+        return norm.input is layer.output
+    except (AttributeError, ValueError):  # a layer called more than once, or never
+        return False
 
 
 def _prunable_kind(layer) -> str | None:

@@ -19,11 +19,14 @@ The rules (the Pruner makes the plans, see ``prune_viz.core.pruning``):
   units with the smallest L2 norm of their incoming weights (ties to the lower
   unit index; global scope ranks the units of all included layers together).
   A ``UnitPlan`` holds which units are kept.
+- Other criteria (``prune_viz.core.criteria``) replace |w| by a score per weight
+  and the unit norm by a score per unit, with the same order and tie rules; a
+  ``WeightPlan`` then carries its layer's score matrix and thresholds that.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +55,8 @@ class WeightPlan:
     pruned: int  # how many weights the plan prunes
     threshold: float | None
     cut: int
+    # the (fan_in, units) float32 scores thresholded instead of |w|; None for magnitude
+    scores: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -90,9 +95,12 @@ class WeightPlan:
 
     def kept(self, matrix: np.ndarray, rows: Window = slice(None), cols: Window = slice(None)) -> np.ndarray:
         """The keep-mask of ``matrix[rows, cols]``, where ``matrix`` is the layer's original
-        (fan_in, units) matrix; only the window's cells are read, in row blocks."""
+        (fan_in, units) matrix; only the window's cells are read, in row blocks (of the plan's
+        scores instead, when it has any)."""
         if matrix.shape != self.shape:
             raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
+        if self.scores is not None:
+            matrix = self.scores
         row_range, col_range = _window_ranges(self.shape, rows, cols)
         window = matrix[rows, cols]
         if self.threshold is None or window.size == 0:

@@ -15,16 +15,23 @@ Counts: weight pruning zeroes round(n*k/100) weights of a matrix (or of all
 selected matrices together, for global scope); unit pruning zeroes
 round(units*k/100) output units, ranked by the L2 norm of their incoming
 weights. ``round`` is half-up, so k=50 of 5 units prunes 3.
+
+Other criteria (``prune_viz.core.criteria``: random, LAMP, Taylor) replace |w| and
+the unit norm by their scores; the sorting, rounding and tie rules stay the same.
+Unit mode "remove" also zeroes a pruned unit's bias and the gamma and beta of a
+BatchNormalization right after its layer (``PrunableLayer.unit_vectors``), so
+the unit outputs exactly 0; the originals of those are kept and restored too.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from prune_viz.core import criteria
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.magnitudes import SortedMagnitudes, abs_bits
 from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
@@ -33,6 +40,7 @@ from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
 CRITERIA = ("magnitude", "random", "lamp", "taylor")
+MAGNITUDE = "magnitude"
 # kernel: zero the unit's kernel column (a unit with a bias still outputs a constant);
 # remove: also zero its bias and the channel of a BatchNormalization right after it
 UNIT_MODES = ("kernel", "remove")
@@ -66,6 +74,8 @@ class PruningConfig:
     included: frozenset[str] = field(default_factory=frozenset)
     criterion: str = "magnitude"
     unit_mode: str = "kernel"
+    seed: int = 0  # of the random criterion
+
 
     def __post_init__(self):
         for name, value, allowed in (("method", self.method, METHODS), ("scope", self.scope, SCOPES),
@@ -75,14 +85,42 @@ class PruningConfig:
                 raise PruningError(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
         object.__setattr__(self, "k", parse_k(self.k))
         object.__setattr__(self, "included", frozenset(self.included))
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise PruningError(f"seed must be a whole number from 0, not {self.seed!r}.")
+        object.__setattr__(self, "seed", int(self.seed))
+
+    def with_k(self, k: float) -> PruningConfig:
+        """The same settings at another k (criterion, unit mode and seed carry through)."""
+        return replace(self, k=k)
+
+    @property
+    def file_tag(self) -> str:
+        """The settings in a file name: e.g. "unit-k50", "weight-k90-lamp", "unit-k50-random3-remove"."""
+        tag = f"{self.method}-k{self.k:g}"
+        if self.criterion != "magnitude":
+            tag += f"-{self.criterion}" + (str(self.seed) if self.criterion == "random" else "")
+        return tag + ("-remove" if self.removes_units else "")
+
+    @property
+    def removes_units(self) -> bool:
+        return self.method == "unit" and self.unit_mode == "remove"
+
+    def as_dict(self) -> dict:
+        """The settings as JSON-ready fields, for every result that says how it was pruned."""
+        fields = {"method": self.method, "k": self.k, "scope": self.scope, "criterion": self.criterion,
+                  "unit_mode": self.unit_mode}
+        if self.criterion == "random":
+            fields["seed"] = self.seed
+        return fields
 
     def describe(self) -> str:
         scope = "layerwise" if self.scope == "layer" else "global"
         words = [f"{self.method} pruning", f"k={self.k:g}%", scope]
         if self.criterion != "magnitude":
-            words.insert(1, f"{self.criterion} scores")
-        if self.method == "unit" and self.unit_mode != "kernel":
-            words.append(f"units {self.unit_mode}d")
+            words.insert(1, f"{self.criterion} scores" + (f" (seed {self.seed})" if self.criterion == "random" else ""))
+        if self.method == "unit":
+            words.append("units removed with bias and BN channel" if self.unit_mode == "remove"
+                         else "unit kernel columns zeroed")
         return ", ".join(words)
 
 
@@ -116,6 +154,7 @@ class LayerResult:
     size: int
     pruned_units: int  # units whose every weight is masked
     units: int
+    vector_entries: int = 0  # non-zero bias and BatchNormalization entries zeroed with removed units
 
     @property
     def sparsity(self) -> float:
@@ -139,6 +178,11 @@ class PruneResult:
         return sum(layer.zeros for layer in self.layers)
 
     @property
+    def vector_entries(self) -> int:
+        """Non-zero biases and BatchNormalization parameters that removed units zeroed."""
+        return sum(layer.vector_entries for layer in self.layers)
+
+    @property
     def prunable_sparsity(self) -> float:
         return self.prunable_zeros / self.prunable_size if self.prunable_size else 0.0
 
@@ -151,10 +195,18 @@ class PruneResult:
         return next(layer for layer in self.layers if layer.name == name)
 
     def threshold(self, name: str) -> float | None:
-        """The |w| (weight) or unit norm (unit) at or below which ``name`` is pruned, None when
-        the layer is excluded or nothing is pruned; the same for all layers with global scope."""
+        """The score (|w| or unit norm for magnitude) at or below which ``name`` is pruned, None
+        when the layer is excluded or nothing is pruned; the same for all layers with global scope."""
         plan = self.plans.get(name)
         return plan.threshold if plan is not None else None
+
+    def removed_units(self, name: str) -> np.ndarray | None:
+        """Bool per unit of ``name``, True where the unit is removed with its bias and BN channel;
+        None unless this result removes units there (unit mode "remove")."""
+        plan = self.plans.get(name)
+        if not self.config.removes_units or not isinstance(plan, UnitPlan):
+            return None
+        return ~plan.kept_units
 
 
 class Pruner:
@@ -170,9 +222,15 @@ class Pruner:
         self._originals = {layer.name: tf.constant(layer.original) for layer in self.layers
                            if not self._blocked(layer)}
         self._unit_norms = {layer.name: unit_norms(layer.original) for layer in self.layers}
-        self._unit_ranks = {name: _ranks(norms) for name, norms in self._unit_norms.items()}
-        self._sorted: dict[str, SortedMagnitudes] = {}  # name -> ascending |w|
-        self._columns: dict[str, tuple] = {}  # name -> (max |w|, flat index of its last occurrence, zeros) per unit
+        self._unit_ranks = {(MAGNITUDE, name): _ranks(norms) for name, norms in self._unit_norms.items()}
+        self._unit_scores = {(MAGNITUDE, name): norms for name, norms in self._unit_norms.items()}
+        # score key (MAGNITUDE, "lamp", "taylor" or ("random", seed)) and layer name -> ...
+        self._sorted: dict[tuple, SortedMagnitudes] = {}  # ascending scores
+        self._columns: dict[tuple, tuple] = {}  # (max score, flat index of its last occurrence) per unit
+        self._score_matrices: dict[tuple, np.ndarray] = {}  # float32 (fan_in, units), not for magnitude
+        self._zeros: dict[str, np.ndarray] = {}  # zero weights per unit
+        self._zero_positions: dict[str, np.ndarray] = {}  # flat indices of the zero weights
+        self.taylor: criteria.TaylorScores | None = None
         self._tie_cache: dict = {}
         self._global_cache: dict = {}
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
@@ -182,18 +240,19 @@ class Pruner:
         return layer.size > BLOCK_ELEMENTS and len(layer.shape) == 2 and layer.fan_in > 1
 
     # -- per-layer numbers, computed once -------------------------------------------------------
-    def prepare(self, name: str) -> None:
-        """Sort |w| and gather the per-unit numbers (done lazily; call it to warm a layer up)."""
-        if name in self._sorted:
+    def prepare(self, name: str, key=MAGNITUDE) -> None:
+        """Sort the layer's scores (|w| for magnitude) and gather the per-unit numbers (done
+        lazily; call it to warm a layer up)."""
+        if (key, name) in self._sorted:
             return
         layer = self._by_name[name]
-        matrix = layer.as_matrix(layer.original)
+        matrix = self._score_source(key, name)
         ordered = SortedMagnitudes(lambda: (rows for _, rows in row_blocks(matrix)))
         units = layer.units
         col_max = np.full(units, -np.inf, np.float32)
         col_last = np.zeros(units, np.int64)
         zeros = np.zeros(units, np.int64)
-        for r0, block in row_blocks(layer.as_matrix(layer.original)):
+        for r0, block in row_blocks(matrix):
             magnitude = np.abs(block)
             block_max = magnitude.max(axis=0)
             # last row (so highest flat index) holding the block's max, per unit; a row-wise max of
@@ -207,13 +266,93 @@ class Pruner:
             newer = (block_max >= col_max) | has_nan
             col_last[newer] = (r0 + last_row[newer]) * units + np.nonzero(newer)[0]
             col_max = np.where(newer, block_max, col_max)
-            zeros += np.count_nonzero(block == 0, axis=0)
-        self._columns[name] = (col_max, col_last, zeros)
-        self._sorted[name] = ordered
+            if key == MAGNITUDE:
+                zeros += np.count_nonzero(block == 0, axis=0)
+        if key == MAGNITUDE:
+            self._zeros[name] = zeros
+        self._columns[key, name] = (col_max, col_last)
+        self._sorted[key, name] = ordered
 
-    def _sorted_abs(self, name: str) -> SortedMagnitudes:
-        self.prepare(name)
-        return self._sorted[name]
+    def _sorted_abs(self, name: str, key=MAGNITUDE) -> SortedMagnitudes:
+        self.prepare(name, key)
+        return self._sorted[key, name]
+
+    # -- criteria -------------------------------------------------------------------------------
+    @staticmethod
+    def score_key(config: PruningConfig):
+        """Which scores ``config`` thresholds: equal keys share sorted scores."""
+        return ("random", config.seed) if config.criterion == "random" else config.criterion
+
+    def set_taylor_scores(self, scores: criteria.TaylorScores) -> None:
+        """Hand over the Taylor scores of every prunable layer (computed by criteria.taylor_scores)."""
+        missing = {layer.name for layer in self.layers} - scores.scores.keys()
+        if missing:
+            raise PruningError(f"The Taylor scores lack layer {', '.join(sorted(missing))}.")
+        self._forget("taylor")
+        self.taylor = scores
+
+    def _forget(self, key) -> None:
+        """Drop the scores of ``key`` (or, for a callable, of every key it accepts) and what was sorted from them."""
+        unwanted = key if callable(key) else (lambda cached: cached == key)
+        for cache in (self._sorted, self._columns, self._score_matrices, self._unit_scores, self._unit_ranks):
+            for cached in [c for c in cache if unwanted(c[0])]:
+                del cache[cached]
+        self._global_cache.clear()
+        self._tie_cache.clear()
+
+    def _forget_other_seeds(self, key) -> None:
+        """Keep the random scores of one seed only: a seed spin box would otherwise pile them up."""
+        self._forget(lambda cached: isinstance(cached, tuple) and cached != key)
+
+    def _check_scores(self, config: PruningConfig) -> None:
+        if config.criterion == "taylor" and self.taylor is None:
+            raise PruningError("Taylor scores need training images: compute them first (they are "
+                               "computed once per model and data source).")
+
+    def _score_source(self, key, name: str) -> np.ndarray:
+        """The (fan_in, units) matrix whose |values| are the layer's weight scores."""
+        layer = self._by_name[name]
+        if key == MAGNITUDE:
+            return layer.as_matrix(layer.original)
+        found = self._score_matrices.get((key, name))
+        if found is None:
+            shape = (layer.fan_in, layer.units)
+            if key == "lamp":
+                found = criteria.lamp_scores(layer.as_matrix(layer.original))
+            elif key == "taylor":
+                found = np.asarray(self.taylor.scores[name], np.float32).reshape(shape)
+            else:
+                self._forget_other_seeds(key)
+                found = criteria.random_scores(shape, key[1], name)
+            found.flags.writeable = False
+            self._score_matrices[key, name] = found
+        return found
+
+    def _unit_score(self, key, name: str) -> np.ndarray:
+        """The layer's unit scores (float64): the lowest are pruned first."""
+        found = self._unit_scores.get((key, name))
+        if found is None:
+            layer = self._by_name[name]
+            if key == "lamp":
+                found = criteria.lamp_unit_scores(self._unit_norms[name], layer.fan_in)
+            elif key == "taylor":
+                found = criteria.unit_sums(self._score_source(key, name))
+            else:
+                self._forget_other_seeds(key)
+                found = criteria.random_unit_scores(layer.units, key[1], name)
+            self._unit_scores[key, name] = found
+            self._unit_ranks[key, name] = _ranks(found)
+        return found
+
+    def scores(self, name: str, config: PruningConfig) -> SortedMagnitudes:
+        """The layer's weight scores under ``config``'s criterion, ascending (for histograms)."""
+        self._check_scores(config)
+        return self._sorted_abs(name, self.score_key(config))
+
+    def unit_scores(self, name: str, config: PruningConfig) -> np.ndarray:
+        """The layer's unit scores under ``config``'s criterion (float64)."""
+        self._check_scores(config)
+        return self._unit_score(self.score_key(config), name)
 
     def magnitudes(self, name: str) -> SortedMagnitudes:
         """The layer's |w| in ascending order (for histograms and order statistics without a copy)."""
@@ -223,13 +362,14 @@ class Pruner:
         """The L2 norm of each unit's incoming original weights (float64, computed once)."""
         return self._unit_norms[name]
 
-    def _weight_plan(self, name: str, n: int, threshold: float | None) -> WeightPlan:
-        """The plan pruning the first n weights of the layer's stable |w| order; ``threshold`` is
-        the |w| of the n-th (for global scope: of the joint order), None when nothing is pruned."""
+    def _weight_plan(self, name: str, n: int, threshold: float | None, key=MAGNITUDE) -> WeightPlan:
+        """The plan pruning the first n weights of the layer's stable score order; ``threshold``
+        is the score of the n-th (for global scope: of the joint order), None when nothing is pruned."""
         layer = self._by_name[name]
+        scores = None if key == MAGNITUDE else self._score_source(key, name)
         if threshold is None:
-            return WeightPlan(self._matrix_shape(name), 0, None, 0)
-        ordered = self._sorted_abs(name)
+            return WeightPlan(self._matrix_shape(name), 0, None, 0, scores)
+        ordered = self._sorted_abs(name, key)
         t = np.float32(threshold)
         below = ordered.count_below(t)
         ties = ordered.count_at_most(t) - below
@@ -239,17 +379,17 @@ class Pruner:
         elif taken == 0:
             cut = 0
         else:
-            cut = self._tie_index(name, t, taken) + 1
-        return WeightPlan(self._matrix_shape(name), n, float(threshold), cut)
+            cut = self._tie_index(name, t, taken, key) + 1
+        return WeightPlan(self._matrix_shape(name), n, float(threshold), cut, scores)
 
-    def _tie_index(self, name: str, t, m: int) -> int:
-        """Flat index of the m-th (1-based) weight with |w| == t, in flat order."""
-        key = (name, float(t), m)
+    def _tie_index(self, name: str, t, m: int, score_key=MAGNITUDE) -> int:
+        """Flat index of the m-th (1-based) weight with score == t, in flat order."""
+        key = (score_key, name, float(t), m)
         found = self._tie_cache.get(key)  # prune() may run on the GUI and the job thread at once
         if found is None:
             layer = self._by_name[name]
             seen = 0
-            for r0, block in row_blocks(layer.as_matrix(layer.original)):
+            for r0, block in row_blocks(self._score_source(score_key, name)):
                 magnitude = np.abs(block).ravel()
                 hits = np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t)
                 if seen + len(hits) >= m:
@@ -261,10 +401,10 @@ class Pruner:
             self._tie_cache[key] = found
         return found
 
-    def _global_weight_counts(self, names: tuple[str, ...], n: int) -> tuple[dict, float | None]:
+    def _global_weight_counts(self, names: tuple[str, ...], n: int, key=MAGNITUDE) -> tuple[dict, float | None]:
         """How many of each layer's weights fall in the first n of the joint stable order
         (layers in model order, then flat index), and the joint threshold."""
-        arrays = [self._sorted_abs(name) for name in names]
+        arrays = [self._sorted_abs(name, key) for name in names]
         total = sum(len(a) for a in arrays)
         if n == 0:
             return {name: 0 for name in names}, None
@@ -297,10 +437,10 @@ class Pruner:
             counts[name] = b + take
         return counts, float(t)
 
-    def _global_unit_ranks(self, names: tuple[str, ...]):
-        key = ("unit", names)
+    def _global_unit_ranks(self, names: tuple[str, ...], score_key=MAGNITUDE):
+        key = ("unit", score_key, names)
         if key not in self._global_cache:
-            joined = np.concatenate([self._unit_norms[n] for n in names])
+            joined = np.concatenate([self._unit_score(score_key, n) for n in names])
             ranks = _ranks(joined)
             out, start = {}, 0
             for n in names:
@@ -319,24 +459,24 @@ class Pruner:
 
     def prune(self, config: PruningConfig) -> PruneResult:
         """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
-        if config.criterion != "magnitude" or config.unit_mode != "kernel":
-            raise PruningError(f"{config.describe()} is not implemented yet.")
+        self._check_scores(config)
+        key = self.score_key(config)
         names = self.check_included(config.included)
         plans: dict[str, LayerPlan] = {}
         if config.method == "weight":
             if config.scope == "global" and names:
                 counts, threshold = self._global_weight_counts(
-                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k))
+                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key)
                 for n in names:
-                    plans[n] = self._weight_plan(n, counts[n], threshold)
+                    plans[n] = self._weight_plan(n, counts[n], threshold, key)
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].size, config.k)
-                    threshold = float(self._sorted_abs(n).value_at(n_pruned - 1)) if n_pruned else None
-                    plans[n] = self._weight_plan(n, n_pruned, threshold)
+                    threshold = float(self._sorted_abs(n, key).value_at(n_pruned - 1)) if n_pruned else None
+                    plans[n] = self._weight_plan(n, n_pruned, threshold, key)
         else:
             if config.scope == "global" and names:
-                unit_ranks, sorted_all = self._global_unit_ranks(names)
+                unit_ranks, sorted_all = self._global_unit_ranks(names, key)
                 n_pruned = count_to_prune(len(sorted_all), config.k)
                 threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
                 for n in names:
@@ -344,10 +484,11 @@ class Pruner:
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    norms = np.sort(self._unit_norms[n])
-                    threshold = float(norms[n_pruned - 1]) if n_pruned else None
-                    plans[n] = UnitPlan(self._matrix_shape(n), self._unit_ranks[n] >= n_pruned, threshold)
-        results = [self._layer_result(layer, plans.get(layer.name)) for layer in self.layers]
+                    scores = np.sort(self._unit_score(key, n))
+                    threshold = float(scores[n_pruned - 1]) if n_pruned else None
+                    plans[n] = UnitPlan(self._matrix_shape(n), self._unit_ranks[key, n] >= n_pruned, threshold)
+        results = [self._layer_result(layer, plans.get(layer.name), key, config.removes_units)
+                   for layer in self.layers]
         masks = _LazyMasks(self, plans)
         return PruneResult(config, _LazyKernels(self, masks), masks, results, plans)
 
@@ -355,21 +496,43 @@ class Pruner:
         layer = self._by_name[name]
         return layer.fan_in, layer.units
 
-    def _layer_result(self, layer: PrunableLayer, plan: LayerPlan | None) -> LayerResult:
+    def _layer_result(self, layer: PrunableLayer, plan: LayerPlan | None, key=MAGNITUDE,
+                      removes_units: bool = False) -> LayerResult:
         """Counts from the plan and the per-unit numbers: no pass over the weights."""
         self.prepare(layer.name)
-        col_max, col_last, zeros_per_unit = self._columns[layer.name]
+        zeros_per_unit = self._zeros[layer.name]
         zeros = int(zeros_per_unit.sum())
         size, units = layer.size, layer.units
         if plan is None:
             return LayerResult(layer.name, 0, zeros, size, 0, units)
         if isinstance(plan, UnitPlan):
             kept_zeros = int(zeros_per_unit[plan.kept_units].sum())
-            return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units)
-        # a unit is dead when its last weight in the order (its largest |w|, last of equals) is pruned
+            removed = ~plan.kept_units
+            vectors = sum(int(np.count_nonzero(v.original[removed])) for v in layer.unit_vectors) \
+                if removes_units else 0
+            return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units,
+                               vectors)
+        # a unit is dead when its last weight in the order (its largest score, last of equals) is pruned
+        self.prepare(layer.name, key)
+        col_max, col_last = self._columns[key, layer.name]
         dead_units = int(np.count_nonzero(plan.pruned_where(col_max, col_last < plan.cut)))
-        # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
-        return LayerResult(layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units)
+        if key == MAGNITUDE:  # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
+            return LayerResult(layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units)
+        # other scores put zero weights anywhere in the order: count the zeros the plan keeps
+        at = self._zero_flat_indices(layer.name)
+        scores = self._score_source(key, layer.name).ravel()[at]
+        kept_zeros = int(np.count_nonzero(~plan.pruned_where(scores, at < plan.cut)))
+        return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, dead_units, units)
+
+    def _zero_flat_indices(self, name: str) -> np.ndarray:
+        found = self._zero_positions.get(name)
+        if found is None:
+            layer = self._by_name[name]
+            found = np.concatenate([r0 * layer.units + np.flatnonzero(block == 0)
+                                    for r0, block in row_blocks(layer.as_matrix(layer.original))] or
+                                   [np.zeros(0, np.int64)])
+            self._zero_positions[name] = found
+        return found
 
     # -- masks and kernels ----------------------------------------------------------------------
     def mask(self, name: str, plan: LayerPlan):
@@ -395,14 +558,25 @@ class Pruner:
                 layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
+            removed = result.removed_units(layer.name)
+            for vector in layer.unit_vectors:
+                vector.variable.assign(vector.original if removed is None or not removed.any()
+                                       else self.vector_values(vector, removed))
+
+    @staticmethod
+    def vector_values(vector, removed: np.ndarray) -> np.ndarray:
+        """A unit vector (bias, BN gamma or beta) with the removed units' entries zeroed."""
+        return np.where(removed, vector.original.dtype.type(0), vector.original)
 
     def restore(self) -> None:
-        """Put the original kernels back, bit for bit."""
+        """Put the original kernels, biases and BatchNormalization parameters back, bit for bit."""
         for layer in self.layers:
             if self._blocked(layer):
                 self._write_blocks(layer, None)
             else:
                 layer.variable.assign(self._originals[layer.name])
+            for vector in layer.unit_vectors:
+                vector.variable.assign(vector.original)
 
     def _write_blocks(self, layer: PrunableLayer, plan: LayerPlan | None) -> None:
         """Write the pruned kernel row block by row block, straight from the numpy originals;
@@ -428,7 +602,8 @@ class Pruner:
     def _select(layer: PrunableLayer, plan: LayerPlan, r0: int, rows, ops: dict):
         if isinstance(plan, UnitPlan):
             return ops["unit"](rows, plan.kept_units)
-        if np.isnan(plan.threshold):  # the cut is among NaN weights: the plan's mask, in numpy
+        if plan.scores is not None or np.isnan(plan.threshold):  # scores that are not |w|, or the cut
+            # among NaN weights: the plan's mask, in numpy
             kept = plan.kept(layer.as_matrix(layer.original), rows=slice(r0, r0 + len(rows)))
             return np.where(kept, rows, layer.original.dtype.type(0))
         threshold = np.float32(plan.threshold)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from psygnal import Signal
 
+from prune_viz.core.criteria import TaylorScores, taylor_scores
 from prune_viz.core.data import load_mnist
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
@@ -84,7 +85,7 @@ class ResultKey:
     preprocessing: str
 
 
-CONFIG_FIELDS = ("method", "k", "scope", "included")
+CONFIG_FIELDS = ("method", "k", "scope", "included", "criterion", "unit_mode", "seed")
 
 
 def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, ...] = CONFIG_FIELDS) -> str:
@@ -98,6 +99,12 @@ def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, .
         changes.append(f"the scope changed ({old.scope} -> {new.scope})")
     if "included" in fields and old.included != new.included:
         changes.append("the included layers changed")
+    if "criterion" in fields and old.criterion != new.criterion:
+        changes.append(f"the criterion changed ({old.criterion} -> {new.criterion})")
+    if "unit_mode" in fields and old.unit_mode != new.unit_mode and "unit" in (old.method, new.method):
+        changes.append(f"the unit mode changed ({old.unit_mode} -> {new.unit_mode})")
+    if "seed" in fields and old.seed != new.seed and "random" in (old.criterion, new.criterion):
+        changes.append(f"the random seed changed ({old.seed} -> {new.seed})")
     return ", ".join(changes)
 
 
@@ -132,6 +139,7 @@ class Session:
         self._baselines: dict[tuple, EvaluationRecord] = {}
         self._model_serials = itertools.count(1)
         self.model_serial = 0  # 0: no model opened yet
+        self._taylor_key: tuple | None = None  # (model serial, data path, preprocessing) of the Taylor scores
 
     # -- state changes (owner thread) -----------------------------------------------------------
     def set_model(self, opened: OpenedModel | None) -> None:
@@ -143,25 +151,17 @@ class Session:
         self._evaluator = None
         self._evaluator_key = None
         self._baselines = {}
+        self._taylor_key = None
         self.model_changed.emit(opened)
         if opened is not None:
             self.configure(k=0.0, included=opened.default_included)
 
     def configure(self, **changes) -> PruneResult | None:
-        """Change any of method, k, scope, included; recompute the masks (TF ops) and emit."""
-        values = {
-            "method": self.config.method,
-            "k": self.config.k,
-            "scope": self.config.scope,
-            "included": self.config.included,
-        }
-        values.update(changes)
-        config = PruningConfig(**values)
+        """Change any of the PruningConfig fields (method, k, scope, included, criterion, unit_mode,
+        seed); recompute the masks (TF ops) and emit. Taylor scores must be ready (``taylor``)."""
+        config = replace(self.config, **changes)
         if self.model is not None:
-            config = PruningConfig(
-                config.method, config.k, config.scope,
-                frozenset(self.model.pruner.check_included(config.included)),
-            )
+            config = replace(config, included=frozenset(self.model.pruner.check_included(config.included)))
         changed = config != self.config
         self.config = config
         if changed:
@@ -224,7 +224,7 @@ class Session:
         result = result or self.result
         if self.model is None or result is None or not self.model.total_parameters:
             return 0.0
-        return (result.prunable_zeros + self.model.other_zeros) / self.model.total_parameters
+        return (result.prunable_zeros + result.vector_entries + self.model.other_zeros) / self.model.total_parameters
 
     def baseline(self) -> EvaluationRecord | None:
         return self._baselines.get(self._evaluator_key) if self._evaluator_key else None
@@ -268,8 +268,10 @@ class Session:
             pruner = self.model.pruner
             baseline = self._baselines.get(built_for)
             try:
+                if config.criterion == "taylor":
+                    self.taylor(task.sub(0.0, 0.2))
                 if with_baseline and baseline is None:
-                    unpruned = PruningConfig(config.method, 0.0, config.scope, config.included)
+                    unpruned = config.with_k(0.0)
                     pruner.restore()
                     baseline = self._record(unpruned, pruner.prune(unpruned), evaluator, built_for,
                                             task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0))
@@ -283,6 +285,27 @@ class Session:
             finally:
                 pruner.restore()
             return record, baseline
+
+    @property
+    def taylor_ready(self) -> bool:
+        """Whether the model's Taylor scores are for the current data and input scaling."""
+        return self.model is not None and self._taylor_key == (self.model_serial, self.data_path, self.preprocessing)
+
+    def taylor(self, task: TaskState | None = None) -> TaylorScores:
+        """The Taylor scores of the open model on the current data's training images, computed once
+        per model, data source and input scaling, and handed to the model's Pruner."""
+        task = task or quiet()
+        with tensorflow_job():
+            if self.model is None:
+                raise RuntimeError("no model is open")
+            key = (self.model_serial, self.data_path, self.preprocessing)
+            if self._taylor_key != key or self.model.pruner.taylor is None:
+                task.progress(0.0, "Loading MNIST training images")
+                data = load_mnist(self.data_path, need_training=True)
+                scores = taylor_scores(self.model, data, preprocessing=self.preprocessing, task=task.sub(0.05, 1.0))
+                self.model.pruner.set_taylor_scores(scores)
+                self._taylor_key = key
+            return self.model.pruner.taylor
 
     def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple,
                 task: TaskState) -> EvaluationRecord:

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
-from prune_viz.core.pruning import METHODS, SCOPES, PruningConfig, PruningError, parse_k
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, PruningConfig, PruningError, parse_k
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 DEFAULT_KS = (0, 25, 50, 60, 70, 80, 90, 95, 97, 99)
 ALL_LAYERS = ""  # the ``layer`` of a point that pruned every included layer together
 
-CSV_FIELDS = ("model", "seed", "method", "scope", "layer", "k", "sparsity_included", "sparsity_all",
-              "accuracy", "loss", "seconds")
-SUMMARY_FIELDS = ("method", "scope", "layer", "k", "models", "sparsity_included_mean", "sparsity_all_mean",
+CSV_FIELDS = ("model", "seed", "method", "criterion", "unit_mode", "scope", "layer", "k", "sparsity_included",
+              "sparsity_all", "accuracy", "loss", "seconds")
+SUMMARY_FIELDS = ("method", "criterion", "unit_mode", "scope", "layer", "k", "models", "sparsity_included_mean", "sparsity_all_mean",
                   "accuracy_mean", "accuracy_std", "loss_mean", "loss_std")
 
 
@@ -37,6 +37,8 @@ class SweepPoint:
     accuracy: float
     loss: float
     seconds: float  # the evaluation pass
+    criterion: str = "magnitude"
+    unit_mode: str = "kernel"  # of unit pruning; "" for weight pruning
 
     def as_row(self) -> dict:
         row = asdict(self)
@@ -57,6 +59,8 @@ class SweepSummary:
     accuracy_std: float  # sample standard deviation over models (0 for one model)
     loss_mean: float
     loss_std: float
+    criterion: str = "magnitude"
+    unit_mode: str = "kernel"
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -75,19 +79,31 @@ def check_grid(methods: Iterable[str], ks: Iterable) -> tuple[tuple[str, ...], t
     return methods, ks
 
 
+def check_criteria(criteria: Iterable[str]) -> tuple[str, ...]:
+    criteria = tuple(dict.fromkeys(criteria))
+    for criterion in criteria:
+        if criterion not in CRITERIA:
+            raise PruningError(f"criterion must be one of {', '.join(CRITERIA)}, not {criterion!r}.")
+    return criteria
+
+
 def sweep_configs(session, methods: Sequence[str], ks: Sequence[float], scope: str = "layer",
-                  per_layer: bool = False) -> list[tuple[str, PruningConfig]]:
-    """(layer label, config) for every point, in the order they are run."""
+                  per_layer: bool = False, criteria: Sequence[str] | None = None) -> list[tuple[str, PruningConfig]]:
+    """(layer label, config) for every point, in the order they are run; the session's criterion
+    (or each of ``criteria``), unit mode and seed carry into every config."""
     if scope not in SCOPES:
         raise PruningError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}.")
     methods, ks = check_grid(methods, ks)
+    criteria = check_criteria(criteria) if criteria else (session.config.criterion,)
     included = session.config.included
     if not included:
         raise PruningError("No layers are selected for pruning.")
     groups = [(name, frozenset({name})) for name in sorted(included, key=_layer_order(session))] \
         if per_layer else [(ALL_LAYERS, frozenset(included))]
-    return [(label, PruningConfig(method, k, "layer" if per_layer else scope, layers))
-            for label, layers in groups for method in methods for k in ks]
+    base = session.config
+    return [(label, replace(base, method=method, k=k, scope="layer" if per_layer else scope, included=layers,
+                            criterion=criterion))
+            for label, layers in groups for criterion in criteria for method in methods for k in ks]
 
 
 def _layer_order(session):
@@ -99,12 +115,15 @@ def _layer_order(session):
 def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[float] = DEFAULT_KS,
               scope: str = "layer", task: TaskState | None = None,
               on_point: Callable[[SweepPoint], None] | None = None, *, per_layer: bool = False,
-              data_path: str | None = None, preprocessing: str = "auto") -> list[SweepPoint]:
+              data_path: str | None = None, preprocessing: str = "auto", criteria: Sequence[str] | None = None,
+              unit_mode: str | None = None, seed: int | None = None) -> list[SweepPoint]:
     """Evaluate every (method, k) (per included layer when ``per_layer``) from the original weights.
 
     ``target`` is a Session with a model open (its included layers, data and
     preprocessing are used) or an OpenedModel (default layers, ``data_path``,
-    ``preprocessing``). Runs in the TF job thread; the model is left unpruned.
+    ``preprocessing``). Runs in the TF job thread; the model is left unpruned. ``criteria``
+    (default: the session's criterion), ``unit_mode`` and ``seed`` (default: the session's) say
+    how every point is scored and how units are pruned.
     """
     from prune_viz.core.session import OpenedModel, Session
 
@@ -116,7 +135,10 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
         session = target
     if session.model is None:
         raise RuntimeError("no model is open")
-    plan = sweep_configs(session, methods, ks, scope, per_layer)
+    if unit_mode is not None or seed is not None:
+        session.configure(unit_mode=unit_mode or session.config.unit_mode,
+                          seed=session.config.seed if seed is None else seed)
+    plan = sweep_configs(session, methods, ks, scope, per_layer, criteria)
     loaded = session.model.loaded
     name = loaded.path.name
     seed = loaded.metadata.get("seed")
@@ -124,13 +146,14 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
     points = []
     for i, (layer, config) in enumerate(plan):
         fraction = i / len(plan)
-        task.progress(fraction, f"{config.method} k={config.k:g}{' ' + layer if layer else ''}")
+        task.progress(fraction, f"{config.criterion} {config.method} k={config.k:g}{' ' + layer if layer else ''}")
         # Session.evaluate builds its Evaluator once, on the first point
         record, _ = session.evaluate(config, task.sub(fraction, (i + 1) / len(plan)), with_baseline=False)
         point = SweepPoint(
             model=name, seed=seed, method=config.method, scope=config.scope, layer=layer, k=config.k,
             sparsity_included=record.sparsity, sparsity_all=record.sparsity_all,
             accuracy=record.result.accuracy, loss=record.result.loss, seconds=record.result.seconds,
+            criterion=config.criterion, unit_mode=config.unit_mode if config.method == "unit" else "",
         )
         points.append(point)
         if on_point is not None:
@@ -147,19 +170,21 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 
 def summarise(points: Iterable[SweepPoint]) -> list[SweepSummary]:
-    """Mean and sample std over models of every (method, scope, layer, k), in first-seen order."""
+    """Mean and sample std over models of every (method, criterion, unit mode, scope, layer, k),
+    in first-seen order."""
     groups: dict[tuple, list[SweepPoint]] = {}
     for point in points:
-        groups.setdefault((point.method, point.scope, point.layer, point.k), []).append(point)
+        groups.setdefault((point.method, point.scope, point.layer, point.k, point.criterion, point.unit_mode),
+                          []).append(point)
     out = []
-    for (method, scope, layer, k), group in groups.items():
+    for (method, scope, layer, k, criterion, unit_mode), group in groups.items():
         acc_mean, acc_std = _mean_std([p.accuracy for p in group])
         loss_mean, loss_std = _mean_std([p.loss for p in group])
         out.append(SweepSummary(
             method, scope, layer, k, len(group),
             sum(p.sparsity_included for p in group) / len(group),
             sum(p.sparsity_all for p in group) / len(group),
-            acc_mean, acc_std, loss_mean, loss_std,
+            acc_mean, acc_std, loss_mean, loss_std, criterion, unit_mode,
         ))
     return out
 

@@ -170,8 +170,10 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         if not history:
             return []
         last = history[-1]
+        # one criterion (and unit mode) at a time: curves of different scores would mix in one series
         return [r for r in history
-                if r.data_source == last.data_source and r.result.preprocessing == last.result.preprocessing]
+                if r.data_source == last.data_source and r.result.preprocessing == last.result.preprocessing
+                and r.config.criterion == last.config.criterion and r.config.unit_mode == last.config.unit_mode]
 
     def _series_item(self, key: tuple[str, str], sweep: bool) -> pg.PlotDataItem:
         store = self._sweep_series if sweep else self._series

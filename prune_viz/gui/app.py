@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from prune_viz.core.inputs import PREPROCESSING
-from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningError, parse_k
 
 SCREENSHOT_SETTLE_MS = 300  # let the last layout and repaint happen before grabbing
 
@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", choices=METHODS, help="weight or unit pruning")
     parser.add_argument("--k", type=_k_arg, help="percent to prune, 0-100")
     parser.add_argument("--scope", choices=SCOPES, help="layerwise or global threshold")
+    parser.add_argument("--criterion", choices=CRITERIA, help="what ranks the weights and units")
+    parser.add_argument("--unit-mode", choices=UNIT_MODES, help="kernel column only, or remove (also bias and BN)")
+    parser.add_argument("--seed", type=int, help="seed of the random criterion")
     parser.add_argument("--evaluate", action="store_true", help="evaluate once the model is open")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="save an image of the window once ready (after --evaluate's result) and exit")
@@ -114,7 +117,8 @@ def run_app(argv: list[str] | None = None) -> int:
 
     model = args.model or demo_model_path()
     config = {key: value for key, value in
-              (("method", args.method), ("k", args.k), ("scope", args.scope)) if value is not None}
+              (("method", args.method), ("k", args.k), ("scope", args.scope), ("criterion", args.criterion),
+               ("unit_mode", args.unit_mode), ("seed", args.seed)) if value is not None}
     exit_code = {"value": 0}
 
     def fail(message: str) -> None:

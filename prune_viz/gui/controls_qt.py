@@ -1,4 +1,5 @@
-"""Pruning controls bound to the Session: method, scope, the k% slider, the layer list, readouts."""
+"""Pruning controls bound to the Session: method, criterion, unit mode, scope, the k% slider,
+the layer list, readouts."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QComboBox,
+    QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
@@ -20,7 +23,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.core.pruning import PruneResult, PruningConfig
+from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
+
+CRITERION_LABELS = {
+    "magnitude": "Magnitude (|w|, unit L2 norm)",
+    "random": "Random (seeded baseline)",
+    "lamp": "LAMP (layer-adaptive, Lee et al. 2021)",
+    "taylor": "Taylor (|w·dL/dw| on training images)",
+}
+UNIT_MODE_LABELS = {
+    "kernel": "Kernel column only",
+    "remove": "Remove: column, bias and BN channel",
+}
 
 
 def percent(fraction: float) -> str:
@@ -28,15 +42,31 @@ def percent(fraction: float) -> str:
 
 
 class PruningControls(QGroupBox):
-    """Method, scope, k (slider + spin box, 0-100 step 1), obtained sparsity, Reset."""
+    """Method, criterion, unit mode, scope, k (slider + spin box, 0-100 step 1), obtained sparsity, Reset."""
+
+    taylor_requested = Signal()  # Taylor was chosen but its scores are not computed for this model and data
 
     TITLE = "Pruning"
 
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(self.TITLE, parent)
         self.session = session
-        self.weight_radio = QRadioButton("&Weight: the k% smallest |w|")
-        self.unit_radio = QRadioButton("&Unit: the k% units of smallest L2 norm")
+        self.weight_radio = QRadioButton("&Weight: the k% lowest-scoring weights")
+        self.unit_radio = QRadioButton("&Unit: the k% lowest-scoring units")
+        self.criterion_combo = QComboBox()
+        for criterion in CRITERIA:
+            self.criterion_combo.addItem(CRITERION_LABELS[criterion], criterion)
+        self.criterion_combo.setToolTip("What ranks the weights (and units): the lowest scores are pruned first")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("Seed of the random criterion: the same seed gives the same masks")
+        self.unit_mode_combo = QComboBox()
+        for mode in UNIT_MODES:
+            self.unit_mode_combo.addItem(UNIT_MODE_LABELS[mode], mode)
+        self.unit_mode_combo.setToolTip(
+            "Kernel: zero the unit's kernel column (with a bias it still outputs a constant).\n"
+            "Remove: also zero its bias and its channel of a BatchNormalization right after the layer "
+            "(gamma, beta), so it outputs exactly 0 through ReLU.")
         self.method_group = QButtonGroup(self)
         self.method_group.addButton(self.weight_radio)
         self.method_group.addButton(self.unit_radio)
@@ -70,9 +100,20 @@ class PruningControls(QGroupBox):
         k_row.addWidget(self.slider, 1)
         k_row.addWidget(self.spin)
         k_row.addWidget(self.reset_button)
+        choices = QFormLayout()
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.criterion_combo, 1)
+        seed_row.addWidget(QLabel("seed"))
+        seed_row.addWidget(self.seed_spin)
+        for text, field_widget, buddy in (("&Criterion", seed_row, self.criterion_combo),
+                                          ("Unit &mode", self.unit_mode_combo, self.unit_mode_combo)):
+            label = QLabel(text)
+            label.setBuddy(buddy)
+            choices.addRow(label, field_widget)
         layout = QVBoxLayout(self)
         layout.addWidget(self.weight_radio)
         layout.addWidget(self.unit_radio)
+        layout.addLayout(choices)
         layout.addSpacing(4)
         layout.addWidget(self.layer_radio)
         layout.addWidget(self.global_radio)
@@ -86,6 +127,12 @@ class PruningControls(QGroupBox):
         self.unit_radio.toggled.connect(lambda on: on and self.session.configure(method="unit"))
         self.layer_radio.toggled.connect(lambda on: on and self.session.configure(scope="layer"))
         self.global_radio.toggled.connect(lambda on: on and self.session.configure(scope="global"))
+        self.criterion_combo.activated.connect(self._on_criterion)
+        self.seed_spin.valueChanged.connect(lambda seed: self.session.model is not None
+                                            and self.session.configure(seed=int(seed)))
+        self.unit_mode_combo.activated.connect(
+            lambda _index: self.session.model is not None
+            and self.session.configure(unit_mode=self.unit_mode_combo.currentData()))
         self.reset_button.clicked.connect(self.session.reset)
         session.config_changed.connect(self._show_config)
         session.pruning_changed.connect(self._show_result)
@@ -132,9 +179,25 @@ class PruningControls(QGroupBox):
         if self.session.model is not None:
             self.session.configure(k=float(value))
 
+    def _on_criterion(self, _index: int) -> None:
+        criterion = self.criterion_combo.currentData()
+        if self.session.model is None:
+            return
+        if criterion == "taylor" and not self.session.taylor_ready:
+            self._show_config(self.session.config)  # until the scores are computed
+            self.taylor_requested.emit()
+            return
+        self.session.configure(criterion=criterion)
+
     def _show_config(self, config: PruningConfig) -> None:
         blockers = [QSignalBlocker(w) for w in (self.slider, self.spin, self.weight_radio, self.unit_radio,
-                                                self.layer_radio, self.global_radio)]
+                                                self.layer_radio, self.global_radio, self.criterion_combo,
+                                                self.seed_spin, self.unit_mode_combo)]
+        self.criterion_combo.setCurrentIndex(CRITERIA.index(config.criterion))
+        self.seed_spin.setValue(config.seed)
+        self.seed_spin.setEnabled(config.criterion == "random")
+        self.unit_mode_combo.setCurrentIndex(UNIT_MODES.index(config.unit_mode))
+        self.unit_mode_combo.setEnabled(config.method == "unit")
         self.slider.setValue(round(config.k))
         self.spin.setValue(round(config.k))
         (self.weight_radio if config.method == "weight" else self.unit_radio).setChecked(True)
@@ -156,7 +219,11 @@ class PruningControls(QGroupBox):
         if config.method == "unit" and included:
             units = sum(layer.pruned_units for layer in included)
             total = sum(layer.units for layer in included)
-            lines.append(f"Units pruned: {units:,} of {total:,}")
+            removed = sum(layer.vector_entries for layer in included)
+            lines.append(f"Units pruned: {units:,} of {total:,}"
+                         + (f", with {removed:,} bias and BatchNormalization entries zeroed" if removed else ""))
+        if config.criterion == "taylor" and self.session.model is not None and self.session.model.pruner.taylor:
+            lines.append(self.session.model.pruner.taylor.description)
         if self.compact:  # presenter mode: what was asked (the method and scope) and what it gave
             obtained = percent(result.included_sparsity()) if included else "nothing"
             lines = [f"<b>{config.describe()}</b>: {obtained} zero"]
@@ -196,8 +263,10 @@ class LayerList(QTreeWidget):
                 item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
+                note = layer.unit_vector_note
                 item.setToolTip(0, f"{layer.name}: {layer.matrix_label}"
-                                   + (" (output layer, excluded by default)" if layer.is_output else ""))
+                                   + (" (output layer, excluded by default)" if layer.is_output else "")
+                                   + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""))
                 for col in (3, 4):
                     item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.addTopLevelItem(item)
@@ -226,7 +295,10 @@ class LayerList(QTreeWidget):
                 if item is None:
                     continue
                 item.setText(3, percent(stats.sparsity))
-                item.setText(4, f"{stats.pruned_units} / {stats.units}")
+                item.setText(4, f"{stats.pruned_units} / {stats.units}"
+                             + (" + bias/BN" if stats.vector_entries else ""))
+                item.setToolTip(4, f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with "
+                                   "the removed units" if stats.vector_entries else "")
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column == 0 and self.session.model is not None:

@@ -6,6 +6,11 @@ NaN in the displayed matrix, which pyqtgraph draws transparent, over a rectangle
 in the app's one "pruned" colour (pictures_qt.PRUNED, a grey that no live weight takes). Matrices larger
 than the screen are shown with a stride (every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
+
+Below the matrix, a thin strip per unit vector (the layer's bias, and gamma and beta
+of a BatchNormalization right after it) shows the entries that go with each unit
+column; when unit pruning removes units (unit mode "remove") their entries are
+drawn pruned too. Each strip is coloured on its own symmetric scale.
 """
 
 from __future__ import annotations
@@ -150,6 +155,10 @@ class MatrixView(QWidget):
         self.row_stride = self.col_stride = 1
         self.level = 1.0
         self.hovered_cell: tuple[int, int] | None = None  # (row, col) under the mouse, re-read on every redraw
+        self.hovered_strip: tuple[int, int] | None = None  # (strip, col) of a bias/BN strip under the mouse
+        self.vector_labels: list[str] = []  # the strips below the matrix, top to bottom
+        self.vectors: np.ndarray | None = None  # (strips, units) original values
+        self.removed: np.ndarray | None = None  # bool per unit: its strip entries are pruned
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.plot = self.canvas.addPlot()
@@ -165,7 +174,14 @@ class MatrixView(QWidget):
         self.plot.addItem(self.backdrop)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(),
+        self.vector_backdrop = QGraphicsRectItem(0, 0, 1, 1)
+        self.vector_backdrop.setPen(QPen(Qt.PenStyle.NoPen))
+        self.vector_backdrop.setZValue(-1)
+        self.vector_backdrop.setVisible(False)
+        self.plot.addItem(self.vector_backdrop)
+        self.vector_image = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.vector_image)
+        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), 
                                         interactive=False, width=14, colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
@@ -200,6 +216,7 @@ class MatrixView(QWidget):
         redone when just the mask changed, so a zoomed-in view stays where it is.
         ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
         same = matrix is self.matrix and name == self.layer_name and level == self.level
+        self._fit_vectors = not same  # show_vectors fits the view again once the strips are known
         self.rows_are_pixels = rows_are_pixels
         self.layer_name = name
         self.description = description
@@ -222,24 +239,96 @@ class MatrixView(QWidget):
                            f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)")
         self.fit()
 
+    def show_vectors(self, labels: list[str], vectors: np.ndarray | None, removed: np.ndarray | None) -> None:
+        """The unit-vector strips under the matrix (``vectors``: (len(labels), units) originals);
+        ``removed`` units (or None) are drawn pruned. Call after ``show_matrix``."""
+        self.vector_labels = list(labels)
+        self.vectors = vectors
+        self.removed = removed
+        self._refresh_readout(keep_cell=True)  # a hovered strip entry may have been removed or restored
+        if self.matrix is None or vectors is None or not len(labels):
+            self.vector_image.clear()
+            self.vector_backdrop.setVisible(False)
+            self._label_rows()
+            return
+        values = np.array(vectors[:, :: self.col_stride], dtype=np.float64)
+        for row in values:  # each strip on its own scale: a bias and a BN gamma differ in size
+            level = symmetric_level(row)
+            row /= level
+        if removed is not None:
+            values[:, removed[:: self.col_stride]] = np.nan
+        self.vector_image.setImage(values.astype(np.float32), autoLevels=False, levels=(-1.0, 1.0))
+        self.vector_image.setLookupTable(self.spec.lut())
+        self.vector_image.setRect(self.vector_rect())
+        self.vector_backdrop.setRect(self.vector_rect())
+        self.vector_backdrop.setVisible(True)
+        self._label_rows()
+        if getattr(self, "_fit_vectors", False):
+            self._fit_vectors = False
+            self.fit()
+
+    def _label_rows(self) -> None:
+        """Row numbers on the left axis for the matrix, and the strips' names beside the strips."""
+        axis = self.plot.getAxis("left")
+        if self.matrix is None or self.vectors is None or not self.vector_labels:
+            axis.setTicks(None)  # automatic ticks
+            return
+        rows = self.matrix.shape[0]
+        step = 1
+        for magnitude in 10 ** np.arange(0, 8):
+            step = next((m * magnitude for m in (1, 2, 5) if rows / (m * magnitude) <= 8), 0)
+            if step:
+                break
+        rect = self.vector_rect()
+        height = rect.height() / len(self.vector_labels)
+        ticks = [(float(r), str(r)) for r in range(0, rows, int(step))]
+        ticks += [(rect.top() + (i + 0.5) * height, label) for i, label in enumerate(self.vector_labels)]
+        axis.setTicks([ticks, []])
+
+    def vector_rect(self) -> QRectF:
+        rows, cols = self.matrix.shape
+        height = max(1.0, rows / 40.0)
+        return QRectF(0, rows + height / 2, cols, height * len(self.vector_labels))
+
+    def vector_cell(self, y: float) -> int | None:
+        """Which strip the view's y falls in, or None."""
+        if self.vectors is None or not self.vector_labels:
+            return None
+        rect = self.vector_rect()
+        if not rect.top() <= y < rect.bottom():
+            return None
+        return int((y - rect.top()) / (rect.height() / len(self.vector_labels)))
+
     def clear(self) -> None:
         self.layer_name = ""
         self.matrix = self.kept = None
+        self.vectors = self.removed = None
+        self.vector_labels = []
         self.image.clear()
+        self.vector_image.clear()
+        self.vector_backdrop.setVisible(False)
         self.title.setText("")
         self._refresh_readout(keep_cell=False)
 
     def _refresh_readout(self, keep_cell: bool) -> None:
         """The hover line always describes the model, layer and mask drawn now: re-read for the same
         cell when only the mask changed, back to the prompt when the matrix changed."""
-        if self.hovered_cell is None:
+        hovering = self.hovered_cell is not None or self.hovered_strip is not None
+        if not keep_cell or self.matrix is None:
+            self.hovered_cell = self.hovered_strip = None
             self.readout.setText(HOVER_PROMPT)
+            if hovering:
+                self.hovered.emit("")  # the status bar's copy goes too
             return
-        text = self.describe_cell(*self.hovered_cell) if keep_cell and self.matrix is not None else ""
-        if not text:
-            self.hovered_cell = None
-        self.readout.setText(text or HOVER_PROMPT)
-        self.hovered.emit(text)  # the status bar's copy follows (an empty text clears it)
+        if self.hovered_cell is not None:
+            text = self.describe_cell(*self.hovered_cell)
+        elif self.hovered_strip is not None and self.vectors is not None \
+                and self.hovered_strip[0] < len(self.vector_labels):
+            text = self.describe_vector(*self.hovered_strip)
+        else:
+            return
+        self.readout.setText(text)
+        self.hovered.emit(text)
 
     def displayed_image(self) -> np.ndarray | None:
         """The array the ImageItem draws (NaN = pruned)."""
@@ -248,6 +337,8 @@ class MatrixView(QWidget):
     def fit(self) -> None:
         if self.matrix is not None:
             rows, cols = self.matrix.shape
+            if self.vectors is not None and self.vector_labels:
+                rows = self.vector_rect().bottom()
             self.plot.getViewBox().setRange(QRectF(0, 0, cols, rows), padding=0.0)
 
     def set_colormap(self, spec: ColormapSpec) -> None:
@@ -255,6 +346,8 @@ class MatrixView(QWidget):
         self.colorbar.setColorMap(spec.colormap())
         self.canvas.setBackground(spec.background)
         self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
+        self.vector_backdrop.setBrush(QBrush(QColor(*spec.pruned)))
+        self.vector_image.setLookupTable(spec.lut())
         for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
             axis.setPen(spec.foreground)
             axis.setTextPen(spec.foreground)
@@ -283,14 +376,28 @@ class MatrixView(QWidget):
         return (f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
                 f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}")
 
+    def describe_vector(self, strip: int, col: int) -> str:
+        """The hover text for a unit-vector strip entry (bias, BN gamma or beta) of unit ``col``."""
+        col -= col % self.col_stride
+        removed = self.removed is not None and bool(self.removed[col])
+        state = "REMOVED with its unit" if removed else "kept"
+        return (f"{self.layer_name}  {self.vector_labels[strip]} of unit {col} = "
+                f"{float(self.vectors[strip, col]):+.5g}  {state}")
+
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.matrix is None:
             return
         point = self.plot.getViewBox().mapSceneToView(scene_pos)
         row, col = int(np.floor(point.y())), int(np.floor(point.x()))
         rows, cols = self.matrix.shape
-        if 0 <= row < rows and 0 <= col < cols:
-            self.hovered_cell = (row, col)
+        strip = self.vector_cell(point.y())
+        if strip is not None and 0 <= col < cols:
+            self.hovered_cell, self.hovered_strip = None, (strip, col)
+            text = self.describe_vector(strip, col)
+            self.readout.setText(text)
+            self.hovered.emit(text)
+        elif 0 <= row < rows and 0 <= col < cols:
+            self.hovered_cell, self.hovered_strip = (row, col), None
             text = self.describe_cell(row, col)
             self.readout.setText(text)
             self.hovered.emit(text)
@@ -454,6 +561,11 @@ class LayerHeatmaps(QWidget):
         self.view.show_matrix(name, description, self._matrices[name],
                               self.kept_matrix(name, limit=display_limit()), self._levels[name],
                               rows_are_pixels=name == self._pixel_layer)
+        vectors = layer.unit_vectors
+        result = self.session.result
+        self.view.show_vectors([v.label for v in vectors],
+                               np.stack([v.original for v in vectors]) if vectors else None,
+                               result.removed_units(name) if result is not None else None)
 
     def _on_pruning_changed(self, result) -> None:
         for name, thumb in self.strip.thumbnails.items():

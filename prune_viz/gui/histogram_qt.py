@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
+from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
 from prune_viz.gui.pictures_qt import (
     LIGHT,
@@ -198,14 +199,16 @@ class WeightHistogram(QtWidgets.QWidget):
             return None
         return next((layer for layer in model.layers if layer.name == name), None)
 
-    def _histogram_for(self, name: str, method: str) -> Histogram:
-        key = (name, method)
+    def _histogram_for(self, name: str, config) -> Histogram:
+        """The histogram of the scores ``config`` thresholds (|w| and unit norms for magnitude)."""
+        pruner = self.session.model.pruner
+        method = config.method
+        key = (name, method, pruner.score_key(config), id(pruner.taylor) if config.criterion == "taylor" else 0)
         if key not in self._cache:
-            pruner = self.session.model.pruner
-            if method == "weight":  # from the pruner's sorted |w|: no pass over a big kernel on the GUI thread
-                self._cache[key] = histogram_of_sorted(pruner.magnitudes(name))
+            if method == "weight":  # from the pruner's sorted scores: no pass over a big kernel on the GUI thread
+                self._cache[key] = histogram_of_sorted(pruner.scores(name, config))
             else:
-                self._cache[key] = histogram_of(pruner.unit_norms(name), method)
+                self._cache[key] = histogram_of(pruner.unit_scores(name, config), method)
         return self._cache[key]
 
     def _redraw(self, *_args) -> None:
@@ -224,7 +227,7 @@ class WeightHistogram(QtWidgets.QWidget):
         result = session.result
         config = result.config if result is not None else session.config
         method = config.method
-        histogram = self._histogram_for(layer.name, method)
+        histogram = self._histogram_for(layer.name, config)
         self._histogram = histogram
         threshold = result.threshold(layer.name) if result is not None else None
         log = self.log_box.isChecked()
@@ -233,7 +236,9 @@ class WeightHistogram(QtWidgets.QWidget):
         self._show_curve(self.pruned_curve, pruned, log)
         self._show_curve(self.kept_curve, kept, log)
 
-        what = "|weight|" if method == "weight" else "unit L2 norm"  # the caption says of what
+        what = score_label(config.criterion, method)
+        if config.criterion == "magnitude":
+            what = "|weight|" if method == "weight" else "unit L2 norm"
         counted = "weights" if method == "weight" else "units"
         set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self), self.theme)
         # a global threshold can lie outside this layer's values: keep the line in view
@@ -262,8 +267,10 @@ class WeightHistogram(QtWidgets.QWidget):
 
         self.caption.setText(
             f"<b>{layer.name}</b> ({layer.kind}, {layer.matrix_label}): "
-            + ("magnitudes of the original weights" if method == "weight"
-               else f"L2 norm of each unit's {layer.fan_in:,} incoming weights")
+            + (("magnitudes of the original weights" if method == "weight"
+                else f"L2 norm of each unit's {layer.fan_in:,} incoming weights") if config.criterion == "magnitude"
+               else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
+                    "the number the threshold cuts")
         )
         legend = f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
         self.summary.setText(f"{legend} &nbsp;&nbsp; {self._summary(layer, result, threshold)}")
@@ -297,5 +304,6 @@ class WeightHistogram(QtWidgets.QWidget):
             pruned = f"{stats.pruned_units:,} of {stats.units:,} units pruned"
         if threshold is None:
             return f"k = {config.k:g}%: nothing pruned in {layer.name}."
-        sign = "|w|" if config.method == "weight" else "norm"
+        sign = (("|w|" if config.method == "weight" else "norm") if config.criterion == "magnitude"
+                else score_label(config.criterion, config.method))
         return f"k = {config.k:g}%: {pruned}; {scope}: {sign} ≤ {threshold:.4g}"

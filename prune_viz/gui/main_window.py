@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
         self.controller.failed.connect(self._on_evaluation_failed)
         self.controller.shown.connect(self._on_evaluation_shown)
         self.jobs.started.connect(self._on_job_started)
+        self.controls.taylor_requested.connect(self.compute_taylor_scores)
         self.session.model_changed.connect(self._on_model_changed)
 
         self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
@@ -192,6 +193,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, layers)
         self.layer_tabs = QTabWidget()
         self.layer_tabs.addTab(self.histogram, "|w| histogram")
+        self.session.config_changed.connect(self._name_histogram_tab)
         self.layer_tabs.addTab(self.tiles, "Unit tiles")
         selected = QDockWidget("Selected layer", self)
         selected.setObjectName("selected")
@@ -406,7 +408,12 @@ class MainWindow(QMainWindow):
         self.session.set_model(opened)
         if self.pending_config:
             config, self.pending_config = self.pending_config, {}
+            wants_taylor = config.get("criterion") == "taylor"
+            if wants_taylor:  # chosen once its scores are computed, by the job
+                config.pop("criterion")
             self.session.configure(**config)
+            if wants_taylor:
+                self.compute_taylor_scores()
         self._refresh_recent(recent_qt.remember_model(self.settings, path))
         self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
         layers = len(opened.layers)
@@ -630,6 +637,31 @@ class MainWindow(QMainWindow):
         self._asked_to_close = True
         self.close()
         return True
+
+    def _name_histogram_tab(self, config) -> None:
+        """The tab says what the histogram counts: |w|, or the criterion's scores."""
+        index = self.layer_tabs.indexOf(self.histogram)
+        self.layer_tabs.setTabText(index, "|w| histogram" if config.criterion == "magnitude"
+                                   else f"{config.criterion} score histogram")
+
+    def compute_taylor_scores(self) -> Job | None:
+        """Compute the Taylor scores as a job (progress and Cancel in the status bar), then prune by them."""
+        if self.session.model is None or self.jobs.has_waiting("taylor"):
+            return None
+        serial = self.session.model_serial
+        job = Job(lambda task: self.session.taylor(task), "taylor", self)
+        job.label = "Computing Taylor scores"
+
+        def done(scores) -> None:
+            if self.session.model_serial == serial:
+                self.statusBar().showMessage(scores.description, 8000)
+                self.session.configure(criterion="taylor")
+
+        job.succeeded.connect(done)
+        job.failed.connect(lambda exc: self.statusBar().showMessage(f"No Taylor scores: {exc}", 10000))
+        job.cancelled.connect(lambda: self.statusBar().showMessage("Taylor scores cancelled.", 5000))
+        self.jobs.submit(job)
+        return job
 
     # -- jobs ------------------------------------------------------------------------------------
     def _on_job_started(self, job: Job) -> None:

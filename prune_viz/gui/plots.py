@@ -26,7 +26,8 @@ def offscreen_qt_app():
 
 def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title: str, force: bool = False,
                      protect: Iterable = ()) -> Path:
-    """Accuracy (and loss) against k, one curve per (method, scope), or per layer for a sensitivity sweep."""
+    """Accuracy (and loss) against k, one curve per (method, criterion, unit mode, scope), or per
+    layer for a sensitivity sweep."""
     import numpy as np
     import pyqtgraph as pg
     from pyqtgraph.exporters import ImageExporter
@@ -37,20 +38,32 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
     app = offscreen_qt_app()
     groups: dict[tuple, list] = {}
     for s in summary:
-        groups.setdefault((s.method, s.scope, s.layer), []).append(s)
+        groups.setdefault((s.method, s.scope, s.layer, s.criterion, s.unit_mode), []).append(s)
+    named = {key[3] for key in groups} != {"magnitude"} or {key[4] for key in groups} - {"", "kernel"}
+    criteria = list(dict.fromkeys(key[3] for key in groups))
+    methods = list(dict.fromkeys(key[0] for key in groups))
+    columns = 2
     if per_layer:  # one panel per method, one curve per layer
         panels = [(f"{method} pruning, one layer at a time", "accuracy",
                    [(key, rows) for key, rows in groups.items() if key[0] == method])
-                  for method in dict.fromkeys(key[0] for key in groups)]
+                  for method in methods]
+        columns = len(panels)
+    elif len(criteria) > 1:  # criteria compared: a row per method (accuracy, loss), a colour per criterion
+        panels = [(f"{method} pruning: {quantity}", quantity,
+                   [(key, rows) for key, rows in groups.items() if key[0] == method])
+                  for method in methods for quantity in ("accuracy", "loss")]
     else:  # accuracy and loss, one curve per (method, scope)
         panels = [("accuracy", "accuracy", list(groups.items())), ("loss", "loss", list(groups.items()))]
     widget = pg.GraphicsLayoutWidget()
     widget.setBackground("w")
-    width, height = 600 * len(panels), 520
+    rows_of_panels = -(-len(panels) // columns)
+    width, height = 600 * columns, 520 * rows_of_panels
     widget.resize(width, height)
-    widget.addLabel(title, col=0, colspan=len(panels), color="k", size="12pt")
+    widget.addLabel(title, col=0, colspan=columns, color="k", size="12pt")
     widget.nextRow()
-    for panel_title, quantity, curves in panels:
+    for p, (panel_title, quantity, curves) in enumerate(panels):
+        if p and p % columns == 0:
+            widget.nextRow()
         plot = widget.addPlot(title=f"<span style='color:#000'>{panel_title}</span>")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "k (% pruned)", color="k")
@@ -62,8 +75,8 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             plot.getAxis(axis).setPen("k")
         legend = plot.addLegend(offset=(10, -10) if quantity == "accuracy" else (10, 10), labelTextColor="k")
         legend.setBrush(pg.mkBrush(255, 255, 255, 220))
-        for i, ((method, scope, layer), rows) in enumerate(curves):
-            color = PALETTE[i % len(PALETTE)]
+        for i, ((method, scope, layer, criterion, unit_mode), rows) in enumerate(curves):
+            color = PALETTE[criteria.index(criterion) if len(criteria) > 1 and not per_layer else i % len(PALETTE)]
             style = pg.QtCore.Qt.PenStyle.DashLine if scope == "global" else pg.QtCore.Qt.PenStyle.SolidLine
             pen = pg.mkPen(color, width=2, style=style)
             scale = 100.0 if quantity == "accuracy" else 1.0
@@ -71,7 +84,9 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             y = np.array([getattr(r, f"{quantity}_mean") for r in rows]) * scale
             err = np.array([getattr(r, f"{quantity}_std") for r in rows]) * scale
             label = layer if per_layer else f"{method}, {'layerwise' if scope == 'layer' else 'global'}"
-            plot.plot(x, y, pen=pen, symbol="o", symbolSize=6, symbolBrush=color, symbolPen=color, name=label)
+            if named:
+                label += f", {criterion}" + (f", units {unit_mode}" if unit_mode == "remove" else "")
+            plot.plot(x, y, pen=pen, symbol="o" if method == "weight" else "t", symbolSize=6, symbolBrush=color, symbolPen=color, name=label)
             if np.any(err > 0):
                 plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=1.2, pen=pg.mkPen(color, width=1)))
         plot.setXRange(0, 100, padding=0.02)

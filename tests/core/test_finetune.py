@@ -74,3 +74,17 @@ def test_a_nested_models_layers_are_masked_by_their_qualified_names(tmp_path, mn
     inner = np.asarray(result.model.get_layer("block").get_layer("inner").kernel.numpy())
     assert np.all(inner[~masks["block/inner"]] == 0.0)
     assert np.count_nonzero(inner) == int(masks["block/inner"].sum())  # no surviving weight is zero
+
+
+def test_removed_units_keep_a_zero_bias_through_fine_tuning(opened, mnist):
+    config = PruningConfig("unit", 50, "layer", opened.default_included, unit_mode="remove")
+    result = opened.pruner.prune(config)
+    removed = {name: result.removed_units(name) for name in config.included}
+    tuned = finetune(opened, config, mnist, epochs=1, learning_rate=3e-3, seed=1, preprocessing="scale")
+    for name, units in removed.items():
+        bias = np.asarray(tuned.model.get_layer(name).bias.numpy())
+        assert units.any() and np.all(bias[units] == 0.0), name
+        assert np.mean(bias[~units] != 0.0) > 0.5  # the kept units' biases did train
+    assert tuned.metadata["pruning"]["unit_mode"] == "remove"
+    assert tuned.model.get_layer("hidden1").kernel.constraint is None and \
+        tuned.model.get_layer("hidden1").bias.constraint is None

@@ -196,11 +196,11 @@ class ComparePanel(QWidget):
             self.checkpoint.setChecked(True)
 
     def _config_b(self, config_a):
-        from prune_viz.core.pruning import PruningConfig
+        from dataclasses import replace
 
-        return PruningConfig(self.method.currentText(), self.k.value(), self.scope.currentData(),
-                             config_a.included, criterion=self.criterion.currentText(),
-                             unit_mode=config_a.unit_mode)
+        # from A's config, so the included layers, unit mode and random seed carry over
+        return replace(config_a, method=self.method.currentText(), k=self.k.value(), scope=self.scope.currentData(),
+                       criterion=self.criterion.currentText())
 
     # -- running ----------------------------------------------------------------------------------
     def run(self):

@@ -68,7 +68,7 @@ class PrunedModelExporter(QObject):
             return None
         stem = Path(opened.loaded.path).stem
         config = self.session.config
-        name = f"{stem}-{config.method}-k{config.k:g}{'-compact' if compact else ''}.keras"
+        name = f"{stem}-{config.file_tag}{'-compact' if compact else ''}.keras"
         title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
         path = ask_save_path(self.parent_widget, title, name, KERAS_FILTER, ".keras")
         if path is None:

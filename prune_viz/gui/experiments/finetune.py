@@ -176,7 +176,7 @@ class FinetunePanel(QWidget):
             return
         source = Path(self.session.model.loaded.path)
         config = self.result.config
-        name = f"{source.stem}-{config.method}-k{config.k:g}-finetuned.keras"
+        name = f"{source.stem}-{config.file_tag}-finetuned.keras"
         path = ask_save_path(self, "Save the fine-tuned model", name, KERAS_FILTER, ".keras")
         if path is not None:
             self.save_to(path)

@@ -140,7 +140,7 @@ class SweepPanel(QWidget):
         return ["method", "k %", "accuracy %", "loss", "sparsity %", "all weights %"]
 
     def table_row(self, p) -> list:
-        return [text_item(p.method), number_item(f"{p.k:g}"), number_item(f"{p.accuracy * 100:.2f}"),
+        return [text_item(_method_text(p)), number_item(f"{p.k:g}"), number_item(f"{p.accuracy * 100:.2f}"),
                 number_item(f"{p.loss:.4f}"), number_item(f"{p.sparsity_included * 100:.2f}"),
                 number_item(f"{p.sparsity_all * 100:.2f}")]
 
@@ -160,8 +160,9 @@ class SweepPanel(QWidget):
     def scope_text(self) -> str:
         config = self.session.config
         scope = "layerwise threshold" if config.scope == "layer" else "one global threshold"
-        return (f"the {len(config.included)} included layer(s) together, {scope} "
-                "(from the Pruning menu)")
+        units = "; units removed with bias and BN channel" if config.unit_mode == "remove" else ""
+        return (f"the {len(config.included)} included layer(s) together, {scope}, {config.criterion} scores"
+                f"{units} (from the Pruning controls)")
 
     # -- running ---------------------------------------------------------------------------------
     def selected_methods(self) -> list[str]:
@@ -386,3 +387,11 @@ class SensitivityPanel(SweepPanel):
 
     def scope_text(self) -> str:
         return f"each of the {len(self.session.config.included)} included layer(s) alone, the others unpruned"
+
+
+def _method_text(point) -> str:
+    """The method, and the criterion and unit mode when they are not the seed's."""
+    extra = [point.criterion] if point.criterion != "magnitude" else []
+    if point.unit_mode == "remove":
+        extra.append("remove")
+    return point.method + (f" ({', '.join(extra)})" if extra else "")

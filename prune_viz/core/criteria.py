@@ -1,0 +1,137 @@
+"""Pruning criteria: a score per weight and per unit; the lowest scores are pruned first.
+
+The Pruner sorts each layer's scores once and turns every k into a threshold, with the
+same rounding and tie rules for every criterion (``prune_viz.core.plan``). Scores are
+non-negative float32, one per cell of the layer's (fan_in, units) matrix.
+
+- ``magnitude``: |w| per weight, the L2 norm of the unit's incoming weights per unit.
+- ``random``: uniform in [0, 1), seeded by the config's seed and the layer's name, so a
+  seed gives the same masks every time and another seed other masks.
+- ``lamp`` (Lee et al. 2021, "Layer-adaptive sparsity for the magnitude-based pruning"):
+  score(u) = w_u^2 / sum_{v >= u} w_v^2 over the layer's weights sorted ascending by |w|
+  (ties by flat index). Scores are comparable across layers, which global scope needs.
+  Per unit: the L2 norm divided by sqrt(fan_in), so layers of different fan-in compete fairly.
+- ``taylor``: |w * dL/dw|, with dL/dw the gradient of the summed cross-entropy over a set
+  of training images (per unit: summed over the unit's weights). It needs data, so it is
+  computed once per model and data source by ``taylor_scores``, and handed to the Pruner.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from prune_viz.core.data import DataError
+from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
+
+SCORE_LABELS = {
+    "magnitude": ("|w|", "unit L2 norm"),
+    "random": ("random score", "random unit score"),
+    "lamp": ("LAMP score", "unit L2 norm / sqrt(fan-in)"),
+    "taylor": ("Taylor score |w·dL/dw|", "unit Taylor score"),
+}
+TAYLOR_IMAGES = 1000
+
+
+def score_label(criterion: str, method: str) -> str:
+    """What the thresholded number is, for an axis label: e.g. 'LAMP score'."""
+    weight, unit = SCORE_LABELS[criterion]
+    return weight if method == "weight" else unit
+
+
+def _generator(seed: int, name: str, what: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode()), what])
+
+
+def random_scores(shape: tuple[int, int], seed: int, name: str) -> np.ndarray:
+    """Seeded uniform scores of a (fan_in, units) matrix."""
+    return _generator(seed, name, 0).random(shape, dtype=np.float32)
+
+
+def random_unit_scores(units: int, seed: int, name: str) -> np.ndarray:
+    return _generator(seed, name, 1).random(units)
+
+
+def lamp_scores(matrix: np.ndarray) -> np.ndarray:
+    """LAMP scores (float32) of a matrix, by the paper's formula over the ascending |w| order."""
+    flat = np.asarray(matrix, np.float64).ravel()
+    order = np.argsort(np.abs(flat), kind="stable")
+    squares = flat[order] ** 2
+    tail = np.cumsum(squares[::-1])[::-1]  # tail[i] = sum of squares from position i to the end
+    scores = np.empty(flat.size, np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scores[order] = np.where(tail > 0, squares / tail, 0.0)
+    return scores.astype(np.float32).reshape(np.shape(matrix))
+
+
+def lamp_unit_scores(norms: np.ndarray, fan_in: int) -> np.ndarray:
+    """Fan-in-normalised unit norms: the root mean square of the unit's incoming weights."""
+    return np.asarray(norms, np.float64) / np.sqrt(max(fan_in, 1))
+
+
+def unit_sums(matrix: np.ndarray) -> np.ndarray:
+    """Per-unit sum of a (fan_in, units) score matrix, in float64."""
+    return np.asarray(matrix, np.float64).sum(axis=0)
+
+
+@dataclass(frozen=True)
+class TaylorScores:
+    """Taylor scores of every prunable layer, and which images they came from."""
+
+    scores: dict  # layer name -> float32 (fan_in, units) matrix
+    images: int
+    source: str  # the data source, as MnistData.source says it
+
+    @property
+    def description(self) -> str:
+        return f"Taylor scores from {self.images:,} training images of {self.source}"
+
+
+class TaylorUnavailable(DataError):
+    """Taylor scores cannot be computed (no training images, no Keras model); one sentence."""
+
+
+@tensorflow_job()
+def taylor_scores(opened, data, *, preprocessing: str = "auto", images: int = TAYLOR_IMAGES,
+                  batch_size: int = 250, task: TaskState | None = None) -> TaylorScores:
+    """|w * dL/dw| per weight of every prunable layer, at the original weights, where L is the
+    cross-entropy summed over the first ``images`` training images of ``data`` (the TF job
+    thread only: the model's kernels are restored first)."""
+    import keras
+    import tensorflow as tf
+
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.inputs import arrange, preprocess
+
+    task = task or quiet()
+    model = opened.loaded.keras_model
+    if model is None:
+        raise TaylorUnavailable("Taylor scores need a Keras model, not a bare SavedModel.")
+    if len(data.x_train) == 0:
+        raise TaylorUnavailable(f"Taylor scores need MNIST training images, and {data.source} has only a test set.")
+    opened.pruner.restore()
+    task.progress(0.0, "Preparing the training images")
+    evaluator = Evaluator(opened.loaded, data, preprocessing)
+    n = min(images, len(data.x_train))
+    x = arrange(preprocess(data.x_train[:n], evaluator.preprocessing), evaluator.layout)
+    y = data.y_train[:n].astype(np.int64)
+    variables = [layer.variable for layer in opened.layers]
+    totals = [np.zeros(layer.shape, np.float64) for layer in opened.layers]
+    from_logits = not evaluator.outputs_are_probabilities
+    for start in range(0, n, batch_size):
+        task.check()
+        xb = tf.constant(x[start : start + batch_size])
+        with tf.GradientTape() as tape:
+            out = tf.reshape(tf.cast(model(xb, training=False), tf.float32), (tf.shape(xb)[0], -1))
+            loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
+                y[start : start + batch_size], out, from_logits=from_logits))
+        for total, gradient in zip(totals, tape.gradient(loss, variables)):
+            if gradient is not None:
+                total += np.asarray(gradient, np.float64)
+        done = min(start + batch_size, n)
+        task.progress(done / n, f"Taylor scores: {done:,} / {n:,} training images")
+    scores = {layer.name: layer.as_matrix(np.abs(layer.original.astype(np.float64) * total)).astype(np.float32)
+              for layer, total in zip(opened.layers, totals)}
+    return TaylorScores(scores, n, data.source)
