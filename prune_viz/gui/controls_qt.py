@@ -100,7 +100,9 @@ class PruningControls(QGroupBox):
         k_row.addWidget(self.slider, 1)
         k_row.addWidget(self.spin)
         k_row.addWidget(self.reset_button)
-        choices = QFormLayout()
+        self.choices_box = QWidget()  # criterion and unit mode (hidden in presenter mode)
+        choices = QFormLayout(self.choices_box)
+        choices.setContentsMargins(0, 0, 0, 0)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.criterion_combo, 1)
         seed_row.addWidget(QLabel("seed"))
@@ -113,7 +115,7 @@ class PruningControls(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.weight_radio)
         layout.addWidget(self.unit_radio)
-        layout.addLayout(choices)
+        layout.addWidget(self.choices_box)
         layout.addSpacing(4)
         layout.addWidget(self.layer_radio)
         layout.addWidget(self.global_radio)
@@ -149,7 +151,7 @@ class PruningControls(QGroupBox):
 
     def set_compact(self, compact: bool) -> None:
         """Presenter mode: k and the readout only; method and scope stay in the Pruning menu
-        (Ctrl+1 to Ctrl+4) and in the readout's first line."""
+        (Ctrl+1 to Ctrl+4), and all the choices are named in the readout's first line."""
         self.compact = compact
         self.setTitle("" if compact else self.TITLE)  # the k slider says what it is
         for widget in self.choice_widgets():
@@ -159,8 +161,8 @@ class PruningControls(QGroupBox):
             self._show_result(self.session.result)
 
     def choice_widgets(self) -> list[QWidget]:
-        """The method and scope choices (hidden in presenter mode)."""
-        return [self.weight_radio, self.unit_radio, self.layer_radio, self.global_radio]
+        """The method, criterion, unit mode and scope choices (hidden in presenter mode)."""
+        return [self.weight_radio, self.unit_radio, self.choices_box, self.layer_radio, self.global_radio]
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
