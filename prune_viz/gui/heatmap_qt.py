@@ -184,6 +184,8 @@ class MatrixView(QWidget):
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), 
                                         interactive=False, width=14, colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.axis.enableAutoSIPrefix(False)  # plain weights, never "50 (x0.001)"
+        self.colorbar.axis.setLabel("weight")
         self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.title = QLabel()
@@ -360,7 +362,6 @@ class MatrixView(QWidget):
             item.setStyle(tickFont=font)
             item.label.setFont(font)
         self.colorbar.axis.setStyle(tickFont=font)
-        self.colorbar.axis.enableAutoSIPrefix(False)  # plain weights, never "50 (x0.001)"
         self.colorbar.axis.setLabel("weight", **{"font-size": f"{font.pointSizeF():.1f}pt"})
         self.colorbar.axis.setWidth(QFontMetrics(font).horizontalAdvance("-0.000") + 12)  # pyqtgraph fixes 45 px
 

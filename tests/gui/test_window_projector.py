@@ -214,20 +214,6 @@ def test_disabled_actions_carry_their_reason(qtbot, window, small_cnn_savedmodel
         assert "SavedModel" in action.toolTip() and ".keras" in action.toolTip()
 
 
-def test_compaction_is_refused_before_any_dialog_with_batch_normalization(tmp_path):
-    import keras
-
-    from prune_viz.core.export import compaction_problem
-
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, name="conv"),
-                              keras.layers.BatchNormalization(name="bn"), keras.layers.Flatten(),
-                              keras.layers.Dense(10, name="out")])
-    model.save(tmp_path / "bn.keras")
-    opened = open_model(tmp_path / "bn.keras")
-    problem = compaction_problem(opened, "unit")
-    assert problem is not None and "BatchNormalization" in problem and "bn" in problem
-
-
 def test_presenter_mode_and_high_contrast_are_remembered(qtbot, make_window):
     first = make_window(settings_file="remember.ini")
     first.set_presenter_mode(True)
