@@ -28,12 +28,13 @@ LENET_300_100 = (784, 300, 100, 10)  # with biases
 QUICK_MLP = (784, 64, 32, 10)
 SCALE_LAYERS = (25088, 4096, 4096, 10)  # VGG-16's classifier shape: ~120M weights
 QUICK_SCALE_LAYERS = (2048, 1024, 1024, 10)
-SECTIONS = ("slider", "evaluation", "sweep", "scale", "compaction")
+SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "compaction")
 
 SLIDER_TARGET_MS = 15.0
 SEED_SPEEDUP_TARGET = 50.0
 EVAL_FLOOR_TARGET = 1.2
 SWEEP_TARGET = 1.3
+FLIPS_TARGET = 1.3
 SCALE_STEP_TARGET_MS = 300.0
 SCALE_MEMORY_TARGET = 3.0
 LOAD_TIME_TARGET = 1.0  # model_io.load_model's time / keras.saving.load_model's, on the same file
@@ -429,6 +430,41 @@ def bench_sweep(opened, data_path, evaluator, label: str, quick: bool, task: Tas
                      "points": points}
 
 
+# -- 5. flip scan ----------------------------------------------------------------------------------
+def bench_flips(opened, data_path, label: str, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
+    """The flip scan (k = 0..100, every prediction kept) vs 101 single Session.evaluate calls of the
+    same configs, interleaved in the same run; the fastest of each is compared."""
+    from prune_viz.core.flips import SCAN_KS, run_flip_scan
+    from prune_viz.core.pruning import PruningConfig
+    from prune_viz.core.session import Session
+
+    session = Session(data_path=data_path, preprocessing="scale")
+    session.set_model(opened)
+    base = PruningConfig("weight", 0.0, "layer", opened.default_included)
+    configs = [PruningConfig(base.method, k, base.scope, base.included) for k in SCAN_KS]
+    session.evaluate(base, with_baseline=False)  # builds the evaluator and warms the forward pass
+
+    def singles() -> None:
+        for config in configs:
+            session.evaluate(config, with_baseline=False)
+            task.check()
+
+    repeats = 1 if quick else 3
+    scan_s, singles_s = [], []
+    for r in range(repeats):
+        task.progress(r / repeats, f"{label}: flip scan")
+        scan_s += _timed(lambda: run_flip_scan(session, base), 1)
+        singles_s += _timed(singles, 1)
+    session.set_model(None)
+    scan_ms, singles_ms = min(scan_s) * 1000, min(singles_s) * 1000
+    ratio = scan_ms / singles_ms
+    figures = [at_most(f"{label}.flips.ratio", f"{label} flip scan (k = 0..100) / {len(configs)} evaluations",
+                       round(ratio, 3), "x", FLIPS_TARGET,
+                       f"scan {scan_ms:.0f} ms, {len(configs)} Session.evaluate {singles_ms:.0f} ms; "
+                       f"fastest of {repeats} interleaved")]
+    return figures, {"scan_ms": round(scan_ms, 1), "evaluations_ms": round(singles_ms, 1), "repeats": repeats}
+
+
 # -- 6. scale (in subprocesses, so peak memory is the model's own) ---------------------------------
 def _run_child(code: str, timeout: float = 1800) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
@@ -752,7 +788,7 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
         # quick: one small MLP only (a smoke run of every section)
         models = [("mlp-64-32", QUICK_MLP, False)] if options.quick else [
             ("fc-1000", FC1000, False), ("lenet-300-100", LENET_300_100, True)]
-        steps = len(models) * 4 + 1
+        steps = len(models) * 5 + 1
         step = 0
         for label, widths, bias in models:
             sub = lambda: task.sub(step / steps, (step + 1) / steps)  # noqa: E731
@@ -775,6 +811,11 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
                 figures, details = bench_sweep(opened, options.data, evaluator, label, options.quick, sub())
                 report.figures += figures
                 report.details[label]["sweep"] = details
+            step += 1
+            if "flips" in options.sections:
+                figures, details = bench_flips(opened, options.data, label, options.quick, sub())
+                report.figures += figures
+                report.details[label]["flips"] = details
             step += 1
             if "compaction" in options.sections and widths == models[0][1]:
                 figures, details = bench_compaction(opened, data, label, options.quick, sub())

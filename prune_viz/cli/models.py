@@ -29,7 +29,7 @@ def open_session(args, task: TaskState):
     if not included and session.model.layers and getattr(args, "k", 0.0):  # inspecting or k=0 prunes nothing
         raise UsageError(OUTPUT_LAYER_ONLY)
     fields = pruning_fields(args) if hasattr(args, "unit_mode") else {}
-    if fields.get("criterion") == "taylor" and fields.get("k"):
+    if fields.get("criterion") == "taylor" and getattr(args, "k", None) != 0:  # flips has no --k: it scans all
         session.taylor(task)  # the masks need the scores; computed once, from the training images
     session.configure(included=included, **fields)
     return session

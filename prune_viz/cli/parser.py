@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from prune_viz.cli import bench, compare, evaluate, export, finetune, inspect, sweep, train
+from prune_viz.cli import bench, compare, evaluate, export, finetune, flips, inspect, sweep, train
 from prune_viz.cli.arguments import OneLineErrorParser
 
 # name -> module with add_parser(subparsers) and run(args) -> exit code; in --help order
-COMMANDS = {module.NAME: module for module in (inspect, evaluate, compare, train, sweep, export, finetune, bench)}
+COMMANDS = {module.NAME: module
+            for module in (inspect, evaluate, compare, train, sweep, flips, export, finetune, bench)}
 
 
 def build_parser() -> argparse.ArgumentParser:

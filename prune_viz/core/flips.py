@@ -10,7 +10,7 @@ so the breaking k is the first failure, not a boundary.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -81,6 +81,41 @@ class FlipScan:
             "per_digit_accuracy": {str(d): [None if np.isnan(a) else round(float(a), 6) for a in per_digit[:, d]]
                                    for d in range(NUM_CLASSES)},
         }
+
+
+@dataclass(frozen=True)
+class ImageScan:
+    """One image's predictions along the scan (a drawn digit or a single test image)."""
+
+    ks: tuple[float, ...]
+    probabilities: np.ndarray  # (len(ks), 10)
+    label: int | None  # the true class when known (a test image); None for a drawing
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return np.argmax(self.probabilities, axis=1)
+
+    @property
+    def reference(self) -> int:
+        """What counts as right: the true class, or for a drawing the unpruned model's answer."""
+        return int(self.label) if self.label is not None else int(self.predicted[0])
+
+    @property
+    def flip_k(self) -> float | None:
+        """The first k at which the prediction is not the reference; None if it never flips.
+
+        For a test image this is its breaking k, as in ``FlipScan.breaking_k``."""
+        wrong = np.flatnonzero(self.predicted != self.reference)
+        return float(self.ks[wrong[0]]) if len(wrong) else None
+
+
+def scan_image(session, image: np.ndarray, config: PruningConfig | None = None, label: int | None = None,
+               ks: Sequence[float] = SCAN_KS, task: TaskState | None = None) -> ImageScan:
+    """One uint8 28x28 image forwarded at every k of ``ks`` (prune, apply, one forward each)."""
+    base = config or session.config
+    configs = [replace(base, k=k) for k in ks]
+    probabilities = session.predict_images(np.asarray(image)[None], configs, task)
+    return ImageScan(tuple(float(k) for k in ks), np.stack([p[0] for p in probabilities]), label)
 
 
 @tensorflow_job()

@@ -113,9 +113,10 @@ class PruningConfig:
             fields["seed"] = self.seed
         return fields
 
-    def describe(self) -> str:
+    def describe(self, with_k: bool = True) -> str:
+        """The settings in words; ``with_k=False`` for a result that spans many k (a scan)."""
         scope = "layerwise" if self.scope == "layer" else "global"
-        words = [f"{self.method} pruning", f"k={self.k:g}%", scope]
+        words = [f"{self.method} pruning", f"k={self.k:g}%", scope] if with_k else [f"{self.method} pruning", scope]
         if self.criterion != "magnitude":
             words.insert(1, f"{self.criterion} scores" + (f" (seed {self.seed})" if self.criterion == "random" else ""))
         if self.method == "unit":

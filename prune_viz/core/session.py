@@ -307,6 +307,31 @@ class Session:
                 self._taylor_key = key
             return self.model.pruner.taylor
 
+    def predict_images(self, images, configs, task: TaskState | None = None) -> list:
+        """Class probabilities of a few uint8 (n, 28, 28) images under each of ``configs``.
+
+        One (n, 10) array per config; a config with k = 0 runs on the original weights. The
+        pruned kernels are written for each config in turn and the originals restored after.
+        """
+        task = task or quiet()
+        with tensorflow_job():
+            if self.model is None:
+                raise RuntimeError("no model is open")
+            evaluator = self.evaluator(task.sub(0.0, 0.1))
+            pruner = self.model.pruner
+            out = []
+            try:
+                for i, config in enumerate(configs):
+                    task.progress(0.1 + 0.9 * i / max(len(configs), 1), f"k = {config.k:g}%")
+                    if config.k:
+                        pruner.apply(pruner.prune(config))
+                    else:
+                        pruner.restore()
+                    out.append(evaluator.probabilities(images))
+            finally:
+                pruner.restore()
+            return out
+
     def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple,
                 task: TaskState) -> EvaluationRecord:
         evaluation = evaluator.run(task, label=config.describe())

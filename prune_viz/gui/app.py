@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--evaluate", action="store_true", help="evaluate once the model is open")
     parser.add_argument("--screenshot", metavar="OUT.png",
                         help="save an image of the window once ready (after --evaluate's result) and exit")
+    parser.add_argument("--panel", choices=("draw", "flips"),
+                        help="open with a classroom-lab panel showing: draw (a digit pad) or flips (which digits "
+                             "break first; its scan starts once the model is open)")
     parser.add_argument("--presenter", action="store_true", help="presenter mode: large text")
     parser.add_argument("--high-contrast", action="store_true", help="high-contrast colours in every view")
     parser.add_argument("--size", type=_size_arg, metavar="WxH",
@@ -114,6 +117,8 @@ def run_app(argv: list[str] | None = None) -> int:
         window.set_presenter_mode(True)
     if args.high_contrast:
         window.set_colormap(HIGH_CONTRAST)
+    if args.panel:
+        window.lab.show_panel(args.panel)
 
     model = args.model or demo_model_path()
     config = {key: value for key, value in
@@ -133,12 +138,20 @@ def run_app(argv: list[str] | None = None) -> int:
         else:
             fail(f"could not write {args.screenshot}")
 
+    scanning = args.panel == "flips"  # the screenshot waits for the flip scan, which runs after any evaluation
+
     def when_ready() -> None:
         if timing:
             print(f"model ready after {_process_age():.3f} s ({Path(model).name})", file=sys.stderr)
         if args.evaluate:
             window.controller.request()
-        elif args.screenshot:
+        if scanning:
+            job = window.lab.flips.run()
+            if args.screenshot:
+                from prune_viz.gui.errors_qt import error_text
+
+                job.failed.connect(lambda exc: fail(error_text(exc, "scan k = 0..100")[0]))
+        elif args.screenshot and not args.evaluate:
             QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
 
     window.model_opened.connect(lambda _opened: when_ready())
@@ -148,7 +161,8 @@ def run_app(argv: list[str] | None = None) -> int:
 
         window.open_failed.connect(lambda exc: fail(error_text(exc, f"open {model}")[0]))
         window.controller.failed.connect(lambda exc: fail(error_text(exc, "evaluate the model")[0]))
-        window.controller.shown.connect(lambda _value: QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit))
+        settled = window.lab.flips.scanned if scanning else window.controller.shown
+        settled.connect(lambda _value: QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit))
         if model is None:
             fail("--screenshot needs a MODEL (no bundled demo model was found)")
             return 2

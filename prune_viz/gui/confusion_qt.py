@@ -46,6 +46,123 @@ def confusion_lut(levels: int = 256, colours: tuple = CONFUSION_COLOURS) -> np.n
     return cmap.map(ramp, mode="byte")[:, :3]
 
 
+class ConfusionMatrix(QtWidgets.QWidget):
+    """A 10x10 confusion matrix with its counts written in the cells (rows = true digit).
+
+    ``cell_clicked(true, predicted)`` fires on a left click in a cell.
+    """
+
+    cell_clicked = QtCore.Signal(int, int)
+    counts_shown_changed = QtCore.Signal(bool)
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.counts: np.ndarray | None = None
+        self.theme: Theme = LIGHT
+        self._lut = confusion_lut()
+        self.counts_shown = True  # False when the cells are too small for readable counts
+        self.widget = new_plot_widget(self)
+        self.plot = self.widget.getPlotItem()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.invertY(True)
+        self.plot.setAspectLocked(True)
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).setTicks(DIGIT_TICKS)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image.setLookupTable(self._lut)
+        self.plot.addItem(self.image)
+        self.frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
+        self.frame.setPen(pg.mkPen(self.theme.muted, width=1))
+        self.plot.addItem(self.frame)
+        self.plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
+        self.plot.getViewBox().sigResized.connect(self._fit_count_font)
+        self.widget.scene().sigMouseClicked.connect(self._on_click)
+        self.count_labels = np.empty((10, 10), dtype=object)
+        for true in DIGITS:
+            for predicted in DIGITS:
+                label = pg.TextItem("", anchor=(0.5, 0.5))
+                label.setPos(predicted, true)
+                self.plot.addItem(label)
+                self.count_labels[true, predicted] = label
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.widget)
+        self._apply_font()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self._apply_font()
+
+    def _apply_font(self) -> None:
+        style_plot(self.plot, "predicted digit", "true digit", point_size(self), self.theme)
+        self.plot.showGrid(x=False, y=False)
+        self._fit_count_font()
+
+    def set_theme(self, theme: Theme) -> None:
+        """Light, or high contrast: black background and a magma ramp (0 is black) for the counts."""
+        self.theme = theme
+        self.widget.setBackground(theme.background)
+        self.frame.setPen(pg.mkPen(theme.muted, width=1))
+        self._lut = confusion_lut(colours=CONFUSION_COLOURS if theme is LIGHT else HIGH_CONTRAST_CONFUSION)
+        self.image.setLookupTable(self._lut)
+        self._apply_font()
+        if self.counts is not None:
+            self.show_counts(self.counts)
+
+    def _fit_count_font(self, *_args) -> None:
+        """Counts as large as the widget's small font, but never wider than their cell; counts that
+        would be too small to read (below READABLE_POINTS in presenter mode) are not drawn."""
+        cell_pixels = 1.0 / max(self.plot.getViewBox().viewPixelSize()[0], 1e-9)
+        points = small_points(point_size(self))
+        floor = READABLE_POINTS if points >= READABLE_POINTS else MIN_COUNT_POINTS
+        font = sized_font(points)
+        digits = len(str(int(self.counts.max()))) if self.counts is not None else 4
+        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0" * max(digits, 2))
+        if widest > 0.95 * cell_pixels:
+            font.setPointSizeF(font.pointSizeF() * 0.95 * cell_pixels / widest)
+        shown = font.pointSizeF() >= floor
+        for label in self.count_labels.flat:
+            label.setFont(font)
+            label.setVisible(shown)
+        if shown != self.counts_shown:
+            self.counts_shown = shown
+            self.counts_shown_changed.emit(shown)
+
+    def show_counts(self, confusion: np.ndarray) -> None:
+        confusion = np.asarray(confusion)
+        self.counts = confusion
+        top = max(int(confusion.max()), 1)
+        self.image.setImage(confusion, autoLevels=False, levels=(0, top))
+        self.image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
+        self._fit_count_font()  # the widest count decides
+        for (true, predicted), count in np.ndenumerate(confusion):
+            label = self.count_labels[true, predicted]
+            label.setText(str(count) if count else "")
+            cell = self._lut[min(255, int(round(255 * count / top)))].astype(float)
+            dark = cell @ (0.299, 0.587, 0.114) < 140  # white text on dark cells, black on light ones
+            label.setColor("#ffffff" if dark else "#000000")
+
+    def clear(self) -> None:
+        self.counts = None
+        self.image.clear()
+        for label in self.count_labels.flat:
+            label.setText("")
+
+    def cell_at(self, scene_pos) -> tuple[int, int] | None:
+        """(true, predicted) of the cell under a scene position, or None outside the matrix."""
+        point = self.plot.getViewBox().mapSceneToView(scene_pos)
+        predicted, true = int(round(point.x())), int(round(point.y()))
+        return (true, predicted) if 0 <= predicted <= 9 and 0 <= true <= 9 else None
+
+    def _on_click(self, event) -> None:
+        if event.button() != QtCore.Qt.MouseButton.LeftButton or self.counts is None:
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.cell_clicked.emit(*cell)
+
+
 class EvaluationDetails(QtWidgets.QWidget):
     """Per-class accuracy and confusion matrix of ``session.last_evaluation``."""
 
@@ -54,8 +171,6 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.session = session
         self.record = None
         self.theme: Theme = LIGHT
-        self._lut = confusion_lut()
-        self.counts_shown = True  # False when the cells are too small for readable counts
 
         self.caption = caption_label(self)
         self.stale_note = QtWidgets.QLabel(self)
@@ -92,33 +207,17 @@ class EvaluationDetails(QtWidgets.QWidget):
             self.bar_labels.append(label)
 
         # confusion matrix, row = true digit
-        self.confusion_widget = new_plot_widget(self)
-        self.confusion_plot = self.confusion_widget.getPlotItem()
-        self.confusion_plot.setMouseEnabled(x=False, y=False)
-        self.confusion_plot.invertY(True)
-        self.confusion_plot.setAspectLocked(True)
-        for side in ("bottom", "left"):
-            self.confusion_plot.getAxis(side).setTicks(DIGIT_TICKS)
-        self.confusion_image = pg.ImageItem(axisOrder="row-major")
-        self.confusion_image.setLookupTable(self._lut)
-        self.confusion_plot.addItem(self.confusion_image)
-        self.frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
-        self.frame.setPen(pg.mkPen(self.theme.muted, width=1))
-        self.confusion_plot.addItem(self.frame)
-        self.confusion_plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
-        self.confusion_plot.getViewBox().sigResized.connect(self._fit_count_font)
+        self.matrix = ConfusionMatrix(self)
+        self.confusion_widget = self.matrix.widget
+        self.confusion_plot = self.matrix.plot
+        self.confusion_image = self.matrix.image
+        self.count_labels = self.matrix.count_labels
+        self.matrix.counts_shown_changed.connect(self._on_counts_shown)
         self.confusion_widget.scene().sigMouseMoved.connect(self._on_confusion_hover)
-        self.count_labels = np.empty((10, 10), dtype=object)
-        for true in DIGITS:
-            for predicted in DIGITS:
-                label = pg.TextItem("", anchor=(0.5, 0.5))
-                label.setPos(predicted, true)
-                self.confusion_plot.addItem(label)
-                self.count_labels[true, predicted] = label
 
         pictures = QtWidgets.QHBoxLayout()
         pictures.addWidget(self.bars_widget, 1)
-        pictures.addWidget(self.confusion_widget, 1)
+        pictures.addWidget(self.matrix, 1)
         self.legend = caption_label(self)
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -143,24 +242,18 @@ class EvaluationDetails(QtWidgets.QWidget):
         points = point_size(self)
         style_plot(self.bars_plot, "digit", "accuracy (%)", points, self.theme)
         self.bars_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
-        style_plot(self.confusion_plot, "predicted digit", "true digit", points, self.theme)
-        self.confusion_plot.showGrid(x=False, y=False)
         small = sized_font(small_points(points))
         for label in self.bar_labels:
             label.setFont(small)
-        self._fit_count_font()
 
     def set_theme(self, theme: Theme) -> None:
         """Chart colours (light, or high contrast: black background, a magma ramp for the counts)."""
         self.theme = theme
-        for widget in (self.bars_widget, self.confusion_widget):
-            widget.setBackground(theme.background)
+        self.bars_widget.setBackground(theme.background)
         self.bars.setOpts(brush=pg.mkBrush(theme.kept), pen=pg.mkPen(theme.kept))
         self.baseline_bars.setOpts(pen=pg.mkPen(theme.muted, width=1.5, dash=[3, 2]))
         self.overall_line.setPen(pg.mkPen(theme.foreground, width=1.5, dash=[6, 4]))
-        self.frame.setPen(pg.mkPen(theme.muted, width=1))
-        self._lut = confusion_lut(colours=CONFUSION_COLOURS if theme is LIGHT else HIGH_CONTRAST_CONFUSION)
-        self.confusion_image.setLookupTable(self._lut)
+        self.matrix.set_theme(theme)
         self._apply_font()
         self.show_record(self.record)
 
@@ -168,30 +261,17 @@ class EvaluationDetails(QtWidgets.QWidget):
         """Show the per-digit bars, the confusion matrix or both, with or without the caption and legend
         (presenter mode shows the bars alone: the accuracy is written large just above them)."""
         self.bars_widget.setVisible(bars)
-        self.confusion_widget.setVisible(confusion)
+        self.matrix.setVisible(confusion)
         self.caption.setVisible(captions)
         self.legend.setVisible(captions)
 
-    def _fit_count_font(self, *_args) -> None:
-        """Counts as large as the widget's small font, but never wider than their cell; counts that
-        would be too small to read (below READABLE_POINTS in presenter mode) are not drawn."""
-        cell_pixels = 1.0 / max(self.confusion_plot.getViewBox().viewPixelSize()[0], 1e-9)
-        points = small_points(point_size(self))
-        floor = READABLE_POINTS if points >= READABLE_POINTS else MIN_COUNT_POINTS
-        font = sized_font(points)
-        image = self.confusion_image.image
-        digits = len(str(int(image.max()))) if image is not None and self.record is not None else 4
-        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0" * max(digits, 2))
-        if widest > 0.95 * cell_pixels:
-            font.setPointSizeF(font.pointSizeF() * 0.95 * cell_pixels / widest)
-        shown = font.pointSizeF() >= floor
-        for label in self.count_labels.flat:
-            label.setFont(font)
-            label.setVisible(shown)
-        if shown != self.counts_shown:
-            self.counts_shown = shown
-            if self.record is not None:
-                self._show_legend(self.record)
+    @property
+    def counts_shown(self) -> bool:
+        return self.matrix.counts_shown
+
+    def _on_counts_shown(self, _shown: bool) -> None:
+        if self.record is not None:
+            self._show_legend(self.record)
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -238,9 +318,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.overall_line.setVisible(False)
         for label in self.bar_labels:
             label.setText("")
-        self.confusion_image.clear()
-        for label in self.count_labels.flat:
-            label.setText("")
+        self.matrix.clear()
         self.caption.setText("<b>Evaluation details</b>: evaluate the model to see per-digit accuracy "
                              "and which digits it confuses.")
         self.legend.setText("")
@@ -264,17 +342,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.baseline_bars.setOpts(height=heights)
         self.baseline_bars.setVisible(bool(comparable))
 
-        confusion = np.asarray(result.confusion)
-        top = max(int(confusion.max()), 1)
-        self.confusion_image.setImage(confusion, autoLevels=False, levels=(0, top))
-        self.confusion_image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
-        self._fit_count_font()  # the widest count decides
-        for (true, predicted), count in np.ndenumerate(confusion):
-            label = self.count_labels[true, predicted]
-            label.setText(str(count) if count else "")
-            cell = self._lut[min(255, int(round(255 * count / top)))].astype(float)
-            dark = cell @ (0.299, 0.587, 0.114) < 140  # white text on dark cells, black on light ones
-            label.setColor("#ffffff" if dark else "#000000")
+        self.matrix.show_counts(result.confusion)
 
         self.caption.setText(
             f"<b>{record.config.describe()}</b>: accuracy <b>{100.0 * result.accuracy:.2f}%</b> "
@@ -304,10 +372,8 @@ class EvaluationDetails(QtWidgets.QWidget):
     def _on_confusion_hover(self, scene_pos) -> None:
         if self.record is None:
             return
-        point = self.confusion_plot.getViewBox().mapSceneToView(scene_pos)
-        predicted, true = int(round(point.x())), int(round(point.y()))
-        inside = 0 <= predicted <= 9 and 0 <= true <= 9
-        self.confusion_widget.setToolTip(self.describe_cell(true, predicted) if inside else "")
+        cell = self.matrix.cell_at(scene_pos)
+        self.confusion_widget.setToolTip(self.describe_cell(*cell) if cell is not None else "")
 
     def _update_staleness(self) -> None:
         why = self.session.why_stale(self.record)

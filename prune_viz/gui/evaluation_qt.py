@@ -33,7 +33,7 @@ from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
-DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST or the Keras cache"
+DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
 DEFAULT_DATA_TOOLTIP = ("No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, "
                         "else a download by Keras")
 

@@ -44,6 +44,7 @@ from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
 from prune_viz.gui.experiments.dock import install_experiments
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
 from prune_viz.gui.histogram_qt import WeightHistogram
+from prune_viz.gui.lab_qt import install_lab
 from prune_viz.gui.lesson_qt import PanelHandle, install_lessons
 from prune_viz.gui.pictures_qt import READABLE_POINTS
 from prune_viz.gui.start_page_qt import StartPage
@@ -175,6 +176,8 @@ class MainWindow(QMainWindow):
 
         self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
         self.lessons = install_lessons(self)  # File > Save lesson, opening .pvlesson files, step mode
+        # after the lessons: a lesson shows the Experiments dock before one of these tabs in it
+        self.lab = install_lab(self)  # Draw a digit and the flip gallery, as Experiments tabs
         self.setAcceptDrops(True)
         self.resize(*self._default_size())
         self._fit_docks()

@@ -33,7 +33,7 @@ def test_report_has_machine_options_and_every_section(quick_report):
             assert f"mlp-64-32.slider.{method}_{scope}.speedup" in keys
             assert f"scale.slider.{method}_{scope}.ms" in keys
     assert {"mlp-64-32.eval.vs_floor", "mlp-64-32.eval.ms", "mlp-64-32.eval.predict32_ms",
-            "mlp-64-32.sweep.ratio"} <= keys
+            "mlp-64-32.sweep.ratio", "mlp-64-32.flips.ratio"} <= keys
     for k in ("50", "90", "99"):
         assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
     assert {"scale.load_ms", "scale.load_peak_memory", "scale.open_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",

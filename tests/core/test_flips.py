@@ -78,3 +78,34 @@ def test_json_shape(session):
     breaking = scan.breaking_k[order]
     known = breaking[~np.isnan(breaking)]
     assert np.all(np.diff(known) >= 0) and np.all(np.isnan(breaking[len(known):]))
+
+
+def test_one_image_scan_agrees_with_the_test_set_scan(session, subset):
+    """The pad's per-image scan: probabilities equal a direct model call, and a test image's flip k
+    is its breaking k in the whole-test-set scan."""
+    from prune_viz.core.flips import scan_image
+
+    images, labels, _ = subset
+    config = PruningConfig("unit", 0, "layer", session.config.included)
+    scan = run_flip_scan(session, config)
+    breaking = scan.breaking_k
+    model, pruner = session.model.loaded.keras_model, session.model.pruner
+    # images that break early, late, at once and never
+    never = np.flatnonzero(np.isnan(breaking))[:1]
+    chosen = [int(np.flatnonzero(breaking == 0)[0]), int(np.nanargmax(breaking)), int(np.nanargmin(breaking[100:])) + 100,
+              *never.tolist()]
+    for index in chosen:
+        one = scan_image(session, images[index], config, label=int(labels[index]))
+        want = None if np.isnan(breaking[index]) else float(breaking[index])
+        assert one.flip_k == want
+        np.testing.assert_array_equal(one.predicted, scan.predicted[:, index])
+    # probabilities at k = 40 equal the pruned model's softmax output on the same pixels
+    x = preprocess(images[chosen[1]][None], "scale").reshape(1, -1)
+    pruner.apply(pruner.prune(PruningConfig("unit", 40, "layer", config.included)))
+    try:
+        direct = model(x, training=False).numpy()[0]
+    finally:
+        pruner.restore()
+    one = scan_image(session, images[chosen[1]], config, ks=(0, 40))
+    np.testing.assert_allclose(one.probabilities[1], direct, rtol=1e-5, atol=1e-6)
+    assert one.label is None and one.reference == one.predicted[0]

@@ -1,0 +1,86 @@
+"""``prune-viz flips MODEL``: which test digits break first as k goes from 0 to 100."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from prune_viz.cli.arguments import (
+    add_data_args,
+    add_force_arg,
+    add_include_output_arg,
+    add_json_arg,
+    add_unit_mode_args,
+    checked_output,
+)
+from prune_viz.cli.models import open_session
+from prune_viz.cli.terminal import progress_printer
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES
+
+NAME = "flips"
+CSV_FIELDS = ("image", "label", "breaking_k", "predicted_at_break")
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(NAME, help="each test image's breaking k (the first k, 0-100, at which it is "
+                                         "misclassified) and per-digit accuracy along k")
+    p.add_argument("model")
+    p.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
+    p.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
+    p.add_argument("--criterion", choices=CRITERIA, default="magnitude",
+                   help="what ranks the weights and units (default: magnitude)")
+    add_unit_mode_args(p)
+    add_include_output_arg(p)
+    p.add_argument("--csv", metavar="OUT.csv", help="one row per test image: its label and breaking k")
+    add_force_arg(p, "overwrite --csv if it exists")
+    add_json_arg(p, "print one JSON object: ks, breaking_k (null: never breaks), per_digit_accuracy")
+    add_data_args(p)
+
+
+def csv_rows(scan) -> list[dict]:
+    breaking = scan.breaking_k
+    first = np.argmax(scan.wrong, axis=0)
+    return [{"image": i, "label": int(scan.labels[i]),
+             "breaking_k": "" if np.isnan(b) else float(b),
+             "predicted_at_break": "" if np.isnan(b) else int(scan.predicted[first[i], i])}
+            for i, b in enumerate(breaking)]
+
+
+def run(args) -> int:
+    from prune_viz.core.files import write_csv
+    from prune_viz.core.flips import run_flip_scan
+
+    csv_path = checked_output(args.csv, ".csv", force=args.force, inputs=[args.model])
+    task = progress_printer()
+    session = open_session(args, task.sub(0.0, 0.1))
+    scan = run_flip_scan(session, task=task.sub(0.1, 1.0))
+    task.finish()
+    if csv_path is not None:
+        write_csv(csv_path, csv_rows(scan), CSV_FIELDS, force=args.force, protect=[args.model])
+    if args.json:
+        print(json.dumps({"model": str(session.model.loaded.path), **scan.as_dict(),
+                          "csv": str(csv_path) if csv_path else None}))
+        return 0
+    print_summary(scan)
+    if csv_path is not None:
+        print(f"\nWrote {csv_path}")
+    return 0
+
+
+def print_summary(scan) -> None:
+    breaking = scan.breaking_k
+    n = len(breaking)
+    print(f"{scan.config.describe(with_k=False)}, k = {scan.ks[0]:g}..{scan.ks[-1]:g}; "
+          f"{n:,} test images ({scan.data_source})")
+    print(f"Wrong unpruned: {int(np.sum(breaking == 0)):,}   never break: {int(np.sum(np.isnan(breaking))):,}")
+    broken = breaking[~np.isnan(breaking) & (breaking > 0)]
+    if len(broken):
+        quartiles = np.percentile(broken, [25, 50, 75])
+        print("Breaking k of the others: quartiles " + ", ".join(f"{q:g}" for q in quartiles))
+    per_digit = scan.per_digit_accuracy()
+    marks = [i for i, k in enumerate(scan.ks) if k % 10 == 0]
+    print("\nAccuracy % per digit at k =")
+    print("digit " + "".join(f"{scan.ks[i]:>6g}" for i in marks))
+    for digit in range(per_digit.shape[1]):
+        print(f"{digit:>5} " + "".join(f"{per_digit[i, digit] * 100:>6.1f}" for i in marks))
