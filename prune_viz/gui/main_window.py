@@ -62,8 +62,8 @@ MAX_SIDE_WIDTH = 640
 # layer column's share; the heatmap keeps the rest, so it stays the largest picture
 PRESENTER_SIDE_MIN, PRESENTER_SIDE_SHARE, PRESENTER_LEFT_SHARE = 470, 0.30, 0.22
 PRESENTER_THREE_COLUMNS = 1600  # narrower windows hide the layer docks in presenter mode (View menu)
-HEATMAP_MIN_SIZE = (360, 300)
-RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 200  # the per-digit chart's tab  # no dock or panel squeezes the heatmap below this
+HEATMAP_MIN_SIZE = (360, 240)  # the matrix view: no dock or panel squeezes it below this
+RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 200  # the per-digit chart's tab
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
 
         self.start_page = StartPage()
         self.heatmaps = LayerHeatmaps(self.session)
-        self.heatmaps.setMinimumSize(*HEATMAP_MIN_SIZE)
+        self.heatmaps.view.canvas.setMinimumSize(*HEATMAP_MIN_SIZE)  # no dock squeezes the matrix below this
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self.heatmaps)

@@ -64,9 +64,9 @@ def install_experiments(window) -> ExperimentsPanel:
     dock = QDockWidget("Experiments", window)
     dock.setObjectName("experiments")
     dock.setWidget(panel)
-    # a tab beside the prune panel, so the heatmap keeps its room; View > Experiments in a separate window
-    window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-    window.tabifyDockWidget(window.docks["prune"], dock)
+    # under the heatmaps, so the k slider stays in reach; the heatmap's minimum height keeps it readable,
+    # and Experiments > Experiments in a separate window floats the panel instead
+    window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()  # until the user asks for an experiment
     window.experiments_dock = dock
 
