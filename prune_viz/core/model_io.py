@@ -6,15 +6,16 @@ converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
 name), and a folder is a TensorFlow SavedModel (kernels from its serving
 signature). Only public readers are used: Keras's saving API, h5py, and
 TensorFlow's SavedModel loader. A Keras archive's model is built from its config
-with variables left unwritten, then its weights are loaded into it. Any HDF5 data is
-read once in a child process first, because a damaged file can crash or hang
-libhdf5. Repairs happen on temporary copies only.
+with variables left unwritten, then each layer reads its own weights from the file.
+Any HDF5 data is read once in a child process first, because a damaged file can
+crash or hang libhdf5. Repairs happen on temporary copies only.
 Every failure becomes a ``ModelLoadError`` whose message is one sentence;
 caveats about a model that did open go to ``LoadedModel.notes``.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import contextlib
 import functools
 import json
@@ -335,7 +336,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
                     # Keras 2.x/keras_core on Windows joined paths with backslashes, in zip member
                     # names and inside model.weights.h5; Keras 3 finds neither. Load a repaired copy.
                     weights_copy.write_bytes(repaired_weights)
-                model.load_weights(weights_copy)
+                _load_weights(model, weights_copy)
             else:
                 source = path
                 if repaired:
@@ -359,7 +360,7 @@ def _load_keras_zip(path: Path) -> LoadedModel:
 
 def _model_from_config(config: dict):
     """(model, converted): the model ``config`` describes, its variables allocated but not yet
-    written (``load_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
+    written (``_load_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
     config converted."""
     import copy
 
@@ -378,6 +379,100 @@ def _model_from_config(config: dict):
     _replace_unfilled(model, set())
     return model, converted
 
+
+def _load_weights(model, weights: Path) -> None:
+    """Fill ``model``'s variables from a Keras 3 model.weights.h5, each layer through its own
+    ``load_own_variables``, fed by a store that reads a dataset only when the layer asks for it.
+    Keras's ``load_weights`` holds a dataset's array, its tensor (two copies on the way) and the
+    variable at once; here a dataset is held twice at most (the buffer h5py reads into, then
+    TensorFlow's copy, which the variable takes over). Any file this cannot match layer for layer,
+    it leaves to ``load_weights``."""
+    import h5py
+
+    with h5py.File(weights, "r") as h5:
+        matched = _layer_groups(model, h5)
+        if matched is not None:
+            for layer, group in matched:
+                layer.load_own_variables(_DatasetStore(group))
+            return
+    model.load_weights(weights)
+
+
+def _layer_groups(model, h5) -> list | None:
+    """(layer, its "vars" group) for every layer of ``model`` (nested Sequential and Functional
+    models included) that has weights, when the file holds exactly those: each "vars" group with
+    datasets outside "optimizer" sits at layers/<key>[/layers/<key>...]/vars, names (in its "name"
+    attribute, which Keras 3 writes) one layer, and has that layer's weights' count, shapes and
+    dtypes as plain datasets. None otherwise."""
+    import h5py
+
+    groups = []
+    h5.visititems(lambda name, obj: groups.append(name) if name.rsplit("/", 1)[-1] == "vars"
+                  and isinstance(obj, h5py.Group) else None)
+    matched, seen = [], set()
+    for name in groups:
+        parts = name.split("/")
+        if parts[0] == "optimizer" or not len(h5[name]):
+            continue
+        if len(parts) % 2 == 0 or any(part != "layers" for part in parts[:-1:2]):
+            return None
+        layer = model
+        for depth in range(1, len(parts), 2):
+            step = h5.get("/".join(parts[:depth + 1] + ["vars"]))
+            wanted = step.attrs.get("name") if isinstance(step, h5py.Group) else None
+            found = [child for child in getattr(layer, "layers", []) if child.name == wanted]
+            if len(found) != 1:
+                return None
+            layer = found[0]
+        datasets = [h5[name].get(str(i)) for i in range(len(h5[name]))]
+        if id(layer) in seen or len(datasets) != len(layer.weights) or not all(
+                isinstance(d, h5py.Dataset) and "dtype" not in d.attrs and d.shape == tuple(w.shape)
+                and d.dtype.name == w.dtype for d, w in zip(datasets, layer.weights)):
+            return None
+        seen.add(id(layer))
+        matched.append((layer, h5[name]))
+    if any(layer.weights and id(layer) not in seen for layer in _leaf_layers(model)):
+        return None
+    return matched
+
+
+def _leaf_layers(model) -> list:
+    """The layers of ``model``, those of nested models in place of the nested models."""
+    return [leaf for layer in model.layers
+            for leaf in (_leaf_layers(layer) if hasattr(layer, "layers") else [layer])]
+
+
+class _DatasetStore(collections.abc.Mapping):
+    """A layer's "vars" group as ``load_own_variables`` reads it ("0", "1"... -> values). Each value
+    is read when asked for, into a buffer aligned as TensorFlow wants, and handed over as a tensor."""
+
+    def __init__(self, group):
+        self._group = group
+
+    def __getitem__(self, key):
+        import tensorflow as tf
+
+        dataset = self._group[key]
+        dtype = np.dtype(dataset.dtype.name)  # in this machine's byte order
+        raw = np.empty(dataset.size * dtype.itemsize + _TF_ALIGNMENT, np.uint8)
+        start = -raw.ctypes.data % _TF_ALIGNMENT
+        array = raw[start:start + dataset.size * dtype.itemsize].view(dtype).reshape(dataset.shape)
+        if array.size:
+            dataset.read_direct(array)
+        if array.dtype.kind not in "fiu" or not array.size:
+            return tf.convert_to_tensor(array)
+        # TensorFlow's own copy of the buffer, made once: converting the array would copy it twice, and a
+        # variable holding the buffer itself (shared through DLPack) would copy it again at its first write
+        return tf.raw_ops.DeepCopy(x=tf.experimental.dlpack.from_dlpack(array.__dlpack__()))
+
+    def __iter__(self):
+        return iter(self._group)
+
+    def __len__(self):
+        return len(self._group)
+
+
+_TF_ALIGNMENT = 64  # bytes: TensorFlow's widest (AVX-512) alignment
 
 _UNFILLED = {"module": None, "class_name": "prune_viz>Unfilled", "config": {}, "registered_name": "prune_viz>Unfilled"}
 

@@ -77,3 +77,46 @@ def test_rss_stays_flat_over_5000_k_changes(lenet_path):
 
     alive = sum(isinstance(obj, PruneResult) for obj in gc.get_objects())
     assert alive <= 2, f"{alive} pruning results are still alive; old ones should be released"
+
+
+# Runs in a fresh process: the peak memory (VmHWM over the RSS before the load) of loading argv[1],
+# over the bytes of its weights.
+_LOAD_PEAK = r"""
+import sys
+from pathlib import Path
+import numpy as np
+import tensorflow
+from prune_viz.core.model_io import load_model
+
+def status(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+
+before = status("VmRSS")
+Path("/proc/self/clear_refs").write_text("5")
+model = load_model(sys.argv[1]).keras_model
+weights = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+print((status("VmHWM") - before) / weights)
+"""
+
+
+def test_loading_an_archive_holds_its_weights_at_most_twice(tmp_path):
+    """Keras's own loader holds a big kernel three or more times at once (array, tensor, variable);
+    ours twice at most (the buffer h5py reads into, TensorFlow's copy of it), plus what building the
+    model and TensorFlow allocate besides (about 0.1x for this 128 MiB kernel)."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    if not Path("/proc/self/clear_refs").exists():
+        pytest.skip("needs Linux /proc to reset the peak RSS")
+    path = tmp_path / "wide.keras"
+    keras.Sequential([keras.Input((8192,)), keras.layers.Dense(4096, name="wide"),
+                      keras.layers.Dense(10, name="out")]).save(path)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), TF_CPP_MIN_LOG_LEVEL="3")
+    out = subprocess.run([sys.executable, "-c", _LOAD_PEAK, str(path)], capture_output=True, text=True,
+                         env=env, check=True).stdout
+    assert float(out.split()[-1]) < 2.5  # Keras's load_weights here: 3.1x
