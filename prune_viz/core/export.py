@@ -311,10 +311,51 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
     }
 
 
-def _require_keras(opened) -> None:
+def export_problem(opened) -> str | None:
+    """Why the opened model cannot be written as a .keras file at all, or None."""
     if opened.loaded.keras_model is None:
-        raise ExportError(f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
-                          "can be written back as .keras files.")
+        return (f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
+                "can be written back as .keras files.")
+    return None
+
+
+def compaction_problem(opened, method: str) -> str | None:
+    """Why a compacted export cannot work for the opened model with ``method``, or None.
+
+    Looks at the layers only (no TensorFlow computation, so a window can ask before any dialog).
+    A layer other than an activation, pooling, dropout or Flatten between two prunable layers
+    would have to drop the inputs of pruned units, which prune-viz cannot do; whether a zero-padded
+    convolution can absorb a dead unit's constant output depends on the pruning and is found at export.
+    """
+    problem = export_problem(opened)
+    if problem is not None:
+        return problem
+    if method != "unit":
+        return ("Compaction removes whole units, so it needs unit pruning (Pruning > Unit pruning); weight "
+                "pruning keeps every matrix's shape, so export it with zeros in place.")
+    model = opened.loaded.keras_model
+    try:
+        layers = _chain_layers(model)
+    except CompactionError as exc:
+        return str(exc)
+    prunable = [i for i, layer in enumerate(layers) if _kind(layer)]
+    if not prunable:
+        return "The model has no Dense or Conv layer whose units could be removed."
+    for layer in layers[prunable[0]:prunable[-1]]:
+        name = _class_name(layer)
+        if _kind(layer):
+            if getattr(layer, "data_format", "channels_last") != "channels_last":
+                return f"{layer.name} uses channels_first; only channels_last can be compacted."
+        elif name not in _PASS_THROUGH | _ELEMENTWISE | {"Flatten"}:
+            return (f"A {name} layer ({layer.name}) sits between prunable layers; prune-viz can compact chains of "
+                    "Dense/Conv layers with activations, pooling, dropout and Flatten between them.")
+    return None
+
+
+def _require_keras(opened) -> None:
+    problem = export_problem(opened)
+    if problem is not None:
+        raise ExportError(problem)
 
 
 @dataclass

@@ -14,13 +14,15 @@ from PySide6 import QtWidgets
 
 from prune_viz.core.reference import LABEL, ReferenceCurve, is_seed_mlp, reference_curves
 from prune_viz.gui.pictures_qt import (
-    FOREGROUND,
-    MUTED,
+    LIGHT,
     SERIES_STYLE,
+    Theme,
     bind,
     caption_label,
     is_font_change,
+    fit_legend_columns,
     new_plot_widget,
+    outside_legend,
     point_size,
     series_name,
     series_pen,
@@ -32,7 +34,7 @@ CHANCE = 10.0  # % accuracy of guessing among 10 digits
 MARKER_SIZE = 10
 SWEEP_MARKER_SIZE = 5
 RING_SIZE = 22
-REFERENCE_COLOURS = ("#009E73", "#CC79A7", "#8C564B", "#555555")  # apart from the four series' colours
+REFERENCE_COLOURS = ("#009E73", "#CC79A7", "#8C564B", "#882255")  # apart from the four series' colours
 REFERENCE_TEXT = f"Published curves ({LABEL})"
 
 
@@ -45,6 +47,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         self._series: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._sweep_series: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._sweep_points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        self.theme: Theme = LIGHT
 
         self.caption = caption_label(self)
         self.plot_widget = new_plot_widget(self)
@@ -52,23 +55,23 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setXRange(0, 100, padding=0.02)
         self.plot.setYRange(0, 100, padding=0.02)
-        self.legend = self.plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND,
-                                          brush=(255, 255, 255, 220), pen=pg.mkPen(MUTED))
+        self.legend = outside_legend(self.plot)
 
+        theme = self.theme
         self.chance_line = pg.InfiniteLine(
-            pos=CHANCE, angle=0, movable=False, pen=pg.mkPen(MUTED, width=1, dash=[2, 4]),
-            label="chance 10%", labelOpts={"position": 0.97, "color": MUTED, "anchors": [(1, 1), (1, 1)]},
+            pos=CHANCE, angle=0, movable=False, pen=pg.mkPen(theme.muted, width=1, dash=[2, 4]),
+            label="chance 10%", labelOpts={"position": 0.97, "color": theme.muted, "anchors": [(1, 1), (1, 1)]},
         )
         self.baseline_line = pg.InfiniteLine(
-            angle=0, movable=False, pen=pg.mkPen(FOREGROUND, width=1.5, dash=[6, 4]),
-            label="", labelOpts={"position": 0.97, "color": FOREGROUND, "anchors": [(1, 1), (1, 1)],
-                                 "fill": (255, 255, 255, 200)},
+            angle=0, movable=False, pen=pg.mkPen(theme.foreground, width=1.5, dash=[6, 4]),
+            label="", labelOpts={"position": 0.97, "color": theme.foreground, "anchors": [(1, 1), (1, 1)],
+                                 "fill": theme.legend_fill},
         )
         self.plot.addItem(self.chance_line)
         self.plot.addItem(self.baseline_line)
         self.baseline_line.setVisible(False)
         self.current_ring = pg.ScatterPlotItem(size=RING_SIZE, symbol="o", brush=None,
-                                               pen=pg.mkPen(FOREGROUND, width=2.5))
+                                               pen=pg.mkPen(theme.foreground, width=2.5))
         self.current_ring.setZValue(10)
         self.plot.addItem(self.current_ring)
 
@@ -90,14 +93,33 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         if is_font_change(event):
             self._apply_font()
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        fit_legend_columns(self.legend, self.width())
+
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.plot, "sparsity of the selected layers (%)", "test accuracy (%)", points)
-        self.legend.setLabelTextSize(f"{points:.1f}pt")  # for rows added later
-        for _sample, label in self.legend.items:
-            label.setText(label.text, size=f"{points:.1f}pt")
+        style_plot(self.plot, "sparsity of the selected layers (%)", "test accuracy (%)", points, self.theme)
         for line in (self.chance_line, self.baseline_line):
             line.label.setFont(sized_font(points))
+
+    def set_theme(self, theme: Theme) -> None:
+        """Chart colours (light, or high contrast); the series keep their colours and markers."""
+        self.theme = theme
+        self.plot_widget.setBackground(theme.background)
+        self.chance_line.setPen(pg.mkPen(theme.muted, width=1, dash=[2, 4]))
+        self.chance_line.label.setColor(theme.muted)
+        self.baseline_line.setPen(pg.mkPen(theme.foreground, width=1.5, dash=[6, 4]))
+        self.baseline_line.label.setColor(theme.foreground)
+        self.baseline_line.label.fill = pg.mkBrush(theme.legend_fill)
+        self._apply_font()
+        self._draw_current(self.session.last_evaluation)
+
+    def copy_sweep_from(self, other: "AccuracySparsityPlot") -> None:
+        """The sweep points another plot shows (an enlarged copy starts with them)."""
+        for key, points in other._sweep_points.items():
+            for sparsity, accuracy in points:
+                self.add_sweep_point(*key, sparsity / 100.0, accuracy / 100.0)
 
     # -- public ---------------------------------------------------------------------------------
     def add_sweep_point(self, method: str, scope: str, sparsity: float, accuracy: float) -> None:
@@ -221,9 +243,9 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         why = self.session.why_stale(record)
         current = why is None
         self.current_ring.setData([x], [y])
-        self.current_ring.setPen(pg.mkPen(FOREGROUND if current else MUTED, width=2.5,
+        self.current_ring.setPen(pg.mkPen(self.theme.foreground if current else self.theme.muted, width=2.5,
                                           dash=None if current else [3, 3]))
-        stale = "" if current else f"<br><span style='color:{MUTED}'>{why}</span>"
+        stale = "" if current else f"<br><span style='color:{self.theme.muted}'>{why}</span>"
         self.caption.setText(
             f"<b>Accuracy vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
             f"<b>{y:.2f}%</b> at {x:.1f}% sparsity{stale}"

@@ -27,6 +27,16 @@ def _k_arg(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _size_arg(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
+    if width < 640 or height < 400:
+        raise argparse.ArgumentTypeError(f"{text} is too small: at least 640x400")
+    return width, height
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="prune-viz",
@@ -48,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open with a classroom-lab panel showing: draw (a digit pad) or flips (which digits "
                              "break first; its scan starts once the model is open)")
     parser.add_argument("--presenter", action="store_true", help="presenter mode: large text")
-    parser.add_argument("--high-contrast", action="store_true", help="high-contrast heatmap colours")
+    parser.add_argument("--high-contrast", action="store_true", help="high-contrast colours in every view")
+    parser.add_argument("--size", type=_size_arg, metavar="WxH",
+                        help="window size in pixels, e.g. 1280x720 (also the size of --screenshot's image)")
     parser.add_argument("--data", metavar="PATH", help="MNIST as an IDX folder or an .npz")
     parser.add_argument("--preprocess", choices=PREPROCESSING, default="auto",
                         help="input scaling (default: auto, chosen on a sample)")
@@ -96,8 +108,11 @@ def run_app(argv: list[str] | None = None) -> int:
     data_path = args.data or recent_qt.remembered_data_path(settings)
     session = Session(data_path=data_path, preprocessing=args.preprocess)
     window = MainWindow(session, settings)
-    if not args.screenshot:  # screenshots keep the default layout, so they look the same everywhere
+    if not args.screenshot:  # screenshots keep the default layout and look, so they look the same everywhere
         window.restore_layout()
+        window.restore_view()
+    if args.size:
+        window.set_size(*args.size)
     if args.presenter:
         window.set_presenter_mode(True)
     if args.high_contrast:

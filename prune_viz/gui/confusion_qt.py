@@ -11,18 +11,19 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
 from prune_viz.gui.pictures_qt import (
-    FOREGROUND,
-    KEPT,
-    MUTED,
+    LIGHT,
+    READABLE_POINTS,
     STALE_OPACITY,
-    SMALL_SCALE,
+    Theme,
     bind,
     caption_label,
     is_font_change,
     new_plot_widget,
     point_size,
     sized_font,
+    small_points,
     style_plot,
+    swatch,
 )
 
 DIGITS = list(range(10))
@@ -32,12 +33,15 @@ BAR_WIDTH = 0.7
 # mistakes are visible next to diagonal counts near a thousand.
 CONFUSION_GAMMA = 0.4
 CONFUSION_COLOURS = ("#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
+HIGH_CONTRAST_CONFUSION = ("#000000", "#3b0f70", "#8c2981", "#de4968", "#fe9f6d", "#fcfdbf")  # magma: 0 is black
+MIN_COUNT_POINTS = 7.0  # smaller counts are not drawn at all (enlarge the matrix to read them)
+BAR_LABEL_BASE = 2.0  # bar values are written up the bar from here, clear of the overall line
 STALE_NOTE_STYLE = "background: #fff3cd; color: #664d03; border: 1px solid #e0c36c; padding: 4px;"
 
 
-def confusion_lut(levels: int = 256) -> np.ndarray:
+def confusion_lut(levels: int = 256, colours: tuple = CONFUSION_COLOURS) -> np.ndarray:
     """RGB lookup table indexed linearly by count, coloured along count**CONFUSION_GAMMA."""
-    cmap = pg.ColorMap(np.linspace(0.0, 1.0, len(CONFUSION_COLOURS)), [pg.mkColor(c) for c in CONFUSION_COLOURS])
+    cmap = pg.ColorMap(np.linspace(0.0, 1.0, len(colours)), [pg.mkColor(c) for c in colours])
     ramp = np.linspace(0.0, 1.0, levels) ** CONFUSION_GAMMA
     return cmap.map(ramp, mode="byte")[:, :3]
 
@@ -49,10 +53,14 @@ class ConfusionMatrix(QtWidgets.QWidget):
     """
 
     cell_clicked = QtCore.Signal(int, int)
+    counts_shown_changed = QtCore.Signal(bool)
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.counts: np.ndarray | None = None
+        self.theme: Theme = LIGHT
+        self._lut = confusion_lut()
+        self.counts_shown = True  # False when the cells are too small for readable counts
         self.widget = new_plot_widget(self)
         self.plot = self.widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
@@ -61,11 +69,11 @@ class ConfusionMatrix(QtWidgets.QWidget):
         for side in ("bottom", "left"):
             self.plot.getAxis(side).setTicks(DIGIT_TICKS)
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setLookupTable(confusion_lut())
+        self.image.setLookupTable(self._lut)
         self.plot.addItem(self.image)
-        frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
-        frame.setPen(pg.mkPen(MUTED, width=1))
-        self.plot.addItem(frame)
+        self.frame = QtWidgets.QGraphicsRectItem(-0.5, -0.5, 10, 10)  # empty cells are white: show the edge
+        self.frame.setPen(pg.mkPen(self.theme.muted, width=1))
+        self.plot.addItem(self.frame)
         self.plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
         self.plot.getViewBox().sigResized.connect(self._fit_count_font)
         self.widget.scene().sigMouseClicked.connect(self._on_click)
@@ -87,19 +95,39 @@ class ConfusionMatrix(QtWidgets.QWidget):
             self._apply_font()
 
     def _apply_font(self) -> None:
-        style_plot(self.plot, "predicted digit", "true digit", point_size(self))
+        style_plot(self.plot, "predicted digit", "true digit", point_size(self), self.theme)
         self.plot.showGrid(x=False, y=False)
         self._fit_count_font()
 
+    def set_theme(self, theme: Theme) -> None:
+        """Light, or high contrast: black background and a magma ramp (0 is black) for the counts."""
+        self.theme = theme
+        self.widget.setBackground(theme.background)
+        self.frame.setPen(pg.mkPen(theme.muted, width=1))
+        self._lut = confusion_lut(colours=CONFUSION_COLOURS if theme is LIGHT else HIGH_CONTRAST_CONFUSION)
+        self.image.setLookupTable(self._lut)
+        self._apply_font()
+        if self.counts is not None:
+            self.show_counts(self.counts)
+
     def _fit_count_font(self, *_args) -> None:
-        """Counts as large as the widget's small font, but never wider than their cell."""
+        """Counts as large as the widget's small font, but never wider than their cell; counts that
+        would be too small to read (below READABLE_POINTS in presenter mode) are not drawn."""
         cell_pixels = 1.0 / max(self.plot.getViewBox().viewPixelSize()[0], 1e-9)
-        font = sized_font(point_size(self) * SMALL_SCALE)
-        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0000")
-        if widest > 0.9 * cell_pixels:
-            font.setPointSizeF(max(5.0, font.pointSizeF() * 0.9 * cell_pixels / widest))
+        points = small_points(point_size(self))
+        floor = READABLE_POINTS if points >= READABLE_POINTS else MIN_COUNT_POINTS
+        font = sized_font(points)
+        digits = len(str(int(self.counts.max()))) if self.counts is not None else 4
+        widest = QtGui.QFontMetricsF(font).horizontalAdvance("0" * max(digits, 2))
+        if widest > 0.95 * cell_pixels:
+            font.setPointSizeF(font.pointSizeF() * 0.95 * cell_pixels / widest)
+        shown = font.pointSizeF() >= floor
         for label in self.count_labels.flat:
             label.setFont(font)
+            label.setVisible(shown)
+        if shown != self.counts_shown:
+            self.counts_shown = shown
+            self.counts_shown_changed.emit(shown)
 
     def show_counts(self, confusion: np.ndarray) -> None:
         confusion = np.asarray(confusion)
@@ -107,11 +135,13 @@ class ConfusionMatrix(QtWidgets.QWidget):
         top = max(int(confusion.max()), 1)
         self.image.setImage(confusion, autoLevels=False, levels=(0, top))
         self.image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
+        self._fit_count_font()  # the widest count decides
         for (true, predicted), count in np.ndenumerate(confusion):
             label = self.count_labels[true, predicted]
             label.setText(str(count) if count else "")
-            dark = (count / top) ** CONFUSION_GAMMA > 0.55
-            label.setColor("#ffffff" if dark else FOREGROUND)
+            cell = self._lut[min(255, int(round(255 * count / top)))].astype(float)
+            dark = cell @ (0.299, 0.587, 0.114) < 140  # white text on dark cells, black on light ones
+            label.setColor("#ffffff" if dark else "#000000")
 
     def clear(self) -> None:
         self.counts = None
@@ -140,6 +170,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         super().__init__(parent)
         self.session = session
         self.record = None
+        self.theme: Theme = LIGHT
 
         self.caption = caption_label(self)
         self.stale_note = QtWidgets.QLabel(self)
@@ -155,20 +186,23 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.bars_plot.setMouseEnabled(x=False, y=False)
         self.bars_plot.getAxis("bottom").setTicks(DIGIT_TICKS)
         self.bars_plot.setXRange(-0.6, 9.6, padding=0)
-        self.bars_plot.setYRange(0, 110, padding=0)
+        self.bars_plot.setYRange(0, 104, padding=0)
         self.bars_plot.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
         self.baseline_bars = pg.BarGraphItem(x=DIGITS, height=np.zeros(10), width=BAR_WIDTH + 0.16,
-                                             brush=pg.mkBrush(0, 0, 0, 0), pen=pg.mkPen(MUTED, width=1.5, dash=[3, 2]))
+                                             brush=pg.mkBrush(0, 0, 0, 0),
+                                             pen=pg.mkPen(self.theme.muted, width=1.5, dash=[3, 2]))
         self.bars = pg.BarGraphItem(x=DIGITS, height=np.zeros(10), width=BAR_WIDTH,
-                                    brush=pg.mkBrush(KEPT), pen=pg.mkPen(KEPT))
-        self.overall_line = pg.InfiniteLine(angle=0, movable=False, pen=pg.mkPen(FOREGROUND, width=1.5, dash=[6, 4]))
+                                    brush=pg.mkBrush(self.theme.kept), pen=pg.mkPen(self.theme.kept))
+        self.overall_line = pg.InfiniteLine(angle=0, movable=False,
+                                            pen=pg.mkPen(self.theme.foreground, width=1.5, dash=[6, 4]))
         self.bars_plot.addItem(self.baseline_bars)
         self.bars_plot.addItem(self.bars)
         self.bars_plot.addItem(self.overall_line)
         self.bar_labels = []
         for digit in DIGITS:
-            label = pg.TextItem("", color=FOREGROUND, anchor=(0.5, 1.0))
-            label.setPos(digit, 0)
+            # written up the bar from its foot: never over a neighbour, the overall line or the top edge
+            label = pg.TextItem("", color="#ffffff", anchor=(0.0, 0.5), angle=90)
+            label.setPos(digit, BAR_LABEL_BASE)
             self.bars_plot.addItem(label)
             self.bar_labels.append(label)
 
@@ -178,6 +212,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.confusion_plot = self.matrix.plot
         self.confusion_image = self.matrix.image
         self.count_labels = self.matrix.count_labels
+        self.matrix.counts_shown_changed.connect(self._on_counts_shown)
         self.confusion_widget.scene().sigMouseMoved.connect(self._on_confusion_hover)
 
         pictures = QtWidgets.QHBoxLayout()
@@ -205,11 +240,38 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.bars_plot, "digit", "accuracy (%)", points)
-        self.bars_plot.showGrid(x=False, y=True, alpha=0.25)
-        small = sized_font(points * SMALL_SCALE)
+        style_plot(self.bars_plot, "digit", "accuracy (%)", points, self.theme)
+        self.bars_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
+        small = sized_font(small_points(points))
         for label in self.bar_labels:
             label.setFont(small)
+
+    def set_theme(self, theme: Theme) -> None:
+        """Chart colours (light, or high contrast: black background, a magma ramp for the counts)."""
+        self.theme = theme
+        self.bars_widget.setBackground(theme.background)
+        self.bars.setOpts(brush=pg.mkBrush(theme.kept), pen=pg.mkPen(theme.kept))
+        self.baseline_bars.setOpts(pen=pg.mkPen(theme.muted, width=1.5, dash=[3, 2]))
+        self.overall_line.setPen(pg.mkPen(theme.foreground, width=1.5, dash=[6, 4]))
+        self.matrix.set_theme(theme)
+        self._apply_font()
+        self.show_record(self.record)
+
+    def set_parts(self, bars: bool = True, confusion: bool = True, captions: bool = True) -> None:
+        """Show the per-digit bars, the confusion matrix or both, with or without the caption and legend
+        (presenter mode shows the bars alone: the accuracy is written large just above them)."""
+        self.bars_widget.setVisible(bars)
+        self.matrix.setVisible(confusion)
+        self.caption.setVisible(captions)
+        self.legend.setVisible(captions)
+
+    @property
+    def counts_shown(self) -> bool:
+        return self.matrix.counts_shown
+
+    def _on_counts_shown(self, _shown: bool) -> None:
+        if self.record is not None:
+            self._show_legend(self.record)
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -267,7 +329,8 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.bars.setOpts(height=per_class)
         for digit, label in enumerate(self.bar_labels):
             label.setText(f"{per_class[digit]:.0f}")
-            label.setPos(digit, per_class[digit] + 0.5)
+            label.fill = pg.mkBrush(self.theme.kept)  # readable even where a bar is shorter than its value
+            label.setPos(digit, BAR_LABEL_BASE)
         self.overall_line.setValue(100.0 * result.accuracy)
         self.overall_line.setVisible(True)
 
@@ -286,13 +349,15 @@ class EvaluationDetails(QtWidgets.QWidget):
             f"({result.correct:,} of {result.total:,} test images)"
             + (f", unpruned {100.0 * baseline.result.accuracy:.2f}%" if comparable else "")
         )
-        legend = [
-            f"<span style='color:{KEPT}; font-size:large'>■</span> accuracy per digit",
-            "<b>- -</b> overall",
-        ]
-        if comparable:
-            legend.append(f"<span style='color:{MUTED}'>┆ ┆</span> unpruned")
+        self._show_legend(record)
+
+    def _show_legend(self, record) -> None:
+        legend = [swatch(self.theme.kept, "accuracy per digit"), "<b>- -</b> overall"]
+        if self.baseline_bars.isVisible():
+            legend.append(f"<span style='color:{self.theme.muted}'>┆ ┆</span> unpruned")
         legend.append("confusion: row = true digit, column = predicted, diagonal = correct")
+        if not self.counts_shown:
+            legend.append("<i>(counts too small to read here: View &gt; Enlarge &gt; Confusion matrix)</i>")
         self.legend.setText(" &nbsp; ".join(legend))
 
     def describe_cell(self, true: int, predicted: int) -> str:

@@ -46,8 +46,10 @@ class PruningControls(QGroupBox):
 
     taylor_requested = Signal()  # Taylor was chosen but its scores are not computed for this model and data
 
+    TITLE = "Pruning"
+
     def __init__(self, session, parent: QWidget | None = None):
-        super().__init__("Pruning", parent)
+        super().__init__(self.TITLE, parent)
         self.session = session
         self.weight_radio = QRadioButton("&Weight: the k% lowest-scoring weights")
         self.unit_radio = QRadioButton("&Unit: the k% lowest-scoring units")
@@ -90,14 +92,17 @@ class PruningControls(QGroupBox):
         self.readout = QLabel()
         self.readout.setWordWrap(True)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 6)
+        self.compact = False
+        self._reserve_readout()
 
         k_row = QHBoxLayout()
         k_row.addWidget(QLabel("k"))
         k_row.addWidget(self.slider, 1)
         k_row.addWidget(self.spin)
         k_row.addWidget(self.reset_button)
-        choices = QFormLayout()
+        self.choices_box = QWidget()  # criterion and unit mode (hidden in presenter mode)
+        choices = QFormLayout(self.choices_box)
+        choices.setContentsMargins(0, 0, 0, 0)
         seed_row = QHBoxLayout()
         seed_row.addWidget(self.criterion_combo, 1)
         seed_row.addWidget(QLabel("seed"))
@@ -110,7 +115,7 @@ class PruningControls(QGroupBox):
         layout = QVBoxLayout(self)
         layout.addWidget(self.weight_radio)
         layout.addWidget(self.unit_radio)
-        layout.addLayout(choices)
+        layout.addWidget(self.choices_box)
         layout.addSpacing(4)
         layout.addWidget(self.layer_radio)
         layout.addWidget(self.global_radio)
@@ -144,10 +149,30 @@ class PruningControls(QGroupBox):
     def _on_model_changed(self, opened) -> None:
         self.setEnabled(opened is not None)
 
+    def set_compact(self, compact: bool) -> None:
+        """Presenter mode: k and the readout only; method and scope stay in the Pruning menu
+        (Ctrl+1 to Ctrl+4), and all the choices are named in the readout's first line."""
+        self.compact = compact
+        self.setTitle("" if compact else self.TITLE)  # the k slider says what it is
+        for widget in self.choice_widgets():
+            widget.setVisible(not compact)
+        self._reserve_readout()
+        if self.session.result is not None:
+            self._show_result(self.session.result)
+
+    def choice_widgets(self) -> list[QWidget]:
+        """The method, criterion, unit mode and scope choices (hidden in presenter mode)."""
+        return [self.weight_radio, self.unit_radio, self.choices_box, self.layer_radio, self.global_radio]
+
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.FontChange:  # presenter mode: room for six lines of readout
-            self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * 6)
+        if event.type() == QEvent.Type.FontChange:
+            self._reserve_readout()
+
+    def _reserve_readout(self) -> None:
+        """Room for the readout's lines whatever they say, so nothing below it moves as k changes."""
+        lines = 2 if getattr(self, "compact", False) else 6
+        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * lines)
 
     def _on_k(self, value: int) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
@@ -201,6 +226,9 @@ class PruningControls(QGroupBox):
                          + (f", with {removed:,} bias and BatchNormalization entries zeroed" if removed else ""))
         if config.criterion == "taylor" and self.session.model is not None and self.session.model.pruner.taylor:
             lines.append(self.session.model.pruner.taylor.description)
+        if self.compact:  # presenter mode: what was asked (the method and scope) and what it gave
+            obtained = percent(result.included_sparsity()) if included else "nothing"
+            lines = [f"<b>{config.describe()}</b>: {obtained} zero"]
         self.readout.setText("<br>".join(lines))
 
 

@@ -182,16 +182,17 @@ class ResultView(QWidget):
             self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} "
                                 "Press Evaluate for the current settings.</span>")
         elif self.has_result:
-            self.status.setText("<b>Current:</b> computed for the settings shown.")
+            self.status.setText("<b>Current</b> for the settings shown.")
 
 
 class EvaluationPanel(QGroupBox):
     """Data source, preprocessing, Evaluate/Cancel with progress, auto-evaluate, the result."""
 
     data_path_chosen = Signal(str)
+    TITLE = "Accuracy on MNIST"
 
     def __init__(self, session, controller: EvaluationController, parent: QWidget | None = None):
-        super().__init__("Accuracy on MNIST", parent)
+        super().__init__(self.TITLE, parent)
         self.session = session
         self.controller = controller
 
@@ -227,7 +228,9 @@ class EvaluationPanel(QGroupBox):
         data_row = QHBoxLayout()
         data_row.addWidget(self.data_label, 1)
         data_row.addWidget(self.data_button)
-        form = QFormLayout()
+        self.setup = QWidget()  # what is evaluated on what: hidden in presenter mode
+        form = QFormLayout(self.setup)
+        form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Test data:", data_row)
         form.addRow("Input:", self.preprocess)
         form.addRow("Model:", self.trained_on)
@@ -236,7 +239,7 @@ class EvaluationPanel(QGroupBox):
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.setup)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_message)
         layout.addWidget(self.auto_check)
@@ -256,6 +259,13 @@ class EvaluationPanel(QGroupBox):
         self._on_busy(False)
         self._on_data_changed()
         self._on_model_changed(session.model)
+
+    def set_compact(self, compact: bool) -> None:
+        """Presenter mode: Evaluate, the accuracy and whether it is current; the test data, input
+        scaling and the result's details stay in the File menu and the normal layout."""
+        self.setTitle("" if compact else self.TITLE)  # the Evaluate button and the result say it
+        for widget in (self.setup, self.auto_check, self.result_view.details):
+            widget.setVisible(not compact)
 
     # -- data ------------------------------------------------------------------------------
     def choose_idx_folder(self) -> None:

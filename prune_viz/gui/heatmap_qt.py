@@ -3,7 +3,7 @@
 Colours: a diverging map centred at 0 with symmetric levels fixed per layer (from
 the original weights, so colours do not drift while pruning). Pruned cells are
 NaN in the displayed matrix, which pyqtgraph draws transparent, over a rectangle
-in the map's "pruned" colour (a grey that no live weight takes). Matrices larger
+in the app's one "pruned" colour (pictures_qt.PRUNED, a grey that no live weight takes). Matrices larger
 than the screen are shown with a stride (every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
 
@@ -33,11 +33,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.pictures_qt import HIGH_CONTRAST_THEME, LIGHT, PRUNED_LEGEND, PRUNED_RGB, Theme
+
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
 LEVEL_PERCENTILE = 99.5  # colour levels at +-this percentile of |w|, so one outlier does not wash out the map
 LEVEL_SAMPLE = 1_000_000
 THUMBNAIL_PIXELS = 96
+HOVER_PROMPT = "Hover to read a weight."
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,16 @@ class ColormapSpec:
     key: str
     title: str
     stops: tuple  # RGB tuples from the most negative to the most positive weight
-    pruned: tuple  # RGB of pruned cells: a colour the map itself never takes
-    background: str
-    foreground: str
+    theme: Theme  # the charts' colours that go with this map
+    pruned: tuple = PRUNED_RGB  # the same in every map: a colour no map takes
+
+    @property
+    def background(self) -> str:
+        return self.theme.background
+
+    @property
+    def foreground(self) -> str:
+        return self.theme.foreground
 
     def colormap(self) -> pg.ColorMap:
         positions = np.linspace(0.0, 1.0, len(self.stops))
@@ -62,13 +72,14 @@ DIVERGING = ColormapSpec(
     "diverging", "Blue-white-red (default)",
     ((5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240), (247, 247, 247),
      (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43), (103, 0, 31)),
-    pruned=(72, 72, 72), background="w", foreground="k",
+    theme=LIGHT,
 )
-# For projectors: saturated ends, black at zero, so pruned cells are drawn white.
+# For projectors: saturated ends, black at zero; pruned cells are the same mid grey as everywhere,
+# far from black, so they are never taken for small weights.
 HIGH_CONTRAST = ColormapSpec(
     "high-contrast", "High contrast (cyan-black-yellow)",
     ((0, 255, 255), (0, 110, 255), (0, 0, 0), (255, 60, 0), (255, 230, 0)),
-    pruned=(255, 255, 255), background="k", foreground="w",
+    theme=HIGH_CONTRAST_THEME,
 )
 COLORMAPS = {spec.key: spec for spec in (DIVERGING, HIGH_CONTRAST)}
 
@@ -143,6 +154,8 @@ class MatrixView(QWidget):
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
         self.level = 1.0
+        self.hovered_cell: tuple[int, int] | None = None  # (row, col) under the mouse, re-read on every redraw
+        self.hovered_strip: tuple[int, int] | None = None  # (strip, col) of a bias/BN strip under the mouse
         self.vector_labels: list[str] = []  # the strips below the matrix, top to bottom
         self.vectors: np.ndarray | None = None  # (strips, units) original values
         self.removed: np.ndarray | None = None  # bool per unit: its strip entries are pruned
@@ -168,24 +181,27 @@ class MatrixView(QWidget):
         self.plot.addItem(self.vector_backdrop)
         self.vector_image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.vector_image)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), label="weight",
+        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), 
                                         interactive=False, width=14, colorMapMenu=False)
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        self.colorbar.axis.enableAutoSIPrefix(False)  # plain weights, never "50 (x0.001)"
+        self.colorbar.axis.setLabel("weight")
         self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.readout = QLabel("Hover over the heatmap to read a weight.")
+        self.title.setWordWrap(True)  # wraps rather than widening the centre and squeezing the docks
+        self.readout = QLabel(HOVER_PROMPT)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.swatch = QLabel()
-        self.swatch.setFixedSize(14, 14)
-        self.legend = QLabel("pruned")
+        self.legend = QLabel(PRUNED_LEGEND)
         reset = QToolButton(text="Fit")
         reset.setToolTip("Show the whole matrix (zoom with the wheel, pan by dragging)")
         reset.clicked.connect(self.fit)
         bottom = QHBoxLayout()
+        # a long hover line must not widen the view and squeeze the docks beside it
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.readout.setMinimumWidth(0)
         bottom.addWidget(self.readout, 1)
-        bottom.addWidget(self.swatch)
         bottom.addWidget(self.legend)
         bottom.addWidget(reset)
         layout = QVBoxLayout(self)
@@ -211,6 +227,7 @@ class MatrixView(QWidget):
         self.level = level
         image, self.row_stride, self.col_stride = display_matrix(matrix, kept, display_limit())
         self.image.setImage(image, autoLevels=False, levels=(-level, level))
+        self._refresh_readout(keep_cell=same)
         if same:
             return
         rows, cols = matrix.shape
@@ -230,6 +247,7 @@ class MatrixView(QWidget):
         self.vector_labels = list(labels)
         self.vectors = vectors
         self.removed = removed
+        self._refresh_readout(keep_cell=True)  # a hovered strip entry may have been removed or restored
         if self.matrix is None or vectors is None or not len(labels):
             self.vector_image.clear()
             self.vector_backdrop.setVisible(False)
@@ -292,6 +310,27 @@ class MatrixView(QWidget):
         self.vector_image.clear()
         self.vector_backdrop.setVisible(False)
         self.title.setText("")
+        self._refresh_readout(keep_cell=False)
+
+    def _refresh_readout(self, keep_cell: bool) -> None:
+        """The hover line always describes the model, layer and mask drawn now: re-read for the same
+        cell when only the mask changed, back to the prompt when the matrix changed."""
+        hovering = self.hovered_cell is not None or self.hovered_strip is not None
+        if not keep_cell or self.matrix is None:
+            self.hovered_cell = self.hovered_strip = None
+            self.readout.setText(HOVER_PROMPT)
+            if hovering:
+                self.hovered.emit("")  # the status bar's copy goes too
+            return
+        if self.hovered_cell is not None:
+            text = self.describe_cell(*self.hovered_cell)
+        elif self.hovered_strip is not None and self.vectors is not None \
+                and self.hovered_strip[0] < len(self.vector_labels):
+            text = self.describe_vector(*self.hovered_strip)
+        else:
+            return
+        self.readout.setText(text)
+        self.hovered.emit(text)
 
     def displayed_image(self) -> np.ndarray | None:
         """The array the ImageItem draws (NaN = pruned)."""
@@ -314,7 +353,6 @@ class MatrixView(QWidget):
         for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
             axis.setPen(spec.foreground)
             axis.setTextPen(spec.foreground)
-        self.swatch.setStyleSheet("background: #%02x%02x%02x; border: 1px solid #808080;" % spec.pruned)
 
     def apply_font(self) -> None:
         """Give the plot's axes the widget's font (pyqtgraph items do not inherit it)."""
@@ -324,6 +362,7 @@ class MatrixView(QWidget):
             item.setStyle(tickFont=font)
             item.label.setFont(font)
         self.colorbar.axis.setStyle(tickFont=font)
+        self.colorbar.axis.setLabel("weight", **{"font-size": f"{font.pointSizeF():.1f}pt"})
         self.colorbar.axis.setWidth(QFontMetrics(font).horizontalAdvance("-0.000") + 12)  # pyqtgraph fixes 45 px
 
     # -- hover ---------------------------------------------------------------------------------
@@ -334,8 +373,6 @@ class MatrixView(QWidget):
         value = float(self.matrix[row, col])
         pruned = self.kept is not None and not bool(self.kept[row // self.row_stride, col // self.col_stride])
         state = "PRUNED (shown grey)" if pruned else "kept"
-        if pruned and self.spec is HIGH_CONTRAST:
-            state = "PRUNED (shown white)"
         source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else "input"
         return (f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
                 f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}")
@@ -356,10 +393,12 @@ class MatrixView(QWidget):
         rows, cols = self.matrix.shape
         strip = self.vector_cell(point.y())
         if strip is not None and 0 <= col < cols:
+            self.hovered_cell, self.hovered_strip = None, (strip, col)
             text = self.describe_vector(strip, col)
             self.readout.setText(text)
             self.hovered.emit(text)
         elif 0 <= row < rows and 0 <= col < cols:
+            self.hovered_cell, self.hovered_strip = (row, col), None
             text = self.describe_cell(row, col)
             self.readout.setText(text)
             self.hovered.emit(text)

@@ -15,10 +15,10 @@ from PySide6 import QtWidgets
 from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
 from prune_viz.gui.pictures_qt import (
-    KEPT,
-    MUTED,
+    LIGHT,
     PRUNED,
-    THRESHOLD,
+    PRUNED_LEGEND,
+    Theme,
     bind,
     caption_label,
     is_font_change,
@@ -27,6 +27,7 @@ from prune_viz.gui.pictures_qt import (
     set_axis_labels,
     sized_font,
     style_plot,
+    swatch,
 )
 
 LOG_FLOOR = 0.5  # where empty bins sit on a log axis, so a count of 1 still shows as a bar
@@ -89,6 +90,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self._layer_name: str | None = None
         self._cache: dict[tuple[str, str], Histogram] = {}
         self._histogram: Histogram | None = None
+        self.theme: Theme = LIGHT
 
         self.caption = caption_label(self)
         self.log_box = QtWidgets.QCheckBox("Log count", self)
@@ -102,10 +104,10 @@ class WeightHistogram(QtWidgets.QWidget):
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
         self.pruned_curve = self._step_curve(PRUNED)
-        self.kept_curve = self._step_curve(KEPT)
+        self.kept_curve = self._step_curve(self.theme.kept)
         self.threshold_line = pg.InfiniteLine(
-            angle=90, movable=False, pen=pg.mkPen(THRESHOLD, width=2, dash=[5, 3]),
-            label="", labelOpts={"position": 0.92, "color": THRESHOLD, "fill": (255, 255, 255, 220),
+            angle=90, movable=False, pen=pg.mkPen(self.theme.foreground, width=2, dash=[5, 3]),
+            label="", labelOpts={"position": 0.92, "color": self.theme.foreground, "fill": self.theme.legend_fill,
                                  "anchors": [(0, 0.5), (0, 0.5)]},
         )
         self.plot.addItem(self.threshold_line, ignoreBounds=True)
@@ -131,13 +133,30 @@ class WeightHistogram(QtWidgets.QWidget):
 
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.plot, "|weight|", "weights", points)
+        style_plot(self.plot, "|weight|", "weights", points, self.theme)
         self.threshold_line.label.setFont(sized_font(points))
 
-    def _step_curve(self, colour: str) -> pg.PlotDataItem:
+    def set_theme(self, theme: Theme) -> None:
+        """Chart colours (light, or high contrast); pruned keeps the one pruned colour."""
+        self.theme = theme
+        self.plot_widget.setBackground(theme.background)
+        self._colour_curve(self.kept_curve, theme.kept)
+        self.threshold_line.setPen(pg.mkPen(theme.foreground, width=2, dash=[5, 3]))
+        self.threshold_line.label.setColor(theme.foreground)
+        self.threshold_line.label.fill = pg.mkBrush(theme.legend_fill)
+        self._apply_font()
+        self._redraw()
+
+    @staticmethod
+    def _colour_curve(curve: pg.PlotDataItem, colour: str) -> None:
         brush = pg.mkColor(colour)
         brush.setAlpha(FILL_ALPHA)
-        curve = pg.PlotDataItem(stepMode="center", fillLevel=0, brush=brush, pen=pg.mkPen(colour, width=1.5))
+        curve.setBrush(brush)
+        curve.setPen(pg.mkPen(colour, width=1.5))
+
+    def _step_curve(self, colour: str) -> pg.PlotDataItem:
+        curve = pg.PlotDataItem(stepMode="center", fillLevel=0)
+        self._colour_curve(curve, colour)
         self.plot.addItem(curve)
         return curve
 
@@ -219,9 +238,9 @@ class WeightHistogram(QtWidgets.QWidget):
 
         what = score_label(config.criterion, method)
         if config.criterion == "magnitude":
-            what = "|weight|" if method == "weight" else "unit L2 norm (of its incoming weights)"
+            what = "|weight|" if method == "weight" else "unit L2 norm"
         counted = "weights" if method == "weight" else "units"
-        set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self))
+        set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self), self.theme)
         # a global threshold can lie outside this layer's values: keep the line in view
         left, right = float(histogram.edges[0]), float(histogram.edges[-1])
         if threshold is not None:
@@ -253,7 +272,8 @@ class WeightHistogram(QtWidgets.QWidget):
                else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
                     "the number the threshold cuts")
         )
-        self.summary.setText(f"{LEGEND} &nbsp;&nbsp; {self._summary(layer, result, threshold)}")
+        legend = f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
+        self.summary.setText(f"{legend} &nbsp;&nbsp; {self._summary(layer, result, threshold)}")
 
     def _show_curve(self, curve: pg.PlotDataItem, part, log: bool = False) -> None:
         if part is None:
@@ -275,7 +295,7 @@ class WeightHistogram(QtWidgets.QWidget):
             return ""
         config = result.config
         if layer.name not in config.included:
-            return f"<span style='color:{MUTED}'>{layer.name} is not selected for pruning.</span>"
+            return f"<span style='color:{self.theme.muted}'>{layer.name} is not selected for pruning.</span>"
         stats = result.layer(layer.name)
         scope = "global threshold, shared by all selected layers" if config.scope == "global" else "this layer's threshold"
         if config.method == "weight":
@@ -287,10 +307,3 @@ class WeightHistogram(QtWidgets.QWidget):
         sign = (("|w|" if config.method == "weight" else "norm") if config.criterion == "magnitude"
                 else score_label(config.criterion, config.method))
         return f"k = {config.k:g}%: {pruned}; {scope}: {sign} ≤ {threshold:.4g}"
-
-
-def _swatch(colour: str, text: str) -> str:
-    return f"<span style='color:{colour}; font-size:large'>■</span> {text}"
-
-
-LEGEND = f"{_swatch(PRUNED, 'pruned')} &nbsp; {_swatch(KEPT, 'kept')}"

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QFont, QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QApplication,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -20,8 +23,11 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QStackedWidget,
+    QTabBar,
     QTabWidget,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -40,6 +46,7 @@ from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
 from prune_viz.gui.histogram_qt import WeightHistogram
 from prune_viz.gui.lab_qt import install_lab
 from prune_viz.gui.lesson_qt import PanelHandle, install_lessons
+from prune_viz.gui.pictures_qt import READABLE_POINTS
 from prune_viz.gui.start_page_qt import StartPage
 from prune_viz.gui.tiles_qt import UnitTileGrid
 from prune_viz.gui.workers import Job, JobQueue
@@ -48,12 +55,58 @@ APP_NAME = "prune-viz"
 OPEN_KIND = "open"
 MODEL_FILTER = ("Keras models and lessons (*.keras *.h5 *.hdf5 *.pvlesson);;Keras models (*.keras *.h5 *.hdf5);;"
                 "prune-viz lessons (*.pvlesson);;All files (*)")
-PRESENTER_SCALE = 1.6
+PRESENTER_POINTS = READABLE_POINTS  # every text in presenter mode, menus and dialogs included
 DEFAULT_SIZE = (1600, 1000)
 MAX_SIDE_WIDTH = 640
+# presenter mode: the side panel's width (at least enough for 18 pt, else a share of the window) and the
+# layer column's share; the heatmap keeps the rest, so it stays the largest picture
+PRESENTER_SIDE_MIN, PRESENTER_SIDE_SHARE, PRESENTER_LEFT_SHARE = 470, 0.30, 0.22
+PRESENTER_THREE_COLUMNS = 1600  # narrower windows hide the layer docks in presenter mode (View menu)
+HEATMAP_MIN_SIZE = (360, 240)  # the matrix view: no dock or panel squeezes it below this
+RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 200  # the per-digit chart's tab
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
-LAYOUT_VERSION = 1  # bump when the docks change, so an old saved layout is ignored
+PRESENTER_KEY = "view/presenter"
+CONTRAST_KEY = "view/high_contrast"
+LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
+ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs sparsity", "Weight histogram",
+               "Unit tiles")
+
+
+class TabWheelGuard(QObject):
+    """The wheel over a tab bar of ``window`` (its panels' tabs and the tabs of docks stacked
+    together, which Qt creates later) scrolls what holds it, and never flips the tabs."""
+
+    def __init__(self, window: QWidget):
+        super().__init__(window)
+        self.window = window
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Wheel and isinstance(obj, QTabBar) and obj.window() is self.window:
+            area = obj.parentWidget()
+            while area is not None and not isinstance(area, QAbstractScrollArea):
+                area = area.parentWidget()
+            if area is not None:
+                QApplication.sendEvent(area.verticalScrollBar(), event)
+            return True
+        return False
+
+
+def high_contrast_palette() -> QPalette:
+    """White text on black for the window's own widgets (the charts follow pictures_qt's theme)."""
+    palette = QPalette()
+    black, white, grey = QColor("#000000"), QColor("#ffffff"), QColor("#303030")
+    for role, colour in ((QPalette.ColorRole.Window, black), (QPalette.ColorRole.WindowText, white),
+                         (QPalette.ColorRole.Base, black), (QPalette.ColorRole.AlternateBase, grey),
+                         (QPalette.ColorRole.Text, white), (QPalette.ColorRole.Button, grey),
+                         (QPalette.ColorRole.ButtonText, white), (QPalette.ColorRole.ToolTipBase, black),
+                         (QPalette.ColorRole.ToolTipText, white), (QPalette.ColorRole.Highlight, QColor("#ffd200")),
+                         (QPalette.ColorRole.HighlightedText, black), (QPalette.ColorRole.PlaceholderText, grey)):
+        palette.setColor(role, colour)
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#9a9a9a"))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#9a9a9a"))
+    palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#9a9a9a"))
+    return palette
 
 
 def check_model_path(path: str) -> None:
@@ -80,9 +133,18 @@ class MainWindow(QMainWindow):
         self.model_path: str | None = None
         self.panels: dict[str, PanelHandle] = {}  # panels a lesson can show by name: register_panel
         self._base_font = QFont(self.font())
+        self._app_font = QFont(QApplication.font())
+        self._tooltip_font = QFont(QToolTip.font())
+        self._base_palette = QPalette(self.palette())
+        self.presenter = False
+        self._left_docks_shown: list[QDockWidget] = []  # hidden by a narrow presenter mode, shown after it
+        self._asked_to_close = False  # Quit has asked already; the close event must not ask again
+        self.enlarged: QDialog | None = None
+        self.wheel_guard = TabWheelGuard(self)
 
         self.start_page = StartPage()
         self.heatmaps = LayerHeatmaps(self.session)
+        self.heatmaps.view.canvas.setMinimumSize(*HEATMAP_MIN_SIZE)  # no dock squeezes the matrix below this
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self.heatmaps)
@@ -101,7 +163,7 @@ class MainWindow(QMainWindow):
 
         self.start_page.open_file_clicked.connect(self.choose_model_file)
         self.start_page.open_folder_clicked.connect(self.choose_model_folder)
-        self.start_page.recent_chosen.connect(self.open_path)
+        self.start_page.recent_chosen.connect(self.open_path_asking)
         self.layer_list.layer_selected.connect(self.heatmaps.set_layer)
         self.heatmaps.layer_selected.connect(self._on_layer_selected)
         self.heatmaps.view.hovered.connect(lambda text: self.statusBar().showMessage(text, 4000))
@@ -118,9 +180,10 @@ class MainWindow(QMainWindow):
         self.lab = install_lab(self)  # Draw a digit and the flip gallery, as Experiments tabs
         self.setAcceptDrops(True)
         self.resize(*self._default_size())
-        self._fit_docks(1.0)
+        self._fit_docks()
         self._refresh_recent()
         self._on_model_changed(self.session.model)
+        QApplication.instance().installEventFilter(self.wheel_guard)
 
     # -- layout ----------------------------------------------------------------------------------
     def _add_docks(self) -> None:
@@ -142,7 +205,9 @@ class MainWindow(QMainWindow):
         self.result_tabs = QTabWidget()
         self.result_tabs.addTab(self.details, "Per digit")
         self.result_tabs.addTab(self.accuracy_plot, "Accuracy vs sparsity")
-        self.result_tabs.setMinimumHeight(380)
+        self.result_tabs.setMinimumHeight(RESULT_MIN_HEIGHT)
+        # takes the height left over, never asks for more (which would make the side panel scroll)
+        self.result_tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         side = QWidget()
         column = QVBoxLayout(side)
         column.addWidget(self.controls)
@@ -167,18 +232,31 @@ class MainWindow(QMainWindow):
             width, height = min(width, int(available.width() * 0.95)), min(height, int(available.height() * 0.95))
         return width, height
 
-    def _fit_docks(self, scale: float) -> None:
-        """Give the side panel room for its widest row, up to a limit."""
+    def _fit_docks(self) -> None:
+        """Give the side panel room for its widest row, up to a limit; in presenter mode the side
+        panels take fixed shares of the window, so the window never grows past its size."""
         side = self.side_scroll
+        if self.presenter:
+            width = self.width()
+            side_width = max(PRESENTER_SIDE_MIN, int(width * PRESENTER_SIDE_SHARE))
+            left_width = int(width * PRESENTER_LEFT_SHARE)
+            side.setMinimumWidth(min(side_width, MAX_SIDE_WIDTH + 160))
+            self.resizeDocks([self.docks["layers"], self.docks["prune"]], [left_width, side_width],
+                             Qt.Orientation.Horizontal)
+            return
         wanted = side.widget().minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4
         limit = MAX_SIDE_WIDTH
         screen = self.screen()
         if screen is not None and screen.availableSize().width() > 1000:  # a real desktop, not offscreen
             limit = min(limit, int(screen.availableSize().width() * 0.34))
         side.setMinimumWidth(min(wanted, limit))  # wider content scrolls rather than overflowing the screen
-        self.resizeDocks([self.docks["layers"], self.docks["prune"]], [int(320 * scale), int(500 * scale)],
-                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["layers"], self.docks["prune"]], [320, 500], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["layers"], self.docks["selected"]], [250, 600], Qt.Orientation.Vertical)
+
+    def set_size(self, width: int, height: int) -> None:
+        """Resize the window (``--size``), keeping the docks' proportions for that size."""
+        self.resize(width, height)
+        self._fit_docks()
 
     def _add_status_bar(self) -> None:
         bar = self.statusBar()
@@ -218,7 +296,7 @@ class MainWindow(QMainWindow):
         file.addSeparator()
         self._action(file, "Save window &image...", self.choose_screenshot_path, "Ctrl+Shift+S")
         file.addSeparator()
-        self._action(file, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self._action(file, "&Quit", self.quit, QKeySequence.StandardKey.Quit)
 
         prune = menus.addMenu("&Pruning")
         methods = QActionGroup(self)
@@ -257,6 +335,11 @@ class MainWindow(QMainWindow):
         self.contrast_action = self._action(
             view, "&High-contrast colours", lambda on: self.set_colormap(HIGH_CONTRAST if on else DIVERGING),
             "Ctrl+Shift+H", checkable=True)
+        self.fullscreen_action = self._action(view, "F&ull screen", self.set_full_screen, "F11", checkable=True)
+        enlarge = view.addMenu("&Enlarge one picture")
+        for i, what in enumerate(ENLARGEABLE):
+            self._action(enlarge, what, lambda _=False, w=what: self.show_enlarged(w), f"Ctrl+Alt+{i + 1}",
+                         tip="Show it alone, filling the window (Esc closes it)")
         view.addSeparator()
         self._action(view, "&Fit heatmap", self.heatmaps.view.fit, "Ctrl+F")
         self._action(view, "&Next layer", lambda: self.step_layer(1), "Alt+Down")
@@ -274,12 +357,18 @@ class MainWindow(QMainWindow):
     def choose_model_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a Keras model", self._last_folder(), MODEL_FILTER)
         if path:
-            self.open_path(path)
+            self.open_path_asking(path)
 
     def choose_model_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a TensorFlow SavedModel folder", self._last_folder())
         if path:
-            self.open_path(path)
+            self.open_path_asking(path)
+
+    def open_path_asking(self, path: str | Path, **config) -> Job | None:
+        """``open_path`` for the user's own requests: asks first if results would be lost."""
+        if not self.confirm_discard(f"Open {Path(path).name}"):
+            return None
+        return self.open_path(path, **config)
 
     def _last_folder(self) -> str:
         recent = recent_qt.recent_models(self.settings)
@@ -359,7 +448,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         for i, path in enumerate(paths):
             action = self.recent_menu.addAction(f"&{i + 1 if i < 9 else 0}  {path}")
-            action.triggered.connect(lambda _=False, p=path: self.open_path(p))
+            action.triggered.connect(lambda _=False, p=path: self.open_path_asking(p))
         self.recent_menu.setEnabled(bool(paths))
 
     # -- panels a lesson can show ------------------------------------------------------------------
@@ -388,7 +477,7 @@ class MainWindow(QMainWindow):
         path = self._dropped_path(event.mimeData())
         if path:
             event.acceptProposedAction()
-            self.open_path(path.rstrip("/"))
+            self.open_path_asking(path.rstrip("/"))
         else:
             event.ignore()
 
@@ -414,24 +503,143 @@ class MainWindow(QMainWindow):
         (self.layer_action if config.scope == "layer" else self.global_action).setChecked(True)
 
     def set_colormap(self, spec) -> None:
+        """The heatmaps' colour map, and with it every chart's theme and the window's own colours."""
         self.contrast_action.setChecked(spec is HIGH_CONTRAST)
         self.heatmaps.set_colormap(spec)
         self.tiles.set_colormap(spec)  # the unit tiles use the same colours
+        for widget in self.findChildren(QWidget):
+            if hasattr(widget, "set_theme"):
+                widget.set_theme(spec.theme)
+        self.setPalette(high_contrast_palette() if spec is HIGH_CONTRAST else self._base_palette)
+        self.settings.setValue(CONTRAST_KEY, spec is HIGH_CONTRAST)
+
+    @property
+    def high_contrast(self) -> bool:
+        return self.heatmaps.spec is HIGH_CONTRAST
 
     def set_presenter_mode(self, on: bool) -> None:
+        """Large text everywhere (menus, dialogs and tooltips too) and a layout made for 1280x720 and
+        1920x1080: the side docks share one column, the panels show only what a room needs to see."""
+        self.presenter = on
         self.presenter_action.setChecked(on)
+        app = QApplication.instance()
+        ratio = PRESENTER_POINTS / (self._base_font.pointSizeF() or PRESENTER_POINTS)
+        if on:
+            app_font = QFont(self._app_font)
+            app_font.setPointSizeF(PRESENTER_POINTS)
+            app.setFont(app_font)  # menus, message boxes, file dialogs and the shortcut list
+            tooltip = QFont(self._tooltip_font)
+            tooltip.setPointSizeF(PRESENTER_POINTS)
+            QToolTip.setFont(tooltip)
+        else:
+            app.setFont(self._app_font)
+            QToolTip.setFont(self._tooltip_font)
         font = QFont(self._base_font)
         if on:
-            font.setPointSizeF(self._base_font.pointSizeF() * PRESENTER_SCALE)
+            font.setPointSizeF(PRESENTER_POINTS)
         self.setFont(font)
         for widget in self.findChildren(QWidget):  # widgets with their own font (e.g. the accuracy) scale too
             own = getattr(widget, "base_point_size", None)
             if own is not None:
                 scaled = QFont(widget.font())
-                scaled.setPointSizeF(own * (PRESENTER_SCALE if on else 1.0))
+                scaled.setPointSizeF(max(own * ratio, PRESENTER_POINTS) if on else own)
                 widget.setFont(scaled)
         self.heatmaps.apply_font()
-        self._fit_docks(PRESENTER_SCALE if on else 1.0)
+        self._arrange(on)
+        self.settings.setValue(PRESENTER_KEY, on)
+
+    def _arrange(self, presenter: bool) -> None:
+        """Presenter mode: the layer list and the selected layer's pictures share one tabbed column;
+        the side panel keeps k, Evaluate, the accuracy and the per-digit chart (the rest is in the
+        menus and in View > Enlarge)."""
+        layers, selected = self.docks["layers"], self.docks["selected"]
+        if presenter:
+            self.tabifyDockWidget(layers, selected)
+            selected.raise_()
+            if self.width() < PRESENTER_THREE_COLUMNS:  # two columns: the heatmap and the side panel
+                self._left_docks_shown = [dock for dock in (layers, selected) if not dock.isHidden()]
+                for dock in self._left_docks_shown:
+                    dock.hide()
+        else:
+            self.splitDockWidget(layers, selected, Qt.Orientation.Vertical)
+            for dock in self._left_docks_shown:
+                dock.show()
+            self._left_docks_shown = []
+        self.controls.set_compact(presenter)
+        self.evaluation.set_compact(presenter)
+        self.details.set_parts(bars=True, confusion=not presenter, captions=not presenter)
+        self.result_tabs.setMinimumHeight(PRESENTER_RESULT_MIN_HEIGHT if presenter else RESULT_MIN_HEIGHT)
+        self._fit_docks()
+
+    def set_full_screen(self, on: bool) -> None:
+        self.fullscreen_action.setChecked(on)
+        self.showFullScreen() if on else self.showNormal()
+
+    def show_enlarged(self, what: str) -> QDialog:
+        """One picture alone in a window as large as this one, bound to the same session (Esc closes)."""
+        if self.enlarged is not None:
+            self.enlarged.close()
+        if what == "Heatmap":
+            widget = LayerHeatmaps(self.session)
+            widget.set_colormap(self.heatmaps.spec)
+            widget.set_layer(self.heatmaps.selected)
+        elif what in ("Per-digit accuracy", "Confusion matrix"):
+            widget = EvaluationDetails(self.session)
+            # alone, the axis titles say what rows and columns are: all the height goes to the cells
+            widget.set_parts(bars=what == "Per-digit accuracy", confusion=what == "Confusion matrix",
+                             captions=what == "Per-digit accuracy")
+        elif what == "Accuracy vs sparsity":
+            widget = AccuracySparsityPlot(self.session)
+            widget.copy_sweep_from(self.accuracy_plot)
+        elif what == "Unit tiles":
+            widget = UnitTileGrid(self.session)
+            widget.set_colormap(self.heatmaps.spec)
+            widget.set_layer(self.heatmaps.selected or None)
+        else:
+            widget = WeightHistogram(self.session)
+            widget.set_layer(self.heatmaps.selected or None)
+        if hasattr(widget, "set_theme"):
+            widget.set_theme(self.heatmaps.spec.theme)
+        widget.setObjectName("enlarged")
+        dialog = QDialog(self)
+        dialog.setWindowTitle(f"{what} - {APP_NAME}")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.setPalette(self.palette())
+        dialog.setFont(self.font())
+        layout = QVBoxLayout(dialog)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(widget)
+        if isinstance(widget, LayerHeatmaps):
+            widget.apply_font()
+        dialog.setGeometry(self.geometry())
+        dialog.destroyed.connect(lambda *_: setattr(self, "enlarged", None))
+        self.enlarged = dialog
+        dialog.showFullScreen() if self.isFullScreen() else dialog.show()
+        return dialog
+
+    # -- unsaved results -------------------------------------------------------------------------
+    def unsaved_results(self) -> list[str]:
+        """What would be lost now: results computed here and not saved (a fine-tuned model, a sweep...)."""
+        return self.experiments.unsaved_results()
+
+    def confirm_discard(self, doing: str) -> bool:
+        """True if nothing unsaved would be lost by ``doing``, or the user agrees to lose it."""
+        unsaved = self.unsaved_results()
+        if not unsaved:
+            return True
+        listed = "".join(f"<li>{what}</li>" for what in unsaved)
+        answer = QMessageBox.question(
+            self, APP_NAME, f"<b>{doing}?</b> These results are not saved and would be lost:<ul>{listed}</ul>",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Discard
+
+    def quit(self) -> bool:
+        """File > Quit: asks first if results would be lost; False if the user kept the window."""
+        if not self.confirm_discard("Quit"):
+            return False
+        self._asked_to_close = True
+        self.close()
+        return True
 
     def _name_histogram_tab(self, config) -> None:
         """The tab says what the histogram counts: |w|, or the criterion's scores."""
@@ -491,8 +699,10 @@ class MainWindow(QMainWindow):
 
     # -- screenshots, help, closing --------------------------------------------------------------
     def choose_screenshot_path(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save an image of the window", "prune-viz.png", "PNG (*.png)")
+        start = Path(recent_qt.save_folder(self.settings)) / "prune-viz.png"
+        path, _ = QFileDialog.getSaveFileName(self, "Save an image of the window", str(start), "PNG (*.png)")
         if path:
+            recent_qt.remember_save_folder(self.settings, path)
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str) -> bool:
@@ -529,6 +739,13 @@ class MainWindow(QMainWindow):
                           f"<b>prune-viz {__version__}</b><br>A desktop lab for neural-network pruning: "
                           "live weight heatmaps, weight and unit pruning, MNIST accuracy on demand.")
 
+    def restore_view(self) -> None:
+        """Presenter mode and high contrast as the user last left them."""
+        if self.settings.value(CONTRAST_KEY, False, type=bool):
+            self.set_colormap(HIGH_CONTRAST)
+        if self.settings.value(PRESENTER_KEY, False, type=bool):
+            self.set_presenter_mode(True)
+
     def restore_layout(self) -> bool:
         """Put the window and docks where the user last left them; False if nothing was saved."""
         geometry, state = self.settings.value(GEOMETRY_KEY), self.settings.value(STATE_KEY)
@@ -537,6 +754,17 @@ class MainWindow(QMainWindow):
         return bool(self.restoreGeometry(geometry)) and bool(self.restoreState(state, LAYOUT_VERSION))
 
     def closeEvent(self, event) -> None:
+        # the window's close button asks like Quit does; closing from code (tests, --screenshot) does not
+        asked, self._asked_to_close = self._asked_to_close, False
+        if event.spontaneous() and not asked and not self.confirm_discard("Close the window"):
+            event.ignore()
+            return
+        if self.enlarged is not None:
+            self.enlarged.close()
+        QApplication.instance().removeEventFilter(self.wheel_guard)
+        if self.presenter:  # the application's fonts are shared with any other window
+            QApplication.instance().setFont(self._app_font)
+            QToolTip.setFont(self._tooltip_font)
         self.settings.setValue(GEOMETRY_KEY, self.saveGeometry())
         self.settings.setValue(STATE_KEY, self.saveState(LAYOUT_VERSION))
         self.settings.sync()

@@ -8,6 +8,7 @@ survives a classroom projector, a colour-blind-safe palette) and the session-bin
 from __future__ import annotations
 
 import weakref
+from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -18,9 +19,31 @@ BACKGROUND = "#ffffff"
 FOREGROUND = "#1a1a1a"
 GRID_ALPHA = 0.25
 KEPT = "#0072B2"  # blue: weights or units that stay
-PRUNED = "#D55E00"  # vermillion: weights or units that are zeroed
+# The one colour of "pruned" in every view (heatmap cells, histogram, unit tiles, legends): a neutral
+# grey that neither weight colour map takes (blue-white-red, nor cyan-black-yellow), light or dark.
+PRUNED_RGB = (128, 128, 128)
+PRUNED = "#%02x%02x%02x" % PRUNED_RGB
+PRUNED_NAME = "pruned (grey)"
 THRESHOLD = "#000000"
 MUTED = "#8c8c8c"  # stale results, baselines, chance level
+READABLE_POINTS = 18.0  # presenter mode: no text below this, so it reads from the back of a room
+
+
+@dataclass(frozen=True)
+class Theme:
+    """Colours of the charts: the light default, or high contrast (white on black) for projectors."""
+
+    key: str
+    background: str
+    foreground: str
+    kept: str
+    muted: str
+    grid_alpha: float
+    legend_fill: tuple
+
+
+LIGHT = Theme("light", BACKGROUND, FOREGROUND, KEPT, MUTED, GRID_ALPHA, (255, 255, 255, 230))
+HIGH_CONTRAST_THEME = Theme("high-contrast", "#000000", "#ffffff", "#56B4E9", "#c8c8c8", 0.45, (0, 0, 0, 230))
 
 SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
     ("weight", "layer"): ("#0072B2", "o", "solid"),
@@ -28,6 +51,16 @@ SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
     ("unit", "layer"): ("#D55E00", "t", "solid"),
     ("unit", "global"): ("#E69F00", "d", "dash"),
 }
+# Curves that must be told apart (one per layer): a qualitative map (Okabe-Ito without its grey-like
+# yellow, then Tol's muted) and one marker each, so colour is never the only difference.
+QUALITATIVE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#117733",
+               "#332288", "#AA4499", "#44AA99", "#999933")
+MARKERS = ("o", "s", "t", "d", "+", "x", "star", "h", "p", "t1", "t2", "t3")
+
+
+def qualitative_style(index: int) -> tuple[str, str]:
+    """(colour, marker) of the index-th curve; colour and marker cycle with different periods."""
+    return QUALITATIVE[index % len(QUALITATIVE)], MARKERS[index % len(MARKERS)]
 
 STALE_OPACITY = 0.3
 
@@ -37,7 +70,7 @@ SMALL_SCALE = 0.85  # numbers written inside a picture (bar values, confusion co
 
 
 def series_name(method: str, scope: str) -> str:
-    return f"{method} pruning, {'layerwise' if scope == 'layer' else 'global'}"
+    return f"{method}, {'layerwise' if scope == 'layer' else 'global'}"  # short: legends sit under the plot
 
 
 def series_pen(method: str, scope: str, width: float = 2.0) -> QtGui.QPen:
@@ -55,6 +88,12 @@ def point_size(widget: QtWidgets.QWidget) -> float:
     return size if size > 0 else DEFAULT_POINT_SIZE
 
 
+def small_points(points: float) -> float:
+    """Numbers written inside a picture: a little smaller than the text, except in presenter mode,
+    where nothing goes below READABLE_POINTS."""
+    return points if points >= READABLE_POINTS else points * SMALL_SCALE
+
+
 def sized_font(points: float) -> QtGui.QFont:
     font = QtGui.QFont()
     font.setPointSizeF(points)
@@ -65,22 +104,52 @@ def is_font_change(event: QtCore.QEvent) -> bool:
     return event.type() == QtCore.QEvent.Type.FontChange
 
 
-def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE) -> None:
-    """Dark ticks and labels on white, readable sizes, a faint grid, no mouse zoom surprises."""
+def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE,
+               theme: Theme = LIGHT) -> None:
+    """Ticks and labels in the theme's colours, readable sizes, a faint grid, no mouse zoom surprises."""
     tick_font = sized_font(points)
     for side in ("left", "bottom"):
         axis = plot.getAxis(side)
-        axis.setPen(pg.mkPen(FOREGROUND, width=1))
-        axis.setTextPen(pg.mkPen(FOREGROUND))
+        axis.setPen(pg.mkPen(theme.foreground, width=1))
+        axis.setTextPen(pg.mkPen(theme.foreground))
         axis.setStyle(tickFont=tick_font, tickTextOffset=4)
-    set_axis_labels(plot, bottom, left, points)
-    plot.showGrid(x=True, y=True, alpha=GRID_ALPHA)
+    set_axis_labels(plot, bottom, left, points, theme)
+    plot.showGrid(x=True, y=True, alpha=theme.grid_alpha)
     plot.setMenuEnabled(False)
     plot.hideButtons()
+    if plot.legend is not None:
+        style_legend(plot.legend, points, theme)
 
 
-def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE) -> None:
-    label_style = {"color": FOREGROUND, "font-size": f"{points * LABEL_SCALE:.1f}pt"}
+LEGEND_TWO_COLUMNS_WIDTH = 640  # narrower plots list their legend in one column
+
+
+def fit_legend_columns(legend: pg.LegendItem, width: int) -> None:
+    """Two legend columns where they fit side by side, else one (called on resize)."""
+    columns = 2 if width >= LEGEND_TWO_COLUMNS_WIDTH else 1
+    if legend.columnCount != columns:
+        legend.setColumnCount(columns)
+
+
+def outside_legend(plot: pg.PlotItem, columns: int = 2) -> pg.LegendItem:
+    """A legend under the x axis, outside the data, so it never hides a curve or a label; the plot
+    lists its named items in it as they are added."""
+    legend = pg.LegendItem(colCount=columns, frame=False)
+    plot.layout.addItem(legend, 4, 1)
+    plot.legend = legend
+    return legend
+
+
+def style_legend(legend: pg.LegendItem, points: float, theme: Theme = LIGHT) -> None:
+    legend.setLabelTextColor(theme.foreground)
+    legend.setLabelTextSize(f"{points:.1f}pt")  # for rows added later
+    for _sample, label in legend.items:
+        label.setText(label.text, size=f"{points:.1f}pt", color=theme.foreground)
+
+
+def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE,
+                    theme: Theme = LIGHT) -> None:
+    label_style = {"color": theme.foreground, "font-size": f"{points * LABEL_SCALE:.1f}pt"}
     # siPrefixEnableRanges=(): plain tick numbers, never rescaled to "50, 100 (x0.001)"
     plot.setLabel("bottom", bottom, siPrefixEnableRanges=(), **label_style)
     plot.setLabel("left", left, siPrefixEnableRanges=(), **label_style)
@@ -90,6 +159,15 @@ def new_plot_widget(parent: QtWidgets.QWidget | None = None) -> pg.PlotWidget:
     widget = pg.PlotWidget(parent=parent, background=BACKGROUND)
     widget.setMinimumSize(160, 140)  # docks in the main window can be narrow
     return widget
+
+
+def swatch(colour, text: str) -> str:
+    """A coloured square and its meaning, for the legends under the pictures."""
+    colour = colour if isinstance(colour, str) else "#%02x%02x%02x" % tuple(colour)
+    return f"<span style='color:{colour}; font-size:large'>■</span> {text}"
+
+
+PRUNED_LEGEND = swatch(PRUNED, PRUNED_NAME)
 
 
 def caption_label(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QLabel:

@@ -1,4 +1,4 @@
-"""Recently opened models and the last data path, remembered in QSettings."""
+"""Recently opened models, the last data path and the last folder saved to, remembered in QSettings."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtCore import QSettings
 MAX_RECENT = 10
 RECENT_KEY = "recent/models"
 DATA_KEY = "data/path"
+SAVE_FOLDER_KEY = "files/save_folder"
 
 
 def default_settings() -> QSettings:
@@ -38,3 +39,23 @@ def remembered_data_path(settings: QSettings) -> str | None:
 def remember_data_path(settings: QSettings, path: str) -> None:
     settings.setValue(DATA_KEY, str(Path(path).resolve()))
     settings.sync()
+
+
+def window_settings(widget) -> QSettings | None:
+    """The settings of the window holding ``widget`` (the main window's own, so tests can give it a
+    temporary file), or None outside such a window."""
+    settings = getattr(widget.window(), "settings", None) if widget is not None else None
+    return settings if isinstance(settings, QSettings) else None
+
+
+def save_folder(settings: QSettings | None) -> str:
+    """Where a save dialog starts: the last folder saved to, else the home folder (never the folder
+    of the opened checkpoint, which may be read-only or shared)."""
+    value = settings.value(SAVE_FOLDER_KEY, "") if settings is not None else ""
+    return str(value) if value and Path(str(value)).is_dir() else str(Path.home())
+
+
+def remember_save_folder(settings: QSettings | None, path: str | Path) -> None:
+    if settings is not None:
+        settings.setValue(SAVE_FOLDER_KEY, str(Path(path).resolve().parent))
+        settings.sync()

@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtWidgets
 from prune_viz.core.inputs import EvaluationUnavailable, layout_for
 from prune_viz.core.pruning import PruneResult, unit_norms
 from prune_viz.gui.heatmap_qt import DIVERGING, LEVEL_PERCENTILE, ColormapSpec
-from prune_viz.gui.pictures_qt import MUTED, bind, caption_label
+from prune_viz.gui.pictures_qt import MUTED, PRUNED_LEGEND, bind, caption_label, swatch
 
 SIDE = 28
 GAP = 2
@@ -30,10 +30,8 @@ ORDERS = {
 # The heatmaps' colour conventions (diverging map centred at 0, the same saturation
 # percentile, the same pruned colour), so a weight looks the same in both pictures.
 SATURATION_PERCENTILE = LEVEL_PERCENTILE
-# A pruned unit's tile keeps its old pattern as faint grey: light on a light background,
-# dark on a dark one (the high-contrast map).
-DIM_RANGE_LIGHT = (150, 225)
-DIM_RANGE_DARK = (30, 105)
+# A pruned unit's tile is all pruned weights, so it is drawn in the one pruned colour, like a
+# pruned weight anywhere else.
 
 
 @dataclass
@@ -45,7 +43,6 @@ class TileLayer:
     norms: np.ndarray  # (units,)
     saturation: float
     colours: np.ndarray  # (units, 28, 28, 3) uint8
-    dimmed: np.ndarray  # (units, 28, 28, 3) uint8
 
     @property
     def units(self) -> int:
@@ -57,10 +54,6 @@ def background_rgb(spec: ColormapSpec) -> tuple[int, int, int]:
     return colour.red(), colour.green(), colour.blue()
 
 
-def dim_range(spec: ColormapSpec) -> tuple[int, int]:
-    return DIM_RANGE_DARK if sum(background_rgb(spec)) < 3 * 128 else DIM_RANGE_LIGHT
-
-
 def prepare_layer(name: str, matrix: np.ndarray, spec: ColormapSpec = DIVERGING) -> TileLayer:
     """``matrix`` is the (784, units) original kernel."""
     weights = np.asarray(matrix, dtype=np.float32)
@@ -68,13 +61,7 @@ def prepare_layer(name: str, matrix: np.ndarray, spec: ColormapSpec = DIVERGING)
     scaled = np.clip(weights.T / saturation, -1.0, 1.0)  # (units, 784)
     index = np.round((scaled + 1.0) * 127.5).astype(np.uint8)
     colours = spec.lut()[index].reshape(-1, SIDE, SIDE, 3)
-    low, high = dim_range(spec)
-    strength = np.abs(scaled)
-    dark = sum(background_rgb(spec)) < 3 * 128  # strong weights stand out from the background
-    grey = (low + strength * (high - low)) if dark else (high - strength * (high - low))
-    grey = grey.astype(np.uint8).reshape(-1, SIDE, SIDE, 1)
-    dimmed = np.repeat(grey, 3, axis=3)
-    return TileLayer(name, weights, unit_norms(weights), saturation, colours, dimmed)
+    return TileLayer(name, weights, unit_norms(weights), saturation, colours)
 
 
 def tile_grid(tiles: np.ndarray, columns: int, gap_colour=(255, 255, 255)) -> np.ndarray:
@@ -131,6 +118,9 @@ class UnitTileGrid(QtWidgets.QWidget):
         for cap in TILE_CAPS:
             self.cap_box.addItem(f"up to {cap} tiles", cap)
         self.cap_box.setCurrentIndex(TILE_CAPS.index(DEFAULT_CAP))
+        for box in (self.order_box, self.cap_box):  # narrow docks and large fonts: shorten, never widen
+            box.setSizeAdjustPolicy(QtWidgets.QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(3)
         self.order_box.currentIndexChanged.connect(self._redraw)
         self.cap_box.currentIndexChanged.connect(self._redraw)
         self.controls = QtWidgets.QWidget(self)
@@ -153,7 +143,7 @@ class UnitTileGrid(QtWidgets.QWidget):
         self.message = QtWidgets.QLabel(self)
         self.message.setWordWrap(True)
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
-        self.message.setStyleSheet(f"color: {MUTED}; font-size: 12pt; padding: 16px;")
+        self.message.setStyleSheet(f"color: {MUTED}; padding: 16px;")
         self.stack = QtWidgets.QStackedWidget(self)
         self.stack.addWidget(self.view_widget)
         self.stack.addWidget(self.message)
@@ -255,8 +245,7 @@ class UnitTileGrid(QtWidgets.QWidget):
         if plan is not None:
             kept = plan.kept(prepared.weights)[:, shown].T.reshape(len(shown), SIDE, SIDE)
             tiles[~kept] = self.spec.pruned
-            dead = ~kept.any(axis=(1, 2))
-            tiles[dead] = prepared.dimmed[shown[dead]]
+            dead = ~kept.any(axis=(1, 2))  # drawn all in the pruned colour by the line above
             greyed = shown[dead]
         self.shown_units, self.greyed_units = shown, greyed
         self._columns = max(1, int(np.ceil(np.sqrt(len(shown)))))
@@ -294,16 +283,6 @@ class UnitTileGrid(QtWidgets.QWidget):
         self.view_widget.setToolTip(f"unit {unit}: L2 norm {prepared.norms[unit]:.3g}, {state}")
 
 
-def _swatch(rgb, text: str) -> str:
-    colour = rgb if isinstance(rgb, str) else "#%02x%02x%02x" % tuple(rgb)
-    return f"<span style='color:{colour}; font-size:large'>■</span> {text}"
-
-
 def legend(spec: ColormapSpec) -> str:
     lut = spec.lut()
-    return " &nbsp; ".join([
-        _swatch(lut[-1], "positive"),
-        _swatch(lut[0], "negative"),
-        _swatch(spec.pruned, "pruned weight"),
-        _swatch((dim_range(spec)[0],) * 3, "pruned unit (faded)"),
-    ])
+    return " &nbsp; ".join([swatch(lut[-1], "positive"), swatch(lut[0], "negative"), PRUNED_LEGEND])

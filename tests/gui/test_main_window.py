@@ -15,6 +15,7 @@ from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session
 from gui_helpers import WAIT_MS, job_threads
 from prune_viz.gui.main_window import MainWindow
+from prune_viz.gui.pictures_qt import PRUNED_RGB
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, mnist_dir):
@@ -300,7 +301,7 @@ def test_presenter_mode_and_high_contrast(qtbot, window):
     assert window.controls.readout.font().pointSizeF() == before
     window.contrast_action.trigger()
     assert window.heatmaps.view.spec.key == "high-contrast"
-    assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == (255, 255, 255)
+    assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == PRUNED_RGB  # the one pruned grey
     assert window.tiles.spec is window.heatmaps.view.spec
 
 
@@ -497,6 +498,9 @@ def test_the_gui_thread_never_takes_the_tensorflow_lock(qtbot, make_window, trai
     window.controls.slider.setValue(40)
     _evaluate_and_wait(qtbot, window)
     size_speed = window.experiments.size_speed
+    window.experiments_dock.show()
+    window.experiments_dock.raise_()
+    window.experiments.setCurrentWidget(size_speed)
     with qtbot.waitSignal(size_speed.strip.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
         size_speed.run()
     assert size_speed.report is not None
@@ -506,15 +510,21 @@ def test_the_gui_thread_never_takes_the_tensorflow_lock(qtbot, make_window, trai
 
 def test_a_measurement_says_why_it_is_stale(qtbot, window):
     size_speed = window.experiments.size_speed
+    window.experiments_dock.show()
+    window.experiments_dock.raise_()
+    window.experiments.setCurrentWidget(size_speed)
     with qtbot.waitSignal(size_speed.strip.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
         size_speed.run()
-    assert "since this measurement" not in size_speed.config_label.text()
+    assert "since this measurement" not in size_speed.stale_note.text()
+    button = size_speed.strip.run_button.mapTo(size_speed, size_speed.strip.run_button.rect().topLeft())
     window.controls.slider.setValue(20)
     assert "The pruning settings changed since this measurement: k changed (0% -> 20%)." in \
-        size_speed.config_label.text()
+        size_speed.stale_note.text()
+    qtbot.waitUntil(lambda: size_speed.stale_note.isVisible())
+    assert size_speed.strip.run_button.mapTo(size_speed, size_speed.strip.run_button.rect().topLeft()) == button
     window.controls.slider.setValue(0)
     window.set_data_path(window.session.data_path + "/")
-    assert "The test data or its input scaling changed since this measurement." in size_speed.config_label.text()
+    assert "The test data or its input scaling changed since this measurement." in size_speed.stale_note.text()
 
 
 def test_escape_cancels_a_running_evaluation(qtbot, window):

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui import recent_qt
 from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.workers import Job, JobQueue
 
@@ -56,10 +57,14 @@ def show_experiment_error(parent: QWidget, exc: BaseException, doing: str) -> QM
 
 
 def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: str, suffix: str) -> Path | None:
-    """A save dialog (which asks before replacing a file); adds ``suffix`` if missing and asks again then."""
-    path, _ = QFileDialog.getSaveFileName(parent, title, default_name, name_filter)
+    """A save dialog (which asks before replacing a file) offering ``default_name`` in the last folder
+    saved to, else the home folder; adds ``suffix`` if missing and asks again then."""
+    settings = recent_qt.window_settings(parent)
+    start = Path(recent_qt.save_folder(settings)) / Path(default_name).name
+    path, _ = QFileDialog.getSaveFileName(parent, title, str(start), name_filter)
     if not path:
         return None
+    recent_qt.remember_save_folder(settings, path)
     out = Path(path)
     if out.suffix.lower() != suffix:
         out = out.with_name(out.name + suffix)

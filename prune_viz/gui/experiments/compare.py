@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from prune_viz.gui.experiments.base import COMPARE_KIND, JobStrip, number_item, results_table, text_item
 from prune_viz.gui.heatmap_qt import MatrixView, display_limit, strides, symmetric_level
-from prune_viz.gui.pictures_qt import MUTED, bind, new_plot_widget, style_plot
+from prune_viz.gui.pictures_qt import MUTED, Theme, bind, new_plot_widget, outside_legend, point_size, style_plot
 
 GALLERY_LIMIT = 200  # thumbnails drawn; the count above the gallery says how many differ in all
 THUMBNAIL = 56
@@ -113,8 +113,8 @@ class ComparePanel(QWidget):
         self.accuracy_label.setWordWrap(True)
         self.accuracy_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.digits = new_plot_widget()
+        outside_legend(self.digits.getPlotItem())  # under the axis: never over the bars near 100%
         style_plot(self.digits.getPlotItem(), "digit", "accuracy (%)")
-        self.digits.getPlotItem().addLegend(offset=(-10, 10))
         self.digits.setYRange(0, 100)
         self.digits.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
         self.gallery_label = QLabel()
@@ -181,6 +181,11 @@ class ComparePanel(QWidget):
         self.scope.setCurrentIndex(self.scope.findData(scope))
         self.path_edit.setText("" if checkpoint is None else str(checkpoint))
         (self.checkpoint if checkpoint is not None else self.this_model).setChecked(True)
+
+    def set_theme(self, theme: Theme) -> None:
+        """Chart colours (light, or high contrast) for the per-digit comparison."""
+        self.digits.setBackground(theme.background)
+        style_plot(self.digits.getPlotItem(), "digit", "accuracy (%)", point_size(self), theme)
 
     def choose_checkpoint(self) -> None:
         start = str(Path(self.session.model.loaded.path).parent) if self.session.model is not None else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QTabWidget, QWidget
+from PySide6.QtWidgets import QDockWidget, QFrame, QMessageBox, QScrollArea, QTabWidget, QWidget
 
 from prune_viz.gui.experiments.compare import ComparePanel
 from prune_viz.gui.experiments.export import PrunedModelExporter
@@ -31,6 +31,32 @@ class ExperimentsPanel(QTabWidget):
         self.addTab(self.finetune, "Fine-tune")
         self.addTab(self.compare, "Compare")
 
+    def addTab(self, page: QWidget, title: str) -> int:
+        """Each page in its own scroll area: a wide page (the comparison's three heatmaps) scrolls
+        sideways in a narrow dock instead of widening every tab and squeezing the heatmap."""
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(page)
+        return super().addTab(scroll, title)
+
+    def currentWidget(self) -> QWidget | None:
+        """The current page itself (not the scroll area holding it)."""
+        scroll = super().currentWidget()
+        return scroll.widget() if isinstance(scroll, QScrollArea) else scroll
+
+    def setCurrentWidget(self, page: QWidget) -> None:
+        for i in range(self.count()):
+            scroll = self.widget(i)
+            if scroll is page or (isinstance(scroll, QScrollArea) and scroll.widget() is page):
+                self.setCurrentIndex(i)
+                return
+
+    def unsaved_results(self) -> list[str]:
+        """Results computed here and not saved anywhere, which closing or another model would lose."""
+        return [what for what in (self.sweep.unsaved_result(), self.sensitivity.unsaved_result(),
+                                  self.finetune.unsaved_result()) if what]
+
 
 def install_experiments(window) -> ExperimentsPanel:
     """Add the Experiments dock and menu, and File > Export, to a MainWindow; returns the panel."""
@@ -38,11 +64,14 @@ def install_experiments(window) -> ExperimentsPanel:
     dock = QDockWidget("Experiments", window)
     dock.setObjectName("experiments")
     dock.setWidget(panel)
+    # under the heatmaps, so the k slider stays in reach; the heatmap's minimum height keeps it readable,
+    # and Experiments > Experiments in a separate window floats the panel instead
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()  # until the user asks for an experiment
     window.experiments_dock = dock
 
     def show_tab(widget: QWidget) -> None:
+        """Show an experiment's tab; it starts only when its Run button is pressed."""
         dock.show()
         dock.raise_()
         panel.setCurrentWidget(widget)
@@ -63,11 +92,11 @@ def install_experiments(window) -> ExperimentsPanel:
     menu = bar.addMenu("E&xperiments")
     if "Help" in menus:  # keep Help last
         bar.insertMenu(menus["Help"], menu)
-    window.sweep_action = action(menu, "Run &sweep", lambda: (show_tab(panel.sweep), panel.sweep.run()),
+    window.sweep_action = action(menu, "Run &sweep", lambda: show_tab(panel.sweep),
                                  "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live")
-    action(menu, "Per-layer s&ensitivity", lambda: (show_tab(panel.sensitivity), panel.sensitivity.run()),
+    action(menu, "Per-layer s&ensitivity", lambda: show_tab(panel.sensitivity),
            "Ctrl+Shift+R", "Prune one layer at a time across k")
-    action(menu, "Si&ze and speed", lambda: (show_tab(panel.size_speed), panel.size_speed.run()),
+    action(menu, "Si&ze and speed", lambda: show_tab(panel.size_speed),
            "Ctrl+M", "File sizes and test-set latency of the current pruning")
     action(menu, "&Fine-tune...", lambda: show_tab(panel.finetune), "Ctrl+T",
            "Retrain the surviving weights with the masks fixed")
@@ -77,6 +106,9 @@ def install_experiments(window) -> ExperimentsPanel:
     toggle = dock.toggleViewAction()
     toggle.setText("Show the experiments &panel")
     menu.addAction(toggle)
+    window.experiments_window_action = action(
+        menu, "Experiments in a separate &window", lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
+        tip="Float the experiments panel as its own window (again: back beside the heatmap)")
 
     exporter = PrunedModelExporter(window.session, window.jobs, window)
     window.exporter = exporter
@@ -95,7 +127,21 @@ def install_experiments(window) -> ExperimentsPanel:
             file_menu.insertAction(before, act)  # before=None appends
             window.addAction(act)
         file_menu.insertSeparator(before)
+        file_menu.setToolTipsVisible(True)  # a disabled export says why
         window.export_action, window.export_compact_action = export, compact
+        exporter.set_actions(export, compact)
+
+    def offer_to_open(result) -> None:
+        box = QMessageBox(QMessageBox.Icon.Information, "prune-viz", f"Exported {result.path}.",
+                          QMessageBox.StandardButton.Close, window)
+        open_button = box.addButton("Open in prune-viz", QMessageBox.ButtonRole.AcceptRole)
+        open_button.clicked.connect(lambda: window.open_path_asking(result.path))
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        window.export_box = box
+        box.show()
+
+    exporter.exported.connect(offer_to_open)
+    panel.finetune.open_requested.connect(window.open_path_asking)
 
     panel.sweep.point_added.connect(lambda p: window.accuracy_plot.add_sweep_point(
         p.method, p.scope, p.sparsity_included, p.accuracy))

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from prune_viz.gui.experiments.base import (
@@ -17,6 +18,7 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     write_outcome,
 )
+from prune_viz.gui.pictures_qt import bind
 from prune_viz.gui.workers import Job, JobQueue
 
 
@@ -32,23 +34,43 @@ class PrunedModelExporter(QObject):
         self.jobs = jobs
         self.parent_widget = parent_widget
         self.error_box: QMessageBox | None = None
+        self.actions: dict[bool, QAction] = {}  # compact? -> its menu action
+
+    def set_actions(self, export: QAction, compact: QAction) -> None:
+        """Keep the two File > Export actions enabled only when they can work, a disabled one's
+        tooltip saying why."""
+        self.actions = {False: export, True: compact}
+        bind(self, self.session.model_changed, self._offer_only_what_works)
+        bind(self, self.session.config_changed, self._offer_only_what_works)
+        self._offer_only_what_works()
+
+    def _offer_only_what_works(self, *_changed) -> None:
+        for compact, action in self.actions.items():
+            problem = self.problem(compact)
+            action.setEnabled(problem is None)
+            action.setToolTip(action.statusTip() if problem is None else problem)
+
+    def problem(self, compact: bool = False) -> str | None:
+        """Why this export cannot work for the open model and pruning, or None (asked before any dialog)."""
+        from prune_viz.core.export import compaction_problem, export_problem
+
+        opened = self.session.model
+        if opened is None:
+            return "Open a model first."
+        return compaction_problem(opened, self.session.config.method) if compact else export_problem(opened)
 
     def choose_and_export(self, compact: bool = False) -> Job | None:
         opened = self.session.model
-        if opened is None:
-            return None
-        if compact and self.session.config.method != "unit":
-            QMessageBox.information(
-                self.parent_widget, "prune-viz",
-                "Compaction removes whole units, so it needs unit pruning (Pruning > Unit pruning). Weight "
-                "pruning zeros single weights; every matrix keeps its shape, so export it with zeros in place.")
+        problem = self.problem(compact)
+        if problem is not None:
+            if opened is not None:
+                QMessageBox.information(self.parent_widget, "prune-viz", problem)
             return None
         stem = Path(opened.loaded.path).stem
         config = self.session.config
         name = f"{stem}-{config.file_tag}{'-compact' if compact else ''}.keras"
-        folder = Path(opened.loaded.path).parent
         title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
-        path = ask_save_path(self.parent_widget, title, str(folder / name), KERAS_FILTER, ".keras")
+        path = ask_save_path(self.parent_widget, title, name, KERAS_FILTER, ".keras")
         if path is None:
             return None
         return self.export_to(path, compact)

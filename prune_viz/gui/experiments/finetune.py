@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -71,12 +71,14 @@ class LearningRateBox(QDoubleSpinBox):
 
 class FinetunePanel(QWidget):
     kind = FINETUNE_KIND
+    open_requested = Signal(object)  # Path of the saved fine-tuned model
 
     def __init__(self, session, jobs, parent: QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self.result = None
         self.saved_path: Path | None = None
+        self.open_after_save = False  # "Open in prune-viz" asked for a file name first
         self.epochs = QSpinBox()
         self.epochs.setRange(1, 100)
         self.epochs.setValue(DEFAULT_EPOCHS)
@@ -92,6 +94,7 @@ class FinetunePanel(QWidget):
         self.accuracy_label.setWordWrap(True)
         self.accuracy_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.save_button = QPushButton("Save fine-tuned model...")
+        self.open_button = QPushButton("Open in prune-viz")
 
         epochs = QHBoxLayout()
         epochs.addWidget(self.epochs)
@@ -105,6 +108,7 @@ class FinetunePanel(QWidget):
         results.addRow("Accuracy:", self.accuracy_label)
         save = QHBoxLayout()
         save.addWidget(self.save_button)
+        save.addWidget(self.open_button)
         save.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -116,6 +120,7 @@ class FinetunePanel(QWidget):
 
         self.strip.run_button.clicked.connect(self.run)
         self.save_button.clicked.connect(self.choose_save_path)
+        self.open_button.clicked.connect(self.open_in_window)
         self.strip.busy_changed.connect(lambda _busy: self._refresh())
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
@@ -171,8 +176,8 @@ class FinetunePanel(QWidget):
             return
         source = Path(self.session.model.loaded.path)
         config = self.result.config
-        name = source.parent / f"{source.stem}-{config.file_tag}-finetuned.keras"
-        path = ask_save_path(self, "Save the fine-tuned model", str(name), KERAS_FILTER, ".keras")
+        name = f"{source.stem}-{config.file_tag}-finetuned.keras"
+        path = ask_save_path(self, "Save the fine-tuned model", name, KERAS_FILTER, ".keras")
         if path is not None:
             self.save_to(path)
 
@@ -203,6 +208,24 @@ class FinetunePanel(QWidget):
         self.saved_path = path
         self.strip.progress.setValue(1000)
         self.strip.message.setText(f"Saved {path} ({megabytes(path.stat().st_size)}).")
+        self._refresh()
+        if self.open_after_save:
+            self.open_after_save = False
+            self.open_requested.emit(path)
+
+    def open_in_window(self) -> None:
+        """Open the fine-tuned model in the window: from its file, saving it first if it has none."""
+        if self.saved_path is not None:
+            self.open_requested.emit(self.saved_path)
+        elif self.result is not None:
+            self.open_after_save = True
+            self.choose_save_path()
+
+    def unsaved_result(self) -> str | None:
+        """What closing would lose: the fine-tuned model, unless it was saved."""
+        if self.result is None or self.saved_path is not None:
+            return None
+        return f"The fine-tuned model ({self.result.config.describe()}, {self.result.accuracy_after * 100:.2f}%)"
 
     # -- session ---------------------------------------------------------------------------------
     def _on_model_changed(self, _opened) -> None:
@@ -221,6 +244,10 @@ class FinetunePanel(QWidget):
         has_model = session.model is not None
         self.strip.run_button.setEnabled(has_model and not self.strip.busy)
         self.save_button.setEnabled(self.result is not None and not self.strip.busy)
+        self.open_button.setEnabled(self.result is not None and not self.strip.busy)
+        self.open_button.setToolTip(f"Open {self.saved_path.name} in this window" if self.saved_path is not None
+                                    else "Save the fine-tuned model and open it in this window"
+                                    if self.result is not None else "Fine-tune first")
         if not has_model:
             self.config_label.setText("-")
             return

@@ -45,6 +45,9 @@ class SizeSpeedPanel(QWidget):
         self.table = results_table(["format", "size", "vs dense", "latency", "accuracy", "note"])
         self.summary = QLabel()
         self.summary.setWordWrap(True)
+        self.stale_note = QLabel()  # under the Run button, so the button never moves when it appears
+        self.stale_note.setWordWrap(True)
+        self.stale_note.setVisible(False)
 
         form = QFormLayout()
         form.addRow("Pruning:", self.config_label)
@@ -56,6 +59,7 @@ class SizeSpeedPanel(QWidget):
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(form)
         layout.addWidget(self.strip)
+        layout.addWidget(self.stale_note)
         self.table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
         layout.addWidget(self.table)
         layout.addWidget(self.summary)
@@ -154,9 +158,9 @@ class SizeSpeedPanel(QWidget):
         if session.model is None:
             self.config_label.setText("-")
             return
-        text = f"{session.config.describe()} (the current settings)"
+        self.config_label.setText(f"{session.config.describe()} (the current settings)")
         why = session.why_stale(self.report_key, "measurement")
+        self.stale_note.setVisible(why is not None)
         if why is not None:
-            text += (f"<br><span style='color:{MUTED}'>{why} The numbers below are for "
-                     f"{self.report.config.describe()}; measure again for the current settings.</span>")
-        self.config_label.setText(text)
+            self.stale_note.setText(f"<span style='color:{MUTED}'>{why} The numbers below are for "
+                                    f"{self.report.config.describe()}; measure again for the current settings.</span>")

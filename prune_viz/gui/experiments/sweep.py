@@ -39,16 +39,18 @@ from prune_viz.gui.experiments.base import (
     text_item,
 )
 from prune_viz.gui.pictures_qt import (
-    FOREGROUND,
+    LIGHT,
     MUTED,
+    Theme,
     bind,
+    fit_legend_columns,
     is_font_change,
     new_plot_widget,
+    outside_legend,
     point_size,
+    qualitative_style,
     style_plot,
 )
-
-LAYER_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 
 
 def parse_ks(text: str) -> list[float]:
@@ -79,6 +81,7 @@ class SweepPanel(QWidget):
         self.run_id = 0
         self.model_name = ""
         self.points_key = None  # what the points were computed for (Session.result_key)
+        self.saved = False  # the points are in a CSV or PNG file
 
         self.method_boxes = {method: QCheckBox(f"{method} pruning") for method in METHODS}
         for box in self.method_boxes.values():
@@ -111,12 +114,13 @@ class SweepPanel(QWidget):
         column.addWidget(self.strip)
         column.addLayout(saves)
         column.addWidget(self.table, 1)
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        # stacked: the panel is a tab in the side column or a window of its own, rarely wide
+        splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(controls)
         splitter.addWidget(self.plot_widget)
-        splitter.setStretchFactor(0, 2)
-        splitter.setStretchFactor(1, 3)
-        splitter.setSizes([520, 780])  # room for the table's six columns
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 2)
+        splitter.setSizes([200, 700])  # the plot gets most of the height; the table scrolls
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -191,8 +195,15 @@ class SweepPanel(QWidget):
         return self.strip.start(job, self.kind, self.label, self._on_done, self.doing,
                                 on_partial=lambda point: self._on_point(run_id, point))
 
+    def unsaved_result(self) -> str | None:
+        """What closing would lose: these points, unless they were saved."""
+        if not self.points or self.saved:
+            return None
+        return f"{self.label} of {self.model_name} ({len(self.points)} points, not saved as CSV or PNG)"
+
     def clear(self) -> None:
         self.points = []
+        self.saved = False
         self.planned = 0
         self.table.setRowCount(0)
         self.clear_plot()
@@ -203,6 +214,7 @@ class SweepPanel(QWidget):
         if run_id != self.run_id:
             return  # from a sweep of a model that is no longer open
         self.points.append(point)
+        self.saved = False
         row = self.table.rowCount()
         self.table.insertRow(row)
         for column, item in enumerate(self.table_row(point)):
@@ -261,6 +273,7 @@ class SweepPanel(QWidget):
             self.error_box = show_experiment_error(self, exc, f"save {Path(path).name}")
             return False
         self.strip.message.setText(f"Saved {path}.")
+        self.saved = True
         return True
 
     # -- session ---------------------------------------------------------------------------------
@@ -308,28 +321,35 @@ class SensitivityPanel(SweepPanel):
     def make_plot(self) -> QWidget:
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
         self._curve_points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        self.theme: Theme = LIGHT
         widget = new_plot_widget()
+        self.sensitivity_widget = widget
         self.plot = widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.disableAutoRange()  # fixed 0-100 axes, so curves compare across runs
-        self.legend = self.plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND, brush=(255, 255, 255, 220),
-                                          pen=pg.mkPen(MUTED))
+        self.legend = outside_legend(self.plot, columns=2)
         self._apply_font()
         return widget
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.sensitivity_widget.setBackground(theme.background)
+        self._apply_font()
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if is_font_change(event) and hasattr(self, "legend"):  # presenter mode: pyqtgraph text follows by hand
             self._apply_font()
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        fit_legend_columns(self.legend, self.sensitivity_widget.width())
+
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", points)
-        self.plot.setTitle("one layer pruned at a time; solid: weight, dashed: unit", color=FOREGROUND,
+        style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", points, self.theme)
+        self.plot.setTitle("one layer pruned at a time; solid: weight, dashed: unit", color=self.theme.foreground,
                            size=f"{points:.1f}pt")
-        self.legend.setLabelTextSize(f"{points:.1f}pt")
-        for _sample, label in self.legend.items:
-            label.setText(label.text, size=f"{points:.1f}pt")
         self._fix_range()
 
     def _fix_range(self) -> None:
@@ -343,12 +363,13 @@ class SensitivityPanel(SweepPanel):
         key = (point.layer, point.method)
         if key not in self._curves:
             layers = list(dict.fromkeys(layer for layer, _ in [*self._curves, key]))
-            colour = LAYER_COLOURS[layers.index(point.layer) % len(LAYER_COLOURS)]
-            pen = pg.mkPen(colour, width=2)
+            colour, marker = qualitative_style(layers.index(point.layer))  # one colour and marker per layer
+            pen = pg.mkPen(colour, width=2.5)
             if point.method == "unit":
                 pen.setDashPattern([4, 3])
-            self._curves[key] = self.plot.plot([], [], pen=pen, symbol="o" if point.method == "weight" else "t",
-                                               symbolSize=7, symbolBrush=colour, symbolPen=None,
+            self._curves[key] = self.plot.plot([], [], pen=pen, symbol=marker, symbolSize=10,
+                                               symbolBrush=colour if point.method == "weight" else None,
+                                               symbolPen=pg.mkPen(colour, width=2),
                                                name=f"{point.layer}, {point.method}")
         self._curve_points.setdefault(key, []).append((point.k, 100.0 * point.accuracy))
         self._curves[key].setData(*self.curve_data(*key))

@@ -42,6 +42,8 @@ def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_export
     panel.sweep.ks_edit.setText("0 90")
     qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
     assert window.experiments_dock.isVisible() and panel.currentWidget() is panel.sweep
+    assert not panel.sweep.strip.busy  # opening the tab starts nothing
+    panel.sweep.strip.run_button.click()
     assert panel.sweep.strip.busy and window.job_label.text().startswith("Sweep")
     qtbot.waitUntil(lambda: not panel.sweep.strip.busy, timeout=WAIT_MS)
     for method in ("weight", "unit"):
@@ -64,6 +66,7 @@ def test_opening_another_model_stops_a_running_sweep(qtbot, window, trained_mlp_
     sweep = window.experiments.sweep
     sweep.ks_edit.setText(" ".join(str(k) for k in range(0, 100, 2)))
     window.sweep_action.trigger()
+    sweep.run()
     qtbot.waitUntil(lambda: len(sweep.points) >= 1, timeout=WAIT_MS)
     with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
         window.open_path(trained_mlp_path)

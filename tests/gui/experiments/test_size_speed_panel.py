@@ -23,7 +23,7 @@ def test_size_and_speed_shows_the_report_and_compaction_only_for_unit_pruning(qt
     assert f"{report.compaction.parameters_after:,} parameters" in summary
 
     session.configure(method="weight", k=90)
-    assert "measure again" in tab.config_label.text()  # the numbers shown are for the old settings
+    assert "measure again" in tab.stale_note.text()  # the numbers shown are for the old settings
     click_and_wait(qtbot, tab)
     rows = table_texts(tab.table)
     assert [r[0] for r in rows] == [row.name for row in tab.report.rows if not row.name.startswith("compacted")]

@@ -1,0 +1,35 @@
+"""Why an export cannot work is known before any dialog opens (core.export.compaction_problem)."""
+
+from __future__ import annotations
+
+from prune_viz.core.export import compaction_problem, export_problem
+from prune_viz.core.session import open_model
+
+
+def test_batch_normalization_between_prunable_layers_refuses_compaction(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, name="conv"),
+                              keras.layers.BatchNormalization(name="bn"), keras.layers.Flatten(),
+                              keras.layers.Dense(10, name="out")])
+    model.save(tmp_path / "bn.keras")
+    opened = open_model(tmp_path / "bn.keras")
+    assert export_problem(opened) is None  # zeros in place still work
+    problem = compaction_problem(opened, "unit")
+    assert problem is not None and "BatchNormalization" in problem and "(bn)" in problem
+
+
+def test_a_plain_chain_compacts_only_under_unit_pruning(trained_mlp_path):
+    opened = open_model(trained_mlp_path)
+    assert compaction_problem(opened, "unit") is None
+    assert "unit pruning" in compaction_problem(opened, "weight")
+
+
+def test_a_savedmodel_cannot_be_written_back_as_keras(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(10, name="out")])
+    model.export(str(tmp_path / "saved"), verbose=False)
+    opened = open_model(tmp_path / "saved")
+    for problem in (export_problem(opened), compaction_problem(opened, "unit")):
+        assert "SavedModel" in problem and ".keras" in problem

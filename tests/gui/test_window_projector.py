@@ -1,0 +1,289 @@
+"""Issue 15: a window that works on a classroom projector and never loses work.
+
+Presenter mode at 1280x720, one pruned colour in every view, a wheel that never flips tabs,
+questions before results are lost, a hover line that follows the model, actions that say
+why they are disabled. Offscreen, on the small trained MLP, each window with its own settings file.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSettings, Qt
+from PySide6.QtGui import QWheelEvent
+from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
+
+from gui_helpers import WAIT_MS, job_threads
+from prune_viz.core.session import Session, open_model
+from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST
+from prune_viz.gui.main_window import MainWindow
+from prune_viz.gui.pictures_qt import PRUNED, PRUNED_LEGEND, PRUNED_RGB, READABLE_POINTS
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, mnist_dir):
+    windows = []
+
+    def make(size=None, settings_file="settings.ini") -> MainWindow:
+        settings = QSettings(str(tmp_path / settings_file), QSettings.Format.IniFormat)
+        window = MainWindow(Session(data_path=str(mnist_dir)), settings)
+        if size:
+            window.set_size(*size)
+        window.show()
+        qtbot.waitExposed(window)
+        windows.append(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        window.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert job_threads() == []
+
+
+@pytest.fixture
+def window(make_window, opened_mlp, trained_mlp_path):
+    window = make_window()
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    return window
+
+
+def _evaluate(qtbot, window):
+    with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS):
+        window.controller.request()
+
+
+def _inside(widget: QWidget, outer: QWidget) -> bool:
+    """The whole of ``widget`` lies inside ``outer``'s rectangle (both visible)."""
+    top_left = widget.mapTo(outer, QPoint(0, 0))
+    return widget.isVisible() and outer.rect().contains(QRect(top_left, widget.size()))
+
+
+def test_presenter_mode_at_1280x720_reads_from_the_back_without_scrolling(qtbot, make_window, opened_mlp,
+                                                                         trained_mlp_path):
+    window = make_window(size=(1280, 720))
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    window.session.configure(method="unit", k=50)
+    window.set_presenter_mode(True)
+    _evaluate(qtbot, window)
+    qtbot.wait(50)  # let the layout settle after the result appeared
+    assert (window.width(), window.height()) == (1280, 720)  # the window did not grow
+    small = [(type(w).__name__, w.objectName(), w.font().pointSizeF()) for w in window.findChildren(QWidget)
+             if w.isVisible() and w.font().pointSizeF() < READABLE_POINTS]
+    assert small == []
+    assert QApplication.font().pointSizeF() >= READABLE_POINTS  # menus, dialogs and the shortcut list
+    viewport = window.side_scroll.viewport()
+    for widget in (window.evaluation.result_view.accuracy, window.details.bars_widget):
+        assert _inside(widget, viewport) and _inside(widget, window)
+    assert window.side_scroll.verticalScrollBar().maximum() == 0  # nothing to scroll to
+    heatmap = window.heatmaps.view.canvas
+    largest = max((w for w in window.findChildren(QWidget) if w.isVisible() and w is not heatmap
+                   and type(w).__name__ in ("PlotWidget", "GraphicsLayoutWidget")),
+                  key=lambda w: w.width() * w.height())
+    assert heatmap.width() * heatmap.height() > largest.width() * largest.height()
+    # the confusion matrix is read enlarged: every count at least READABLE_POINTS
+    enlarged = window.show_enlarged("Confusion matrix")
+    qtbot.waitExposed(enlarged)
+    matrix = enlarged.findChild(QWidget, "enlarged")
+    qtbot.wait(50)
+    assert matrix.counts_shown and matrix.confusion is not None
+    assert min(label.textItem.font().pointSizeF() for label in matrix.count_labels.flat) >= READABLE_POINTS
+    enlarged.close()
+
+    window.set_presenter_mode(False)  # back to the normal font, and the app's font too
+    assert QApplication.font().pointSizeF() < READABLE_POINTS
+    assert window.details.confusion_widget.isVisible() and window.controls.weight_radio.isVisible()
+
+
+def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
+    window.session.configure(method="unit", k=50)
+    for spec in (DIVERGING, HIGH_CONTRAST):
+        window.set_colormap(spec)
+        assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == PRUNED_RGB
+        pruned_fill = pg.mkBrush(window.histogram.pruned_curve.opts["fillBrush"]).color().getRgb()[:3]
+        assert pruned_fill == PRUNED_RGB
+        tiles = window.tiles
+        assert tiles.applies and len(tiles.greyed_units) > 0
+        image = tiles.image.image
+        assert np.all(image == PRUNED_RGB, axis=-1).sum() >= len(tiles.greyed_units) * 28 * 28
+        thumb = next(iter(window.heatmaps.strip.thumbnails.values()))
+        assert thumb.icon().pixmap(8, 8).toImage().pixelColor(0, 0).isValid()
+        for legend in (window.histogram.summary.text(), window.tiles.legend.text(), window.heatmaps.view.legend.text()):
+            assert PRUNED_LEGEND in legend
+        # high contrast reaches the charts too, not only the heatmaps
+        background = spec.theme.background
+        for widget in (window.histogram.plot_widget, window.details.bars_widget, window.accuracy_plot.plot_widget):
+            assert widget.backgroundBrush().color().name() == background
+    assert PRUNED == "#%02x%02x%02x" % PRUNED_RGB
+
+
+def test_high_contrast_never_draws_small_weights_like_pruned_ones():
+    lut = HIGH_CONTRAST.lut().astype(int)
+    distance = np.abs(lut - np.array(PRUNED_RGB)).sum(axis=1)
+    assert distance.min() > 60  # no live weight, small or large, takes the pruned grey
+    assert tuple(lut[128]) != PRUNED_RGB and sum(lut[127]) < 60  # near zero is black, pruned is grey
+
+
+def test_the_wheel_over_a_tab_bar_does_not_change_the_tab(qtbot, window):
+    bar = window.result_tabs.tabBar()
+    assert isinstance(bar, QTabBar) and bar.count() >= 2
+    before = window.result_tabs.currentIndex()
+    for delta in (-120, 120, -120):
+        event = QWheelEvent(QPointF(5, 5), QPointF(bar.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, delta),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                            False)
+        QApplication.sendEvent(bar, event)
+    assert window.result_tabs.currentIndex() == before
+
+
+def test_quit_with_an_unsaved_fine_tuned_model_asks_and_cancel_keeps_it(qtbot, window, monkeypatch, tmp_path):
+    panel = window.experiments.finetune
+    panel.epochs.setValue(1)
+    job = panel.run()
+    assert job is not None
+    qtbot.waitUntil(lambda: panel.result is not None, timeout=WAIT_MS)
+    asked = []
+
+    def answer(parent, title, text, buttons, default):
+        asked.append(text)
+        return QMessageBox.StandardButton.Cancel
+
+    monkeypatch.setattr(QMessageBox, "question", answer)
+    assert window.quit() is False
+    assert len(asked) == 1 and "fine-tuned model" in asked[0]
+    assert window.isVisible() and panel.result is not None  # kept, nothing lost
+    assert window.open_path_asking(window.model_path) is None and len(asked) == 2  # opening asks too
+    assert panel.result is not None
+
+    # "Open in prune-viz" straight from the result: saved first (it opens from its file), then opened
+    from PySide6.QtWidgets import QFileDialog
+
+    out = tmp_path / "tuned.keras"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: (str(out), "Keras model (*.keras)"))
+    assert panel.open_button.isEnabled()
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        panel.open_button.click()
+    assert window.model_path == str(out) and len(asked) == 2  # saved, so nothing to ask about
+
+
+def test_the_hover_line_names_the_layer_of_the_model_open_now(qtbot, window, small_cnn_path):
+    view = window.heatmaps.view
+    view.hovered_cell = (3, 2)
+    window.session.configure(k=10)  # a redraw re-reads the hovered cell
+    assert view.readout.text().startswith(window.heatmaps.selected)
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        window.open_path(small_cnn_path)
+    assert window.heatmaps.selected == "conv"
+    text = view.readout.text()
+    assert "hidden" not in text and "fc" not in text  # nothing of the previous model is left
+    view.hovered_cell = (1, 1)
+    window.session.configure(k=20)
+    assert view.readout.text().startswith("conv ")
+
+
+def test_the_hover_line_follows_the_mask_when_the_method_changes(qtbot, window):
+    view = window.heatmaps.view
+    window.session.configure(method="weight", k=0)
+    view.hovered_cell = (0, 0)
+    window.session.configure(k=50)
+    window.session.configure(method="unit")
+    kept = view.kept
+    for column in range(kept.shape[1]):
+        view.hovered_cell = (0, column)
+        window.session.configure(k=51)
+        window.session.configure(k=50)
+        drawn_pruned = not bool(view.kept[0, column])
+        assert ("PRUNED" in view.readout.text()) == drawn_pruned
+        if column > 6:
+            break
+
+
+def test_disabled_actions_carry_their_reason(qtbot, window, small_cnn_savedmodel):
+    export, compact = window.export_action, window.export_compact_action
+    window.session.configure(method="weight")
+    assert export.isEnabled() and not compact.isEnabled()
+    assert "unit pruning" in compact.toolTip()
+    window.session.configure(method="unit")
+    assert compact.isEnabled()
+    with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
+        window.open_path(small_cnn_savedmodel)
+    for action in (export, compact):
+        assert not action.isEnabled()
+        assert "SavedModel" in action.toolTip() and ".keras" in action.toolTip()
+
+
+def test_presenter_mode_and_high_contrast_are_remembered(qtbot, make_window):
+    first = make_window(settings_file="remember.ini")
+    first.set_presenter_mode(True)
+    first.set_colormap(HIGH_CONTRAST)
+    first.close()
+    second = make_window(settings_file="remember.ini")
+    assert not second.presenter
+    second.restore_view()
+    assert second.presenter and second.high_contrast
+
+
+def test_experiments_open_without_starting_a_job_and_keep_the_heatmap(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
+    assert window.experiments_dock.isVisible()
+    assert not window.experiments.sweep.strip.busy and window.jobs.current is None
+    view = window.heatmaps.view.canvas
+    assert view.width() >= 300 and view.height() >= 200
+
+
+def test_save_dialogs_start_at_home_then_in_the_last_folder(qtbot, window, monkeypatch, tmp_path):
+    from pathlib import Path
+
+    from PySide6.QtWidgets import QFileDialog
+
+    starts = []
+    target = tmp_path / "out" / "image.png"
+    target.parent.mkdir()
+
+    def save_name(parent, title, start, name_filter):
+        starts.append(start)
+        return str(target), name_filter
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", save_name)
+    window.choose_screenshot_path()
+    window.choose_screenshot_path()
+    assert Path(starts[0]).parent == Path.home()
+    assert Path(starts[1]).parent == target.parent
+    assert Path(window.model_path).parent not in (Path(s).parent for s in starts)
+
+
+@pytest.fixture(scope="module")
+def small_cnn_path(tmp_path_factory):
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, name="output")])
+    path = tmp_path_factory.mktemp("cnn") / "cnn.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def small_cnn_savedmodel(small_cnn_path):
+    import keras
+
+    folder = small_cnn_path.parent / "cnn_savedmodel"
+    keras.saving.load_model(small_cnn_path).export(str(folder), verbose=False)
+    return folder
+
+
+def test_every_picture_can_be_shown_alone_enlarged(qtbot, window):
+    from prune_viz.gui.main_window import ENLARGEABLE
+
+    window.session.configure(method="unit", k=50)
+    for what in ENLARGEABLE:
+        dialog = window.show_enlarged(what)
+        qtbot.waitExposed(dialog)
+        shown = dialog.findChild(QWidget, "enlarged")
+        assert shown is not None and shown.width() > window.width() * 0.9
+        dialog.close()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert window.enlarged is None
