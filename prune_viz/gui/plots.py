@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+LEGEND_COLUMNS = 2
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22")
 
@@ -57,14 +58,14 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
     widget = pg.GraphicsLayoutWidget()
     widget.setBackground("w")
     rows_of_panels = -(-len(panels) // columns)
-    width, height = 600 * columns, 520 * rows_of_panels
+    legend_rows = max(-(-len(curves) // LEGEND_COLUMNS) for _t, _q, curves in panels)
+    legend_height = 22 * legend_rows + 12
+    width, height = 600 * columns, (480 + legend_height) * rows_of_panels + 30
     widget.resize(width, height)
-    widget.addLabel(title, col=0, colspan=columns, color="k", size="12pt")
-    widget.nextRow()
+    widget.addLabel(title, row=0, col=0, colspan=columns, color="k", size="12pt")
     for p, (panel_title, quantity, curves) in enumerate(panels):
-        if p and p % columns == 0:
-            widget.nextRow()
-        plot = widget.addPlot(title=f"<span style='color:#000'>{panel_title}</span>")
+        row, col = 1 + 2 * (p // columns), p % columns
+        plot = widget.addPlot(row=row, col=col, title=f"<span style='color:#000'>{panel_title}</span>")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "k (% pruned)", color="k")
         plot.setLabel("left", "test accuracy (%)" if quantity == "accuracy" else "test loss (cross-entropy)",
@@ -73,8 +74,10 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.getAxis(axis).setTextPen("k")
             plot.getAxis(axis).setPen("k")
-        legend = plot.addLegend(offset=(10, -10) if quantity == "accuracy" else (10, 10), labelTextColor="k")
-        legend.setBrush(pg.mkBrush(255, 255, 255, 220))
+        # the legend sits in its own cell under the plot, never over the curves
+        legend = pg.LegendItem(labelTextColor="k", colCount=LEGEND_COLUMNS)
+        widget.addItem(legend, row=row + 1, col=col)
+        widget.ci.layout.setRowFixedHeight(row + 1, legend_height)
         for i, ((method, scope, layer, criterion, unit_mode), rows) in enumerate(curves):
             color = PALETTE[criteria.index(criterion) if len(criteria) > 1 and not per_layer else i % len(PALETTE)]
             style = pg.QtCore.Qt.PenStyle.DashLine if scope == "global" else pg.QtCore.Qt.PenStyle.SolidLine
@@ -86,7 +89,9 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             label = layer if per_layer else f"{method}, {'layerwise' if scope == 'layer' else 'global'}"
             if named:
                 label += f", {criterion}" + (f", units {unit_mode}" if unit_mode == "remove" else "")
-            plot.plot(x, y, pen=pen, symbol="o" if method == "weight" else "t", symbolSize=6, symbolBrush=color, symbolPen=color, name=label)
+            curve = plot.plot(x, y, pen=pen, symbol="o" if method == "weight" else "t", symbolSize=6,
+                              symbolBrush=color, symbolPen=color)
+            legend.addItem(curve, label)
             if np.any(err > 0):
                 plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=1.2, pen=pg.mkPen(color, width=1)))
         plot.setXRange(0, 100, padding=0.02)
