@@ -979,8 +979,10 @@ def _fix_config_node(node, keras, first_in_sequential: bool = False) -> bool:
     class_name = node.get("class_name")
     module = node.get("module")
     if isinstance(module, str) and module.split(".")[0] == "tf_keras" and isinstance(class_name, str):
-        node["module"] = "keras.src.models.functional" if class_name == "Functional" else (
-            "keras.layers" if hasattr(keras.layers, class_name) else "keras")
+        if class_name == "Functional":  # built from its public name: keras.Model reads a functional config
+            node.update(module="keras", class_name="Model", registered_name="Model")
+        else:
+            node["module"] = "keras.layers" if hasattr(keras.layers, class_name) else "keras"
         changed = True
     config = node.get("config")
     if class_name in ("Functional", "Model") and isinstance(config, dict):
