@@ -23,9 +23,10 @@ from prune_viz.core.drawing import FIELD, PEN_WIDTH, digit_from_strokes
 from prune_viz.core.flips import scan_image
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.gui.pictures_qt import (
-    FOREGROUND,
     KEPT,
+    LIGHT,
     MUTED,
+    Theme,
     bind,
     caption_label,
     is_font_change,
@@ -206,6 +207,7 @@ class DrawPanel(QWidget):
 
         self.caption = caption_label(self)
         self.flip_label = caption_label(self)
+        self.theme = LIGHT
         self.plot_widget = new_plot_widget(self)
         self.plot_widget.setMinimumSize(280, 200)
         self.plot = self.plot_widget.getPlotItem()
@@ -398,7 +400,13 @@ class DrawPanel(QWidget):
         if is_font_change(event):
             self._apply_font()
 
+    def set_theme(self, theme: Theme) -> None:
+        """Chart colours (light, or high contrast); the pad itself is white ink on black already."""
+        self.theme = theme
+        self.plot_widget.setBackground(theme.background)
+        self._apply_font()
+
     def _apply_font(self) -> None:
-        style_plot(self.plot, "digit", "probability (%)", point_size(self))
-        self.plot.showGrid(x=False, y=True, alpha=0.25)
-        self.plot.getAxis("left").setTextPen(pg.mkPen(FOREGROUND))
+        style_plot(self.plot, "digit", "probability (%)", point_size(self), self.theme)
+        self.plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
+        self.plot.getAxis("left").setTextPen(pg.mkPen(self.theme.foreground))

@@ -31,7 +31,9 @@ from prune_viz.gui.experiments.base import JobStrip
 from prune_viz.gui.pictures_qt import (
     FOREGROUND,
     KEPT,
+    LIGHT,
     MUTED,
+    Theme,
     bind,
     caption_label,
     is_font_change,
@@ -151,6 +153,7 @@ class FlipGallery(QWidget):
         thumbs_layout.addWidget(QLabel("Test images, earliest to break first (click: send to the pad)"))
         thumbs_layout.addWidget(self.list_view, 1)
 
+        self.theme = LIGHT
         # histogram of breaking k, one bar per k and one for "never"
         self.histogram_widget = new_plot_widget(self)
         self.histogram_plot = self.histogram_widget.getPlotItem()
@@ -335,9 +338,17 @@ class FlipGallery(QWidget):
         if is_font_change(event):
             self._apply_font()
 
+    def set_theme(self, theme: Theme) -> None:
+        """Chart colours (light, or high contrast); the never-breaking bar stays muted."""
+        self.theme = theme
+        for widget in (self.histogram_widget, self.curves_widget):
+            widget.setBackground(theme.background)
+        self.histogram_bars.setOpts(brushes=[pg.mkBrush(theme.kept)] * NEVER + [pg.mkBrush(theme.muted)])
+        self._apply_font()
+
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.histogram_plot, "breaking k (%)", "test images", points)
-        self.histogram_plot.showGrid(x=False, y=True, alpha=0.25)
-        style_plot(self.curves_plot, "k (%)", "accuracy (%)", points)
+        style_plot(self.histogram_plot, "breaking k (%)", "test images", points, self.theme)
+        self.histogram_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
+        style_plot(self.curves_plot, "k (%)", "accuracy (%)", points, self.theme)
 

@@ -116,6 +116,14 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
         background = spec.theme.background
         for widget in (window.histogram.plot_widget, window.details.bars_widget, window.accuracy_plot.plot_widget):
             assert widget.backgroundBrush().color().name() == background
+        # and the classroom panels and the compare view
+        from prune_viz.gui.experiments.compare import ComparePanel
+        from prune_viz.gui.flips_qt import FlipGallery
+
+        gallery, compare = window.findChild(FlipGallery), window.findChild(ComparePanel)
+        for widget in (window.draw_panel.plot_widget, gallery.histogram_widget, gallery.curves_widget):
+            assert widget.backgroundBrush().color().name() == background
+        assert compare.view_a.spec is spec and compare.view_difference.spec is spec
     assert PRUNED == "#%02x%02x%02x" % PRUNED_RGB
 
 

@@ -36,8 +36,17 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.gui.experiments.base import COMPARE_KIND, JobStrip, number_item, results_table, text_item
-from prune_viz.gui.heatmap_qt import MatrixView, display_limit, strides, symmetric_level
-from prune_viz.gui.pictures_qt import MUTED, Theme, bind, new_plot_widget, outside_legend, point_size, style_plot
+from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, MatrixView, display_limit, strides, symmetric_level
+from prune_viz.gui.pictures_qt import (
+    HIGH_CONTRAST_THEME,
+    MUTED,
+    Theme,
+    bind,
+    new_plot_widget,
+    outside_legend,
+    point_size,
+    style_plot,
+)
 
 GALLERY_LIMIT = 200  # thumbnails drawn; the count above the gallery says how many differ in all
 THUMBNAIL = 56
@@ -183,9 +192,12 @@ class ComparePanel(QWidget):
         (self.checkpoint if checkpoint is not None else self.this_model).setChecked(True)
 
     def set_theme(self, theme: Theme) -> None:
-        """Chart colours (light, or high contrast) for the per-digit comparison."""
+        """Chart colours (light, or high contrast) for the per-digit comparison, and the window's colour
+        map for the three heatmaps."""
         self.digits.setBackground(theme.background)
         style_plot(self.digits.getPlotItem(), "digit", "accuracy (%)", point_size(self), theme)
+        for view in (self.view_a, self.view_b, self.view_difference):
+            view.set_colormap(HIGH_CONTRAST if theme is HIGH_CONTRAST_THEME else DIVERGING)
 
     def choose_checkpoint(self) -> None:
         start = str(Path(self.session.model.loaded.path).parent) if self.session.model is not None else ""
