@@ -38,6 +38,7 @@ from prune_viz.gui.pictures_qt import (
     caption_label,
     is_font_change,
     new_plot_widget,
+    outside_legend,
     point_size,
     style_plot,
 )
@@ -172,8 +173,7 @@ class FlipGallery(QWidget):
         self.curves_plot.setMouseEnabled(x=False, y=False)
         self.curves_plot.setYRange(0, 100, padding=0.02)
         self.curves_plot.setXRange(0, 100, padding=0.02)
-        self.curves_legend = self.curves_plot.addLegend(offset=(8, -8), labelTextColor=FOREGROUND,
-                                                        brush=pg.mkBrush(255, 255, 255, 220), colCount=2)
+        self.curves_legend = outside_legend(self.curves_plot, columns=5)  # under the axis, off the curves
         self.curves, self.markers = [], []
         for digit, (colour, symbol) in enumerate(DIGIT_STYLE):
             curve = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2))
