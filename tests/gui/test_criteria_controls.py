@@ -3,28 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from PySide6.QtCore import QEvent, QSettings
-from PySide6.QtWidgets import QApplication
 
-from gui_helpers import WAIT_MS, job_threads
+from gui_helpers import WAIT_MS
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, count_to_prune
-from prune_viz.core.session import Session
-from prune_viz.gui.main_window import MainWindow
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, mnist_dir, opened_mlp, trained_mlp_path):
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Session(data_path=str(mnist_dir)), settings)
-    window.show()
-    qtbot.waitExposed(window)
-    window.set_opened_model(str(trained_mlp_path), opened_mlp)
-    yield window
-    window.close()
-    window.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert job_threads() == []
 
 
 def _choose(combo, value, choices):

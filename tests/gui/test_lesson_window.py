@@ -8,14 +8,11 @@ import shutil
 from pathlib import Path
 
 import pytest
-import shiboken6
-from PySide6.QtCore import QEvent, QSettings, Qt
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import Qt
 
 from prune_viz.core.lesson import Lesson, LessonStep, model_sha256, read_lesson, save_lesson
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.core.session import Session
-from gui_helpers import WAIT_MS, job_threads
+from gui_helpers import WAIT_MS
 from prune_viz.gui.main_window import MainWindow
 
 
@@ -34,27 +31,17 @@ class FakeDrawPanel:
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path, mnist_dir):
-    windows = []
+def make_window(make_window):
+    """The shared windows, optionally with a stand-in for the draw panel whose strokes a lesson keeps."""
 
     def make(draw: FakeDrawPanel | None = None) -> MainWindow:
-        settings = QSettings(str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(Session(data_path=str(mnist_dir)), settings)
+        window = make_window()
         if draw is not None:
             window.draw_panel = draw
             window.register_panel("draw", lambda on: setattr(draw, "visible", on), lambda: draw.visible)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
         return window
 
-    yield make
-    for window in windows:
-        window.close()
-        window.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert job_threads() == []
-    assert not any(shiboken6.isValid(window) for window in windows)
+    return make
 
 
 def _open(qtbot, window, path):

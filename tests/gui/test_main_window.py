@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import shiboken6
 from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -16,37 +15,6 @@ from prune_viz.core.session import Session
 from gui_helpers import WAIT_MS, job_threads
 from prune_viz.gui.main_window import MainWindow
 from prune_viz.gui.pictures_qt import PRUNED_RGB
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, mnist_dir):
-    """Windows with their own settings file; closed, with no job thread left, after the test."""
-    windows = []
-
-    def make(data_path=None) -> MainWindow:
-        settings = QSettings(str(tmp_path / f"settings{len(windows)}.ini"), QSettings.Format.IniFormat)
-        session = Session(data_path=str(data_path or mnist_dir))
-        window = MainWindow(session, settings)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-        window.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert job_threads() == []
-    assert not any(shiboken6.isValid(window) for window in windows)  # the windows and their children are gone
-    assert [w for w in QApplication.topLevelWidgets() if w.isVisible()] == []
-
-
-@pytest.fixture
-def window(make_window, opened_mlp, trained_mlp_path):
-    window = make_window()
-    window.set_opened_model(str(trained_mlp_path), opened_mlp)
-    return window
-
 
 def _pruned_cells(image: np.ndarray) -> int:
     return int(np.isnan(image).sum())

@@ -10,44 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSettings, Qt
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
 
-from gui_helpers import WAIT_MS, job_threads
-from prune_viz.core.session import Session, open_model
+from gui_helpers import WAIT_MS
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST
-from prune_viz.gui.main_window import MainWindow
 from prune_viz.gui.pictures_qt import PRUNED, PRUNED_LEGEND, PRUNED_RGB, READABLE_POINTS
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, mnist_dir):
-    windows = []
-
-    def make(size=None, settings_file="settings.ini") -> MainWindow:
-        settings = QSettings(str(tmp_path / settings_file), QSettings.Format.IniFormat)
-        window = MainWindow(Session(data_path=str(mnist_dir)), settings)
-        if size:
-            window.set_size(*size)
-        window.show()
-        qtbot.waitExposed(window)
-        windows.append(window)
-        return window
-
-    yield make
-    for window in windows:
-        window.close()
-        window.deleteLater()
-    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
-    assert job_threads() == []
-
-
-@pytest.fixture
-def window(make_window, opened_mlp, trained_mlp_path):
-    window = make_window()
-    window.set_opened_model(str(trained_mlp_path), opened_mlp)
-    return window
 
 
 def _evaluate(qtbot, window):

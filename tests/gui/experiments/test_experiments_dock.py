@@ -3,30 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
-from gui_helpers import WAIT_MS, job_threads
+from gui_helpers import WAIT_MS
 from prune_viz.core.pruning import count_to_prune
-from prune_viz.core.session import Session
 from prune_viz.gui.experiments.base import KERAS_FILTER
-
-
-@pytest.fixture
-def window(qtbot, tmp_path, mnist_dir, opened_mlp, trained_mlp_path):
-    from PySide6.QtCore import QSettings
-
-    from prune_viz.gui.main_window import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Session(data_path=str(mnist_dir)), settings)
-    window.show()
-    qtbot.waitExposed(window)
-    window.set_opened_model(str(trained_mlp_path), opened_mlp)
-    yield window
-    window.close()
-    window.deleteLater()
-    assert job_threads() == []
 
 
 def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path,
