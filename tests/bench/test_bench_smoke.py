@@ -10,7 +10,7 @@ import pytest
 
 from prune_viz import cli
 
-FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note"}
+FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note", "floor", "floor_name", "times"}
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +30,12 @@ def test_report_has_machine_options_and_every_section(quick_report):
     for method in ("weight", "unit"):
         for scope in ("layer", "global"):
             assert f"mlp-64-32.slider.{method}_{scope}.ms" in keys
-            assert f"mlp-64-32.slider.{method}_{scope}.speedup" in keys
             assert f"scale.slider.{method}_{scope}.ms" in keys
     assert {"mlp-64-32.eval.vs_floor", "mlp-64-32.eval.ms", "mlp-64-32.eval.predict32_ms",
             "mlp-64-32.sweep.ratio", "mlp-64-32.flips.ratio"} <= keys
     for k in ("50", "90", "99"):
         assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
-    assert {"scale.load_ms", "scale.load_peak_memory", "scale.open_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
+    assert {"scale.load_ms", "scale.load_peak_memory", "scale.open_s", "scale.open_usable_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
             "scale.peak_memory_reading", "scale.peak_memory_pruning"} <= keys
     for method in ("weight", "unit"):
         assert {f"gui.mlp-64-32.slider_repaint.{method}", f"gui.mlp-64-32.slider_window.{method}"} <= keys
@@ -53,7 +52,12 @@ def test_every_figure_is_complete_and_consistent(quick_report):
         if figure["passed"] is None:  # information only
             assert figure["target"] == "" and figure["ratio"] is None
         else:
-            assert figure["target"].startswith(("<=", ">=")) and figure["ratio"] > 0
+            # every target is a multiple of a floor measured in the same run
+            assert figure["target"].startswith(("<=", ">=")) and figure["target"].endswith(("floor", "than floor"))
+            assert figure["floor"] > 0 and figure["floor_name"] and figure["ratio"] > 0
+            expected = figure["value"] / figure["floor"] if figure["target"].startswith("<=") \
+                else figure["floor"] / figure["value"]
+            assert figure["times"] == pytest.approx(expected, rel=1e-3, abs=1e-3), figure
             # the verdict agrees with the ratio to the target
             assert figure["passed"] == (figure["ratio"] <= 1.0 + 1e-9), figure
 
