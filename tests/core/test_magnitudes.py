@@ -1,4 +1,4 @@
-"""SortedMagnitudes must equal np.sort(|w|) exactly, in every order statistic the pruner asks for."""
+"""MagnitudeOrder must equal np.sort(|w|) exactly, in every order statistic the pruner asks for."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from prune_viz.core import magnitudes
-from prune_viz.core.magnitudes import SortedMagnitudes
+from prune_viz.core.magnitudes import MagnitudeOrder
 
 
 def _blocks(matrix: np.ndarray, rows: int):
@@ -33,7 +33,7 @@ def _awkward_matrix(seed: int) -> np.ndarray:
 def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
     matrix = _awkward_matrix(seed)
     expected = np.sort(np.abs(matrix).ravel())
-    found = SortedMagnitudes(_blocks(matrix, rows))
+    found = MagnitudeOrder(_blocks(matrix, rows))
     assert len(found) == matrix.size
     np.testing.assert_array_equal(found.to_array(), expected)
     for rank in [0, 1, 7, 100, matrix.size // 2, matrix.size - 5, matrix.size - 1]:
@@ -44,7 +44,7 @@ def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
 def test_counts_match_searchsorted():
     matrix = _awkward_matrix(7)
     expected = np.sort(np.abs(matrix).ravel())
-    found = SortedMagnitudes(_blocks(matrix, 10))
+    found = MagnitudeOrder(_blocks(matrix, 10))
     for value in [0.0, 1e-42, 0.01, 0.5, float(expected[3000]), 3.0, np.finfo(np.float32).max, np.inf]:
         v = np.float32(value)
         assert found.count_below(v) == np.searchsorted(expected, v, side="left"), value
@@ -54,11 +54,36 @@ def test_counts_match_searchsorted():
     assert found.count_below(np.nan) == np.count_nonzero(~np.isnan(expected)) == matrix.size - 4
 
 
-def test_needs_two_bytes_per_weight():
+def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for():
     matrix = np.random.default_rng(0).normal(size=(2000, 500)).astype(np.float32)
-    found = SortedMagnitudes(_blocks(matrix, 300))
-    assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1)
+    found = MagnitudeOrder(_blocks(matrix, 300))
+    assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
+    expected = np.sort(np.abs(matrix).ravel())
+    assert found.value_at(matrix.size // 2) == expected[matrix.size // 2]
+    # one bucket was read and sorted, not the whole order
     assert found.nbytes < matrix.nbytes * 0.6
+
+
+def test_cache_is_bounded_and_evicted_buckets_come_back_equal():
+    matrix = np.random.default_rng(1).normal(size=(300, 200)).astype(np.float32)
+    expected = np.sort(np.abs(matrix).ravel())
+    found = MagnitudeOrder(_blocks(matrix, 7))
+    ranks = np.linspace(0, matrix.size - 1, 4 * magnitudes.CACHED_BUCKETS).astype(int)
+    for rank in [*ranks, *ranks[::-1]]:
+        assert found.value_at(int(rank)) == expected[rank]
+    assert len(found._cache) <= magnitudes.CACHED_BUCKETS
+
+
+def test_column_max_and_tie_positions():
+    matrix = _awkward_matrix(5)
+    found = MagnitudeOrder(_blocks(matrix, 13))
+    magnitude = np.abs(matrix)
+    expected_max = np.where(np.isnan(magnitude).any(axis=0), np.nan, np.nanmax(magnitude, axis=0))
+    np.testing.assert_array_equal(found.column_max, expected_max.astype(np.float32))
+    flat = magnitude.ravel()
+    for value in [0.0, 0.5, np.inf, float(flat[1000])]:
+        np.testing.assert_array_equal(found.positions_equal(value), np.flatnonzero(flat == np.float32(value)))
+    np.testing.assert_array_equal(found.positions_equal(np.nan), np.flatnonzero(np.isnan(flat)))
 
 
 @pytest.mark.parametrize("bins", [8, 37, 120])
@@ -66,11 +91,11 @@ def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins):
     matrix = _awkward_matrix(3)
     values = np.abs(matrix[np.isfinite(matrix)]).astype(np.float64)
     expected, expected_edges = np.histogram(values, bins=bins, range=(0.0, values.max()))
-    counts, edges = SortedMagnitudes(_blocks(matrix, 50)).histogram(bins)
+    counts, edges = MagnitudeOrder(_blocks(matrix, 50)).histogram(bins)
     np.testing.assert_array_equal(edges, expected_edges)
     np.testing.assert_array_equal(counts, expected)
 
 
 def test_histogram_of_all_zero_weights():
-    counts, edges = SortedMagnitudes(_blocks(np.zeros((4, 5), np.float32), 2)).histogram(8)
+    counts, edges = MagnitudeOrder(_blocks(np.zeros((4, 5), np.float32), 2)).histogram(8)
     assert counts.sum() == 20 and counts[0] == 20 and edges[-1] == 1.0
