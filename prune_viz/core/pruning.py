@@ -38,9 +38,6 @@ from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
 from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
 from prune_viz.core.shared_buffers import tensor_view
 
-# elements written per TF call: each call has a fixed cost, so these blocks are bigger than the
-# BLOCK_ELEMENTS of passes that only read (the pruned block is the temporary: 32 MB)
-WRITE_BLOCK_ELEMENTS = 1 << 23
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
 CRITERIA = ("magnitude", "random", "lamp", "taylor")
@@ -554,7 +551,7 @@ class Pruner:
         """Write the pruned kernel row block by row block, straight from the numpy originals;
         the mask and the select are one fused XLA kernel per block."""
         write_rows(layer.variable, ((r0, self._block_value(layer, plan, r0, tensor_view(rows)))
-                                    for r0, rows in row_blocks(layer.original, WRITE_BLOCK_ELEMENTS)))
+                                    for r0, rows in row_blocks(layer.original)))
 
     def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block

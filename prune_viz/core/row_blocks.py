@@ -31,9 +31,9 @@ def row_starts(shape: tuple[int, ...], elements: int | None = None) -> Iterator[
         yield r0, min(shape[0], r0 + step)
 
 
-def row_blocks(matrix: np.ndarray, elements: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, rows) views of an array, about ``elements`` (BLOCK_ELEMENTS) each."""
-    for r0, r1 in row_starts(matrix.shape, elements):
+def row_blocks(matrix: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, rows) views of an array, about BLOCK_ELEMENTS each."""
+    for r0, r1 in row_starts(matrix.shape):
         yield r0, matrix[r0:r1]
 
 

@@ -134,7 +134,6 @@ def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pruning, "BLOCK_ELEMENTS", 96)
         patch.setattr(row_blocks, "BLOCK_ELEMENTS", 96)
-        patch.setattr(pruning, "WRITE_BLOCK_ELEMENTS", 120)  # several writes per layer
         assert big.size > pruning.BLOCK_ELEMENTS and other.size > pruning.BLOCK_ELEMENTS
         check_plans_against_the_rule(data, [big, other], method, scope, ks)
 
