@@ -515,9 +515,10 @@ def scale_child(path: str, quick: bool) -> dict:
     session = Session()
     session.set_model(opened)
     # the floor, one read and one write of every prunable weight, is timed after each step; its
-    # scratch array stays resident from the first copy on, so it is taken off the peaks below
+    # scratch array is resident through all the steps, and is taken off their peak
     largest = max(opened.layers, key=lambda layer: layer.size).original
     scratch = np.empty_like(largest)
+    np.copyto(scratch, largest)
     steps, copies = {}, []
     ks = [10.0, 50.0, 90.0] if quick else [10.0, 30.0, 50.0, 70.0, 90.0]
     for method in ("weight", "unit"):
