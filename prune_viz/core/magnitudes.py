@@ -85,7 +85,8 @@ class MagnitudeOrder:
     @property
     def nbytes(self) -> int:
         """Memory held: the bucket of every weight, the bucket offsets and the cached buckets."""
-        cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
+        with self._lock:
+            cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
         return sum(h.nbytes for h in self._highs) + self._starts.nbytes + self.column_max.nbytes + cached
 
     @property
@@ -103,31 +104,33 @@ class MagnitudeOrder:
     def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
         """(low 16 bits ascending, flat positions) of the weights in bucket ``b``; equal values
         keep their flat order."""
-        with self._lock:
-            self._read({b})
-            found = self._cache[b]
-            self._cache.move_to_end(b)
-            return found
+        return self._read({b})[b]
 
     def prefetch(self, buckets: Iterable[int]) -> None:
         """Read the buckets not cached yet, all in one pass."""
-        with self._lock:
-            self._read(set(buckets))
+        self._read(set(buckets))
 
-    def _read(self, wanted: set[int]) -> None:
-        missing = sorted(b for b in wanted if b not in self._cache)
+    def _read(self, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        with self._lock:
+            found = {b: self._cache[b] for b in wanted if b in self._cache}
+            for b in found:
+                self._cache.move_to_end(b)
+        missing = sorted(wanted - found.keys())
         if not missing:
-            return
+            return found
+        # read outside the lock: a thread never waits for another's pass (at worst both read a bucket)
         empty = [b for b in missing if self._starts[b] == self._starts[b + 1]]
-        for b in empty:
-            self._cache[b] = (np.zeros(0, np.uint16), np.zeros(0, self._position_type))
+        found.update((b, (np.zeros(0, np.uint16), np.zeros(0, self._position_type))) for b in empty)
         missing = [b for b in missing if b not in empty]
         if missing:
-            self._store(missing, *self._gather(missing))
-        held = sum(len(lows) for lows, _ in self._cache.values())
-        limit = len(self) * CACHED_SHARE
-        while len(self._cache) > len(wanted) and (len(self._cache) > CACHED_BUCKETS or held > limit):
-            held -= len(self._cache.popitem(last=False)[1][0])
+            found.update(self._sorted(missing, *self._gather(missing)))
+        with self._lock:
+            self._cache.update(found)
+            held = sum(len(lows) for lows, _ in self._cache.values())
+            limit = len(self) * CACHED_SHARE
+            while len(self._cache) > len(wanted) and (len(self._cache) > CACHED_BUCKETS or held > limit):
+                held -= len(self._cache.popitem(last=False)[1][0])
+        return found
 
     def _gather(self, buckets: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The bit patterns and flat positions of every weight in ``buckets``, in flat order."""
@@ -147,18 +150,19 @@ class MagnitudeOrder:
             offset += highs.size
         return np.concatenate(bits), np.concatenate(positions)
 
-    def _store(self, buckets: list[int], bits: np.ndarray, positions: np.ndarray) -> None:
-        # by bucket, then low bits, ties in flat order: two stable radix sorts of 16-bit keys
+    @staticmethod
+    def _sorted(buckets: list[int], bits: np.ndarray, positions: np.ndarray) -> dict:
+        """bucket -> (low bits ascending, positions), ties in flat order: two stable radix sorts of
+        16-bit keys (low bits, then bucket)."""
         order = np.argsort(bits.astype(np.uint16), kind="stable")
         if len(buckets) > 1:
             order = order[np.argsort((bits[order] >> 16).astype(np.uint16), kind="stable")]
         bits, positions = bits[order], positions[order]
         ends = np.searchsorted(bits >> 16, np.asarray(buckets, np.uint32), side="right")
-        start = 0
-        for b, end in zip(buckets, ends, strict=True):
-            self._cache[b] = (bits[start:end].astype(np.uint16), positions[start:end].copy() if len(buckets) > 1
-                              else positions[start:end])
-            start = end
+        starts = [0, *ends[:-1]]
+        return {b: (bits[start:end].astype(np.uint16),
+                    positions[start:end].copy() if len(buckets) > 1 else positions[start:end])
+                for b, start, end in zip(buckets, starts, ends, strict=True)}
 
     # -- order statistics ---------------------------------------------------------------------
     def value_at(self, rank: int) -> np.float32:

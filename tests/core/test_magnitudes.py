@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -99,3 +101,38 @@ def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins):
 def test_histogram_of_all_zero_weights():
     counts, edges = MagnitudeOrder(_blocks(np.zeros((4, 5), np.float32), 2)).histogram(8)
     assert counts.sum() == 20 and counts[0] == 20 and edges[-1] == 1.0
+
+
+def test_a_thread_reading_a_bucket_never_blocks_another():
+    """The slider (GUI thread) asks while a job thread reads a bucket: it is answered at once."""
+    matrix = np.random.default_rng(2).normal(size=(400, 50)).astype(np.float32)
+    expected = np.sort(np.abs(matrix).ravel())
+    reading, release = threading.Event(), threading.Event()
+    hold = {"on": False}
+
+    def blocks():
+        if hold["on"]:  # the job thread's pass stops half-way until released
+            reading.set()
+            assert release.wait(10)
+        return (matrix[r : r + 64] for r in range(0, len(matrix), 64))
+
+    found = MagnitudeOrder(blocks)
+    assert found.value_at(100) == expected[100]  # this bucket is now cached
+    far = matrix.size - 10
+    hold["on"] = True
+    job = threading.Thread(target=found.value_at, args=(far,))
+    job.start()
+    assert reading.wait(10)
+    hold["on"] = False
+    answers = []
+    middle = matrix.size // 2
+    asker = threading.Thread(target=lambda: answers.extend([found.value_at(100), found.value_at(middle)]))
+    asker.start()
+    asker.join(5)
+    answered_during_the_pass = not asker.is_alive()
+    release.set()
+    job.join(10)
+    asker.join(10)
+    assert answered_during_the_pass
+    assert answers == [expected[100], expected[middle]]
+    assert not job.is_alive() and found.value_at(far) == expected[far]
