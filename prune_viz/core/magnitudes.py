@@ -13,6 +13,7 @@ order, so the m-th weight equal to t in flat order is one lookup too.
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
 from collections import OrderedDict
@@ -199,16 +200,28 @@ class MagnitudeOrder:
         return positions[np.searchsorted(lows, low, side="left") : np.searchsorted(lows, low, side="right")]
 
     def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
-        """(counts, edges) of the finite |w| over [0, largest finite |w|], like ``np.histogram``:
-        bins are half-open but the last, which includes its right edge."""
+        """(counts, edges) of the finite |w| from 0 up to the largest, like ``np.histogram`` with
+        these edges (half-open bins but the last). The edges are multiples of a power of two, with
+        more than bins/2 and at most ``bins`` bins: such a number has at most 8 significant bits,
+        so it starts a bucket, and every count is a bucket offset (no pass over the weights)."""
         finite = self.count_below(np.inf)
         top = float(self.value_at(finite - 1)) if finite else 0.0
-        edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
-        bounds = [_float32_at_least(e) for e in edges]
-        self.prefetch(self.bucket_of(v) for v in bounds)
-        below = [self.count_below(v) for v in bounds[:-1]]
-        below.append(self.count_at_most(bounds[-1]) if top > 0 else finite)
+        if top > 0:
+            step = 2.0 ** math.ceil(math.log2(top / bins))
+            if math.ceil(top / step) > bins:  # log2 rounded the wrong way
+                step *= 2
+            edges = np.arange(max(1, math.ceil(top / step)) + 1) * step
+        else:
+            edges = np.linspace(0.0, 1.0, bins + 1)
+        below = [self._count_below_edge(e) for e in edges[:-1]]
+        below.append(finite)  # the last edge is at least the largest finite |w|
         return np.diff(np.array(below, np.int64)), edges
+
+    def _count_below_edge(self, edge: float) -> int:
+        bits = _bits_of(_float32_at_least(edge))
+        if bits & 0xFFFF == 0:  # the edge starts its bucket
+            return int(self._starts[bits >> 16])
+        return self.count_below(_float32_at_least(edge))  # e.g. an edge among subnormals
 
     def to_array(self) -> np.ndarray:
         """The full ascending float32 array (for tests and small matrices)."""
