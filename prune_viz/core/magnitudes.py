@@ -1,24 +1,33 @@
-"""The sorted |w| of one weight matrix, in half the memory of a sorted float32 copy.
+"""The ascending order of |w| of one weight matrix, from one pass over it and no sort.
 
-A non-negative float32 orders like its bit pattern. The patterns are counted by
-their high 16 bits (a bucket), and only the low 16 bits are stored, sorted
-within each bucket: 2 bytes per weight plus 32,768 bucket offsets, and the
-exact value of any rank is still one lookup. It is built from row blocks, so
-no full-size temporary exists (a plain ``np.sort`` of |w| needs 2x the matrix
-while it runs). NaNs count as equal to each other and larger than infinity.
+A non-negative float32 orders like its bit pattern. Opening a matrix makes one
+pass: it counts the patterns by their high 16 bits (a bucket) and keeps each
+weight's bucket (2 bytes per weight). An order statistic then needs the sorted
+contents of one bucket only: a bucket is read when first asked for (its weights
+found through the kept buckets, sorted with their flat positions) and kept in a
+small cache, so a k step costs one bucket, not a sort of the matrix.
+
+NaNs count as equal to each other and larger than infinity. Ties keep their flat
+order, so the m-th weight equal to t in flat order is one lookup too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import math
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
-_CHUNK = 1 << 20
+CACHED_BUCKETS = 64  # sorted buckets kept per matrix: a slider drag revisits the same few ...
+CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a bucket may hold 1%)
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 _NAN_BITS = np.uint32(0x7FC00000)
+_HIGH_HALF = 1 if sys.byteorder == "little" else 0  # which uint16 of a uint32 holds its high bits
 
 
 def abs_bits(values: np.ndarray) -> np.ndarray:
@@ -38,44 +47,130 @@ def _bits_of(value) -> int:
     return int(abs_bits(np.asarray([value], np.float32))[0])
 
 
-class SortedMagnitudes:
-    """Ascending |w| of a matrix given as row blocks; ``blocks`` is called twice (two passes)."""
+def _as_float(bits: int) -> np.float32:
+    return np.uint32(bits).view(np.float32)
+
+
+class MagnitudeOrder:
+    """Ascending |w| of a (rows, units) matrix given as row blocks.
+
+    ``blocks`` is called once here and again whenever a bucket is first needed; it must
+    yield the same 2-D row blocks, in order, every time. ``column_max`` (the largest |w| of
+    each column, NaN above all) is gathered on the way."""
 
     def __init__(self, blocks: Callable[[], Iterable[np.ndarray]]):
+        self._blocks = blocks
+        self._highs: list[np.ndarray] = []  # per block: each weight's bucket, flat order
         counts = np.zeros(BUCKETS, np.int64)
+        column_max = None
         for block in blocks():
-            counts += np.bincount(abs_bits(block) >> 16, minlength=BUCKETS)
+            bits = np.ascontiguousarray(block, dtype=np.float32).view(np.uint32) & _ABS_MASK
+            block_max = bits.max(axis=0) if bits.size else np.zeros(bits.shape[-1:], np.uint32)
+            if block_max.max(initial=0) > _INF_BITS:  # NaNs: one pattern for all of them
+                bits[bits > _INF_BITS] = _NAN_BITS
+                block_max[block_max > _INF_BITS] = _NAN_BITS
+            highs = np.array(bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2])
+            counts += np.bincount(highs, minlength=BUCKETS)
+            self._highs.append(highs)
+            column_max = block_max if column_max is None else np.maximum(column_max, block_max)
+        self.column_max = (column_max if column_max is not None else np.zeros(0, np.uint32)).view(np.float32)
         self._starts = np.zeros(BUCKETS + 1, np.int64)  # bucket b holds ranks starts[b]:starts[b+1]
         np.cumsum(counts, out=self._starts[1:])
-        self._lows = np.empty(int(self._starts[-1]), np.uint16)
-        cursor = self._starts[:-1].copy()
-        every_bucket = np.arange(BUCKETS + 1)
-        for block in blocks():
-            bits = abs_bits(block)
-            for c0 in range(0, len(bits), _CHUNK):  # small pieces: the int64 index temporaries are 8 bytes each
-                ordered = np.sort(bits[c0 : c0 + _CHUNK])
-                first = np.searchsorted(ordered >> 16, every_bucket)  # where each bucket starts in this piece
-                sizes = np.diff(first)
-                # the piece's run of bucket b goes to lows[cursor[b]:], i.e. position i to i + cursor[b] - first[b]
-                shift = np.repeat(cursor - first[:-1], sizes)
-                self._lows[shift + np.arange(len(ordered))] = ordered.astype(np.uint16)  # keeps the low 16 bits
-                cursor += sizes
-        # each bucket now holds sorted runs, one per piece: sort it in place
-        for b in np.flatnonzero(counts > 1):
-            self._lows[self._starts[b] : self._starts[b + 1]].sort()
+        self._position_type = np.int32 if len(self) < 2**31 else np.int64
+        self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()  # the GUI thread and a job thread may ask at once
 
     def __len__(self) -> int:
-        return len(self._lows)
+        return int(self._starts[-1])
 
     @property
     def nbytes(self) -> int:
-        return self._lows.nbytes + self._starts.nbytes
+        """Memory held: the bucket of every weight, the bucket offsets and the cached buckets."""
+        with self._lock:
+            cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
+        return sum(h.nbytes for h in self._highs) + self._starts.nbytes + self.column_max.nbytes + cached
 
+    @property
+    def bucket_starts(self) -> np.ndarray:
+        """starts[b] = how many |w| lie in buckets below b (read-only; BUCKETS + 1 entries)."""
+        view = self._starts.view()
+        view.flags.writeable = False
+        return view
+
+    @staticmethod
+    def bucket_of(value) -> int:
+        return _bits_of(value) >> 16
+
+    # -- buckets, read on demand --------------------------------------------------------------
+    def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """(low 16 bits ascending, flat positions) of the weights in bucket ``b``; equal values
+        keep their flat order."""
+        return self._read({b})[b]
+
+    def prefetch(self, buckets: Iterable[int]) -> None:
+        """Read the buckets not cached yet, all in one pass."""
+        self._read(set(buckets))
+
+    def _read(self, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        with self._lock:
+            found = {b: self._cache[b] for b in wanted if b in self._cache}
+            for b in found:
+                self._cache.move_to_end(b)
+        missing = sorted(wanted - found.keys())
+        if not missing:
+            return found
+        # read outside the lock: a thread never waits for another's pass (at worst both read a bucket)
+        empty = [b for b in missing if self._starts[b] == self._starts[b + 1]]
+        found.update((b, (np.zeros(0, np.uint16), np.zeros(0, self._position_type))) for b in empty)
+        missing = [b for b in missing if b not in empty]
+        if missing:
+            found.update(self._sorted(missing, *self._gather(missing)))
+        with self._lock:
+            self._cache.update(found)
+            held = sum(len(lows) for lows, _ in self._cache.values())
+            limit = len(self) * CACHED_SHARE
+            while len(self._cache) > len(wanted) and (len(self._cache) > CACHED_BUCKETS or held > limit):
+                held -= len(self._cache.popitem(last=False)[1][0])
+        return found
+
+    def _gather(self, buckets: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """The bit patterns and flat positions of every weight in ``buckets``, in flat order."""
+        if len(buckets) == 1:
+            only = np.uint16(buckets[0])
+            select: Callable[[np.ndarray], np.ndarray] = lambda highs: highs == only  # noqa: E731
+        else:
+            table = np.zeros(BUCKETS, bool)
+            table[buckets] = True
+            select = table.__getitem__
+        bits, positions, offset = [], [], 0
+        for highs, block in zip(self._highs, self._blocks(), strict=True):
+            hits = np.flatnonzero(select(highs))
+            if hits.size:
+                bits.append(abs_bits(np.ascontiguousarray(block).reshape(-1)[hits]))
+                positions.append((hits + offset).astype(self._position_type))
+            offset += highs.size
+        return np.concatenate(bits), np.concatenate(positions)
+
+    @staticmethod
+    def _sorted(buckets: list[int], bits: np.ndarray, positions: np.ndarray) -> dict:
+        """bucket -> (low bits ascending, positions), ties in flat order: two stable radix sorts of
+        16-bit keys (low bits, then bucket)."""
+        order = np.argsort(bits.astype(np.uint16), kind="stable")
+        if len(buckets) > 1:
+            order = order[np.argsort((bits[order] >> 16).astype(np.uint16), kind="stable")]
+        bits, positions = bits[order], positions[order]
+        ends = np.searchsorted(bits >> 16, np.asarray(buckets, np.uint32), side="right")
+        starts = [0, *ends[:-1]]
+        return {b: (bits[start:end].astype(np.uint16),
+                    positions[start:end].copy() if len(buckets) > 1 else positions[start:end])
+                for b, start, end in zip(buckets, starts, ends, strict=True)}
+
+    # -- order statistics ---------------------------------------------------------------------
     def value_at(self, rank: int) -> np.float32:
         """The |w| at 0-based ``rank`` of the ascending order."""
-        bucket = int(np.searchsorted(self._starts, rank, side="right")) - 1
-        bits = np.uint32((bucket << 16) | int(self._lows[rank]))
-        return bits.view(np.float32)
+        b = int(np.searchsorted(self._starts, rank, side="right")) - 1
+        lows, _ = self.bucket(b)
+        return _as_float((b << 16) | int(lows[rank - self._starts[b]]))
 
     def max(self) -> np.float32:
         return self.value_at(len(self) - 1)
@@ -90,21 +185,49 @@ class SortedMagnitudes:
 
     def _count(self, value, side: str) -> int:
         bits = _bits_of(value)
-        bucket, low = bits >> 16, bits & 0xFFFF
-        start, end = int(self._starts[bucket]), int(self._starts[bucket + 1])
-        return start + int(np.searchsorted(self._lows[start:end], np.uint16(low), side=side))
+        b = bits >> 16
+        start = int(self._starts[b])
+        if start == self._starts[b + 1]:
+            return start
+        lows, _ = self.bucket(b)
+        return start + int(np.searchsorted(lows, np.uint16(bits & 0xFFFF), side=side))
+
+    def positions_equal(self, value) -> np.ndarray:
+        """Flat positions of the weights with |w| == value (all NaNs for NaN), ascending."""
+        bits = _bits_of(value)
+        lows, positions = self.bucket(bits >> 16)
+        low = np.uint16(bits & 0xFFFF)
+        return positions[np.searchsorted(lows, low, side="left") : np.searchsorted(lows, low, side="right")]
 
     def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
-        """(counts, edges) of the finite |w| over [0, largest finite |w|], like ``np.histogram``:
-        bins are half-open but the last, which includes its right edge. One lookup per edge."""
+        """(counts, edges) of the finite |w| from 0 up to the largest, like ``np.histogram`` with
+        these edges (half-open bins but the last). The edges are multiples of a power of two, with
+        more than bins/2 and at most ``bins`` bins: such a number has at most 8 significant bits,
+        so it starts a bucket, and every count is a bucket offset (no pass over the weights)."""
         finite = self.count_below(np.inf)
         top = float(self.value_at(finite - 1)) if finite else 0.0
-        edges = np.linspace(0.0, top if top > 0 else 1.0, bins + 1)
-        below = [self.count_below(_float32_at_least(e)) for e in edges[:-1]]
-        below.append(self.count_at_most(_float32_at_least(edges[-1])) if top > 0 else finite)
+        if top > 0:
+            step = 2.0 ** math.ceil(math.log2(top / bins))
+            if math.ceil(top / step) > bins:  # log2 rounded the wrong way
+                step *= 2
+            edges = np.arange(max(1, math.ceil(top / step)) + 1) * step
+        else:
+            edges = np.linspace(0.0, 1.0, bins + 1)
+        below = [self._count_below_edge(e) for e in edges[:-1]]
+        below.append(finite)  # the last edge is at least the largest finite |w|
         return np.diff(np.array(below, np.int64)), edges
+
+    def _count_below_edge(self, edge: float) -> int:
+        bits = _bits_of(_float32_at_least(edge))
+        if bits & 0xFFFF == 0:  # the edge starts its bucket
+            return int(self._starts[bits >> 16])
+        return self.count_below(_float32_at_least(edge))  # e.g. an edge among subnormals
 
     def to_array(self) -> np.ndarray:
         """The full ascending float32 array (for tests and small matrices)."""
-        buckets = np.repeat(np.arange(BUCKETS, dtype=np.uint32), np.diff(self._starts))
-        return ((buckets << 16) | self._lows.astype(np.uint32)).view(np.float32)
+        return np.concatenate([np.zeros(0, np.float32), *self._sorted_runs()])
+
+    def _sorted_runs(self) -> Iterator[np.ndarray]:
+        for b in np.flatnonzero(np.diff(self._starts)):
+            lows, _ = self.bucket(int(b))
+            yield ((np.uint32(b) << 16) | lows.astype(np.uint32)).view(np.float32)

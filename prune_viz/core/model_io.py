@@ -33,6 +33,7 @@ import numpy as np
 
 from prune_viz.core import row_blocks
 from prune_viz.core.files import WriteRefused, write_atomically
+from prune_viz.core.shared_buffers import aligned_empty, tensor_view
 
 METADATA_ZIP_NAME = "prune_viz.json"  # extra member of a .keras zip; Keras ignores it
 METADATA_H5_ATTR = "prune_viz"
@@ -150,7 +151,7 @@ def variable_blocks(variable):
 
 def variable_copy(variable, dtype=np.float32) -> np.ndarray:
     """A private numpy copy of a variable, filled block by block (peak: the copy plus one block)."""
-    out = np.empty(tuple(int(d) for d in variable.shape), dtype)
+    out = aligned_empty(tuple(int(d) for d in variable.shape), dtype)  # so row blocks go to TF without a copy
     if out.ndim < 2:
         out[...] = np.asarray(variable.numpy(), dtype)
         return out
@@ -454,16 +455,14 @@ class _DatasetStore(collections.abc.Mapping):
 
         dataset = self._group[key]
         dtype = np.dtype(dataset.dtype.name)  # in this machine's byte order
-        raw = np.empty(dataset.size * dtype.itemsize + _TF_ALIGNMENT, np.uint8)
-        start = -raw.ctypes.data % _TF_ALIGNMENT
-        array = raw[start:start + dataset.size * dtype.itemsize].view(dtype).reshape(dataset.shape)
+        array = aligned_empty(dataset.shape, dtype)
         if array.size:
             dataset.read_direct(array)
         if array.dtype.kind not in "fiu" or not array.size:
             return tf.convert_to_tensor(array)
         # TensorFlow's own copy of the buffer, made once: converting the array would copy it twice, and a
         # variable holding the buffer itself (shared through DLPack) would copy it again at its first write
-        return tf.raw_ops.DeepCopy(x=tf.experimental.dlpack.from_dlpack(array.__dlpack__()))
+        return tf.raw_ops.DeepCopy(x=tensor_view(array))
 
     def __iter__(self):
         return iter(self._group)
@@ -471,8 +470,6 @@ class _DatasetStore(collections.abc.Mapping):
     def __len__(self):
         return len(self._group)
 
-
-_TF_ALIGNMENT = 64  # bytes: TensorFlow's widest (AVX-512) alignment
 
 _UNFILLED = {"module": None, "class_name": "prune_viz>Unfilled", "config": {}, "registered_name": "prune_viz>Unfilled"}
 

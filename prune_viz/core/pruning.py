@@ -1,9 +1,9 @@
 """Non-destructive weight and unit pruning: configs become typed plans, plans become kernels.
 
 Weights are ordered by a stable ascending sort of |w| (ties go to the lower flat
-index); pruning k% zeroes the first n of that order. Only the sorted |w| is
-kept (no per-weight ranks; ``magnitudes.SortedMagnitudes`` holds it in 2 bytes
-per weight): the n-th value is the threshold t, and the layer's ``WeightPlan``
+index); pruning k% zeroes the first n of that order. That order is never built:
+``magnitudes.MagnitudeOrder`` counts |w| in buckets in one pass and sorts a bucket
+only when a k falls in it. The n-th value is the threshold t, and the layer's ``WeightPlan``
 (``prune_viz.core.plan``, which states the rules) prunes |w| < t plus, when the
 cut falls inside a run of weights equal to t, the ties before a cut flat index.
 Per-layer counts come from the sorted values and a few per-unit numbers,
@@ -33,9 +33,10 @@ import numpy as np
 
 from prune_viz.core import criteria
 from prune_viz.core.layers import PrunableLayer
-from prune_viz.core.magnitudes import SortedMagnitudes, abs_bits
+from prune_viz.core.magnitudes import MagnitudeOrder, abs_bits
 from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
 from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
+from prune_viz.core.shared_buffers import tensor_view
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
@@ -142,8 +143,7 @@ def unit_norms(original: np.ndarray) -> np.ndarray:
     matrix = original.reshape(-1, original.shape[-1])
     squares = np.zeros(matrix.shape[1], np.float64)
     for _, rows in row_blocks(matrix):
-        block = rows.astype(np.float64)
-        squares += np.einsum("ij,ij->j", block, block)
+        squares += np.einsum("ij,ij->j", rows, rows, dtype=np.float64)
     return np.sqrt(squares)
 
 
@@ -226,13 +226,11 @@ class Pruner:
         self._unit_ranks = {(MAGNITUDE, name): _ranks(norms) for name, norms in self._unit_norms.items()}
         self._unit_scores = {(MAGNITUDE, name): norms for name, norms in self._unit_norms.items()}
         # score key (MAGNITUDE, "lamp", "taylor" or ("random", seed)) and layer name -> ...
-        self._sorted: dict[tuple, SortedMagnitudes] = {}  # ascending scores
-        self._columns: dict[tuple, tuple] = {}  # (max score, flat index of its last occurrence) per unit
+        self._sorted: dict[tuple, MagnitudeOrder] = {}  # ascending scores
         self._score_matrices: dict[tuple, np.ndarray] = {}  # float32 (fan_in, units), not for magnitude
         self._zeros: dict[str, np.ndarray] = {}  # zero weights per unit
         self._zero_positions: dict[str, np.ndarray] = {}  # flat indices of the zero weights
         self.taylor: criteria.TaylorScores | None = None
-        self._tie_cache: dict = {}
         self._global_cache: dict = {}
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
 
@@ -242,39 +240,34 @@ class Pruner:
 
     # -- per-layer numbers, computed once -------------------------------------------------------
     def prepare(self, name: str, key=MAGNITUDE) -> None:
-        """Sort the layer's scores (|w| for magnitude) and gather the per-unit numbers (done
-        lazily; call it to warm a layer up)."""
+        """Count the layer's scores (|w| for magnitude) in one pass, so that any k's threshold is a
+        lookup (done lazily; call it to warm a layer up)."""
         if (key, name) in self._sorted:
             return
-        layer = self._by_name[name]
         matrix = self._score_source(key, name)
-        ordered = SortedMagnitudes(lambda: (rows for _, rows in row_blocks(matrix)))
-        units = layer.units
-        col_max = np.full(units, -np.inf, np.float32)
-        col_last = np.zeros(units, np.int64)
-        zeros = np.zeros(units, np.int64)
-        for r0, block in row_blocks(matrix):
-            magnitude = np.abs(block)
-            block_max = magnitude.max(axis=0)
-            # last row (so highest flat index) holding the block's max, per unit; a row-wise max of
-            # row numbers is 4x faster than a column-wise argmax over reversed rows
-            rows = np.arange(len(block), dtype=np.int32)[:, None]
-            at_max = magnitude == block_max
-            has_nan = np.isnan(block_max)
-            if has_nan.any():  # NaN is the largest |w|, and NaN != NaN
-                at_max |= np.isnan(magnitude) & has_nan
-            last_row = np.where(at_max, rows, -1).max(axis=0)
-            newer = (block_max >= col_max) | has_nan
-            col_last[newer] = (r0 + last_row[newer]) * units + np.nonzero(newer)[0]
-            col_max = np.where(newer, block_max, col_max)
-            if key == MAGNITUDE:
-                zeros += np.count_nonzero(block == 0, axis=0)
-        if key == MAGNITUDE:
-            self._zeros[name] = zeros
-        self._columns[key, name] = (col_max, col_last)
-        self._sorted[key, name] = ordered
+        self._sorted[key, name] = MagnitudeOrder(lambda: (rows for _, rows in row_blocks(matrix)))
 
-    def _sorted_abs(self, name: str, key=MAGNITUDE) -> SortedMagnitudes:
+    def _zeros_per_unit(self, name: str) -> np.ndarray:
+        """How many original weights are zero in each unit."""
+        found = self._zeros.get(name)
+        if found is None:
+            units = self._by_name[name].units
+            found = np.bincount(self._sorted_abs(name).positions_equal(0.0) % units, minlength=units)
+            self._zeros[name] = found
+        return found
+
+    def _last_max_before_cut(self, name: str, key, plan: WeightPlan):
+        """Per unit, whether the last weight holding its largest score lies before the plan's cut
+        (what ``WeightPlan.pruned_where`` reads for the units whose largest score is the threshold)."""
+        if not 0 < plan.cut < plan.size:
+            return False
+        layer = self._by_name[name]
+        ties = self._sorted_abs(name, key).positions_equal(plan.threshold)
+        last = np.full(layer.units, -1, np.int64)
+        np.maximum.at(last, ties % layer.units, ties)
+        return last < plan.cut
+
+    def _sorted_abs(self, name: str, key=MAGNITUDE) -> MagnitudeOrder:
         self.prepare(name, key)
         return self._sorted[key, name]
 
@@ -295,11 +288,10 @@ class Pruner:
     def _forget(self, key) -> None:
         """Drop the scores of ``key`` (or, for a callable, of every key it accepts) and what was sorted from them."""
         unwanted = key if callable(key) else (lambda cached: cached == key)
-        for cache in (self._sorted, self._columns, self._score_matrices, self._unit_scores, self._unit_ranks):
+        for cache in (self._sorted, self._score_matrices, self._unit_scores, self._unit_ranks):
             for cached in [c for c in cache if unwanted(c[0])]:
                 del cache[cached]
         self._global_cache.clear()
-        self._tie_cache.clear()
 
     def _forget_other_seeds(self, key) -> None:
         """Keep the random scores of one seed only: a seed spin box would otherwise pile them up."""
@@ -345,7 +337,7 @@ class Pruner:
             self._unit_ranks[key, name] = _ranks(found)
         return found
 
-    def scores(self, name: str, config: PruningConfig) -> SortedMagnitudes:
+    def scores(self, name: str, config: PruningConfig) -> MagnitudeOrder:
         """The layer's weight scores under ``config``'s criterion, ascending (for histograms)."""
         self._check_scores(config)
         return self._sorted_abs(name, self.score_key(config))
@@ -355,7 +347,7 @@ class Pruner:
         self._check_scores(config)
         return self._unit_score(self.score_key(config), name)
 
-    def magnitudes(self, name: str) -> SortedMagnitudes:
+    def magnitudes(self, name: str) -> MagnitudeOrder:
         """The layer's |w| in ascending order (for histograms and order statistics without a copy)."""
         return self._sorted_abs(name)
 
@@ -385,22 +377,7 @@ class Pruner:
 
     def _tie_index(self, name: str, t, m: int, score_key=MAGNITUDE) -> int:
         """Flat index of the m-th (1-based) weight with score == t, in flat order."""
-        key = (score_key, name, float(t), m)
-        found = self._tie_cache.get(key)  # prune() may run on the GUI and the job thread at once
-        if found is None:
-            layer = self._by_name[name]
-            seen = 0
-            for r0, block in row_blocks(self._score_source(score_key, name)):
-                magnitude = np.abs(block).ravel()
-                hits = np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t)
-                if seen + len(hits) >= m:
-                    found = r0 * layer.units + int(hits[m - seen - 1])
-                    break
-                seen += len(hits)
-            if len(self._tie_cache) > 64:
-                self._tie_cache.clear()
-            self._tie_cache[key] = found
-        return found
+        return int(self._sorted_abs(name, score_key).positions_equal(t)[m - 1])
 
     def _global_weight_counts(self, names: tuple[str, ...], n: int, key=MAGNITUDE) -> tuple[dict, float | None]:
         """How many of each layer's weights fall in the first n of the joint stable order
@@ -413,21 +390,13 @@ class Pruner:
             largest = max((a.max() for a in arrays), key=lambda value: int(abs_bits(np.float32(value))[0]))
             return {name: len(a) for name, a in zip(names, arrays)}, float(largest)
 
-        def at_most(value) -> int:
-            return sum(a.count_at_most(value) for a in arrays)
-
-        # smallest |w| with at least n values <= it: non-negative floats order like their bit patterns
-        lo, hi = 0, int(np.float32(np.inf).view(np.uint32))
-        if at_most(np.float32(np.inf)) < n:  # the cut is among NaN weights
-            t = np.float32(np.nan)
-        else:
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if at_most(np.uint32(mid).view(np.float32)) >= n:
-                    hi = mid
-                else:
-                    lo = mid + 1
-            t = np.uint32(lo).view(np.float32)
+        # the bucket holding the n-th smallest of the joint order, from the bucket counts alone; then
+        # the exact value inside it (non-negative floats order like their bit patterns)
+        starts = np.sum([a.bucket_starts for a in arrays], axis=0)
+        bucket = int(np.searchsorted(starts, n, side="left")) - 1
+        lows = np.concatenate([a.bucket(bucket)[0] for a in arrays])
+        rank = n - int(starts[bucket]) - 1
+        t = np.uint32((bucket << 16) | int(np.partition(lows, rank)[rank])).view(np.float32)
         below = [a.count_below(t) for a in arrays]
         remaining = n - sum(below)
         counts = {}
@@ -500,8 +469,7 @@ class Pruner:
     def _layer_result(self, layer: PrunableLayer, plan: LayerPlan | None, key=MAGNITUDE,
                       removes_units: bool = False) -> LayerResult:
         """Counts from the plan and the per-unit numbers: no pass over the weights."""
-        self.prepare(layer.name)
-        zeros_per_unit = self._zeros[layer.name]
+        zeros_per_unit = self._zeros_per_unit(layer.name)
         zeros = int(zeros_per_unit.sum())
         size, units = layer.size, layer.units
         if plan is None:
@@ -514,9 +482,9 @@ class Pruner:
             return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units,
                                vectors)
         # a unit is dead when its last weight in the order (its largest score, last of equals) is pruned
-        self.prepare(layer.name, key)
-        col_max, col_last = self._columns[key, layer.name]
-        dead_units = int(np.count_nonzero(plan.pruned_where(col_max, col_last < plan.cut)))
+        column_max = self._sorted_abs(layer.name, key).column_max
+        dead_units = int(np.count_nonzero(plan.pruned_where(column_max,
+                                                            self._last_max_before_cut(layer.name, key, plan))))
         if key == MAGNITUDE:  # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
             return LayerResult(layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units)
         # other scores put zero weights anywhere in the order: count the zeros the plan keeps
@@ -582,13 +550,13 @@ class Pruner:
     def _write_blocks(self, layer: PrunableLayer, plan: LayerPlan | None) -> None:
         """Write the pruned kernel row block by row block, straight from the numpy originals;
         the mask and the select are one fused XLA kernel per block."""
-        write_rows(layer.variable, ((r0, rows if plan is None else self._block_value(layer, plan, r0, rows))
+        write_rows(layer.variable, ((r0, self._block_value(layer, plan, r0, tensor_view(rows)))
                                     for r0, rows in row_blocks(layer.original)))
 
     def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block
         ops fed the plan's numbers, as fused XLA kernels (``fuse``) or eager TF ops."""
-        if plan.pruned == 0:
+        if plan is None or plan.pruned == 0:
             return rows
         if plan.pruned == layer.size:
             return np.zeros(tuple(rows.shape), layer.original.dtype)
@@ -605,8 +573,9 @@ class Pruner:
             return ops["unit"](rows, plan.kept_units)
         if plan.scores is not None or np.isnan(plan.threshold):  # scores that are not |w|, or the cut
             # among NaN weights: the plan's mask, in numpy
-            kept = plan.kept(layer.as_matrix(layer.original), rows=slice(r0, r0 + len(rows)))
-            return np.where(kept, rows, layer.original.dtype.type(0))
+            window = slice(r0, r0 + len(rows))
+            matrix = layer.as_matrix(layer.original)
+            return np.where(plan.kept(matrix, rows=window), matrix[window], layer.original.dtype.type(0))
         threshold = np.float32(plan.threshold)
         if plan.prunes_every_tie:
             return ops["above"](rows, threshold)

@@ -71,7 +71,7 @@ def histogram_of(values: np.ndarray, method: str) -> Histogram:
 
 
 def histogram_of_sorted(magnitudes) -> Histogram:
-    """``histogram_of(|w|, "weight")`` from a ``SortedMagnitudes``, with one lookup per bin edge."""
+    """``histogram_of(|w|, "weight")`` from a ``MagnitudeOrder``, with one lookup per bin edge."""
     counts, edges = magnitudes.histogram(bin_count(len(magnitudes), "weight"))
     return Histogram(edges, counts, len(magnitudes), "weight")
 

@@ -1,12 +1,14 @@
-"""SortedMagnitudes must equal np.sort(|w|) exactly, in every order statistic the pruner asks for."""
+"""MagnitudeOrder must equal np.sort(|w|) exactly, in every order statistic the pruner asks for."""
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 import pytest
 
 from prune_viz.core import magnitudes
-from prune_viz.core.magnitudes import SortedMagnitudes
+from prune_viz.core.magnitudes import MagnitudeOrder
 
 
 def _blocks(matrix: np.ndarray, rows: int):
@@ -33,7 +35,7 @@ def _awkward_matrix(seed: int) -> np.ndarray:
 def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
     matrix = _awkward_matrix(seed)
     expected = np.sort(np.abs(matrix).ravel())
-    found = SortedMagnitudes(_blocks(matrix, rows))
+    found = MagnitudeOrder(_blocks(matrix, rows))
     assert len(found) == matrix.size
     np.testing.assert_array_equal(found.to_array(), expected)
     for rank in [0, 1, 7, 100, matrix.size // 2, matrix.size - 5, matrix.size - 1]:
@@ -44,7 +46,7 @@ def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
 def test_counts_match_searchsorted():
     matrix = _awkward_matrix(7)
     expected = np.sort(np.abs(matrix).ravel())
-    found = SortedMagnitudes(_blocks(matrix, 10))
+    found = MagnitudeOrder(_blocks(matrix, 10))
     for value in [0.0, 1e-42, 0.01, 0.5, float(expected[3000]), 3.0, np.finfo(np.float32).max, np.inf]:
         v = np.float32(value)
         assert found.count_below(v) == np.searchsorted(expected, v, side="left"), value
@@ -54,23 +56,95 @@ def test_counts_match_searchsorted():
     assert found.count_below(np.nan) == np.count_nonzero(~np.isnan(expected)) == matrix.size - 4
 
 
-def test_needs_two_bytes_per_weight():
+def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for():
     matrix = np.random.default_rng(0).normal(size=(2000, 500)).astype(np.float32)
-    found = SortedMagnitudes(_blocks(matrix, 300))
-    assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1)
+    found = MagnitudeOrder(_blocks(matrix, 300))
+    assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
+    expected = np.sort(np.abs(matrix).ravel())
+    assert found.value_at(matrix.size // 2) == expected[matrix.size // 2]
+    # one bucket was read and sorted, not the whole order
     assert found.nbytes < matrix.nbytes * 0.6
 
 
+def test_cache_is_bounded_and_evicted_buckets_come_back_equal():
+    matrix = np.random.default_rng(1).normal(size=(300, 200)).astype(np.float32)
+    expected = np.sort(np.abs(matrix).ravel())
+    found = MagnitudeOrder(_blocks(matrix, 7))
+    ranks = np.linspace(0, matrix.size - 1, 4 * magnitudes.CACHED_BUCKETS).astype(int)
+    for rank in [*ranks, *ranks[::-1]]:
+        assert found.value_at(int(rank)) == expected[rank]
+    assert len(found._cache) <= magnitudes.CACHED_BUCKETS
+
+
+def test_column_max_and_tie_positions():
+    matrix = _awkward_matrix(5)
+    found = MagnitudeOrder(_blocks(matrix, 13))
+    magnitude = np.abs(matrix)
+    expected_max = np.where(np.isnan(magnitude).any(axis=0), np.nan, np.nanmax(magnitude, axis=0))
+    np.testing.assert_array_equal(found.column_max, expected_max.astype(np.float32))
+    flat = magnitude.ravel()
+    for value in [0.0, 0.5, np.inf, float(flat[1000])]:
+        np.testing.assert_array_equal(found.positions_equal(value), np.flatnonzero(flat == np.float32(value)))
+    np.testing.assert_array_equal(found.positions_equal(np.nan), np.flatnonzero(np.isnan(flat)))
+
+
 @pytest.mark.parametrize("bins", [8, 37, 120])
-def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins):
+@pytest.mark.parametrize("scale", [0.05, 1.0, 1e-39])  # 1.0 keeps float32 max; 1e-39: subnormals
+def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins, scale):
     matrix = _awkward_matrix(3)
+    matrix[np.isfinite(matrix)] *= np.float32(scale)
     values = np.abs(matrix[np.isfinite(matrix)]).astype(np.float64)
-    expected, expected_edges = np.histogram(values, bins=bins, range=(0.0, values.max()))
-    counts, edges = SortedMagnitudes(_blocks(matrix, 50)).histogram(bins)
-    np.testing.assert_array_equal(edges, expected_edges)
+    counts, edges = MagnitudeOrder(_blocks(matrix, 50)).histogram(bins)
+    assert bins / 2 < len(counts) <= bins and edges[0] == 0.0
+    assert edges[-2] < values.max() <= edges[-1]  # the bins reach the largest |w| and no further
+    expected, _ = np.histogram(values, bins=edges)
     np.testing.assert_array_equal(counts, expected)
 
 
+def test_histogram_is_read_from_the_bucket_counts():
+    matrix = np.random.default_rng(4).normal(scale=0.02, size=(3000, 400)).astype(np.float32)
+    found = MagnitudeOrder(_blocks(matrix, 200))
+    found.max()  # the largest |w|'s bucket is read to place the top edge
+    cached = found.nbytes
+    found.histogram(120)
+    assert found.nbytes == cached  # no bucket was read for the edges
+
+
 def test_histogram_of_all_zero_weights():
-    counts, edges = SortedMagnitudes(_blocks(np.zeros((4, 5), np.float32), 2)).histogram(8)
+    counts, edges = MagnitudeOrder(_blocks(np.zeros((4, 5), np.float32), 2)).histogram(8)
     assert counts.sum() == 20 and counts[0] == 20 and edges[-1] == 1.0
+
+
+def test_a_thread_reading_a_bucket_never_blocks_another():
+    """The slider (GUI thread) asks while a job thread reads a bucket: it is answered at once."""
+    matrix = np.random.default_rng(2).normal(size=(400, 50)).astype(np.float32)
+    expected = np.sort(np.abs(matrix).ravel())
+    reading, release = threading.Event(), threading.Event()
+    hold = {"on": False}
+
+    def blocks():
+        if hold["on"]:  # the job thread's pass stops half-way until released
+            reading.set()
+            assert release.wait(10)
+        return (matrix[r : r + 64] for r in range(0, len(matrix), 64))
+
+    found = MagnitudeOrder(blocks)
+    assert found.value_at(100) == expected[100]  # this bucket is now cached
+    far = matrix.size - 10
+    hold["on"] = True
+    job = threading.Thread(target=found.value_at, args=(far,))
+    job.start()
+    assert reading.wait(10)
+    hold["on"] = False
+    answers = []
+    middle = matrix.size // 2
+    asker = threading.Thread(target=lambda: answers.extend([found.value_at(100), found.value_at(middle)]))
+    asker.start()
+    asker.join(5)
+    answered_during_the_pass = not asker.is_alive()
+    release.set()
+    job.join(10)
+    asker.join(10)
+    assert answered_during_the_pass
+    assert answers == [expected[100], expected[middle]]
+    assert not job.is_alive() and found.value_at(far) == expected[far]

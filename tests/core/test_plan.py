@@ -17,6 +17,7 @@ from prune_viz.core import pruning, row_blocks
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.plan import UnitPlan, WeightPlan
 from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
+from prune_viz.core.shared_buffers import aligned_copy
 
 # few distinct magnitudes, so that ties (also across layers and across the sign) are everywhere
 TIED_VALUES = [0.0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, 1.0, -1.0, 1.5, 2.0]
@@ -69,7 +70,7 @@ def windows(shape: tuple[int, int]):
 
 def check_plans_against_the_rule(data, kernels, method, scope, ks):
     names = [f"layer{i}" for i in range(len(kernels))]
-    layers = [PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel), kernel.copy())
+    layers = [PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel), aligned_copy(kernel))
               for name, kernel in zip(names, kernels)]
     pruner = Pruner(layers)
     for k in ks:
