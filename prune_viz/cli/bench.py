@@ -11,7 +11,7 @@ from prune_viz.cli.errors import UsageError
 from prune_viz.cli.terminal import progress_printer
 
 NAME = "bench"
-ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "compaction", "gui")
+ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "vgg16", "compaction", "gui")
 
 
 def add_parser(subparsers) -> None:
