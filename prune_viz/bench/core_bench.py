@@ -1,4 +1,4 @@
-"""Headless benchmark: slider step, evaluation, sweep, scale and compaction, side by side.
+"""Headless benchmark: slider step, evaluation, sweep, scale (a 120M MLP and VGG-16) and compaction, side by side.
 
 Every timing is a median over repeats, and every target is a ratio to a
 baseline measured in the same run (the seed's pruning code, a NumPy matmul
@@ -663,7 +663,8 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState, label: str = "scale
     opens: list[dict] = []
     rounds = 1 if quick else LOAD_RUNS
     for round_index in range(rounds):
-        task.progress(0.4 + 0.6 * round_index / rounds, f"{label}: fresh processes, round {round_index + 1} of {rounds}")
+        task.progress(0.4 + 0.6 * round_index / rounds,
+                      f"{label}: fresh processes, round {round_index + 1} of {rounds}")
         for reader, reader_runs in loads.items():
             reader_runs.append(_run_child("import json; from prune_viz.bench.core_bench import load_child; "
                                           f"print(json.dumps(load_child({str(path)!r}, {reader!r})))"))

@@ -35,7 +35,8 @@ AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
 DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
 EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
-AUTO_TOOLTIP = "Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one (Ctrl+Shift+E)"
+AUTO_TOOLTIP = ("Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one "
+                "(Ctrl+Shift+E)")
 DEFAULT_DATA_TOOLTIP = ("No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, "
                         "else a download by Keras")
 
