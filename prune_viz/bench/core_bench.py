@@ -1,4 +1,4 @@
-"""Headless benchmark: slider step, evaluation, sweep, scale and compaction, side by side.
+"""Headless benchmark: slider step, evaluation, sweep, scale (a 120M MLP and VGG-16) and compaction, side by side.
 
 Every timing is a median over repeats, and every target is a ratio to a
 baseline measured in the same run (the seed's pruning code, a NumPy matmul
@@ -29,7 +29,11 @@ LENET_300_100 = (784, 300, 100, 10)  # with biases
 QUICK_MLP = (784, 64, 32, 10)
 SCALE_LAYERS = (25088, 4096, 4096, 10)  # VGG-16's classifier shape: ~120M weights
 QUICK_SCALE_LAYERS = (2048, 1024, 1024, 10)
-SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "compaction")
+# A narrow VGG for quick runs: VGG-16's 224x224x3 input, five blocks of 3x3 convolutions (2, 2, 3, 3, 3 of
+# them) each closed by a 2x2 max-pool, then two Dense layers and the classifier
+QUICK_VGG_BLOCKS = ((16, 2), (32, 2), (64, 3), (64, 3), (64, 3))
+QUICK_VGG_DENSE = (1024, 1024)
+SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "vgg16", "compaction")
 
 SEED_SPEEDUP_TARGET = 50.0
 EVAL_FLOOR_TARGET = 1.2
@@ -170,6 +174,42 @@ def build_mlp(widths: tuple[int, ...], use_bias: bool, seed: int = 0, name: str 
 def save_mlp(path: Path, widths, use_bias: bool, name: str) -> Path:
     build_mlp(widths, use_bias, name=name).save(path)
     return path
+
+
+def build_vgg(blocks=QUICK_VGG_BLOCKS, dense=QUICK_VGG_DENSE, classes: int = 10,
+              input_shape=(224, 224, 3), seed: int = 0, name: str = "vgg"):
+    """A VGG-shaped CNN with random weights: per (filters, convs) block, ``convs`` 3x3 ReLU
+    convolutions and a 2x2 max-pool; then Flatten, ReLU Dense layers and a softmax classifier."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input(input_shape)]
+    for b, (filters, convs) in enumerate(blocks, start=1):
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")
+                   for c in range(1, convs + 1)]
+        layers.append(keras.layers.MaxPooling2D(2, name=f"block{b}_pool"))
+    layers.append(keras.layers.Flatten(name="flatten"))
+    layers += [keras.layers.Dense(w, activation="relu", name=f"fc{i}") for i, w in enumerate(dense, start=1)]
+    layers.append(keras.layers.Dense(classes, activation="softmax", name="predictions"))
+    return keras.Sequential(layers, name=name)
+
+
+def save_vgg16(path: Path, quick: bool = False) -> Path:
+    """``keras.applications.VGG16(weights=None)`` (138M random weights) saved as .keras at ``path``;
+    with ``quick``, a narrow VGG-shaped stack with the same input (build_vgg)."""
+    import keras
+
+    if quick:
+        build_vgg().save(path)
+    else:
+        keras.utils.set_random_seed(0)
+        keras.applications.VGG16(weights=None).save(path)
+    return path
+
+
+def save_scale_mlp(path: Path, quick: bool = False) -> Path:
+    """The VGG-16-classifier-shaped MLP (SCALE_LAYERS, ~120M weights) saved as .keras at ``path``."""
+    return save_mlp(path, QUICK_SCALE_LAYERS if quick else SCALE_LAYERS, False, "scale")
 
 
 def _median_ms(seconds: list[float]) -> float:
@@ -536,8 +576,15 @@ def scale_child(path: str, quick: bool) -> dict:
     steps_peak = _proc_status("VmHWM") - scratch.nbytes
     peak = max(open_peak, steps_peak)
     copy_ms = _median_ms(copies) * weight_bytes / largest.nbytes
+    restored = all(np.array_equal(np.asarray(layer.variable.numpy()), layer.original) for layer in opened.layers)
+    kinds: dict[str, int] = {}
+    for layer in opened.layers:
+        kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
     return {
         "parameters": opened.total_parameters,
+        "input_shape": list(opened.loaded.input_shape or (None,)),
+        "prunable_layer_kinds": kinds,
+        "restored_exactly": restored,
         "prunable_bytes": weight_bytes,
         "open_seconds": round(open_s, 2),
         "open_phases": phases,
@@ -548,7 +595,7 @@ def scale_child(path: str, quick: bool) -> dict:
         "peak_rss_reading_model": next((p["peak_rss"] for p in phases if p["phase"].startswith("Reading")), 0),
         "load_seconds": next((p["seconds"] for p in phases if p["phase"].startswith("Reading")), open_s),
         "step_ms": steps,
-        "copy_weights_once_ms": round(copy_ms, 1),
+        "copy_weights_once_ms": round(copy_ms, 3),
     }
 
 
@@ -588,29 +635,42 @@ def open_child(path: str) -> dict:
     return {"open_seconds": opened_s, "usable_seconds": time.perf_counter() - start}
 
 
-def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
-    widths = QUICK_SCALE_LAYERS if quick else SCALE_LAYERS
-    path = workdir / "scale.keras"
-    task.progress(0.0, "scale: building the model")
+def describe_big_model(child: dict) -> str:
+    """e.g. "224x224x3 input, 13 Conv2D + 3 Dense prunable layers", from scale_child's report."""
+    shape = "x".join("?" if d is None else str(d) for d in child["input_shape"][1:])
+    kinds = " + ".join(f"{count} {kind}" for kind, count in child["prunable_layer_kinds"].items())
+    return f"{shape} input, {kinds} prunable layers"
+
+
+def bench_scale(workdir: Path, quick: bool, task: TaskState, label: str = "scale",
+                save_model=save_scale_mlp) -> tuple[list[Figure], dict]:
+    """One big model (``save_model(path, quick)`` writes it as .keras), figures keyed ``label.*``: open
+    phases, slider steps and peak memory in one fresh process, then the load alone (ours and Keras's) and
+    open to a usable slider in fresh processes, interleaved."""
+    path = workdir / f"{label}.keras"
+    task.progress(0.0, f"{label}: building the model")
     start = time.perf_counter()
-    save_mlp(path, widths, False, "scale")  # here: only the child that loads it is measured
+    save_model(path, quick)  # here: only the children that load it are measured
     build_s = time.perf_counter() - start
     import gc
 
     gc.collect()
     if hasattr(os, "sync"):
         os.sync()  # the file just written is on disk, as a user's model is: no writeback during the load
-    task.progress(0.3, "scale: loading and pruning")
+    task.progress(0.3, f"{label}: loading and pruning")
     child = _run_child("import json; from prune_viz.bench.core_bench import scale_child; "
                        f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))")
     # Loading alone and opening to a usable slider, in fresh processes, prune-viz's loader and Keras's
     # interleaved: all meet the same machine load and the same state of the page cache
     loads: dict[str, list[dict]] = {"prune-viz": [], "keras": []}
     opens: list[dict] = []
-    for _ in range(1 if quick else LOAD_RUNS):
-        for reader, runs in loads.items():
-            runs.append(_run_child("import json; from prune_viz.bench.core_bench import load_child; "
-                                   f"print(json.dumps(load_child({str(path)!r}, {reader!r})))"))
+    rounds = 1 if quick else LOAD_RUNS
+    for round_index in range(rounds):
+        task.progress(0.4 + 0.6 * round_index / rounds,
+                      f"{label}: fresh processes, round {round_index + 1} of {rounds}")
+        for reader, reader_runs in loads.items():
+            reader_runs.append(_run_child("import json; from prune_viz.bench.core_bench import load_child; "
+                                          f"print(json.dumps(load_child({str(path)!r}, {reader!r})))"))
         opens.append(_run_child("import json; from prune_viz.bench.core_bench import open_child; "
                                 f"print(json.dumps(open_child({str(path)!r})))"))
     loads_ms = {reader: [round(run["load_seconds"] * 1000, 1) for run in runs] for reader, runs in loads.items()}
@@ -623,47 +683,50 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figur
     path.unlink()
     weights = child["prunable_bytes"]
     growth = (child["peak_rss"] - child["rss_after_tf_import"]) / weights
-    shape = "x".join(map(str, widths))
-    name = f"scale {child['parameters'] / 1e6:.0f}M"
+    name = f"{label} {child['parameters'] / 1e6:.3g}M"
     phases = ", ".join(f"{p['phase'].split(' ')[0].lower()} {p['seconds']:.2f} s" for p in child["open_phases"]
                        if p["seconds"] >= 0.01)
     ours_ms, keras_ms = (statistics.median(loads_ms[reader]) for reader in ("prune-viz", "keras"))
     usable_s = statistics.median(child["usable_seconds_fresh_processes"])
     mib = weights / 2**20
     runs = len(loads_ms["keras"])
-    figures = [vs_floor("scale.load_ms", f"{name}: load (model_io.load_model)", round(ours_ms, 1), "ms",
+    figures = [vs_floor(f"{label}.load_ms", f"{name}: load (model_io.load_model)", round(ours_ms, 1), "ms",
                         round(keras_ms, 1), "keras.saving.load_model", LOAD_TIME_TARGET,
                         f"medians of {runs} fresh processes each, interleaved (ours {loads_ms['prune-viz']}, "
                         f"Keras {loads_ms['keras']} ms)"),
-               vs_floor("scale.load_peak_memory", f"{name}: peak memory while loading, over the RSS before",
+               vs_floor(f"{label}.load_peak_memory", f"{name}: peak memory while loading, over the RSS before",
                         round(statistics.median(peaks["prune-viz"]) * mib), "MiB", round(mib), "the weights",
                         LOAD_MEMORY_TARGET, f"x weights in {runs} runs: {peaks['prune-viz']}; keras.saving.load_model: "
                         f"{statistics.median(peaks['keras']):.2f}x ({peaks['keras']})"),
-               vs_floor("scale.open_usable_s", f"{name}: open to a usable slider", round(usable_s, 2), "s",
+               vs_floor(f"{label}.open_usable_s", f"{name}: open to a usable slider", round(usable_s, 2), "s",
                         round(ours_ms / 1000, 2), "its load alone", OPEN_TARGET,
                         f"open_model, then a layerwise and a global weight k; median of {runs} fresh processes "
                         f"{child['usable_seconds_fresh_processes']}"),
-               info("scale.open_s", f"{name}: open (load, copy of the originals, ranking), one process",
-                    child["open_seconds"], "s", f"{shape} MLP, {child['file_bytes'] / 2**20:.0f} MiB .keras; {phases}"),
-               info("scale.copy_floor_ms", f"{name}: one NumPy copy of the weights", child["copy_weights_once_ms"],
+               info(f"{label}.open_s", f"{name}: open (load, copy of the originals, ranking), one process",
+                    child["open_seconds"], "s",
+                    f"{describe_big_model(child)}, {child['file_bytes'] / 2**20:.0f} MiB .keras; {phases}"),
+               info(f"{label}.copy_floor_ms", f"{name}: one NumPy copy of the weights", child["copy_weights_once_ms"],
                     "ms", "memory-bandwidth floor for rewriting every weight: median of one copy after each step")]
     for mode, ms in child["step_ms"].items():
-        figures.append(vs_floor(f"scale.slider.{mode}.ms", f"{name}: slider step applied, {mode.replace('_', ' ')}",
+        figures.append(vs_floor(f"{label}.slider.{mode}.ms", f"{name}: slider step applied, {mode.replace('_', ' ')}",
                                 ms, "ms", child["copy_weights_once_ms"], "one NumPy copy of the weights",
                                 SCALE_STEP_TARGET, "masks computed and written into the model's variables"))
-    figures.append(vs_floor("scale.peak_memory", f"{name}: peak memory over TF baseline", round(growth * mib), "MiB",
-                            round(mib), "the weights", SCALE_MEMORY_TARGET,
+    figures.append(vs_floor(f"{label}.peak_memory", f"{name}: peak memory over TF baseline", round(growth * mib),
+                            "MiB", round(mib), "the weights", SCALE_MEMORY_TARGET,
                             f"VmHWM {child['peak_rss'] / 2**20:.0f} MiB, after TF import "
                             f"{child['rss_after_tf_import'] / 2**20:.0f} MiB; open, slider steps and restore"))
-    figures.append(info("scale.peak_memory_total", f"{name}: peak memory (whole process)",
+    figures.append(info(f"{label}.peak_memory_total", f"{name}: peak memory (whole process)",
                         round(child["peak_rss"] / 2**20), "MiB", floor=round(mib), floor_name="the weights"))
-    figures.append(info("scale.peak_memory_reading", f"{name}: peak while the file is read, over TF baseline",
+    figures.append(info(f"{label}.peak_memory_reading", f"{name}: peak while the file is read, over TF baseline",
                         round((child["peak_rss_reading_model"] - child["rss_after_tf_import"]) / 2**20), "MiB",
                         "model_io.load_model alone, before any prune-viz copy", round(mib), "the weights"))
-    figures.append(info("scale.peak_memory_pruning", f"{name}: peak while pruning, over TF baseline",
+    figures.append(info(f"{label}.peak_memory_pruning", f"{name}: peak while pruning, over TF baseline",
                         round((child["peak_rss_while_pruning"] - child["rss_after_tf_import"]) / 2**20), "MiB",
                         "slider steps and restore, after open", round(mib), "the weights"))
     return figures, child
+
+
+BIG_MODELS = {"scale": save_scale_mlp, "vgg16": save_vgg16}  # section (and key prefix) -> its .keras writer
 
 
 # -- 7. compaction ---------------------------------------------------------------------------------
@@ -820,7 +883,8 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
         # quick: one small MLP only (a smoke run of every section)
         models = [("mlp-64-32", QUICK_MLP, False)] if options.quick else [
             ("fc-1000", FC1000, False), ("lenet-300-100", LENET_300_100, True)]
-        steps = len(models) * 5 + 1
+        big = [label for label in BIG_MODELS if label in options.sections]
+        steps = len(models) * 5 + len(big)
         step = 0
         for label, widths, bias in models:
             sub = lambda: task.sub(step / steps, (step + 1) / steps)  # noqa: E731
@@ -855,10 +919,12 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
                 report.details[label]["compaction"] = details
             step += 1
             opened.pruner.restore()
-        if "scale" in options.sections:
-            figures, details = bench_scale(workdir, options.quick, task.sub(step / steps, 1.0))
+        for label in big:
+            figures, details = bench_scale(workdir, options.quick, task.sub(step / steps, (step + 1) / steps),
+                                           label, BIG_MODELS[label])
             report.figures += figures
-            report.details["scale"] = details
+            report.details[label] = details
+            step += 1
     report.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report.seconds = time.perf_counter() - started
     task.progress(1.0, "done")

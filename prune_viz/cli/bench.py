@@ -11,12 +11,12 @@ from prune_viz.cli.errors import UsageError
 from prune_viz.cli.terminal import progress_printer
 
 NAME = "bench"
-ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "compaction", "gui")
+ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "vgg16", "compaction", "gui")
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(NAME, help="benchmark slider step, evaluation, sweep, flip scan, scale, compaction and "
-                                           "the GUI")
+    p = subparsers.add_parser(NAME, help="benchmark slider step, evaluation, sweep, flip scan, scale, VGG-16, "
+                                           "compaction and the GUI")
     add_json_arg(p, "print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="small models and few repeats (a smoke run)")
     p.add_argument("--data", metavar="PATH", help="MNIST as a folder of IDX files or an .npz "

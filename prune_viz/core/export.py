@@ -493,6 +493,8 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
     compaction, compaction_error, coupling, difference = None, None, None, None
     evaluator = None
     latency_note = "" if data is not None else "no MNIST test set, so no latency"
+    if data is not None and opened.evaluation_problem:  # sizes still apply; no latency on MNIST
+        latency_note, data = opened.evaluation_problem, None
     if data is not None:
         task.progress(0.02, "Compiling the forward pass")
         pruner.restore()  # auto preprocessing is chosen on the original weights

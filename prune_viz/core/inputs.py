@@ -25,6 +25,24 @@ class EvaluationUnavailable(Exception):
     """The model cannot be evaluated on MNIST; the message says why in one sentence."""
 
 
+STILL_WORKS = "Pruning and inspecting its weights still work."
+
+
+def cannot_feed_mnist(dims: list[int | None]) -> str:
+    """The one sentence, and what still works, for a model whose per-sample input ``dims`` MNIST cannot fill."""
+    shape = "x".join("?" if d is None else str(d) for d in dims)
+    mnist = "MNIST's are 28x28 grey images"
+    if len(dims) == 1:
+        takes, mnist = f"vectors of {dims[0]:,} numbers", mnist + " (784 numbers)"
+    elif len(dims) == 3 and 3 in (dims[0], dims[-1]):  # channels last (the Keras default) or first
+        takes = f"{shape} colour images"
+    elif len(dims) == 3 and 1 in (dims[0], dims[-1]):
+        takes = f"{shape} grey images"
+    else:
+        takes = f"inputs of shape {shape}"
+    return f"This model takes {takes}; {mnist}, so it cannot be evaluated on MNIST. {STILL_WORKS}"
+
+
 @dataclass(frozen=True)
 class InputLayout:
     feature_shape: tuple[int, ...]  # per-sample shape to feed
@@ -39,11 +57,10 @@ class InputLayout:
 def layout_for(input_shape: tuple | None) -> InputLayout:
     """The per-sample layout MNIST must take for a model with ``input_shape`` (batch included)."""
     if input_shape is None:
-        raise EvaluationUnavailable("The model's input shape is unknown, so MNIST cannot be fed to it.")
+        raise EvaluationUnavailable(f"The model's input shape is unknown, so MNIST cannot be fed to it. {STILL_WORKS}")
     batch, *features = input_shape
     fixed = int(batch) if batch is not None else None
     dims = [None if d is None else int(d) for d in features]
-    shown = "x".join("?" if d is None else str(d) for d in dims)
     if len(dims) == 1 and dims[0] in (784, None):
         return InputLayout((784,), fixed)
     if len(dims) == 2 and all(d in (28, None) for d in dims):
@@ -52,9 +69,16 @@ def layout_for(input_shape: tuple | None) -> InputLayout:
         return InputLayout((28, 28, 1), fixed)
     if len(dims) == 3 and dims[0] == 1 and all(d in (28, None) for d in dims[1:]):
         return InputLayout((1, 28, 28), fixed)
-    raise EvaluationUnavailable(
-        f"The model expects inputs of shape {shown}, which 28x28 grayscale MNIST images cannot fill."
-    )
+    raise EvaluationUnavailable(cannot_feed_mnist(dims))
+
+
+def evaluation_problem(input_shape: tuple | None) -> str | None:
+    """Why MNIST cannot be fed to a model with ``input_shape`` (batch included), or None if it can."""
+    try:
+        layout_for(input_shape)
+    except EvaluationUnavailable as exc:
+        return str(exc)
+    return None
 
 
 def preprocess(images: np.ndarray, mode: str) -> np.ndarray:

@@ -19,6 +19,7 @@ from psygnal import Signal
 from prune_viz.core.criteria import TaylorScores, taylor_scores
 from prune_viz.core.data import load_mnist
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
+from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
 from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
 from prune_viz.core.model_io import LoadedModel, load_model
 from prune_viz.core.pruning import PruneResult, Pruner, PruningConfig
@@ -39,6 +40,11 @@ class OpenedModel:
     @property
     def default_included(self) -> frozenset[str]:
         return frozenset(layer.name for layer in self.layers if not layer.is_output)
+
+    @property
+    def evaluation_problem(self) -> str | None:
+        """Why MNIST cannot be fed to this model (one sentence, e.g. a 224x224x3 input), or None."""
+        return evaluation_problem(self.loaded.input_shape)
 
 
 @tensorflow_job()
@@ -226,6 +232,12 @@ class Session:
             return 0.0
         return (result.prunable_zeros + result.vector_entries + self.model.other_zeros) / self.model.total_parameters
 
+    @property
+    def evaluation_problem(self) -> str | None:
+        """Why the open model cannot be evaluated on MNIST at all (OpenedModel.evaluation_problem);
+        None without a model or when it can be."""
+        return self.model.evaluation_problem if self.model is not None else None
+
     def baseline(self) -> EvaluationRecord | None:
         return self._baselines.get(self._evaluator_key) if self._evaluator_key else None
 
@@ -243,6 +255,8 @@ class Session:
             if self._evaluator is None or self._evaluator_key != key:
                 if self.model is None:
                     raise RuntimeError("no model is open")
+                if problem := self.evaluation_problem:  # said before MNIST is looked for: no data would help
+                    raise EvaluationUnavailable(problem)
                 _serial, data_path, preprocessing = key
                 task.progress(0.0, "Loading MNIST")
                 data = load_mnist(data_path)

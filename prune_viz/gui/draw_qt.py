@@ -268,7 +268,8 @@ class DrawPanel(QWidget):
 
     # -- requests -------------------------------------------------------------------------------
     def _ready(self) -> bool:
-        return self.session.model is not None and not self.pad.is_empty
+        session = self.session
+        return session.model is not None and session.evaluation_problem is None and not self.pad.is_empty
 
     def request_probabilities(self) -> Job | None:
         """Queue the ``draw`` job for the pad's current input and the session's current pruning."""
@@ -353,6 +354,8 @@ class DrawPanel(QWidget):
         self.pruned_bars.setOpts(height=np.zeros(10))
         if self.session.model is None:
             self.caption.setText("<b>Draw a digit</b>: open a model first.")
+        elif self.session.evaluation_problem:  # the drawing is an MNIST-shaped image this model cannot take
+            self.caption.setText(f"<b>Draw a digit</b>: {self.session.evaluation_problem}")
         else:
             self.caption.setText("<b>Draw a digit</b> on the black pad: the bars show what the unpruned "
                                  "and the pruned model think it is.")

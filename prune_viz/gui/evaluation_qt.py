@@ -34,6 +34,9 @@ from prune_viz.gui.workers import Job, JobQueue
 AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
 DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
+EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
+AUTO_TOOLTIP = ("Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one "
+                "(Ctrl+Shift+E)")
 DEFAULT_DATA_TOOLTIP = ("No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, "
                         "else a download by Keras")
 
@@ -60,8 +63,9 @@ class EvaluationController(QObject):
         jobs.started.connect(self._on_job_started)
 
     def request(self) -> Job | None:
-        """Evaluate the current settings; a running or waiting evaluation is cancelled (latest wins)."""
-        if self.session.model is None:
+        """Evaluate the current settings; a running or waiting evaluation is cancelled (latest wins).
+        None without a model, or for one MNIST cannot feed (the panel says why, once)."""
+        if self.session.model is None or self.session.evaluation_problem:
             return None
         config = self.session.config
         job = Job(lambda task: self.session.evaluate(config, task), EVALUATE_KIND, self)
@@ -152,6 +156,11 @@ class ResultView(QWidget):
         self.details.setText("")
         self.set_stale(None)
 
+    def show_unavailable(self, why: str) -> None:
+        """Say, where the accuracy would be, why this model cannot be evaluated."""
+        self.clear()
+        self.status.setText(f"<b>No accuracy:</b> {why}")
+
     def show_record(self, record, baseline, trained_on: str) -> None:
         result = record.result
         self.has_result = True
@@ -213,7 +222,7 @@ class EvaluationPanel(QGroupBox):
         self.trained_on.setWordWrap(True)
 
         self.evaluate_button = QPushButton("&Evaluate")
-        self.evaluate_button.setToolTip("Accuracy of the current pruning on the test set (Ctrl+E, F5)")
+        self.evaluate_button.setToolTip(EVALUATE_TOOLTIP)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setToolTip("Stop the running evaluation (Esc)")
         self.progress = QProgressBar()
@@ -221,8 +230,7 @@ class EvaluationPanel(QGroupBox):
         self.progress.setTextVisible(True)
         self.progress_message = QLabel()
         self.auto_check = QCheckBox("Auto-evaluate while dragging (small models)")
-        self.auto_check.setToolTip("Re-evaluate whenever the settings rest for a moment; a newer request "
-                                   "cancels an older one (Ctrl+Shift+E)")
+        self.auto_check.setToolTip(AUTO_TOOLTIP)
         self.result_view = ResultView()
 
         data_row = QHBoxLayout()
@@ -302,8 +310,14 @@ class EvaluationPanel(QGroupBox):
         text = f"trained on {self.trained_on_text()}" if opened is not None else "-"
         derived = describe_derivation(opened.loaded.metadata) if opened is not None else None
         self.trained_on.setText(text + (f"\nderived from {derived}" if derived else ""))
-        self.evaluate_button.setEnabled(opened is not None)
         self.result_view.clear()
+        why = self.session.evaluation_problem
+        self.evaluate_button.setEnabled(opened is not None and why is None)
+        self.auto_check.setEnabled(why is None)
+        for widget, tooltip in ((self.evaluate_button, EVALUATE_TOOLTIP), (self.auto_check, AUTO_TOOLTIP)):
+            widget.setToolTip(why or tooltip)
+        if why:
+            self.result_view.show_unavailable(why)
 
     def _on_shown(self, value) -> None:
         record, baseline = value

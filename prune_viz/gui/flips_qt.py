@@ -230,7 +230,7 @@ class FlipGallery(QWidget):
         bind(self, session.config_changed, self._on_config_changed)
         bind(self, session.data_changed, self._on_config_changed)
         self._apply_font()
-        self._show_nothing()
+        self._on_model_changed(session.model)
 
     # -- running --------------------------------------------------------------------------------
     def run(self):
@@ -327,11 +327,12 @@ class FlipGallery(QWidget):
     def _on_model_changed(self, _opened) -> None:
         self.strip.cancel()
         self._show_nothing()
+        self.strip.set_unavailable(self.session.evaluation_problem)
 
     def _on_config_changed(self, *_args) -> None:
         """Say why the scan no longer applies (Session.why_stale); a scan spans every k."""
         why = self.session.why_stale(self.scan_key, "scan", SCAN_DEPENDS_ON) if self.scan is not None else None
-        self.strip.message.setText(f"{why} Scan again to update." if why else "")
+        self.strip.message.setText(f"{why} Scan again to update." if why else self.strip.unavailable or "")
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)

@@ -117,6 +117,9 @@ def check_model_path(path: str) -> None:
     sniff_format(resolved)
 
 
+EVALUATE_ACTION_TIP = "Accuracy of the current pruning on the MNIST test set"
+
+
 class MainWindow(QMainWindow):
     model_opened = Signal(object)  # OpenedModel
     open_failed = Signal(object)  # exception
@@ -321,8 +324,8 @@ class MainWindow(QMainWindow):
         self._action(prune, "k - 10%", lambda: self.step_k(-10), "Ctrl+Shift+Left")
         self._action(prune, "&Reset to k = 0", self.session.reset, "Ctrl+0")
         prune.addSeparator()
-        self._action(prune, "&Evaluate", self.controller.request, ["Ctrl+E", "F5"],
-                     tip="Accuracy of the current pruning on the MNIST test set")
+        self.evaluate_action = self._action(prune, "&Evaluate", self.controller.request, ["Ctrl+E", "F5"],
+                                            tip=EVALUATE_ACTION_TIP)
         self._action(prune, "&Cancel evaluation", self.controller.cancel, "Esc")
         self.auto_action = self._action(prune, "&Auto-evaluate while dragging",
                                          self.evaluation.auto_check.setChecked, "Ctrl+Shift+E", checkable=True)
@@ -439,6 +442,10 @@ class MainWindow(QMainWindow):
         if self.heatmaps.selected:  # after the pictures have reset themselves for the new model
             self._on_layer_selected(self.heatmaps.selected)
         self.stack.setCurrentWidget(self.heatmaps if opened is not None else self.start_page)
+        why = self.session.evaluation_problem  # e.g. a 224x224x3 input: the evaluation panel says it
+        self.evaluate_action.setEnabled(why is None)
+        self.auto_action.setEnabled(why is None)
+        self.evaluate_action.setStatusTip(why or EVALUATE_ACTION_TIP)
         name = Path(self.model_path).name if opened is not None and self.model_path else None
         self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
 

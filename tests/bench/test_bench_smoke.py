@@ -31,12 +31,15 @@ def test_report_has_machine_options_and_every_section(quick_report):
         for scope in ("layer", "global"):
             assert f"mlp-64-32.slider.{method}_{scope}.ms" in keys
             assert f"scale.slider.{method}_{scope}.ms" in keys
+            assert f"vgg16.slider.{method}_{scope}.ms" in keys
     assert {"mlp-64-32.eval.vs_floor", "mlp-64-32.eval.ms", "mlp-64-32.eval.predict32_ms",
             "mlp-64-32.sweep.ratio", "mlp-64-32.flips.ratio"} <= keys
     for k in ("50", "90", "99"):
         assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
-    assert {"scale.load_ms", "scale.load_peak_memory", "scale.open_s", "scale.open_usable_s", "scale.copy_floor_ms", "scale.peak_memory", "scale.peak_memory_total",
-            "scale.peak_memory_reading", "scale.peak_memory_pruning"} <= keys
+    for big in ("scale", "vgg16"):  # the same figures for both big models
+        assert {f"{big}.{figure}" for figure in (
+            "load_ms", "load_peak_memory", "open_s", "open_usable_s", "copy_floor_ms", "peak_memory",
+            "peak_memory_total", "peak_memory_reading", "peak_memory_pruning")} <= keys
     for method in ("weight", "unit"):
         assert {f"gui.mlp-64-32.slider_repaint.{method}", f"gui.mlp-64-32.slider_window.{method}"} <= keys
     assert {"gui.startup.first_paint", "gui.startup.model_ready"} <= keys
@@ -87,6 +90,16 @@ def test_scale_child_reports_memory(quick_report):
     scale = quick_report["details"]["scale"]
     assert scale["parameters"] == 2048 * 1024 + 1024 * 1024 + 1024 * 10
     assert scale["peak_rss"] >= scale["rss_after_open"] >= scale["rss_after_tf_import"] > 0
+    assert scale["prunable_layer_kinds"] == {"Dense": 3} and scale["restored_exactly"] is True
+
+
+def test_vgg16_section_opens_prunes_and_restores_a_vgg_shaped_cnn(quick_report):
+    vgg = quick_report["details"]["vgg16"]
+    assert vgg["input_shape"] == [None, 224, 224, 3]
+    assert vgg["prunable_layer_kinds"] == {"Conv2D": 13, "Dense": 3}  # VGG-16's layout, narrow
+    assert set(vgg["step_ms"]) == {f"{m}_{s}" for m in ("weight", "unit") for s in ("layer", "global")}
+    assert vgg["restored_exactly"] is True
+    assert vgg["peak_rss"] >= vgg["rss_after_open"] >= vgg["rss_after_tf_import"] > 0
 
 
 def test_gui_slider_reaches_the_heatmap(quick_report):

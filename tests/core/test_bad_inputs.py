@@ -164,7 +164,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         root / "cifar.keras")
     add("32x32x3 input: inspect", ["inspect", root / "cifar.keras"], 0, "(None, 32, 32, 3)")
     add("32x32x3 input: evaluate", ["evaluate", root / "cifar.keras", "--data", data], 2,
-        "The model expects inputs of shape 32x32x3, which 28x28 grayscale MNIST images cannot fill.")
+        "This model takes 32x32x3 colour images; MNIST's are 28x28 grey images, so it cannot be evaluated on MNIST.")
 
     def poison(model):
         kernel = model.get_layer("h1").kernel.numpy()

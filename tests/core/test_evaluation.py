@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from prune_viz.core.evaluation import Evaluator, summarise
-from prune_viz.core.inputs import EvaluationUnavailable, InputLayout, layout_for, preprocess
+from prune_viz.core.inputs import EvaluationUnavailable, InputLayout, evaluation_problem, layout_for, preprocess
 from prune_viz.core.model_io import LoadedModel, load_model
 from prune_viz.core.tasks import Cancelled, TaskState
 
@@ -75,10 +75,29 @@ def test_layouts(shape, expected):
     assert layout_for(shape).feature_shape == expected
 
 
-@pytest.mark.parametrize("shape", [(None, 32, 32, 3), (None, 100), (None, 28, 28, 3), None])
-def test_inputs_mnist_cannot_fill_are_explained(shape):
-    with pytest.raises(EvaluationUnavailable, match="input"):
+CANNOT = "so it cannot be evaluated on MNIST. Pruning and inspecting its weights still work."
+
+
+@pytest.mark.parametrize("shape,sentence", [
+    ((None, 224, 224, 3), f"This model takes 224x224x3 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
+    ((None, 3, 224, 224), f"This model takes 3x224x224 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
+    ((None, 28, 28, 3), f"This model takes 28x28x3 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
+    ((None, 32, 32, 1), f"This model takes 32x32x1 grey images; MNIST's are 28x28 grey images, {CANNOT}"),
+    ((None, 100), f"This model takes vectors of 100 numbers; MNIST's are 28x28 grey images (784 numbers), {CANNOT}"),
+    ((None, 32, 32), f"This model takes inputs of shape 32x32; MNIST's are 28x28 grey images, {CANNOT}"),
+    (None, "The model's input shape is unknown, so MNIST cannot be fed to it. "
+           "Pruning and inspecting its weights still work."),
+])
+def test_inputs_mnist_cannot_fill_are_explained_in_one_sentence(shape, sentence):
+    with pytest.raises(EvaluationUnavailable) as raised:
         layout_for(shape)
+    assert str(raised.value) == sentence
+    assert evaluation_problem(shape) == sentence
+
+
+def test_inputs_mnist_fills_have_no_problem():
+    for shape in ((None, 784), (None, 28, 28), (None, 28, 28, 1), (None, None, None, 1), (None, 1, 28, 28)):
+        assert evaluation_problem(shape) is None
 
 
 def test_l2_preprocessing_matches_keras_normalize(mnist):

@@ -217,7 +217,8 @@ def test_savedmodel_without_signature_shows_and_prunes_weights_but_cannot_evalua
     assert "h1" in capsys.readouterr().out
     assert cli.main(["evaluate", str(path), "--data", str(factory.Path(mnist.source))]) == 2
     assert capsys.readouterr().err.strip() == (
-        "prune-viz: error: The model's input shape is unknown, so MNIST cannot be fed to it.")
+        "prune-viz: error: The model's input shape is unknown, so MNIST cannot be fed to it. "
+        "Pruning and inspecting its weights still work.")
     assert factory.tree_hash(path) == before
 
 

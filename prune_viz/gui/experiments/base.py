@@ -131,6 +131,8 @@ class JobStrip(QWidget):
         super().__init__(parent)
         self.jobs = jobs
         self.job: Job | None = None
+        self.unavailable: str | None = None  # why Run cannot work for the open model (set_unavailable)
+        self._run_tooltip = ""
         self.run_button = QPushButton(run_text)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -153,6 +155,17 @@ class JobStrip(QWidget):
     @property
     def busy(self) -> bool:
         return self.job is not None
+
+    def set_unavailable(self, why: str | None) -> None:
+        """Disable Run and say ``why`` as its tooltip and the message (e.g. the open model cannot be
+        evaluated on MNIST), instead of an error box per try; None makes Run available again."""
+        before, self.unavailable = self.unavailable, why
+        if before is None:
+            self._run_tooltip = self.run_button.toolTip()
+        self.run_button.setToolTip(why or self._run_tooltip)
+        self.run_button.setEnabled(why is None and not self.busy)
+        if why is not None or (before is not None and self.message.text() == before):
+            self.message.setText(why or "")
 
     def start(self, fn: Callable, kind: str, label: str, on_success: Callable, doing: str,
               cancelled_text: Callable[[], str] | None = None, on_partial: Callable | None = None) -> Job:
@@ -196,6 +209,6 @@ class JobStrip(QWidget):
             self._set_busy(False)
 
     def _set_busy(self, busy: bool) -> None:
-        self.run_button.setEnabled(not busy)
+        self.run_button.setEnabled(not busy and self.unavailable is None)
         self.cancel_button.setEnabled(busy)
         self.busy_changed.emit(busy)

@@ -234,6 +234,7 @@ class FinetunePanel(QWidget):
         self.data_label.setText("-")
         self.accuracy_label.setText("-")
         self.strip.message.setText("")
+        self.strip.set_unavailable(self.session.evaluation_problem)  # fine-tuning trains on MNIST
         self._refresh()
 
     def _on_config_changed(self, _config) -> None:
@@ -242,7 +243,7 @@ class FinetunePanel(QWidget):
     def _refresh(self) -> None:
         session = self.session
         has_model = session.model is not None
-        self.strip.run_button.setEnabled(has_model and not self.strip.busy)
+        self.strip.run_button.setEnabled(has_model and not self.strip.busy and self.strip.unavailable is None)
         self.save_button.setEnabled(self.result is not None and not self.strip.busy)
         self.open_button.setEnabled(self.result is not None and not self.strip.busy)
         self.open_button.setToolTip(f"Open {self.saved_path.name} in this window" if self.saved_path is not None

@@ -281,6 +281,7 @@ class SweepPanel(QWidget):
         self.run_id += 1  # points still queued from the old model are dropped
         self.clear()
         self.strip.message.setText("" if opened is not None else "Open a model to run experiments.")
+        self.strip.set_unavailable(self.session.evaluation_problem)
         self._refresh_scope()
 
     def _on_config_changed(self, _config) -> None:
@@ -295,7 +296,7 @@ class SweepPanel(QWidget):
 
     def _refresh_buttons(self) -> None:
         has_model = self.session.model is not None
-        self.strip.run_button.setEnabled(has_model and not self.strip.busy)
+        self.strip.run_button.setEnabled(has_model and not self.strip.busy and self.strip.unavailable is None)
         for button in (self.save_csv_button, self.save_png_button):
             button.setEnabled(bool(self.points))
 
