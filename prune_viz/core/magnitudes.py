@@ -24,6 +24,7 @@ import numpy as np
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
 CACHED_BUCKETS = 64  # sorted buckets kept per matrix: a slider drag revisits the same few ...
 CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a bucket may hold 1%)
+_COUNT_CHUNK = 1 << 20
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
 _NAN_BITS = np.uint32(0x7FC00000)
@@ -70,7 +71,8 @@ class MagnitudeOrder:
                 bits[bits > _INF_BITS] = _NAN_BITS
                 block_max[block_max > _INF_BITS] = _NAN_BITS
             highs = np.array(bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2])
-            counts += np.bincount(highs, minlength=BUCKETS)
+            for c0 in range(0, highs.size, _COUNT_CHUNK):  # bincount makes an 8-byte copy of what it counts
+                counts += np.bincount(highs[c0 : c0 + _COUNT_CHUNK], minlength=BUCKETS)
             self._highs.append(highs)
             column_max = block_max if column_max is None else np.maximum(column_max, block_max)
         self.column_max = (column_max if column_max is not None else np.zeros(0, np.uint32)).view(np.float32)

@@ -219,8 +219,10 @@ class Pruner:
         self._tf = tf
         self.layers = list(layers)
         self._by_name = {layer.name: layer for layer in self.layers}
-        # big kernels are read from layer.original block by block instead of keeping a second full copy
-        self._originals = {layer.name: tf.constant(layer.original) for layer in self.layers
+        # big kernels are read from layer.original block by block; the others as tensors that share
+        # layer.original's buffer where it is aligned (TensorFlow copies before it writes into a
+        # buffer it shares, and these tensors are never written)
+        self._originals = {layer.name: tensor_view(layer.original) for layer in self.layers
                            if not self._blocked(layer)}
         self._unit_norms = {layer.name: unit_norms(layer.original) for layer in self.layers}
         self._unit_ranks = {(MAGNITUDE, name): _ranks(norms) for name, norms in self._unit_norms.items()}
@@ -589,10 +591,10 @@ class Pruner:
         return self._fused
 
     def original(self, name: str):
-        """The original kernel as a TF tensor (a new copy for big kernels, which are kept only in numpy)."""
+        """The original kernel as a TF tensor (a view of the numpy original where it is aligned)."""
         if name in self._originals:
             return self._originals[name]
-        return self._tf.constant(self._by_name[name].original)
+        return tensor_view(self._by_name[name].original)
 
 
 def _block_ops() -> dict:
