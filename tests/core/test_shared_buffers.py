@@ -25,3 +25,22 @@ def test_other_buffers_are_copied():
     unaligned[0] = 5.0
     assert tensor.numpy()[0] == 1.0
     np.testing.assert_array_equal(tensor_view(array[:, ::2]).numpy(), array[:, ::2])
+
+
+def test_writing_a_restored_variable_never_touches_the_original():
+    """Restoring may hand a variable a tensor that shares the numpy original; TensorFlow must copy
+    before any in-place write (training, scatters), so the original stays as opened."""
+    from prune_viz.core.layers import PrunableLayer
+    from prune_viz.core.pruning import Pruner, PruningConfig
+
+    kernel = aligned_copy(np.random.default_rng(0).normal(size=(64, 48)).astype(np.float32))
+    layer = PrunableLayer("dense", "Dense", tf.Variable(kernel), kernel)
+    opened = kernel.copy()
+    pruner = Pruner([layer])
+    pruner.apply(pruner.prune(PruningConfig("weight", 50, "layer", {"dense"})))
+    pruner.restore()
+    layer.variable.assign_add(tf.ones_like(layer.variable))
+    layer.variable.scatter_nd_update([[0, 0]], [123.0])
+    np.testing.assert_array_equal(layer.original, opened)
+    pruner.restore()
+    np.testing.assert_array_equal(layer.variable.numpy(), opened)
