@@ -5,7 +5,8 @@ pass: it counts the patterns by their high 16 bits (a bucket) and keeps each
 weight's bucket (2 bytes per weight). An order statistic then needs the sorted
 contents of one bucket only: a bucket is read when first asked for (its weights
 found through the kept buckets, sorted with their flat positions) and kept in a
-small cache, so a k step costs one bucket, not a sort of the matrix.
+small cache, so a k step costs one bucket, not a sort of the matrix. Matrices of
+up to SORTED_WHOLE weights are sorted whole when opened instead.
 
 NaNs count as equal to each other and larger than infinity. Ties keep their flat
 order, so the m-th weight equal to t in flat order is one lookup too.
@@ -24,6 +25,7 @@ import numpy as np
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
 CACHED_BUCKETS = 64  # sorted buckets kept per matrix: a slider drag revisits the same few ...
 CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a bucket may hold 1%)
+SORTED_WHOLE = 1 << 20  # matrices up to this many weights are sorted whole at once: a few MB, and no pass per k
 _COUNT_CHUNK = 1 << 20
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
@@ -81,6 +83,11 @@ class MagnitudeOrder:
         self._position_type = np.int32 if len(self) < 2**31 else np.int64
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()  # the GUI thread and a job thread may ask at once
+        self._whole: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+        if len(self) <= SORTED_WHOLE:
+            every = [int(b) for b in np.flatnonzero(counts)]
+            self._whole = self._sorted(every, *self._gather(every)) if every else {}
+            self._highs = []
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -89,7 +96,8 @@ class MagnitudeOrder:
     def nbytes(self) -> int:
         """Memory held: the bucket of every weight, the bucket offsets and the cached buckets."""
         with self._lock:
-            cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
+            cached = sum(lows.nbytes + positions.nbytes
+                         for lows, positions in [*self._cache.values(), *(self._whole or {}).values()])
         return sum(h.nbytes for h in self._highs) + self._starts.nbytes + self.column_max.nbytes + cached
 
     @property
@@ -114,6 +122,8 @@ class MagnitudeOrder:
         self._read(set(buckets))
 
     def _read(self, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        if self._whole is not None:
+            return {b: self._whole.get(b) or self._empty() for b in wanted}
         with self._lock:
             found = {b: self._cache[b] for b in wanted if b in self._cache}
             for b in found:
@@ -123,7 +133,7 @@ class MagnitudeOrder:
             return found
         # read outside the lock: a thread never waits for another's pass (at worst both read a bucket)
         empty = [b for b in missing if self._starts[b] == self._starts[b + 1]]
-        found.update((b, (np.zeros(0, np.uint16), np.zeros(0, self._position_type))) for b in empty)
+        found.update((b, self._empty()) for b in empty)
         missing = [b for b in missing if b not in empty]
         if missing:
             found.update(self._sorted(missing, *self._gather(missing)))
@@ -134,6 +144,9 @@ class MagnitudeOrder:
             while len(self._cache) > len(wanted) and (len(self._cache) > CACHED_BUCKETS or held > limit):
                 held -= len(self._cache.popitem(last=False)[1][0])
         return found
+
+    def _empty(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.zeros(0, np.uint16), np.zeros(0, self._position_type)
 
     def _gather(self, buckets: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """The bit patterns and flat positions of every weight in ``buckets``, in flat order."""

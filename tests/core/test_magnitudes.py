@@ -11,6 +11,13 @@ from prune_viz.core import magnitudes
 from prune_viz.core.magnitudes import MagnitudeOrder
 
 
+@pytest.fixture(params=["sorted whole", "bucket by bucket"])
+def either_way(request, monkeypatch):
+    """Small matrices are sorted whole when opened; big ones bucket by bucket: check both ways."""
+    if request.param == "bucket by bucket":
+        monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+
+
 def _blocks(matrix: np.ndarray, rows: int):
     return lambda: (matrix[r : r + rows] for r in range(0, len(matrix), rows))
 
@@ -32,7 +39,7 @@ def _awkward_matrix(seed: int) -> np.ndarray:
 
 @pytest.mark.parametrize("seed", range(4))
 @pytest.mark.parametrize("rows", [1, 16, 257])
-def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
+def test_sorted_magnitudes_equal_numpy_sort(seed, rows, either_way):
     matrix = _awkward_matrix(seed)
     expected = np.sort(np.abs(matrix).ravel())
     found = MagnitudeOrder(_blocks(matrix, rows))
@@ -43,7 +50,7 @@ def test_sorted_magnitudes_equal_numpy_sort(seed, rows):
     assert np.isnan(found.max())
 
 
-def test_counts_match_searchsorted():
+def test_counts_match_searchsorted(either_way):
     matrix = _awkward_matrix(7)
     expected = np.sort(np.abs(matrix).ravel())
     found = MagnitudeOrder(_blocks(matrix, 10))
@@ -57,7 +64,8 @@ def test_counts_match_searchsorted():
 
 
 def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for():
-    matrix = np.random.default_rng(0).normal(size=(2000, 500)).astype(np.float32)
+    matrix = np.random.default_rng(0).normal(size=(2200, 500)).astype(np.float32)
+    assert matrix.size > magnitudes.SORTED_WHOLE
     found = MagnitudeOrder(_blocks(matrix, 300))
     assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
     expected = np.sort(np.abs(matrix).ravel())
@@ -66,7 +74,24 @@ def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for():
     assert found.nbytes < matrix.nbytes * 0.6
 
 
-def test_cache_is_bounded_and_evicted_buckets_come_back_equal():
+def test_small_matrices_are_sorted_whole_when_opened():
+    matrix = _awkward_matrix(1)
+    opened = {"passes": 0}
+
+    def blocks():
+        opened["passes"] += 1
+        return (matrix[r : r + 40] for r in range(0, len(matrix), 40))
+
+    found = MagnitudeOrder(blocks)
+    expected = np.sort(np.abs(matrix).ravel())
+    for rank in range(0, matrix.size, 97):
+        assert found.value_at(rank) == expected[rank] or np.isnan(expected[rank])
+    assert found.count_at_most(0.5) == np.searchsorted(expected, np.float32(0.5), side="right")
+    assert opened["passes"] == 2  # counting and sorting, both when opened: none per query
+
+
+def test_cache_is_bounded_and_evicted_buckets_come_back_equal(monkeypatch):
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     matrix = np.random.default_rng(1).normal(size=(300, 200)).astype(np.float32)
     expected = np.sort(np.abs(matrix).ravel())
     found = MagnitudeOrder(_blocks(matrix, 7))
@@ -76,7 +101,7 @@ def test_cache_is_bounded_and_evicted_buckets_come_back_equal():
     assert len(found._cache) <= magnitudes.CACHED_BUCKETS
 
 
-def test_column_max_and_tie_positions():
+def test_column_max_and_tie_positions(either_way):
     matrix = _awkward_matrix(5)
     found = MagnitudeOrder(_blocks(matrix, 13))
     magnitude = np.abs(matrix)
@@ -90,7 +115,7 @@ def test_column_max_and_tie_positions():
 
 @pytest.mark.parametrize("bins", [8, 37, 120])
 @pytest.mark.parametrize("scale", [0.05, 1.0, 1e-39])  # 1.0 keeps float32 max; 1e-39: subnormals
-def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins, scale):
+def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins, scale, either_way):
     matrix = _awkward_matrix(3)
     matrix[np.isfinite(matrix)] *= np.float32(scale)
     values = np.abs(matrix[np.isfinite(matrix)]).astype(np.float64)
@@ -103,6 +128,7 @@ def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins, scale):
 
 def test_histogram_is_read_from_the_bucket_counts():
     matrix = np.random.default_rng(4).normal(scale=0.02, size=(3000, 400)).astype(np.float32)
+    assert matrix.size > magnitudes.SORTED_WHOLE
     found = MagnitudeOrder(_blocks(matrix, 200))
     found.max()  # the largest |w|'s bucket is read to place the top edge
     cached = found.nbytes
@@ -115,8 +141,9 @@ def test_histogram_of_all_zero_weights():
     assert counts.sum() == 20 and counts[0] == 20 and edges[-1] == 1.0
 
 
-def test_a_thread_reading_a_bucket_never_blocks_another():
+def test_a_thread_reading_a_bucket_never_blocks_another(monkeypatch):
     """The slider (GUI thread) asks while a job thread reads a bucket: it is answered at once."""
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     matrix = np.random.default_rng(2).normal(size=(400, 50)).astype(np.float32)
     expected = np.sort(np.abs(matrix).ravel())
     reading, release = threading.Event(), threading.Event()

@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import tensorflow as tf  # imported before hypothesis runs: the import raises the recursion limit
 
-from prune_viz.core import pruning, row_blocks
+from prune_viz.core import magnitudes, pruning, row_blocks
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.plan import UnitPlan, WeightPlan
 from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
@@ -130,10 +130,12 @@ def test_nan_weights_sort_last(data, kernels, method, scope, ks):
        ks=st.lists(KS, min_size=1, max_size=3))
 def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, big, other, method, scope, ks):
     """With a tiny block size both layers count as big: they are written row block by row block
-    through the XLA kernels fed the plan's threshold, cut and kept units."""
+    through the XLA kernels fed the plan's threshold, cut and kept units, from thresholds read
+    bucket by bucket."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pruning, "BLOCK_ELEMENTS", 96)
         patch.setattr(row_blocks, "BLOCK_ELEMENTS", 96)
+        patch.setattr(magnitudes, "SORTED_WHOLE", 0)  # and their order is read bucket by bucket
         assert big.size > pruning.BLOCK_ELEMENTS and other.size > pruning.BLOCK_ELEMENTS
         check_plans_against_the_rule(data, [big, other], method, scope, ks)
 
