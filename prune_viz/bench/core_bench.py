@@ -62,7 +62,8 @@ class Figure:
     note: str = ""
     floor: float | None = None  # the floor's own figure, in ``unit``
     floor_name: str = ""  # what the floor is
-    times: float | None = None  # the figure as a multiple of its floor
+    times: float | None = None  # the figure as a multiple of its floor (how many times faster, if ``faster``)
+    faster: bool = False  # the floor is a slower way: times = floor / value
 
 
 @dataclass
@@ -102,12 +103,15 @@ def speedup_vs_floor(key, name, value, unit, floor, floor_name, limit, note="") 
     """A figure that passes when its floor (a slower way, same run) takes at least ``limit`` times as long."""
     times = floor / value if value else math.inf
     return Figure(key, name, value, unit, f">= {limit:g}x faster than floor", limit / times, times >= limit, note,
-                  floor, floor_name, round(times, 3))
+                  floor, floor_name, round(times, 3), faster=True)
 
 
-def info(key, name, value, unit, note="", floor=None, floor_name="") -> Figure:
-    times = round(value / floor, 3) if floor else None
-    return Figure(key, name, value, unit, "", None, None, note, floor, floor_name, times)
+def info(key, name, value, unit, note="", floor=None, floor_name="", faster=False) -> Figure:
+    """A figure reported without a target (beside its floor, if it has one)."""
+    times = None
+    if floor and value:
+        times = round(floor / value if faster else value / floor, 3)
+    return Figure(key, name, value, unit, "", None, None, note, floor, floor_name, times, faster)
 
 
 # -- machine ---------------------------------------------------------------------------------------
@@ -299,7 +303,8 @@ def bench_slider(opened, label: str, quick: bool, speedup_target: bool, task: Ta
             figures.append(speedup_vs_floor(key + ".ms", name, round(ours_ms, 2), "ms", round(seed_ms, 1),
                                             "the seed's step", SEED_SPEEDUP_TARGET, note))
         else:  # the seed's unit step only top_k's one norm per unit: cheap, no 50x to be had
-            figures.append(info(key + ".ms", name, round(ours_ms, 2), "ms", note, round(seed_ms, 1), "the seed's step"))
+            figures.append(info(key + ".ms", name, round(ours_ms, 2), "ms", note, round(seed_ms, 1), "the seed's step",
+                                faster=True))
     session.set_model(None)
     return figures, details
 
@@ -936,7 +941,7 @@ def format_table(report: BenchReport) -> str:
     rows = [("figure", "value", "floor", "x floor", "target", "result", "note")]
     for f in report.figures:
         floor = "" if f.floor is None else f"{f.floor:g} {f.unit} ({f.floor_name})"
-        times = "" if f.times is None else f"{f.times:.2f}x"
+        times = "" if f.times is None else f"{f.times:.2f}x" + (" faster" if f.faster else "")
         verdict = "info" if f.passed is None else ("PASS" if f.passed else "FAIL")
         rows.append((f.name, f"{f.value:g} {f.unit}", floor, times, f.target, verdict, f.note))
     columns = len(rows[0]) - 1

@@ -10,7 +10,7 @@ import pytest
 
 from prune_viz import cli
 
-FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note", "floor", "floor_name", "times"}
+FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note", "floor", "floor_name", "times", "faster"}
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,8 @@ def test_every_figure_is_complete_and_consistent(quick_report):
             # every target is a multiple of a floor measured in the same run
             assert figure["target"].startswith(("<=", ">=")) and figure["target"].endswith(("floor", "than floor"))
             assert figure["floor"] > 0 and figure["floor_name"] and figure["ratio"] > 0
-            expected = figure["value"] / figure["floor"] if figure["target"].startswith("<=") \
-                else figure["floor"] / figure["value"]
+            assert figure["faster"] == figure["target"].startswith(">=")
+            expected = figure["floor"] / figure["value"] if figure["faster"] else figure["value"] / figure["floor"]
             assert figure["times"] == pytest.approx(expected, rel=1e-3, abs=1e-3), figure
             # the verdict agrees with the ratio to the target
             assert figure["passed"] == (figure["ratio"] <= 1.0 + 1e-9), figure
