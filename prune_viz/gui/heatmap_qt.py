@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -33,7 +33,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui.pictures_qt import HIGH_CONTRAST_THEME, LIGHT, PRUNED_LEGEND, PRUNED_RGB, Theme
+from prune_viz.gui.pictures_qt import (
+    HIGH_CONTRAST_THEME,
+    LIGHT,
+    PRUNED_LEGEND,
+    PRUNED_RGB,
+    Theme,
+    WhenVisible,
+    on_screen,
+)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -64,7 +72,16 @@ class ColormapSpec:
         return pg.ColorMap(positions, [QColor(*c) for c in self.stops], name=self.key)
 
     def lut(self) -> np.ndarray:
-        return self.colormap().getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+        """The map's 256-entry RGB table (read-only; made once per map, views ask for it on every step)."""
+        table = _LUTS.get(self)
+        if table is None:
+            table = self.colormap().getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+            table.flags.writeable = False
+            table = _LUTS.setdefault(self, table)
+        return table
+
+
+_LUTS: dict[ColormapSpec, np.ndarray] = {}
 
 
 # ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
@@ -108,6 +125,12 @@ def display_matrix(matrix: np.ndarray, kept: np.ndarray | None, limit: int) -> t
     if kept is not None:
         values[~kept] = np.nan
     return values, rs, cs
+
+
+def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def symmetric_level(matrix: np.ndarray) -> float:
@@ -244,6 +267,9 @@ class MatrixView(QWidget):
     def show_vectors(self, labels: list[str], vectors: np.ndarray | None, removed: np.ndarray | None) -> None:
         """The unit-vector strips under the matrix (``vectors``: (len(labels), units) originals);
         ``removed`` units (or None) are drawn pruned. Call after ``show_matrix``."""
+        if (not getattr(self, "_fit_vectors", False) and vectors is self.vectors and list(labels) == self.vector_labels
+                and _same_mask(removed, self.removed)):
+            return  # a k step that removed no unit: the strips and the axis stay as drawn
         self.vector_labels = list(labels)
         self.vectors = vectors
         self.removed = removed
@@ -429,9 +455,11 @@ class ThumbnailStrip(QScrollArea):
     """Every layer's matrix, small, in model order; click one to show it large."""
 
     layer_clicked = Signal(str)
+    scrolled = Signal()  # other thumbnails may have come into view (scrolled, resized or shown)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.stale: set[str] = set()  # thumbnails that show an older mask, drawn when they come into view
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -441,12 +469,25 @@ class ThumbnailStrip(QScrollArea):
         self._row.setContentsMargins(2, 2, 2, 2)
         self._row.addStretch(1)
         self.setWidget(self._inner)
+        self._inner.installEventFilter(self)  # scrolling moves it, a wider window resizes the viewport
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self._inner and self.stale and event.type() in (QEvent.Type.Move, QEvent.Type.Resize,
+                                                                  QEvent.Type.Show):
+            self.scrolled.emit()
+        return False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.stale:
+            self.scrolled.emit()
 
     def set_layers(self, names: list[str]) -> None:
         for thumb in self.thumbnails.values():
             self._row.removeWidget(thumb)
             thumb.deleteLater()
         self.thumbnails = {}
+        self.stale = set()
         for i, name in enumerate(names):
             thumb = Thumbnail(name)
             thumb.clicked.connect(lambda _=False, n=name: self.layer_clicked.emit(n))
@@ -489,7 +530,7 @@ class LayerHeatmaps(QWidget):
         self.spec = DIVERGING
         self.selected = ""
         self._matrices: dict[str, np.ndarray] = {}
-        self._levels: dict[str, float] = {}
+        self.levels: dict[str, float] = {}  # each layer's colour level (+-), from its original weights
         self._layers: dict = {}
         self._pixel_layer: str | None = None
         self.strip = ThumbnailStrip()
@@ -502,6 +543,8 @@ class LayerHeatmaps(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.placeholder, 1)
         self.strip.layer_clicked.connect(self.set_layer)
+        self.strip.scrolled.connect(self._draw_thumbnails_in_view)
+        self._when_visible = WhenVisible(self, self._show_selected)
         session.model_changed.connect(self._on_model_changed)
         session.pruning_changed.connect(self._on_pruning_changed)
         self._on_model_changed(session.model)
@@ -510,7 +553,7 @@ class LayerHeatmaps(QWidget):
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
         self._pixel_layer = first_layer_seeing_pixels(opened)
         self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
-        self._levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
+        self.levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
         self.strip.set_layers(list(self._layers))
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)
@@ -560,7 +603,7 @@ class LayerHeatmaps(QWidget):
         if layer.is_output:
             description += ", output layer"
         self.view.show_matrix(name, description, self._matrices[name],
-                              self.kept_matrix(name, limit=display_limit()), self._levels[name],
+                              self.kept_matrix(name, limit=display_limit()), self.levels[name],
                               rows_are_pixels=name == self._pixel_layer)
         vectors = layer.unit_vectors
         result = self.session.result
@@ -569,11 +612,21 @@ class LayerHeatmaps(QWidget):
                                result.removed_units(name) if result is not None else None)
 
     def _on_pruning_changed(self, result) -> None:
-        for name, thumb in self.strip.thumbnails.items():
+        """A new mask: redraw the thumbnails in view and the selected matrix (if this widget is
+        shown); the rest are marked stale and drawn when they come into view."""
+        self.strip.stale = set(self.strip.thumbnails)
+        self._draw_thumbnails_in_view()
+        self._when_visible.request()
+
+    def _draw_thumbnails_in_view(self) -> None:
+        result = self.session.result
+        if result is None:
+            return
+        for name in [n for n in self.strip.stale if on_screen(self.strip.thumbnails[n])]:
+            self.strip.stale.discard(name)
             kept = self.kept_matrix(name, result, THUMBNAIL_PIXELS)
             image, _, _ = display_matrix(self._matrices[name], kept, THUMBNAIL_PIXELS)
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"
-            thumb.show_image(image, self._levels[name], self.spec,
-                             f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")
-        self._show_selected()
+            self.strip.thumbnails[name].show_image(image, self.levels[name], self.spec,
+                                                   f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")

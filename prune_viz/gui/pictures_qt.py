@@ -195,3 +195,38 @@ def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
             signal.disconnect(alive, missing_ok=True)
 
     widget.destroyed.connect(disconnect)
+
+
+def on_screen(widget: QtWidgets.QWidget) -> bool:
+    """Whether any of ``widget`` can be seen now: shown, and not clipped away by a scroll area.
+    A widget whose window is not shown (a test, an off-screen render) counts as seen, so it draws
+    at once."""
+    if not widget.window().isVisible():
+        return True
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+class WhenVisible(QtCore.QObject):
+    """Runs ``redraw`` on ``request()`` only while ``widget`` is shown (or its window is not, as in a
+    test or an off-screen render); a request made while it is hidden (a tab behind another, a closed dock) runs once it is shown,
+    before it is painted, so it never shows an old state."""
+
+    def __init__(self, widget: QtWidgets.QWidget, redraw):
+        super().__init__(widget)
+        self.widget = widget
+        self.redraw = redraw
+        self.behind = False  # a request is waiting for the widget to be shown
+        widget.installEventFilter(self)
+
+    def request(self, *_args) -> None:
+        if self.widget.isVisible() or not self.widget.window().isVisible():
+            self.behind = False
+            self.redraw()
+        else:
+            self.behind = True
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.Show and self.behind:
+            self.behind = False
+            self.redraw()
+        return False
