@@ -40,6 +40,7 @@ from prune_viz.gui.pictures_qt import (
     PRUNED_RGB,
     Theme,
     WhenVisible,
+    cache_axes,
     on_screen,
 )
 
@@ -209,6 +210,7 @@ class MatrixView(QWidget):
         self.colorbar.setImageItem(self.image, insert_in=self.plot)
         self.colorbar.axis.enableAutoSIPrefix(False)  # plain weights, never "50 (x0.001)"
         self.colorbar.axis.setLabel("weight")
+        cache_axes(self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis)
         self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.title = QLabel()

@@ -115,10 +115,18 @@ def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAUL
         axis.setStyle(tickFont=tick_font, tickTextOffset=4)
     set_axis_labels(plot, bottom, left, points, theme)
     plot.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+    cache_axes(plot.getAxis("left"), plot.getAxis("bottom"))
     plot.setMenuEnabled(False)
     plot.hideButtons()
     if plot.legend is not None:
         style_legend(plot.legend, points, theme)
+
+
+def cache_axes(*axes: pg.AxisItem) -> None:
+    """Keep each axis (its ticks, labels and grid) as a pixmap that Qt reuses until the axis changes:
+    a new curve or image under a grid would otherwise redraw every tick label on every repaint."""
+    for axis in axes:
+        axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 LEGEND_TWO_COLUMNS_WIDTH = 640  # narrower plots list their legend in one column
