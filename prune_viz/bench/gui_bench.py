@@ -250,26 +250,27 @@ def _open_stall_floor(model_path: Path) -> float:
     from PySide6.QtCore import QEventLoop, QTimer
 
     ticks: list[float] = []
-    heartbeat = QTimer()
-    heartbeat.setInterval(HEARTBEAT_MS)
-    heartbeat.timeout.connect(lambda: ticks.append(time.perf_counter()))
     loop = QEventLoop()
     loaded: list = []
+    thread = threading.Thread(target=lambda: loaded.append(keras.saving.load_model(model_path, compile=False)))
 
-    def load() -> None:
-        try:
-            loaded.append(keras.saving.load_model(model_path, compile=False))
-        finally:
-            QTimer.singleShot(0, loop.quit)
+    def tick() -> None:
+        ticks.append(time.perf_counter())
+        if not thread.is_alive():
+            loop.quit()
 
+    heartbeat = QTimer()
+    heartbeat.setInterval(HEARTBEAT_MS)
+    heartbeat.timeout.connect(tick)
     start = time.perf_counter()
     heartbeat.start()
-    thread = threading.Thread(target=load)
     thread.start()
     loop.exec()
     thread.join()
     ticks.append(time.perf_counter())
     heartbeat.stop()
+    if not loaded:
+        raise RuntimeError(f"keras.saving.load_model could not load {model_path}")
     loaded.clear()
     return float(np.diff([start, *ticks]).max() * 1000)
 
