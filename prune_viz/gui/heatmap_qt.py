@@ -177,6 +177,7 @@ class MatrixView(QWidget):
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
+        self._strided: tuple[int, np.ndarray] | None = None  # (display limit, the matrix strided to it, float32)
         self.level = 1.0
         self.hovered_cell: tuple[int, int] | None = None  # (row, col) under the mouse, re-read on every redraw
         self.hovered_strip: tuple[int, int] | None = None  # (strip, col) of a bias/BN strip under the mouse
@@ -250,7 +251,13 @@ class MatrixView(QWidget):
         self.matrix = matrix
         self.kept = kept
         self.level = level
-        image, self.row_stride, self.col_stride = display_matrix(matrix, kept, display_limit())
+        limit = display_limit()
+        if not same or self._strided is None or self._strided[0] != limit:
+            # the strided values change with the matrix only: a k step just masks them
+            values, self.row_stride, self.col_stride = display_matrix(matrix, None, limit)
+            self._strided = (limit, values)
+        values = self._strided[1]
+        image = values.copy() if kept is None else np.where(kept, values, np.float32(np.nan))
         self.image.setImage(image, autoLevels=False, levels=(-level, level))
         self._refresh_readout(keep_cell=same)
         if same:
@@ -332,6 +339,7 @@ class MatrixView(QWidget):
     def clear(self) -> None:
         self.layer_name = ""
         self.matrix = self.kept = None
+        self._strided = None
         self.vectors = self.removed = None
         self.vector_labels = []
         self.image.clear()
