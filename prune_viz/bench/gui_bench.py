@@ -1,11 +1,18 @@
-"""GUI benchmark: slider move to repainted heatmaps, and start-up to first paint and to model ready.
+"""GUI benchmark: slider move to repainted heatmaps, start-up to first paint, a big model's open,
+each against a floor measured in the same run.
 
 Runs offscreen (QT_QPA_PLATFORM=offscreen unless a platform is set). The slider
 figure drives the real MainWindow in this process: k is set through the slider,
-the session recomputes the masks and every view updates (signal handlers run
-synchronously), then the whole window is rendered with ``grab()``. Start-up is
-timed in fresh processes with the app's own PRUNE_VIZ_TIMING hook. Settings go
-to a temporary folder, so the user's recent-files list is not touched.
+the session recomputes the masks and the views on screen update (signal handlers
+run synchronously; hidden ones catch up when shown), Qt repaints, then the
+heatmaps are rendered with ``grab()``. After each step a bare pyqtgraph window of
+the heatmaps' size paints the same pictures the same way (the floor): each as a
+bare window would take it, float values with NaN where pruned, the same levels
+and colour table. The same steps are then taken while the Sweep experiment runs
+in the background, against the idle figure. Start-up is timed in fresh processes
+with the app's own PRUNE_VIZ_TIMING hook, each after a bare PySide6 window process
+timed the same way. Settings go to a temporary folder, so the user's recent-files
+list is not touched.
 """
 
 from __future__ import annotations
@@ -115,7 +122,7 @@ class BareHeatmaps:
 
 def heatmap_arrays(heatmaps):
     """What the heatmap views show now: each thumbnail's image and level, and the selected matrix
-    as drawn (NaN = pruned) with its level."""
+    as drawn (float, NaN = pruned) with its level."""
     thumbnails = [(thumb.image, heatmaps.levels[name]) for name, thumb in heatmaps.strip.thumbnails.items()
                   if thumb.image is not None]
     view = heatmaps.view

@@ -82,7 +82,19 @@ class ColormapSpec:
         return table
 
 
+    def indexed_lut(self) -> np.ndarray:
+        """``lut()`` and, at PRUNED_INDEX, the pruned colour: the table of ``colour_indices`` images."""
+        table = _INDEXED_LUTS.get(self)
+        if table is None:
+            table = np.vstack([self.lut(), np.array([self.pruned], dtype=np.uint8)])
+            table.flags.writeable = False
+            table = _INDEXED_LUTS.setdefault(self, table)
+        return table
+
+
 _LUTS: dict[ColormapSpec, np.ndarray] = {}
+_INDEXED_LUTS: dict[ColormapSpec, np.ndarray] = {}
+PRUNED_INDEX = 256  # the pruned colour's entry in ColormapSpec.indexed_lut
 
 
 # ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
@@ -146,6 +158,17 @@ def symmetric_level(matrix: np.ndarray) -> float:
     return level if level > 0 else (float(magnitude.max()) or 1.0)
 
 
+def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
+    """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
+    the entry pyqtgraph would pick for the float value, so the colours are the same, but a k step
+    then only picks between these and PRUNED_INDEX, and pyqtgraph skips its search for NaNs."""
+    scale = np.float32(256 / (2 * level))
+    with np.errstate(invalid="ignore"):
+        index = np.clip((values + np.float32(level)) * scale, 0, 255)
+    index = np.nan_to_num(index, nan=PRUNED_INDEX).astype(np.uint16)
+    return index
+
+
 def colorize(image: np.ndarray, level: float, spec: ColormapSpec) -> np.ndarray:
     """RGB uint8 of a NaN-for-pruned image, for thumbnails."""
     lut = spec.lut()
@@ -177,7 +200,8 @@ class MatrixView(QWidget):
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
-        self._strided: tuple[int, np.ndarray] | None = None  # (display limit, the matrix strided to it, float32)
+        # (display limit, the matrix strided to it as float32, their colour_indices)
+        self._strided: tuple[int, np.ndarray, np.ndarray] | None = None
         self.level = 1.0
         self.hovered_cell: tuple[int, int] | None = None  # (row, col) under the mouse, re-read on every redraw
         self.hovered_strip: tuple[int, int] | None = None  # (strip, col) of a bias/BN strip under the mouse
@@ -208,7 +232,9 @@ class MatrixView(QWidget):
         self.plot.addItem(self.vector_image)
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), 
                                         interactive=False, width=14, colorMapMenu=False)
-        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        # beside the plot, as setImageItem(insert_in=) puts it, but not driving the image's table and levels
+        self.plot.layout.addItem(self.colorbar, 2, 5)
+        self.plot.layout.setColumnFixedWidth(4, 5)
         self.colorbar.axis.enableAutoSIPrefix(False)  # plain weights, never "50 (x0.001)"
         self.colorbar.axis.setLabel("weight")
         cache_axes(self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis)
@@ -253,12 +279,13 @@ class MatrixView(QWidget):
         self.level = level
         limit = display_limit()
         if not same or self._strided is None or self._strided[0] != limit:
-            # the strided values change with the matrix only: a k step just masks them
+            # the strided values and their colours change with the matrix only: a k step just masks them
             values, self.row_stride, self.col_stride = display_matrix(matrix, None, limit)
-            self._strided = (limit, values)
-        values = self._strided[1]
-        image = values.copy() if kept is None else np.where(kept, values, np.float32(np.nan))
-        self.image.setImage(image, autoLevels=False, levels=(-level, level))
+            self._strided = (limit, values, colour_indices(values, level))
+        indices = self._strided[2]
+        image = indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX))
+        table = self.spec.indexed_lut()
+        self.image.setImage(image, autoLevels=False, levels=(0, len(table)), lut=table)
         self._refresh_readout(keep_cell=same)
         if same:
             return
@@ -369,8 +396,12 @@ class MatrixView(QWidget):
         self.hovered.emit(text)
 
     def displayed_image(self) -> np.ndarray | None:
-        """The array the ImageItem draws (NaN = pruned)."""
-        return self.image.image
+        """The matrix as drawn: the strided values, NaN where pruned (the ImageItem holds their colour
+        indices)."""
+        if self.matrix is None or self._strided is None:
+            return None
+        values = self._strided[1]
+        return values.copy() if self.kept is None else np.where(self.kept, values, np.float32(np.nan))
 
     def fit(self) -> None:
         if self.matrix is not None:
@@ -382,6 +413,7 @@ class MatrixView(QWidget):
     def set_colormap(self, spec: ColormapSpec) -> None:
         self.spec = spec
         self.colorbar.setColorMap(spec.colormap())
+        self.image.setLookupTable(spec.indexed_lut())
         self.canvas.setBackground(spec.background)
         self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
         self.vector_backdrop.setBrush(QBrush(QColor(*spec.pruned)))
