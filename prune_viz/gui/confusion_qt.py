@@ -379,10 +379,14 @@ class EvaluationDetails(QtWidgets.QWidget):
         why = self.session.why_stale(self.record)
         stale = why is not None
         opacity = STALE_OPACITY if stale else 1.0
-        for item in (self.bars, self.baseline_bars, self.overall_line, self.confusion_image,
-                     *self.bar_labels, *self.count_labels.flat):
-            item.setOpacity(opacity)
+        if self.bars.opacity() != opacity:  # a k step with nothing evaluated changes nothing here
+            self._set_opacity(opacity)
         self.stale_note.setVisible(stale)
         if stale:
             self.stale_note.setText(f"{why} It is for {self.record.config.describe()}. Evaluate again to update.")
+
+    def _set_opacity(self, opacity: float) -> None:
+        for item in (self.bars, self.baseline_bars, self.overall_line, self.confusion_image,
+                     *self.bar_labels, *self.count_labels.flat):
+            item.setOpacity(opacity)
 

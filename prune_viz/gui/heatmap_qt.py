@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPen, QPixmap
 from PySide6.QtWidgets import (
     QFrame,
@@ -33,7 +33,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui.pictures_qt import HIGH_CONTRAST_THEME, LIGHT, PRUNED_LEGEND, PRUNED_RGB, Theme
+from prune_viz.gui.pictures_qt import (
+    HIGH_CONTRAST_THEME,
+    LIGHT,
+    PRUNED_LEGEND,
+    PRUNED_RGB,
+    Theme,
+    WhenVisible,
+    cache_axes,
+    on_screen,
+)
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -64,7 +73,28 @@ class ColormapSpec:
         return pg.ColorMap(positions, [QColor(*c) for c in self.stops], name=self.key)
 
     def lut(self) -> np.ndarray:
-        return self.colormap().getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+        """The map's 256-entry RGB table (read-only; made once per map, views ask for it on every step)."""
+        table = _LUTS.get(self)
+        if table is None:
+            table = self.colormap().getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
+            table.flags.writeable = False
+            table = _LUTS.setdefault(self, table)
+        return table
+
+
+    def indexed_lut(self) -> np.ndarray:
+        """``lut()`` and, at PRUNED_INDEX, the pruned colour: the table of ``colour_indices`` images."""
+        table = _INDEXED_LUTS.get(self)
+        if table is None:
+            table = np.vstack([self.lut(), np.array([self.pruned], dtype=np.uint8)])
+            table.flags.writeable = False
+            table = _INDEXED_LUTS.setdefault(self, table)
+        return table
+
+
+_LUTS: dict[ColormapSpec, np.ndarray] = {}
+_INDEXED_LUTS: dict[ColormapSpec, np.ndarray] = {}
+PRUNED_INDEX = 256  # the pruned colour's entry in ColormapSpec.indexed_lut
 
 
 # ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
@@ -110,6 +140,12 @@ def display_matrix(matrix: np.ndarray, kept: np.ndarray | None, limit: int) -> t
     return values, rs, cs
 
 
+def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.shape == b.shape and bool(np.array_equal(a, b))
+
+
 def symmetric_level(matrix: np.ndarray) -> float:
     """+-level for the colours: a high percentile of |w| (from an even sample of at most
     LEVEL_SAMPLE weights, so that huge layers open without a pause)."""
@@ -120,6 +156,17 @@ def symmetric_level(matrix: np.ndarray) -> float:
         return 1.0
     level = float(np.percentile(magnitude, LEVEL_PERCENTILE))
     return level if level > 0 else (float(magnitude.max()) or 1.0)
+
+
+def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
+    """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
+    the entry pyqtgraph would pick for the float value, so the colours are the same, but a k step
+    then only picks between these and PRUNED_INDEX, and pyqtgraph skips its search for NaNs."""
+    scale = np.float32(256 / (2 * level))
+    with np.errstate(invalid="ignore"):
+        index = np.clip((values + np.float32(level)) * scale, 0, 255)
+    index = np.nan_to_num(index, nan=PRUNED_INDEX).astype(np.uint16)
+    return index
 
 
 def colorize(image: np.ndarray, level: float, spec: ColormapSpec) -> np.ndarray:
@@ -153,6 +200,8 @@ class MatrixView(QWidget):
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
+        # (display limit, the matrix strided to it as float32, their colour_indices)
+        self._strided: tuple[int, np.ndarray, np.ndarray] | None = None
         self.level = 1.0
         self.hovered_cell: tuple[int, int] | None = None  # (row, col) under the mouse, re-read on every redraw
         self.hovered_strip: tuple[int, int] | None = None  # (strip, col) of a bias/BN strip under the mouse
@@ -183,9 +232,12 @@ class MatrixView(QWidget):
         self.plot.addItem(self.vector_image)
         self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), 
                                         interactive=False, width=14, colorMapMenu=False)
-        self.colorbar.setImageItem(self.image, insert_in=self.plot)
+        # beside the plot, as setImageItem(insert_in=) puts it, but not driving the image's table and levels
+        self.plot.layout.addItem(self.colorbar, 2, 5)
+        self.plot.layout.setColumnFixedWidth(4, 5)
         self.colorbar.axis.enableAutoSIPrefix(False)  # plain weights, never "50 (x0.001)"
         self.colorbar.axis.setLabel("weight")
+        cache_axes(self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis)
         self.canvas.scene().sigMouseMoved.connect(self._on_mouse_moved)
 
         self.title = QLabel()
@@ -225,8 +277,15 @@ class MatrixView(QWidget):
         self.matrix = matrix
         self.kept = kept
         self.level = level
-        image, self.row_stride, self.col_stride = display_matrix(matrix, kept, display_limit())
-        self.image.setImage(image, autoLevels=False, levels=(-level, level))
+        limit = display_limit()
+        if not same or self._strided is None or self._strided[0] != limit:
+            # the strided values and their colours change with the matrix only: a k step just masks them
+            values, self.row_stride, self.col_stride = display_matrix(matrix, None, limit)
+            self._strided = (limit, values, colour_indices(values, level))
+        indices = self._strided[2]
+        image = indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX))
+        table = self.spec.indexed_lut()
+        self.image.setImage(image, autoLevels=False, levels=(0, len(table)), lut=table)
         self._refresh_readout(keep_cell=same)
         if same:
             return
@@ -244,6 +303,9 @@ class MatrixView(QWidget):
     def show_vectors(self, labels: list[str], vectors: np.ndarray | None, removed: np.ndarray | None) -> None:
         """The unit-vector strips under the matrix (``vectors``: (len(labels), units) originals);
         ``removed`` units (or None) are drawn pruned. Call after ``show_matrix``."""
+        if (not getattr(self, "_fit_vectors", False) and vectors is self.vectors and list(labels) == self.vector_labels
+                and _same_mask(removed, self.removed)):
+            return  # a k step that removed no unit: the strips and the axis stay as drawn
         self.vector_labels = list(labels)
         self.vectors = vectors
         self.removed = removed
@@ -304,6 +366,7 @@ class MatrixView(QWidget):
     def clear(self) -> None:
         self.layer_name = ""
         self.matrix = self.kept = None
+        self._strided = None
         self.vectors = self.removed = None
         self.vector_labels = []
         self.image.clear()
@@ -333,8 +396,12 @@ class MatrixView(QWidget):
         self.hovered.emit(text)
 
     def displayed_image(self) -> np.ndarray | None:
-        """The array the ImageItem draws (NaN = pruned)."""
-        return self.image.image
+        """The matrix as drawn: the strided values, NaN where pruned (the ImageItem holds their colour
+        indices)."""
+        if self.matrix is None or self._strided is None:
+            return None
+        values = self._strided[1]
+        return values.copy() if self.kept is None else np.where(self.kept, values, np.float32(np.nan))
 
     def fit(self) -> None:
         if self.matrix is not None:
@@ -346,6 +413,7 @@ class MatrixView(QWidget):
     def set_colormap(self, spec: ColormapSpec) -> None:
         self.spec = spec
         self.colorbar.setColorMap(spec.colormap())
+        self.image.setLookupTable(spec.indexed_lut())
         self.canvas.setBackground(spec.background)
         self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
         self.vector_backdrop.setBrush(QBrush(QColor(*spec.pruned)))
@@ -429,9 +497,11 @@ class ThumbnailStrip(QScrollArea):
     """Every layer's matrix, small, in model order; click one to show it large."""
 
     layer_clicked = Signal(str)
+    scrolled = Signal()  # other thumbnails may have come into view (scrolled, resized or shown)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.stale: set[str] = set()  # thumbnails that show an older mask, drawn when they come into view
         self.setWidgetResizable(True)
         self.setFrameShape(QFrame.Shape.NoFrame)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -441,12 +511,25 @@ class ThumbnailStrip(QScrollArea):
         self._row.setContentsMargins(2, 2, 2, 2)
         self._row.addStretch(1)
         self.setWidget(self._inner)
+        self._inner.installEventFilter(self)  # scrolling moves it, a wider window resizes the viewport
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self._inner and self.stale and event.type() in (QEvent.Type.Move, QEvent.Type.Resize,
+                                                                  QEvent.Type.Show):
+            self.scrolled.emit()
+        return False
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.stale:
+            self.scrolled.emit()
 
     def set_layers(self, names: list[str]) -> None:
         for thumb in self.thumbnails.values():
             self._row.removeWidget(thumb)
             thumb.deleteLater()
         self.thumbnails = {}
+        self.stale = set()
         for i, name in enumerate(names):
             thumb = Thumbnail(name)
             thumb.clicked.connect(lambda _=False, n=name: self.layer_clicked.emit(n))
@@ -489,7 +572,7 @@ class LayerHeatmaps(QWidget):
         self.spec = DIVERGING
         self.selected = ""
         self._matrices: dict[str, np.ndarray] = {}
-        self._levels: dict[str, float] = {}
+        self.levels: dict[str, float] = {}  # each layer's colour level (+-), from its original weights
         self._layers: dict = {}
         self._pixel_layer: str | None = None
         self.strip = ThumbnailStrip()
@@ -502,6 +585,8 @@ class LayerHeatmaps(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.placeholder, 1)
         self.strip.layer_clicked.connect(self.set_layer)
+        self.strip.scrolled.connect(self._draw_thumbnails_in_view)
+        self._when_visible = WhenVisible(self, self._show_selected)
         session.model_changed.connect(self._on_model_changed)
         session.pruning_changed.connect(self._on_pruning_changed)
         self._on_model_changed(session.model)
@@ -510,7 +595,7 @@ class LayerHeatmaps(QWidget):
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
         self._pixel_layer = first_layer_seeing_pixels(opened)
         self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
-        self._levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
+        self.levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
         self.strip.set_layers(list(self._layers))
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)
@@ -560,7 +645,7 @@ class LayerHeatmaps(QWidget):
         if layer.is_output:
             description += ", output layer"
         self.view.show_matrix(name, description, self._matrices[name],
-                              self.kept_matrix(name, limit=display_limit()), self._levels[name],
+                              self.kept_matrix(name, limit=display_limit()), self.levels[name],
                               rows_are_pixels=name == self._pixel_layer)
         vectors = layer.unit_vectors
         result = self.session.result
@@ -569,11 +654,21 @@ class LayerHeatmaps(QWidget):
                                result.removed_units(name) if result is not None else None)
 
     def _on_pruning_changed(self, result) -> None:
-        for name, thumb in self.strip.thumbnails.items():
+        """A new mask: redraw the thumbnails in view and the selected matrix (if this widget is
+        shown); the rest are marked stale and drawn when they come into view."""
+        self.strip.stale = set(self.strip.thumbnails)
+        self._draw_thumbnails_in_view()
+        self._when_visible.request()
+
+    def _draw_thumbnails_in_view(self) -> None:
+        result = self.session.result
+        if result is None:
+            return
+        for name in [n for n in self.strip.stale if on_screen(self.strip.thumbnails[n])]:
+            self.strip.stale.discard(name)
             kept = self.kept_matrix(name, result, THUMBNAIL_PIXELS)
             image, _, _ = display_matrix(self._matrices[name], kept, THUMBNAIL_PIXELS)
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"
-            thumb.show_image(image, self._levels[name], self.spec,
-                             f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")
-        self._show_selected()
+            self.strip.thumbnails[name].show_image(image, self.levels[name], self.spec,
+                                                   f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")

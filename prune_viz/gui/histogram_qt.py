@@ -19,6 +19,7 @@ from prune_viz.gui.pictures_qt import (
     PRUNED,
     PRUNED_LEGEND,
     Theme,
+    WhenVisible,
     bind,
     caption_label,
     is_font_change,
@@ -90,7 +91,9 @@ class WeightHistogram(QtWidgets.QWidget):
         self._layer_name: str | None = None
         self._cache: dict[tuple[str, str], Histogram] = {}
         self._histogram: Histogram | None = None
+        self._frame: tuple | None = None  # the axes' labels and ranges as last set
         self.theme: Theme = LIGHT
+        self._when_visible = WhenVisible(self, self._redraw)
 
         self.caption = caption_label(self)
         self.log_box = QtWidgets.QCheckBox("Log count", self)
@@ -132,6 +135,7 @@ class WeightHistogram(QtWidgets.QWidget):
             self._redraw()
 
     def _apply_font(self) -> None:
+        self._frame = None  # style_plot sets the axis labels afresh
         points = point_size(self)
         style_plot(self.plot, "|weight|", "weights", points, self.theme)
         self.threshold_line.label.setFont(sized_font(points))
@@ -190,7 +194,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self._redraw()
 
     def _on_pruning_changed(self, _result: PruneResult) -> None:
-        self._redraw()
+        self._when_visible.request()  # a hidden tab catches up when it is shown
 
     # -- drawing --------------------------------------------------------------------------------
     def _layer(self, name: str):
@@ -240,20 +244,22 @@ class WeightHistogram(QtWidgets.QWidget):
         if config.criterion == "magnitude":
             what = "|weight|" if method == "weight" else "unit L2 norm"
         counted = "weights" if method == "weight" else "units"
-        set_axis_labels(self.plot, what, f"{counted} (log scale)" if log else counted, point_size(self), self.theme)
         # a global threshold can lie outside this layer's values: keep the line in view
         left, right = float(histogram.edges[0]), float(histogram.edges[-1])
         if threshold is not None:
             left, right = min(left, threshold), max(right, threshold)
         margin = 0.03 * (right - left)
-        self.plot.setXRange(max(0.0, left - margin), right + margin, padding=0)
         peak = float(histogram.counts.max()) if histogram.counts.size else 1.0
-        if log:
-            self.plot.setYRange(np.log10(LOG_FLOOR), np.log10(max(peak, 1.0)) + 0.15, padding=0)
-        else:
-            self.plot.setYRange(0.0, max(peak, 1.0) * 1.08, padding=0)
-        # the heights are log10-transformed here; the axis only labels its ticks as powers of ten
-        self.plot.getAxis("left").setLogMode(False, log)
+        y_range = (np.log10(LOG_FLOOR), np.log10(max(peak, 1.0)) + 0.15) if log else (0.0, max(peak, 1.0) * 1.08)
+        frame = (what, f"{counted} (log scale)" if log else counted, point_size(self), self.theme.key,
+                 (max(0.0, left - margin), right + margin), y_range, log)
+        if frame != self._frame:  # a k step mostly moves the line only: the axes are not redrawn for it
+            self._frame = frame
+            set_axis_labels(self.plot, frame[0], frame[1], frame[2], self.theme)
+            self.plot.setXRange(*frame[4], padding=0)
+            self.plot.setYRange(*y_range, padding=0)
+            # the heights are log10-transformed here; the axis only labels its ticks as powers of ten
+            self.plot.getAxis("left").setLogMode(False, log)
 
         self.threshold_line.setVisible(threshold is not None)
         if threshold is not None:

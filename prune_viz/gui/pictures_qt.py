@@ -115,10 +115,18 @@ def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAUL
         axis.setStyle(tickFont=tick_font, tickTextOffset=4)
     set_axis_labels(plot, bottom, left, points, theme)
     plot.showGrid(x=True, y=True, alpha=theme.grid_alpha)
+    cache_axes(plot.getAxis("left"), plot.getAxis("bottom"))
     plot.setMenuEnabled(False)
     plot.hideButtons()
     if plot.legend is not None:
         style_legend(plot.legend, points, theme)
+
+
+def cache_axes(*axes: pg.AxisItem) -> None:
+    """Keep each axis (its ticks, labels and grid) as a pixmap that Qt reuses until the axis changes:
+    a new curve or image under a grid would otherwise redraw every tick label on every repaint."""
+    for axis in axes:
+        axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 LEGEND_TWO_COLUMNS_WIDTH = 640  # narrower plots list their legend in one column
@@ -195,3 +203,38 @@ def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
             signal.disconnect(alive, missing_ok=True)
 
     widget.destroyed.connect(disconnect)
+
+
+def on_screen(widget: QtWidgets.QWidget) -> bool:
+    """Whether any of ``widget`` can be seen now: shown, and not clipped away by a scroll area.
+    A widget whose window is not shown (a test, an off-screen render) counts as seen, so it draws
+    at once."""
+    if not widget.window().isVisible():
+        return True
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()
+
+
+class WhenVisible(QtCore.QObject):
+    """Runs ``redraw`` on ``request()`` only while ``widget`` is shown (or its window is not, as in a
+    test or an off-screen render); a request made while it is hidden (a tab behind another, a closed dock) runs once it is shown,
+    before it is painted, so it never shows an old state."""
+
+    def __init__(self, widget: QtWidgets.QWidget, redraw):
+        super().__init__(widget)
+        self.widget = widget
+        self.redraw = redraw
+        self.behind = False  # a request is waiting for the widget to be shown
+        widget.installEventFilter(self)
+
+    def request(self, *_args) -> None:
+        if self.widget.isVisible() or not self.widget.window().isVisible():
+            self.behind = False
+            self.redraw()
+        else:
+            self.behind = True
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.Show and self.behind:
+            self.behind = False
+            self.redraw()
+        return False

@@ -16,7 +16,7 @@ from PySide6 import QtCore, QtWidgets
 from prune_viz.core.inputs import EvaluationUnavailable, layout_for
 from prune_viz.core.pruning import PruneResult, unit_norms
 from prune_viz.gui.heatmap_qt import DIVERGING, LEVEL_PERCENTILE, ColormapSpec
-from prune_viz.gui.pictures_qt import MUTED, PRUNED_LEGEND, bind, caption_label, swatch
+from prune_viz.gui.pictures_qt import MUTED, PRUNED_LEGEND, WhenVisible, bind, caption_label, swatch
 
 SIDE = 28
 GAP = 2
@@ -108,6 +108,7 @@ class UnitTileGrid(QtWidgets.QWidget):
         self.shown_units = np.zeros(0, dtype=np.int64)  # unit indices, in tile order
         self.greyed_units = np.zeros(0, dtype=np.int64)  # the shown units whose every weight is pruned
         self._columns = 1
+        self._when_visible = WhenVisible(self, self._redraw)
 
         self.caption = caption_label(self)
         self.order_box = QtWidgets.QComboBox(self)
@@ -200,7 +201,7 @@ class UnitTileGrid(QtWidgets.QWidget):
         self._redraw()
 
     def _on_pruning_changed(self, _result: PruneResult) -> None:
-        self._redraw()
+        self._when_visible.request()  # a hidden tab catches up when it is shown
 
     # -- drawing --------------------------------------------------------------------------------
     def _prepare(self) -> None:

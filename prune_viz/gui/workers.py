@@ -21,6 +21,7 @@ TensorFlow work from overlapping.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import warnings
@@ -33,7 +34,31 @@ from superqt.utils import FunctionWorker, create_worker
 from prune_viz.core.tasks import Cancelled, TaskState
 
 PROGRESS_INTERVAL_S = 0.05
+BACKGROUND_NICE = 10  # jobs' threads yield the CPU to the GUI thread when both want it (Linux)
 log = logging.getLogger(__name__)
+
+
+def yield_to_the_gui_thread() -> None:
+    """Lower the CPU priority of the calling job thread and of TensorFlow's own thread pools (their
+    threads are named "tf_..."; ones TensorFlow creates later from a job thread inherit it), so a
+    sweep or an evaluation on every core does not slow the slider. Linux only; raising a nice value
+    needs no privilege, and a thread already lower is left alone."""
+    if not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
+        return
+    threads = {threading.get_native_id()}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().startswith("tf_"):
+                    threads.add(int(tid))
+        except OSError:  # the thread has ended
+            continue
+    for tid in threads:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < BACKGROUND_NICE:
+                os.setpriority(os.PRIO_PROCESS, tid, BACKGROUND_NICE)
+        except OSError:
+            continue
 
 
 @dataclass
@@ -105,6 +130,7 @@ class Job(QObject):
 
     # -- the worker thread ------------------------------------------------------------------------
     def _work(self) -> object:
+        yield_to_the_gui_thread()
         try:
             self.task.check()  # cancelled before the pool got to it
             return self.fn(self.task)

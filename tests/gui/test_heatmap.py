@@ -7,7 +7,9 @@ import pytest
 
 from prune_viz.gui.heatmap_qt import (
     COLORMAPS,
+    PRUNED_INDEX,
     colorize,
+    colour_indices,
     display_matrix,
     strides,
     symmetric_level,
@@ -83,3 +85,37 @@ def test_heatmap_cells_drawn_from_plans_equal_the_core_masks(tied_pruner, method
                 image, _, _ = display_matrix(matrix, drawn, limit)
                 np.testing.assert_array_equal(np.isnan(image), ~full[::rs, ::cs])
             assert int((~full).sum()) == result.layer(layer.name).pruned
+
+
+def _rendered_rgb(item) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    item.render()
+    image = item.qimage.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
+
+
+@pytest.mark.parametrize("spec", list(COLORMAPS.values()), ids=list(COLORMAPS))
+def test_colour_indices_draw_the_colours_pyqtgraph_draws_for_the_values(qapp, spec):
+    """The big heatmap hands pyqtgraph colour indices, not floats: every live cell must get the
+    colour pyqtgraph gives its value, and every pruned (NaN) cell the one pruned colour."""
+    import pyqtgraph as pg
+
+    rng = np.random.default_rng(1)
+    values = (rng.normal(size=(60, 80)) * 0.7).astype(np.float32)
+    values[0, :3] = (-5.0, 0.0, 5.0)  # beyond the levels and exactly at the centre
+    pruned = rng.random(values.shape) < 0.4
+    level = 1.0
+    indices = colour_indices(np.where(pruned, np.float32(np.nan), values), level)
+    assert indices.dtype == np.uint16 and np.all(indices[pruned] == PRUNED_INDEX)
+    assert np.all(indices[~pruned] < PRUNED_INDEX)
+
+    ours = pg.ImageItem(axisOrder="row-major")
+    table = spec.indexed_lut()
+    ours.setImage(indices, autoLevels=False, levels=(0, len(table)), lut=table)
+    floats = pg.ImageItem(axisOrder="row-major")
+    floats.setImage(values, autoLevels=False, levels=(-level, level), lut=spec.lut())
+    drawn, expected = _rendered_rgb(ours), _rendered_rgb(floats)
+    assert np.array_equal(drawn[~pruned], expected[~pruned])
+    assert np.all(drawn[pruned] == np.array(spec.pruned, dtype=np.uint8))

@@ -3,6 +3,7 @@ disconnects, errors arrive as `failed`, progress and partial results on the GUI 
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from PySide6.QtCore import QThreadPool
 
 from gui_helpers import job_threads
 from prune_viz.core.tasks import TaskState
-from prune_viz.gui.workers import Job, JobQueue
+from prune_viz.gui.workers import BACKGROUND_NICE, Job, JobQueue
 
 WAIT_MS = 10_000
 
@@ -178,3 +179,23 @@ def test_a_base_exception_in_a_job_still_ends_it(qtbot, queue):
         queue.submit(job)
     assert "SystemExit" in str(blocker.args[0])
     qtbot.waitUntil(lambda: not queue.busy, timeout=WAIT_MS)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"),
+                    reason="thread priorities are set on Linux only")
+def test_a_job_runs_below_the_gui_threads_priority(qtbot, queue):
+    """A sweep or an evaluation gives way to the slider when both want a core."""
+
+    def priorities(_task: TaskState) -> tuple[int, int]:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()), threading.get_native_id()
+
+    gui_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if gui_nice >= BACKGROUND_NICE:
+        pytest.skip("the tests themselves run at a low priority")
+    job = Job(priorities, "measure")
+    with qtbot.waitSignal(job.succeeded, timeout=WAIT_MS) as blocker:
+        queue.submit(job)
+    job_nice, job_thread = blocker.args[0]
+    assert job_thread != threading.get_native_id()
+    assert job_nice >= BACKGROUND_NICE > gui_nice
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == gui_nice  # the GUI thread is untouched

@@ -1,0 +1,129 @@
+"""A k step redraws what is on screen; what is hidden (a tab behind another, a thumbnail scrolled
+out of the strip) catches up when it is shown, and then shows the current k. The slider never
+waits on a TensorFlow job. Offscreen, on the small trained MLP."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from prune_viz.core import tasks
+from prune_viz.core.pruning import count_to_prune
+from prune_viz.gui.histogram_qt import WeightHistogram
+from prune_viz.gui.tiles_qt import UnitTileGrid
+
+
+def _settle(qtbot) -> None:
+    qtbot.wait(10)  # layout, show and move events are delivered
+
+
+def test_a_hidden_tab_does_not_redraw_on_a_k_step_but_is_current_when_shown(qtbot, window):
+    tabs, tiles, histogram = window.layer_tabs, window.tiles, window.histogram
+    assert tabs.currentWidget() is histogram and not tiles.isVisible()
+    drawn = tiles.image.image
+    window.controls.slider.setValue(60)
+    _settle(qtbot)
+    assert tiles.image.image is drawn  # behind its tab, the tiles were not redrawn for k = 60
+    assert histogram.threshold == pytest.approx(window.session.result.threshold(histogram.layer_name))
+
+    tabs.setCurrentWidget(tiles)
+    _settle(qtbot)
+    fresh = UnitTileGrid(window.session)  # drawn now, from scratch, for k = 60
+    assert np.array_equal(tiles.image.image, fresh.image.image)
+    assert len(tiles.greyed_units) == len(fresh.greyed_units)
+    assert not np.array_equal(tiles.image.image, drawn)
+
+    # and the other way round: the histogram, now behind, catches up when it comes back
+    before = histogram.threshold
+    window.controls.slider.setValue(20)
+    _settle(qtbot)
+    assert histogram.threshold == before
+    tabs.setCurrentWidget(histogram)
+    _settle(qtbot)
+    reference = WeightHistogram(window.session)
+    assert histogram.threshold == pytest.approx(window.session.result.threshold(histogram.layer_name))
+    assert histogram.threshold == pytest.approx(reference.threshold) and histogram.threshold != before
+    fresh.deleteLater()
+    reference.deleteLater()
+
+
+def test_a_thumbnail_out_of_view_is_drawn_when_scrolled_into_view(qtbot, window):
+    strip = window.heatmaps.strip
+    names = list(strip.thumbnails)
+    first, second = strip.thumbnails[names[0]], strip.thumbnails[names[1]]  # both pruned by default
+    strip.setFixedWidth(first.width())  # room for the first thumbnail only
+    _settle(qtbot)
+    assert not first.visibleRegion().isEmpty() and second.visibleRegion().isEmpty()
+    shown_before, caption_before = second.image, second.text()
+    window.controls.slider.setValue(70)
+    _settle(qtbot)
+    assert np.isnan(first.image).mean() == pytest.approx(0.70, abs=0.02)  # in view: drawn for k = 70
+    assert second.image is shown_before and second.text() == caption_before  # out of view: not redrawn
+
+    strip.ensureWidgetVisible(second)  # the user scrolls to it
+    _settle(qtbot)
+    assert not second.visibleRegion().isEmpty()
+    assert np.isnan(second.image).mean() == pytest.approx(0.70, abs=0.02)  # now it shows the current k
+    stats = window.session.result.layer(names[1])
+    assert second.text() == f"{names[1]}\n{stats.sparsity * 100:.1f}% zero" != caption_before
+
+
+def test_the_selected_heatmap_is_current_when_the_heatmaps_come_back(qtbot, window):
+    """Hidden (the start page shown over them), the heatmaps keep the old mask; shown, the current one."""
+    window.stack.setCurrentWidget(window.start_page)
+    _settle(qtbot)
+    drawn = window.heatmaps.view.displayed_image().copy()
+    window.controls.slider.setValue(50)
+    assert np.array_equal(np.isnan(window.heatmaps.view.displayed_image()), np.isnan(drawn))
+    window.stack.setCurrentWidget(window.heatmaps)
+    _settle(qtbot)
+    assert int(np.isnan(window.heatmaps.view.displayed_image()).sum()) == count_to_prune(784 * 64, 50)
+
+
+class _HeldByAJob:
+    """The TensorFlow job lock held by another thread, as a running sweep or evaluation holds it;
+    notes any thread that asks for it meanwhile (and refuses the GUI thread rather than hang)."""
+
+    def __init__(self, lock):
+        self.lock = lock
+        self.asked: list[threading.Thread] = []
+
+    def __enter__(self):
+        self.asked.append(threading.current_thread())
+        if threading.current_thread() is threading.main_thread():
+            raise AssertionError("the GUI thread waited on the TensorFlow job lock")
+        self.lock.acquire()
+        return self
+
+    def __exit__(self, *exc):
+        self.lock.release()
+
+
+def test_the_slider_moves_the_heatmap_while_a_tensorflow_job_holds_the_lock(qtbot, window, monkeypatch):
+    held = _HeldByAJob(tasks._TENSORFLOW_LOCK)
+    monkeypatch.setattr(tasks, "_TENSORFLOW_LOCK", held)
+    taken, release = threading.Event(), threading.Event()
+
+    def job() -> None:
+        with tasks.tensorflow_job():
+            taken.set()
+            release.wait(60)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    try:
+        assert taken.wait(10)
+        for k in (10, 35, 60, 85):  # the user drags while the job runs
+            window.controls.slider.setValue(k)
+            qtbot.wait(5)
+            shown = window.heatmaps.view.displayed_image()
+            assert int(np.isnan(shown).sum()) == count_to_prune(784 * 64, k)
+            assert window.histogram.threshold == pytest.approx(
+                window.session.result.threshold(window.histogram.layer_name))
+        assert window.session.config.k == 85
+    finally:
+        release.set()
+        worker.join(10)
+    assert held.asked == [worker]  # only the job's thread asked for the lock
