@@ -1,7 +1,8 @@
 """Run core jobs off the GUI thread on superqt workers, one at a time, and report back on the GUI thread.
 
 A ``Job`` wraps a plain ``fn(task) -> value`` from the core in a superqt
-``FunctionWorker`` (a QRunnable in the global QThreadPool). The core function
+``FunctionWorker``, run on a new Python thread of its own (not a pooled Qt
+thread: see ``Job.start``). The core function
 gets a ``JobTask``: the core's TaskState (progress and cancel) plus ``publish``
 for partial results, such as a sweep's points. Everything a Job emits reaches
 its slots on the GUI thread. Habits kept from Orange3's concurrent helpers:
@@ -28,7 +29,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QObject, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 from superqt.utils import FunctionWorker, create_worker
 
 from prune_viz.core.tasks import Cancelled, TaskState
@@ -36,6 +37,19 @@ from prune_viz.core.tasks import Cancelled, TaskState
 PROGRESS_INTERVAL_S = 0.05
 BACKGROUND_NICE = 10  # jobs' threads yield the CPU to the GUI thread when both want it (Linux)
 log = logging.getLogger(__name__)
+
+_threads_lock = threading.Lock()
+_job_threads: set[threading.Thread] = set()  # the threads of jobs still running
+
+
+def running_job_threads(wait_s: float = 0.0) -> list[threading.Thread]:
+    """The job threads still alive after waiting up to ``wait_s`` seconds for them all to end."""
+    deadline = time.monotonic() + wait_s
+    with _threads_lock:
+        threads = list(_job_threads)
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [thread for thread in threads if thread.is_alive()]
 
 
 def yield_to_the_gui_thread() -> None:
@@ -91,6 +105,7 @@ class Job(QObject):
         self.label = kind.capitalize()  # what the status bar calls the job while it runs
         self.task = JobTask(on_progress=self._report_progress, on_partial=self._partial_from_thread.emit)
         self.worker: FunctionWorker | None = None
+        self._thread: threading.Thread | None = None
         self.running = False
         self._cancel_requested = False
         self._outcome: tuple[str, object] | None = None
@@ -107,9 +122,20 @@ class Job(QObject):
         worker.warned.connect(_log_warning)
         worker.finished.connect(self._on_worker_finished)
         self.worker = worker
-        # started here and now: worker.start() would defer it by a timer in a running event loop,
-        # and wait() must not block on a job that the blocked event loop has not started yet
-        QThreadPool.globalInstance().start(worker)
+        # A new Python thread per job, started here and now. Not Qt's thread pool: a pooled thread
+        # outlives the Python thread state PySide gives each run, and TensorFlow's bindings kept the
+        # old one, so the next TensorFlow job on that thread crashed (SIGSEGV taking the GIL).
+        self._thread = threading.Thread(target=self._run_worker, name=f"prune-viz {self.kind} job", daemon=True)
+        with _threads_lock:
+            _job_threads.add(self._thread)
+        self._thread.start()
+
+    def _run_worker(self) -> None:
+        try:
+            self.worker.run()
+        finally:
+            with _threads_lock:
+                _job_threads.discard(threading.current_thread())
 
     def cancel(self) -> None:
         """Ask the function to stop (it raises Cancelled at its next progress report) and drop
@@ -123,10 +149,12 @@ class Job(QObject):
         """Block until the function has returned and the pool thread is idle; True if both happened."""
         if self.worker is None:
             return True
+        started = time.monotonic()
         if not self._function_ended.wait(timeout):
             return False
-        # the runnable emits its last signals after the function; the global pool runs nothing else of ours
-        return QThreadPool.globalInstance().waitForDone(-1 if timeout is None else int(timeout * 1000))
+        # the worker emits its last signals after the function, then its thread ends
+        self._thread.join(None if timeout is None else max(0.0, timeout - (time.monotonic() - started)))
+        return not self._thread.is_alive()
 
     # -- the worker thread ------------------------------------------------------------------------
     def _work(self) -> object:

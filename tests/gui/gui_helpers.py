@@ -6,10 +6,8 @@ WAIT_MS = 120_000  # generous: a worker may share 2 cores with the rest of the s
 
 
 def job_threads(timeout_ms: int = WAIT_MS) -> list[str]:
-    """The job workers (superqt runnables in Qt's global thread pool) still running after waiting up to
-    ``timeout_ms`` for them: after a job reported, its runnable only has its last signals to emit."""
-    from PySide6.QtCore import QThreadPool
+    """The names of the job threads still running after waiting up to ``timeout_ms`` for them: after
+    a job reported, its worker only has its last signals to emit."""
+    from prune_viz.gui.workers import running_job_threads
 
-    pool = QThreadPool.globalInstance()
-    pool.waitForDone(timeout_ms)
-    return [f"pool worker {i + 1}" for i in range(pool.activeThreadCount())]
+    return [thread.name for thread in running_job_threads(timeout_ms / 1000)]

@@ -7,17 +7,16 @@ import os
 import threading
 
 import pytest
-from PySide6.QtCore import QThreadPool
 
 from gui_helpers import job_threads
 from prune_viz.core.tasks import TaskState
-from prune_viz.gui.workers import BACKGROUND_NICE, Job, JobQueue
+from prune_viz.gui.workers import BACKGROUND_NICE, Job, JobQueue, running_job_threads
 
 WAIT_MS = 10_000
 
 
 def _active_workers() -> int:
-    return QThreadPool.globalInstance().activeThreadCount()
+    return len(running_job_threads())
 
 
 @pytest.fixture
