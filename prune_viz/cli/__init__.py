@@ -11,19 +11,22 @@ from __future__ import annotations
 import os
 import sys
 
-from prune_viz.cli.errors import USER_ERRORS, user_error_message
-from prune_viz.cli.parser import COMMANDS, build_parser
-from prune_viz.core.tasks import Cancelled
+from prune_viz.cli.command_names import COMMAND_NAMES
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ banner is noise on a terminal
-    if not argv or argv[0] not in (*COMMANDS, "-h", "--help", "--version"):
-        # anything that is not a subcommand (a model path, GUI options) opens the app
+    if not argv or argv[0] not in (*COMMAND_NAMES, "-h", "--help", "--version"):
+        # anything that is not a subcommand (a model path, GUI options) opens the app, which shows
+        # its first window before it imports the rest
         from prune_viz.gui.app import run_app
 
         return run_app(argv)
+    from prune_viz.cli.errors import USER_ERRORS, user_error_message
+    from prune_viz.cli.parser import COMMANDS, build_parser
+    from prune_viz.core.tasks import Cancelled
+
     args = build_parser().parse_args(argv)
     try:
         from prune_viz.core.tf_runtime import import_tensorflow

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 
-from prune_viz.cli import bench, compare, evaluate, export, finetune, flips, inspect, sweep, train
 from prune_viz.cli.arguments import OneLineErrorParser
+from prune_viz.cli.command_names import COMMAND_NAMES
 
 # name -> module with add_parser(subparsers) and run(args) -> exit code; in --help order
-COMMANDS = {module.NAME: module
-            for module in (inspect, evaluate, compare, train, sweep, flips, export, finetune, bench)}
+COMMANDS = {name: importlib.import_module(f"prune_viz.cli.{name}") for name in COMMAND_NAMES}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,9 +1,11 @@
 """``prune-viz [MODEL] [options]``: start the desktop app, or render one window image and exit.
 
-Start-up order: the window is shown and painted first, then the model opens in
-a worker (which imports TensorFlow), so the window appears in about a second.
-Set PRUNE_VIZ_TIMING=1 to print the seconds from process start to first paint
-and to model ready on stderr.
+Start-up order: a start-up window (the icon and "Starting prune-viz...") is painted
+as soon as Qt is loaded, before NumPy, pyqtgraph and the views are imported and
+built; then the main window is shown and painted, and only then does the model open
+in a worker (which imports TensorFlow). Set PRUNE_VIZ_TIMING=1 to print the seconds
+from process start to the first paint, to the main window's paint and to model ready
+on stderr.
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ import sys
 import time
 from pathlib import Path
 
-from prune_viz.core.inputs import PREPROCESSING
-from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningError, parse_k
-
 SCREENSHOT_SETTLE_MS = 300  # let the last layout and repaint happen before grabbing
 
 
 def _k_arg(text: str) -> float:
+    from prune_viz.core.pruning import PruningError, parse_k
+
     try:
         return parse_k(text)
     except PruningError as exc:
@@ -38,6 +39,9 @@ def _size_arg(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from prune_viz.core.inputs import PREPROCESSING
+    from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES
+
     parser = argparse.ArgumentParser(
         prog="prune-viz",
         description="A desktop lab for neural-network pruning. Subcommands (inspect, evaluate, ...) "
@@ -84,12 +88,75 @@ _IMPORTED_AT = time.perf_counter()
 
 
 def run_app(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
     timing = os.environ.get("PRUNE_VIZ_TIMING") == "1"
+    if "-h" in argv or "--help" in argv:
+        build_parser().parse_args(argv)  # prints the help and exits, with no window
 
-    from PySide6.QtCore import QEvent, QObject, QTimer
-    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "prune-viz"])
+    splash = _show_start_up_window(app, timing)
+    try:
+        return _run(argv, app, splash, timing)
+    finally:
+        splash.close()
+
+
+class _PaintWatch:
+    """Calls ``then`` once, after the first paint of the widgets it watches."""
+
+    def __init__(self, then):
+        from PySide6.QtCore import QEvent, QObject, QTimer
+
+        outer = self
+
+        class Filter(QObject):
+            def eventFilter(self, obj, event):
+                if not outer.done and event.type() == QEvent.Type.Paint:
+                    outer.done = True
+                    QTimer.singleShot(0, then)
+                return False
+
+        self.done = False
+        self.filter = Filter()
+
+
+def _show_start_up_window(app, timing: bool):
+    """The app's icon in a frameless window, painted before anything slow is imported. (A plain
+    label: QSplashScreen's first show loads the font database, which takes about a second.)"""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPixmap
+    from PySide6.QtWidgets import QLabel
+
+    from prune_viz.assets import asset
+
+    icon = asset("prune-viz-256.png")
+    splash = QLabel()
+    splash.setWindowFlags(Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
+    splash.setWindowTitle("Starting prune-viz")
+    if icon is not None:
+        splash.setPixmap(QPixmap(str(icon)))
+    splash.adjustSize()
+    screen = app.primaryScreen()
+    if screen is not None:
+        splash.move(screen.availableGeometry().center() - splash.rect().center())
+    if timing:
+        watch = _PaintWatch(lambda: print(f"first paint after {_process_age():.3f} s (start-up window)",
+                                          file=sys.stderr))
+        splash.installEventFilter(watch.filter)
+        splash.watch = watch  # kept as long as the window
+    splash.show()
+    app.processEvents()  # the paint, and the timing print right after it
+    app.processEvents()
+    return splash
+
+
+def _run(argv: list[str], app, splash, timing: bool) -> int:
+    args = build_parser().parse_args(argv)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
 
     from prune_viz.assets import asset, demo_model_path
     from prune_viz.core.session import Session
@@ -97,7 +164,6 @@ def run_app(argv: list[str] | None = None) -> int:
     from prune_viz.gui.heatmap_qt import HIGH_CONTRAST
     from prune_viz.gui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "prune-viz"])
     app.setApplicationName("prune-viz")
     app.setOrganizationName("prune-viz")
     app.setDesktopFileName("io.github.pruneviz.PruneViz")  # the .desktop file name (Wayland app_id)
@@ -167,30 +233,18 @@ def run_app(argv: list[str] | None = None) -> int:
             fail("--screenshot needs a MODEL (no bundled demo model was found)")
             return 2
 
-    class FirstPaint(QObject):
-        """Opens the model only after the window's first paint, so TensorFlow never delays it."""
-
-        def __init__(self):
-            super().__init__()
-            self.done = False
-
-        def eventFilter(self, obj, event):
-            if not self.done and event.type() == QEvent.Type.Paint:
-                self.done = True
-                QTimer.singleShot(0, after_first_paint)
-            return False
-
     def after_first_paint() -> None:
+        splash.close()
         if timing:
-            print(f"first paint after {_process_age():.3f} s", file=sys.stderr)
-        if model is not None:
+            print(f"main window painted after {_process_age():.3f} s", file=sys.stderr)
+        if model is not None:  # TensorFlow is imported after the window shows, so it never delays it
             window.open_path(model, **config)
 
-    painted = FirstPaint()
-    window.installEventFilter(painted)
+    painted = _PaintWatch(after_first_paint)
+    window.installEventFilter(painted.filter)
     window.show()
     code = app.exec()
-    window.removeEventFilter(painted)
+    window.removeEventFilter(painted.filter)
     window.close()
     return exit_code["value"] if exit_code["value"] else code
 
