@@ -6,7 +6,8 @@ weight's bucket (2 bytes per weight). An order statistic then needs the sorted
 contents of one bucket only: a bucket is read when first asked for (its weights
 found through the kept buckets, sorted with their flat positions) and kept in a
 small cache, so a k step costs one bucket, not a sort of the matrix. Matrices of
-up to SORTED_WHOLE weights are sorted whole when opened instead.
+up to SORTED_WHOLE weights are sorted whole when opened instead (their bit patterns,
+of which the low 16 bits are kept: 2 bytes per weight too).
 
 NaNs count as equal to each other and larger than infinity. Ties keep their flat
 order, so the m-th weight equal to t in flat order is one lookup too.
@@ -25,7 +26,8 @@ import numpy as np
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
 CACHED_BUCKETS = 64  # sorted buckets kept per matrix: a slider drag revisits the same few ...
 CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a bucket may hold 1%)
-SORTED_WHOLE = 1 << 20  # matrices up to this many weights are sorted whole at once: a few MB, and no pass per k
+SORTED_WHOLE = 1 << 22  # matrices up to this many weights are sorted whole when opened (2 bytes per weight, as
+# the buckets of the others): a k step is then lookups only
 _COUNT_CHUNK = 1 << 20
 _ABS_MASK = np.uint32(0x7FFFFFFF)
 _INF_BITS = np.uint32(0x7F800000)
@@ -83,10 +85,11 @@ class MagnitudeOrder:
         self._position_type = np.int32 if len(self) < 2**31 else np.int64
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()  # the GUI thread and a job thread may ask at once
-        self._whole: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
+        self._whole: np.ndarray | None = None  # low 16 bits of every |w|, ascending
         if len(self) <= SORTED_WHOLE:
-            every = [int(b) for b in np.flatnonzero(counts)]
-            self._whole = self._sorted(every, *self._gather(every)) if every else {}
+            ordered = np.concatenate([np.zeros(0, np.uint32), *(abs_bits(block) for block in blocks())])
+            ordered.sort()
+            self._whole = ordered.astype(np.uint16)
             self._highs = []
 
     def __len__(self) -> int:
@@ -96,8 +99,9 @@ class MagnitudeOrder:
     def nbytes(self) -> int:
         """Memory held: the bucket of every weight, the bucket offsets and the cached buckets."""
         with self._lock:
-            cached = sum(lows.nbytes + positions.nbytes
-                         for lows, positions in [*self._cache.values(), *(self._whole or {}).values()])
+            cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
+        if self._whole is not None:
+            cached += self._whole.nbytes
         return sum(h.nbytes for h in self._highs) + self._starts.nbytes + self.column_max.nbytes + cached
 
     @property
@@ -112,9 +116,11 @@ class MagnitudeOrder:
         return _bits_of(value) >> 16
 
     # -- buckets, read on demand --------------------------------------------------------------
-    def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+    def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(low 16 bits ascending, flat positions) of the weights in bucket ``b``; equal values
-        keep their flat order."""
+        keep their flat order. A matrix sorted whole keeps no positions (None)."""
+        if self._whole is not None:
+            return self._whole[self._starts[b] : self._starts[b + 1]], None
         return self._read({b})[b]
 
     def prefetch(self, buckets: Iterable[int]) -> None:
@@ -123,7 +129,7 @@ class MagnitudeOrder:
 
     def _read(self, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         if self._whole is not None:
-            return {b: self._whole.get(b) or self._empty() for b in wanted}
+            return {}
         with self._lock:
             found = {b: self._cache[b] for b in wanted if b in self._cache}
             for b in found:
@@ -212,7 +218,17 @@ class MagnitudeOrder:
         bits = _bits_of(value)
         lows, positions = self.bucket(bits >> 16)
         low = np.uint16(bits & 0xFFFF)
-        return positions[np.searchsorted(lows, low, side="left") : np.searchsorted(lows, low, side="right")]
+        first, end = np.searchsorted(lows, low, side="left"), np.searchsorted(lows, low, side="right")
+        if positions is not None:
+            return positions[first:end]
+        if first == end:  # a matrix sorted whole: look for them, if there are any
+            return np.zeros(0, self._position_type)
+        found, offset = [], 0
+        for block in self._blocks():
+            flat = abs_bits(block)
+            found.append((np.flatnonzero(flat == bits) + offset).astype(self._position_type))
+            offset += flat.size
+        return np.concatenate(found)
 
     def histogram(self, bins: int) -> tuple[np.ndarray, np.ndarray]:
         """(counts, edges) of the finite |w| from 0 up to the largest, like ``np.histogram`` with

@@ -63,9 +63,11 @@ def test_counts_match_searchsorted(either_way):
     assert found.count_below(np.nan) == np.count_nonzero(~np.isnan(expected)) == matrix.size - 4
 
 
-def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for():
+def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for(monkeypatch):
     matrix = np.random.default_rng(0).normal(size=(2200, 500)).astype(np.float32)
-    assert matrix.size > magnitudes.SORTED_WHOLE
+    whole = MagnitudeOrder(_blocks(matrix, 300))  # sorted whole: 2 bytes per weight too
+    assert whole.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     found = MagnitudeOrder(_blocks(matrix, 300))
     assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
     expected = np.sort(np.abs(matrix).ravel())
@@ -126,9 +128,9 @@ def test_histogram_equals_numpy_histogram_of_the_finite_magnitudes(bins, scale, 
     np.testing.assert_array_equal(counts, expected)
 
 
-def test_histogram_is_read_from_the_bucket_counts():
+def test_histogram_is_read_from_the_bucket_counts(monkeypatch):
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     matrix = np.random.default_rng(4).normal(scale=0.02, size=(3000, 400)).astype(np.float32)
-    assert matrix.size > magnitudes.SORTED_WHOLE
     found = MagnitudeOrder(_blocks(matrix, 200))
     found.max()  # the largest |w|'s bucket is read to place the top edge
     cached = found.nbytes
