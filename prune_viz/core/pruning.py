@@ -603,8 +603,8 @@ def _block_ops() -> dict:
     |w| == t before the cut cell, ``unit`` prunes the columns not kept. NaN weights are kept."""
     import tensorflow as tf
 
-    def above(block, t):
-        return tf.where(tf.logical_not(tf.abs(block) <= t), block, tf.zeros_like(block))
+    def above(block, t):  # three passes when run eagerly: the zero is a broadcast scalar
+        return tf.where(tf.abs(block) <= t, tf.zeros((), block.dtype), block)
 
     def cut(block, t, r0, cut_row, cut_col):
         magnitude = tf.abs(block)
@@ -612,10 +612,10 @@ def _block_ops() -> dict:
         cols = tf.range(tf.shape(block)[1])[None, :]
         before_cut = tf.logical_or(rows < cut_row, tf.logical_and(rows == cut_row, cols < cut_col))
         pruned = tf.logical_or(magnitude < t, tf.logical_and(magnitude == t, before_cut))
-        return tf.where(pruned, tf.zeros_like(block), block)
+        return tf.where(pruned, tf.zeros((), block.dtype), block)
 
     def unit(block, kept):
-        return tf.where(kept[None, :], block, tf.zeros_like(block))
+        return tf.where(kept[None, :], block, tf.zeros((), block.dtype))
 
     return {"above": above, "cut": cut, "unit": unit}
 
