@@ -158,6 +158,16 @@ def symmetric_level(matrix: np.ndarray) -> float:
     return level if level > 0 else (float(magnitude.max()) or 1.0)
 
 
+def layer_level(magnitudes) -> float:
+    """symmetric_level of a layer from its MagnitudeOrder: the LEVEL_PERCENTILE-th |w| of all its
+    finite weights, looked up in the order the pruner keeps rather than sorted from a sample."""
+    finite = magnitudes.count_below(np.inf)
+    if finite == 0:
+        return 1.0
+    level = float(magnitudes.value_at(int(LEVEL_PERCENTILE / 100 * (finite - 1))))
+    return level if level > 0 else (float(magnitudes.value_at(finite - 1)) or 1.0)
+
+
 def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
     """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
     the entry pyqtgraph would pick for the float value, so the colours are the same, but a k step
@@ -595,7 +605,7 @@ class LayerHeatmaps(QWidget):
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
         self._pixel_layer = first_layer_seeing_pixels(opened)
         self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
-        self.levels = {name: symmetric_level(m) for name, m in self._matrices.items()}
+        self.levels = {name: layer_level(opened.pruner.magnitudes(name)) for name in self._matrices}
         self.strip.set_layers(list(self._layers))
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)

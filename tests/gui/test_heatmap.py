@@ -12,6 +12,7 @@ from prune_viz.gui.heatmap_qt import (
     colour_indices,
     display_matrix,
     strides,
+    layer_level,
     symmetric_level,
 )
 
@@ -51,6 +52,20 @@ def test_levels_are_symmetric_and_ignore_a_single_outlier():
     matrix[0, 0] = 50.0
     assert symmetric_level(matrix) == np.float32(0.1)
     assert symmetric_level(np.zeros((3, 3), np.float32)) == 1.0
+
+
+@pytest.mark.parametrize("shape", [(100, 100), (3000, 1500)])  # sorted whole, and read bucket by bucket
+def test_a_layers_level_is_its_percentile_of_the_magnitudes(shape):
+    from prune_viz.core.magnitudes import MagnitudeOrder
+
+    matrix = np.random.default_rng(2).normal(scale=0.05, size=shape).astype(np.float32)
+    matrix[0, :5] = [50.0, np.nan, np.inf, -np.inf, 0.0]  # outliers and non-finite weights do not set it
+    order = MagnitudeOrder(lambda: (matrix[r : r + 700] for r in range(0, len(matrix), 700)))
+    finite = np.sort(np.abs(matrix[np.isfinite(matrix)]))
+    assert layer_level(order) == finite[int(0.995 * (finite.size - 1))]
+    assert layer_level(order) == pytest.approx(symmetric_level(matrix), rel=0.02)
+    zeros = np.zeros((3, 3), np.float32)
+    assert layer_level(MagnitudeOrder(lambda: iter([zeros]))) == 1.0
 
 
 @pytest.fixture(scope="module")
