@@ -26,7 +26,7 @@ import numpy as np
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
 CACHED_BUCKETS = 64  # sorted buckets kept per matrix: a slider drag revisits the same few ...
 CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a bucket may hold 1%)
-SORTED_WHOLE = 1 << 22  # matrices up to this many weights are sorted whole when opened (2 bytes per weight, as
+SORTED_WHOLE = 1 << 20  # matrices up to this many weights are sorted whole when opened (2 bytes per weight, as
 # the buckets of the others): a k step is then lookups only
 _COUNT_CHUNK = 1 << 20
 _ABS_MASK = np.uint32(0x7FFFFFFF)
