@@ -59,8 +59,9 @@ def _as_float(bits: int) -> np.float32:
 class MagnitudeOrder:
     """Ascending |w| of a (rows, units) matrix given as row blocks.
 
-    ``blocks`` is called once here and again whenever a bucket is first needed; it must
-    yield the same 2-D row blocks, in order, every time. ``column_max`` (the largest |w| of
+    ``blocks`` is called when the matrix is opened (twice if it is sorted whole) and again
+    whenever a bucket or tie positions are first needed; it must yield the same 2-D row blocks,
+    in order, every time. ``column_max`` (the largest |w| of
     each column, NaN above all) is gathered on the way."""
 
     def __init__(self, blocks: Callable[[], Iterable[np.ndarray]]):

@@ -1,7 +1,7 @@
 """``prune-viz [MODEL] [options]``: start the desktop app, or render one window image and exit.
 
-Start-up order: a start-up window (the icon and "Starting prune-viz...") is painted
-as soon as Qt is loaded, before NumPy, pyqtgraph and the views are imported and
+Start-up order: a start-up window (the app's icon, frameless) is painted as soon
+as Qt is loaded, before NumPy, pyqtgraph and the views are imported and
 built; then the main window is shown and painted, and only then does the model open
 in a worker (which imports TensorFlow). Set PRUNE_VIZ_TIMING=1 to print the seconds
 from process start to the first paint, to the main window's paint and to model ready
