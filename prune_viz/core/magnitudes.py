@@ -112,80 +112,44 @@ class MagnitudeOrder:
         view.flags.writeable = False
         return view
 
-    @staticmethod
-    def bucket_of(value) -> int:
-        return _bits_of(value) >> 16
-
     # -- buckets, read on demand --------------------------------------------------------------
     def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(low 16 bits ascending, flat positions) of the weights in bucket ``b``; equal values
         keep their flat order. A matrix sorted whole keeps no positions (None)."""
         if self._whole is not None:
             return self._whole[self._starts[b] : self._starts[b + 1]], None
-        return self._read({b})[b]
-
-    def prefetch(self, buckets: Iterable[int]) -> None:
-        """Read the buckets not cached yet, all in one pass."""
-        self._read(set(buckets))
-
-    def _read(self, wanted: set[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        if self._whole is not None:
-            return {}
         with self._lock:
-            found = {b: self._cache[b] for b in wanted if b in self._cache}
-            for b in found:
+            found = self._cache.get(b)
+            if found is not None:
                 self._cache.move_to_end(b)
-        missing = sorted(wanted - found.keys())
-        if not missing:
-            return found
+                return found
         # read outside the lock: a thread never waits for another's pass (at worst both read a bucket)
-        empty = [b for b in missing if self._starts[b] == self._starts[b + 1]]
-        found.update((b, self._empty()) for b in empty)
-        missing = [b for b in missing if b not in empty]
-        if missing:
-            found.update(self._sorted(missing, *self._gather(missing)))
+        if self._starts[b] == self._starts[b + 1]:
+            found = np.zeros(0, np.uint16), np.zeros(0, self._position_type)
+        else:
+            found = self._read(b)
         with self._lock:
-            self._cache.update(found)
+            self._cache[b] = found
             held = sum(len(lows) for lows, _ in self._cache.values())
             limit = len(self) * CACHED_SHARE
-            while len(self._cache) > len(wanted) and (len(self._cache) > CACHED_BUCKETS or held > limit):
+            while len(self._cache) > 1 and (len(self._cache) > CACHED_BUCKETS or held > limit):
                 held -= len(self._cache.popitem(last=False)[1][0])
         return found
 
-    def _empty(self) -> tuple[np.ndarray, np.ndarray]:
-        return np.zeros(0, np.uint16), np.zeros(0, self._position_type)
-
-    def _gather(self, buckets: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The bit patterns and flat positions of every weight in ``buckets``, in flat order."""
-        if len(buckets) == 1:
-            only = np.uint16(buckets[0])
-            select: Callable[[np.ndarray], np.ndarray] = lambda highs: highs == only  # noqa: E731
-        else:
-            table = np.zeros(BUCKETS, bool)
-            table[buckets] = True
-            select = table.__getitem__
-        bits, positions, offset = [], [], 0
+    def _read(self, b: int) -> tuple[np.ndarray, np.ndarray]:
+        """Bucket ``b``'s low 16 bits ascending and their flat positions, ties in flat order (a
+        stable radix sort of 16-bit keys), from one pass over the kept buckets."""
+        only = np.uint16(b)
+        lows, positions, offset = [], [], 0
         for highs, block in zip(self._highs, self._blocks(), strict=True):
-            hits = np.flatnonzero(select(highs))
+            hits = np.flatnonzero(highs == only)
             if hits.size:
-                bits.append(abs_bits(np.ascontiguousarray(block).reshape(-1)[hits]))
+                lows.append(abs_bits(np.ascontiguousarray(block).reshape(-1)[hits]).astype(np.uint16))
                 positions.append((hits + offset).astype(self._position_type))
             offset += highs.size
-        return np.concatenate(bits), np.concatenate(positions)
-
-    @staticmethod
-    def _sorted(buckets: list[int], bits: np.ndarray, positions: np.ndarray) -> dict:
-        """bucket -> (low bits ascending, positions), ties in flat order: two stable radix sorts of
-        16-bit keys (low bits, then bucket)."""
-        order = np.argsort(bits.astype(np.uint16), kind="stable")
-        if len(buckets) > 1:
-            order = order[np.argsort((bits[order] >> 16).astype(np.uint16), kind="stable")]
-        bits, positions = bits[order], positions[order]
-        ends = np.searchsorted(bits >> 16, np.asarray(buckets, np.uint32), side="right")
-        starts = [0, *ends[:-1]]
-        return {b: (bits[start:end].astype(np.uint16),
-                    positions[start:end].copy() if len(buckets) > 1 else positions[start:end])
-                for b, start, end in zip(buckets, starts, ends, strict=True)}
+        lows, positions = np.concatenate(lows), np.concatenate(positions)
+        order = np.argsort(lows, kind="stable")
+        return lows[order], positions[order]
 
     # -- order statistics ---------------------------------------------------------------------
     def value_at(self, rank: int) -> np.float32:
