@@ -3,6 +3,8 @@ the layer list, readouts."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -232,6 +234,11 @@ class PruningControls(QGroupBox):
         self.readout.setText("<br>".join(lines))
 
 
+def _set_text(item: QTreeWidgetItem, column: int, text: str) -> None:
+    if item.text(column) != text:  # an unchanged cell is not repainted
+        item.setText(column, text)
+
+
 class LayerList(QTreeWidget):
     """One row per prunable matrix: include checkbox, kind, shape, zeros, pruned units."""
 
@@ -258,7 +265,7 @@ class LayerList(QTreeWidget):
         self._on_model_changed(session.model)
 
     def _on_model_changed(self, opened) -> None:
-        with QSignalBlocker(self):
+        with self._batch():
             self.clear()
             self.items = {}
             for layer in (opened.layers if opened else []):
@@ -284,23 +291,42 @@ class LayerList(QTreeWidget):
         return frozenset(name for name, item in self.items.items()
                          if item.checkState(0) == Qt.CheckState.Checked)
 
+    @contextmanager
+    def _batch(self):
+        """Cell changes without item signals, and with the columns sized to their contents once at the
+        end (a column sized to its contents measures every row again each time a cell is set)."""
+        header = self.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        try:
+            with QSignalBlocker(self):
+                yield
+        finally:
+            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
     def _show_included(self, config: PruningConfig) -> None:
-        with QSignalBlocker(self):
-            for name, item in self.items.items():
-                item.setCheckState(0, Qt.CheckState.Checked if name in config.included else Qt.CheckState.Unchecked)
+        with self._batch():
+            self._tick_included(config)
+
+    def _tick_included(self, config: PruningConfig) -> None:
+        for name, item in self.items.items():
+            state = Qt.CheckState.Checked if name in config.included else Qt.CheckState.Unchecked
+            if item.checkState(0) != state:
+                item.setCheckState(0, state)
 
     def _show_result(self, result: PruneResult) -> None:
-        self._show_included(result.config)
-        with QSignalBlocker(self):
+        with self._batch():
+            self._tick_included(result.config)
             for stats in result.layers:
                 item = self.items.get(stats.name)
                 if item is None:
                     continue
-                item.setText(3, percent(stats.sparsity))
-                item.setText(4, f"{stats.pruned_units} / {stats.units}"
-                             + (" + bias/BN" if stats.vector_entries else ""))
-                item.setToolTip(4, f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with "
-                                   "the removed units" if stats.vector_entries else "")
+                _set_text(item, 3, percent(stats.sparsity))
+                _set_text(item, 4, f"{stats.pruned_units} / {stats.units}"
+                          + (" + bias/BN" if stats.vector_entries else ""))
+                tip = (f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
+                       if stats.vector_entries else "")
+                if item.toolTip(4) != tip:
+                    item.setToolTip(4, tip)
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column == 0 and self.session.model is not None:

@@ -603,6 +603,7 @@ class LayerHeatmaps(QWidget):
 
     def _on_model_changed(self, opened) -> None:
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
+        self._unit_vectors: dict[str, tuple[list[str], np.ndarray | None]] = {}
         self._pixel_layer = first_layer_seeing_pixels(opened)
         self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
         self.levels = {name: layer_level(opened.pruner.magnitudes(name)) for name in self._matrices}
@@ -657,11 +658,19 @@ class LayerHeatmaps(QWidget):
         self.view.show_matrix(name, description, self._matrices[name],
                               self.kept_matrix(name, limit=display_limit()), self.levels[name],
                               rows_are_pixels=name == self._pixel_layer)
-        vectors = layer.unit_vectors
+        labels, vectors = self._vectors(name)
         result = self.session.result
-        self.view.show_vectors([v.label for v in vectors],
-                               np.stack([v.original for v in vectors]) if vectors else None,
-                               result.removed_units(name) if result is not None else None)
+        self.view.show_vectors(labels, vectors, result.removed_units(name) if result is not None else None)
+
+    def _vectors(self, name: str) -> tuple[list[str], np.ndarray | None]:
+        """The labels and stacked originals of ``name``'s unit vectors, stacked once: the same array on
+        every k step lets the view see that the strips are unchanged."""
+        found = self._unit_vectors.get(name)
+        if found is None:
+            vectors = self._layers[name].unit_vectors
+            found = ([v.label for v in vectors], np.stack([v.original for v in vectors]) if vectors else None)
+            self._unit_vectors[name] = found
+        return found
 
     def _on_pruning_changed(self, result) -> None:
         """A new mask: redraw the thumbnails in view and the selected matrix (if this widget is

@@ -18,6 +18,7 @@ from prune_viz.gui.pictures_qt import (
     LIGHT,
     PRUNED,
     PRUNED_LEGEND,
+    SteadyCaption,
     Theme,
     WhenVisible,
     bind,
@@ -115,7 +116,7 @@ class WeightHistogram(QtWidgets.QWidget):
         )
         self.plot.addItem(self.threshold_line, ignoreBounds=True)
 
-        self.summary = caption_label(self)
+        self.summary = SteadyCaption(self)
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -226,7 +227,7 @@ class WeightHistogram(QtWidgets.QWidget):
             why = ("no model open" if session.model is None
                    else f"the model has no prunable layer named {self._layer_name}")
             self.caption.setText(f"<b>Weight histogram</b>: {why}.")
-            self.summary.setText("")
+            self.summary.show_text("")
             return
         result = session.result
         config = result.config if result is not None else session.config
@@ -279,7 +280,8 @@ class WeightHistogram(QtWidgets.QWidget):
                     "the number the threshold cuts")
         )
         legend = f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
-        self.summary.setText(f"{legend} &nbsp;&nbsp; {self._summary(layer, result, threshold)}")
+        self.summary.show_text(f"{legend} &nbsp;&nbsp; {self._summary(layer, result, threshold)}",
+                               (layer.name, config.method, config.scope, config.criterion, log))
 
     def _show_curve(self, curve: pg.PlotDataItem, part, log: bool = False) -> None:
         if part is None:

@@ -186,6 +186,30 @@ def caption_label(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QLabel:
     return label
 
 
+class SteadyCaption(QtWidgets.QLabel):
+    """A wrapped caption under a picture whose height only grows while what it describes stays the
+    same: a k step's shorter text would otherwise hand a line back to the picture, which would then be
+    laid out and drawn again from scratch. Text about something else (``about``: another layer or
+    setting), a new width or font start afresh."""
+
+    def __init__(self, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._about = None
+
+    def show_text(self, text: str, about=None) -> None:
+        about = (about, self.width(), self.font().key())
+        if about != self._about or not self.isVisible():  # a hidden label's width is not its own yet
+            self._about = about
+            self.setMinimumHeight(0)
+        self.setText(text)
+        if self.isVisible():
+            needed = self.heightForWidth(self.width())
+            if needed > self.minimumHeight():
+                self.setMinimumHeight(needed)
+
+
 def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
     """Connect a psygnal ``signal`` to ``slot`` for as long as the Qt ``widget`` lives.
 
