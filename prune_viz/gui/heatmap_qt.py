@@ -168,6 +168,35 @@ def layer_level(magnitudes) -> float:
     return level if level > 0 else (float(magnitudes.value_at(finite - 1)) or 1.0)
 
 
+@dataclass(frozen=True)
+class LayerPicture:
+    """What the heatmaps draw of one layer that no k changes."""
+
+    matrix: np.ndarray  # the (fan_in, units) original weights
+    level: float  # the colours' +-level (layer_level)
+    thumbnail: np.ndarray  # the matrix strided for a thumbnail, float32
+    thumbnail_indices: np.ndarray  # its lut_indices at the level
+
+
+@dataclass(frozen=True)
+class HeatmapData:
+    """Every layer's LayerPicture for one opened model. Plain numpy (and the pruner's sorted
+    magnitudes), so the open job can make it off the GUI thread, where a big model's levels take a while."""
+
+    opened: object
+    layers: dict[str, LayerPicture]
+
+
+def heatmap_data(opened) -> HeatmapData:
+    pictures = {}
+    for layer in opened.layers if opened is not None else []:
+        matrix = layer.as_matrix(layer.original)
+        level = layer_level(opened.pruner.magnitudes(layer.name))
+        thumbnail, _, _ = display_matrix(matrix, None, THUMBNAIL_PIXELS)
+        pictures[layer.name] = LayerPicture(matrix, level, thumbnail, lut_indices(thumbnail, level))
+    return HeatmapData(opened, pictures)
+
+
 def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
     """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
     the entry pyqtgraph would pick for the float value, so the colours are the same, but a k step
@@ -179,14 +208,19 @@ def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
     return index
 
 
-def colorize(image: np.ndarray, level: float, spec: ColormapSpec) -> np.ndarray:
-    """RGB uint8 of a NaN-for-pruned image, for thumbnails."""
-    lut = spec.lut()
+def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
+    """uint8 entries of ``ColormapSpec.lut`` for ``image`` coloured at +-``level`` (NaN: the middle
+    entry, drawn pruned by ``colorize``)."""
     finite = np.isfinite(image)
     scaled = np.where(finite, (np.nan_to_num(image) + level) / (2 * level), 0.5)
-    index = np.clip((scaled * 255).round(), 0, 255).astype(np.uint8)
-    rgb = lut[index]
-    rgb[~finite] = spec.pruned
+    return np.clip((scaled * 255).round(), 0, 255).astype(np.uint8)
+
+
+def colorize(image: np.ndarray, level: float, spec: ColormapSpec, indices: np.ndarray | None = None) -> np.ndarray:
+    """RGB uint8 of a NaN-for-pruned image, for thumbnails; ``indices``: ``lut_indices`` of the same
+    image unpruned, when they are kept from one k to the next."""
+    rgb = spec.lut()[lut_indices(image, level) if indices is None else indices]
+    rgb[~np.isfinite(image)] = spec.pruned
     return np.ascontiguousarray(rgb)
 
 
@@ -493,9 +527,11 @@ class Thumbnail(QToolButton):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.image: np.ndarray | None = None  # the displayed (strided, NaN-for-pruned) matrix
 
-    def show_image(self, image: np.ndarray, level: float, spec: ColormapSpec, caption: str) -> None:
+    def show_image(self, image: np.ndarray, level: float, spec: ColormapSpec, caption: str,
+                   indices: np.ndarray | None = None) -> None:
+        """``image``: NaN where pruned; ``indices``: ``lut_indices`` of it unpruned, if kept."""
         self.image = image
-        pixmap = rgb_to_pixmap(colorize(image, level, spec)).scaled(
+        pixmap = rgb_to_pixmap(colorize(image, level, spec, indices)).scaled(
             THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation)
         self.setIcon(pixmap)
@@ -581,8 +617,8 @@ class LayerHeatmaps(QWidget):
         self.session = session
         self.spec = DIVERGING
         self.selected = ""
-        self._matrices: dict[str, np.ndarray] = {}
-        self.levels: dict[str, float] = {}  # each layer's colour level (+-), from its original weights
+        self.data = heatmap_data(None)
+        self._prepared: HeatmapData | None = None  # made for a model about to be set (prepare)
         self._layers: dict = {}
         self._pixel_layer: str | None = None
         self.strip = ThumbnailStrip()
@@ -601,12 +637,21 @@ class LayerHeatmaps(QWidget):
         session.pruning_changed.connect(self._on_pruning_changed)
         self._on_model_changed(session.model)
 
+    @property
+    def levels(self) -> dict[str, float]:
+        """Each layer's colour level (+-), from its original weights."""
+        return {name: picture.level for name, picture in self.data.layers.items()}
+
+    def prepare(self, data: HeatmapData) -> None:
+        """Use ``data`` (made off the GUI thread) when its model is set, rather than making it then."""
+        self._prepared = data
+
     def _on_model_changed(self, opened) -> None:
+        prepared, self._prepared = self._prepared, None
+        self.data = prepared if prepared is not None and prepared.opened is opened else heatmap_data(opened)
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
         self._unit_vectors: dict[str, tuple[list[str], np.ndarray | None]] = {}
         self._pixel_layer = first_layer_seeing_pixels(opened)
-        self._matrices = {name: layer.as_matrix(layer.original) for name, layer in self._layers.items()}
-        self.levels = {name: layer_level(opened.pruner.magnitudes(name)) for name in self._matrices}
         self.strip.set_layers(list(self._layers))
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)
@@ -643,7 +688,7 @@ class LayerHeatmaps(QWidget):
         plan = result.plans.get(name) if result is not None else None
         if plan is None:
             return None
-        matrix = self._matrices[name]
+        matrix = self.data.layers[name].matrix
         rs, cs = strides(matrix.shape, limit) if limit else (1, 1)
         return plan.kept(matrix, slice(None, None, rs), slice(None, None, cs))
 
@@ -655,8 +700,9 @@ class LayerHeatmaps(QWidget):
         description = f"{layer.kind}, {layer.matrix_label}"
         if layer.is_output:
             description += ", output layer"
-        self.view.show_matrix(name, description, self._matrices[name],
-                              self.kept_matrix(name, limit=display_limit()), self.levels[name],
+        picture = self.data.layers[name]
+        self.view.show_matrix(name, description, picture.matrix,
+                              self.kept_matrix(name, limit=display_limit()), picture.level,
                               rows_are_pixels=name == self._pixel_layer)
         labels, vectors = self._vectors(name)
         result = self.session.result
@@ -685,9 +731,11 @@ class LayerHeatmaps(QWidget):
             return
         for name in [n for n in self.strip.stale if on_screen(self.strip.thumbnails[n])]:
             self.strip.stale.discard(name)
+            picture = self.data.layers[name]
             kept = self.kept_matrix(name, result, THUMBNAIL_PIXELS)
-            image, _, _ = display_matrix(self._matrices[name], kept, THUMBNAIL_PIXELS)
+            image = picture.thumbnail if kept is None else np.where(kept, picture.thumbnail, np.float32(np.nan))
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"
-            self.strip.thumbnails[name].show_image(image, self.levels[name], self.spec,
-                                                   f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")
+            self.strip.thumbnails[name].show_image(image, picture.level, self.spec,
+                                                   f"{name}{included}\n{stats.sparsity * 100:.1f}% zero",
+                                                   picture.thumbnail_indices)

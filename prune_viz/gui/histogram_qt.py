@@ -171,8 +171,9 @@ class WeightHistogram(QtWidgets.QWidget):
         return self._layer_name
 
     def set_layer(self, name: str | None) -> None:
-        self._layer_name = name
-        self._redraw()
+        if name != self._layer_name:  # the same layer is redrawn by the signals that change it
+            self._layer_name = name
+            self._redraw()
 
     def set_log_counts(self, on: bool) -> None:
         self.log_box.setChecked(on)

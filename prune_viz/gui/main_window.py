@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QGuiApplication, QKeySequence, QPalette
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.lesson import is_lesson_file
 from prune_viz.core.model_io import ModelLoadError, sniff_format
-from prune_viz.core.session import Session, open_model
+from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.session import OpenedModel, Session, open_model
 from prune_viz.gui import recent_qt
 from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
 from prune_viz.gui.confusion_qt import EvaluationDetails
@@ -42,7 +43,7 @@ from prune_viz.gui.controls_qt import LayerList, PruningControls
 from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
 from prune_viz.gui.experiments.dock import install_experiments
-from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, LayerHeatmaps
+from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, HeatmapData, LayerHeatmaps, heatmap_data
 from prune_viz.gui.histogram_qt import WeightHistogram
 from prune_viz.gui.lab_qt import install_lab
 from prune_viz.gui.lesson_qt import PanelHandle, install_lessons
@@ -69,6 +70,9 @@ STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
 CONTRAST_KEY = "view/high_contrast"
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
+# a part of a model just opened is painted per turn of the event loop, the next one on a timer: a 0 ms
+# single shot is a posted event, run in the same pass as the paint, before the window's other timers
+PAINT_TURN_MS = 1
 ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs sparsity", "Weight histogram",
                "Unit tiles")
 
@@ -109,6 +113,16 @@ def high_contrast_palette() -> QPalette:
     return palette
 
 
+def open_for_window(path: str, task=None) -> tuple[OpenedModel, HeatmapData]:
+    """The open job: ``open_model``, then what the window's first views need of the model and would
+    take a while to make on the GUI thread for big layers: the heatmaps' data, and the first pruning
+    (k = 0), whose per-layer counts the pruner keeps for every later one."""
+    opened = open_model(path, task)
+    heatmaps = heatmap_data(opened)
+    opened.pruner.prune(PruningConfig(k=0.0, included=opened.default_included))
+    return opened, heatmaps
+
+
 def check_model_path(path: str) -> None:
     """ModelLoadError now if ``path`` is missing or not a model file/folder (no TensorFlow needed)."""
     resolved = Path(path).expanduser()
@@ -143,6 +157,7 @@ class MainWindow(QMainWindow):
         self._left_docks_shown: list[QDockWidget] = []  # hidden by a narrow presenter mode, shown after it
         self._asked_to_close = False  # Quit has asked already; the close event must not ask again
         self.enlarged: QDialog | None = None
+        self._unpainted: list[QWidget] = []  # parts of a model just opened, painted one per turn (_show_opened)
         self.wheel_guard = TabWheelGuard(self)
 
         self.start_page = StartPage()
@@ -390,10 +405,10 @@ class MainWindow(QMainWindow):
             self._on_open_failed(path, exc)
             return None
         self.pending_config = dict(config)
-        job = Job(lambda task: open_model(path, task), OPEN_KIND, self)
+        job = Job(lambda task: open_for_window(path, task), OPEN_KIND, self)
         job.label = f"Opening {name}"
         job.progressed.connect(lambda fraction, message: self._show_loading(name, fraction, message))
-        job.succeeded.connect(lambda opened: self.set_opened_model(path, opened))
+        job.succeeded.connect(lambda prepared: self._show_opened(path, *prepared))
         job.failed.connect(lambda exc: self._on_open_failed(path, exc))
         job.cancelled.connect(lambda: self.statusBar().showMessage(f"Opening {name} cancelled.", 5000))
         job.finished.connect(lambda: self._show_loading(None))
@@ -408,9 +423,37 @@ class MainWindow(QMainWindow):
         if name is not None:
             self.statusBar().showMessage(f"Opening {name}: {message}")
 
-    def set_opened_model(self, path: str, opened) -> None:
-        """Show a model opened (by open_model) from ``path``, applying any pending settings."""
+    def set_opened_model(self, path: str, opened, heatmaps: HeatmapData | None = None) -> None:
+        """Show a model opened (by open_model) from ``path``, applying any pending settings;
+        ``heatmaps``: the heatmaps' data if it was made already (``open_for_window``)."""
+        self._adopt(path, opened, heatmaps)
+        self._opened(path, opened)
+
+    def _show_opened(self, path: str, opened, heatmaps: HeatmapData) -> None:
+        """The open job's result, shown as ``set_opened_model`` shows it, but painted a part at a time
+        (the layer list, the selected layer's pictures, the side panel, the heatmaps), each in a turn
+        of the event loop of its own, so a big model's first paint never holds the window for long;
+        ``model_opened`` follows the last part."""
+        parts = [self.docks["layers"], self.docks["selected"], self.docks["prune"], self.stack]
+        for part in parts:
+            part.setUpdatesEnabled(False)
+        self._unpainted = parts
+        self._adopt(path, opened, heatmaps)
+        serial = self.session.model_serial
+
+        def paint_next() -> None:
+            if self._unpainted:
+                self._unpainted.pop(0).setUpdatesEnabled(True)  # painted before the next turn
+                QTimer.singleShot(PAINT_TURN_MS, self, paint_next)
+            elif self.session.model_serial == serial:
+                self._opened(path, opened)
+
+        QTimer.singleShot(PAINT_TURN_MS, self, paint_next)
+
+    def _adopt(self, path: str, opened, heatmaps: HeatmapData | None) -> None:
         self.model_path = path
+        if heatmaps is not None:
+            self.heatmaps.prepare(heatmaps)
         self.session.set_model(opened)
         if self.pending_config:
             config, self.pending_config = self.pending_config, {}
@@ -420,12 +463,14 @@ class MainWindow(QMainWindow):
             self.session.configure(**config)
             if wants_taylor:
                 self.compute_taylor_scores()
-        self._refresh_recent(recent_qt.remember_model(self.settings, path))
         self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
         layers = len(opened.layers)
         self.statusBar().showMessage(
             f"Opened {Path(path).name} ({opened.loaded.format}): {layers} prunable layer{'s' if layers != 1 else ''}, "
             f"{opened.total_parameters:,} parameters.", 8000)
+
+    def _opened(self, path: str, opened) -> None:
+        self._refresh_recent(recent_qt.remember_model(self.settings, path))  # writes the settings file
         self.model_opened.emit(opened)
 
     def _on_open_failed(self, path: str, exc: BaseException) -> None:

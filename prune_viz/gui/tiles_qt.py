@@ -173,9 +173,10 @@ class UnitTileGrid(QtWidgets.QWidget):
         return self._prepared is not None
 
     def set_layer(self, name: str | None) -> None:
-        self._layer_name = name
-        self._prepare()
-        self._redraw()
+        if name != self._layer_name:  # the same layer is redrawn by the signals that change it
+            self._layer_name = name
+            self._prepare()
+            self._redraw()
 
     def set_order(self, key: str) -> None:
         self.order_box.setCurrentIndex(list(ORDERS).index(key))
