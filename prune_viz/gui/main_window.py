@@ -696,8 +696,9 @@ class MainWindow(QMainWindow):
     def _name_histogram_tab(self, config) -> None:
         """The tab says what the histogram counts: |w|, or the criterion's scores."""
         index = self.layer_tabs.indexOf(self.histogram)
-        self.layer_tabs.setTabText(index, "|w| histogram" if config.criterion == "magnitude"
-                                   else f"{config.criterion} score histogram")
+        text = "|w| histogram" if config.criterion == "magnitude" else f"{config.criterion} score histogram"
+        if self.layer_tabs.tabText(index) != text:  # setting the same text lays the tabs out again
+            self.layer_tabs.setTabText(index, text)
 
     def compute_taylor_scores(self) -> Job | None:
         """Compute the Taylor scores as a job (progress and Cancel in the status bar), then prune by them."""
