@@ -106,6 +106,11 @@ class MagnitudeOrder:
         return sum(h.nbytes for h in self._highs) + self._starts.nbytes + self.column_max.nbytes + cached
 
     @property
+    def sorted_whole(self) -> bool:
+        """True when the matrix was sorted whole: an order statistic is a lookup, no bucket read."""
+        return self._whole is not None
+
+    @property
     def bucket_starts(self) -> np.ndarray:
         """starts[b] = how many |w| lie in buckets below b (read-only; BUCKETS + 1 entries)."""
         view = self._starts.view()
