@@ -49,6 +49,7 @@ MAGNITUDE = "magnitude"
 # remove: also zero its bias and the channel of a BatchNormalization right after it
 UNIT_MODES = ("kernel", "remove")
 SLIDER_KS = range(0, 101)  # the k a slider step can reach: warm_up computes their plans ahead
+FUSED_FROM = 1 << 20  # kernels of this many weights and more are written by XLA kernels, smaller ones by eager ops
 REMEMBERED_PLANS = 8192  # weight plans (and joint thresholds) kept: a few scopes' worth of SLIDER_KS
 
 
@@ -617,9 +618,9 @@ class Pruner:
             plan = result.plans.get(layer.name) if ours else None
             if ours and self._blocked(layer):
                 self._write_blocks(layer, plan)
-            elif plan is not None:  # eager ops: XLA saves little here, and compiles once per shape
+            elif plan is not None:  # XLA compiles once per shape: worth it for big kernels only
                 matrix = self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
-                value = self._block_value(layer, plan, 0, matrix, fuse=False)
+                value = self._block_value(layer, plan, 0, matrix, fuse=layer.size >= FUSED_FROM)
                 layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
@@ -646,8 +647,10 @@ class Pruner:
     def _write_blocks(self, layer: PrunableLayer, plan: LayerPlan | None) -> None:
         """Write the pruned kernel row block by row block, straight from the numpy originals;
         the mask and the select are one fused XLA kernel per block."""
-        write_rows(layer.variable, ((r0, self._block_value(layer, plan, r0, tensor_view(rows)))
-                                    for r0, rows in row_blocks(layer.original)))
+        original = layer.original
+        self._fused_kernels()  # made once, before the threads that use them
+        write_rows(layer.variable, original.shape,
+                   lambda r0, r1: self._block_value(layer, plan, r0, tensor_view(original[r0:r1])))
 
     def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block
