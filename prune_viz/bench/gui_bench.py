@@ -352,6 +352,11 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
         window.session.configure(method=method, k=0.0)
         app.processEvents()
         window.grab()
+        warm_up_s = _wait_for_warm_up(app, window)
+        if warm_up_s is not None:
+            figures.append(info(f"gui.{label}.warm_up_s.{method}", f"{name}: slider warm-up after opening, {method}",
+                                round(warm_up_s, 2), "s", "every whole-percent k's plans, computed on a background "
+                                "thread while the window is usable (steps before it compute their thresholds)"))
         steps = _slider_steps(app, window, bare, ks, whole_window=False)
         image = window.heatmaps.view.displayed_image()
         details[method] = {"ks": ks, "heatmaps_painted_ms": _ms(steps["painted"]),
@@ -366,6 +371,21 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
     _dispose(app, window)
     outcome.clear()
     return figures, details
+
+
+def _wait_for_warm_up(app, window, timeout_s: float = 300.0) -> float | None:
+    """Seconds until the window's slider warm-up (started when the settings changed) is done; None
+    when none runs."""
+    warm_up = window.slider_warm_up
+    if not warm_up.running:
+        return None
+    start = time.perf_counter()
+    while warm_up.running:
+        if time.perf_counter() - start > timeout_s:
+            raise RuntimeError("the slider warm-up did not end")
+        app.processEvents()
+        time.sleep(0.005)
+    return time.perf_counter() - start
 
 
 def _dispose(app, window) -> None:

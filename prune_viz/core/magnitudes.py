@@ -1,13 +1,14 @@
 """The ascending order of |w| of one weight matrix, from one pass over it and no sort.
 
 A non-negative float32 orders like its bit pattern. Opening a matrix makes one
-pass: it counts the patterns by their high 16 bits (a bucket) and keeps each
-weight's bucket (2 bytes per weight). An order statistic then needs the sorted
-contents of one bucket only: a bucket is read when first asked for (its weights
-found through the kept buckets, sorted with their flat positions) and kept in a
-small cache, so a k step costs one bucket, not a sort of the matrix. Matrices of
-up to SORTED_WHOLE weights are sorted whole when opened instead (their bit patterns,
-of which the low 16 bits are kept: 2 bytes per weight too).
+pass: it counts the patterns by their high 16 bits (a bucket). Buckets are then
+joined into runs of about 1/GROUPS of the weights (a group), and each weight's
+group is kept (1 byte per weight). An order statistic needs the sorted contents
+of one bucket only: its group is read when first asked for (its weights found
+through the kept groups, sorted with their flat positions) and kept in a small
+cache, so a k step costs one group, not a sort of the matrix. Matrices of up to
+SORTED_WHOLE weights are sorted whole when opened instead (their bit patterns,
+of which the low 16 bits are kept: 2 bytes per weight).
 
 NaNs count as equal to each other and larger than infinity. Ties keep their flat
 order, so the m-th weight equal to t in flat order is one lookup too.
@@ -24,8 +25,10 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
-CACHED_BUCKETS = 64  # sorted buckets kept per matrix: a slider drag revisits the same few ...
-CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a bucket may hold 1%)
+GROUPS = 256  # runs of buckets holding about 1/GROUPS of the weights each: a weight's group fits a byte
+CACHED_GROUPS = 8  # sorted groups kept per matrix: a slider drag revisits the same few ...
+CACHED_SHARE = 1 / 64  # ... as long as they hold at most this share of the weights (a group may hold more
+# than 1/GROUPS when one bucket does)
 SORTED_WHOLE = 1 << 20  # matrices up to this many weights are sorted whole when opened (2 bytes per weight, as
 # the buckets of the others): a k step is then lookups only
 _COUNT_CHUNK = 1 << 20
@@ -66,7 +69,7 @@ class MagnitudeOrder:
 
     def __init__(self, blocks: Callable[[], Iterable[np.ndarray]]):
         self._blocks = blocks
-        self._highs: list[np.ndarray] = []  # per block: each weight's bucket, flat order
+        highs_per_block = []  # each weight's bucket, flat order, until the groups are known
         counts = np.zeros(BUCKETS, np.int64)
         column_max = None
         for block in blocks():
@@ -78,7 +81,7 @@ class MagnitudeOrder:
             highs = np.array(bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2])
             for c0 in range(0, highs.size, _COUNT_CHUNK):  # bincount makes an 8-byte copy of what it counts
                 counts += np.bincount(highs[c0 : c0 + _COUNT_CHUNK], minlength=BUCKETS)
-            self._highs.append(highs)
+            highs_per_block.append(highs)
             column_max = block_max if column_max is None else np.maximum(column_max, block_max)
         self.column_max = (column_max if column_max is not None else np.zeros(0, np.uint32)).view(np.float32)
         self._starts = np.zeros(BUCKETS + 1, np.int64)  # bucket b holds ranks starts[b]:starts[b+1]
@@ -87,23 +90,36 @@ class MagnitudeOrder:
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()  # the GUI thread and a job thread may ask at once
         self._whole: np.ndarray | None = None  # low 16 bits of every |w|, ascending
+        self._groups: list[np.ndarray] = []  # per block: each weight's group, flat order
+        # bucket b is in group group_of[b]; group g holds buckets group_starts[g]:group_starts[g + 1]
+        self._group_of = np.minimum(GROUPS - 1, self._starts[:-1] * GROUPS // max(len(self), 1)).astype(np.uint8)
+        self._group_starts = np.searchsorted(self._group_of, np.arange(GROUPS + 1), side="left")
         if len(self) <= SORTED_WHOLE:
             ordered = np.concatenate([np.zeros(0, np.uint32), *(abs_bits(block) for block in blocks())])
             ordered.sort()
             self._whole = ordered.astype(np.uint16)
-            self._highs = []
+            return
+        for i, highs in enumerate(highs_per_block):
+            self._groups.append(self._group_of[highs])
+            highs_per_block[i] = None  # freed block by block: the 2-byte buckets never all exist beside the groups
 
     def __len__(self) -> int:
         return int(self._starts[-1])
 
     @property
     def nbytes(self) -> int:
-        """Memory held: the bucket of every weight, the bucket offsets and the cached buckets."""
+        """Memory held: the group of every weight, the bucket offsets and the cached groups."""
         with self._lock:
             cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
         if self._whole is not None:
             cached += self._whole.nbytes
-        return sum(h.nbytes for h in self._highs) + self._starts.nbytes + self.column_max.nbytes + cached
+        return (sum(g.nbytes for g in self._groups) + self._starts.nbytes + self._group_of.nbytes
+                + self._group_starts.nbytes + self.column_max.nbytes + cached)
+
+    @property
+    def sorted_whole(self) -> bool:
+        """True when the matrix was sorted whole: an order statistic is a lookup, no group read."""
+        return self._whole is not None
 
     @property
     def bucket_starts(self) -> np.ndarray:
@@ -112,43 +128,48 @@ class MagnitudeOrder:
         view.flags.writeable = False
         return view
 
-    # -- buckets, read on demand --------------------------------------------------------------
+    # -- buckets, read on demand by group ------------------------------------------------------
     def bucket(self, b: int) -> tuple[np.ndarray, np.ndarray | None]:
         """(low 16 bits ascending, flat positions) of the weights in bucket ``b``; equal values
         keep their flat order. A matrix sorted whole keeps no positions (None)."""
         if self._whole is not None:
             return self._whole[self._starts[b] : self._starts[b + 1]], None
-        with self._lock:
-            found = self._cache.get(b)
-            if found is not None:
-                self._cache.move_to_end(b)
-                return found
-        # read outside the lock: a thread never waits for another's pass (at worst both read a bucket)
         if self._starts[b] == self._starts[b + 1]:
-            found = np.zeros(0, np.uint16), np.zeros(0, self._position_type)
-        else:
-            found = self._read(b)
+            return np.zeros(0, np.uint16), np.zeros(0, self._position_type)
+        g = int(self._group_of[b])
         with self._lock:
-            self._cache[b] = found
-            held = sum(len(lows) for lows, _ in self._cache.values())
-            limit = len(self) * CACHED_SHARE
-            while len(self._cache) > 1 and (len(self._cache) > CACHED_BUCKETS or held > limit):
-                held -= len(self._cache.popitem(last=False)[1][0])
-        return found
+            found = self._cache.get(g)
+            if found is not None:
+                self._cache.move_to_end(g)
+        if found is None:
+            # read outside the lock: a thread never waits for another's pass (at worst both read a group)
+            found = self._read(g)
+            with self._lock:
+                self._cache[g] = found
+                held = sum(len(lows) for lows, _ in self._cache.values())
+                limit = len(self) * CACHED_SHARE
+                while len(self._cache) > 1 and (len(self._cache) > CACHED_GROUPS or held > limit):
+                    held -= len(self._cache.popitem(last=False)[1][0])
+        lows, positions = found
+        first = self._starts[self._group_starts[g]]  # the group's lowest rank
+        window = slice(self._starts[b] - first, self._starts[b + 1] - first)
+        return lows[window], positions[window]
 
-    def _read(self, b: int) -> tuple[np.ndarray, np.ndarray]:
-        """Bucket ``b``'s low 16 bits ascending and their flat positions, ties in flat order (a
-        stable radix sort of 16-bit keys), from one pass over the kept buckets."""
-        only = np.uint16(b)
-        lows, positions, offset = [], [], 0
-        for highs, block in zip(self._highs, self._blocks(), strict=True):
-            hits = np.flatnonzero(highs == only)
+    def _read(self, g: int) -> tuple[np.ndarray, np.ndarray]:
+        """Group ``g``'s low 16 bits and flat positions in ascending |w|, ties in flat order (a
+        stable radix sort by the low, then the high 16 bits), from one pass over the kept groups."""
+        only = np.uint8(g)
+        bits, positions, offset = [], [], 0
+        for groups, block in zip(self._groups, self._blocks(), strict=True):
+            hits = np.flatnonzero(groups == only)
             if hits.size:
-                lows.append(abs_bits(np.ascontiguousarray(block).reshape(-1)[hits]).astype(np.uint16))
+                bits.append(abs_bits(np.ascontiguousarray(block).reshape(-1)[hits]))
                 positions.append((hits + offset).astype(self._position_type))
-            offset += highs.size
-        lows, positions = np.concatenate(lows), np.concatenate(positions)
-        order = np.argsort(lows, kind="stable")
+            offset += groups.size
+        bits, positions = np.concatenate(bits), np.concatenate(positions)
+        lows = (bits & 0xFFFF).astype(np.uint16)
+        by_low = np.argsort(lows, kind="stable")
+        order = by_low[np.argsort((bits[by_low] >> 16).astype(np.uint16), kind="stable")]
         return lows[order], positions[order]
 
     # -- order statistics ---------------------------------------------------------------------

@@ -26,6 +26,8 @@ the unit outputs exactly 0; the originals of those are kept and restored too.
 from __future__ import annotations
 
 import math
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
@@ -37,6 +39,7 @@ from prune_viz.core.magnitudes import MagnitudeOrder, abs_bits
 from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
 from prune_viz.core.row_blocks import BLOCK_ELEMENTS, row_blocks, write_rows
 from prune_viz.core.shared_buffers import tensor_view
+from prune_viz.core.tasks import TaskState
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
@@ -45,6 +48,9 @@ MAGNITUDE = "magnitude"
 # kernel: zero the unit's kernel column (a unit with a bias still outputs a constant);
 # remove: also zero its bias and the channel of a BatchNormalization right after it
 UNIT_MODES = ("kernel", "remove")
+SLIDER_KS = range(0, 101)  # the k a slider step can reach: warm_up computes their plans ahead
+FUSED_FROM = 1 << 20  # kernels of this many weights and more are written by XLA kernels, smaller ones by eager ops
+REMEMBERED_PLANS = 8192  # weight plans (and joint thresholds) kept: a few scopes' worth of SLIDER_KS
 
 
 class PruningError(ValueError):
@@ -210,6 +216,15 @@ class PruneResult:
         return ~plan.kept_units
 
 
+def _exactly(value: float | None):
+    """A float32 value as a dict key: its bits (a NaN equals itself)."""
+    return None if value is None else np.float32(value).view(np.uint32).item()
+
+
+class _StaleWarmUp(Exception):
+    """warm_up met scores that are not sorted (yet, or any longer): its config is not current."""
+
+
 class Pruner:
     """Owns the originals and sorted magnitudes of a model's prunable layers and turns configs into kernels."""
 
@@ -235,6 +250,11 @@ class Pruner:
         self.taylor: criteria.TaylorScores | None = None
         self._global_cache: dict = {}
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
+        # weight plans with their layer counts, and joint thresholds, by score key, layer(s) and n:
+        # each costs a bucket read per big layer, which warm_up does ahead, off the GUI thread
+        self._remembered: OrderedDict[tuple, object] = OrderedDict()
+        self._remembered_lock = threading.Lock()  # also held while scores are forgotten
+        self._warming = threading.local()  # set on a thread running warm_up: it never computes scores
 
     @staticmethod
     def _blocked(layer: PrunableLayer) -> bool:
@@ -246,6 +266,7 @@ class Pruner:
         lookup (done lazily; call it to warm a layer up)."""
         if (key, name) in self._sorted:
             return
+        self._refuse_on_warm_up()
         matrix = self._score_source(key, name)
         self._sorted[key, name] = MagnitudeOrder(lambda: (rows for _, rows in row_blocks(matrix)))
 
@@ -290,10 +311,12 @@ class Pruner:
     def _forget(self, key) -> None:
         """Drop the scores of ``key`` (or, for a callable, of every key it accepts) and what was sorted from them."""
         unwanted = key if callable(key) else (lambda cached: cached == key)
-        for cache in (self._sorted, self._score_matrices, self._unit_scores, self._unit_ranks):
-            for cached in [c for c in cache if unwanted(c[0])]:
-                del cache[cached]
-        self._global_cache.clear()
+        with self._remembered_lock:
+            for cache in (self._sorted, self._score_matrices, self._unit_scores, self._unit_ranks,
+                          self._remembered):
+                for cached in [c for c in cache if unwanted(c[0])]:
+                    del cache[cached]
+            self._global_cache.clear()
 
     def _forget_other_seeds(self, key) -> None:
         """Keep the random scores of one seed only: a seed spin box would otherwise pile them up."""
@@ -311,6 +334,7 @@ class Pruner:
             return layer.as_matrix(layer.original)
         found = self._score_matrices.get((key, name))
         if found is None:
+            self._refuse_on_warm_up()
             shape = (layer.fan_in, layer.units)
             if key == "lamp":
                 found = criteria.lamp_scores(layer.as_matrix(layer.original))
@@ -381,9 +405,75 @@ class Pruner:
         """Flat index of the m-th (1-based) weight with score == t, in flat order."""
         return int(self._sorted_abs(name, score_key).positions_equal(t)[m - 1])
 
+    def _threshold_at(self, name: str, n: int, key=MAGNITUDE) -> float | None:
+        """The layer's n-th smallest score (the threshold pruning n of its weights), None for n = 0."""
+        return float(self._sorted_abs(name, key).value_at(n - 1)) if n else None
+
+    def _weight_plan_counted(self, name: str, n: int, threshold: float | None, key) -> tuple[WeightPlan, LayerResult]:
+        plan = self._weight_plan(name, n, threshold, key)
+        return plan, self._layer_result(self._by_name[name], plan, key)
+
+    def _remember(self, memo_key: tuple, compute, sources: list[tuple]):
+        """``compute()``, kept under ``memo_key`` (its first item the score key) while the sorted
+        scores it came from (``sources``: (score key, layer) pairs) are the current ones."""
+        with self._remembered_lock:
+            found = self._remembered.get(memo_key)
+            if found is not None:
+                self._remembered.move_to_end(memo_key)
+                return found
+            orders = [self._sorted.get(source) for source in sources]
+        found = compute()  # outside the lock: the GUI thread never waits for a warm-up's bucket read
+        with self._remembered_lock:
+            # scores forgotten meanwhile (a new seed, new Taylor scores) would make it a wrong answer
+            if all(order is not None and self._sorted.get(source) is order for source, order in zip(sources, orders)):
+                self._remembered[memo_key] = found
+                while len(self._remembered) > REMEMBERED_PLANS:
+                    self._remembered.popitem(last=False)
+        return found
+
+    def _refuse_on_warm_up(self) -> None:
+        """Scores are computed or sorted on the thread that asks for a config, never by warm_up:
+        its config may be stale by then, and computing them would forget the current ones."""
+        if getattr(self._warming, "config", None) is not None:
+            raise _StaleWarmUp
+
+    def needs_warm_up(self, config: PruningConfig) -> bool:
+        """Whether slider steps of ``config`` gain from ``warm_up``: weight pruning of a layer big
+        enough that a threshold reads one of its buckets (a pass over its bucket index)."""
+        if config.method != "weight":
+            return False
+        names = self.check_included(config.included)
+        key = self.score_key(config)
+        return any(not (order := self._sorted.get((key, name))) or not order.sorted_whole for name in names)
+
+    def warm_up(self, config: PruningConfig, task: TaskState | None = None) -> int:
+        """Compute ahead the plans of ``config`` at every k of SLIDER_KS, nearest to ``config.k``
+        first, so that a slider step is lookups; returns how many k were done. For a thread other
+        than the one that configures: it stops quietly at the first k whose scores are not sorted
+        yet, or no longer (the caller's config changed), and at ``task``'s cancel."""
+        task = task or TaskState()
+        if not self.needs_warm_up(config):
+            return 0
+        ks = sorted(SLIDER_KS, key=lambda k: (abs(k - config.k), k))
+        self._warming.config = config
+        try:
+            for done, k in enumerate(ks):
+                task.progress(done / len(ks), "Preparing the slider's steps")
+                self.prune(config.with_k(k))
+        except _StaleWarmUp:
+            return done
+        finally:
+            self._warming.config = None
+        task.progress(1.0, "Preparing the slider's steps")
+        return len(ks)
+
     def _global_weight_counts(self, names: tuple[str, ...], n: int, key=MAGNITUDE) -> tuple[dict, float | None]:
         """How many of each layer's weights fall in the first n of the joint stable order
         (layers in model order, then flat index), and the joint threshold."""
+        return self._remember((key, "joint", names, n), lambda: self._count_global_weights(names, n, key),
+                              [(key, name) for name in names])
+
+    def _count_global_weights(self, names: tuple[str, ...], n: int, key) -> tuple[dict, float | None]:
         arrays = [self._sorted_abs(name, key) for name in names]
         total = sum(len(a) for a in arrays)
         if n == 0:
@@ -435,17 +525,21 @@ class Pruner:
         key = self.score_key(config)
         names = self.check_included(config.included)
         plans: dict[str, LayerPlan] = {}
+        counted: dict[str, LayerResult] = {}
         if config.method == "weight":
             if config.scope == "global" and names:
                 counts, threshold = self._global_weight_counts(
                     names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key)
                 for n in names:
-                    plans[n] = self._weight_plan(n, counts[n], threshold, key)
+                    plans[n], counted[n] = self._remember(
+                        (key, "plan", n, counts[n], _exactly(threshold)),
+                        lambda n=n: self._weight_plan_counted(n, counts[n], threshold, key), [(key, n)])
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].size, config.k)
-                    threshold = float(self._sorted_abs(n, key).value_at(n_pruned - 1)) if n_pruned else None
-                    plans[n] = self._weight_plan(n, n_pruned, threshold, key)
+                    plans[n], counted[n] = self._remember(
+                        (key, "plan", n, n_pruned), lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
+                            n, n_pruned, self._threshold_at(n, n_pruned, key), key), [(key, n)])
         else:
             if config.scope == "global" and names:
                 unit_ranks, sorted_all = self._global_unit_ranks(names, key)
@@ -459,7 +553,8 @@ class Pruner:
                     scores = np.sort(self._unit_score(key, n))
                     threshold = float(scores[n_pruned - 1]) if n_pruned else None
                     plans[n] = UnitPlan(self._matrix_shape(n), self._unit_ranks[key, n] >= n_pruned, threshold)
-        results = [self._layer_result(layer, plans.get(layer.name), key, config.removes_units)
+        results = [replace(counted[layer.name]) if layer.name in counted  # a copy: results are the caller's
+                   else self._layer_result(layer, plans.get(layer.name), key, config.removes_units)
                    for layer in self.layers]
         masks = _LazyMasks(self, plans)
         return PruneResult(config, _LazyKernels(self, masks), masks, results, plans)
@@ -523,9 +618,9 @@ class Pruner:
             plan = result.plans.get(layer.name) if ours else None
             if ours and self._blocked(layer):
                 self._write_blocks(layer, plan)
-            elif plan is not None:  # eager ops: XLA saves little here, and compiles once per shape
+            elif plan is not None:  # XLA compiles once per shape: worth it for big kernels only
                 matrix = self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
-                value = self._block_value(layer, plan, 0, matrix, fuse=False)
+                value = self._block_value(layer, plan, 0, matrix, fuse=layer.size >= FUSED_FROM)
                 layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
                 layer.variable.assign(result.kernels[layer.name])
@@ -552,8 +647,10 @@ class Pruner:
     def _write_blocks(self, layer: PrunableLayer, plan: LayerPlan | None) -> None:
         """Write the pruned kernel row block by row block, straight from the numpy originals;
         the mask and the select are one fused XLA kernel per block."""
-        write_rows(layer.variable, ((r0, self._block_value(layer, plan, r0, tensor_view(rows)))
-                                    for r0, rows in row_blocks(layer.original)))
+        original = layer.original
+        self._fused_kernels()  # made once, before the threads that use them
+        write_rows(layer.variable, original.shape,
+                   lambda r0, r1: self._block_value(layer, plan, r0, tensor_view(original[r0:r1])))
 
     def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block

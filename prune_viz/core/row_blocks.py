@@ -6,11 +6,13 @@ writes into a TensorFlow variable that the pruner uses to write pruned kernels.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 BLOCK_ELEMENTS = 1 << 22  # about 16 MB of float32
+WRITE_THREADS = 2  # blocks computed and written at once: one thread leaves memory bandwidth unused
 
 
 def rows_per_block(shape: tuple[int, ...], elements: int | None = None) -> int:
@@ -37,8 +39,19 @@ def row_blocks(matrix: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield r0, matrix[r0:r1]
 
 
-def write_rows(variable, blocks: Iterable[tuple[int, object]]) -> None:
-    """Write (first row, rows) blocks into a tf.Variable in place.
+_writers: list[ThreadPoolExecutor] = []  # made on first use, kept for the process
+
+
+def _writer_threads() -> ThreadPoolExecutor:
+    if not _writers:
+        _writers.append(ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="prune-viz rows"))
+    return _writers[0]
+
+
+def write_rows(variable, shape: tuple[int, ...], value_of: Callable[[int, int], object]) -> None:
+    """Write a tf.Variable of ``shape`` in place, block of rows by block of rows: ``value_of(r0, r1)``
+    gives rows r0:r1, on WRITE_THREADS threads (kept for the process, and so with the CPU priority
+    of the thread that first wrote: in the window, a job's).
 
     Rows go in with a scatter update, which copies whole rows (a strided-slice assign is several
     times slower). A scatter leaves the variable in copy-on-read mode, where every later read (each
@@ -46,10 +59,18 @@ def write_rows(variable, blocks: Iterable[tuple[int, object]]) -> None:
     import tensorflow as tf
 
     if not hasattr(variable, "handle"):  # not a resource variable: a sliced assign
-        for r0, rows in blocks:
-            variable[r0 : r0 + len(rows)].assign(rows)
+        for r0, r1 in row_starts(shape):
+            variable[r0:r1].assign(value_of(r0, r1))
         return
-    for r0, rows in blocks:
-        tf.raw_ops.ResourceScatterUpdate(resource=variable.handle, indices=tf.range(r0, r0 + len(rows)),
-                                         updates=rows)
+
+    def write(rows: tuple[int, int]) -> None:
+        r0, r1 = rows
+        tf.raw_ops.ResourceScatterUpdate(resource=variable.handle, indices=tf.range(r0, r1), updates=value_of(r0, r1))
+
+    blocks = list(row_starts(shape))
+    if len(blocks) > 1:
+        list(_writer_threads().map(write, blocks))  # re-raises the first error
+    else:
+        for rows in blocks:
+            write(rows)
     tf.raw_ops.DisableCopyOnRead(resource=variable.handle)

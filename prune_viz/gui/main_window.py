@@ -50,6 +50,7 @@ from prune_viz.gui.lesson_qt import PanelHandle, install_lessons
 from prune_viz.gui.pictures_qt import READABLE_POINTS
 from prune_viz.gui.start_page_qt import StartPage
 from prune_viz.gui.tiles_qt import UnitTileGrid
+from prune_viz.gui.warm_up_qt import SliderWarmUp
 from prune_viz.gui.workers import Job, JobQueue
 
 APP_NAME = "prune-viz"
@@ -145,6 +146,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or recent_qt.default_settings()
         self.jobs = JobQueue(self)
         self.controller = EvaluationController(self.session, self.jobs, self)
+        self.slider_warm_up = SliderWarmUp(self.session, self)
         self.pending_config: dict = {}  # applied once the model being opened is ready
         self.last_error_box: QMessageBox | None = None
         self.model_path: str | None = None
@@ -822,5 +824,6 @@ class MainWindow(QMainWindow):
         self.settings.setValue(STATE_KEY, self.saveState(LAYOUT_VERSION))
         self.settings.sync()
         self.hide()
+        self.slider_warm_up.stop()
         self.jobs.shutdown()
         super().closeEvent(event)

@@ -63,17 +63,18 @@ def test_counts_match_searchsorted(either_way):
     assert found.count_below(np.nan) == np.count_nonzero(~np.isnan(expected)) == matrix.size - 4
 
 
-def test_needs_two_bytes_per_weight_and_sorts_only_the_buckets_asked_for(monkeypatch):
+def test_keeps_a_byte_per_weight_and_sorts_only_the_group_asked_for(monkeypatch):
     matrix = np.random.default_rng(0).normal(size=(2200, 500)).astype(np.float32)
-    whole = MagnitudeOrder(_blocks(matrix, 300))  # sorted whole: 2 bytes per weight too
-    assert whole.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
+    offsets = 8 * (magnitudes.BUCKETS + 1) + magnitudes.BUCKETS + 8 * (magnitudes.GROUPS + 1) + 4 * 500
+    whole = MagnitudeOrder(_blocks(matrix, 300))  # sorted whole: 2 bytes per weight
+    assert whole.nbytes <= 2 * matrix.size + offsets
     monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     found = MagnitudeOrder(_blocks(matrix, 300))
-    assert found.nbytes <= 2 * matrix.size + 8 * (magnitudes.BUCKETS + 1) + 4 * 500
+    assert found.nbytes <= matrix.size + offsets  # the group of each weight
     expected = np.sort(np.abs(matrix).ravel())
     assert found.value_at(matrix.size // 2) == expected[matrix.size // 2]
-    # one bucket was read and sorted, not the whole order
-    assert found.nbytes < matrix.nbytes * 0.6
+    # one group (about 1/GROUPS of the weights, 6 bytes each) was read and sorted, not the whole order
+    assert found.nbytes <= matrix.size + offsets + 6 * 3 * matrix.size / magnitudes.GROUPS
 
 
 def test_small_matrices_are_sorted_whole_when_opened():
@@ -92,15 +93,15 @@ def test_small_matrices_are_sorted_whole_when_opened():
     assert opened["passes"] == 2  # counting and sorting, both when opened: none per query
 
 
-def test_cache_is_bounded_and_evicted_buckets_come_back_equal(monkeypatch):
+def test_cache_is_bounded_and_evicted_groups_come_back_equal(monkeypatch):
     monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     matrix = np.random.default_rng(1).normal(size=(300, 200)).astype(np.float32)
     expected = np.sort(np.abs(matrix).ravel())
     found = MagnitudeOrder(_blocks(matrix, 7))
-    ranks = np.linspace(0, matrix.size - 1, 4 * magnitudes.CACHED_BUCKETS).astype(int)
+    ranks = np.linspace(0, matrix.size - 1, 4 * magnitudes.CACHED_GROUPS).astype(int)
     for rank in [*ranks, *ranks[::-1]]:
         assert found.value_at(int(rank)) == expected[rank]
-    assert len(found._cache) <= magnitudes.CACHED_BUCKETS
+    assert len(found._cache) <= magnitudes.CACHED_GROUPS
 
 
 def test_column_max_and_tie_positions(either_way):

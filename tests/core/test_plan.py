@@ -194,3 +194,69 @@ def test_unit_plan_is_immutable_and_needs_no_weights():
     np.testing.assert_array_equal(plan.kept()[:, 1], [False] * 3)
     with pytest.raises(ValueError):
         UnitPlan((3, 4), np.ones(3, bool), None)
+
+
+@hypothesis_settings(15)
+@given(big=tied_arrays((40, 12), NAN_VALUES), other=tied_arrays((30, 7)),
+       scope=st.sampled_from(["layer", "global"]), criterion=st.sampled_from(["magnitude", "lamp"]),
+       start=st.integers(0, 100), ks=st.lists(st.integers(0, 100), min_size=1, max_size=5))
+def test_plans_computed_ahead_are_the_rules_and_need_no_bucket_read(big, other, scope, criterion, start, ks):
+    """warm_up computes every whole-percent k's plans (with ties, NaNs, across layers) ahead: a
+    step then reads no bucket, and its plans and counts are those a fresh pruner computes."""
+    names = ["big", "other"]
+    kernels = [big, other]
+
+    def pruner():
+        return Pruner([PrunableLayer(name, "Dense", tf.Variable(kernel), aligned_copy(kernel))
+                       for name, kernel in zip(names, kernels)])
+
+    config = PruningConfig("weight", start, scope, frozenset(names), criterion=criterion)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(magnitudes, "SORTED_WHOLE", 0)  # thresholds are bucket reads, as in a big layer
+        warmed = pruner()
+        warmed.prune(config)  # the settings on screen: their scores are sorted on this thread
+        assert warmed.needs_warm_up(config)
+        assert warmed.warm_up(config) == len(pruning.SLIDER_KS)
+        fresh = pruner()
+        patch.setattr(magnitudes.MagnitudeOrder, "_read", lambda *_: pytest.fail("a step read a bucket"))
+        for k in ks:
+            result = warmed.prune(config.with_k(k))
+            patch.undo()
+            expected = fresh.prune(config.with_k(k))
+            patch.setattr(magnitudes.MagnitudeOrder, "_read", lambda *_: pytest.fail("a step read a bucket"))
+            assert repr(result.plans) == repr(expected.plans), k  # repr: a NaN threshold equals itself
+            assert result.layers == expected.layers, k
+            if criterion == "magnitude":
+                for name, rule in zip(names, rule_masks(kernels, "weight", k, scope)):
+                    np.testing.assert_array_equal(result.plans[name].kept(warmed.layers[names.index(name)].original),
+                                                  rule)
+
+
+def test_warm_up_stops_at_scores_the_settings_have_moved_away_from(monkeypatch):
+    """A warm-up of a random seed the user has left stops without computing that seed's scores
+    again (which would forget the current seed's): the current seed's steps still compute none."""
+    rng = np.random.default_rng(1)
+    kernel = rng.normal(size=(50, 20)).astype(np.float32)
+    pruner = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    left = PruningConfig("weight", 30, "layer", frozenset({"only"}), criterion="random", seed=1)
+    current = left.__class__(**{**dataclasses.asdict(left), "seed": 2, "included": frozenset({"only"})})
+    pruner.prune(left)
+    pruner.prune(current)  # the seed spin box moved on: seed 1's scores are forgotten
+    assert pruner.warm_up(left) == 0
+    from prune_viz.core import criteria
+
+    monkeypatch.setattr(criteria, "random_scores", lambda *_: pytest.fail("scores computed again"))
+    assert pruner.warm_up(current) == len(pruning.SLIDER_KS)
+    assert pruner.prune(current.with_k(77)).plans["only"].pruned == count_to_prune(kernel.size, 77)
+
+
+def test_unit_pruning_and_small_layers_need_no_warm_up():
+    rng = np.random.default_rng(2)
+    kernel = rng.normal(size=(50, 20)).astype(np.float32)
+    pruner = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    weight = PruningConfig("weight", 10, "layer", frozenset({"only"}))
+    pruner.prune(weight)
+    assert not pruner.needs_warm_up(weight)  # sorted whole when opened: a step is lookups already
+    assert pruner.warm_up(weight) == 0
+    assert not pruner.needs_warm_up(weight.__class__("unit", 10, "layer", frozenset({"only"})))

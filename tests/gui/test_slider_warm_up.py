@@ -1,0 +1,62 @@
+"""The slider's plans are computed ahead on a thread of their own once a model with big layers is
+open, and again when the settings (other than k) change: a step is then lookups, and shows the
+same heatmap as a step computed on the spot. Offscreen, on the small trained MLP, opened with
+every layer ranked bucket by bucket as a big layer is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from prune_viz.core import magnitudes
+from prune_viz.core.pruning import count_to_prune
+from prune_viz.core.session import open_model
+
+FIRST_LAYER = 784 * 64
+
+
+@pytest.fixture
+def bucketed_window(make_window, trained_mlp_path, monkeypatch):
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    window = make_window()
+    window.set_opened_model(str(trained_mlp_path), open_model(trained_mlp_path))
+    return window
+
+
+def _no_bucket_reads(monkeypatch) -> None:
+    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read", lambda *_: pytest.fail("a slider step read a bucket"))
+
+
+def test_after_opening_every_slider_step_is_computed_ahead(qtbot, bucketed_window, monkeypatch):
+    window = bucketed_window
+    warm_up = window.slider_warm_up
+    with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
+        pass
+    assert ready.args[0].with_k(0.0) == window.session.config.with_k(0.0)
+    assert not warm_up.running
+    _no_bucket_reads(monkeypatch)
+    for k in (3, 41, 77, 100):  # the user drags: the heatmap and the readout follow
+        window.controls.slider.setValue(k)
+        qtbot.wait(5)
+        shown = window.heatmaps.view.displayed_image()
+        assert int(np.isnan(shown).sum()) == count_to_prune(FIRST_LAYER, k)
+        assert f"{k}%" in window.controls.readout.text()
+
+
+def test_new_settings_are_warmed_up_again_and_unit_pruning_needs_none(qtbot, bucketed_window, monkeypatch):
+    window = bucketed_window
+    warm_up = window.slider_warm_up
+    qtbot.waitUntil(lambda: not warm_up.running, timeout=60_000)
+    with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
+        window.global_action.trigger()
+    assert ready.args[0].scope == "global"
+    _no_bucket_reads(monkeypatch)
+    window.controls.slider.setValue(64)
+    qtbot.wait(5)
+    result = window.session.result
+    pruned = sum(layer.pruned for layer in result.layers if layer.name in result.config.included)
+    assert pruned == count_to_prune(sum(layer.size for layer in result.layers
+                                        if layer.name in result.config.included), 64)
+
+    window.unit_action.trigger()  # unit plans are cheap: nothing runs ahead
+    assert warm_up.job is None and not warm_up.running
