@@ -356,7 +356,8 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
         if warm_up_s is not None:
             figures.append(info(f"gui.{label}.warm_up_s.{method}", f"{name}: slider warm-up after opening, {method}",
                                 round(warm_up_s, 2), "s", "every whole-percent k's plans, computed on a background "
-                                "thread while the window is usable (steps before it compute their thresholds)"))
+                                "thread while the window is usable (steps before it compute their thresholds), "
+                                "started 0.3 s after the last settings change"))
         steps = _slider_steps(app, window, bare, ks, whole_window=False)
         image = window.heatmaps.view.displayed_image()
         details[method] = {"ks": ks, "heatmaps_painted_ms": _ms(steps["painted"]),
@@ -374,18 +375,24 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
 
 
 def _wait_for_warm_up(app, window, timeout_s: float = 300.0) -> float | None:
-    """Seconds until the window's slider warm-up (started when the settings changed) is done; None
-    when none runs."""
+    """Seconds from now until the window's slider warm-up (due after a settings change) is done;
+    None when none was needed."""
     warm_up = window.slider_warm_up
-    if not warm_up.running:
-        return None
+    ready: list = []
+
+    def on_ready(config) -> None:
+        ready.append(config)
+
+    warm_up.ready.connect(on_ready)
     start = time.perf_counter()
-    while warm_up.running:
+    while warm_up.busy:
         if time.perf_counter() - start > timeout_s:
             raise RuntimeError("the slider warm-up did not end")
         app.processEvents()
         time.sleep(0.005)
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    warm_up.ready.disconnect(on_ready)
+    return elapsed if ready else None
 
 
 def _dispose(app, window) -> None:

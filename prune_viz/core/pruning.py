@@ -2,8 +2,8 @@
 
 Weights are ordered by a stable ascending sort of |w| (ties go to the lower flat
 index); pruning k% zeroes the first n of that order. That order is never built:
-``magnitudes.MagnitudeOrder`` counts |w| in buckets in one pass and sorts a bucket
-only when a k falls in it. The n-th value is the threshold t, and the layer's ``WeightPlan``
+``magnitudes.MagnitudeOrder`` counts |w| in buckets in one pass and sorts a group of
+buckets only when a k falls in it. The n-th value is the threshold t, and the layer's ``WeightPlan``
 (``prune_viz.core.plan``, which states the rules) prunes |w| < t plus, when the
 cut falls inside a run of weights equal to t, the ties before a cut flat index.
 Per-layer counts come from the sorted values and a few per-unit numbers,
@@ -251,7 +251,7 @@ class Pruner:
         self._global_cache: dict = {}
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
         # weight plans with their layer counts, and joint thresholds, by score key, layer(s) and n:
-        # each costs a bucket read per big layer, which warm_up does ahead, off the GUI thread
+        # each costs a group read per big layer, which warm_up does ahead, off the GUI thread
         self._remembered: OrderedDict[tuple, object] = OrderedDict()
         self._remembered_lock = threading.Lock()  # also held while scores are forgotten
         self._warming = threading.local()  # set on a thread running warm_up: it never computes scores
@@ -422,7 +422,7 @@ class Pruner:
                 self._remembered.move_to_end(memo_key)
                 return found
             orders = [self._sorted.get(source) for source in sources]
-        found = compute()  # outside the lock: the GUI thread never waits for a warm-up's bucket read
+        found = compute()  # outside the lock: the GUI thread never waits for a warm-up's group read
         with self._remembered_lock:
             # scores forgotten meanwhile (a new seed, new Taylor scores) would make it a wrong answer
             if all(order is not None and self._sorted.get(source) is order for source, order in zip(sources, orders)):
@@ -439,7 +439,7 @@ class Pruner:
 
     def needs_warm_up(self, config: PruningConfig) -> bool:
         """Whether slider steps of ``config`` gain from ``warm_up``: weight pruning of a layer big
-        enough that a threshold reads one of its buckets (a pass over its bucket index)."""
+        enough that a threshold reads one of its groups of buckets (a pass over a byte per weight)."""
         if config.method != "weight":
             return False
         names = self.check_included(config.included)

@@ -1,6 +1,6 @@
 """Compute the slider's plans ahead, on a thread of their own, for the settings on screen.
 
-A big layer's threshold costs a pass over its bucket index (``core.magnitudes``);
+A big layer's threshold costs a pass over its groups of buckets (``core.magnitudes``);
 ``Pruner.warm_up`` does those passes for every whole-percent k ahead, so a slider
 step on the GUI thread is lookups. It is NumPy work only, so it runs beside the
 job queue (an evaluation or a sweep is not held up by it) at the jobs' low CPU
@@ -10,12 +10,14 @@ priority, and it restarts whenever the settings other than k change.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
+from superqt.utils import qdebounced
 
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import Session
 from prune_viz.gui.workers import Job
 
 WARM_UP_KIND = "slider warm-up"
+WARM_UP_DELAY_MS = 300  # after the last settings change: the first paint, and a run of clicks, go first
 
 
 class SliderWarmUp(QObject):
@@ -28,22 +30,35 @@ class SliderWarmUp(QObject):
         self.session = session
         self.job: Job | None = None
         self._settings: tuple | None = None  # (model serial, config at k = 0) being warmed or warmed
-        session.model_changed.connect(self.restart)
-        session.config_changed.connect(self.restart)
-        self.restart()  # a session may come with a model already
+        self._pending = False
+        self._start_soon = qdebounced(self.start, timeout=WARM_UP_DELAY_MS, parent=self)
+        session.model_changed.connect(self._settings_changed)
+        session.config_changed.connect(self._settings_changed)
+        self._settings_changed()  # a session may come with a model already
 
     @property
-    def running(self) -> bool:
-        return self.job is not None and self.job.running
+    def busy(self) -> bool:
+        """True from a settings change until their warm-up is done (or found not needed)."""
+        return self._pending or (self.job is not None and self.job.running)
 
-    def restart(self, *_) -> None:
-        """Warm the session's current settings up, unless that is already running or done."""
-        model, config = self.session.model, self.session.config
-        settings = (self.session.model_serial, config.with_k(0.0))
+    def _current(self) -> tuple:
+        return self.session.model_serial, self.session.config.with_k(0.0)
+
+    def _settings_changed(self, *_) -> None:
+        if self._current() != self._settings:
+            self.stop()
+            self._pending = True
+            self._start_soon()
+
+    def start(self) -> None:
+        """Warm the session's current settings up now, unless that is already running or done."""
+        self._pending = False
+        settings = self._current()
         if settings == self._settings:
             return
         self.stop()
         self._settings = settings
+        model, config = self.session.model, self.session.config
         if model is None or not model.pruner.needs_warm_up(config):
             return
         pruner = model.pruner
@@ -53,6 +68,9 @@ class SliderWarmUp(QObject):
         job.start()
 
     def stop(self) -> None:
+        """Cancel a warm-up that runs or is about to start."""
+        self._start_soon.cancel()
+        self._pending = False
         if self.job is not None:
             self.job.cancel()
             self.job = None

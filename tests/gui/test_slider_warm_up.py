@@ -33,7 +33,7 @@ def test_after_opening_every_slider_step_is_computed_ahead(qtbot, bucketed_windo
     with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
         pass
     assert ready.args[0].with_k(0.0) == window.session.config.with_k(0.0)
-    assert not warm_up.running
+    assert not warm_up.busy
     _no_bucket_reads(monkeypatch)
     for k in (3, 41, 77, 100):  # the user drags: the heatmap and the readout follow
         window.controls.slider.setValue(k)
@@ -46,7 +46,7 @@ def test_after_opening_every_slider_step_is_computed_ahead(qtbot, bucketed_windo
 def test_new_settings_are_warmed_up_again_and_unit_pruning_needs_none(qtbot, bucketed_window, monkeypatch):
     window = bucketed_window
     warm_up = window.slider_warm_up
-    qtbot.waitUntil(lambda: not warm_up.running, timeout=60_000)
+    qtbot.waitUntil(lambda: not warm_up.busy, timeout=60_000)
     with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
         window.global_action.trigger()
     assert ready.args[0].scope == "global"
@@ -59,4 +59,26 @@ def test_new_settings_are_warmed_up_again_and_unit_pruning_needs_none(qtbot, buc
                                         if layer.name in result.config.included), 64)
 
     window.unit_action.trigger()  # unit plans are cheap: nothing runs ahead
-    assert warm_up.job is None and not warm_up.running
+    assert warm_up.busy  # the settings changed: due after a short delay
+    qtbot.waitUntil(lambda: not warm_up.busy, timeout=5_000)
+    assert warm_up.job is None
+
+
+def test_a_run_of_settings_changes_starts_one_warm_up_for_the_last(qtbot, bucketed_window, monkeypatch):
+    from prune_viz.core.pruning import Pruner
+
+    window = bucketed_window
+    warm_up = window.slider_warm_up
+    qtbot.waitUntil(lambda: not warm_up.busy, timeout=60_000)
+    started = []
+    warm_up_for_real = Pruner.warm_up
+
+    def counted(pruner, config, task=None):
+        started.append(config.scope)
+        return warm_up_for_real(pruner, config, task)
+
+    monkeypatch.setattr(Pruner, "warm_up", counted)
+    for action in (window.global_action, window.layer_action, window.global_action):  # quick clicks
+        action.trigger()
+    qtbot.waitUntil(lambda: not warm_up.busy, timeout=60_000)
+    assert started == ["global"]
