@@ -260,3 +260,4 @@ def test_unit_pruning_and_small_layers_need_no_warm_up():
     assert not pruner.needs_warm_up(weight)  # sorted whole when opened: a step is lookups already
     assert pruner.warm_up(weight) == 0
     assert not pruner.needs_warm_up(weight.__class__("unit", 10, "layer", frozenset({"only"})))
+    assert not pruner.needs_warm_up(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
