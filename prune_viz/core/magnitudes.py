@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
+from prune_viz.core.row_blocks import on_block_threads
+
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
 GROUPS = 256  # runs of buckets holding about 1/GROUPS of the weights each: a weight's group fits a byte
 CACHED_GROUPS = 8  # sorted groups kept per matrix: a slider drag revisits the same few ...
@@ -59,6 +61,20 @@ def _as_float(bits: int) -> np.float32:
     return np.uint32(bits).view(np.float32)
 
 
+def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row block's bucket per weight (flat order), bucket counts, and largest |w| pattern per column."""
+    bits = np.ascontiguousarray(block, dtype=np.float32).view(np.uint32) & _ABS_MASK
+    block_max = bits.max(axis=0) if bits.size else np.zeros(bits.shape[-1:], np.uint32)
+    if block_max.max(initial=0) > _INF_BITS:  # NaNs: one pattern for all of them
+        bits[bits > _INF_BITS] = _NAN_BITS
+        block_max[block_max > _INF_BITS] = _NAN_BITS
+    highs = np.array(bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2])
+    counts = np.zeros(BUCKETS, np.int64)
+    for c0 in range(0, highs.size, _COUNT_CHUNK):  # bincount makes an 8-byte copy of what it counts
+        counts += np.bincount(highs[c0 : c0 + _COUNT_CHUNK], minlength=BUCKETS)
+    return highs, counts, block_max
+
+
 class MagnitudeOrder:
     """Ascending |w| of a (rows, units) matrix given as row blocks.
 
@@ -69,20 +85,14 @@ class MagnitudeOrder:
 
     def __init__(self, blocks: Callable[[], Iterable[np.ndarray]]):
         self._blocks = blocks
-        highs_per_block = []  # each weight's bucket, flat order, until the groups are known
+        counted = on_block_threads(_count_block, blocks())
+        highs_per_block = [highs for highs, _, _ in counted]  # each weight's bucket, until the groups are known
         counts = np.zeros(BUCKETS, np.int64)
         column_max = None
-        for block in blocks():
-            bits = np.ascontiguousarray(block, dtype=np.float32).view(np.uint32) & _ABS_MASK
-            block_max = bits.max(axis=0) if bits.size else np.zeros(bits.shape[-1:], np.uint32)
-            if block_max.max(initial=0) > _INF_BITS:  # NaNs: one pattern for all of them
-                bits[bits > _INF_BITS] = _NAN_BITS
-                block_max[block_max > _INF_BITS] = _NAN_BITS
-            highs = np.array(bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2])
-            for c0 in range(0, highs.size, _COUNT_CHUNK):  # bincount makes an 8-byte copy of what it counts
-                counts += np.bincount(highs[c0 : c0 + _COUNT_CHUNK], minlength=BUCKETS)
-            highs_per_block.append(highs)
+        for _, block_counts, block_max in counted:
+            counts += block_counts
             column_max = block_max if column_max is None else np.maximum(column_max, block_max)
+        del counted
         self.column_max = (column_max if column_max is not None else np.zeros(0, np.uint32)).view(np.float32)
         self._starts = np.zeros(BUCKETS + 1, np.int64)  # bucket b holds ranks starts[b]:starts[b+1]
         np.cumsum(counts, out=self._starts[1:])
@@ -99,9 +109,12 @@ class MagnitudeOrder:
             ordered.sort()
             self._whole = ordered.astype(np.uint16)
             return
-        for i, highs in enumerate(highs_per_block):
-            self._groups.append(self._group_of[highs])
+        def group_of_block(i: int) -> np.ndarray:
+            groups = self._group_of[highs_per_block[i]]
             highs_per_block[i] = None  # freed block by block: the 2-byte buckets never all exist beside the groups
+            return groups
+
+        self._groups = on_block_threads(group_of_block, range(len(highs_per_block)))
 
     def __len__(self) -> int:
         return int(self._starts[-1])

@@ -6,13 +6,16 @@ writes into a TensorFlow variable that the pruner uses to write pruned kernels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import numpy as np
 
 BLOCK_ELEMENTS = 1 << 22  # about 16 MB of float32
-WRITE_THREADS = 2  # blocks computed and written at once: one thread leaves memory bandwidth unused
+T = TypeVar("T")
+R = TypeVar("R")
+BLOCK_THREADS = 2  # blocks counted, or computed and written, at once: one thread leaves memory bandwidth unused
 
 
 def rows_per_block(shape: tuple[int, ...], elements: int | None = None) -> int:
@@ -39,19 +42,22 @@ def row_blocks(matrix: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
         yield r0, matrix[r0:r1]
 
 
-_writers: list[ThreadPoolExecutor] = []  # made on first use, kept for the process
+_block_threads: list[ThreadPoolExecutor] = []  # made on first use, kept for the process
 
 
-def _writer_threads() -> ThreadPoolExecutor:
-    if not _writers:
-        _writers.append(ThreadPoolExecutor(WRITE_THREADS, thread_name_prefix="prune-viz rows"))
-    return _writers[0]
+def on_block_threads(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+    """[fn(item) for item in items], on BLOCK_THREADS threads kept for the process (so with the CPU
+    priority of the thread that first asked: in the window, a job's); re-raises the first error.
+    For NumPy and TensorFlow work on blocks, which lets go of the GIL; ``fn`` must not call it again
+    (it would wait for the threads it holds)."""
+    if not _block_threads:
+        _block_threads.append(ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="prune-viz blocks"))
+    return list(_block_threads[0].map(fn, items))
 
 
 def write_rows(variable, shape: tuple[int, ...], value_of: Callable[[int, int], object]) -> None:
     """Write a tf.Variable of ``shape`` in place, block of rows by block of rows: ``value_of(r0, r1)``
-    gives rows r0:r1, on WRITE_THREADS threads (kept for the process, and so with the CPU priority
-    of the thread that first wrote: in the window, a job's).
+    gives rows r0:r1, on the block threads (``on_block_threads``).
 
     Rows go in with a scatter update, which copies whole rows (a strided-slice assign is several
     times slower). A scatter leaves the variable in copy-on-read mode, where every later read (each
@@ -69,7 +75,7 @@ def write_rows(variable, shape: tuple[int, ...], value_of: Callable[[int, int], 
 
     blocks = list(row_starts(shape))
     if len(blocks) > 1:
-        list(_writer_threads().map(write, blocks))  # re-raises the first error
+        on_block_threads(write, blocks)
     else:
         for rows in blocks:
             write(rows)
