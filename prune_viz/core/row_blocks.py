@@ -6,6 +6,8 @@ writes into a TensorFlow variable that the pruner uses to write pruned kernels.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -46,13 +48,27 @@ _block_threads: list[ThreadPoolExecutor] = []  # made on first use, kept for the
 
 
 def on_block_threads(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """[fn(item) for item in items], on BLOCK_THREADS threads kept for the process (so with the CPU
-    priority of the thread that first asked: in the window, a job's); re-raises the first error.
-    For NumPy and TensorFlow work on blocks, which lets go of the GIL; ``fn`` must not call it again
-    (it would wait for the threads it holds)."""
+    """[fn(item) for item in items], on BLOCK_THREADS threads kept for the process, each running at
+    no higher a CPU priority than the caller's (a background job's blocks stay in the background);
+    re-raises the first error. For NumPy and TensorFlow work on blocks, which lets go of the GIL;
+    ``fn`` must not call it again (it would wait for the threads it holds)."""
     if not _block_threads:
         _block_threads.append(ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="prune-viz blocks"))
-    return list(_block_threads[0].map(fn, items))
+    caller = _nice()
+
+    def run(item: T) -> R:
+        if caller is not None and (_nice() or 0) < caller:  # raising a nice value needs no privilege
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), caller)
+        return fn(item)
+
+    return list(_block_threads[0].map(run, items))
+
+
+def _nice() -> int | None:
+    """The calling thread's nice value (Linux), None where threads have none of their own."""
+    if not hasattr(os, "getpriority") or not os.path.isdir("/proc/self/task"):
+        return None
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
 def write_rows(variable, shape: tuple[int, ...], value_of: Callable[[int, int], object]) -> None:
