@@ -52,6 +52,9 @@ def on_block_threads(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
     no higher a CPU priority than the caller's (a background job's blocks stay in the background);
     re-raises the first error. For NumPy and TensorFlow work on blocks, which lets go of the GIL;
     ``fn`` must not call it again (it would wait for the threads it holds)."""
+    items = list(items)
+    if len(items) < 2:  # one block (any small kernel): no thread to hand it to
+        return [fn(item) for item in items]
     if not _block_threads:
         _block_threads.append(ThreadPoolExecutor(BLOCK_THREADS, thread_name_prefix="prune-viz blocks"))
     caller = _nice()
@@ -90,9 +93,5 @@ def write_rows(variable, shape: tuple[int, ...], value_of: Callable[[int, int], 
         tf.raw_ops.ResourceScatterUpdate(resource=variable.handle, indices=tf.range(r0, r1), updates=value_of(r0, r1))
 
     blocks = list(row_starts(shape))
-    if len(blocks) > 1:
-        on_block_threads(write, blocks)
-    else:
-        for rows in blocks:
-            write(rows)
+    on_block_threads(write, blocks)
     tf.raw_ops.DisableCopyOnRead(resource=variable.handle)
