@@ -434,7 +434,7 @@ class Pruner:
     def _refuse_on_warm_up(self) -> None:
         """Scores are computed or sorted on the thread that asks for a config, never by warm_up:
         its config may be stale by then, and computing them would forget the current ones."""
-        if getattr(self._warming, "config", None) is not None:
+        if getattr(self._warming, "active", False):
             raise _StaleWarmUp
 
     def needs_warm_up(self, config: PruningConfig) -> bool:
@@ -455,7 +455,7 @@ class Pruner:
         if not self.needs_warm_up(config):
             return 0
         ks = sorted(SLIDER_KS, key=lambda k: (abs(k - config.k), k))
-        self._warming.config = config
+        self._warming.active = True
         try:
             for done, k in enumerate(ks):
                 task.progress(done / len(ks), "Preparing the slider's steps")
@@ -463,7 +463,7 @@ class Pruner:
         except _StaleWarmUp:
             return done
         finally:
-            self._warming.config = None
+            self._warming.active = False
         task.progress(1.0, "Preparing the slider's steps")
         return len(ks)
 
