@@ -17,6 +17,7 @@ from prune_viz.gui.pictures_qt import (
     LIGHT,
     SERIES_STYLE,
     Theme,
+    WhenVisible,
     bind,
     caption_label,
     is_font_change,
@@ -82,8 +83,11 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.evaluation_changed, self._on_evaluation_changed)
-        bind(self, session.config_changed, self._on_config_changed)
-        bind(self, session.data_changed, self._on_data_changed)
+        # a k step changes only the ring's staleness and the published curves' method: a hidden tab
+        # catches up when it is shown
+        self._when_visible = WhenVisible(self, self._on_settings_changed)
+        bind(self, session.config_changed, self._when_visible.request)
+        bind(self, session.data_changed, self._when_visible.request)
         self._apply_font()
         self._redraw()
         self._add_reference_curves()
@@ -153,11 +157,9 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
     def _on_evaluation_changed(self, _record) -> None:
         self._redraw()
 
-    def _on_config_changed(self, _config) -> None:
+    def _on_settings_changed(self) -> None:
         self._draw_current(self.session.last_evaluation)
-
-    def _on_data_changed(self) -> None:
-        self._draw_current(self.session.last_evaluation)
+        self._draw_reference()
 
     @property
     def is_stale(self) -> bool:
@@ -264,7 +266,6 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         self.layout().insertWidget(1, self.reference_check)
         self.reference_check.toggled.connect(self._draw_reference)
         bind(self, self.session.model_changed, self._draw_reference)
-        bind(self, self.session.config_changed, self._draw_reference)
         self._draw_reference()
 
     @property

@@ -127,3 +127,49 @@ def test_the_slider_moves_the_heatmap_while_a_tensorflow_job_holds_the_lock(qtbo
         release.set()
         worker.join(10)
     assert held.asked == [worker]  # only the job's thread asked for the lock
+
+
+def test_the_accuracy_plot_behind_its_tab_catches_up_when_shown(qtbot, window):
+    """The ring and caption say whether the last evaluation still applies; behind the Per digit tab a k
+    step leaves them, and showing the tab draws them for the current k."""
+    from PySide6.QtCore import Qt
+
+    tabs, plot = window.result_tabs, window.accuracy_plot
+    with qtbot.waitSignal(window.controller.shown, timeout=60_000):
+        window.evaluation.evaluate_button.click()
+    tabs.setCurrentWidget(window.details)
+    _settle(qtbot)
+    assert not plot.isVisible()
+    assert plot.current_ring.opts["pen"].style() == Qt.PenStyle.SolidLine
+    caption = plot.caption.text()
+
+    window.controls.slider.setValue(55)
+    _settle(qtbot)
+    assert plot.is_stale
+    assert plot.caption.text() == caption  # not redrawn behind its tab
+    assert plot.current_ring.opts["pen"].style() == Qt.PenStyle.SolidLine
+
+    tabs.setCurrentWidget(plot)
+    _settle(qtbot)
+    assert plot.current_ring.opts["pen"].style() == Qt.PenStyle.CustomDashLine
+    assert window.session.why_stale(window.session.last_evaluation) in plot.caption.text()
+
+
+def test_the_export_actions_are_judged_again_only_when_the_model_or_method_changes(qtbot, window, monkeypatch):
+    from prune_viz.core import export
+
+    judged: list[str] = []
+    original = export.compaction_problem
+    monkeypatch.setattr(export, "compaction_problem", lambda opened, method: judged.append(method)
+                        or original(opened, method))
+    compact = window.export_compact_action
+    for k in (10, 40, 70):
+        window.controls.slider.setValue(k)
+    assert judged == []  # k changes nothing an export depends on
+
+    window.session.configure(method="unit")
+    assert judged == ["unit"]
+    assert compact.isEnabled()  # the trained MLP compacts under unit pruning
+    window.session.configure(method="weight")
+    assert judged == ["unit", "weight"]
+    assert not compact.isEnabled() and "unit" in compact.toolTip()

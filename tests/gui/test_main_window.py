@@ -394,13 +394,17 @@ def test_a_screenshot_is_written_whole_and_never_over_the_opened_model(window, t
 
 
 def _stale_sentences(window) -> dict[str, str | None]:
-    """What each evaluation view says about staleness (None: shown as current)."""
+    """What each evaluation view says about staleness (None: shown as current), each read on its tab
+    as the user reads it (a tab behind another catches up when it is shown)."""
     view, details, plot = window.evaluation.result_view, window.details, window.accuracy_plot
-    return {
-        "panel": view.status.text() if view.stale else None,
-        "confusion": details.stale_note.text() if not details.stale_note.isHidden() else None,
-        "plot": plot.caption.text() if plot.is_stale else None,
-    }
+    tabs = window.result_tabs
+    shown = tabs.currentWidget()
+    tabs.setCurrentWidget(details)
+    confusion = details.stale_note.text() if not details.stale_note.isHidden() else None
+    tabs.setCurrentWidget(plot)
+    plotted = plot.caption.text() if plot.current_ring.opts["pen"].style() != Qt.PenStyle.SolidLine else None
+    tabs.setCurrentWidget(shown)
+    return {"panel": view.status.text() if view.stale else None, "confusion": confusion, "plot": plotted}
 
 
 def test_every_evaluation_view_greys_for_the_same_reason(qtbot, window):

@@ -35,6 +35,7 @@ class PrunedModelExporter(QObject):
         self.parent_widget = parent_widget
         self.error_box: QMessageBox | None = None
         self.actions: dict[bool, QAction] = {}  # compact? -> its menu action
+        self._offered_for: tuple | None = None  # the (model, method) the actions were last judged for
 
     def set_actions(self, export: QAction, compact: QAction) -> None:
         """Keep the two File > Export actions enabled only when they can work, a disabled one's
@@ -45,6 +46,10 @@ class PrunedModelExporter(QObject):
         self._offer_only_what_works()
 
     def _offer_only_what_works(self, *_changed) -> None:
+        judged_for = (self.session.model_serial, self.session.config.method)
+        if judged_for == self._offered_for:  # a k step changes neither
+            return
+        self._offered_for = judged_for
         for compact, action in self.actions.items():
             problem = self.problem(compact)
             action.setEnabled(problem is None)
