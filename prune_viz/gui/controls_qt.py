@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
+from prune_viz.gui.pictures_qt import SteadyCaption
 
 CRITERION_LABELS = {
     "magnitude": "Magnitude (|w|, unit L2 norm)",
@@ -91,9 +92,7 @@ class PruningControls(QGroupBox):
         self.spin.setKeyboardTracking(False)
         self.reset_button = QPushButton("&Reset")
         self.reset_button.setToolTip("Back to k = 0 (the original weights) (Ctrl+0)")
-        self.readout = QLabel()
-        self.readout.setWordWrap(True)
-        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout = SteadyCaption()
         self.compact = False
         self._reserve_readout()
 
@@ -173,8 +172,7 @@ class PruningControls(QGroupBox):
 
     def _reserve_readout(self) -> None:
         """Room for the readout's lines whatever they say, so nothing below it moves as k changes."""
-        lines = 2 if getattr(self, "compact", False) else 6
-        self.readout.setMinimumHeight(self.readout.fontMetrics().lineSpacing() * lines)
+        self.readout.reserve_lines(2 if getattr(self, "compact", False) else 6)
 
     def _on_k(self, value: int) -> None:
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):

@@ -7,6 +7,7 @@ survives a classroom projector, a colour-blind-safe palette) and the session-bin
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 
@@ -186,28 +187,86 @@ def caption_label(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QLabel:
     return label
 
 
-class SteadyCaption(QtWidgets.QLabel):
-    """A wrapped caption under a picture whose height only grows while what it describes stays the
-    same: a k step's shorter text would otherwise hand a line back to the picture, which would then be
-    laid out and drawn again from scratch. Text about something else (``about``: another layer or
-    setting), a new width or font start afresh."""
+class SteadyCaption(QtWidgets.QTextEdit):
+    """Wrapped rich text that a k step rewrites (a readout, the summary under a picture), selectable
+    like a label. Each new text of a QLabel runs every layout up to the window again, which costs
+    more than painting the text; this one repaints itself only, and asks for a new layout only when
+    it needs more lines than it has. So its height only grows while what it describes stays the same
+    (a shorter text would otherwise hand a line back to the picture, drawn again from scratch); text
+    about something else (``about``: another layer or setting), a new width or font start afresh.
+    ``reserve_lines`` keeps room for a number of lines whatever the text says."""
 
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
-        self.setWordWrap(True)
-        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setReadOnly(True)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
+        self.viewport().setAutoFillBackground(False)  # on the window's background, as a label is
+        self.document().setDocumentMargin(0)
+        self._follow_palette()
+        self._text = ""
         self._about = None
+        self._lines = 0
+        self.setFixedHeight(0)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        self.show_text(text, self._about[0] if self._about is not None else None)
 
     def show_text(self, text: str, about=None) -> None:
-        about = (about, self.width(), self.font().key())
-        if about != self._about or not self.isVisible():  # a hidden label's width is not its own yet
-            self._about = about
-            self.setMinimumHeight(0)
-        self.setText(text)
-        if self.isVisible():
-            needed = self.heightForWidth(self.width())
-            if needed > self.minimumHeight():
-                self.setMinimumHeight(needed)
+        key = (about, self.width(), self.font().key())
+        afresh = key != self._about or not self.isVisible()  # a hidden widget's width is not its own yet
+        self._about = key
+        if text != self._text:
+            self._text = text
+            self.setHtml(text)
+        self._fit(afresh)
+
+    def reserve_lines(self, lines: int) -> None:
+        self._lines = lines
+        self._fit(afresh=True)
+
+    def heightForWidth(self, width: int) -> int:
+        """The height the text and the reserved lines need at ``width``."""
+        document = self.document()
+        if width != round(document.textWidth()):
+            document = document.clone(self)
+            document.setTextWidth(width)
+        lines = self.fontMetrics().lineSpacing() * self._lines
+        return max(lines, math.ceil(document.size().height()))
+
+    def _fit(self, afresh: bool) -> None:
+        needed = self.heightForWidth(self.viewport().width())
+        if needed > self.height() or (afresh and needed != self.height()):
+            self.setFixedHeight(needed)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._about = None
+            self._fit(afresh=True)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QtCore.QEvent.Type.PaletteChange:
+            self._follow_palette()
+        elif is_font_change(event):
+            self._about = None
+            self._fit(afresh=True)
+
+    def _follow_palette(self) -> None:
+        """Text in the window's text colour, as a label's (an editor's would be the Text role)."""
+        palette = self.palette()
+        colour = palette.color(QtGui.QPalette.ColorRole.WindowText)
+        if palette.color(QtGui.QPalette.ColorRole.Text) != colour:
+            palette.setColor(QtGui.QPalette.ColorRole.Text, colour)
+            self.setPalette(palette)
 
 
 def bind(widget: QtWidgets.QWidget, signal, slot) -> None:

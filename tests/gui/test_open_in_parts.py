@@ -127,7 +127,10 @@ def test_the_histogram_summary_keeps_its_height_while_k_moves(qtbot, window):
     assert heights[0][1] >= heights[37][0] > heights[0][0]  # k = 0 says less, in the lines k = 37 needed
     assert histogram.summary.heightForWidth(histogram.summary.width()) <= histogram.summary.height()
     window.session.configure(method="unit")  # another setting: the summary starts afresh
-    window.controls.slider.setValue(0)
     qtbot.wait(10)
-    assert histogram.summary.height() == pytest.approx(
-        histogram.summary.heightForWidth(histogram.summary.width()), abs=2)
+    fresh = histogram.summary.height()
+    assert fresh == pytest.approx(histogram.summary.heightForWidth(histogram.summary.width()), abs=2)
+    assert fresh < heights[81][0]
+    window.controls.slider.setValue(0)  # says less, in the lines it has
+    qtbot.wait(10)
+    assert histogram.summary.height() == fresh > histogram.summary.heightForWidth(histogram.summary.width())
