@@ -11,6 +11,7 @@ from prune_viz.gui.heatmap_qt import (
     colorize,
     colour_indices,
     display_matrix,
+    indexed_rgb,
     strides,
     layer_level,
     symmetric_level,
@@ -113,8 +114,8 @@ def _rendered_rgb(item) -> np.ndarray:
 
 @pytest.mark.parametrize("spec", list(COLORMAPS.values()), ids=list(COLORMAPS))
 def test_colour_indices_draw_the_colours_pyqtgraph_draws_for_the_values(qapp, spec):
-    """The big heatmap hands pyqtgraph colour indices, not floats: every live cell must get the
-    colour pyqtgraph gives its value, and every pruned (NaN) cell the one pruned colour."""
+    """The big heatmap hands pyqtgraph the colours of its colour indices, not floats: every live cell
+    must get the colour pyqtgraph gives its value, and every pruned (NaN) cell the one pruned colour."""
     import pyqtgraph as pg
 
     rng = np.random.default_rng(1)
@@ -127,8 +128,7 @@ def test_colour_indices_draw_the_colours_pyqtgraph_draws_for_the_values(qapp, sp
     assert np.all(indices[~pruned] < PRUNED_INDEX)
 
     ours = pg.ImageItem(axisOrder="row-major")
-    table = spec.indexed_lut()
-    ours.setImage(indices, autoLevels=False, levels=(0, len(table)), lut=table)
+    ours.setImage(indexed_rgb(indices, spec), autoLevels=False, levels=None, lut=None)
     floats = pg.ImageItem(axisOrder="row-major")
     floats.setImage(values, autoLevels=False, levels=(-level, level), lut=spec.lut())
     drawn, expected = _rendered_rgb(ours), _rendered_rgb(floats)
