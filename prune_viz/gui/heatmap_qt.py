@@ -229,16 +229,15 @@ def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
 
 
 def colorize(image: np.ndarray, level: float, spec: ColormapSpec, indices: np.ndarray | None = None) -> np.ndarray:
-    """RGB uint8 of a NaN-for-pruned image, for thumbnails; ``indices``: ``lut_indices`` of the same
-    image unpruned, when they are kept from one k to the next."""
-    rgb = spec.lut()[lut_indices(image, level) if indices is None else indices]
-    rgb[~np.isfinite(image)] = spec.pruned
-    return np.ascontiguousarray(rgb)
+    """Opaque RGBA uint8 of a NaN-for-pruned image, for thumbnails; ``indices``: ``lut_indices`` of
+    the same image unpruned, when they are kept from one k to the next."""
+    indices = lut_indices(image, level) if indices is None else indices
+    return indexed_rgb(np.where(np.isfinite(image), indices, np.uint16(PRUNED_INDEX)), spec)
 
 
-def rgb_to_pixmap(rgb: np.ndarray) -> QPixmap:
-    h, w, _ = rgb.shape
-    image = QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888)
+def rgba_to_pixmap(rgba: np.ndarray) -> QPixmap:
+    h, w, _ = rgba.shape
+    image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBX8888)
     return QPixmap.fromImage(image.copy())
 
 
@@ -549,7 +548,7 @@ class Thumbnail(QToolButton):
                    indices: np.ndarray | None = None) -> None:
         """``image``: NaN where pruned; ``indices``: ``lut_indices`` of it unpruned, if kept."""
         self.image = image
-        pixmap = rgb_to_pixmap(colorize(image, level, spec, indices)).scaled(
+        pixmap = rgba_to_pixmap(colorize(image, level, spec, indices)).scaled(
             THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation)
         self.setIcon(pixmap)

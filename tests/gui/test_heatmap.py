@@ -38,11 +38,13 @@ def test_nothing_is_marked_pruned_without_a_mask():
 def test_pruned_colour_is_never_a_live_weight_colour():
     matrix = np.linspace(-1, 1, 101, dtype=np.float32).reshape(1, -1)
     for spec in COLORMAPS.values():
-        live = colorize(matrix, 1.0, spec).reshape(-1, 3).astype(int)
+        rgba = colorize(matrix, 1.0, spec)
+        assert np.all(rgba[..., 3] == 255)  # opaque
+        live = rgba[..., :3].reshape(-1, 3).astype(int)
         distance = np.abs(live - np.array(spec.pruned)).sum(axis=1)
         assert distance.min() > 60, spec.key  # clearly apart from the nearest live colour
         pruned = colorize(np.array([[np.nan]], dtype=np.float32), 1.0, spec)
-        assert tuple(pruned[0, 0]) == spec.pruned
+        assert tuple(pruned[0, 0]) == (*spec.pruned, 255)
         # symmetric around zero: w and -w sit at mirrored ends of the map
         np.testing.assert_array_equal(live[0], spec.lut()[0])
         np.testing.assert_array_equal(live[-1], spec.lut()[255])
