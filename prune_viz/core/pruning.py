@@ -550,9 +550,10 @@ class Pruner:
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    scores = np.sort(self._unit_score(key, n))
-                    threshold = float(scores[n_pruned - 1]) if n_pruned else None
-                    plans[n] = UnitPlan(self._matrix_shape(n), self._unit_ranks[key, n] >= n_pruned, threshold)
+                    scores, ranks = self._unit_score(key, n), self._unit_ranks[key, n]
+                    # the strongest pruned unit's score: the one ranked n_pruned - 1 (no sort per k)
+                    threshold = float(scores.ravel()[np.argmax(ranks.ravel() == n_pruned - 1)]) if n_pruned else None
+                    plans[n] = UnitPlan(self._matrix_shape(n), ranks >= n_pruned, threshold)
         results = [replace(counted[layer.name]) if layer.name in counted  # a copy: results are the caller's
                    else self._layer_result(layer, plans.get(layer.name), key, config.removes_units)
                    for layer in self.layers]
