@@ -211,7 +211,7 @@ def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
 
 def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
     """Opaque RGBA uint8 of ``colour_indices`` (PRUNED_INDEX: the pruned colour), looked up as one
-    uint32 per cell (a third of the time of indexing the rows of an RGB table)."""
+    uint32 per cell rather than as a row of an RGB table."""
     packed = _PACKED_LUTS.get(spec)
     if packed is None:
         table = spec.indexed_lut()

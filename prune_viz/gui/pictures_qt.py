@@ -236,7 +236,7 @@ class SteadyCaption(QtWidgets.QTextEdit):
         """The height the text and the reserved lines need at ``width``."""
         document = self.document()
         if width != round(document.textWidth()):
-            document = document.clone(self)
+            document = document.clone()  # unparented: dropped with this call, not kept by the widget
             document.setTextWidth(width)
         lines = self.fontMetrics().lineSpacing() * self._lines
         return max(lines, math.ceil(document.size().height()))
