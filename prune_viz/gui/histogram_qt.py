@@ -32,6 +32,7 @@ from prune_viz.gui.pictures_qt import (
     swatch,
 )
 
+SUMMARY_LINES = 3
 LOG_FLOOR = 0.5  # where empty bins sit on a log axis, so a count of 1 still shows as a bar
 FILL_ALPHA = 170
 
@@ -117,6 +118,9 @@ class WeightHistogram(QtWidgets.QWidget):
         self.plot.addItem(self.threshold_line, ignoreBounds=True)
 
         self.summary = SteadyCaption(self)
+        # the legend and a k's numbers take three lines at the dock's usual width: reserved, a first
+        # k step after a settings change does not shrink the plot (which redraws its axes from scratch)
+        self.summary.reserve_lines(SUMMARY_LINES, self._legend())
 
         layout = QtWidgets.QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -280,9 +284,11 @@ class WeightHistogram(QtWidgets.QWidget):
                else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
                     "the number the threshold cuts")
         )
-        legend = f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
-        self.summary.show_text(f"{legend} &nbsp;&nbsp; {self._summary(layer, result, threshold)}",
+        self.summary.show_text(f"{self._legend()} &nbsp;&nbsp; {self._summary(layer, result, threshold)}",
                                (layer.name, config.method, config.scope, config.criterion, log))
+
+    def _legend(self) -> str:
+        return f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
 
     def _show_curve(self, curve: pg.PlotDataItem, part, log: bool = False) -> None:
         if part is None:

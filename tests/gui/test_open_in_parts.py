@@ -133,4 +133,19 @@ def test_the_histogram_summary_keeps_its_height_while_k_moves(qtbot, window):
     assert fresh < heights[81][0]
     window.controls.slider.setValue(0)  # says less, in the lines it has
     qtbot.wait(10)
-    assert histogram.summary.height() == fresh > histogram.summary.heightForWidth(histogram.summary.width())
+    assert histogram.summary.height() == fresh
+
+
+def test_the_histogram_summary_has_room_for_a_k_step_after_a_settings_change(qtbot, window):
+    """At the dock's width the legend and a k's numbers fit the reserved lines: the first step after
+    a settings change does not shrink the plot."""
+    histogram = window.histogram
+    plot_height = histogram.plot_widget.height()
+    for method in ("weight", "unit"):
+        window.session.configure(method=method, k=0.0)
+        qtbot.wait(10)
+        plot_height = histogram.plot_widget.height()
+        for k in (10, 55, 90):
+            window.controls.slider.setValue(k)
+            qtbot.wait(10)
+            assert histogram.plot_widget.height() == plot_height, (method, k)
