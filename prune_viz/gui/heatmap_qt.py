@@ -91,6 +91,16 @@ class ColormapSpec:
             table = _INDEXED_LUTS.setdefault(self, table)
         return table
 
+    def packed_indexed_lut(self) -> np.ndarray:
+        """``indexed_lut()`` as one opaque RGBA uint32 per entry (its bytes in R, G, B, A order)."""
+        table = _PACKED_LUTS.get(self)
+        if table is None:
+            rgba = np.concatenate([self.indexed_lut(), np.full((PRUNED_INDEX + 1, 1), 255, np.uint8)], axis=1)
+            table = np.ascontiguousarray(rgba).view(np.uint32).ravel()
+            table.flags.writeable = False
+            table = _PACKED_LUTS.setdefault(self, table)
+        return table
+
 
 _LUTS: dict[ColormapSpec, np.ndarray] = {}
 _INDEXED_LUTS: dict[ColormapSpec, np.ndarray] = {}
@@ -212,12 +222,7 @@ def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
 def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
     """Opaque RGBA uint8 of ``colour_indices`` (PRUNED_INDEX: the pruned colour), looked up as one
     uint32 per cell rather than as a row of an RGB table."""
-    packed = _PACKED_LUTS.get(spec)
-    if packed is None:
-        table = spec.indexed_lut()
-        rgba = np.concatenate([table, np.full((len(table), 1), 255, np.uint8)], axis=1)
-        packed = _PACKED_LUTS.setdefault(spec, np.ascontiguousarray(rgba).view(np.uint32).ravel())
-    return packed.take(indices).view(np.uint8).reshape(*indices.shape, 4)
+    return spec.packed_indexed_lut().take(indices).view(np.uint8).reshape(*indices.shape, 4)
 
 
 def lut_indices(image: np.ndarray, level: float) -> np.ndarray:

@@ -210,8 +210,8 @@ class SteadyCaption(QtWidgets.QTextEdit):
         self._follow_palette()
         self._text = ""
         self._about = None
-        self._lines: tuple[int, str] = (0, "")
-        self._reserved: tuple[str, int] | None = None  # (font, height) of the reserved lines
+        self._reserved_lines: tuple[int, str] = (0, "")  # how many, and the first line's text
+        self._reserved_height_for: tuple[str, int] | None = None  # (font, height) of the reserved lines
         self.setFixedHeight(0)
 
     def text(self) -> str:
@@ -232,8 +232,8 @@ class SteadyCaption(QtWidgets.QTextEdit):
     def reserve_lines(self, lines: int, first_line: str = "") -> None:
         """Keep room for ``lines`` lines whatever the text says, the first as tall as the rich text
         ``first_line`` (a legend's larger swatches)."""
-        self._lines = (lines, first_line)
-        self._reserved = None
+        self._reserved_lines = (lines, first_line)
+        self._reserved_height_for = None
         self._fit(afresh=True)
 
     def heightForWidth(self, width: int) -> int:
@@ -246,14 +246,14 @@ class SteadyCaption(QtWidgets.QTextEdit):
 
     def _reserved_height(self) -> int:
         font = self.font().key()
-        if self._reserved is None or self._reserved[0] != font:
-            lines, first_line = self._lines
+        if self._reserved_height_for is None or self._reserved_height_for[0] != font:
+            lines, first_line = self._reserved_lines
             lines_document = QtGui.QTextDocument()
             lines_document.setDocumentMargin(0)
             lines_document.setDefaultFont(self.font())
             lines_document.setHtml("<br>".join([first_line or "&nbsp;"] + ["&nbsp;"] * (lines - 1)))
-            self._reserved = (font, math.ceil(lines_document.size().height()) if lines else 0)
-        return self._reserved[1]
+            self._reserved_height_for = (font, math.ceil(lines_document.size().height()) if lines else 0)
+        return self._reserved_height_for[1]
 
     def _fit(self, afresh: bool) -> None:
         needed = self.heightForWidth(self.viewport().width())
