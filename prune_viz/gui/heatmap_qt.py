@@ -19,9 +19,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPen, QPixmap
+from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QFrame,
     QGraphicsRectItem,
     QHBoxLayout,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QToolButton,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -101,10 +103,22 @@ class ColormapSpec:
             table = _PACKED_LUTS.setdefault(self, table)
         return table
 
+    def rgb32_indexed_lut(self) -> np.ndarray:
+        """``indexed_lut()`` as QImage RGB32 pixels, one uint32 0xffRRGGBB per entry: what a widget's
+        painter draws without converting."""
+        table = _RGB32_LUTS.get(self)
+        if table is None:
+            rgb = self.indexed_lut().astype(np.uint32)
+            table = np.uint32(0xFF000000) | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
+            table.flags.writeable = False
+            table = _RGB32_LUTS.setdefault(self, table)
+        return table
+
 
 _LUTS: dict[ColormapSpec, np.ndarray] = {}
 _INDEXED_LUTS: dict[ColormapSpec, np.ndarray] = {}
 _PACKED_LUTS: dict[ColormapSpec, np.ndarray] = {}
+_RGB32_LUTS: dict[ColormapSpec, np.ndarray] = {}
 PRUNED_INDEX = 256  # the pruned colour's entry in ColormapSpec.indexed_lut
 
 
@@ -234,16 +248,16 @@ def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
 
 
 def colorize(image: np.ndarray, level: float, spec: ColormapSpec, indices: np.ndarray | None = None) -> np.ndarray:
-    """Opaque RGBA uint8 of a NaN-for-pruned image, for thumbnails; ``indices``: ``lut_indices`` of
-    the same image unpruned, when they are kept from one k to the next."""
+    """RGB32 pixels (uint32 0xffRRGGBB) of a NaN-for-pruned image, for thumbnails; ``indices``:
+    ``lut_indices`` of the same image unpruned, when they are kept from one k to the next."""
     indices = lut_indices(image, level) if indices is None else indices
-    return indexed_rgb(np.where(np.isfinite(image), indices, np.uint16(PRUNED_INDEX)), spec)
+    return spec.rgb32_indexed_lut().take(np.where(np.isfinite(image), indices, np.uint16(PRUNED_INDEX)))
 
 
-def rgba_to_pixmap(rgba: np.ndarray) -> QPixmap:
-    h, w, _ = rgba.shape
-    image = QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBX8888)
-    return QPixmap.fromImage(image.copy())
+def rgb32_image(pixels: np.ndarray) -> QImage:
+    """A QImage of its own (a copy) of ``colorize``'s pixels."""
+    h, w = pixels.shape
+    return QImage(np.ascontiguousarray(pixels).data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
 class MatrixView(QWidget):
@@ -538,27 +552,66 @@ class MatrixView(QWidget):
             self.hovered.emit(text)
 
 
-class Thumbnail(QToolButton):
+class Thumbnail(QAbstractButton):
+    """One layer's matrix, small, with its name and zero fraction under it; click (or Space) shows it
+    large. Painted here, an image and two lines: a QToolButton's new icon and text on every k step
+    asked the strip for a layout and repainted a styled panel."""
+
+    MARGIN = 4
+
     def __init__(self, name: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.name = name
         self.setCheckable(True)
         self.setAutoExclusive(False)
-        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
-        self.setIconSize(pg.QtCore.QSize(THUMBNAIL_PIXELS, THUMBNAIL_PIXELS))
+        self.setAttribute(Qt.WidgetAttribute.WA_Hover)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.image: np.ndarray | None = None  # the displayed (strided, NaN-for-pruned) matrix
+        self.picture: QImage | None = None  # its colours at THUMBNAIL_PIXELS square
+        self.caption = name
+
+    def sizeHint(self) -> QSize:
+        return QSize(THUMBNAIL_PIXELS + 2 * self.MARGIN,
+                     THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 3 * self.MARGIN)
 
     def show_image(self, image: np.ndarray, level: float, spec: ColormapSpec, caption: str,
                    indices: np.ndarray | None = None) -> None:
-        """``image``: NaN where pruned; ``indices``: ``lut_indices`` of it unpruned, if kept."""
+        """``image``: NaN where pruned; ``indices``: ``lut_indices`` of it unpruned, if kept.
+        ``caption``: two lines, the layer and its zero fraction."""
         self.image = image
-        pixmap = rgba_to_pixmap(colorize(image, level, spec, indices)).scaled(
+        self.picture = rgb32_image(colorize(image, level, spec, indices)).scaled(
             THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation)
-        self.setIcon(pixmap)
-        self.setText(caption)
-        self.setToolTip(f"{caption.replace(chr(10), ': ')} (click to show it large)")
+        self.caption = caption
+        self.setAccessibleName(caption.replace("\n", ": "))
+        self.update()  # the size never changes: no layout
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:  # made when asked, not on every k step
+            QToolTip.showText(event.globalPos(), f"{self.accessibleName() or self.name} (click to show it large)", self)
+            return True
+        return super().event(event)
+
+    def paintEvent(self, _event) -> None:
+        painter = QPainter(self)
+        palette = self.palette()
+        frame = self.rect().adjusted(0, 0, -1, -1)
+        if self.isChecked() or self.isDown():
+            painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Mid))
+        if self.isChecked() or self.hasFocus() or self.underMouse():
+            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2 if self.hasFocus() else 1))
+            painter.drawRect(frame)
+        margin = self.MARGIN
+        if self.picture is not None:
+            painter.drawImage(margin, margin, self.picture)
+        painter.setPen(palette.color(QPalette.ColorRole.WindowText))
+        metrics = self.fontMetrics()
+        width = self.width() - 2 * margin
+        top = margin * 2 + THUMBNAIL_PIXELS
+        for line in self.caption.split("\n")[:2]:
+            painter.drawText(QRect(margin, top, width, metrics.height()), Qt.AlignmentFlag.AlignHCenter,
+                             metrics.elidedText(line, Qt.TextElideMode.ElideRight, width))
+            top += metrics.height()
 
 
 class ThumbnailStrip(QScrollArea):
@@ -687,10 +740,12 @@ class LayerHeatmaps(QWidget):
             self.set_layer(next(iter(self._layers)))
 
     def set_layer(self, name: str) -> None:
-        if name not in self._layers or name == self.selected:
+        if name not in self._layers:
+            return
+        self.strip.select(name)  # a click on the shown layer's thumbnail leaves it checked
+        if name == self.selected:
             return
         self.selected = name
-        self.strip.select(name)
         self._show_selected()
         self.layer_selected.emit(name)
 

@@ -35,15 +35,20 @@ def test_nothing_is_marked_pruned_without_a_mask():
     assert (rs, cs) == (1, 1) and not np.isnan(image).any()
 
 
+def _channels(rgb32: np.ndarray) -> np.ndarray:
+    """(..., 4) R, G, B, A of 0xAARRGGBB pixels."""
+    return np.stack([(rgb32 >> shift) & 0xFF for shift in (16, 8, 0, 24)], axis=-1)
+
+
 def test_pruned_colour_is_never_a_live_weight_colour():
     matrix = np.linspace(-1, 1, 101, dtype=np.float32).reshape(1, -1)
     for spec in COLORMAPS.values():
-        rgba = colorize(matrix, 1.0, spec)
+        rgba = _channels(colorize(matrix, 1.0, spec))
         assert np.all(rgba[..., 3] == 255)  # opaque
         live = rgba[..., :3].reshape(-1, 3).astype(int)
         distance = np.abs(live - np.array(spec.pruned)).sum(axis=1)
         assert distance.min() > 60, spec.key  # clearly apart from the nearest live colour
-        pruned = colorize(np.array([[np.nan]], dtype=np.float32), 1.0, spec)
+        pruned = _channels(colorize(np.array([[np.nan]], dtype=np.float32), 1.0, spec))
         assert tuple(pruned[0, 0]) == (*spec.pruned, 255)
         # symmetric around zero: w and -w sit at mirrored ends of the map
         np.testing.assert_array_equal(live[0], spec.lut()[0])

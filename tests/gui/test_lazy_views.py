@@ -56,18 +56,18 @@ def test_a_thumbnail_out_of_view_is_drawn_when_scrolled_into_view(qtbot, window)
     strip.setFixedWidth(first.width())  # room for the first thumbnail only
     _settle(qtbot)
     assert not first.visibleRegion().isEmpty() and second.visibleRegion().isEmpty()
-    shown_before, caption_before = second.image, second.text()
+    shown_before, caption_before = second.image, second.caption
     window.controls.slider.setValue(70)
     _settle(qtbot)
     assert np.isnan(first.image).mean() == pytest.approx(0.70, abs=0.02)  # in view: drawn for k = 70
-    assert second.image is shown_before and second.text() == caption_before  # out of view: not redrawn
+    assert second.image is shown_before and second.caption == caption_before  # out of view: not redrawn
 
     strip.ensureWidgetVisible(second)  # the user scrolls to it
     _settle(qtbot)
     assert not second.visibleRegion().isEmpty()
     assert np.isnan(second.image).mean() == pytest.approx(0.70, abs=0.02)  # now it shows the current k
     stats = window.session.result.layer(names[1])
-    assert second.text() == f"{names[1]}\n{stats.sparsity * 100:.1f}% zero" != caption_before
+    assert second.caption == f"{names[1]}\n{stats.sparsity * 100:.1f}% zero" != caption_before
 
 
 def test_the_selected_heatmap_is_current_when_the_heatmaps_come_back(qtbot, window):

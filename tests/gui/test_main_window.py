@@ -26,6 +26,21 @@ def _evaluate_and_wait(qtbot, window):
     return blocker.args[0]
 
 
+def test_a_thumbnail_clicked_or_pressed_shows_its_layer_large(qtbot, window):
+    strip = window.heatmaps.strip
+    first, second = list(strip.thumbnails.values())[:2]
+    assert first.isChecked() and not second.isChecked()
+    qtbot.mouseClick(second, Qt.MouseButton.LeftButton)
+    assert window.heatmaps.selected == second.name == window.histogram.layer_name
+    assert second.isChecked() and not first.isChecked()
+    qtbot.mouseClick(second, Qt.MouseButton.LeftButton)  # the shown layer's thumbnail again: still checked
+    assert second.isChecked() and window.heatmaps.selected == second.name
+    first.setFocus()
+    qtbot.keyClick(first, Qt.Key.Key_Space)
+    assert window.heatmaps.selected == first.name and first.isChecked() and not second.isChecked()
+    assert first.accessibleName() == first.caption.replace("\n", ": ") and "% zero" in first.caption
+
+
 def test_slider_keys_prune_the_heatmaps_live(qtbot, window):
     slider = window.controls.slider
     slider.setFocus()

@@ -15,7 +15,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
 
 from gui_helpers import WAIT_MS
-from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST
+from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, THUMBNAIL_PIXELS, Thumbnail
 from prune_viz.gui.pictures_qt import PRUNED, PRUNED_LEGEND, PRUNED_RGB, READABLE_POINTS
 
 
@@ -78,7 +78,9 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
         image = tiles.image.image
         assert np.all(image == PRUNED_RGB, axis=-1).sum() >= len(tiles.greyed_units) * 28 * 28
         thumb = next(iter(window.heatmaps.strip.thumbnails.values()))
-        assert thumb.icon().pixmap(8, 8).toImage().pixelColor(0, 0).isValid()
+        shown = thumb.grab().toImage()  # a row across the thumbnail's picture: live colours and pruned grey
+        row = {shown.pixelColor(Thumbnail.MARGIN + x, Thumbnail.MARGIN + 10).getRgb()[:3] for x in range(THUMBNAIL_PIXELS)}
+        assert PRUNED_RGB in row and row - {PRUNED_RGB} <= {tuple(int(v) for v in c) for c in spec.lut()}
         for legend in (window.histogram.summary.text(), window.tiles.legend.text(), window.heatmaps.view.legend.text()):
             assert PRUNED_LEGEND in legend
         # high contrast reaches the charts too, not only the heatmaps
