@@ -1,7 +1,8 @@
 """Histogram of a layer's original |w| (or unit L2 norms), split at the current pruning threshold.
 
-The histogram of the originals is computed once per (layer, method); a new k only
-moves the threshold line and the boundary between the pruned and the kept shading.
+The histogram of the originals is computed once per (layer, method) and drawn twice, in the
+pruned and in the kept colours, each clipped to its side of the threshold: a new k only moves
+the threshold line and the two clips.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QPen
 
 from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
@@ -37,28 +40,12 @@ LOG_FLOOR = 0.5  # where empty bins sit on a log axis, so a count of 1 still sho
 FILL_ALPHA = 170
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one per layer and method, compared by identity
 class Histogram:
     edges: np.ndarray  # (bins + 1,)
     counts: np.ndarray  # (bins,)
     total: int
     method: str  # "weight" (|w|) or "unit" (L2 norms)
-
-    def split(self, threshold: float | None):
-        """(pruned, kept) step curves as (edges, counts) pairs; None for an empty side.
-
-        The bin holding the threshold is cut at it, so the colour boundary sits exactly
-        on the threshold line.
-        """
-        edges, counts = self.edges, self.counts
-        if threshold is None or threshold < edges[0]:
-            return None, (edges, counts)
-        if threshold >= edges[-1]:
-            return (edges, counts), None
-        j = int(np.clip(np.searchsorted(edges, threshold, side="right") - 1, 0, len(counts) - 1))
-        pruned = (np.append(edges[: j + 1], threshold), counts[: j + 1])
-        kept = (np.concatenate([[threshold], edges[j + 1 :]]), counts[j:])
-        return pruned, kept
 
 
 def histogram_of(values: np.ndarray, method: str) -> Histogram:
@@ -93,6 +80,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self._layer_name: str | None = None
         self._cache: dict[tuple[str, str], Histogram] = {}
         self._histogram: Histogram | None = None
+        self._shown: tuple | None = None  # (histogram, log) the curves hold
         self._frame: tuple | None = None  # the axes' labels and ranges as last set
         self.theme: Theme = LIGHT
         self._when_visible = WhenVisible(self, self._redraw)
@@ -108,8 +96,10 @@ class WeightHistogram(QtWidgets.QWidget):
         self.plot_widget = new_plot_widget(self)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
-        self.pruned_curve = self._step_curve(PRUNED)
-        self.kept_curve = self._step_curve(self.theme.kept)
+        # each side of the threshold: the whole histogram, clipped by a rectangle in data coordinates
+        self.pruned_side, self.kept_side = self._side(), self._side()
+        self.pruned_curve = self._step_curve(PRUNED, self.pruned_side)
+        self.kept_curve = self._step_curve(self.theme.kept, self.kept_side)
         self.threshold_line = pg.InfiniteLine(
             angle=90, movable=False, pen=pg.mkPen(self.theme.foreground, width=2, dash=[5, 3]),
             label="", labelOpts={"position": 0.92, "color": self.theme.foreground, "fill": self.theme.legend_fill,
@@ -166,10 +156,17 @@ class WeightHistogram(QtWidgets.QWidget):
                                     zip(line.getRgb()[:3], background.getRgb()[:3]))))
         curve.setPen(pg.mkPen(line, width=1))
 
-    def _step_curve(self, colour: str) -> pg.PlotDataItem:
+    def _side(self) -> QtWidgets.QGraphicsRectItem:
+        side = QtWidgets.QGraphicsRectItem()
+        side.setPen(QPen(Qt.PenStyle.NoPen))
+        side.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.plot.addItem(side, ignoreBounds=True)
+        return side
+
+    def _step_curve(self, colour: str, side: QtWidgets.QGraphicsRectItem) -> pg.PlotDataItem:
         curve = pg.PlotDataItem(stepMode="center", fillLevel=0)
         self._colour_curve(curve, colour)
-        self.plot.addItem(curve)
+        curve.setParentItem(side)
         return curve
 
     # -- public ---------------------------------------------------------------------------------
@@ -229,8 +226,9 @@ class WeightHistogram(QtWidgets.QWidget):
         layer = self._layer(self._layer_name) if self._layer_name else None
         if layer is None:
             self._histogram = None
-            self._show_curve(self.kept_curve, None)
-            self._show_curve(self.pruned_curve, None)
+            self._shown = None
+            for curve in (self.kept_curve, self.pruned_curve):
+                curve.setData([], [])
             self.threshold_line.setVisible(False)
             why = ("no model open" if session.model is None
                    else f"the model has no prunable layer named {self._layer_name}")
@@ -245,9 +243,10 @@ class WeightHistogram(QtWidgets.QWidget):
         threshold = result.threshold(layer.name) if result is not None else None
         log = self.log_box.isChecked()
 
-        pruned, kept = histogram.split(threshold)
-        self._show_curve(self.pruned_curve, pruned, log)
-        self._show_curve(self.kept_curve, kept, log)
+        if self._shown != (histogram, log):
+            self._shown = (histogram, log)
+            for curve in (self.pruned_curve, self.kept_curve):
+                self._show_curve(curve, histogram, log)
 
         what = score_label(config.criterion, method)
         if config.criterion == "magnitude":
@@ -269,6 +268,7 @@ class WeightHistogram(QtWidgets.QWidget):
             self.plot.setYRange(*y_range, padding=0)
             # the heights are log10-transformed here; the axis only labels its ticks as powers of ten
             self.plot.getAxis("left").setLogMode(False, log)
+        self._split_at(threshold, frame[4], y_range)
 
         self.threshold_line.setVisible(threshold is not None)
         if threshold is not None:
@@ -293,12 +293,22 @@ class WeightHistogram(QtWidgets.QWidget):
     def _legend(self) -> str:
         return f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
 
-    def _show_curve(self, curve: pg.PlotDataItem, part, log: bool = False) -> None:
-        if part is None:
-            curve.setData([], [])
-            curve.setVisible(False)
-            return
-        edges, counts = part
+    def _split_at(self, threshold: float | None, x_range: tuple, y_range: tuple) -> None:
+        """Clip the pruned side to the left of ``threshold`` and the kept side to its right (None:
+        all kept), with room beyond the axes' ranges."""
+        (left, right), (bottom, top) = x_range, y_range
+        left, right = left - (right - left), right + (right - left)
+        bottom, top = bottom - (top - bottom), top + (top - bottom)
+        cut = left if threshold is None else min(max(threshold, left), right)
+        pruned, kept = QRectF(left, bottom, cut - left, top - bottom), QRectF(cut, bottom, right - cut, top - bottom)
+        if self.pruned_side.rect() != pruned or self.kept_side.rect() != kept:
+            self.pruned_side.setRect(pruned)
+            self.kept_side.setRect(kept)
+        self.pruned_curve.setVisible(threshold is not None)
+
+    @staticmethod
+    def _show_curve(curve: pg.PlotDataItem, histogram: Histogram, log: bool) -> None:
+        edges, counts = histogram.edges, histogram.counts
         if log:
             heights = np.log10(np.maximum(counts.astype(np.float64), LOG_FLOOR))
             curve.setFillLevel(np.log10(LOG_FLOOR))
@@ -306,7 +316,6 @@ class WeightHistogram(QtWidgets.QWidget):
             heights = counts.astype(np.float64)
             curve.setFillLevel(0.0)
         curve.setData(edges, heights)
-        curve.setVisible(True)
 
     def _summary(self, layer, result: PruneResult | None, threshold: float | None) -> str:
         if result is None:

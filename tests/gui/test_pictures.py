@@ -64,10 +64,13 @@ def test_histogram_threshold_line_sits_at_the_core_threshold(qtbot, session):
     result = session.configure(method="weight", k=40)
     assert widget.threshold == pytest.approx(result.threshold("hidden1"))
     # the pruned shading ends exactly at the line and the kept shading starts there
-    pruned_x, _ = widget.pruned_curve.getData()
-    kept_x, _ = widget.kept_curve.getData()
-    assert pruned_x[-1] == pytest.approx(result.threshold("hidden1"))
-    assert kept_x[0] == pytest.approx(result.threshold("hidden1"))
+    assert widget.pruned_side.rect().right() == pytest.approx(result.threshold("hidden1"))
+    assert widget.kept_side.rect().left() == pytest.approx(result.threshold("hidden1"))
+    # and both sides draw the whole histogram, each clipped to its side
+    for curve in (widget.pruned_curve, widget.kept_curve):
+        x, heights = curve.getData()
+        assert np.array_equal(x, widget.histogram.edges) and np.array_equal(heights, widget.histogram.counts)
+        assert curve.parentItem().flags() & curve.parentItem().GraphicsItemFlag.ItemClipsChildrenToShape
 
     widget.set_layer("hidden2")
     assert widget.threshold == pytest.approx(result.threshold("hidden2"))
@@ -133,8 +136,8 @@ def test_histogram_log_counts_and_unselected_layer(qtbot, session):
     _, pruned_heights = widget.pruned_curve.getData()
     _, kept_heights = widget.kept_curve.getData()
     counts = widget.histogram.counts
-    assert np.allclose(np.concatenate([pruned_heights, kept_heights[1:]]),
-                       np.log10(np.maximum(counts, 0.5)))
+    for heights in (pruned_heights, kept_heights):
+        assert np.allclose(heights, np.log10(np.maximum(counts, 0.5)))
     assert widget.plot.getAxis("left").logMode
     screenshot(qtbot, widget, "histogram_log")
 
