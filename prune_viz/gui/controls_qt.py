@@ -242,6 +242,9 @@ class LayerList(QTreeWidget):
 
     layer_selected = Signal(str)
     COLUMNS = ("Layer", "Kind", "Matrix", "Zero", "Units pruned")
+    # rewritten on every k: they only grow to fit (a column sized to its contents would measure
+    # every row and repaint the header on each step); a new model sizes them afresh
+    STATS_COLUMNS = (3, 4)
 
     def __init__(self, session, parent: QWidget | None = None):
         super().__init__(parent)
@@ -251,7 +254,9 @@ class LayerList(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        for column in range(len(self.COLUMNS)):
+            self.header().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive if column in self.STATS_COLUMNS
+                                               else QHeaderView.ResizeMode.ResizeToContents)
         self.header().setStretchLastSection(False)
         self.setToolTip("Tick a layer to include it in pruning; select it to show it large")
         self.items: dict[str, QTreeWidgetItem] = {}
@@ -263,7 +268,7 @@ class LayerList(QTreeWidget):
         self._on_model_changed(session.model)
 
     def _on_model_changed(self, opened) -> None:
-        with self._batch():
+        with self._batch(fresh=True):
             self.clear()
             self.items = {}
             for layer in (opened.layers if opened else []):
@@ -290,16 +295,18 @@ class LayerList(QTreeWidget):
                          if item.checkState(0) == Qt.CheckState.Checked)
 
     @contextmanager
-    def _batch(self):
-        """Cell changes without item signals, and with the columns sized to their contents once at the
-        end (a column sized to its contents measures every row again each time a cell is set)."""
-        header = self.header()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    def _batch(self, fresh: bool = False):
+        """Cell changes without item signals; then the stats columns grow to fit their numbers (``fresh``:
+        fit them exactly, for a new model)."""
         try:
             with QSignalBlocker(self):
                 yield
         finally:
-            header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+            header = self.header()
+            for column in self.STATS_COLUMNS:
+                needed = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+                if fresh or needed > header.sectionSize(column):
+                    header.resizeSection(column, needed)
 
     def _show_included(self, config: PruningConfig) -> None:
         with self._batch():

@@ -106,13 +106,17 @@ def test_the_layer_list_sizes_its_columns_to_the_new_numbers(qtbot, window):
     window.session.configure(method="unit", unit_mode="remove", k=45.0)
     qtbot.wait(10)
     header = tree.header()
-    assert all(header.sectionResizeMode(c) == QHeaderView.ResizeMode.ResizeToContents for c in range(5))
+    assert all(header.sectionResizeMode(c) == QHeaderView.ResizeMode.ResizeToContents for c in range(3))
     for stats in window.session.result.layers:
         item = tree.items[stats.name]
         assert item.text(3) == f"{stats.sparsity * 100:.1f}%"
         assert item.text(4) == f"{stats.pruned_units} / {stats.units}" + (" + bias/BN" if stats.vector_entries else "")
     for column in (3, 4):
         assert header.sectionSize(column) >= tree.sizeHintForColumn(column) > 0
+    widths = [header.sectionSize(column) for column in range(5)]
+    window.session.configure(k=0.0)  # shorter numbers: the columns keep their width, nothing jumps
+    qtbot.wait(10)
+    assert [header.sectionSize(column) for column in range(5)] == widths
 
 
 def test_the_histogram_summary_keeps_its_height_while_k_moves(qtbot, window):
