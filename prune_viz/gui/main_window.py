@@ -80,13 +80,24 @@ ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs
 
 class TabWheelGuard(QObject):
     """The wheel over a tab bar of ``window`` (its panels' tabs and the tabs of docks stacked
-    together, which Qt creates later) scrolls what holds it, and never flips the tabs."""
+    together, which Qt creates later) scrolls what holds it, and never flips the tabs. It watches
+    the tab bars and the window (for dock tab bars as they are made), not every event of the app."""
 
     def __init__(self, window: QWidget):
         super().__init__(window)
         self.window = window
 
+    def watch(self) -> None:
+        """Watch the window and the tab bars it holds now."""
+        self.window.installEventFilter(self)
+        for bar in self.window.findChildren(QTabBar):
+            bar.installEventFilter(self)
+
     def eventFilter(self, obj, event) -> bool:
+        if obj is self.window:
+            if event.type() == QEvent.Type.ChildPolished and isinstance(event.child(), QTabBar):
+                event.child().installEventFilter(self)  # a dock tab bar, made when docks are stacked
+            return False
         if event.type() == QEvent.Type.Wheel and isinstance(obj, QTabBar) and obj.window() is self.window:
             area = obj.parentWidget()
             while area is not None and not isinstance(area, QAbstractScrollArea):
@@ -203,7 +214,7 @@ class MainWindow(QMainWindow):
         self._fit_docks()
         self._refresh_recent()
         self._on_model_changed(self.session.model)
-        QApplication.instance().installEventFilter(self.wheel_guard)
+        self.wheel_guard.watch()
 
     # -- layout ----------------------------------------------------------------------------------
     def _add_docks(self) -> None:
@@ -816,7 +827,6 @@ class MainWindow(QMainWindow):
             return
         if self.enlarged is not None:
             self.enlarged.close()
-        QApplication.instance().removeEventFilter(self.wheel_guard)
         if self.presenter:  # the application's fonts are shared with any other window
             QApplication.instance().setFont(self._app_font)
             QToolTip.setFont(self._tooltip_font)

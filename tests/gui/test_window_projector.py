@@ -105,16 +105,35 @@ def test_high_contrast_never_draws_small_weights_like_pruned_ones():
     assert tuple(lut[128]) != PRUNED_RGB and sum(lut[127]) < 60  # near zero is black, pruned is grey
 
 
+def _wheel_flips(bar: QTabBar) -> bool:
+    """Whether one wheel notch over ``bar``, up or down, from any of its tabs, changes the tab."""
+    for start in range(bar.count()):
+        for delta in (-120, 120):
+            bar.setCurrentIndex(start)
+            event = QWheelEvent(QPointF(5, 5), QPointF(bar.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, delta),
+                                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
+                                False)
+            QApplication.sendEvent(bar, event)
+            if bar.currentIndex() != start:
+                return True
+    return False
+
+
 def test_the_wheel_over_a_tab_bar_does_not_change_the_tab(qtbot, window):
     bar = window.result_tabs.tabBar()
     assert isinstance(bar, QTabBar) and bar.count() >= 2
-    before = window.result_tabs.currentIndex()
-    for delta in (-120, 120, -120):
-        event = QWheelEvent(QPointF(5, 5), QPointF(bar.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, delta),
-                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-                            False)
-        QApplication.sendEvent(bar, event)
-    assert window.result_tabs.currentIndex() == before
+    assert not _wheel_flips(bar)
+
+
+def test_the_wheel_over_the_tabs_of_docks_stacked_later_does_not_change_the_tab(qtbot, window):
+    bars_before = set(window.findChildren(QTabBar))
+    window.tabifyDockWidget(window.docks["layers"], window.docks["selected"])
+    qtbot.waitUntil(lambda: any(bar.isVisible() for bar in set(window.findChildren(QTabBar)) - bars_before))
+    bar = next(bar for bar in set(window.findChildren(QTabBar)) - bars_before if bar.isVisible())
+    assert bar.count() == 2  # the tab bar Qt made for the two docks
+    assert not _wheel_flips(bar)
+    bar.removeEventFilter(window.wheel_guard)  # unguarded, the same wheel flips the docks' tabs
+    assert _wheel_flips(bar)
 
 
 def test_quit_with_an_unsaved_fine_tuned_model_asks_and_cancel_keeps_it(qtbot, window, monkeypatch, tmp_path):
