@@ -92,7 +92,7 @@ class PruningControls(QGroupBox):
         self.spin.setKeyboardTracking(False)
         self.reset_button = QPushButton("&Reset")
         self.reset_button.setToolTip("Back to k = 0 (the original weights) (Ctrl+0)")
-        self.readout = SteadyCaption()
+        self.readout = SteadyCaption(on_window=True)  # in a group box, on the window's background
         self.compact = False
         self._reserve_readout()
 
@@ -309,7 +309,7 @@ class LayerList(QTreeWidget):
                     header.resizeSection(column, needed)
 
     def _show_included(self, config: PruningConfig) -> None:
-        with self._batch():
+        with QSignalBlocker(self):
             self._tick_included(config)
 
     def _tick_included(self, config: PruningConfig) -> None:

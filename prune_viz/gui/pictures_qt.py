@@ -194,9 +194,10 @@ class SteadyCaption(QtWidgets.QTextEdit):
     it needs more lines than it has. So its height only grows while what it describes stays the same
     (a shorter text would otherwise hand a line back to the picture, drawn again from scratch); text
     about something else (``about``: another layer or setting), a new width or font start afresh.
-    ``reserve_lines`` keeps room for a number of lines whatever the text says."""
+    ``reserve_lines`` keeps room for a number of lines whatever the text says. ``on_window``: it sits
+    right on the window's background (not on a tab's pane), which it then paints itself."""
 
-    def __init__(self, parent: QtWidgets.QWidget | None = None):
+    def __init__(self, parent: QtWidgets.QWidget | None = None, on_window: bool = False):
         super().__init__(parent)
         self.setReadOnly(True)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -205,7 +206,9 @@ class SteadyCaption(QtWidgets.QTextEdit):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Fixed)
-        self.viewport().setAutoFillBackground(False)  # on the window's background, as a label is
+        # painted here, a new text repaints this widget alone, not the panels under it
+        self.viewport().setBackgroundRole(QtGui.QPalette.ColorRole.Window)
+        self.viewport().setAutoFillBackground(on_window)
         self.document().setDocumentMargin(0)
         self._follow_palette()
         self._text = ""

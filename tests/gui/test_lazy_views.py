@@ -8,6 +8,8 @@ import threading
 
 import numpy as np
 import pytest
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect
+from PySide6.QtGui import QRegion
 
 from prune_viz.core import tasks
 from prune_viz.core.pruning import count_to_prune
@@ -173,3 +175,37 @@ def test_the_export_actions_are_judged_again_only_when_the_model_or_method_chang
     window.session.configure(method="weight")
     assert judged == ["unit", "weight"]
     assert not compact.isEnabled() and "unit" in compact.toolTip()
+
+
+class _PaintRegions(QObject):
+    """The regions painted in each of ``widgets`` (in its own coordinates)."""
+
+    def __init__(self, widgets):
+        super().__init__()
+        self.regions = {widget: QRegion() for widget in widgets}
+        for widget in widgets:
+            widget.installEventFilter(self)
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QEvent.Type.Paint and obj in self.regions:
+            self.regions[obj] = self.regions[obj].united(event.region())
+        return False
+
+
+def test_a_new_readout_repaints_the_readout_not_the_panel_under_it(qtbot, window):
+    readout = window.controls.readout
+    under = []  # the widgets under the readout, up to the dock
+    widget = readout.parentWidget()
+    while widget is not None and widget is not window:
+        under.append(widget)
+        widget = widget.parentWidget()
+    qtbot.waitExposed(window)
+    _settle(qtbot)
+    painted = _PaintRegions(under + [readout.viewport()])
+    before = readout.text()
+    window.controls.slider.setValue(35)
+    _settle(qtbot)
+    assert readout.text() != before and not painted.regions[readout.viewport()].isEmpty()  # it was repainted
+    for widget in under:
+        area = QRect(readout.mapTo(widget, QPoint(0, 0)), readout.size())
+        assert not painted.regions[widget].intersects(area), widget  # its panel was not, under it
