@@ -407,7 +407,7 @@ def test_plots_follow_the_widget_font(qtbot, session):
         widget.setFont(font)
     for plot in plots:
         assert plot.getAxis("bottom").style["tickFont"].pointSizeF() == pytest.approx(21.0)
-    assert widgets[0].threshold_line.label.textItem.font().pointSizeF() == pytest.approx(21.0)
+    assert widgets[0].marker.text.font().pointSizeF() == pytest.approx(21.0)
 
 
 def test_importing_the_pictures_does_not_import_tensorflow():
