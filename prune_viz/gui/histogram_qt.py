@@ -157,7 +157,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self.kept_curve = self._step_curve(self.theme.kept, self.kept_side)
         self.marker = ThresholdMarker(self.plot, self.theme)
 
-        self.summary = SteadyCaption(self)
+        self.summary = SteadyCaption(self, on_window=True)
         # the legend and a k's numbers take three lines at the dock's usual width: reserved, a first
         # k step after a settings change does not shrink the plot (which redraws its axes from scratch)
         self.summary.reserve_lines(SUMMARY_LINES, self._legend())

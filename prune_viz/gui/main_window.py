@@ -226,6 +226,7 @@ class MainWindow(QMainWindow):
         layers.setWidget(self.layer_list)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, layers)
         self.layer_tabs = QTabWidget()
+        self.layer_tabs.setDocumentMode(True)  # no pane: the pages sit on the window's background
         self.layer_tabs.addTab(self.histogram, "|w| histogram")
         self.session.config_changed.connect(self._name_histogram_tab)
         self.layer_tabs.addTab(self.tiles, "Unit tiles")

@@ -192,8 +192,9 @@ class _PaintRegions(QObject):
         return False
 
 
-def test_a_new_readout_repaints_the_readout_not_the_panel_under_it(qtbot, window):
-    readout = window.controls.readout
+@pytest.mark.parametrize("caption", ["the readout under the slider", "the histogram's summary"])
+def test_a_new_readout_repaints_the_readout_not_the_panel_under_it(qtbot, window, caption):
+    readout = window.controls.readout if caption == "the readout under the slider" else window.histogram.summary
     under = []  # the widgets under the readout, up to the dock
     widget = readout.parentWidget()
     while widget is not None and widget is not window:
