@@ -30,7 +30,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QToolButton,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -569,6 +568,7 @@ class Thumbnail(QAbstractButton):
         self.image: np.ndarray | None = None  # the displayed (strided, NaN-for-pruned) matrix
         self.picture: QImage | None = None  # its colours at THUMBNAIL_PIXELS square
         self.caption = name
+        self.setToolTip(f"{name}: click to show it large")  # its zero fraction is written under it
 
     def sizeHint(self) -> QSize:
         return QSize(THUMBNAIL_PIXELS + 2 * self.MARGIN,
@@ -585,12 +585,6 @@ class Thumbnail(QAbstractButton):
         self.caption = caption
         self.setAccessibleName(caption.replace("\n", ": "))
         self.update()  # the size never changes: no layout
-
-    def event(self, event) -> bool:
-        if event.type() == QEvent.Type.ToolTip:  # made when asked, not on every k step
-            QToolTip.showText(event.globalPos(), f"{self.accessibleName() or self.name} (click to show it large)", self)
-            return True
-        return super().event(event)
 
     def paintEvent(self, _event) -> None:
         painter = QPainter(self)

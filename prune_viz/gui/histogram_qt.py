@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QBrush, QFont, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
@@ -135,7 +135,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self._layer_name: str | None = None
         self._cache: dict[tuple[str, str], Histogram] = {}
         self._histogram: Histogram | None = None
-        self._shown: tuple | None = None  # (histogram, log) the curves hold
+        self._shown: tuple | None = None  # (histogram, log) the bars show
         self._frame: tuple | None = None  # the axes' labels and ranges as last set
         self.theme: Theme = LIGHT
         self._when_visible = WhenVisible(self, self._redraw)
@@ -153,8 +153,9 @@ class WeightHistogram(QtWidgets.QWidget):
         self.plot.setMouseEnabled(x=False, y=False)
         # each side of the threshold: the whole histogram, clipped by a rectangle in data coordinates
         self.pruned_side, self.kept_side = self._side(), self._side()
-        self.pruned_curve = self._step_curve(PRUNED, self.pruned_side)
-        self.kept_curve = self._step_curve(self.theme.kept, self.kept_side)
+        self.pruned_bars = self._bars(PRUNED, self.pruned_side)
+        self.kept_bars = self._bars(self.theme.kept, self.kept_side)
+        self.steps: tuple[np.ndarray, np.ndarray] | None = None  # (edges, heights) the bars show
         self.marker = ThresholdMarker(self.plot, self.theme)
 
         self.summary = SteadyCaption(self, on_window=True)
@@ -189,20 +190,20 @@ class WeightHistogram(QtWidgets.QWidget):
         """Chart colours (light, or high contrast); pruned keeps the one pruned colour."""
         self.theme = theme
         self.plot_widget.setBackground(theme.background)
-        self._colour_curve(self.pruned_curve, PRUNED)
-        self._colour_curve(self.kept_curve, theme.kept)
+        self._colour_bars(self.pruned_bars, PRUNED)
+        self._colour_bars(self.kept_bars, theme.kept)
         self.marker.set_theme(theme)
         self._apply_font()
         self._redraw()
 
-    def _colour_curve(self, curve: pg.PlotDataItem, colour: str) -> None:
+    def _colour_bars(self, bars: QtWidgets.QGraphicsPathItem, colour: str) -> None:
         """Outline in ``colour``, filled with it faded into the background: an opaque fill and a thin
         outline paint without blending or stroking, about a third of a translucent fill's time."""
         line, background = pg.mkColor(colour), pg.mkColor(self.theme.background)
         fade = FILL_ALPHA / 255
-        curve.setBrush(pg.mkColor(*(round(fade * a + (1 - fade) * b) for a, b in
-                                    zip(line.getRgb()[:3], background.getRgb()[:3]))))
-        curve.setPen(pg.mkPen(line, width=1))
+        bars.setBrush(pg.mkColor(*(round(fade * a + (1 - fade) * b) for a, b in
+                                   zip(line.getRgb()[:3], background.getRgb()[:3]))))
+        bars.setPen(pg.mkPen(line, width=1))
 
     def _side(self) -> QtWidgets.QGraphicsRectItem:
         side = QtWidgets.QGraphicsRectItem()
@@ -211,11 +212,12 @@ class WeightHistogram(QtWidgets.QWidget):
         self.plot.addItem(side, ignoreBounds=True)
         return side
 
-    def _step_curve(self, colour: str, side: QtWidgets.QGraphicsRectItem) -> pg.PlotDataItem:
-        curve = pg.PlotDataItem(stepMode="center", fillLevel=0)
-        self._colour_curve(curve, colour)
-        curve.setParentItem(side)
-        return curve
+    def _bars(self, colour: str, side: QtWidgets.QGraphicsRectItem) -> QtWidgets.QGraphicsPathItem:
+        """The histogram's outline, filled: one of Qt's own items, so a k step runs no Python geometry
+        (a pyqtgraph curve works out its bounds in Python whenever the scene asks)."""
+        bars = QtWidgets.QGraphicsPathItem(side)
+        self._colour_bars(bars, colour)
+        return bars
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -275,8 +277,7 @@ class WeightHistogram(QtWidgets.QWidget):
         if layer is None:
             self._histogram = None
             self._shown = None
-            for curve in (self.kept_curve, self.pruned_curve):
-                curve.setData([], [])
+            self._show_steps(None, False)
             self.marker.show(None)
             why = ("no model open" if session.model is None
                    else f"the model has no prunable layer named {self._layer_name}")
@@ -293,8 +294,7 @@ class WeightHistogram(QtWidgets.QWidget):
 
         if self._shown != (histogram, log):
             self._shown = (histogram, log)
-            for curve in (self.pruned_curve, self.kept_curve):
-                self._show_curve(curve, histogram, log)
+            self._show_steps(histogram, log)
 
         what = score_label(config.criterion, method)
         if config.criterion == "magnitude":
@@ -345,18 +345,25 @@ class WeightHistogram(QtWidgets.QWidget):
         if self.pruned_side.rect() != pruned or self.kept_side.rect() != kept:
             self.pruned_side.setRect(pruned)
             self.kept_side.setRect(kept)
-        self.pruned_curve.setVisible(threshold is not None)
+        self.pruned_bars.setVisible(threshold is not None)
 
-    @staticmethod
-    def _show_curve(curve: pg.PlotDataItem, histogram: Histogram, log: bool) -> None:
-        edges, counts = histogram.edges, histogram.counts
-        if log:
-            heights = np.log10(np.maximum(counts.astype(np.float64), LOG_FLOOR))
-            curve.setFillLevel(np.log10(LOG_FLOOR))
+    def _show_steps(self, histogram: Histogram | None, log: bool) -> None:
+        """Both sides' bars: the histogram's counts (log10 of them on a log axis) as one outline."""
+        if histogram is None:
+            self.steps = None
+            path = QPainterPath()
         else:
-            heights = counts.astype(np.float64)
-            curve.setFillLevel(0.0)
-        curve.setData(edges, heights)
+            counts = histogram.counts.astype(np.float64)
+            heights = np.log10(np.maximum(counts, LOG_FLOOR)) if log else counts
+            base = np.log10(LOG_FLOOR) if log else 0.0
+            self.steps = (histogram.edges, heights)
+            x = np.repeat(histogram.edges, 2)  # each edge twice: the step down from one bar, up to the next
+            y = np.concatenate([[base], np.repeat(heights, 2), [base]])
+            path = QPainterPath()
+            path.addPolygon(QPolygonF([QPointF(a, b) for a, b in zip(x.tolist(), y.tolist())]))
+            path.closeSubpath()
+        for bars in (self.pruned_bars, self.kept_bars):
+            bars.setPath(path)
 
     def _summary(self, layer, result: PruneResult | None, threshold: float | None) -> str:
         if result is None:

@@ -67,10 +67,14 @@ def test_histogram_threshold_line_sits_at_the_core_threshold(qtbot, session):
     assert widget.pruned_side.rect().right() == pytest.approx(result.threshold("hidden1"))
     assert widget.kept_side.rect().left() == pytest.approx(result.threshold("hidden1"))
     # and both sides draw the whole histogram, each clipped to its side
-    for curve in (widget.pruned_curve, widget.kept_curve):
-        x, heights = curve.getData()
-        assert np.array_equal(x, widget.histogram.edges) and np.array_equal(heights, widget.histogram.counts)
-        assert curve.parentItem().flags() & curve.parentItem().GraphicsItemFlag.ItemClipsChildrenToShape
+    edges, heights = widget.steps
+    assert np.array_equal(edges, widget.histogram.edges) and np.array_equal(heights, widget.histogram.counts)
+    for bars in (widget.pruned_bars, widget.kept_bars):
+        assert bars.parentItem().flags() & bars.parentItem().GraphicsItemFlag.ItemClipsChildrenToShape
+        outline = bars.path().toFillPolygon()
+        tops = {round(outline[i].y(), 6) for i in range(outline.size())}
+        assert tops >= {float(count) for count in widget.histogram.counts}  # every bar's top is drawn
+        assert bars.path().boundingRect().left() == edges[0] and bars.path().boundingRect().right() == edges[-1]
 
     widget.set_layer("hidden2")
     assert widget.threshold == pytest.approx(result.threshold("hidden2"))
@@ -133,17 +137,15 @@ def test_histogram_log_counts_and_unselected_layer(qtbot, session):
     qtbot.addWidget(widget)
     session.configure(method="weight", k=40)
     widget.set_log_counts(True)
-    _, pruned_heights = widget.pruned_curve.getData()
-    _, kept_heights = widget.kept_curve.getData()
-    counts = widget.histogram.counts
-    for heights in (pruned_heights, kept_heights):
-        assert np.allclose(heights, np.log10(np.maximum(counts, 0.5)))
+    _, heights = widget.steps
+    assert np.allclose(heights, np.log10(np.maximum(widget.histogram.counts, 0.5)))
+    assert widget.pruned_bars.path() == widget.kept_bars.path()
     assert widget.plot.getAxis("left").logMode
     screenshot(qtbot, widget, "histogram_log")
 
     widget.set_layer("output")  # the output layer is not selected by default
     assert widget.threshold is None
-    assert not widget.pruned_curve.isVisible()
+    assert not widget.pruned_bars.isVisible()
     assert "not selected for pruning" in widget.summary.text()
 
     widget.set_layer("no_such_layer")  # e.g. a stale name from the previous model: said, not raised

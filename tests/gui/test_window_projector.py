@@ -71,7 +71,7 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
     for spec in (DIVERGING, HIGH_CONTRAST):
         window.set_colormap(spec)
         assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == PRUNED_RGB
-        pruned_line = pg.mkPen(window.histogram.pruned_curve.opts["pen"]).color().getRgb()[:3]
+        pruned_line = window.histogram.pruned_bars.pen().color().getRgb()[:3]
         assert pruned_line == PRUNED_RGB  # the pruned bars' outline; their fill is it faded into the background
         tiles = window.tiles
         assert tiles.applies and len(tiles.greyed_units) > 0
