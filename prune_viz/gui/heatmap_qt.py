@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -551,10 +551,42 @@ class MatrixView(QWidget):
             self.hovered.emit(text)
 
 
+class LineImages:
+    """Lines of text drawn once into images, kept by (text, font, colours, size): a thumbnail's caption
+    changes with every k, but to one of few texts ("60.2% zero"), and laying text out costs more than
+    copying an image."""
+
+    LIMIT = 4096
+
+    def __init__(self):
+        self._images: dict[tuple, QImage] = {}
+
+    def image(self, text: str, font: QFont, colour: QColor, background: QColor, size: QSize) -> QImage:
+        key = (text, font.key(), colour.rgba(), background.rgba(), size.width(), size.height())
+        found = self._images.get(key)
+        if found is None:
+            if len(self._images) >= self.LIMIT:
+                self._images.clear()
+            found = QImage(size, QImage.Format.Format_RGB32)
+            found.fill(background)
+            painter = QPainter(found)
+            painter.setFont(font)
+            painter.setPen(colour)
+            elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, size.width())
+            painter.drawText(found.rect(), Qt.AlignmentFlag.AlignHCenter, elided)
+            painter.end()
+            self._images[key] = found
+        return found
+
+
+_CAPTION_LINES = LineImages()
+
+
 class Thumbnail(QAbstractButton):
     """One layer's matrix, small, with its name and zero fraction under it; click (or Space) shows it
-    large. Painted here, an image and two lines: a QToolButton's new icon and text on every k step
-    asked the strip for a layout and repainted a styled panel."""
+    large. Its face (background, picture, two lines of text) is drawn into an image when it changes,
+    once per k step; a repaint, and the heatmaps' render after it, copy that image. (A QToolButton's new
+    icon and text asked the strip for a layout and laid out its text again on every paint.)"""
 
     MARGIN = 4
 
@@ -564,11 +596,14 @@ class Thumbnail(QAbstractButton):
         self.setCheckable(True)
         self.setAutoExclusive(False)
         self.setAttribute(Qt.WidgetAttribute.WA_Hover)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # the face covers it: nothing under it is repainted
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.image: np.ndarray | None = None  # the displayed (strided, NaN-for-pruned) matrix
         self.picture: QImage | None = None  # its colours at THUMBNAIL_PIXELS square
         self.caption = name
+        self._face: QImage | None = None  # what paintEvent copies; None: drawn again before the next paint
         self.setToolTip(f"{name}: click to show it large")  # its zero fraction is written under it
+        self.toggled.connect(self._new_face)
 
     def sizeHint(self) -> QSize:
         return QSize(THUMBNAIL_PIXELS + 2 * self.MARGIN,
@@ -584,28 +619,49 @@ class Thumbnail(QAbstractButton):
             Qt.TransformationMode.FastTransformation)
         self.caption = caption
         self.setAccessibleName(caption.replace("\n", ": "))
-        self.update()  # the size never changes: no layout
+        self._new_face()  # the size never changes: no layout
 
-    def paintEvent(self, _event) -> None:
-        painter = QPainter(self)
+    def _new_face(self, *_args) -> None:
+        self._face = None
+        self.update()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
+            self._new_face()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._face = None
+
+    def _draw_face(self) -> QImage:
+        face = QImage(self.size(), QImage.Format.Format_RGB32)
         palette = self.palette()
-        frame = self.rect().adjusted(0, 0, -1, -1)
-        if self.isChecked() or self.isDown():
-            painter.fillRect(self.rect(), palette.color(QPalette.ColorRole.Mid))
-        if self.isChecked() or self.hasFocus() or self.underMouse():
-            painter.setPen(QPen(palette.color(QPalette.ColorRole.Highlight), 2 if self.hasFocus() else 1))
-            painter.drawRect(frame)
+        background = palette.color(QPalette.ColorRole.Mid if self.isChecked() else QPalette.ColorRole.Window)
+        face.fill(background)
+        painter = QPainter(face)
         margin = self.MARGIN
         if self.picture is not None:
             painter.drawImage(margin, margin, self.picture)
-        painter.setPen(palette.color(QPalette.ColorRole.WindowText))
-        metrics = self.fontMetrics()
-        width = self.width() - 2 * margin
+        line_size = QSize(self.width() - 2 * margin, self.fontMetrics().height())
         top = margin * 2 + THUMBNAIL_PIXELS
         for line in self.caption.split("\n")[:2]:
-            painter.drawText(QRect(margin, top, width, metrics.height()), Qt.AlignmentFlag.AlignHCenter,
-                             metrics.elidedText(line, Qt.TextElideMode.ElideRight, width))
-            top += metrics.height()
+            painter.drawImage(margin, top, _CAPTION_LINES.image(
+                line, self.font(), palette.color(QPalette.ColorRole.WindowText), background, line_size))
+            top += line_size.height()
+        painter.end()
+        return face
+
+    def paintEvent(self, _event) -> None:
+        if self._face is None or self._face.size() != self.size():
+            self._face = self._draw_face()
+        painter = QPainter(self)
+        painter.drawImage(0, 0, self._face)
+        if self.isDown():
+            painter.fillRect(self.rect(), QColor(0, 0, 0, 40))
+        if self.isChecked() or self.hasFocus() or self.underMouse():
+            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2 if self.hasFocus() else 1))
+            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
 
 
 class ThumbnailStrip(QScrollArea):

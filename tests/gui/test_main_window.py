@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtGui import QColor, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
@@ -286,6 +286,15 @@ def test_presenter_mode_and_high_contrast(qtbot, window):
     assert window.heatmaps.view.spec.key == "high-contrast"
     assert window.heatmaps.view.backdrop.brush().color().getRgb()[:3] == PRUNED_RGB  # the one pruned grey
     assert window.tiles.spec is window.heatmaps.view.spec
+    # the thumbnails' faces are drawn again in the window's new colours (black in high contrast), and
+    # in any colours the window is given later
+    thumb = next(t for t in window.heatmaps.strip.thumbnails.values() if not t.isChecked())
+    corner = thumb.grab().toImage().pixelColor(2, thumb.height() - 2)
+    assert corner == thumb.palette().color(QPalette.ColorRole.Window) == QColor("#000000")
+    palette = QPalette(window.palette())
+    palette.setColor(QPalette.ColorRole.Window, QColor("#123456"))
+    window.setPalette(palette)
+    assert thumb.grab().toImage().pixelColor(2, thumb.height() - 2) == QColor("#123456")
 
 
 @pytest.fixture(scope="module")
