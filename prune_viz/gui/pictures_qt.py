@@ -124,10 +124,12 @@ def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAUL
 
 
 def cache_axes(*axes: pg.AxisItem) -> None:
-    """Keep each axis (its ticks, labels and grid) as a pixmap that Qt reuses until the axis changes:
-    a new curve or image under a grid would otherwise redraw every tick label on every repaint."""
+    """Keep each axis (its ticks, labels and grid) and its title as pixmaps that Qt reuses until they
+    change: a new curve or image under a grid would otherwise redraw every tick label on every repaint,
+    and a render of the plot would lay its title's rich text out again."""
     for axis in axes:
         axis.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        axis.label.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 LEGEND_TWO_COLUMNS_WIDTH = 640  # narrower plots list their legend in one column
