@@ -247,10 +247,15 @@ def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
 
 
 def colorize(image: np.ndarray, level: float, spec: ColormapSpec, indices: np.ndarray | None = None) -> np.ndarray:
-    """RGB32 pixels (uint32 0xffRRGGBB) of a NaN-for-pruned image, for thumbnails; ``indices``:
-    ``lut_indices`` of the same image unpruned, when they are kept from one k to the next."""
+    """RGB32 pixels (uint32 0xffRRGGBB) of a NaN-for-pruned image; ``indices``: ``lut_indices`` of the
+    same image unpruned, when they are kept from one k to the next."""
     indices = lut_indices(image, level) if indices is None else indices
-    return spec.rgb32_indexed_lut().take(np.where(np.isfinite(image), indices, np.uint16(PRUNED_INDEX)))
+    return kept_colours(indices, np.isfinite(image), spec)
+
+
+def kept_colours(indices: np.ndarray, kept: np.ndarray | None, spec: ColormapSpec) -> np.ndarray:
+    """RGB32 pixels of ``lut_indices`` where ``kept`` (None: everywhere), the pruned colour elsewhere."""
+    return spec.rgb32_indexed_lut().take(indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX)))
 
 
 def rgb32_image(pixels: np.ndarray) -> QImage:
@@ -598,7 +603,7 @@ class Thumbnail(QAbstractButton):
         self.setAttribute(Qt.WidgetAttribute.WA_Hover)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # the face covers it: nothing under it is repainted
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.image: np.ndarray | None = None  # the displayed (strided, NaN-for-pruned) matrix
+        self._shown: tuple | None = None  # (LayerPicture, keep-mask or None) drawn
         self.picture: QImage | None = None  # its colours at THUMBNAIL_PIXELS square
         self.caption = name
         self._face: QImage | None = None  # what paintEvent copies; None: drawn again before the next paint
@@ -609,12 +614,19 @@ class Thumbnail(QAbstractButton):
         return QSize(THUMBNAIL_PIXELS + 2 * self.MARGIN,
                      THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 3 * self.MARGIN)
 
-    def show_image(self, image: np.ndarray, level: float, spec: ColormapSpec, caption: str,
-                   indices: np.ndarray | None = None) -> None:
-        """``image``: NaN where pruned; ``indices``: ``lut_indices`` of it unpruned, if kept.
-        ``caption``: two lines, the layer and its zero fraction."""
-        self.image = image
-        self.picture = rgb32_image(colorize(image, level, spec, indices)).scaled(
+    @property
+    def image(self) -> np.ndarray | None:
+        """The matrix drawn, strided, as float32 with NaN where pruned (made when asked)."""
+        if self._shown is None:
+            return None
+        picture, kept = self._shown
+        return picture.thumbnail if kept is None else np.where(kept, picture.thumbnail, np.float32(np.nan))
+
+    def show_image(self, picture: LayerPicture, kept: np.ndarray | None, spec: ColormapSpec, caption: str) -> None:
+        """``picture``'s thumbnail with the cells outside ``kept`` (the keep-mask strided like it; None:
+        nothing pruned) drawn pruned; ``caption``: two lines, the layer and its zero fraction."""
+        self._shown = (picture, kept)
+        self.picture = rgb32_image(kept_colours(picture.thumbnail_indices, kept, spec)).scaled(
             THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation)
         self.caption = caption
@@ -858,11 +870,7 @@ class LayerHeatmaps(QWidget):
             return
         for name in [n for n in self.strip.stale if on_screen(self.strip.thumbnails[n])]:
             self.strip.stale.discard(name)
-            picture = self.data.layers[name]
-            kept = self.kept_matrix(name, result, THUMBNAIL_PIXELS)
-            image = picture.thumbnail if kept is None else np.where(kept, picture.thumbnail, np.float32(np.nan))
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"
-            self.strip.thumbnails[name].show_image(image, picture.level, self.spec,
-                                                   f"{name}{included}\n{stats.sparsity * 100:.1f}% zero",
-                                                   picture.thumbnail_indices)
+            self.strip.thumbnails[name].show_image(self.data.layers[name], self.kept_matrix(name, result, THUMBNAIL_PIXELS),
+                                                   self.spec, f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")
