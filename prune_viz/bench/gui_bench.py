@@ -365,7 +365,7 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
                "open_stall_floor_ms": round(stall_floor, 1),
                "gui_gaps_over_50ms": [round(g, 1) for g in gaps if g > 50]}
     bare = _bare_heatmaps(window)
-    ks = [10, 50, 90] if quick else [10, 30, 50, 70, 90]
+    ks = _slider_ks(quick)  # the fc-1000 figure's ten steps: five left a median at the mercy of one slow step
     for method in ("weight", "unit"):
         window.session.configure(method=method, k=0.0)
         app.processEvents()
