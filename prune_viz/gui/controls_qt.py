@@ -232,11 +232,6 @@ class PruningControls(QGroupBox):
         self.readout.setText("<br>".join(lines))
 
 
-def _set_text(item: QTreeWidgetItem, column: int, text: str) -> None:
-    if item.text(column) != text:  # an unchanged cell is not repainted
-        item.setText(column, text)
-
-
 class LayerList(QTreeWidget):
     """One row per prunable matrix: include checkbox, kind, shape, zeros, pruned units."""
 
@@ -260,6 +255,10 @@ class LayerList(QTreeWidget):
         self.header().setStretchLastSection(False)
         self.setToolTip("Tick a layer to include it in pruning; select it to show it large")
         self.items: dict[str, QTreeWidgetItem] = {}
+        self._cells: dict[tuple[str, int], str] = {}  # the stats cells' texts as set
+        self._tips: dict[str, str] = {}  # each row's Units pruned tooltip as set
+        self._ticked: frozenset | None = None  # the included layers as ticked
+        self._widest: dict[int, int] = {}  # pixels of the widest text each stats column has shown
         self.itemChanged.connect(self._on_item_changed)
         self.currentItemChanged.connect(self._on_current_changed)
         session.model_changed.connect(self._on_model_changed)
@@ -268,6 +267,7 @@ class LayerList(QTreeWidget):
         self._on_model_changed(session.model)
 
     def _on_model_changed(self, opened) -> None:
+        self._cells, self._tips, self._ticked, self._widest = {}, {}, None, {}
         with self._batch(fresh=True):
             self.clear()
             self.items = {}
@@ -296,23 +296,37 @@ class LayerList(QTreeWidget):
 
     @contextmanager
     def _batch(self, fresh: bool = False):
-        """Cell changes without item signals; then the stats columns grow to fit their numbers (``fresh``:
-        fit them exactly, for a new model)."""
+        """Cell changes without item signals; then the stats columns grow to fit a text wider than any
+        they showed (``fresh``: fit them exactly, for a new model)."""
+        widest = dict(self._widest)
         try:
             with QSignalBlocker(self):
                 yield
         finally:
             header = self.header()
             for column in self.STATS_COLUMNS:
-                needed = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
-                if fresh or needed > header.sectionSize(column):
-                    header.resizeSection(column, needed)
+                if fresh or self._widest.get(column, 0) > widest.get(column, 0):
+                    needed = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+                    if fresh or needed > header.sectionSize(column):
+                        header.resizeSection(column, needed)
+
+    def _set_cell(self, name: str, item: QTreeWidgetItem, column: int, text: str) -> None:
+        """Set a stats cell that changed (an unchanged cell is not repainted) and note its width."""
+        if self._cells.get((name, column)) != text:
+            self._cells[name, column] = text
+            item.setText(column, text)
+            width = self.fontMetrics().horizontalAdvance(text)
+            if width > self._widest.get(column, 0):
+                self._widest[column] = width
 
     def _show_included(self, config: PruningConfig) -> None:
         with QSignalBlocker(self):
             self._tick_included(config)
 
     def _tick_included(self, config: PruningConfig) -> None:
+        if config.included == self._ticked:
+            return
+        self._ticked = config.included
         for name, item in self.items.items():
             state = Qt.CheckState.Checked if name in config.included else Qt.CheckState.Unchecked
             if item.checkState(0) != state:
@@ -325,16 +339,18 @@ class LayerList(QTreeWidget):
                 item = self.items.get(stats.name)
                 if item is None:
                     continue
-                _set_text(item, 3, percent(stats.sparsity))
-                _set_text(item, 4, f"{stats.pruned_units} / {stats.units}"
-                          + (" + bias/BN" if stats.vector_entries else ""))
+                self._set_cell(stats.name, item, 3, percent(stats.sparsity))
+                self._set_cell(stats.name, item, 4, f"{stats.pruned_units} / {stats.units}"
+                               + (" + bias/BN" if stats.vector_entries else ""))
                 tip = (f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
                        if stats.vector_entries else "")
-                if item.toolTip(4) != tip:
+                if self._tips.get(stats.name) != tip:
+                    self._tips[stats.name] = tip
                     item.setToolTip(4, tip)
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
         if column == 0 and self.session.model is not None:
+            self._ticked = None  # the user's tick: the boxes are set again from what the session makes of it
             self.session.configure(included=self.included())
 
     def _on_current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
