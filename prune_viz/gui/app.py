@@ -104,7 +104,8 @@ def run_app(argv: list[str] | None = None) -> int:
 
 
 class _PaintWatch:
-    """Calls ``then`` once, after the first paint of the widgets it watches."""
+    """Calls ``then`` once, after the first paint of the widgets it watches, and stops watching them
+    then (a Python filter costs a call for every event the window gets, every repaint included)."""
 
     def __init__(self, then):
         from PySide6.QtCore import QEvent, QObject, QTimer
@@ -115,6 +116,7 @@ class _PaintWatch:
             def eventFilter(self, obj, event):
                 if not outer.done and event.type() == QEvent.Type.Paint:
                     outer.done = True
+                    obj.removeEventFilter(self)
                     QTimer.singleShot(0, then)
                 return False
 
@@ -244,7 +246,6 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     window.installEventFilter(painted.filter)
     window.show()
     code = app.exec()
-    window.removeEventFilter(painted.filter)
     window.close()
     return exit_code["value"] if exit_code["value"] else code
 

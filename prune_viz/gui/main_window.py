@@ -81,23 +81,19 @@ ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs
 class TabWheelGuard(QObject):
     """The wheel over a tab bar of ``window`` (its panels' tabs and the tabs of docks stacked
     together, which Qt creates later) scrolls what holds it, and never flips the tabs. It watches
-    the tab bars and the window (for dock tab bars as they are made), not every event of the app."""
+    the tab bars only (``watch``), not every event of the app or of the window: a Python filter costs
+    a call per event, and the window's events include every repaint."""
 
     def __init__(self, window: QWidget):
         super().__init__(window)
         self.window = window
 
-    def watch(self) -> None:
-        """Watch the window and the tab bars it holds now."""
-        self.window.installEventFilter(self)
-        for bar in self.window.findChildren(QTabBar):
-            bar.installEventFilter(self)
+    def watch(self, bar: QTabBar | None = None) -> None:
+        """Watch ``bar`` (a dock tab bar, made when docks are stacked), or every tab bar the window holds."""
+        for each in [bar] if bar is not None else self.window.findChildren(QTabBar):
+            each.installEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
-        if obj is self.window:
-            if event.type() == QEvent.Type.ChildPolished and isinstance(event.child(), QTabBar):
-                event.child().installEventFilter(self)  # a dock tab bar, made when docks are stacked
-            return False
         if event.type() == QEvent.Type.Wheel and isinstance(obj, QTabBar) and obj.window() is self.window:
             area = obj.parentWidget()
             while area is not None and not isinstance(area, QAbstractScrollArea):
@@ -153,6 +149,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, settings: QSettings | None = None,
                  parent: QWidget | None = None):
         super().__init__(parent)
+        self.wheel_guard = TabWheelGuard(self)  # first: childEvent hands it the tab bars made from here on
         self.session = session or Session()
         self.settings = settings or recent_qt.default_settings()
         self.jobs = JobQueue(self)
@@ -171,7 +168,6 @@ class MainWindow(QMainWindow):
         self._asked_to_close = False  # Quit has asked already; the close event must not ask again
         self.enlarged: QDialog | None = None
         self._unpainted: list[QWidget] = []  # parts of a model just opened, painted one per turn (_show_opened)
-        self.wheel_guard = TabWheelGuard(self)
 
         self.start_page = StartPage()
         self.heatmaps = LayerHeatmaps(self.session)
@@ -819,6 +815,11 @@ class MainWindow(QMainWindow):
         if geometry is None or state is None:
             return False
         return bool(self.restoreGeometry(geometry)) and bool(self.restoreState(state, LAYOUT_VERSION))
+
+    def childEvent(self, event) -> None:
+        super().childEvent(event)
+        if event.type() == QEvent.Type.ChildPolished and isinstance(event.child(), QTabBar):
+            self.wheel_guard.watch(event.child())
 
     def closeEvent(self, event) -> None:
         # the window's close button asks like Quit does; closing from code (tests, --screenshot) does not
