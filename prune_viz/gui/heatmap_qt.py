@@ -694,18 +694,21 @@ class ThumbnailStrip(QScrollArea):
         self._row.setContentsMargins(2, 2, 2, 2)
         self._row.addStretch(1)
         self.setWidget(self._inner)
-        self._inner.installEventFilter(self)  # scrolling moves it, a wider window resizes the viewport
+        # thumbnails come into view when the row scrolls, the strip grows or is shown (signals and
+        # handlers, not a filter on the row: that would be a Python call for each of its paints)
+        self.horizontalScrollBar().valueChanged.connect(self._maybe_in_view)
 
-    def eventFilter(self, obj, event) -> bool:
-        if obj is self._inner and self.stale and event.type() in (QEvent.Type.Move, QEvent.Type.Resize,
-                                                                  QEvent.Type.Show):
+    def _maybe_in_view(self, *_args) -> None:
+        if self.stale:
             self.scrolled.emit()
-        return False
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        if self.stale:
-            self.scrolled.emit()
+        self._maybe_in_view()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._maybe_in_view()
 
     def set_layers(self, names: list[str]) -> None:
         for thumb in self.thumbnails.values():

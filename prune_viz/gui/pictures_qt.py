@@ -326,17 +326,23 @@ class WhenVisible(QtCore.QObject):
         self.widget = widget
         self.redraw = redraw
         self.behind = False  # a request is waiting for the widget to be shown
-        widget.installEventFilter(self)
 
     def request(self, *_args) -> None:
         if self.widget.isVisible() or not self.widget.window().isVisible():
-            self.behind = False
+            self._stop_waiting()
             self.redraw()
-        else:
+        elif not self.behind:
             self.behind = True
+            # watched only while a request waits: a filter is a Python call for each of its events
+            self.widget.installEventFilter(self)
+
+    def _stop_waiting(self) -> None:
+        if self.behind:
+            self.behind = False
+            self.widget.removeEventFilter(self)
 
     def eventFilter(self, obj, event) -> bool:
         if event.type() == QtCore.QEvent.Type.Show and self.behind:
-            self.behind = False
+            self._stop_waiting()
             self.redraw()
         return False
