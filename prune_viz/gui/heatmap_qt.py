@@ -2,8 +2,8 @@
 
 Colours: a diverging map centred at 0 with symmetric levels fixed per layer (from
 the original weights, so colours do not drift while pruning). Pruned cells are
-NaN in the displayed matrix, which pyqtgraph draws transparent, over a rectangle
-in the app's one "pruned" colour (pictures_qt.PRUNED, a grey that no live weight takes). Matrices larger
+NaN in the displayed matrix and drawn in the app's one "pruned" colour
+(pictures_qt.PRUNED, a grey that no live weight takes). Matrices larger
 than the screen are shown with a stride (every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
 
@@ -296,10 +296,6 @@ class MatrixView(QWidget):
         self.plot.setLabel("left", "input (row)")
         self.plot.setLabel("bottom", "unit (column)")
         self.plot.getViewBox().setDefaultPadding(0.0)
-        self.backdrop = QGraphicsRectItem(0, 0, 1, 1)
-        self.backdrop.setPen(QPen(Qt.PenStyle.NoPen))
-        self.backdrop.setZValue(-1)
-        self.plot.addItem(self.backdrop)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.vector_backdrop = QGraphicsRectItem(0, 0, 1, 1)
@@ -369,7 +365,6 @@ class MatrixView(QWidget):
             return
         rows, cols = matrix.shape
         self.image.setRect(QRectF(0, 0, cols, rows))
-        self.backdrop.setRect(QRectF(0, 0, cols, rows))
         self.colorbar.setLevels(values=(-level, level))
         stride = ""
         if self.row_stride > 1 or self.col_stride > 1:
@@ -499,7 +494,6 @@ class MatrixView(QWidget):
         self.colorbar.setColorMap(spec.colormap())
         self._colour_image()
         self.canvas.setBackground(spec.background)
-        self.backdrop.setBrush(QBrush(QColor(*spec.pruned)))
         self.vector_backdrop.setBrush(QBrush(QColor(*spec.pruned)))
         self.vector_image.setLookupTable(spec.lut())
         for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
