@@ -42,7 +42,6 @@ from prune_viz.gui.pictures_qt import (
     Theme,
     WhenVisible,
     cache_axes,
-    on_screen,
 )
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -718,6 +717,17 @@ class ThumbnailStrip(QScrollArea):
         height = THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 24
         self.setFixedHeight(height + (self.horizontalScrollBar().sizeHint().height() if names else 0))
 
+    def stale_in_view(self) -> list[str]:
+        """The stale thumbnails that can be seen now (all of them when the window is not shown: a test,
+        an off-screen render), from the row's place under the viewport rather than asking each
+        thumbnail for its visible region."""
+        if not self.window().isVisible():
+            return list(self.stale)
+        if not self.isVisible():
+            return []
+        seen = self.viewport().rect().translated(-self._inner.pos())  # the viewport, in the row's coordinates
+        return [name for name in self.stale if self.thumbnails[name].geometry().intersects(seen)]
+
     def select(self, name: str) -> None:
         for n, thumb in self.thumbnails.items():
             thumb.setChecked(n == name)
@@ -865,7 +875,7 @@ class LayerHeatmaps(QWidget):
         result = self.session.result
         if result is None:
             return
-        for name in [n for n in self.strip.stale if on_screen(self.strip.thumbnails[n])]:
+        for name in self.strip.stale_in_view():
             self.strip.stale.discard(name)
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"

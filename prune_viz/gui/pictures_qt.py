@@ -307,15 +307,6 @@ def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
     widget.destroyed.connect(disconnect)
 
 
-def on_screen(widget: QtWidgets.QWidget) -> bool:
-    """Whether any of ``widget`` can be seen now: shown, and not clipped away by a scroll area.
-    A widget whose window is not shown (a test, an off-screen render) counts as seen, so it draws
-    at once."""
-    if not widget.window().isVisible():
-        return True
-    return widget.isVisible() and not widget.visibleRegion().isEmpty()
-
-
 class WhenVisible(QtCore.QObject):
     """Runs ``redraw`` on ``request()`` only while ``widget`` is shown (or its window is not, as in a
     test or an off-screen render); a request made while it is hidden (a tab behind another, a closed dock) runs once it is shown,
