@@ -239,26 +239,20 @@ def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
 
 def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
     """uint8 entries of ``ColormapSpec.lut`` for ``image`` coloured at +-``level`` (NaN: the middle
-    entry, drawn pruned by ``colorize``)."""
+    entry, drawn pruned by ``kept_colours`` where the cell is not kept)."""
     finite = np.isfinite(image)
     scaled = np.where(finite, (np.nan_to_num(image) + level) / (2 * level), 0.5)
     return np.clip((scaled * 255).round(), 0, 255).astype(np.uint8)
 
 
-def colorize(image: np.ndarray, level: float, spec: ColormapSpec, indices: np.ndarray | None = None) -> np.ndarray:
-    """RGB32 pixels (uint32 0xffRRGGBB) of a NaN-for-pruned image; ``indices``: ``lut_indices`` of the
-    same image unpruned, when they are kept from one k to the next."""
-    indices = lut_indices(image, level) if indices is None else indices
-    return kept_colours(indices, np.isfinite(image), spec)
-
-
 def kept_colours(indices: np.ndarray, kept: np.ndarray | None, spec: ColormapSpec) -> np.ndarray:
-    """RGB32 pixels of ``lut_indices`` where ``kept`` (None: everywhere), the pruned colour elsewhere."""
+    """RGB32 pixels (uint32 0xffRRGGBB) of ``lut_indices`` where ``kept`` (None: everywhere), the
+    pruned colour elsewhere: a thumbnail's colours, from indices kept from one k to the next."""
     return spec.rgb32_indexed_lut().take(indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX)))
 
 
 def rgb32_image(pixels: np.ndarray) -> QImage:
-    """A QImage of its own (a copy) of ``colorize``'s pixels."""
+    """A QImage of its own (a copy) of ``kept_colours``' pixels."""
     h, w = pixels.shape
     return QImage(np.ascontiguousarray(pixels).data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 

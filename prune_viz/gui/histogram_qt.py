@@ -73,7 +73,7 @@ def bin_count(size: int, method: str) -> int:
 class ThresholdMarker:
     """A dashed vertical line at the threshold with its value near the top, on a tag that keeps its
     size in pixels. Qt's own graphics items: a k step moves them without the Python geometry of a
-    pyqtgraph InfiniteLine (about 1 ms a step)."""
+    pyqtgraph InfiniteLine."""
 
     HEIGHT = 0.92  # the tag's place, as a fraction of the plot's height
     PAD = 3  # pixels around the text
@@ -198,7 +198,7 @@ class WeightHistogram(QtWidgets.QWidget):
 
     def _colour_bars(self, bars: QtWidgets.QGraphicsPathItem, colour: str) -> None:
         """Outline in ``colour``, filled with it faded into the background: an opaque fill and a thin
-        outline paint without blending or stroking, about a third of a translucent fill's time."""
+        outline paint without blending or stroking."""
         line, background = pg.mkColor(colour), pg.mkColor(self.theme.background)
         fade = FILL_ALPHA / 255
         bars.setBrush(pg.mkColor(*(round(fade * a + (1 - fade) * b) for a, b in

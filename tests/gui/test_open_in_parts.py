@@ -14,7 +14,8 @@ from gui_helpers import WAIT_MS
 from prune_viz.gui.heatmap_qt import (
     DIVERGING,
     THUMBNAIL_PIXELS,
-    colorize,
+    kept_colours,
+    lut_indices,
     display_matrix,
     heatmap_data,
     layer_level,
@@ -86,8 +87,9 @@ def test_thumbnails_drawn_from_kept_colours_match_the_matrix_drawn_afresh(qtbot,
             fresh, _, _ = display_matrix(picture.matrix, kept, THUMBNAIL_PIXELS)
             assert np.array_equal(thumb.image, fresh, equal_nan=True)
             assert np.isnan(fresh).any() == (name in window.session.config.included)  # the output layer is not
-            assert np.array_equal(colorize(fresh, picture.level, DIVERGING, picture.thumbnail_indices),
-                                  colorize(fresh, picture.level, DIVERGING))
+            kept_cells = np.isfinite(fresh)
+            assert np.array_equal(kept_colours(picture.thumbnail_indices, kept_cells, DIVERGING),
+                                  kept_colours(lut_indices(fresh, picture.level), kept_cells, DIVERGING))
 
 
 def test_a_k_step_keeps_the_unit_strips_of_the_selected_layer(qtbot, window):
