@@ -629,10 +629,6 @@ class Thumbnail(QAbstractButton):
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
             self._new_face()
 
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._face = None
-
     def _draw_face(self) -> QImage:
         face = QImage(self.size(), QImage.Format.Format_RGB32)
         palette = self.palette()

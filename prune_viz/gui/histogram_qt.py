@@ -276,7 +276,6 @@ class WeightHistogram(QtWidgets.QWidget):
         layer = self._layer(self._layer_name) if self._layer_name else None
         if layer is None:
             self._histogram = None
-            self._shown = None
             self._show_steps(None, False)
             self.marker.show(None)
             why = ("no model open" if session.model is None
@@ -292,9 +291,7 @@ class WeightHistogram(QtWidgets.QWidget):
         threshold = result.threshold(layer.name) if result is not None else None
         log = self.log_box.isChecked()
 
-        if self._shown != (histogram, log):
-            self._shown = (histogram, log)
-            self._show_steps(histogram, log)
+        self._show_steps(histogram, log)
 
         what = score_label(config.criterion, method)
         if config.criterion == "magnitude":
@@ -348,7 +345,11 @@ class WeightHistogram(QtWidgets.QWidget):
         self.pruned_bars.setVisible(threshold is not None)
 
     def _show_steps(self, histogram: Histogram | None, log: bool) -> None:
-        """Both sides' bars: the histogram's counts (log10 of them on a log axis) as one outline."""
+        """Both sides' bars: the histogram's counts (log10 of them on a log axis) as one outline; kept
+        as they are when they already show these."""
+        if (histogram, log) == self._shown:
+            return
+        self._shown = (histogram, log)
         if histogram is None:
             self.steps = None
             path = QPainterPath()
