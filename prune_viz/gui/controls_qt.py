@@ -196,7 +196,8 @@ class PruningControls(QGroupBox):
                                                 self.layer_radio, self.global_radio, self.criterion_combo,
                                                 self.seed_spin, self.unit_mode_combo)]
         self.criterion_combo.setCurrentIndex(CRITERIA.index(config.criterion))
-        self.seed_spin.setValue(config.seed)
+        if self.seed_spin.value() != config.seed:  # a spin box given its own value still repaints
+            self.seed_spin.setValue(config.seed)
         self.seed_spin.setEnabled(config.criterion == "random")
         self.unit_mode_combo.setCurrentIndex(UNIT_MODES.index(config.unit_mode))
         self.unit_mode_combo.setEnabled(config.method == "unit")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
@@ -79,14 +79,19 @@ class ThresholdMarker:
     PAD = 3  # pixels around the text
 
     def __init__(self, plot: pg.PlotItem, theme: Theme):
-        self.line = QtWidgets.QGraphicsLineItem()
+        # the line lives in the view box's pixels, not in data coordinates: Qt counts a cosmetic pen's
+        # width in the item's units, so in data units its bounds spanned the whole plot, axes included,
+        # and every k step repainted all of it
+        self.box = plot.getViewBox()
+        self.line = QtWidgets.QGraphicsLineItem(self.box)
         self.tag = QtWidgets.QGraphicsRectItem()
         self.tag.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self.tag.setPen(QPen(Qt.PenStyle.NoPen))
         self.text = QtWidgets.QGraphicsSimpleTextItem(self.tag)
+        plot.addItem(self.tag, ignoreBounds=True)
         for item in (self.line, self.tag):
             item.setZValue(10)  # over the bars
-            plot.addItem(item, ignoreBounds=True)
+        self.box.sigTransformChanged.connect(self._place_line)  # a new range or size moves it
         self.value: float | None = None
         self.set_theme(theme)
         self.show(None)
@@ -112,10 +117,19 @@ class ThresholdMarker:
         if value is None:
             return
         bottom, top = y_range
-        self.line.setLine(value, bottom, value, top)
+        self._place_line()
         self.text.setText(f"threshold {value:.3g}")
         self.tag.setPos(value, bottom + self.HEIGHT * (top - bottom))
         self._place_text(text_on_left)
+
+    def _place_line(self, *_args) -> None:
+        """The line at the value, from the view's top to its bottom (the y range shown)."""
+        if self.value is None:
+            return
+        x = self.box.mapFromView(QPointF(self.value, 0.0)).x()
+        height = self.box.rect().height()
+        if self.line.line() != QLineF(x, 0.0, x, height):
+            self.line.setLine(x, 0.0, x, height)
 
     def _place_text(self, on_left: bool) -> None:
         size = self.text.boundingRect().size()
@@ -203,7 +217,9 @@ class WeightHistogram(QtWidgets.QWidget):
         fade = FILL_ALPHA / 255
         bars.setBrush(pg.mkColor(*(round(fade * a + (1 - fade) * b) for a, b in
                                    zip(line.getRgb()[:3], background.getRgb()[:3]))))
-        bars.setPen(pg.mkPen(line, width=1))
+        # width 0: Qt's one-pixel cosmetic pen, whose bounds are the path's own (a cosmetic width of 1
+        # counts in data units there, and spread the bars' bounds, so their repaint, over the axes)
+        bars.setPen(QPen(line, 0))
 
     def _side(self) -> QtWidgets.QGraphicsRectItem:
         side = QtWidgets.QGraphicsRectItem()
@@ -333,10 +349,9 @@ class WeightHistogram(QtWidgets.QWidget):
 
     def _split_at(self, threshold: float | None, x_range: tuple, y_range: tuple) -> None:
         """Clip the pruned side to the left of ``threshold`` and the kept side to its right (None:
-        all kept), with room beyond the axes' ranges."""
+        all kept), each within the axes' ranges: a k step then repaints the plot's inside, not its axes
+        (the view box clips at its edges anyway)."""
         (left, right), (bottom, top) = x_range, y_range
-        left, right = left - (right - left), right + (right - left)
-        bottom, top = bottom - (top - bottom), top + (top - bottom)
         cut = left if threshold is None else min(max(threshold, left), right)
         pruned, kept = QRectF(left, bottom, cut - left, top - bottom), QRectF(cut, bottom, right - cut, top - bottom)
         if self.pruned_side.rect() != pruned or self.kept_side.rect() != kept:

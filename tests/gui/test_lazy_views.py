@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QEvent, QObject, QPoint, QRect
+from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect
 from PySide6.QtGui import QRegion
 
 from prune_viz.core import tasks
@@ -210,3 +210,36 @@ def test_a_new_readout_repaints_the_readout_not_the_panel_under_it(qtbot, window
     for widget in under:
         area = QRect(readout.mapTo(widget, QPoint(0, 0)), readout.size())
         assert not painted.regions[widget].intersects(area), widget  # its panel was not, under it
+
+
+def test_a_k_step_repaints_the_histograms_plot_inside_its_axes(qtbot, window):
+    """The threshold line and the bars' outlines have one-pixel pens; bounds counted in data units (a
+    cosmetic pen's width, in Qt's items) spread their repaint over the axes and their labels."""
+    window.session.configure(method="weight", k=20.0)
+    histogram = window.histogram
+    qtbot.waitExposed(window)
+    _settle(qtbot)
+    viewport = histogram.plot_widget.viewport()
+    painted = _PaintRegions([viewport])
+    window.controls.slider.setValue(40)
+    _settle(qtbot)
+    box = histogram.plot.getViewBox()
+    inside = histogram.plot_widget.mapFromScene(box.sceneBoundingRect()).boundingRect().adjusted(-2, -2, 2, 2)
+    assert histogram.threshold is not None and not painted.regions[viewport].isEmpty()
+    assert inside.contains(painted.regions[viewport].boundingRect()), (inside, painted.regions[viewport].boundingRect())
+    # the line is where the threshold is, from the top of the plot to its bottom
+    line = histogram.marker.line.line()
+    at = box.mapViewToScene(QPointF(histogram.threshold, 0.0))
+    assert abs(box.mapToScene(line.p1()).x() - at.x()) < 0.5
+    assert line.y1() == 0 and line.y2() == pytest.approx(box.rect().height())
+
+
+def test_a_k_step_does_not_repaint_the_seed_box(qtbot, window):
+    """Setting a spin box to the value it shows still repaints it (and its panel behind it)."""
+    qtbot.waitExposed(window)
+    _settle(qtbot)
+    seed = window.controls.seed_spin
+    painted = _PaintRegions([seed])
+    window.controls.slider.setValue(45)
+    _settle(qtbot)
+    assert window.session.config.k == 45.0 and painted.regions[seed].isEmpty()
