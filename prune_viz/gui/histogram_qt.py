@@ -100,6 +100,7 @@ class ThresholdMarker:
         pen = QPen(pg.mkColor(theme.foreground), 2, Qt.PenStyle.CustomDashLine)
         pen.setDashPattern([5, 3])
         pen.setCosmetic(True)
+        pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # square caps reach past the plot's edge, into its axis
         self.line.setPen(pen)
         self.text.setBrush(QBrush(pg.mkColor(theme.foreground)))
         self.tag.setBrush(QBrush(pg.mkColor(theme.legend_fill)))
@@ -163,6 +164,10 @@ class WeightHistogram(QtWidgets.QWidget):
         header.addWidget(self.log_box)
 
         self.plot_widget = new_plot_widget(self)
+        # a k step changes the two sides, the line and its tag: repainted as the one rectangle around
+        # them, not as the several that Qt's antialiasing margins make of them (a region of several
+        # rectangles clips everything drawn into it, which Qt draws about twice as slowly)
+        self.plot_widget.setViewportUpdateMode(QtWidgets.QGraphicsView.ViewportUpdateMode.BoundingRectViewportUpdate)
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
         # each side of the threshold: the whole histogram, clipped by a rectangle in data coordinates

@@ -214,7 +214,8 @@ def test_a_new_readout_repaints_the_readout_not_the_panel_under_it(qtbot, window
 
 def test_a_k_step_repaints_the_histograms_plot_inside_its_axes(qtbot, window):
     """The threshold line and the bars' outlines have one-pixel pens; bounds counted in data units (a
-    cosmetic pen's width, in Qt's items) spread their repaint over the axes and their labels."""
+    cosmetic pen's width, in Qt's items) spread their repaint over the axes and their labels. The
+    repaint is one rectangle."""
     window.session.configure(method="weight", k=20.0)
     histogram = window.histogram
     qtbot.waitExposed(window)
@@ -227,6 +228,7 @@ def test_a_k_step_repaints_the_histograms_plot_inside_its_axes(qtbot, window):
     inside = histogram.plot_widget.mapFromScene(box.sceneBoundingRect()).boundingRect().adjusted(-2, -2, 2, 2)
     assert histogram.threshold is not None and not painted.regions[viewport].isEmpty()
     assert inside.contains(painted.regions[viewport].boundingRect()), (inside, painted.regions[viewport].boundingRect())
+    assert painted.regions[viewport].rectCount() == 1  # one rectangle: several clip all that is drawn, slowly
     # the line is where the threshold is, from the top of the plot to its bottom
     line = histogram.marker.line.line()
     at = box.mapViewToScene(QPointF(histogram.threshold, 0.0))
