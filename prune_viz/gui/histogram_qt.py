@@ -111,7 +111,8 @@ class ThresholdMarker:
             self._place_text(self.tag.rect().left() < 0)
 
     def show(self, value: float | None, y_range: tuple = (0.0, 1.0), text_on_left: bool = False) -> None:
-        """The line at ``value`` across ``y_range`` (None: hidden), its text right of it, or left."""
+        """The line at ``value`` from the plot's top to its bottom (None: hidden), its text right of it, or
+        left, near the top of ``y_range``."""
         self.value = value
         for item in (self.line, self.tag):
             item.setVisible(value is not None)
