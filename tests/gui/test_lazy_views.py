@@ -9,7 +9,7 @@ import threading
 import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QObject, QPoint, QPointF, QRect
-from PySide6.QtGui import QRegion
+from PySide6.QtGui import QGuiApplication, QRegion
 
 from prune_viz.core import tasks
 from prune_viz.core.pruning import count_to_prune
@@ -245,3 +245,19 @@ def test_a_k_step_does_not_repaint_the_seed_box(qtbot, window):
     window.controls.slider.setValue(45)
     _settle(qtbot)
     assert window.session.config.k == 45.0 and painted.regions[seed].isEmpty()
+
+
+def test_the_histogram_on_screen_after_k_steps_is_the_histogram_drawn_afresh(qtbot, window):
+    """Repainting only what a k step changed leaves no trace of the old line, tag or sides: the window's
+    pixels (what the screen shows) match the plot rendered from scratch."""
+    window.session.configure(method="weight")
+    qtbot.waitExposed(window)
+    for k in (5, 40, 12, 77, 33, 90, 60):
+        window.controls.slider.setValue(k)
+        _settle(qtbot)
+    viewport = window.histogram.plot_widget.viewport()
+    corner = viewport.mapTo(window, QPoint(0, 0))
+    shown = QGuiApplication.primaryScreen().grabWindow(window.winId(), corner.x(), corner.y(),
+                                                       viewport.width(), viewport.height()).toImage()
+    fresh = viewport.grab().toImage().convertToFormat(shown.format())
+    assert shown.size() == fresh.size() and shown == fresh
