@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
@@ -129,9 +129,7 @@ class ThresholdMarker:
         if self.value is None:
             return
         x = self.box.mapFromView(QPointF(self.value, 0.0)).x()
-        height = self.box.rect().height()
-        if self.line.line() != QLineF(x, 0.0, x, height):
-            self.line.setLine(x, 0.0, x, height)
+        self.line.setLine(x, 0.0, x, self.box.rect().height())  # the same line again: Qt does nothing
 
     def _place_text(self, on_left: bool) -> None:
         size = self.text.boundingRect().size()
@@ -359,10 +357,8 @@ class WeightHistogram(QtWidgets.QWidget):
         (the view box clips at its edges anyway)."""
         (left, right), (bottom, top) = x_range, y_range
         cut = left if threshold is None else min(max(threshold, left), right)
-        pruned, kept = QRectF(left, bottom, cut - left, top - bottom), QRectF(cut, bottom, right - cut, top - bottom)
-        if self.pruned_side.rect() != pruned or self.kept_side.rect() != kept:
-            self.pruned_side.setRect(pruned)
-            self.kept_side.setRect(kept)
+        self.pruned_side.setRect(QRectF(left, bottom, cut - left, top - bottom))  # an unchanged rect: Qt does nothing
+        self.kept_side.setRect(QRectF(cut, bottom, right - cut, top - bottom))
         self.pruned_bars.setVisible(threshold is not None)
 
     def _show_steps(self, histogram: Histogram | None, log: bool) -> None:
