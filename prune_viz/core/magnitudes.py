@@ -1,14 +1,15 @@
 """The ascending order of |w| of one weight matrix, from one pass over it and no sort.
 
 A non-negative float32 orders like its bit pattern. Opening a matrix makes one
-pass: it counts the patterns by their high 16 bits (a bucket). Buckets are then
-joined into runs of about 1/GROUPS of the weights (a group), and each weight's
-group is kept (1 byte per weight). An order statistic needs the sorted contents
-of one bucket only: its group is read when first asked for (its weights found
-through the kept groups, sorted with their flat positions) and kept in a small
-cache, so a k step costs one group, not a sort of the matrix. Matrices of up to
-SORTED_WHOLE weights are sorted whole when opened instead (their bit patterns,
-of which the low 16 bits are kept: 2 bytes per weight).
+pass: it counts the patterns by their high 16 bits (a bucket), and keeps only
+the counts: nothing per weight. Buckets are joined into runs of about 1/GROUPS of
+the weights (a group), whose patterns are one range. An order statistic needs the
+sorted contents of one bucket only: its group is read when first asked for (a
+pass over the matrix finds the weights in its range, sorted with their flat
+positions) and kept in a small cache, so a k step costs at most one pass, not a
+sort of the matrix. Matrices of up to SORTED_WHOLE weights are sorted whole when
+opened instead (their bit patterns, of which the low 16 bits are kept: 2 bytes
+per weight).
 
 NaNs count as equal to each other and larger than infinity. Ties keep their flat
 order, so the m-th weight equal to t in flat order is one lookup too.
@@ -24,10 +25,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from prune_viz.core.row_blocks import on_block_threads
+from prune_viz.core.row_blocks import BLOCK_ELEMENTS, on_block_threads
 
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
-GROUPS = 256  # runs of buckets holding about 1/GROUPS of the weights each: a weight's group fits a byte
+GROUPS = 256  # runs of buckets holding about 1/GROUPS of the weights each: what one group read sorts
 CACHED_GROUPS = 8  # sorted groups kept per matrix: a slider drag revisits the same few ...
 CACHED_SHARE = 1 / 64  # ... as long as they hold at most this share of the weights (a group may hold more
 # than 1/GROUPS when one bucket does)
@@ -61,18 +62,31 @@ def _as_float(bits: int) -> np.float32:
     return np.uint32(bits).view(np.float32)
 
 
-def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One row block's bucket per weight (flat order), bucket counts, and largest |w| pattern per column."""
+def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One row block's bucket counts and largest |w| pattern per column."""
     bits = np.ascontiguousarray(block, dtype=np.float32).view(np.uint32) & _ABS_MASK
     block_max = bits.max(axis=0) if bits.size else np.zeros(bits.shape[-1:], np.uint32)
     if block_max.max(initial=0) > _INF_BITS:  # NaNs: one pattern for all of them
         bits[bits > _INF_BITS] = _NAN_BITS
         block_max[block_max > _INF_BITS] = _NAN_BITS
-    highs = np.array(bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2])
+    highs = bits.reshape(-1).view(np.uint16)[_HIGH_HALF::2]
     counts = np.zeros(BUCKETS, np.int64)
     for c0 in range(0, highs.size, _COUNT_CHUNK):  # bincount makes an 8-byte copy of what it counts
         counts += np.bincount(highs[c0 : c0 + _COUNT_CHUNK], minlength=BUCKETS)
-    return highs, counts, block_max
+    return counts, block_max
+
+
+def _in_range(block: np.ndarray, first: np.uint32, span: np.uint32) -> tuple[np.ndarray, np.ndarray]:
+    """(flat positions, |w| patterns) of a row block's weights whose pattern p has first <= p <
+    first + span, in flat order. One subtraction and one compare: below ``first`` wraps to large."""
+    bits = np.ascontiguousarray(block, dtype=np.float32).reshape(-1).view(np.uint32) & _ABS_MASK
+    if first + span > _INF_BITS:  # the range reaches the NaNs: one pattern for all of them
+        bits[bits > _INF_BITS] = _NAN_BITS
+    bits -= first
+    hits = np.flatnonzero(bits < span)
+    found = bits[hits]
+    found += first
+    return hits, found
 
 
 class MagnitudeOrder:
@@ -86,10 +100,9 @@ class MagnitudeOrder:
     def __init__(self, blocks: Callable[[], Iterable[np.ndarray]]):
         self._blocks = blocks
         counted = on_block_threads(_count_block, blocks())
-        highs_per_block = [highs for highs, _, _ in counted]  # each weight's bucket, until the groups are known
         counts = np.zeros(BUCKETS, np.int64)
         column_max = None
-        for _, block_counts, block_max in counted:
+        for block_counts, block_max in counted:
             counts += block_counts
             column_max = block_max if column_max is None else np.maximum(column_max, block_max)
         del counted
@@ -100,7 +113,6 @@ class MagnitudeOrder:
         self._cache: OrderedDict[int, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()  # the GUI thread and a job thread may ask at once
         self._whole: np.ndarray | None = None  # low 16 bits of every |w|, ascending
-        self._groups: list[np.ndarray] = []  # per block: each weight's group, flat order
         # bucket b is in group group_of[b]; group g holds buckets group_starts[g]:group_starts[g + 1]
         self._group_of = np.minimum(GROUPS - 1, self._starts[:-1] * GROUPS // max(len(self), 1)).astype(np.uint8)
         self._group_starts = np.searchsorted(self._group_of, np.arange(GROUPS + 1), side="left")
@@ -108,26 +120,19 @@ class MagnitudeOrder:
             ordered = np.concatenate([np.zeros(0, np.uint32), *(abs_bits(block) for block in blocks())])
             ordered.sort()
             self._whole = ordered.astype(np.uint16)
-            return
-        def group_of_block(i: int) -> np.ndarray:
-            groups = self._group_of[highs_per_block[i]]
-            highs_per_block[i] = None  # freed block by block: the 2-byte buckets never all exist beside the groups
-            return groups
-
-        self._groups = on_block_threads(group_of_block, range(len(highs_per_block)))
 
     def __len__(self) -> int:
         return int(self._starts[-1])
 
     @property
     def nbytes(self) -> int:
-        """Memory held: the group of every weight, the bucket offsets and the cached groups."""
+        """Memory held: the bucket offsets and the cached groups (or the whole sorted order)."""
         with self._lock:
             cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
         if self._whole is not None:
             cached += self._whole.nbytes
-        return (sum(g.nbytes for g in self._groups) + self._starts.nbytes + self._group_of.nbytes
-                + self._group_starts.nbytes + self.column_max.nbytes + cached)
+        return (self._starts.nbytes + self._group_of.nbytes + self._group_starts.nbytes
+                + self.column_max.nbytes + cached)
 
     @property
     def sorted_whole(self) -> bool:
@@ -170,16 +175,20 @@ class MagnitudeOrder:
 
     def _read(self, g: int) -> tuple[np.ndarray, np.ndarray]:
         """Group ``g``'s low 16 bits and flat positions in ascending |w|, ties in flat order (a
-        stable radix sort by the low, then the high 16 bits), from one pass over the kept groups."""
-        only = np.uint8(g)
-        bits, positions, offset = [], [], 0
-        for groups, block in zip(self._groups, self._blocks(), strict=True):
-            hits = np.flatnonzero(groups == only)
-            if hits.size:
-                bits.append(abs_bits(np.ascontiguousarray(block).reshape(-1)[hits]))
-                positions.append((hits + offset).astype(self._position_type))
-            offset += groups.size
-        bits, positions = np.concatenate(bits), np.concatenate(positions)
+        stable radix sort by the low, then the high 16 bits), from one pass over the matrix (a
+        group's weights are one range of patterns)."""
+        first = np.uint32(int(self._group_starts[g]) << 16)
+        span = np.uint32((int(self._group_starts[g + 1]) - int(self._group_starts[g])) << 16)
+        blocks = list(self._blocks())
+        if len(self) > BLOCK_ELEMENTS:
+            found = on_block_threads(lambda block: _in_range(block, first, span), blocks)
+        else:  # a handful of small blocks: handing them to threads costs more than it saves
+            found = [_in_range(block, first, span) for block in blocks]
+        offsets = np.cumsum([0] + [block.size for block in blocks[:-1]])
+        positions = np.concatenate([np.zeros(0, self._position_type)]
+                                   + [(hits + offset).astype(self._position_type)
+                                      for (hits, _), offset in zip(found, offsets)])
+        bits = np.concatenate([np.zeros(0, np.uint32)] + [patterns for _, patterns in found])
         lows = (bits & 0xFFFF).astype(np.uint16)
         by_low = np.argsort(lows, kind="stable")
         order = by_low[np.argsort((bits[by_low] >> 16).astype(np.uint16), kind="stable")]

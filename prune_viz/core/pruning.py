@@ -439,7 +439,7 @@ class Pruner:
 
     def needs_warm_up(self, config: PruningConfig) -> bool:
         """Whether slider steps of ``config`` gain from ``warm_up``: weight pruning of a layer big
-        enough that a threshold reads one of its groups of buckets (a pass over a byte per weight)."""
+        enough that a threshold reads one of its groups of buckets (a pass over its weights)."""
         if config.method != "weight" or not config.included <= self._by_name.keys():  # another model's config
             return False
         names = self.check_included(config.included)

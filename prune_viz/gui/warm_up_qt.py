@@ -1,6 +1,6 @@
 """Compute the slider's plans ahead, on a thread of their own, for the settings on screen.
 
-A big layer's threshold costs a pass over its groups of buckets (``core.magnitudes``);
+A big layer's threshold costs a pass over its weights (``core.magnitudes``);
 ``Pruner.warm_up`` does those passes for every whole-percent k ahead, so a slider
 step on the GUI thread is lookups. It is NumPy work only, so it runs beside the
 job queue (an evaluation or a sweep is not held up by it) at the jobs' low CPU
