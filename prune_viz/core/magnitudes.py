@@ -30,7 +30,7 @@ from prune_viz.core.row_blocks import BLOCK_ELEMENTS, on_block_threads
 BUCKETS = 1 << 15  # |w| has no sign bit, so the high 16 bits of its pattern are below 2**15
 GROUPS = 256  # runs of buckets holding about 1/GROUPS of the weights each: what one group read sorts
 CACHED_GROUPS = 8  # sorted groups kept per matrix: a slider drag revisits the same few ...
-CACHED_SHARE = 1 / 64  # ... as long as they hold at most this share of the weights (a group may hold more
+CACHED_SHARE = 1 / 32  # ... as long as they hold at most this share of the weights (a group may hold more
 # than 1/GROUPS when one bucket does)
 SORTED_WHOLE = 1 << 20  # matrices up to this many weights are sorted whole when opened (2 bytes per weight, as
 # the buckets of the others): a k step is then lookups only
@@ -62,8 +62,8 @@ def _as_float(bits: int) -> np.float32:
     return np.uint32(bits).view(np.float32)
 
 
-def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One row block's bucket counts and largest |w| pattern per column."""
+def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One row block's bucket counts, largest |w| pattern per column and zeros (+-0) per column."""
     bits = np.ascontiguousarray(block, dtype=np.float32).view(np.uint32) & _ABS_MASK
     block_max = bits.max(axis=0) if bits.size else np.zeros(bits.shape[-1:], np.uint32)
     if block_max.max(initial=0) > _INF_BITS:  # NaNs: one pattern for all of them
@@ -73,20 +73,28 @@ def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     counts = np.zeros(BUCKETS, np.int64)
     for c0 in range(0, highs.size, _COUNT_CHUNK):  # bincount makes an 8-byte copy of what it counts
         counts += np.bincount(highs[c0 : c0 + _COUNT_CHUNK], minlength=BUCKETS)
-    return counts, block_max
+    # zeros lie in bucket 0 (with the smallest subnormals): most blocks have none to count
+    zeros = np.count_nonzero(bits == 0, axis=0) if counts[0] else np.zeros(bits.shape[-1:], np.int64)
+    return counts, block_max, zeros
 
 
-def _in_range(block: np.ndarray, first: np.uint32, span: np.uint32) -> tuple[np.ndarray, np.ndarray]:
-    """(flat positions, |w| patterns) of a row block's weights whose pattern p has first <= p <
-    first + span, in flat order. One subtraction and one compare: below ``first`` wraps to large."""
+def _in_range(bits: np.ndarray, first: np.uint32, span: np.uint32, overwrite: bool = False
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(indices, patterns) of the patterns p of ``bits`` with first <= p < first + span, in order: one
+    subtraction and one compare (below ``first`` wraps to large). ``overwrite``: ``bits`` is scratch."""
+    shifted = np.subtract(bits, first, out=bits if overwrite else None)
+    hits = np.flatnonzero(shifted < span)
+    found = shifted[hits]
+    found += first
+    return hits, found
+
+
+def _block_in_range(block: np.ndarray, first: np.uint32, span: np.uint32) -> tuple[np.ndarray, np.ndarray]:
+    """``_in_range`` of a row block's |w| patterns (flat positions in the block)."""
     bits = np.ascontiguousarray(block, dtype=np.float32).reshape(-1).view(np.uint32) & _ABS_MASK
     if first + span > _INF_BITS:  # the range reaches the NaNs: one pattern for all of them
         bits[bits > _INF_BITS] = _NAN_BITS
-    bits -= first
-    hits = np.flatnonzero(bits < span)
-    found = bits[hits]
-    found += first
-    return hits, found
+    return _in_range(bits, first, span, overwrite=True)
 
 
 class MagnitudeOrder:
@@ -94,19 +102,21 @@ class MagnitudeOrder:
 
     ``blocks`` is called when the matrix is opened (twice if it is sorted whole) and again
     whenever a bucket or tie positions are first needed; it must yield the same 2-D row blocks,
-    in order, every time. ``column_max`` (the largest |w| of
-    each column, NaN above all) is gathered on the way."""
+    in order, every time. ``column_max`` (the largest |w| of each column, NaN above all) and
+    ``column_zeros`` (how many weights of each column are zero) are gathered on the way."""
 
     def __init__(self, blocks: Callable[[], Iterable[np.ndarray]]):
         self._blocks = blocks
         counted = on_block_threads(_count_block, blocks())
         counts = np.zeros(BUCKETS, np.int64)
-        column_max = None
-        for block_counts, block_max in counted:
+        column_max, column_zeros = None, None
+        for block_counts, block_max, block_zeros in counted:
             counts += block_counts
             column_max = block_max if column_max is None else np.maximum(column_max, block_max)
+            column_zeros = block_zeros if column_zeros is None else column_zeros + block_zeros
         del counted
         self.column_max = (column_max if column_max is not None else np.zeros(0, np.uint32)).view(np.float32)
+        self.column_zeros = (column_zeros if column_zeros is not None else np.zeros(0)).astype(np.int64)
         self._starts = np.zeros(BUCKETS + 1, np.int64)  # bucket b holds ranks starts[b]:starts[b+1]
         np.cumsum(counts, out=self._starts[1:])
         self._position_type = np.int32 if len(self) < 2**31 else np.int64
@@ -161,43 +171,93 @@ class MagnitudeOrder:
                 self._cache.move_to_end(g)
         if found is None:
             # read outside the lock: a thread never waits for another's pass (at worst both read a group)
-            found = self._read(g)
-            with self._lock:
-                self._cache[g] = found
-                held = sum(len(lows) for lows, _ in self._cache.values())
-                limit = len(self) * CACHED_SHARE
-                while len(self._cache) > 1 and (len(self._cache) > CACHED_GROUPS or held > limit):
-                    held -= len(self._cache.popitem(last=False)[1][0])
+            found = self._keep(self._read([g]))[g]
         lows, positions = found
         first = self._starts[self._group_starts[g]]  # the group's lowest rank
         window = slice(self._starts[b] - first, self._starts[b + 1] - first)
         return lows[window], positions[window]
 
-    def _read(self, g: int) -> tuple[np.ndarray, np.ndarray]:
-        """Group ``g``'s low 16 bits and flat positions in ascending |w|, ties in flat order (a
-        stable radix sort by the low, then the high 16 bits), from one pass over the matrix (a
-        group's weights are one range of patterns)."""
-        first = np.uint32(int(self._group_starts[g]) << 16)
-        span = np.uint32((int(self._group_starts[g + 1]) - int(self._group_starts[g])) << 16)
+    def bucket_of_rank(self, rank: int) -> int:
+        """The bucket holding 0-based ``rank`` of the ascending order."""
+        return int(np.searchsorted(self._starts, rank, side="right")) - 1
+
+    def read_ahead(self, buckets: Iterable[int]) -> int:
+        """Read the groups holding ``buckets`` that are not cached, as many of them (in the order
+        given) as the cache keeps, in one pass; returns how many were read. For thresholds close
+        together: the pass finds every weight between the lowest group and the highest."""
+        if self._whole is not None:
+            return 0
+        with self._lock:
+            cached = set(self._cache)
+        wanted: list[int] = []
+        held, limit = 0, len(self) * CACHED_SHARE
+        for b in buckets:
+            if self._starts[b] == self._starts[b + 1]:
+                continue
+            g = int(self._group_of[b])
+            if g in cached or g in wanted:
+                continue
+            size = int(self._starts[self._group_starts[g + 1]] - self._starts[self._group_starts[g]])
+            if wanted and (len(wanted) >= CACHED_GROUPS or held + size > limit):
+                break
+            wanted.append(g)
+            held += size
+        if wanted:
+            self._keep(self._read(wanted))
+        return len(wanted)
+
+    def _keep(self, groups: dict[int, tuple[np.ndarray, np.ndarray]]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Cache ``groups``, dropping the least recently used others beyond the cache's bounds."""
+        with self._lock:
+            for g, found in groups.items():
+                self._cache[g] = found
+                self._cache.move_to_end(g)
+            held = sum(len(lows) for lows, _ in self._cache.values())
+            limit = len(self) * CACHED_SHARE
+            while len(self._cache) > 1 and (len(self._cache) > CACHED_GROUPS or held > limit):
+                held -= len(self._cache.popitem(last=False)[1][0])
+        return groups
+
+    def _pattern_range(self, first_group: int, last_group: int) -> tuple[np.uint32, np.uint32]:
+        """(first, span) of the |w| patterns of groups first_group..last_group."""
+        first, end = int(self._group_starts[first_group]), int(self._group_starts[last_group + 1])
+        return np.uint32(first << 16), np.uint32((end - first) << 16)
+
+    def _read(self, groups: list[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Each group's low 16 bits and flat positions in ascending |w|, ties in flat order (a
+        stable radix sort by the low, then the high 16 bits), from one pass over the matrix: a
+        group's weights are one range of patterns, and so are the groups between two."""
+        first, span = self._pattern_range(min(groups), max(groups))
+        ranges = [self._pattern_range(g, g) for g in groups]
+
+        def members(block: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+            hits, patterns = _block_in_range(block, first, span)
+            if len(groups) == 1:
+                return [(hits, patterns)]
+            return [(hits[inside], found) for inside, found in (_in_range(patterns, *r) for r in ranges)]
+
         blocks = list(self._blocks())
         if len(self) > BLOCK_ELEMENTS:
-            found = on_block_threads(lambda block: _in_range(block, first, span), blocks)
+            per_block = on_block_threads(members, blocks)
         else:  # a handful of small blocks: handing them to threads costs more than it saves
-            found = [_in_range(block, first, span) for block in blocks]
+            per_block = [members(block) for block in blocks]
         offsets = np.cumsum([0] + [block.size for block in blocks[:-1]])
-        positions = np.concatenate([np.zeros(0, self._position_type)]
-                                   + [(hits + offset).astype(self._position_type)
-                                      for (hits, _), offset in zip(found, offsets)])
-        bits = np.concatenate([np.zeros(0, np.uint32)] + [patterns for _, patterns in found])
-        lows = (bits & 0xFFFF).astype(np.uint16)
-        by_low = np.argsort(lows, kind="stable")
-        order = by_low[np.argsort((bits[by_low] >> 16).astype(np.uint16), kind="stable")]
-        return lows[order], positions[order]
+        read = {}
+        for i, g in enumerate(groups):
+            positions = np.concatenate([np.zeros(0, self._position_type)]
+                                       + [(found[i][0] + offset).astype(self._position_type)
+                                          for found, offset in zip(per_block, offsets)])
+            bits = np.concatenate([np.zeros(0, np.uint32)] + [found[i][1] for found in per_block])
+            lows = (bits & 0xFFFF).astype(np.uint16)
+            by_low = np.argsort(lows, kind="stable")
+            order = by_low[np.argsort((bits[by_low] >> 16).astype(np.uint16), kind="stable")]
+            read[g] = lows[order], positions[order]
+        return read
 
     # -- order statistics ---------------------------------------------------------------------
     def value_at(self, rank: int) -> np.float32:
         """The |w| at 0-based ``rank`` of the ascending order."""
-        b = int(np.searchsorted(self._starts, rank, side="right")) - 1
+        b = self.bucket_of_rank(rank)
         lows, _ = self.bucket(b)
         return _as_float((b << 16) | int(lows[rank - self._starts[b]]))
 

@@ -25,6 +25,7 @@ the unit outputs exactly 0; the originals of those are kept and restored too.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 from collections import OrderedDict
@@ -50,6 +51,7 @@ MAGNITUDE = "magnitude"
 UNIT_MODES = ("kernel", "remove")
 SLIDER_KS = range(0, 101)  # the k a slider step can reach: warm_up computes their plans ahead
 FUSED_FROM = 1 << 20  # kernels of this many weights and more are written by XLA kernels, smaller ones by eager ops
+READ_AHEAD_KS = 4  # neighbouring ks whose thresholds' groups a warm-up reads in one pass (what the cache keeps)
 REMEMBERED_PLANS = 8192  # weight plans (and joint thresholds) kept: a few scopes' worth of SLIDER_KS
 
 
@@ -71,6 +73,20 @@ def parse_k(value) -> float:
 def count_to_prune(total: int, k: float) -> int:
     """round(total*k/100), rounding halves up."""
     return min(total, int(math.floor(total * k / 100.0 + 0.5)))
+
+
+def _joint_bucket(starts: np.ndarray, n: int) -> int:
+    """The bucket holding the n-th (1-based) smallest score of a joint order, from its bucket starts."""
+    return int(np.searchsorted(starts, n, side="left")) - 1
+
+
+def _runs_from(k: float) -> list[list[int]]:
+    """SLIDER_KS in runs of READ_AHEAD_KS neighbours, the runs nearest to ``k`` first, on both sides in
+    turn: a warm-up reads the groups of a run's thresholds in one pass."""
+    above = [x for x in SLIDER_KS if x >= k]
+    below = [x for x in reversed(SLIDER_KS) if x < k]
+    sides = [[side[i : i + READ_AHEAD_KS] for i in range(0, len(side), READ_AHEAD_KS)] for side in (above, below)]
+    return [run for pair in itertools.zip_longest(*sides) for run in pair if run]
 
 
 @dataclass(frozen=True)
@@ -245,7 +261,6 @@ class Pruner:
         # score key (MAGNITUDE, "lamp", "taylor" or ("random", seed)) and layer name -> ...
         self._sorted: dict[tuple, MagnitudeOrder] = {}  # ascending scores
         self._score_matrices: dict[tuple, np.ndarray] = {}  # float32 (fan_in, units), not for magnitude
-        self._zeros: dict[str, np.ndarray] = {}  # zero weights per unit
         self._zero_positions: dict[str, np.ndarray] = {}  # flat indices of the zero weights
         self.taylor: criteria.TaylorScores | None = None
         self._global_cache: dict = {}
@@ -271,13 +286,8 @@ class Pruner:
         self._sorted[key, name] = MagnitudeOrder(lambda: (rows for _, rows in row_blocks(matrix)))
 
     def _zeros_per_unit(self, name: str) -> np.ndarray:
-        """How many original weights are zero in each unit."""
-        found = self._zeros.get(name)
-        if found is None:
-            units = self._by_name[name].units
-            found = np.bincount(self._sorted_abs(name).positions_equal(0.0) % units, minlength=units)
-            self._zeros[name] = found
-        return found
+        """How many original weights are zero in each unit (counted when the layer was opened)."""
+        return self._sorted_abs(name).column_zeros
 
     def _last_max_before_cut(self, name: str, key, plan: WeightPlan):
         """Per unit, whether the last weight holding its largest score lies before the plan's cut
@@ -447,25 +457,45 @@ class Pruner:
         return any(not (order := self._sorted.get((key, name))) or not order.sorted_whole for name in names)
 
     def warm_up(self, config: PruningConfig, task: TaskState | None = None) -> int:
-        """Compute ahead the plans of ``config`` at every k of SLIDER_KS, nearest to ``config.k``
-        first, so that a slider step is lookups; returns how many k were done. For a thread other
-        than the one that configures: it stops quietly at the first k whose scores are not sorted
-        yet, or no longer (the caller's config changed), and at ``task``'s cancel."""
+        """Compute ahead the plans of ``config`` at every k of SLIDER_KS, in runs of neighbours
+        nearest to ``config.k`` first (``_runs_from``), so that a slider step is lookups; returns
+        how many k were done. For a thread other than the one that configures: it stops quietly at
+        the first k whose scores are not sorted yet, or no longer (the caller's config changed),
+        and at ``task``'s cancel."""
         task = task or TaskState()
         if not self.needs_warm_up(config):
             return 0
-        ks = sorted(SLIDER_KS, key=lambda k: (abs(k - config.k), k))
+        done = 0
         self._warming.active = True
         try:
-            for done, k in enumerate(ks):
-                task.progress(done / len(ks), "Preparing the slider's steps")
-                self.prune(config.with_k(k))
+            for run in _runs_from(config.k):
+                self._read_ahead(config, run)
+                for k in run:
+                    task.progress(done / len(SLIDER_KS), "Preparing the slider's steps")
+                    self.prune(config.with_k(k))
+                    done += 1
         except _StaleWarmUp:
             return done
         finally:
             self._warming.active = False
         task.progress(1.0, "Preparing the slider's steps")
-        return len(ks)
+        return done
+
+    def _read_ahead(self, config: PruningConfig, ks: list[int]) -> None:
+        """Read the groups of buckets that the weight plans of ``ks`` will ask for: one pass per
+        layer for all of them (as many as its cache keeps), rather than a pass per k."""
+        key = self.score_key(config)
+        names = self.check_included(config.included)
+        orders = [self._sorted_abs(name, key) for name in names]
+        if config.scope == "global" and names:
+            starts = np.sum([order.bucket_starts for order in orders], axis=0)
+            counts = [count_to_prune(int(starts[-1]), k) for k in ks]
+            buckets = [_joint_bucket(starts, n) for n in counts if 0 < n < starts[-1]]
+            for order in orders:
+                order.read_ahead(buckets)
+            return
+        for order in orders:
+            order.read_ahead([order.bucket_of_rank(n - 1) for k in ks if (n := count_to_prune(len(order), k))])
 
     def _global_weight_counts(self, names: tuple[str, ...], n: int, key=MAGNITUDE) -> tuple[dict, float | None]:
         """How many of each layer's weights fall in the first n of the joint stable order
@@ -485,7 +515,7 @@ class Pruner:
         # the bucket holding the n-th smallest of the joint order, from the bucket counts alone; then
         # the exact value inside it (non-negative floats order like their bit patterns)
         starts = np.sum([a.bucket_starts for a in arrays], axis=0)
-        bucket = int(np.searchsorted(starts, n, side="left")) - 1
+        bucket = _joint_bucket(starts, n)
         lows = np.concatenate([a.bucket(bucket)[0] for a in arrays])
         rank = n - int(starts[bucket]) - 1
         t = np.uint32((bucket << 16) | int(np.partition(lows, rank)[rank])).view(np.float32)

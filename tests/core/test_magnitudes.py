@@ -105,12 +105,45 @@ def test_cache_is_bounded_and_evicted_groups_come_back_equal(monkeypatch):
     assert len(found._cache) <= magnitudes.CACHED_GROUPS
 
 
-def test_column_max_and_tie_positions(either_way):
+def test_read_ahead_reads_the_groups_of_several_buckets_in_one_pass(monkeypatch):
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    monkeypatch.setattr(magnitudes, "CACHED_SHARE", 1 / 8)  # room for the five groups below
+    matrix = _awkward_matrix(2)
+    passes = {"n": 0}
+
+    def blocks():
+        passes["n"] += 1
+        return (matrix[r : r + 40] for r in range(0, len(matrix), 40))
+
+    found = MagnitudeOrder(blocks)
+    magnitude = np.abs(matrix).ravel()
+    expected = np.sort(magnitude)
+    # ranks a few groups apart, the last among the NaNs (their patterns are made one on reading)
+    ranks = [int(matrix.size * q) for q in (0.30, 0.31, 0.29, 0.32)] + [matrix.size - 1]
+    groups = {int(found._group_of[found.bucket_of_rank(r)]) for r in ranks}
+    opened = passes["n"]
+    read = found.read_ahead([found.bucket_of_rank(r) for r in ranks])
+    assert passes["n"] == opened + 1 and read == len(groups) >= 3  # one pass for all of them
+    assert found.read_ahead([found.bucket_of_rank(r) for r in ranks]) == 0 and passes["n"] == opened + 1
+    for rank in ranks:
+        t = expected[rank]
+        np.testing.assert_array_equal(found.value_at(rank), t)
+        np.testing.assert_array_equal(found.positions_equal(t),
+                                      np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t))
+    assert passes["n"] == opened + 1  # every bucket asked for came from the cache
+    np.testing.assert_array_equal(found.to_array(), expected)  # and the groups between them read alone
+
+
+def test_column_max_zeros_and_tie_positions(either_way):
     matrix = _awkward_matrix(5)
     found = MagnitudeOrder(_blocks(matrix, 13))
     magnitude = np.abs(matrix)
     expected_max = np.where(np.isnan(magnitude).any(axis=0), np.nan, np.nanmax(magnitude, axis=0))
     np.testing.assert_array_equal(found.column_max, expected_max.astype(np.float32))
+    np.testing.assert_array_equal(found.column_zeros, np.count_nonzero(matrix == 0, axis=0))  # -0.0 too
+    few = np.random.default_rng(6).uniform(1, 2, size=(100, 9)).astype(np.float32)
+    few[50, 3], few[51, 7] = 0.0, -0.0  # in one block of 13 rows: the others have none to count
+    np.testing.assert_array_equal(MagnitudeOrder(_blocks(few, 13)).column_zeros, [0, 0, 0, 1, 0, 0, 0, 1, 0])
     flat = magnitude.ravel()
     for value in [0.0, 0.5, np.inf, float(flat[1000])]:
         np.testing.assert_array_equal(found.positions_equal(value), np.flatnonzero(flat == np.float32(value)))

@@ -232,6 +232,36 @@ def test_plans_computed_ahead_are_the_rules_and_need_no_bucket_read(big, other, 
                                                   rule)
 
 
+def test_a_warm_up_reads_the_groups_of_several_ks_in_one_pass(monkeypatch):
+    """A group read is a pass over the layer's weights: the warm-up reads the groups of a run of
+    neighbouring ks in one pass, instead of a pass per k, and its plans are the rules."""
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    kernel = np.random.default_rng(4).normal(size=(300, 200)).astype(np.float32)
+    pruner = Pruner([PrunableLayer("big", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    reads = []
+    read = magnitudes.MagnitudeOrder._read
+    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read", lambda order, groups: reads.append(groups) or
+                        read(order, groups))
+    for scope in ("layer", "global"):
+        config = PruningConfig("weight", 40, scope, frozenset({"big"}))
+        pruner.prune(config)
+        reads.clear()
+        assert pruner.warm_up(config) == len(pruning.SLIDER_KS)
+        groups = {g for batch in reads for g in batch}
+        assert len(groups) >= 90  # nearly every k's threshold lies in a group of its own ...
+        assert len(reads) <= len(groups) / 3, scope  # ... read several to a pass
+        for k in (0, 13, 40, 77, 100):
+            np.testing.assert_array_equal(pruner.prune(config.with_k(k)).plans["big"].kept(kernel),
+                                          rule_masks([kernel], "weight", k, scope)[0])
+
+
+def test_warm_up_takes_the_ks_nearest_to_the_slider_first_in_runs():
+    runs = pruning._runs_from(37.5)
+    assert runs[:3] == [[38, 39, 40, 41], [37, 36, 35, 34], [42, 43, 44, 45]]
+    assert sorted(k for run in runs for k in run) == list(pruning.SLIDER_KS)
+    assert pruning._runs_from(100)[:2] == [[100], [99, 98, 97, 96]]
+
+
 def test_warm_up_stops_at_scores_the_settings_have_moved_away_from(monkeypatch):
     """A warm-up of a random seed the user has left stops without computing that seed's scores
     again (which would forget the current seed's): the current seed's steps still compute none."""
