@@ -304,7 +304,10 @@ class MagnitudeOrder:
         more than bins/2 and at most ``bins`` bins: such a number has at most 8 significant bits,
         so it starts a bucket, and every count is a bucket offset (no pass over the weights)."""
         finite = self.count_below(np.inf)
-        top = float(self.value_at(finite - 1)) if finite else 0.0
+        if finite == len(self):  # no inf or NaN: the largest |w| is the largest column maximum (no group read)
+            top = float(self.column_max.max()) if finite else 0.0
+        else:
+            top = float(self.value_at(finite - 1)) if finite else 0.0
         if top > 0:
             step = 2.0 ** math.ceil(math.log2(top / bins))
             if math.ceil(top / step) > bins:  # log2 rounded the wrong way

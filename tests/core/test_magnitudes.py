@@ -167,10 +167,13 @@ def test_histogram_is_read_from_the_bucket_counts(monkeypatch):
     monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     matrix = np.random.default_rng(4).normal(scale=0.02, size=(3000, 400)).astype(np.float32)
     found = MagnitudeOrder(_blocks(matrix, 200))
-    found.max()  # the largest |w|'s bucket is read to place the top edge
-    cached = found.nbytes
-    found.histogram(120)
-    assert found.nbytes == cached  # no bucket was read for the edges
+    opened = found.nbytes
+    counts, edges = found.histogram(120)
+    # no group was read: the top edge comes from the column maxima, the counts from the bucket offsets
+    assert found.nbytes == opened
+    values = np.abs(matrix).ravel().astype(np.float64)
+    assert edges[-2] < values.max() <= edges[-1]
+    np.testing.assert_array_equal(counts, np.histogram(values, bins=edges)[0])
 
 
 def test_histogram_of_all_zero_weights():
