@@ -22,6 +22,17 @@ def _blocks(matrix: np.ndarray, rows: int):
     return lambda: (matrix[r : r + rows] for r in range(0, len(matrix), rows))
 
 
+def _counted_blocks(matrix: np.ndarray, rows: int):
+    """Row blocks of ``matrix`` as ``_blocks`` gives them, and a count of the passes made over them."""
+    passes = {"n": 0}
+
+    def blocks():
+        passes["n"] += 1
+        return (matrix[r : r + rows] for r in range(0, len(matrix), rows))
+
+    return blocks, passes
+
+
 def _awkward_matrix(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     m = rng.normal(scale=0.05, size=(257, 61)).astype(np.float32)
@@ -80,18 +91,13 @@ def test_keeps_nothing_per_weight_and_sorts_only_the_group_asked_for(monkeypatch
 
 def test_small_matrices_are_sorted_whole_when_opened():
     matrix = _awkward_matrix(1)
-    opened = {"passes": 0}
-
-    def blocks():
-        opened["passes"] += 1
-        return (matrix[r : r + 40] for r in range(0, len(matrix), 40))
-
+    blocks, passes = _counted_blocks(matrix, 40)
     found = MagnitudeOrder(blocks)
     expected = np.sort(np.abs(matrix).ravel())
     for rank in range(0, matrix.size, 97):
         assert found.value_at(rank) == expected[rank] or np.isnan(expected[rank])
     assert found.count_at_most(0.5) == np.searchsorted(expected, np.float32(0.5), side="right")
-    assert opened["passes"] == 2  # counting and sorting, both when opened: none per query
+    assert passes["n"] == 2  # counting and sorting, both when opened: none per query
 
 
 def test_cache_is_bounded_and_evicted_groups_come_back_equal(monkeypatch):
@@ -109,12 +115,7 @@ def test_read_ahead_reads_the_groups_of_several_buckets_in_one_pass(monkeypatch)
     monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
     monkeypatch.setattr(magnitudes, "CACHED_SHARE", 1 / 8)  # room for the five groups below
     matrix = _awkward_matrix(2)
-    passes = {"n": 0}
-
-    def blocks():
-        passes["n"] += 1
-        return (matrix[r : r + 40] for r in range(0, len(matrix), 40))
-
+    blocks, passes = _counted_blocks(matrix, 40)
     found = MagnitudeOrder(blocks)
     magnitude = np.abs(matrix).ravel()
     expected = np.sort(magnitude)
