@@ -190,7 +190,7 @@ class MagnitudeOrder:
         with self._lock:
             cached = set(self._cache)
         wanted: list[int] = []
-        held, limit = 0, len(self) * CACHED_SHARE
+        held = 0
         for b in buckets:
             if self._starts[b] == self._starts[b + 1]:
                 continue
@@ -198,7 +198,7 @@ class MagnitudeOrder:
             if g in cached or g in wanted:
                 continue
             size = int(self._starts[self._group_starts[g + 1]] - self._starts[self._group_starts[g]])
-            if wanted and (len(wanted) >= CACHED_GROUPS or held + size > limit):
+            if wanted and self._over_bounds(len(wanted) + 1, held + size):
                 break
             wanted.append(g)
             held += size
@@ -213,10 +213,13 @@ class MagnitudeOrder:
                 self._cache[g] = found
                 self._cache.move_to_end(g)
             held = sum(len(lows) for lows, _ in self._cache.values())
-            limit = len(self) * CACHED_SHARE
-            while len(self._cache) > 1 and (len(self._cache) > CACHED_GROUPS or held > limit):
+            while len(self._cache) > 1 and self._over_bounds(len(self._cache), held):
                 held -= len(self._cache.popitem(last=False)[1][0])
         return groups
+
+    def _over_bounds(self, groups: int, weights: int) -> bool:
+        """Whether a cache of ``groups`` groups holding ``weights`` weights is more than it keeps."""
+        return groups > CACHED_GROUPS or weights > len(self) * CACHED_SHARE
 
     def _pattern_range(self, first_group: int, last_group: int) -> tuple[np.uint32, np.uint32]:
         """(first, span) of the |w| patterns of groups first_group..last_group."""
@@ -304,10 +307,12 @@ class MagnitudeOrder:
         more than bins/2 and at most ``bins`` bins: such a number has at most 8 significant bits,
         so it starts a bucket, and every count is a bucket offset (no pass over the weights)."""
         finite = self.count_below(np.inf)
-        if finite == len(self):  # no inf or NaN: the largest |w| is the largest column maximum (no group read)
-            top = float(self.column_max.max()) if finite else 0.0
+        if not finite:
+            top = 0.0
+        elif finite == len(self):  # no inf or NaN: the largest |w| is the largest column maximum (no group read)
+            top = float(self.column_max.max())
         else:
-            top = float(self.value_at(finite - 1)) if finite else 0.0
+            top = float(self.value_at(finite - 1))
         if top > 0:
             step = 2.0 ** math.ceil(math.log2(top / bins))
             if math.ceil(top / step) > bins:  # log2 rounded the wrong way
