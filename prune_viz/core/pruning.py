@@ -52,7 +52,7 @@ UNIT_MODES = ("kernel", "remove")
 SLIDER_KS = range(0, 101)  # the k a slider step can reach: warm_up computes their plans ahead
 FUSED_FROM = 1 << 20  # kernels of this many weights and more are written by XLA kernels, smaller ones by eager ops
 READ_AHEAD_KS = 4  # neighbouring ks whose thresholds' groups a warm-up reads in one pass (what the cache keeps)
-REMEMBERED_PLANS = 8192  # weight plans (and joint thresholds) kept: a few scopes' worth of SLIDER_KS
+REMEMBERED_PLANS = 8192  # plans (and joint thresholds) kept: a few methods' and scopes' worth of SLIDER_KS
 
 
 class PruningError(ValueError):
@@ -169,8 +169,10 @@ def unit_norms(original: np.ndarray) -> np.ndarray:
     return np.sqrt(squares)
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerResult:
+    """One layer's counts under a result (shared between results of the same plan: never changed)."""
+
     name: str
     pruned: int  # weights zeroed by the mask
     zeros: int  # weights equal to zero after pruning (includes weights that were zero already)
@@ -266,9 +268,11 @@ class Pruner:
         self._global_cache: dict = {}
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
         # weight plans with their layer counts, and joint thresholds, by score key, layer(s) and n:
-        # each costs a group read per big layer, which warm_up does ahead, off the GUI thread
+        # each costs a group read per big layer, which warm_up does ahead, off the GUI thread;
+        # unit plans with their counts too, so that a slider step back to a k is lookups only
         self._remembered: OrderedDict[tuple, object] = OrderedDict()
         self._remembered_lock = threading.Lock()  # also held while scores are forgotten
+        self._unpruned: dict[str, LayerResult] = {}  # counts of a layer left unpruned, by name
         self._warming = threading.local()  # set on a thread running warm_up: it never computes scores
 
     @staticmethod
@@ -571,24 +575,44 @@ class Pruner:
                         (key, "plan", n, n_pruned), lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
                             n, n_pruned, self._threshold_at(n, n_pruned, key), key), [(key, n)])
         else:
+            removes = config.removes_units
             if config.scope == "global" and names:
                 unit_ranks, sorted_all = self._global_unit_ranks(names, key)
                 n_pruned = count_to_prune(len(sorted_all), config.k)
                 threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
                 for n in names:
-                    plans[n] = UnitPlan(self._matrix_shape(n), unit_ranks[n] >= n_pruned, threshold)
+                    plans[n], counted[n] = self._remember(
+                        (key, "unit", n, names, n_pruned, removes),
+                        lambda n=n: self._unit_plan_counted(n, unit_ranks[n] >= n_pruned, threshold, removes), [])
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    scores, ranks = self._unit_score(key, n), self._unit_ranks[key, n]
-                    # the strongest pruned unit's score: the one ranked n_pruned - 1 (no sort per k)
-                    threshold = float(scores.ravel()[np.argmax(ranks.ravel() == n_pruned - 1)]) if n_pruned else None
-                    plans[n] = UnitPlan(self._matrix_shape(n), ranks >= n_pruned, threshold)
-        results = [replace(counted[layer.name]) if layer.name in counted  # a copy: results are the caller's
-                   else self._layer_result(layer, plans.get(layer.name), key, config.removes_units)
+                    plans[n], counted[n] = self._remember(
+                        (key, "unit", n, n_pruned, removes),
+                        lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes), [])
+        results = [counted[layer.name] if layer.name in counted else self._unpruned_result(layer)
                    for layer in self.layers]
         masks = _LazyMasks(self, plans)
         return PruneResult(config, _LazyKernels(self, masks), masks, results, plans)
+
+    def _layer_unit_plan(self, name: str, n_pruned: int, key, removes: bool) -> tuple[UnitPlan, LayerResult]:
+        """The plan pruning the ``n_pruned`` lowest-scored units of ``name`` alone, and its counts."""
+        scores, ranks = self._unit_score(key, name), self._unit_ranks[key, name]
+        # the strongest pruned unit's score: the one ranked n_pruned - 1 (no sort per k)
+        threshold = float(scores.ravel()[np.argmax(ranks.ravel() == n_pruned - 1)]) if n_pruned else None
+        return self._unit_plan_counted(name, ranks >= n_pruned, threshold, removes)
+
+    def _unit_plan_counted(self, name: str, kept_units: np.ndarray, threshold: float | None,
+                           removes: bool) -> tuple[UnitPlan, LayerResult]:
+        plan = UnitPlan(self._matrix_shape(name), kept_units, threshold)
+        return plan, self._layer_result(self._by_name[name], plan, removes_units=removes)
+
+    def _unpruned_result(self, layer: PrunableLayer) -> LayerResult:
+        """The counts of a layer no plan prunes (its original zeros): the same for every config."""
+        found = self._unpruned.get(layer.name)
+        if found is None:
+            found = self._unpruned[layer.name] = self._layer_result(layer, None)
+        return found
 
     def _matrix_shape(self, name: str) -> tuple[int, int]:
         layer = self._by_name[name]

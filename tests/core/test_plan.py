@@ -291,3 +291,31 @@ def test_unit_pruning_and_small_layers_need_no_warm_up():
     assert pruner.warm_up(weight) == 0
     assert not pruner.needs_warm_up(weight.__class__("unit", 10, "layer", frozenset({"only"})))
     assert not pruner.needs_warm_up(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_a_unit_step_back_to_a_k_is_a_lookup_until_its_scores_change(scope):
+    """Unit plans and their counts are kept like weight plans: a step back to a k hands out the same
+    ones; scores computed again (another random seed) are never answered from the old ones."""
+    rng = np.random.default_rng(5)
+    kernels = [rng.normal(size=(30, 12)).astype(np.float32), rng.normal(size=(2, 2, 3, 6)).astype(np.float32)]
+    names = ["dense", "conv"]
+
+    def pruner():
+        return Pruner([PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel),
+                                     aligned_copy(kernel)) for name, kernel in zip(names, kernels)])
+
+    warmed = pruner()
+    config = PruningConfig("unit", 40, scope, frozenset(names), criterion="random", seed=1)
+    first = warmed.prune(config)
+    warmed.prune(config.with_k(70))
+    again = warmed.prune(config.with_k(40))
+    for name in names:
+        assert again.plans[name] is first.plans[name]
+        assert again.layer(name) is first.layer(name)
+    for seed in (2, 1):  # seed 1's scores are forgotten while seed 2's are used, then made again
+        reseeded = dataclasses.replace(config, seed=seed)
+        result, expected = warmed.prune(reseeded), pruner().prune(reseeded)
+        assert repr(result.plans) == repr(expected.plans), seed
+        assert result.layers == expected.layers, seed
+    assert all(result.plans[name] is not first.plans[name] for name in names)
