@@ -365,6 +365,7 @@ class Pruner:
         """The layer's unit scores (float64): the lowest are pruned first."""
         found = self._unit_scores.get((key, name))
         if found is None:
+            self._refuse_on_warm_up()
             layer = self._by_name[name]
             if key == "lamp":
                 found = criteria.lamp_unit_scores(self._unit_norms[name], layer.fan_in)
@@ -427,19 +428,21 @@ class Pruner:
         plan = self._weight_plan(name, n, threshold, key)
         return plan, self._layer_result(self._by_name[name], plan, key)
 
-    def _remember(self, memo_key: tuple, compute, sources: list[tuple]):
-        """``compute()``, kept under ``memo_key`` (its first item the score key) while the sorted
-        scores it came from (``sources``: (score key, layer) pairs) are the current ones."""
+    def _remember(self, memo_key: tuple, compute, sources: list[tuple], scores: dict | None = None):
+        """``compute()``, kept under ``memo_key`` (its first item the score key) while the scores it
+        came from (``sources``: (score key, layer) pairs of ``scores``: the sorted scores unless given,
+        the unit ranks for unit plans) are the current ones."""
+        scores = self._sorted if scores is None else scores
         with self._remembered_lock:
             found = self._remembered.get(memo_key)
             if found is not None:
                 self._remembered.move_to_end(memo_key)
                 return found
-            orders = [self._sorted.get(source) for source in sources]
+            orders = [scores.get(source) for source in sources]
         found = compute()  # outside the lock: the GUI thread never waits for a warm-up's group read
         with self._remembered_lock:
             # scores forgotten meanwhile (a new seed, new Taylor scores) would make it a wrong answer
-            if all(order is not None and self._sorted.get(source) is order for source, order in zip(sources, orders)):
+            if all(order is not None and scores.get(source) is order for source, order in zip(sources, orders)):
                 self._remembered[memo_key] = found
                 while len(self._remembered) > REMEMBERED_PLANS:
                     self._remembered.popitem(last=False)
@@ -452,10 +455,13 @@ class Pruner:
             raise _StaleWarmUp
 
     def needs_warm_up(self, config: PruningConfig) -> bool:
-        """Whether slider steps of ``config`` gain from ``warm_up``: weight pruning of a layer big
+        """Whether slider steps of ``config`` gain from ``warm_up``: unit pruning (its plans and
+        counts, a few NumPy calls per layer, become lookups), and weight pruning of a layer big
         enough that a threshold reads one of its groups of buckets (a pass over its weights)."""
-        if config.method != "weight" or not config.included <= self._by_name.keys():  # another model's config
+        if not config.included <= self._by_name.keys():  # another model's config
             return False
+        if config.method == "unit":
+            return True
         names = self.check_included(config.included)
         key = self.score_key(config)
         return any(not (order := self._sorted.get((key, name))) or not order.sorted_whole for name in names)
@@ -473,7 +479,8 @@ class Pruner:
         self._warming.active = True
         try:
             for run in _runs_from(config.k):
-                self._read_ahead(config, run)
+                if config.method == "weight":
+                    self._read_ahead(config, run)
                 for k in run:
                     task.progress(done / len(SLIDER_KS), "Preparing the slider's steps")
                     self.prune(config.with_k(k))
@@ -535,7 +542,9 @@ class Pruner:
 
     def _global_unit_ranks(self, names: tuple[str, ...], score_key=MAGNITUDE):
         key = ("unit", score_key, names)
-        if key not in self._global_cache:
+        found = self._global_cache.get(key)
+        if found is None:
+            self._refuse_on_warm_up()  # made from the scores on the configuring thread, never from stale ones
             joined = np.concatenate([self._unit_score(score_key, n) for n in names])
             ranks = _ranks(joined)
             out, start = {}, 0
@@ -543,8 +552,8 @@ class Pruner:
                 units = self._by_name[n].units
                 out[n] = ranks[start : start + units]
                 start += units
-            self._global_cache[key] = (out, np.sort(joined))
-        return self._global_cache[key]
+            found = self._global_cache[key] = (out, np.sort(joined))
+        return found
 
     # -- the per-k work -------------------------------------------------------------------------
     def check_included(self, included: Iterable[str]) -> tuple[str, ...]:
@@ -576,20 +585,22 @@ class Pruner:
                             n, n_pruned, self._threshold_at(n, n_pruned, key), key), [(key, n)])
         else:
             removes = config.removes_units
+            for n in names:  # the scores a plan is kept with are there before it is computed
+                self._unit_score(key, n)
             if config.scope == "global" and names:
-                unit_ranks, sorted_all = self._global_unit_ranks(names, key)
-                n_pruned = count_to_prune(len(sorted_all), config.k)
-                threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
+                n_pruned = count_to_prune(sum(self._by_name[n].units for n in names), config.k)
                 for n in names:
                     plans[n], counted[n] = self._remember(
                         (key, "unit", n, names, n_pruned, removes),
-                        lambda n=n: self._unit_plan_counted(n, unit_ranks[n] >= n_pruned, threshold, removes), [])
+                        lambda n=n: self._global_unit_plan(n, names, n_pruned, key, removes),
+                        [(key, m) for m in names], self._unit_ranks)
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
                     plans[n], counted[n] = self._remember(
                         (key, "unit", n, n_pruned, removes),
-                        lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes), [])
+                        lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
+                        [(key, n)], self._unit_ranks)
         results = [counted[layer.name] if layer.name in counted else self._unpruned_result(layer)
                    for layer in self.layers]
         masks = _LazyMasks(self, plans)
@@ -597,10 +608,19 @@ class Pruner:
 
     def _layer_unit_plan(self, name: str, n_pruned: int, key, removes: bool) -> tuple[UnitPlan, LayerResult]:
         """The plan pruning the ``n_pruned`` lowest-scored units of ``name`` alone, and its counts."""
-        scores, ranks = self._unit_score(key, name), self._unit_ranks[key, name]
+        scores, ranks = self._unit_score(key, name), self._unit_ranks.get((key, name))
+        if ranks is None:  # forgotten since: only a warm-up's thread, whose settings are stale, gets here
+            raise _StaleWarmUp
         # the strongest pruned unit's score: the one ranked n_pruned - 1 (no sort per k)
         threshold = float(scores.ravel()[np.argmax(ranks.ravel() == n_pruned - 1)]) if n_pruned else None
         return self._unit_plan_counted(name, ranks >= n_pruned, threshold, removes)
+
+    def _global_unit_plan(self, name: str, names: tuple[str, ...], n_pruned: int, key,
+                          removes: bool) -> tuple[UnitPlan, LayerResult]:
+        """The plan of ``name`` when the ``n_pruned`` lowest-scored units of all ``names`` are pruned."""
+        unit_ranks, sorted_all = self._global_unit_ranks(names, key)
+        threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
+        return self._unit_plan_counted(name, unit_ranks[name] >= n_pruned, threshold, removes)
 
     def _unit_plan_counted(self, name: str, kept_units: np.ndarray, threshold: float | None,
                            removes: bool) -> tuple[UnitPlan, LayerResult]:

@@ -281,7 +281,7 @@ def test_warm_up_stops_at_scores_the_settings_have_moved_away_from(monkeypatch):
     assert pruner.prune(current.with_k(77)).plans["only"].pruned == count_to_prune(kernel.size, 77)
 
 
-def test_unit_pruning_and_small_layers_need_no_warm_up():
+def test_small_weight_layers_need_no_warm_up():
     rng = np.random.default_rng(2)
     kernel = rng.normal(size=(50, 20)).astype(np.float32)
     pruner = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
@@ -289,8 +289,54 @@ def test_unit_pruning_and_small_layers_need_no_warm_up():
     pruner.prune(weight)
     assert not pruner.needs_warm_up(weight)  # sorted whole when opened: a step is lookups already
     assert pruner.warm_up(weight) == 0
-    assert not pruner.needs_warm_up(weight.__class__("unit", 10, "layer", frozenset({"only"})))
     assert not pruner.needs_warm_up(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_unit_plans_computed_ahead_are_the_rules_and_a_step_computes_none(monkeypatch, scope):
+    rng = np.random.default_rng(3)
+    kernels = [rng.normal(size=(40, 9)).astype(np.float32), rng.normal(size=(3, 3, 2, 7)).astype(np.float32)]
+    names = ["dense", "conv"]
+
+    def pruner():
+        return Pruner([PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel),
+                                     aligned_copy(kernel)) for name, kernel in zip(names, kernels)])
+
+    config = PruningConfig("unit", 30, scope, frozenset(names))
+    warmed = pruner()
+    warmed.prune(config)
+    assert warmed.needs_warm_up(config)
+    assert warmed.warm_up(config) == len(pruning.SLIDER_KS)
+    fresh = pruner()
+    computed = Pruner._unit_plan_counted
+    for k in (0, 1, 29, 64, 100):
+        monkeypatch.setattr(Pruner, "_unit_plan_counted", lambda *_: pytest.fail("a step computed a plan"))
+        result = warmed.prune(config.with_k(k))
+        monkeypatch.setattr(Pruner, "_unit_plan_counted", computed)
+        expected = fresh.prune(config.with_k(k))
+        assert repr(result.plans) == repr(expected.plans), k
+        assert result.layers == expected.layers, k
+        for name, rule in zip(names, rule_masks(kernels, "unit", k, scope)):
+            np.testing.assert_array_equal(result.plans[name].kept(), rule)
+
+
+def test_a_unit_warm_up_stops_at_scores_the_settings_have_moved_away_from(monkeypatch):
+    """As for weight pruning: a warm-up of a random seed the user has left computes no scores
+    (which would forget the current seed's), for either scope."""
+    kernel = np.random.default_rng(6).normal(size=(30, 10)).astype(np.float32)
+    pruner = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    from prune_viz.core import criteria
+
+    for scope in ("layer", "global"):
+        left = PruningConfig("unit", 30, scope, frozenset({"only"}), criterion="random", seed=1)
+        current = dataclasses.replace(left, seed=2)
+        pruner.prune(left)
+        pruner.prune(current)  # seed 1's scores are forgotten
+        with monkeypatch.context() as patch:
+            patch.setattr(criteria, "random_unit_scores", lambda *_: pytest.fail("scores computed again"))
+            assert pruner.warm_up(left) == 0, scope
+            assert pruner.warm_up(current) == len(pruning.SLIDER_KS), scope
+        assert pruner.prune(current.with_k(77)).plans["only"].pruned_units == count_to_prune(10, 77)
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])

@@ -43,7 +43,7 @@ def test_after_opening_every_slider_step_is_computed_ahead(qtbot, bucketed_windo
         assert f"{k}%" in window.controls.readout.text()
 
 
-def test_new_settings_are_warmed_up_again_and_unit_pruning_needs_none(qtbot, bucketed_window, monkeypatch):
+def test_new_settings_are_warmed_up_again_unit_pruning_too(qtbot, bucketed_window, monkeypatch):
     window = bucketed_window
     warm_up = window.slider_warm_up
     qtbot.waitUntil(lambda: not warm_up.busy, timeout=60_000)
@@ -58,10 +58,17 @@ def test_new_settings_are_warmed_up_again_and_unit_pruning_needs_none(qtbot, buc
     assert pruned == count_to_prune(sum(layer.size for layer in result.layers
                                         if layer.name in result.config.included), 64)
 
-    window.unit_action.trigger()  # unit plans are cheap: nothing runs ahead
-    assert warm_up.busy  # the settings changed: due after a short delay
-    qtbot.waitUntil(lambda: not warm_up.busy, timeout=5_000)
-    assert warm_up.job is None
+    with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
+        window.unit_action.trigger()  # unit plans and their counts are computed ahead too
+    assert ready.args[0].method == "unit" and ready.args[0].scope == "global"
+    from prune_viz.core.pruning import Pruner
+
+    monkeypatch.setattr(Pruner, "_unit_plan_counted", lambda *_: pytest.fail("a unit step computed a plan"))
+    window.controls.slider.setValue(30)
+    qtbot.wait(5)
+    result = window.session.result
+    included = [layer for layer in result.layers if layer.name in result.config.included]
+    assert sum(layer.pruned_units for layer in included) == count_to_prune(sum(layer.units for layer in included), 30)
 
 
 def test_a_run_of_settings_changes_starts_one_warm_up_for_the_last(qtbot, bucketed_window, monkeypatch):
