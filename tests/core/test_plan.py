@@ -68,11 +68,16 @@ def windows(shape: tuple[int, int]):
     return st.tuples(axis(shape[0]), axis(shape[1]))
 
 
+def pruner_of(kernels: list[np.ndarray], names: list[str]) -> Pruner:
+    """A fresh Pruner of Dense (2-D) and Conv2D (4-D) ``kernels`` named ``names``."""
+    return Pruner([PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel),
+                                 aligned_copy(kernel)) for name, kernel in zip(names, kernels)])
+
+
 def check_plans_against_the_rule(data, kernels, method, scope, ks):
     names = [f"layer{i}" for i in range(len(kernels))]
-    layers = [PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel), aligned_copy(kernel))
-              for name, kernel in zip(names, kernels)]
-    pruner = Pruner(layers)
+    pruner = pruner_of(kernels, names)
+    layers = pruner.layers
     for k in ks:
         result = pruner.prune(PruningConfig(method, k, scope, frozenset(names)))
         expected = rule_masks(kernels, method, k, scope)
@@ -299,8 +304,7 @@ def test_unit_plans_computed_ahead_are_the_rules_and_a_step_computes_none(monkey
     names = ["dense", "conv"]
 
     def pruner():
-        return Pruner([PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel),
-                                     aligned_copy(kernel)) for name, kernel in zip(names, kernels)])
+        return pruner_of(kernels, names)
 
     config = PruningConfig("unit", 30, scope, frozenset(names))
     warmed = pruner()
@@ -348,8 +352,7 @@ def test_a_unit_step_back_to_a_k_is_a_lookup_until_its_scores_change(scope):
     names = ["dense", "conv"]
 
     def pruner():
-        return Pruner([PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel),
-                                     aligned_copy(kernel)) for name, kernel in zip(names, kernels)])
+        return pruner_of(kernels, names)
 
     warmed = pruner()
     config = PruningConfig("unit", 40, scope, frozenset(names), criterion="random", seed=1)
