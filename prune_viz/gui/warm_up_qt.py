@@ -2,9 +2,10 @@
 
 A big layer's threshold costs a pass over its weights (``core.magnitudes``), and
 a unit plan a few NumPy calls per layer; ``Pruner.warm_up`` computes every
-whole-percent k's plans ahead, so a slider step on the GUI thread is lookups. It is NumPy work only, so it runs beside the
-job queue (an evaluation or a sweep is not held up by it) at the jobs' low CPU
-priority, and it restarts whenever the settings other than k change.
+whole-percent k's plans ahead, so a slider step on the GUI thread is lookups. It
+is NumPy work only, so it runs beside the job queue (an evaluation or a sweep is
+not held up by it) at the jobs' low CPU priority, and it restarts whenever the
+settings other than k change.
 """
 
 from __future__ import annotations
