@@ -733,7 +733,9 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState, label: str = "scale
         if warmed:
             figures.append(info(f"{label}.slider.{mode}.before_warm_up_ms",
                                 f"{name}: slider step applied, {words}, before the warm-up",
-                                child["step_ms_before_warm_up"][mode], "ms", "a threshold read from the buckets",
+                                child["step_ms_before_warm_up"][mode], "ms",
+                                "a threshold read from the buckets" if mode.startswith("weight")
+                                else "unit plans and their counts computed on the spot",
                                 child["copy_weights_once_ms"], "one NumPy copy of the weights"))
             figures.append(info(f"{label}.slider.{mode}.warm_up_s", f"{name}: warm-up of every whole-percent k, {words}",
                                 child["warm_up_seconds"][mode], "s", "Pruner.warm_up, one thread"))
