@@ -30,6 +30,7 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -476,21 +477,40 @@ class Pruner:
         if not self.needs_warm_up(config):
             return 0
         done = 0
-        self._warming.active = True
         try:
-            for run in _runs_from(config.k):
-                if config.method == "weight":
-                    self._read_ahead(config, run)
-                for k in run:
-                    task.progress(done / len(SLIDER_KS), "Preparing the slider's steps")
-                    self.prune(config.with_k(k))
-                    done += 1
+            with self._ahead_of_the_configuring_thread():
+                for run in _runs_from(config.k):
+                    if config.method == "weight":
+                        self._read_ahead(config, run)
+                    for k in run:
+                        task.progress(done / len(SLIDER_KS), "Preparing the slider's steps")
+                        self.prune(config.with_k(k))
+                        done += 1
         except _StaleWarmUp:
             return done
-        finally:
-            self._warming.active = False
         task.progress(1.0, "Preparing the slider's steps")
         return done
+
+    def prepare_step(self, config: PruningConfig) -> bool:
+        """Compute ``config``'s plans (one k) ahead, as ``warm_up`` does for every k and with its
+        rules (for a thread other than the one that configures; it computes no scores), so that
+        pruning ``config`` on that thread is lookups. False when its scores are not sorted (yet, or
+        any longer): the caller's settings have moved on."""
+        try:
+            with self._ahead_of_the_configuring_thread():
+                self.prune(config)
+        except _StaleWarmUp:
+            return False
+        return True
+
+    @contextmanager
+    def _ahead_of_the_configuring_thread(self):
+        """Prune on this thread by ``warm_up``'s rules: computing or sorting scores raises _StaleWarmUp."""
+        self._warming.active = True
+        try:
+            yield
+        finally:
+            self._warming.active = False
 
     def _read_ahead(self, config: PruningConfig, ks: list[int]) -> None:
         """Read the groups of buckets that the weight plans of ``ks`` will ask for: one pass per

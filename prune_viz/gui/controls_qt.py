@@ -51,9 +51,12 @@ class PruningControls(QGroupBox):
 
     TITLE = "Pruning"
 
-    def __init__(self, session, parent: QWidget | None = None):
+    def __init__(self, session, parent: QWidget | None = None, set_k=None):
+        """``set_k(k)`` gives the session a k from the slider or the spin box (the window's
+        SliderWarmUp.step, which keeps a cold step off the GUI thread); by default at once."""
         super().__init__(self.TITLE, parent)
         self.session = session
+        self.set_k = set_k or (lambda k: session.configure(k=k))
         self.weight_radio = QRadioButton("&Weight: the k% lowest-scoring weights")
         self.unit_radio = QRadioButton("&Unit: the k% lowest-scoring units")
         self.criterion_combo = QComboBox()
@@ -179,7 +182,7 @@ class PruningControls(QGroupBox):
             self.slider.setValue(value)
             self.spin.setValue(value)
         if self.session.model is not None:
-            self.session.configure(k=float(value))
+            self.set_k(float(value))
 
     def _on_criterion(self, _index: int) -> None:
         criterion = self.criterion_combo.currentData()

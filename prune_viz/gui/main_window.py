@@ -178,7 +178,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
 
         self.layer_list = LayerList(self.session)
-        self.controls = PruningControls(self.session)
+        self.controls = PruningControls(self.session, set_k=self.slider_warm_up.step)
         self.evaluation = EvaluationPanel(self.session, self.controller)
         self.histogram = WeightHistogram(self.session)
         self.tiles = UnitTileGrid(self.session)

@@ -368,3 +368,22 @@ def test_a_unit_step_back_to_a_k_is_a_lookup_until_its_scores_change(scope):
         assert repr(result.plans) == repr(expected.plans), seed
         assert result.layers == expected.layers, seed
     assert all(result.plans[name] is not first.plans[name] for name in names)
+
+
+def test_a_step_prepared_ahead_is_lookups_and_a_stale_one_computes_no_scores(monkeypatch):
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    kernel = np.random.default_rng(7).normal(size=(60, 25)).astype(np.float32)
+    pruner = pruner_of([kernel], ["big"])
+    config = PruningConfig("weight", 20, "layer", frozenset({"big"}), criterion="random", seed=1)
+    pruner.prune(config)
+    assert pruner.prepare_step(config.with_k(63))
+    read = magnitudes.MagnitudeOrder._read
+    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read", lambda *_: pytest.fail("a prepared step read a group"))
+    plan = pruner.prune(config.with_k(63)).plans["big"]
+    assert plan.pruned == count_to_prune(kernel.size, 63)
+    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read", read)
+    pruner.prune(dataclasses.replace(config, seed=2))  # seed 1's scores are forgotten
+    from prune_viz.core import criteria
+
+    monkeypatch.setattr(criteria, "random_scores", lambda *_: pytest.fail("scores computed ahead"))
+    assert not pruner.prepare_step(config.with_k(64))

@@ -89,3 +89,52 @@ def test_a_run_of_settings_changes_starts_one_warm_up_for_the_last(qtbot, bucket
         action.trigger()
     qtbot.waitUntil(lambda: not warm_up.busy, timeout=60_000)
     assert started == ["global"]
+
+
+def _reads_on_threads(monkeypatch) -> list[int]:
+    """The threads that read a group of buckets (a pass over a big layer's weights) from now on."""
+    import threading
+
+    threads: list[int] = []
+    read = magnitudes.MagnitudeOrder._read
+    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read",
+                        lambda order, groups: threads.append(threading.get_ident()) or read(order, groups))
+    return threads
+
+
+def test_a_step_before_the_warm_up_reads_the_weights_off_the_gui_thread(qtbot, bucketed_window, monkeypatch):
+    import threading
+
+    window = bucketed_window
+    window.slider_warm_up.stop()  # as in the first seconds after opening: no step is computed ahead
+    threads = _reads_on_threads(monkeypatch)
+    for k in (7, 33, 58):
+        window.controls.slider.setValue(k)
+        assert window.session.config.k != k  # the window goes on; the session takes k when it is lookups
+        qtbot.waitUntil(lambda k=k: window.session.config.k == k, timeout=20_000)
+        shown = window.heatmaps.view.displayed_image()
+        assert int(np.isnan(shown).sum()) == count_to_prune(FIRST_LAYER, k)
+        assert f"{k}%" in window.controls.readout.text()
+    assert threads and threading.get_ident() not in threads
+
+
+def test_cold_steps_in_a_row_end_at_the_last_and_a_settings_change_drops_them(qtbot, bucketed_window, monkeypatch):
+    window = bucketed_window
+    warm_up = window.slider_warm_up
+    warm_up.stop()
+    slider = window.controls.slider
+    for k in (10, 20, 90):  # a drag: the ks passed while a step is computed are skipped
+        slider.setValue(k)
+    qtbot.waitUntil(lambda: warm_up.step_job is None, timeout=20_000)
+    assert window.session.config.k == 90
+    shown = window.heatmaps.view.displayed_image()
+    assert int(np.isnan(shown).sum()) == count_to_prune(FIRST_LAYER, 90)
+
+    warm_up.stop()
+    slider.setValue(40)
+    assert warm_up.step_job is not None
+    window.global_action.trigger()  # new settings before the step was taken: it is dropped with the old ones
+    assert warm_up.step_job is None
+    qtbot.wait(200)
+    assert window.session.config.k == 90 and window.session.config.scope == "global"
+    assert slider.value() == 90  # the slider shows the k the views show
