@@ -38,6 +38,7 @@ class SliderWarmUp(QObject):
         self._pending = False
         self.step_job: Job | None = None  # a step's plans being computed ahead
         self._wanted_k: float | None = None  # the k the slider asks for while a step job runs
+        self._k_before_step = 0.0  # the session's k when the step jobs began: another k set since wins
         self._start_soon = qdebounced(self.start, timeout=WARM_UP_DELAY_MS, parent=self)
         session.model_changed.connect(self._settings_changed)
         session.config_changed.connect(self._settings_changed)
@@ -70,6 +71,7 @@ class SliderWarmUp(QObject):
             return
         self._wanted_k = k
         if self.step_job is None:
+            self._k_before_step = config.k
             self._start_step()
 
     def _start_step(self) -> None:
@@ -84,7 +86,8 @@ class SliderWarmUp(QObject):
         if job is not self.step_job:
             return  # dropped with the settings it was for
         self.step_job = None
-        if (serial, config.with_k(0.0)) != self._current():
+        if (serial, config.with_k(0.0)) != self._current() or self.session.config.k != self._k_before_step:
+            self._wanted_k = None  # new settings, or a k set meanwhile by other means (Reset, a lesson)
             return
         if self._wanted_k != config.k:  # the slider moved on meanwhile
             self._start_step()

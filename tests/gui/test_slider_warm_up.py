@@ -138,3 +138,19 @@ def test_cold_steps_in_a_row_end_at_the_last_and_a_settings_change_drops_them(qt
     qtbot.wait(200)
     assert window.session.config.k == 90 and window.session.config.scope == "global"
     assert slider.value() == 90  # the slider shows the k the views show
+
+    import threading
+
+    from prune_viz.core.pruning import Pruner
+
+    release = threading.Event()  # a warm-up that runs but has not got far: the steps are cold
+    monkeypatch.setattr(Pruner, "warm_up", lambda *_args: release.wait(30) and 0)
+    window.layer_action.trigger()
+    qtbot.waitUntil(lambda: warm_up.job is not None and warm_up.job.running, timeout=5_000)
+    slider.setValue(70)
+    assert warm_up.step_job is not None
+    window.session.configure(k=5.0)  # k set by other means (a lesson step) before the step was taken: it stays
+    qtbot.waitUntil(lambda: warm_up.step_job is None, timeout=20_000)
+    qtbot.wait(50)
+    release.set()
+    assert window.session.config.k == 5 and slider.value() == 5
