@@ -270,7 +270,7 @@ class Pruner:
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
         # weight plans with their layer counts, and joint thresholds, by score key, layer(s) and n:
         # each costs a group read per big layer, which warm_up does ahead, off the GUI thread;
-        # unit plans with their counts too, so that a slider step back to a k is lookups only
+        # unit plans with their counts too, when warm_up computes them
         self._remembered: OrderedDict[tuple, object] = OrderedDict()
         self._remembered_lock = threading.Lock()  # also held while scores are forgotten
         self._unpruned: dict[str, LayerResult] = {}  # counts of a layer left unpruned, by name
@@ -429,10 +429,11 @@ class Pruner:
         plan = self._weight_plan(name, n, threshold, key)
         return plan, self._layer_result(self._by_name[name], plan, key)
 
-    def _remember(self, memo_key: tuple, compute, sources: list[tuple], scores: dict | None = None):
+    def _remember(self, memo_key: tuple, compute, sources: list[tuple], scores: dict | None = None,
+                  keep: bool = True):
         """``compute()``, kept under ``memo_key`` (its first item the score key) while the scores it
         came from (``sources``: (score key, layer) pairs of ``scores``: the sorted scores unless given,
-        the unit ranks for unit plans) are the current ones."""
+        the unit ranks for unit plans) are the current ones; looked up only, not kept, unless ``keep``."""
         scores = self._sorted if scores is None else scores
         with self._remembered_lock:
             found = self._remembered.get(memo_key)
@@ -443,7 +444,8 @@ class Pruner:
         found = compute()  # outside the lock: the GUI thread never waits for a warm-up's group read
         with self._remembered_lock:
             # scores forgotten meanwhile (a new seed, new Taylor scores) would make it a wrong answer
-            if all(order is not None and scores.get(source) is order for source, order in zip(sources, orders)):
+            if keep and all(order is not None and scores.get(source) is order
+                            for source, order in zip(sources, orders)):
                 self._remembered[memo_key] = found
                 while len(self._remembered) > REMEMBERED_PLANS:
                     self._remembered.popitem(last=False)
@@ -605,6 +607,9 @@ class Pruner:
                             n, n_pruned, self._threshold_at(n, n_pruned, key), key), [(key, n)])
         else:
             removes = config.removes_units
+            # kept when computed ahead only: kept from every step, these small objects left between a
+            # step's big short-lived buffers held the heap's freed pages (RSS +100 MB over 5000 steps)
+            ahead = getattr(self._warming, "active", False)
             for n in names:  # the scores a plan is kept with are there before it is computed
                 self._unit_score(key, n)
             if config.scope == "global" and names:
@@ -613,14 +618,14 @@ class Pruner:
                     plans[n], counted[n] = self._remember(
                         (key, "unit", n, names, n_pruned, removes),
                         lambda n=n: self._global_unit_plan(n, names, n_pruned, key, removes),
-                        [(key, m) for m in names], self._unit_ranks)
+                        [(key, m) for m in names], self._unit_ranks, keep=ahead)
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
                     plans[n], counted[n] = self._remember(
                         (key, "unit", n, n_pruned, removes),
                         lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
-                        [(key, n)], self._unit_ranks)
+                        [(key, n)], self._unit_ranks, keep=ahead)
         results = [counted[layer.name] if layer.name in counted else self._unpruned_result(layer)
                    for layer in self.layers]
         masks = _LazyMasks(self, plans)

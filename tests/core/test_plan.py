@@ -344,27 +344,26 @@ def test_a_unit_warm_up_stops_at_scores_the_settings_have_moved_away_from(monkey
 
 
 @pytest.mark.parametrize("scope", ["layer", "global"])
-def test_a_unit_step_back_to_a_k_is_a_lookup_until_its_scores_change(scope):
-    """Unit plans and their counts are kept like weight plans: a step back to a k hands out the same
-    ones; scores computed again (another random seed) are never answered from the old ones."""
+def test_unit_plans_computed_ahead_are_kept_until_their_scores_change(scope):
+    """Unit plans and their counts computed ahead (a warm-up, a prepared step) are kept: a step to that
+    k hands out the same ones; one computed by the configuring thread is not kept; scores computed again
+    (another random seed) are never answered from the old ones."""
     rng = np.random.default_rng(5)
     kernels = [rng.normal(size=(30, 12)).astype(np.float32), rng.normal(size=(2, 2, 3, 6)).astype(np.float32)]
     names = ["dense", "conv"]
-
-    def pruner():
-        return pruner_of(kernels, names)
-
-    warmed = pruner()
+    warmed = pruner_of(kernels, names)
     config = PruningConfig("unit", 40, scope, frozenset(names), criterion="random", seed=1)
+    stepped = warmed.prune(config)
+    assert all(warmed.prune(config).plans[name] is not stepped.plans[name] for name in names)
+    assert warmed.prepare_step(config)
     first = warmed.prune(config)
-    warmed.prune(config.with_k(70))
-    again = warmed.prune(config.with_k(40))
+    again = warmed.prune(config)
     for name in names:
         assert again.plans[name] is first.plans[name]
         assert again.layer(name) is first.layer(name)
     for seed in (2, 1):  # seed 1's scores are forgotten while seed 2's are used, then made again
         reseeded = dataclasses.replace(config, seed=seed)
-        result, expected = warmed.prune(reseeded), pruner().prune(reseeded)
+        result, expected = warmed.prune(reseeded), pruner_of(kernels, names).prune(reseeded)
         assert repr(result.plans) == repr(expected.plans), seed
         assert result.layers == expected.layers, seed
     assert all(result.plans[name] is not first.plans[name] for name in names)
