@@ -451,10 +451,14 @@ class Pruner:
                     self._remembered.popitem(last=False)
         return found
 
+    def _computing_ahead(self) -> bool:
+        """Whether this thread prunes by ``warm_up``'s rules (a warm-up, a prepared step)."""
+        return getattr(self._warming, "active", False)
+
     def _refuse_on_warm_up(self) -> None:
         """Scores are computed or sorted on the thread that asks for a config, never by warm_up:
         its config may be stale by then, and computing them would forget the current ones."""
-        if getattr(self._warming, "active", False):
+        if self._computing_ahead():
             raise _StaleWarmUp
 
     def needs_warm_up(self, config: PruningConfig) -> bool:
@@ -608,8 +612,8 @@ class Pruner:
         else:
             removes = config.removes_units
             # kept when computed ahead only: kept from every step, these small objects left between a
-            # step's big short-lived buffers held the heap's freed pages (RSS +100 MB over 5000 steps)
-            ahead = getattr(self._warming, "active", False)
+            # step's big short-lived buffers held the heap's freed pages (bench/RESULTS.md)
+            ahead = self._computing_ahead()
             for n in names:  # the scores a plan is kept with are there before it is computed
                 self._unit_score(key, n)
             if config.scope == "global" and names:

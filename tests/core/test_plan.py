@@ -210,19 +210,14 @@ def test_plans_computed_ahead_are_the_rules_and_need_no_bucket_read(big, other, 
     step then reads no bucket, and its plans and counts are those a fresh pruner computes."""
     names = ["big", "other"]
     kernels = [big, other]
-
-    def pruner():
-        return Pruner([PrunableLayer(name, "Dense", tf.Variable(kernel), aligned_copy(kernel))
-                       for name, kernel in zip(names, kernels)])
-
     config = PruningConfig("weight", start, scope, frozenset(names), criterion=criterion)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(magnitudes, "SORTED_WHOLE", 0)  # thresholds are bucket reads, as in a big layer
-        warmed = pruner()
+        warmed = pruner_of(kernels, names)
         warmed.prune(config)  # the settings on screen: their scores are sorted on this thread
         assert warmed.needs_warm_up(config)
         assert warmed.warm_up(config) == len(pruning.SLIDER_KS)
-        fresh = pruner()
+        fresh = pruner_of(kernels, names)
         patch.setattr(magnitudes.MagnitudeOrder, "_read", lambda *_: pytest.fail("a step read a bucket"))
         for k in ks:
             result = warmed.prune(config.with_k(k))
@@ -302,16 +297,12 @@ def test_unit_plans_computed_ahead_are_the_rules_and_a_step_computes_none(monkey
     rng = np.random.default_rng(3)
     kernels = [rng.normal(size=(40, 9)).astype(np.float32), rng.normal(size=(3, 3, 2, 7)).astype(np.float32)]
     names = ["dense", "conv"]
-
-    def pruner():
-        return pruner_of(kernels, names)
-
     config = PruningConfig("unit", 30, scope, frozenset(names))
-    warmed = pruner()
+    warmed = pruner_of(kernels, names)
     warmed.prune(config)
     assert warmed.needs_warm_up(config)
     assert warmed.warm_up(config) == len(pruning.SLIDER_KS)
-    fresh = pruner()
+    fresh = pruner_of(kernels, names)
     computed = Pruner._unit_plan_counted
     for k in (0, 1, 29, 64, 100):
         monkeypatch.setattr(Pruner, "_unit_plan_counted", lambda *_: pytest.fail("a step computed a plan"))
