@@ -35,7 +35,7 @@ def trained_mlp_path(tmp_path_factory, mnist) -> Path:
     import keras
     import numpy as np
 
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     keras.utils.set_random_seed(7)
     model = keras.Sequential([

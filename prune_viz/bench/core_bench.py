@@ -617,12 +617,12 @@ def scale_child(path: str, quick: bool) -> dict:
 
 def load_child(path: str, reader: str) -> dict:
     """Runs in a fresh process, after the TF import: the time and the peak memory (over the RSS
-    before it) of loading ``path`` with ``reader``, "prune-viz" (``model_io.load_model``) or "keras"
+    before it) of loading ``path`` with ``reader``, "prune-viz" (``core.io.load_model``) or "keras"
     (``keras.saving.load_model``, the floor)."""
     import tensorflow  # noqa: F401
     import keras
 
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     baseline = _proc_status("VmRSS")
     _reset_peak()
