@@ -1,9 +1,9 @@
 """Entry script of the PyInstaller bundle: the same `main` as the `prune-viz` console script.
 
 In the bundle, sys.executable is this program, not a Python interpreter. prune_viz starts
-child processes as `sys.executable -c CODE ARGS...` (model_io reads HDF5 files in a child so
-a damaged file that crashes libhdf5 cannot take the app down) and `sys.executable -m prune_viz
-...` (the GUI benchmark), so the bundle answers those two forms the way Python would.
+child processes as `sys.executable -c CODE ARGS...` (core.io.hdf5_check reads HDF5 files in a
+child so a damaged file that crashes libhdf5 cannot take the app down) and `sys.executable -m
+prune_viz ...` (the GUI benchmark), so the bundle answers those two forms the way Python would.
 """
 
 import sys

@@ -35,7 +35,7 @@ def trained_mlp_path(tmp_path_factory, mnist) -> Path:
     import keras
     import numpy as np
 
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     keras.utils.set_random_seed(7)
     model = keras.Sequential([
@@ -56,7 +56,7 @@ def trained_mlp_path(tmp_path_factory, mnist) -> Path:
 def vgg_shaped_path(tmp_path_factory) -> Path:
     """A narrow, untrained VGG-16 look-alike saved as .keras: a 224x224x3 input (which MNIST cannot
     feed), 13 3x3 Conv2D layers in five max-pooled blocks, then Dense 32, 32 and 10."""
-    from prune_viz.bench.core_bench import build_vgg
+    from prune_viz.bench.models import build_vgg
 
     path = tmp_path_factory.mktemp("vgg") / "vgg.keras"
     build_vgg(((4, 2), (8, 2), (8, 3), (8, 3), (8, 3)), dense=(32, 32), classes=10).save(path)

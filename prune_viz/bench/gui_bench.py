@@ -28,15 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.bench.core_bench import (
-    BIG_MODELS,
-    FC1000,
-    QUICK_MLP,
-    BenchReport,
-    info,
-    save_mlp,
-    vs_floor,
-)
+from prune_viz.bench.models import BIG_MODELS, FC1000, QUICK_MLP, save_mlp
+from prune_viz.bench.report import BenchReport, info, vs_floor
 
 HEARTBEAT_MS = 10  # the GUI thread's timer while a big model opens; a late tick is a frozen window
 

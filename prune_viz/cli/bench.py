@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from prune_viz.bench.core_bench import SECTIONS, BenchOptions, format_table, run_bench
+    from prune_viz.bench.core_bench import SECTIONS, BenchOptions, run_bench
+    from prune_viz.bench.report import format_table
     from prune_viz.core.files import write_text
 
     sections = ALL_SECTIONS

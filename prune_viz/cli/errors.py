@@ -7,7 +7,7 @@ import functools
 from prune_viz.core.data import ENV_VAR, DataError, MissingData
 from prune_viz.core.files import WriteRefused
 from prune_viz.core.inputs import EvaluationUnavailable
-from prune_viz.core.model_io import ModelLoadError
+from prune_viz.core.io import ModelLoadError
 from prune_viz.core.pruning import PruningError
 
 

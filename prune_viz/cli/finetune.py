@@ -37,7 +37,7 @@ def add_parser(subparsers) -> None:
 @experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.finetune import finetune
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     out = checked_output(args.out, ".keras", force=args.force, inputs=[args.model])
     task = progress_printer()

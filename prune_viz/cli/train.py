@@ -32,7 +32,7 @@ def add_parser(subparsers) -> None:
 
 @experiment_errors_are_user_errors
 def run(args) -> int:
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
     from prune_viz.core.training import TrainConfig, train
 
     config = TrainConfig(args.arch, args.epochs, args.seed, args.batch_size, args.learning_rate,

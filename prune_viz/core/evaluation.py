@@ -21,7 +21,7 @@ from prune_viz.core.inputs import (
     layout_for,
     preprocess,
 )
-from prune_viz.core.model_io import LoadedModel
+from prune_viz.core.io import LoadedModel
 from prune_viz.core.tasks import TaskState, quiet
 
 DEFAULT_BATCH = 2500  # quiet machine, `prune-viz bench`: fc-1000 107 vs 113 ms at 1000, LeNet-300-100 22.8 vs 26.1 ms

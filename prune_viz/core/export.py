@@ -375,7 +375,7 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
 
     Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
     """
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     task = task or quiet()
     _require_keras(opened)
@@ -481,7 +481,7 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
     """
     from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.inputs import arrange, preprocess
-    from prune_viz.core.model_io import LoadedModel
+    from prune_viz.core.io import LoadedModel
 
     task = task or quiet()
     _require_keras(opened)

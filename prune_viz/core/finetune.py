@@ -75,7 +75,7 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
 
     from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.inputs import arrange, preprocess
-    from prune_viz.core.model_io import LoadedModel
+    from prune_viz.core.io import LoadedModel
 
     task = task or quiet()
     if opened.loaded.keras_model is None:

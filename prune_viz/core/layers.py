@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from prune_viz.core.model_io import LoadedModel, variable_copy
+from prune_viz.core.io import LoadedModel, variable_copy
 
 _KINDS = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D"}
 _RANK_KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}

@@ -20,8 +20,8 @@ from prune_viz.core.criteria import TaylorScores, taylor_scores
 from prune_viz.core.data import load_mnist
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
+from prune_viz.core.io import LoadedModel, load_model
 from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
-from prune_viz.core.model_io import LoadedModel, load_model
 from prune_viz.core.pruning import PruneResult, Pruner, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow

@@ -193,7 +193,7 @@ def utc_now() -> str:
 def measure_test_accuracy(model, data: MnistData, preprocessing: str = "scale", name: str = "model"):
     """(accuracy, loss) on the whole test set via the app's Evaluator."""
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.model_io import LoadedModel
+    from prune_viz.core.io import LoadedModel
 
     loaded = LoadedModel(path=Path(name), format="in memory", keras_model=model)
     result = Evaluator(loaded, data, preprocessing).run()

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from prune_viz.core.data import DataError, MissingData
 from prune_viz.core.inputs import EvaluationUnavailable
-from prune_viz.core.model_io import ModelLoadError
+from prune_viz.core.io import ModelLoadError
 from prune_viz.core.pruning import PruningError
 
 CHOOSE_DATA = "Choose a folder of MNIST IDX files or an .npz with the Data... button."

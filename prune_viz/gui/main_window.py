@@ -32,8 +32,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.io import ModelLoadError, sniff_format
 from prune_viz.core.lesson import is_lesson_file
-from prune_viz.core.model_io import ModelLoadError, sniff_format
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import OpenedModel, Session, open_model
 from prune_viz.gui import recent_qt

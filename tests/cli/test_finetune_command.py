@@ -9,7 +9,7 @@ from cli_helpers import run
 
 
 def test_finetune_cli_keeps_masks_and_records_them(trained_mlp_path, capsys, mnist_dir, tmp_path):
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
     from prune_viz.core.pruning import PruningConfig
     from prune_viz.core.session import open_model
 

@@ -6,7 +6,7 @@ from cli_helpers import assert_one_line_error, run
 
 
 def test_train_writes_an_honestly_labelled_model(trained_file, capsys, mnist_dir):
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     meta = load_model(trained_file).metadata
     assert meta["trained_on"] == "MNIST 5,000-image training subset"

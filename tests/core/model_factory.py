@@ -146,7 +146,7 @@ def _keras3_kernels(model, names: list[str]) -> dict:
 def write_keras3_cases(folder: Path) -> list[SavedCase]:
     import keras
 
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     cases = []
     for seed, (key, build) in enumerate(

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from prune_viz.core.model_io import load_model, save_keras_with_metadata
+from prune_viz.core.io import load_model, save_keras_with_metadata
 
 # Runs `prune-viz export --force` over an existing file, but the writer stops at a chosen point
 # and waits there to be killed: "half" after writing half of the temporary file, "before-rename"

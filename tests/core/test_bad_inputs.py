@@ -379,10 +379,10 @@ def test_unreadable_file_says_permission_denied(what, bad_inputs, tmp_path, mnis
 
 def test_archive_that_unpacks_too_big_is_refused(bad_inputs, capsys, monkeypatch):
     """A zip bomb named .keras: the limit is lowered so a real archive stands in for an 8 GB one."""
-    from prune_viz.core import model_io
+    from prune_viz.core.io import archive_checks
 
     good = Path(bad_inputs["all-zero layer"].argv[1]).with_name("good.keras")
-    monkeypatch.setattr(model_io, "MAX_ARCHIVE_BYTES", 10_000)
+    monkeypatch.setattr(archive_checks, "MAX_ARCHIVE_BYTES", 10_000)
     code, _, err = _run_main(["inspect", str(good)], capsys)
     assert code == 2
     assert err.startswith("prune-viz: error: good.keras would unpack to 0.0 GB, more than prune-viz opens")

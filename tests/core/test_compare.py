@@ -84,7 +84,7 @@ def test_the_models_are_left_unpruned(opened, mnist):
 
 def test_before_and_after_fine_tuning_weights_change_only_where_the_masks_keep_them(opened, mnist, tmp_path):
     from prune_viz.core.finetune import finetune
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     pruned = config(opened, "weight", 90)
     tuned = finetune(opened, pruned, mnist, epochs=1, learning_rate=1e-3, seed=1, preprocessing="scale")

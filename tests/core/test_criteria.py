@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from prune_viz.core.criteria import TaylorScores, lamp_scores, taylor_scores
+from prune_viz.core.io import LoadedModel
 from prune_viz.core.layers import find_prunable_layers
-from prune_viz.core.model_io import LoadedModel
 from prune_viz.core.pruning import Pruner, PruningConfig, PruningError, count_to_prune
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from prune_viz.core.evaluation import Evaluator, summarise
 from prune_viz.core.inputs import EvaluationUnavailable, InputLayout, evaluation_problem, layout_for, preprocess
-from prune_viz.core.model_io import LoadedModel, load_model
+from prune_viz.core.io import LoadedModel, load_model
 from prune_viz.core.tasks import Cancelled, TaskState
 
 

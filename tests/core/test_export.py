@@ -20,8 +20,8 @@ from prune_viz.core.export import (
     masked_kernels,
     size_and_speed,
 )
+from prune_viz.core.io import LoadedModel
 from prune_viz.core.layers import find_prunable_layers
-from prune_viz.core.model_io import LoadedModel
 from prune_viz.core.pruning import Pruner, PruningConfig
 from prune_viz.core.session import open_model
 

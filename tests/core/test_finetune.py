@@ -55,7 +55,7 @@ def test_output_layer_is_trained_but_not_masked_by_default(opened, mnist):
 def test_a_nested_models_layers_are_masked_by_their_qualified_names(tmp_path, mnist):
     import keras
 
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     keras.utils.set_random_seed(3)
     block = keras.Sequential([keras.Input((32,)), keras.layers.Dense(16, activation="relu", name="inner")],

@@ -79,7 +79,7 @@ def scratch(tmp_path_factory) -> Path:
 def test_seed_files_load_unmutated(seed_models, seed_idx, scratch):
     """The mutations start from files that load: a failure below is the mutation's doing."""
     from prune_viz.core.data import read_idx
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     for name, data in seed_models.items():
         (scratch / name).write_bytes(data)
@@ -92,8 +92,8 @@ def test_seed_files_load_unmutated(seed_models, seed_idx, scratch):
 @given(base=st.sampled_from(["mlp.keras", "mlp.h5", "cnn.keras", "cnn.h5"]),
        kind=st.sampled_from(mutations.MODEL_KINDS), seed=st.integers(0, 2**32 - 1))
 def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_models, scratch):
+    from prune_viz.core.io import ModelLoadError, load_model
     from prune_viz.core.layers import find_prunable_layers
-    from prune_viz.core.model_io import ModelLoadError, load_model
 
     broken = mutations.mutate_model(seed_models[base], kind, random.Random(seed))
     path = scratch / f"fuzzed{Path(base).suffix}"
@@ -143,7 +143,7 @@ def test_fuzzer_findings_stay_fixed(base, kind, seed, seed_hash, says, seed_mode
     """Files that once crashed (SIGSEGV inside libhdf5) the process now give one sentence."""
     import hashlib
 
-    from prune_viz.core.model_io import ModelLoadError, load_model
+    from prune_viz.core.io import ModelLoadError, load_model
 
     path = scratch / f"finding{Path(base).suffix}"
     path.write_bytes(mutations.mutate_model(seed_models[base], kind, random.Random(seed)))

@@ -86,7 +86,7 @@ import sys
 from pathlib import Path
 import numpy as np
 import tensorflow
-from prune_viz.core.model_io import load_model
+from prune_viz.core.io import load_model
 
 def status(field):
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -48,8 +48,8 @@ def _sample(loaded, mnist):
 
 def _check_case(case: factory.SavedCase, mnist) -> None:
     from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.io import load_model
     from prune_viz.core.layers import find_prunable_layers
-    from prune_viz.core.model_io import load_model
     from prune_viz.core.pruning import Pruner, PruningConfig
 
     before = factory.tree_hash(case.path)
@@ -65,7 +65,7 @@ def _check_case(case: factory.SavedCase, mnist) -> None:
         np.testing.assert_array_equal(layer.variable.numpy(), case.kernels[layer.name])
         np.testing.assert_array_equal(layer.original, case.kernels[layer.name])
 
-    from prune_viz.core.model_io import RANDOM_OUTPUTS_NOTE
+    from prune_viz.core.io.saved_model import RANDOM_OUTPUTS_NOTE
 
     assert (RANDOM_OUTPUTS_NOTE in loaded.notes) == case.random_outputs
     if case.random_outputs:
@@ -137,7 +137,7 @@ def test_keras2_files_load_prune_restore_and_evaluate(name, keras2_cases, mnist)
 
 def test_fixed_batch_size_is_kept_and_evaluation_uses_it(keras3_cases, mnist):
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     loaded = load_model(keras3_cases["keras3-fixed.keras"].path)
     assert loaded.input_shape == (50, 28, 28)
@@ -146,7 +146,7 @@ def test_fixed_batch_size_is_kept_and_evaluation_uses_it(keras3_cases, mnist):
 
 def test_augmentation_layers_are_inactive_when_evaluating(keras3_cases, mnist):
     """RandomFlip inside the model must not flip test images: two passes give identical outputs."""
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     loaded = load_model(keras3_cases["keras3-functional.keras"].path)
     names = [layer.name for layer in loaded.keras_model.layers]
@@ -156,15 +156,15 @@ def test_augmentation_layers_are_inactive_when_evaluating(keras3_cases, mnist):
 
 
 def test_metadata_travels_in_the_keras_archive(keras3_cases):
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     assert load_model(keras3_cases["keras3-mlp.keras"].path).metadata == {"trained_on": "nothing (test fixture)"}
 
 
 def test_savedmodel_kernel_names_follow_the_keras_layers(keras3_cases):
     """A bare SavedModel shows the same layer names as the .keras file it was exported from."""
+    from prune_viz.core.io import load_model
     from prune_viz.core.layers import find_prunable_layers
-    from prune_viz.core.model_io import load_model
 
     exported = find_prunable_layers(load_model(keras3_cases["keras3-functional export()"].path))
     archive = find_prunable_layers(load_model(keras3_cases["keras3-functional.keras"].path))
@@ -197,8 +197,8 @@ def test_savedmodel_without_signature_shows_and_prunes_weights_but_cannot_evalua
     from prune_viz import cli
     from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.inputs import EvaluationUnavailable
+    from prune_viz.core.io import load_model
     from prune_viz.core.layers import find_prunable_layers
-    from prune_viz.core.model_io import load_model
     from prune_viz.core.pruning import Pruner, PruningConfig
 
     path, kernels = factory.write_signatureless_savedmodel(tmp_path)
@@ -287,7 +287,7 @@ def test_a_keras3_archive_gives_the_model_keras_gives(name, tmp_path):
     config (initializers included) as ``keras.saving.load_model``."""
     import keras
 
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     keras.utils.set_random_seed(11)
     path = tmp_path / f"{name}.keras"
@@ -309,7 +309,7 @@ def test_weights_that_fail_their_crc_are_damaged(tmp_path):
 
     import keras
 
-    from prune_viz.core.model_io import ModelLoadError, load_model
+    from prune_viz.core.io import ModelLoadError, load_model
 
     path = tmp_path / "mlp.keras"
     factory.keras3_mlp(keras).save(path)
@@ -328,9 +328,9 @@ def test_the_child_check_reads_good_files_without_error(keras3_cases):
     import subprocess
     import sys
 
-    from prune_viz.core import model_io
+    from prune_viz.core.io.hdf5_check import READ_ALL_SCRIPT
 
     for name, member in (("keras3-mlp.keras", "model.weights.h5"), ("keras3-mlp.h5", "")):
-        done = subprocess.run([sys.executable, "-c", model_io._HDF5_READ_ALL, str(keras3_cases[name].path), member,
+        done = subprocess.run([sys.executable, "-c", READ_ALL_SCRIPT, str(keras3_cases[name].path), member,
                                ""], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, done.stderr

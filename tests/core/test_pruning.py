@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from prune_viz.core.io import LoadedModel
 from prune_viz.core.layers import find_prunable_layers
-from prune_viz.core.model_io import LoadedModel
 from prune_viz.core.pruning import (
     Pruner,
     PruningConfig,

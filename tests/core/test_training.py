@@ -9,7 +9,7 @@ import pytest
 
 from prune_viz.core.architectures import build_model
 from prune_viz.core.files import WriteRefused
-from prune_viz.core.model_io import save_keras_with_metadata
+from prune_viz.core.io import save_keras_with_metadata
 from prune_viz.core.tasks import Cancelled, TaskState
 from prune_viz.core.training import TrainConfig, TrainingError, split_validation, train
 
@@ -73,7 +73,7 @@ def test_one_epoch_on_the_subset_learns_and_says_so(trained, mnist):
 
 def test_saved_file_carries_the_metadata_and_the_recorded_accuracy(trained, mnist, tmp_path):
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
 
     path = save_keras_with_metadata(trained.model, tmp_path / "lenet.keras", trained.metadata)
     assert path.stat().st_size < 1.3e6  # float32 weights only: 266,610 x 4 bytes + the archive

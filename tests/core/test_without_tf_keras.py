@@ -61,8 +61,8 @@ sys.meta_path.insert(0, RefuseTfKeras())
 import numpy as np
 from prune_viz.core.data import MnistData
 from prune_viz.core.evaluation import Evaluator
+from prune_viz.core.io import load_model
 from prune_viz.core.layers import find_prunable_layers
-from prune_viz.core.model_io import load_model
 from prune_viz.core.pruning import Pruner, PruningConfig
 
 folder = sys.argv[1]

@@ -93,8 +93,8 @@ def mutate_savedmodel(source: Path, target: Path, kind: str, rng: random.Random)
 def run_one(seed_path: Path, seed_name: str, kind: str, seed: int, scratch: Path) -> str:
     """'loaded', 'expected: <message>' or 'UNEXPECTED <type>: ...' for one example."""
     from prune_viz.core.data import DataError, load_path, read_idx
+    from prune_viz.core.io import ModelLoadError, load_model
     from prune_viz.core.layers import find_prunable_layers
-    from prune_viz.core.model_io import ModelLoadError, load_model
 
     rng = random.Random(seed)
     shutil.rmtree(scratch, ignore_errors=True)

@@ -101,7 +101,7 @@ def test_saving_a_lesson_never_replaces_an_unconfirmed_file_or_the_model(make_wi
 def test_a_changed_model_warns_and_still_opens(qtbot, make_window, trained_mlp_path, tmp_path):
     import keras
 
-    from prune_viz.core.model_io import save_keras_with_metadata
+    from prune_viz.core.io import save_keras_with_metadata
 
     model = tmp_path / "model.keras"
     shutil.copy(trained_mlp_path, model)

@@ -313,7 +313,7 @@ def _entry_module():
 
 
 def test_bundle_entry_runs_dash_c_like_python(monkeypatch, capsys):
-    # model_io starts `sys.executable -c CODE PATH`; in the bundle sys.executable is the app
+    # core.io.hdf5_check starts `sys.executable -c CODE PATH`; in the bundle sys.executable is the app
     monkeypatch.setattr(sys, "argv", list(sys.argv))
     entry = _entry_module()
     code = "import sys; print('argv', sys.argv); print(__name__)"

@@ -184,7 +184,7 @@ class FinetunePanel(QWidget):
     def save_to(self, path):
         """Write the fine-tuned model (with its metadata) to ``path`` in a job; never the opened file."""
         from prune_viz.core.files import check_writable
-        from prune_viz.core.model_io import save_keras_with_metadata
+        from prune_viz.core.io import save_keras_with_metadata
 
         if self.result is None or self.session.model is None or self.strip.busy:
             return None

@@ -66,7 +66,7 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
 
 def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, panel, session, trained_mlp_path,
                                                                            tmp_path):
-    from prune_viz.core.model_io import load_model
+    from prune_viz.core.io import load_model
     from prune_viz.core.provenance import describe_derivation
     from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
 

@@ -1,0 +1,70 @@
+"""The benchmark's models, built with random weights (timings do not depend on training) and saved as .keras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FC1000 = (784, 1000, 1000, 500, 200, 10)  # no biases, as in Han et al.'s fc-1000
+LENET_300_100 = (784, 300, 100, 10)  # with biases
+QUICK_MLP = (784, 64, 32, 10)
+SCALE_LAYERS = (25088, 4096, 4096, 10)  # VGG-16's classifier shape: ~120M weights
+QUICK_SCALE_LAYERS = (2048, 1024, 1024, 10)
+# A narrow VGG for quick runs: VGG-16's 224x224x3 input, five blocks of 3x3 convolutions (2, 2, 3, 3, 3 of
+# them) each closed by a 2x2 max-pool, then two Dense layers and the classifier
+QUICK_VGG_BLOCKS = ((16, 2), (32, 2), (64, 3), (64, 3), (64, 3))
+QUICK_VGG_DENSE = (1024, 1024)
+
+
+def build_mlp(widths: tuple[int, ...], use_bias: bool, seed: int = 0, name: str = "mlp"):
+    """A ReLU MLP with softmax output and random (Glorot) weights."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    body = [keras.layers.Dense(w, activation="relu", use_bias=use_bias, name=f"fc{i + 1}")
+            for i, w in enumerate(widths[1:-1])]
+    body.append(keras.layers.Dense(widths[-1], activation="softmax", use_bias=use_bias, name="output"))
+    return keras.Sequential([keras.Input((widths[0],)), *body], name=name)
+
+
+def save_mlp(path: Path, widths, use_bias: bool, name: str) -> Path:
+    build_mlp(widths, use_bias, name=name).save(path)
+    return path
+
+
+def build_vgg(blocks=QUICK_VGG_BLOCKS, dense=QUICK_VGG_DENSE, classes: int = 10,
+              input_shape=(224, 224, 3), seed: int = 0, name: str = "vgg"):
+    """A VGG-shaped CNN with random weights: per (filters, convs) block, ``convs`` 3x3 ReLU
+    convolutions and a 2x2 max-pool; then Flatten, ReLU Dense layers and a softmax classifier."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    layers = [keras.Input(input_shape)]
+    for b, (filters, convs) in enumerate(blocks, start=1):
+        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")
+                   for c in range(1, convs + 1)]
+        layers.append(keras.layers.MaxPooling2D(2, name=f"block{b}_pool"))
+    layers.append(keras.layers.Flatten(name="flatten"))
+    layers += [keras.layers.Dense(w, activation="relu", name=f"fc{i}") for i, w in enumerate(dense, start=1)]
+    layers.append(keras.layers.Dense(classes, activation="softmax", name="predictions"))
+    return keras.Sequential(layers, name=name)
+
+
+def save_vgg16(path: Path, quick: bool = False) -> Path:
+    """``keras.applications.VGG16(weights=None)`` (138M random weights) saved as .keras at ``path``;
+    with ``quick``, a narrow VGG-shaped stack with the same input (build_vgg)."""
+    import keras
+
+    if quick:
+        build_vgg().save(path)
+    else:
+        keras.utils.set_random_seed(0)
+        keras.applications.VGG16(weights=None).save(path)
+    return path
+
+
+def save_scale_mlp(path: Path, quick: bool = False) -> Path:
+    """The VGG-16-classifier-shaped MLP (SCALE_LAYERS, ~120M weights) saved as .keras at ``path``."""
+    return save_mlp(path, QUICK_SCALE_LAYERS if quick else SCALE_LAYERS, False, "scale")
+
+
+BIG_MODELS = {"scale": save_scale_mlp, "vgg16": save_vgg16}  # section (and key prefix) -> its .keras writer

@@ -1,0 +1,137 @@
+"""A model once opened, whatever its format: its Keras model or SavedModel, metadata, notes,
+and its variables read block by block."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from prune_viz.core import row_blocks
+from prune_viz.core.shared_buffers import aligned_empty
+
+
+@dataclass
+class LoadedModel:
+    path: Path
+    format: str  # human-readable, e.g. "Keras 3 archive (.keras)"
+    keras_model: Any | None  # keras.Model, or None for a bare SavedModel
+    saved_model: Any | None = None  # the tf.saved_model.load() object, if any
+    metadata: dict = field(default_factory=dict)
+    # For bare SavedModels: (layer name, kernel variable) read by the serving signature, in model order.
+    raw_variables: list[tuple[str, Any]] = field(default_factory=list)
+    serving_fn: Callable | None = None  # concrete function taking one tensor
+    notes: list[str] = field(default_factory=list)  # caveats the user should see, one sentence each
+
+    @property
+    def input_shape(self) -> tuple | None:
+        """Shape of the single model input including the batch dimension, or None if unknown."""
+        if self.keras_model is not None:
+            try:
+                shape = self.keras_model.inputs[0].shape
+            except Exception:
+                shape = getattr(self.keras_model, "input_shape", None)
+            return None if shape is None else tuple(shape)
+        if self.serving_fn is not None:
+            specs = self.serving_fn.structured_input_signature[1]
+            if len(specs) == 1:
+                return tuple(next(iter(specs.values())).shape)
+        return None
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def variables(self) -> list:
+        """Every weight of the model (kernels, biases, norms...), whatever its format."""
+        if self.keras_model is not None:
+            return list(self.keras_model.weights)
+        if self.serving_fn is not None:
+            return list(self.serving_fn.variables)
+        return trackable_variables(self.saved_model)
+
+    def non_finite_weights(self) -> dict[str, int]:
+        """{layer name: count} of NaN or infinite weights, for the layers that have any."""
+        counts: dict[str, int] = {}
+        for var in self.variables:
+            if not np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating):
+                continue
+            bad = sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in variable_blocks(var))
+            if bad:
+                name = str(getattr(var, "path", None) or var.name)
+                counts[name] = counts.get(name, 0) + bad
+        return _by_layer(counts)
+
+    def __call__(self, x):
+        """Forward pass for inference (no dropout, no augmentation)."""
+        if self.keras_model is not None:
+            return self.keras_model(x, training=False)
+        if self.serving_fn is None:
+            from prune_viz.core.inputs import EvaluationUnavailable
+
+            raise EvaluationUnavailable(f"The SavedModel {self.name} has no serving signature to run it with.")
+        import tensorflow as tf
+
+        # Signatures take keyword tensors only: {input name: tensor of the signature's dtype}.
+        name, spec = next(iter(self.serving_fn.structured_input_signature[1].items()))
+        outputs = self.serving_fn(**{name: tf.cast(tf.convert_to_tensor(x), spec.dtype)})
+        if isinstance(outputs, dict):
+            outputs = next(iter(outputs.values()))
+        return outputs
+
+
+def _by_layer(counts: dict[str, int]) -> dict[str, int]:
+    """{variable name: count} summed per layer ("fc1/kernel:0" -> "fc1")."""
+    found: dict[str, int] = {}
+    for name, count in counts.items():
+        name = name.split(":")[0]
+        layer = name.rsplit("/", 1)[0] if "/" in name else name
+        found[layer] = found.get(layer, 0) + count
+    return found
+
+
+def variable_blocks(variable):
+    """A variable's values as numpy blocks of whole rows, so that reading a big kernel never makes
+    a full-size temporary (a whole ``.numpy()`` costs 1x, and TensorFlow keeps memory it allocated
+    for big eager ops)."""
+    shape = tuple(int(d) for d in variable.shape)
+    if not row_blocks.is_big(shape):
+        yield np.asarray(variable.numpy())
+        return
+    inner = getattr(variable, "value", variable)  # a Keras 3 Variable's backend tf.Variable
+    for r0, r1 in row_blocks.row_starts(shape):
+        yield inner[r0:r1].numpy()
+
+
+def variable_copy(variable, dtype=np.float32) -> np.ndarray:
+    """A private numpy copy of a variable, filled block by block (peak: the copy plus one block)."""
+    out = aligned_empty(tuple(int(d) for d in variable.shape), dtype)  # so row blocks go to TF without a copy
+    if out.ndim < 2:
+        out[...] = np.asarray(variable.numpy(), dtype)
+        return out
+    r0 = 0
+    for block in variable_blocks(variable):
+        out[r0 : r0 + len(block)] = block
+        r0 += len(block)
+    return out
+
+
+def _numpy_dtype(variable):
+    dtype = getattr(variable, "dtype", None)
+    return getattr(dtype, "as_numpy_dtype", dtype)
+
+
+def trackable_variables(root) -> list:
+    """Every tf.Variable reachable from a loaded SavedModel object, each once, in graph order."""
+    import tensorflow as tf
+
+    found, seen = [], set()
+    for obj in tf.train.TrackableView(root).descendants():
+        if isinstance(obj, tf.Variable) and id(obj) not in seen:
+            seen.add(id(obj))
+            found.append(obj)
+    return found
