@@ -231,9 +231,10 @@ def test_metainfo_names_the_desktop_file_and_the_current_version():
     launchable = root.find("launchable")
     assert (launchable.get("type"), launchable.text) == ("desktop-id", DESKTOP.name)
 
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    from prune_viz import __version__
+
     newest = root.find("releases/release")
-    assert newest.get("version") == version, "add a <release> for the new version"
+    assert newest.get("version") == __version__, "add a <release> for the new version"
 
     categories = [c.text for c in root.findall("categories/category")]
     assert categories == desktop_entry(DESKTOP)["Categories"].rstrip(";").split(";")
