@@ -40,7 +40,7 @@ def test_area_resize_keeps_mean_ink_and_an_empty_pad_is_zero():
 
 
 def test_a_drawn_digit_is_read_by_the_demo_model():
-    from prune_viz.assets import demo_model_path
+    from prune_viz.resources import demo_model_path
     from prune_viz.core.model_io import load_model
 
     model = load_model(demo_model_path()).keras_model

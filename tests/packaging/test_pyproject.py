@@ -29,8 +29,11 @@ def test_the_version_is_written_once_in_the_package():
 
 def test_python_classifiers_and_readme_state_the_requires_python_range():
     minors = supported_minors()
-    stated = sorted(int(c.rsplit(".", 1)[1]) for c in PROJECT["classifiers"]
-                    if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c))
+    stated = sorted(
+        int(c.rsplit(".", 1)[1])
+        for c in PROJECT["classifiers"]
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    )
     assert stated == minors
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"Python 3.{minors[0]}-3.{minors[-1]}" in readme
