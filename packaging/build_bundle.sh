@@ -7,7 +7,7 @@
 #
 # Environment: BUNDLE_OUT (default build/bundle), PRUNE_VIZ_MNIST (a folder of MNIST IDX
 # files for the evaluation smoke test; default ../shared/data/mnist), SMOKE_MODEL (a model to
-# open while assets/ has no demo checkpoint), SKIP_APT=1 to not apt-get the X libraries,
+# open while prune_viz/data/ has no demo checkpoint), SKIP_APT=1 to not apt-get the X libraries,
 # STRIP_TF=0 to keep TensorFlow's symbol tables, BUNDLE_FROM_WORKTREE=1 to bundle uncommitted
 # edits too (by default the bundle is built from a snapshot of HEAD).
 set -euo pipefail
@@ -17,7 +17,7 @@ OUT=${BUNDLE_OUT:-$ROOT/build/bundle}
 MNIST=$(realpath -m "${PRUNE_VIZ_MNIST:-$ROOT/../shared/data/mnist}")
 BUNDLE=$OUT/dist/prune-viz
 APP=$BUNDLE/prune-viz
-DEMO=$BUNDLE/_internal/assets/demo-lenet-300-100.keras
+DEMO=$BUNDLE/_internal/prune_viz/data/demo-lenet-300-100.keras
 
 step() { printf '\n== %s\n' "$*"; }
 since() { python3 -c "import time; print(f'$2: {time.time() - $1:.1f} s')"; }
@@ -82,7 +82,7 @@ echo "ok: $plugin"
 
 step "smoke test: command line"
 "$APP" --version
-# model_io reads HDF5 files in a child `sys.executable -c ...`; in the bundle that is this program
+# core/io/hdf5_check.py reads HDF5 files in a child `sys.executable -c ...`; in the bundle that is this program
 child=$("$APP" -c 'import sys, h5py; print("child ok", sys.argv[1:], h5py.__version__)' x y)
 echo "$child"
 [ "$child" = "child ok ['x', 'y'] $(python3 -c 'import h5py; print(h5py.__version__)')" ]
@@ -96,7 +96,7 @@ if [ -f "$DEMO" ]; then
         echo "(no MNIST at $MNIST: evaluation skipped)"
     fi
 else
-    echo "(no demo checkpoint in assets/: inspect skipped)"
+    echo "(no demo checkpoint in the bundle: inspect skipped)"
 fi
 
 step "smoke test: the window under Xvfb, timed from launch to screenshot written"
@@ -123,7 +123,7 @@ fi
 # 2. a model pruned at k=50% and evaluated on MNIST (the demo, or SMOKE_MODEL while there is none)
 model=${SMOKE_MODEL:-$DEMO}
 if [ ! -e "$model" ]; then
-    echo "FAIL: no demo checkpoint in assets/ and no SMOKE_MODEL=path.keras to open"
+    echo "FAIL: no demo checkpoint in the bundle and no SMOKE_MODEL=path.keras to open"
     exit 1
 fi
 evaluate=()

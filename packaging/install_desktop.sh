@@ -14,7 +14,7 @@ APP_ID=io.github.pruneviz.PruneViz
 ICON=prune-viz
 SIZES=(16 32 48 64 128 256 512)
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ASSETS="$HERE/../assets"
+ICONS="$HERE/../prune_viz/data/icons"
 
 data_dir="${XDG_DATA_HOME:-$HOME/.local/share}"
 exec_path=""
@@ -46,9 +46,9 @@ else
     fi
     install -D -m 644 "$HERE/$APP_ID.metainfo.xml" "$metainfo"
     install -D -m 644 "$HERE/prune-viz-mime.xml" "$mime"
-    install -D -m 644 "$ASSETS/$ICON.svg" "$data_dir/icons/hicolor/scalable/apps/$ICON.svg"
+    install -D -m 644 "$ICONS/$ICON.svg" "$data_dir/icons/hicolor/scalable/apps/$ICON.svg"
     for size in "${SIZES[@]}"; do
-        install -D -m 644 "$ASSETS/$ICON-$size.png" "$data_dir/icons/hicolor/${size}x${size}/apps/$ICON.png"
+        install -D -m 644 "$ICONS/$ICON-$size.png" "$data_dir/icons/hicolor/${size}x${size}/apps/$ICON.png"
     done
     mkdir -p "$(dirname "$desktop")"
     if [ -n "$exec_path" ]; then

@@ -1,4 +1,4 @@
-"""Render assets/prune-viz.svg to the hicolor PNG sizes (assets/prune-viz-SIZE.png).
+"""Render prune_viz/data/icons/prune-viz.svg to the hicolor PNG sizes (prune-viz-SIZE.png beside it).
 
 Run after editing the SVG:  python packaging/render_icons.py
 Uses Qt's own SVG renderer, so it needs nothing beyond the app's dependencies.
@@ -12,7 +12,7 @@ from pathlib import Path
 
 ICON_NAME = "prune-viz"
 SIZES = (16, 32, 48, 64, 128, 256, 512)
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
+ICONS = Path(__file__).resolve().parent.parent / "prune_viz" / "data" / "icons"
 
 
 def render(svg: Path, out_dir: Path, sizes=SIZES) -> list[Path]:
@@ -40,5 +40,5 @@ def render(svg: Path, out_dir: Path, sizes=SIZES) -> list[Path]:
 
 
 if __name__ == "__main__":
-    for path in render(ASSETS / f"{ICON_NAME}.svg", ASSETS):
-        print(path.relative_to(ASSETS.parent), path.stat().st_size, "bytes")
+    for path in render(ICONS / f"{ICON_NAME}.svg", ICONS):
+        print(path.relative_to(ICONS.parents[2]), path.stat().st_size, "bytes")

@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from prune_viz.resources import mnist_test_set_folder
+
 ENV_VAR = "PRUNE_VIZ_MNIST"
 FULL_TRAIN_SIZE = 60_000
 _IMAGES_MAGIC = 0x00000803
@@ -41,7 +43,7 @@ class MissingData(DataError):
     button: the window and the command line each add how to point prune-viz at some."""
 
 
-BUNDLED_TEST_SET = Path(__file__).resolve().parent.parent / "data" / "mnist"
+BUNDLED_TEST_SET = mnist_test_set_folder()
 BUNDLED_SOURCE = "MNIST test set bundled with prune-viz"
 
 

@@ -13,7 +13,9 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-REFERENCE_CSV = Path(__file__).resolve().parent.parent / "data" / "reference" / "forai_mnist_no_retraining.csv"
+from prune_viz.resources import reference_curves_csv
+
+REFERENCE_CSV = reference_curves_csv()
 SEED_MLP_WIDTHS = (784, 1000, 1000, 500, 200, 10)
 LABEL = "other people's models, trained on full MNIST"
 

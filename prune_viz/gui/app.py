@@ -131,9 +131,9 @@ def _show_start_up_window(app, timing: bool):
     from PySide6.QtGui import QPixmap
     from PySide6.QtWidgets import QLabel
 
-    from prune_viz.assets import asset
+    from prune_viz.resources import icon_path
 
-    icon = asset("prune-viz-256.png")
+    icon = icon_path("prune-viz-256.png")
     splash = QLabel()
     splash.setWindowFlags(Qt.WindowType.SplashScreen | Qt.WindowType.FramelessWindowHint)
     splash.setWindowTitle("Starting prune-viz")
@@ -160,16 +160,16 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
 
-    from prune_viz.assets import asset, demo_model_path
     from prune_viz.core.session import Session
     from prune_viz.gui import recent_qt
     from prune_viz.gui.heatmap_qt import HIGH_CONTRAST
     from prune_viz.gui.main_window import MainWindow
+    from prune_viz.resources import demo_model_path, icon_path
 
     app.setApplicationName("prune-viz")
     app.setOrganizationName("prune-viz")
     app.setDesktopFileName("io.github.pruneviz.PruneViz")  # the .desktop file name (Wayland app_id)
-    icon = asset("prune-viz.svg") or asset("prune-viz-256.png")
+    icon = icon_path("prune-viz.svg") or icon_path("prune-viz-256.png")
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
     settings = recent_qt.default_settings()

@@ -390,7 +390,7 @@ class LessonController(QObject):
 
 def install_lessons(window) -> LessonController:
     """Add lesson saving, the example lesson and step mode to a MainWindow; returns the controller."""
-    from prune_viz.assets import asset
+    from prune_viz.resources import example_lesson_path
 
     lessons = LessonController(window)
     window.lessons = lessons
@@ -405,7 +405,7 @@ def install_lessons(window) -> LessonController:
     save.setShortcut(QKeySequence("Ctrl+S"))
     save.setStatusTip("Save the model, pruning, data, panels and steps as a .pvlesson to open in class")
     save.triggered.connect(lessons.choose_and_save)
-    example = asset(f"lessons/first-pruning-class{SUFFIX}")
+    example = example_lesson_path()
     actions = [save]
     if example is not None:
         open_example = QAction("Open the &example lesson", window)

@@ -40,8 +40,8 @@ def test_area_resize_keeps_mean_ink_and_an_empty_pad_is_zero():
 
 
 def test_a_drawn_digit_is_read_by_the_demo_model():
-    from prune_viz.assets import demo_model_path
     from prune_viz.core.io import load_model
+    from prune_viz.resources import demo_model_path
 
     model = load_model(demo_model_path()).keras_model
     theta = np.linspace(0, 2 * np.pi, 50)

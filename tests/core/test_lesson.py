@@ -1,10 +1,8 @@
 """Lesson files: saved through core.files, read back field for field, a changed model warns, and the
-shipped lesson finds the demo model in a checkout, an install and a bundle."""
+shipped lesson finds the shipped demo model (tests/test_resources.py: also from a zip import)."""
 
 from __future__ import annotations
 
-import shutil
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -20,10 +18,10 @@ from prune_viz.core.lesson import (
     relative_reference,
     save_lesson,
 )
+from prune_viz.resources import demo_model_path, example_lesson_path
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ROOT / "assets" / "lessons" / "first-pruning-class.pvlesson"
-DEMO = ROOT / "assets" / "demo-lenet-300-100.keras"
+SHIPPED = example_lesson_path()
+DEMO = demo_model_path()
 
 
 def _lesson(model: Path, lesson_path: Path) -> Lesson:
@@ -107,21 +105,3 @@ def test_the_shipped_lesson_uses_the_shipped_demo_model():
     assert lesson.model_warning(SHIPPED) is None
     assert len(lesson.steps) >= 5 and all(step.note for step in lesson.steps)
     assert {step.method for step in lesson.steps} >= {"weight", "unit"}
-
-
-def test_the_shipped_lesson_finds_the_demo_model_where_an_install_puts_them(tmp_path):
-    """pyproject's data-files put the demo and the lessons where the lesson's relative path meets."""
-    data_files = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
-    share = tmp_path / "prefix"
-    for target, patterns in data_files.items():
-        for pattern in patterns:
-            for source in ROOT.glob(pattern):
-                (share / target).mkdir(parents=True, exist_ok=True)
-                shutil.copy(source, share / target / source.name)
-    installed = share / "share" / "prune-viz" / "lessons" / SHIPPED.name
-    assert installed.is_file()
-    lesson = read_lesson(installed)
-    assert lesson.model_path(installed).resolve() == (share / "share" / "prune-viz" / DEMO.name).resolve()
-    assert lesson.model_warning(installed) is None
-    # the PyInstaller bundle copies assets/ whole, so the layout there is the checkout's
-    assert '(os.path.join(ROOT, "assets"), "assets")' in (ROOT / "packaging" / "prune-viz.spec").read_text()

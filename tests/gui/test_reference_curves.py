@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,9 @@ import pytest
 from prune_viz.core.reference import REFERENCE_CSV, reference_curves
 from prune_viz.core.session import Session, open_model
 from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.resources import demo_model_path
 
-DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo-lenet-300-100.keras"
+DEMO = demo_model_path()
 
 
 def _seed_widths_mlp(folder, use_bias: bool):

@@ -46,10 +46,10 @@ def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, 
 
 
 def test_without_a_model_the_bundled_demo_opens(tmp_path):
-    from prune_viz.assets import demo_model_path
+    from prune_viz.resources import demo_model_path
 
     demo = demo_model_path()
-    assert demo is not None, "assets/demo-lenet-300-100.keras is missing"
+    assert demo is not None, "prune_viz/data/demo-lenet-300-100.keras is missing"
     out = tmp_path / "demo.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
                PRUNE_VIZ_TIMING="1", PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))

@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGING = ROOT / "packaging"
-ASSETS = ROOT / "assets"
+ICONS = ROOT / "prune_viz" / "data" / "icons"
 APP_ID = "io.github.pruneviz.PruneViz"
 DESKTOP = PACKAGING / f"{APP_ID}.desktop"
 METAINFO = PACKAGING / f"{APP_ID}.metainfo.xml"
@@ -197,15 +197,15 @@ def test_icon_name_matches_the_icon_files():
     render_icons = _render_icons_module()
     icon = desktop_entry(DESKTOP)["Icon"]
     assert icon == render_icons.ICON_NAME
-    assert (ASSETS / f"{icon}.svg").is_file()
+    assert (ICONS / f"{icon}.svg").is_file()
     assert install_script_sizes() == list(render_icons.SIZES)
     for size in render_icons.SIZES:
-        assert (ASSETS / f"{icon}-{size}.png").is_file()
+        assert (ICONS / f"{icon}-{size}.png").is_file()
 
 
 @pytest.mark.parametrize("size", [16, 32, 48, 64, 128, 256, 512])
 def test_icon_png_has_its_declared_size(size):
-    width, height, depth, colour_type = png_header(ASSETS / f"prune-viz-{size}.png")
+    width, height, depth, colour_type = png_header(ICONS / f"prune-viz-{size}.png")
     assert (width, height) == (size, size)
     assert (depth, colour_type) == (8, 6)  # 8-bit RGBA: the rounded corners are transparent
 
@@ -214,8 +214,8 @@ def test_icon_pngs_are_rendered_from_the_current_svg(qapp, tmp_path):
     from PySide6.QtGui import QImage
 
     render_icons = _render_icons_module()
-    for fresh in render_icons.render(ASSETS / "prune-viz.svg", tmp_path):
-        committed = QImage(str(ASSETS / fresh.name)).convertToFormat(QImage.Format.Format_ARGB32)
+    for fresh in render_icons.render(ICONS / "prune-viz.svg", tmp_path):
+        committed = QImage(str(ICONS / fresh.name)).convertToFormat(QImage.Format.Format_ARGB32)
         rendered = QImage(str(fresh)).convertToFormat(QImage.Format.Format_ARGB32)
         assert committed.size() == rendered.size()
         a = bytes(committed.constBits())[: committed.sizeInBytes()]
@@ -231,9 +231,10 @@ def test_metainfo_names_the_desktop_file_and_the_current_version():
     launchable = root.find("launchable")
     assert (launchable.get("type"), launchable.text) == ("desktop-id", DESKTOP.name)
 
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    from prune_viz import __version__
+
     newest = root.find("releases/release")
-    assert newest.get("version") == version, "add a <release> for the new version"
+    assert newest.get("version") == __version__, "add a <release> for the new version"
 
     categories = [c.text for c in root.findall("categories/category")]
     assert categories == desktop_entry(DESKTOP)["Categories"].rstrip(";").split(";")
@@ -293,7 +294,7 @@ def test_screenshot_check_accepts_a_painted_window(qapp, tmp_path):
     icon = QLabel()
     from PySide6.QtGui import QPixmap
 
-    icon.setPixmap(QPixmap(str(ASSETS / "prune-viz-256.png")))
+    icon.setPixmap(QPixmap(str(ICONS / "prune-viz-256.png")))
     layout.addWidget(icon)
     window.resize(640, 480)
     window.grab().save(str(tmp_path / "window.png"))
