@@ -23,8 +23,9 @@ def main(argv: list[str] | None = None) -> int:
         from prune_viz.gui.app import run_app
 
         return run_app(argv)
-    from prune_viz.cli.errors import USER_ERRORS, user_error_message
+    from prune_viz.cli.errors import user_error_message
     from prune_viz.cli.parser import COMMANDS, build_parser
+    from prune_viz.core.errors import USER_FIXABLE
     from prune_viz.core.tasks import Cancelled
 
     args = build_parser().parse_args(argv)
@@ -37,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail too
         return 141
-    except USER_ERRORS as exc:
+    except USER_FIXABLE as exc:
         print(f"prune-viz: error: {user_error_message(exc)}", file=sys.stderr)
         return 2
     except (Cancelled, KeyboardInterrupt):

@@ -13,7 +13,6 @@ from prune_viz.cli.arguments import (
     positive_float,
     positive_int,
 )
-from prune_viz.cli.errors import experiment_errors_are_user_errors
 from prune_viz.cli.models import load_data, open_model, pruning_config
 from prune_viz.cli.terminal import megabytes, progress_printer
 
@@ -34,7 +33,6 @@ def add_parser(subparsers) -> None:
     add_data_args(p)
 
 
-@experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.finetune import finetune
     from prune_viz.core.model_io import save_keras_with_metadata

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from prune_viz.cli.arguments import add_json_arg, add_model_output_args, checked_output, positive_float, positive_int
-from prune_viz.cli.errors import experiment_errors_are_user_errors
 from prune_viz.cli.models import load_data
 from prune_viz.cli.terminal import megabytes, progress_printer
 
@@ -30,7 +29,6 @@ def add_parser(subparsers) -> None:
     add_json_arg(p)
 
 
-@experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.model_io import save_keras_with_metadata
     from prune_viz.core.training import TrainConfig, train

@@ -22,13 +22,15 @@ from pathlib import Path
 
 import numpy as np
 
+from prune_viz.core.errors import UserError
+
 ENV_VAR = "PRUNE_VIZ_MNIST"
 FULL_TRAIN_SIZE = 60_000
 _IMAGES_MAGIC = 0x00000803
 _LABELS_MAGIC = 0x00000801
 
 
-class DataError(Exception):
+class DataError(UserError):
     """The data could not be found or read; the message is one sentence for the user."""
 
     def __init__(self, message: str):

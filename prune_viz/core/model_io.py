@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core import row_blocks
+from prune_viz.core.errors import UserError
 from prune_viz.core.files import WriteRefused, write_atomically
 from prune_viz.core.shared_buffers import aligned_empty, tensor_view
 
@@ -44,7 +45,7 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
 
 
-class ModelLoadError(Exception):
+class ModelLoadError(UserError):
     """The model could not be opened; ``str(error)`` is one sentence for the user."""
 
     def __init__(self, message: str):
