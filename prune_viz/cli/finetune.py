@@ -12,6 +12,7 @@ from prune_viz.cli.arguments import (
     checked_output,
     positive_float,
     positive_int,
+    seed_value,
 )
 from prune_viz.cli.models import load_data, open_model, pruning_config
 from prune_viz.cli.terminal import megabytes, progress_printer
@@ -26,7 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--epochs", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--learning-rate", type=positive_float, default=1e-4, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=seed_value, default=None,
                    help="shuffling and validation split (default: the model's training seed, else 0)")
     add_model_output_args(p)
     add_json_arg(p)

@@ -226,6 +226,11 @@ def keras_cache_path() -> Path:
     return Path(base) / "datasets" / "mnist.npz"
 
 
+# where load_mnist looks when no path is given, in words for --help
+SEARCH_ORDER = (f"${ENV_VAR}, then the Keras cache, then the MNIST test set bundled with prune-viz, or a "
+                "download when training images are needed")
+
+
 def load_mnist(path: str | os.PathLike | None = None, *, need_training: bool = False,
                allow_download: bool = True) -> MnistData:
     """Find MNIST: ``path``, then ``$PRUNE_VIZ_MNIST``, then the Keras cache; then the bundled test
