@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from prune_viz.core.data import SEARCH_ORDER
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
 
@@ -107,8 +108,6 @@ def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
 
 def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "") -> None:
     """--data and --preprocess; ``looked_at_first`` names where data is looked for before load_mnist's order."""
-    from prune_viz.core.data import SEARCH_ORDER
-
     first = f"{looked_at_first}, then " if looked_at_first else ""
     parser.add_argument("--data", metavar="PATH",
                         help=f"MNIST as a folder of IDX files or an .npz (default: {first}{SEARCH_ORDER})")
