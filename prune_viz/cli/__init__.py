@@ -2,8 +2,9 @@
 
 One module per subcommand (``inspect``, ``evaluate``, ``train``, ``sweep``, ``export``,
 ``finetune``, ``bench``), each with ``add_parser(subparsers)`` and ``run(args)``; the
-options they share are in ``arguments``. Errors the user can fix (bad file, bad k,
-missing data) exit with code 2 and one line on stderr, never a traceback.
+options they share are in ``arguments``, the window's in ``window``. Errors the user can fix
+(core.errors.USER_FIXABLE: a bad file, a bad k, missing data) exit with code 2 and one line
+on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ banner is noise on a terminal
     if not argv or argv[0] not in (*COMMAND_NAMES, "-h", "--help", "--version"):
-        # anything that is not a subcommand (a model path, GUI options) opens the app, which shows
+        # anything that is not a subcommand (a model path, window options) opens the window, which shows
         # its first window before it imports the rest
-        from prune_viz.gui.app import run_app
+        from prune_viz.cli import window
 
-        return run_app(argv)
-    from prune_viz.cli.errors import USER_ERRORS, user_error_message
+        return window.run(argv)
+    from prune_viz.cli.errors import user_error_message
     from prune_viz.cli.parser import COMMANDS, build_parser
+    from prune_viz.core.errors import USER_FIXABLE
     from prune_viz.core.tasks import Cancelled
 
     args = build_parser().parse_args(argv)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail too
         return 141
-    except USER_ERRORS as exc:
+    except USER_FIXABLE as exc:
         print(f"prune-viz: error: {user_error_message(exc)}", file=sys.stderr)
         return 2
     except (Cancelled, KeyboardInterrupt):

@@ -1,12 +1,15 @@
-"""The argument parser and the options the subcommands share (model pruning, data, outputs)."""
+"""The argument parser and the options the subcommands and the window share (pruning, data, outputs)."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
+from prune_viz.core.data import SEARCH_ORDER
 from prune_viz.core.inputs import PREPROCESSING
-from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningError, parse_k
+from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
+
+SUBCOMMAND_PRUNING = PruningConfig()  # what a subcommand prunes with when an option is not given
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -45,6 +48,7 @@ def positive_float(text: str) -> float:
 
 
 def seed_value(text: str) -> int:
+    """A seed: a whole number, 0 or more (NumPy's generators refuse negative seeds)."""
     try:
         value = int(text)
     except ValueError:
@@ -55,23 +59,38 @@ def seed_value(text: str) -> int:
 
 
 def add_pruning_args(parser: argparse.ArgumentParser, *, seed_flag: bool = True) -> None:
-    parser.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
-    parser.add_argument("--k", type=k_value, default=0.0, help="percent to prune, 0-100")
-    parser.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
-    parser.add_argument("--criterion", choices=CRITERIA, default="magnitude",
-                        help="what ranks the weights and units (default: magnitude)")
-    add_unit_mode_args(parser, seed_flag=seed_flag)
+    add_pruning_choice_args(parser, SUBCOMMAND_PRUNING, seed_flag=seed_flag)
     add_include_output_arg(parser)
 
 
-def add_unit_mode_args(parser: argparse.ArgumentParser, *, seed_flag: bool = True) -> None:
+def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag: bool = True) -> None:
+    """--method, --k, --scope, --criterion, --unit-mode and the random criterion's seed. With ``defaults``
+    None an option not given is None, so the window keeps what a lesson or the opened model says."""
+    parser.add_argument("--method", choices=METHODS, **_default("weight or unit pruning", defaults, "method"))
+    parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100", defaults, "k"))
+    parser.add_argument("--scope", choices=SCOPES, **_default("layerwise or global threshold", defaults, "scope"))
+    parser.add_argument("--criterion", choices=CRITERIA,
+                        **_default("what ranks the weights and units", defaults, "criterion"))
+    add_unit_mode_args(parser, defaults, seed_flag=seed_flag)
+
+
+def add_unit_mode_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING, *, seed_flag: bool = True) -> None:
     """--unit-mode, and the random criterion's seed (--seed unless the command has its own --seed)."""
-    parser.add_argument("--unit-mode", choices=UNIT_MODES, default="kernel",
-                        help="kernel: zero a pruned unit's kernel column (default); remove: also its bias "
-                             "and the channel of a BatchNormalization right after it")
+    parser.add_argument("--unit-mode", choices=UNIT_MODES,
+                        **_default("kernel: zero a pruned unit's kernel column; remove: also its bias and the "
+                                   "channel of a BatchNormalization right after it", defaults, "unit_mode"))
     flags = ("--seed", "--criterion-seed") if seed_flag else ("--criterion-seed",)
-    parser.add_argument(*flags, dest="criterion_seed", type=seed_value, default=0,
-                        help="seed of the random criterion (default: 0)")
+    parser.add_argument(*flags, dest="criterion_seed", type=seed_value, metavar="SEED",
+                        **_default("seed of the random criterion", defaults, "seed"))
+
+
+def _default(help_text: str, defaults: PruningConfig | None, field: str) -> dict:
+    """add_argument's default and help for one PruningConfig field: None, and no note, without ``defaults``."""
+    if defaults is None:
+        return {"default": None, "help": help_text}
+    value = getattr(defaults, field)
+    shown = f"{value:g}" if isinstance(value, float) else value
+    return {"default": value, "help": f"{help_text} (default: {shown})"}
 
 
 def pruning_fields(args) -> dict:
@@ -87,10 +106,11 @@ def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-output", action="store_true", help="also prune the output layer")
 
 
-def add_data_args(parser: argparse.ArgumentParser) -> None:
+def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "") -> None:
+    """--data and --preprocess; ``looked_at_first`` names where data is looked for before load_mnist's order."""
+    first = f"{looked_at_first}, then " if looked_at_first else ""
     parser.add_argument("--data", metavar="PATH",
-                        help="MNIST as a folder of IDX files or an .npz (default: $PRUNE_VIZ_MNIST, "
-                             "then the Keras cache, then a download)")
+                        help=f"MNIST as a folder of IDX files or an .npz (default: {first}{SEARCH_ORDER})")
     parser.add_argument("--preprocess", choices=PREPROCESSING, default="auto",
                         help="input scaling (default: auto, chosen on a sample)")
 

@@ -51,7 +51,7 @@ def _config(spec: tuple, opened, include_output: bool) -> PruningConfig:
 
 
 def run(args) -> int:
-    from prune_viz.core.compare import CompareError, compare
+    from prune_viz.core.compare import compare
 
     task = progress_printer()
     data = load_data(args.data)
@@ -59,11 +59,8 @@ def run(args) -> int:
     opened_b = open_model(args.model_b, task.sub(0.15, 0.3)) if args.model_b else opened_a
     config_a = _config(args.a, opened_a, args.include_output)
     config_b = _config(args.b, opened_b, args.include_output)
-    try:
-        comparison = compare(opened_a, config_a, opened_b, config_b, data, preprocessing=args.preprocess,
-                             task=task.sub(0.3, 1.0))
-    except CompareError as exc:
-        raise UsageError(str(exc)) from exc
+    comparison = compare(opened_a, config_a, opened_b, config_b, data, preprocessing=args.preprocess,
+                         task=task.sub(0.3, 1.0))
     task.finish()
     out = comparison.as_dict()
     if args.json:

@@ -13,7 +13,6 @@ from prune_viz.cli.arguments import (
     checked_output,
     positive_int,
 )
-from prune_viz.cli.errors import experiment_errors_are_user_errors
 from prune_viz.cli.models import load_data, open_model, pruning_config
 from prune_viz.cli.terminal import megabytes, progress_printer
 
@@ -33,7 +32,6 @@ def add_parser(subparsers) -> None:
     add_data_args(p)
 
 
-@experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.data import DataError
     from prune_viz.core.export import export_pruned, size_and_speed

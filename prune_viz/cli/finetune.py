@@ -12,8 +12,8 @@ from prune_viz.cli.arguments import (
     checked_output,
     positive_float,
     positive_int,
+    seed_value,
 )
-from prune_viz.cli.errors import experiment_errors_are_user_errors
 from prune_viz.cli.models import load_data, open_model, pruning_config
 from prune_viz.cli.terminal import megabytes, progress_printer
 
@@ -27,14 +27,13 @@ def add_parser(subparsers) -> None:
     p.add_argument("--epochs", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--learning-rate", type=positive_float, default=1e-4, help="Adam learning rate")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=seed_value, default=None,
                    help="shuffling and validation split (default: the model's training seed, else 0)")
     add_model_output_args(p)
     add_json_arg(p)
     add_data_args(p)
 
 
-@experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.finetune import finetune
     from prune_viz.core.io import save_keras_with_metadata

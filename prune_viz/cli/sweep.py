@@ -16,7 +16,7 @@ from prune_viz.cli.arguments import (
     checked_output,
     k_value,
 )
-from prune_viz.cli.errors import UsageError, experiment_errors_are_user_errors
+from prune_viz.cli.errors import UsageError
 from prune_viz.cli.models import open_model
 from prune_viz.cli.terminal import progress_printer
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES
@@ -52,7 +52,6 @@ def summary_path(csv_path: Path) -> Path:
     return csv_path.with_name(csv_path.stem + ".summary.csv")
 
 
-@experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.files import write_csv
     from prune_viz.core.session import Session

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 
-from prune_viz.cli.arguments import add_json_arg, add_model_output_args, checked_output, positive_float, positive_int
-from prune_viz.cli.errors import experiment_errors_are_user_errors
+from prune_viz.cli.arguments import (
+    add_json_arg,
+    add_model_output_args,
+    checked_output,
+    positive_float,
+    positive_int,
+    seed_value,
+)
 from prune_viz.cli.models import load_data
 from prune_viz.cli.terminal import megabytes, progress_printer
 
@@ -18,7 +24,7 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="train fc-1000, LeNet-300-100 or LeNet-5 on MNIST")
     p.add_argument("--arch", choices=ARCHITECTURES, required=True)
     p.add_argument("--epochs", type=positive_int, default=10)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_value, default=0)
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--learning-rate", type=positive_float, default=1e-3, help="Adam learning rate")
     p.add_argument("--l2", type=float, default=0.0, metavar="PENALTY",
@@ -30,7 +36,6 @@ def add_parser(subparsers) -> None:
     add_json_arg(p)
 
 
-@experiment_errors_are_user_errors
 def run(args) -> int:
     from prune_viz.core.io import save_keras_with_metadata
     from prune_viz.core.training import TrainConfig, train

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prune_viz.core.data import MnistData
+from prune_viz.core.errors import UserError
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, PruneResult, PruningConfig, PruningError, parse_k
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
@@ -22,7 +23,7 @@ from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 SPEC_FORMAT = "criterion:method:k[:scope]"
 
 
-class CompareError(ValueError):
+class CompareError(UserError, ValueError):
     """The two sides cannot be compared; the message is one sentence."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from prune_viz.resources import mnist_test_set_folder
+from prune_viz.core.errors import UserError
 
 ENV_VAR = "PRUNE_VIZ_MNIST"
 FULL_TRAIN_SIZE = 60_000
@@ -30,7 +31,7 @@ _IMAGES_MAGIC = 0x00000803
 _LABELS_MAGIC = 0x00000801
 
 
-class DataError(Exception):
+class DataError(UserError):
     """The data could not be found or read; the message is one sentence for the user."""
 
     def __init__(self, message: str):
@@ -224,6 +225,11 @@ def load_path(path: str | os.PathLike) -> MnistData:
 def keras_cache_path() -> Path:
     base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
     return Path(base) / "datasets" / "mnist.npz"
+
+
+# where load_mnist looks when no path is given, in words for --help
+SEARCH_ORDER = (f"${ENV_VAR}, then the Keras cache, then the MNIST test set bundled with prune-viz, or a "
+                "download when training images are needed")
 
 
 def load_mnist(path: str | os.PathLike | None = None, *, need_training: bool = False,

@@ -25,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from prune_viz.core.errors import UserError
 from prune_viz.core.pruning import PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 
-class ExportError(Exception):
+class ExportError(UserError):
     """The model cannot be written as asked; the message is one sentence."""
 
 

@@ -14,8 +14,10 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from prune_viz.core.errors import UserError
 
-class WriteRefused(Exception):
+
+class WriteRefused(UserError):
     """An output cannot be written as asked; the message is one sentence."""
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core.data import MnistData
+from prune_viz.core.errors import UserError
 from prune_viz.core.layers import keras_prunable_layers
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
@@ -23,7 +24,7 @@ from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_b
 DEFAULT_FINETUNE_LEARNING_RATE = 1e-4
 
 
-class FinetuneError(Exception):
+class FinetuneError(UserError):
     """The model cannot be fine-tuned; the message is one sentence."""
 
 

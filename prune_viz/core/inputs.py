@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from prune_viz.core.errors import UserError
+
 PREPROCESSING = ("auto", "scale", "raw", "l2")
 PREPROCESSING_LABELS = {
     "scale": "scaled to [0, 1] (x/255)",
@@ -21,7 +23,7 @@ PREPROCESSING_LABELS = {
 }
 
 
-class EvaluationUnavailable(Exception):
+class EvaluationUnavailable(UserError):
     """The model cannot be evaluated on MNIST; the message says why in one sentence."""
 
 

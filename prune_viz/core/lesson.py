@@ -15,6 +15,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from prune_viz.core.errors import UserError
 from prune_viz.core.files import write_text
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
@@ -25,7 +26,7 @@ VERSION = 1
 PANELS = ("draw", "flips", "experiments")
 
 
-class LessonError(ValueError):
+class LessonError(UserError, ValueError):
     """The lesson file cannot be used; the message is one sentence for the user."""
 
 

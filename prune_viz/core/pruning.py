@@ -36,6 +36,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from prune_viz.core import criteria
+from prune_viz.core.errors import UserError
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.magnitudes import MagnitudeOrder, abs_bits
 from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
@@ -56,7 +57,7 @@ READ_AHEAD_KS = 4  # neighbouring ks whose thresholds' groups a warm-up reads in
 REMEMBERED_PLANS = 8192  # plans (and joint thresholds) kept: a few methods' and scopes' worth of SLIDER_KS
 
 
-class PruningError(ValueError):
+class PruningError(UserError, ValueError):
     """A pruning request that cannot be honoured; the message is one sentence."""
 
 

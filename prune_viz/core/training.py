@@ -18,6 +18,7 @@ import numpy as np
 
 from prune_viz.core.architectures import ARCHITECTURES, build_model, input_shape
 from prune_viz.core.data import MissingData, MnistData
+from prune_viz.core.errors import UserError
 from prune_viz.core.inputs import preprocess
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
@@ -26,7 +27,7 @@ DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_VALIDATION_FRACTION = 0.1
 
 
-class TrainingError(ValueError):
+class TrainingError(UserError, ValueError):
     """Training cannot start with these settings; the message is one sentence."""
 
 

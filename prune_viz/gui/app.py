@@ -1,4 +1,5 @@
-"""``prune-viz [MODEL] [options]``: start the desktop app, or render one window image and exit.
+"""``prune-viz [MODEL] [options]`` (parsed by cli.window): start the desktop app, or render one window
+image and exit.
 
 Start-up order: a start-up window (the app's icon, frameless) is painted as soon
 as Qt is loaded, before NumPy, pyqtgraph and the views are imported and
@@ -10,65 +11,41 @@ on stderr.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 SCREENSHOT_SETTLE_MS = 300  # let the last layout and repaint happen before grabbing
 
 
-def _k_arg(text: str) -> float:
-    from prune_viz.core.pruning import PruningError, parse_k
+class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would delay the first paint
+    """What the window opens with: prune-viz's command line with no subcommand (cli.window parses it).
+    A pruning option left None keeps what the opened model or lesson says."""
 
-    try:
-        return parse_k(text)
-    except PruningError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    model: str | None = None  # None: the bundled demo model
+    method: str | None = None
+    k: float | None = None
+    scope: str | None = None
+    criterion: str | None = None
+    unit_mode: str | None = None
+    seed: int | None = None  # of the random criterion
+    evaluate: bool = False
+    screenshot: str | None = None
+    panel: str | None = None
+    presenter: bool = False
+    high_contrast: bool = False
+    size: tuple[int, int] | None = None
+    data: str | None = None
+    preprocess: str = "auto"
 
-
-def _size_arg(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not WIDTHxHEIGHT, e.g. 1280x720") from None
-    if width < 640 or height < 400:
-        raise argparse.ArgumentTypeError(f"{text} is too small: at least 640x400")
-    return width, height
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from prune_viz.core.inputs import PREPROCESSING
-    from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES
-
-    parser = argparse.ArgumentParser(
-        prog="prune-viz",
-        description="A desktop lab for neural-network pruning. Subcommands (inspect, evaluate, ...) "
-                    "run headless; see prune-viz --help.",
-    )
-    parser.add_argument("model", nargs="?", help="a .keras/.h5 file, a SavedModel folder or a .pvlesson "
-                                                 "lesson, opened as saved (default: the bundled demo model)")
-    parser.add_argument("--method", choices=METHODS, help="weight or unit pruning")
-    parser.add_argument("--k", type=_k_arg, help="percent to prune, 0-100")
-    parser.add_argument("--scope", choices=SCOPES, help="layerwise or global threshold")
-    parser.add_argument("--criterion", choices=CRITERIA, help="what ranks the weights and units")
-    parser.add_argument("--unit-mode", choices=UNIT_MODES, help="kernel column only, or remove (also bias and BN)")
-    parser.add_argument("--seed", type=int, help="seed of the random criterion")
-    parser.add_argument("--evaluate", action="store_true", help="evaluate once the model is open")
-    parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="save an image of the window once ready (after --evaluate's result) and exit")
-    parser.add_argument("--panel", choices=("draw", "flips"),
-                        help="open with a classroom-lab panel showing: draw (a digit pad) or flips (which digits "
-                             "break first; its scan starts once the model is open)")
-    parser.add_argument("--presenter", action="store_true", help="presenter mode: large text")
-    parser.add_argument("--high-contrast", action="store_true", help="high-contrast colours in every view")
-    parser.add_argument("--size", type=_size_arg, metavar="WxH",
-                        help="window size in pixels, e.g. 1280x720 (also the size of --screenshot's image)")
-    parser.add_argument("--data", metavar="PATH", help="MNIST as an IDX folder or an .npz")
-    parser.add_argument("--preprocess", choices=PREPROCESSING, default="auto",
-                        help="input scaling (default: auto, chosen on a sample)")
-    return parser
+    def pruning(self) -> dict:
+        """The pruning options given, as open_path's keyword arguments."""
+        given = {"method": self.method, "k": self.k, "scope": self.scope, "criterion": self.criterion,
+                 "unit_mode": self.unit_mode, "seed": self.seed}
+        return {key: value for key, value in given.items() if value is not None}
 
 
 def _process_age() -> float:
@@ -87,18 +64,17 @@ def _process_age() -> float:
 _IMPORTED_AT = time.perf_counter()
 
 
-def run_app(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+def run_app(parse_options: Callable[[], WindowOptions]) -> int:
+    """Show the start-up window, then call ``parse_options`` (parsing imports NumPy, so it waits until
+    the first paint) and open the main window with what it returns."""
     timing = os.environ.get("PRUNE_VIZ_TIMING") == "1"
-    if "-h" in argv or "--help" in argv:
-        build_parser().parse_args(argv)  # prints the help and exits, with no window
 
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "prune-viz"])
     splash = _show_start_up_window(app, timing)
     try:
-        return _run(argv, app, splash, timing)
+        return _run(parse_options(), app, splash, timing)
     finally:
         splash.close()
 
@@ -154,9 +130,7 @@ def _show_start_up_window(app, timing: bool):
     return splash
 
 
-def _run(argv: list[str], app, splash, timing: bool) -> int:
-    args = build_parser().parse_args(argv)
-
+def _run(args: WindowOptions, app, splash, timing: bool) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
 
@@ -189,9 +163,7 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
         window.lab.show_panel(args.panel)
 
     model = args.model or demo_model_path()
-    config = {key: value for key, value in
-              (("method", args.method), ("k", args.k), ("scope", args.scope), ("criterion", args.criterion),
-               ("unit_mode", args.unit_mode), ("seed", args.seed)) if value is not None}
+    config = args.pruning()
     exit_code = {"value": 0}
 
     def fail(message: str) -> None:
@@ -249,10 +221,3 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     window.close()
     return exit_code["value"] if exit_code["value"] else code
 
-
-def main() -> int:  # python -m prune_viz.gui.app
-    return run_app()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from prune_viz.core.data import DataError, MissingData
-from prune_viz.core.inputs import EvaluationUnavailable
-from prune_viz.core.io import ModelLoadError
-from prune_viz.core.pruning import PruningError
+from prune_viz.core.data import MissingData
+from prune_viz.core.errors import UserError
 
 CHOOSE_DATA = "Choose a folder of MNIST IDX files or an .npz with the Data... button."
-
-USER_ERRORS = (ModelLoadError, DataError, PruningError, EvaluationUnavailable, OSError)
 
 
 def error_text(exc: BaseException, doing: str) -> tuple[str, str]:
     """(one sentence for the user, details) for an exception raised while ``doing``."""
     if isinstance(exc, MissingData):
         sentence = f"{exc} {CHOOSE_DATA}"
-    elif isinstance(exc, USER_ERRORS) and not isinstance(exc, OSError):
+    elif isinstance(exc, UserError):
         sentence = str(exc)
     elif isinstance(exc, OSError):
         sentence = f"Could not {doing}: {exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.core.files import WriteRefused
+from prune_viz.core.errors import USER_FIXABLE
 from prune_viz.core.lesson import (
     SUFFIX,
     Lesson,
@@ -231,7 +231,7 @@ class LessonController(QObject):
         opened = self.session.model.loaded.path if self.session.model is not None else None
         try:
             save_lesson(self.capture(path), path, force=force, protect=(opened,) if opened is not None else ())
-        except (LessonError, WriteRefused, OSError) as exc:
+        except USER_FIXABLE as exc:
             self.window._show_error(exc, f"save the lesson {Path(path).name}")
             return False
         self.window.statusBar().showMessage(f"Saved the lesson {path}.", 6000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from prune_viz.core.data import MissingData
+from prune_viz.core.errors import UserError
 from prune_viz.gui.errors_qt import error_text
 
 
@@ -18,3 +19,17 @@ def test_unexpected_errors_give_their_words_and_keep_the_class_for_the_details()
     assert "RuntimeError" in details and "RuntimeError" not in sentence
     sentence, _ = error_text(Exception(), "evaluate")
     assert "Exception" not in sentence and sentence.startswith("Could not evaluate:")
+
+
+def test_a_new_user_error_class_is_shown_in_its_own_words_without_being_listed():
+    class NewlyAddedError(UserError):
+        pass
+
+    sentence, details = error_text(NewlyAddedError("The frobnicator is not set."), "open m.keras")
+    assert sentence == "The frobnicator is not set."
+    assert details == "NewlyAddedError: The frobnicator is not set."
+
+
+def test_an_os_error_names_what_failed_and_the_file():
+    sentence, _ = error_text(PermissionError(13, "Permission denied", "/read-only/l.pvlesson"), "save the lesson")
+    assert sentence == "Could not save the lesson: Permission denied (/read-only/l.pvlesson)."

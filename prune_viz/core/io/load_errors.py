@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from prune_viz.core.errors import UserError
 
-class ModelLoadError(Exception):
+
+class ModelLoadError(UserError):
     """The model could not be opened; ``str(error)`` is one sentence for the user."""
 
     def __init__(self, message: str):

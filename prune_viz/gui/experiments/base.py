@@ -38,22 +38,7 @@ EXPERIMENT_KINDS = (SWEEP_KIND, SENSITIVITY_KIND, SIZE_SPEED_KIND, FINETUNE_KIND
 KERAS_FILTER = "Keras model (*.keras)"
 
 
-# -- errors and output paths --------------------------------------------------------------------
-
-
-def show_experiment_error(parent: QWidget, exc: BaseException, doing: str) -> QMessageBox:
-    """Like errors_qt.show_error, but the experiment modules' and core.files' own one-sentence errors are
-    shown as written."""
-    from prune_viz.core.compare import CompareError
-    from prune_viz.core.export import ExportError
-    from prune_viz.core.files import WriteRefused
-    from prune_viz.core.finetune import FinetuneError
-
-    if isinstance(exc, (CompareError, ExportError, FinetuneError, WriteRefused)):
-        box = QMessageBox(QMessageBox.Icon.Warning, "prune-viz", str(exc), QMessageBox.StandardButton.Ok, parent)
-        box.open()
-        return box
-    return show_error(parent, exc, doing)
+# -- output paths -------------------------------------------------------------------------
 
 
 def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: str, suffix: str) -> Path | None:
@@ -201,7 +186,7 @@ class JobStrip(QWidget):
 
     def _on_failed(self, exc: BaseException, doing: str) -> None:
         self.message.setText(f"Could not {doing}.")
-        self.error_box = show_experiment_error(self, exc, doing)
+        self.error_box = show_error(self, exc, doing)
 
     def _on_finished(self, job: Job) -> None:
         if self.job is job:

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.errors import UserError
 from prune_viz.gui.experiments.base import COMPARE_KIND, JobStrip, number_item, results_table, text_item
 from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, MatrixView, display_limit, strides, symmetric_level
 from prune_viz.gui.pictures_qt import (
@@ -227,7 +228,7 @@ class ComparePanel(QWidget):
         opened, config_a = session.model, session.config
         try:
             config_b = self._config_b(config_a)
-        except ValueError as exc:
+        except UserError as exc:
             self.strip.message.setText(str(exc))
             return None
         path = Path(self.path_edit.text()).expanduser() if self.checkpoint.isChecked() else None

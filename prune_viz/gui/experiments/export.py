@@ -10,12 +10,12 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.experiments.base import (
     EXPORT_KIND,
     KERAS_FILTER,
     ask_save_path,
     megabytes,
-    show_experiment_error,
     write_outcome,
 )
 from prune_viz.gui.pictures_qt import bind
@@ -91,7 +91,7 @@ class PrunedModelExporter(QObject):
         try:
             check_writable(path, force=True, protect=(opened.loaded.path,))
         except Exception as exc:
-            self.error_box = show_experiment_error(self.parent_widget, exc, "export the model")
+            self.error_box = show_error(self.parent_widget, exc, "export the model")
             return None
         config = self.session.config
         job = Job(lambda task: export_pruned(opened, config, path, force=True, compact=compact, task=task),
@@ -112,4 +112,4 @@ class PrunedModelExporter(QObject):
 
     def _on_failed(self, exc: BaseException) -> None:
         self.message.emit("Export failed.")
-        self.error_box = show_experiment_error(self.parent_widget, exc, "export the model")
+        self.error_box = show_error(self.parent_widget, exc, "export the model")

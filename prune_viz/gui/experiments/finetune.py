@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.experiments.base import (
     FINETUNE_KIND,
     KERAS_FILTER,
     JobStrip,
     ask_save_path,
     megabytes,
-    show_experiment_error,
     write_outcome,
 )
 from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
@@ -192,7 +192,7 @@ class FinetunePanel(QWidget):
         try:
             check_writable(path, force=True, protect=(source,))
         except Exception as exc:
-            self.error_box = show_experiment_error(self, exc, "save the fine-tuned model")
+            self.error_box = show_error(self, exc, "save the fine-tuned model")
             return None
         result = self.result
         start = time.time()

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
 from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.gui.errors_qt import show_error
 from prune_viz.gui.experiments.base import (
     SENSITIVITY_KIND,
     SWEEP_KIND,
@@ -35,7 +36,6 @@ from prune_viz.gui.experiments.base import (
     ask_save_path,
     number_item,
     results_table,
-    show_experiment_error,
     text_item,
 )
 from prune_viz.gui.pictures_qt import (
@@ -180,7 +180,7 @@ class SweepPanel(QWidget):
             methods, ks = check_grid(self.selected_methods(), parse_ks(self.ks_edit.text()))
             plan = sweep_configs(session, methods, ks, scope, self.per_layer)
         except PruningError as exc:
-            self.error_box = show_experiment_error(self, exc, self.doing)
+            self.error_box = show_error(self, exc, self.doing)
             return None
         self.clear()
         self.points_key = session.result_key()
@@ -270,7 +270,7 @@ class SweepPanel(QWidget):
         try:
             write()
         except Exception as exc:
-            self.error_box = show_experiment_error(self, exc, f"save {Path(path).name}")
+            self.error_box = show_error(self, exc, f"save {Path(path).name}")
             return False
         self.strip.message.setText(f"Saved {path}.")
         self.saved = True
