@@ -107,9 +107,10 @@ def run_install(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_desktop_file_passes_desktop_file_validate():
-    result = subprocess.run([_tool("desktop-file-validate"), str(DESKTOP)], capture_output=True, text=True)
+    result = subprocess.run([_tool("desktop-file-validate"), DESKTOP.name], cwd=DESKTOP.parent,
+                            capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "error" not in result.stdout.lower()
+    assert "error" not in result.stdout.lower()  # the file's name only: a folder named "errors" is no error
 
 
 def test_metainfo_passes_appstreamcli_validate():
