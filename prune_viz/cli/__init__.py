@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] not in (*COMMAND_NAMES, "-h", "--help", "--version"):
         # anything that is not a subcommand (a model path, GUI options) opens the app, which shows
         # its first window before it imports the rest
-        from prune_viz.gui.app import run_app
+        from prune_viz.gui.shell.app import run_app
 
         return run_app(argv)
     from prune_viz.cli.errors import USER_ERRORS, user_error_message

@@ -23,7 +23,7 @@ def make_window(qtbot, tmp_path, mnist_dir):
 
     from gui_helpers import job_threads
     from prune_viz.core.session import Session
-    from prune_viz.gui.main_window import MainWindow
+    from prune_viz.gui.shell.main_window import MainWindow
 
     windows = []
 

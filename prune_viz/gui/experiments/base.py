@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui import recent_qt
-from prune_viz.gui.errors_qt import show_error
+from prune_viz.gui import remembered
+from prune_viz.gui.errors import show_error
 from prune_viz.gui.workers import Job, JobQueue
 
 EXPORT_KIND = "export"
@@ -42,7 +42,7 @@ KERAS_FILTER = "Keras model (*.keras)"
 
 
 def show_experiment_error(parent: QWidget, exc: BaseException, doing: str) -> QMessageBox:
-    """Like errors_qt.show_error, but the experiment modules' and core.files' own one-sentence errors are
+    """Like errors.show_error, but the experiment modules' and core.files' own one-sentence errors are
     shown as written."""
     from prune_viz.core.compare import CompareError
     from prune_viz.core.export import ExportError
@@ -59,12 +59,12 @@ def show_experiment_error(parent: QWidget, exc: BaseException, doing: str) -> QM
 def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: str, suffix: str) -> Path | None:
     """A save dialog (which asks before replacing a file) offering ``default_name`` in the last folder
     saved to, else the home folder; adds ``suffix`` if missing and asks again then."""
-    settings = recent_qt.window_settings(parent)
-    start = Path(recent_qt.save_folder(settings)) / Path(default_name).name
+    settings = remembered.window_settings(parent)
+    start = Path(remembered.save_folder(settings)) / Path(default_name).name
     path, _ = QFileDialog.getSaveFileName(parent, title, str(start), name_filter)
     if not path:
         return None
-    recent_qt.remember_save_folder(settings, path)
+    remembered.remember_save_folder(settings, path)
     out = Path(path)
     if out.suffix.lower() != suffix:
         out = out.with_name(out.name + suffix)

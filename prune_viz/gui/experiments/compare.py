@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.gui.experiments.base import COMPARE_KIND, JobStrip, number_item, results_table, text_item
-from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, MatrixView, display_limit, strides, symmetric_level
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST, MatrixView, display_limit, strides, symmetric_level
+from prune_viz.gui.views.pictures import (
     HIGH_CONTRAST_THEME,
     MUTED,
     Theme,

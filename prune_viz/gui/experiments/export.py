@@ -18,7 +18,7 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     write_outcome,
 )
-from prune_viz.gui.pictures_qt import bind
+from prune_viz.gui.views.pictures import bind
 from prune_viz.gui.workers import Job, JobQueue
 
 

@@ -33,7 +33,7 @@ from prune_viz.gui.experiments.base import (
     write_outcome,
 )
 from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
-from prune_viz.gui.pictures_qt import MUTED, bind
+from prune_viz.gui.views.pictures import MUTED, bind
 
 DEFAULT_EPOCHS = 3
 # the arrows step along 1-2-5 per decade; any value in range can be typed

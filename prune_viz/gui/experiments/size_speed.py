@@ -18,7 +18,7 @@ from prune_viz.gui.experiments.base import (
     results_table,
     text_item,
 )
-from prune_viz.gui.pictures_qt import MUTED, bind
+from prune_viz.gui.views.pictures import MUTED, bind
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
 WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
-from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.experiments.base import (
     SENSITIVITY_KIND,
     SWEEP_KIND,
@@ -38,7 +38,7 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     text_item,
 )
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     LIGHT,
     MUTED,
     Theme,
@@ -254,7 +254,7 @@ class SweepPanel(QWidget):
     def save_png(self, path) -> bool:
         """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
         from prune_viz.core.sweep import summarise
-        from prune_viz.gui.plots import write_sweep_plot
+        from prune_viz.gui.views.plots import write_sweep_plot
 
         return self._save(lambda: write_sweep_plot(path, summarise(self.points), per_layer=self.per_layer,
                                                    title=self.model_name, force=True, protect=self._protected()),

@@ -68,7 +68,7 @@ def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, 
                                                                            tmp_path):
     from prune_viz.core.model_io import load_model
     from prune_viz.core.provenance import describe_derivation
-    from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
+    from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
 
     tab = panel.finetune
     assert tab.learning_rate.text() == "0.0001"  # core's default

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prune_viz.gui.heatmap_qt import (
+from prune_viz.gui.views.heatmap import (
     COLORMAPS,
     PRUNED_INDEX,
     kept_colours,

@@ -12,9 +12,9 @@ import pytest
 
 from prune_viz.core.reference import REFERENCE_CSV, reference_curves
 from prune_viz.core.session import Session, open_model
-from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 
-DEMO = Path(__file__).resolve().parents[2] / "assets" / "demo-lenet-300-100.keras"
+DEMO = Path(__file__).resolve().parents[3] / "assets" / "demo-lenet-300-100.keras"
 
 
 def _seed_widths_mlp(folder, use_bias: bool):

@@ -3,7 +3,7 @@
 Colours: a diverging map centred at 0 with symmetric levels fixed per layer (from
 the original weights, so colours do not drift while pruning). Pruned cells are
 NaN in the displayed matrix and drawn in the app's one "pruned" colour
-(pictures_qt.PRUNED, a grey that no live weight takes). Matrices larger
+(pictures.PRUNED, a grey that no live weight takes). Matrices larger
 than the screen are shown with a stride (every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
 
@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     HIGH_CONTRAST_THEME,
     LIGHT,
     PRUNED_LEGEND,

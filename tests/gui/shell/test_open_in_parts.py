@@ -11,7 +11,7 @@ from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHeaderView
 
 from gui_helpers import WAIT_MS
-from prune_viz.gui.heatmap_qt import (
+from prune_viz.gui.views.heatmap import (
     DIVERGING,
     THUMBNAIL_PIXELS,
     kept_colours,
@@ -20,7 +20,7 @@ from prune_viz.gui.heatmap_qt import (
     heatmap_data,
     layer_level,
 )
-from prune_viz.gui.main_window import open_for_window
+from prune_viz.gui.shell.main_window import open_for_window
 
 
 def _pixels(image: QImage) -> np.ndarray:

@@ -162,9 +162,9 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
 
     from prune_viz.assets import asset, demo_model_path
     from prune_viz.core.session import Session
-    from prune_viz.gui import recent_qt
-    from prune_viz.gui.heatmap_qt import HIGH_CONTRAST
-    from prune_viz.gui.main_window import MainWindow
+    from prune_viz.gui import remembered
+    from prune_viz.gui.views.heatmap import HIGH_CONTRAST
+    from prune_viz.gui.shell.main_window import MainWindow
 
     app.setApplicationName("prune-viz")
     app.setOrganizationName("prune-viz")
@@ -172,8 +172,8 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     icon = asset("prune-viz.svg") or asset("prune-viz-256.png")
     if icon is not None:
         app.setWindowIcon(QIcon(str(icon)))
-    settings = recent_qt.default_settings()
-    data_path = args.data or recent_qt.remembered_data_path(settings)
+    settings = remembered.default_settings()
+    data_path = args.data or remembered.remembered_data_path(settings)
     session = Session(data_path=data_path, preprocessing=args.preprocess)
     window = MainWindow(session, settings)
     if not args.screenshot:  # screenshots keep the default layout and look, so they look the same everywhere
@@ -216,7 +216,7 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
         if scanning:
             job = window.lab.flips.run()
             if args.screenshot:
-                from prune_viz.gui.errors_qt import error_text
+                from prune_viz.gui.errors import error_text
 
                 job.failed.connect(lambda exc: fail(error_text(exc, "scan k = 0..100")[0]))
         elif args.screenshot and not args.evaluate:
@@ -225,7 +225,7 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     window.model_opened.connect(lambda _opened: when_ready())
     window.lessons.warned.connect(lambda text: print(f"prune-viz: warning: {text}", file=sys.stderr))
     if args.screenshot:
-        from prune_viz.gui.errors_qt import error_text
+        from prune_viz.gui.errors import error_text
 
         window.open_failed.connect(lambda exc: fail(error_text(exc, f"open {model}")[0]))
         window.controller.failed.connect(lambda exc: fail(error_text(exc, "evaluate the model")[0]))
@@ -250,7 +250,7 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     return exit_code["value"] if exit_code["value"] else code
 
 
-def main() -> int:  # python -m prune_viz.gui.app
+def main() -> int:  # python -m prune_viz.gui.shell.app
     return run_app()
 
 

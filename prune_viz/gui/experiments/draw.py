@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 from prune_viz.core.drawing import FIELD, PEN_WIDTH, digit_from_strokes
 from prune_viz.core.flips import scan_image
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     KEPT,
     LIGHT,
     MUTED,

@@ -13,7 +13,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from prune_viz.core.reference import LABEL, ReferenceCurve, is_seed_mlp, reference_curves
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     LIGHT,
     SERIES_STYLE,
     Theme,

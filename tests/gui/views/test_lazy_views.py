@@ -13,8 +13,8 @@ from PySide6.QtGui import QGuiApplication, QRegion
 
 from prune_viz.core import tasks
 from prune_viz.core.pruning import count_to_prune
-from prune_viz.gui.histogram_qt import WeightHistogram
-from prune_viz.gui.tiles_qt import UnitTileGrid
+from prune_viz.gui.views.histogram import WeightHistogram
+from prune_viz.gui.views.tiles import UnitTileGrid
 
 
 def _settle(qtbot) -> None:

@@ -17,7 +17,7 @@ from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     LIGHT,
     PRUNED,
     PRUNED_LEGEND,

@@ -10,10 +10,10 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from prune_viz.core.lesson import Lesson, LessonStep, save_lesson
-from prune_viz.gui.heatmap_qt import DIVERGING
-from prune_viz.gui.lesson_qt import BAR_COLOUR
+from prune_viz.gui.views.heatmap import DIVERGING
+from prune_viz.gui.classroom.lessons import BAR_COLOUR
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _count_colour(path, rgb, tolerance: int = 6) -> int:

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
-from prune_viz.gui.pictures_qt import SteadyCaption
+from prune_viz.gui.views.pictures import SteadyCaption
 
 CRITERION_LABELS = {
     "magnitude": "Magnitude (|w|, unit L2 norm)",

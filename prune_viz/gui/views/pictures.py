@@ -1,7 +1,7 @@
 """The "pictures" of the app: weight histogram, unit tiles, accuracy plot, evaluation details.
 
-Each widget lives in its own module (histogram_qt, tiles_qt, accuracy_plot_qt,
-confusion_qt); this one holds the look they share (a light, high-contrast style that
+Each widget lives in its own module (histogram, tiles, accuracy_plot,
+confusion); this one holds the look they share (a light, high-contrast style that
 survives a classroom projector, a colour-blind-safe palette) and the session-binding helper.
 """
 

@@ -36,21 +36,21 @@ from prune_viz.core.lesson import is_lesson_file
 from prune_viz.core.model_io import ModelLoadError, sniff_format
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import OpenedModel, Session, open_model
-from prune_viz.gui import recent_qt
-from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
-from prune_viz.gui.confusion_qt import EvaluationDetails
-from prune_viz.gui.controls_qt import LayerList, PruningControls
-from prune_viz.gui.errors_qt import show_error
-from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
+from prune_viz.gui import remembered
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
+from prune_viz.gui.views.confusion import EvaluationDetails
+from prune_viz.gui.panels.controls import LayerList, PruningControls
+from prune_viz.gui.errors import show_error
+from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
 from prune_viz.gui.experiments.dock import install_experiments
-from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, HeatmapData, LayerHeatmaps, heatmap_data
-from prune_viz.gui.histogram_qt import WeightHistogram
-from prune_viz.gui.lab_qt import install_lab
-from prune_viz.gui.lesson_qt import PanelHandle, install_lessons
-from prune_viz.gui.pictures_qt import READABLE_POINTS
-from prune_viz.gui.start_page_qt import StartPage
-from prune_viz.gui.tiles_qt import UnitTileGrid
-from prune_viz.gui.warm_up_qt import SliderWarmUp
+from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST, HeatmapData, LayerHeatmaps, heatmap_data
+from prune_viz.gui.views.histogram import WeightHistogram
+from prune_viz.gui.classroom.lab import install_lab
+from prune_viz.gui.classroom.lessons import PanelHandle, install_lessons
+from prune_viz.gui.views.pictures import READABLE_POINTS
+from prune_viz.gui.shell.start_page import StartPage
+from prune_viz.gui.views.tiles import UnitTileGrid
+from prune_viz.gui.panels.warm_up import SliderWarmUp
 from prune_viz.gui.workers import Job, JobQueue
 
 APP_NAME = "prune-viz"
@@ -105,7 +105,7 @@ class TabWheelGuard(QObject):
 
 
 def high_contrast_palette() -> QPalette:
-    """White text on black for the window's own widgets (the charts follow pictures_qt's theme)."""
+    """White text on black for the window's own widgets (the charts follow views.pictures' theme)."""
     palette = QPalette()
     black, white, grey = QColor("#000000"), QColor("#ffffff"), QColor("#303030")
     for role, colour in ((QPalette.ColorRole.Window, black), (QPalette.ColorRole.WindowText, white),
@@ -151,7 +151,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.wheel_guard = TabWheelGuard(self)  # first: childEvent hands it the tab bars made from here on
         self.session = session or Session()
-        self.settings = settings or recent_qt.default_settings()
+        self.settings = settings or remembered.default_settings()
         self.jobs = JobQueue(self)
         self.controller = EvaluationController(self.session, self.jobs, self)
         self.slider_warm_up = SliderWarmUp(self.session, self)
@@ -399,7 +399,7 @@ class MainWindow(QMainWindow):
         return self.open_path(path, **config)
 
     def _last_folder(self) -> str:
-        recent = recent_qt.recent_models(self.settings)
+        recent = remembered.recent_models(self.settings)
         return str(Path(recent[0]).parent) if recent else ""
 
     def open_path(self, path: str | Path, **config) -> Job | None:
@@ -480,7 +480,7 @@ class MainWindow(QMainWindow):
             f"{opened.total_parameters:,} parameters.", 8000)
 
     def _opened(self, path: str, opened) -> None:
-        self._refresh_recent(recent_qt.remember_model(self.settings, path))  # writes the settings file
+        self._refresh_recent(remembered.remember_model(self.settings, path))  # writes the settings file
         self.model_opened.emit(opened)
 
     def _on_open_failed(self, path: str, exc: BaseException) -> None:
@@ -505,7 +505,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
 
     def _refresh_recent(self, paths: list[str] | None = None) -> None:
-        paths = paths if paths is not None else recent_qt.recent_models(self.settings)
+        paths = paths if paths is not None else remembered.recent_models(self.settings)
         self.start_page.set_recent(paths)
         self.recent_menu.clear()
         for i, path in enumerate(paths):
@@ -547,7 +547,7 @@ class MainWindow(QMainWindow):
     def set_data_path(self, path: str) -> None:
         self.controller.cancel()
         self.session.set_data(data_path=path)
-        recent_qt.remember_data_path(self.settings, path)
+        remembered.remember_data_path(self.settings, path)
         self.statusBar().showMessage(f"Test data: {path} (read at the next evaluation).", 6000)
 
     def step_k(self, delta: int) -> None:
@@ -762,10 +762,10 @@ class MainWindow(QMainWindow):
 
     # -- screenshots, help, closing --------------------------------------------------------------
     def choose_screenshot_path(self) -> None:
-        start = Path(recent_qt.save_folder(self.settings)) / "prune-viz.png"
+        start = Path(remembered.save_folder(self.settings)) / "prune-viz.png"
         path, _ = QFileDialog.getSaveFileName(self, "Save an image of the window", str(start), "PNG (*.png)")
         if path:
-            recent_qt.remember_save_folder(self.settings, path)
+            remembered.remember_save_folder(self.settings, path)
             self.save_screenshot(path)
 
     def save_screenshot(self, path: str) -> bool:

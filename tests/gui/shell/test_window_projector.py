@@ -15,8 +15,8 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
 
 from gui_helpers import WAIT_MS
-from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, THUMBNAIL_PIXELS, Thumbnail
-from prune_viz.gui.pictures_qt import PRUNED, PRUNED_LEGEND, PRUNED_RGB, READABLE_POINTS
+from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST, THUMBNAIL_PIXELS, Thumbnail
+from prune_viz.gui.views.pictures import PRUNED, PRUNED_LEGEND, PRUNED_RGB, READABLE_POINTS
 
 
 def _evaluate(qtbot, window):
@@ -90,7 +90,7 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
             assert widget.backgroundBrush().color().name() == background
         # and the classroom panels and the compare view
         from prune_viz.gui.experiments.compare import ComparePanel
-        from prune_viz.gui.flips_qt import FlipGallery
+        from prune_viz.gui.experiments.flips import FlipGallery
 
         gallery, compare = window.findChild(FlipGallery), window.findChild(ComparePanel)
         for widget in (window.draw_panel.plot_widget, gallery.histogram_widget, gallery.curves_widget):
@@ -275,7 +275,7 @@ def small_cnn_savedmodel(small_cnn_path):
 
 
 def test_every_picture_can_be_shown_alone_enlarged(qtbot, window):
-    from prune_viz.gui.main_window import ENLARGEABLE
+    from prune_viz.gui.shell.main_window import ENLARGEABLE
 
     window.session.configure(method="unit", k=50)
     for what in ENLARGEABLE:

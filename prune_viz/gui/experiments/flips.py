@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.flips import run_flip_scan
 from prune_viz.core.session import CONFIG_FIELDS
-from prune_viz.gui.confusion_qt import ConfusionMatrix
-from prune_viz.gui.draw_qt import image_pixmap
+from prune_viz.gui.views.confusion import ConfusionMatrix
+from prune_viz.gui.experiments.draw import image_pixmap
 from prune_viz.gui.experiments.base import JobStrip
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     FOREGROUND,
     KEPT,
     LIGHT,

@@ -14,8 +14,8 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
-from prune_viz.gui.draw_qt import DrawPanel
-from prune_viz.gui.flips_qt import FlipGallery
+from prune_viz.gui.experiments.draw import DrawPanel
+from prune_viz.gui.experiments.flips import FlipGallery
 from prune_viz.gui.workers import Job
 
 PANELS = ("draw", "flips")

@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication
 from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session
 from gui_helpers import WAIT_MS, job_threads
-from prune_viz.gui.main_window import MainWindow
-from prune_viz.gui.pictures_qt import PRUNED_RGB
+from prune_viz.gui.shell.main_window import MainWindow
+from prune_viz.gui.views.pictures import PRUNED_RGB
 
 def _pruned_cells(image: np.ndarray) -> int:
     return int(np.isnan(image).sum())
@@ -435,7 +435,7 @@ def _stale_sentences(window) -> dict[str, str | None]:
 
 def test_every_evaluation_view_greys_for_the_same_reason(qtbot, window):
     """One rule (Session.why_stale): panel, confusion matrix and accuracy plot agree, and say why."""
-    from prune_viz.gui.pictures_qt import STALE_OPACITY
+    from prune_viz.gui.views.pictures import STALE_OPACITY
 
     window.controls.slider.setValue(30)
     record, _ = _evaluate_and_wait(qtbot, window)

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 from PySide6.QtGui import QImage
 
-from prune_viz.gui.heatmap_qt import DIVERGING
+from prune_viz.gui.views.heatmap import DIVERGING
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _pixels(path) -> np.ndarray:

@@ -14,11 +14,11 @@ from PySide6.QtGui import QFont
 
 from prune_viz.core.pruning import unit_norms
 from prune_viz.core.session import Session, open_model
-from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
-from prune_viz.gui.confusion_qt import EvaluationDetails
-from prune_viz.gui.histogram_qt import WeightHistogram
-from prune_viz.gui.pictures_qt import STALE_OPACITY
-from prune_viz.gui.tiles_qt import GAP, SIDE, UnitTileGrid
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
+from prune_viz.gui.views.confusion import EvaluationDetails
+from prune_viz.gui.views.histogram import WeightHistogram
+from prune_viz.gui.views.pictures import STALE_OPACITY
+from prune_viz.gui.views.tiles import GAP, SIDE, UnitTileGrid
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +196,7 @@ def test_pruned_weights_are_marked_pixel_by_pixel(qtbot, session):
 
 
 def test_tiles_follow_the_heatmap_colour_map(qtbot, session):
-    from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST
+    from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST
 
     widget = UnitTileGrid(session)
     qtbot.addWidget(widget)
@@ -414,9 +414,9 @@ def test_plots_follow_the_widget_font(qtbot, session):
 
 def test_importing_the_pictures_does_not_import_tensorflow():
     """The pictures are on the GUI start-up path, where a 5-second TensorFlow import would show."""
-    modules = ["pictures_qt", "histogram_qt", "tiles_qt", "accuracy_plot_qt", "confusion_qt"]
+    modules = ["pictures", "histogram", "tiles", "accuracy_plot", "confusion"]
     code = ("import importlib, sys; "
-            f"[importlib.import_module('prune_viz.gui.' + name) for name in {modules!r}]; "
+            f"[importlib.import_module('prune_viz.gui.views.' + name) for name in {modules!r}]; "
             "print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})

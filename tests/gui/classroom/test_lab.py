@@ -16,11 +16,11 @@ from prune_viz.core.flips import run_flip_scan, scan_image
 from prune_viz.core.inputs import preprocess
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import Session
-from prune_viz.gui.draw_qt import DrawPanel
-from prune_viz.gui.flips_qt import NEVER, SCAN_DEPENDS_ON, FlipGallery
+from prune_viz.gui.experiments.draw import DrawPanel
+from prune_viz.gui.experiments.flips import NEVER, SCAN_DEPENDS_ON, FlipGallery
 from prune_viz.gui.workers import JobQueue
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 # a "7": a top bar, then a diagonal down to the left (widget pixels on the 252-pixel pad)
 SEVEN = [[(60, 50), (120, 48), (190, 52)], [(190, 52), (150, 120), (120, 180), (100, 215)]]
 
@@ -145,7 +145,7 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
 
 
 def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, mnist):
-    from prune_viz.gui.main_window import MainWindow
+    from prune_viz.gui.shell.main_window import MainWindow
 
     window = MainWindow(session)
     qtbot.addWidget(window)

@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.views.pictures import (
     LIGHT,
     READABLE_POINTS,
     STALE_OPACITY,

@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt
 from prune_viz.core.lesson import Lesson, LessonStep, model_sha256, read_lesson, save_lesson
 from prune_viz.core.pruning import PruningConfig
 from gui_helpers import WAIT_MS
-from prune_viz.gui.main_window import MainWindow
+from prune_viz.gui.shell.main_window import MainWindow
 
 
 class FakeDrawPanel:

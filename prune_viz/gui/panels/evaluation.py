@@ -123,7 +123,7 @@ class EvaluationController(QObject):
 
 class ResultView(QWidget):
     """Accuracy, loss, change vs unpruned and where the numbers come from (the per-digit pictures
-    are in pictures_qt.EvaluationDetails)."""
+    are in views.confusion.EvaluationDetails)."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
