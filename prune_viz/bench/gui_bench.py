@@ -132,7 +132,7 @@ def heatmap_arrays(heatmaps):
 
 
 def _bare_heatmaps(window) -> BareHeatmaps:
-    from prune_viz.gui.views.heatmap import THUMBNAIL_PIXELS
+    from prune_viz.gui.views.heatmap_data import THUMBNAIL_PIXELS
 
     heatmaps = window.heatmaps
     return BareHeatmaps(heatmaps.size(), len(heatmaps.strip.thumbnails), THUMBNAIL_PIXELS, heatmaps.spec.lut())

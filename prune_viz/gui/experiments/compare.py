@@ -35,12 +35,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui.experiments.base import COMPARE_KIND, JobStrip, number_item, results_table, text_item
-from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST, MatrixView, display_limit, strides, symmetric_level
-from prune_viz.gui.views.pictures import (
+from prune_viz.gui.experiments.base import (
+    COMPARE_KIND,
+    JobStrip,
+    number_item,
+    results_table,
+    text_item,
+)
+from prune_viz.gui.views.colours import (
+    DIVERGING,
+    HIGH_CONTRAST,
     HIGH_CONTRAST_THEME,
     MUTED,
     Theme,
+    symmetric_level,
+)
+from prune_viz.gui.views.heatmap import MatrixView
+from prune_viz.gui.views.heatmap_data import display_limit, strides
+from prune_viz.gui.views.pictures import (
     bind,
     new_plot_widget,
     outside_legend,

@@ -17,16 +17,20 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from prune_viz.core.drawing import FIELD, PEN_WIDTH, digit_from_strokes
 from prune_viz.core.flips import scan_image
 from prune_viz.core.pruning import PruningConfig
+from prune_viz.gui.views.colours import KEPT, LIGHT, MUTED, Theme
 from prune_viz.gui.views.pictures import (
-    KEPT,
-    LIGHT,
-    MUTED,
-    Theme,
     bind,
     caption_label,
     is_font_change,

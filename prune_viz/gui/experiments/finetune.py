@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
 from prune_viz.gui.experiments.base import (
     FINETUNE_KIND,
     KERAS_FILTER,
@@ -32,8 +33,8 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     write_outcome,
 )
-from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
-from prune_viz.gui.views.pictures import MUTED, bind
+from prune_viz.gui.views.colours import MUTED
+from prune_viz.gui.views.pictures import bind
 
 DEFAULT_EPOCHS = 3
 # the arrows step along 1-2-5 per decade; any value in range can be typed

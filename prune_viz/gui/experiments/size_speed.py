@@ -8,7 +8,15 @@ single weights, so every matrix keeps its shape and there is nothing to remove.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QAbstractScrollArea, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from prune_viz.gui.experiments.base import (
     SIZE_SPEED_KIND,
@@ -18,7 +26,8 @@ from prune_viz.gui.experiments.base import (
     results_table,
     text_item,
 )
-from prune_viz.gui.views.pictures import MUTED, bind
+from prune_viz.gui.views.colours import MUTED
+from prune_viz.gui.views.pictures import bind
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
 WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "

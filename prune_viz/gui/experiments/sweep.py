@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
-from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.experiments.base import (
     SENSITIVITY_KIND,
     SWEEP_KIND,
@@ -38,17 +37,15 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     text_item,
 )
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
+from prune_viz.gui.views.colours import LIGHT, MUTED, Theme, qualitative_style
 from prune_viz.gui.views.pictures import (
-    LIGHT,
-    MUTED,
-    Theme,
     bind,
     fit_legend_columns,
     is_font_change,
     new_plot_widget,
     outside_legend,
     point_size,
-    qualitative_style,
     style_plot,
 )
 

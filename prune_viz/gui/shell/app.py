@@ -163,8 +163,8 @@ def _run(argv: list[str], app, splash, timing: bool) -> int:
     from prune_viz.assets import asset, demo_model_path
     from prune_viz.core.session import Session
     from prune_viz.gui import remembered
-    from prune_viz.gui.views.heatmap import HIGH_CONTRAST
     from prune_viz.gui.shell.main_window import MainWindow
+    from prune_viz.gui.views.colours import HIGH_CONTRAST
 
     app.setApplicationName("prune-viz")
     app.setOrganizationName("prune-viz")

@@ -10,7 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QColor, QFont, QGuiApplication, QKeySequence, QPalette
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QColor,
+    QFont,
+    QGuiApplication,
+    QKeySequence,
+    QPalette,
+)
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
@@ -37,20 +45,22 @@ from prune_viz.core.model_io import ModelLoadError, sniff_format
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import OpenedModel, Session, open_model
 from prune_viz.gui import remembered
-from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
-from prune_viz.gui.views.confusion import EvaluationDetails
-from prune_viz.gui.panels.controls import LayerList, PruningControls
-from prune_viz.gui.errors import show_error
-from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
-from prune_viz.gui.experiments.dock import install_experiments
-from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST, HeatmapData, LayerHeatmaps, heatmap_data
-from prune_viz.gui.views.histogram import WeightHistogram
 from prune_viz.gui.classroom.lab import install_lab
 from prune_viz.gui.classroom.lessons import PanelHandle, install_lessons
-from prune_viz.gui.views.pictures import READABLE_POINTS
-from prune_viz.gui.shell.start_page import StartPage
-from prune_viz.gui.views.tiles import UnitTileGrid
+from prune_viz.gui.errors import show_error
+from prune_viz.gui.experiments.dock import install_experiments
+from prune_viz.gui.panels.controls import LayerList, PruningControls
+from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
 from prune_viz.gui.panels.warm_up import SliderWarmUp
+from prune_viz.gui.shell.start_page import StartPage
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
+from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
+from prune_viz.gui.views.confusion import EvaluationDetails
+from prune_viz.gui.views.heatmap import LayerHeatmaps
+from prune_viz.gui.views.heatmap_data import HeatmapData, heatmap_data
+from prune_viz.gui.views.histogram import WeightHistogram
+from prune_viz.gui.views.pictures import READABLE_POINTS
+from prune_viz.gui.views.tiles import UnitTileGrid
 from prune_viz.gui.workers import Job, JobQueue
 
 APP_NAME = "prune-viz"

@@ -12,16 +12,19 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from prune_viz.core.reference import LABEL, ReferenceCurve, is_seed_mlp, reference_curves
+from prune_viz.core.reference import (
+    LABEL,
+    ReferenceCurve,
+    is_seed_mlp,
+    reference_curves,
+)
+from prune_viz.gui.views.colours import LIGHT, SERIES_STYLE, Theme
 from prune_viz.gui.views.pictures import (
-    LIGHT,
-    SERIES_STYLE,
-    Theme,
     WhenVisible,
     bind,
     caption_label,
-    is_font_change,
     fit_legend_columns,
+    is_font_change,
     new_plot_widget,
     outside_legend,
     point_size,

@@ -10,11 +10,10 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from prune_viz.gui.views.colours import LIGHT, Theme
 from prune_viz.gui.views.pictures import (
-    LIGHT,
     READABLE_POINTS,
     STALE_OPACITY,
-    Theme,
     bind,
     caption_label,
     is_font_change,

@@ -3,8 +3,8 @@
 Colours: a diverging map centred at 0 with symmetric levels fixed per layer (from
 the original weights, so colours do not drift while pruning). Pruned cells are
 NaN in the displayed matrix and drawn in the app's one "pruned" colour
-(pictures.PRUNED, a grey that no live weight takes). Matrices larger
-than the screen are shown with a stride (every n-th row/column), which keeps the
+(colours.PRUNED, a grey that no live weight takes). Matrices larger
+than the screen are shown with a stride (heatmap_data: every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
 
 Below the matrix, a thin strip per unit vector (the layer's bias, and gamma and beta
@@ -15,246 +15,50 @@ drawn pruned too. Each strip is coloured on its own symmetric scale.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QGuiApplication, QImage, QPainter, QPalette, QPen
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPen
 from PySide6.QtWidgets import (
-    QAbstractButton,
-    QFrame,
     QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QSizePolicy,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from prune_viz.gui.views.pictures import (
-    HIGH_CONTRAST_THEME,
-    LIGHT,
-    PRUNED_LEGEND,
-    PRUNED_RGB,
-    Theme,
-    WhenVisible,
-    cache_axes,
+from prune_viz.gui.views.colours import (
+    DIVERGING,
+    LEVEL_PERCENTILE,
+    PRUNED_INDEX,
+    ColormapSpec,
+    colour_indices,
+    indexed_rgb,
+    symmetric_level,
 )
+from prune_viz.gui.views.heatmap_data import (
+    THUMBNAIL_PIXELS,
+    HeatmapData,
+    display_limit,
+    display_matrix,
+    first_layer_seeing_pixels,
+    heatmap_data,
+    strides,
+)
+from prune_viz.gui.views.pictures import PRUNED_LEGEND, WhenVisible, cache_axes
+from prune_viz.gui.views.thumbnails import ThumbnailStrip
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
-LEVEL_PERCENTILE = 99.5  # colour levels at +-this percentile of |w|, so one outlier does not wash out the map
-LEVEL_SAMPLE = 1_000_000
-THUMBNAIL_PIXELS = 96
 HOVER_PROMPT = "Hover to read a weight."
-
-
-@dataclass(frozen=True)
-class ColormapSpec:
-    key: str
-    title: str
-    stops: tuple  # RGB tuples from the most negative to the most positive weight
-    theme: Theme  # the charts' colours that go with this map
-    pruned: tuple = PRUNED_RGB  # the same in every map: a colour no map takes
-
-    @property
-    def background(self) -> str:
-        return self.theme.background
-
-    @property
-    def foreground(self) -> str:
-        return self.theme.foreground
-
-    def colormap(self) -> pg.ColorMap:
-        positions = np.linspace(0.0, 1.0, len(self.stops))
-        return pg.ColorMap(positions, [QColor(*c) for c in self.stops], name=self.key)
-
-    def lut(self) -> np.ndarray:
-        """The map's 256-entry RGB table (read-only; made once per map, views ask for it on every step)."""
-        table = _LUTS.get(self)
-        if table is None:
-            table = self.colormap().getLookupTable(0.0, 1.0, 256, alpha=False).astype(np.uint8)
-            table.flags.writeable = False
-            table = _LUTS.setdefault(self, table)
-        return table
-
-
-    def indexed_lut(self) -> np.ndarray:
-        """``lut()`` and, at PRUNED_INDEX, the pruned colour: the table of ``colour_indices`` images."""
-        table = _INDEXED_LUTS.get(self)
-        if table is None:
-            table = np.vstack([self.lut(), np.array([self.pruned], dtype=np.uint8)])
-            table.flags.writeable = False
-            table = _INDEXED_LUTS.setdefault(self, table)
-        return table
-
-    def packed_indexed_lut(self) -> np.ndarray:
-        """``indexed_lut()`` as one opaque RGBA uint32 per entry (its bytes in R, G, B, A order)."""
-        table = _PACKED_LUTS.get(self)
-        if table is None:
-            rgba = np.concatenate([self.indexed_lut(), np.full((PRUNED_INDEX + 1, 1), 255, np.uint8)], axis=1)
-            table = np.ascontiguousarray(rgba).view(np.uint32).ravel()
-            table.flags.writeable = False
-            table = _PACKED_LUTS.setdefault(self, table)
-        return table
-
-    def rgb32_indexed_lut(self) -> np.ndarray:
-        """``indexed_lut()`` as QImage RGB32 pixels, one uint32 0xffRRGGBB per entry: what a widget's
-        painter draws without converting."""
-        table = _RGB32_LUTS.get(self)
-        if table is None:
-            rgb = self.indexed_lut().astype(np.uint32)
-            table = np.uint32(0xFF000000) | rgb[:, 0] << 16 | rgb[:, 1] << 8 | rgb[:, 2]
-            table.flags.writeable = False
-            table = _RGB32_LUTS.setdefault(self, table)
-        return table
-
-
-_LUTS: dict[ColormapSpec, np.ndarray] = {}
-_INDEXED_LUTS: dict[ColormapSpec, np.ndarray] = {}
-_PACKED_LUTS: dict[ColormapSpec, np.ndarray] = {}
-_RGB32_LUTS: dict[ColormapSpec, np.ndarray] = {}
-PRUNED_INDEX = 256  # the pruned colour's entry in ColormapSpec.indexed_lut
-
-
-# ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
-DIVERGING = ColormapSpec(
-    "diverging", "Blue-white-red (default)",
-    ((5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240), (247, 247, 247),
-     (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43), (103, 0, 31)),
-    theme=LIGHT,
-)
-# For projectors: saturated ends, black at zero; pruned cells are the same mid grey as everywhere,
-# far from black, so they are never taken for small weights.
-HIGH_CONTRAST = ColormapSpec(
-    "high-contrast", "High contrast (cyan-black-yellow)",
-    ((0, 255, 255), (0, 110, 255), (0, 0, 0), (255, 60, 0), (255, 230, 0)),
-    theme=HIGH_CONTRAST_THEME,
-)
-COLORMAPS = {spec.key: spec for spec in (DIVERGING, HIGH_CONTRAST)}
-
-
-def display_limit() -> int:
-    """Largest number of rows/columns worth drawing: the screen's size in device pixels."""
-    screen = QGuiApplication.primaryScreen()
-    if screen is None:
-        return 1024
-    size = screen.size() * screen.devicePixelRatio()
-    return max(1024, size.width(), size.height())
-
-
-def strides(shape: tuple[int, int], limit: int) -> tuple[int, int]:
-    rows, cols = shape
-    return max(1, -(-rows // limit)), max(1, -(-cols // limit))
-
-
-def display_matrix(matrix: np.ndarray, kept: np.ndarray | None, limit: int) -> tuple[np.ndarray, int, int]:
-    """(image, row stride, column stride): ``matrix`` strided to <= limit, float32, NaN where pruned.
-
-    ``kept`` is the keep-mask already strided the same way (see ``LayerHeatmaps.kept_matrix``), or None.
-    """
-    rs, cs = strides(matrix.shape, limit)
-    values = np.array(matrix[::rs, ::cs], dtype=np.float32)
-    if kept is not None:
-        values[~kept] = np.nan
-    return values, rs, cs
 
 
 def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
     return a.shape == b.shape and bool(np.array_equal(a, b))
-
-
-def symmetric_level(matrix: np.ndarray) -> float:
-    """+-level for the colours: a high percentile of |w| (from an even sample of at most
-    LEVEL_SAMPLE weights, so that huge layers open without a pause)."""
-    flat = matrix.ravel()
-    flat = flat[:: max(1, flat.size // LEVEL_SAMPLE)]
-    magnitude = np.abs(flat[np.isfinite(flat)])
-    if magnitude.size == 0:
-        return 1.0
-    level = float(np.percentile(magnitude, LEVEL_PERCENTILE))
-    return level if level > 0 else (float(magnitude.max()) or 1.0)
-
-
-def layer_level(magnitudes) -> float:
-    """symmetric_level of a layer from its MagnitudeOrder: the LEVEL_PERCENTILE-th |w| of all its
-    finite weights, looked up in the order the pruner keeps rather than sorted from a sample."""
-    finite = magnitudes.count_below(np.inf)
-    if finite == 0:
-        return 1.0
-    level = float(magnitudes.value_at(int(LEVEL_PERCENTILE / 100 * (finite - 1))))
-    return level if level > 0 else (float(magnitudes.value_at(finite - 1)) or 1.0)
-
-
-@dataclass(frozen=True)
-class LayerPicture:
-    """What the heatmaps draw of one layer that no k changes."""
-
-    matrix: np.ndarray  # the (fan_in, units) original weights
-    level: float  # the colours' +-level (layer_level)
-    thumbnail: np.ndarray  # the matrix strided for a thumbnail, float32
-    thumbnail_indices: np.ndarray  # its lut_indices at the level
-
-
-@dataclass(frozen=True)
-class HeatmapData:
-    """Every layer's LayerPicture for one opened model. Plain numpy (and the pruner's sorted
-    magnitudes), so the open job can make it off the GUI thread, where a big model's levels take a while."""
-
-    opened: object
-    layers: dict[str, LayerPicture]
-
-
-def heatmap_data(opened) -> HeatmapData:
-    pictures = {}
-    for layer in opened.layers if opened is not None else []:
-        matrix = layer.as_matrix(layer.original)
-        level = layer_level(opened.pruner.magnitudes(layer.name))
-        thumbnail, _, _ = display_matrix(matrix, None, THUMBNAIL_PIXELS)
-        pictures[layer.name] = LayerPicture(matrix, level, thumbnail, lut_indices(thumbnail, level))
-    return HeatmapData(opened, pictures)
-
-
-def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
-    """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
-    the entry pyqtgraph would pick for the float value, so the colours are the same, but a k step
-    then only picks between these and PRUNED_INDEX, and pyqtgraph skips its search for NaNs."""
-    scale = np.float32(256 / (2 * level))
-    with np.errstate(invalid="ignore"):
-        index = np.clip((values + np.float32(level)) * scale, 0, 255)
-    index = np.nan_to_num(index, nan=PRUNED_INDEX).astype(np.uint16)
-    return index
-
-
-def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
-    """Opaque RGBA uint8 of ``colour_indices`` (PRUNED_INDEX: the pruned colour), looked up as one
-    uint32 per cell rather than as a row of an RGB table."""
-    return spec.packed_indexed_lut().take(indices).view(np.uint8).reshape(*indices.shape, 4)
-
-
-def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
-    """uint8 entries of ``ColormapSpec.lut`` for ``image`` coloured at +-``level`` (NaN: the middle
-    entry, drawn pruned by ``kept_colours`` where the cell is not kept)."""
-    finite = np.isfinite(image)
-    scaled = np.where(finite, (np.nan_to_num(image) + level) / (2 * level), 0.5)
-    return np.clip((scaled * 255).round(), 0, 255).astype(np.uint8)
-
-
-def kept_colours(indices: np.ndarray, kept: np.ndarray | None, spec: ColormapSpec) -> np.ndarray:
-    """RGB32 pixels (uint32 0xffRRGGBB) of ``lut_indices`` where ``kept`` (None: everywhere), the
-    pruned colour elsewhere: a thumbnail's colours, from indices kept from one k to the next."""
-    return spec.rgb32_indexed_lut().take(indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX)))
-
-
-def rgb32_image(pixels: np.ndarray) -> QImage:
-    """A QImage of its own (a copy) of ``kept_colours``' pixels."""
-    h, w = pixels.shape
-    return QImage(np.ascontiguousarray(pixels).data, w, h, 4 * w, QImage.Format.Format_RGB32).copy()
 
 
 class MatrixView(QWidget):
@@ -541,203 +345,6 @@ class MatrixView(QWidget):
             text = self.describe_cell(row, col)
             self.readout.setText(text)
             self.hovered.emit(text)
-
-
-class LineImages:
-    """Lines of text drawn once into images, kept by (text, font, colours, size): a thumbnail's caption
-    changes with every k, but to one of few texts ("60.2% zero"), and laying text out costs more than
-    copying an image."""
-
-    LIMIT = 4096
-
-    def __init__(self):
-        self._images: dict[tuple, QImage] = {}
-
-    def image(self, text: str, font: QFont, colour: QColor, background: QColor, size: QSize) -> QImage:
-        key = (text, font.key(), colour.rgba(), background.rgba(), size.width(), size.height())
-        found = self._images.get(key)
-        if found is None:
-            if len(self._images) >= self.LIMIT:
-                self._images.clear()
-            found = QImage(size, QImage.Format.Format_RGB32)
-            found.fill(background)
-            painter = QPainter(found)
-            painter.setFont(font)
-            painter.setPen(colour)
-            elided = QFontMetrics(font).elidedText(text, Qt.TextElideMode.ElideRight, size.width())
-            painter.drawText(found.rect(), Qt.AlignmentFlag.AlignHCenter, elided)
-            painter.end()
-            self._images[key] = found
-        return found
-
-
-_CAPTION_LINES = LineImages()
-
-
-class Thumbnail(QAbstractButton):
-    """One layer's matrix, small, with its name and zero fraction under it; click (or Space) shows it
-    large. Its face (background, picture, two lines of text) is drawn into an image when it changes,
-    once per k step; a repaint, and the heatmaps' render after it, copy that image. (A QToolButton's new
-    icon and text asked the strip for a layout and laid out its text again on every paint.)"""
-
-    MARGIN = 4
-
-    def __init__(self, name: str, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.name = name
-        self.setCheckable(True)
-        self.setAutoExclusive(False)
-        self.setAttribute(Qt.WidgetAttribute.WA_Hover)
-        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # the face covers it: nothing under it is repainted
-        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self._shown: tuple | None = None  # (LayerPicture, keep-mask or None) drawn
-        self.picture: QImage | None = None  # its colours at THUMBNAIL_PIXELS square
-        self.caption = name
-        self._face: QImage | None = None  # what paintEvent copies; None: drawn again before the next paint
-        self.setToolTip(f"{name}: click to show it large")  # its zero fraction is written under it
-        self.toggled.connect(self._new_face)
-
-    def sizeHint(self) -> QSize:
-        return QSize(THUMBNAIL_PIXELS + 2 * self.MARGIN,
-                     THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 3 * self.MARGIN)
-
-    @property
-    def image(self) -> np.ndarray | None:
-        """The matrix drawn, strided, as float32 with NaN where pruned (made when asked)."""
-        if self._shown is None:
-            return None
-        picture, kept = self._shown
-        return picture.thumbnail if kept is None else np.where(kept, picture.thumbnail, np.float32(np.nan))
-
-    def show_image(self, picture: LayerPicture, kept: np.ndarray | None, spec: ColormapSpec, caption: str) -> None:
-        """``picture``'s thumbnail with the cells outside ``kept`` (the keep-mask strided like it; None:
-        nothing pruned) drawn pruned; ``caption``: two lines, the layer and its zero fraction."""
-        self._shown = (picture, kept)
-        self.picture = rgb32_image(kept_colours(picture.thumbnail_indices, kept, spec)).scaled(
-            THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.FastTransformation)
-        self.caption = caption
-        self.setAccessibleName(caption.replace("\n", ": "))
-        self._new_face()  # the size never changes: no layout
-
-    def _new_face(self, *_args) -> None:
-        self._face = None
-        self.update()
-
-    def changeEvent(self, event) -> None:
-        super().changeEvent(event)
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
-            self._new_face()
-
-    def _draw_face(self) -> QImage:
-        face = QImage(self.size(), QImage.Format.Format_RGB32)
-        palette = self.palette()
-        background = palette.color(QPalette.ColorRole.Mid if self.isChecked() else QPalette.ColorRole.Window)
-        face.fill(background)
-        painter = QPainter(face)
-        margin = self.MARGIN
-        if self.picture is not None:
-            painter.drawImage(margin, margin, self.picture)
-        line_size = QSize(self.width() - 2 * margin, self.fontMetrics().height())
-        top = margin * 2 + THUMBNAIL_PIXELS
-        for line in self.caption.split("\n")[:2]:
-            painter.drawImage(margin, top, _CAPTION_LINES.image(
-                line, self.font(), palette.color(QPalette.ColorRole.WindowText), background, line_size))
-            top += line_size.height()
-        painter.end()
-        return face
-
-    def paintEvent(self, _event) -> None:
-        if self._face is None or self._face.size() != self.size():
-            self._face = self._draw_face()
-        painter = QPainter(self)
-        painter.drawImage(0, 0, self._face)
-        if self.isDown():
-            painter.fillRect(self.rect(), QColor(0, 0, 0, 40))
-        if self.isChecked() or self.hasFocus() or self.underMouse():
-            painter.setPen(QPen(self.palette().color(QPalette.ColorRole.Highlight), 2 if self.hasFocus() else 1))
-            painter.drawRect(self.rect().adjusted(0, 0, -1, -1))
-
-
-class ThumbnailStrip(QScrollArea):
-    """Every layer's matrix, small, in model order; click one to show it large."""
-
-    layer_clicked = Signal(str)
-    scrolled = Signal()  # other thumbnails may have come into view (scrolled, resized or shown)
-
-    def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
-        self.stale: set[str] = set()  # thumbnails that show an older mask, drawn when they come into view
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.thumbnails: dict[str, Thumbnail] = {}
-        self._inner = QWidget()
-        self._row = QHBoxLayout(self._inner)
-        self._row.setContentsMargins(2, 2, 2, 2)
-        self._row.addStretch(1)
-        self.setWidget(self._inner)
-        # thumbnails come into view when the row scrolls, the strip grows or is shown (signals and
-        # handlers, not a filter on the row: that would be a Python call for each of its paints)
-        self.horizontalScrollBar().valueChanged.connect(self._maybe_in_view)
-
-    def _maybe_in_view(self, *_args) -> None:
-        if self.stale:
-            self.scrolled.emit()
-
-    def resizeEvent(self, event) -> None:
-        super().resizeEvent(event)
-        self._maybe_in_view()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        self._maybe_in_view()
-
-    def set_layers(self, names: list[str]) -> None:
-        for thumb in self.thumbnails.values():
-            self._row.removeWidget(thumb)
-            thumb.deleteLater()
-        self.thumbnails = {}
-        self.stale = set()
-        for i, name in enumerate(names):
-            thumb = Thumbnail(name)
-            thumb.clicked.connect(lambda _=False, n=name: self.layer_clicked.emit(n))
-            self._row.insertWidget(i, thumb)
-            self.thumbnails[name] = thumb
-        height = THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 24
-        self.setFixedHeight(height + (self.horizontalScrollBar().sizeHint().height() if names else 0))
-
-    def stale_in_view(self) -> list[str]:
-        """The stale thumbnails that can be seen now (all of them when the window is not shown: a test,
-        an off-screen render), from the row's place under the viewport rather than asking each
-        thumbnail for its visible region."""
-        if not self.window().isVisible():
-            return list(self.stale)
-        if not self.isVisible():
-            return []
-        seen = self.viewport().rect().translated(-self._inner.pos())  # the viewport, in the row's coordinates
-        return [name for name in self.stale if self.thumbnails[name].geometry().intersects(seen)]
-
-    def select(self, name: str) -> None:
-        for n, thumb in self.thumbnails.items():
-            thumb.setChecked(n == name)
-
-
-def first_layer_seeing_pixels(opened) -> str | None:
-    """The first prunable layer if it is a Dense layer fed the 784 pixels of a 28x28 image
-    (row i of its matrix is pixel divmod(i, 28)), else None."""
-    from prune_viz.core.inputs import EvaluationUnavailable, layout_for
-
-    if opened is None or not opened.layers:
-        return None
-    first = opened.layers[0]
-    try:
-        layout = layout_for(opened.loaded.input_shape)
-    except EvaluationUnavailable:
-        return None
-    if first.kind == "Dense" and first.fan_in == 784 and layout.feature_shape in ((784,), (28, 28), (28, 28, 1)):
-        return first.name
-    return None
 
 
 class LayerHeatmaps(QWidget):

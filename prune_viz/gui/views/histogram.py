@@ -17,12 +17,10 @@ from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
+from prune_viz.gui.views.colours import LIGHT, PRUNED, Theme
 from prune_viz.gui.views.pictures import (
-    LIGHT,
-    PRUNED,
     PRUNED_LEGEND,
     SteadyCaption,
-    Theme,
     WhenVisible,
     bind,
     caption_label,

@@ -1,67 +1,29 @@
 """The "pictures" of the app: weight histogram, unit tiles, accuracy plot, evaluation details.
 
 Each widget lives in its own module (histogram, tiles, accuracy_plot,
-confusion); this one holds the look they share (a light, high-contrast style that
-survives a classroom projector, a colour-blind-safe palette) and the session-binding helper.
+confusion); this one holds the look they share (fonts, axes, legends and captions in a style that
+survives a classroom projector; the colours are in colours.py) and the session-binding helper.
 """
 
 from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 from PySide6.QtCore import Qt
 
-# -- palette (Okabe-Ito: distinguishable with the common colour-vision deficiencies) ------------
-BACKGROUND = "#ffffff"
-FOREGROUND = "#1a1a1a"
-GRID_ALPHA = 0.25
-KEPT = "#0072B2"  # blue: weights or units that stay
-# The one colour of "pruned" in every view (heatmap cells, histogram, unit tiles, legends): a neutral
-# grey that neither weight colour map takes (blue-white-red, nor cyan-black-yellow), light or dark.
-PRUNED_RGB = (128, 128, 128)
-PRUNED = "#%02x%02x%02x" % PRUNED_RGB
-PRUNED_NAME = "pruned (grey)"
-THRESHOLD = "#000000"
-MUTED = "#8c8c8c"  # stale results, baselines, chance level
+from prune_viz.gui.views.colours import (
+    BACKGROUND,
+    LIGHT,
+    PRUNED,
+    PRUNED_NAME,
+    SERIES_STYLE,
+    Theme,
+)
+
 READABLE_POINTS = 18.0  # presenter mode: no text below this, so it reads from the back of a room
-
-
-@dataclass(frozen=True)
-class Theme:
-    """Colours of the charts: the light default, or high contrast (white on black) for projectors."""
-
-    key: str
-    background: str
-    foreground: str
-    kept: str
-    muted: str
-    grid_alpha: float
-    legend_fill: tuple
-
-
-LIGHT = Theme("light", BACKGROUND, FOREGROUND, KEPT, MUTED, GRID_ALPHA, (255, 255, 255, 230))
-HIGH_CONTRAST_THEME = Theme("high-contrast", "#000000", "#ffffff", "#56B4E9", "#c8c8c8", 0.45, (0, 0, 0, 230))
-
-SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
-    ("weight", "layer"): ("#0072B2", "o", "solid"),
-    ("weight", "global"): ("#56B4E9", "s", "dash"),
-    ("unit", "layer"): ("#D55E00", "t", "solid"),
-    ("unit", "global"): ("#E69F00", "d", "dash"),
-}
-# Curves that must be told apart (one per layer): a qualitative map (Okabe-Ito without its grey-like
-# yellow, then Tol's muted) and one marker each, so colour is never the only difference.
-QUALITATIVE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#117733",
-               "#332288", "#AA4499", "#44AA99", "#999933")
-MARKERS = ("o", "s", "t", "d", "+", "x", "star", "h", "p", "t1", "t2", "t3")
-
-
-def qualitative_style(index: int) -> tuple[str, str]:
-    """(colour, marker) of the index-th curve; colour and marker cycle with different periods."""
-    return QUALITATIVE[index % len(QUALITATIVE)], MARKERS[index % len(MARKERS)]
 
 STALE_OPACITY = 0.3
 

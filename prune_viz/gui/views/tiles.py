@@ -15,8 +15,14 @@ from PySide6 import QtCore, QtWidgets
 
 from prune_viz.core.inputs import EvaluationUnavailable, layout_for
 from prune_viz.core.pruning import PruneResult, unit_norms
-from prune_viz.gui.views.heatmap import DIVERGING, LEVEL_PERCENTILE, ColormapSpec
-from prune_viz.gui.views.pictures import MUTED, PRUNED_LEGEND, WhenVisible, bind, caption_label, swatch
+from prune_viz.gui.views.colours import DIVERGING, LEVEL_PERCENTILE, MUTED, ColormapSpec
+from prune_viz.gui.views.pictures import (
+    PRUNED_LEGEND,
+    WhenVisible,
+    bind,
+    caption_label,
+    swatch,
+)
 
 SIDE = 28
 GAP = 2

@@ -10,8 +10,8 @@ import numpy as np
 from PySide6.QtGui import QImage
 
 from prune_viz.core.lesson import Lesson, LessonStep, save_lesson
-from prune_viz.gui.views.heatmap import DIVERGING
 from prune_viz.gui.classroom.lessons import BAR_COLOUR
+from prune_viz.gui.views.colours import DIVERGING
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

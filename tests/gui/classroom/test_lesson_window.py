@@ -8,11 +8,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from gui_helpers import WAIT_MS
 from PySide6.QtCore import Qt
 
-from prune_viz.core.lesson import Lesson, LessonStep, model_sha256, read_lesson, save_lesson
+from prune_viz.core.lesson import (
+    Lesson,
+    LessonStep,
+    model_sha256,
+    read_lesson,
+    save_lesson,
+)
 from prune_viz.core.pruning import PruningConfig
-from gui_helpers import WAIT_MS
 from prune_viz.gui.shell.main_window import MainWindow
 
 

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-
 from gui_helpers import WAIT_MS
 from panel_helpers import click_and_wait
+from PySide6.QtCore import Qt
 
 
 def test_finetune_keeps_pruned_weights_zero_shows_its_numbers_and_saves_elsewhere(

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from gui_helpers import WAIT_MS
+
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, count_to_prune
 
 

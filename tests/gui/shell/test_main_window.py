@@ -3,18 +3,18 @@ Cancel, stale results, drag-and-drop, failed opens. Offscreen, on the small trai
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
+from gui_helpers import WAIT_MS, job_threads
 from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session
-from gui_helpers import WAIT_MS, job_threads
 from prune_viz.gui.shell.main_window import MainWindow
-from prune_viz.gui.views.pictures import PRUNED_RGB
+from prune_viz.gui.views.colours import PRUNED_RGB
+
 
 def _pruned_cells(image: np.ndarray) -> int:
     return int(np.isnan(image).sum())

@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gui_helpers import WAIT_MS
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHeaderView
 
-from gui_helpers import WAIT_MS
-from prune_viz.gui.views.heatmap import (
+from prune_viz.gui.shell.main_window import open_for_window
+from prune_viz.gui.views.colours import (
     DIVERGING,
-    THUMBNAIL_PIXELS,
     kept_colours,
+    layer_level,
     lut_indices,
+)
+from prune_viz.gui.views.heatmap_data import (
+    THUMBNAIL_PIXELS,
     display_matrix,
     heatmap_data,
-    layer_level,
 )
-from prune_viz.gui.shell.main_window import open_for_window
 
 
 def _pixels(image: QImage) -> np.ndarray:

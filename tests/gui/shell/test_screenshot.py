@@ -9,7 +9,7 @@ import sys
 import numpy as np
 from PySide6.QtGui import QImage
 
-from prune_viz.gui.views.heatmap import DIVERGING
+from prune_viz.gui.views.colours import DIVERGING
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

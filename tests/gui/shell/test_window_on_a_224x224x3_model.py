@@ -5,9 +5,9 @@ disabled; no error box ever opens, and the slider, the heatmaps and the size rep
 from __future__ import annotations
 
 import numpy as np
+from gui_helpers import WAIT_MS
 from PySide6.QtCore import QPoint, Qt
 
-from gui_helpers import WAIT_MS
 from prune_viz.core.inputs import cannot_feed_mnist
 from prune_viz.core.pruning import count_to_prune
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from gui_helpers import WAIT_MS
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
 
-from gui_helpers import WAIT_MS
-from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST, THUMBNAIL_PIXELS, Thumbnail
-from prune_viz.gui.views.pictures import PRUNED, PRUNED_LEGEND, PRUNED_RGB, READABLE_POINTS
+from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST, PRUNED, PRUNED_RGB
+from prune_viz.gui.views.heatmap_data import THUMBNAIL_PIXELS
+from prune_viz.gui.views.pictures import PRUNED_LEGEND, READABLE_POINTS
+from prune_viz.gui.views.thumbnails import Thumbnail
 
 
 def _evaluate(qtbot, window):

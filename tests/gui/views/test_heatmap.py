@@ -5,18 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from prune_viz.gui.views.heatmap import (
+from prune_viz.gui.views.colours import (
     COLORMAPS,
     PRUNED_INDEX,
-    kept_colours,
-    lut_indices,
     colour_indices,
-    display_matrix,
     indexed_rgb,
-    strides,
+    kept_colours,
     layer_level,
+    lut_indices,
     symmetric_level,
 )
+from prune_viz.gui.views.heatmap_data import display_matrix, strides
 
 
 def test_large_matrices_are_drawn_with_a_stride_that_keeps_pruned_cells():

@@ -196,7 +196,7 @@ def test_pruned_weights_are_marked_pixel_by_pixel(qtbot, session):
 
 
 def test_tiles_follow_the_heatmap_colour_map(qtbot, session):
-    from prune_viz.gui.views.heatmap import DIVERGING, HIGH_CONTRAST
+    from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
 
     widget = UnitTileGrid(session)
     qtbot.addWidget(widget)
