@@ -471,7 +471,7 @@ def bare_window_script() -> str:
     import inspect
 
     from prune_viz.gui import app as gui_app
-    from prune_viz.gui.shell.main_window import DEFAULT_SIZE
+    from prune_viz.gui.shell.arrangement import DEFAULT_SIZE
 
     width, height = DEFAULT_SIZE
     return BARE_WINDOW_SCRIPT.format(process_age=inspect.getsource(gui_app._process_age), width=width, height=height)

@@ -11,7 +11,7 @@ from gui_helpers import WAIT_MS
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHeaderView
 
-from prune_viz.gui.shell.main_window import open_for_window
+from prune_viz.gui.shell.opening import open_for_window
 from prune_viz.gui.views.colours import (
     DIVERGING,
     kept_colours,

@@ -277,7 +277,7 @@ def small_cnn_savedmodel(small_cnn_path):
 
 
 def test_every_picture_can_be_shown_alone_enlarged(qtbot, window):
-    from prune_viz.gui.shell.main_window import ENLARGEABLE
+    from prune_viz.gui.shell.arrangement import ENLARGEABLE
 
     window.session.configure(method="unit", k=50)
     for what in ENLARGEABLE:
