@@ -174,11 +174,17 @@ def layer_level(magnitudes) -> float:
     return level if level > 0 else (float(magnitudes.value_at(finite - 1)) or 1.0)
 
 
+def weight_level(opened, name: str) -> float:
+    """The colours' +-level of layer ``name`` of an opened model: the one every picture of its weights
+    uses (heatmap, thumbnail, unit tiles), so a weight has one colour everywhere."""
+    return layer_level(opened.pruner.magnitudes(name))
+
 
 def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
     """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
-    the entry pyqtgraph would pick for the float value, so the colours are the same, but a k step
-    then only picks between these and PRUNED_INDEX, and pyqtgraph skips its search for NaNs."""
+    the app's one quantisation of weights to colours (heatmaps, thumbnails, unit tiles). It picks the
+    entry pyqtgraph would pick for the float value, so the colours are the same, but a k step then
+    only picks between these and PRUNED_INDEX, and pyqtgraph skips its search for NaNs."""
     scale = np.float32(256 / (2 * level))
     with np.errstate(invalid="ignore"):
         index = np.clip((values + np.float32(level)) * scale, 0, 255)
@@ -192,15 +198,7 @@ def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
     return spec.packed_indexed_lut().take(indices).view(np.uint8).reshape(*indices.shape, 4)
 
 
-def lut_indices(image: np.ndarray, level: float) -> np.ndarray:
-    """uint8 entries of ``ColormapSpec.lut`` for ``image`` coloured at +-``level`` (NaN: the middle
-    entry, drawn pruned by ``kept_colours`` where the cell is not kept)."""
-    finite = np.isfinite(image)
-    scaled = np.where(finite, (np.nan_to_num(image) + level) / (2 * level), 0.5)
-    return np.clip((scaled * 255).round(), 0, 255).astype(np.uint8)
-
-
 def kept_colours(indices: np.ndarray, kept: np.ndarray | None, spec: ColormapSpec) -> np.ndarray:
-    """RGB32 pixels (uint32 0xffRRGGBB) of ``lut_indices`` where ``kept`` (None: everywhere), the
+    """RGB32 pixels (uint32 0xffRRGGBB) of ``colour_indices`` where ``kept`` (None: everywhere), the
     pruned colour elsewhere: a thumbnail's colours, from indices kept from one k to the next."""
     return spec.rgb32_indexed_lut().take(indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX)))

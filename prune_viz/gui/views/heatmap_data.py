@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtGui import QGuiApplication
 
-from prune_viz.gui.views.colours import layer_level, lut_indices
+from prune_viz.gui.views.colours import colour_indices, weight_level
 
 THUMBNAIL_PIXELS = 96
 
@@ -47,7 +47,7 @@ class LayerPicture:
     matrix: np.ndarray  # the (fan_in, units) original weights
     level: float  # the colours' +-level (layer_level)
     thumbnail: np.ndarray  # the matrix strided for a thumbnail, float32
-    thumbnail_indices: np.ndarray  # its lut_indices at the level
+    thumbnail_indices: np.ndarray  # its colour_indices at the level
 
 
 @dataclass(frozen=True)
@@ -63,9 +63,9 @@ def heatmap_data(opened) -> HeatmapData:
     pictures = {}
     for layer in opened.layers if opened is not None else []:
         matrix = layer.as_matrix(layer.original)
-        level = layer_level(opened.pruner.magnitudes(layer.name))
+        level = weight_level(opened, layer.name)
         thumbnail, _, _ = display_matrix(matrix, None, THUMBNAIL_PIXELS)
-        pictures[layer.name] = LayerPicture(matrix, level, thumbnail, lut_indices(thumbnail, level))
+        pictures[layer.name] = LayerPicture(matrix, level, thumbnail, colour_indices(thumbnail, level))
     return HeatmapData(opened, pictures)
 
 

@@ -15,7 +15,13 @@ from PySide6 import QtCore, QtWidgets
 
 from prune_viz.core.inputs import EvaluationUnavailable, layout_for
 from prune_viz.core.pruning import PruneResult, unit_norms
-from prune_viz.gui.views.colours import DIVERGING, LEVEL_PERCENTILE, MUTED, ColormapSpec
+from prune_viz.gui.views.colours import (
+    DIVERGING,
+    MUTED,
+    ColormapSpec,
+    colour_indices,
+    weight_level,
+)
 from prune_viz.gui.views.pictures import (
     PRUNED_LEGEND,
     WhenVisible,
@@ -33,9 +39,8 @@ ORDERS = {
     "strongest": "strongest first (L2 norm)",
     "weakest": "weakest first (L2 norm)",
 }
-# The heatmaps' colour conventions (diverging map centred at 0, the same saturation
-# percentile, the same pruned colour), so a weight looks the same in both pictures.
-SATURATION_PERCENTILE = LEVEL_PERCENTILE
+# The heatmaps' colours (the same map, level and quantisation, colours.colour_indices, and the same
+# pruned colour), so a weight looks the same in both pictures.
 # A pruned unit's tile is all pruned weights, so it is drawn in the one pruned colour, like a
 # pruned weight anywhere else.
 
@@ -60,14 +65,11 @@ def background_rgb(spec: ColormapSpec) -> tuple[int, int, int]:
     return colour.red(), colour.green(), colour.blue()
 
 
-def prepare_layer(name: str, matrix: np.ndarray, spec: ColormapSpec = DIVERGING) -> TileLayer:
-    """``matrix`` is the (784, units) original kernel."""
+def prepare_layer(name: str, matrix: np.ndarray, level: float, spec: ColormapSpec = DIVERGING) -> TileLayer:
+    """``matrix`` is the (784, units) original kernel, ``level`` its colours' +-level (weight_level)."""
     weights = np.asarray(matrix, dtype=np.float32)
-    saturation = float(np.percentile(np.abs(weights), SATURATION_PERCENTILE)) or 1.0
-    scaled = np.clip(weights.T / saturation, -1.0, 1.0)  # (units, 784)
-    index = np.round((scaled + 1.0) * 127.5).astype(np.uint8)
-    colours = spec.lut()[index].reshape(-1, SIDE, SIDE, 3)
-    return TileLayer(name, weights, unit_norms(weights), saturation, colours)
+    colours = spec.indexed_lut()[colour_indices(weights.T, level)].reshape(-1, SIDE, SIDE, 3)
+    return TileLayer(name, weights, unit_norms(weights), level, colours)
 
 
 def tile_grid(tiles: np.ndarray, columns: int, gap_colour=(255, 255, 255)) -> np.ndarray:
@@ -220,7 +222,8 @@ class UnitTileGrid(QtWidgets.QWidget):
             return
         if self._prepared is None or self._prepared.name != self._layer_name:
             layer = opened.layers[0]
-            self._prepared = prepare_layer(layer.name, layer.as_matrix(layer.original), self.spec)
+            self._prepared = prepare_layer(layer.name, layer.as_matrix(layer.original),
+                                           weight_level(opened, layer.name), self.spec)
 
     def _order(self, prepared: TileLayer) -> np.ndarray:
         key = self.order_box.currentData()

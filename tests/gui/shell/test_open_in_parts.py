@@ -14,9 +14,9 @@ from PySide6.QtWidgets import QHeaderView
 from prune_viz.gui.shell.opening import open_for_window
 from prune_viz.gui.views.colours import (
     DIVERGING,
+    colour_indices,
     kept_colours,
     layer_level,
-    lut_indices,
 )
 from prune_viz.gui.views.heatmap_data import (
     THUMBNAIL_PIXELS,
@@ -91,7 +91,7 @@ def test_thumbnails_drawn_from_kept_colours_match_the_matrix_drawn_afresh(qtbot,
             assert np.isnan(fresh).any() == (name in window.session.config.included)  # the output layer is not
             kept_cells = np.isfinite(fresh)
             assert np.array_equal(kept_colours(picture.thumbnail_indices, kept_cells, DIVERGING),
-                                  kept_colours(lut_indices(fresh, picture.level), kept_cells, DIVERGING))
+                                  kept_colours(colour_indices(fresh, picture.level), kept_cells, DIVERGING))
 
 
 def test_a_k_step_keeps_the_unit_strips_of_the_selected_layer(qtbot, window):

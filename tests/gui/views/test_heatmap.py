@@ -12,7 +12,6 @@ from prune_viz.gui.views.colours import (
     indexed_rgb,
     kept_colours,
     layer_level,
-    lut_indices,
     symmetric_level,
 )
 from prune_viz.gui.views.heatmap_data import display_matrix, strides
@@ -43,13 +42,13 @@ def _channels(rgb32: np.ndarray) -> np.ndarray:
 def test_pruned_colour_is_never_a_live_weight_colour():
     matrix = np.linspace(-1, 1, 101, dtype=np.float32).reshape(1, -1)
     for spec in COLORMAPS.values():
-        rgba = _channels(kept_colours(lut_indices(matrix, 1.0), None, spec))
+        rgba = _channels(kept_colours(colour_indices(matrix, 1.0), None, spec))
         assert np.all(rgba[..., 3] == 255)  # opaque
         live = rgba[..., :3].reshape(-1, 3).astype(int)
         distance = np.abs(live - np.array(spec.pruned)).sum(axis=1)
         assert distance.min() > 60, spec.key  # clearly apart from the nearest live colour
         nan = np.array([[np.nan]], dtype=np.float32)
-        pruned = _channels(kept_colours(lut_indices(nan, 1.0), np.isfinite(nan), spec))
+        pruned = _channels(kept_colours(colour_indices(nan, 1.0), np.isfinite(nan), spec))
         assert tuple(pruned[0, 0]) == (*spec.pruned, 255)
         # symmetric around zero: w and -w sit at mirrored ends of the map
         np.testing.assert_array_equal(live[0], spec.lut()[0])

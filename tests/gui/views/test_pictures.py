@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import shiboken6
+from gui_helpers import tile_pixels
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFont
 
@@ -153,13 +154,6 @@ def test_histogram_log_counts_and_unselected_layer(qtbot, session):
 
 
 # -- UnitTileGrid ------------------------------------------------------------------------------
-
-def tile_pixels(widget: UnitTileGrid, slot: int) -> np.ndarray:
-    columns = int(np.ceil(np.sqrt(len(widget.shown_units))))
-    row, column = divmod(slot, columns)
-    y, x = row * (SIDE + GAP), column * (SIDE + GAP)
-    return widget.image.image[y : y + SIDE, x : x + SIDE]
-
 
 def test_greyed_tiles_are_the_pruned_units(qtbot, session):
     widget = UnitTileGrid(session)
