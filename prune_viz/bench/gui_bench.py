@@ -470,7 +470,7 @@ app.exec()
 def bare_window_script() -> str:
     import inspect
 
-    from prune_viz.gui import app as gui_app
+    from prune_viz.gui.shell import app as gui_app
     from prune_viz.gui.shell.arrangement import DEFAULT_SIZE
 
     width, height = DEFAULT_SIZE
