@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
 
 from prune_viz.gui.experiments.draw import DrawPanel
 from prune_viz.gui.experiments.flips import FlipGallery
+from prune_viz.gui.features import Dock, Menu
 from prune_viz.gui.workers import Job
 
 PANELS = ("draw", "flips")
@@ -34,7 +34,7 @@ class Lab:
         if name not in PANELS:
             raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {name!r}")
         window = self.window
-        dock = window.experiments_dock
+        dock = window.features.docks[Dock.EXPERIMENTS]
         was_hidden = dock.isHidden()
         dock.show()
         dock.raise_()
@@ -43,7 +43,7 @@ class Lab:
             window.resizeDocks([dock], [int(window.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
 
     def is_showing(self, name: str) -> bool:
-        dock = self.window.experiments_dock
+        dock = self.window.features.docks[Dock.EXPERIMENTS]
         return dock.isVisible() and self.window.experiments.currentWidget() is (self.draw if name == "draw"
                                                                                  else self.flips)
 
@@ -76,37 +76,26 @@ class Lab:
 
 
 def install_lab(window) -> Lab:
-    """Add the two panels as Experiments tabs, their menu entries and the image routes; returns them."""
+    """Add the two panels as Experiments tabs, their menu entries and the image routes, through the
+    window's feature registry (after the experiments dock); returns them."""
+    features = window.features
     draw = DrawPanel(window.session, window.jobs)
     flips = FlipGallery(window.session, window.jobs)
     window.experiments.addTab(draw, "Draw a digit")
     window.experiments.addTab(flips, "Which digits break first")
     lab = Lab(window, draw, flips)
-    window.draw_panel = draw  # lessons save and restore its strokes
+    features.drawing = draw  # lessons save and restore its strokes
     for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
-        window.register_panel(name, lambda on, n=name: lab.show_panel(n) if on else None,
-                              lambda n=name: lab.is_showing(n))
+        features.register_panel(name, lambda on, n=name: lab.show_panel(n) if on else None,
+                                lambda n=name: lab.is_showing(n))
     flips.image_chosen.connect(lab.send_to_pad)
     window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
 
-    menu = next((a.menu() for a in window.menuBar().actions() if a.text().replace("&", "") == "Experiments"), None)
-    if menu is not None:
-        # after the experiments, before the separator that precedes "Show the experiments panel"
-        first = next((a for a in menu.actions() if a.isSeparator()), None)
-        entries = [
-            ("&Draw a digit", "Ctrl+D", "Draw on a pad and see what the unpruned and the pruned model make of it",
-             lambda: lab.show_panel("draw")),
-            ("Which digits &break first", "Ctrl+B", "Each test image's breaking k, for the current method and scope",
-             lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None)),
-        ]
-        entries_start = None
-        for text, shortcut, tip, slot in entries:
-            action = QAction(text, window)
-            action.setShortcut(QKeySequence(shortcut))
-            action.setStatusTip(tip)
-            action.triggered.connect(slot)
-            entries_start = entries_start or action
-            menu.insertAction(first, action)
-            window.addAction(action)  # shortcuts work whichever dock has focus
-        menu.insertSeparator(entries_start)
+    features.add_separator(Menu.EXPERIMENTS)  # after the experiments, before the panel's own entries
+    features.add_action(Menu.EXPERIMENTS, "&Draw a digit", lambda: lab.show_panel("draw"), "Ctrl+D",
+                        "Draw on a pad and see what the unpruned and the pruned model make of it")
+    features.add_action(
+        Menu.EXPERIMENTS, "Which digits &break first",
+        lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
+        "Ctrl+B", "Each test image's breaking k, for the current method and scope")
     return lab

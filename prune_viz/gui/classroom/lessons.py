@@ -3,14 +3,12 @@
 Step mode walks the lesson's k list: each step sets its k (the slider moves and the
 heatmaps prune live), evaluates in the background as usual, and keeps every accuracy
 on screen hidden until the presenter presses Space (predict, then reveal). The lesson
-names its panels; the window keeps a registry of them (name -> PanelHandle) that any
-panel can join with ``window.register_panel``.
+names its panels; the window's feature registry keeps them (name -> PanelHandle), and any
+panel can join with ``window.features.register_panel``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
@@ -37,6 +35,7 @@ from prune_viz.core.lesson import (
     relative_reference,
     save_lesson,
 )
+from prune_viz.gui.features import Action, Dock, Menu
 from prune_viz.gui.views.pictures import bind
 
 LESSON_FILTER = f"prune-viz lessons (*{SUFFIX});;All files (*)"
@@ -45,14 +44,6 @@ BACK_KEYS = ("Left", "PgUp")
 LEAVE_KEYS = ("Esc",)
 HIDDEN_ANSWER = "?"
 BAR_COLOUR = "#fff4d6"  # a pale yellow that says "presenting", apart from the panels
-
-
-@dataclass(frozen=True)
-class PanelHandle:
-    """How a lesson shows or hides one of the window's panels, and asks whether it is shown."""
-
-    show: Callable[[bool], None]
-    is_shown: Callable[[], bool]
 
 
 class StepBar(QFrame):
@@ -177,7 +168,7 @@ class LessonController(QObject):
         try:
             lesson = read_lesson(path)
         except LessonError as exc:
-            self.window._show_error(exc, f"open {Path(path).name}", f"Lesson: {path}")
+            self.window.features.report_error(exc, f"open {Path(path).name}", f"Lesson: {path}")
             self.window.open_failed.emit(exc)
             return None
         self.leave()
@@ -194,10 +185,10 @@ class LessonController(QObject):
 
     def _show_lesson(self, path: str, lesson: Lesson, warning: str | None) -> None:
         self.lesson_path, self.title, self.steps = path, lesson.title, list(lesson.steps)
-        for name, handle in self.window.panels.items():
+        for name, handle in self.window.features.panels.items():
             handle.show(name in lesson.panels)
-        draw = getattr(self.window, "draw_panel", None)
-        if lesson.drawings and hasattr(draw, "set_strokes"):
+        draw = self.window.features.drawing
+        if lesson.drawings and draw is not None:
             draw.set_strokes(lesson.drawings[0])
         name = Path(path).name
         self.window.setWindowTitle(f"{lesson.title or name} - {self.window.windowTitle()}")
@@ -214,15 +205,15 @@ class LessonController(QObject):
             raise LessonError("Open a model before saving a lesson.")
         config, model = self.session.config, self.window.model_path
         order = [layer.name for layer in self.session.model.layers]
-        draw = getattr(self.window, "draw_panel", None)
-        strokes = draw.strokes() if hasattr(draw, "strokes") else []
+        draw = self.window.features.drawing
+        strokes = draw.strokes() if draw is not None else []
         data = self.session.data_path
         return Lesson(
             model=relative_reference(model, path), model_sha256=model_sha256(model),
             method=config.method, k=config.k, scope=config.scope,
             included=[name for name in order if name in config.included],
             data=relative_reference(data, path) if data else None, preprocessing=self.session.preprocessing,
-            panels=[name for name, handle in self.window.panels.items() if handle.is_shown()],
+            panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],
             drawings=[[[list(map(float, point)) for point in stroke] for stroke in strokes]] if strokes else [],
             steps=list(self.steps), title=self.title)
 
@@ -232,7 +223,7 @@ class LessonController(QObject):
         try:
             save_lesson(self.capture(path), path, force=force, protect=(opened,) if opened is not None else ())
         except (LessonError, WriteRefused, OSError) as exc:
-            self.window._show_error(exc, f"save the lesson {Path(path).name}")
+            self.window.features.report_error(exc, f"save the lesson {Path(path).name}", "")
             return False
         self.window.statusBar().showMessage(f"Saved the lesson {path}.", 6000)
         return True
@@ -389,40 +380,24 @@ class LessonController(QObject):
 
 
 def install_lessons(window) -> LessonController:
-    """Add lesson saving, the example lesson and step mode to a MainWindow; returns the controller."""
+    """Add lesson saving, the example lesson and step mode to a MainWindow, through its feature
+    registry; returns the controller."""
     from prune_viz.assets import asset
 
+    features = window.features
     lessons = LessonController(window)
-    window.lessons = lessons
-    experiments = getattr(window, "experiments_dock", None)
+    experiments = features.docks.get(Dock.EXPERIMENTS)
     if experiments is not None:
-        window.register_panel("experiments", experiments.setVisible, experiments.isVisible)
+        features.register_panel("experiments", experiments.setVisible, experiments.isVisible)
 
-    menus = {a.text().replace("&", ""): a for a in window.menuBar().actions()}
-    file_menu = menus["File"].menu()
-    before = next((a for a in file_menu.actions() if a.text().replace("&", "").startswith("Save window")), None)
-    save = QAction("Save &lesson...", window)
-    save.setShortcut(QKeySequence("Ctrl+S"))
-    save.setStatusTip("Save the model, pruning, data, panels and steps as a .pvlesson to open in class")
-    save.triggered.connect(lessons.choose_and_save)
+    features.add_action(Menu.FILE, "Save &lesson...", lessons.choose_and_save, "Ctrl+S",
+                        "Save the model, pruning, data, panels and steps as a .pvlesson to open in class",
+                        key=Action.SAVE_LESSON)
     example = asset(f"lessons/first-pruning-class{SUFFIX}")
-    actions = [save]
     if example is not None:
-        open_example = QAction("Open the &example lesson", window)
-        open_example.setStatusTip("A first class on pruning, with the demo model")
-        open_example.triggered.connect(lambda: window.open_path(str(example)))
-        actions.append(open_example)
-    for action in actions:
-        file_menu.insertAction(before, action)
-        window.addAction(action)
-    file_menu.insertSeparator(before)
-
-    view = menus["View"].menu()
-    steps = QAction("Lesson &steps (predict, then reveal)", window)
-    steps.setShortcut(QKeySequence("Ctrl+L"))
-    steps.setStatusTip("Walk through the open lesson's k steps; Space reveals each accuracy")
-    steps.triggered.connect(lessons.toggle)
-    view.insertAction(view.actions()[1] if len(view.actions()) > 1 else None, steps)
-    window.addAction(steps)
-    window.lesson_steps_action = steps
+        features.add_action(Menu.FILE, "Open the &example lesson", lambda: window.open_path(str(example)),
+                            tip="A first class on pruning, with the demo model")
+    features.add_separator(Menu.FILE)
+    features.add_action(Menu.VIEW, "Lesson &steps (predict, then reveal)", lessons.toggle, "Ctrl+L",
+                        "Walk through the open lesson's k steps; Space reveals each accuracy", key=Action.LESSON_STEPS)
     return lessons

@@ -35,9 +35,10 @@ from PySide6.QtWidgets import (
 from prune_viz.core.session import Session
 from prune_viz.gui import remembered
 from prune_viz.gui.classroom.lab import install_lab
-from prune_viz.gui.classroom.lessons import PanelHandle, install_lessons
+from prune_viz.gui.classroom.lessons import install_lessons
 from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.dock import install_experiments
+from prune_viz.gui.features import WindowFeatures
 from prune_viz.gui.panels.controls import LayerList, PruningControls
 from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
 from prune_viz.gui.panels.warm_up import SliderWarmUp
@@ -79,7 +80,8 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.pending_config: dict = {}  # applied once the model being opened is ready
         self.last_error_box: QMessageBox | None = None
         self.model_path: str | None = None
-        self.panels: dict[str, PanelHandle] = {}  # panels a lesson can show by name: register_panel
+        # menus, docks, actions and panels by key, for the features installed below (experiments, lab, lessons)
+        self.features = WindowFeatures(self, self.report_error)
         self._base_font = QFont(self.font())
         self._app_font = QFont(QApplication.font())
         self._tooltip_font = QFont(QToolTip.font())
@@ -201,11 +203,6 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         name = Path(self.model_path).name if opened is not None and self.model_path else None
         self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
 
-    # -- panels a lesson can show ------------------------------------------------------------------
-    def register_panel(self, name: str, show, is_shown) -> None:
-        """Let lessons show or hide a panel by ``name``: ``show(bool)``, ``is_shown() -> bool``."""
-        self.panels[name] = PanelHandle(show, is_shown)
-
     # -- data, pruning, view ---------------------------------------------------------------------
     def set_data_path(self, path: str) -> None:
         self.controller.cancel()
@@ -297,7 +294,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
 
     def _on_evaluation_failed(self, exc: BaseException) -> None:
         data = self.session.data_path or "default MNIST location"
-        self._show_error(exc, "evaluate the model",
+        self.report_error(exc, "evaluate the model",
                          f"Test data: {data}; input scaling: {self.session.preprocessing}")
 
     def _on_evaluation_shown(self, value) -> None:
@@ -305,7 +302,8 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.statusBar().showMessage(
             f"Accuracy {record.result.accuracy * 100:.2f}% for {record.config.describe()}.", 8000)
 
-    def _show_error(self, exc: BaseException, doing: str, context: str = "") -> None:
+    def report_error(self, exc: BaseException, doing: str, context: str = "") -> None:
+        """One error dialog (kept in ``last_error_box``): what failed while ``doing`` what, and where."""
         self.last_error_box = show_error(self, exc, doing, context)
 
     # -- screenshots, help, closing --------------------------------------------------------------

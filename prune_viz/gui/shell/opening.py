@@ -149,7 +149,7 @@ class ModelOpening:
 
     def _on_open_failed(self, path: str, exc: BaseException) -> None:
         self.statusBar().showMessage(f"Could not open {Path(path).name}.", 8000)
-        self._show_error(exc, f"open {Path(path).name}", f"Model: {Path(path).expanduser().resolve()}")
+        self.report_error(exc, f"open {Path(path).name}", f"Model: {Path(path).expanduser().resolve()}")
         self.open_failed.emit(exc)
 
     def _refresh_recent(self, paths: list[str] | None = None) -> None:

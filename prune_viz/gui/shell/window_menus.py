@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
+from prune_viz.gui.features import Menu
 from prune_viz.gui.shell.arrangement import ENLARGEABLE
 from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
 
@@ -11,7 +12,9 @@ EVALUATE_ACTION_TIP = "Accuracy of the current pruning on the MNIST test set"
 
 
 class WindowMenus:
-    """MainWindow's menu bar: File, Pruning, View and Help (a mixin: the actions call the window)."""
+    """MainWindow's menu bar: File, Pruning, View and Help (a mixin: the actions call the window).
+    The menus go into the window's feature registry (``self.features``), with the places where the
+    features' entries go: File's above "Save window image", View's after "Presenter mode"."""
 
     def _action(self, menu, text: str, slot, shortcut=None, checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -36,7 +39,7 @@ class WindowMenus:
         self._action(file, "Test data: IDX &folder...", self.evaluation.choose_idx_folder)
         self._action(file, "Test data: .&npz file...", self.evaluation.choose_npz)
         file.addSeparator()
-        self._action(file, "Save window &image...", self.choose_screenshot_path, "Ctrl+Shift+S")
+        save_image = self._action(file, "Save window &image...", self.choose_screenshot_path, "Ctrl+Shift+S")
         file.addSeparator()
         self._action(file, "&Quit", self.quit, QKeySequence.StandardKey.Quit)
 
@@ -94,3 +97,5 @@ class WindowMenus:
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About prune-viz", self.show_about)
         self._sync_config_actions(self.session.config)
+        self.features.menus.update({Menu.FILE: file, Menu.PRUNING: prune, Menu.VIEW: view, Menu.HELP: help_menu})
+        self.features.entries_before.update({Menu.FILE: save_image, Menu.VIEW: self.contrast_action})

@@ -19,6 +19,7 @@ from prune_viz.core.lesson import (
     save_lesson,
 )
 from prune_viz.core.pruning import PruningConfig
+from prune_viz.gui.features import Dock
 from prune_viz.gui.shell.main_window import MainWindow
 
 
@@ -43,8 +44,8 @@ def make_window(make_window):
     def make(draw: FakeDrawPanel | None = None) -> MainWindow:
         window = make_window()
         if draw is not None:
-            window.draw_panel = draw
-            window.register_panel("draw", lambda on: setattr(draw, "visible", on), lambda: draw.visible)
+            window.features.drawing = draw
+            window.features.register_panel("draw", lambda on: setattr(draw, "visible", on), lambda: draw.visible)
         return window
 
     return make
@@ -63,8 +64,8 @@ def test_a_saved_lesson_reopens_in_the_same_state(qtbot, make_window, opened_mlp
     window.set_opened_model(str(trained_mlp_path), opened_mlp)
     window.session.configure(method="unit", k=35.0, scope="global", included=["hidden1"])
     window.session.set_data(preprocessing="scale")
-    window.panels["draw"].show(True)
-    window.experiments_dock.show()
+    window.features.panels["draw"].show(True)
+    window.features.docks[Dock.EXPERIMENTS].show()
     window.lessons.steps = [LessonStep(20, "guess first"), LessonStep(60, "now whole units", "unit")]
     path = tmp_path / "saved.pvlesson"
     assert window.lessons.save(path)
@@ -73,15 +74,15 @@ def test_a_saved_lesson_reopens_in_the_same_state(qtbot, make_window, opened_mlp
     assert set(saved.panels) == {"experiments", "draw"}
 
     again = make_window(FakeDrawPanel())
-    again.experiments_dock.hide()
+    again.features.docks[Dock.EXPERIMENTS].hide()
     _open(qtbot, again, path)
     session = again.session
     assert session.config == PruningConfig("unit", 35.0, "global", frozenset({"hidden1"}))
     assert Path(session.data_path).resolve() == Path(window.session.data_path).resolve()  # the same folder
     assert session.preprocessing == "scale"
     assert again.evaluation.preprocess.currentData() == "scale"
-    assert again.draw_panel.visible and again.experiments_dock.isVisible()
-    assert again.draw_panel.strokes() == strokes
+    assert again.features.drawing.visible and again.features.docks[Dock.EXPERIMENTS].isVisible()
+    assert again.features.drawing.strokes() == strokes
     assert again.lessons.steps == window.lessons.steps
     assert again.lessons.last_warning is None
     assert again.controls.slider.value() == 35 and again.controls.unit_radio.isChecked()

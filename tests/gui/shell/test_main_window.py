@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session
+from prune_viz.gui.features import Dock
 from prune_viz.gui.shell.main_window import MainWindow
 from prune_viz.gui.views.colours import PRUNED_RGB
 
@@ -496,8 +497,8 @@ def test_the_gui_thread_never_takes_the_tensorflow_lock(qtbot, make_window, trai
     window.controls.slider.setValue(40)
     _evaluate_and_wait(qtbot, window)
     size_speed = window.experiments.size_speed
-    window.experiments_dock.show()
-    window.experiments_dock.raise_()
+    window.features.docks[Dock.EXPERIMENTS].show()
+    window.features.docks[Dock.EXPERIMENTS].raise_()
     window.experiments.setCurrentWidget(size_speed)
     with qtbot.waitSignal(size_speed.strip.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
         size_speed.run()
@@ -508,8 +509,8 @@ def test_the_gui_thread_never_takes_the_tensorflow_lock(qtbot, make_window, trai
 
 def test_a_measurement_says_why_it_is_stale(qtbot, window):
     size_speed = window.experiments.size_speed
-    window.experiments_dock.show()
-    window.experiments_dock.raise_()
+    window.features.docks[Dock.EXPERIMENTS].show()
+    window.features.docks[Dock.EXPERIMENTS].raise_()
     window.experiments.setCurrentWidget(size_speed)
     with qtbot.waitSignal(size_speed.strip.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
         size_speed.run()

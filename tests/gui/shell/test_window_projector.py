@@ -8,13 +8,13 @@ why they are disabled. Offscreen, on the small trained MLP, each window with its
 from __future__ import annotations
 
 import numpy as np
-import pyqtgraph as pg
 import pytest
 from gui_helpers import WAIT_MS
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
 
+from prune_viz.gui.features import Action, Dock
 from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST, PRUNED, PRUNED_RGB
 from prune_viz.gui.views.heatmap_data import THUMBNAIL_PIXELS
 from prune_viz.gui.views.pictures import PRUNED_LEGEND, READABLE_POINTS
@@ -95,7 +95,7 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
         from prune_viz.gui.experiments.flips import FlipGallery
 
         gallery, compare = window.findChild(FlipGallery), window.findChild(ComparePanel)
-        for widget in (window.draw_panel.plot_widget, gallery.histogram_widget, gallery.curves_widget):
+        for widget in (window.lab.draw.plot_widget, gallery.histogram_widget, gallery.curves_widget):
             assert widget.backgroundBrush().color().name() == background
         assert compare.view_a.spec is spec and compare.view_difference.spec is spec
     assert PRUNED == "#%02x%02x%02x" % PRUNED_RGB
@@ -202,7 +202,7 @@ def test_the_hover_line_follows_the_mask_when_the_method_changes(qtbot, window):
 
 
 def test_disabled_actions_carry_their_reason(qtbot, window, small_cnn_savedmodel):
-    export, compact = window.export_action, window.export_compact_action
+    export, compact = window.features.actions[Action.EXPORT], window.features.actions[Action.EXPORT_COMPACT]
     window.session.configure(method="weight")
     assert export.isEnabled() and not compact.isEnabled()
     assert "unit pruning" in compact.toolTip()
@@ -228,7 +228,7 @@ def test_presenter_mode_and_high_contrast_are_remembered(qtbot, make_window):
 
 def test_experiments_open_without_starting_a_job_and_keep_the_heatmap(qtbot, window):
     qtbot.keyClick(window, Qt.Key.Key_R, Qt.KeyboardModifier.ControlModifier)
-    assert window.experiments_dock.isVisible()
+    assert window.features.docks[Dock.EXPERIMENTS].isVisible()
     assert not window.experiments.sweep.strip.busy and window.jobs.current is None
     view = window.heatmaps.view.canvas
     assert view.width() >= 300 and view.height() >= 200

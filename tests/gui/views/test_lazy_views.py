@@ -13,6 +13,7 @@ from PySide6.QtGui import QGuiApplication, QRegion
 
 from prune_viz.core import tasks
 from prune_viz.core.pruning import count_to_prune
+from prune_viz.gui.features import Action
 from prune_viz.gui.views.histogram import WeightHistogram
 from prune_viz.gui.views.tiles import UnitTileGrid
 
@@ -164,7 +165,7 @@ def test_the_export_actions_are_judged_again_only_when_the_model_or_method_chang
     original = export.compaction_problem
     monkeypatch.setattr(export, "compaction_problem", lambda opened, method: judged.append(method)
                         or original(opened, method))
-    compact = window.export_compact_action
+    compact = window.features.actions[Action.EXPORT_COMPACT]
     for k in (10, 40, 70):
         window.controls.slider.setValue(k)
     assert judged == []  # k changes nothing an export depends on
