@@ -35,8 +35,8 @@ from prune_viz.core.lesson import (
     relative_reference,
     save_lesson,
 )
+from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Action, Dock, Menu
-from prune_viz.gui.views.pictures import bind
 
 LESSON_FILTER = f"prune-viz lessons (*{SUFFIX});;All files (*)"
 REVEAL_KEYS = ("Space", "Right", "PgDown")  # PgDown/PgUp: what presentation clickers send

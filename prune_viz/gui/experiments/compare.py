@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     COMPARE_KIND,
     JobStrip,
@@ -53,7 +54,6 @@ from prune_viz.gui.views.colours import (
 from prune_viz.gui.views.heatmap import MatrixView
 from prune_viz.gui.views.heatmap_data import display_limit, strides
 from prune_viz.gui.views.pictures import (
-    bind,
     new_plot_widget,
     outside_legend,
     point_size,

@@ -29,9 +29,9 @@ from PySide6.QtWidgets import (
 from prune_viz.core.drawing import FIELD, PEN_WIDTH, digit_from_strokes
 from prune_viz.core.flips import scan_image
 from prune_viz.core.pruning import PruningConfig
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import KEPT, LIGHT, MUTED, Theme
 from prune_viz.gui.views.pictures import (
-    bind,
     caption_label,
     is_font_change,
     new_plot_widget,

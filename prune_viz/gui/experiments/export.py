@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     EXPORT_KIND,
     KERAS_FILTER,
@@ -18,7 +19,6 @@ from prune_viz.gui.experiments.base import (
     show_experiment_error,
     write_outcome,
 )
-from prune_viz.gui.views.pictures import bind
 from prune_viz.gui.workers import Job, JobQueue
 
 

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     FINETUNE_KIND,
     KERAS_FILTER,
@@ -34,7 +35,6 @@ from prune_viz.gui.experiments.base import (
     write_outcome,
 )
 from prune_viz.gui.views.colours import MUTED
-from prune_viz.gui.views.pictures import bind
 
 DEFAULT_EPOCHS = 3
 # the arrows step along 1-2-5 per decade; any value in range can be typed

@@ -25,12 +25,12 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.flips import run_flip_scan
 from prune_viz.core.session import CONFIG_FIELDS
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import JobStrip
 from prune_viz.gui.experiments.draw import image_pixmap
 from prune_viz.gui.views.colours import FOREGROUND, KEPT, LIGHT, MUTED, Theme
 from prune_viz.gui.views.confusion import ConfusionMatrix
 from prune_viz.gui.views.pictures import (
-    bind,
     caption_label,
     is_font_change,
     new_plot_widget,

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     SIZE_SPEED_KIND,
     JobStrip,
@@ -27,7 +28,6 @@ from prune_viz.gui.experiments.base import (
     text_item,
 )
 from prune_viz.gui.views.colours import MUTED
-from prune_viz.gui.views.pictures import bind
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
 WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     SENSITIVITY_KIND,
     SWEEP_KIND,
@@ -40,7 +41,6 @@ from prune_viz.gui.experiments.base import (
 from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.views.colours import LIGHT, MUTED, Theme, qualitative_style
 from prune_viz.gui.views.pictures import (
-    bind,
     fit_legend_columns,
     is_font_change,
     new_plot_widget,

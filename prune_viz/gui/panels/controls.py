@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.pictures import SteadyCaption
 
 CRITERION_LABELS = {
@@ -140,9 +141,9 @@ class PruningControls(QGroupBox):
             lambda _index: self.session.model is not None
             and self.session.configure(unit_mode=self.unit_mode_combo.currentData()))
         self.reset_button.clicked.connect(self.session.reset)
-        session.config_changed.connect(self._show_config)
-        session.pruning_changed.connect(self._show_result)
-        session.model_changed.connect(self._on_model_changed)
+        bind(self, session.config_changed, self._show_config)
+        bind(self, session.pruning_changed, self._show_result)
+        bind(self, session.model_changed, self._on_model_changed)
         self._show_config(session.config)
         self.setEnabled(session.model is not None)
         if session.result is not None:
@@ -265,9 +266,9 @@ class LayerList(QTreeWidget):
         self._widest: dict[int, int] = {}  # pixels of the widest text each stats column has shown
         self.itemChanged.connect(self._on_item_changed)
         self.currentItemChanged.connect(self._on_current_changed)
-        session.model_changed.connect(self._on_model_changed)
-        session.config_changed.connect(self._show_included)
-        session.pruning_changed.connect(self._show_result)
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.config_changed, self._show_included)
+        bind(self, session.pruning_changed, self._show_result)
         self._on_model_changed(session.model)
 
     def _on_model_changed(self, opened) -> None:

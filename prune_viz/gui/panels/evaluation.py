@@ -29,6 +29,7 @@ from superqt import QElidingLabel
 from superqt.utils import qdebounced
 
 from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
+from prune_viz.gui.binding import bind
 from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
@@ -57,9 +58,9 @@ class EvaluationController(QObject):
         self.running: Job | None = None
         self.auto = False
         self.request_soon = qdebounced(self.request, timeout=AUTO_EVALUATE_DELAY_MS, parent=self)
-        session.config_changed.connect(self._on_config_changed)
-        session.model_changed.connect(self._on_model_changed)
-        session.data_changed.connect(self._on_data_changed)
+        bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.data_changed, self._on_data_changed)
         jobs.started.connect(self._on_job_started)
 
     def request(self) -> Job | None:
@@ -261,9 +262,9 @@ class EvaluationPanel(QGroupBox):
         controller.busy_changed.connect(self._on_busy)
         controller.progressed.connect(self._on_progress)
         controller.shown.connect(self._on_shown)
-        session.config_changed.connect(self._refresh_stale)
-        session.data_changed.connect(self._on_data_changed)
-        session.model_changed.connect(self._on_model_changed)
+        bind(self, session.config_changed, self._refresh_stale)
+        bind(self, session.data_changed, self._on_data_changed)
+        bind(self, session.model_changed, self._on_model_changed)
         self._on_busy(False)
         self._on_data_changed()
         self._on_model_changed(session.model)

@@ -17,6 +17,7 @@ from superqt.utils import qdebounced
 
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import Session
+from prune_viz.gui.binding import bind
 from prune_viz.gui.workers import Job
 
 WARM_UP_KIND = "slider warm-up"
@@ -40,8 +41,8 @@ class SliderWarmUp(QObject):
         self._wanted_k: float | None = None  # the k the slider asks for while a step job runs
         self._k_before_step = 0.0  # the session's k when the step jobs began: another k set since wins
         self._start_soon = qdebounced(self.start, timeout=WARM_UP_DELAY_MS, parent=self)
-        session.model_changed.connect(self._settings_changed)
-        session.config_changed.connect(self._settings_changed)
+        bind(self, session.model_changed, self._settings_changed)
+        bind(self, session.config_changed, self._settings_changed)
         self._settings_changed()  # a session may come with a model already
 
     @property

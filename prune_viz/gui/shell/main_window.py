@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.session import Session
 from prune_viz.gui import remembered
+from prune_viz.gui.binding import bind
 from prune_viz.gui.classroom.lab import install_lab
 from prune_viz.gui.classroom.lessons import install_lessons
 from prune_viz.gui.errors import show_error
@@ -122,7 +123,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.controller.shown.connect(self._on_evaluation_shown)
         self.jobs.started.connect(self._on_job_started)
         self.controls.taylor_requested.connect(self.compute_taylor_scores)
-        self.session.model_changed.connect(self._on_model_changed)
+        bind(self, self.session.model_changed, self._on_model_changed)
 
         self.experiments = install_experiments(self)  # Experiments dock and menu, File > Export
         self.lessons = install_lessons(self)  # File > Save lesson, opening .pvlesson files, step mode
@@ -147,7 +148,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.layer_tabs = QTabWidget()
         self.layer_tabs.setDocumentMode(True)  # no pane: the pages sit on the window's background
         self.layer_tabs.addTab(self.histogram, "|w| histogram")
-        self.session.config_changed.connect(self._name_histogram_tab)
+        bind(self, self.session.config_changed, self._name_histogram_tab)
         self.layer_tabs.addTab(self.tiles, "Unit tiles")
         selected = QDockWidget("Selected layer", self)
         selected.setObjectName("selected")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Menu
 from prune_viz.gui.shell.arrangement import ENLARGEABLE
 from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
@@ -72,7 +73,7 @@ class WindowMenus:
         self.auto_action = self._action(prune, "&Auto-evaluate while dragging",
                                          self.evaluation.auto_check.setChecked, "Ctrl+Shift+E", checkable=True)
         self.evaluation.auto_check.toggled.connect(self.auto_action.setChecked)
-        self.session.config_changed.connect(self._sync_config_actions)
+        bind(self, self.session.config_changed, self._sync_config_actions)
 
         view = menus.addMenu("&View")
         self.presenter_action = self._action(view, "&Presenter mode (large text)", self.set_presenter_mode,

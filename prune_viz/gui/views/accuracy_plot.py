@@ -18,10 +18,10 @@ from prune_viz.core.reference import (
     is_seed_mlp,
     reference_curves,
 )
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import LIGHT, SERIES_STYLE, Theme
 from prune_viz.gui.views.pictures import (
     WhenVisible,
-    bind,
     caption_label,
     fit_legend_columns,
     is_font_change,

@@ -10,11 +10,11 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import LIGHT, Theme
 from prune_viz.gui.views.pictures import (
     READABLE_POINTS,
     STALE_OPACITY,
-    bind,
     caption_label,
     is_font_change,
     new_plot_widget,

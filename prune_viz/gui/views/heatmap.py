@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
     LEVEL_PERCENTILE,
@@ -374,8 +375,8 @@ class LayerHeatmaps(QWidget):
         self.strip.layer_clicked.connect(self.set_layer)
         self.strip.scrolled.connect(self._draw_thumbnails_in_view)
         self._when_visible = WhenVisible(self, self._show_selected)
-        session.model_changed.connect(self._on_model_changed)
-        session.pruning_changed.connect(self._on_pruning_changed)
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.pruning_changed, self._on_pruning_changed)
         self._on_model_changed(session.model)
 
     @property

@@ -17,12 +17,12 @@ from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
 from prune_viz.core.pruning import PruneResult
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import LIGHT, PRUNED, Theme
 from prune_viz.gui.views.pictures import (
     PRUNED_LEGEND,
     SteadyCaption,
     WhenVisible,
-    bind,
     caption_label,
     is_font_change,
     new_plot_widget,

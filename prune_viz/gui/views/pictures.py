@@ -2,13 +2,12 @@
 
 Each widget lives in its own module (histogram, tiles, accuracy_plot,
 confusion); this one holds the look they share (fonts, axes, legends and captions in a style that
-survives a classroom projector; the colours are in colours.py) and the session-binding helper.
+survives a classroom projector; the colours are in colours.py).
 """
 
 from __future__ import annotations
 
 import math
-import weakref
 
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -248,25 +247,6 @@ class SteadyCaption(QtWidgets.QTextEdit):
         if palette.color(QtGui.QPalette.ColorRole.Text) != colour:
             palette.setColor(QtGui.QPalette.ColorRole.Text, colour)
             self.setPalette(palette)
-
-
-def bind(widget: QtWidgets.QWidget, signal, slot) -> None:
-    """Connect a psygnal ``signal`` to ``slot`` for as long as the Qt ``widget`` lives.
-
-    psygnal keeps only weak references to bound methods, but a Qt widget's C++ side can be
-    destroyed while its Python wrapper survives; disconnecting on ``destroyed`` keeps a late
-    emit from touching a deleted widget. The disconnecting closure holds the slot weakly, so
-    it does not keep an unparented widget alive either.
-    """
-    signal.connect(slot)
-    method = weakref.WeakMethod(slot)
-
-    def disconnect(*_args) -> None:
-        alive = method()
-        if alive is not None:
-            signal.disconnect(alive, missing_ok=True)
-
-    widget.destroyed.connect(disconnect)
 
 
 class WhenVisible(QtCore.QObject):

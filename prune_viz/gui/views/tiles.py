@@ -15,6 +15,7 @@ from PySide6 import QtCore, QtWidgets
 
 from prune_viz.core.inputs import EvaluationUnavailable, layout_for
 from prune_viz.core.pruning import PruneResult, unit_norms
+from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
     MUTED,
@@ -25,7 +26,6 @@ from prune_viz.gui.views.colours import (
 from prune_viz.gui.views.pictures import (
     PRUNED_LEGEND,
     WhenVisible,
-    bind,
     caption_label,
     swatch,
 )
