@@ -54,7 +54,7 @@ def _window(settings_dir: Path, data: str | None = None):
     from PySide6.QtWidgets import QApplication
 
     from prune_viz.core.session import Session
-    from prune_viz.gui.main_window import MainWindow
+    from prune_viz.gui.shell.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(["prune-viz-bench"])
     settings = QSettings(str(settings_dir / "bench.ini"), QSettings.Format.IniFormat)
@@ -125,7 +125,7 @@ def heatmap_arrays(heatmaps):
 
 
 def _bare_heatmaps(window) -> BareHeatmaps:
-    from prune_viz.gui.heatmap_qt import THUMBNAIL_PIXELS
+    from prune_viz.gui.views.heatmap_data import THUMBNAIL_PIXELS
 
     heatmaps = window.heatmaps
     return BareHeatmaps(heatmaps.size(), len(heatmaps.strip.thumbnails), THUMBNAIL_PIXELS, heatmaps.spec.lut())
@@ -463,8 +463,8 @@ app.exec()
 def bare_window_script() -> str:
     import inspect
 
-    from prune_viz.gui import app as gui_app
-    from prune_viz.gui.main_window import DEFAULT_SIZE
+    from prune_viz.gui.shell import app as gui_app
+    from prune_viz.gui.shell.arrangement import DEFAULT_SIZE
 
     width, height = DEFAULT_SIZE
     return BARE_WINDOW_SCRIPT.format(process_age=inspect.getsource(gui_app._process_age), width=width, height=height)

@@ -125,7 +125,7 @@ def run(args) -> int:
             write_csv(summary_path(csv_path), [s.as_row() for s in summary], SUMMARY_FIELDS, force=args.force,
                       protect=args.models)
     if plot_path is not None and points:
-        from prune_viz.gui.plots import write_sweep_plot
+        from prune_viz.gui.views.plots import write_sweep_plot
 
         write_sweep_plot(plot_path, summary, per_layer=args.per_layer, title=plot_title(points),
                          force=args.force, protect=args.models)

@@ -1,5 +1,5 @@
 """``prune-viz [MODEL] [options]``, with no subcommand: the window's options, parsed here and handed
-to gui.app.run_app as a WindowOptions (the gui imports no cli).
+to gui.shell.app.run_app as a WindowOptions (the gui imports no cli).
 
 Importing this module imports nothing slow: the parser needs the core's choices (and so NumPy),
 so run_app parses only once its start-up window is painted.
@@ -63,8 +63,8 @@ def options_help() -> str:
 
 
 def window_options(args: argparse.Namespace):
-    """The parsed options as gui.app.WindowOptions (an option it has no field for fails here, at once)."""
-    from prune_viz.gui.app import WindowOptions
+    """The parsed options as gui.shell.app.WindowOptions (an option it has no field for fails here, at once)."""
+    from prune_viz.gui.shell.app import WindowOptions
 
     given = vars(args).copy()
     given["seed"] = given.pop("criterion_seed")  # the subcommands' name for it; the window has one seed
@@ -72,7 +72,7 @@ def window_options(args: argparse.Namespace):
 
 
 def run(argv: list[str]) -> int:
-    from prune_viz.gui.app import run_app
+    from prune_viz.gui.shell.app import run_app
 
     if "-h" in argv or "--help" in argv:
         build_parser().parse_args(argv)  # prints the help and exits, with no window

@@ -14,7 +14,7 @@ from cli_helpers import run
 
 from prune_viz.cli.window import build_parser, window_options
 from prune_viz.core.pruning import PruningConfig
-from prune_viz.gui.app import WindowOptions
+from prune_viz.gui.shell.app import WindowOptions
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 

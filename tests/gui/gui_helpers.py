@@ -11,3 +11,15 @@ def job_threads(timeout_ms: int = WAIT_MS) -> list[str]:
     from prune_viz.gui.workers import running_job_threads
 
     return [thread.name for thread in running_job_threads(timeout_ms / 1000)]
+
+
+def tile_pixels(tiles, slot: int):
+    """The RGB pixels of the ``slot``-th tile a UnitTileGrid draws, read from its image."""
+    import numpy as np
+
+    from prune_viz.gui.views.tiles import GAP, SIDE
+
+    columns = int(np.ceil(np.sqrt(len(tiles.shown_units))))
+    row, column = divmod(slot, columns)
+    y, x = row * (SIDE + GAP), column * (SIDE + GAP)
+    return tiles.image.image[y : y + SIDE, x : x + SIDE]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prune_viz.core.data import MissingData
 from prune_viz.core.errors import UserError
-from prune_viz.gui.errors_qt import error_text
+from prune_viz.gui.errors import error_text
 
 
 def test_missing_data_points_at_the_data_button_not_at_flags():

@@ -14,8 +14,8 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHeaderView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QProgressBar,
@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui import recent_qt
-from prune_viz.gui.errors_qt import show_error
+from prune_viz.gui import remembered
+from prune_viz.gui.errors import show_error
 from prune_viz.gui.workers import Job, JobQueue
 
 EXPORT_KIND = "export"
@@ -44,12 +44,12 @@ KERAS_FILTER = "Keras model (*.keras)"
 def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: str, suffix: str) -> Path | None:
     """A save dialog (which asks before replacing a file) offering ``default_name`` in the last folder
     saved to, else the home folder; adds ``suffix`` if missing and asks again then."""
-    settings = recent_qt.window_settings(parent)
-    start = Path(recent_qt.save_folder(settings)) / Path(default_name).name
+    settings = remembered.window_settings(parent)
+    start = Path(remembered.save_folder(settings)) / Path(default_name).name
     path, _ = QFileDialog.getSaveFileName(parent, title, str(start), name_filter)
     if not path:
         return None
-    recent_qt.remember_save_folder(settings, path)
+    remembered.remember_save_folder(settings, path)
     out = Path(path)
     if out.suffix.lower() != suffix:
         out = out.with_name(out.name + suffix)

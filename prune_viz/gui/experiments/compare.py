@@ -36,13 +36,25 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.errors import UserError
-from prune_viz.gui.experiments.base import COMPARE_KIND, JobStrip, number_item, results_table, text_item
-from prune_viz.gui.heatmap_qt import DIVERGING, HIGH_CONTRAST, MatrixView, display_limit, strides, symmetric_level
-from prune_viz.gui.pictures_qt import (
+from prune_viz.gui.binding import bind
+from prune_viz.gui.experiments.base import (
+    COMPARE_KIND,
+    JobStrip,
+    number_item,
+    results_table,
+    text_item,
+)
+from prune_viz.gui.views.colours import (
+    DIVERGING,
+    HIGH_CONTRAST,
     HIGH_CONTRAST_THEME,
     MUTED,
     Theme,
-    bind,
+    symmetric_level,
+)
+from prune_viz.gui.views.heatmap import MatrixView
+from prune_viz.gui.views.heatmap_data import display_limit, strides
+from prune_viz.gui.views.pictures import (
     new_plot_widget,
     outside_legend,
     point_size,

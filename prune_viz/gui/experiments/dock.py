@@ -4,14 +4,21 @@ and File > Export pruned model; ``install_experiments`` adds them to a MainWindo
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QFrame, QMessageBox, QScrollArea, QTabWidget, QWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFrame,
+    QMessageBox,
+    QScrollArea,
+    QTabWidget,
+    QWidget,
+)
 
 from prune_viz.gui.experiments.compare import ComparePanel
 from prune_viz.gui.experiments.export import PrunedModelExporter
 from prune_viz.gui.experiments.finetune import FinetunePanel
 from prune_viz.gui.experiments.size_speed import SizeSpeedPanel
 from prune_viz.gui.experiments.sweep import SensitivityPanel, SweepPanel
+from prune_viz.gui.features import Action, Dock, Menu
 from prune_viz.gui.workers import JobQueue
 
 
@@ -30,6 +37,7 @@ class ExperimentsPanel(QTabWidget):
         self.compare = ComparePanel(session, jobs)
         self.addTab(self.finetune, "Fine-tune")
         self.addTab(self.compare, "Compare")
+        self.exporter: PrunedModelExporter | None = None  # File > Export's, once installed in a window
 
     def addTab(self, page: QWidget, title: str) -> int:
         """Each page in its own scroll area: a wide page (the comparison's three heatmaps) scrolls
@@ -59,7 +67,9 @@ class ExperimentsPanel(QTabWidget):
 
 
 def install_experiments(window) -> ExperimentsPanel:
-    """Add the Experiments dock and menu, and File > Export, to a MainWindow; returns the panel."""
+    """Add the Experiments dock and menu, and File > Export, to a MainWindow through its feature
+    registry; returns the panel."""
+    features = window.features
     panel = ExperimentsPanel(window.session, window.jobs, window)
     dock = QDockWidget("Experiments", window)
     dock.setObjectName("experiments")
@@ -68,7 +78,7 @@ def install_experiments(window) -> ExperimentsPanel:
     # and Experiments > Experiments in a separate window floats the panel instead
     window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
     dock.hide()  # until the user asks for an experiment
-    window.experiments_dock = dock
+    features.docks[Dock.EXPERIMENTS] = dock
 
     def show_tab(widget: QWidget) -> None:
         """Show an experiment's tab; it starts only when its Run button is pressed."""
@@ -76,60 +86,41 @@ def install_experiments(window) -> ExperimentsPanel:
         dock.raise_()
         panel.setCurrentWidget(widget)
 
-    def action(menu, text: str, slot, shortcut: str | None = None, tip: str = "") -> QAction:
-        act = QAction(text, window)
-        if shortcut:
-            act.setShortcut(QKeySequence(shortcut))
-        if tip:
-            act.setStatusTip(tip)
-        act.triggered.connect(slot)
-        menu.addAction(act)
-        window.addAction(act)  # shortcuts work whichever dock has focus
-        return act
-
-    bar = window.menuBar()
-    menus = {a.text().replace("&", ""): a for a in bar.actions()}
-    menu = bar.addMenu("E&xperiments")
-    if "Help" in menus:  # keep Help last
-        bar.insertMenu(menus["Help"], menu)
-    window.sweep_action = action(menu, "Run &sweep", lambda: show_tab(panel.sweep),
-                                 "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live")
-    action(menu, "Per-layer s&ensitivity", lambda: show_tab(panel.sensitivity),
-           "Ctrl+Shift+R", "Prune one layer at a time across k")
-    action(menu, "Si&ze and speed", lambda: show_tab(panel.size_speed),
-           "Ctrl+M", "File sizes and test-set latency of the current pruning")
-    action(menu, "&Fine-tune...", lambda: show_tab(panel.finetune), "Ctrl+T",
-           "Retrain the surviving weights with the masks fixed")
-    window.compare_action = action(menu, "&Compare...", lambda: show_tab(panel.compare), "Ctrl+Shift+C",
-                                   "The current pruning side by side with another setting or another checkpoint")
-    menu.addSeparator()
+    features.add_menu(Menu.EXPERIMENTS, "E&xperiments", before=Menu.HELP)  # Help stays last
+    entries = (
+        ("Run &sweep", panel.sweep, "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live",
+         Action.SWEEP),
+        ("Per-layer s&ensitivity", panel.sensitivity, "Ctrl+Shift+R", "Prune one layer at a time across k", None),
+        ("Si&ze and speed", panel.size_speed, "Ctrl+M", "File sizes and test-set latency of the current pruning",
+         None),
+        ("&Fine-tune...", panel.finetune, "Ctrl+T", "Retrain the surviving weights with the masks fixed", None),
+        ("&Compare...", panel.compare, "Ctrl+Shift+C",
+         "The current pruning side by side with another setting or another checkpoint", Action.COMPARE),
+    )
+    for text, page, shortcut, tip, key in entries:
+        features.add_action(Menu.EXPERIMENTS, text, lambda _=False, p=page: show_tab(p), shortcut, tip, key)
+    menu = features.menus[Menu.EXPERIMENTS]
+    separator = menu.addSeparator()
     toggle = dock.toggleViewAction()
     toggle.setText("Show the experiments &panel")
     menu.addAction(toggle)
-    window.experiments_window_action = action(
-        menu, "Experiments in a separate &window", lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
-        tip="Float the experiments panel as its own window (again: back beside the heatmap)")
+    features.add_action(
+        Menu.EXPERIMENTS, "Experiments in a separate &window", lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
+        tip="Float the experiments panel as its own window (again: back beside the heatmap)", key=Action.EXPERIMENTS_WINDOW)
+    features.entries_before[Menu.EXPERIMENTS] = separator  # other features' entries (the lab's) go above it
 
     exporter = PrunedModelExporter(window.session, window.jobs, window)
-    window.exporter = exporter
+    panel.exporter = exporter
     exporter.message.connect(lambda text: window.statusBar().showMessage(text, 10000))
-    if "File" in menus:
-        file_menu = menus["File"].menu()
-        before = next((a for a in file_menu.actions() if a.text().replace("&", "").startswith("Save window")), None)
-        export = QAction("&Export pruned model...", window)
-        export.setShortcut(QKeySequence("Ctrl+Shift+X"))
-        export.setStatusTip("Write the current pruning as a .keras file, pruned weights stored as zeros")
-        export.triggered.connect(lambda: exporter.choose_and_export(compact=False))
-        compact = QAction("Export &compacted model (unit pruning)...", window)
-        compact.setStatusTip("Write a smaller .keras file with the pruned units removed")
-        compact.triggered.connect(lambda: exporter.choose_and_export(compact=True))
-        for act in (export, compact):
-            file_menu.insertAction(before, act)  # before=None appends
-            window.addAction(act)
-        file_menu.insertSeparator(before)
-        file_menu.setToolTipsVisible(True)  # a disabled export says why
-        window.export_action, window.export_compact_action = export, compact
-        exporter.set_actions(export, compact)
+    export = features.add_action(Menu.FILE, "&Export pruned model...", lambda: exporter.choose_and_export(compact=False),
+                                 "Ctrl+Shift+X", "Write the current pruning as a .keras file, pruned weights stored as zeros",
+                                 key=Action.EXPORT)
+    compact = features.add_action(Menu.FILE, "Export &compacted model (unit pruning)...",
+                                  lambda: exporter.choose_and_export(compact=True),
+                                  tip="Write a smaller .keras file with the pruned units removed", key=Action.EXPORT_COMPACT)
+    features.add_separator(Menu.FILE)
+    features.menus[Menu.FILE].setToolTipsVisible(True)  # a disabled export says why
+    exporter.set_actions(export, compact)
 
     def offer_to_open(result) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "prune-viz", f"Exported {result.path}.",
@@ -137,7 +128,7 @@ def install_experiments(window) -> ExperimentsPanel:
         open_button = box.addButton("Open in prune-viz", QMessageBox.ButtonRole.AcceptRole)
         open_button.clicked.connect(lambda: window.open_path_asking(result.path))
         box.setWindowModality(Qt.WindowModality.NonModal)
-        window.export_box = box
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.show()
 
     exporter.exported.connect(offer_to_open)

@@ -10,7 +10,8 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from prune_viz.gui.errors_qt import show_error
+from prune_viz.gui.binding import bind
+from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.base import (
     EXPORT_KIND,
     KERAS_FILTER,
@@ -18,7 +19,6 @@ from prune_viz.gui.experiments.base import (
     megabytes,
     write_outcome,
 )
-from prune_viz.gui.pictures_qt import bind
 from prune_viz.gui.workers import Job, JobQueue
 
 

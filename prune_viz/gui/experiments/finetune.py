@@ -23,7 +23,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.gui.errors_qt import show_error
+from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
+from prune_viz.gui.binding import bind
+from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.base import (
     FINETUNE_KIND,
     KERAS_FILTER,
@@ -32,8 +34,7 @@ from prune_viz.gui.experiments.base import (
     megabytes,
     write_outcome,
 )
-from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
-from prune_viz.gui.pictures_qt import MUTED, bind
+from prune_viz.gui.views.colours import MUTED
 
 DEFAULT_EPOCHS = 3
 # the arrows step along 1-2-5 per decade; any value in range can be typed

@@ -8,8 +8,17 @@ single weights, so every matrix keeps its shape and there is nothing to remove.
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QAbstractScrollArea, QFormLayout, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
+from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     SIZE_SPEED_KIND,
     JobStrip,
@@ -18,7 +27,7 @@ from prune_viz.gui.experiments.base import (
     results_table,
     text_item,
 )
-from prune_viz.gui.pictures_qt import MUTED, bind
+from prune_viz.gui.views.colours import MUTED
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
 WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "

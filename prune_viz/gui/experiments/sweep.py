@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.pruning import METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
-from prune_viz.gui.accuracy_plot_qt import AccuracySparsityPlot
-from prune_viz.gui.errors_qt import show_error
+from prune_viz.gui.binding import bind
+from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.base import (
     SENSITIVITY_KIND,
     SWEEP_KIND,
@@ -38,17 +38,14 @@ from prune_viz.gui.experiments.base import (
     results_table,
     text_item,
 )
-from prune_viz.gui.pictures_qt import (
-    LIGHT,
-    MUTED,
-    Theme,
-    bind,
+from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
+from prune_viz.gui.views.colours import LIGHT, MUTED, Theme, qualitative_style
+from prune_viz.gui.views.pictures import (
     fit_legend_columns,
     is_font_change,
     new_plot_widget,
     outside_legend,
     point_size,
-    qualitative_style,
     style_plot,
 )
 
@@ -254,7 +251,7 @@ class SweepPanel(QWidget):
     def save_png(self, path) -> bool:
         """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
         from prune_viz.core.sweep import summarise
-        from prune_viz.gui.plots import write_sweep_plot
+        from prune_viz.gui.views.plots import write_sweep_plot
 
         return self._save(lambda: write_sweep_plot(path, summarise(self.points), per_layer=self.per_layer,
                                                    title=self.model_name, force=True, protect=self._protected()),

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
-
 from gui_helpers import WAIT_MS
 from panel_helpers import click_and_wait
+from PySide6.QtCore import Qt
 
 
 def test_finetune_keeps_pruned_weights_zero_shows_its_numbers_and_saves_elsewhere(
@@ -68,7 +67,7 @@ def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, 
                                                                            tmp_path):
     from prune_viz.core.io import load_model
     from prune_viz.core.provenance import describe_derivation
-    from prune_viz.gui.evaluation_qt import EvaluationController, EvaluationPanel
+    from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
 
     tab = panel.finetune
     assert tab.learning_rate.text() == "0.0001"  # core's default

@@ -1,0 +1,101 @@
+"""The classroom lab's panels in the main window: Draw a digit and the flip gallery.
+
+They are tabs of the Experiments dock (under the heatmaps, so the k slider on the right
+stays in reach while drawing), with entries in the Experiments menu. Test images reach
+the pad from the flip gallery's thumbnails and confusion matrix, and from the evaluation's
+confusion matrix (the first test image in the clicked cell).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from prune_viz.gui.experiments.draw import DrawPanel
+from prune_viz.gui.experiments.flips import FlipGallery
+from prune_viz.gui.features import Dock, Menu
+from prune_viz.gui.workers import Job
+
+PANELS = ("draw", "flips")
+DOCK_SHARE = 0.45  # of the window's height: the heatmap keeps the rest
+SEND_KIND = "send-to-pad"
+
+
+@dataclass
+class Lab:
+    window: object
+    draw: DrawPanel
+    flips: FlipGallery
+
+    def show_panel(self, name: str) -> None:
+        """Show the Experiments dock on the ``draw`` or ``flips`` tab."""
+        if name not in PANELS:
+            raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {name!r}")
+        window = self.window
+        dock = window.features.docks[Dock.EXPERIMENTS]
+        was_hidden = dock.isHidden()
+        dock.show()
+        dock.raise_()
+        window.experiments.setCurrentWidget(self.draw if name == "draw" else self.flips)
+        if was_hidden:
+            window.resizeDocks([dock], [int(window.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
+
+    def is_showing(self, name: str) -> bool:
+        dock = self.window.features.docks[Dock.EXPERIMENTS]
+        return dock.isVisible() and self.window.experiments.currentWidget() is (self.draw if name == "draw"
+                                                                                 else self.flips)
+
+    def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
+        self.show_panel("draw")
+        self.draw.pad.show_image(image, label)
+
+    def send_from_evaluation(self, true: int, predicted: int) -> None:
+        """The first test image of a cell of the evaluation's confusion matrix goes to the pad.
+
+        The test images come from the session's evaluator in a job: the GUI thread never
+        takes the TensorFlow job lock.
+        """
+        session = self.window.session
+        record = session.last_evaluation
+        # k may have moved since (the cell still names the same images); other data may not
+        if record is None or record.result.predicted is None or session.why_stale(record, fields=()) is not None:
+            return
+        members = np.flatnonzero((record.result.predicted == predicted))
+
+        def pick(data) -> None:
+            chosen = members[data.y_test[members] == true]
+            if len(chosen):
+                self.send_to_pad(data.x_test[chosen[0]], true)
+
+        job = Job(lambda task: session.evaluator(task).data, SEND_KIND, self.window)
+        job.label = "Fetching the test image"
+        job.succeeded.connect(pick)
+        self.window.jobs.submit(job)
+
+
+def install_lab(window) -> Lab:
+    """Add the two panels as Experiments tabs, their menu entries and the image routes, through the
+    window's feature registry (after the experiments dock); returns them."""
+    features = window.features
+    draw = DrawPanel(window.session, window.jobs)
+    flips = FlipGallery(window.session, window.jobs)
+    window.experiments.addTab(draw, "Draw a digit")
+    window.experiments.addTab(flips, "Which digits break first")
+    lab = Lab(window, draw, flips)
+    features.drawing = draw  # lessons save and restore its strokes
+    for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
+        features.register_panel(name, lambda on, n=name: lab.show_panel(n) if on else None,
+                                lambda n=name: lab.is_showing(n))
+    flips.image_chosen.connect(lab.send_to_pad)
+    window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
+
+    features.add_separator(Menu.EXPERIMENTS)  # after the experiments, before the panel's own entries
+    features.add_action(Menu.EXPERIMENTS, "&Draw a digit", lambda: lab.show_panel("draw"), "Ctrl+D",
+                        "Draw on a pad and see what the unpruned and the pruned model make of it")
+    features.add_action(
+        Menu.EXPERIMENTS, "Which digits &break first",
+        lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
+        "Ctrl+B", "Each test image's breaking k, for the current method and scope")
+    return lab

@@ -1,0 +1,403 @@
+"""Lessons in the window: File > Save lesson, opening a ``.pvlesson``, and the presenter's step mode.
+
+Step mode walks the lesson's k list: each step sets its k (the slider moves and the
+heatmaps prune live), evaluates in the background as usual, and keeps every accuracy
+on screen hidden until the presenter presses Space (predict, then reveal). The lesson
+names its panels; the window's feature registry keeps them (name -> PanelHandle), and any
+panel can join with ``window.features.register_panel``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QToolBar,
+    QWidget,
+)
+
+from prune_viz.core.errors import USER_FIXABLE
+from prune_viz.core.lesson import (
+    SUFFIX,
+    Lesson,
+    LessonError,
+    LessonStep,
+    model_sha256,
+    read_lesson,
+    relative_reference,
+    save_lesson,
+)
+from prune_viz.gui.binding import bind
+from prune_viz.gui.features import Action, Dock, Menu
+
+LESSON_FILTER = f"prune-viz lessons (*{SUFFIX});;All files (*)"
+REVEAL_KEYS = ("Space", "Right", "PgDown")  # PgDown/PgUp: what presentation clickers send
+BACK_KEYS = ("Left", "PgUp")
+LEAVE_KEYS = ("Esc",)
+HIDDEN_ANSWER = "?"
+BAR_COLOUR = "#fff4d6"  # a pale yellow that says "presenting", apart from the panels
+
+
+class StepBar(QFrame):
+    """The presenter's bar: which step, its k, the teacher's note, and the hidden or revealed accuracy."""
+
+    reveal_clicked = Signal()
+    back_clicked = Signal()
+    leave_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("stepBar")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # so arrows reach the step keys, not a spin box
+        self.heading = QLabel()
+        bold = self.heading.font()
+        bold.setBold(True)
+        bold.setPointSizeF(bold.pointSizeF() * 1.3)
+        self.heading.setFont(bold)
+        self.heading.base_point_size = bold.pointSizeF()  # presenter mode scales from this
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.answer = QLabel(HIDDEN_ANSWER)
+        big = self.answer.font()
+        big.setPointSizeF(big.pointSizeF() * 2.2)
+        big.setBold(True)
+        self.answer.setFont(big)
+        self.answer.base_point_size = big.pointSizeF()  # presenter mode scales from this
+        self.answer.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.hint = QLabel()
+        self.back_button = QPushButton("\u25c0 Back")
+        self.reveal_button = QPushButton("Reveal \u25b6")
+        self.leave_button = QPushButton("Leave steps")
+        buttons = QHBoxLayout()
+        for button in (self.back_button, self.reveal_button, self.leave_button):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must not click a focused button
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.hint)
+        grid = QGridLayout(self)
+        grid.setContentsMargins(10, 6, 10, 6)
+        grid.addWidget(self.heading, 0, 0)
+        grid.addWidget(self.note, 1, 0)
+        grid.addLayout(buttons, 2, 0)
+        grid.addWidget(self.answer, 0, 1, 3, 1)
+        grid.setColumnStretch(0, 1)
+        self.back_button.clicked.connect(self.back_clicked)
+        self.reveal_button.clicked.connect(self.reveal_clicked)
+        self.leave_button.clicked.connect(self.leave_clicked)
+
+
+    def paintEvent(self, event) -> None:
+        # painted here, not by a style sheet (which stops presenter mode's larger font reaching the
+        # labels) nor a palette (which the toolbar's own replaces)
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(BAR_COLOUR))
+        painter.end()
+        super().paintEvent(event)
+
+
+def describe_step(step: LessonStep, method: str) -> str:
+    return f"{method} pruning, k = {step.k:g}%"
+
+
+class LessonController(QObject):
+    """Opens and saves lessons for a MainWindow and runs its step mode."""
+
+    warned = Signal(str)  # the lesson's model is not the file it was saved with
+    step_changed = Signal(int)  # index of the step now shown (-1: ready to start)
+
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.session = window.session
+        self.lesson_path: str | None = None
+        self.title = ""
+        self.steps: list[LessonStep] = []
+        self.index = -1  # the step shown; -1 before the first
+        self.start_method = "weight"  # the method before the first step: steps without one inherit it
+        self.active = False
+        self.revealed = False
+        self.reveal_waiting = False  # Reveal was pressed before the evaluation finished
+        self.answer = None  # the EvaluationRecord of the step shown, once evaluated
+        self.last_warning: str | None = None
+        self._disabled_actions: list[QAction] = []
+
+        self.bar = StepBar()
+        self.toolbar = QToolBar("Lesson steps", window)
+        self.toolbar.setObjectName("lessonSteps")
+        self.toolbar.setMovable(False)
+        self.toolbar.addWidget(self.bar)
+        window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
+        self.toolbar.hide()
+        self.toolbar.toggleViewAction().setVisible(False)
+        self.bar.reveal_clicked.connect(self.reveal_or_next)
+        self.bar.back_clicked.connect(self.back)
+        self.bar.leave_clicked.connect(self.leave)
+
+        self.step_actions = [self._key_action("Reveal, then next step", self.reveal_or_next, REVEAL_KEYS),
+                             self._key_action("Previous step", self.back, BACK_KEYS),
+                             self._key_action("Leave step mode", self.leave, LEAVE_KEYS)]
+        window.controller.shown.connect(self._on_evaluation_shown)
+        window.controller.failed.connect(self._on_evaluation_failed)
+        bind(self.bar, self.session.model_changed, self._on_model_changed)
+
+    def _on_model_changed(self, _opened) -> None:
+        self.leave()  # another model: the steps belonged to the lesson's
+
+    def _key_action(self, text: str, slot, keys) -> QAction:
+        action = QAction(text, self.window)
+        action.setShortcuts([QKeySequence(key) for key in keys])
+        action.triggered.connect(slot)
+        action.setEnabled(False)  # only in step mode: elsewhere these keys move sliders and cancel jobs
+        self.window.addAction(action)
+        return action
+
+    # -- opening and saving -----------------------------------------------------------------------
+    def open_lesson(self, path: str | Path, **overrides):
+        """Open the lesson at ``path`` as it was saved (``overrides``: method, k, scope from the command
+        line); returns the model's open job, or None if it failed at once."""
+        path = str(path)
+        try:
+            lesson = read_lesson(path)
+        except LessonError as exc:
+            self.window.features.report_error(exc, f"open {Path(path).name}", f"Lesson: {path}")
+            self.window.open_failed.emit(exc)
+            return None
+        self.leave()
+        warning = lesson.model_warning(path)
+        self.session.set_data(data_path=lesson.data_path(path), preprocessing=lesson.preprocessing)
+        config = {"method": lesson.method, "k": lesson.k, "scope": lesson.scope}
+        if lesson.included is not None:
+            config["included"] = lesson.included
+        config.update(overrides)
+        job = self.window.open_path(str(lesson.model_path(path)), **config)
+        if job is not None:
+            job.succeeded.connect(lambda _opened: self._show_lesson(path, lesson, warning))
+        return job
+
+    def _show_lesson(self, path: str, lesson: Lesson, warning: str | None) -> None:
+        self.lesson_path, self.title, self.steps = path, lesson.title, list(lesson.steps)
+        for name, handle in self.window.features.panels.items():
+            handle.show(name in lesson.panels)
+        draw = self.window.features.drawing
+        if lesson.drawings and draw is not None:
+            draw.set_strokes(lesson.drawings[0])
+        name = Path(path).name
+        self.window.setWindowTitle(f"{lesson.title or name} - {self.window.windowTitle()}")
+        self.last_warning = warning
+        if warning:
+            self.window.statusBar().showMessage(warning, 15000)
+            self.warned.emit(warning)
+        if self.steps:
+            self.start()
+
+    def capture(self, path: str | Path) -> Lesson:
+        """The window's state as a Lesson to be saved at ``path``."""
+        if self.session.model is None or self.window.model_path is None:
+            raise LessonError("Open a model before saving a lesson.")
+        config, model = self.session.config, self.window.model_path
+        order = [layer.name for layer in self.session.model.layers]
+        draw = self.window.features.drawing
+        strokes = draw.strokes() if draw is not None else []
+        data = self.session.data_path
+        return Lesson(
+            model=relative_reference(model, path), model_sha256=model_sha256(model),
+            method=config.method, k=config.k, scope=config.scope,
+            included=[name for name in order if name in config.included],
+            data=relative_reference(data, path) if data else None, preprocessing=self.session.preprocessing,
+            panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],
+            drawings=[[[list(map(float, point)) for point in stroke] for stroke in strokes]] if strokes else [],
+            steps=list(self.steps), title=self.title)
+
+    def save(self, path: str | Path, force: bool = False) -> bool:
+        """Write the window's state as a lesson; False (with a message box) if it cannot."""
+        opened = self.session.model.loaded.path if self.session.model is not None else None
+        try:
+            save_lesson(self.capture(path), path, force=force, protect=(opened,) if opened is not None else ())
+        except USER_FIXABLE as exc:
+            self.window.features.report_error(exc, f"save the lesson {Path(path).name}", "")
+            return False
+        self.window.statusBar().showMessage(f"Saved the lesson {path}.", 6000)
+        return True
+
+    def choose_and_save(self) -> None:
+        start = str(Path(self.lesson_path).parent) if self.lesson_path else ""
+        path, _ = QFileDialog.getSaveFileName(self.window, "Save a lesson", start, LESSON_FILTER)
+        if path:
+            chosen = path
+            path = path if path.endswith(SUFFIX) else path + SUFFIX
+            self.save(path, force=path == chosen)  # the dialog asked before replacing only the name it saw
+
+    # -- step mode ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Show the step bar, ready for the first step (Space starts it)."""
+        if not self.steps or self.session.model is None:
+            self.window.statusBar().showMessage("This lesson has no k steps to walk through.", 6000)
+            return
+        self.active, self.index, self.revealed, self.answer = True, -1, False, None
+        self.start_method = self.session.config.method
+        self._take_keys(True)
+        self.toolbar.show()
+        self._conceal(False)
+        self._show_bar()
+        self.bar.setFocus()
+        self.step_changed.emit(self.index)
+
+    def toggle(self) -> None:
+        self.leave() if self.active else self.start()
+
+    def leave(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        self._take_keys(False)
+        self._conceal(False)
+        self.toolbar.hide()
+        self.window.controls.slider.setFocus()
+
+    def go_to(self, index: int) -> None:
+        step = self.steps[index]
+        self.index, self.revealed, self.reveal_waiting, self.answer = index, False, False, None
+        self._conceal(True)
+        # the slider follows and the heatmaps prune live
+        self.session.configure(k=step.k, method=self.method_at(index))
+        self.window.controller.request()
+        self._show_bar()
+        self.step_changed.emit(index)
+
+    def method_at(self, index: int) -> str:
+        """The step's method, or the latest one named before it (going back restores it too)."""
+        named = [step.method for step in self.steps[:index + 1] if step.method is not None]
+        return named[-1] if named else self.start_method
+
+    def reveal_or_next(self) -> None:
+        if not self.active:
+            return
+        if self.index < 0:
+            self.go_to(0)
+        elif not self.revealed:
+            if self.answer is not None:
+                self.reveal()
+            else:
+                self.reveal_waiting = True
+                self._show_bar()
+        elif self.index + 1 < len(self.steps):
+            self.go_to(self.index + 1)
+
+    def back(self) -> None:
+        if self.active and self.index > 0:
+            self.go_to(self.index - 1)
+
+    def reveal(self) -> None:
+        self.revealed, self.reveal_waiting = True, False
+        self._conceal(False)
+        self._show_bar()
+        if self.answer is not None:
+            self.window.statusBar().showMessage(
+                f"Accuracy {self.answer.result.accuracy * 100:.2f}% for {self.answer.config.describe()}.", 8000)
+
+    @property
+    def concealed(self) -> bool:
+        return self.active and self.index >= 0 and not self.revealed
+
+    def _on_evaluation_shown(self, value) -> None:
+        record, _baseline = value
+        if not self.active or self.index < 0 or not self.session.is_current(record):
+            return
+        self.answer = record
+        if self.reveal_waiting:
+            self.reveal()
+        else:
+            if self.concealed:  # the window has just put the accuracy in the status bar
+                self.window.statusBar().showMessage("Evaluated: press Space to reveal the accuracy.")
+            self._show_bar()
+
+    def _on_evaluation_failed(self, _exc) -> None:
+        if self.active and self.index >= 0:
+            self.reveal_waiting = False
+            self.bar.answer.setText("!")
+            self.bar.hint.setText("The evaluation failed (see the message); fix the data, then press F5.")
+
+    def _conceal(self, hide: bool) -> None:
+        """Hide every place the window shows an accuracy: the result, per digit, the curve."""
+        self.window.evaluation.result_view.setVisible(not hide)
+        self.window.result_tabs.setVisible(not hide)
+
+    def _take_keys(self, on: bool) -> None:
+        """Step keys on; the window's other actions on the same keys off meanwhile (no ambiguity)."""
+        ours = {QKeySequence(key) for key in (*REVEAL_KEYS, *BACK_KEYS, *LEAVE_KEYS)}
+        if on:
+            self._disabled_actions = [a for a in self.window.actions() if a not in self.step_actions and
+                                      a.isEnabled() and any(s in ours for s in a.shortcuts())]
+        for action in self._disabled_actions:
+            action.setEnabled(not on)
+        if not on:
+            self._disabled_actions = []
+        for action in self.step_actions:
+            action.setEnabled(on)
+
+    def _show_bar(self) -> None:
+        bar, count = self.bar, len(self.steps)
+        # room for the widest answer, so the bar keeps its layout when the answer is revealed
+        bar.answer.setMinimumWidth(bar.answer.fontMetrics().horizontalAdvance("100.00%") + 8)
+        if self.index < 0:
+            bar.heading.setText(f"{self.title} \u2014 {count} steps" if self.title else f"{count} steps")
+            bar.note.setText("Press Space to start: each step sets k, the class predicts the accuracy, "
+                             "Space reveals it.")
+            bar.answer.setText("")
+            bar.reveal_button.setText("Start \u25b6")
+            bar.hint.setText("Space/\u2192: start   Esc: leave steps")
+            bar.back_button.setEnabled(False)
+            return
+        step = self.steps[self.index]
+        bar.heading.setText(f"Step {self.index + 1} of {count}: "
+                            f"{describe_step(step, self.session.config.method)}"
+                            + ("" if self.revealed else " \u2014 what will the accuracy be?"))
+        bar.note.setText(step.note)
+        bar.back_button.setEnabled(self.index > 0)
+        last = self.index + 1 == count
+        if self.revealed:
+            record = self.answer
+            bar.answer.setText(f"{record.result.accuracy * 100:.2f}%" if record is not None else "")
+            bar.reveal_button.setText("End of the lesson" if last else "Next step \u25b6")
+            bar.reveal_button.setEnabled(not last)
+            bar.hint.setText("Esc: leave steps" if last else "Space/\u2192: next step   \u2190: back   Esc: leave")
+        else:
+            bar.answer.setText(HIDDEN_ANSWER)
+            bar.reveal_button.setText("Reveal \u25b6")
+            bar.reveal_button.setEnabled(True)
+            waiting = "evaluating; it shows as soon as it is ready" if self.reveal_waiting else (
+                "evaluated" if self.answer is not None else "evaluating")
+            bar.hint.setText(f"? \u2014 press Space to reveal ({waiting})   \u2190: back   Esc: leave")
+
+
+def install_lessons(window) -> LessonController:
+    """Add lesson saving, the example lesson and step mode to a MainWindow, through its feature
+    registry; returns the controller."""
+    from prune_viz.resources import example_lesson_path
+
+    features = window.features
+    lessons = LessonController(window)
+    experiments = features.docks.get(Dock.EXPERIMENTS)
+    if experiments is not None:
+        features.register_panel("experiments", experiments.setVisible, experiments.isVisible)
+
+    features.add_action(Menu.FILE, "Save &lesson...", lessons.choose_and_save, "Ctrl+S",
+                        "Save the model, pruning, data, panels and steps as a .pvlesson to open in class",
+                        key=Action.SAVE_LESSON)
+    example = example_lesson_path()
+    if example is not None:
+        features.add_action(Menu.FILE, "Open the &example lesson", lambda: window.open_path(str(example)),
+                            tip="A first class on pruning, with the demo model")
+    features.add_separator(Menu.FILE)
+    features.add_action(Menu.VIEW, "Lesson &steps (predict, then reveal)", lessons.toggle, "Ctrl+L",
+                        "Walk through the open lesson's k steps; Space reveals each accuracy", key=Action.LESSON_STEPS)
+    return lessons

@@ -1,0 +1,363 @@
+"""Pruning controls bound to the Session: method, criterion, unit mode, scope, the k% slider,
+the layer list, readouts."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
+from prune_viz.gui.binding import bind
+from prune_viz.gui.views.pictures import SteadyCaption
+
+CRITERION_LABELS = {
+    "magnitude": "Magnitude (|w|, unit L2 norm)",
+    "random": "Random (seeded baseline)",
+    "lamp": "LAMP (layer-adaptive, Lee et al. 2021)",
+    "taylor": "Taylor (|w·dL/dw| on training images)",
+}
+UNIT_MODE_LABELS = {
+    "kernel": "Kernel column only",
+    "remove": "Remove: column, bias and BN channel",
+}
+
+
+def percent(fraction: float) -> str:
+    return f"{fraction * 100:.1f}%"
+
+
+class PruningControls(QGroupBox):
+    """Method, criterion, unit mode, scope, k (slider + spin box, 0-100 step 1), obtained sparsity, Reset."""
+
+    taylor_requested = Signal()  # Taylor was chosen but its scores are not computed for this model and data
+
+    TITLE = "Pruning"
+
+    def __init__(self, session, parent: QWidget | None = None, set_k=None):
+        """``set_k(k)`` gives the session a k from the slider or the spin box (the window's
+        SliderWarmUp.step, which keeps a cold step off the GUI thread); by default at once."""
+        super().__init__(self.TITLE, parent)
+        self.session = session
+        self.set_k = set_k or (lambda k: session.configure(k=k))
+        self.weight_radio = QRadioButton("&Weight: the k% lowest-scoring weights")
+        self.unit_radio = QRadioButton("&Unit: the k% lowest-scoring units")
+        self.criterion_combo = QComboBox()
+        for criterion in CRITERIA:
+            self.criterion_combo.addItem(CRITERION_LABELS[criterion], criterion)
+        self.criterion_combo.setToolTip("What ranks the weights (and units): the lowest scores are pruned first")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("Seed of the random criterion: the same seed gives the same masks")
+        self.unit_mode_combo = QComboBox()
+        for mode in UNIT_MODES:
+            self.unit_mode_combo.addItem(UNIT_MODE_LABELS[mode], mode)
+        self.unit_mode_combo.setToolTip(
+            "Kernel: zero the unit's kernel column (with a bias it still outputs a constant).\n"
+            "Remove: also zero its bias and its channel of a BatchNormalization right after the layer "
+            "(gamma, beta), so it outputs exactly 0 through ReLU.")
+        self.method_group = QButtonGroup(self)
+        self.method_group.addButton(self.weight_radio)
+        self.method_group.addButton(self.unit_radio)
+        self.layer_radio = QRadioButton("&Layerwise: k% of each layer")
+        self.global_radio = QRadioButton("&Global: k% of the included layers together")
+        self.scope_group = QButtonGroup(self)
+        self.scope_group.addButton(self.layer_radio)
+        self.scope_group.addButton(self.global_radio)
+
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        self.slider.setSingleStep(1)
+        self.slider.setPageStep(10)
+        self.slider.setTickInterval(10)
+        self.slider.setTickPosition(QSlider.TickPosition.TicksBelow)
+        self.slider.setToolTip("k: percent to prune (arrows: 1, Page Up/Down: 10)")
+        self.spin = QSpinBox()
+        self.spin.setRange(0, 100)
+        self.spin.setSuffix(" %")
+        self.spin.setKeyboardTracking(False)
+        self.reset_button = QPushButton("&Reset")
+        self.reset_button.setToolTip("Back to k = 0 (the original weights) (Ctrl+0)")
+        self.readout = SteadyCaption(on_window=True)  # in a group box, on the window's background
+        self.compact = False
+        self._reserve_readout()
+
+        k_row = QHBoxLayout()
+        k_row.addWidget(QLabel("k"))
+        k_row.addWidget(self.slider, 1)
+        k_row.addWidget(self.spin)
+        k_row.addWidget(self.reset_button)
+        self.choices_box = QWidget()  # criterion and unit mode (hidden in presenter mode)
+        choices = QFormLayout(self.choices_box)
+        choices.setContentsMargins(0, 0, 0, 0)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.criterion_combo, 1)
+        seed_row.addWidget(QLabel("seed"))
+        seed_row.addWidget(self.seed_spin)
+        for text, field_widget, buddy in (("&Criterion", seed_row, self.criterion_combo),
+                                          ("Unit &mode", self.unit_mode_combo, self.unit_mode_combo)):
+            label = QLabel(text)
+            label.setBuddy(buddy)
+            choices.addRow(label, field_widget)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.weight_radio)
+        layout.addWidget(self.unit_radio)
+        layout.addWidget(self.choices_box)
+        layout.addSpacing(4)
+        layout.addWidget(self.layer_radio)
+        layout.addWidget(self.global_radio)
+        layout.addSpacing(4)
+        layout.addLayout(k_row)
+        layout.addWidget(self.readout)
+
+        self.slider.valueChanged.connect(self._on_k)
+        self.spin.valueChanged.connect(self._on_k)
+        self.weight_radio.toggled.connect(lambda on: on and self.session.configure(method="weight"))
+        self.unit_radio.toggled.connect(lambda on: on and self.session.configure(method="unit"))
+        self.layer_radio.toggled.connect(lambda on: on and self.session.configure(scope="layer"))
+        self.global_radio.toggled.connect(lambda on: on and self.session.configure(scope="global"))
+        self.criterion_combo.activated.connect(self._on_criterion)
+        self.seed_spin.valueChanged.connect(lambda seed: self.session.model is not None
+                                            and self.session.configure(seed=int(seed)))
+        self.unit_mode_combo.activated.connect(
+            lambda _index: self.session.model is not None
+            and self.session.configure(unit_mode=self.unit_mode_combo.currentData()))
+        self.reset_button.clicked.connect(self.session.reset)
+        bind(self, session.config_changed, self._show_config)
+        bind(self, session.pruning_changed, self._show_result)
+        bind(self, session.model_changed, self._on_model_changed)
+        self._show_config(session.config)
+        self.setEnabled(session.model is not None)
+        if session.result is not None:
+            self._show_result(session.result)
+        else:
+            self.readout.setText("Open a model to prune it.")
+
+    def _on_model_changed(self, opened) -> None:
+        self.setEnabled(opened is not None)
+
+    def set_compact(self, compact: bool) -> None:
+        """Presenter mode: k and the readout only; method and scope stay in the Pruning menu
+        (Ctrl+1 to Ctrl+4), and all the choices are named in the readout's first line."""
+        self.compact = compact
+        self.setTitle("" if compact else self.TITLE)  # the k slider says what it is
+        for widget in self.choice_widgets():
+            widget.setVisible(not compact)
+        self._reserve_readout()
+        if self.session.result is not None:
+            self._show_result(self.session.result)
+
+    def choice_widgets(self) -> list[QWidget]:
+        """The method, criterion, unit mode and scope choices (hidden in presenter mode)."""
+        return [self.weight_radio, self.unit_radio, self.choices_box, self.layer_radio, self.global_radio]
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._reserve_readout()
+
+    def _reserve_readout(self) -> None:
+        """Room for the readout's lines whatever they say, so nothing below it moves as k changes."""
+        self.readout.reserve_lines(2 if getattr(self, "compact", False) else 6)
+
+    def _on_k(self, value: int) -> None:
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setValue(value)
+            self.spin.setValue(value)
+        if self.session.model is not None:
+            self.set_k(float(value))
+
+    def _on_criterion(self, _index: int) -> None:
+        criterion = self.criterion_combo.currentData()
+        if self.session.model is None:
+            return
+        if criterion == "taylor" and not self.session.taylor_ready:
+            self._show_config(self.session.config)  # until the scores are computed
+            self.taylor_requested.emit()
+            return
+        self.session.configure(criterion=criterion)
+
+    def _show_config(self, config: PruningConfig) -> None:
+        blockers = [QSignalBlocker(w) for w in (self.slider, self.spin, self.weight_radio, self.unit_radio,
+                                                self.layer_radio, self.global_radio, self.criterion_combo,
+                                                self.seed_spin, self.unit_mode_combo)]
+        self.criterion_combo.setCurrentIndex(CRITERIA.index(config.criterion))
+        if self.seed_spin.value() != config.seed:  # a spin box given its own value still repaints
+            self.seed_spin.setValue(config.seed)
+        self.seed_spin.setEnabled(config.criterion == "random")
+        self.unit_mode_combo.setCurrentIndex(UNIT_MODES.index(config.unit_mode))
+        self.unit_mode_combo.setEnabled(config.method == "unit")
+        self.slider.setValue(round(config.k))
+        self.spin.setValue(round(config.k))
+        (self.weight_radio if config.method == "weight" else self.unit_radio).setChecked(True)
+        (self.layer_radio if config.scope == "layer" else self.global_radio).setChecked(True)
+        del blockers
+
+    def _show_result(self, result: PruneResult) -> None:
+        config = result.config
+        included = [layer for layer in result.layers if layer.name in config.included]
+        lines = [f"<b>Asked:</b> k = {config.k:g}% ({config.describe()})"]
+        if not included:
+            lines.append("<b>No layer is included</b>: tick layers in the list to prune them.")
+        else:
+            lines.append(f"<b>Obtained:</b> {percent(result.included_sparsity())} zero in the "
+                         f"{len(included)} included layer{'s' if len(included) != 1 else ''}")
+        lines.append(f"{percent(result.prunable_sparsity)} of all prunable weights "
+                     f"({result.prunable_zeros:,} / {result.prunable_size:,}), "
+                     f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases")
+        if config.method == "unit" and included:
+            units = sum(layer.pruned_units for layer in included)
+            total = sum(layer.units for layer in included)
+            removed = sum(layer.vector_entries for layer in included)
+            lines.append(f"Units pruned: {units:,} of {total:,}"
+                         + (f", with {removed:,} bias and BatchNormalization entries zeroed" if removed else ""))
+        if config.criterion == "taylor" and self.session.model is not None and self.session.model.pruner.taylor:
+            lines.append(self.session.model.pruner.taylor.description)
+        if self.compact:  # presenter mode: what was asked (the method and scope) and what it gave
+            obtained = percent(result.included_sparsity()) if included else "nothing"
+            lines = [f"<b>{config.describe()}</b>: {obtained} zero"]
+        self.readout.setText("<br>".join(lines))
+
+
+class LayerList(QTreeWidget):
+    """One row per prunable matrix: include checkbox, kind, shape, zeros, pruned units."""
+
+    layer_selected = Signal(str)
+    COLUMNS = ("Layer", "Kind", "Matrix", "Zero", "Units pruned")
+    # rewritten on every k: they only grow to fit (a column sized to its contents would measure
+    # every row and repaint the header on each step); a new model sizes them afresh
+    STATS_COLUMNS = (3, 4)
+
+    def __init__(self, session, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.setColumnCount(len(self.COLUMNS))
+        self.setHeaderLabels(self.COLUMNS)
+        self.setRootIsDecorated(False)
+        self.setUniformRowHeights(True)
+        self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        for column in range(len(self.COLUMNS)):
+            self.header().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive if column in self.STATS_COLUMNS
+                                               else QHeaderView.ResizeMode.ResizeToContents)
+        self.header().setStretchLastSection(False)
+        self.setToolTip("Tick a layer to include it in pruning; select it to show it large")
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self._cells: dict[tuple[str, int], str] = {}  # the stats cells' texts as set
+        self._tips: dict[str, str] = {}  # each row's Units pruned tooltip as set
+        self._ticked: frozenset | None = None  # the included layers as ticked
+        self._widest: dict[int, int] = {}  # pixels of the widest text each stats column has shown
+        self.itemChanged.connect(self._on_item_changed)
+        self.currentItemChanged.connect(self._on_current_changed)
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.config_changed, self._show_included)
+        bind(self, session.pruning_changed, self._show_result)
+        self._on_model_changed(session.model)
+
+    def _on_model_changed(self, opened) -> None:
+        self._cells, self._tips, self._ticked, self._widest = {}, {}, None, {}
+        with self._batch(fresh=True):
+            self.clear()
+            self.items = {}
+            for layer in (opened.layers if opened else []):
+                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(0, Qt.CheckState.Unchecked)
+                note = layer.unit_vector_note
+                item.setToolTip(0, f"{layer.name}: {layer.matrix_label}"
+                                   + (" (output layer, excluded by default)" if layer.is_output else "")
+                                   + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""))
+                for col in (3, 4):
+                    item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.addTopLevelItem(item)
+                self.items[layer.name] = item
+
+    def select(self, name: str) -> None:
+        item = self.items.get(name)
+        if item is not None and self.currentItem() is not item:
+            with QSignalBlocker(self):
+                self.setCurrentItem(item)
+
+    def included(self) -> frozenset[str]:
+        return frozenset(name for name, item in self.items.items()
+                         if item.checkState(0) == Qt.CheckState.Checked)
+
+    @contextmanager
+    def _batch(self, fresh: bool = False):
+        """Cell changes without item signals; then the stats columns grow to fit a text wider than any
+        they showed (``fresh``: fit them exactly, for a new model)."""
+        widest = dict(self._widest)
+        try:
+            with QSignalBlocker(self):
+                yield
+        finally:
+            header = self.header()
+            for column in self.STATS_COLUMNS:
+                if fresh or self._widest.get(column, 0) > widest.get(column, 0):
+                    needed = max(self.sizeHintForColumn(column), header.sectionSizeHint(column))
+                    if fresh or needed > header.sectionSize(column):
+                        header.resizeSection(column, needed)
+
+    def _set_cell(self, name: str, item: QTreeWidgetItem, column: int, text: str) -> None:
+        """Set a stats cell that changed (an unchanged cell is not repainted) and note its width."""
+        if self._cells.get((name, column)) != text:
+            self._cells[name, column] = text
+            item.setText(column, text)
+            width = self.fontMetrics().horizontalAdvance(text)
+            if width > self._widest.get(column, 0):
+                self._widest[column] = width
+
+    def _show_included(self, config: PruningConfig) -> None:
+        with QSignalBlocker(self):
+            self._tick_included(config)
+
+    def _tick_included(self, config: PruningConfig) -> None:
+        if config.included == self._ticked:
+            return
+        self._ticked = config.included
+        for name, item in self.items.items():
+            state = Qt.CheckState.Checked if name in config.included else Qt.CheckState.Unchecked
+            if item.checkState(0) != state:
+                item.setCheckState(0, state)
+
+    def _show_result(self, result: PruneResult) -> None:
+        with self._batch():
+            self._tick_included(result.config)
+            for stats in result.layers:
+                item = self.items.get(stats.name)
+                if item is None:
+                    continue
+                self._set_cell(stats.name, item, 3, percent(stats.sparsity))
+                self._set_cell(stats.name, item, 4, f"{stats.pruned_units} / {stats.units}"
+                               + (" + bias/BN" if stats.vector_entries else ""))
+                tip = (f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
+                       if stats.vector_entries else "")
+                if self._tips.get(stats.name) != tip:
+                    self._tips[stats.name] = tip
+                    item.setToolTip(4, tip)
+
+    def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == 0 and self.session.model is not None:
+            self._ticked = None  # the user's tick: the boxes are set again from what the session makes of it
+            self.session.configure(included=self.included())
+
+    def _on_current_changed(self, current: QTreeWidgetItem | None, _previous) -> None:
+        if current is not None:
+            self.layer_selected.emit(current.text(0))

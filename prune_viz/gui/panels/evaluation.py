@@ -1,0 +1,343 @@
+"""Evaluate on demand: requests run as jobs in the queue; the panel shows the latest result.
+
+A newer request cancels the older one (whose result then never arrives). The
+shown result is greyed, with the Session's one sentence on why, whenever
+``session.why_stale`` says it no longer applies. Auto-evaluate re-requests,
+debounced, whenever the settings or the data change.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+from superqt import QElidingLabel
+from superqt.utils import qdebounced
+
+from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
+from prune_viz.gui.binding import bind
+from prune_viz.gui.workers import Job, JobQueue
+
+AUTO_EVALUATE_DELAY_MS = 150
+EVALUATE_KIND = "evaluate"
+DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
+EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
+AUTO_TOOLTIP = ("Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one "
+                "(Ctrl+Shift+E)")
+DEFAULT_DATA_TOOLTIP = ("No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, "
+                        "else a download by Keras")
+
+
+class EvaluationController(QObject):
+    """Turns 'evaluate now' into jobs, and finished jobs into session records, latest wins."""
+
+    busy_changed = Signal(bool)
+    progressed = Signal(float, str)
+    failed = Signal(object)  # exception of the latest request
+    shown = Signal(object)  # (record, baseline) accepted for display
+
+    def __init__(self, session, jobs: JobQueue, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.jobs = jobs
+        self.baseline = None
+        self.running: Job | None = None
+        self.auto = False
+        self.request_soon = qdebounced(self.request, timeout=AUTO_EVALUATE_DELAY_MS, parent=self)
+        bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.model_changed, self._on_model_changed)
+        bind(self, session.data_changed, self._on_data_changed)
+        jobs.started.connect(self._on_job_started)
+
+    def request(self) -> Job | None:
+        """Evaluate the current settings; a running or waiting evaluation is cancelled (latest wins).
+        None without a model, or for one MNIST cannot feed (the panel says why, once)."""
+        if self.session.model is None or self.session.evaluation_problem:
+            return None
+        config = self.session.config
+        job = Job(lambda task: self.session.evaluate(config, task), EVALUATE_KIND, self)
+        job.label = f"Evaluating k={config.k:g}%"
+        job.succeeded.connect(self._on_succeeded)
+        job.failed.connect(self.failed)
+        job.finished.connect(lambda j=job: self._on_job_finished(j))
+        self.jobs.submit(job, cancel_running_kinds=(EVALUATE_KIND,))
+        self.busy_changed.emit(True)
+        return job
+
+    def cancel(self) -> None:
+        self.request_soon.cancel()
+        self.jobs.cancel_all(EVALUATE_KIND)
+
+    def set_auto(self, on: bool) -> None:
+        self.auto = on
+        if on and self.session.model is not None and not self.session.is_current(self.session.last_evaluation):
+            self.request_soon()
+
+    @property
+    def busy(self) -> bool:
+        return self.running is not None or self.jobs.has_waiting(EVALUATE_KIND)
+
+    def _on_job_started(self, job: Job) -> None:
+        if job.kind == EVALUATE_KIND:
+            self.running = job
+            job.progressed.connect(self.progressed)
+
+    def _on_succeeded(self, value) -> None:
+        # only the newest request can get here: a superseded or cancelled job never reports
+        record, baseline = value
+        self.baseline = baseline
+        self.session.record_evaluation(record)
+        self.shown.emit((record, baseline))
+
+    def _on_job_finished(self, job: Job) -> None:
+        if self.running is job:
+            self.running = None
+        if not self.busy:
+            self.busy_changed.emit(False)
+
+    def _on_config_changed(self, _config) -> None:
+        if self.auto and self.session.model is not None:
+            self.request_soon()
+
+    def _on_model_changed(self, _opened) -> None:
+        self.cancel()  # nothing requested for the old model may show
+        self.baseline = None
+
+    def _on_data_changed(self) -> None:
+        if self.auto and self.session.model is not None:
+            self.request_soon()
+
+
+class ResultView(QWidget):
+    """Accuracy, loss, change vs unpruned and where the numbers come from (the per-digit pictures
+    are in views.confusion.EvaluationDetails)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.accuracy = QLabel("")
+        self.accuracy.setToolTip("Accuracy on the test set")
+        font = self.accuracy.font()
+        font.setPointSizeF(font.pointSizeF() * 2.0)
+        font.setBold(True)
+        self.accuracy.setFont(font)
+        self.accuracy.base_point_size = font.pointSizeF()  # presenter mode scales from this
+        self.status = QLabel("No evaluation yet: press Evaluate (Ctrl+E).")
+        self.status.setWordWrap(True)
+        self.details = QLabel()
+        self.details.setWordWrap(True)
+        self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.accuracy)
+        layout.addWidget(self.status)
+        layout.addWidget(self.details)
+        self.accuracy.hide()  # until there is a result
+        self.stale = False
+        self.has_result = False
+
+    def clear(self) -> None:
+        self.has_result = False
+        self.accuracy.setText("")
+        self.accuracy.hide()
+        self.status.setText("No evaluation yet: press Evaluate (Ctrl+E).")
+        self.details.setText("")
+        self.set_stale(None)
+
+    def show_unavailable(self, why: str) -> None:
+        """Say, where the accuracy would be, why this model cannot be evaluated."""
+        self.clear()
+        self.status.setText(f"<b>No accuracy:</b> {why}")
+
+    def show_record(self, record, baseline, trained_on: str) -> None:
+        result = record.result
+        self.has_result = True
+        self.accuracy.show()
+        self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
+        lines = [f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
+                 f"{record.sparsity * 100:.1f}% of them zero",
+                 f"{result.correct:,} / {result.total:,} test images correct; loss {result.loss:.4f}"]
+        if baseline is not None and baseline is not record:
+            delta = (result.accuracy - baseline.result.accuracy) * 100
+            lines.append(f"Unpruned: {baseline.result.accuracy * 100:.2f}% "
+                         f"(change <b>{delta:+.2f}</b> points)")
+        elif baseline is record:
+            lines.append("This is the unpruned model (k = 0).")
+        lines.append(f"Test data: {record.data_source}")
+        lines.append(f"Input: {PREPROCESSING_LABELS.get(result.preprocessing, result.preprocessing)}")
+        lines.append(f"Model trained on: {trained_on}")
+        lines.append(f"One pass over the test set: {result.seconds:.2f} s")
+        self.details.setText("<br>".join(lines))
+
+    def set_stale(self, why: str | None) -> None:
+        """Grey the result and say ``why`` (Session.why_stale), or show it as current (None)."""
+        stale = why is not None
+        self.stale = stale
+        self.accuracy.setEnabled(not stale)
+        self.details.setEnabled(not stale)
+        if stale:
+            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} "
+                                "Press Evaluate for the current settings.</span>")
+        elif self.has_result:
+            self.status.setText("<b>Current</b> for the settings shown.")
+
+
+class EvaluationPanel(QGroupBox):
+    """Data source, preprocessing, Evaluate/Cancel with progress, auto-evaluate, the result."""
+
+    data_path_chosen = Signal(str)
+    TITLE = "Accuracy on MNIST"
+
+    def __init__(self, session, controller: EvaluationController, parent: QWidget | None = None):
+        super().__init__(self.TITLE, parent)
+        self.session = session
+        self.controller = controller
+
+        self.data_label = QElidingLabel()  # a long path shortens in the middle instead of widening the panel
+        self.data_label.setElideMode(Qt.TextElideMode.ElideMiddle)
+        self.data_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.data_button = QToolButton(text="Data...")
+        self.data_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.data_button)
+        menu.addAction("IDX folder...", self.choose_idx_folder)
+        menu.addAction(".npz file...", self.choose_npz)
+        self.data_button.setMenu(menu)
+        self.preprocess = QComboBox()
+        for mode in PREPROCESSING:
+            label = "auto (best loss on 1,000 test images)" if mode == "auto" else PREPROCESSING_LABELS[mode]
+            self.preprocess.addItem(label, mode)
+        self.trained_on = QLabel()
+        self.trained_on.setWordWrap(True)
+
+        self.evaluate_button = QPushButton("&Evaluate")
+        self.evaluate_button.setToolTip(EVALUATE_TOOLTIP)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running evaluation (Esc)")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress_message = QLabel()
+        self.auto_check = QCheckBox("Auto-evaluate while dragging (small models)")
+        self.auto_check.setToolTip(AUTO_TOOLTIP)
+        self.result_view = ResultView()
+
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_label, 1)
+        data_row.addWidget(self.data_button)
+        self.setup = QWidget()  # what is evaluated on what: hidden in presenter mode
+        form = QFormLayout(self.setup)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Test data:", data_row)
+        form.addRow("Input:", self.preprocess)
+        form.addRow("Model:", self.trained_on)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.evaluate_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addWidget(self.progress, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.setup)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_message)
+        layout.addWidget(self.auto_check)
+        layout.addWidget(self.result_view, 1)
+
+        self.evaluate_button.clicked.connect(controller.request)
+        self.cancel_button.clicked.connect(controller.cancel)
+        self.auto_check.toggled.connect(controller.set_auto)
+        self.preprocess.currentIndexChanged.connect(
+            lambda _: self.session.set_data(preprocessing=self.preprocess.currentData()))
+        controller.busy_changed.connect(self._on_busy)
+        controller.progressed.connect(self._on_progress)
+        controller.shown.connect(self._on_shown)
+        bind(self, session.config_changed, self._refresh_stale)
+        bind(self, session.data_changed, self._on_data_changed)
+        bind(self, session.model_changed, self._on_model_changed)
+        self._on_busy(False)
+        self._on_data_changed()
+        self._on_model_changed(session.model)
+
+    def set_compact(self, compact: bool) -> None:
+        """Presenter mode: Evaluate, the accuracy and whether it is current; the test data, input
+        scaling and the result's details stay in the File menu and the normal layout."""
+        self.setTitle("" if compact else self.TITLE)  # the Evaluate button and the result say it
+        for widget in (self.setup, self.auto_check, self.result_view.details):
+            widget.setVisible(not compact)
+
+    # -- data ------------------------------------------------------------------------------
+    def choose_idx_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "MNIST IDX folder (t10k-images-idx3-ubyte[.gz] ...)")
+        if folder:
+            self.data_path_chosen.emit(folder)
+
+    def choose_npz(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "MNIST .npz (x_train, y_train, x_test, y_test)",
+                                              "", "NumPy archives (*.npz);;All files (*)")
+        if path:
+            self.data_path_chosen.emit(path)
+
+    def _on_data_changed(self) -> None:
+        self.data_label.setText(self.session.data_path or DEFAULT_DATA_TEXT)
+        self.data_label.setToolTip(self.session.data_path or DEFAULT_DATA_TOOLTIP)
+        index = self.preprocess.findData(self.session.preprocessing)
+        if index >= 0 and index != self.preprocess.currentIndex():
+            self.preprocess.blockSignals(True)
+            self.preprocess.setCurrentIndex(index)
+            self.preprocess.blockSignals(False)
+        self._refresh_stale()
+
+    # -- model / results -----------------------------------------------------------------------
+    def trained_on_text(self) -> str:
+        if self.session.model is None:
+            return "-"
+        trained_on = self.session.model.loaded.metadata.get("trained_on")
+        return str(trained_on) if trained_on else "training data not recorded in the file"
+
+    def _on_model_changed(self, opened) -> None:
+        from prune_viz.core.provenance import describe_derivation
+
+        text = f"trained on {self.trained_on_text()}" if opened is not None else "-"
+        derived = describe_derivation(opened.loaded.metadata) if opened is not None else None
+        self.trained_on.setText(text + (f"\nderived from {derived}" if derived else ""))
+        self.result_view.clear()
+        why = self.session.evaluation_problem
+        self.evaluate_button.setEnabled(opened is not None and why is None)
+        self.auto_check.setEnabled(why is None)
+        for widget, tooltip in ((self.evaluate_button, EVALUATE_TOOLTIP), (self.auto_check, AUTO_TOOLTIP)):
+            widget.setToolTip(why or tooltip)
+        if why:
+            self.result_view.show_unavailable(why)
+
+    def _on_shown(self, value) -> None:
+        record, baseline = value
+        self.result_view.show_record(record, baseline, self.trained_on_text())
+        self._refresh_stale()
+
+    def _refresh_stale(self, *_args) -> None:
+        record = self.session.last_evaluation
+        if record is not None and self.result_view.has_result:
+            self.result_view.set_stale(self.session.why_stale(record))
+
+    def _on_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        self.progress.setVisible(busy)
+        self.progress_message.setVisible(busy)
+        if busy:
+            self.progress.setValue(0)
+            self.progress_message.setText("Waiting for the previous job...")
+
+    def _on_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress_message.setText(message)

@@ -1,0 +1,74 @@
+"""``prune-viz MODEL --screenshot OUT.png`` as a user runs it: a separate process, offscreen."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+from prune_viz.gui.views.colours import DIVERGING
+
+PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+
+
+def _pixels(path) -> np.ndarray:
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    assert not image.isNull()
+    width, height, stride = image.width(), image.height(), image.bytesPerLine()
+    raw = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
+    return raw[:, : width * 3].reshape(height, width, 3).copy()  # the QImage owns the buffer
+
+
+def _has_colour(pixels: np.ndarray, rgb, tolerance: int = 6) -> int:
+    return int(np.sum(np.all(np.abs(pixels.astype(int) - np.array(rgb)) <= tolerance, axis=2)))
+
+
+def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir):
+    out = tmp_path / "window.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-m", "prune_viz", str(trained_mlp_path), "--method", "weight", "--k", "60",
+         "--evaluate", "--data", str(mnist_dir), "--screenshot", str(out)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    pixels = _pixels(out)
+    assert pixels.shape[0] > 500 and pixels.shape[1] > 800
+    assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # not blank
+    lut = DIVERGING.lut()
+    assert _has_colour(pixels, DIVERGING.pruned) > 10_000  # 60% of a 784x64 matrix is pruned grey
+    assert _has_colour(pixels, lut[10]) > 50  # strong negative weights (dark blue)
+    assert _has_colour(pixels, lut[245]) > 50  # strong positive weights (dark red)
+
+
+def test_without_a_model_the_bundled_demo_opens(tmp_path):
+    from prune_viz.resources import demo_model_path
+
+    demo = demo_model_path()
+    assert demo is not None, "prune_viz/data/demo-lenet-300-100.keras is missing"
+    out = tmp_path / "demo.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PRUNE_VIZ_TIMING="1", PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run([sys.executable, "-m", "prune_viz", "--k", "30", "--screenshot", str(out)],
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
+    assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
+
+
+def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
+               PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    done = subprocess.run(
+        [sys.executable, "-m", "prune_viz", str(tmp_path / "nothing.keras"), "--screenshot", str(tmp_path / "x.png")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("prune-viz: error:")]
+    assert len(errors) == 1 and "nothing.keras does not exist" in errors[0]
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "x.png").exists()
