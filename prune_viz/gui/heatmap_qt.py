@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.inputs import layer_seeing_pixels
 from prune_viz.gui.pictures_qt import (
     HIGH_CONTRAST_THEME,
     LIGHT,
@@ -723,23 +724,6 @@ class ThumbnailStrip(QScrollArea):
             thumb.setChecked(n == name)
 
 
-def first_layer_seeing_pixels(opened) -> str | None:
-    """The first prunable layer if it is a Dense layer fed the 784 pixels of a 28x28 image
-    (row i of its matrix is pixel divmod(i, 28)), else None."""
-    from prune_viz.core.inputs import EvaluationUnavailable, layout_for
-
-    if opened is None or not opened.layers:
-        return None
-    first = opened.layers[0]
-    try:
-        layout = layout_for(opened.loaded.input_shape)
-    except EvaluationUnavailable:
-        return None
-    if first.kind == "Dense" and first.fan_in == 784 and layout.feature_shape in ((784,), (28, 28), (28, 28, 1)):
-        return first.name
-    return None
-
-
 class LayerHeatmaps(QWidget):
     """Thumbnails of every prunable matrix above a large view of the selected one, kept in
     step with the session's pruning result."""
@@ -785,7 +769,7 @@ class LayerHeatmaps(QWidget):
         self.data = prepared if prepared is not None and prepared.opened is opened else heatmap_data(opened)
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
         self._unit_vectors: dict[str, tuple[list[str], np.ndarray | None]] = {}
-        self._pixel_layer = first_layer_seeing_pixels(opened)
+        self._pixel_layer = None if opened is None else layer_seeing_pixels(opened.layers, opened.loaded.input_shape)
         self.strip.set_layers(list(self._layers))
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)

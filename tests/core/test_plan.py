@@ -292,6 +292,24 @@ def test_small_weight_layers_need_no_warm_up():
     assert not pruner.needs_warm_up(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
 
 
+def test_a_step_reads_weights_only_for_weight_pruning_of_a_layer_not_sorted_whole(monkeypatch):
+    """The step cost the window asks before a slider step: a unit step is a few NumPy calls (it
+    gains from a warm-up but never waits for one), a weight step reads a pass over a big layer's
+    weights until its order is sorted whole."""
+    kernel = np.random.default_rng(6).normal(size=(60, 40)).astype(np.float32)
+    unit = PruningConfig("unit", 30, "layer", frozenset({"only"}))
+    weight = PruningConfig("weight", 30, "global", frozenset({"only"}))
+    small = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    small.prune(weight)
+    assert small.needs_warm_up(unit) and not small.step_reads_weights(unit)
+    assert not small.step_reads_weights(weight)  # sorted whole when opened
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    big = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    assert big.step_reads_weights(weight) and big.needs_warm_up(weight)
+    assert not big.step_reads_weights(unit)
+    assert not big.step_reads_weights(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
+
+
 @pytest.mark.parametrize("scope", ["layer", "global"])
 def test_unit_plans_computed_ahead_are_the_rules_and_a_step_computes_none(monkeypatch, scope):
     rng = np.random.default_rng(3)
