@@ -85,10 +85,9 @@ class Planner:
         return tuple(layer.name for layer in self.layers if layer.name in set(included))
 
     # -- the per-k work -------------------------------------------------------------------------
-    def plan(self, config) -> tuple[dict[str, LayerPlan], list[LayerResult]]:
-        """The plans of ``config``'s included layers and the counts of every layer (model order)."""
+    def plan(self, config, names: tuple[str, ...]) -> tuple[dict[str, LayerPlan], list[LayerResult]]:
+        """The plans of ``config``'s included layers (``names``, in model order) and the counts of every layer."""
         key = score_key(config)
-        names = self.names(config.included)
         plans: dict[str, LayerPlan] = {}
         counted: dict[str, LayerResult] = {}
         if config.method == "weight":

@@ -262,8 +262,7 @@ class Pruner:
     def prune(self, config: PruningConfig) -> PruneResult:
         """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
         self._check_scores(config)
-        self.check_included(config.included)
-        plans, results = self._planner.plan(config)
+        plans, results = self._planner.plan(config, self.check_included(config.included))
         masks, kernels = self._writer.lazy(plans)
         return PruneResult(config, kernels, masks, results, plans)
 
