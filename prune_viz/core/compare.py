@@ -167,11 +167,8 @@ def jaccard(kept_a: np.ndarray, kept_b: np.ndarray) -> float:
 def _evaluate(opened, config: PruningConfig, evaluator: Evaluator, task: TaskState) -> tuple[PruneResult, EvaluationResult]:
     pruner = opened.pruner
     result = pruner.prune(config)
-    try:
-        pruner.apply(result)
+    with pruner.applied(result):
         evaluation = evaluator.run(task, label=config.describe())
-    finally:
-        pruner.restore()
     return result, evaluation
 
 
@@ -188,8 +185,7 @@ def compare(opened_a, config_a: PruningConfig, opened_b, config_b: PruningConfig
         part = task.sub(0.45 * i, 0.45 * (i + 1))
         if id(opened) not in evaluators:
             part.progress(0.0, f"Preparing {opened.loaded.name} for the test set")
-            opened.pruner.restore()  # auto preprocessing is chosen on the original weights
-            evaluators[id(opened)] = Evaluator(opened.loaded, data, preprocessing)
+            evaluators[id(opened)] = opened.evaluator_on(data, preprocessing)
         result, evaluation = _evaluate(opened, config, evaluators[id(opened)], part.sub(0.3, 1.0))
         sides.append(Side(opened, config, result, evaluation))
     a, b = sides

@@ -102,7 +102,6 @@ def taylor_scores(opened, data, *, preprocessing: str = "auto", images: int = TA
     import keras
     import tensorflow as tf
 
-    from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.inputs import arrange, preprocess
 
     task = task or quiet()
@@ -111,9 +110,8 @@ def taylor_scores(opened, data, *, preprocessing: str = "auto", images: int = TA
         raise TaylorUnavailable("Taylor scores need a Keras model, not a bare SavedModel.")
     if len(data.x_train) == 0:
         raise TaylorUnavailable(f"Taylor scores need MNIST training images, and {data.source} has only a test set.")
-    opened.pruner.restore()
     task.progress(0.0, "Preparing the training images")
-    evaluator = Evaluator(opened.loaded, data, preprocessing)
+    evaluator = opened.evaluator_on(data, preprocessing)
     n = min(images, len(data.x_train))
     x = arrange(preprocess(data.x_train[:n], evaluator.preprocessing), evaluator.layout)
     y = data.y_train[:n].astype(np.int64)

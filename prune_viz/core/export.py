@@ -385,8 +385,7 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
     result = pruner.prune(config)
     kernels = masked_kernels(result)
     compaction = None
-    try:
-        pruner.apply(result)
+    with pruner.applied(result):
         task.progress(0.4, "Compacting" if compact else "Saving")
         if compact:
             compaction = compact_model(opened.loaded.keras_model, kernels)
@@ -398,8 +397,6 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
             metadata["pruning"]["compacted_layers"] = {
                 c.name: [c.units_before, c.units_after] for c in compaction.layers}
         path = save_keras_with_metadata(model, out, metadata, force=force, protect=(opened.loaded.path,))
-    finally:
-        pruner.restore()
     task.progress(1.0, "Saved")
     return ExportResult(path, config, compact, path.stat().st_size, result.included_sparsity(), compaction)
 
@@ -498,50 +495,45 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
         latency_note, data = opened.evaluation_problem, None
     if data is not None:
         task.progress(0.02, "Compiling the forward pass")
-        pruner.restore()  # auto preprocessing is chosen on the original weights
-        evaluator = Evaluator(opened.loaded, data, preprocessing)
+        evaluator = opened.evaluator_on(data, preprocessing)
     kernel_names = set(kernels)
     other_bytes = sum(int(np.prod(w.shape)) * 4 for w in _outside_kernels(model, opened.layers))
-    try:
-        pruner.apply(result)
-        with tempfile.TemporaryDirectory(prefix="prune-viz-size-") as tmp:
-            dense_path = Path(tmp) / "dense.keras"
-            model.save(dense_path)
-            raw = dense_path.read_bytes()
-            dense_row = FormatRow("dense .keras (zeros in place)", len(raw))
+    with pruner.applied(result), tempfile.TemporaryDirectory(prefix="prune-viz-size-") as tmp:
+        dense_path = Path(tmp) / "dense.keras"
+        model.save(dense_path)
+        raw = dense_path.read_bytes()
+        dense_row = FormatRow("dense .keras (zeros in place)", len(raw))
+        if evaluator is not None:
+            dense_row.latency_seconds, dense_row.accuracy = _median_latency(evaluator, repeats, task.sub(0.05, 0.5))
+        rows.append(dense_row)
+        rows.append(FormatRow("gzip of the dense .keras", len(gzip.compress(raw, 9)), note="storage only"))
+        csr = sum(csr_bytes(layer.as_matrix(kernels[layer.name])) for layer in opened.layers
+                  if layer.name in kernel_names)
+        rows.append(FormatRow("CSR arrays (kernels) + dense other weights", csr + other_bytes,
+                              note="float32 data + int32 indices + indptr; storage only"))
+        try:
+            coupling = dead_unit_coupling(model, kernels)
+            compaction = compact_model(model, kernels)
+        except CompactionError as exc:
+            compaction_error = str(exc)
+        if compaction is not None:
+            compact_path = Path(tmp) / "compact.keras"
+            compaction.model.save(compact_path)
+            compact_row = FormatRow("compacted .keras (dead units removed)", compact_path.stat().st_size)
             if evaluator is not None:
-                dense_row.latency_seconds, dense_row.accuracy = _median_latency(evaluator, repeats, task.sub(0.05, 0.5))
-            rows.append(dense_row)
-            rows.append(FormatRow("gzip of the dense .keras", len(gzip.compress(raw, 9)), note="storage only"))
-            csr = sum(csr_bytes(layer.as_matrix(kernels[layer.name])) for layer in opened.layers
-                      if layer.name in kernel_names)
-            rows.append(FormatRow("CSR arrays (kernels) + dense other weights", csr + other_bytes,
-                                  note="float32 data + int32 indices + indptr; storage only"))
-            try:
-                coupling = dead_unit_coupling(model, kernels)
-                compaction = compact_model(model, kernels)
-            except CompactionError as exc:
-                compaction_error = str(exc)
-            if compaction is not None:
-                compact_path = Path(tmp) / "compact.keras"
-                compaction.model.save(compact_path)
-                compact_row = FormatRow("compacted .keras (dead units removed)", compact_path.stat().st_size)
-                if evaluator is not None:
-                    task.progress(0.5, "Timing the compacted model")
-                    compact_loaded = LoadedModel(path=compact_path, format="compacted", keras_model=compaction.model)
-                    compact_eval = Evaluator(compact_loaded, data, evaluator.preprocessing)
-                    compact_row.latency_seconds, compact_row.accuracy = _median_latency(
-                        compact_eval, repeats, task.sub(0.5, 0.95))
-                    x = arrange(preprocess(data.x_test, evaluator.preprocessing), evaluator.layout)
-                    difference = 0.0
-                    for start in range(0, len(x), 2500):
-                        batch = x[start:start + 2500]
-                        a = np.asarray(model(batch, training=False))
-                        b = np.asarray(compaction.model(batch, training=False))
-                        difference = max(difference, float(np.max(np.abs(a - b))))
-                rows.append(compact_row)
-    finally:
-        pruner.restore()
+                task.progress(0.5, "Timing the compacted model")
+                compact_loaded = LoadedModel(path=compact_path, format="compacted", keras_model=compaction.model)
+                compact_eval = Evaluator(compact_loaded, data, evaluator.preprocessing)
+                compact_row.latency_seconds, compact_row.accuracy = _median_latency(
+                    compact_eval, repeats, task.sub(0.5, 0.95))
+                x = arrange(preprocess(data.x_test, evaluator.preprocessing), evaluator.layout)
+                difference = 0.0
+                for start in range(0, len(x), 2500):
+                    batch = x[start:start + 2500]
+                    a = np.asarray(model(batch, training=False))
+                    b = np.asarray(compaction.model(batch, training=False))
+                    difference = max(difference, float(np.max(np.abs(a - b))))
+            rows.append(compact_row)
     task.progress(1.0, "Done")
     parameters = _parameters(model)
     zeros = result.prunable_zeros + (parameters - result.prunable_size - _nonzero_outside(model, opened.layers))

@@ -88,13 +88,11 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
         seed = recorded if isinstance(recorded, int) else 0
     pruner = opened.pruner
     task.progress(0.0, "Preparing the test set")
-    pruner.restore()  # auto preprocessing is chosen on the original weights
-    evaluator = Evaluator(opened.loaded, data, preprocessing)
+    evaluator = opened.evaluator_on(data, preprocessing)
     unpruned = evaluator.run(task.sub(0.0, 0.04))
     result = pruner.prune(config)
     masks = {name: np.asarray(mask.numpy(), bool) for name, mask in result.masks.items()}
-    try:
-        pruner.apply(result)
+    with pruner.applied(result):
         before = evaluator.run(task.sub(0.04, 0.08))
         keras.utils.set_random_seed(seed)
         try:
@@ -102,8 +100,6 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
         except Exception as exc:
             raise FinetuneError(f"The model cannot be cloned for fine-tuning ({type(exc).__name__}).") from exc
         clone.set_weights(opened.loaded.keras_model.get_weights())
-    finally:
-        pruner.restore()
     layers = {name: layer for name, _kind, layer in keras_prunable_layers(clone)}
     previous = {}
     for name, mask in masks.items():

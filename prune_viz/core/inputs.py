@@ -100,3 +100,30 @@ def preprocess(images: np.ndarray, mode: str) -> np.ndarray:
 
 def arrange(x: np.ndarray, layout: InputLayout) -> np.ndarray:
     return np.ascontiguousarray(x.reshape((len(x),) + layout.feature_shape))
+
+
+def pixel_rows_problem(layers: list, input_shape: tuple | None, name: str) -> str | None:
+    """Why the rows of prunable layer ``name``'s matrix are not the 784 pixels of a 28x28 MNIST
+    image (row i is pixel divmod(i, 28)), or None when they are: it is the first of ``layers``, each
+    of its units sees a whole image (a Dense layer fed 784 inputs, or a 28x28x1 convolution), and
+    the model, whose input shape is ``input_shape``, takes MNIST images."""
+    layer = next((layer for layer in layers if layer.name == name), None)
+    if layer is None:
+        return f"No prunable layer named {name}."
+    if layers[0].name != name:
+        return f"{name} is not the first layer: its units see the outputs of other units, not pixels."
+    if layer.fan_in != 28 * 28 or not (layer.kind == "Dense" or layer.shape[:-1] == (28, 28, 1)):
+        return (f"{name} is a {layer.kind} layer with {layer.fan_in:,} inputs per unit "
+                f"({layer.matrix_label}); its units do not each see a whole 28x28 image.")
+    try:
+        layout_for(input_shape)
+    except EvaluationUnavailable as exc:
+        return f"The model does not take 28x28 MNIST images: {exc}"
+    return None
+
+
+def layer_seeing_pixels(layers: list, input_shape: tuple | None) -> str | None:
+    """The name of the layer whose matrix rows are an MNIST image's pixels (``pixel_rows_problem``), or None."""
+    if layers and pixel_rows_problem(layers, input_shape, layers[0].name) is None:
+        return layers[0].name
+    return None

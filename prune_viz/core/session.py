@@ -17,7 +17,7 @@ from pathlib import Path
 from psygnal import Signal
 
 from prune_viz.core.criteria import TaylorScores, taylor_scores
-from prune_viz.core.data import load_mnist
+from prune_viz.core.data import MnistData, load_mnist
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
 from prune_viz.core.io import LoadedModel, load_model
@@ -45,6 +45,12 @@ class OpenedModel:
     def evaluation_problem(self) -> str | None:
         """Why MNIST cannot be fed to this model (one sentence, e.g. a 224x224x3 input), or None."""
         return evaluation_problem(self.loaded.input_shape)
+
+    def evaluator_on(self, data: MnistData, preprocessing: str = "auto") -> Evaluator:
+        """An Evaluator of this model on ``data``, built on the original weights: "auto"
+        preprocessing is chosen by the unpruned model's outputs (only from the TF job thread)."""
+        self.pruner.restore()
+        return Evaluator(self.loaded, data, preprocessing)
 
 
 @tensorflow_job()
@@ -261,8 +267,7 @@ class Session:
                 task.progress(0.0, "Loading MNIST")
                 data = load_mnist(data_path)
                 task.progress(0.1, "Compiling the forward pass")
-                self.model.pruner.restore()  # auto preprocessing is chosen on the original weights
-                self._evaluator = Evaluator(self.model.loaded, data, preprocessing)
+                self._evaluator = self.model.evaluator_on(data, preprocessing)
                 self._evaluator_key = key
             return self._evaluator, key
 
@@ -281,23 +286,20 @@ class Session:
             evaluator, built_for = self._evaluator_for_now(task.sub(0.0, 0.2))
             pruner = self.model.pruner
             baseline = self._baselines.get(built_for)
-            try:
-                if config.criterion == "taylor":
-                    self.taylor(task.sub(0.0, 0.2))
-                if with_baseline and baseline is None:
-                    unpruned = config.with_k(0.0)
-                    pruner.restore()
-                    baseline = self._record(unpruned, pruner.prune(unpruned), evaluator, built_for,
-                                            task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0))
-                    self._baselines[built_for] = baseline
-                    if config.k == 0:
-                        return baseline, baseline
-                result = pruner.prune(config)
-                pruner.apply(result)
+            if config.criterion == "taylor":
+                self.taylor(task.sub(0.0, 0.2))
+            if with_baseline and baseline is None:
+                unpruned = config.with_k(0.0)
+                pruner.restore()
+                baseline = self._record(unpruned, pruner.prune(unpruned), evaluator, built_for,
+                                        task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0))
+                self._baselines[built_for] = baseline
+                if config.k == 0:
+                    return baseline, baseline
+            result = pruner.prune(config)
+            with pruner.applied(result):
                 record = self._record(config, result, evaluator, built_for,
                                       task.sub(0.4 if with_baseline else 0.2, 1.0))
-            finally:
-                pruner.restore()
             return record, baseline
 
     @property
@@ -334,16 +336,10 @@ class Session:
             evaluator = self.evaluator(task.sub(0.0, 0.1))
             pruner = self.model.pruner
             out = []
-            try:
-                for i, config in enumerate(configs):
-                    task.progress(0.1 + 0.9 * i / max(len(configs), 1), f"k = {config.k:g}%")
-                    if config.k:
-                        pruner.apply(pruner.prune(config))
-                    else:
-                        pruner.restore()
+            for i, config in enumerate(configs):
+                task.progress(0.1 + 0.9 * i / max(len(configs), 1), f"k = {config.k:g}%")
+                with pruner.applied(pruner.prune(config)):
                     out.append(evaluator.probabilities(images))
-            finally:
-                pruner.restore()
             return out
 
     def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple,

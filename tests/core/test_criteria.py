@@ -187,6 +187,7 @@ def test_taylor_scores_equal_a_gradient_tape_computation():
     import tensorflow as tf
 
     from prune_viz.core.data import MnistData
+    from prune_viz.core.session import OpenedModel
 
     keras.utils.set_random_seed(2)
     model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
@@ -197,11 +198,8 @@ def test_taylor_scores_equal_a_gradient_tape_computation():
     data = MnistData(x, y, x[:20], y[:20], "random test images")
     pruner, layers = _pruner(model)
 
-    class Opened:
-        loaded = _loaded(model)
-
-    Opened.layers, Opened.pruner = layers, pruner
-    taylor = taylor_scores(Opened, data, preprocessing="scale", images=30, batch_size=7)
+    opened = OpenedModel(_loaded(model), layers, pruner, total_parameters=model.count_params(), other_zeros=0)
+    taylor = taylor_scores(opened, data, preprocessing="scale", images=30, batch_size=7)
     assert taylor.images == 30 and "30 training images of random test images" in taylor.description
     inputs = tf.constant(x[:30].astype(np.float32) / 255.0)
     with tf.GradientTape() as tape:

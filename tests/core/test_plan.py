@@ -13,7 +13,7 @@ from hypothesis.extra import numpy as hnp
 
 import tensorflow as tf  # imported before hypothesis runs: the import raises the recursion limit
 
-from prune_viz.core import magnitudes, pruning, row_blocks
+from prune_viz.core import kernel_writer, magnitudes, planner, pruning, row_blocks
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.plan import UnitPlan, WeightPlan
 from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
@@ -138,10 +138,10 @@ def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, 
     through the XLA kernels fed the plan's threshold, cut and kept units, from thresholds read
     bucket by bucket."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pruning, "BLOCK_ELEMENTS", 96)
+        patch.setattr(kernel_writer, "BLOCK_ELEMENTS", 96)
         patch.setattr(row_blocks, "BLOCK_ELEMENTS", 96)
         patch.setattr(magnitudes, "SORTED_WHOLE", 0)  # and their order is read bucket by bucket
-        assert big.size > pruning.BLOCK_ELEMENTS and other.size > pruning.BLOCK_ELEMENTS
+        assert big.size > kernel_writer.BLOCK_ELEMENTS and other.size > kernel_writer.BLOCK_ELEMENTS
         check_plans_against_the_rule(data, [big, other], method, scope, ks)
 
 
@@ -256,10 +256,10 @@ def test_a_warm_up_reads_the_groups_of_several_ks_in_one_pass(monkeypatch):
 
 
 def test_warm_up_takes_the_ks_nearest_to_the_slider_first_in_runs():
-    runs = pruning._runs_from(37.5)
+    runs = planner.runs_from(37.5)
     assert runs[:3] == [[38, 39, 40, 41], [37, 36, 35, 34], [42, 43, 44, 45]]
     assert sorted(k for run in runs for k in run) == list(pruning.SLIDER_KS)
-    assert pruning._runs_from(100)[:2] == [[100], [99, 98, 97, 96]]
+    assert planner.runs_from(100)[:2] == [[100], [99, 98, 97, 96]]
 
 
 def test_warm_up_stops_at_scores_the_settings_have_moved_away_from(monkeypatch):
@@ -292,6 +292,24 @@ def test_small_weight_layers_need_no_warm_up():
     assert not pruner.needs_warm_up(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
 
 
+def test_a_step_reads_weights_only_for_weight_pruning_of_a_layer_not_sorted_whole(monkeypatch):
+    """The step cost the window asks before a slider step: a unit step is a few NumPy calls (it
+    gains from a warm-up but never waits for one), a weight step reads a pass over a big layer's
+    weights until its order is sorted whole."""
+    kernel = np.random.default_rng(6).normal(size=(60, 40)).astype(np.float32)
+    unit = PruningConfig("unit", 30, "layer", frozenset({"only"}))
+    weight = PruningConfig("weight", 30, "global", frozenset({"only"}))
+    small = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    small.prune(weight)
+    assert small.needs_warm_up(unit) and not small.step_reads_weights(unit)
+    assert not small.step_reads_weights(weight)  # sorted whole when opened
+    monkeypatch.setattr(magnitudes, "SORTED_WHOLE", 0)
+    big = Pruner([PrunableLayer("only", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
+    assert big.step_reads_weights(weight) and big.needs_warm_up(weight)
+    assert not big.step_reads_weights(unit)
+    assert not big.step_reads_weights(weight.__class__("weight", 10, "layer", frozenset({"another model's"})))
+
+
 @pytest.mark.parametrize("scope", ["layer", "global"])
 def test_unit_plans_computed_ahead_are_the_rules_and_a_step_computes_none(monkeypatch, scope):
     rng = np.random.default_rng(3)
@@ -303,11 +321,11 @@ def test_unit_plans_computed_ahead_are_the_rules_and_a_step_computes_none(monkey
     assert warmed.needs_warm_up(config)
     assert warmed.warm_up(config) == len(pruning.SLIDER_KS)
     fresh = pruner_of(kernels, names)
-    computed = Pruner._unit_plan_counted
+    computed = planner.Planner._unit_plan_counted
     for k in (0, 1, 29, 64, 100):
-        monkeypatch.setattr(Pruner, "_unit_plan_counted", lambda *_: pytest.fail("a step computed a plan"))
+        monkeypatch.setattr(planner.Planner, "_unit_plan_counted", lambda *_: pytest.fail("a step computed a plan"))
         result = warmed.prune(config.with_k(k))
-        monkeypatch.setattr(Pruner, "_unit_plan_counted", computed)
+        monkeypatch.setattr(planner.Planner, "_unit_plan_counted", computed)
         expected = fresh.prune(config.with_k(k))
         assert repr(result.plans) == repr(expected.plans), k
         assert result.layers == expected.layers, k

@@ -66,8 +66,7 @@ class SliderWarmUp(QObject):
         model, config = session.model, session.config
         if model is None:
             return
-        if self.step_job is None and (self._warmed == self._current() or config.method != "weight"
-                                      or not model.pruner.needs_warm_up(config)):
+        if self.step_job is None and (self._warmed == self._current() or not model.pruner.step_reads_weights(config)):
             session.configure(k=k)
             return
         self._wanted_k = k

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.inputs import layer_seeing_pixels
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
@@ -44,7 +45,6 @@ from prune_viz.gui.views.heatmap_data import (
     HeatmapData,
     display_limit,
     display_matrix,
-    first_layer_seeing_pixels,
     heatmap_data,
     strides,
 )
@@ -393,7 +393,7 @@ class LayerHeatmaps(QWidget):
         self.data = prepared if prepared is not None and prepared.opened is opened else heatmap_data(opened)
         self._layers = {layer.name: layer for layer in opened.layers} if opened else {}
         self._unit_vectors: dict[str, tuple[list[str], np.ndarray | None]] = {}
-        self._pixel_layer = first_layer_seeing_pixels(opened)
+        self._pixel_layer = None if opened is None else layer_seeing_pixels(opened.layers, opened.loaded.input_shape)
         self.strip.set_layers(list(self._layers))
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)

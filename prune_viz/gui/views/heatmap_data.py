@@ -67,20 +67,3 @@ def heatmap_data(opened) -> HeatmapData:
         thumbnail, _, _ = display_matrix(matrix, None, THUMBNAIL_PIXELS)
         pictures[layer.name] = LayerPicture(matrix, level, thumbnail, colour_indices(thumbnail, level))
     return HeatmapData(opened, pictures)
-
-
-def first_layer_seeing_pixels(opened) -> str | None:
-    """The first prunable layer if it is a Dense layer fed the 784 pixels of a 28x28 image
-    (row i of its matrix is pixel divmod(i, 28)), else None."""
-    from prune_viz.core.inputs import EvaluationUnavailable, layout_for
-
-    if opened is None or not opened.layers:
-        return None
-    first = opened.layers[0]
-    try:
-        layout = layout_for(opened.loaded.input_shape)
-    except EvaluationUnavailable:
-        return None
-    if first.kind == "Dense" and first.fan_in == 784 and layout.feature_shape in ((784,), (28, 28), (28, 28, 1)):
-        return first.name
-    return None

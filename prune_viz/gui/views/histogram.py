@@ -281,7 +281,7 @@ class WeightHistogram(QtWidgets.QWidget):
         """The histogram of the scores ``config`` thresholds (|w| and unit norms for magnitude)."""
         pruner = self.session.model.pruner
         method = config.method
-        key = (name, method, pruner.score_key(config), id(pruner.taylor) if config.criterion == "taylor" else 0)
+        key = (name, method, pruner.score_key(config), pruner.scores_version)
         if key not in self._cache:
             if method == "weight":  # from the pruner's sorted scores: no pass over a big kernel on the GUI thread
                 self._cache[key] = histogram_of_sorted(pruner.scores(name, config))

@@ -13,8 +13,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from prune_viz.core.inputs import EvaluationUnavailable, layout_for
-from prune_viz.core.pruning import PruneResult, unit_norms
+from prune_viz.core.inputs import layer_seeing_pixels, pixel_rows_problem
+from prune_viz.core.pruning import PruneResult
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
@@ -65,11 +65,13 @@ def background_rgb(spec: ColormapSpec) -> tuple[int, int, int]:
     return colour.red(), colour.green(), colour.blue()
 
 
-def prepare_layer(name: str, matrix: np.ndarray, level: float, spec: ColormapSpec = DIVERGING) -> TileLayer:
-    """``matrix`` is the (784, units) original kernel, ``level`` its colours' +-level (weight_level)."""
+def prepare_layer(name: str, matrix: np.ndarray, norms: np.ndarray, level: float,
+                  spec: ColormapSpec = DIVERGING) -> TileLayer:
+    """``matrix`` is the (784, units) original kernel, ``norms`` its units' L2 norms (``Pruner.unit_norms``),
+    ``level`` its colours' +-level (weight_level)."""
     weights = np.asarray(matrix, dtype=np.float32)
     colours = spec.indexed_lut()[colour_indices(weights.T, level)].reshape(-1, SIDE, SIDE, 3)
-    return TileLayer(name, weights, unit_norms(weights), level, colours)
+    return TileLayer(name, weights, norms, level, colours)
 
 
 def tile_grid(tiles: np.ndarray, columns: int, gap_colour=(255, 255, 255)) -> np.ndarray:
@@ -85,23 +87,15 @@ def tile_grid(tiles: np.ndarray, columns: int, gap_colour=(255, 255, 255)) -> np
 
 
 def tile_layer_problem(opened, name: str) -> str | None:
-    """Why ``name`` cannot be drawn as 28x28 tiles, or None if it can."""
-    layer = next((layer for layer in opened.layers if layer.name == name), None)
-    if layer is None:
-        return f"No prunable layer named {name}."
+    """Why ``name`` cannot be drawn as 28x28 tiles (its matrix rows are not pixels), or None if it can."""
+    problem = pixel_rows_problem(opened.layers, opened.loaded.input_shape, name)
     first = opened.layers[0].name
-    if first != name:
-        where = (f"Select {first} to see its tiles." if tile_layer_problem(opened, first) is None
-                 else f"This model's first layer, {first}, cannot be drawn as tiles either.")
-        return f"{name} is not the first layer: its units see the outputs of other units, not pixels. {where}"
-    if layer.fan_in != SIDE * SIDE or not (layer.kind == "Dense" or layer.shape[:-1] == (SIDE, SIDE, 1)):
-        return (f"{name} is a {layer.kind} layer with {layer.fan_in:,} inputs per unit "
-                f"({layer.matrix_label}); tiles need units that each see a whole 28x28 image.")
-    try:
-        layout_for(opened.loaded.input_shape)
-    except EvaluationUnavailable as exc:
-        return f"The model does not take 28x28 MNIST images: {exc}"
-    return None
+    if problem is None or name == first or all(layer.name != name for layer in opened.layers):
+        return problem
+    pixel_layer = layer_seeing_pixels(opened.layers, opened.loaded.input_shape)
+    where = (f"Select {first} to see its tiles." if pixel_layer == first
+             else f"This model's first layer, {first}, cannot be drawn as tiles either.")
+    return f"{problem} {where}"
 
 
 class UnitTileGrid(QtWidgets.QWidget):
@@ -223,6 +217,7 @@ class UnitTileGrid(QtWidgets.QWidget):
         if self._prepared is None or self._prepared.name != self._layer_name:
             layer = opened.layers[0]
             self._prepared = prepare_layer(layer.name, layer.as_matrix(layer.original),
+                                           opened.pruner.unit_norms(layer.name),
                                            weight_level(opened, layer.name), self.spec)
 
     def _order(self, prepared: TileLayer) -> np.ndarray:

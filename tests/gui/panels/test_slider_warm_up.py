@@ -61,9 +61,9 @@ def test_new_settings_are_warmed_up_again_unit_pruning_too(qtbot, bucketed_windo
     with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
         window.unit_action.trigger()  # unit plans and their counts are computed ahead too
     assert ready.args[0].method == "unit" and ready.args[0].scope == "global"
-    from prune_viz.core.pruning import Pruner
+    from prune_viz.core.planner import Planner
 
-    monkeypatch.setattr(Pruner, "_unit_plan_counted", lambda *_: pytest.fail("a unit step computed a plan"))
+    monkeypatch.setattr(Planner, "_unit_plan_counted", lambda *_: pytest.fail("a unit step computed a plan"))
     window.controls.slider.setValue(30)
     qtbot.wait(5)
     result = window.session.result
@@ -154,3 +154,20 @@ def test_cold_steps_in_a_row_end_at_the_last_and_a_settings_change_drops_them(qt
     qtbot.wait(50)
     release.set()
     assert window.session.config.k == 5 and slider.value() == 5
+
+
+def test_a_step_waits_for_a_thread_exactly_when_the_core_says_it_reads_weights(qtbot, bucketed_window, monkeypatch):
+    from prune_viz.core.pruning import Pruner
+
+    window = bucketed_window
+    warm_up = window.slider_warm_up
+    warm_up.stop()
+    window.unit_action.trigger()
+    warm_up.stop()  # no warm-up yet: the step's cost alone decides
+    slider = window.controls.slider
+    slider.setValue(20)  # a unit step is a few NumPy calls: taken at once
+    assert warm_up.step_job is None and window.session.config.k == 20
+    monkeypatch.setattr(Pruner, "step_reads_weights", lambda _pruner, config: True)
+    slider.setValue(40)  # the core says this one reads weights: computed on a thread first
+    assert warm_up.step_job is not None and window.session.config.k == 20
+    qtbot.waitUntil(lambda: window.session.config.k == 40, timeout=20_000)

@@ -13,11 +13,13 @@ from gui_helpers import tile_pixels
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFont
 
+from prune_viz.core.criteria import TaylorScores
+from prune_viz.core.inputs import layer_seeing_pixels
 from prune_viz.core.pruning import unit_norms
 from prune_viz.core.session import Session, open_model
 from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.views.confusion import EvaluationDetails
-from prune_viz.gui.views.histogram import WeightHistogram
+from prune_viz.gui.views.histogram import WeightHistogram, histogram_of_sorted
 from prune_viz.gui.views.pictures import STALE_OPACITY
 from prune_viz.gui.views.tiles import GAP, SIDE, UnitTileGrid
 
@@ -116,6 +118,28 @@ def test_histogram_shows_unit_norms_for_unit_pruning(qtbot, session, opened):
     screenshot(qtbot, widget, "histogram_unit")
 
 
+def test_histogram_follows_taylor_scores_when_they_are_replaced(qtbot, trained_mlp_path):
+    opened = open_model(trained_mlp_path)  # its own: the module's model keeps no Taylor scores
+    session = Session()
+    session.set_model(opened)
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+
+    def taylor(offset: float) -> TaylorScores:
+        return TaylorScores({layer.name: np.abs(layer.as_matrix(layer.original)) * offset
+                             for layer in opened.layers}, 1, "made up")
+
+    opened.pruner.set_taylor_scores(taylor(1.0))
+    session.configure(method="weight", criterion="taylor", k=30)
+    first = widget.histogram
+    opened.pruner.set_taylor_scores(taylor(3.0))  # e.g. computed again on other images
+    session.configure(k=31)
+    expected = histogram_of_sorted(opened.pruner.scores("hidden1", session.config))
+    assert expected.edges[-1] > 2.9 * first.edges[-1]
+    np.testing.assert_array_equal(widget.histogram.edges, expected.edges)
+    np.testing.assert_array_equal(widget.histogram.counts, expected.counts)
+
+
 def test_histogram_keeps_a_global_threshold_in_view(qtbot, session, opened):
     """hidden2's units (64 inputs) have smaller norms than hidden1's (784 inputs), so one global
     unit threshold falls below all of hidden1's norms at small k and above all of hidden2's at large k."""
@@ -211,6 +235,7 @@ def test_tile_order_and_cap(qtbot, session, opened):
     widget.set_tile_cap(36)
     widget.set_order("strongest")
     assert np.array_equal(widget.shown_units, np.argsort(-norms, kind="stable")[:36])
+    assert widget._prepared.norms is opened.pruner.unit_norms("hidden1")  # the core's, not computed again
     assert widget.image.image.shape == (6 * (SIDE + GAP) - GAP, 6 * (SIDE + GAP) - GAP, 3)
 
     session.configure(method="unit", k=25)  # the 16 weakest units
@@ -265,11 +290,21 @@ def test_tiles_apply_to_dense_after_flatten_but_not_to_convolutions(qtbot, tmp_p
     clear = np.abs(weights) > 0.2 * np.abs(weights).max()
     assert np.array_equal((pixels[..., 0] > pixels[..., 2])[clear], (weights > 0)[clear])
 
+    assert layer_seeing_pixels(flat.layers, flat.loaded.input_shape) == "fc"  # the heatmaps' hover rule too
+
     session.set_model(conv)
     assert not widget.applies
+    assert layer_seeing_pixels(conv.layers, conv.loaded.input_shape) is None
     assert "Conv2D" in widget.message.text() and "whole 28x28 image" in widget.message.text()
     widget.set_layer("out")
     assert "first layer, conv, cannot be drawn as tiles either" in widget.message.text()
+
+    whole = tiny_model(tmp_path, "whole", keras.layers.Conv2D(5, 28, name="whole"), keras.layers.Flatten(),
+                       keras.layers.Dense(10, name="out"), input_shape=(28, 28, 1))
+    session.set_model(whole)  # each unit sees the whole image: its rows are pixels for tiles and heatmaps alike
+    widget.set_layer("whole")
+    assert widget.applies and len(widget.shown_units) == 5
+    assert layer_seeing_pixels(whole.layers, whole.loaded.input_shape) == "whole"
 
 
 def test_tiles_explain_when_the_layer_is_not_a_first_image_layer(qtbot, session):
