@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import prune_viz
-from prune_viz.core import compare, model_io
+from prune_viz.core import compare
+from prune_viz.core import io as core_io
 from prune_viz.core.evaluation import Evaluator
 from prune_viz.core.export import export_pruned
 from prune_viz.core.layers import PrunableLayer
@@ -116,7 +117,7 @@ def test_export_restores_when_saving_raises(opened, tmp_path, monkeypatch):
         assert weights_of(opened) != originals  # saved while the pruned kernels are written
         raise BodyFailed
 
-    monkeypatch.setattr(model_io, "save_keras_with_metadata", save_fails)
+    monkeypatch.setattr(core_io, "save_keras_with_metadata", save_fails)
     with pytest.raises(BodyFailed):
         export_pruned(opened, PruningConfig("weight", 50, "layer", opened.default_included), tmp_path / "out.keras")
     assert weights_of(opened) == originals

@@ -9,7 +9,10 @@ import pkgutil
 import prune_viz.core
 from prune_viz.core.errors import USER_FIXABLE, UserError
 
-NOT_THE_USERS = {"prune_viz.core.tasks.Cancelled"}  # the user asked for it: reported as cancelled, not as an error
+NOT_THE_USERS = {
+    "prune_viz.core.tasks.Cancelled",  # the user asked for it: reported as cancelled, not as an error
+    "prune_viz.core.score_store.StaleWarmUp",  # stops a warm-up thread whose settings moved on; never shown
+}
 
 USER_FIXABLE_CLASSES = {
     "prune_viz.core.compare.CompareError",
