@@ -25,6 +25,8 @@ from prune_viz.core.model_io import LoadedModel
 from prune_viz.core.pruning import Pruner, PruningConfig
 from prune_viz.core.session import open_model
 
+pytestmark = pytest.mark.keras_floor
+
 
 def _with_random_biases(arch: str, seed: int):
     """An untrained net whose biases are non-zero, so dead units output a constant that must be folded."""

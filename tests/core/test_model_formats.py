@@ -10,6 +10,8 @@ import pytest
 
 import model_factory as factory
 
+pytestmark = pytest.mark.keras_floor
+
 KERAS3_CASES = [
     "keras3-mlp.keras", "keras3-mlp export()", "keras3-mlp.h5", "keras3 HDF5 named .keras",
     "keras3 archive named .h5", "keras3 backslash .keras", "keras3-functional.keras", "keras3-functional export()",
