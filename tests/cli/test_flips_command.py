@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from cli_helpers import assert_one_line_error, csv_rows, run
 
 
+@pytest.mark.slow
 def test_flips_json_and_csv(capsys, trained_mlp_path, mnist_dir, mnist, tmp_path):
     out = tmp_path / "flips.csv"
     code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--method", "unit", "--scope", "global",
@@ -42,6 +44,7 @@ def test_flips_json_and_csv(capsys, trained_mlp_path, mnist_dir, mnist, tmp_path
     assert [None if r["breaking_k"] == "" else float(r["breaking_k"]) for r in rows] == breaking
 
 
+@pytest.mark.slow
 def test_flips_text_and_errors(capsys, trained_mlp_path, mnist_dir, tmp_path):
     code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--data", mnist_dir)
     assert code == 0
@@ -50,6 +53,7 @@ def test_flips_text_and_errors(capsys, trained_mlp_path, mnist_dir, tmp_path):
     assert_one_line_error(code, err, "x.txt should end in .csv")
 
 
+@pytest.mark.slow
 def test_flips_say_which_criterion_and_unit_mode_they_used(capsys, trained_mlp_path, mnist_dir):
     runs = {}
     for seed in (3, 3, 4):

@@ -44,6 +44,7 @@ def test_evaluate_json_matches_the_core(trained_mlp_path, mnist_dir, capsys):
     (["inspect", "/nonexistent/model.keras"], "does not exist"),
     (["evaluate", "{model}", "--data", "/nonexistent/mnist"], "does not exist"),
 ])
+@pytest.mark.slow
 def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
     argv = [a.format(model=trained_mlp_path) for a in args]
     proc = subprocess.run([sys.executable, "-m", "prune_viz", *argv], capture_output=True, text=True, timeout=300)
@@ -53,6 +54,7 @@ def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
     assert needle in lines[0] and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_reader_closing_the_pipe_early_is_not_an_error(trained_mlp_path):
     # as in `prune-viz inspect M | head -1` once head has gone: every write meets a closed pipe
     import os

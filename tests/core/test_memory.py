@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 WARM_UP = 200
 CHANGES = 5_000
 ALLOWED_GROWTH_MB = 50

@@ -12,7 +12,7 @@ from PySide6.QtGui import QImage
 
 from prune_viz.gui.heatmap_qt import DIVERGING
 
-pytestmark = pytest.mark.keras_floor
+pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

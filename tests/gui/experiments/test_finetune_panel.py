@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from gui_helpers import WAIT_MS
@@ -64,6 +65,7 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
 # -- in the main window ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, panel, session, trained_mlp_path,
                                                                            tmp_path):
     from prune_viz.core.model_io import load_model
