@@ -38,13 +38,13 @@ def test_evaluate_json_matches_the_core(trained_mlp_path, mnist_dir, capsys):
     assert report["preprocessing"] == "scale" and report["total"] == 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,needle", [
     (["evaluate", "{model}", "--k", "150"], "k must be from 0 to 100"),
     (["evaluate", "{model}", "--k", "lots"], "k must be a number"),
     (["inspect", "/nonexistent/model.keras"], "does not exist"),
     (["evaluate", "{model}", "--data", "/nonexistent/mnist"], "does not exist"),
 ])
-@pytest.mark.slow
 def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
     argv = [a.format(model=trained_mlp_path) for a in args]
     proc = subprocess.run([sys.executable, "-m", "prune_viz", *argv], capture_output=True, text=True, timeout=300)

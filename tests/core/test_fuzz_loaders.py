@@ -89,10 +89,10 @@ def test_seed_files_load_unmutated(seed_models, seed_idx, scratch):
     assert read_idx(scratch / "labels-idx1-ubyte").shape == (200,)
 
 
+@pytest.mark.slow
 @settings(FUZZ_SETTINGS, max_examples=examples(150))
 @given(base=st.sampled_from(["mlp.keras", "mlp.h5", "cnn.keras", "cnn.h5"]),
        kind=st.sampled_from(mutations.MODEL_KINDS), seed=st.integers(0, 2**32 - 1))
-@pytest.mark.slow
 def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_models, scratch):
     from prune_viz.core.layers import find_prunable_layers
     from prune_viz.core.model_io import ModelLoadError, load_model

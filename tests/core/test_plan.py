@@ -118,10 +118,10 @@ def small_kernels(draw, values=TIED_VALUES):
     return [dense, draw(tied_arrays(conv_shape, values))]
 
 
+@pytest.mark.slow
 @hypothesis_settings(60)
 @given(data=st.data(), kernels=small_kernels(), method=st.sampled_from(["weight", "unit"]),
        scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=4))
-@pytest.mark.slow
 def test_small_layers_prune_by_the_plan(data, kernels, method, scope, ks):
     check_plans_against_the_rule(data, kernels, method, scope, ks)
 
@@ -133,11 +133,11 @@ def test_nan_weights_sort_last(data, kernels, method, scope, ks):
     check_plans_against_the_rule(data, kernels, method, scope, ks)
 
 
+@pytest.mark.slow
 @hypothesis_settings(20)
 @given(data=st.data(), big=tied_arrays((40, 12)), other=tied_arrays((30, 7)),
        method=st.sampled_from(["weight", "unit"]), scope=st.sampled_from(["layer", "global"]),
        ks=st.lists(KS, min_size=1, max_size=3))
-@pytest.mark.slow
 def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, big, other, method, scope, ks):
     """With a tiny block size both layers count as big: they are written row block by row block
     through the XLA kernels fed the plan's threshold, cut and kept units, from thresholds read
