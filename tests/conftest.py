@@ -1,25 +1,86 @@
-"""Shared fixtures: real MNIST from ../shared/data/mnist and small models trained on it."""
+"""Shared fixtures: real MNIST and the one small model trained on it for the whole session.
+
+MNIST comes from ``../shared/data/mnist`` (next to the project folder) when it is there. Elsewhere
+the tests use the test set bundled in the package, and as training images 500 per digit from
+``$PRUNE_VIZ_MNIST`` or the Keras cache; with neither, the tests that need training images skip."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
+import hypothesis_profiles
 import pytest
 
 # Before anything imports Qt or TensorFlow.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+hypothesis_profiles.load()
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-MNIST_DIR = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
+SHARED_MNIST = PROJECT_ROOT.parent / "shared" / "data" / "mnist"
+TRAIN_PER_DIGIT = 500  # the shape of the shared 5k subset: 5,000 images, 500 of each digit
+NO_TRAINING_IMAGES = (
+    "no MNIST training images: the tests train on ../shared/data/mnist/train5k-* (next to the project "
+    "folder) or on 500 images per digit from $PRUNE_VIZ_MNIST or ~/.keras/datasets/mnist.npz "
+    "(python -c 'import keras; keras.datasets.mnist.load_data()' downloads it)"
+)
+
+
+@contextmanager
+def once_for_all_workers(tmp_path_factory, name: str):
+    """A folder shared by every pytest-xdist worker of this run (or this process's own folder without
+    xdist), held under a lock: the first to enter makes what the others then find there."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's base folder, above each worker's own
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield folder
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write_idx(path: Path, array) -> None:
+    import struct
+
+    magic = 0x803 if array.ndim == 3 else 0x801
+    path.write_bytes(struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes())
+
+
+def _newcomer_mnist(folder: Path) -> None:
+    """The bundled test set, and a balanced 5k training subset of the user's own MNIST if there is one."""
+    import numpy as np
+
+    from prune_viz.core.data import BUNDLED_TEST_SET, ENV_VAR, keras_cache_path, load_path
+
+    for test_file in BUNDLED_TEST_SET.glob("t10k-*"):
+        (folder / test_file.name).write_bytes(test_file.read_bytes())
+    source = os.environ.get(ENV_VAR) or (keras_cache_path() if keras_cache_path().is_file() else None)
+    if source is None:
+        return
+    own = load_path(source)
+    picked = np.concatenate([np.flatnonzero(own.y_train == digit)[:TRAIN_PER_DIGIT] for digit in range(10)])
+    if len(picked) == 10 * TRAIN_PER_DIGIT:
+        _write_idx(folder / "train5k-images-idx3-ubyte", own.x_train[picked])
+        _write_idx(folder / "train5k-labels-idx1-ubyte", own.y_train[picked])
 
 
 @pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.fail(f"MNIST test data missing at {MNIST_DIR} (see README: Tests)")
-    return MNIST_DIR
+def mnist_dir(tmp_path_factory) -> Path:
+    """A folder of MNIST IDX files: the shared one, or one made from the bundled test set."""
+    if (SHARED_MNIST / "t10k-images-idx3-ubyte.gz").is_file():
+        return SHARED_MNIST
+    with once_for_all_workers(tmp_path_factory, "mnist") as folder:
+        if not any(folder.iterdir()):
+            _newcomer_mnist(folder)
+    return folder
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +91,26 @@ def mnist(mnist_dir):
 
 
 @pytest.fixture(scope="session")
-def trained_mlp_path(tmp_path_factory, mnist) -> Path:
-    """A 784-64-32-10 MLP trained for 2 epochs on the 5k subset (~92% test accuracy), saved as .keras."""
+def mnist_train(mnist):
+    """MNIST with its 5k training subset; the test skips, saying where that subset comes from, without it."""
+    if len(mnist.x_train) == 0:
+        pytest.skip(NO_TRAINING_IMAGES)
+    return mnist
+
+
+@pytest.fixture(scope="session")
+def trained_mlp_path(tmp_path_factory, mnist_train) -> Path:
+    """A 784-64-32-10 MLP trained for 3 epochs on the 5k subset (~92% test accuracy), saved as .keras:
+    the one trained model of the whole run, shared by the core, CLI and GUI tests (and by xdist's
+    workers)."""
+    with once_for_all_workers(tmp_path_factory, "trained") as folder:
+        path = folder / "mlp.keras"
+        if not path.is_file():
+            _train_mlp(mnist_train, path)
+    return path
+
+
+def _train_mlp(mnist, path: Path) -> None:
     import keras
     import numpy as np
 
@@ -47,9 +126,7 @@ def trained_mlp_path(tmp_path_factory, mnist) -> Path:
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     x = mnist.x_train.reshape(-1, 784).astype(np.float32) / 255.0
     model.fit(x, mnist.y_train, epochs=3, batch_size=64, verbose=0, shuffle=True)
-    path = tmp_path_factory.mktemp("models") / "mlp.keras"
     save_keras_with_metadata(model, path, {"trained_on": "MNIST 5,000-image training subset (test fixture)"})
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -61,4 +138,3 @@ def vgg_shaped_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg.keras"
     build_vgg(((4, 2), (8, 2), (8, 3), (8, 3), (8, 3)), dense=(32, 32), classes=10).save(path)
     return path
-

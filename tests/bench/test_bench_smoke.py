@@ -10,6 +10,8 @@ import pytest
 
 from prune_viz import cli
 
+pytestmark = pytest.mark.slow  # one quick bench run, a minute on 2 cores
+
 FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note", "floor", "floor_name", "times", "faster"}
 
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 from cli_helpers import assert_one_line_error, csv_rows, run
 
 
-def test_flips_json_and_csv(capsys, trained_file, mnist_dir, mnist, tmp_path):
+@pytest.mark.slow
+def test_flips_json_and_csv(capsys, trained_mlp_path, mnist_dir, mnist, tmp_path):
     out = tmp_path / "flips.csv"
-    code, stdout, _ = run(capsys, "flips", trained_file, "--method", "unit", "--scope", "global",
+    code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--method", "unit", "--scope", "global",
                           "--data", mnist_dir, "--csv", out, "--json")
     assert code == 0
     data = json.loads(stdout)
@@ -42,18 +44,20 @@ def test_flips_json_and_csv(capsys, trained_file, mnist_dir, mnist, tmp_path):
     assert [None if r["breaking_k"] == "" else float(r["breaking_k"]) for r in rows] == breaking
 
 
-def test_flips_text_and_errors(capsys, trained_file, mnist_dir, tmp_path):
-    code, stdout, _ = run(capsys, "flips", trained_file, "--data", mnist_dir)
+@pytest.mark.slow
+def test_flips_text_and_errors(capsys, trained_mlp_path, mnist_dir, tmp_path):
+    code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--data", mnist_dir)
     assert code == 0
     assert "never break" in stdout and "Accuracy % per digit" in stdout
-    code, _, err = run(capsys, "flips", trained_file, "--data", mnist_dir, "--csv", tmp_path / "x.txt")
+    code, _, err = run(capsys, "flips", trained_mlp_path, "--data", mnist_dir, "--csv", tmp_path / "x.txt")
     assert_one_line_error(code, err, "x.txt should end in .csv")
 
 
-def test_flips_say_which_criterion_and_unit_mode_they_used(capsys, trained_file, mnist_dir):
+@pytest.mark.slow
+def test_flips_say_which_criterion_and_unit_mode_they_used(capsys, trained_mlp_path, mnist_dir):
     runs = {}
     for seed in (3, 3, 4):
-        code, stdout, _ = run(capsys, "flips", trained_file, "--method", "unit", "--criterion", "random",
+        code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--method", "unit", "--criterion", "random",
                               "--seed", seed, "--unit-mode", "remove", "--data", mnist_dir, "--json")
         assert code == 0
         data = json.loads(stdout)

@@ -38,6 +38,7 @@ def test_evaluate_json_matches_the_core(trained_mlp_path, mnist_dir, capsys):
     assert report["preprocessing"] == "scale" and report["total"] == 10_000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args,needle", [
     (["evaluate", "{model}", "--k", "150"], "k must be from 0 to 100"),
     (["evaluate", "{model}", "--k", "lots"], "k must be a number"),
@@ -53,6 +54,7 @@ def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
     assert needle in lines[0] and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_reader_closing_the_pipe_early_is_not_an_error(trained_mlp_path):
     # as in `prune-viz inspect M | head -1` once head has gone: every write meets a closed pipe
     import os

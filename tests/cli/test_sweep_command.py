@@ -8,13 +8,18 @@ import shutil
 from cli_helpers import assert_one_line_error, csv_rows, run
 
 
-def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_file, capsys, mnist_dir, tmp_path):
+def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_mlp_path, capsys, mnist_dir, tmp_path):
+    from prune_viz.core.io import load_model, save_keras_with_metadata
+
+    # the trained MLP as if prune-viz had trained it with seed 5, twice
+    loaded = load_model(trained_mlp_path)
+    first = save_keras_with_metadata(loaded.keras_model, tmp_path / "mlp.keras", {**loaded.metadata, "seed": 5})
     (tmp_path / "a").mkdir()
-    second = tmp_path / "a" / "lenet.keras"  # same file name as the first: rows say the path instead
-    shutil.copy(trained_file, second)
+    second = tmp_path / "a" / "mlp.keras"  # same file name as the first: rows say the path instead
+    shutil.copy(first, second)
     out_csv, out_png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
     ks = ["0", "50", "90", "99"]
-    code, out, err = run(capsys, "sweep", trained_file, second, "--methods", "weight", "unit", "--ks", *ks,
+    code, out, err = run(capsys, "sweep", first, second, "--methods", "weight", "unit", "--ks", *ks,
                          "--scope", "layer", "global", "--data", mnist_dir, "--preprocess", "scale",
                          "--csv", out_csv, "--plot", out_png)
     assert code == 0, err
@@ -22,8 +27,8 @@ def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_file,
     assert len(rows) == 2 * 2 * 2 * len(ks)  # models x methods x scopes x ks
     assert set(rows[0]) >= {"model", "seed", "method", "scope", "layer", "k", "sparsity_included",
                             "sparsity_all", "accuracy", "loss", "seconds"}
-    assert {r["model"] for r in rows} == {str(trained_file), str(second)}
-    for model in (str(trained_file), str(second)):
+    assert {r["model"] for r in rows} == {str(first), str(second)}
+    for model in (str(first), str(second)):
         for method in ("weight", "unit"):
             for scope in ("layer", "global"):
                 curve = [r for r in rows if (r["model"], r["method"], r["scope"]) == (model, method, scope)]
@@ -45,12 +50,16 @@ def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_file,
     colours = {image.pixelColor(x, y).name() for x in range(0, image.width(), 7) for y in range(0, image.height(), 7)}
     assert "#ffffff" in colours and len(colours) > 10
 
-    code, _, err = run(capsys, "sweep", trained_file, "--ks", "0", "--data", mnist_dir, "--csv", out_csv)
+    code, _, err = run(capsys, "sweep", first, "--ks", "0", "--data", mnist_dir, "--csv", out_csv)
     assert_one_line_error(code, err, "already exists", "--force")
 
 
-def test_sweep_refuses_to_average_different_architectures(trained_file, trained_mlp_path, capsys, mnist_dir):
-    code, _, err = run(capsys, "sweep", trained_file, trained_mlp_path, "--ks", "0", "--data", mnist_dir)
+def test_sweep_refuses_to_average_different_architectures(trained_mlp_path, capsys, mnist_dir, tmp_path):
+    from prune_viz.core.architectures import build_model
+
+    lenet = tmp_path / "lenet.keras"
+    build_model("lenet-300-100").save(lenet)
+    code, _, err = run(capsys, "sweep", lenet, trained_mlp_path, "--ks", "0", "--data", mnist_dir)
     assert_one_line_error(code, err, "different prunable layers")
 
 

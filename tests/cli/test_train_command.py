@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import pytest
+
 from cli_helpers import assert_one_line_error, run
 
 
-def test_train_writes_an_honestly_labelled_model(trained_file, capsys, mnist_dir):
+@pytest.mark.slow
+@pytest.mark.usefixtures("mnist_train")
+def test_train_writes_an_honestly_labelled_model(capsys, mnist_dir, tmp_path):
+    """The suite's one run of ``prune-viz train`` itself; the other tests share tests/conftest.py's model."""
     from prune_viz.core.io import load_model
 
-    meta = load_model(trained_file).metadata
+    path = tmp_path / "lenet.keras"
+    code, out, err = run(capsys, "train", "--arch", "lenet-300-100", "--epochs", "1", "--seed", "5", "--data", mnist_dir,
+                         "--batch-size", "64", "--out", path)
+    assert code == 0, err
+    assert "Trained on:   MNIST 5,000-image training subset" in out
+    meta = load_model(path).metadata
     assert meta["trained_on"] == "MNIST 5,000-image training subset"
     assert meta["arch"] == "lenet-300-100" and meta["seed"] == 5 and meta["epochs"] == 1
     assert meta["test_accuracy"] > 0.8
-    code, out, err = run(capsys, "inspect", trained_file)
+    code, out, err = run(capsys, "inspect", path)
     assert code == 0 and "Trained on:   MNIST 5,000-image training subset" in out
 
 
-def test_train_refuses_to_overwrite_without_force(trained_file, capsys, mnist_dir):
-    before = trained_file.read_bytes()
+def test_train_refuses_to_overwrite_without_force(trained_mlp_path, capsys, mnist_dir, tmp_path):
+    existing = tmp_path / "mlp.keras"
+    existing.write_bytes(trained_mlp_path.read_bytes())
     code, out, err = run(capsys, "train", "--arch", "lenet-300-100", "--epochs", "1", "--data", mnist_dir,
-                         "--out", trained_file)
+                         "--out", existing)
     assert_one_line_error(code, err, "already exists", "--force")
-    assert trained_file.read_bytes() == before
+    assert existing.read_bytes() == trained_mlp_path.read_bytes()
 
 
 def test_train_errors_are_one_line(capsys, tmp_path):

@@ -47,6 +47,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop_at", ["half", "before-rename"])
 def test_killing_the_writer_leaves_the_old_file_whole(trained_mlp_path, tmp_path, stop_at):
     out = tmp_path / "pruned.keras"

@@ -321,6 +321,7 @@ def test_bad_input_gives_one_clear_line(name, bad_inputs, capsys, monkeypatch):
         assert case.says in out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["truncated .keras", "unregistered custom layer (.h5)", "IDX with a bad magic number"])
 def test_bad_input_in_a_real_process(name, bad_inputs):
     """The same through ``python -m prune_viz``: nothing else (TensorFlow logs, warnings) reaches stderr."""
@@ -359,6 +360,7 @@ def _without_root_file_access() -> list[str]:
     return prefix
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("what", ["model", "data"])
 def test_unreadable_file_says_permission_denied(what, bad_inputs, tmp_path, mnist_dir):
     prefix = _without_root_file_access()

@@ -13,6 +13,8 @@ from prune_viz.core.io import LoadedModel
 from prune_viz.core.layers import find_prunable_layers
 from prune_viz.core.pruning import Pruner, PruningConfig, PruningError, count_to_prune
 
+pytestmark = pytest.mark.keras_floor
+
 
 def _loaded(model):
     return LoadedModel(path=Path("in-memory"), format="test", keras_model=model)

@@ -14,13 +14,13 @@ from prune_viz.core.data import DataError, load_idx_folder, load_mnist, load_npz
 TEST_LABEL_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
-def test_real_test_set_and_5k_subset(mnist):
-    assert mnist.x_test.shape == (10_000, 28, 28) and mnist.x_test.dtype == np.uint8
-    assert np.bincount(mnist.y_test, minlength=10).tolist() == TEST_LABEL_COUNTS
-    assert mnist.x_train.shape == (5_000, 28, 28)
-    assert np.bincount(mnist.y_train, minlength=10).tolist() == [500] * 10
-    assert not mnist.is_full_training_set
-    assert mnist.train_description == "MNIST 5,000-image training subset"
+def test_real_test_set_and_5k_subset(mnist_train):
+    assert mnist_train.x_test.shape == (10_000, 28, 28) and mnist_train.x_test.dtype == np.uint8
+    assert np.bincount(mnist_train.y_test, minlength=10).tolist() == TEST_LABEL_COUNTS
+    assert mnist_train.x_train.shape == (5_000, 28, 28)
+    assert np.bincount(mnist_train.y_train, minlength=10).tolist() == [500] * 10
+    assert not mnist_train.is_full_training_set
+    assert mnist_train.train_description == "MNIST 5,000-image training subset"
 
 
 def test_uncompressed_idx_reads_the_same(mnist_dir, tmp_path):

@@ -12,6 +12,8 @@ from prune_viz.core.inputs import EvaluationUnavailable, InputLayout, evaluation
 from prune_viz.core.io import LoadedModel, load_model
 from prune_viz.core.tasks import Cancelled, TaskState
 
+pytestmark = pytest.mark.keras_floor
+
 
 @pytest.fixture(scope="module")
 def loaded_mlp(trained_mlp_path):

@@ -25,6 +25,8 @@ from prune_viz.core.layers import find_prunable_layers
 from prune_viz.core.pruning import Pruner, PruningConfig
 from prune_viz.core.session import open_model
 
+pytestmark = pytest.mark.keras_floor
+
 
 def _with_random_biases(arch: str, seed: int):
     """An untrained net whose biases are non-zero, so dead units output a constant that must be folded."""
@@ -137,6 +139,7 @@ def test_export_leaves_the_opened_model_and_input_alone(exported, trained_mlp_pa
     assert [c.kernel_shape_after for c in compact.compaction.layers] == [(784, 32), (32, 16), (16, 10)]
 
 
+@pytest.mark.slow
 def test_exported_files_load_in_a_fresh_keras_process(exported, mnist):
     opened, _, _, dense, compact = exported
     code = textwrap.dedent(f"""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from prune_viz.core.export import compaction_problem, export_problem
 from prune_viz.core.session import open_model
+
+pytestmark = pytest.mark.keras_floor
 
 
 def test_batch_normalization_between_prunable_layers_refuses_compaction(tmp_path):

@@ -9,6 +9,8 @@ from prune_viz.core.finetune import finetune
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import open_model
 
+pytestmark = pytest.mark.keras_floor
+
 
 @pytest.fixture(scope="module")
 def opened(trained_mlp_path):

@@ -12,6 +12,8 @@ from prune_viz.core.inputs import preprocess
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import Session, open_model
 
+pytestmark = pytest.mark.keras_floor
+
 
 SUBSET = 2000  # real test images; brute force over 101 k values stays quick
 

@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import fuzz_mutations as mutations
+from hypothesis_profiles import examples
 
 SECONDS_PER_EXAMPLE = 20
 FUZZ_SETTINGS = settings(derandomize=True, deadline=None, database=None, print_blob=True,
@@ -88,7 +89,8 @@ def test_seed_files_load_unmutated(seed_models, seed_idx, scratch):
     assert read_idx(scratch / "labels-idx1-ubyte").shape == (200,)
 
 
-@settings(FUZZ_SETTINGS, max_examples=150)
+@pytest.mark.slow
+@settings(FUZZ_SETTINGS, max_examples=examples(150))
 @given(base=st.sampled_from(["mlp.keras", "mlp.h5", "cnn.keras", "cnn.h5"]),
        kind=st.sampled_from(mutations.MODEL_KINDS), seed=st.integers(0, 2**32 - 1))
 def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_models, scratch):
@@ -108,7 +110,7 @@ def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_model
         find_prunable_layers(loaded)  # whatever loads must also list its layers
 
 
-@settings(FUZZ_SETTINGS, max_examples=250)
+@settings(FUZZ_SETTINGS, max_examples=examples(250))
 @given(which=st.sampled_from(["images", "labels"]), kind=st.sampled_from(mutations.IDX_KINDS),
        seed=st.integers(0, 2**32 - 1))
 def test_mutated_idx_files_raise_only_data_error(which, kind, seed, seed_idx, scratch):
@@ -166,7 +168,7 @@ def seed_npz(mnist) -> bytes:
     return buffer.getvalue()
 
 
-@settings(FUZZ_SETTINGS, max_examples=150)
+@settings(FUZZ_SETTINGS, max_examples=examples(150))
 @given(kind=st.sampled_from(mutations.NPZ_KINDS), seed=st.integers(0, 2**32 - 1))
 def test_mutated_npz_files_raise_only_data_error(kind, seed, seed_npz, scratch):
     from prune_viz.core.data import DataError, load_path

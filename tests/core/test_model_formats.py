@@ -10,6 +10,8 @@ import pytest
 
 import model_factory as factory
 
+pytestmark = pytest.mark.keras_floor
+
 KERAS3_CASES = [
     "keras3-mlp.keras", "keras3-mlp export()", "keras3-mlp.h5", "keras3 HDF5 named .keras",
     "keras3 archive named .h5", "keras3 backslash .keras", "keras3-functional.keras", "keras3-functional export()",
@@ -130,6 +132,7 @@ def test_keras3_files_load_prune_restore_and_evaluate(name, keras3_cases, mnist)
     _check_case(keras3_cases[name], mnist)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", KERAS2_CASES)
 def test_keras2_files_load_prune_restore_and_evaluate(name, keras2_cases, mnist):
     _check_case(keras2_cases[name], mnist)
@@ -222,6 +225,7 @@ def test_savedmodel_without_signature_shows_and_prunes_weights_but_cannot_evalua
     assert factory.tree_hash(path) == before
 
 
+@pytest.mark.slow
 def test_opening_an_old_keras2_file_prints_nothing_on_stderr(keras2_cases):
     """Keras warns about Keras 2 arguments (input_shape on a layer...); the CLI user sees none of it."""
     import os

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from hypothesis_profiles import examples as scaled
 
 import tensorflow as tf  # imported before hypothesis runs: the import raises the recursion limit
 
@@ -19,13 +20,15 @@ from prune_viz.core.plan import UnitPlan, WeightPlan
 from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
 from prune_viz.core.shared_buffers import aligned_copy
 
+pytestmark = pytest.mark.keras_floor
+
 # few distinct magnitudes, so that ties (also across layers and across the sign) are everywhere
 TIED_VALUES = [0.0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, 1.0, -1.0, 1.5, 2.0]
 NAN_VALUES = TIED_VALUES + [float("nan")]
 KS = st.one_of(st.sampled_from([0.0, 100.0, 50.0, 12.5, 99.9, 0.1]), st.integers(0, 100).map(float),
                st.floats(0.0, 100.0))
 def hypothesis_settings(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None, database=None,
+    return settings(max_examples=scaled(examples), deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -115,6 +118,7 @@ def small_kernels(draw, values=TIED_VALUES):
     return [dense, draw(tied_arrays(conv_shape, values))]
 
 
+@pytest.mark.slow
 @hypothesis_settings(60)
 @given(data=st.data(), kernels=small_kernels(), method=st.sampled_from(["weight", "unit"]),
        scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=4))
@@ -129,6 +133,7 @@ def test_nan_weights_sort_last(data, kernels, method, scope, ks):
     check_plans_against_the_rule(data, kernels, method, scope, ks)
 
 
+@pytest.mark.slow
 @hypothesis_settings(20)
 @given(data=st.data(), big=tied_arrays((40, 12)), other=tied_arrays((30, 7)),
        method=st.sampled_from(["weight", "unit"]), scope=st.sampled_from(["layer", "global"]),

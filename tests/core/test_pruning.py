@@ -19,6 +19,8 @@ from prune_viz.core.pruning import (
     unit_norms,
 )
 
+pytestmark = pytest.mark.keras_floor
+
 KS = [0, 1, 12.5, 25, 33, 50, 66.6, 90, 99, 100]
 
 

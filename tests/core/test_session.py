@@ -10,6 +10,8 @@ import pytest
 from prune_viz.core.pruning import PruningConfig, count_to_prune
 from prune_viz.core.session import Session, open_model
 
+pytestmark = pytest.mark.keras_floor
+
 
 @pytest.fixture()
 def session(trained_mlp_path, mnist_dir):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from prune_viz.core.shared_buffers import TF_ALIGNMENT, aligned_copy, aligned_empty, can_share, tensor_view
+
+pytestmark = pytest.mark.keras_floor
 
 
 def test_aligned_buffers_are_shared_with_tensorflow():

@@ -9,6 +9,8 @@ from prune_viz.core.pruning import PruningConfig, PruningError
 from prune_viz.core.session import Session, open_model
 from prune_viz.core.sweep import SweepPoint, run_sweep, summarise
 
+pytestmark = pytest.mark.keras_floor
+
 KS = (0, 50, 90)
 
 

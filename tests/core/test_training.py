@@ -13,10 +13,12 @@ from prune_viz.core.io import save_keras_with_metadata
 from prune_viz.core.tasks import Cancelled, TaskState
 from prune_viz.core.training import TrainConfig, TrainingError, split_validation, train
 
+pytestmark = pytest.mark.keras_floor
+
 
 @pytest.fixture(scope="module")
-def trained(mnist):
-    return train(TrainConfig("lenet-300-100", epochs=1, seed=3, batch_size=64), mnist)
+def trained(mnist_train):
+    return train(TrainConfig("lenet-300-100", epochs=1, seed=3, batch_size=64), mnist_train)
 
 
 def _kernel_shapes(model):
@@ -102,7 +104,7 @@ def test_atomic_save_refuses_to_overwrite_without_force(trained, tmp_path):
         save_keras_with_metadata(trained.model, tmp_path / "m.h5", {})
 
 
-def test_cancel_stops_training(mnist):
+def test_cancel_stops_training(mnist_train):
     task = TaskState()
     seen = []
 
@@ -113,7 +115,7 @@ def test_cancel_stops_training(mnist):
 
     task.on_progress = on_progress
     with pytest.raises(Cancelled):
-        train(TrainConfig("lenet-300-100", epochs=3, seed=0), mnist, task)
+        train(TrainConfig("lenet-300-100", epochs=3, seed=0), mnist_train, task)
     assert max(seen) < 0.34  # stopped within the first of three epochs
 
 

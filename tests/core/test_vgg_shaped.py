@@ -11,6 +11,8 @@ from prune_viz.core.inputs import EvaluationUnavailable, cannot_feed_mnist
 from prune_viz.core.pruning import count_to_prune
 from prune_viz.core.session import Session, open_model
 
+pytestmark = pytest.mark.keras_floor
+
 WHY = cannot_feed_mnist([224, 224, 3])  # its exact words: tests/core/test_evaluation.py
 
 

@@ -98,6 +98,7 @@ def test_drawn_strokes_are_the_models_input(qtbot, session):
     jobs.shutdown()
 
 
+@pytest.mark.slow
 def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     jobs = JobQueue()
     gallery = FlipGallery(session, jobs)
@@ -144,6 +145,7 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     jobs.shutdown()
 
 
+@pytest.mark.slow
 def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, mnist):
     from prune_viz.gui.shell.main_window import MainWindow
 
@@ -177,6 +179,7 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
     window.close()
 
 
+@pytest.mark.slow
 def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_dir):
     from test_screenshot import _pixels
 

@@ -7,11 +7,14 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PySide6.QtGui import QImage
 
 from prune_viz.core.lesson import Lesson, LessonStep, save_lesson
 from prune_viz.gui.classroom.lessons import BAR_COLOUR
 from prune_viz.gui.views.colours import DIVERGING
+
+pytestmark = pytest.mark.slow
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

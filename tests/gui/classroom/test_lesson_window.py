@@ -58,6 +58,7 @@ def _open(qtbot, window, path):
     qtbot.waitUntil(lambda: window.lessons.lesson_path == str(path), timeout=WAIT_MS)
 
 
+@pytest.mark.slow
 def test_a_saved_lesson_reopens_in_the_same_state(qtbot, make_window, opened_mlp, trained_mlp_path, tmp_path):
     strokes = [[[0.2, 0.1], [0.25, 0.8]], [[0.5, 0.5], [0.6, 0.55]]]
     window = make_window(FakeDrawPanel(strokes))
@@ -127,6 +128,7 @@ def test_a_changed_model_warns_and_still_opens(qtbot, make_window, trained_mlp_p
     assert "model.keras" in window.statusBar().currentMessage()
 
 
+@pytest.mark.slow
 def test_step_mode_hides_the_accuracy_until_the_reveal_key(qtbot, make_window, trained_mlp_path, tmp_path):
     path = tmp_path / "steps.pvlesson"
     steps = [LessonStep(30, "what will it be?"), LessonStep(90, "and whole units?", "unit")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import WAIT_MS
 from panel_helpers import click_and_wait
 from PySide6.QtCore import Qt
@@ -63,6 +64,7 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
 # -- in the main window ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, panel, session, trained_mlp_path,
                                                                            tmp_path):
     from prune_viz.core.io import load_model

@@ -259,6 +259,7 @@ def test_closing_during_an_evaluation_exits_cleanly(qtbot, make_window, opened_m
     np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
 
 
+@pytest.mark.slow
 def test_the_layout_is_remembered(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat)
     first = MainWindow(Session(), settings)
@@ -382,6 +383,7 @@ def test_dragging_the_slider_prunes_live_at_every_step(qtbot, window):
         assert pruned == count_to_prune(784 * 64, k)
 
 
+@pytest.mark.slow
 def test_data_and_input_scaling_are_visible_and_changeable(qtbot, make_window, opened_mlp, trained_mlp_path,
                                                            mnist_dir, tmp_path):
     window = make_window(data_path=tmp_path)  # starts on a folder without MNIST
@@ -483,6 +485,7 @@ class _RecordingLock:
         self.lock.release()
 
 
+@pytest.mark.slow
 def test_the_gui_thread_never_takes_the_tensorflow_lock(qtbot, make_window, trained_mlp_path, monkeypatch):
     """Opening, evaluating and measuring all run in workers; the GUI thread only orders them."""
     import threading

@@ -41,6 +41,7 @@ def _open_from_file(qtbot, window, path) -> list[list[bool]]:
     return turns
 
 
+@pytest.mark.slow
 def test_a_model_opened_from_a_file_ends_as_one_shown_at_once(qtbot, make_window, opened_mlp, trained_mlp_path):
     in_parts = make_window(size=(1300, 850))
     at_once = make_window(size=(1300, 850))

@@ -7,9 +7,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PySide6.QtGui import QImage
 
 from prune_viz.gui.views.colours import DIVERGING
+
+pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

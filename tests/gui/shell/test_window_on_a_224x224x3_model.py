@@ -5,6 +5,7 @@ disabled; no error box ever opens, and the slider, the heatmaps and the size rep
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from gui_helpers import WAIT_MS
 from PySide6.QtCore import QPoint, Qt
 
@@ -14,6 +15,7 @@ from prune_viz.core.pruning import count_to_prune
 WHY = cannot_feed_mnist([224, 224, 3])
 
 
+@pytest.mark.slow
 def test_the_window_says_why_once_and_still_prunes(qtbot, make_window, vgg_shaped_path, trained_mlp_path):
     window = make_window()
     with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):

@@ -32,6 +32,7 @@ def _inside(widget: QWidget, outer: QWidget) -> bool:
     return widget.isVisible() and outer.rect().contains(QRect(top_left, widget.size()))
 
 
+@pytest.mark.slow
 def test_presenter_mode_at_1280x720_reads_from_the_back_without_scrolling(qtbot, make_window, opened_mlp,
                                                                          trained_mlp_path):
     window = make_window(size=(1280, 720))
@@ -139,6 +140,7 @@ def test_the_wheel_over_the_tabs_of_docks_stacked_later_does_not_change_the_tab(
     assert _wheel_flips(bar)
 
 
+@pytest.mark.slow
 def test_quit_with_an_unsaved_fine_tuned_model_asks_and_cancel_keeps_it(qtbot, window, monkeypatch, tmp_path):
     panel = window.experiments.finetune
     panel.epochs.setValue(1)
