@@ -117,12 +117,14 @@ def _train_mlp(mnist, path: Path) -> None:
     from prune_viz.core.io import save_keras_with_metadata
 
     keras.utils.set_random_seed(7)
-    model = keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Dense(64, activation="relu", name="hidden1"),
-        keras.layers.Dense(32, activation="relu", name="hidden2"),
-        keras.layers.Dense(10, activation="softmax", name="output"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(64, activation="relu", name="hidden1"),
+            keras.layers.Dense(32, activation="relu", name="hidden2"),
+            keras.layers.Dense(10, activation="softmax", name="output"),
+        ]
+    )
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     x = mnist.x_train.reshape(-1, 784).astype(np.float32) / 255.0
     model.fit(x, mnist.y_train, epochs=3, batch_size=64, verbose=0, shuffle=True)

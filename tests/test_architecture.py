@@ -61,10 +61,12 @@ def test_the_cycle_finder_sees_a_cycle_hidden_behind_an_import_inside_a_function
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "window.py").write_text("from tangled.commands import write_csv\n")
-    (package / "commands.py").write_text(textwrap.dedent("""
+    (package / "commands.py").write_text(
+        textwrap.dedent("""
         def write_csv():
             from tangled.window import nothing  # lazy, but still a cycle
-    """))
+    """)
+    )
     (package / "leaf.py").write_text("import tangled.window\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     assert import_cycles("tangled") == [["tangled.commands", "tangled.window"]]
@@ -74,7 +76,6 @@ def test_the_import_linter_contracts_are_kept():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's prune_viz, not an installed one
     lint_imports = Path(sys.executable).with_name("lint-imports")
     command = [str(lint_imports)] if lint_imports.exists() else ["lint-imports"]
-    result = subprocess.run([*command, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run([*command, "--no-cache"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "0 broken" in result.stdout

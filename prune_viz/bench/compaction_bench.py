@@ -20,7 +20,7 @@ def compact_dense_chain(weights: list[tuple[np.ndarray, np.ndarray | None]]):
     carry = None  # constant contribution of dropped units to the next layer
     for i, (kernel, bias) in enumerate(weights):
         k = kernel if keep_rows is None else kernel[keep_rows]
-        b = (np.zeros(kernel.shape[1], np.float32) if bias is None else bias.copy())
+        b = np.zeros(kernel.shape[1], np.float32) if bias is None else bias.copy()
         if carry is not None:
             b = b + carry @ kernel
         last = i == len(weights) - 1
@@ -73,13 +73,14 @@ def _compacted_forward(tf, opened, kernels: dict, batch: int, features: int):
             return _model_forward(tf, compacted, batch, features), widths, "export.compact_model"
         except CompactionError:
             pass
-    masked = [(kernels[layer.name], bias) for layer, (_, bias)
-              in zip(opened.layers, dense_weights(opened.loaded.keras_model), strict=True)]
+    masked = [
+        (kernels[layer.name], bias)
+        for layer, (_, bias) in zip(opened.layers, dense_weights(opened.loaded.keras_model), strict=True)
+    ]
     chain = compact_dense_chain(masked)
     activation = getattr(opened.loaded.keras_model.layers[-1], "activation", None)
     softmax = getattr(activation, "__name__", "") == "softmax"
-    return (tf_chain(tf, chain, batch, softmax), [int(k.shape[1]) for k, _ in chain],
-            "bench-local compact_dense_chain")
+    return (tf_chain(tf, chain, batch, softmax), [int(k.shape[1]) for k, _ in chain], "bench-local compact_dense_chain")
 
 
 def bench_compaction(opened, data, label: str, quick: bool, task: TaskState) -> tuple[list[Figure], dict]:
@@ -118,17 +119,30 @@ def bench_compaction(opened, data, label: str, quick: bool, task: TaskState) -> 
             "compactor": compactor,
             "compacted_widths": widths,
             "batch_size": big,
-            "batch_ms_masked": round(masked_big_ms, 3), "batch_ms_compacted": round(compact_big_ms, 3),
-            "batch1_ms_masked": round(masked_one_ms, 4), "batch1_ms_compacted": round(compact_one_ms, 4),
-            "same_predictions": same, "max_abs_output_diff": max_diff,
+            "batch_ms_masked": round(masked_big_ms, 3),
+            "batch_ms_compacted": round(compact_big_ms, 3),
+            "batch1_ms_masked": round(masked_one_ms, 4),
+            "batch1_ms_compacted": round(compact_one_ms, 4),
+            "same_predictions": same,
+            "max_abs_output_diff": max_diff,
         }
-        figures.append(info(f"{label}.compaction.k{k:g}.batch_speedup",
-                            f"{label} unit k={k:g}%: compacted speedup, batch {big}",
-                            round(masked_big_ms / compact_big_ms, 2), "x",
-                            f"{masked_big_ms:.1f} -> {compact_big_ms:.1f} ms; widths {widths}; {compactor}; "
-                            f"same predictions: {same}"))
-        figures.append(info(f"{label}.compaction.k{k:g}.single_speedup",
-                            f"{label} unit k={k:g}%: compacted speedup, batch 1",
-                            round(masked_one_ms / compact_one_ms, 2), "x",
-                            f"{masked_one_ms * 1000:.0f} us -> {compact_one_ms * 1000:.0f} us per image"))
+        figures.append(
+            info(
+                f"{label}.compaction.k{k:g}.batch_speedup",
+                f"{label} unit k={k:g}%: compacted speedup, batch {big}",
+                round(masked_big_ms / compact_big_ms, 2),
+                "x",
+                f"{masked_big_ms:.1f} -> {compact_big_ms:.1f} ms; widths {widths}; {compactor}; "
+                f"same predictions: {same}",
+            )
+        )
+        figures.append(
+            info(
+                f"{label}.compaction.k{k:g}.single_speedup",
+                f"{label} unit k={k:g}%: compacted speedup, batch 1",
+                round(masked_one_ms / compact_one_ms, 2),
+                "x",
+                f"{masked_one_ms * 1000:.0f} us -> {compact_one_ms * 1000:.0f} us per image",
+            )
+        )
     return figures, details

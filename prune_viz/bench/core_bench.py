@@ -118,20 +118,37 @@ def bench_slider(opened, label: str, quick: bool, speedup_target: bool, task: Ta
         pruner.restore()
         ours_ms = median_ms(ours)
         key = f"{label}.slider.{method}_{scope}"
-        details[f"{method}_{scope}"] = {"first_step_ms": round(first_ms, 1),
-                                        "ours_ms": [round(s * 1000, 3) for s in ours],
-                                        "seed_ms": [round(s * 1000, 1) for s in seed]}
+        details[f"{method}_{scope}"] = {
+            "first_step_ms": round(first_ms, 1),
+            "ours_ms": [round(s * 1000, 3) for s in ours],
+            "seed_ms": [round(s * 1000, 1) for s in seed],
+        }
         seed_ms = median_ms(seed)
         details[f"{method}_{scope}"]["seed_median_ms"] = round(seed_ms, 1)
         name = f"{label} slider step, {method} {scope}"
-        note = (f"median of {len(ours)} k changes, first step after open {first_ms:.0f} ms; "
-                f"floor: the seed's top_k step, median of {len(seed)} ks, interleaved")
+        note = (
+            f"median of {len(ours)} k changes, first step after open {first_ms:.0f} ms; "
+            f"floor: the seed's top_k step, median of {len(seed)} ks, interleaved"
+        )
         if method == "weight" and speedup_target:
-            figures.append(speedup_vs_floor(key + ".ms", name, round(ours_ms, 2), "ms", round(seed_ms, 1),
-                                            "the seed's step", SEED_SPEEDUP_TARGET, note))
+            figures.append(
+                speedup_vs_floor(
+                    key + ".ms",
+                    name,
+                    round(ours_ms, 2),
+                    "ms",
+                    round(seed_ms, 1),
+                    "the seed's step",
+                    SEED_SPEEDUP_TARGET,
+                    note,
+                )
+            )
         else:  # the seed's unit step only top_k's one norm per unit: cheap, no 50x to be had
-            figures.append(info(key + ".ms", name, round(ours_ms, 2), "ms", note, round(seed_ms, 1), "the seed's step",
-                                faster=True))
+            figures.append(
+                info(
+                    key + ".ms", name, round(ours_ms, 2), "ms", note, round(seed_ms, 1), "the seed's step", faster=True
+                )
+            )
     session.set_model(None)
     return figures, details
 
@@ -199,15 +216,31 @@ def bench_evaluation(opened, data, label: str, quick: bool, task: TaskState) -> 
     predict_ms = (time.perf_counter() - start) * 1000
 
     figures = [
-        vs_floor(f"{label}.eval.vs_floor", f"{label} evaluation of {len(x):,} images, fastest run",
-                 round(ours_best_ms, 2), "ms", round(floor_best_ms[best_batch], 2),
-                 f"dense matmul chain ({best_batch.replace('/', ', batch ')})", EVAL_FLOOR_TARGET,
-                 f"fastest of {len(ours)} interleaved (batch {evaluator.batch_size}); medians {ours_ms:.1f} "
-                 f"and {floor_ms[best_batch]:.1f} ms"),
-        info(f"{label}.eval.ms", f"{label} evaluation of {len(x):,} images", round(ours_ms, 2), "ms",
-             f"median of {len(ours)}"),
-        info(f"{label}.eval.predict32_ms", f"{label} model.predict, batch 32", round(predict_ms, 1), "ms",
-             f"{predict_ms / ours_ms:.1f}x our evaluation"),
+        vs_floor(
+            f"{label}.eval.vs_floor",
+            f"{label} evaluation of {len(x):,} images, fastest run",
+            round(ours_best_ms, 2),
+            "ms",
+            round(floor_best_ms[best_batch], 2),
+            f"dense matmul chain ({best_batch.replace('/', ', batch ')})",
+            EVAL_FLOOR_TARGET,
+            f"fastest of {len(ours)} interleaved (batch {evaluator.batch_size}); medians {ours_ms:.1f} "
+            f"and {floor_ms[best_batch]:.1f} ms",
+        ),
+        info(
+            f"{label}.eval.ms",
+            f"{label} evaluation of {len(x):,} images",
+            round(ours_ms, 2),
+            "ms",
+            f"median of {len(ours)}",
+        ),
+        info(
+            f"{label}.eval.predict32_ms",
+            f"{label} model.predict, batch 32",
+            round(predict_ms, 1),
+            "ms",
+            f"{predict_ms / ours_ms:.1f}x our evaluation",
+        ),
     ]
     details = {
         "evaluator_ms": [round(s * 1000, 2) for s in ours],
@@ -255,18 +288,38 @@ def bench_sweep(opened, data_path, evaluator, label: str, quick: bool, task: Tas
         points = []
         start = time.perf_counter()
         for point in run_sweep(session, ("weight", "unit"), sweep_ks(), "layer", task):
-            points.append({"method": point.method, "k": point.k, "accuracy": point.accuracy,
-                           "sparsity": round(point.sparsity_included, 4)})
+            points.append(
+                {
+                    "method": point.method,
+                    "k": point.k,
+                    "accuracy": point.accuracy,
+                    "sparsity": round(point.sparsity_included, 4),
+                }
+            )
         sweeps.append((time.perf_counter() - start) * 1000)
     floor_ms, sweep_ms = min(blocks), min(sweeps)
     session.set_model(None)
-    figures = [vs_floor(f"{label}.sweep.ratio", f"{label} sweep of {len(points)} points", round(sweep_ms, 1), "ms",
-                        round(floor_ms, 1), f"{len(points)} evaluations in a row", SWEEP_TARGET,
-                        f"fastest of {len(sweeps)} sweeps {[round(t) for t in sweeps]} and of {len(blocks)} runs of "
-                        f"{points_in_sweep} evaluations {[round(t) for t in blocks]}, interleaved (fastest single "
-                        f"evaluation {min(ones):.1f} ms); {engine}")]
-    return figures, {"engine": engine, "sweep_ms": round(sweep_ms, 1), "floor_ms": round(floor_ms, 1),
-                     "one_evaluation_ms": round(min(ones), 2), "points": points}
+    figures = [
+        vs_floor(
+            f"{label}.sweep.ratio",
+            f"{label} sweep of {len(points)} points",
+            round(sweep_ms, 1),
+            "ms",
+            round(floor_ms, 1),
+            f"{len(points)} evaluations in a row",
+            SWEEP_TARGET,
+            f"fastest of {len(sweeps)} sweeps {[round(t) for t in sweeps]} and of {len(blocks)} runs of "
+            f"{points_in_sweep} evaluations {[round(t) for t in blocks]}, interleaved (fastest single "
+            f"evaluation {min(ones):.1f} ms); {engine}",
+        )
+    ]
+    return figures, {
+        "engine": engine,
+        "sweep_ms": round(sweep_ms, 1),
+        "floor_ms": round(floor_ms, 1),
+        "one_evaluation_ms": round(min(ones), 2),
+        "points": points,
+    }
 
 
 # -- 5. flip scan ----------------------------------------------------------------------------------
@@ -296,9 +349,18 @@ def bench_flips(opened, data_path, label: str, quick: bool, task: TaskState) -> 
         singles_s += timed(singles, 1)
     session.set_model(None)
     scan_ms, singles_ms = min(scan_s) * 1000, min(singles_s) * 1000
-    figures = [vs_floor(f"{label}.flips.ratio", f"{label} flip scan (k = 0..100)", round(scan_ms, 1), "ms",
-                        round(singles_ms, 1), f"{len(configs)} Session.evaluate calls", FLIPS_TARGET,
-                        f"fastest of {repeats} interleaved")]
+    figures = [
+        vs_floor(
+            f"{label}.flips.ratio",
+            f"{label} flip scan (k = 0..100)",
+            round(scan_ms, 1),
+            "ms",
+            round(singles_ms, 1),
+            f"{len(configs)} Session.evaluate calls",
+            FLIPS_TARGET,
+            f"fastest of {repeats} interleaved",
+        )
+    ]
     return figures, {"scan_ms": round(scan_ms, 1), "evaluations_ms": round(singles_ms, 1), "repeats": repeats}
 
 
@@ -306,8 +368,9 @@ def bench_flips(opened, data_path, label: str, quick: bool, task: TaskState) -> 
 def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchReport:
     task = task or quiet()
     started = time.perf_counter()
-    report = BenchReport(machine_info(), {"quick": options.quick, "data": options.data,
-                                          "sections": list(options.sections)})
+    report = BenchReport(
+        machine_info(), {"quick": options.quick, "data": options.data, "sections": list(options.sections)}
+    )
     from prune_viz.core.data import load_mnist
     from prune_viz.core.session import open_model
 
@@ -315,17 +378,24 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
     with tempfile.TemporaryDirectory(prefix="prune-viz-bench-", dir=options.workdir) as tmp:
         workdir = Path(tmp)
         # quick: one small MLP only (a smoke run of every section)
-        models = [("mlp-64-32", QUICK_MLP, False)] if options.quick else [
-            ("fc-1000", FC1000, False), ("lenet-300-100", LENET_300_100, True)]
+        models = (
+            [("mlp-64-32", QUICK_MLP, False)]
+            if options.quick
+            else [("fc-1000", FC1000, False), ("lenet-300-100", LENET_300_100, True)]
+        )
         big = [label for label in BIG_MODELS if label in options.sections]
         steps = len(models) * 5 + len(big)
         step = 0
         for label, widths, bias in models:
-            sub = lambda: task.sub(step / steps, (step + 1) / steps)  # noqa: E731
+            # read when called, for the step reached by then
+            sub = lambda: task.sub(step / steps, (step + 1) / steps)  # noqa: E731, B023
             path = save_mlp(workdir / f"{label}.keras", widths, bias, label.replace("-", "_"))
             opened = open_model(path)
-            report.details[label] = {"widths": list(widths), "biases": bias,
-                                     "prunable_weights": sum(layer.size for layer in opened.layers)}
+            report.details[label] = {
+                "widths": list(widths),
+                "biases": bias,
+                "prunable_weights": sum(layer.size for layer in opened.layers),
+            }
             if "slider" in options.sections:
                 figures, details = bench_slider(opened, label, options.quick, widths == models[0][1], sub())
                 report.figures += figures
@@ -354,8 +424,9 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
             step += 1
             opened.pruner.restore()
         for label in big:
-            figures, details = bench_scale(workdir, options.quick, task.sub(step / steps, (step + 1) / steps),
-                                           label, BIG_MODELS[label])
+            figures, details = bench_scale(
+                workdir, options.quick, task.sub(step / steps, (step + 1) / steps), label, BIG_MODELS[label]
+            )
             report.figures += figures
             report.details[label] = details
             step += 1

@@ -32,8 +32,9 @@ def dense_weights(keras_model) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 
 def tf_chain(tf, weights, batch: int, softmax: bool = False):
-    variables = [(tf.constant(k), tf.constant(b if b is not None else np.zeros(k.shape[1], np.float32)))
-                 for k, b in weights]
+    variables = [
+        (tf.constant(k), tf.constant(b if b is not None else np.zeros(k.shape[1], np.float32))) for k, b in weights
+    ]
 
     @tf.function(input_signature=[tf.TensorSpec((batch, weights[0][0].shape[0]), tf.float32)])
     def forward(x):

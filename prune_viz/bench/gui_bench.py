@@ -44,8 +44,7 @@ BARE_PYQTGRAPH = "bare pyqtgraph window, same images and size"
 def _slider_ks(quick: bool) -> list[int]:
     """The ks a slider figure steps through: twenty, so that its median (and its floor's) moves
     little with a few slow steps (ten left VGG-16's figure 1.36-1.55x its floor from run to run)."""
-    return [10, 50, 90] if quick else [5, 20, 35, 50, 65, 80, 95, 60, 30, 10,
-                                       15, 45, 75, 90, 70, 40, 25, 55, 85, 100]
+    return [10, 50, 90] if quick else [5, 20, 35, 50, 65, 80, 95, 60, 30, 10, 15, 45, 75, 90, 70, 40, 25, 55, 85, 100]
 
 
 def _window(settings_dir: Path, data: str | None = None):
@@ -118,8 +117,11 @@ class BareHeatmaps:
 def heatmap_arrays(heatmaps):
     """What the heatmap views show now: each thumbnail's image and level, and the selected matrix
     as drawn (float, NaN = pruned) with its level."""
-    thumbnails = [(thumb.image, heatmaps.levels[name]) for name, thumb in heatmaps.strip.thumbnails.items()
-                  if thumb.image is not None]
+    thumbnails = [
+        (thumb.image, heatmaps.levels[name])
+        for name, thumb in heatmaps.strip.thumbnails.items()
+        if thumb.image is not None
+    ]
     view = heatmaps.view
     return thumbnails, (view.displayed_image(), view.level)
 
@@ -136,8 +138,16 @@ def _slider_steps(app, window, bare: BareHeatmaps, ks: list[int], whole_window: 
     Per step: views updated, heatmaps painted, whole window painted (s), the floor (s), the selected
     heatmap's pruned fraction, and whether a background job was running throughout."""
     slider = window.controls.slider
-    steps = {"updated": [], "repainted": [], "painted": [], "whole": [], "floor": [], "pruned": [], "loaded": [],
-             "left_over": []}
+    steps = {
+        "updated": [],
+        "repainted": [],
+        "painted": [],
+        "whole": [],
+        "floor": [],
+        "pruned": [],
+        "loaded": [],
+        "left_over": [],
+    }
     for k in ks:
         busy_before = window.jobs.busy
         start = time.perf_counter()
@@ -188,11 +198,21 @@ def _slider_figures(key: str, name: str, steps: dict) -> list:
     repaint = statistics.median(r - u for r, u in zip(steps["repainted"], steps["updated"])) * 1000
     grab = statistics.median(p - r for p, r in zip(steps["painted"], steps["repainted"])) * 1000
     left_over = _median_ms(steps["left_over"])
-    return [vs_floor(key, name, painted, "ms", floor, BARE_PYQTGRAPH, SLIDER_TARGET,
-                     f"median of {len(steps['painted'])}, each step followed by the floor's; the views on screen "
-                     f"updated in {updated:.1f} ms, the rest ({painted - updated:.1f} ms) is the paint: Qt's repaint "
-                     f"of what changed {repaint:.1f} ms, the heatmaps' grab {grab:.1f} ms; then the event loop ran "
-                     f"{left_over:.1f} ms of what the step left posted before the floor was timed")]
+    return [
+        vs_floor(
+            key,
+            name,
+            painted,
+            "ms",
+            floor,
+            BARE_PYQTGRAPH,
+            SLIDER_TARGET,
+            f"median of {len(steps['painted'])}, each step followed by the floor's; the views on screen "
+            f"updated in {updated:.1f} ms, the rest ({painted - updated:.1f} ms) is the paint: Qt's repaint "
+            f"of what changed {repaint:.1f} ms, the heatmaps' grab {grab:.1f} ms; then the event loop ran "
+            f"{left_over:.1f} ms of what the step left posted before the floor was timed",
+        )
+    ]
 
 
 def _keep_sweeping(window) -> None:
@@ -202,8 +222,9 @@ def _keep_sweeping(window) -> None:
             raise RuntimeError("the sweep did not start")
 
 
-def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick: bool,
-                         data: str | None = None) -> tuple[list, dict]:
+def bench_slider_repaint(
+    model_path: Path, settings_dir: Path, label: str, quick: bool, data: str | None = None
+) -> tuple[list, dict]:
     """Slider steps to repainted heatmaps against a bare pyqtgraph window (interleaved), idle and
     while the Sweep experiment runs in the background."""
     from PySide6.QtCore import QEventLoop, QTimer
@@ -222,16 +243,30 @@ def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick
         app.processEvents()
         window.grab()
         steps = _slider_steps(app, window, bare, _slider_ks(quick))
-        details[method] = {"ks": _slider_ks(quick), "views_updated_ms": _ms(steps["updated"]),
-                           "repainted_ms": _ms(steps["repainted"]),
-                           "heatmaps_painted_ms": _ms(steps["painted"]), "floor_ms": _ms(steps["floor"]),
-                           "whole_window_painted_ms": _ms(steps["whole"]), "left_over_ms": _ms(steps["left_over"]),
-                           "selected_heatmap_pruned_fraction": steps["pruned"]}
-        figures += _slider_figures(f"gui.{label}.slider_repaint.{method}",
-                                   f"GUI {label}: slider to repainted heatmaps, {method}", steps)
-        figures.append(info(f"gui.{label}.slider_window.{method}", f"GUI {label}: slider to repainted window, {method}",
-                            _median_ms(steps["whole"]), "ms", "whole 1600x1000 window rendered with grab()",
-                            floor=_median_ms(steps["floor"]), floor_name=BARE_PYQTGRAPH))
+        details[method] = {
+            "ks": _slider_ks(quick),
+            "views_updated_ms": _ms(steps["updated"]),
+            "repainted_ms": _ms(steps["repainted"]),
+            "heatmaps_painted_ms": _ms(steps["painted"]),
+            "floor_ms": _ms(steps["floor"]),
+            "whole_window_painted_ms": _ms(steps["whole"]),
+            "left_over_ms": _ms(steps["left_over"]),
+            "selected_heatmap_pruned_fraction": steps["pruned"],
+        }
+        figures += _slider_figures(
+            f"gui.{label}.slider_repaint.{method}", f"GUI {label}: slider to repainted heatmaps, {method}", steps
+        )
+        figures.append(
+            info(
+                f"gui.{label}.slider_window.{method}",
+                f"GUI {label}: slider to repainted window, {method}",
+                _median_ms(steps["whole"]),
+                "ms",
+                "whole 1600x1000 window rendered with grab()",
+                floor=_median_ms(steps["floor"]),
+                floor_name=BARE_PYQTGRAPH,
+            )
+        )
         idle = _median_ms(steps["painted"])
         # under load: the same steps while the Sweep experiment evaluates in the background
         _keep_sweeping(window)
@@ -252,15 +287,25 @@ def bench_slider_repaint(model_path: Path, settings_dir: Path, label: str, quick
         if not loaded["painted"]:
             raise RuntimeError("no slider step ran while the sweep was running")
         under = _median_ms(loaded["painted"])
-        details[method]["under_load"] = {"heatmaps_painted_ms": _ms(loaded["painted"]),
-                                         "views_updated_ms": _ms(loaded["updated"]),
-                                         "floor_ms": _ms(loaded["floor"])}
-        figures.append(vs_floor(f"gui.{label}.slider_under_load.{method}",
-                                f"GUI {label}: slider to repainted heatmaps while a sweep runs, {method}",
-                                under, "ms", idle, "the idle figure above", UNDER_LOAD_TARGET,
-                                f"median of {len(loaded['painted'])} steps taken while the Sweep experiment's job "
-                                f"ran; views updated in {_median_ms(loaded['updated']):.1f} ms; the bare window "
-                                f"took {_median_ms(loaded['floor']):.1f} ms meanwhile"))
+        details[method]["under_load"] = {
+            "heatmaps_painted_ms": _ms(loaded["painted"]),
+            "views_updated_ms": _ms(loaded["updated"]),
+            "floor_ms": _ms(loaded["floor"]),
+        }
+        figures.append(
+            vs_floor(
+                f"gui.{label}.slider_under_load.{method}",
+                f"GUI {label}: slider to repainted heatmaps while a sweep runs, {method}",
+                under,
+                "ms",
+                idle,
+                "the idle figure above",
+                UNDER_LOAD_TARGET,
+                f"median of {len(loaded['painted'])} steps taken while the Sweep experiment's job "
+                f"ran; views updated in {_median_ms(loaded['updated']):.1f} ms; the bare window "
+                f"took {_median_ms(loaded['floor']):.1f} ms meanwhile",
+            )
+        )
     bare.close()
     _dispose(app, window)
     return figures, details
@@ -350,16 +395,31 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
     parameters = outcome[0].total_parameters
     name = f"GUI {label} {parameters / 1e6:.0f}M"
     figures = [
-        vs_floor(f"gui.{label}.open_stall", f"{name}: longest GUI freeze while opening", round(stall_ms, 1), "ms",
-                 round(stall_floor, 1), "bare event loop while Keras loads the file in a thread", OPEN_STALL_TARGET,
-                 f"{HEARTBEAT_MS} ms timer on the GUI thread; the model loads in a worker job, then the views "
-                 "are built and painted on the GUI thread"),
-        info(f"gui.{label}.open_s", f"{name}: File > Open to the model painted", round(shown_s, 2), "s",
-             f"model ready after {opened_s:.2f} s, with a progress bar and Cancel"),
+        vs_floor(
+            f"gui.{label}.open_stall",
+            f"{name}: longest GUI freeze while opening",
+            round(stall_ms, 1),
+            "ms",
+            round(stall_floor, 1),
+            "bare event loop while Keras loads the file in a thread",
+            OPEN_STALL_TARGET,
+            f"{HEARTBEAT_MS} ms timer on the GUI thread; the model loads in a worker job, then the views "
+            "are built and painted on the GUI thread",
+        ),
+        info(
+            f"gui.{label}.open_s",
+            f"{name}: File > Open to the model painted",
+            round(shown_s, 2),
+            "s",
+            f"model ready after {opened_s:.2f} s, with a progress bar and Cancel",
+        ),
     ]
-    details = {"open_seconds": round(opened_s, 3), "shown_seconds": round(shown_s, 3),
-               "open_stall_floor_ms": round(stall_floor, 1),
-               "gui_gaps_over_50ms": [round(g, 1) for g in gaps if g > 50]}
+    details = {
+        "open_seconds": round(opened_s, 3),
+        "shown_seconds": round(shown_s, 3),
+        "open_stall_floor_ms": round(stall_floor, 1),
+        "gui_gaps_over_50ms": [round(g, 1) for g in gaps if g > 50],
+    }
     bare = _bare_heatmaps(window)
     ks = _slider_ks(quick)  # the fc-1000 figure's steps
     for method in ("weight", "unit"):
@@ -368,19 +428,32 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
         window.grab()
         warm_up_s = _wait_for_warm_up(app, window)
         if warm_up_s is not None:
-            figures.append(info(f"gui.{label}.warm_up_s.{method}", f"{name}: slider warm-up after opening, {method}",
-                                round(warm_up_s, 2), "s", "every whole-percent k's plans, computed on a background "
-                                "thread while the window is usable (steps before it compute their thresholds), "
-                                "started 0.3 s after the last settings change"))
+            figures.append(
+                info(
+                    f"gui.{label}.warm_up_s.{method}",
+                    f"{name}: slider warm-up after opening, {method}",
+                    round(warm_up_s, 2),
+                    "s",
+                    "every whole-percent k's plans, computed on a background "
+                    "thread while the window is usable (steps before it compute their thresholds), "
+                    "started 0.3 s after the last settings change",
+                )
+            )
         steps = _slider_steps(app, window, bare, ks, whole_window=False)
         image = window.heatmaps.view.displayed_image()
-        details[method] = {"ks": ks, "heatmaps_painted_ms": _ms(steps["painted"]),
-                           "views_updated_ms": _ms(steps["updated"]), "repainted_ms": _ms(steps["repainted"]),
-                           "floor_ms": _ms(steps["floor"]), "left_over_ms": _ms(steps["left_over"]),
-                           "displayed_shape": None if image is None else list(image.shape)}
+        details[method] = {
+            "ks": ks,
+            "heatmaps_painted_ms": _ms(steps["painted"]),
+            "views_updated_ms": _ms(steps["updated"]),
+            "repainted_ms": _ms(steps["repainted"]),
+            "floor_ms": _ms(steps["floor"]),
+            "left_over_ms": _ms(steps["left_over"]),
+            "displayed_shape": None if image is None else list(image.shape),
+        }
         shape = "x".join(map(str, image.shape)) if image is not None else "?"
-        figures += _slider_figures(f"gui.{label}.slider_repaint.{method}",
-                                   f"{name}: slider to repainted heatmaps, {method}", steps)
+        figures += _slider_figures(
+            f"gui.{label}.slider_repaint.{method}", f"{name}: slider to repainted heatmaps, {method}", steps
+        )
         figures[-1].note += f"; selected heatmap shown at {shape} cells"
     bare.close()
     _dispose(app, window)
@@ -474,8 +547,13 @@ def bench_startup(model_path: Path, settings_dir: Path, runs: int) -> tuple[list
     """Fresh ``python -m prune_viz MODEL --screenshot`` processes, timed by PRUNE_VIZ_TIMING, each run
     after a fresh bare PySide6 window process (the floor), timed the same way."""
     root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PRUNE_VIZ_TIMING="1", QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-               XDG_CONFIG_HOME=str(settings_dir), TF_CPP_MIN_LOG_LEVEL="2")
+    env = dict(
+        os.environ,
+        PRUNE_VIZ_TIMING="1",
+        QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        XDG_CONFIG_HOME=str(settings_dir),
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     script = bare_window_script()
     first, window, ready, floor = [], [], [], []
@@ -486,8 +564,13 @@ def bench_startup(model_path: Path, settings_dir: Path, runs: int) -> tuple[list
             raise RuntimeError(f"bare window run failed ({bare.returncode}): {bare.stderr.strip()[-600:]}")
         floor.append(float(paint.group(1)))
         shot = settings_dir / f"startup-{i}.png"
-        done = subprocess.run([sys.executable, "-m", "prune_viz", str(model_path), "--screenshot", str(shot)],
-                              capture_output=True, text=True, env=env, timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "prune_viz", str(model_path), "--screenshot", str(shot)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
         paint, model = _FIRST_PAINT.search(done.stderr), _MODEL_READY.search(done.stderr)
         painted = _WINDOW_PAINTED.search(done.stderr)
         if done.returncode != 0 or not paint or not model or not painted:
@@ -497,18 +580,42 @@ def bench_startup(model_path: Path, settings_dir: Path, runs: int) -> tuple[list
         ready.append(float(model.group(1)))
     first_s, ready_s, floor_s = statistics.median(first), statistics.median(ready), statistics.median(floor)
     figures = [
-        vs_floor("gui.startup.first_paint", "GUI start-up: process start to first window paint", round(first_s, 3),
-                 "s", round(floor_s, 3), "bare PySide6 window process", FIRST_PAINT_TARGET,
-                 f"the start-up window (the icon); median of {runs} runs, each after a bare-window run: {first}; "
-                 f"floor runs: {floor}"),
-        info("gui.startup.window_painted", "GUI start-up: process start to the main window painted",
-             round(statistics.median(window), 3), "s", f"median of {runs} runs: {window}",
-             floor=round(floor_s, 3), floor_name="bare PySide6 window process"),
-        info("gui.startup.model_ready", "GUI start-up: process start to model open (TF loaded)", round(ready_s, 3),
-             "s", f"median of {runs} runs: {ready}", floor=round(floor_s, 3), floor_name="bare PySide6 window process"),
+        vs_floor(
+            "gui.startup.first_paint",
+            "GUI start-up: process start to first window paint",
+            round(first_s, 3),
+            "s",
+            round(floor_s, 3),
+            "bare PySide6 window process",
+            FIRST_PAINT_TARGET,
+            f"the start-up window (the icon); median of {runs} runs, each after a bare-window run: {first}; "
+            f"floor runs: {floor}",
+        ),
+        info(
+            "gui.startup.window_painted",
+            "GUI start-up: process start to the main window painted",
+            round(statistics.median(window), 3),
+            "s",
+            f"median of {runs} runs: {window}",
+            floor=round(floor_s, 3),
+            floor_name="bare PySide6 window process",
+        ),
+        info(
+            "gui.startup.model_ready",
+            "GUI start-up: process start to model open (TF loaded)",
+            round(ready_s, 3),
+            "s",
+            f"median of {runs} runs: {ready}",
+            floor=round(floor_s, 3),
+            floor_name="bare PySide6 window process",
+        ),
     ]
-    return figures, {"first_paint_s": first, "window_painted_s": window, "model_ready_s": ready,
-                     "bare_window_first_paint_s": floor}
+    return figures, {
+        "first_paint_s": first,
+        "window_painted_s": window,
+        "model_ready_s": ready,
+        "bare_window_first_paint_s": floor,
+    }
 
 
 def run_gui_bench(report: BenchReport, quick: bool = False) -> BenchReport:

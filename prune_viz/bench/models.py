@@ -20,8 +20,10 @@ def build_mlp(widths: tuple[int, ...], use_bias: bool, seed: int = 0, name: str 
     import keras
 
     keras.utils.set_random_seed(seed)
-    body = [keras.layers.Dense(w, activation="relu", use_bias=use_bias, name=f"fc{i + 1}")
-            for i, w in enumerate(widths[1:-1])]
+    body = [
+        keras.layers.Dense(w, activation="relu", use_bias=use_bias, name=f"fc{i + 1}")
+        for i, w in enumerate(widths[1:-1])
+    ]
     body.append(keras.layers.Dense(widths[-1], activation="softmax", use_bias=use_bias, name="output"))
     return keras.Sequential([keras.Input((widths[0],)), *body], name=name)
 
@@ -31,8 +33,14 @@ def save_mlp(path: Path, widths, use_bias: bool, name: str) -> Path:
     return path
 
 
-def build_vgg(blocks=QUICK_VGG_BLOCKS, dense=QUICK_VGG_DENSE, classes: int = 10,
-              input_shape=(224, 224, 3), seed: int = 0, name: str = "vgg"):
+def build_vgg(
+    blocks=QUICK_VGG_BLOCKS,
+    dense=QUICK_VGG_DENSE,
+    classes: int = 10,
+    input_shape=(224, 224, 3),
+    seed: int = 0,
+    name: str = "vgg",
+):
     """A VGG-shaped CNN with random weights: per (filters, convs) block, ``convs`` 3x3 ReLU
     convolutions and a 2x2 max-pool; then Flatten, ReLU Dense layers and a softmax classifier."""
     import keras
@@ -40,8 +48,10 @@ def build_vgg(blocks=QUICK_VGG_BLOCKS, dense=QUICK_VGG_DENSE, classes: int = 10,
     keras.utils.set_random_seed(seed)
     layers = [keras.Input(input_shape)]
     for b, (filters, convs) in enumerate(blocks, start=1):
-        layers += [keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")
-                   for c in range(1, convs + 1)]
+        layers += [
+            keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{b}_conv{c}")
+            for c in range(1, convs + 1)
+        ]
         layers.append(keras.layers.MaxPooling2D(2, name=f"block{b}_pool"))
     layers.append(keras.layers.Flatten(name="flatten"))
     layers += [keras.layers.Dense(w, activation="relu", name=f"fc{i}") for i, w in enumerate(dense, start=1)]

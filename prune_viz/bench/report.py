@@ -46,15 +46,38 @@ class BenchReport:
 def vs_floor(key, name, value, unit, floor, floor_name, limit, note="") -> Figure:
     """A figure that passes when it is at most ``limit`` times its floor (same unit, same run)."""
     times = value / floor if floor else math.inf
-    return Figure(key, name, value, unit, f"<= {limit:g}x floor", times / limit, times <= limit, note,
-                  floor, floor_name, round(times, 3))
+    return Figure(
+        key,
+        name,
+        value,
+        unit,
+        f"<= {limit:g}x floor",
+        times / limit,
+        times <= limit,
+        note,
+        floor,
+        floor_name,
+        round(times, 3),
+    )
 
 
 def speedup_vs_floor(key, name, value, unit, floor, floor_name, limit, note="") -> Figure:
     """A figure that passes when its floor (a slower way, same run) takes at least ``limit`` times as long."""
     times = floor / value if value else math.inf
-    return Figure(key, name, value, unit, f">= {limit:g}x faster than floor", limit / times, times >= limit, note,
-                  floor, floor_name, round(times, 3), faster=True)
+    return Figure(
+        key,
+        name,
+        value,
+        unit,
+        f">= {limit:g}x faster than floor",
+        limit / times,
+        times >= limit,
+        note,
+        floor,
+        floor_name,
+        round(times, 3),
+        faster=True,
+    )
 
 
 def info(key, name, value, unit, note="", floor=None, floor_name="", faster=False) -> Figure:
@@ -81,8 +104,10 @@ def format_table(report: BenchReport) -> str:
         if i == 0:
             lines.append("-" * (sum(widths) + 2 * columns + 4))
     m = report.machine
-    head = (f"prune-viz bench, {m['date_utc']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, "
-            f"load average {m['load_average_at_start']} at start, {m.get('load_average_at_end')} at end")
+    head = (
+        f"prune-viz bench, {m['date_utc']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, "
+        f"load average {m['load_average_at_start']} at start, {m.get('load_average_at_end')} at end"
+    )
     failed = sum(1 for f in report.figures if f.passed is False)
     passed = sum(1 for f in report.figures if f.passed)
     tail = f"\n{passed} passed, {failed} failed, {report.seconds:.0f} s"

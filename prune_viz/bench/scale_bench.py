@@ -39,8 +39,8 @@ def _run_child(code: str, timeout: float = 1800) -> dict:
 def scale_child(path: str, quick: bool) -> dict:
     """Runs in a fresh process: RSS after importing TF, open_model time and RSS per phase,
     slider steps, peak RSS, and a memory-bandwidth floor (one copy of the weights)."""
-    import tensorflow  # noqa: F401
     import keras  # noqa: F401
+    import tensorflow  # noqa: F401
 
     from prune_viz.core.session import Session, open_model
 
@@ -55,8 +55,9 @@ def scale_child(path: str, quick: bool) -> dict:
             phases[-1]["end_rss"] = proc_status("VmRSS")
             phases[-1]["seconds"] = round(time.perf_counter() - start - phases[-1]["start_seconds"], 4)
         reset_peak()
-        phases.append({"phase": message, "start_seconds": time.perf_counter() - start,
-                       "start_rss": proc_status("VmRSS")})
+        phases.append(
+            {"phase": message, "start_seconds": time.perf_counter() - start, "start_rss": proc_status("VmRSS")}
+        )
 
     opened = open_model(path, TaskState(on_progress=record))
     open_s = time.perf_counter() - start
@@ -130,8 +131,8 @@ def load_child(path: str, reader: str) -> dict:
     """Runs in a fresh process, after the TF import: the time and the peak memory (over the RSS
     before it) of loading ``path`` with ``reader``, "prune-viz" (``core.io.load_model``) or "keras"
     (``keras.saving.load_model``, the floor)."""
-    import tensorflow  # noqa: F401
     import keras
+    import tensorflow  # noqa: F401
 
     from prune_viz.core.io import load_model
 
@@ -147,8 +148,8 @@ def load_child(path: str, reader: str) -> dict:
 def open_child(path: str) -> dict:
     """Runs in a fresh process, after the TF import: File > Open to a usable slider, i.e.
     ``open_model`` and then the masks of a first layerwise and a first global weight k."""
-    import tensorflow  # noqa: F401
     import keras  # noqa: F401
+    import tensorflow  # noqa: F401
 
     from prune_viz.core.session import Session, open_model
 
@@ -169,8 +170,9 @@ def describe_big_model(child: dict) -> str:
     return f"{shape} input, {kinds} prunable layers"
 
 
-def bench_scale(workdir: Path, quick: bool, task: TaskState, label: str = "scale",
-                save_model=save_scale_mlp) -> tuple[list[Figure], dict]:
+def bench_scale(
+    workdir: Path, quick: bool, task: TaskState, label: str = "scale", save_model=save_scale_mlp
+) -> tuple[list[Figure], dict]:
     """One big model (``save_model(path, quick)`` writes it as .keras), figures keyed ``label.*``: open
     phases, slider steps and peak memory in one fresh process, then the load alone (ours and Keras's) and
     open to a usable slider in fresh processes, interleaved."""
@@ -185,21 +187,32 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState, label: str = "scale
     if hasattr(os, "sync"):
         os.sync()  # the file just written is on disk, as a user's model is: no writeback during the load
     task.progress(0.3, f"{label}: loading and pruning")
-    child = _run_child("import json; from prune_viz.bench.scale_bench import scale_child; "
-                       f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))")
+    child = _run_child(
+        "import json; from prune_viz.bench.scale_bench import scale_child; "
+        f"print(json.dumps(scale_child({str(path)!r}, {quick!r})))"
+    )
     # Loading alone and opening to a usable slider, in fresh processes, prune-viz's loader and Keras's
     # interleaved: all meet the same machine load and the same state of the page cache
     loads: dict[str, list[dict]] = {"prune-viz": [], "keras": []}
     opens: list[dict] = []
     rounds = 1 if quick else LOAD_RUNS
     for round_index in range(rounds):
-        task.progress(0.4 + 0.6 * round_index / rounds,
-                      f"{label}: fresh processes, round {round_index + 1} of {rounds}")
+        task.progress(
+            0.4 + 0.6 * round_index / rounds, f"{label}: fresh processes, round {round_index + 1} of {rounds}"
+        )
         for reader, reader_runs in loads.items():
-            reader_runs.append(_run_child("import json; from prune_viz.bench.scale_bench import load_child; "
-                                          f"print(json.dumps(load_child({str(path)!r}, {reader!r})))"))
-        opens.append(_run_child("import json; from prune_viz.bench.scale_bench import open_child; "
-                                f"print(json.dumps(open_child({str(path)!r})))"))
+            reader_runs.append(
+                _run_child(
+                    "import json; from prune_viz.bench.scale_bench import load_child; "
+                    f"print(json.dumps(load_child({str(path)!r}, {reader!r})))"
+                )
+            )
+        opens.append(
+            _run_child(
+                "import json; from prune_viz.bench.scale_bench import open_child; "
+                f"print(json.dumps(open_child({str(path)!r})))"
+            )
+        )
     loads_ms = {reader: [round(run["load_seconds"] * 1000, 1) for run in runs] for reader, runs in loads.items()}
     peaks = {reader: [round(run["peak_over_weights"], 2) for run in runs] for reader, runs in loads.items()}
     child["load_ms_fresh_processes"] = loads_ms
@@ -211,55 +224,144 @@ def bench_scale(workdir: Path, quick: bool, task: TaskState, label: str = "scale
     weights = child["prunable_bytes"]
     growth = (child["peak_rss"] - child["rss_after_tf_import"]) / weights
     name = f"{label} {child['parameters'] / 1e6:.3g}M"
-    phases = ", ".join(f"{p['phase'].split(' ')[0].lower()} {p['seconds']:.2f} s" for p in child["open_phases"]
-                       if p["seconds"] >= 0.01)
+    phases = ", ".join(
+        f"{p['phase'].split(' ')[0].lower()} {p['seconds']:.2f} s" for p in child["open_phases"] if p["seconds"] >= 0.01
+    )
     ours_ms, keras_ms = (statistics.median(loads_ms[reader]) for reader in ("prune-viz", "keras"))
     usable_s = statistics.median(child["usable_seconds_fresh_processes"])
     mib = weights / 2**20
     runs = len(loads_ms["keras"])
-    figures = [vs_floor(f"{label}.load_ms", f"{name}: load (core.io.load_model)", round(ours_ms, 1), "ms",
-                        round(keras_ms, 1), "keras.saving.load_model", LOAD_TIME_TARGET,
-                        f"medians of {runs} fresh processes each, interleaved (ours {loads_ms['prune-viz']}, "
-                        f"Keras {loads_ms['keras']} ms)"),
-               vs_floor(f"{label}.load_peak_memory", f"{name}: peak memory while loading, over the RSS before",
-                        round(statistics.median(peaks["prune-viz"]) * mib), "MiB", round(mib), "the weights",
-                        LOAD_MEMORY_TARGET, f"x weights in {runs} runs: {peaks['prune-viz']}; keras.saving.load_model: "
-                        f"{statistics.median(peaks['keras']):.2f}x ({peaks['keras']})"),
-               vs_floor(f"{label}.open_usable_s", f"{name}: open to a usable slider", round(usable_s, 2), "s",
-                        round(ours_ms / 1000, 2), "its load alone", OPEN_TARGET,
-                        f"open_model, then a layerwise and a global weight k; median of {runs} fresh processes "
-                        f"{child['usable_seconds_fresh_processes']}"),
-               info(f"{label}.open_s", f"{name}: open (load, copy of the originals, ranking), one process",
-                    child["open_seconds"], "s",
-                    f"{describe_big_model(child)}, {child['file_bytes'] / 2**20:.0f} MiB .keras; {phases}"),
-               info(f"{label}.copy_floor_ms", f"{name}: one NumPy copy of the weights", child["copy_weights_once_ms"],
-                    "ms", "memory-bandwidth floor for rewriting every weight: median of one copy after each step")]
+    figures = [
+        vs_floor(
+            f"{label}.load_ms",
+            f"{name}: load (core.io.load_model)",
+            round(ours_ms, 1),
+            "ms",
+            round(keras_ms, 1),
+            "keras.saving.load_model",
+            LOAD_TIME_TARGET,
+            f"medians of {runs} fresh processes each, interleaved (ours {loads_ms['prune-viz']}, "
+            f"Keras {loads_ms['keras']} ms)",
+        ),
+        vs_floor(
+            f"{label}.load_peak_memory",
+            f"{name}: peak memory while loading, over the RSS before",
+            round(statistics.median(peaks["prune-viz"]) * mib),
+            "MiB",
+            round(mib),
+            "the weights",
+            LOAD_MEMORY_TARGET,
+            f"x weights in {runs} runs: {peaks['prune-viz']}; keras.saving.load_model: "
+            f"{statistics.median(peaks['keras']):.2f}x ({peaks['keras']})",
+        ),
+        vs_floor(
+            f"{label}.open_usable_s",
+            f"{name}: open to a usable slider",
+            round(usable_s, 2),
+            "s",
+            round(ours_ms / 1000, 2),
+            "its load alone",
+            OPEN_TARGET,
+            f"open_model, then a layerwise and a global weight k; median of {runs} fresh processes "
+            f"{child['usable_seconds_fresh_processes']}",
+        ),
+        info(
+            f"{label}.open_s",
+            f"{name}: open (load, copy of the originals, ranking), one process",
+            child["open_seconds"],
+            "s",
+            f"{describe_big_model(child)}, {child['file_bytes'] / 2**20:.0f} MiB .keras; {phases}",
+        ),
+        info(
+            f"{label}.copy_floor_ms",
+            f"{name}: one NumPy copy of the weights",
+            child["copy_weights_once_ms"],
+            "ms",
+            "memory-bandwidth floor for rewriting every weight: median of one copy after each step",
+        ),
+    ]
     for mode, ms in child["step_ms"].items():
         words = mode.replace("_", " ")
         warmed = mode in child["warm_up_seconds"]
-        figures.append(vs_floor(f"{label}.slider.{mode}.ms", f"{name}: slider step applied, {words}",
-                                ms, "ms", child["copy_weights_once_ms"], "one NumPy copy of the weights",
-                                SCALE_STEP_TARGET, "masks computed and written into the model's variables" +
-                                ("; after Pruner.warm_up, which the window runs in the background" if warmed else "")))
+        figures.append(
+            vs_floor(
+                f"{label}.slider.{mode}.ms",
+                f"{name}: slider step applied, {words}",
+                ms,
+                "ms",
+                child["copy_weights_once_ms"],
+                "one NumPy copy of the weights",
+                SCALE_STEP_TARGET,
+                "masks computed and written into the model's variables"
+                + ("; after Pruner.warm_up, which the window runs in the background" if warmed else ""),
+            )
+        )
         if warmed:
-            figures.append(info(f"{label}.slider.{mode}.before_warm_up_ms",
-                                f"{name}: slider step applied, {words}, before the warm-up",
-                                child["step_ms_before_warm_up"][mode], "ms",
-                                "a threshold read from the buckets" if mode.startswith("weight")
-                                else "unit plans and their counts computed on the spot",
-                                child["copy_weights_once_ms"], "one NumPy copy of the weights"))
-            figures.append(info(f"{label}.slider.{mode}.warm_up_s", f"{name}: warm-up of every whole-percent k, {words}",
-                                child["warm_up_seconds"][mode], "s", "Pruner.warm_up, one thread"))
-    figures.append(vs_floor(f"{label}.peak_memory", f"{name}: peak memory over TF baseline", round(growth * mib),
-                            "MiB", round(mib), "the weights", SCALE_MEMORY_TARGET,
-                            f"VmHWM {child['peak_rss'] / 2**20:.0f} MiB, after TF import "
-                            f"{child['rss_after_tf_import'] / 2**20:.0f} MiB; open, slider steps and restore"))
-    figures.append(info(f"{label}.peak_memory_total", f"{name}: peak memory (whole process)",
-                        round(child["peak_rss"] / 2**20), "MiB", floor=round(mib), floor_name="the weights"))
-    figures.append(info(f"{label}.peak_memory_reading", f"{name}: peak while the file is read, over TF baseline",
-                        round((child["peak_rss_reading_model"] - child["rss_after_tf_import"]) / 2**20), "MiB",
-                        "core.io.load_model alone, before any prune-viz copy", round(mib), "the weights"))
-    figures.append(info(f"{label}.peak_memory_pruning", f"{name}: peak while pruning, over TF baseline",
-                        round((child["peak_rss_while_pruning"] - child["rss_after_tf_import"]) / 2**20), "MiB",
-                        "slider steps and restore, after open", round(mib), "the weights"))
+            figures.append(
+                info(
+                    f"{label}.slider.{mode}.before_warm_up_ms",
+                    f"{name}: slider step applied, {words}, before the warm-up",
+                    child["step_ms_before_warm_up"][mode],
+                    "ms",
+                    "a threshold read from the buckets"
+                    if mode.startswith("weight")
+                    else "unit plans and their counts computed on the spot",
+                    child["copy_weights_once_ms"],
+                    "one NumPy copy of the weights",
+                )
+            )
+            figures.append(
+                info(
+                    f"{label}.slider.{mode}.warm_up_s",
+                    f"{name}: warm-up of every whole-percent k, {words}",
+                    child["warm_up_seconds"][mode],
+                    "s",
+                    "Pruner.warm_up, one thread",
+                )
+            )
+    figures.append(
+        vs_floor(
+            f"{label}.peak_memory",
+            f"{name}: peak memory over TF baseline",
+            round(growth * mib),
+            "MiB",
+            round(mib),
+            "the weights",
+            SCALE_MEMORY_TARGET,
+            f"VmHWM {child['peak_rss'] / 2**20:.0f} MiB, after TF import "
+            f"{child['rss_after_tf_import'] / 2**20:.0f} MiB; open, slider steps and restore",
+        )
+    )
+    figures.append(
+        info(
+            f"{label}.peak_memory_total",
+            f"{name}: peak memory (whole process)",
+            round(child["peak_rss"] / 2**20),
+            "MiB",
+            floor=round(mib),
+            floor_name="the weights",
+        )
+    )
+    figures.append(
+        info(
+            f"{label}.peak_memory_reading",
+            f"{name}: peak while the file is read, over TF baseline",
+            round((child["peak_rss_reading_model"] - child["rss_after_tf_import"]) / 2**20),
+            "MiB",
+            "core.io.load_model alone, before any prune-viz copy",
+            round(mib),
+            "the weights",
+        )
+    )
+    figures.append(
+        info(
+            f"{label}.peak_memory_pruning",
+            f"{name}: peak while pruning, over TF baseline",
+            round((child["peak_rss_while_pruning"] - child["rss_after_tf_import"]) / 2**20),
+            "MiB",
+            "slider steps and restore, after open",
+            round(mib),
+            "the weights",
+        )
+    )
     return figures, child

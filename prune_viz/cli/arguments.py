@@ -69,19 +69,32 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
     parser.add_argument("--method", choices=METHODS, **_default("weight or unit pruning", defaults, "method"))
     parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100", defaults, "k"))
     parser.add_argument("--scope", choices=SCOPES, **_default("layerwise or global threshold", defaults, "scope"))
-    parser.add_argument("--criterion", choices=CRITERIA,
-                        **_default("what ranks the weights and units", defaults, "criterion"))
+    parser.add_argument(
+        "--criterion", choices=CRITERIA, **_default("what ranks the weights and units", defaults, "criterion")
+    )
     add_unit_mode_args(parser, defaults, seed_flag=seed_flag)
 
 
 def add_unit_mode_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING, *, seed_flag: bool = True) -> None:
     """--unit-mode, and the random criterion's seed (--seed unless the command has its own --seed)."""
-    parser.add_argument("--unit-mode", choices=UNIT_MODES,
-                        **_default("kernel: zero a pruned unit's kernel column; remove: also its bias and the "
-                                   "channel of a BatchNormalization right after it", defaults, "unit_mode"))
+    parser.add_argument(
+        "--unit-mode",
+        choices=UNIT_MODES,
+        **_default(
+            "kernel: zero a pruned unit's kernel column; remove: also its bias and the "
+            "channel of a BatchNormalization right after it",
+            defaults,
+            "unit_mode",
+        ),
+    )
     flags = ("--seed", "--criterion-seed") if seed_flag else ("--criterion-seed",)
-    parser.add_argument(*flags, dest="criterion_seed", type=seed_value, metavar="SEED",
-                        **_default("seed of the random criterion", defaults, "seed"))
+    parser.add_argument(
+        *flags,
+        dest="criterion_seed",
+        type=seed_value,
+        metavar="SEED",
+        **_default("seed of the random criterion", defaults, "seed"),
+    )
 
 
 def _default(help_text: str, defaults: PruningConfig | None, field: str) -> dict:
@@ -109,10 +122,12 @@ def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
 def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "") -> None:
     """--data and --preprocess; ``looked_at_first`` names where data is looked for before load_mnist's order."""
     first = f"{looked_at_first}, then " if looked_at_first else ""
-    parser.add_argument("--data", metavar="PATH",
-                        help=f"MNIST as a folder of IDX files or an .npz (default: {first}{SEARCH_ORDER})")
-    parser.add_argument("--preprocess", choices=PREPROCESSING, default="auto",
-                        help="input scaling (default: auto, chosen on a sample)")
+    parser.add_argument(
+        "--data", metavar="PATH", help=f"MNIST as a folder of IDX files or an .npz (default: {first}{SEARCH_ORDER})"
+    )
+    parser.add_argument(
+        "--preprocess", choices=PREPROCESSING, default="auto", help="input scaling (default: auto, chosen on a sample)"
+    )
 
 
 def add_model_output_args(parser: argparse.ArgumentParser) -> None:

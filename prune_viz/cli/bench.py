@@ -15,14 +15,19 @@ ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "vgg16", "com
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(NAME, help="benchmark slider step, evaluation, sweep, flip scan, scale, VGG-16, "
-                                           "compaction and the GUI")
+    p = subparsers.add_parser(
+        NAME, help="benchmark slider step, evaluation, sweep, flip scan, scale, VGG-16, compaction and the GUI"
+    )
     add_json_arg(p, "print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="small models and few repeats (a smoke run)")
-    p.add_argument("--data", metavar="PATH", help="MNIST as a folder of IDX files or an .npz "
-                                                  "(default: $PRUNE_VIZ_MNIST, then the Keras cache)")
-    p.add_argument("--only", metavar="SECTIONS",
-                   help=f"comma-separated subset of: {', '.join(ALL_SECTIONS)} (default: all)")
+    p.add_argument(
+        "--data",
+        metavar="PATH",
+        help="MNIST as a folder of IDX files or an .npz (default: $PRUNE_VIZ_MNIST, then the Keras cache)",
+    )
+    p.add_argument(
+        "--only", metavar="SECTIONS", help=f"comma-separated subset of: {', '.join(ALL_SECTIONS)} (default: all)"
+    )
     p.add_argument("--output", metavar="FILE", help="also write the JSON to FILE")
 
 
@@ -36,8 +41,7 @@ def run(args) -> int:
         sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
         unknown = sorted(set(sections) - set(ALL_SECTIONS))
         if unknown:
-            raise UsageError(f"unknown bench section {', '.join(unknown)}; "
-                             f"choose from {', '.join(ALL_SECTIONS)}.")
+            raise UsageError(f"unknown bench section {', '.join(unknown)}; choose from {', '.join(ALL_SECTIONS)}.")
     started = time.perf_counter()
     task = progress_printer()
     core = tuple(s for s in sections if s in SECTIONS)

@@ -31,12 +31,26 @@ def spec_value(text: str) -> tuple:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="two prunings side by side: two settings, or two checkpoints")
     p.add_argument("model")
-    p.add_argument("model_b", nargs="?", metavar="MODEL_B",
-                   help="a second checkpoint of the same architecture for side B (default: MODEL)")
-    p.add_argument("--a", required=True, type=spec_value, metavar="SPEC",
-                   help=f"side A's pruning as {SPEC_FORMAT}, e.g. magnitude:weight:90")
-    p.add_argument("--b", required=True, type=spec_value, metavar="SPEC",
-                   help=f"side B's pruning as {SPEC_FORMAT}, e.g. random:unit:50:global")
+    p.add_argument(
+        "model_b",
+        nargs="?",
+        metavar="MODEL_B",
+        help="a second checkpoint of the same architecture for side B (default: MODEL)",
+    )
+    p.add_argument(
+        "--a",
+        required=True,
+        type=spec_value,
+        metavar="SPEC",
+        help=f"side A's pruning as {SPEC_FORMAT}, e.g. magnitude:weight:90",
+    )
+    p.add_argument(
+        "--b",
+        required=True,
+        type=spec_value,
+        metavar="SPEC",
+        help=f"side B's pruning as {SPEC_FORMAT}, e.g. random:unit:50:global",
+    )
     add_include_output_arg(p)
     add_data_args(p)
     add_json_arg(p)
@@ -59,8 +73,9 @@ def run(args) -> int:
     opened_b = open_model(args.model_b, task.sub(0.15, 0.3)) if args.model_b else opened_a
     config_a = _config(args.a, opened_a, args.include_output)
     config_b = _config(args.b, opened_b, args.include_output)
-    comparison = compare(opened_a, config_a, opened_b, config_b, data, preprocessing=args.preprocess,
-                         task=task.sub(0.3, 1.0))
+    comparison = compare(
+        opened_a, config_a, opened_b, config_b, data, preprocessing=args.preprocess, task=task.sub(0.3, 1.0)
+    )
     task.finish()
     out = comparison.as_dict()
     if args.json:
@@ -68,13 +83,21 @@ def run(args) -> int:
         return 0
     for key, side in (("A", comparison.a), ("B", comparison.b)):
         evaluation = side.evaluation
-        print(f"{key}: {side.model_name}, {side.config.describe()}: accuracy {evaluation.accuracy * 100:.2f}% "
-              f"({evaluation.correct:,}/{evaluation.total:,}), {side.result.included_sparsity() * 100:.2f}% "
-              "of the pruned layers zero")
-    print("Per digit:    " + "  ".join(
-        f"{d}:{a * 100:.1f}/{b * 100:.1f}" for d, (a, b) in
-        enumerate(zip(comparison.a.evaluation.per_class_accuracy, comparison.b.evaluation.per_class_accuracy))) +
-        "  (A/B, %)")
+        print(
+            f"{key}: {side.model_name}, {side.config.describe()}: accuracy {evaluation.accuracy * 100:.2f}% "
+            f"({evaluation.correct:,}/{evaluation.total:,}), {side.result.included_sparsity() * 100:.2f}% "
+            "of the pruned layers zero"
+        )
+    print(
+        "Per digit:    "
+        + "  ".join(
+            f"{d}:{a * 100:.1f}/{b * 100:.1f}"
+            for d, (a, b) in enumerate(
+                zip(comparison.a.evaluation.per_class_accuracy, comparison.b.evaluation.per_class_accuracy)
+            )
+        )
+        + "  (A/B, %)"
+    )
     print()
     header = f"{'layer':<28} {'sparsity A':>10} {'sparsity B':>10} {'Jaccard':>8}"
     print(header)
@@ -83,6 +106,8 @@ def run(args) -> int:
         print(f"{layer.name:<28} {layer.sparsity_a * 100:>9.2f}% {layer.sparsity_b * 100:>9.2f}% {layer.jaccard:>8.4f}")
     differing = out["differing"]
     shown = ", ".join(str(i) for i in differing[:SHOWN_INDICES]) + (", ..." if len(differing) > SHOWN_INDICES else "")
-    print(f"\n{len(differing):,} of {out['test_images']:,} test images are predicted differently"
-          + (f": {shown}" if differing else "."))
+    print(
+        f"\n{len(differing):,} of {out['test_images']:,} test images are predicted differently"
+        + (f": {shown}" if differing else ".")
+    )
     return 0

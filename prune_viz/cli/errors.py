@@ -10,8 +10,9 @@ class UsageError(UserError):
     """A user error that argparse did not catch; exit code 2."""
 
 
-POINT_AT_DATA = (f"Point prune-viz at a folder of MNIST IDX files or an .npz with --data PATH or the {ENV_VAR} "
-                 "environment variable.")
+POINT_AT_DATA = (
+    f"Point prune-viz at a folder of MNIST IDX files or an .npz with --data PATH or the {ENV_VAR} environment variable."
+)
 
 
 def user_error_message(exc: BaseException) -> str:

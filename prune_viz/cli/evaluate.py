@@ -50,8 +50,11 @@ def run(args) -> int:
         "data": record.data_source,
         "model_trained_on": session.model.loaded.metadata.get("trained_on"),
         "notes": session.model.loaded.notes,
-        "seconds": {"load": round(load_seconds, 3), "evaluate": round(result.seconds, 4),
-                    "total": round(time.perf_counter() - start, 3)},
+        "seconds": {
+            "load": round(load_seconds, 3),
+            "evaluate": round(result.seconds, 4),
+            "total": round(time.perf_counter() - start, 3),
+        },
     }
     if args.json:
         print(json.dumps(out, indent=2))
@@ -66,8 +69,10 @@ def run(args) -> int:
     print(f"Pruning:      {record.config.describe()}, {len(record.config.included)} layer(s)")
     if taylor is not None:
         print(f"Scores:       {taylor.description}")
-    print(f"Sparsity:     {out['sparsity_included'] * 100:.2f}% of the pruned layers, "
-          f"{out['sparsity_all_weights'] * 100:.2f}% of all weights")
+    print(
+        f"Sparsity:     {out['sparsity_included'] * 100:.2f}% of the pruned layers, "
+        f"{out['sparsity_all_weights'] * 100:.2f}% of all weights"
+    )
     print(f"Test data:    {out['data']} ({result.total:,} test images)")
     chosen = PREPROCESSING_LABELS[result.preprocessing]
     auto = " (chosen automatically)" if session.preprocessing == "auto" else ""

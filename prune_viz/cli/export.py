@@ -24,8 +24,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("model")
     add_pruning_args(p)
     add_model_output_args(p)
-    p.add_argument("--compact", action="store_true",
-                   help="remove dead units physically (Dense/Conv chains) instead of keeping zeros")
+    p.add_argument(
+        "--compact",
+        action="store_true",
+        help="remove dead units physically (Dense/Conv chains) instead of keeping zeros",
+    )
     p.add_argument("--repeats", type=positive_int, default=5, help="timed passes over the test set (median)")
     p.add_argument("--no-report", action="store_true", help="only write the file; skip sizes and timing")
     add_json_arg(p)
@@ -48,18 +51,32 @@ def run(args) -> int:
         except DataError as exc:
             data = None
             print(f"prune-viz: no timing: {exc}", file=sys.stderr)
-        report = size_and_speed(opened, config, data, preprocessing=args.preprocess, repeats=args.repeats,
-                                task=task.sub(0.3, 1.0))
+        report = size_and_speed(
+            opened, config, data, preprocessing=args.preprocess, repeats=args.repeats, task=task.sub(0.3, 1.0)
+        )
     task.finish()
     if args.json:
-        print(json.dumps({"model": str(opened.loaded.path), "out": str(exported.path), "bytes": exported.bytes,
-                          **config.as_dict(), "included_layers": sorted(config.included), "compacted": exported.compacted,
-                          "sparsity_included": round(exported.sparsity_included, 6),
-                          "report": report_dict(report) if report else None}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "model": str(opened.loaded.path),
+                    "out": str(exported.path),
+                    "bytes": exported.bytes,
+                    **config.as_dict(),
+                    "included_layers": sorted(config.included),
+                    "compacted": exported.compacted,
+                    "sparsity_included": round(exported.sparsity_included, 6),
+                    "report": report_dict(report) if report else None,
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"Model:        {opened.loaded.path}")
-    print(f"Pruning:      {config.describe()}, {len(config.included)} layer(s); "
-          f"{exported.sparsity_included * 100:.2f}% of their weights are zero")
+    print(
+        f"Pruning:      {config.describe()}, {len(config.included)} layer(s); "
+        f"{exported.sparsity_included * 100:.2f}% of their weights are zero"
+    )
     kind = "compacted (dead units removed)" if exported.compacted else "dense, pruned weights stored as zeros"
     print(f"Wrote:        {exported.path} ({megabytes(exported.bytes)}, {kind}); loads with keras.saving.load_model")
     if report is not None:
@@ -73,18 +90,41 @@ def report_dict(report) -> dict:
     coupling = report.coupling
     compaction = report.compaction
     return {
-        "formats": [{"name": r.name, "bytes": r.bytes, "latency_seconds": r.latency_seconds,
-                     "accuracy": r.accuracy, "note": r.note} for r in report.rows],
+        "formats": [
+            {
+                "name": r.name,
+                "bytes": r.bytes,
+                "latency_seconds": r.latency_seconds,
+                "accuracy": r.accuracy,
+                "note": r.note,
+            }
+            for r in report.rows
+        ],
         "parameters": report.parameters,
         "nonzero_parameters": report.nonzero_parameters,
-        "dead_unit_coupling": None if coupling is None else {
-            "dead_inputs": coupling.dead_inputs, "useless_weights": coupling.useless_weights,
-            "layers": [vars(row) for row in coupling.layers]},
-        "compaction": None if compaction is None else {
-            "parameters_before": compaction.parameters_before, "parameters_after": compaction.parameters_after,
-            "layers": [{"name": c.name, "units_before": c.units_before, "units_after": c.units_after,
-                        "kernel_shape_before": list(c.kernel_shape_before),
-                        "kernel_shape_after": list(c.kernel_shape_after)} for c in compaction.layers]},
+        "dead_unit_coupling": None
+        if coupling is None
+        else {
+            "dead_inputs": coupling.dead_inputs,
+            "useless_weights": coupling.useless_weights,
+            "layers": [vars(row) for row in coupling.layers],
+        },
+        "compaction": None
+        if compaction is None
+        else {
+            "parameters_before": compaction.parameters_before,
+            "parameters_after": compaction.parameters_after,
+            "layers": [
+                {
+                    "name": c.name,
+                    "units_before": c.units_before,
+                    "units_after": c.units_after,
+                    "kernel_shape_before": list(c.kernel_shape_before),
+                    "kernel_shape_after": list(c.kernel_shape_after),
+                }
+                for c in compaction.layers
+            ],
+        },
         "compaction_error": report.compaction_error,
         "max_output_difference": report.max_output_difference,
         "test_images": report.test_images,

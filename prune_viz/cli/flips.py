@@ -23,13 +23,20 @@ CSV_FIELDS = ("image", "label", "breaking_k", "predicted_at_break")
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(NAME, help="each test image's breaking k (the first k, 0-100, at which it is "
-                                         "misclassified) and per-digit accuracy along k")
+    p = subparsers.add_parser(
+        NAME,
+        help="each test image's breaking k (the first k, 0-100, at which it is "
+        "misclassified) and per-digit accuracy along k",
+    )
     p.add_argument("model")
     p.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
     p.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
-    p.add_argument("--criterion", choices=CRITERIA, default="magnitude",
-                   help="what ranks the weights and units (default: magnitude)")
+    p.add_argument(
+        "--criterion",
+        choices=CRITERIA,
+        default="magnitude",
+        help="what ranks the weights and units (default: magnitude)",
+    )
     add_unit_mode_args(p)
     add_include_output_arg(p)
     p.add_argument("--csv", metavar="OUT.csv", help="one row per test image: its label and breaking k")
@@ -41,10 +48,15 @@ def add_parser(subparsers) -> None:
 def csv_rows(scan) -> list[dict]:
     breaking = scan.breaking_k
     first = np.argmax(scan.wrong, axis=0)
-    return [{"image": i, "label": int(scan.labels[i]),
-             "breaking_k": "" if np.isnan(b) else float(b),
-             "predicted_at_break": "" if np.isnan(b) else int(scan.predicted[first[i], i])}
-            for i, b in enumerate(breaking)]
+    return [
+        {
+            "image": i,
+            "label": int(scan.labels[i]),
+            "breaking_k": "" if np.isnan(b) else float(b),
+            "predicted_at_break": "" if np.isnan(b) else int(scan.predicted[first[i], i]),
+        }
+        for i, b in enumerate(breaking)
+    ]
 
 
 def run(args) -> int:
@@ -59,8 +71,11 @@ def run(args) -> int:
     if csv_path is not None:
         write_csv(csv_path, csv_rows(scan), CSV_FIELDS, force=args.force, protect=[args.model])
     if args.json:
-        print(json.dumps({"model": str(session.model.loaded.path), **scan.as_dict(),
-                          "csv": str(csv_path) if csv_path else None}))
+        print(
+            json.dumps(
+                {"model": str(session.model.loaded.path), **scan.as_dict(), "csv": str(csv_path) if csv_path else None}
+            )
+        )
         return 0
     print_summary(scan)
     if csv_path is not None:
@@ -71,8 +86,10 @@ def run(args) -> int:
 def print_summary(scan) -> None:
     breaking = scan.breaking_k
     n = len(breaking)
-    print(f"{scan.config.describe(with_k=False)}, k = {scan.ks[0]:g}..{scan.ks[-1]:g}; "
-          f"{n:,} test images ({scan.data_source})")
+    print(
+        f"{scan.config.describe(with_k=False)}, k = {scan.ks[0]:g}..{scan.ks[-1]:g}; "
+        f"{n:,} test images ({scan.data_source})"
+    )
     print(f"Wrong unpruned: {int(np.sum(breaking == 0)):,}   never break: {int(np.sum(np.isnan(breaking))):,}")
     broken = breaking[~np.isnan(breaking) & (breaking > 0)]
     if len(broken):

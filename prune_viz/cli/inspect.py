@@ -36,9 +36,16 @@ def run(args) -> int:
         "sparsity_prunable": round(session.result.prunable_sparsity, 6),
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "layers": layer_rows(session),
-        "model_layers": [{"name": layer.name, "kind": layer.kind, "params": layer.params,
-                          "output_shape": None if layer.output_shape is None else list(layer.output_shape),
-                          "prunable": layer.prunable} for layer in model_layers(loaded)],
+        "model_layers": [
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "params": layer.params,
+                "output_shape": None if layer.output_shape is None else list(layer.output_shape),
+                "prunable": layer.prunable,
+            }
+            for layer in model_layers(loaded)
+        ],
         "derived_from": describe_derivation(loaded.metadata),
         "metadata": loaded.metadata,
         "notes": loaded.notes,
@@ -53,8 +60,10 @@ def run(args) -> int:
         print(f"Warning:      {note}")
     print(f"Input shape:  {tuple(loaded.input_shape) if loaded.input_shape else 'unknown'}")
     print(f"Parameters:   {info['total_parameters']:,} in all, {info['prunable_parameters']:,} in prunable kernels")
-    print(f"Sparsity:     {info['sparsity_prunable'] * 100:.2f}% of prunable weights are zero, "
-          f"{info['sparsity_all_weights'] * 100:.2f}% of all weights")
+    print(
+        f"Sparsity:     {info['sparsity_prunable'] * 100:.2f}% of prunable weights are zero, "
+        f"{info['sparsity_all_weights'] * 100:.2f}% of all weights"
+    )
     if loaded.metadata:
         trained_on = loaded.metadata.get("trained_on")
         if trained_on:
@@ -70,16 +79,20 @@ def run(args) -> int:
         print("-" * len(header))
         for row in info["model_layers"]:
             shape = "?" if row["output_shape"] is None else "x".join(str(d) for d in row["output_shape"])
-            print(f"{row['name']:<28} {row['kind']:<22} {shape:<16} {row['params']:>10,}  "
-                  f"{'yes' if row['prunable'] else '-'}")
+            print(
+                f"{row['name']:<28} {row['kind']:<22} {shape:<16} {row['params']:>10,}  "
+                f"{'yes' if row['prunable'] else '-'}"
+            )
     print()
     header = f"{'prunable layer':<28} {'kind':<7} {'shape':<20} {'params':>10} {'sparsity':>9}  note"
     print(header)
     print("-" * len(header))
     for row in info["layers"]:
         note = "output layer, excluded by default" if row["output_layer"] else ""
-        print(f"{row['name']:<28} {row['kind']:<7} {'x'.join(map(str, row['shape'])):<20} "
-              f"{row['params']:>10,} {row['sparsity'] * 100:>8.2f}%  {note}")
+        print(
+            f"{row['name']:<28} {row['kind']:<7} {'x'.join(map(str, row['shape'])):<20} "
+            f"{row['params']:>10,} {row['sparsity'] * 100:>8.2f}%  {note}"
+        )
     if not info["layers"]:
         print("(no prunable layers: no Dense or Conv1D/Conv2D kernels)")
     print(f"\n({info['seconds']:.2f} s)")

@@ -20,8 +20,7 @@ def open_session(args, task: TaskState):
     """A Session on ``args.model``, configured from the pruning options the command has."""
     from prune_viz.core.session import Session
 
-    session = Session(data_path=getattr(args, "data", None),
-                      preprocessing=getattr(args, "preprocess", "auto"))
+    session = Session(data_path=getattr(args, "data", None), preprocessing=getattr(args, "preprocess", "auto"))
     session.set_model(open_model(args.model, task))
     included = set(session.model.default_included)
     if getattr(args, "include_output", False):
@@ -68,15 +67,17 @@ def layer_rows(session) -> list[dict]:
     rows = []
     for layer in session.model.layers:
         stats = result.layer(layer.name)
-        rows.append({
-            "name": layer.name,
-            "kind": layer.kind,
-            "shape": list(layer.shape),
-            "params": layer.size,
-            "units": layer.units,
-            "included": layer.name in session.config.included,
-            "output_layer": layer.is_output,
-            "sparsity": round(stats.sparsity, 6),
-            "pruned_units": stats.pruned_units,
-        })
+        rows.append(
+            {
+                "name": layer.name,
+                "kind": layer.kind,
+                "shape": list(layer.shape),
+                "params": layer.size,
+                "units": layer.units,
+                "included": layer.name in session.config.included,
+                "output_layer": layer.is_output,
+                "sparsity": round(stats.sparsity, 6),
+                "pruned_units": stats.pruned_units,
+            }
+        )
     return rows

@@ -26,12 +26,15 @@ class CommandParser(OneLineErrorParser):
 def build_parser() -> argparse.ArgumentParser:
     from prune_viz import __version__
 
-    parser = CommandParser(prog="prune-viz", usage=USAGE,
-                           description=f"A desktop lab for neural-network pruning. {window.DESCRIPTION} "
-                                       "A COMMAND runs headless.")
+    parser = CommandParser(
+        prog="prune-viz",
+        usage=USAGE,
+        description=f"A desktop lab for neural-network pruning. {window.DESCRIPTION} A COMMAND runs headless.",
+    )
     parser.add_argument("--version", action="version", version=f"prune-viz {__version__}")
-    subparsers = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND", prog="prune-viz",
-                                       parser_class=OneLineErrorParser)
+    subparsers = parser.add_subparsers(
+        dest="command", title="commands", metavar="COMMAND", prog="prune-viz", parser_class=OneLineErrorParser
+    )
     for module in COMMANDS.values():
         module.add_parser(subparsers)
     return parser

@@ -30,15 +30,32 @@ def add_parser(subparsers) -> None:
 
     p = subparsers.add_parser(NAME, help="accuracy and loss across k, for one model or several (one per seed)")
     p.add_argument("models", nargs="+", metavar="MODEL", help="one model, or one per seed for mean and std")
-    p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS),
-                   help="weight and/or unit (default: both)")
-    p.add_argument("--ks", nargs="+", type=k_value, default=list(DEFAULT_KS),
-                   help=f"percentages to prune (default: {' '.join(str(k) for k in DEFAULT_KS)})")
-    p.add_argument("--scope", nargs="+", choices=SCOPES, default=["layer"],
-                   help="layer, global, or both (ignored with --per-layer)")
+    p.add_argument(
+        "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="weight and/or unit (default: both)"
+    )
+    p.add_argument(
+        "--ks",
+        nargs="+",
+        type=k_value,
+        default=list(DEFAULT_KS),
+        help=f"percentages to prune (default: {' '.join(str(k) for k in DEFAULT_KS)})",
+    )
+    p.add_argument(
+        "--scope",
+        nargs="+",
+        choices=SCOPES,
+        default=["layer"],
+        help="layer, global, or both (ignored with --per-layer)",
+    )
     p.add_argument("--per-layer", action="store_true", help="sensitivity: prune one layer at a time")
-    p.add_argument("--criteria", "--criterion", nargs="+", choices=CRITERIA, default=["magnitude"],
-                   help="what ranks the weights and units; several compare them in one plot and CSV")
+    p.add_argument(
+        "--criteria",
+        "--criterion",
+        nargs="+",
+        choices=CRITERIA,
+        default=["magnitude"],
+        help="what ranks the weights and units; several compare them in one plot and CSV",
+    )
     add_unit_mode_args(p)
     add_include_output_arg(p)
     p.add_argument("--csv", metavar="OUT.csv", help="one row per (model, method, criterion, scope, layer, k)")
@@ -89,16 +106,19 @@ def run(args) -> int:
             if m == 0:
                 first_layout = layout
             elif layout != first_layout:  # a mean over different networks would mean nothing
-                raise UsageError(f"{Path(model_path).name} has different prunable layers from "
-                                 f"{Path(args.models[0]).name}; sweep several models only when they are "
-                                 "one architecture trained with different seeds.")
+                raise UsageError(
+                    f"{Path(model_path).name} has different prunable layers from "
+                    f"{Path(args.models[0]).name}; sweep several models only when they are "
+                    "one architecture trained with different seeds."
+                )
             session = Session(data_path=args.data, preprocessing=args.preprocess)
             session.set_model(opened)
-            included = (opened.default_included if not args.include_output
-                        else {layer.name for layer in opened.layers})
+            included = opened.default_included if not args.include_output else {layer.name for layer in opened.layers}
             if not included:
-                raise UsageError(f"{Path(model_path).name}: the only prunable layer is the output layer; "
-                                 "pass --include-output to prune it.")
+                raise UsageError(
+                    f"{Path(model_path).name}: the only prunable layer is the output layer; "
+                    "pass --include-output to prune it."
+                )
             session.configure(included=included, unit_mode=args.unit_mode, seed=args.criterion_seed)
             if "taylor" in criteria:
                 print(f"prune-viz: {session.taylor(share.sub(0.1, 0.2)).description}", file=sys.stderr)
@@ -111,9 +131,16 @@ def run(args) -> int:
                 points.append(point)
 
             for s, scope in enumerate(scopes):
-                run_sweep(session, methods, ks, scope,
-                          share.sub(0.2 + 0.8 * s / len(scopes), 0.2 + 0.8 * (s + 1) / len(scopes)), keep,
-                          per_layer=args.per_layer, criteria=criteria)
+                run_sweep(
+                    session,
+                    methods,
+                    ks,
+                    scope,
+                    share.sub(0.2 + 0.8 * s / len(scopes), 0.2 + 0.8 * (s + 1) / len(scopes)),
+                    keep,
+                    per_layer=args.per_layer,
+                    criteria=criteria,
+                )
     except (KeyboardInterrupt, Cancelled):
         interrupted = True
     task.finish()
@@ -122,21 +149,42 @@ def run(args) -> int:
     if csv_path is not None and points:
         write_csv(csv_path, [p.as_row() for p in points], CSV_FIELDS, force=args.force, protect=args.models)
         if multi:
-            write_csv(summary_path(csv_path), [s.as_row() for s in summary], SUMMARY_FIELDS, force=args.force,
-                      protect=args.models)
+            write_csv(
+                summary_path(csv_path),
+                [s.as_row() for s in summary],
+                SUMMARY_FIELDS,
+                force=args.force,
+                protect=args.models,
+            )
     if plot_path is not None and points:
         from prune_viz.gui.views.plots import write_sweep_plot
 
-        write_sweep_plot(plot_path, summary, per_layer=args.per_layer, title=plot_title(points),
-                         force=args.force, protect=args.models)
+        write_sweep_plot(
+            plot_path,
+            summary,
+            per_layer=args.per_layer,
+            title=plot_title(points),
+            force=args.force,
+            protect=args.models,
+        )
     seconds = time.perf_counter() - start
     if interrupted:
         written = f"; wrote them to {csv_path}" if csv_path is not None and points else ""
         print(f"prune-viz: interrupted after {len(points)} of {planned or '?'} points{written}", file=sys.stderr)
     if args.json:
-        print(json.dumps({"complete": not interrupted, "points": [p.as_row() for p in points],
-                          "summary": [s.as_row() for s in summary], "csv": str(csv_path) if csv_path else None,
-                          "plot": str(plot_path) if plot_path else None, "seconds": round(seconds, 2)}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "complete": not interrupted,
+                    "points": [p.as_row() for p in points],
+                    "summary": [s.as_row() for s in summary],
+                    "csv": str(csv_path) if csv_path else None,
+                    "plot": str(plot_path) if plot_path else None,
+                    "seconds": round(seconds, 2),
+                },
+                indent=2,
+            )
+        )
     else:
         print_summary(summary, multi)
         outputs = [str(p) for p in (csv_path, summary_path(csv_path) if csv_path and multi else None, plot_path) if p]
@@ -161,11 +209,15 @@ def print_summary(summary, multi: bool) -> None:
         scope_text = "layerwise" if scope == "layer" else "global"
         target = f"layer {layer} alone" if layer else "all included layers"
         units = {"kernel": ", unit kernel columns zeroed", "remove": ", units removed with bias and BN channel"}
-        print(f"\n{method} pruning, {criterion} scores{units.get(unit_mode, '')}, {scope_text}, {target}"
-              + (f" (mean ± std over {rows[0].models} models)" if multi else ""))
+        print(
+            f"\n{method} pruning, {criterion} scores{units.get(unit_mode, '')}, {scope_text}, {target}"
+            + (f" (mean ± std over {rows[0].models} models)" if multi else "")
+        )
         print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {'accuracy %':>16} {'loss':>14}")
         for s in rows:
             acc = f"{s.accuracy_mean * 100:.2f}" + (f" ± {s.accuracy_std * 100:.2f}" if multi else "")
             loss = f"{s.loss_mean:.4f}" + (f" ± {s.loss_std:.4f}" if multi else "")
-            print(f"{s.k:>6g} {s.sparsity_included_mean * 100:>8.2f}% {s.sparsity_all_mean * 100:>7.2f}% "
-                  f"{acc:>16} {loss:>14}")
+            print(
+                f"{s.k:>6g} {s.sparsity_included_mean * 100:>8.2f}% {s.sparsity_all_mean * 100:>7.2f}% "
+                f"{acc:>16} {loss:>14}"
+            )

@@ -28,29 +28,46 @@ def add_window_args(parser) -> None:
     """MODEL and the window's options, on a parser or an argument group."""
     from prune_viz.cli.arguments import add_data_args, add_pruning_choice_args
 
-    parser.add_argument("model", nargs="?", metavar="MODEL",
-                        help="a .keras/.h5 file, a SavedModel folder or a .pvlesson lesson, opened as saved "
-                             "(default: the bundled demo model)")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="a .keras/.h5 file, a SavedModel folder or a .pvlesson lesson, opened as saved "
+        "(default: the bundled demo model)",
+    )
     add_pruning_choice_args(parser, None)
     parser.add_argument("--evaluate", action="store_true", help="evaluate once the model is open")
-    parser.add_argument("--screenshot", metavar="OUT.png",
-                        help="save an image of the window once ready (after --evaluate's result) and exit")
-    parser.add_argument("--panel", choices=("draw", "flips"),
-                        help="open with a classroom-lab panel showing: draw (a digit pad) or flips (which digits "
-                             "break first; its scan starts once the model is open)")
+    parser.add_argument(
+        "--screenshot",
+        metavar="OUT.png",
+        help="save an image of the window once ready (after --evaluate's result) and exit",
+    )
+    parser.add_argument(
+        "--panel",
+        choices=("draw", "flips"),
+        help="open with a classroom-lab panel showing: draw (a digit pad) or flips (which digits "
+        "break first; its scan starts once the model is open)",
+    )
     parser.add_argument("--presenter", action="store_true", help="presenter mode: large text")
     parser.add_argument("--high-contrast", action="store_true", help="high-contrast colours in every view")
-    parser.add_argument("--size", type=size_value, metavar="WxH",
-                        help="window size in pixels, e.g. 1280x720 (also the size of --screenshot's image)")
+    parser.add_argument(
+        "--size",
+        type=size_value,
+        metavar="WxH",
+        help="window size in pixels, e.g. 1280x720 (also the size of --screenshot's image)",
+    )
     add_data_args(parser, looked_at_first="the data last chosen in the window")
 
 
 def build_parser() -> argparse.ArgumentParser:
     from prune_viz.cli.arguments import OneLineErrorParser
 
-    parser = OneLineErrorParser(prog="prune-viz", description=f"{DESCRIPTION} {UNSET_PRUNING} Subcommands "
-                                                              "(inspect, evaluate, ...) run headless: see "
-                                                              "prune-viz --help.")
+    parser = OneLineErrorParser(
+        prog="prune-viz",
+        description=f"{DESCRIPTION} {UNSET_PRUNING} Subcommands "
+        "(inspect, evaluate, ...) run headless: see "
+        "prune-viz --help.",
+    )
     add_window_args(parser)
     return parser
 

@@ -31,8 +31,10 @@ def build_model(arch: str, l2: float = 0.0):
 
     reg = {"kernel_regularizer": keras.regularizers.L2(l2)} if l2 > 0 else {}
     if arch == "fc-1000":
-        body = [layers.Dense(n, activation="relu", use_bias=False, name=f"fc{i + 1}", **reg)
-                for i, n in enumerate((1000, 1000, 500, 200))]
+        body = [
+            layers.Dense(n, activation="relu", use_bias=False, name=f"fc{i + 1}", **reg)
+            for i, n in enumerate((1000, 1000, 500, 200))
+        ]
         body.append(layers.Dense(10, activation="softmax", use_bias=False, name="output", **reg))
     elif arch == "lenet-300-100":
         body = [

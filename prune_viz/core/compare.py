@@ -35,8 +35,11 @@ def parse_spec(text: str) -> tuple[str, str, float, str]:
         raise PruningError(f"A pruning spec is {SPEC_FORMAT}, e.g. magnitude:weight:90, not {text!r}.")
     criterion, method, k = parts[:3]
     scope = parts[3] if len(parts) == 4 else "layer"
-    for name, value, allowed in (("criterion", criterion, CRITERIA), ("method", method, METHODS),
-                                 ("scope", scope, SCOPES)):
+    for name, value, allowed in (
+        ("criterion", criterion, CRITERIA),
+        ("method", method, METHODS),
+        ("scope", scope, SCOPES),
+    ):
         if value not in allowed:
             raise PruningError(f"The {name} in {text!r} must be one of {', '.join(allowed)}, not {value!r}.")
     return criterion, method, parse_k(k), scope
@@ -121,8 +124,11 @@ class Comparison:
             return {
                 "model": str(s.opened.loaded.path),
                 "spec": spec_of(s.config),
-                "criterion": s.config.criterion, "method": s.config.method, "k": s.config.k,
-                "scope": s.config.scope, "unit_mode": s.config.unit_mode,
+                "criterion": s.config.criterion,
+                "method": s.config.method,
+                "k": s.config.k,
+                "scope": s.config.scope,
+                "unit_mode": s.config.unit_mode,
                 "included_layers": sorted(s.config.included),
                 "accuracy": s.evaluation.accuracy,
                 "correct": s.evaluation.correct,
@@ -144,6 +150,7 @@ class Comparison:
 
 def matching_layers(opened_a, opened_b) -> list[tuple[str, tuple[int, int]]]:
     """(name, (fan_in, units)) of the prunable layers both models share; CompareError when they differ."""
+
     def layers(opened):
         return [(layer.name, (layer.fan_in, layer.units)) for layer in opened.layers]
 
@@ -152,11 +159,15 @@ def matching_layers(opened_a, opened_b) -> list[tuple[str, tuple[int, int]]]:
         return a
     name_a, name_b = opened_a.loaded.name, opened_b.loaded.name
     if [n for n, _ in a] != [n for n, _ in b]:
-        raise CompareError(f"{name_a} and {name_b} have different architectures: prunable layers "
-                       f"{', '.join(n for n, _ in a) or 'none'} against {', '.join(n for n, _ in b) or 'none'}.")
+        raise CompareError(
+            f"{name_a} and {name_b} have different architectures: prunable layers "
+            f"{', '.join(n for n, _ in a) or 'none'} against {', '.join(n for n, _ in b) or 'none'}."
+        )
     name, shape_a, shape_b = next((n, sa, sb) for (n, sa), (_, sb) in zip(a, b) if sa != sb)
-    raise CompareError(f"{name_a} and {name_b} have different architectures: layer {name} is "
-                   f"{shape_a[0]}x{shape_a[1]} in one and {shape_b[0]}x{shape_b[1]} in the other.")
+    raise CompareError(
+        f"{name_a} and {name_b} have different architectures: layer {name} is "
+        f"{shape_a[0]}x{shape_a[1]} in one and {shape_b[0]}x{shape_b[1]} in the other."
+    )
 
 
 def jaccard(kept_a: np.ndarray, kept_b: np.ndarray) -> float:
@@ -164,7 +175,9 @@ def jaccard(kept_a: np.ndarray, kept_b: np.ndarray) -> float:
     return 1.0 if union == 0 else int(np.count_nonzero(kept_a & kept_b)) / union
 
 
-def _evaluate(opened, config: PruningConfig, evaluator: Evaluator, task: TaskState) -> tuple[PruneResult, EvaluationResult]:
+def _evaluate(
+    opened, config: PruningConfig, evaluator: Evaluator, task: TaskState
+) -> tuple[PruneResult, EvaluationResult]:
     pruner = opened.pruner
     result = pruner.prune(config)
     with pruner.applied(result):
@@ -173,8 +186,16 @@ def _evaluate(opened, config: PruningConfig, evaluator: Evaluator, task: TaskSta
 
 
 @tensorflow_job()
-def compare(opened_a, config_a: PruningConfig, opened_b, config_b: PruningConfig, data: MnistData, *,
-            preprocessing: str = "auto", task: TaskState | None = None) -> Comparison:
+def compare(
+    opened_a,
+    config_a: PruningConfig,
+    opened_b,
+    config_b: PruningConfig,
+    data: MnistData,
+    *,
+    preprocessing: str = "auto",
+    task: TaskState | None = None,
+) -> Comparison:
     """Prune and evaluate both sides on ``data``'s test set; pass the same opened model twice to
     compare two settings of it. Leaves both models unpruned; run it from a TF job thread."""
     task = task or quiet()
@@ -192,8 +213,9 @@ def compare(opened_a, config_a: PruningConfig, opened_b, config_b: PruningConfig
     layers = []
     for j, (name, shape) in enumerate(shapes):
         task.progress(0.9 + 0.1 * j / max(len(shapes), 1), f"Comparing the masks of {name}")
-        layers.append(LayerComparison(name, shape, a.sparsity(name), b.sparsity(name),
-                                      jaccard(a.kept(name), b.kept(name))))
+        layers.append(
+            LayerComparison(name, shape, a.sparsity(name), b.sparsity(name), jaccard(a.kept(name), b.kept(name)))
+        )
     differing = np.flatnonzero(a.evaluation.predicted != b.evaluation.predicted)
     task.progress(1.0, "Compared")
     return Comparison(a, b, layers, differing, data.y_test, data.x_test)

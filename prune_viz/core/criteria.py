@@ -94,8 +94,15 @@ class TaylorUnavailable(DataError):
 
 
 @tensorflow_job()
-def taylor_scores(opened, data, *, preprocessing: str = "auto", images: int = TAYLOR_IMAGES,
-                  batch_size: int = 250, task: TaskState | None = None) -> TaylorScores:
+def taylor_scores(
+    opened,
+    data,
+    *,
+    preprocessing: str = "auto",
+    images: int = TAYLOR_IMAGES,
+    batch_size: int = 250,
+    task: TaskState | None = None,
+) -> TaylorScores:
     """|w * dL/dw| per weight of every prunable layer, at the original weights, where L is the
     cross-entropy summed over the first ``images`` training images of ``data`` (the TF job
     thread only: the model's kernels are restored first)."""
@@ -123,13 +130,18 @@ def taylor_scores(opened, data, *, preprocessing: str = "auto", images: int = TA
         xb = tf.constant(x[start : start + batch_size])
         with tf.GradientTape() as tape:
             out = tf.reshape(tf.cast(model(xb, training=False), tf.float32), (tf.shape(xb)[0], -1))
-            loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(
-                y[start : start + batch_size], out, from_logits=from_logits))
+            loss = tf.reduce_sum(
+                keras.losses.sparse_categorical_crossentropy(
+                    y[start : start + batch_size], out, from_logits=from_logits
+                )
+            )
         for total, gradient in zip(totals, tape.gradient(loss, variables)):
             if gradient is not None:
                 total += np.asarray(gradient, np.float64)
         done = min(start + batch_size, n)
         task.progress(done / n, f"Taylor scores: {done:,} / {n:,} training images")
-    scores = {layer.name: layer.as_matrix(np.abs(layer.original.astype(np.float64) * total)).astype(np.float32)
-              for layer, total in zip(opened.layers, totals)}
+    scores = {
+        layer.name: layer.as_matrix(np.abs(layer.original.astype(np.float64) * total)).astype(np.float32)
+        for layer, total in zip(opened.layers, totals)
+    }
     return TaylorScores(scores, n, data.source)

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.resources import mnist_test_set_folder
 from prune_viz.core.errors import UserError
+from prune_viz.resources import mnist_test_set_folder
 
 ENV_VAR = "PRUNE_VIZ_MNIST"
 FULL_TRAIN_SIZE = 60_000
@@ -133,8 +133,7 @@ def load_idx_folder(folder: str | os.PathLike) -> MnistData:
     test_labels = _find_one(folder, "t10k", "labels")
     if test_images is None or test_labels is None:
         raise DataError(
-            f"{folder} has no MNIST test files (expected t10k-images-idx3-ubyte[.gz] "
-            "and t10k-labels-idx1-ubyte[.gz])."
+            f"{folder} has no MNIST test files (expected t10k-images-idx3-ubyte[.gz] and t10k-labels-idx1-ubyte[.gz])."
         )
     x_test, y_test = _pair(test_images, test_labels)
     train_images = _find_one(folder, "train", "images")
@@ -151,13 +150,10 @@ def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]
     if images.ndim != 3 or labels.ndim != 1:
         raise DataError(f"{images_path.name} / {labels_path.name} are not an image/label pair.")
     if images.shape[1:] != (28, 28):
-        raise DataError(
-            f"{images_path.name} holds {images.shape[1]}x{images.shape[2]} images, not 28x28 MNIST digits."
-        )
+        raise DataError(f"{images_path.name} holds {images.shape[1]}x{images.shape[2]} images, not 28x28 MNIST digits.")
     if len(images) != len(labels):
         raise DataError(
-            f"{images_path.name} has {len(images):,} images but {labels_path.name} "
-            f"has {len(labels):,} labels."
+            f"{images_path.name} has {len(images):,} images but {labels_path.name} has {len(labels):,} labels."
         )
     return images, labels
 
@@ -228,12 +224,15 @@ def keras_cache_path() -> Path:
 
 
 # where load_mnist looks when no path is given, in words for --help
-SEARCH_ORDER = (f"${ENV_VAR}, then the Keras cache, then the MNIST test set bundled with prune-viz, or a "
-                "download when training images are needed")
+SEARCH_ORDER = (
+    f"${ENV_VAR}, then the Keras cache, then the MNIST test set bundled with prune-viz, or a "
+    "download when training images are needed"
+)
 
 
-def load_mnist(path: str | os.PathLike | None = None, *, need_training: bool = False,
-               allow_download: bool = True) -> MnistData:
+def load_mnist(
+    path: str | os.PathLike | None = None, *, need_training: bool = False, allow_download: bool = True
+) -> MnistData:
     """Find MNIST: ``path``, then ``$PRUNE_VIZ_MNIST``, then the Keras cache; then the bundled test
     set, or, when ``need_training``, a download through Keras."""
     if path:
@@ -256,8 +255,9 @@ def load_mnist(path: str | os.PathLike | None = None, *, need_training: bool = F
             reason = _download_failure(exc)
         else:
             return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
-    raise MissingData(f"This needs the MNIST training images, which are not on this machine and could "
-                      f"not be downloaded ({reason}).")
+    raise MissingData(
+        f"This needs the MNIST training images, which are not on this machine and could not be downloaded ({reason})."
+    )
 
 
 def load_bundled_test_set() -> MnistData:

@@ -77,8 +77,9 @@ def default_batch_size(loaded: LoadedModel, images: int) -> int:
 class Evaluator:
     """Evaluates one model on one test set; build it once, call ``run`` per pruning state."""
 
-    def __init__(self, loaded: LoadedModel, data: MnistData, preprocessing: str = "auto",
-                 batch_size: int | None = None):
+    def __init__(
+        self, loaded: LoadedModel, data: MnistData, preprocessing: str = "auto", batch_size: int | None = None
+    ):
         import tensorflow as tf
 
         if preprocessing not in PREPROCESSING:
@@ -106,8 +107,7 @@ class Evaluator:
         one), so one drawn digit does not pay for a whole test-set batch.
         """
         tf = self._tf
-        x = arrange(preprocess(np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28), self.preprocessing),
-                    self.layout)
+        x = arrange(preprocess(np.asarray(images, dtype=np.uint8).reshape(-1, 28, 28), self.preprocessing), self.layout)
         n = len(x)
         if self.layout.fixed_batch:
             x = np.concatenate([x, np.zeros((self.layout.fixed_batch - n,) + x.shape[1:], x.dtype)])
@@ -183,9 +183,7 @@ class Evaluator:
             )
         finite = out[np.all(np.isfinite(out), axis=1)]
         self.outputs_are_probabilities = bool(
-            len(finite)
-            and np.all(finite >= -1e-6)
-            and np.allclose(finite.sum(axis=1), 1.0, atol=1e-3)
+            len(finite) and np.all(finite >= -1e-6) and np.allclose(finite.sum(axis=1), 1.0, atol=1e-3)
         )
 
     def _choose_preprocessing(self) -> str:
@@ -208,8 +206,7 @@ class Evaluator:
         start = time.perf_counter()
         scores = self._predict_batches(self._input_batches, len(self._inputs), task)
         seconds = time.perf_counter() - start
-        return summarise(scores, self._labels, self.outputs_are_probabilities, self.preprocessing,
-                         seconds, label)
+        return summarise(scores, self._labels, self.outputs_are_probabilities, self.preprocessing, seconds, label)
 
 
 def as_probabilities(scores: np.ndarray, are_probabilities: bool) -> np.ndarray:
@@ -222,8 +219,14 @@ def as_probabilities(scores: np.ndarray, are_probabilities: bool) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def summarise(scores: np.ndarray, labels: np.ndarray, are_probabilities: bool, preprocessing: str,
-              seconds: float = 0.0, label: str = "") -> EvaluationResult:
+def summarise(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    are_probabilities: bool,
+    preprocessing: str,
+    seconds: float = 0.0,
+    label: str = "",
+) -> EvaluationResult:
     """Accuracy, loss, per-class accuracy and confusion matrix from raw model outputs."""
     scores = scores.astype(np.float64)
     predicted = np.argmax(scores, axis=1)

@@ -41,10 +41,22 @@ class CompactionError(ExportError):
 # -- walking a chain of layers ------------------------------------------------------------------
 
 _PASS_THROUGH = {  # layers that keep channels and map a constant channel to a constant
-    "Dropout", "SpatialDropout1D", "SpatialDropout2D", "GaussianNoise", "GaussianDropout",
-    "AlphaDropout", "ActivityRegularization", "Identity",
-    "MaxPooling1D", "MaxPooling2D", "AveragePooling1D", "AveragePooling2D",
-    "GlobalMaxPooling1D", "GlobalMaxPooling2D", "GlobalAveragePooling1D", "GlobalAveragePooling2D",
+    "Dropout",
+    "SpatialDropout1D",
+    "SpatialDropout2D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "AlphaDropout",
+    "ActivityRegularization",
+    "Identity",
+    "MaxPooling1D",
+    "MaxPooling2D",
+    "AveragePooling1D",
+    "AveragePooling2D",
+    "GlobalMaxPooling1D",
+    "GlobalMaxPooling2D",
+    "GlobalAveragePooling1D",
+    "GlobalAveragePooling2D",
 }
 _ELEMENTWISE = {"Activation", "ReLU", "LeakyReLU", "ELU"}
 _PRUNABLE = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D"}
@@ -86,8 +98,9 @@ def _chain_layers(model) -> list:
             raise CompactionError(f"{layer.name} is a nested model; only flat chains of layers can be compacted.")
         # a Sequential is a chain by construction (a reloaded one has extra build-time nodes)
         if not isinstance(model, keras.Sequential) and layer.input is not previous:
-            raise CompactionError(f"The model branches or reuses layers at {layer.name}; "
-                                  "only straight chains of layers can be compacted.")
+            raise CompactionError(
+                f"The model branches or reuses layers at {layer.name}; only straight chains of layers can be compacted."
+            )
         previous = layer.output
     return layers
 
@@ -111,11 +124,16 @@ def _plan(model, alive_units: dict[str, np.ndarray]) -> list[_Step]:
             if getattr(layer, "data_format", "channels_last") != "channels_last":
                 raise CompactionError(f"{layer.name} uses channels_first; only channels_last can be compacted.")
             if kind != "Dense" and alive is not None and np.any(const[~alive] != 0) and layer.padding != "valid":
-                raise CompactionError(f"{layer.name} zero-pads its input ('{layer.padding}' padding), so the "
-                                      "constant output of a dead unit before it cannot be folded into its bias.")
+                raise CompactionError(
+                    f"{layer.name} zero-pads its input ('{layer.padding}' padding), so the "
+                    "constant output of a dead unit before it cannot be folded into its bias."
+                )
             units = int(layer.kernel.shape[-1])
-            unit_alive = np.ones(units, bool) if layer.name == last else np.asarray(alive_units.get(
-                layer.name, np.ones(units, bool)), bool)
+            unit_alive = (
+                np.ones(units, bool)
+                if layer.name == last
+                else np.asarray(alive_units.get(layer.name, np.ones(units, bool)), bool)
+            )
             steps.append(_Step(layer, kind, alive, const, unit_alive))
             bias = np.asarray(layer.bias.numpy(), np.float32) if layer.use_bias else np.zeros(units, np.float32)
             out_const = np.asarray(layer.activation(bias), np.float32)
@@ -138,8 +156,10 @@ def _plan(model, alive_units: dict[str, np.ndarray]) -> list[_Step]:
             const = np.where(alive, 0.0, _batch_norm_of(layer, const)).astype(np.float32)
             steps.append(_Step(layer, None, channels=alive))
         else:
-            raise CompactionError(f"A {name} layer ({layer.name}) follows dead units; prune-viz can compact "
-                                  "chains of Dense/Conv layers with activations, pooling, dropout and Flatten between them.")
+            raise CompactionError(
+                f"A {name} layer ({layer.name}) follows dead units; prune-viz can compact "
+                "chains of Dense/Conv layers with activations, pooling, dropout and Flatten between them."
+            )
     return steps
 
 
@@ -252,8 +272,9 @@ def compact_model(model, kernels: dict[str, np.ndarray]) -> Compaction:
                 folded = folded.reshape(-1, kernel.shape[-1]).sum(axis=0)  # sum over kernel positions
                 if np.any(folded != 0):
                     if bias is None:
-                        raise CompactionError(f"{layer.name} has no bias to absorb the constant output "
-                                              "of the dead units before it.")
+                        raise CompactionError(
+                            f"{layer.name} has no bias to absorb the constant output of the dead units before it."
+                        )
                     bias += folded.astype(np.float32)
                 kernel = np.take(kernel, np.flatnonzero(step.in_alive), axis=kernel.ndim - 2)
             if not step.alive.any():
@@ -262,15 +283,23 @@ def compact_model(model, kernels: dict[str, np.ndarray]) -> Compaction:
             kernel = np.ascontiguousarray(kernel[..., keep])
             layer_weights = [kernel] if bias is None else [kernel, bias[keep]]
             config["units" if step.kind == "Dense" else "filters"] = int(len(keep))
-            report.append(CompactedLayer(layer.name, int(layer.kernel.shape[-1]), int(len(keep)),
-                                         tuple(layer.kernel.shape), tuple(kernel.shape)))
+            report.append(
+                CompactedLayer(
+                    layer.name,
+                    int(layer.kernel.shape[-1]),
+                    int(len(keep)),
+                    tuple(layer.kernel.shape),
+                    tuple(kernel.shape),
+                )
+            )
         try:
             new_layers.append(type(layer).from_config(config))
         except Exception as exc:  # custom layers without a faithful config
             raise CompactionError(f"{layer.name} cannot be rebuilt from its config ({type(exc).__name__}).") from exc
         weights.append(layer_weights)
-    compact = keras.Sequential([keras.Input(tuple(model.inputs[0].shape[1:])), *new_layers],
-                               name=f"{model.name}_compact")
+    compact = keras.Sequential(
+        [keras.Input(tuple(model.inputs[0].shape[1:])), *new_layers], name=f"{model.name}_compact"
+    )
     for layer, layer_weights in zip(new_layers, weights):
         layer.set_weights(layer_weights)
     return Compaction(compact, report, _parameters(model), _parameters(compact))
@@ -299,8 +328,11 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
         "derived_from": derivation(opened.loaded.path, config),
         "pruning": {
             **config.as_dict(),
-            **({"scores": opened.pruner.taylor.description}
-               if config.criterion == "taylor" and opened.pruner.taylor is not None else {}),
+            **(
+                {"scores": opened.pruner.taylor.description}
+                if config.criterion == "taylor" and opened.pruner.taylor is not None
+                else {}
+            ),
             "included_layers": sorted(config.included),
             "sparsity_included": round(result.included_sparsity(), 6),
             "source_model": str(opened.loaded.path),
@@ -315,8 +347,10 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
 def export_problem(opened) -> str | None:
     """Why the opened model cannot be written as a .keras file at all, or None."""
     if opened.loaded.keras_model is None:
-        return (f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
-                "can be written back as .keras files.")
+        return (
+            f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
+            "can be written back as .keras files."
+        )
     return None
 
 
@@ -332,8 +366,10 @@ def compaction_problem(opened, method: str) -> str | None:
     if problem is not None:
         return problem
     if method != "unit":
-        return ("Compaction removes whole units, so it needs unit pruning (Pruning > Unit pruning); weight "
-                "pruning keeps every matrix's shape, so export it with zeros in place.")
+        return (
+            "Compaction removes whole units, so it needs unit pruning (Pruning > Unit pruning); weight "
+            "pruning keeps every matrix's shape, so export it with zeros in place."
+        )
     model = opened.loaded.keras_model
     try:
         layers = _chain_layers(model)
@@ -342,14 +378,16 @@ def compaction_problem(opened, method: str) -> str | None:
     prunable = [i for i, layer in enumerate(layers) if _kind(layer)]
     if not prunable:
         return "The model has no Dense or Conv layer whose units could be removed."
-    for layer in layers[prunable[0]:prunable[-1]]:
+    for layer in layers[prunable[0] : prunable[-1]]:
         name = _class_name(layer)
         if _kind(layer):
             if getattr(layer, "data_format", "channels_last") != "channels_last":
                 return f"{layer.name} uses channels_first; only channels_last can be compacted."
         elif name not in _PASS_THROUGH | _ELEMENTWISE | {"Flatten"}:
-            return (f"A {name} layer ({layer.name}) sits between prunable layers; prune-viz can compact chains of "
-                    "Dense/Conv layers with activations, pooling, dropout and Flatten between them.")
+            return (
+                f"A {name} layer ({layer.name}) sits between prunable layers; prune-viz can compact chains of "
+                "Dense/Conv layers with activations, pooling, dropout and Flatten between them."
+            )
     return None
 
 
@@ -370,8 +408,15 @@ class ExportResult:
 
 
 @tensorflow_job()
-def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, force: bool = False,
-                  compact: bool = False, task: TaskState | None = None) -> ExportResult:
+def export_pruned(
+    opened,
+    config: PruningConfig,
+    out: str | os.PathLike,
+    *,
+    force: bool = False,
+    compact: bool = False,
+    task: TaskState | None = None,
+) -> ExportResult:
     """Write the pruned model (zeros in place, or compacted) to ``out``; the opened model is left unpruned.
 
     Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
@@ -395,7 +440,8 @@ def export_pruned(opened, config: PruningConfig, out: str | os.PathLike, *, forc
         metadata = export_metadata(opened, result, compacted=compact)
         if compaction is not None:
             metadata["pruning"]["compacted_layers"] = {
-                c.name: [c.units_before, c.units_after] for c in compaction.layers}
+                c.name: [c.units_before, c.units_after] for c in compaction.layers
+            }
         path = save_keras_with_metadata(model, out, metadata, force=force, protect=(opened.loaded.path,))
     task.progress(1.0, "Saved")
     return ExportResult(path, config, compact, path.stat().st_size, result.included_sparsity(), compaction)
@@ -435,20 +481,34 @@ class SizeSpeedReport:
         """What the dead-unit coupling means, with the per-layer breakdown; None if not measured."""
         if self.coupling is None:
             return None
-        detail = ", ".join(f"{row.layer}: {row.useless_weights:,} weights on {row.dead_inputs:,} inputs from dead "
-                           f"units of {row.after}" for row in self.coupling.layers if row.dead_inputs)
-        return (f"{self.coupling.useless_weights:,} non-zero weights read only dead units (a constant) "
-                f"and cannot change the output" + (f" ({detail})" if detail else ""))
+        detail = ", ".join(
+            f"{row.layer}: {row.useless_weights:,} weights on {row.dead_inputs:,} inputs from dead units of {row.after}"
+            for row in self.coupling.layers
+            if row.dead_inputs
+        )
+        return (
+            f"{self.coupling.useless_weights:,} non-zero weights read only dead units (a constant) "
+            f"and cannot change the output" + (f" ({detail})" if detail else "")
+        )
 
     def compaction_sentence(self, arrow: str = "->") -> str:
         """How much compaction removed and how closely it matches, or why it was not possible."""
         if self.compaction is None:
             return f"not possible: {self.compaction_error}"
         c = self.compaction
-        shrunk = ", ".join(f"{layer.name} {layer.units_before}{arrow}{layer.units_after}"
-                           for layer in c.layers if layer.units_before != layer.units_after) or "no dead units"
-        match = (f"; outputs match the masked model to {self.max_output_difference:.1e}"
-                 if self.max_output_difference is not None else "")
+        shrunk = (
+            ", ".join(
+                f"{layer.name} {layer.units_before}{arrow}{layer.units_after}"
+                for layer in c.layers
+                if layer.units_before != layer.units_after
+            )
+            or "no dead units"
+        )
+        match = (
+            f"; outputs match the masked model to {self.max_output_difference:.1e}"
+            if self.max_output_difference is not None
+            else ""
+        )
         return f"{c.parameters_before:,} {arrow} {c.parameters_after:,} parameters ({shrunk}){match}"
 
 
@@ -470,8 +530,15 @@ def _median_latency(evaluator, repeats: int, task: TaskState) -> tuple[float, fl
 
 
 @tensorflow_job()
-def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: str = "auto",
-                   repeats: int = 5, task: TaskState | None = None) -> SizeSpeedReport:
+def size_and_speed(
+    opened,
+    config: PruningConfig,
+    data=None,
+    *,
+    preprocessing: str = "auto",
+    repeats: int = 5,
+    task: TaskState | None = None,
+) -> SizeSpeedReport:
     """Sizes of the pruned model in several formats and, with ``data``, their test-set latency.
 
     gzip and CSR are storage formats only (no forward pass is timed for them).
@@ -507,10 +574,16 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
             dense_row.latency_seconds, dense_row.accuracy = _median_latency(evaluator, repeats, task.sub(0.05, 0.5))
         rows.append(dense_row)
         rows.append(FormatRow("gzip of the dense .keras", len(gzip.compress(raw, 9)), note="storage only"))
-        csr = sum(csr_bytes(layer.as_matrix(kernels[layer.name])) for layer in opened.layers
-                  if layer.name in kernel_names)
-        rows.append(FormatRow("CSR arrays (kernels) + dense other weights", csr + other_bytes,
-                              note="float32 data + int32 indices + indptr; storage only"))
+        csr = sum(
+            csr_bytes(layer.as_matrix(kernels[layer.name])) for layer in opened.layers if layer.name in kernel_names
+        )
+        rows.append(
+            FormatRow(
+                "CSR arrays (kernels) + dense other weights",
+                csr + other_bytes,
+                note="float32 data + int32 indices + indptr; storage only",
+            )
+        )
         try:
             coupling = dead_unit_coupling(model, kernels)
             compaction = compact_model(model, kernels)
@@ -525,11 +598,12 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
                 compact_loaded = LoadedModel(path=compact_path, format="compacted", keras_model=compaction.model)
                 compact_eval = Evaluator(compact_loaded, data, evaluator.preprocessing)
                 compact_row.latency_seconds, compact_row.accuracy = _median_latency(
-                    compact_eval, repeats, task.sub(0.5, 0.95))
+                    compact_eval, repeats, task.sub(0.5, 0.95)
+                )
                 x = arrange(preprocess(data.x_test, evaluator.preprocessing), evaluator.layout)
                 difference = 0.0
                 for start in range(0, len(x), 2500):
-                    batch = x[start:start + 2500]
+                    batch = x[start : start + 2500]
                     a = np.asarray(model(batch, training=False))
                     b = np.asarray(compaction.model(batch, training=False))
                     difference = max(difference, float(np.max(np.abs(a - b))))
@@ -538,10 +612,17 @@ def size_and_speed(opened, config: PruningConfig, data=None, *, preprocessing: s
     parameters = _parameters(model)
     zeros = result.prunable_zeros + (parameters - result.prunable_size - _nonzero_outside(model, opened.layers))
     return SizeSpeedReport(
-        config=config, rows=rows, parameters=parameters, nonzero_parameters=parameters - zeros,
-        coupling=coupling, compaction=compaction, compaction_error=compaction_error,
-        max_output_difference=difference, test_images=0 if data is None else len(data.x_test),
-        repeats=repeats if data is not None else 0, latency_note=latency_note,
+        config=config,
+        rows=rows,
+        parameters=parameters,
+        nonzero_parameters=parameters - zeros,
+        coupling=coupling,
+        compaction=compaction,
+        compaction_error=compaction_error,
+        max_output_difference=difference,
+        test_images=0 if data is None else len(data.x_test),
+        repeats=repeats if data is not None else 0,
+        latency_note=latency_note,
     )
 
 

@@ -54,8 +54,9 @@ def check_writable(path: str | os.PathLike, *, force: bool = False, protect: Ite
     return path
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[Path], object], *, force: bool = False,
-                     protect: Iterable = ()) -> Path:
+def write_atomically(
+    path: str | os.PathLike, write: Callable[[Path], object], *, force: bool = False, protect: Iterable = ()
+) -> Path:
     """Call ``write(temporary_path)``, then put that file in place of ``path``; returns ``path``.
 
     The temporary file has ``path``'s suffix (some writers pick the format from it).
@@ -76,8 +77,9 @@ def write_atomically(path: str | os.PathLike, write: Callable[[Path], object], *
     return path
 
 
-def write_csv(path: str | os.PathLike, rows: Iterable[dict], fields: Iterable[str], *, force: bool = False,
-              protect: Iterable = ()) -> Path:
+def write_csv(
+    path: str | os.PathLike, rows: Iterable[dict], fields: Iterable[str], *, force: bool = False, protect: Iterable = ()
+) -> Path:
     """Rows as CSV with a header, floats to 6 significant digits, written atomically."""
     fields = list(fields)
 
@@ -92,8 +94,9 @@ def write_csv(path: str | os.PathLike, rows: Iterable[dict], fields: Iterable[st
 
 
 def write_text(path: str | os.PathLike, text: str, *, force: bool = False, protect: Iterable = ()) -> Path:
-    return write_atomically(path, lambda temporary: temporary.write_text(text, encoding="utf-8"),
-                            force=force, protect=protect)
+    return write_atomically(
+        path, lambda temporary: temporary.write_text(text, encoding="utf-8"), force=force, protect=protect
+    )
 
 
 def _csv_value(value):

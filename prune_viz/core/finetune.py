@@ -62,10 +62,19 @@ def _mask_constraint(mask: np.ndarray):
 
 
 @tensorflow_job()
-def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, batch_size: int = DEFAULT_BATCH_SIZE,
-             learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE, seed: int | None = None,
-             validation_fraction: float = 0.1, preprocessing: str = "auto",
-             task: TaskState | None = None) -> FinetuneResult:
+def finetune(
+    opened,
+    config: PruningConfig,
+    data: MnistData,
+    *,
+    epochs: int,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    learning_rate: float = DEFAULT_FINETUNE_LEARNING_RATE,
+    seed: int | None = None,
+    validation_fraction: float = 0.1,
+    preprocessing: str = "auto",
+    task: TaskState | None = None,
+) -> FinetuneResult:
     """Prune ``opened`` with ``config``, retrain the surviving weights on ``data``'s training images.
 
     The opened model only briefly holds the masked kernels (to measure and clone them), so call
@@ -114,10 +123,19 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
     x = arrange(preprocess(data.x_train, evaluator.preprocessing), evaluator.layout)
     y = data.y_train.astype(np.int64)
     try:
-        fit = fit_keeping_best(clone, x, y, epochs=epochs, batch_size=batch_size, seed=seed,
-                               validation_fraction=validation_fraction, learning_rate=learning_rate,
-                               from_logits=not evaluator.outputs_are_probabilities,
-                               task=task.sub(0.08, 0.92), label="Fine-tuning")
+        fit = fit_keeping_best(
+            clone,
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            validation_fraction=validation_fraction,
+            learning_rate=learning_rate,
+            from_logits=not evaluator.outputs_are_probabilities,
+            task=task.sub(0.08, 0.92),
+            label="Fine-tuning",
+        )
     finally:
         for name, constraint in previous.items():
             layers[name].kernel.constraint = constraint
@@ -128,13 +146,40 @@ def finetune(opened, config: PruningConfig, data: MnistData, *, epochs: int, bat
     if resurrected:
         raise RuntimeError(f"{resurrected} pruned weights became non-zero during fine-tuning")
     task.progress(0.93, "Testing the fine-tuned model")
-    after = Evaluator(LoadedModel(path=Path(opened.loaded.path.name), format="fine-tuned", keras_model=clone),
-                      data, evaluator.preprocessing).run(task.sub(0.93, 1.0))
+    after = Evaluator(
+        LoadedModel(path=Path(opened.loaded.path.name), format="fine-tuned", keras_model=clone),
+        data,
+        evaluator.preprocessing,
+    ).run(task.sub(0.93, 1.0))
     pruned_weights = sum(int((~m).sum()) for m in masks.values())
-    metadata = _metadata(opened, result, data, evaluator.preprocessing, epochs, batch_size, learning_rate, seed,
-                         fit, unpruned.accuracy, before.accuracy, after.accuracy, after.loss)
-    return FinetuneResult(inference_copy(clone), config, before.accuracy, before.loss, after.accuracy, after.loss, unpruned.accuracy,
-                          fit, pruned_weights, evaluator.preprocessing, metadata)
+    metadata = _metadata(
+        opened,
+        result,
+        data,
+        evaluator.preprocessing,
+        epochs,
+        batch_size,
+        learning_rate,
+        seed,
+        fit,
+        unpruned.accuracy,
+        before.accuracy,
+        after.accuracy,
+        after.loss,
+    )
+    return FinetuneResult(
+        inference_copy(clone),
+        config,
+        before.accuracy,
+        before.loss,
+        after.accuracy,
+        after.loss,
+        unpruned.accuracy,
+        fit,
+        pruned_weights,
+        evaluator.preprocessing,
+        metadata,
+    )
 
 
 def _unit_vector_variables(clone, opened, result):
@@ -162,9 +207,21 @@ def _all_layers(model, prefix: str = ""):
             yield from _all_layers(child, name + "/")
 
 
-def _metadata(opened, result, data: MnistData, preprocessing: str, epochs: int, batch_size: int,
-              learning_rate: float, seed: int, fit: FitResult, unpruned: float, before: float,
-              after: float, after_loss: float) -> dict:
+def _metadata(
+    opened,
+    result,
+    data: MnistData,
+    preprocessing: str,
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    seed: int,
+    fit: FitResult,
+    unpruned: float,
+    before: float,
+    after: float,
+    after_loss: float,
+) -> dict:
     from prune_viz.core.export import export_metadata
     from prune_viz.core.provenance import fine_tuned
 
@@ -172,28 +229,30 @@ def _metadata(opened, result, data: MnistData, preprocessing: str, epochs: int, 
     metadata = export_metadata(opened, result, compacted=False)
     metadata["derived_from"] = fine_tuned(metadata["derived_from"], epochs, learning_rate)
     base_trained_on = base.get("trained_on", "unknown data")
-    metadata.update({
-        "trained_on": f"{base_trained_on}; fine-tuned on {data.train_description}",
-        "fine_tune": {
-            "trained_on": data.train_description,
-            "trained_on_full_training_set": data.is_full_training_set,
-            "data_source": data.source,
-            "epochs": epochs,
-            "batch_size": batch_size,
-            "optimizer": f"Adam (learning rate {learning_rate:g})",
-            "learning_rate": learning_rate,
-            "seed": seed,
-            "preprocessing": preprocessing,
-            "train_images": fit.train_images,
-            "validation_images": fit.validation_images,
-            "best_epoch": fit.best_epoch,
-            "validation_accuracy": round(fit.validation_accuracy, 6),
-            "masks_fixed": True,
-        },
-        "unpruned_test_accuracy": round(unpruned, 6),
-        "pruned_test_accuracy_before_fine_tuning": round(before, 6),
-        "test_accuracy": round(after, 6),
-        "test_loss": round(after_loss, 6),
-        "test_images": int(len(data.x_test)),
-    })
+    metadata.update(
+        {
+            "trained_on": f"{base_trained_on}; fine-tuned on {data.train_description}",
+            "fine_tune": {
+                "trained_on": data.train_description,
+                "trained_on_full_training_set": data.is_full_training_set,
+                "data_source": data.source,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "optimizer": f"Adam (learning rate {learning_rate:g})",
+                "learning_rate": learning_rate,
+                "seed": seed,
+                "preprocessing": preprocessing,
+                "train_images": fit.train_images,
+                "validation_images": fit.validation_images,
+                "best_epoch": fit.best_epoch,
+                "validation_accuracy": round(fit.validation_accuracy, 6),
+                "masks_fixed": True,
+            },
+            "unpruned_test_accuracy": round(unpruned, 6),
+            "pruned_test_accuracy_before_fine_tuning": round(before, 6),
+            "test_accuracy": round(after, 6),
+            "test_loss": round(after_loss, 6),
+            "test_images": int(len(data.x_test)),
+        }
+    )
     return metadata

@@ -78,8 +78,10 @@ class FlipScan:
             "ks": [float(k) for k in self.ks],
             "accuracy": [round(float(a), 6) for a in self.accuracy()],
             "breaking_k": [None if np.isnan(b) else float(b) for b in breaking],
-            "per_digit_accuracy": {str(d): [None if np.isnan(a) else round(float(a), 6) for a in per_digit[:, d]]
-                                   for d in range(NUM_CLASSES)},
+            "per_digit_accuracy": {
+                str(d): [None if np.isnan(a) else round(float(a), 6) for a in per_digit[:, d]]
+                for d in range(NUM_CLASSES)
+            },
         }
 
 
@@ -109,8 +111,14 @@ class ImageScan:
         return float(self.ks[wrong[0]]) if len(wrong) else None
 
 
-def scan_image(session, image: np.ndarray, config: PruningConfig | None = None, label: int | None = None,
-               ks: Sequence[float] = SCAN_KS, task: TaskState | None = None) -> ImageScan:
+def scan_image(
+    session,
+    image: np.ndarray,
+    config: PruningConfig | None = None,
+    label: int | None = None,
+    ks: Sequence[float] = SCAN_KS,
+    task: TaskState | None = None,
+) -> ImageScan:
     """One uint8 28x28 image forwarded at every k of ``ks`` (prune, apply, one forward each)."""
     base = config or session.config
     configs = [replace(base, k=k) for k in ks]
@@ -119,9 +127,13 @@ def scan_image(session, image: np.ndarray, config: PruningConfig | None = None, 
 
 
 @tensorflow_job()
-def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[float] = SCAN_KS,
-                  task: TaskState | None = None,
-                  on_point: Callable[[int, np.ndarray], None] | None = None) -> FlipScan:
+def run_flip_scan(
+    session,
+    config: PruningConfig | None = None,
+    ks: Sequence[float] = SCAN_KS,
+    task: TaskState | None = None,
+    on_point: Callable[[int, np.ndarray], None] | None = None,
+) -> FlipScan:
     """Evaluate ``config`` (default: the session's) at every k of ``ks``, keeping each prediction.
 
     Runs in the TF job thread; the model is left unpruned. ``on_point(i, predicted)`` is called
@@ -144,5 +156,4 @@ def run_flip_scan(session, config: PruningConfig | None = None, ks: Sequence[flo
         if on_point is not None:
             on_point(i, record.result.predicted)
     task.progress(1.0, "Done")
-    return FlipScan(base.with_k(0.0), tuple(float(k) for k in ks),
-                    np.stack(rows), labels, source)
+    return FlipScan(base.with_k(0.0), tuple(float(k) for k in ks), np.stack(rows), labels, source)

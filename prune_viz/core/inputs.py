@@ -113,8 +113,10 @@ def pixel_rows_problem(layers: list, input_shape: tuple | None, name: str) -> st
     if layers[0].name != name:
         return f"{name} is not the first layer: its units see the outputs of other units, not pixels."
     if layer.fan_in != 28 * 28 or not (layer.kind == "Dense" or layer.shape[:-1] == (28, 28, 1)):
-        return (f"{name} is a {layer.kind} layer with {layer.fan_in:,} inputs per unit "
-                f"({layer.matrix_label}); its units do not each see a whole 28x28 image.")
+        return (
+            f"{name} is a {layer.kind} layer with {layer.fan_in:,} inputs per unit "
+            f"({layer.matrix_label}); its units do not each see a whole 28x28 image."
+        )
     try:
         layout_for(input_shape)
     except EvaluationUnavailable as exc:

@@ -32,8 +32,7 @@ class KernelWriter:
         # big kernels are read from layer.original block by block; the others as tensors that share
         # layer.original's buffer where it is aligned (TensorFlow copies before it writes into a
         # buffer it shares, and these tensors are never written)
-        self._originals = {layer.name: tensor_view(layer.original) for layer in self.layers
-                           if not self._blocked(layer)}
+        self._originals = {layer.name: tensor_view(layer.original) for layer in self.layers if not self._blocked(layer)}
         self._fused: dict | None = None  # the XLA block kernels once used, {} when XLA failed
 
     @staticmethod
@@ -77,8 +76,9 @@ class KernelWriter:
                 layer.variable.assign(result.kernels[layer.name])
             removed = result.removed_units(layer.name)
             for vector in layer.unit_vectors:
-                vector.variable.assign(vector.original if removed is None or not removed.any()
-                                       else vector_values(vector, removed))
+                vector.variable.assign(
+                    vector.original if removed is None or not removed.any() else vector_values(vector, removed)
+                )
 
     def restore(self) -> None:
         """Put the original kernels, biases and BatchNormalization parameters back, bit for bit."""
@@ -105,8 +105,11 @@ class KernelWriter:
         the mask and the select are one fused XLA kernel per block."""
         original = layer.original
         self._fused_kernels()  # made once, before the threads that use them
-        write_rows(layer.variable, original.shape,
-                   lambda r0, r1: self._block_value(layer, plan, r0, tensor_view(original[r0:r1])))
+        write_rows(
+            layer.variable,
+            original.shape,
+            lambda r0, r1: self._block_value(layer, plan, r0, tensor_view(original[r0:r1])),
+        )
 
     def _block_value(self, layer: PrunableLayer, plan: LayerPlan, r0: int, rows, fuse: bool = True):
         """The pruned values of matrix rows r0:r0+len(rows), given the original ``rows``: the block
@@ -188,8 +191,9 @@ def _xla_block_kernels() -> dict:
     if not _XLA_KERNELS:
         import tensorflow as tf
 
-        _XLA_KERNELS.update({name: tf.function(op, jit_compile=True, autograph=False)
-                             for name, op in _block_ops().items()})
+        _XLA_KERNELS.update(
+            {name: tf.function(op, jit_compile=True, autograph=False) for name, op in _block_ops().items()}
+        )
     return _XLA_KERNELS
 
 

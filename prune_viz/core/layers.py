@@ -91,15 +91,22 @@ def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
                 for part in ("gamma", "beta"):
                     if getattr(norm, part, None) is not None:
                         variable = getattr(norm, part)
-                        vectors.append(UnitVector(f"{norm.name}/{part}", _tf_variable(variable),
-                                                  variable_copy(variable)))
-            found.append(PrunableLayer(name=name, kind=kind, variable=_tf_variable(layer.kernel),
-                                       original=variable_copy(layer.kernel), unit_vectors=vectors,
-                                       batch_norm=norm.name if norm is not None else None))
+                        vectors.append(
+                            UnitVector(f"{norm.name}/{part}", _tf_variable(variable), variable_copy(variable))
+                        )
+            found.append(
+                PrunableLayer(
+                    name=name,
+                    kind=kind,
+                    variable=_tf_variable(layer.kernel),
+                    original=variable_copy(layer.kernel),
+                    unit_vectors=vectors,
+                    batch_norm=norm.name if norm is not None else None,
+                )
+            )
     else:
         found = [
-            PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var,
-                          original=variable_copy(var))
+            PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var, original=variable_copy(var))
             for name, var in loaded.raw_variables
         ]
     if found:
@@ -134,9 +141,10 @@ def _following_batch_norms(model) -> dict:
             continue
         if _prunable_kind(child) is None or i + 1 >= len(children):
             continue
-        for norm in children[i + 1:]:
-            if _normalises_units_of(norm, child, sequential=type(model).__name__ == "Sequential",
-                                    adjacent=norm is children[i + 1]):
+        for norm in children[i + 1 :]:
+            if _normalises_units_of(
+                norm, child, sequential=type(model).__name__ == "Sequential", adjacent=norm is children[i + 1]
+            ):
                 found[id(child)] = norm
                 break
     return found

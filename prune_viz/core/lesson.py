@@ -69,8 +69,10 @@ class Lesson:
         if not path.exists():
             return None  # opening it will say that it is missing
         if model_sha256(path) != self.model_sha256:
-            return (f"{path.name} is not the file this lesson was saved with (its contents changed), "
-                    "so its numbers may differ from the lesson's.")
+            return (
+                f"{path.name} is not the file this lesson was saved with (its contents changed), "
+                "so its numbers may differ from the lesson's."
+            )
         return None
 
     def to_json(self) -> str:
@@ -129,9 +131,20 @@ def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
     if preprocessing not in PREPROCESSING:
         raise LessonError(f"{name}: unknown input scaling {preprocessing!r}.")
     panels = [p for p in data.get("panels") or [] if p in PANELS]
-    return Lesson(model=model, model_sha256=sha, method=method, k=k, scope=scope, included=included,
-                  data=data.get("data") or None, preprocessing=preprocessing, panels=panels,
-                  drawings=_drawings(data.get("drawings"), name), steps=steps, title=str(data.get("title", "")))
+    return Lesson(
+        model=model,
+        model_sha256=sha,
+        method=method,
+        k=k,
+        scope=scope,
+        included=included,
+        data=data.get("data") or None,
+        preprocessing=preprocessing,
+        panels=panels,
+        drawings=_drawings(data.get("drawings"), name),
+        steps=steps,
+        title=str(data.get("title", "")),
+    )
 
 
 def _step(raw) -> LessonStep:

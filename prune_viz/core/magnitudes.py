@@ -78,8 +78,9 @@ def _count_block(block: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return counts, block_max, zeros
 
 
-def _in_range(bits: np.ndarray, first: np.uint32, span: np.uint32, overwrite: bool = False
-              ) -> tuple[np.ndarray, np.ndarray]:
+def _in_range(
+    bits: np.ndarray, first: np.uint32, span: np.uint32, overwrite: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(indices, patterns) of the patterns p of ``bits`` with first <= p < first + span, in order: one
     subtraction and one compare (below ``first`` wraps to large). ``overwrite``: ``bits`` is scratch."""
     shifted = np.subtract(bits, first, out=bits if overwrite else None)
@@ -141,8 +142,7 @@ class MagnitudeOrder:
             cached = sum(lows.nbytes + positions.nbytes for lows, positions in self._cache.values())
         if self._whole is not None:
             cached += self._whole.nbytes
-        return (self._starts.nbytes + self._group_of.nbytes + self._group_starts.nbytes
-                + self.column_max.nbytes + cached)
+        return self._starts.nbytes + self._group_of.nbytes + self._group_starts.nbytes + self.column_max.nbytes + cached
 
     @property
     def sorted_whole(self) -> bool:
@@ -247,9 +247,10 @@ class MagnitudeOrder:
         offsets = np.cumsum([0] + [block.size for block in blocks[:-1]])
         read = {}
         for i, g in enumerate(groups):
-            positions = np.concatenate([np.zeros(0, self._position_type)]
-                                       + [(found[i][0] + offset).astype(self._position_type)
-                                          for found, offset in zip(per_block, offsets)])
+            positions = np.concatenate(
+                [np.zeros(0, self._position_type)]
+                + [(found[i][0] + offset).astype(self._position_type) for found, offset in zip(per_block, offsets)]
+            )
             bits = np.concatenate([np.zeros(0, np.uint32)] + [found[i][1] for found in per_block])
             lows = (bits & 0xFFFF).astype(np.uint16)
             by_low = np.argsort(lows, kind="stable")

@@ -145,8 +145,9 @@ class UnitPlan:
         """How many weights the plan prunes."""
         return self.pruned_units * self.shape[0]
 
-    def kept(self, matrix: np.ndarray | None = None, rows: Window = slice(None),
-             cols: Window = slice(None)) -> np.ndarray:
+    def kept(
+        self, matrix: np.ndarray | None = None, rows: Window = slice(None), cols: Window = slice(None)
+    ) -> np.ndarray:
         """The keep-mask of ``matrix[rows, cols]`` (the values are not needed, only the shape)."""
         if matrix is not None and matrix.shape != self.shape:
             raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")

@@ -93,17 +93,24 @@ class Planner:
         if config.method == "weight":
             if config.scope == "global" and names:
                 counts, threshold = self._global_weight_counts(
-                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key)
+                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key
+                )
                 for n in names:
                     plans[n], counted[n] = self.remember(
                         (key, "plan", n, counts[n], _exactly(threshold)),
-                        lambda n=n: self._weight_plan_counted(n, counts[n], threshold, key), [(key, n)])
+                        lambda n=n: self._weight_plan_counted(n, counts[n], threshold, key),
+                        [(key, n)],
+                    )
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].size, config.k)
                     plans[n], counted[n] = self.remember(
-                        (key, "plan", n, n_pruned), lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
-                            n, n_pruned, self._threshold_at(n, n_pruned, key), key), [(key, n)])
+                        (key, "plan", n, n_pruned),
+                        lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
+                            n, n_pruned, self._threshold_at(n, n_pruned, key), key
+                        ),
+                        [(key, n)],
+                    )
         else:
             removes = config.removes_units
             # kept when computed ahead only: kept from every step, these small objects left between a
@@ -117,20 +124,26 @@ class Planner:
                     plans[n], counted[n] = self.remember(
                         (key, "unit", n, names, n_pruned, removes),
                         lambda n=n: self._global_unit_plan(n, names, n_pruned, key, removes),
-                        [(key, m) for m in names], self.scores.unit_ranks, keep=ahead)
+                        [(key, m) for m in names],
+                        self.scores.unit_ranks,
+                        keep=ahead,
+                    )
             else:
                 for n in names:
                     n_pruned = count_to_prune(self._by_name[n].units, config.k)
                     plans[n], counted[n] = self.remember(
                         (key, "unit", n, n_pruned, removes),
                         lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
-                        [(key, n)], self.scores.unit_ranks, keep=ahead)
-        results = [counted[layer.name] if layer.name in counted else self._unpruned_result(layer)
-                   for layer in self.layers]
+                        [(key, n)],
+                        self.scores.unit_ranks,
+                        keep=ahead,
+                    )
+        results = [
+            counted[layer.name] if layer.name in counted else self._unpruned_result(layer) for layer in self.layers
+        ]
         return plans, results
 
-    def remember(self, memo_key: tuple, compute, sources: list[tuple], scores: dict | None = None,
-                 keep: bool = True):
+    def remember(self, memo_key: tuple, compute, sources: list[tuple], scores: dict | None = None, keep: bool = True):
         """``compute()``, kept under ``memo_key`` (its first item the score key) while the scores it
         came from (``sources``: (score key, layer) pairs of ``scores``: the sorted scores unless given,
         the unit ranks for unit plans) are the current ones; looked up only, not kept, unless ``keep``."""
@@ -144,8 +157,9 @@ class Planner:
         found = compute()  # outside the lock: the GUI thread never waits for a warm-up's group read
         with self.scores.lock:
             # scores forgotten meanwhile (a new seed, new Taylor scores) would make it a wrong answer
-            if keep and all(order is not None and scores.get(source) is order
-                            for source, order in zip(sources, orders)):
+            if keep and all(
+                order is not None and scores.get(source) is order for source, order in zip(sources, orders)
+            ):
                 self._remembered[memo_key] = found
                 while len(self._remembered) > REMEMBERED_PLANS:
                     self._remembered.popitem(last=False)
@@ -159,8 +173,10 @@ class Planner:
         if config.method != "weight" or not config.included <= self._by_name.keys():  # or another model's
             return False
         key = score_key(config)
-        return any(not (order := self.scores.sorted.get((key, name))) or not order.sorted_whole
-                   for name in self.names(config.included))
+        return any(
+            not (order := self.scores.sorted.get((key, name))) or not order.sorted_whole
+            for name in self.names(config.included)
+        )
 
     def needs_warm_up(self, config) -> bool:
         """Whether slider steps of ``config`` gain from ``warm_up``: unit pruning (its plans and
@@ -195,15 +211,17 @@ class Planner:
         threshold = float(scores.ravel()[np.argmax(ranks.ravel() == n_pruned - 1)]) if n_pruned else None
         return self._unit_plan_counted(name, ranks >= n_pruned, threshold, removes)
 
-    def _global_unit_plan(self, name: str, names: tuple[str, ...], n_pruned: int, key,
-                          removes: bool) -> tuple[UnitPlan, LayerResult]:
+    def _global_unit_plan(
+        self, name: str, names: tuple[str, ...], n_pruned: int, key, removes: bool
+    ) -> tuple[UnitPlan, LayerResult]:
         """The plan of ``name`` when the ``n_pruned`` lowest-scored units of all ``names`` are pruned."""
         unit_ranks, sorted_all = self.scores.global_unit_ranks(names, key)
         threshold = float(sorted_all[n_pruned - 1]) if n_pruned else None
         return self._unit_plan_counted(name, unit_ranks[name] >= n_pruned, threshold, removes)
 
-    def _unit_plan_counted(self, name: str, kept_units: np.ndarray, threshold: float | None,
-                           removes: bool) -> tuple[UnitPlan, LayerResult]:
+    def _unit_plan_counted(
+        self, name: str, kept_units: np.ndarray, threshold: float | None, removes: bool
+    ) -> tuple[UnitPlan, LayerResult]:
         plan = UnitPlan(self._matrix_shape(name), kept_units, threshold)
         return plan, self._layer_result(self._by_name[name], plan, removes_units=removes)
 
@@ -243,8 +261,9 @@ class Planner:
     def _global_weight_counts(self, names: tuple[str, ...], n: int, key=MAGNITUDE) -> tuple[dict, float | None]:
         """How many of each layer's weights fall in the first n of the joint stable order
         (layers in model order, then flat index), and the joint threshold."""
-        return self.remember((key, "joint", names, n), lambda: self._count_global_weights(names, n, key),
-                             [(key, name) for name in names])
+        return self.remember(
+            (key, "joint", names, n), lambda: self._count_global_weights(names, n, key), [(key, name) for name in names]
+        )
 
     def _count_global_weights(self, names: tuple[str, ...], n: int, key) -> tuple[dict, float | None]:
         arrays = [self.scores.sorted_scores(name, key) for name in names]
@@ -295,8 +314,9 @@ class Planner:
         np.maximum.at(last, ties % layer.units, ties)
         return last < plan.cut
 
-    def _layer_result(self, layer: PrunableLayer, plan: LayerPlan | None, key=MAGNITUDE,
-                      removes_units: bool = False) -> LayerResult:
+    def _layer_result(
+        self, layer: PrunableLayer, plan: LayerPlan | None, key=MAGNITUDE, removes_units: bool = False
+    ) -> LayerResult:
         """Counts from the plan and the per-unit numbers: no pass over the weights."""
         zeros_per_unit = self.scores.zeros_per_unit(layer.name)
         zeros = int(zeros_per_unit.sum())
@@ -306,14 +326,17 @@ class Planner:
         if isinstance(plan, UnitPlan):
             kept_zeros = int(zeros_per_unit[plan.kept_units].sum())
             removed = ~plan.kept_units
-            vectors = sum(int(np.count_nonzero(v.original[removed])) for v in layer.unit_vectors) \
-                if removes_units else 0
-            return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units,
-                               vectors)
+            vectors = (
+                sum(int(np.count_nonzero(v.original[removed])) for v in layer.unit_vectors) if removes_units else 0
+            )
+            return LayerResult(
+                layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units, vectors
+            )
         # a unit is dead when its last weight in the order (its largest score, last of equals) is pruned
         column_max = self.scores.sorted_scores(layer.name, key).column_max
-        dead_units = int(np.count_nonzero(plan.pruned_where(column_max,
-                                                            self._last_max_before_cut(layer.name, key, plan))))
+        dead_units = int(
+            np.count_nonzero(plan.pruned_where(column_max, self._last_max_before_cut(layer.name, key, plan)))
+        )
         if key == MAGNITUDE:  # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
             return LayerResult(layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units)
         # other scores put zero weights anywhere in the order: count the zeros the plan keeps

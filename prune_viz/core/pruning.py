@@ -59,9 +59,25 @@ from prune_viz.core.score_store import (
 )
 from prune_viz.core.tasks import TaskState
 
-__all__ = ["CRITERIA", "FUSED_FROM", "MAGNITUDE", "METHODS", "READ_AHEAD_KS", "REMEMBERED_PLANS", "SCOPES",
-           "SLIDER_KS", "UNIT_MODES", "LayerResult", "PruneResult", "Pruner", "PruningConfig", "PruningError",
-           "count_to_prune", "parse_k", "unit_norms"]
+__all__ = [
+    "CRITERIA",
+    "FUSED_FROM",
+    "MAGNITUDE",
+    "METHODS",
+    "READ_AHEAD_KS",
+    "REMEMBERED_PLANS",
+    "SCOPES",
+    "SLIDER_KS",
+    "UNIT_MODES",
+    "LayerResult",
+    "PruneResult",
+    "Pruner",
+    "PruningConfig",
+    "PruningError",
+    "count_to_prune",
+    "parse_k",
+    "unit_norms",
+]
 
 METHODS = ("weight", "unit")
 SCOPES = ("layer", "global")
@@ -96,11 +112,13 @@ class PruningConfig:
     unit_mode: str = "kernel"
     seed: int = 0  # of the random criterion
 
-
     def __post_init__(self):
-        for name, value, allowed in (("method", self.method, METHODS), ("scope", self.scope, SCOPES),
-                                     ("criterion", self.criterion, CRITERIA),
-                                     ("unit mode", self.unit_mode, UNIT_MODES)):
+        for name, value, allowed in (
+            ("method", self.method, METHODS),
+            ("scope", self.scope, SCOPES),
+            ("criterion", self.criterion, CRITERIA),
+            ("unit mode", self.unit_mode, UNIT_MODES),
+        ):
             if value not in allowed:
                 raise PruningError(f"{name} must be one of {', '.join(allowed)}, not {value!r}.")
         object.__setattr__(self, "k", parse_k(self.k))
@@ -127,8 +145,13 @@ class PruningConfig:
 
     def as_dict(self) -> dict:
         """The settings as JSON-ready fields, for every result that says how it was pruned."""
-        fields = {"method": self.method, "k": self.k, "scope": self.scope, "criterion": self.criterion,
-                  "unit_mode": self.unit_mode}
+        fields = {
+            "method": self.method,
+            "k": self.k,
+            "scope": self.scope,
+            "criterion": self.criterion,
+            "unit_mode": self.unit_mode,
+        }
         if self.criterion == "random":
             fields["seed"] = self.seed
         return fields
@@ -140,9 +163,11 @@ class PruningConfig:
         if self.criterion != "magnitude":
             words.insert(1, f"{self.criterion} scores" + (f" (seed {self.seed})" if self.criterion == "random" else ""))
         if self.method == "unit":
-            words.append("units removed with bias and BN channel" if self.unit_mode == "remove"
-                         else "unit kernel columns zeroed")
+            words.append(
+                "units removed with bias and BN channel" if self.unit_mode == "remove" else "unit kernel columns zeroed"
+            )
         return ", ".join(words)
+
 
 @dataclass
 class PruneResult:
@@ -232,8 +257,10 @@ class Pruner:
 
     def _check_scores(self, config: PruningConfig) -> None:
         if config.criterion == "taylor" and self.taylor is None:
-            raise PruningError("Taylor scores need training images: compute them first (they are "
-                               "computed once per model and data source).")
+            raise PruningError(
+                "Taylor scores need training images: compute them first (they are "
+                "computed once per model and data source)."
+            )
 
     def scores(self, name: str, config: PruningConfig) -> MagnitudeOrder:
         """The layer's weight scores under ``config``'s criterion, ascending (for histograms)."""

@@ -41,7 +41,8 @@ def reference_curves(path: Path = REFERENCE_CSV) -> list[ReferenceCurve]:
         for row in csv.DictReader(line for line in f if not line.startswith("#")):
             key = (row["source"], row["file"], row["setup"])
             rows.setdefault(key, []).append(
-                (float(row["k"]), float(row["weight_accuracy"]), float(row["unit_accuracy"])))
+                (float(row["k"]), float(row["weight_accuracy"]), float(row["unit_accuracy"]))
+            )
     curves = []
     for (source, file, setup), points in rows.items():
         points.sort()

@@ -139,9 +139,13 @@ class ScoreStore:
         found = self._zero_positions.get(name)
         if found is None:
             layer = self.by_name[name]
-            found = np.concatenate([r0 * layer.units + np.flatnonzero(block == 0)
-                                    for r0, block in row_blocks(layer.as_matrix(layer.original))] or
-                                   [np.zeros(0, np.int64)])
+            found = np.concatenate(
+                [
+                    r0 * layer.units + np.flatnonzero(block == 0)
+                    for r0, block in row_blocks(layer.as_matrix(layer.original))
+                ]
+                or [np.zeros(0, np.int64)]
+            )
             self._zero_positions[name] = found
         return found
 

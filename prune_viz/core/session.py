@@ -22,7 +22,7 @@ from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
 from prune_viz.core.io import LoadedModel, load_model
 from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
-from prune_viz.core.pruning import PruneResult, Pruner, PruningConfig
+from prune_viz.core.pruning import Pruner, PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow
 
@@ -208,8 +208,12 @@ class Session:
         """The key of a result computed now, for ``config`` (default: the current settings)."""
         return ResultKey(self.model_serial, config or self.config, self.data_path, self.preprocessing)
 
-    def why_stale(self, result: ResultKey | EvaluationRecord | None, what: str = "evaluation",
-                  fields: tuple[str, ...] = CONFIG_FIELDS) -> str | None:
+    def why_stale(
+        self,
+        result: ResultKey | EvaluationRecord | None,
+        what: str = "evaluation",
+        fields: tuple[str, ...] = CONFIG_FIELDS,
+    ) -> str | None:
         """None while ``result`` (a ResultKey, or anything carrying one as ``.key``) is current,
         else the one sentence a view shows. ``fields``: the pruning settings the result depends on
         (a sweep, for one, does not depend on k)."""
@@ -223,7 +227,8 @@ class Session:
         if not settings and not data:
             return None
         what_changed = " and ".join(
-            (["the pruning settings"] if settings else []) + (["the test data or its input scaling"] if data else []))
+            (["the pruning settings"] if settings else []) + (["the test data or its input scaling"] if data else [])
+        )
         sentence = f"{what_changed} changed since this {what}" + (f": {settings}." if settings else ".")
         return sentence[0].upper() + sentence[1:]
 
@@ -271,8 +276,9 @@ class Session:
                 self._evaluator_key = key
             return self._evaluator, key
 
-    def evaluate(self, config: PruningConfig | None = None, task: TaskState | None = None,
-                 with_baseline: bool = True) -> tuple[EvaluationRecord, EvaluationRecord | None]:
+    def evaluate(
+        self, config: PruningConfig | None = None, task: TaskState | None = None, with_baseline: bool = True
+    ) -> tuple[EvaluationRecord, EvaluationRecord | None]:
         """Evaluate ``config`` (default: the current one) and, once, the unpruned baseline.
 
         Writes the pruned kernels into the model for the duration and restores the originals after.
@@ -291,15 +297,21 @@ class Session:
             if with_baseline and baseline is None:
                 unpruned = config.with_k(0.0)
                 pruner.restore()
-                baseline = self._record(unpruned, pruner.prune(unpruned), evaluator, built_for,
-                                        task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0))
+                baseline = self._record(
+                    unpruned,
+                    pruner.prune(unpruned),
+                    evaluator,
+                    built_for,
+                    task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0),
+                )
                 self._baselines[built_for] = baseline
                 if config.k == 0:
                     return baseline, baseline
             result = pruner.prune(config)
             with pruner.applied(result):
-                record = self._record(config, result, evaluator, built_for,
-                                      task.sub(0.4 if with_baseline else 0.2, 1.0))
+                record = self._record(
+                    config, result, evaluator, built_for, task.sub(0.4 if with_baseline else 0.2, 1.0)
+                )
             return record, baseline
 
     @property
@@ -342,8 +354,9 @@ class Session:
                     out.append(evaluator.probabilities(images))
             return out
 
-    def _record(self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple,
-                task: TaskState) -> EvaluationRecord:
+    def _record(
+        self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple, task: TaskState
+    ) -> EvaluationRecord:
         evaluation = evaluator.run(task, label=config.describe())
         model, data_path, preprocessing = built_for
         return EvaluationRecord(

@@ -23,8 +23,12 @@ def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
 
 def can_share(array: np.ndarray) -> bool:
     """True when TensorFlow can use ``array``'s buffer as it is."""
-    return (array.size > 0 and array.flags.c_contiguous and array.dtype.kind in "fiu"
-            and array.ctypes.data % TF_ALIGNMENT == 0)
+    return (
+        array.size > 0
+        and array.flags.c_contiguous
+        and array.dtype.kind in "fiu"
+        and array.ctypes.data % TF_ALIGNMENT == 0
+    )
 
 
 def tensor_view(array: np.ndarray):

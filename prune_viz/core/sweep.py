@@ -18,10 +18,36 @@ from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 DEFAULT_KS = (0, 25, 50, 60, 70, 80, 90, 95, 97, 99)
 ALL_LAYERS = ""  # the ``layer`` of a point that pruned every included layer together
 
-CSV_FIELDS = ("model", "seed", "method", "criterion", "unit_mode", "scope", "layer", "k", "sparsity_included",
-              "sparsity_all", "accuracy", "loss", "seconds")
-SUMMARY_FIELDS = ("method", "criterion", "unit_mode", "scope", "layer", "k", "models", "sparsity_included_mean", "sparsity_all_mean",
-                  "accuracy_mean", "accuracy_std", "loss_mean", "loss_std")
+CSV_FIELDS = (
+    "model",
+    "seed",
+    "method",
+    "criterion",
+    "unit_mode",
+    "scope",
+    "layer",
+    "k",
+    "sparsity_included",
+    "sparsity_all",
+    "accuracy",
+    "loss",
+    "seconds",
+)
+SUMMARY_FIELDS = (
+    "method",
+    "criterion",
+    "unit_mode",
+    "scope",
+    "layer",
+    "k",
+    "models",
+    "sparsity_included_mean",
+    "sparsity_all_mean",
+    "accuracy_mean",
+    "accuracy_std",
+    "loss_mean",
+    "loss_std",
+)
 
 
 @dataclass
@@ -87,8 +113,14 @@ def check_criteria(criteria: Iterable[str]) -> tuple[str, ...]:
     return criteria
 
 
-def sweep_configs(session, methods: Sequence[str], ks: Sequence[float], scope: str = "layer",
-                  per_layer: bool = False, criteria: Sequence[str] | None = None) -> list[tuple[str, PruningConfig]]:
+def sweep_configs(
+    session,
+    methods: Sequence[str],
+    ks: Sequence[float],
+    scope: str = "layer",
+    per_layer: bool = False,
+    criteria: Sequence[str] | None = None,
+) -> list[tuple[str, PruningConfig]]:
     """(layer label, config) for every point, in the order they are run; the session's criterion
     (or each of ``criteria``), unit mode and seed carry into every config."""
     if scope not in SCOPES:
@@ -98,12 +130,24 @@ def sweep_configs(session, methods: Sequence[str], ks: Sequence[float], scope: s
     included = session.config.included
     if not included:
         raise PruningError("No layers are selected for pruning.")
-    groups = [(name, frozenset({name})) for name in sorted(included, key=_layer_order(session))] \
-        if per_layer else [(ALL_LAYERS, frozenset(included))]
+    groups = (
+        [(name, frozenset({name})) for name in sorted(included, key=_layer_order(session))]
+        if per_layer
+        else [(ALL_LAYERS, frozenset(included))]
+    )
     base = session.config
-    return [(label, replace(base, method=method, k=k, scope="layer" if per_layer else scope, included=layers,
-                            criterion=criterion))
-            for label, layers in groups for criterion in criteria for method in methods for k in ks]
+    return [
+        (
+            label,
+            replace(
+                base, method=method, k=k, scope="layer" if per_layer else scope, included=layers, criterion=criterion
+            ),
+        )
+        for label, layers in groups
+        for criterion in criteria
+        for method in methods
+        for k in ks
+    ]
 
 
 def _layer_order(session):
@@ -112,11 +156,21 @@ def _layer_order(session):
 
 
 @tensorflow_job()
-def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[float] = DEFAULT_KS,
-              scope: str = "layer", task: TaskState | None = None,
-              on_point: Callable[[SweepPoint], None] | None = None, *, per_layer: bool = False,
-              data_path: str | None = None, preprocessing: str = "auto", criteria: Sequence[str] | None = None,
-              unit_mode: str | None = None, seed: int | None = None) -> list[SweepPoint]:
+def run_sweep(
+    target,
+    methods: Sequence[str] = ("weight", "unit"),
+    ks: Sequence[float] = DEFAULT_KS,
+    scope: str = "layer",
+    task: TaskState | None = None,
+    on_point: Callable[[SweepPoint], None] | None = None,
+    *,
+    per_layer: bool = False,
+    data_path: str | None = None,
+    preprocessing: str = "auto",
+    criteria: Sequence[str] | None = None,
+    unit_mode: str | None = None,
+    seed: int | None = None,
+) -> list[SweepPoint]:
     """Evaluate every (method, k) (per included layer when ``per_layer``) from the original weights.
 
     ``target`` is a Session with a model open (its included layers, data and
@@ -136,8 +190,9 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
     if session.model is None:
         raise RuntimeError("no model is open")
     if unit_mode is not None or seed is not None:
-        session.configure(unit_mode=unit_mode or session.config.unit_mode,
-                          seed=session.config.seed if seed is None else seed)
+        session.configure(
+            unit_mode=unit_mode or session.config.unit_mode, seed=session.config.seed if seed is None else seed
+        )
     plan = sweep_configs(session, methods, ks, scope, per_layer, criteria)
     loaded = session.model.loaded
     name = loaded.path.name
@@ -150,10 +205,19 @@ def run_sweep(target, methods: Sequence[str] = ("weight", "unit"), ks: Sequence[
         # Session.evaluate builds its Evaluator once, on the first point
         record, _ = session.evaluate(config, task.sub(fraction, (i + 1) / len(plan)), with_baseline=False)
         point = SweepPoint(
-            model=name, seed=seed, method=config.method, scope=config.scope, layer=layer, k=config.k,
-            sparsity_included=record.sparsity, sparsity_all=record.sparsity_all,
-            accuracy=record.result.accuracy, loss=record.result.loss, seconds=record.result.seconds,
-            criterion=config.criterion, unit_mode=config.unit_mode if config.method == "unit" else "",
+            model=name,
+            seed=seed,
+            method=config.method,
+            scope=config.scope,
+            layer=layer,
+            k=config.k,
+            sparsity_included=record.sparsity,
+            sparsity_all=record.sparsity_all,
+            accuracy=record.result.accuracy,
+            loss=record.result.loss,
+            seconds=record.result.seconds,
+            criterion=config.criterion,
+            unit_mode=config.unit_mode if config.method == "unit" else "",
         )
         points.append(point)
         if on_point is not None:
@@ -174,17 +238,28 @@ def summarise(points: Iterable[SweepPoint]) -> list[SweepSummary]:
     in first-seen order."""
     groups: dict[tuple, list[SweepPoint]] = {}
     for point in points:
-        groups.setdefault((point.method, point.scope, point.layer, point.k, point.criterion, point.unit_mode),
-                          []).append(point)
+        groups.setdefault(
+            (point.method, point.scope, point.layer, point.k, point.criterion, point.unit_mode), []
+        ).append(point)
     out = []
     for (method, scope, layer, k, criterion, unit_mode), group in groups.items():
         acc_mean, acc_std = _mean_std([p.accuracy for p in group])
         loss_mean, loss_std = _mean_std([p.loss for p in group])
-        out.append(SweepSummary(
-            method, scope, layer, k, len(group),
-            sum(p.sparsity_included for p in group) / len(group),
-            sum(p.sparsity_all for p in group) / len(group),
-            acc_mean, acc_std, loss_mean, loss_std, criterion, unit_mode,
-        ))
+        out.append(
+            SweepSummary(
+                method,
+                scope,
+                layer,
+                k,
+                len(group),
+                sum(p.sparsity_included for p in group) / len(group),
+                sum(p.sparsity_all for p in group) / len(group),
+                acc_mean,
+                acc_std,
+                loss_mean,
+                loss_std,
+                criterion,
+                unit_mode,
+            )
+        )
     return out
-

@@ -1,8 +1,8 @@
 """Import TensorFlow once, without its C++ start-up chatter on stderr.
 
 TF 2.21 logs "oneDNN custom operations are on", "Could not find cuda
-drivers" and, at the first op, "failed call to cuInit" through absl before any log level applies (TF_CPP_MIN_LOG_LEVEL does
-not reach them), which breaks the promise of one clean error line on stderr.
+drivers" and, at the first op, "failed call to cuInit" through absl before any log level applies
+(TF_CPP_MIN_LOG_LEVEL does not reach them), which breaks the promise of one clean error line on stderr.
 So the first import runs with file descriptor 2 pointed at a temporary file;
 if the import fails, what TF wrote is replayed before the error propagates.
 """
@@ -34,8 +34,8 @@ def import_tensorflow():
         with tempfile.TemporaryFile() as capture:
             os.dup2(capture.fileno(), 2)
             try:
-                import tensorflow
                 import keras  # noqa: F401  (Keras 3 adds its own start-up lines)
+                import tensorflow
 
                 tensorflow.constant(0)  # device initialisation logs "failed call to cuInit"
             except BaseException:

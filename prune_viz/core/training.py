@@ -123,9 +123,20 @@ def _best_weights_callback():
     return KeepBest()
 
 
-def fit_keeping_best(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, seed: int,
-                     validation_fraction: float, learning_rate: float, from_logits: bool = False,
-                     task: TaskState | None = None, label: str = "Training") -> FitResult:
+def fit_keeping_best(
+    model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    validation_fraction: float,
+    learning_rate: float,
+    from_logits: bool = False,
+    task: TaskState | None = None,
+    label: str = "Training",
+) -> FitResult:
     """Compile ``model`` with Adam and fit it; on return it holds the best-validation-epoch weights."""
     import keras
 
@@ -142,9 +153,13 @@ def fit_keeping_best(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_
     keep_best = _best_weights_callback()
     start = time.perf_counter()
     history = model.fit(
-        x[train_idx], y[train_idx],
+        x[train_idx],
+        y[train_idx],
         validation_data=(x[val_idx], y[val_idx]),
-        epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
+        epochs=epochs,
+        batch_size=batch_size,
+        shuffle=True,
+        verbose=0,
         callbacks=[_progress_callback(task, epochs, steps, label), keep_best],
     )
     seconds = time.perf_counter() - start
@@ -183,8 +198,7 @@ def software_versions() -> dict:
 
     from prune_viz import __version__
 
-    return {"prune_viz_version": __version__, "keras_version": keras.__version__,
-            "tensorflow_version": tf.__version__}
+    return {"prune_viz_version": __version__, "keras_version": keras.__version__, "tensorflow_version": tf.__version__}
 
 
 def utc_now() -> str:
@@ -211,9 +225,17 @@ def train(config: TrainConfig, data: MnistData, task: TaskState | None = None) -
     keras.utils.set_random_seed(config.seed)
     model = build_model(config.arch, config.l2)
     x, y = training_inputs(data, config.arch)
-    fit = fit_keeping_best(model, x, y, epochs=config.epochs, batch_size=config.batch_size, seed=config.seed,
-                           validation_fraction=config.validation_fraction,
-                           learning_rate=config.learning_rate, task=task.sub(0.0, 0.95))
+    fit = fit_keeping_best(
+        model,
+        x,
+        y,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=config.seed,
+        validation_fraction=config.validation_fraction,
+        learning_rate=config.learning_rate,
+        task=task.sub(0.0, 0.95),
+    )
     task.progress(0.96, "Testing on the test set")
     accuracy, loss = measure_test_accuracy(model, data, "scale", config.arch)
     task.progress(1.0, "Done")

@@ -21,8 +21,11 @@ def error_text(exc: BaseException, doing: str) -> tuple[str, str]:
     else:  # the error's own words: a bare class name tells a user nothing
         words = " ".join(str(exc).split())
         words = words if len(words) <= 200 else words[:197] + "..."
-        sentence = (f"Could not {doing}: {words.rstrip('.')}." if words
-                    else f"Could not {doing}: something failed inside prune-viz (the details say where).")
+        sentence = (
+            f"Could not {doing}: {words.rstrip('.')}."
+            if words
+            else f"Could not {doing}: something failed inside prune-viz (the details say where)."
+        )
     details, seen = [], set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:  # the chain of causes, without tracebacks

@@ -87,8 +87,9 @@ class WindowFeatures:
         self.menus[key] = menu
         return menu
 
-    def add_action(self, menu: Menu, text: str, slot, shortcut: str | None = None, tip: str = "",
-                   key: Action | None = None) -> QAction:
+    def add_action(
+        self, menu: Menu, text: str, slot, shortcut: str | None = None, tip: str = "", key: Action | None = None
+    ) -> QAction:
         """An entry in ``menu``'s features' place whose shortcut works whichever dock has focus;
         registered under ``key`` if given."""
         action = QAction(text, self.window)

@@ -12,7 +12,20 @@ from prune_viz import cli
 
 pytestmark = pytest.mark.slow  # one quick bench run, a minute on 2 cores
 
-FIGURE_KEYS = {"key", "name", "value", "unit", "target", "ratio", "passed", "note", "floor", "floor_name", "times", "faster"}
+FIGURE_KEYS = {
+    "key",
+    "name",
+    "value",
+    "unit",
+    "target",
+    "ratio",
+    "passed",
+    "note",
+    "floor",
+    "floor_name",
+    "times",
+    "faster",
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,21 +47,44 @@ def test_report_has_machine_options_and_every_section(quick_report):
             assert f"mlp-64-32.slider.{method}_{scope}.ms" in keys
             assert f"scale.slider.{method}_{scope}.ms" in keys
             assert f"vgg16.slider.{method}_{scope}.ms" in keys
-    assert {"mlp-64-32.eval.vs_floor", "mlp-64-32.eval.ms", "mlp-64-32.eval.predict32_ms",
-            "mlp-64-32.sweep.ratio", "mlp-64-32.flips.ratio"} <= keys
+    assert {
+        "mlp-64-32.eval.vs_floor",
+        "mlp-64-32.eval.ms",
+        "mlp-64-32.eval.predict32_ms",
+        "mlp-64-32.sweep.ratio",
+        "mlp-64-32.flips.ratio",
+    } <= keys
     for k in ("50", "90", "99"):
         assert f"mlp-64-32.compaction.k{k}.batch_speedup" in keys
     for big in ("scale", "vgg16"):  # the same figures for both big models
-        assert {f"{big}.{figure}" for figure in (
-            "load_ms", "load_peak_memory", "open_s", "open_usable_s", "copy_floor_ms", "peak_memory",
-            "peak_memory_total", "peak_memory_reading", "peak_memory_pruning")} <= keys
+        assert {
+            f"{big}.{figure}"
+            for figure in (
+                "load_ms",
+                "load_peak_memory",
+                "open_s",
+                "open_usable_s",
+                "copy_floor_ms",
+                "peak_memory",
+                "peak_memory_total",
+                "peak_memory_reading",
+                "peak_memory_pruning",
+            )
+        } <= keys
     for method in ("weight", "unit"):
-        assert {f"gui.mlp-64-32.slider_repaint.{method}", f"gui.mlp-64-32.slider_window.{method}",
-                f"gui.mlp-64-32.slider_under_load.{method}"} <= keys
+        assert {
+            f"gui.mlp-64-32.slider_repaint.{method}",
+            f"gui.mlp-64-32.slider_window.{method}",
+            f"gui.mlp-64-32.slider_under_load.{method}",
+        } <= keys
     assert {"gui.startup.first_paint", "gui.startup.window_painted", "gui.startup.model_ready"} <= keys
     for big in ("scale", "vgg16"):  # both big models are opened through the window too
-        assert {f"gui.{big}.open_stall", f"gui.{big}.open_s", f"gui.{big}.slider_repaint.weight",
-                f"gui.{big}.slider_repaint.unit"} <= keys
+        assert {
+            f"gui.{big}.open_stall",
+            f"gui.{big}.open_s",
+            f"gui.{big}.slider_repaint.weight",
+            f"gui.{big}.slider_repaint.unit",
+        } <= keys
 
 
 def test_every_figure_is_complete_and_consistent(quick_report):
@@ -75,8 +111,9 @@ def test_evaluation_and_sweep_measure_real_mnist(quick_report):
     # random weights: accuracy near chance, but the evaluator and the NumPy floor agree exactly
     assert evaluation["accuracy_evaluator"] == pytest.approx(evaluation["accuracy_numpy"], abs=2e-4)
     points = details["sweep"]["points"]
-    assert [(p["method"], p["k"]) for p in points] == [(m, float(k)) for m in ("weight", "unit")
-                                                        for k in range(5, 100, 10)]
+    assert [(p["method"], p["k"]) for p in points] == [
+        (m, float(k)) for m in ("weight", "unit") for k in range(5, 100, 10)
+    ]
     # sparsity of the included layers follows k for weight pruning
     weight = [p["sparsity"] for p in points if p["method"] == "weight"]
     assert weight == sorted(weight) and weight[0] == pytest.approx(0.05, abs=0.01)

@@ -7,15 +7,22 @@ import json
 
 import pytest
 
-from cli_helpers import assert_one_line_error, run
 from prune_viz.core.inputs import cannot_feed_mnist
+
+from cli_helpers import assert_one_line_error, run
 
 WHY = cannot_feed_mnist([224, 224, 3])
 
 
-@pytest.mark.parametrize("command", [
-    ["evaluate"], ["evaluate", "--k", "50", "--method", "unit"], ["sweep", "--ks", "50"], ["flips"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["evaluate"],
+        ["evaluate", "--k", "50", "--method", "unit"],
+        ["sweep", "--ks", "50"],
+        ["flips"],
+    ],
+)
 def test_commands_that_need_mnist_say_why_and_exit_2(capsys, vgg_shaped_path, mnist_dir, command):
     code, out, err = run(capsys, command[0], vgg_shaped_path, *command[1:], "--data", mnist_dir)
     assert_one_line_error(code, err)
@@ -33,8 +40,9 @@ def test_inspecting_and_exporting_it_still_work(capsys, vgg_shaped_path, mnist_d
     assert code == 0
     assert [layer["kind"] for layer in json.loads(out)["layers"]] == ["Conv2D"] * 13 + ["Dense"] * 3
     pruned = tmp_path / "vgg-pruned.keras"
-    code, out, _ = run(capsys, "export", vgg_shaped_path, "--k", "50", "--out", pruned, "--repeats", "1", "--json",
-                       "--data", mnist_dir)
+    code, out, _ = run(
+        capsys, "export", vgg_shaped_path, "--k", "50", "--out", pruned, "--repeats", "1", "--json", "--data", mnist_dir
+    )
     assert code == 0 and pruned.is_file()
     exported = json.loads(out)
     assert exported["sparsity_included"] == pytest.approx(0.5, abs=0.01)

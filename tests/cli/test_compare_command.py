@@ -8,14 +8,36 @@ from cli_helpers import assert_one_line_error, run
 
 
 def test_compare_json_accuracies_equal_evaluates(trained_mlp_path, mnist_dir, capsys):
-    code, out, _ = run(capsys, "compare", trained_mlp_path, "--a", "magnitude:weight:90",
-                       "--b", "magnitude:unit:50:global", "--data", mnist_dir, "--json")
+    code, out, _ = run(
+        capsys,
+        "compare",
+        trained_mlp_path,
+        "--a",
+        "magnitude:weight:90",
+        "--b",
+        "magnitude:unit:50:global",
+        "--data",
+        mnist_dir,
+        "--json",
+    )
     assert code == 0
     report = json.loads(out)
     assert report["kind"] == "settings"
     for side, (method, k, scope) in (("a", ("weight", "90", "layer")), ("b", ("unit", "50", "global"))):
-        code, out, _ = run(capsys, "evaluate", trained_mlp_path, "--method", method, "--k", k, "--scope", scope,
-                           "--data", mnist_dir, "--json")
+        code, out, _ = run(
+            capsys,
+            "evaluate",
+            trained_mlp_path,
+            "--method",
+            method,
+            "--k",
+            k,
+            "--scope",
+            scope,
+            "--data",
+            mnist_dir,
+            "--json",
+        )
         assert code == 0
         evaluated = json.loads(out)
         assert report[side]["accuracy"] == evaluated["accuracy"]
@@ -30,8 +52,18 @@ def test_compare_json_accuracies_equal_evaluates(trained_mlp_path, mnist_dir, ca
 
 
 def test_compare_text_names_both_sides_and_the_layers(trained_mlp_path, mnist_dir, capsys):
-    code, out, _ = run(capsys, "compare", trained_mlp_path, trained_mlp_path, "--a", "magnitude:weight:50",
-                       "--b", "magnitude:weight:50", "--data", mnist_dir)
+    code, out, _ = run(
+        capsys,
+        "compare",
+        trained_mlp_path,
+        trained_mlp_path,
+        "--a",
+        "magnitude:weight:50",
+        "--b",
+        "magnitude:weight:50",
+        "--data",
+        mnist_dir,
+    )
     assert code == 0
     assert "A: mlp.keras, weight pruning, k=50%" in out and "B: mlp.keras" in out
     assert "hidden1" in out and "1.0000" in out
@@ -46,9 +78,20 @@ def test_a_bad_spec_is_one_line(trained_mlp_path, capsys):
 def test_checkpoints_of_another_architecture_are_refused_in_one_line(trained_mlp_path, mnist_dir, capsys, tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(16, name="hidden1"),
-                              keras.layers.Dense(10, name="output")])
+    model = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(16, name="hidden1"), keras.layers.Dense(10, name="output")]
+    )
     model.save(tmp_path / "small.keras")
-    code, _, err = run(capsys, "compare", trained_mlp_path, tmp_path / "small.keras", "--a", "magnitude:weight:50",
-                       "--b", "magnitude:weight:50", "--data", mnist_dir)
+    code, _, err = run(
+        capsys,
+        "compare",
+        trained_mlp_path,
+        tmp_path / "small.keras",
+        "--a",
+        "magnitude:weight:50",
+        "--b",
+        "magnitude:weight:50",
+        "--data",
+        mnist_dir,
+    )
     assert_one_line_error(code, err, "mlp.keras and small.keras have different architectures")

@@ -10,13 +10,41 @@ from cli_helpers import assert_one_line_error, run
 
 def test_export_dense_and_compact_with_size_report(trained_mlp_path, capsys, mnist_dir, tmp_path):
     dense, compact = tmp_path / "dense.keras", tmp_path / "compact.keras"
-    code, out, err = run(capsys, "export", trained_mlp_path, "--method", "unit", "--k", "50", "--out", dense,
-                         "--data", mnist_dir, "--repeats", "2")
+    code, out, err = run(
+        capsys,
+        "export",
+        trained_mlp_path,
+        "--method",
+        "unit",
+        "--k",
+        "50",
+        "--out",
+        dense,
+        "--data",
+        mnist_dir,
+        "--repeats",
+        "2",
+    )
     assert code == 0, err
     for fragment in ("dense .keras", "gzip", "CSR", "compacted .keras", "Dead units:", "Compaction:", "ms"):
         assert fragment in out
-    code, out, err = run(capsys, "export", trained_mlp_path, "--method", "unit", "--k", "50", "--out", compact,
-                         "--compact", "--json", "--data", mnist_dir, "--repeats", "1")
+    code, out, err = run(
+        capsys,
+        "export",
+        trained_mlp_path,
+        "--method",
+        "unit",
+        "--k",
+        "50",
+        "--out",
+        compact,
+        "--compact",
+        "--json",
+        "--data",
+        mnist_dir,
+        "--repeats",
+        "1",
+    )
     assert code == 0, err
     report = json.loads(out)
     assert report["compacted"] is True and report["bytes"] == compact.stat().st_size < dense.stat().st_size
@@ -40,8 +68,9 @@ def test_export_compact_says_when_the_architecture_cannot_be(tmp_path, capsys, m
     out = keras.layers.Dense(10, activation="softmax", name="out")(keras.layers.Concatenate()([a, b]))
     path = tmp_path / "branchy.keras"
     keras.Model(inputs, out).save(path)
-    code, _, err = run(capsys, "export", path, "--method", "unit", "--k", "50", "--compact",
-                       "--out", tmp_path / "c.keras")
+    code, _, err = run(
+        capsys, "export", path, "--method", "unit", "--k", "50", "--compact", "--out", tmp_path / "c.keras"
+    )
     assert_one_line_error(code, err, "straight chains")
     assert not (tmp_path / "c.keras").exists()
 

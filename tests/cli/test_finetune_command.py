@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+
 from cli_helpers import run
 
 
@@ -14,8 +15,22 @@ def test_finetune_cli_keeps_masks_and_records_them(trained_mlp_path, capsys, mni
     from prune_viz.core.session import open_model
 
     out_path = tmp_path / "tuned.keras"
-    code, out, err = run(capsys, "finetune", trained_mlp_path, "--method", "weight", "--k", "80", "--epochs", "1",
-                         "--data", mnist_dir, "--out", out_path, "--json")
+    code, out, err = run(
+        capsys,
+        "finetune",
+        trained_mlp_path,
+        "--method",
+        "weight",
+        "--k",
+        "80",
+        "--epochs",
+        "1",
+        "--data",
+        mnist_dir,
+        "--out",
+        out_path,
+        "--json",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["accuracy_after"] > data["accuracy_before"]

@@ -13,8 +13,20 @@ from cli_helpers import assert_one_line_error, csv_rows, run
 @pytest.mark.slow
 def test_flips_json_and_csv(capsys, trained_mlp_path, mnist_dir, mnist, tmp_path):
     out = tmp_path / "flips.csv"
-    code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--method", "unit", "--scope", "global",
-                          "--data", mnist_dir, "--csv", out, "--json")
+    code, stdout, _ = run(
+        capsys,
+        "flips",
+        trained_mlp_path,
+        "--method",
+        "unit",
+        "--scope",
+        "global",
+        "--data",
+        mnist_dir,
+        "--csv",
+        out,
+        "--json",
+    )
     assert code == 0
     data = json.loads(stdout)
     assert data["method"] == "unit" and data["scope"] == "global"
@@ -57,8 +69,22 @@ def test_flips_text_and_errors(capsys, trained_mlp_path, mnist_dir, tmp_path):
 def test_flips_say_which_criterion_and_unit_mode_they_used(capsys, trained_mlp_path, mnist_dir):
     runs = {}
     for seed in (3, 3, 4):
-        code, stdout, _ = run(capsys, "flips", trained_mlp_path, "--method", "unit", "--criterion", "random",
-                              "--seed", seed, "--unit-mode", "remove", "--data", mnist_dir, "--json")
+        code, stdout, _ = run(
+            capsys,
+            "flips",
+            trained_mlp_path,
+            "--method",
+            "unit",
+            "--criterion",
+            "random",
+            "--seed",
+            seed,
+            "--unit-mode",
+            "remove",
+            "--data",
+            mnist_dir,
+            "--json",
+        )
         assert code == 0
         data = json.loads(stdout)
         assert (data["criterion"], data["unit_mode"], data["seed"]) == ("random", "remove", seed)

@@ -23,8 +23,23 @@ def test_inspect_lists_layers(trained_mlp_path, capsys):
 
 
 def test_evaluate_json_matches_the_core(trained_mlp_path, mnist_dir, capsys):
-    code = main(["evaluate", str(trained_mlp_path), "--data", str(mnist_dir), "--method", "unit",
-                 "--k", "50", "--scope", "global", "--preprocess", "scale", "--json"])
+    code = main(
+        [
+            "evaluate",
+            str(trained_mlp_path),
+            "--data",
+            str(mnist_dir),
+            "--method",
+            "unit",
+            "--k",
+            "50",
+            "--scope",
+            "global",
+            "--preprocess",
+            "scale",
+            "--json",
+        ]
+    )
     assert code == 0
     report = json.loads(capsys.readouterr().out)
     session = Session(data_path=str(mnist_dir), preprocessing="scale")
@@ -39,12 +54,15 @@ def test_evaluate_json_matches_the_core(trained_mlp_path, mnist_dir, capsys):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("args,needle", [
-    (["evaluate", "{model}", "--k", "150"], "k must be from 0 to 100"),
-    (["evaluate", "{model}", "--k", "lots"], "k must be a number"),
-    (["inspect", "/nonexistent/model.keras"], "does not exist"),
-    (["evaluate", "{model}", "--data", "/nonexistent/mnist"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "args,needle",
+    [
+        (["evaluate", "{model}", "--k", "150"], "k must be from 0 to 100"),
+        (["evaluate", "{model}", "--k", "lots"], "k must be a number"),
+        (["inspect", "/nonexistent/model.keras"], "does not exist"),
+        (["evaluate", "{model}", "--data", "/nonexistent/mnist"], "does not exist"),
+    ],
+)
 def test_user_errors_exit_2_with_one_line(trained_mlp_path, args, needle):
     argv = [a.format(model=trained_mlp_path) for a in args]
     proc = subprocess.run([sys.executable, "-m", "prune_viz", *argv], capture_output=True, text=True, timeout=300)
@@ -62,8 +80,13 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(trained_mlp_path):
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        proc = subprocess.run([sys.executable, "-m", "prune_viz", "inspect", str(trained_mlp_path)],
-                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "prune_viz", "inspect", str(trained_mlp_path)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=300,
+        )
     finally:
         os.close(write_end)
     assert proc.returncode == 141

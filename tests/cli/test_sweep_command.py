@@ -19,14 +19,44 @@ def test_sweep_over_two_models_writes_every_point_summary_and_plot(trained_mlp_p
     shutil.copy(first, second)
     out_csv, out_png = tmp_path / "sweep.csv", tmp_path / "sweep.png"
     ks = ["0", "50", "90", "99"]
-    code, out, err = run(capsys, "sweep", first, second, "--methods", "weight", "unit", "--ks", *ks,
-                         "--scope", "layer", "global", "--data", mnist_dir, "--preprocess", "scale",
-                         "--csv", out_csv, "--plot", out_png)
+    code, out, err = run(
+        capsys,
+        "sweep",
+        first,
+        second,
+        "--methods",
+        "weight",
+        "unit",
+        "--ks",
+        *ks,
+        "--scope",
+        "layer",
+        "global",
+        "--data",
+        mnist_dir,
+        "--preprocess",
+        "scale",
+        "--csv",
+        out_csv,
+        "--plot",
+        out_png,
+    )
     assert code == 0, err
     rows = csv_rows(out_csv)
     assert len(rows) == 2 * 2 * 2 * len(ks)  # models x methods x scopes x ks
-    assert set(rows[0]) >= {"model", "seed", "method", "scope", "layer", "k", "sparsity_included",
-                            "sparsity_all", "accuracy", "loss", "seconds"}
+    assert set(rows[0]) >= {
+        "model",
+        "seed",
+        "method",
+        "scope",
+        "layer",
+        "k",
+        "sparsity_included",
+        "sparsity_all",
+        "accuracy",
+        "loss",
+        "seconds",
+    }
     assert {r["model"] for r in rows} == {str(first), str(second)}
     for model in (str(first), str(second)):
         for method in ("weight", "unit"):
@@ -64,13 +94,33 @@ def test_sweep_refuses_to_average_different_architectures(trained_mlp_path, caps
 
 
 def test_sweep_per_layer_and_json(trained_mlp_path, capsys, mnist_dir, tmp_path):
-    code, out, err = run(capsys, "sweep", trained_mlp_path, "--methods", "unit", "--ks", "0", "50", "--per-layer",
-                         "--data", mnist_dir, "--json", "--csv", tmp_path / "s.csv", "--plot", tmp_path / "s.png")
+    code, out, err = run(
+        capsys,
+        "sweep",
+        trained_mlp_path,
+        "--methods",
+        "unit",
+        "--ks",
+        "0",
+        "50",
+        "--per-layer",
+        "--data",
+        mnist_dir,
+        "--json",
+        "--csv",
+        tmp_path / "s.csv",
+        "--plot",
+        tmp_path / "s.png",
+    )
     assert code == 0, err
     data = json.loads(out)
     assert data["complete"] is True
-    assert [(p["layer"], p["k"]) for p in data["points"]] == [("hidden1", 0), ("hidden1", 50),
-                                                              ("hidden2", 0), ("hidden2", 50)]
+    assert [(p["layer"], p["k"]) for p in data["points"]] == [
+        ("hidden1", 0),
+        ("hidden1", 50),
+        ("hidden2", 0),
+        ("hidden2", 50),
+    ]
     assert [r["layer"] for r in csv_rows(tmp_path / "s.csv")] == ["hidden1", "hidden1", "hidden2", "hidden2"]
     assert (tmp_path / "s.png").stat().st_size > 10_000
 
@@ -89,8 +139,22 @@ def test_ctrl_c_during_a_sweep_keeps_the_points_done(trained_mlp_path, capsys, m
 
     monkeypatch.setattr(Session, "evaluate", interrupted_on_the_third)
     out_csv = tmp_path / "partial.csv"
-    code, out, err = run(capsys, "sweep", trained_mlp_path, "--methods", "weight", "--ks", "0", "50", "90", "99",
-                         "--data", mnist_dir, "--csv", out_csv)
+    code, out, err = run(
+        capsys,
+        "sweep",
+        trained_mlp_path,
+        "--methods",
+        "weight",
+        "--ks",
+        "0",
+        "50",
+        "90",
+        "99",
+        "--data",
+        mnist_dir,
+        "--csv",
+        out_csv,
+    )
     assert code == 130
     assert "interrupted after 2 of 4 points" in err and str(out_csv) in err
     assert [float(r["k"]) for r in csv_rows(out_csv)] == [0.0, 50.0]

@@ -14,8 +14,22 @@ def test_train_writes_an_honestly_labelled_model(capsys, mnist_dir, tmp_path):
     from prune_viz.core.io import load_model
 
     path = tmp_path / "lenet.keras"
-    code, out, err = run(capsys, "train", "--arch", "lenet-300-100", "--epochs", "1", "--seed", "5", "--data", mnist_dir,
-                         "--batch-size", "64", "--out", path)
+    code, out, err = run(
+        capsys,
+        "train",
+        "--arch",
+        "lenet-300-100",
+        "--epochs",
+        "1",
+        "--seed",
+        "5",
+        "--data",
+        mnist_dir,
+        "--batch-size",
+        "64",
+        "--out",
+        path,
+    )
     assert code == 0, err
     assert "Trained on:   MNIST 5,000-image training subset" in out
     meta = load_model(path).metadata
@@ -29,15 +43,17 @@ def test_train_writes_an_honestly_labelled_model(capsys, mnist_dir, tmp_path):
 def test_train_refuses_to_overwrite_without_force(trained_mlp_path, capsys, mnist_dir, tmp_path):
     existing = tmp_path / "mlp.keras"
     existing.write_bytes(trained_mlp_path.read_bytes())
-    code, out, err = run(capsys, "train", "--arch", "lenet-300-100", "--epochs", "1", "--data", mnist_dir,
-                         "--out", existing)
+    code, out, err = run(
+        capsys, "train", "--arch", "lenet-300-100", "--epochs", "1", "--data", mnist_dir, "--out", existing
+    )
     assert_one_line_error(code, err, "already exists", "--force")
     assert existing.read_bytes() == trained_mlp_path.read_bytes()
 
 
 def test_train_errors_are_one_line(capsys, tmp_path):
-    code, _, err = run(capsys, "train", "--arch", "lenet-300-100", "--data", tmp_path / "nowhere",
-                       "--out", tmp_path / "m.keras")
+    code, _, err = run(
+        capsys, "train", "--arch", "lenet-300-100", "--data", tmp_path / "nowhere", "--out", tmp_path / "m.keras"
+    )
     assert_one_line_error(code, err, "does not exist")
     code, _, err = run(capsys, "train", "--arch", "vgg", "--out", tmp_path / "m.keras")
     assert_one_line_error(code, err, "invalid choice")

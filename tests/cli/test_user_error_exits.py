@@ -4,11 +4,12 @@ exits 2 with one line, whatever module raised it; anything else is not swallowed
 from __future__ import annotations
 
 import pytest
-from cli_helpers import assert_one_line_error, run
 
 import prune_viz.cli.inspect
 from prune_viz.core.data import MissingData
 from prune_viz.core.errors import UserError
+
+from cli_helpers import assert_one_line_error, run
 
 MODEL = "model.keras"  # never read: the command's run is replaced by one that raises
 
@@ -37,8 +38,9 @@ def test_missing_data_says_how_to_point_at_some(monkeypatch, capsys):
 
 
 def test_an_os_error_exits_2_naming_the_file(monkeypatch, capsys):
-    monkeypatch.setattr(prune_viz.cli.inspect, "run",
-                        raising(PermissionError(13, "Permission denied", "/read-only/out.csv")))
+    monkeypatch.setattr(
+        prune_viz.cli.inspect, "run", raising(PermissionError(13, "Permission denied", "/read-only/out.csv"))
+    )
     code, _, err = run(capsys, "inspect", MODEL)
     assert_one_line_error(code, err, "Permission denied: /read-only/out.csv")
 

@@ -10,20 +10,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cli_helpers import run
-
 from prune_viz.cli.window import build_parser, window_options
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.gui.shell.app import WindowOptions
+
+from cli_helpers import run
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_prune_viz(tmp_path, *argv) -> subprocess.CompletedProcess:
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "prune_viz", *map(str, argv)], env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "prune_viz", *map(str, argv)], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def png_size(path) -> tuple[int, int]:
@@ -36,10 +41,22 @@ def test_help_lists_every_window_option_and_says_no_command_opens_the_window(cap
     code, out, _ = run(capsys, "--help")
     assert code == 0
     assert "With no COMMAND, prune-viz opens the window: on MODEL if given, else on the bundled demo model." in (
-        " ".join(out.split()))
+        " ".join(out.split())
+    )
     window_flags = set(re.findall(r"--[a-z-]+", build_parser().format_usage())) - {"--help"}
-    assert {"--method", "--k", "--seed", "--presenter", "--high-contrast", "--size", "--screenshot", "--panel",
-            "--evaluate", "--data", "--preprocess"} <= window_flags
+    assert {
+        "--method",
+        "--k",
+        "--seed",
+        "--presenter",
+        "--high-contrast",
+        "--size",
+        "--screenshot",
+        "--panel",
+        "--evaluate",
+        "--data",
+        "--preprocess",
+    } <= window_flags
     listed = set(re.findall(r"--[a-z-]+", out.split("the window (no COMMAND)")[1]))
     assert window_flags <= listed
     for command in ("inspect", "evaluate", "sweep", "export", "finetune"):
@@ -60,16 +77,46 @@ def test_subcommands_keep_the_cores_pruning_defaults():
 
     evaluate = build_command_parser().parse_args(["evaluate", "m.keras"])
     core = PruningConfig()
-    assert (evaluate.method, evaluate.k, evaluate.scope, evaluate.criterion, evaluate.unit_mode,
-            evaluate.criterion_seed) == (core.method, core.k, core.scope, core.criterion, core.unit_mode, core.seed)
+    assert (
+        evaluate.method,
+        evaluate.k,
+        evaluate.scope,
+        evaluate.criterion,
+        evaluate.unit_mode,
+        evaluate.criterion_seed,
+    ) == (core.method, core.k, core.scope, core.criterion, core.unit_mode, core.seed)
 
 
 def test_parsed_options_become_the_windows_options():
-    args = build_parser().parse_args(["lenet.keras", "--method", "unit", "--k", "37.5", "--criterion", "random",
-                                      "--seed", "4", "--presenter", "--size", "1024x640", "--panel", "flips"])
+    args = build_parser().parse_args(
+        [
+            "lenet.keras",
+            "--method",
+            "unit",
+            "--k",
+            "37.5",
+            "--criterion",
+            "random",
+            "--seed",
+            "4",
+            "--presenter",
+            "--size",
+            "1024x640",
+            "--panel",
+            "flips",
+        ]
+    )
     options = window_options(args)
-    assert options == WindowOptions(model="lenet.keras", method="unit", k=37.5, criterion="random", seed=4,
-                                    presenter=True, size=(1024, 640), panel="flips")
+    assert options == WindowOptions(
+        model="lenet.keras",
+        method="unit",
+        k=37.5,
+        criterion="random",
+        seed=4,
+        presenter=True,
+        size=(1024, 640),
+        panel="flips",
+    )
     assert options.pruning() == {"method": "unit", "k": 37.5, "criterion": "random", "seed": 4}
     assert window_options(build_parser().parse_args([])) == WindowOptions()
 

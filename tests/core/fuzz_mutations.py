@@ -16,8 +16,25 @@ MODEL_KINDS = ("flip", "truncate", "zip-member", "zip-config", "zip-names", "h5-
 IDX_KINDS = ("flip", "truncate", "header", "gzip-flip", "gzip-truncate", "append")
 NPZ_KINDS = ("flip", "truncate", "member-flip", "member-header", "member-names")
 
-_ODD_VALUES = (None, -1, 0, 2**31, 2**63, -(2**40), 1e308, float("nan"), "", "x" * 300, [], {}, [None],
-               True, "float64", "Dense", "../../etc/passwd")
+_ODD_VALUES = (
+    None,
+    -1,
+    0,
+    2**31,
+    2**63,
+    -(2**40),
+    1e308,
+    float("nan"),
+    "",
+    "x" * 300,
+    [],
+    {},
+    [None],
+    True,
+    "float64",
+    "Dense",
+    "../../etc/passwd",
+)
 
 
 def flip_bytes(data: bytes, rng: random.Random, count: int | None = None) -> bytes:
@@ -31,22 +48,28 @@ def truncate(data: bytes, rng: random.Random) -> bytes:
     return data[: rng.randrange(len(data))]
 
 
+def _json_places(value) -> list[tuple]:
+    """Every (container, key or index) in a JSON tree, parents before children."""
+    places = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in list(node):
+                places.append((node, key))
+                walk(node[key])
+        elif isinstance(node, list):
+            for index in range(len(node)):
+                places.append((node, index))
+                walk(node[index])
+
+    walk(value)
+    return places
+
+
 def mutate_json(value, rng: random.Random, changes: int = 3):
     """Replace, delete or retype a few values anywhere in a JSON tree (the result stays valid JSON)."""
     for _ in range(changes):
-        nodes = []
-
-        def walk(node):
-            if isinstance(node, dict):
-                for key in list(node):
-                    nodes.append((node, key))
-                    walk(node[key])
-            elif isinstance(node, list):
-                for index in range(len(node)):
-                    nodes.append((node, index))
-                    walk(node[index])
-
-        walk(value)
+        nodes = _json_places(value)
         if not nodes:
             return rng.choice(_ODD_VALUES)
         parent, key = rng.choice(nodes)
@@ -81,11 +104,12 @@ def mutate_model(data: bytes, kind: str, rng: random.Random) -> bytes:
         start, length = rng.randrange(len(data)), rng.randint(1, 4096)
         chunk = data[start : start + length]
         at = rng.randrange(len(data))
-        return data[:at] + chunk + data[at + len(chunk):]
+        return data[:at] + chunk + data[at + len(chunk) :]
     if is_zip and kind == "zip-member":  # member bytes corrupted behind a valid CRC
         target = rng.choice(["model.weights.h5", "config.json", "metadata.json"])
         return _rebuild_zip(data, lambda n, d: [(n, flip_bytes(d, rng) if n == target else d)])
     if is_zip and kind == "zip-config":
+
         def change(name, raw):
             if name != "config.json":
                 return [(name, raw)]
@@ -93,6 +117,7 @@ def mutate_model(data: bytes, kind: str, rng: random.Random) -> bytes:
 
         return _rebuild_zip(data, change)
     if is_zip and kind == "zip-names":
+
         def change(name, raw):
             roll = rng.random()
             if roll < 0.25:
@@ -129,8 +154,9 @@ def mutate_idx(raw_idx: bytes, kind: str, rng: random.Random) -> bytes:
         header = bytearray(raw_idx[:16])
         for _ in range(rng.randint(1, 3)):
             at = rng.randrange(0, 16, 4)
-            header[at : at + 4] = rng.choice([0, 1, 28, 2049, 2051, 0x7FFFFFFF, 0xFFFFFFFF,
-                                             rng.randrange(2**32)]).to_bytes(4, "big")
+            header[at : at + 4] = rng.choice(
+                [0, 1, 28, 2049, 2051, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(2**32)]
+            ).to_bytes(4, "big")
         return bytes(header) + raw_idx[16:]
     if kind == "gzip-flip":
         return flip_bytes(gzip.compress(raw_idx, mtime=0), rng, rng.randint(1, 8))
@@ -151,13 +177,17 @@ def mutate_npz(data: bytes, kind: str, rng: random.Random) -> bytes:
     if kind == "member-flip":
         return _rebuild_zip(data, lambda n, d: [(n, flip_bytes(d, rng, rng.randint(1, 8)) if n == target else d)])
     if kind == "member-header":  # the .npy header text (dtype, shape) edited
+
         def change(name, raw):
             if name != target:
                 return [(name, raw)]
             header_end = raw.index(b"\n") + 1
             header = raw[10:header_end].decode("latin1")
-            header = header.replace("'<u1'", rng.choice(["'<f8'", "'|O'", "'<u2'", "'<i4'"])) if rng.random() < 0.5 \
+            header = (
+                header.replace("'<u1'", rng.choice(["'<f8'", "'|O'", "'<u2'", "'<i4'"]))
+                if rng.random() < 0.5
                 else header.replace("(", "(" + str(rng.choice([0, 1, 2**31, 2**40])) + ", ", 1)
+            )
             encoded = header.encode("latin1")
             return [(name, raw[:8] + len(encoded).to_bytes(2, "little") + encoded + raw[header_end:])]
 

@@ -89,18 +89,23 @@ def _backslash_h5_paths(data: bytes) -> bytes:
 
 # -- Keras 3 --------------------------------------------------------------------------------------
 
+
 def keras3_mlp(keras):
-    return keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Dense(16, activation="relu", name="h1"),
-        keras.layers.Dense(10, activation="softmax", name="out"),
-    ], name="mlp")
+    return keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(16, activation="relu", name="h1"),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ],
+        name="mlp",
+    )
 
 
 def keras3_functional(keras):
     """Augmentation and Resizing inside the model, a Conv2D, and a nested Sequential block."""
-    block = keras.Sequential([keras.Input((12,)), keras.layers.Dense(12, activation="relu", name="inner")],
-                             name="block")
+    block = keras.Sequential(
+        [keras.Input((12,)), keras.layers.Dense(12, activation="relu", name="inner")], name="block"
+    )
     inputs = keras.Input((28, 28, 1))
     x = keras.layers.RandomFlip("horizontal", name="flip")(inputs)
     x = keras.layers.Resizing(14, 14, name="resize")(x)
@@ -113,11 +118,14 @@ def keras3_functional(keras):
 
 
 def keras3_fixed_batch(keras):
-    return keras.Sequential([
-        keras.Input((28, 28), batch_size=50),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, activation="softmax", name="dense"),
-    ], name="fixed")
+    return keras.Sequential(
+        [
+            keras.Input((28, 28), batch_size=50),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax", name="dense"),
+        ],
+        name="fixed",
+    )
 
 
 KERAS3_KERNELS = {
@@ -163,8 +171,15 @@ def write_keras3_cases(folder: Path) -> list[SavedCase]:
         cases.append(SavedCase(f"keras3-{key}.keras", base.with_suffix(".keras"), kernels, "Keras 3 archive"))
         model.export(str(base) + "-export", verbose=False)
         # Keras 3.15's export() traces RandomFlip in training mode: its serving function flips at random.
-        cases.append(SavedCase(f"keras3-{key} export()", Path(str(base) + "-export"), kernels, "SavedModel",
-                               random_outputs=key == "functional"))
+        cases.append(
+            SavedCase(
+                f"keras3-{key} export()",
+                Path(str(base) + "-export"),
+                kernels,
+                "SavedModel",
+                random_outputs=key == "functional",
+            )
+        )
         if key == "mlp":
             model.save(base.with_suffix(".h5"))
             cases.append(SavedCase("keras3-mlp.h5", base.with_suffix(".h5"), kernels, "HDF5"))
@@ -187,7 +202,7 @@ def write_keras3_cases(folder: Path) -> list[SavedCase]:
 
 # -- Keras 2 (tf_keras), in a subprocess -------------------------------------------------------------
 
-_KERAS2_SCRIPT = r'''
+_KERAS2_SCRIPT = r"""
 import json, os, sys
 import numpy as np
 import tensorflow as tf
@@ -269,16 +284,26 @@ fixed = keras.Sequential([
 record("keras2-fixed", fixed, ["dense"])
 fixed.save(os.path.join(out, "keras2-fixed.h5"))
 json.dump(written, open(os.path.join(out, "keras2-written.json"), "w"))
-'''
+"""
 
 KERAS2_FILES = {
-    "keras2-mlp": [("keras2-mlp.h5", "HDF5 (Keras 2"), ("keras2-mlp.keras", "Keras 2 archive"),
-                   ("keras2-mlp-savedmodel", "SavedModel"), ("keras2-mlp-tf-saved-model", "SavedModel")],
-    "keras2-functional": [("keras2-functional.h5", "HDF5 (Keras 2"), ("keras2-functional.keras", "Keras 2 archive"),
-                          # tf_keras names a nested layer's variables without the sub-model's name
-                          ("keras2-functional-savedmodel", "SavedModel", {"block/inner": "inner"})],
-    "keras2-cnn": [("keras2-cnn.h5", "HDF5 (Keras 2"), ("keras2-cnn.keras", "Keras 2 archive"),
-                   ("keras2-cnn-savedmodel", "SavedModel")],
+    "keras2-mlp": [
+        ("keras2-mlp.h5", "HDF5 (Keras 2"),
+        ("keras2-mlp.keras", "Keras 2 archive"),
+        ("keras2-mlp-savedmodel", "SavedModel"),
+        ("keras2-mlp-tf-saved-model", "SavedModel"),
+    ],
+    "keras2-functional": [
+        ("keras2-functional.h5", "HDF5 (Keras 2"),
+        ("keras2-functional.keras", "Keras 2 archive"),
+        # tf_keras names a nested layer's variables without the sub-model's name
+        ("keras2-functional-savedmodel", "SavedModel", {"block/inner": "inner"}),
+    ],
+    "keras2-cnn": [
+        ("keras2-cnn.h5", "HDF5 (Keras 2"),
+        ("keras2-cnn.keras", "Keras 2 archive"),
+        ("keras2-cnn-savedmodel", "SavedModel"),
+    ],
     "keras2-fixed": [("keras2-fixed.h5", "HDF5 (Keras 2")],
 }
 
@@ -286,8 +311,9 @@ KERAS2_FILES = {
 def write_keras2_cases(folder: Path) -> list[SavedCase]:
     """Keras 2 files from tf_keras in a subprocess; [] if tf_keras is not installed."""
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    proc = subprocess.run([sys.executable, "-c", _KERAS2_SCRIPT, str(folder)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KERAS2_SCRIPT, str(folder)], env=env, capture_output=True, text=True, timeout=300
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"writing Keras 2 models failed:\n{proc.stderr[-3000:]}")
     written = json.loads((folder / "keras2-written.json").read_text())
@@ -303,8 +329,9 @@ def write_keras2_cases(folder: Path) -> list[SavedCase]:
     slashed = folder / "keras2-mlp-backslash.keras"
     with_windows_backslashes(folder / "keras2-mlp.keras", slashed)
     mlp = next(case for case in cases if case.name == "keras2-mlp.keras")
-    cases.append(SavedCase("keras2 backslash .keras", slashed, mlp.kernels, "backslash paths repaired",
-                           reference=mlp.reference))
+    cases.append(
+        SavedCase("keras2 backslash .keras", slashed, mlp.kernels, "backslash paths repaired", reference=mlp.reference)
+    )
     return cases
 
 
@@ -313,8 +340,7 @@ def write_signatureless_savedmodel(folder: Path) -> tuple[Path, dict]:
     import tensorflow as tf
 
     rng = np.random.default_rng(4)
-    kernels = {"h1": rng.normal(size=(784, 8)).astype(np.float32),
-               "out": rng.normal(size=(8, 10)).astype(np.float32)}
+    kernels = {"h1": rng.normal(size=(784, 8)).astype(np.float32), "out": rng.normal(size=(8, 10)).astype(np.float32)}
     module = tf.Module()
     module.h1_kernel = tf.Variable(kernels["h1"], name="h1/kernel")
     module.h1_bias = tf.Variable(np.zeros(8, np.float32), name="h1/bias")

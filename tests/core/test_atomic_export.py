@@ -53,8 +53,12 @@ def test_killing_the_writer_leaves_the_old_file_whole(trained_mlp_path, tmp_path
     out = tmp_path / "pruned.keras"
     out.write_bytes(trained_mlp_path.read_bytes())  # an earlier export the user keeps
     before = _digest(out)
-    writer = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, stop_at, str(trained_mlp_path), str(out)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WRITER, stop_at, str(trained_mlp_path), str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = writer.stdout.readline()
         assert line.strip() == "STOPPED", writer.stderr.read()[-2000:]

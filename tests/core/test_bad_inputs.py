@@ -22,7 +22,6 @@ import numpy as np
 import pytest
 
 
-
 @dataclass
 class BadInput:
     name: str
@@ -35,11 +34,13 @@ def _save_mlp(path: Path, units: int = 16, mutate=None) -> Path:
     import keras
 
     keras.utils.set_random_seed(5)
-    model = keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Dense(units, activation="relu", name="h1"),
-        keras.layers.Dense(10, activation="softmax", name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(units, activation="relu", name="h1"),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    )
     if mutate is not None:
         mutate(model)
     model.save(path)
@@ -75,8 +76,12 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     add("empty file", ["inspect", root / "empty.keras"], 2, "empty.keras is empty")
     rng = np.random.default_rng(0)
     (root / "noise.keras").write_bytes(rng.bytes(4096))
-    add("random bytes .keras", ["inspect", root / "noise.keras"], 2,
-        "noise.keras is neither a Keras archive nor an HDF5 model file")
+    add(
+        "random bytes .keras",
+        ["inspect", root / "noise.keras"],
+        2,
+        "noise.keras is neither a Keras archive nor an HDF5 model file",
+    )
     (root / "noise.h5").write_bytes(rng.bytes(4096))
     add("random bytes .h5", ["inspect", root / "noise.h5"], 2, "noise.h5 is neither a Keras archive nor an HDF5")
     raw = good.read_bytes()
@@ -87,60 +92,94 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     add("truncated .h5", ["inspect", root / "truncated.h5"], 2, "truncated.h5 is a damaged HDF5 file: it is truncated")
     with zipfile.ZipFile(root / "photos.keras", "w") as z:
         z.writestr("holiday.txt", "not a model")
-    add("zip that is not a Keras archive", ["inspect", root / "photos.keras"], 2,
-        "photos.keras is a zip file but not a Keras model archive")
+    add(
+        "zip that is not a Keras archive",
+        ["inspect", root / "photos.keras"],
+        2,
+        "photos.keras is a zip file but not a Keras model archive",
+    )
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(root / "no-weights.keras", "w") as out:
         for name in src.namelist():
             if name != "model.weights.h5":
                 out.writestr(name, src.read(name))
-    add("archive without its weights", ["inspect", root / "no-weights.keras"], 2,
-        "no-weights.keras has no model.weights.h5")
+    add(
+        "archive without its weights",
+        ["inspect", root / "no-weights.keras"],
+        2,
+        "no-weights.keras has no model.weights.h5",
+    )
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(root / "bad-config.keras", "w") as out:
         for name in src.namelist():
             out.writestr(name, b"{not json" if name == "config.json" else src.read(name))
-    add("archive with a broken config.json", ["inspect", root / "bad-config.keras"], 2,
-        "bad-config.keras has an unreadable config.json")
+    add(
+        "archive with a broken config.json",
+        ["inspect", root / "bad-config.keras"],
+        2,
+        "bad-config.keras has an unreadable config.json",
+    )
     with zipfile.ZipFile(good) as src, zipfile.ZipFile(root / "mismatch.keras", "w") as out:
         other = _save_mlp(root / "wider.keras", units=32)
         with zipfile.ZipFile(other) as wide:
             for name in src.namelist():
                 out.writestr(name, wide.read(name) if name == "model.weights.h5" else src.read(name))
-    add("weights that do not fit the architecture", ["inspect", root / "mismatch.keras"], 2,
-        "mismatch.keras: its weights do not fit its architecture")
+    add(
+        "weights that do not fit the architecture",
+        ["inspect", root / "mismatch.keras"],
+        2,
+        "mismatch.keras: its weights do not fit its architecture",
+    )
 
     model = keras.models.load_model(good)
     model.save_weights(root / "only.weights.h5")
     shutil.copyfile(root / "only.weights.h5", root / "weights-only.h5")
-    add("HDF5 weights without architecture", ["inspect", root / "weights-only.h5"], 2,
-        "weights-only.h5 holds weights only, without the model architecture")
+    add(
+        "HDF5 weights without architecture",
+        ["inspect", root / "weights-only.h5"],
+        2,
+        "weights-only.h5 holds weights only, without the model architecture",
+    )
     import h5py
 
     with h5py.File(root / "table.h5", "w") as f:
         f["measurements"] = np.arange(10)
-    add("HDF5 file that is no Keras model", ["inspect", root / "table.h5"], 2,
-        "table.h5 is an HDF5 file but holds no Keras model")
+    add(
+        "HDF5 file that is no Keras model",
+        ["inspect", root / "table.h5"],
+        2,
+        "table.h5 is an HDF5 file but holds no Keras model",
+    )
 
     model.export(str(root / "exported"), verbose=False)
     shutil.copytree(root / "exported", root / "no-variables")
     shutil.rmtree(root / "no-variables" / "variables")
-    add("SavedModel folder without variables", ["inspect", root / "no-variables"], 2,
-        "The SavedModel no-variables has no variables folder")
+    add(
+        "SavedModel folder without variables",
+        ["inspect", root / "no-variables"],
+        2,
+        "The SavedModel no-variables has no variables folder",
+    )
     shutil.copytree(root / "exported", root / "empty-variables")
     for file in (root / "empty-variables" / "variables").iterdir():
         file.unlink()
-    add("SavedModel whose variables folder is empty", ["inspect", root / "empty-variables"], 2,
-        "The SavedModel empty-variables")
+    add(
+        "SavedModel whose variables folder is empty",
+        ["inspect", root / "empty-variables"],
+        2,
+        "The SavedModel empty-variables",
+    )
     shutil.copytree(root / "exported", root / "bad-pb")
     (root / "bad-pb" / "saved_model.pb").write_bytes(rng.bytes(300))
-    add("SavedModel with a corrupt saved_model.pb", ["inspect", root / "bad-pb"], 2,
-        "The SavedModel bad-pb is damaged")
+    add("SavedModel with a corrupt saved_model.pb", ["inspect", root / "bad-pb"], 2, "The SavedModel bad-pb is damaged")
     (root / "some folder").mkdir()
-    add("folder that is not a SavedModel", ["inspect", root / "some folder"], 2,
-        "The folder some folder is not a TensorFlow SavedModel")
+    add(
+        "folder that is not a SavedModel",
+        ["inspect", root / "some folder"],
+        2,
+        "The folder some folder is not a TensorFlow SavedModel",
+    )
     add("missing model file", ["inspect", root / "nowhere.keras"], 2, "nowhere.keras does not exist")
     os.mkfifo(root / "pipe.keras")
-    add("named pipe instead of a model file", ["inspect", root / "pipe.keras"], 2,
-        "pipe.keras is not a regular file")
+    add("named pipe instead of a model file", ["inspect", root / "pipe.keras"], 2, "pipe.keras is not a regular file")
 
     @keras.saving.register_keras_serializable(package="BadInputs")
     class ScaledDense(keras.layers.Dense):
@@ -150,21 +189,38 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     custom.save(root / "custom.keras")
     custom.save(root / "custom.h5")
     keras.saving.get_custom_objects().pop("BadInputs>ScaledDense")
-    add("unregistered custom layer (.keras)", ["inspect", root / "custom.keras"], 2,
-        "custom.keras uses a custom class, ScaledDense, that is not part of Keras")
-    add("unregistered custom layer (.h5)", ["inspect", root / "custom.h5"], 2,
-        "custom.h5 uses a custom class, ScaledDense, that is not part of Keras")
+    add(
+        "unregistered custom layer (.keras)",
+        ["inspect", root / "custom.keras"],
+        2,
+        "custom.keras uses a custom class, ScaledDense, that is not part of Keras",
+    )
+    add(
+        "unregistered custom layer (.h5)",
+        ["inspect", root / "custom.h5"],
+        2,
+        "custom.h5 uses a custom class, ScaledDense, that is not part of Keras",
+    )
 
     # -- models that open but are odd ---------------------------------------------------------------
     keras.Sequential([keras.Input((784,)), keras.layers.Activation("softmax")]).save(root / "no-kernels.keras")
     add("no prunable layers: inspect", ["inspect", root / "no-kernels.keras"], 0, "(no prunable layers")
-    add("no prunable layers: evaluate", ["evaluate", root / "no-kernels.keras", "--data", data], 2,
-        "The model has 784 outputs; MNIST evaluation needs 10 class scores.")
+    add(
+        "no prunable layers: evaluate",
+        ["evaluate", root / "no-kernels.keras", "--data", data],
+        2,
+        "The model has 784 outputs; MNIST evaluation needs 10 class scores.",
+    )
     keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)]).save(
-        root / "cifar.keras")
+        root / "cifar.keras"
+    )
     add("32x32x3 input: inspect", ["inspect", root / "cifar.keras"], 0, "(None, 32, 32, 3)")
-    add("32x32x3 input: evaluate", ["evaluate", root / "cifar.keras", "--data", data], 2,
-        "This model takes 32x32x3 colour images; MNIST's are 28x28 grey images, so it cannot be evaluated on MNIST.")
+    add(
+        "32x32x3 input: evaluate",
+        ["evaluate", root / "cifar.keras", "--data", data],
+        2,
+        "This model takes 32x32x3 colour images; MNIST's are 28x28 grey images, so it cannot be evaluated on MNIST.",
+    )
 
     def poison(model):
         kernel = model.get_layer("h1").kernel.numpy()
@@ -172,11 +228,19 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         model.get_layer("h1").kernel.assign(kernel)
 
     _save_mlp(root / "nan.keras", mutate=poison)
-    add("NaN/Inf weights: inspect", ["inspect", root / "nan.keras"], 0,
-        "Warning:      layer h1 has 2 NaN or infinite weights")
+    add(
+        "NaN/Inf weights: inspect",
+        ["inspect", root / "nan.keras"],
+        0,
+        "Warning:      layer h1 has 2 NaN or infinite weights",
+    )
     # pixels 0 and 1 are always 0, 0*NaN is NaN, and ReLU maps NaN to 0: the outputs stay finite
-    add("NaN/Inf weights behind a ReLU: evaluate", ["evaluate", root / "nan.keras", "--data", data, "--k", "50"],
-        0, "Warning:      layer h1 has 2 NaN or infinite weights")
+    add(
+        "NaN/Inf weights behind a ReLU: evaluate",
+        ["evaluate", root / "nan.keras", "--data", data, "--k", "50"],
+        0,
+        "Warning:      layer h1 has 2 NaN or infinite weights",
+    )
 
     def poison_output(model):
         bias = model.get_layer("out").bias.numpy()
@@ -184,20 +248,33 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         model.get_layer("out").bias.assign(bias)
 
     _save_mlp(root / "nan-output.keras", mutate=poison_output)
-    add("NaN weight in the output layer: evaluate", ["evaluate", root / "nan-output.keras", "--data", data], 2,
-        "The model's outputs are not numbers because it has NaN or infinite weights (out: 1)")
+    add(
+        "NaN weight in the output layer: evaluate",
+        ["evaluate", root / "nan-output.keras", "--data", data],
+        2,
+        "The model's outputs are not numbers because it has NaN or infinite weights (out: 1)",
+    )
 
     def zero(model):
         model.get_layer("h1").kernel.assign(np.zeros((784, 16), np.float32))
 
     _save_mlp(root / "zero-layer.keras", mutate=zero)
-    add("all-zero layer", ["evaluate", root / "zero-layer.keras", "--data", data, "--k", "50", "--method", "unit"],
-        0, "Accuracy:")
+    add(
+        "all-zero layer",
+        ["evaluate", root / "zero-layer.keras", "--data", data, "--k", "50", "--method", "unit"],
+        0,
+        "Accuracy:",
+    )
     keras.utils.set_random_seed(2)
-    keras.Sequential([keras.Input((784,)), keras.layers.Dense(1, name="one"), keras.layers.Dense(10, name="out")]
-                     ).save(root / "one-unit.keras")
-    add("1-unit layer", ["evaluate", root / "one-unit.keras", "--data", data, "--k", "50", "--method", "unit"],
-        0, "Accuracy:")
+    keras.Sequential([keras.Input((784,)), keras.layers.Dense(1, name="one"), keras.layers.Dense(10, name="out")]).save(
+        root / "one-unit.keras"
+    )
+    add(
+        "1-unit layer",
+        ["evaluate", root / "one-unit.keras", "--data", data, "--k", "50", "--method", "unit"],
+        0,
+        "Accuracy:",
+    )
     keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, name="only")]).save(root / "1x1.keras")
     add("1x1 layer: inspect", ["inspect", root / "1x1.keras"], 0, "only")
 
@@ -207,35 +284,53 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     add("unknown method", ["evaluate", good, "--method", "magnitude"], 2, "argument --method: invalid choice")
 
     # -- data -------------------------------------------------------------------------------------
-    add("missing data path", ["evaluate", good, "--data", root / "no-mnist-here"], 2,
-        "no-mnist-here does not exist")
+    add("missing data path", ["evaluate", good, "--data", root / "no-mnist-here"], 2, "no-mnist-here does not exist")
     os.mkfifo(root / "mnist-pipe.npz")
-    add("named pipe as data", ["evaluate", good, "--data", root / "mnist-pipe.npz"], 2,
-        "mnist-pipe.npz is not a regular file")
+    add(
+        "named pipe as data",
+        ["evaluate", good, "--data", root / "mnist-pipe.npz"],
+        2,
+        "mnist-pipe.npz is not a regular file",
+    )
     unreadable = _mnist_copy(mnist_dir, root / "unreadable-mnist")
     (unreadable / "t10k-images-idx3-ubyte.gz").unlink()
     (unreadable / "t10k-images-idx3-ubyte.gz").mkdir()  # root reads any file, but not a folder as one
-    add("data file that cannot be read", ["evaluate", good, "--data", unreadable], 2,
-        "has no MNIST test files")
+    add("data file that cannot be read", ["evaluate", good, "--data", unreadable], 2, "has no MNIST test files")
     empty = root / "empty-data"
     empty.mkdir()
     add("data folder without MNIST", ["evaluate", good, "--data", empty], 2, "has no MNIST test files")
     (root / "not-an.npz").write_bytes(rng.bytes(100))
-    add("data file that is no .npz", ["evaluate", good, "--data", root / "not-an.npz"], 2,
-        "not-an.npz is not an .npz archive")
+    add(
+        "data file that is no .npz",
+        ["evaluate", good, "--data", root / "not-an.npz"],
+        2,
+        "not-an.npz is not an .npz archive",
+    )
 
     magic = _mnist_copy(mnist_dir, root / "bad-magic")
     _idx(magic / "t10k-labels-idx1-ubyte.gz", 0x00000802, [10_000], bytes(10_000))
-    add("IDX with a bad magic number", ["evaluate", good, "--data", magic], 2,
-        "t10k-labels-idx1-ubyte.gz is not an MNIST IDX file (bad magic number 0x00000802)")
+    add(
+        "IDX with a bad magic number",
+        ["evaluate", good, "--data", magic],
+        2,
+        "t10k-labels-idx1-ubyte.gz is not an MNIST IDX file (bad magic number 0x00000802)",
+    )
     counts = _mnist_copy(mnist_dir, root / "wrong-count")
     _idx(counts / "t10k-labels-idx1-ubyte.gz", 0x00000801, [10_001], bytes(10_000))
-    add("IDX whose count disagrees with its size", ["evaluate", good, "--data", counts], 2,
-        "says it holds 10,001 items but its size does not match")
+    add(
+        "IDX whose count disagrees with its size",
+        ["evaluate", good, "--data", counts],
+        2,
+        "says it holds 10,001 items but its size does not match",
+    )
     mismatch = _mnist_copy(mnist_dir, root / "label-mismatch")
     _idx(mismatch / "t10k-labels-idx1-ubyte.gz", 0x00000801, [9_999], bytes(9_999))
-    add("labels/images count mismatch", ["evaluate", good, "--data", mismatch], 2,
-        "has 10,000 images but t10k-labels-idx1-ubyte.gz has 9,999 labels")
+    add(
+        "labels/images count mismatch",
+        ["evaluate", good, "--data", mismatch],
+        2,
+        "has 10,000 images but t10k-labels-idx1-ubyte.gz has 9,999 labels",
+    )
     huge = _mnist_copy(mnist_dir, root / "huge-header")
     _idx(huge / "t10k-images-idx3-ubyte.gz", 0x00000803, [0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF], bytes(16))
     add("IDX header claiming 2^96 bytes", ["evaluate", good, "--data", huge], 2, "says it holds 4,294,967,295 items")
@@ -251,12 +346,20 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     body = bytearray((flipped / "t10k-images-idx3-ubyte.gz").read_bytes())
     body[len(body) // 2 : len(body) // 2 + 64] = bytes(64)
     (flipped / "t10k-images-idx3-ubyte.gz").write_bytes(bytes(body))
-    add("gzip with a corrupt deflate stream", ["evaluate", good, "--data", flipped], 2,
-        "Cannot read IDX file t10k-images-idx3-ubyte.gz")
+    add(
+        "gzip with a corrupt deflate stream",
+        ["evaluate", good, "--data", flipped],
+        2,
+        "Cannot read IDX file t10k-images-idx3-ubyte.gz",
+    )
     labels_only = _mnist_copy(mnist_dir, root / "bad-npz-shape")
     np.savez(labels_only / "mnist.npz", x_test=np.zeros((5, 32, 32), np.uint8), y_test=np.zeros(5, np.uint8))
-    add(".npz with 32x32 images", ["evaluate", good, "--data", labels_only / "mnist.npz"], 2,
-        "test images have shape (5, 32, 32), expected (n, 28, 28)")
+    add(
+        ".npz with 32x32 images",
+        ["evaluate", good, "--data", labels_only / "mnist.npz"],
+        2,
+        "test images have shape (5, 32, 32), expected (n, 28, 28)",
+    )
 
     # -- paths ------------------------------------------------------------------------------------
     odd = root / "mödèls with spaces" / "réseau ñ 模型.keras"
@@ -268,22 +371,56 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
 
 
 CASE_NAMES = [
-    "empty file", "random bytes .keras", "random bytes .h5", "truncated .keras", "truncated .h5",
-    "zip that is not a Keras archive", "archive without its weights", "archive with a broken config.json",
-    "weights that do not fit the architecture", "HDF5 weights without architecture",
-    "HDF5 file that is no Keras model", "SavedModel folder without variables",
-    "SavedModel whose variables folder is empty", "SavedModel with a corrupt saved_model.pb",
-    "folder that is not a SavedModel", "missing model file", "named pipe instead of a model file",
-    "unregistered custom layer (.keras)", "unregistered custom layer (.h5)",
-    "no prunable layers: inspect", "no prunable layers: evaluate", "32x32x3 input: inspect",
-    "32x32x3 input: evaluate", "NaN/Inf weights: inspect", "NaN/Inf weights behind a ReLU: evaluate",
-    "NaN weight in the output layer: evaluate", "all-zero layer",
-    "1-unit layer", "1x1 layer: inspect",
-    "k='150'", "k='-5'", "k='abc'", "k='nan'", "k='inf'", "k='1e3'", "k=''", "unknown method",
-    "missing data path", "named pipe as data", "data file that cannot be read", "data folder without MNIST",
-    "data file that is no .npz", "IDX with a bad magic number", "IDX whose count disagrees with its size",
-    "labels/images count mismatch", "IDX header claiming 2^96 bytes", "IDX images that are not 28x28",
-    "truncated gzip", "gzip with a corrupt deflate stream", ".npz with 32x32 images",
+    "empty file",
+    "random bytes .keras",
+    "random bytes .h5",
+    "truncated .keras",
+    "truncated .h5",
+    "zip that is not a Keras archive",
+    "archive without its weights",
+    "archive with a broken config.json",
+    "weights that do not fit the architecture",
+    "HDF5 weights without architecture",
+    "HDF5 file that is no Keras model",
+    "SavedModel folder without variables",
+    "SavedModel whose variables folder is empty",
+    "SavedModel with a corrupt saved_model.pb",
+    "folder that is not a SavedModel",
+    "missing model file",
+    "named pipe instead of a model file",
+    "unregistered custom layer (.keras)",
+    "unregistered custom layer (.h5)",
+    "no prunable layers: inspect",
+    "no prunable layers: evaluate",
+    "32x32x3 input: inspect",
+    "32x32x3 input: evaluate",
+    "NaN/Inf weights: inspect",
+    "NaN/Inf weights behind a ReLU: evaluate",
+    "NaN weight in the output layer: evaluate",
+    "all-zero layer",
+    "1-unit layer",
+    "1x1 layer: inspect",
+    "k='150'",
+    "k='-5'",
+    "k='abc'",
+    "k='nan'",
+    "k='inf'",
+    "k='1e3'",
+    "k=''",
+    "unknown method",
+    "missing data path",
+    "named pipe as data",
+    "data file that cannot be read",
+    "data folder without MNIST",
+    "data file that is no .npz",
+    "IDX with a bad magic number",
+    "IDX whose count disagrees with its size",
+    "labels/images count mismatch",
+    "IDX header claiming 2^96 bytes",
+    "IDX images that are not 28x28",
+    "truncated gzip",
+    "gzip with a corrupt deflate stream",
+    ".npz with 32x32 images",
     "spaces and non-ASCII in paths",
 ]
 
@@ -328,8 +465,14 @@ def test_bad_input_in_a_real_process(name, bad_inputs):
     case = bad_inputs[name]
     env = dict(os.environ)
     env.pop("PRUNE_VIZ_MNIST", None)
-    proc = subprocess.run([sys.executable, "-m", "prune_viz", *case.argv], capture_output=True, text=True,
-                          timeout=120, cwd=Path(__file__).resolve().parents[2], env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "prune_viz", *case.argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+    )
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and case.says in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
@@ -370,9 +513,14 @@ def test_unreadable_file_says_permission_denied(what, bad_inputs, tmp_path, mnis
     locked = model if what == "model" else data / "t10k-images-idx3-ubyte.gz"
     locked.chmod(0)
     env = {k: v for k, v in os.environ.items() if k != "PRUNE_VIZ_MNIST"}
-    proc = subprocess.run(prefix + [sys.executable, "-m", "prune_viz", "evaluate", str(model), "--data", str(data)],
-                          capture_output=True, text=True, timeout=120, env=env,
-                          cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.run(
+        prefix + [sys.executable, "-m", "prune_viz", "evaluate", str(model), "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     print(proc.stderr.strip())
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and "Permission denied" in proc.stderr and locked.name in proc.stderr

@@ -27,15 +27,18 @@ def test_parse_spec_reads_every_part_and_defaults_to_layer_scope():
     assert spec_of(PruningConfig("unit", 50, "global", criterion="random")) == "random:unit:50:global"
 
 
-@pytest.mark.parametrize("text,fragment", [
-    ("weight:90", "criterion:method:k[:scope]"),
-    ("magnitude:weight:90:layer:x", "criterion:method:k[:scope]"),
-    ("size:weight:90", "criterion"),
-    ("magnitude:channel:90", "method"),
-    ("magnitude:weight:190", "k must be from 0 to 100"),
-    ("magnitude:weight:ninety", "k must be a number"),
-    ("magnitude:weight:90:everywhere", "scope"),
-])
+@pytest.mark.parametrize(
+    "text,fragment",
+    [
+        ("weight:90", "criterion:method:k[:scope]"),
+        ("magnitude:weight:90:layer:x", "criterion:method:k[:scope]"),
+        ("size:weight:90", "criterion"),
+        ("magnitude:channel:90", "method"),
+        ("magnitude:weight:190", "k must be from 0 to 100"),
+        ("magnitude:weight:ninety", "k must be a number"),
+        ("magnitude:weight:90:everywhere", "scope"),
+    ],
+)
 def test_parse_spec_refuses_in_one_sentence(text, fragment):
     with pytest.raises(PruningError) as info:
         parse_spec(text)
@@ -61,7 +64,7 @@ def test_swapping_the_sides_mirrors_the_comparison(opened, mnist):
     assert np.array_equal(ab.differing, ba.differing) and len(ab.differing) > 0
     assert ab.a.evaluation.accuracy == ba.b.evaluation.accuracy
     assert ab.b.evaluation.accuracy == ba.a.evaluation.accuracy
-    assert [(l.sparsity_a, l.sparsity_b) for l in ab.layers] == [(l.sparsity_b, l.sparsity_a) for l in ba.layers]
+    assert [(x.sparsity_a, x.sparsity_b) for x in ab.layers] == [(x.sparsity_b, x.sparsity_a) for x in ba.layers]
     # the differing images are exactly those whose predictions differ
     assert np.array_equal(ab.differing, np.flatnonzero(ab.a.evaluation.predicted != ab.b.evaluation.predicted))
     # the disagreement view: +1 kept by A only, -1 kept by B only
@@ -108,8 +111,14 @@ def test_before_and_after_fine_tuning_weights_change_only_where_the_masks_keep_t
 def test_checkpoints_of_different_architectures_are_refused(opened, tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(48, name="hidden1"),
-                              keras.layers.Dense(32, name="hidden2"), keras.layers.Dense(10, name="output")])
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(48, name="hidden1"),
+            keras.layers.Dense(32, name="hidden2"),
+            keras.layers.Dense(10, name="output"),
+        ]
+    )
     model.save(tmp_path / "other.keras")
     other = open_model(tmp_path / "other.keras")
     with pytest.raises(CompareError, match=r"layer hidden1 is 784x64 in one and 784x48 in the other\.$"):

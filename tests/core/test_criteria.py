@@ -65,9 +65,16 @@ def _sequential_conv_bn_model():
     import keras
 
     keras.utils.set_random_seed(5)
-    return keras.Sequential([keras.Input((8, 8, 2)), keras.layers.Conv2D(6, 3, name="conv"),
-                             keras.layers.BatchNormalization(name="bn"), keras.layers.ReLU(name="relu"),
-                             keras.layers.Flatten(), keras.layers.Dense(3, name="out")])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 2)),
+            keras.layers.Conv2D(6, 3, name="conv"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.ReLU(name="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
 
 
 def _unit_outputs(model, layer_name, x):
@@ -78,8 +85,12 @@ def _unit_outputs(model, layer_name, x):
 
 @pytest.mark.parametrize("case", ["dense", "conv", "conv-bn", "sequential-conv-bn"])
 def test_removed_units_output_exactly_zero_and_restore_is_exact(case):
-    model = {"dense": _dense_model, "conv": lambda: _conv_model(False), "conv-bn": lambda: _conv_model(True),
-             "sequential-conv-bn": _sequential_conv_bn_model}[case]()
+    model = {
+        "dense": _dense_model,
+        "conv": lambda: _conv_model(False),
+        "conv-bn": lambda: _conv_model(True),
+        "sequential-conv-bn": _sequential_conv_bn_model,
+    }[case]()
     _randomise_vectors(model)
     pruned_layer = "hidden" if case == "dense" else "conv"
     watched = {"dense": "hidden", "conv": "conv"}.get(case, "relu")
@@ -111,8 +122,14 @@ def test_kernel_mode_matches_an_argsort_reference():
     import keras
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((20,)), keras.layers.Dense(13, name="a"),
-                              keras.layers.Dense(7, name="b"), keras.layers.Dense(3, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((20,)),
+            keras.layers.Dense(13, name="a"),
+            keras.layers.Dense(7, name="b"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
     pruner, layers = _pruner(model)
     names = ("a", "b")
     flat = {layer.name: layer.original.ravel() for layer in layers}
@@ -130,7 +147,7 @@ def test_kernel_mode_matches_an_argsort_reference():
         for layer in layers[:2]:
             norms = np.linalg.norm(layer.original.astype(np.float64), axis=0)
             dead = np.zeros(layer.units, bool)
-            dead[np.argsort(norms, kind="stable")[:count_to_prune(layer.units, k)]] = True
+            dead[np.argsort(norms, kind="stable")[: count_to_prune(layer.units, k)]] = True
             assert np.array_equal(~result.plans[layer.name].kept_units, dead)
 
 
@@ -149,8 +166,9 @@ def test_random_masks_are_reproducible_by_seed_and_differ_between_seeds():
     assert not np.array_equal(masks[0][0], masks[1][0])
     # random is not magnitude in disguise
     magnitude = _pruner(model)[0].prune(PruningConfig("weight", 50, "global", frozenset({"hidden", "out"})))
-    assert not np.array_equal(masks[0][0][:160], np.concatenate(
-        [magnitude.masks[n].numpy().ravel() for n in ("hidden", "out")]))
+    assert not np.array_equal(
+        masks[0][0][:160], np.concatenate([magnitude.masks[n].numpy().ravel() for n in ("hidden", "out")])
+    )
 
 
 def test_lamp_scores_follow_the_paper_formula():
@@ -173,14 +191,15 @@ def test_lamp_global_pruning_prunes_by_lamp_score_and_units_by_fan_in_normalised
     result = pruner.prune(PruningConfig("weight", 60, "global", frozenset(names), criterion="lamp"))
     scores = np.concatenate([lamp_scores(layer.as_matrix(layer.original)).ravel() for layer in layers])
     pruned = np.zeros(scores.size, bool)
-    pruned[np.argsort(scores, kind="stable")[:count_to_prune(scores.size, 60)]] = True
+    pruned[np.argsort(scores, kind="stable")[: count_to_prune(scores.size, 60)]] = True
     got = np.concatenate([~result.masks[n].numpy().ravel() for n in names])
     assert np.array_equal(got, pruned)
     units = pruner.prune(PruningConfig("unit", 50, "global", frozenset(names), criterion="lamp"))
-    fair = np.concatenate([np.linalg.norm(layer.original.astype(np.float64), axis=0) / np.sqrt(layer.fan_in)
-                           for layer in layers])
+    fair = np.concatenate(
+        [np.linalg.norm(layer.original.astype(np.float64), axis=0) / np.sqrt(layer.fan_in) for layer in layers]
+    )
     dead = np.zeros(fair.size, bool)
-    dead[np.argsort(fair, kind="stable")[:count_to_prune(fair.size, 50)]] = True
+    dead[np.argsort(fair, kind="stable")[: count_to_prune(fair.size, 50)]] = True
     assert np.array_equal(np.concatenate([~units.plans[n].kept_units for n in names]), dead)
 
 
@@ -192,8 +211,14 @@ def test_taylor_scores_equal_a_gradient_tape_computation():
     from prune_viz.core.session import OpenedModel
 
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
-                              keras.layers.Dense(8, activation="relu", name="h"), keras.layers.Dense(10, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(8, activation="relu", name="h"),
+            keras.layers.Dense(10, name="out"),
+        ]
+    )
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (40, 28, 28), dtype=np.uint8)
     y = rng.integers(0, 10, 40).astype(np.uint8)
@@ -205,8 +230,9 @@ def test_taylor_scores_equal_a_gradient_tape_computation():
     assert taylor.images == 30 and "30 training images of random test images" in taylor.description
     inputs = tf.constant(x[:30].astype(np.float32) / 255.0)
     with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y[:30].astype(np.int64), model(inputs),
-                                                                          from_logits=True))
+        loss = tf.reduce_sum(
+            keras.losses.sparse_categorical_crossentropy(y[:30].astype(np.int64), model(inputs), from_logits=True)
+        )
     kernels = [model.get_layer("h").kernel, model.get_layer("out").kernel]
     for kernel, gradient, name in zip(kernels, tape.gradient(loss, kernels), ("h", "out")):
         expected = np.abs(kernel.numpy() * gradient.numpy())

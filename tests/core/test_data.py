@@ -44,8 +44,13 @@ def test_npz_round_trip(mnist, tmp_path):
 def test_resolution_order(mnist, mnist_dir, tmp_path, monkeypatch):
     cache_home = tmp_path / "keras_home"
     (cache_home / "datasets").mkdir(parents=True)
-    np.savez(cache_home / "datasets" / "mnist.npz", x_train=mnist.x_train[:10], y_train=mnist.y_train[:10],
-             x_test=mnist.x_test[:20], y_test=mnist.y_test[:20])
+    np.savez(
+        cache_home / "datasets" / "mnist.npz",
+        x_train=mnist.x_train[:10],
+        y_train=mnist.y_train[:10],
+        x_test=mnist.x_test[:20],
+        y_test=mnist.y_test[:20],
+    )
     monkeypatch.setenv("KERAS_HOME", str(cache_home))
     monkeypatch.delenv(data_module.ENV_VAR, raising=False)
     assert len(load_mnist().x_test) == 20  # the Keras cache

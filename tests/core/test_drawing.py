@@ -9,8 +9,10 @@ from prune_viz.core.drawing import digit_from_strokes, mnist_digit, rasterise, r
 
 def _centre_of_mass(image):
     w = image.astype(float)
-    return ((w.sum(axis=1) * (np.arange(28) + 0.5)).sum() / w.sum(),
-            (w.sum(axis=0) * (np.arange(28) + 0.5)).sum() / w.sum())
+    return (
+        (w.sum(axis=1) * (np.arange(28) + 0.5)).sum() / w.sum(),
+        (w.sum(axis=0) * (np.arange(28) + 0.5)).sum() / w.sum(),
+    )
 
 
 def test_bounding_box_fits_20_pixels_and_mass_is_centred():

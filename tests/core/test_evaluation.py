@@ -65,14 +65,17 @@ def test_fixed_batch_and_image_shaped_inputs(loaded_mlp, mnist):
     assert fixed.run().correct == Evaluator(loaded_mlp, mnist, "scale").run().correct
 
 
-@pytest.mark.parametrize("shape,expected", [
-    ((None, 784), (784,)),
-    ((None, 28, 28), (28, 28)),
-    ((None, 28, 28, 1), (28, 28, 1)),
-    ((None, None, None, 1), (28, 28, 1)),
-    ((None, 1, 28, 28), (1, 28, 28)),
-    ((64, 784), (784,)),
-])
+@pytest.mark.parametrize(
+    "shape,expected",
+    [
+        ((None, 784), (784,)),
+        ((None, 28, 28), (28, 28)),
+        ((None, 28, 28, 1), (28, 28, 1)),
+        ((None, None, None, 1), (28, 28, 1)),
+        ((None, 1, 28, 28), (1, 28, 28)),
+        ((64, 784), (784,)),
+    ],
+)
 def test_layouts(shape, expected):
     assert layout_for(shape).feature_shape == expected
 
@@ -80,16 +83,25 @@ def test_layouts(shape, expected):
 CANNOT = "so it cannot be evaluated on MNIST. Pruning and inspecting its weights still work."
 
 
-@pytest.mark.parametrize("shape,sentence", [
-    ((None, 224, 224, 3), f"This model takes 224x224x3 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
-    ((None, 3, 224, 224), f"This model takes 3x224x224 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
-    ((None, 28, 28, 3), f"This model takes 28x28x3 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
-    ((None, 32, 32, 1), f"This model takes 32x32x1 grey images; MNIST's are 28x28 grey images, {CANNOT}"),
-    ((None, 100), f"This model takes vectors of 100 numbers; MNIST's are 28x28 grey images (784 numbers), {CANNOT}"),
-    ((None, 32, 32), f"This model takes inputs of shape 32x32; MNIST's are 28x28 grey images, {CANNOT}"),
-    (None, "The model's input shape is unknown, so MNIST cannot be fed to it. "
-           "Pruning and inspecting its weights still work."),
-])
+@pytest.mark.parametrize(
+    "shape,sentence",
+    [
+        ((None, 224, 224, 3), f"This model takes 224x224x3 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
+        ((None, 3, 224, 224), f"This model takes 3x224x224 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
+        ((None, 28, 28, 3), f"This model takes 28x28x3 colour images; MNIST's are 28x28 grey images, {CANNOT}"),
+        ((None, 32, 32, 1), f"This model takes 32x32x1 grey images; MNIST's are 28x28 grey images, {CANNOT}"),
+        (
+            (None, 100),
+            f"This model takes vectors of 100 numbers; MNIST's are 28x28 grey images (784 numbers), {CANNOT}",
+        ),
+        ((None, 32, 32), f"This model takes inputs of shape 32x32; MNIST's are 28x28 grey images, {CANNOT}"),
+        (
+            None,
+            "The model's input shape is unknown, so MNIST cannot be fed to it. "
+            "Pruning and inspecting its weights still work.",
+        ),
+    ],
+)
 def test_inputs_mnist_cannot_fill_are_explained_in_one_sentence(shape, sentence):
     with pytest.raises(EvaluationUnavailable) as raised:
         layout_for(shape)
@@ -126,9 +138,11 @@ def test_a_small_model_runs_the_test_set_as_one_batch_and_a_big_one_in_batches(l
     from prune_viz.core.evaluation import DEFAULT_BATCH
 
     assert Evaluator(loaded_mlp, mnist, "scale").batch_size == len(mnist.x_test)
-    big = keras.Sequential([keras.Input((784,)), keras.layers.Dense(1000), keras.layers.Dense(1000),
-                            keras.layers.Dense(10)])  # 1.8M weights: batches keep Cancel responsive
+    big = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(1000), keras.layers.Dense(1000), keras.layers.Dense(10)]
+    )  # 1.8M weights: batches keep Cancel responsive
     assert Evaluator(LoadedModel(Path("big.keras"), "test", big), mnist, "scale").batch_size == DEFAULT_BATCH
-    wide = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(20, 5), keras.layers.Flatten(),
-                             keras.layers.Dense(10)])  # few weights, but 11,520 activations per image
+    wide = keras.Sequential(
+        [keras.Input((28, 28, 1)), keras.layers.Conv2D(20, 5), keras.layers.Flatten(), keras.layers.Dense(10)]
+    )  # few weights, but 11,520 activations per image
     assert Evaluator(LoadedModel(Path("conv.keras"), "test", wide), mnist, "scale").batch_size == DEFAULT_BATCH

@@ -69,8 +69,10 @@ def test_compacted_model_computes_the_masked_model(arch, shape, mnist):
         assert shapes == {"fc1": (784, 150), "fc2": (150, 50), "output": (50, 10)}
     else:  # conv2 loses input channels, fc1 the flattened rows of conv2's dead filters
         assert shapes == {"conv1": (5, 5, 1, 10), "conv2": (5, 5, 10, 25), "fc1": (400, 250), "output": (250, 10)}
-    expected = {"lenet-300-100": 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10,
-                "lenet-5": 5 * 5 * 10 + 10 + 5 * 5 * 10 * 25 + 25 + 400 * 250 + 250 + 250 * 10 + 10}
+    expected = {
+        "lenet-300-100": 784 * 150 + 150 + 150 * 50 + 50 + 50 * 10 + 10,
+        "lenet-5": 5 * 5 * 10 + 10 + 5 * 5 * 10 * 25 + 25 + 400 * 250 + 250 + 250 * 10 + 10,
+    }
     assert compaction.parameters_after == expected[arch]
 
 
@@ -92,8 +94,10 @@ def test_dead_unit_coupling_counts_weights_reading_dead_units():
     assert dead_fc1.sum() == 90 and dead_fc2.sum() == 30
     expected = np.count_nonzero(kernels["fc2"][dead_fc1]) + np.count_nonzero(kernels["output"][dead_fc2])
     assert coupling.useless_weights == expected > 0
-    assert [(row.layer, row.after, row.dead_inputs) for row in coupling.layers] == [("fc2", "fc1", 90),
-                                                                                   ("output", "fc2", 30)]
+    assert [(row.layer, row.after, row.dead_inputs) for row in coupling.layers] == [
+        ("fc2", "fc1", 90),
+        ("output", "fc2", 30),
+    ]
 
 
 def test_branching_models_cannot_be_compacted():
@@ -186,7 +190,8 @@ def test_size_and_speed_report(trained_mlp_path, mnist):
     assert report.max_output_difference < 1e-5
     assert report.coupling.useless_weights == sum(
         np.count_nonzero(kernels[after][~np.any(kernels[before] != 0, axis=0)])
-        for before, after in (("hidden1", "hidden2"), ("hidden2", "output")))
+        for before, after in (("hidden1", "hidden2"), ("hidden2", "output"))
+    )
     assert report.nonzero_parameters == sum(np.count_nonzero(k) for k in kernels.values()) + biases
     for layer in opened.layers:  # the model is left unpruned
         assert np.asarray(layer.variable.numpy()).tobytes() == layer.original.tobytes()

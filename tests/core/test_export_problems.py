@@ -13,9 +13,15 @@ pytestmark = pytest.mark.keras_floor
 def test_batch_normalization_between_prunable_layers_refuses_compaction(tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, name="conv"),
-                              keras.layers.BatchNormalization(name="bn"), keras.layers.Flatten(),
-                              keras.layers.Dense(10, name="out")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, name="conv"),
+            keras.layers.BatchNormalization(name="bn"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="out"),
+        ]
+    )
     model.save(tmp_path / "bn.keras")
     opened = open_model(tmp_path / "bn.keras")
     assert export_problem(opened) is None  # zeros in place still work

@@ -98,10 +98,14 @@ def test_the_content_is_complete_flushed_and_gets_the_usual_mode(tmp_path, monke
 
 
 def test_csv_rows_are_written_with_a_header_and_six_significant_digits(tmp_path):
-    rows = [{"method": "weight", "k": 50.0, "accuracy": 0.123456789, "points": 3},
-            {"method": "unit", "k": 90.0, "accuracy": 1 / 3, "points": 4}]
+    rows = [
+        {"method": "weight", "k": 50.0, "accuracy": 0.123456789, "points": 3},
+        {"method": "unit", "k": 90.0, "accuracy": 1 / 3, "points": 4},
+    ]
     out = write_csv(tmp_path / "sweep.csv", rows, ["method", "k", "accuracy", "points"])
     with open(out, newline="") as f:
         read = list(csv.DictReader(f))
-    assert read == [{"method": "weight", "k": "50", "accuracy": "0.123457", "points": "3"},
-                    {"method": "unit", "k": "90", "accuracy": "0.333333", "points": "4"}]
+    assert read == [
+        {"method": "weight", "k": "50", "accuracy": "0.123457", "points": "3"},
+        {"method": "unit", "k": "90", "accuracy": "0.333333", "points": "4"},
+    ]

@@ -60,8 +60,9 @@ def test_a_nested_models_layers_are_masked_by_their_qualified_names(tmp_path, mn
     from prune_viz.core.io import save_keras_with_metadata
 
     keras.utils.set_random_seed(3)
-    block = keras.Sequential([keras.Input((32,)), keras.layers.Dense(16, activation="relu", name="inner")],
-                             name="block")
+    block = keras.Sequential(
+        [keras.Input((32,)), keras.layers.Dense(16, activation="relu", name="inner")], name="block"
+    )
     inputs = keras.Input((784,))
     x = keras.layers.Dense(32, activation="relu", name="hidden")(inputs)
     outputs = keras.layers.Dense(10, activation="softmax", name="output")(block(x))
@@ -88,5 +89,7 @@ def test_removed_units_keep_a_zero_bias_through_fine_tuning(opened, mnist):
         assert units.any() and np.all(bias[units] == 0.0), name
         assert np.mean(bias[~units] != 0.0) > 0.5  # the kept units' biases did train
     assert tuned.metadata["pruning"]["unit_mode"] == "remove"
-    assert tuned.model.get_layer("hidden1").kernel.constraint is None and \
-        tuned.model.get_layer("hidden1").bias.constraint is None
+    assert (
+        tuned.model.get_layer("hidden1").kernel.constraint is None
+        and tuned.model.get_layer("hidden1").bias.constraint is None
+    )

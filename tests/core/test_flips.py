@@ -79,7 +79,7 @@ def test_json_shape(session):
     order = scan.order()
     breaking = scan.breaking_k[order]
     known = breaking[~np.isnan(breaking)]
-    assert np.all(np.diff(known) >= 0) and np.all(np.isnan(breaking[len(known):]))
+    assert np.all(np.diff(known) >= 0) and np.all(np.isnan(breaking[len(known) :]))
 
 
 def test_one_image_scan_agrees_with_the_test_set_scan(session, subset):
@@ -94,8 +94,12 @@ def test_one_image_scan_agrees_with_the_test_set_scan(session, subset):
     model, pruner = session.model.loaded.keras_model, session.model.pruner
     # images that break early, late, at once and never
     never = np.flatnonzero(np.isnan(breaking))[:1]
-    chosen = [int(np.flatnonzero(breaking == 0)[0]), int(np.nanargmax(breaking)), int(np.nanargmin(breaking[100:])) + 100,
-              *never.tolist()]
+    chosen = [
+        int(np.flatnonzero(breaking == 0)[0]),
+        int(np.nanargmax(breaking)),
+        int(np.nanargmin(breaking[100:])) + 100,
+        *never.tolist(),
+    ]
     for index in chosen:
         one = scan_image(session, images[index], config, label=int(labels[index]))
         want = None if np.isnan(breaking[index]) else float(breaking[index])

@@ -15,13 +15,18 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
-import fuzz_mutations as mutations
 from hypothesis_profiles import examples
 
+import fuzz_mutations as mutations
+
 SECONDS_PER_EXAMPLE = 20
-FUZZ_SETTINGS = settings(derandomize=True, deadline=None, database=None, print_blob=True,
-                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ_SETTINGS = settings(
+    derandomize=True,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 
 class Hang(Exception):
@@ -31,6 +36,7 @@ class Hang(Exception):
 @contextmanager
 def time_limit(seconds: int):
     """Raise Hang if the body runs longer than ``seconds`` (SIGALRM; the tests run in the main thread)."""
+
     def expire(signum, frame):
         raise Hang(f"took more than {seconds} s")
 
@@ -91,8 +97,11 @@ def test_seed_files_load_unmutated(seed_models, seed_idx, scratch):
 
 @pytest.mark.slow
 @settings(FUZZ_SETTINGS, max_examples=examples(150))
-@given(base=st.sampled_from(["mlp.keras", "mlp.h5", "cnn.keras", "cnn.h5"]),
-       kind=st.sampled_from(mutations.MODEL_KINDS), seed=st.integers(0, 2**32 - 1))
+@given(
+    base=st.sampled_from(["mlp.keras", "mlp.h5", "cnn.keras", "cnn.h5"]),
+    kind=st.sampled_from(mutations.MODEL_KINDS),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_models, scratch):
     from prune_viz.core.io import ModelLoadError, load_model
     from prune_viz.core.layers import find_prunable_layers
@@ -111,8 +120,11 @@ def test_mutated_models_raise_only_model_load_error(base, kind, seed, seed_model
 
 
 @settings(FUZZ_SETTINGS, max_examples=examples(250))
-@given(which=st.sampled_from(["images", "labels"]), kind=st.sampled_from(mutations.IDX_KINDS),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    which=st.sampled_from(["images", "labels"]),
+    kind=st.sampled_from(mutations.IDX_KINDS),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_mutated_idx_files_raise_only_data_error(which, kind, seed, seed_idx, scratch):
     from prune_viz.core.data import DataError, load_path, read_idx
 
@@ -163,8 +175,13 @@ def seed_npz(mnist) -> bytes:
     import numpy as np
 
     buffer = io.BytesIO()
-    np.savez(buffer, x_train=mnist.x_train[:200], y_train=mnist.y_train[:200],
-             x_test=mnist.x_test[:200], y_test=mnist.y_test[:200])
+    np.savez(
+        buffer,
+        x_train=mnist.x_train[:200],
+        y_train=mnist.y_train[:200],
+        x_test=mnist.x_test[:200],
+        y_test=mnist.y_test[:200],
+    )
     return buffer.getvalue()
 
 

@@ -28,8 +28,10 @@ def small_pruner() -> tuple[Pruner, list]:
 
     rng = np.random.default_rng(5)
     kernels = [rng.normal(size=(30, 8)).astype(np.float32), rng.normal(size=(8, 4)).astype(np.float32)]
-    layers = [PrunableLayer(f"dense{i}", "Dense", tf.Variable(kernel), aligned_copy(kernel))
-              for i, kernel in enumerate(kernels)]
+    layers = [
+        PrunableLayer(f"dense{i}", "Dense", tf.Variable(kernel), aligned_copy(kernel))
+        for i, kernel in enumerate(kernels)
+    ]
     return Pruner(layers), kernels
 
 
@@ -63,9 +65,13 @@ def test_no_code_writes_pruned_kernels_but_through_applied():
     """Every "apply, then restore in finally" is ``Pruner.applied`` (bench/ times bare writes on purpose)."""
     package = Path(prune_viz.__file__).parent
     writers = {"core/kernel_writer.py", "core/pruning.py"}
-    found = [f"{path.relative_to(package)}:{n}" for path in package.rglob("*.py")
-             if path.relative_to(package).parts[0] != "bench" and str(path.relative_to(package)) not in writers
-             for n, line in enumerate(path.read_text().splitlines(), 1) if re.search(r"\.apply\(", line)]
+    found = [
+        f"{path.relative_to(package)}:{n}"
+        for path in package.rglob("*.py")
+        if path.relative_to(package).parts[0] != "bench" and str(path.relative_to(package)) not in writers
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"\.apply\(", line)
+    ]
     assert found == []
 
 

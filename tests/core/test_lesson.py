@@ -25,11 +25,20 @@ DEMO = demo_model_path()
 
 
 def _lesson(model: Path, lesson_path: Path) -> Lesson:
-    return Lesson(model=relative_reference(model, lesson_path), model_sha256=model_sha256(model),
-                  method="unit", k=35.0, scope="global", included=["hidden1"], data="mnist",
-                  preprocessing="scale", panels=["draw", "experiments"],
-                  drawings=[[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.5]]]],
-                  steps=[LessonStep(20, "guess first"), LessonStep(60, "", "weight")], title="Test lesson")
+    return Lesson(
+        model=relative_reference(model, lesson_path),
+        model_sha256=model_sha256(model),
+        method="unit",
+        k=35.0,
+        scope="global",
+        included=["hidden1"],
+        data="mnist",
+        preprocessing="scale",
+        panels=["draw", "experiments"],
+        drawings=[[[[0.1, 0.2], [0.3, 0.4]], [[0.5, 0.5]]]],
+        steps=[LessonStep(20, "guess first"), LessonStep(60, "", "weight")],
+        title="Test lesson",
+    )
 
 
 def test_saved_lesson_reads_back_the_same(tmp_path):
@@ -92,8 +101,10 @@ def test_lessons_are_recognised_by_suffix_or_content(tmp_path):
 
 def test_a_step_with_an_unknown_method_is_refused(tmp_path):
     path = tmp_path / "bad.pvlesson"
-    path.write_text('{"format": "prune-viz lesson", "version": 1, "model": "m.keras", "model_sha256": "x",'
-                    ' "steps": [{"k": 10, "method": "random"}]}')
+    path.write_text(
+        '{"format": "prune-viz lesson", "version": 1, "model": "m.keras", "model_sha256": "x",'
+        ' "steps": [{"k": 10, "method": "random"}]}'
+    )
     with pytest.raises(LessonError, match="random"):
         read_lesson(path)
 

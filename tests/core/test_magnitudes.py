@@ -129,8 +129,9 @@ def test_read_ahead_reads_the_groups_of_several_buckets_in_one_pass(monkeypatch)
     for rank in ranks:
         t = expected[rank]
         np.testing.assert_array_equal(found.value_at(rank), t)
-        np.testing.assert_array_equal(found.positions_equal(t),
-                                      np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t))
+        np.testing.assert_array_equal(
+            found.positions_equal(t), np.flatnonzero(np.isnan(magnitude) if np.isnan(t) else magnitude == t)
+        )
     assert passes["n"] == opened + 1  # every bucket asked for came from the cache
     np.testing.assert_array_equal(found.to_array(), expected)  # and the groups between them read alone
 

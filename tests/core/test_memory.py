@@ -28,12 +28,14 @@ def lenet_path(tmp_path_factory) -> Path:
     import keras
 
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([
-        keras.Input((784,)),
-        keras.layers.Dense(300, activation="relu", name="fc1"),
-        keras.layers.Dense(100, activation="relu", name="fc2"),
-        keras.layers.Dense(10, activation="softmax", name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((784,)),
+            keras.layers.Dense(300, activation="relu", name="fc1"),
+            keras.layers.Dense(100, activation="relu", name="fc2"),
+            keras.layers.Dense(10, activation="softmax", name="out"),
+        ]
+    )
     path = tmp_path_factory.mktemp("memory") / "lenet-300-100.keras"
     model.save(path)
     return path
@@ -79,13 +81,14 @@ def test_rss_stays_flat_over_5000_k_changes(lenet_path):
     drag(CHANGES, WARM_UP)
     gc.collect()
     after = rss_mb()
-    print(f"RSS after {WARM_UP} warm-up changes: {before:.1f} MB; after {CHANGES} more: {after:.1f} MB "
-          f"(growth {after - before:+.1f} MB)")
+    print(
+        f"RSS after {WARM_UP} warm-up changes: {before:.1f} MB; after {CHANGES} more: {after:.1f} MB "
+        f"(growth {after - before:+.1f} MB)"
+    )
     assert session.result.config.k == pytest.approx(list(_k_sequence(1, WARM_UP + CHANGES - 1))[0])
     assert len(seen) == 1 and seen[0] is session.result
     assert after - before < ALLOWED_GROWTH_MB
-    alive = [result for result in _pruning_results()
-             if (ref := earlier.get(id(result))) is None or ref() is not result]
+    alive = [result for result in _pruning_results() if (ref := earlier.get(id(result))) is None or ref() is not result]
     assert len(alive) <= 2, f"{len(alive)} pruning results are still alive; old ones should be released"
 
 
@@ -124,9 +127,11 @@ def test_loading_an_archive_holds_its_weights_at_most_twice(tmp_path):
     if not Path("/proc/self/clear_refs").exists():
         pytest.skip("needs Linux /proc to reset the peak RSS")
     path = tmp_path / "wide.keras"
-    keras.Sequential([keras.Input((8192,)), keras.layers.Dense(4096, name="wide"),
-                      keras.layers.Dense(10, name="out")]).save(path)
+    keras.Sequential(
+        [keras.Input((8192,)), keras.layers.Dense(4096, name="wide"), keras.layers.Dense(10, name="out")]
+    ).save(path)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", _LOAD_PEAK, str(path)], capture_output=True, text=True,
-                         env=env, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", _LOAD_PEAK, str(path)], capture_output=True, text=True, env=env, check=True
+    ).stdout
     assert float(out.split()[-1]) < 2.5  # Keras's load_weights here: 3.1x

@@ -13,14 +13,31 @@ import model_factory as factory
 pytestmark = pytest.mark.keras_floor
 
 KERAS3_CASES = [
-    "keras3-mlp.keras", "keras3-mlp export()", "keras3-mlp.h5", "keras3 HDF5 named .keras",
-    "keras3 archive named .h5", "keras3 backslash .keras", "keras3-functional.keras", "keras3-functional export()",
-    "keras3-functional.h5", "keras3-fixed.keras", "keras3-fixed export()",
+    "keras3-mlp.keras",
+    "keras3-mlp export()",
+    "keras3-mlp.h5",
+    "keras3 HDF5 named .keras",
+    "keras3 archive named .h5",
+    "keras3 backslash .keras",
+    "keras3-functional.keras",
+    "keras3-functional export()",
+    "keras3-functional.h5",
+    "keras3-fixed.keras",
+    "keras3-fixed export()",
 ]
 KERAS2_CASES = [
-    "keras2-mlp.h5", "keras2-mlp.keras", "keras2-mlp-savedmodel", "keras2-mlp-tf-saved-model",
-    "keras2-functional.h5", "keras2-functional.keras", "keras2-functional-savedmodel",
-    "keras2-cnn.h5", "keras2-cnn.keras", "keras2-cnn-savedmodel", "keras2-fixed.h5", "keras2 backslash .keras",
+    "keras2-mlp.h5",
+    "keras2-mlp.keras",
+    "keras2-mlp-savedmodel",
+    "keras2-mlp-tf-saved-model",
+    "keras2-functional.h5",
+    "keras2-functional.keras",
+    "keras2-functional-savedmodel",
+    "keras2-cnn.h5",
+    "keras2-cnn.keras",
+    "keras2-cnn-savedmodel",
+    "keras2-fixed.h5",
+    "keras2 backslash .keras",
 ]
 
 
@@ -172,8 +189,9 @@ def test_savedmodel_kernel_names_follow_the_keras_layers(keras3_cases):
     exported = find_prunable_layers(load_model(keras3_cases["keras3-functional export()"].path))
     archive = find_prunable_layers(load_model(keras3_cases["keras3-functional.keras"].path))
     assert [layer.name for layer in exported] == [layer.name for layer in archive]
-    assert [layer.kind for layer in exported] == [layer.kind for layer in archive] == [
-        "Conv2D", "Dense", "Dense", "Dense"]
+    assert (
+        [layer.kind for layer in exported] == [layer.kind for layer in archive] == ["Conv2D", "Dense", "Dense", "Dense"]
+    )
 
 
 def test_open_model_in_a_session_counts_parameters_of_a_bare_savedmodel(keras3_cases):
@@ -221,7 +239,8 @@ def test_savedmodel_without_signature_shows_and_prunes_weights_but_cannot_evalua
     assert cli.main(["evaluate", str(path), "--data", str(factory.Path(mnist.source))]) == 2
     assert capsys.readouterr().err.strip() == (
         "prune-viz: error: The model's input shape is unknown, so MNIST cannot be fed to it. "
-        "Pruning and inspecting its weights still work.")
+        "Pruning and inspecting its weights still work."
+    )
     assert factory.tree_hash(path) == before
 
 
@@ -233,9 +252,14 @@ def test_opening_an_old_keras2_file_prints_nothing_on_stderr(keras2_cases):
     import sys
 
     path = keras2_cases["keras2-cnn.keras"].path
-    proc = subprocess.run([sys.executable, "-m", "prune_viz", "inspect", str(path)], capture_output=True,
-                          text=True, timeout=120, cwd=factory.Path(__file__).resolve().parents[2],
-                          env=dict(os.environ, PYTHONWARNINGS="default"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "prune_viz", "inspect", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=factory.Path(__file__).resolve().parents[2],
+        env=dict(os.environ, PYTHONWARNINGS="default"),
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Keras 2 archive (.keras), Keras 2 config converted" in proc.stdout
     assert proc.stderr == ""
@@ -261,8 +285,9 @@ def _trained(keras, model):
 
 def _nested_batchnorm_model(keras):
     """Two levels of nesting, and a layer name used at both."""
-    inner = keras.Sequential([keras.Input((12,)), keras.layers.Dense(8, name="fc"),
-                              keras.layers.BatchNormalization(name="bn")], name="inner")
+    inner = keras.Sequential(
+        [keras.Input((12,)), keras.layers.Dense(8, name="fc"), keras.layers.BatchNormalization(name="bn")], name="inner"
+    )
     middle = keras.Sequential([keras.Input((12,)), inner, keras.layers.Dense(6, name="mid")], name="middle")
     inputs = keras.Input((12,))
     return keras.Model(inputs, keras.layers.Dense(10, name="fc")(middle(inputs)), name="outer")
@@ -335,6 +360,10 @@ def test_the_child_check_reads_good_files_without_error(keras3_cases):
     from prune_viz.core.io.hdf5_check import READ_ALL_SCRIPT
 
     for name, member in (("keras3-mlp.keras", "model.weights.h5"), ("keras3-mlp.h5", "")):
-        done = subprocess.run([sys.executable, "-c", READ_ALL_SCRIPT, str(keras3_cases[name].path), member,
-                               ""], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", READ_ALL_SCRIPT, str(keras3_cases[name].path), member, ""],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr

@@ -33,8 +33,11 @@ def test_no_core_module_names_a_qt_import():
 
 
 def test_importing_every_core_module_loads_no_qt():
-    modules = sorted(".".join(("prune_viz", "core", *p.relative_to(CORE_DIR).with_suffix("").parts))
-                     for p in CORE_DIR.rglob("*.py") if p.stem != "__init__")  # subpackages' modules too
+    modules = sorted(
+        ".".join(("prune_viz", "core", *p.relative_to(CORE_DIR).with_suffix("").parts))
+        for p in CORE_DIR.rglob("*.py")
+        if p.stem != "__init__"
+    )  # subpackages' modules too
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"

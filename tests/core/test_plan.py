@@ -7,12 +7,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+import tensorflow as tf  # imported before hypothesis runs: the import raises the recursion limit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from hypothesis_profiles import examples as scaled
-
-import tensorflow as tf  # imported before hypothesis runs: the import raises the recursion limit
 
 from prune_viz.core import kernel_writer, magnitudes, planner, pruning, row_blocks
 from prune_viz.core.layers import PrunableLayer
@@ -25,11 +24,18 @@ pytestmark = pytest.mark.keras_floor
 # few distinct magnitudes, so that ties (also across layers and across the sign) are everywhere
 TIED_VALUES = [0.0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, 1.0, -1.0, 1.5, 2.0]
 NAN_VALUES = TIED_VALUES + [float("nan")]
-KS = st.one_of(st.sampled_from([0.0, 100.0, 50.0, 12.5, 99.9, 0.1]), st.integers(0, 100).map(float),
-               st.floats(0.0, 100.0))
+KS = st.one_of(
+    st.sampled_from([0.0, 100.0, 50.0, 12.5, 99.9, 0.1]), st.integers(0, 100).map(float), st.floats(0.0, 100.0)
+)
+
+
 def hypothesis_settings(examples: int) -> settings:
-    return settings(max_examples=scaled(examples), deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=scaled(examples),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
 
 
 def tied_arrays(shape, values=TIED_VALUES):
@@ -65,16 +71,22 @@ def rule_masks(kernels: list[np.ndarray], method: str, k: float, scope: str) -> 
 
 def windows(shape: tuple[int, int]):
     """Strided windows rows r0:r1:rstep, cols c0:c1:cstep (bounds may be None or past the end)."""
+
     def axis(n):
         bound = st.one_of(st.none(), st.integers(0, n + 2))
         return st.builds(slice, bound, bound, st.one_of(st.none(), st.integers(1, 5)))
+
     return st.tuples(axis(shape[0]), axis(shape[1]))
 
 
 def pruner_of(kernels: list[np.ndarray], names: list[str]) -> Pruner:
     """A fresh Pruner of Dense (2-D) and Conv2D (4-D) ``kernels`` named ``names``."""
-    return Pruner([PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel),
-                                 aligned_copy(kernel)) for name, kernel in zip(names, kernels)])
+    return Pruner(
+        [
+            PrunableLayer(name, "Dense" if kernel.ndim == 2 else "Conv2D", tf.Variable(kernel), aligned_copy(kernel))
+            for name, kernel in zip(names, kernels)
+        ]
+    )
 
 
 def check_plans_against_the_rule(data, kernels, method, scope, ks):
@@ -120,24 +132,39 @@ def small_kernels(draw, values=TIED_VALUES):
 
 @pytest.mark.slow
 @hypothesis_settings(60)
-@given(data=st.data(), kernels=small_kernels(), method=st.sampled_from(["weight", "unit"]),
-       scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=4))
+@given(
+    data=st.data(),
+    kernels=small_kernels(),
+    method=st.sampled_from(["weight", "unit"]),
+    scope=st.sampled_from(["layer", "global"]),
+    ks=st.lists(KS, min_size=1, max_size=4),
+)
 def test_small_layers_prune_by_the_plan(data, kernels, method, scope, ks):
     check_plans_against_the_rule(data, kernels, method, scope, ks)
 
 
 @hypothesis_settings(25)
-@given(data=st.data(), kernels=small_kernels(NAN_VALUES), method=st.sampled_from(["weight", "unit"]),
-       scope=st.sampled_from(["layer", "global"]), ks=st.lists(KS, min_size=1, max_size=3))
+@given(
+    data=st.data(),
+    kernels=small_kernels(NAN_VALUES),
+    method=st.sampled_from(["weight", "unit"]),
+    scope=st.sampled_from(["layer", "global"]),
+    ks=st.lists(KS, min_size=1, max_size=3),
+)
 def test_nan_weights_sort_last(data, kernels, method, scope, ks):
     check_plans_against_the_rule(data, kernels, method, scope, ks)
 
 
 @pytest.mark.slow
 @hypothesis_settings(20)
-@given(data=st.data(), big=tied_arrays((40, 12)), other=tied_arrays((30, 7)),
-       method=st.sampled_from(["weight", "unit"]), scope=st.sampled_from(["layer", "global"]),
-       ks=st.lists(KS, min_size=1, max_size=3))
+@given(
+    data=st.data(),
+    big=tied_arrays((40, 12)),
+    other=tied_arrays((30, 7)),
+    method=st.sampled_from(["weight", "unit"]),
+    scope=st.sampled_from(["layer", "global"]),
+    ks=st.lists(KS, min_size=1, max_size=3),
+)
 def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, big, other, method, scope, ks):
     """With a tiny block size both layers count as big: they are written row block by row block
     through the XLA kernels fed the plan's threshold, cut and kept units, from thresholds read
@@ -154,13 +181,17 @@ def test_blocked_layers_are_written_by_the_fused_kernels_as_the_plan_says(data, 
 @pytest.mark.parametrize("scope", ["layer", "global"])
 def test_k0_keeps_everything_and_k100_prunes_everything(method, scope):
     rng = np.random.default_rng(3)
-    kernels = [(rng.integers(-3, 4, size=(9, 5)) / 2).astype(np.float32),
-               (rng.integers(-3, 4, size=(5, 4)) / 2).astype(np.float32)]
+    kernels = [
+        (rng.integers(-3, 4, size=(9, 5)) / 2).astype(np.float32),
+        (rng.integers(-3, 4, size=(5, 4)) / 2).astype(np.float32),
+    ]
     layers = [PrunableLayer(f"l{i}", "Dense", tf.Variable(k), k.copy()) for i, k in enumerate(kernels)]
     pruner = Pruner(layers)
     included = frozenset({"l0", "l1"})
-    scores = {layer.name: np.abs(k) if method == "weight" else np.sqrt((k.astype(np.float64) ** 2).sum(axis=0))
-              for layer, k in zip(layers, kernels)}
+    scores = {
+        layer.name: np.abs(k) if method == "weight" else np.sqrt((k.astype(np.float64) ** 2).sum(axis=0))
+        for layer, k in zip(layers, kernels)
+    }
 
     def largest(name):  # the threshold at k=100: the largest |w| or unit norm, over all layers for global scope
         return float(max(s.max() for s in scores.values()) if scope == "global" else scores[name].max())
@@ -186,9 +217,12 @@ def test_weight_plan_states_threshold_and_cut():
     plan = pruner.prune(PruningConfig("weight", 50, "layer", {"w"})).plans["w"]
     assert plan == WeightPlan((2, 5), 5, 0.5, 5)  # the 0.5s at flat 0, 1, 3, 4 go; those from 6 on stay
     assert not plan.prunes_every_tie and plan.cut_cell == (1, 0)
-    np.testing.assert_array_equal(plan.kept(kernel), [[False, False, True, False, False],
-                                                      [False, True, True, True, True]])
-    np.testing.assert_array_equal(plan.kept(kernel, slice(None, None, 1), slice(3, None)), [[False, False], [True, True]])
+    np.testing.assert_array_equal(
+        plan.kept(kernel), [[False, False, True, False, False], [False, True, True, True, True]]
+    )
+    np.testing.assert_array_equal(
+        plan.kept(kernel, slice(None, None, 1), slice(3, None)), [[False, False], [True, True]]
+    )
     with pytest.raises(dataclasses.FrozenInstanceError):
         plan.cut = 0
     with pytest.raises(ValueError):
@@ -207,9 +241,14 @@ def test_unit_plan_is_immutable_and_needs_no_weights():
 
 
 @hypothesis_settings(15)
-@given(big=tied_arrays((40, 12), NAN_VALUES), other=tied_arrays((30, 7)),
-       scope=st.sampled_from(["layer", "global"]), criterion=st.sampled_from(["magnitude", "lamp"]),
-       start=st.integers(0, 100), ks=st.lists(st.integers(0, 100), min_size=1, max_size=5))
+@given(
+    big=tied_arrays((40, 12), NAN_VALUES),
+    other=tied_arrays((30, 7)),
+    scope=st.sampled_from(["layer", "global"]),
+    criterion=st.sampled_from(["magnitude", "lamp"]),
+    start=st.integers(0, 100),
+    ks=st.lists(st.integers(0, 100), min_size=1, max_size=5),
+)
 def test_plans_computed_ahead_are_the_rules_and_need_no_bucket_read(big, other, scope, criterion, start, ks):
     """warm_up computes every whole-percent k's plans (with ties, NaNs, across layers) ahead: a
     step then reads no bucket, and its plans and counts are those a fresh pruner computes."""
@@ -233,8 +272,9 @@ def test_plans_computed_ahead_are_the_rules_and_need_no_bucket_read(big, other, 
             assert result.layers == expected.layers, k
             if criterion == "magnitude":
                 for name, rule in zip(names, rule_masks(kernels, "weight", k, scope)):
-                    np.testing.assert_array_equal(result.plans[name].kept(warmed.layers[names.index(name)].original),
-                                                  rule)
+                    np.testing.assert_array_equal(
+                        result.plans[name].kept(warmed.layers[names.index(name)].original), rule
+                    )
 
 
 def test_a_warm_up_reads_the_groups_of_several_ks_in_one_pass(monkeypatch):
@@ -245,8 +285,9 @@ def test_a_warm_up_reads_the_groups_of_several_ks_in_one_pass(monkeypatch):
     pruner = Pruner([PrunableLayer("big", "Dense", tf.Variable(kernel), aligned_copy(kernel))])
     reads = []
     read = magnitudes.MagnitudeOrder._read
-    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read", lambda order, groups: reads.append(groups) or
-                        read(order, groups))
+    monkeypatch.setattr(
+        magnitudes.MagnitudeOrder, "_read", lambda order, groups: reads.append(groups) or read(order, groups)
+    )
     for scope in ("layer", "global"):
         config = PruningConfig("weight", 40, scope, frozenset({"big"}))
         pruner.prune(config)
@@ -256,8 +297,9 @@ def test_a_warm_up_reads_the_groups_of_several_ks_in_one_pass(monkeypatch):
         assert len(groups) >= 90  # nearly every k's threshold lies in a group of its own ...
         assert len(reads) <= len(groups) / 3, scope  # ... read several to a pass
         for k in (0, 13, 40, 77, 100):
-            np.testing.assert_array_equal(pruner.prune(config.with_k(k)).plans["big"].kept(kernel),
-                                          rule_masks([kernel], "weight", k, scope)[0])
+            np.testing.assert_array_equal(
+                pruner.prune(config.with_k(k)).plans["big"].kept(kernel), rule_masks([kernel], "weight", k, scope)[0]
+            )
 
 
 def test_warm_up_takes_the_ks_nearest_to_the_slider_first_in_runs():

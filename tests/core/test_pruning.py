@@ -28,12 +28,14 @@ def _model(seed: int = 0, scale_second: float = 1.0):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = keras.Sequential([
-        keras.Input((20,)),
-        keras.layers.Dense(13, name="a"),
-        keras.layers.Dense(7, name="b"),
-        keras.layers.Dense(3, name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((20,)),
+            keras.layers.Dense(13, name="a"),
+            keras.layers.Dense(7, name="b"),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
     if scale_second != 1.0:
         layer = model.get_layer("b")
         layer.kernel.assign(layer.kernel.numpy() * scale_second)
@@ -106,13 +108,13 @@ def test_global_uses_one_threshold_across_layers(method, k):
     if method == "weight":
         total = sum(layer.size for layer in layers[:2])
         assert sum(glob.layer(n).pruned for n in included) == count_to_prune(total, k)
-        pruned = np.concatenate([np.abs(l.original)[~glob.masks[l.name].numpy()] for l in layers[:2]])
-        kept = np.concatenate([np.abs(l.original)[glob.masks[l.name].numpy()] for l in layers[:2]])
+        pruned = np.concatenate([np.abs(layer.original)[~glob.masks[layer.name].numpy()] for layer in layers[:2]])
+        kept = np.concatenate([np.abs(layer.original)[glob.masks[layer.name].numpy()] for layer in layers[:2]])
     else:
         total = sum(layer.units for layer in layers[:2])
         assert sum(glob.layer(n).pruned_units for n in included) == count_to_prune(total, k)
-        norms = {l.name: unit_norms(l.original) for l in layers[:2]}
-        dead = {l.name: np.all(glob.kernels[l.name].numpy() == 0, axis=0) for l in layers[:2]}
+        norms = {layer.name: unit_norms(layer.original) for layer in layers[:2]}
+        dead = {layer.name: np.all(glob.kernels[layer.name].numpy() == 0, axis=0) for layer in layers[:2]}
         pruned = np.concatenate([norms[n][dead[n]] for n in ("a", "b")])
         kept = np.concatenate([norms[n][~dead[n]] for n in ("a", "b")])
     assert pruned.max() <= kept.min()
@@ -124,8 +126,10 @@ def test_global_uses_one_threshold_across_layers(method, k):
 def test_any_k_order_gives_the_same_mask_as_a_fresh_pruner():
     model = _model(seed=3)
     pruner, _ = _pruner(model)
-    configs = [PruningConfig(m, k, s, {"a", "b"}) for m, k, s in
-               itertools.product(["weight", "unit"], [90, 10, 50, 0, 100, 37], ["layer", "global"])]
+    configs = [
+        PruningConfig(m, k, s, {"a", "b"})
+        for m, k, s in itertools.product(["weight", "unit"], [90, 10, 50, 0, 100, 37], ["layer", "global"])
+    ]
     rng = np.random.default_rng(0)
     for i in rng.permutation(len(configs)):
         result = pruner.prune(configs[i])
@@ -168,12 +172,14 @@ def test_conv_kernels_prune_whole_filters():
     import keras
 
     keras.utils.set_random_seed(2)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(8, 3, name="conv"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="out"),
+        ]
+    )
     pruner, layers = _pruner(model)
     conv = layers[0]
     assert conv.kind == "Conv2D" and conv.shape == (3, 3, 1, 8) and conv.fan_in == 9

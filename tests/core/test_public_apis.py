@@ -14,8 +14,17 @@ PACKAGE = Path(__file__).resolve().parents[2] / "prune_viz"
 
 # private Keras/TensorFlow members once called to load faster; each ties prune-viz to one Keras version
 PRIVATE_ATTRIBUTES = {
-    "_initialize", "_deferred_initialize", "_value", "_model_from_config", "_save_state", "_load_state",
-    "_walk_saveable", "H5IOStore", "global_state", "_direct_assign", "_flatten_layers",
+    "_initialize",
+    "_deferred_initialize",
+    "_value",
+    "_model_from_config",
+    "_save_state",
+    "_load_state",
+    "_walk_saveable",
+    "H5IOStore",
+    "global_state",
+    "_direct_assign",
+    "_flatten_layers",
 }
 
 
@@ -37,18 +46,25 @@ def private_uses(source: str) -> list[str]:
             found.append(f"{node.lineno}: import {private[0]}")
         if isinstance(node, ast.Attribute) and node.attr in PRIVATE_ATTRIBUTES:
             found.append(f"{node.lineno}: .{node.attr}")
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "import_module"
-                and node.args and isinstance(node.args[0], ast.Constant)
-                and str(node.args[0].value).startswith(("keras.src", "tf_keras"))):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and str(node.args[0].value).startswith(("keras.src", "tf_keras"))
+        ):
             found.append(f"{node.lineno}: import_module({node.args[0].value!r})")
     return found
 
 
 def test_the_scan_finds_what_it_looks_for():
-    sample = ("from keras.src.saving import saving_lib\nimport keras.src.backend\n"
-              "from tensorflow.python.ops import array_ops\nimport tf_keras\n"
-              "saving_lib._model_from_config(c)\nv._initialize(x)\nv._value\n"
-              "importlib.import_module('keras.src.saving')\n")
+    sample = (
+        "from keras.src.saving import saving_lib\nimport keras.src.backend\n"
+        "from tensorflow.python.ops import array_ops\nimport tf_keras\n"
+        "saving_lib._model_from_config(c)\nv._initialize(x)\nv._value\n"
+        "importlib.import_module('keras.src.saving')\n"
+    )
     assert len(private_uses(sample)) == 8
     assert private_uses("import keras\nkeras.saving.load_model(p)\nmodel.load_weights(p)\n") == []
 

@@ -9,8 +9,12 @@ from prune_viz.core.reference import SEED_MLP_WIDTHS, is_seed_mlp, reference_cur
 
 def test_curves_cite_their_repository_and_file():
     curves = reference_curves()
-    assert {c.source for c in curves} == {"soniajoseph/Pruning", "taodav/Pruning-NNs",
-                                         "justincosentino/network-pruning", "AmrMKayid/KayPruning"}
+    assert {c.source for c in curves} == {
+        "soniajoseph/Pruning",
+        "taodav/Pruning-NNs",
+        "justincosentino/network-pruning",
+        "AmrMKayid/KayPruning",
+    }
     assert {c.method for c in curves} == {"weight", "unit"}
     for curve in curves:
         assert curve.file and curve.setup and curve.ks[0] == 0

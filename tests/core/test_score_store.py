@@ -18,8 +18,12 @@ NAMES = ("hidden", "out")
 def pruner() -> Pruner:
     rng = np.random.default_rng(8)
     kernels = [rng.normal(size=(20, 6)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32)]
-    return Pruner([PrunableLayer(name, "Dense", tf.Variable(kernel), aligned_copy(kernel))
-                   for name, kernel in zip(NAMES, kernels)])
+    return Pruner(
+        [
+            PrunableLayer(name, "Dense", tf.Variable(kernel), aligned_copy(kernel))
+            for name, kernel in zip(NAMES, kernels)
+        ]
+    )
 
 
 def taylor_of(pruner: Pruner, offset: float) -> TaylorScores:

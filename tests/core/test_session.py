@@ -41,7 +41,8 @@ def test_configure_emits_and_recomputes(session):
     assert result.layer("output").pruned_units == 0
     prunable = 784 * 64 + 64 * 32 + 32 * 10
     assert result.prunable_sparsity == pytest.approx(
-        (count_to_prune(64, 40) * 784 + count_to_prune(32, 40) * 64) / prunable)
+        (count_to_prune(64, 40) * 784 + count_to_prune(32, 40) * 64) / prunable
+    )
     # all weights also counts the biases (none of which are zero after training)
     assert session.all_weights_sparsity() == pytest.approx(result.prunable_zeros / session.model.total_parameters)
 
@@ -54,7 +55,8 @@ def test_evaluate_restores_originals_and_records_baseline(session, mnist):
     assert baseline.config.k == 0 and baseline.result.accuracy > 0.85
     assert record.result.accuracy < baseline.result.accuracy
     assert record.sparsity == pytest.approx(
-        (count_to_prune(784 * 64, 90) + count_to_prune(64 * 32, 90)) / (784 * 64 + 64 * 32))
+        (count_to_prune(784 * 64, 90) + count_to_prune(64 * 32, 90)) / (784 * 64 + 64 * 32)
+    )
     assert record.train_description == "MNIST 5,000-image training subset"
     # the pruned accuracy is exactly what the model gives with those kernels written in
     pruner = session.model.pruner
@@ -85,8 +87,10 @@ def test_one_staleness_rule_names_what_changed(session, trained_mlp_path):
     assert session.why_stale(baseline) == "The pruning settings changed since this evaluation: k changed (0% -> 30%)."
 
     session.configure(k=60, method="unit")
-    assert session.why_stale(record) == ("The pruning settings changed since this evaluation: k changed (30% -> 60%), "
-                                         "the method changed (weight -> unit).")
+    assert session.why_stale(record) == (
+        "The pruning settings changed since this evaluation: k changed (30% -> 60%), "
+        "the method changed (weight -> unit)."
+    )
     # a result that does not depend on k (a sweep) is still current
     assert session.why_stale(record.key, "sweep", fields=("included", "scope")) is None
     session.configure(k=30, method="weight")
@@ -97,7 +101,8 @@ def test_one_staleness_rule_names_what_changed(session, trained_mlp_path):
     session.configure(k=40)
     assert session.why_stale(record, "measurement") == (
         "The pruning settings and the test data or its input scaling changed since this measurement: "
-        "k changed (30% -> 40%).")
+        "k changed (30% -> 40%)."
+    )
     again, _ = session.evaluate()
     assert session.is_current(again) and not session.is_current(record)
     assert again.result.preprocessing == "raw"
@@ -147,8 +152,7 @@ def test_changing_data_settings_rebuilds_the_evaluator(session):
     assert second is not first and second.preprocessing == "raw"
 
 
-def test_evaluation_without_any_data_source_uses_the_bundled_test_set(trained_mlp_path, session, tmp_path,
-                                                                      monkeypatch):
+def test_evaluation_without_any_data_source_uses_the_bundled_test_set(trained_mlp_path, session, tmp_path, monkeypatch):
     from prune_viz.core import data as data_module
 
     monkeypatch.setenv("HOME", str(tmp_path))  # an empty home: no Keras cache

@@ -63,8 +63,9 @@ def test_per_layer_sensitivity_prunes_one_layer_at_a_time(session):
 
 
 def test_opened_model_without_a_session(trained_mlp_path, mnist_dir):
-    points = run_sweep(open_model(trained_mlp_path), ("weight",), (0, 90), data_path=str(mnist_dir),
-                       preprocessing="scale")
+    points = run_sweep(
+        open_model(trained_mlp_path), ("weight",), (0, 90), data_path=str(mnist_dir), preprocessing="scale"
+    )
     assert len(points) == 2 and points[1].accuracy < points[0].accuracy
 
 
@@ -80,8 +81,12 @@ def _point(model, k, accuracy, loss):
 
 
 def test_summary_is_mean_and_sample_std_over_models():
-    points = [_point("a", 0, 0.90, 0.3), _point("b", 0, 0.94, 0.5), _point("c", 0, 0.95, 0.4),
-              _point("a", 50, 0.5, 1.0)]
+    points = [
+        _point("a", 0, 0.90, 0.3),
+        _point("b", 0, 0.94, 0.5),
+        _point("c", 0, 0.95, 0.4),
+        _point("a", 50, 0.5, 1.0),
+    ]
     summary = summarise(points)
     assert [(s.k, s.models) for s in summary] == [(0, 3), (50, 1)]
     assert summary[0].accuracy_mean == pytest.approx(0.93)

@@ -71,16 +71,20 @@ def _not_interleaved(log: list[str]) -> bool:
 
 def test_an_evaluation_and_an_export_never_overlap(session, tmp_path):
     config = PruningConfig("weight", 50, "layer", session.config.included)
-    log = _run_side_by_side(lambda task: session.evaluate(config, task),
-                            lambda task: export_pruned(session.model, config, tmp_path / "out.keras", task=task))
+    log = _run_side_by_side(
+        lambda task: session.evaluate(config, task),
+        lambda task: export_pruned(session.model, config, tmp_path / "out.keras", task=task),
+    )
     assert _not_interleaved(log), log
     assert (tmp_path / "out.keras").is_file()
 
 
 def test_an_export_and_a_sweep_never_overlap(session, tmp_path):
     config = PruningConfig("unit", 30, "layer", session.config.included)
-    log = _run_side_by_side(lambda task: export_pruned(session.model, config, tmp_path / "out.keras", task=task),
-                            lambda task: run_sweep(session, ("weight",), (0, 50), "layer", task))
+    log = _run_side_by_side(
+        lambda task: export_pruned(session.model, config, tmp_path / "out.keras", task=task),
+        lambda task: run_sweep(session, ("weight",), (0, 50), "layer", task),
+    )
     assert _not_interleaved(log), log
 
 
@@ -88,7 +92,7 @@ def test_the_lock_is_reentrant_and_released_after_an_error():
     with tensorflow_job(), tensorflow_job():  # a sweep holds it and calls Session.evaluate
         pass
     with pytest.raises(ZeroDivisionError), tensorflow_job():
-        1 / 0
+        1 / 0  # noqa: B018 (the error is the point)
     taken = threading.Event()
 
     def other_thread():

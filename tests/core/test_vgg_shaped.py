@@ -35,10 +35,16 @@ def test_every_conv_and_dense_layer_is_prunable(opened_vgg):
     assert opened_vgg.evaluation_problem == WHY
 
 
-@pytest.mark.parametrize("method,scope,unit_mode", [
-    ("weight", "layer", "kernel"), ("weight", "global", "kernel"),
-    ("unit", "layer", "kernel"), ("unit", "global", "kernel"), ("unit", "global", "remove"),
-])
+@pytest.mark.parametrize(
+    "method,scope,unit_mode",
+    [
+        ("weight", "layer", "kernel"),
+        ("weight", "global", "kernel"),
+        ("unit", "layer", "kernel"),
+        ("unit", "global", "kernel"),
+        ("unit", "global", "remove"),
+    ],
+)
 def test_every_slider_mode_prunes_as_asked_and_restores_exactly(opened_vgg, method, scope, unit_mode):
     model = opened_vgg.loaded.keras_model
     x = np.random.default_rng(0).random((2, 224, 224, 3), dtype=np.float32)
@@ -108,8 +114,9 @@ def test_size_and_speed_gives_sizes_and_says_why_there_is_no_latency(opened_vgg,
     from prune_viz.core.export import size_and_speed
     from prune_viz.core.pruning import PruningConfig
 
-    report = size_and_speed(opened_vgg, PruningConfig("weight", 50.0, "layer", opened_vgg.default_included),
-                            mnist, repeats=1)
+    report = size_and_speed(
+        opened_vgg, PruningConfig("weight", 50.0, "layer", opened_vgg.default_included), mnist, repeats=1
+    )
     assert report.latency_note == WHY
     assert report.rows and all(row.bytes > 0 and row.latency_seconds is None for row in report.rows)
     assert report.test_images == 0

@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
-_WRITER = r'''
+_WRITER = r"""
 import os, sys
 import numpy as np
 import tensorflow as tf
@@ -45,11 +45,11 @@ model.save(os.path.join(folder, "trained-savedmodel"), save_format="tf")
 model.save(os.path.join(folder, "trained.h5"))
 np.savez(os.path.join(folder, "trained-reference.npz"), y=model(data["x_test"] / 255.0, training=False).numpy(),
          **{name: model.get_layer(name).kernel.numpy() for name in ("h1", "out")})
-'''
+"""
 
 # Runs with tf_keras unimportable (a finder ahead of every other refuses it), then opens, prunes and
 # evaluates each file through prune-viz; prints one JSON line per file.
-_READER = r'''
+_READER = r"""
 import json, sys
 
 class RefuseTfKeras:
@@ -87,7 +87,7 @@ for name in sys.argv[2:]:
                       "restored_accuracy": evaluator.run().accuracy,
                       "kernels": {layer.name: layer.variable.numpy().tolist() for layer in layers},
                       "tf_keras_imported": "tf_keras" in sys.modules}))
-'''
+"""
 
 FILES = {"trained-savedmodel": "TensorFlow SavedModel", "trained.h5": "HDF5 (Keras 2"}
 
@@ -98,21 +98,36 @@ def keras2_trained(tmp_path_factory, mnist_train) -> Path:
         pytest.skip("tf_keras is not installed (pip install tf-keras), so no Keras 2 files can be written")
     folder = tmp_path_factory.mktemp("keras2 trained")
     # the training images are sorted by label, and fit shuffles them
-    np.savez(folder / "mnist-part.npz", x_train=mnist_train.x_train, y_train=mnist_train.y_train,
-             x_test=mnist_train.x_test[:300], y_test=mnist_train.y_test[:300])
+    np.savez(
+        folder / "mnist-part.npz",
+        x_train=mnist_train.x_train,
+        y_train=mnist_train.y_train,
+        x_test=mnist_train.x_test[:300],
+        y_test=mnist_train.y_test[:300],
+    )
     env = dict(os.environ, TF_USE_LEGACY_KERAS="1", TF_CPP_MIN_LOG_LEVEL="3")
-    done = subprocess.run([sys.executable, "-c", _WRITER, str(folder)], env=env, capture_output=True, text=True,
-                          timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITER, str(folder)], env=env, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return folder
 
 
 def test_trained_keras2_files_open_prune_and_evaluate_without_tf_keras(keras2_trained, mnist):
     # ahead of, not instead of, a PYTHONPATH given (.ci/run's Keras floor is one)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
-    done = subprocess.run([sys.executable, "-c", _READER, str(keras2_trained), *FILES], env=env,
-                          capture_output=True, text=True, timeout=600, cwd=PROJECT_ROOT)
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", _READER, str(keras2_trained), *FILES],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=PROJECT_ROOT,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     results = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
     assert [r["name"] for r in results] == list(FILES)

@@ -37,8 +37,9 @@ def build_seeds(folder: Path) -> dict[str, Path]:
     import keras
     import numpy as np
 
-    import model_factory
     from prune_viz.core.data import load_idx_folder
+
+    import model_factory
 
     seeds = {}
     for name, build in (("mlp", model_factory.keras3_mlp), ("cnn", model_factory.keras3_functional)):
@@ -60,8 +61,9 @@ def build_seeds(folder: Path) -> dict[str, Path]:
     (folder / "images.idx").write_bytes(struct.pack(">IIII", 0x803, 200, 28, 28) + images.tobytes())
     (folder / "labels.idx").write_bytes(struct.pack(">II", 0x801, 200) + labels.astype(np.uint8).tobytes())
     seeds["idx-images"], seeds["idx-labels"] = folder / "images.idx", folder / "labels.idx"
-    np.savez(folder / "mnist.npz", x_train=mnist.x_train[:200], y_train=mnist.y_train[:200],
-             x_test=images, y_test=labels)
+    np.savez(
+        folder / "mnist.npz", x_train=mnist.x_train[:200], y_train=mnist.y_train[:200], x_test=images, y_test=labels
+    )
     seeds["npz"] = folder / "mnist.npz"
     return seeds
 

@@ -18,12 +18,13 @@ def make_window(qtbot, tmp_path, mnist_dir):
     """Main windows, each with its own settings file unless one is named (two windows naming one file
     share it); after the test they are closed and gone, with no job left running."""
     import shiboken6
-    from gui_helpers import job_threads
     from PySide6.QtCore import QEvent, QSettings
     from PySide6.QtWidgets import QApplication
 
     from prune_viz.core.session import Session
     from prune_viz.gui.shell.main_window import MainWindow
+
+    from gui_helpers import job_threads
 
     windows = []
 

@@ -50,14 +50,18 @@ def jobs():
     queue.shutdown()
 
 
-@pytest.mark.parametrize("make", [
-    lambda session, jobs, controller: LayerHeatmaps(session),
-    lambda session, jobs, controller: PruningControls(session),
-    lambda session, jobs, controller: LayerList(session),
-    lambda session, jobs, controller: EvaluationController(session, jobs),
-    lambda session, jobs, controller: EvaluationPanel(session, controller),
-    lambda session, jobs, controller: SliderWarmUp(session),
-], ids=["heatmaps", "controls", "layer list", "evaluation controller", "evaluation panel", "warm-up"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda session, jobs, controller: LayerHeatmaps(session),
+        lambda session, jobs, controller: PruningControls(session),
+        lambda session, jobs, controller: LayerList(session),
+        lambda session, jobs, controller: EvaluationController(session, jobs),
+        lambda session, jobs, controller: EvaluationPanel(session, controller),
+        lambda session, jobs, controller: SliderWarmUp(session),
+    ],
+    ids=["heatmaps", "controls", "layer list", "evaluation controller", "evaluation panel", "warm-up"],
+)
 def test_panels_and_views_stop_listening_to_the_session_once_deleted(qapp, opened_mlp, jobs, make):
     session = Session()
     session.set_model(opened_mlp)

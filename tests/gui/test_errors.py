@@ -8,8 +8,9 @@ from prune_viz.gui.errors import error_text
 
 
 def test_missing_data_points_at_the_data_button_not_at_flags():
-    sentence, _ = error_text(MissingData("This needs the MNIST training images, which are not on this machine."),
-                             "fine-tune the model")
+    sentence, _ = error_text(
+        MissingData("This needs the MNIST training images, which are not on this machine."), "fine-tune the model"
+    )
     assert "Data... button" in sentence and "--data" not in sentence and "PRUNE_VIZ_MNIST" not in sentence
 
 

@@ -19,12 +19,26 @@ def test_features_add_their_entries_where_the_window_keeps_room_for_them(make_wi
     file_menu = texts(features.menus[Menu.FILE])
     save_image = file_menu.index("Save window &image...")
     assert file_menu[save_image - 6 : save_image] == [  # the experiments' entries, then the lessons'
-        "&Export pruned model...", "Export &compacted model (unit pruning)...", "",
-        "Save &lesson...", "Open the &example lesson", ""]
+        "&Export pruned model...",
+        "Export &compacted model (unit pruning)...",
+        "",
+        "Save &lesson...",
+        "Open the &example lesson",
+        "",
+    ]
     assert texts(features.menus[Menu.EXPERIMENTS]) == [
-        "Run &sweep", "Per-layer s&ensitivity", "Si&ze and speed", "&Fine-tune...", "&Compare...", "",
-        "&Draw a digit", "Which digits &break first", "",  # the lab's, after the experiments
-        "Show the experiments &panel", "Experiments in a separate &window"]
+        "Run &sweep",
+        "Per-layer s&ensitivity",
+        "Si&ze and speed",
+        "&Fine-tune...",
+        "&Compare...",
+        "",
+        "&Draw a digit",
+        "Which digits &break first",
+        "",  # the lab's, after the experiments
+        "Show the experiments &panel",
+        "Experiments in a separate &window",
+    ]
     view = features.menus[Menu.VIEW].actions()
     assert view[0] is window.presenter_action and view[1] is features.actions[Action.LESSON_STEPS]
 

@@ -8,9 +8,10 @@ import threading
 
 import pytest
 
-from gui_helpers import job_threads
 from prune_viz.core.tasks import TaskState
 from prune_viz.gui.workers import BACKGROUND_NICE, Job, JobQueue, running_job_threads
+
+from gui_helpers import job_threads
 
 WAIT_MS = 10_000
 
@@ -180,8 +181,10 @@ def test_a_base_exception_in_a_job_still_ends_it(qtbot, queue):
     qtbot.waitUntil(lambda: not queue.busy, timeout=WAIT_MS)
 
 
-@pytest.mark.skipif(not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"),
-                    reason="thread priorities are set on Linux only")
+@pytest.mark.skipif(
+    not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"),
+    reason="thread priorities are set on Linux only",
+)
 def test_a_job_runs_below_the_gui_threads_priority(qtbot, queue):
     """A sweep or an evaluation gives way to the slider when both want a core."""
 

@@ -107,15 +107,17 @@ def run_install(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_desktop_file_passes_desktop_file_validate():
-    result = subprocess.run([_tool("desktop-file-validate"), DESKTOP.name], cwd=DESKTOP.parent,
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool("desktop-file-validate"), DESKTOP.name], cwd=DESKTOP.parent, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "error" not in result.stdout.lower()  # the file's name only: a folder named "errors" is no error
 
 
 def test_metainfo_passes_appstreamcli_validate():
-    result = subprocess.run([_tool("appstreamcli"), "validate", "--no-net", str(METAINFO)],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [_tool("appstreamcli"), "validate", "--no-net", str(METAINFO)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -138,8 +140,7 @@ def test_user_install_is_a_valid_tree_that_finds_the_launchable(tmp_path):
         assert png_header(icon)[:2] == (size, size)
 
     # validate-tree fails with desktop-file-not-found unless the launchable resolves
-    tree = subprocess.run([appstreamcli, "validate-tree", "--no-net", str(tmp_path)],
-                          capture_output=True, text=True)
+    tree = subprocess.run([appstreamcli, "validate-tree", "--no-net", str(tmp_path)], capture_output=True, text=True)
     assert tree.returncode == 0, tree.stdout + tree.stderr
 
 
@@ -271,8 +272,9 @@ def test_h5_checkpoints_are_the_hdf_type_the_desktop_entry_claims():
 
 
 def _check_screenshot(path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(PACKAGING / "check_screenshot.py"), str(path)],
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(PACKAGING / "check_screenshot.py"), str(path)], capture_output=True, text=True, timeout=60
+    )
 
 
 def test_screenshot_check_rejects_a_window_that_never_painted(qapp, tmp_path):
@@ -333,6 +335,11 @@ def test_bundle_entry_runs_dash_m_prune_viz_and_leaves_other_arguments_alone(mon
         entry.run_as_python(["prune-viz", "-m", "prune_viz", "--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out.startswith("prune-viz ")
-    for argv in (["prune-viz"], ["prune-viz", "model.keras", "--k", "50"], ["prune-viz", "inspect", "m.h5"],
-                 ["prune-viz", "-m", "other_module"], ["prune-viz", "-c"]):
+    for argv in (
+        ["prune-viz"],
+        ["prune-viz", "model.keras", "--k", "50"],
+        ["prune-viz", "inspect", "m.h5"],
+        ["prune-viz", "-m", "other_module"],
+        ["prune-viz", "-c"],
+    ):
         assert entry.run_as_python(argv) is None

@@ -13,8 +13,10 @@ MAX_ARCHIVE_BYTES = 8 * 2**30
 def refuse_oversized_archive(path: Path, archive: zipfile.ZipFile) -> None:
     unpacked = sum(info.file_size for info in archive.infolist())
     if unpacked > MAX_ARCHIVE_BYTES:  # a zip bomb, or nothing an MNIST model needs
-        raise ModelLoadError(f"{path.name} would unpack to {unpacked / 2**30:,.1f} GB, more than prune-viz "
-                             f"opens ({MAX_ARCHIVE_BYTES // 2**30} GB).")
+        raise ModelLoadError(
+            f"{path.name} would unpack to {unpacked / 2**30:,.1f} GB, more than prune-viz "
+            f"opens ({MAX_ARCHIVE_BYTES // 2**30} GB)."
+        )
 
 
 def refuse_damaged_members(path: Path, archive: zipfile.ZipFile, names: list[str]) -> None:

@@ -57,7 +57,7 @@ def _fix_config_node(node, keras, first_in_sequential: bool = False) -> bool:
             rest = {k: v for k, v in config.items() if k != "layers"}
             changed |= _fix_config_node(list(rest.values()), keras)
             return changed
-    for key, value in node.items():
+    for value in node.values():
         if isinstance(value, (dict, list)):
             changed |= _fix_config_node(value, keras)
     return changed
@@ -69,16 +69,22 @@ def _shift_nested_sequential_nodes(config: dict) -> bool:
     layers = config.get("layers")
     if not isinstance(layers, list):
         return False
-    sequential = {layer.get("name") for layer in layers
-                  if isinstance(layer, dict) and layer.get("class_name") == "Sequential"}
+    sequential = {
+        layer.get("name") for layer in layers if isinstance(layer, dict) and layer.get("class_name") == "Sequential"
+    }
     if not sequential:
         return False
     changed = False
 
     def shift(reference) -> None:
         nonlocal changed
-        if (isinstance(reference, list) and len(reference) >= 3 and reference[0] in sequential
-                and isinstance(reference[1], int) and reference[1] >= 1):
+        if (
+            isinstance(reference, list)
+            and len(reference) >= 3
+            and reference[0] in sequential
+            and isinstance(reference[1], int)
+            and reference[1] >= 1
+        ):
             reference[1] -= 1
             changed = True
 
@@ -105,8 +111,11 @@ def _drop_unknown_arguments(layer_class, config: dict, first_in_sequential: bool
         if init is None:
             continue
         try:
-            accepted |= {p.name for p in inspect.signature(init).parameters.values()
-                         if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            accepted |= {
+                p.name
+                for p in inspect.signature(init).parameters.values()
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            }
         except (TypeError, ValueError):
             return False  # cannot tell what it takes: leave it alone
     changed = False

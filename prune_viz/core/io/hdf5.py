@@ -39,8 +39,10 @@ def load_hdf5(path: Path) -> LoadedModel:
 
         cut = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", str(exc))
         if cut:
-            raise ModelLoadError(f"{path.name} is a damaged HDF5 file: it is truncated "
-                                 f"({int(cut.group(1)):,} of {int(cut.group(2)):,} bytes).") from exc
+            raise ModelLoadError(
+                f"{path.name} is a damaged HDF5 file: it is truncated "
+                f"({int(cut.group(1)):,} of {int(cut.group(2)):,} bytes)."
+            ) from exc
         raise ModelLoadError(f"{path.name} is a damaged HDF5 file ({short_reason(exc)}).") from exc
     if isinstance(version, bytes):
         version = version.decode("utf-8", "replace")
@@ -73,5 +75,8 @@ def _looks_like_keras_weights(h5) -> bool:
     """Keras 2 save_weights writes layer_names (maybe under model_weights); Keras 3 writes layers/ and vars/."""
     import h5py
 
-    return ("layer_names" in h5.attrs or "model_weights" in h5
-            or any(isinstance(h5.get(name), h5py.Group) for name in ("layers", "vars")))
+    return (
+        "layer_names" in h5.attrs
+        or "model_weights" in h5
+        or any(isinstance(h5.get(name), h5py.Group) for name in ("layers", "vars"))
+    )

@@ -88,9 +88,11 @@ class HDF5Check:
 
         try:
             self._child = subprocess.Popen(
-                [sys.executable, "-c", READ_ALL_SCRIPT, str(self.path), self.member or "",
-                 str(self.copy or "")],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                [sys.executable, "-c", READ_ALL_SCRIPT, str(self.path), self.member or "", str(self.copy or "")],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
         except OSError:
             self._child = None  # no child process possible here: h5py reads it in-process unchecked
         return self
@@ -103,8 +105,11 @@ class HDF5Check:
         if self._child is None:
             self.backslashes = None  # unknown
             if self.copy is not None:
-                with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as member, \
-                        open(self.copy, "wb") as out:
+                with (
+                    zipfile.ZipFile(self.path) as archive,
+                    archive.open(self.member) as member,
+                    open(self.copy, "wb") as out,
+                ):
                     shutil.copyfileobj(member, out, 1 << 24)
             return
         try:
@@ -116,7 +121,8 @@ class HDF5Check:
         code = self._child.returncode
         if code < 0:
             raise ModelLoadError(
-                f"{self.path.name} is damaged: reading {self.what} crashed the HDF5 library (signal {-code}).")
+                f"{self.path.name} is damaged: reading {self.what} crashed the HDF5 library (signal {-code})."
+            )
         if code == 3 and self.member:
             raise damaged_member_error(self.path, self.member)
         self.backslashes = out.strip() == b"backslashes"

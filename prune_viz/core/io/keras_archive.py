@@ -98,8 +98,9 @@ def load_keras_archive(path: Path) -> LoadedModel:
                     _write_archive_copy(archive, members, source, repaired_weights, fixed)
                     model = keras.saving.load_model(source, compile=False)
                     converted = True
-    return LoadedModel(path=path, format=_archive_label(path, version, repaired, converted),
-                       keras_model=model, metadata=metadata)
+    return LoadedModel(
+        path=path, format=_archive_label(path, version, repaired, converted), keras_model=model, metadata=metadata
+    )
 
 
 def _archive_label(path: Path, version: str, repaired: bool = False, converted: bool = False) -> str:
@@ -117,8 +118,9 @@ def _archive_label(path: Path, version: str, repaired: bool = False, converted: 
     return label
 
 
-def _write_archive_copy(archive: zipfile.ZipFile, members: dict, target: Path,
-                        weights: bytes | None = None, config: dict | None = None) -> None:
+def _write_archive_copy(
+    archive: zipfile.ZipFile, members: dict, target: Path, weights: bytes | None = None, config: dict | None = None
+) -> None:
     """Copy of ``archive`` at ``target`` with forward-slash names and, optionally, new weights/config."""
     with zipfile.ZipFile(target, "w") as out:
         for name, fixed in members.items():

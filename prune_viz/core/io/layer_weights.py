@@ -38,8 +38,11 @@ def _layer_groups(model, h5) -> list | None:
     import h5py
 
     groups = []
-    h5.visititems(lambda name, obj: groups.append(name) if name.rsplit("/", 1)[-1] == "vars"
-                  and isinstance(obj, h5py.Group) else None)
+    h5.visititems(
+        lambda name, obj: (
+            groups.append(name) if name.rsplit("/", 1)[-1] == "vars" and isinstance(obj, h5py.Group) else None
+        )
+    )
     matched, seen = [], set()
     for name in groups:
         parts = name.split("/")
@@ -49,16 +52,24 @@ def _layer_groups(model, h5) -> list | None:
             return None
         layer = model
         for depth in range(1, len(parts), 2):
-            step = h5.get("/".join(parts[:depth + 1] + ["vars"]))
+            step = h5.get("/".join(parts[: depth + 1] + ["vars"]))
             wanted = step.attrs.get("name") if isinstance(step, h5py.Group) else None
             found = [child for child in getattr(layer, "layers", []) if child.name == wanted]
             if len(found) != 1:
                 return None
             layer = found[0]
         datasets = [h5[name].get(str(i)) for i in range(len(h5[name]))]
-        if id(layer) in seen or len(datasets) != len(layer.weights) or not all(
-                isinstance(d, h5py.Dataset) and "dtype" not in d.attrs and d.shape == tuple(w.shape)
-                and d.dtype.name == w.dtype for d, w in zip(datasets, layer.weights)):
+        if (
+            id(layer) in seen
+            or len(datasets) != len(layer.weights)
+            or not all(
+                isinstance(d, h5py.Dataset)
+                and "dtype" not in d.attrs
+                and d.shape == tuple(w.shape)
+                and d.dtype.name == w.dtype
+                for d, w in zip(datasets, layer.weights)
+            )
+        ):
             return None
         seen.add(id(layer))
         matched.append((layer, h5[name]))
@@ -69,8 +80,7 @@ def _layer_groups(model, h5) -> list | None:
 
 def _leaf_layers(model) -> list:
     """The layers of ``model``, those of nested models in place of the nested models."""
-    return [leaf for layer in model.layers
-            for leaf in (_leaf_layers(layer) if hasattr(layer, "layers") else [layer])]
+    return [leaf for layer in model.layers for leaf in (_leaf_layers(layer) if hasattr(layer, "layers") else [layer])]
 
 
 class _DatasetStore(collections.abc.Mapping):

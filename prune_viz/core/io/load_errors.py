@@ -32,35 +32,48 @@ def explain_load_failure(path: Path, exc: BaseException) -> str:
     # Classify by the error raised last: after a failed Keras 2 conversion retry, the chain
     # also holds the first attempt's error, which is not the one that matters.
     text = " ".join(str(exc).split())
-    custom = (re.search(r"Could not locate (?:class|function) '([^']+)'", text)
-              or re.search(r"Unknown (?:layer|object|activation|initializer|regularizer|constraint)"
-                           r"(?: type)?: '?([\w.>]+)'?", text))
+    custom = re.search(r"Could not locate (?:class|function) '([^']+)'", text) or re.search(
+        r"Unknown (?:layer|object|activation|initializer|regularizer|constraint)"
+        r"(?: type)?: '?([\w.>]+)'?",
+        text,
+    )
     if custom:
         name = custom.group(1).rsplit(">", 1)[-1]
         if not _is_keras_class(name):
-            return (f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
-                    "open models built from standard Keras layers.")
+            return (
+                f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
+                "open models built from standard Keras layers."
+            )
     if "JSONDecodeError" in text or any(isinstance(e, json.JSONDecodeError) for e in _chain(exc)):
         return f"{path.name} is damaged: its model configuration is not valid JSON."
     if "synchronously" in text:  # h5py's wording for a broken HDF5 structure
         return f"{path.name} is damaged: its HDF5 weights cannot be read ({short_reason(exc, 100)})."
     if "Lambda" in text and "safe_mode" in text:
-        return (f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
-                "run; rebuild the model with standard layers.")
+        return (
+            f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
+            "run; rebuild the model with standard layers."
+        )
     shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
     if shapes or "could not be loaded" in text or "Shape mismatch" in text:
         detail = ""
         if shapes:
             detail = f" (a kernel of shape {shapes.group(1)} was given weights of shape {shapes.group(2)})"
         return f"{path.name}: its weights do not fit its architecture{detail}."
-    if custom or re.search(r"could not be deserialized|Error when deserializing|not a valid Keras configuration"
-                           r"|Could not locate", text):
+    if custom or re.search(
+        r"could not be deserialized|Error when deserializing|not a valid Keras configuration"
+        r"|Could not locate",
+        text,
+    ):
         gist = text.rsplit("Exception encountered:", 1)[-1] if "Exception encountered:" in text else text
-        return (f"{path.name}: Keras could not rebuild the model from its saved configuration "
-                f"({short_reason(ValueError(gist), 120)}).")
+        return (
+            f"{path.name}: Keras could not rebuild the model from its saved configuration "
+            f"({short_reason(ValueError(gist), 120)})."
+        )
     if isinstance(exc, (KeyError, AttributeError, TypeError, IndexError)):  # a config of the wrong shape
-        return (f"{path.name}: Keras could not rebuild the model from its saved configuration "
-                f"({type(exc).__name__}: {short_reason(exc, 100)}).")
+        return (
+            f"{path.name}: Keras could not rebuild the model from its saved configuration "
+            f"({type(exc).__name__}: {short_reason(exc, 100)})."
+        )
     return _one_sentence(path, exc)
 
 

@@ -24,7 +24,9 @@ def load_saved_model(path: Path) -> LoadedModel:
         with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
             loaded = tf.saved_model.load(str(_without_slot_variables(path, Path(tmp)) or path))
     except Exception as exc:  # protobuf DecodeError, NotFoundError, checkpoint errors...
-        reason = short_reason(ValueError(str(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)), 120)
+        reason = short_reason(
+            ValueError(str(exc).replace(str(path.resolve()), path.name).replace(str(path), path.name)), 120
+        )
         raise ModelLoadError(
             f"The SavedModel {path.name} is damaged or incomplete ({type(exc).__name__}: {reason})."
         ) from exc

@@ -11,8 +11,9 @@ from prune_viz.core.files import WriteRefused, write_atomically
 from prune_viz.core.io.metadata import METADATA_ZIP_NAME
 
 
-def save_keras_with_metadata(model, path: str | os.PathLike, metadata: dict, *, force: bool = False,
-                             protect: tuple = ()) -> Path:
+def save_keras_with_metadata(
+    model, path: str | os.PathLike, metadata: dict, *, force: bool = False, protect: tuple = ()
+) -> Path:
     """Save ``model`` as a .keras archive carrying ``metadata`` as an extra zip member.
 
     Written atomically by core.files: never over a ``protect``-ed file (the opened model),

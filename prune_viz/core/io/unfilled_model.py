@@ -105,8 +105,11 @@ def _restore_initializers(layers, configs) -> None:
     argument this Keras does not take)."""
     if not isinstance(configs, list):
         return
-    by_name = {c["config"].get("name"): c["config"] for c in configs
-               if isinstance(c, dict) and isinstance(c.get("config"), dict)}
+    by_name = {
+        c["config"].get("name"): c["config"]
+        for c in configs
+        if isinstance(c, dict) and isinstance(c.get("config"), dict)
+    }
     for layer in layers:
         config = by_name.get(layer.name)
         if config is None:

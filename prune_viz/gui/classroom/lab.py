@@ -44,8 +44,9 @@ class Lab:
 
     def is_showing(self, name: str) -> bool:
         dock = self.window.features.docks[Dock.EXPERIMENTS]
-        return dock.isVisible() and self.window.experiments.currentWidget() is (self.draw if name == "draw"
-                                                                                 else self.flips)
+        return dock.isVisible() and self.window.experiments.currentWidget() is (
+            self.draw if name == "draw" else self.flips
+        )
 
     def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
         self.show_panel("draw")
@@ -62,7 +63,7 @@ class Lab:
         # k may have moved since (the cell still names the same images); other data may not
         if record is None or record.result.predicted is None or session.why_stale(record, fields=()) is not None:
             return
-        members = np.flatnonzero((record.result.predicted == predicted))
+        members = np.flatnonzero(record.result.predicted == predicted)
 
         def pick(data) -> None:
             chosen = members[data.y_test[members] == true]
@@ -86,16 +87,25 @@ def install_lab(window) -> Lab:
     lab = Lab(window, draw, flips)
     features.drawing = draw  # lessons save and restore its strokes
     for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
-        features.register_panel(name, lambda on, n=name: lab.show_panel(n) if on else None,
-                                lambda n=name: lab.is_showing(n))
+        features.register_panel(
+            name, lambda on, n=name: lab.show_panel(n) if on else None, lambda n=name: lab.is_showing(n)
+        )
     flips.image_chosen.connect(lab.send_to_pad)
     window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
 
     features.add_separator(Menu.EXPERIMENTS)  # after the experiments, before the panel's own entries
-    features.add_action(Menu.EXPERIMENTS, "&Draw a digit", lambda: lab.show_panel("draw"), "Ctrl+D",
-                        "Draw on a pad and see what the unpruned and the pruned model make of it")
     features.add_action(
-        Menu.EXPERIMENTS, "Which digits &break first",
+        Menu.EXPERIMENTS,
+        "&Draw a digit",
+        lambda: lab.show_panel("draw"),
+        "Ctrl+D",
+        "Draw on a pad and see what the unpruned and the pruned model make of it",
+    )
+    features.add_action(
+        Menu.EXPERIMENTS,
+        "Which digits &break first",
         lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
-        "Ctrl+B", "Each test image's breaking k, for the current method and scope")
+        "Ctrl+B",
+        "Each test image's breaking k, for the current method and scope",
+    )
     return lab

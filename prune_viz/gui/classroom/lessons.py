@@ -94,7 +94,6 @@ class StepBar(QFrame):
         self.reveal_button.clicked.connect(self.reveal_clicked)
         self.leave_button.clicked.connect(self.leave_clicked)
 
-
     def paintEvent(self, event) -> None:
         # painted here, not by a style sheet (which stops presenter mode's larger font reaching the
         # labels) nor a palette (which the toolbar's own replaces)
@@ -142,9 +141,11 @@ class LessonController(QObject):
         self.bar.back_clicked.connect(self.back)
         self.bar.leave_clicked.connect(self.leave)
 
-        self.step_actions = [self._key_action("Reveal, then next step", self.reveal_or_next, REVEAL_KEYS),
-                             self._key_action("Previous step", self.back, BACK_KEYS),
-                             self._key_action("Leave step mode", self.leave, LEAVE_KEYS)]
+        self.step_actions = [
+            self._key_action("Reveal, then next step", self.reveal_or_next, REVEAL_KEYS),
+            self._key_action("Previous step", self.back, BACK_KEYS),
+            self._key_action("Leave step mode", self.leave, LEAVE_KEYS),
+        ]
         window.controller.shown.connect(self._on_evaluation_shown)
         window.controller.failed.connect(self._on_evaluation_failed)
         bind(self.bar, self.session.model_changed, self._on_model_changed)
@@ -209,13 +210,19 @@ class LessonController(QObject):
         strokes = draw.strokes() if draw is not None else []
         data = self.session.data_path
         return Lesson(
-            model=relative_reference(model, path), model_sha256=model_sha256(model),
-            method=config.method, k=config.k, scope=config.scope,
+            model=relative_reference(model, path),
+            model_sha256=model_sha256(model),
+            method=config.method,
+            k=config.k,
+            scope=config.scope,
             included=[name for name in order if name in config.included],
-            data=relative_reference(data, path) if data else None, preprocessing=self.session.preprocessing,
+            data=relative_reference(data, path) if data else None,
+            preprocessing=self.session.preprocessing,
             panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],
             drawings=[[[list(map(float, point)) for point in stroke] for stroke in strokes]] if strokes else [],
-            steps=list(self.steps), title=self.title)
+            steps=list(self.steps),
+            title=self.title,
+        )
 
     def save(self, path: str | Path, force: bool = False) -> bool:
         """Write the window's state as a lesson; False (with a message box) if it cannot."""
@@ -275,7 +282,7 @@ class LessonController(QObject):
 
     def method_at(self, index: int) -> str:
         """The step's method, or the latest one named before it (going back restores it too)."""
-        named = [step.method for step in self.steps[:index + 1] if step.method is not None]
+        named = [step.method for step in self.steps[: index + 1] if step.method is not None]
         return named[-1] if named else self.start_method
 
     def reveal_or_next(self) -> None:
@@ -302,7 +309,8 @@ class LessonController(QObject):
         self._show_bar()
         if self.answer is not None:
             self.window.statusBar().showMessage(
-                f"Accuracy {self.answer.result.accuracy * 100:.2f}% for {self.answer.config.describe()}.", 8000)
+                f"Accuracy {self.answer.result.accuracy * 100:.2f}% for {self.answer.config.describe()}.", 8000
+            )
 
     @property
     def concealed(self) -> bool:
@@ -335,8 +343,11 @@ class LessonController(QObject):
         """Step keys on; the window's other actions on the same keys off meanwhile (no ambiguity)."""
         ours = {QKeySequence(key) for key in (*REVEAL_KEYS, *BACK_KEYS, *LEAVE_KEYS)}
         if on:
-            self._disabled_actions = [a for a in self.window.actions() if a not in self.step_actions and
-                                      a.isEnabled() and any(s in ours for s in a.shortcuts())]
+            self._disabled_actions = [
+                a
+                for a in self.window.actions()
+                if a not in self.step_actions and a.isEnabled() and any(s in ours for s in a.shortcuts())
+            ]
         for action in self._disabled_actions:
             action.setEnabled(not on)
         if not on:
@@ -350,17 +361,20 @@ class LessonController(QObject):
         bar.answer.setMinimumWidth(bar.answer.fontMetrics().horizontalAdvance("100.00%") + 8)
         if self.index < 0:
             bar.heading.setText(f"{self.title} \u2014 {count} steps" if self.title else f"{count} steps")
-            bar.note.setText("Press Space to start: each step sets k, the class predicts the accuracy, "
-                             "Space reveals it.")
+            bar.note.setText(
+                "Press Space to start: each step sets k, the class predicts the accuracy, Space reveals it."
+            )
             bar.answer.setText("")
             bar.reveal_button.setText("Start \u25b6")
             bar.hint.setText("Space/\u2192: start   Esc: leave steps")
             bar.back_button.setEnabled(False)
             return
         step = self.steps[self.index]
-        bar.heading.setText(f"Step {self.index + 1} of {count}: "
-                            f"{describe_step(step, self.session.config.method)}"
-                            + ("" if self.revealed else " \u2014 what will the accuracy be?"))
+        bar.heading.setText(
+            f"Step {self.index + 1} of {count}: "
+            f"{describe_step(step, self.session.config.method)}"
+            + ("" if self.revealed else " \u2014 what will the accuracy be?")
+        )
         bar.note.setText(step.note)
         bar.back_button.setEnabled(self.index > 0)
         last = self.index + 1 == count
@@ -374,8 +388,11 @@ class LessonController(QObject):
             bar.answer.setText(HIDDEN_ANSWER)
             bar.reveal_button.setText("Reveal \u25b6")
             bar.reveal_button.setEnabled(True)
-            waiting = "evaluating; it shows as soon as it is ready" if self.reveal_waiting else (
-                "evaluated" if self.answer is not None else "evaluating")
+            waiting = (
+                "evaluating; it shows as soon as it is ready"
+                if self.reveal_waiting
+                else ("evaluated" if self.answer is not None else "evaluating")
+            )
             bar.hint.setText(f"? \u2014 press Space to reveal ({waiting})   \u2190: back   Esc: leave")
 
 
@@ -390,14 +407,29 @@ def install_lessons(window) -> LessonController:
     if experiments is not None:
         features.register_panel("experiments", experiments.setVisible, experiments.isVisible)
 
-    features.add_action(Menu.FILE, "Save &lesson...", lessons.choose_and_save, "Ctrl+S",
-                        "Save the model, pruning, data, panels and steps as a .pvlesson to open in class",
-                        key=Action.SAVE_LESSON)
+    features.add_action(
+        Menu.FILE,
+        "Save &lesson...",
+        lessons.choose_and_save,
+        "Ctrl+S",
+        "Save the model, pruning, data, panels and steps as a .pvlesson to open in class",
+        key=Action.SAVE_LESSON,
+    )
     example = example_lesson_path()
     if example is not None:
-        features.add_action(Menu.FILE, "Open the &example lesson", lambda: window.open_path(str(example)),
-                            tip="A first class on pruning, with the demo model")
+        features.add_action(
+            Menu.FILE,
+            "Open the &example lesson",
+            lambda: window.open_path(str(example)),
+            tip="A first class on pruning, with the demo model",
+        )
     features.add_separator(Menu.FILE)
-    features.add_action(Menu.VIEW, "Lesson &steps (predict, then reveal)", lessons.toggle, "Ctrl+L",
-                        "Walk through the open lesson's k steps; Space reveals each accuracy", key=Action.LESSON_STEPS)
+    features.add_action(
+        Menu.VIEW,
+        "Lesson &steps (predict, then reveal)",
+        lessons.toggle,
+        "Ctrl+L",
+        "Walk through the open lesson's k steps; Space reveals each accuracy",
+        key=Action.LESSON_STEPS,
+    )
     return lessons

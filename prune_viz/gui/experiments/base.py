@@ -54,9 +54,13 @@ def ask_save_path(parent: QWidget, title: str, default_name: str, name_filter: s
     if out.suffix.lower() != suffix:
         out = out.with_name(out.name + suffix)
         if out.exists():  # the dialog confirmed the name without the suffix, not this file
-            answer = QMessageBox.question(parent, "prune-viz", f"{out.name} already exists. Replace it?",
-                                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                          QMessageBox.StandardButton.No)
+            answer = QMessageBox.question(
+                parent,
+                "prune-viz",
+                f"{out.name} already exists. Replace it?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return None
     return out
@@ -152,8 +156,16 @@ class JobStrip(QWidget):
         if why is not None or (before is not None and self.message.text() == before):
             self.message.setText(why or "")
 
-    def start(self, fn: Callable, kind: str, label: str, on_success: Callable, doing: str,
-              cancelled_text: Callable[[], str] | None = None, on_partial: Callable | None = None) -> Job:
+    def start(
+        self,
+        fn: Callable,
+        kind: str,
+        label: str,
+        on_success: Callable,
+        doing: str,
+        cancelled_text: Callable[[], str] | None = None,
+        on_partial: Callable | None = None,
+    ) -> Job:
         """Queue ``fn(task)``; ``on_success(value)`` runs on the GUI thread, errors open a message box.
 
         ``cancelled_text()`` says what a cancelled job left behind (default: "<label> cancelled.").
@@ -166,8 +178,9 @@ class JobStrip(QWidget):
         job.progressed.connect(self._on_progress)
         job.succeeded.connect(on_success)
         job.failed.connect(lambda exc: self._on_failed(exc, doing))
-        job.cancelled.connect(lambda: self.message.setText(
-            cancelled_text() if cancelled_text is not None else f"{label} cancelled."))
+        job.cancelled.connect(
+            lambda: self.message.setText(cancelled_text() if cancelled_text is not None else f"{label} cancelled.")
+        )
         job.finished.connect(lambda j=job: self._on_finished(j))
         self.job = job
         self.progress.setValue(0)

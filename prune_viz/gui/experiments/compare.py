@@ -108,8 +108,12 @@ class ComparePanel(QWidget):
         source.addWidget(self.path_edit, 1)
         source.addWidget(self.browse)
         setting = QHBoxLayout()
-        for label, widget in (("criterion", self.criterion), ("method", self.method), ("k", self.k),
-                              ("scope", self.scope)):
+        for label, widget in (
+            ("criterion", self.criterion),
+            ("method", self.method),
+            ("k", self.k),
+            ("scope", self.scope),
+        ):
             setting.addWidget(QLabel(label))
             setting.addWidget(widget)
         setting.addStretch(1)
@@ -194,8 +198,14 @@ class ComparePanel(QWidget):
         self._on_model_changed(session.model)
 
     # -- side B ---------------------------------------------------------------------------------
-    def set_side_b(self, method: str, k: float, scope: str = "layer", criterion: str = "magnitude",
-                   checkpoint: str | Path | None = None) -> None:
+    def set_side_b(
+        self,
+        method: str,
+        k: float,
+        scope: str = "layer",
+        criterion: str = "magnitude",
+        checkpoint: str | Path | None = None,
+    ) -> None:
         """Choose side B as the controls do (a checkpoint path, or None for this model)."""
         self.criterion.setCurrentText(criterion)
         self.method.setCurrentText(method)
@@ -214,8 +224,9 @@ class ComparePanel(QWidget):
 
     def choose_checkpoint(self) -> None:
         start = str(Path(self.session.model.loaded.path).parent) if self.session.model is not None else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Side B: a checkpoint of the same architecture", start,
-                                              "Keras model (*.keras *.h5);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Side B: a checkpoint of the same architecture", start, "Keras model (*.keras *.h5);;All files (*)"
+        )
         if path:
             self.path_edit.setText(path)
             self.checkpoint.setChecked(True)
@@ -224,8 +235,13 @@ class ComparePanel(QWidget):
         from dataclasses import replace
 
         # from A's config, so the included layers, unit mode and random seed carry over
-        return replace(config_a, method=self.method.currentText(), k=self.k.value(), scope=self.scope.currentData(),
-                       criterion=self.criterion.currentText())
+        return replace(
+            config_a,
+            method=self.method.currentText(),
+            k=self.k.value(),
+            scope=self.scope.currentData(),
+            criterion=self.criterion.currentText(),
+        )
 
     # -- running ----------------------------------------------------------------------------------
     def run(self):
@@ -261,12 +277,18 @@ class ComparePanel(QWidget):
                     opened_b = open_model(path, task.sub(0.0, 0.3))
             task.progress(0.3, "Loading MNIST")
             data = load_mnist(data_path)
-            comparison = compare(opened, config_a, opened_b, config_b, data, preprocessing=preprocessing,
-                                 task=task.sub(0.3, 1.0))
+            comparison = compare(
+                opened, config_a, opened_b, config_b, data, preprocessing=preprocessing, task=task.sub(0.3, 1.0)
+            )
             return comparison, (None if path is None else (path, mtime, opened_b))
 
-        return self.strip.start(job, self.kind, "Comparing", lambda value, k=key: self.show_comparison(*value, k),
-                                "compare the two prunings")
+        return self.strip.start(
+            job,
+            self.kind,
+            "Comparing",
+            lambda value, k=key: self.show_comparison(*value, k),
+            "compare the two prunings",
+        )
 
     def show_comparison(self, comparison, checkpoint, key) -> None:
         if comparison.a.opened is not self.session.model:
@@ -275,8 +297,7 @@ class ComparePanel(QWidget):
             self._checkpoint = checkpoint
         self.comparison, self.key = comparison, key
         a, b = comparison.a, comparison.b
-        self.strip.message.setText(
-            f"Compared in {a.evaluation.seconds + b.evaluation.seconds:.2f} s of evaluation.")
+        self.strip.message.setText(f"Compared in {a.evaluation.seconds + b.evaluation.seconds:.2f} s of evaluation.")
         self.table.setRowCount(len(comparison.layers))
         for row, layer in enumerate(comparison.layers):
             self.table.setItem(row, 0, text_item(layer.name))
@@ -288,7 +309,8 @@ class ComparePanel(QWidget):
         self.accuracy_label.setText(
             f"A: <b>{a.evaluation.accuracy * 100:.2f}%</b> ({describe_side(a)})<br>"
             f"B: <b>{b.evaluation.accuracy * 100:.2f}%</b> ({describe_side(b)})<br>"
-            f"{differing:,} of {total:,} test images are predicted differently.")
+            f"{differing:,} of {total:,} test images are predicted differently."
+        )
         self._show_digits(comparison)
         self._show_gallery(comparison)
         current = self.layer.currentText()
@@ -329,8 +351,10 @@ class ComparePanel(QWidget):
         plot = self.digits.getPlotItem()
         plot.clear()
         digits = np.arange(10)
-        for offset, colour, side, name in ((-0.2, BAR_COLOURS[0], comparison.a, "A"),
-                                           (0.2, BAR_COLOURS[1], comparison.b, "B")):
+        for offset, colour, side, name in (
+            (-0.2, BAR_COLOURS[0], comparison.a, "A"),
+            (0.2, BAR_COLOURS[1], comparison.b, "B"),
+        ):
             heights = np.nan_to_num(side.evaluation.per_class_accuracy) * 100
             bars = pg.BarGraphItem(x=digits + offset, height=heights, width=0.4, brush=colour, pen=None, name=name)
             plot.addItem(bars)
@@ -340,16 +364,20 @@ class ComparePanel(QWidget):
         self.gallery.clear()
         shown = comparison.differing[:GALLERY_LIMIT]
         more = "" if len(shown) == len(comparison.differing) else f" (the first {len(shown)} shown)"
-        self.gallery_label.setText(f"{len(comparison.differing):,} test images predicted differently{more}; "
-                                   "the caption is A's class / B's class, the true class in brackets")
+        self.gallery_label.setText(
+            f"{len(comparison.differing):,} test images predicted differently{more}; "
+            "the caption is A's class / B's class, the true class in brackets"
+        )
         predicted_a, predicted_b = comparison.a.evaluation.predicted, comparison.b.evaluation.predicted
         for index in shown:
             image = np.ascontiguousarray(comparison.images[index].reshape(28, 28).astype(np.uint8))
             picture = QImage(image.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
             icon = QIcon(QPixmap.fromImage(picture).scaled(THUMBNAIL, THUMBNAIL))
             item = QListWidgetItem(icon, f"{predicted_a[index]} / {predicted_b[index]} ({comparison.labels[index]})")
-            item.setToolTip(f"test image {index}: true {comparison.labels[index]}, A predicts "
-                            f"{predicted_a[index]}, B predicts {predicted_b[index]}")
+            item.setToolTip(
+                f"test image {index}: true {comparison.labels[index]}, A predicts "
+                f"{predicted_a[index]}, B predicts {predicted_b[index]}"
+            )
             self.gallery.addItem(item)
 
     # -- session ---------------------------------------------------------------------------------
@@ -370,8 +398,9 @@ class ComparePanel(QWidget):
     def _on_config_changed(self, config) -> None:
         has_model = self.session.model is not None
         self.strip.run_button.setEnabled(has_model and not self.strip.busy)
-        self.a_label.setText(f"{config.describe()} on {self.session.model.loaded.name} (the current settings)"
-                             if has_model else "-")
+        self.a_label.setText(
+            f"{config.describe()} on {self.session.model.loaded.name} (the current settings)" if has_model else "-"
+        )
         self._show_staleness()
 
     def _show_staleness(self) -> None:

@@ -62,8 +62,11 @@ class ExperimentsPanel(QTabWidget):
 
     def unsaved_results(self) -> list[str]:
         """Results computed here and not saved anywhere, which closing or another model would lose."""
-        return [what for what in (self.sweep.unsaved_result(), self.sensitivity.unsaved_result(),
-                                  self.finetune.unsaved_result()) if what]
+        return [
+            what
+            for what in (self.sweep.unsaved_result(), self.sensitivity.unsaved_result(), self.finetune.unsaved_result())
+            if what
+        ]
 
 
 def install_experiments(window) -> ExperimentsPanel:
@@ -88,14 +91,17 @@ def install_experiments(window) -> ExperimentsPanel:
 
     features.add_menu(Menu.EXPERIMENTS, "E&xperiments", before=Menu.HELP)  # Help stays last
     entries = (
-        ("Run &sweep", panel.sweep, "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live",
-         Action.SWEEP),
+        ("Run &sweep", panel.sweep, "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live", Action.SWEEP),
         ("Per-layer s&ensitivity", panel.sensitivity, "Ctrl+Shift+R", "Prune one layer at a time across k", None),
-        ("Si&ze and speed", panel.size_speed, "Ctrl+M", "File sizes and test-set latency of the current pruning",
-         None),
+        ("Si&ze and speed", panel.size_speed, "Ctrl+M", "File sizes and test-set latency of the current pruning", None),
         ("&Fine-tune...", panel.finetune, "Ctrl+T", "Retrain the surviving weights with the masks fixed", None),
-        ("&Compare...", panel.compare, "Ctrl+Shift+C",
-         "The current pruning side by side with another setting or another checkpoint", Action.COMPARE),
+        (
+            "&Compare...",
+            panel.compare,
+            "Ctrl+Shift+C",
+            "The current pruning side by side with another setting or another checkpoint",
+            Action.COMPARE,
+        ),
     )
     for text, page, shortcut, tip, key in entries:
         features.add_action(Menu.EXPERIMENTS, text, lambda _=False, p=page: show_tab(p), shortcut, tip, key)
@@ -105,26 +111,44 @@ def install_experiments(window) -> ExperimentsPanel:
     toggle.setText("Show the experiments &panel")
     menu.addAction(toggle)
     features.add_action(
-        Menu.EXPERIMENTS, "Experiments in a separate &window", lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
-        tip="Float the experiments panel as its own window (again: back beside the heatmap)", key=Action.EXPERIMENTS_WINDOW)
+        Menu.EXPERIMENTS,
+        "Experiments in a separate &window",
+        lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
+        tip="Float the experiments panel as its own window (again: back beside the heatmap)",
+        key=Action.EXPERIMENTS_WINDOW,
+    )
     features.entries_before[Menu.EXPERIMENTS] = separator  # other features' entries (the lab's) go above it
 
     exporter = PrunedModelExporter(window.session, window.jobs, window)
     panel.exporter = exporter
     exporter.message.connect(lambda text: window.statusBar().showMessage(text, 10000))
-    export = features.add_action(Menu.FILE, "&Export pruned model...", lambda: exporter.choose_and_export(compact=False),
-                                 "Ctrl+Shift+X", "Write the current pruning as a .keras file, pruned weights stored as zeros",
-                                 key=Action.EXPORT)
-    compact = features.add_action(Menu.FILE, "Export &compacted model (unit pruning)...",
-                                  lambda: exporter.choose_and_export(compact=True),
-                                  tip="Write a smaller .keras file with the pruned units removed", key=Action.EXPORT_COMPACT)
+    export = features.add_action(
+        Menu.FILE,
+        "&Export pruned model...",
+        lambda: exporter.choose_and_export(compact=False),
+        "Ctrl+Shift+X",
+        "Write the current pruning as a .keras file, pruned weights stored as zeros",
+        key=Action.EXPORT,
+    )
+    compact = features.add_action(
+        Menu.FILE,
+        "Export &compacted model (unit pruning)...",
+        lambda: exporter.choose_and_export(compact=True),
+        tip="Write a smaller .keras file with the pruned units removed",
+        key=Action.EXPORT_COMPACT,
+    )
     features.add_separator(Menu.FILE)
     features.menus[Menu.FILE].setToolTipsVisible(True)  # a disabled export says why
     exporter.set_actions(export, compact)
 
     def offer_to_open(result) -> None:
-        box = QMessageBox(QMessageBox.Icon.Information, "prune-viz", f"Exported {result.path}.",
-                          QMessageBox.StandardButton.Close, window)
+        box = QMessageBox(
+            QMessageBox.Icon.Information,
+            "prune-viz",
+            f"Exported {result.path}.",
+            QMessageBox.StandardButton.Close,
+            window,
+        )
         open_button = box.addButton("Open in prune-viz", QMessageBox.ButtonRole.AcceptRole)
         open_button.clicked.connect(lambda: window.open_path_asking(result.path))
         box.setWindowModality(Qt.WindowModality.NonModal)
@@ -134,7 +158,8 @@ def install_experiments(window) -> ExperimentsPanel:
     exporter.exported.connect(offer_to_open)
     panel.finetune.open_requested.connect(window.open_path_asking)
 
-    panel.sweep.point_added.connect(lambda p: window.accuracy_plot.add_sweep_point(
-        p.method, p.scope, p.sparsity_included, p.accuracy))
+    panel.sweep.point_added.connect(
+        lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy)
+    )
     panel.sweep.cleared.connect(window.accuracy_plot.clear_sweep)
     return panel

@@ -55,8 +55,11 @@ def image_pixmap(image: np.ndarray, scale: int) -> QPixmap:
     image = np.ascontiguousarray(image, dtype=np.uint8)
     rows, cols = image.shape
     qimage = QImage(image.data, cols, rows, cols, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(qimage.scaled(cols * scale, rows * scale, Qt.AspectRatioMode.IgnoreAspectRatio,
-                                           Qt.TransformationMode.FastTransformation))
+    return QPixmap.fromImage(
+        qimage.scaled(
+            cols * scale, rows * scale, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation
+        )
+    )
 
 
 class DrawingPad(QWidget):
@@ -162,8 +165,9 @@ class DrawingPad(QWidget):
             painter.drawPixmap(self.rect(), image_pixmap(self._image, 1))
         else:
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-            pen = QPen(INK, PEN_WIDTH * self.width(), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap,
-                       Qt.PenJoinStyle.RoundJoin)
+            pen = QPen(
+                INK, PEN_WIDTH * self.width(), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap, Qt.PenJoinStyle.RoundJoin
+            )
             painter.setPen(pen)
             for stroke in self._strokes:
                 points = [QPointF(x * self.width(), y * self.height()) for x, y in stroke]
@@ -220,15 +224,19 @@ class DrawPanel(QWidget):
         self.plot.setXRange(-0.6, 9.6, padding=0)
         self.plot.setYRange(0, 105, padding=0)
         digits = np.arange(10)
-        self.unpruned_bars = pg.BarGraphItem(x=digits - BAR_WIDTH / 2, height=np.zeros(10), width=BAR_WIDTH,
-                                             brush=pg.mkBrush(MUTED), pen=pg.mkPen(MUTED))
-        self.pruned_bars = pg.BarGraphItem(x=digits + BAR_WIDTH / 2, height=np.zeros(10), width=BAR_WIDTH,
-                                           brush=pg.mkBrush(KEPT), pen=pg.mkPen(KEPT))
+        self.unpruned_bars = pg.BarGraphItem(
+            x=digits - BAR_WIDTH / 2, height=np.zeros(10), width=BAR_WIDTH, brush=pg.mkBrush(MUTED), pen=pg.mkPen(MUTED)
+        )
+        self.pruned_bars = pg.BarGraphItem(
+            x=digits + BAR_WIDTH / 2, height=np.zeros(10), width=BAR_WIDTH, brush=pg.mkBrush(KEPT), pen=pg.mkPen(KEPT)
+        )
         self.plot.addItem(self.unpruned_bars)
         self.plot.addItem(self.pruned_bars)
         self.legend = caption_label(self)
-        self.legend.setText(f"<span style='color:{MUTED}; font-size:large'>■</span> unpruned &nbsp; "
-                            f"<span style='color:{KEPT}; font-size:large'>■</span> pruned (current k)")
+        self.legend.setText(
+            f"<span style='color:{MUTED}; font-size:large'>■</span> unpruned &nbsp; "
+            f"<span style='color:{KEPT}; font-size:large'>■</span> pruned (current k)"
+        )
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.clear_button)
@@ -334,7 +342,8 @@ class DrawPanel(QWidget):
         truth = f" (a test image of a {self.pad.label})" if self.pad.label is not None else ""
         self.caption.setText(
             f"Unpruned: <b>{a}</b> ({unpruned[a]:.0%}) &nbsp; {config.describe()}: "
-            f"<b style='color:{KEPT if a == b else '#D55E00'}'>{b}</b> ({pruned[b]:.0%}){truth}")
+            f"<b style='color:{KEPT if a == b else '#D55E00'}'>{b}</b> ({pruned[b]:.0%}){truth}"
+        )
         self.shown.emit()
 
     def _on_flip(self, scan, config: PruningConfig, generation: int) -> None:
@@ -347,8 +356,7 @@ class DrawPanel(QWidget):
             text = f"{what.replace('breaks', 'never breaks').replace('flips', 'never flips')} up to k = 100% ({scope})."
         else:
             now = int(scan.predicted[int(np.searchsorted(scan.ks, scan.flip_k))])
-            text = (f"{what} at <b>k = {scan.flip_k:g}%</b> ({scope}): "
-                    f"{scan.reference} becomes {now}.")
+            text = f"{what} at <b>k = {scan.flip_k:g}%</b> ({scope}): {scan.reference} becomes {now}."
         self.flip_label.setText(text)
         self.flip_found.emit(scan)
 
@@ -361,8 +369,10 @@ class DrawPanel(QWidget):
         elif self.session.evaluation_problem:  # the drawing is an MNIST-shaped image this model cannot take
             self.caption.setText(f"<b>Draw a digit</b>: {self.session.evaluation_problem}")
         else:
-            self.caption.setText("<b>Draw a digit</b> on the black pad: the bars show what the unpruned "
-                                 "and the pruned model think it is.")
+            self.caption.setText(
+                "<b>Draw a digit</b> on the black pad: the bars show what the unpruned "
+                "and the pruned model think it is."
+            )
         self.flip_label.setText("")
         if self.pad.is_empty:
             self.preview.setPixmap(image_pixmap(np.zeros((FIELD, FIELD), np.uint8), PREVIEW_SCALE))

@@ -94,8 +94,9 @@ class PrunedModelExporter(QObject):
             self.error_box = show_error(self.parent_widget, exc, "export the model")
             return None
         config = self.session.config
-        job = Job(lambda task: export_pruned(opened, config, path, force=True, compact=compact, task=task),
-                  EXPORT_KIND, self)
+        job = Job(
+            lambda task: export_pruned(opened, config, path, force=True, compact=compact, task=task), EXPORT_KIND, self
+        )
         job.label = "Exporting"
         job.succeeded.connect(self._on_exported)
         job.failed.connect(lambda exc: self._on_failed(exc))
@@ -106,8 +107,7 @@ class PrunedModelExporter(QObject):
 
     def _on_exported(self, result) -> None:
         kind = "compacted" if result.compacted else "pruned weights stored as zeros"
-        self.message.emit(f"Exported {result.path} ({megabytes(result.bytes)}, {kind}; "
-                          f"{result.config.describe()}).")
+        self.message.emit(f"Exported {result.path} ({megabytes(result.bytes)}, {kind}; {result.config.describe()}).")
         self.exported.emit(result)
 
     def _on_failed(self, exc: BaseException) -> None:

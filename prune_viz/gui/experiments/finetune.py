@@ -61,8 +61,9 @@ class LearningRateBox(QDoubleSpinBox):
             value = float(text)
         except ValueError:
             return QValidator.State.Intermediate, text, pos
-        state = (QValidator.State.Acceptable if self.minimum() <= value <= self.maximum()
-                 else QValidator.State.Intermediate)
+        state = (
+            QValidator.State.Acceptable if self.minimum() <= value <= self.maximum() else QValidator.State.Intermediate
+        )
         return state, text, pos
 
     def stepBy(self, steps: int) -> None:
@@ -142,11 +143,19 @@ class FinetunePanel(QWidget):
         def job(task):
             task.progress(0.0, "Loading MNIST")
             data = load_mnist(data_path, need_training=True)
-            return finetune(opened, config, data, epochs=epochs, learning_rate=learning_rate,
-                            preprocessing=preprocessing, task=task.sub(0.03, 1.0))
+            return finetune(
+                opened,
+                config,
+                data,
+                epochs=epochs,
+                learning_rate=learning_rate,
+                preprocessing=preprocessing,
+                task=task.sub(0.03, 1.0),
+            )
 
-        return self.strip.start(job, self.kind, "Fine-tuning", lambda result, o=opened: self.show_result(result, o),
-                                "fine-tune the model")
+        return self.strip.start(
+            job, self.kind, "Fine-tuning", lambda result, o=opened: self.show_result(result, o), "fine-tune the model"
+        )
 
     def show_result(self, result, opened) -> None:
         if opened is not self.session.model:
@@ -154,21 +163,24 @@ class FinetunePanel(QWidget):
         self.result = result
         self.saved_path = None
         tune = result.metadata["fine_tune"]
-        full = ("" if tune["trained_on_full_training_set"] else
-                " <b>(not the full 60,000-image training set)</b>")
+        full = "" if tune["trained_on_full_training_set"] else " <b>(not the full 60,000-image training set)</b>"
         self.data_label.setText(
             f"{tune['trained_on']}{full} from {tune['data_source']}: {tune['train_images']:,} images for training, "
             f"{tune['validation_images']:,} held out to pick the best epoch ({tune['best_epoch']} of "
-            f"{tune['epochs']}); {tune['optimizer']}, batch {tune['batch_size']}, seed {tune['seed']}")
+            f"{tune['epochs']}); {tune['optimizer']}, batch {tune['batch_size']}, seed {tune['seed']}"
+        )
         test_images = result.metadata.get("test_images", 0)
         self.accuracy_label.setText(
             f"unpruned {result.unpruned_accuracy * 100:.2f}%, pruned <b>{result.accuracy_before * 100:.2f}%</b> "
             f"before fine-tuning, <b>{result.accuracy_after * 100:.2f}%</b> after "
             f"({(result.accuracy_after - result.accuracy_before) * 100:+.2f} points)<br>"
             f"loss {result.loss_before:.4f} \u2192 {result.loss_after:.4f} on {test_images:,} test images; "
-            f"{result.pruned_weights:,} pruned weights held at exactly zero")
-        self.strip.message.setText(f"Fine-tuned {result.config.describe()} at learning rate "
-                                   f"{tune['learning_rate']:g} in {result.fit.seconds:.1f} s.")
+            f"{result.pruned_weights:,} pruned weights held at exactly zero"
+        )
+        self.strip.message.setText(
+            f"Fine-tuned {result.config.describe()} at learning rate "
+            f"{tune['learning_rate']:g} in {result.fit.seconds:.1f} s."
+        )
         self._refresh()
 
     # -- saving ------------------------------------------------------------------------------------
@@ -202,8 +214,14 @@ class FinetunePanel(QWidget):
             task.progress(0.1, f"Writing {Path(path).name}")
             return save_keras_with_metadata(result.model, path, result.metadata, force=True, protect=(source,))
 
-        return self.strip.start(job, "save-finetuned", "Saving", self._on_saved, "save the fine-tuned model",
-                                cancelled_text=lambda: f"Saving cancelled: {write_outcome(path, start)}.")
+        return self.strip.start(
+            job,
+            "save-finetuned",
+            "Saving",
+            self._on_saved,
+            "save the fine-tuned model",
+            cancelled_text=lambda: f"Saving cancelled: {write_outcome(path, start)}.",
+        )
 
     def _on_saved(self, path: Path) -> None:
         self.saved_path = path
@@ -247,14 +265,20 @@ class FinetunePanel(QWidget):
         self.strip.run_button.setEnabled(has_model and not self.strip.busy and self.strip.unavailable is None)
         self.save_button.setEnabled(self.result is not None and not self.strip.busy)
         self.open_button.setEnabled(self.result is not None and not self.strip.busy)
-        self.open_button.setToolTip(f"Open {self.saved_path.name} in this window" if self.saved_path is not None
-                                    else "Save the fine-tuned model and open it in this window"
-                                    if self.result is not None else "Fine-tune first")
+        self.open_button.setToolTip(
+            f"Open {self.saved_path.name} in this window"
+            if self.saved_path is not None
+            else "Save the fine-tuned model and open it in this window"
+            if self.result is not None
+            else "Fine-tune first"
+        )
         if not has_model:
             self.config_label.setText("-")
             return
         text = f"{session.config.describe()} (the current settings), masks fixed"
         if self.result is not None and self.result.config != session.config:
-            text += (f"<br><span style='color:{MUTED}'>The result below is for {self.result.config.describe()}; "
-                     "saving writes that model.</span>")
+            text += (
+                f"<br><span style='color:{MUTED}'>The result below is for {self.result.config.describe()}; "
+                "saving writes that model.</span>"
+            )
         self.config_label.setText(text)

@@ -45,14 +45,23 @@ NEVER = 101  # the histogram's bin (index) for images that never break
 NEVER_X = 116  # where that bin is drawn: apart from k = 100, room for both tick labels
 # Ten digits told apart by colour and marker: Okabe-Ito plus two greys, with a marker each
 DIGIT_STYLE = (
-    ("#000000", "o"), ("#E69F00", "s"), ("#56B4E9", "t"), ("#009E73", "d"), ("#F0E442", "+"),
-    ("#0072B2", "x"), ("#D55E00", "star"), ("#CC79A7", "p"), ("#999999", "h"), ("#7a4f00", "t1"),
+    ("#000000", "o"),
+    ("#E69F00", "s"),
+    ("#56B4E9", "t"),
+    ("#009E73", "d"),
+    ("#F0E442", "+"),
+    ("#0072B2", "x"),
+    ("#D55E00", "star"),
+    ("#CC79A7", "p"),
+    ("#999999", "h"),
+    ("#7a4f00", "t1"),
 )
 MARKER_EVERY = 10  # one marker per 10 k, staggered by digit, so the markers do not sit on each other
 
 
 # the settings a scan depends on: all but k, which it spans
 SCAN_DEPENDS_ON = tuple(name for name in CONFIG_FIELDS if name != "k")
+
 
 class ThumbnailModel(QAbstractListModel):
     """Test images in breaking-k order; each thumbnail is drawn when the view first asks for it."""
@@ -108,8 +117,11 @@ class ThumbnailModel(QAbstractListModel):
             if np.isnan(b):
                 return f"Test image #{image}, a {label}: right at every k"
             becomes = int(self.scan.predicted[self._first_wrong[image], image])
-            return (f"Test image #{image}, a {label}: taken for a {becomes} at k = {b:g}%"
-                    + (" (already wrong unpruned)" if b == 0 else "") + ". Click to send it to the pad.")
+            return (
+                f"Test image #{image}, a {label}: taken for a {becomes} at k = {b:g}%"
+                + (" (already wrong unpruned)" if b == 0 else "")
+                + ". Click to send it to the pad."
+            )
         return None
 
 
@@ -127,8 +139,10 @@ class FlipGallery(QWidget):
         self.images: np.ndarray | None = None
 
         self.strip = JobStrip(jobs, "Scan k = 0..100")
-        self.strip.run_button.setToolTip("Evaluate the test set at every k from 0 to 100 for the current "
-                                         "method and scope, keeping each image's prediction")
+        self.strip.run_button.setToolTip(
+            "Evaluate the test set at every k from 0 to 100 for the current "
+            "method and scope, keeping each image's prediction"
+        )
         self.strip.run_button.clicked.connect(self.run)
         self.caption = caption_label(self)
 
@@ -156,11 +170,17 @@ class FlipGallery(QWidget):
         self.histogram_plot = self.histogram_widget.getPlotItem()
         self.histogram_plot.setMouseEnabled(x=False, y=False)
         brushes = [pg.mkBrush(KEPT)] * NEVER + [pg.mkBrush(MUTED)]
-        self.histogram_bars = pg.BarGraphItem(x=np.r_[np.arange(NEVER), NEVER_X], height=np.zeros(NEVER + 1),
-                                              width=0.85, brushes=brushes, pen=pg.mkPen(None))
+        self.histogram_bars = pg.BarGraphItem(
+            x=np.r_[np.arange(NEVER), NEVER_X],
+            height=np.zeros(NEVER + 1),
+            width=0.85,
+            brushes=brushes,
+            pen=pg.mkPen(None),
+        )
         self.histogram_plot.addItem(self.histogram_bars)
         self.histogram_plot.getAxis("bottom").setTicks(
-            [[(k, str(k)) for k in range(0, 101, 20)] + [(NEVER_X, "never")], []])
+            [[(k, str(k)) for k in range(0, 101, 20)] + [(NEVER_X, "never")], []]
+        )
         self.histogram_plot.setXRange(-6, NEVER_X + 9, padding=0)  # room for the end tick labels
 
         # per-digit accuracy along k
@@ -177,8 +197,9 @@ class FlipGallery(QWidget):
             markers = pg.PlotDataItem([], [], pen=None, **marker_style)  # one per MARKER_EVERY k
             self.curves_plot.addItem(curve)
             self.curves_plot.addItem(markers)
-            self.curves_legend.addItem(pg.PlotDataItem([0], [0], pen=pg.mkPen(colour, width=2), **marker_style),
-                                       f"digit {digit}")
+            self.curves_legend.addItem(
+                pg.PlotDataItem([0], [0], pen=pg.mkPen(colour, width=2), **marker_style), f"digit {digit}"
+            )
             self.curves.append(curve)
             self.markers.append(markers)
 
@@ -264,7 +285,9 @@ class FlipGallery(QWidget):
         ks = np.asarray(scan.ks)
         for digit, (curve, markers) in enumerate(zip(self.curves, self.markers)):
             curve.setData(ks, per_digit[:, digit])
-            markers.setData(ks[digit % MARKER_EVERY::MARKER_EVERY], per_digit[digit % MARKER_EVERY::MARKER_EVERY, digit])
+            markers.setData(
+                ks[digit % MARKER_EVERY :: MARKER_EVERY], per_digit[digit % MARKER_EVERY :: MARKER_EVERY, digit]
+            )
         self.scrubber.setEnabled(True)
         for line in self.k_lines:
             line.setVisible(True)
@@ -274,8 +297,10 @@ class FlipGallery(QWidget):
         middle = np.median(breaking[~np.isnan(breaking) & (breaking > 0)]) if len(known) > wrong0 else np.nan
         self.caption.setText(
             f"<b>{scan.config.describe(with_k=False)}</b>, {len(breaking):,} test images: {wrong0:,} wrong unpruned, "
-            f"{never:,} never break" + (f", half the rest break by <b>k = {middle:g}%</b>" if np.isfinite(middle)
-                                         else "") + ".")
+            f"{never:,} never break"
+            + (f", half the rest break by <b>k = {middle:g}%</b>" if np.isfinite(middle) else "")
+            + "."
+        )
         self.strip.message.setText(f"Scanned {len(ks)} values of k ({scan.data_source}).")
         self.scanned.emit(scan)
 
@@ -300,8 +325,10 @@ class FlipGallery(QWidget):
         self.scrubber.setEnabled(False)
         for line in self.k_lines:
             line.setVisible(False)
-        self.caption.setText("<b>Which digits break first?</b> Scan k = 0..100 for the current method and "
-                             "scope: each test image's breaking k is the first k at which it is misclassified.")
+        self.caption.setText(
+            "<b>Which digits break first?</b> Scan k = 0..100 for the current method and "
+            "scope: each test image's breaking k is the first k at which it is misclassified."
+        )
 
     # -- clicks and session ---------------------------------------------------------------------
     def send_image(self, image: int) -> None:
@@ -348,4 +375,3 @@ class FlipGallery(QWidget):
         style_plot(self.histogram_plot, "breaking k (%)", "test images", points, self.theme)
         self.histogram_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
         style_plot(self.curves_plot, "k (%)", "accuracy (%)", points, self.theme)
-

@@ -30,10 +30,12 @@ from prune_viz.gui.experiments.base import (
 from prune_viz.gui.views.colours import MUTED
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
-WEIGHT_PRUNING_NOTE = ("<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "
-                       "scattered over each matrix, so the matrices keep their shapes; compacting would remove only "
-                       "the units that happen to lose every weight ({dead}). Choose unit pruning to remove whole "
-                       "units by design.")
+WEIGHT_PRUNING_NOTE = (
+    "<b>Compaction:</b> offered for unit pruning only. Weight pruning zeros single weights "
+    "scattered over each matrix, so the matrices keep their shapes; compacting would remove only "
+    "the units that happen to lose every weight ({dead}). Choose unit pruning to remove whole "
+    "units by design."
+)
 
 
 class SizeSpeedPanel(QWidget):
@@ -99,11 +101,13 @@ class SizeSpeedPanel(QWidget):
                 data = load_mnist(data_path)
             except DataError:
                 data = None  # sizes only; the report says there is no latency
-            return size_and_speed(opened, config, data, preprocessing=preprocessing, repeats=repeats,
-                                  task=task.sub(0.05, 1.0))
+            return size_and_speed(
+                opened, config, data, preprocessing=preprocessing, repeats=repeats, task=task.sub(0.05, 1.0)
+            )
 
-        return self.strip.start(job, self.kind, "Size and speed", lambda report: self.show_report(report, key),
-                                "measure size and speed")
+        return self.strip.start(
+            job, self.kind, "Size and speed", lambda report: self.show_report(report, key), "measure size and speed"
+        )
 
     # -- showing the report ----------------------------------------------------------------------
     def shown_rows(self, report) -> list:
@@ -119,14 +123,22 @@ class SizeSpeedPanel(QWidget):
         for i, row in enumerate(rows):
             latency = f"{row.latency_seconds * 1000:.1f} ms" if row.latency_seconds is not None else "-"
             accuracy = f"{row.accuracy * 100:.2f}%" if row.accuracy is not None else "-"
-            items = [text_item(row.name), number_item(megabytes(row.bytes)),
-                     number_item(f"{row.bytes / dense * 100:.1f}%"), number_item(latency), number_item(accuracy),
-                     text_item(row.note)]
+            items = [
+                text_item(row.name),
+                number_item(megabytes(row.bytes)),
+                number_item(f"{row.bytes / dense * 100:.1f}%"),
+                number_item(latency),
+                number_item(accuracy),
+                text_item(row.note),
+            ]
             for column, item in enumerate(items):
                 self.table.setItem(i, column, item)
         self.summary.setText("<br>".join(self.summary_lines(report)))
-        timing = (f"latency: median of {report.repeats} passes over {report.test_images:,} test images"
-                  if report.test_images else report.latency_note)
+        timing = (
+            f"latency: median of {report.repeats} passes over {report.test_images:,} test images"
+            if report.test_images
+            else report.latency_note
+        )
         self.strip.message.setText(f"Measured for {report.config.describe()} ({timing}).")
         self._refresh()
 
@@ -145,8 +157,11 @@ class SizeSpeedPanel(QWidget):
     def dead_units_text(report) -> str:
         if report.compaction is None:
             return "none can be removed here"
-        shrunk = [f"{layer.name} {layer.units_before}\u2192{layer.units_after}" for layer in report.compaction.layers
-                  if layer.units_before != layer.units_after]
+        shrunk = [
+            f"{layer.name} {layer.units_before}\u2192{layer.units_after}"
+            for layer in report.compaction.layers
+            if layer.units_before != layer.units_after
+        ]
         return "here: " + ", ".join(shrunk) if shrunk else "here: none"
 
     # -- session ---------------------------------------------------------------------------------
@@ -171,5 +186,7 @@ class SizeSpeedPanel(QWidget):
         why = session.why_stale(self.report_key, "measurement")
         self.stale_note.setVisible(why is not None)
         if why is not None:
-            self.stale_note.setText(f"<span style='color:{MUTED}'>{why} The numbers below are for "
-                                    f"{self.report.config.describe()}; measure again for the current settings.</span>")
+            self.stale_note.setText(
+                f"<span style='color:{MUTED}'>{why} The numbers below are for "
+                f"{self.report.config.describe()}; measure again for the current settings.</span>"
+            )

@@ -137,9 +137,14 @@ class SweepPanel(QWidget):
         return ["method", "k %", "accuracy %", "loss", "sparsity %", "all weights %"]
 
     def table_row(self, p) -> list:
-        return [text_item(_method_text(p)), number_item(f"{p.k:g}"), number_item(f"{p.accuracy * 100:.2f}"),
-                number_item(f"{p.loss:.4f}"), number_item(f"{p.sparsity_included * 100:.2f}"),
-                number_item(f"{p.sparsity_all * 100:.2f}")]
+        return [
+            text_item(_method_text(p)),
+            number_item(f"{p.k:g}"),
+            number_item(f"{p.accuracy * 100:.2f}"),
+            number_item(f"{p.loss:.4f}"),
+            number_item(f"{p.sparsity_included * 100:.2f}"),
+            number_item(f"{p.sparsity_all * 100:.2f}"),
+        ]
 
     def make_plot(self) -> QWidget:
         self.accuracy_plot = AccuracySparsityPlot(self.session)
@@ -158,8 +163,10 @@ class SweepPanel(QWidget):
         config = self.session.config
         scope = "layerwise threshold" if config.scope == "layer" else "one global threshold"
         units = "; units removed with bias and BN channel" if config.unit_mode == "remove" else ""
-        return (f"the {len(config.included)} included layer(s) together, {scope}, {config.criterion} scores"
-                f"{units} (from the Pruning controls)")
+        return (
+            f"the {len(config.included)} included layer(s) together, {scope}, {config.criterion} scores"
+            f"{units} (from the Pruning controls)"
+        )
 
     # -- running ---------------------------------------------------------------------------------
     def selected_methods(self) -> list[str]:
@@ -189,8 +196,14 @@ class SweepPanel(QWidget):
         def job(task):  # each point is published as it is measured: a partial result
             return run_sweep(session, methods, ks, scope, task, task.publish, per_layer=per_layer)
 
-        return self.strip.start(job, self.kind, self.label, self._on_done, self.doing,
-                                on_partial=lambda point: self._on_point(run_id, point))
+        return self.strip.start(
+            job,
+            self.kind,
+            self.label,
+            self._on_done,
+            self.doing,
+            on_partial=lambda point: self._on_point(run_id, point),
+        )
 
     def unsaved_result(self) -> str | None:
         """What closing would lose: these points, unless they were saved."""
@@ -245,17 +258,29 @@ class SweepPanel(QWidget):
         from prune_viz.core.files import write_csv
         from prune_viz.core.sweep import CSV_FIELDS
 
-        return self._save(lambda: write_csv(path, [p.as_row() for p in self.points], CSV_FIELDS, force=True,
-                                            protect=self._protected()), path)
+        return self._save(
+            lambda: write_csv(
+                path, [p.as_row() for p in self.points], CSV_FIELDS, force=True, protect=self._protected()
+            ),
+            path,
+        )
 
     def save_png(self, path) -> bool:
         """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
         from prune_viz.core.sweep import summarise
         from prune_viz.gui.views.plots import write_sweep_plot
 
-        return self._save(lambda: write_sweep_plot(path, summarise(self.points), per_layer=self.per_layer,
-                                                   title=self.model_name, force=True, protect=self._protected()),
-                          path)
+        return self._save(
+            lambda: write_sweep_plot(
+                path,
+                summarise(self.points),
+                per_layer=self.per_layer,
+                title=self.model_name,
+                force=True,
+                protect=self._protected(),
+            ),
+            path,
+        )
 
     def _protected(self) -> tuple:
         """The opened model: a save dialog may well be pointed at it."""
@@ -312,9 +337,14 @@ class SensitivityPanel(SweepPanel):
         return ["layer", "method", "k %", "accuracy %", "loss", "layer sparsity %"]
 
     def table_row(self, p) -> list:
-        return [text_item(p.layer), text_item(p.method), number_item(f"{p.k:g}"),
-                number_item(f"{p.accuracy * 100:.2f}"), number_item(f"{p.loss:.4f}"),
-                number_item(f"{p.sparsity_included * 100:.2f}")]
+        return [
+            text_item(p.layer),
+            text_item(p.method),
+            number_item(f"{p.k:g}"),
+            number_item(f"{p.accuracy * 100:.2f}"),
+            number_item(f"{p.loss:.4f}"),
+            number_item(f"{p.sparsity_included * 100:.2f}"),
+        ]
 
     def make_plot(self) -> QWidget:
         self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
@@ -346,8 +376,11 @@ class SensitivityPanel(SweepPanel):
     def _apply_font(self) -> None:
         points = point_size(self)
         style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", points, self.theme)
-        self.plot.setTitle("one layer pruned at a time; solid: weight, dashed: unit", color=self.theme.foreground,
-                           size=f"{points:.1f}pt")
+        self.plot.setTitle(
+            "one layer pruned at a time; solid: weight, dashed: unit",
+            color=self.theme.foreground,
+            size=f"{points:.1f}pt",
+        )
         self._fix_range()
 
     def _fix_range(self) -> None:
@@ -365,10 +398,16 @@ class SensitivityPanel(SweepPanel):
             pen = pg.mkPen(colour, width=2.5)
             if point.method == "unit":
                 pen.setDashPattern([4, 3])
-            self._curves[key] = self.plot.plot([], [], pen=pen, symbol=marker, symbolSize=10,
-                                               symbolBrush=colour if point.method == "weight" else None,
-                                               symbolPen=pg.mkPen(colour, width=2),
-                                               name=f"{point.layer}, {point.method}")
+            self._curves[key] = self.plot.plot(
+                [],
+                [],
+                pen=pen,
+                symbol=marker,
+                symbolSize=10,
+                symbolBrush=colour if point.method == "weight" else None,
+                symbolPen=pg.mkPen(colour, width=2),
+                name=f"{point.layer}, {point.method}",
+            )
         self._curve_points.setdefault(key, []).append((point.k, 100.0 * point.accuracy))
         self._curves[key].setData(*self.curve_data(*key))
         self._fix_range()

@@ -73,7 +73,8 @@ class PruningControls(QGroupBox):
         self.unit_mode_combo.setToolTip(
             "Kernel: zero the unit's kernel column (with a bias it still outputs a constant).\n"
             "Remove: also zero its bias and its channel of a BatchNormalization right after the layer "
-            "(gamma, beta), so it outputs exactly 0 through ReLU.")
+            "(gamma, beta), so it outputs exactly 0 through ReLU."
+        )
         self.method_group = QButtonGroup(self)
         self.method_group.addButton(self.weight_radio)
         self.method_group.addButton(self.unit_radio)
@@ -112,8 +113,10 @@ class PruningControls(QGroupBox):
         seed_row.addWidget(self.criterion_combo, 1)
         seed_row.addWidget(QLabel("seed"))
         seed_row.addWidget(self.seed_spin)
-        for text, field_widget, buddy in (("&Criterion", seed_row, self.criterion_combo),
-                                          ("Unit &mode", self.unit_mode_combo, self.unit_mode_combo)):
+        for text, field_widget, buddy in (
+            ("&Criterion", seed_row, self.criterion_combo),
+            ("Unit &mode", self.unit_mode_combo, self.unit_mode_combo),
+        ):
             label = QLabel(text)
             label.setBuddy(buddy)
             choices.addRow(label, field_widget)
@@ -135,11 +138,14 @@ class PruningControls(QGroupBox):
         self.layer_radio.toggled.connect(lambda on: on and self.session.configure(scope="layer"))
         self.global_radio.toggled.connect(lambda on: on and self.session.configure(scope="global"))
         self.criterion_combo.activated.connect(self._on_criterion)
-        self.seed_spin.valueChanged.connect(lambda seed: self.session.model is not None
-                                            and self.session.configure(seed=int(seed)))
+        self.seed_spin.valueChanged.connect(
+            lambda seed: self.session.model is not None and self.session.configure(seed=int(seed))
+        )
         self.unit_mode_combo.activated.connect(
-            lambda _index: self.session.model is not None
-            and self.session.configure(unit_mode=self.unit_mode_combo.currentData()))
+            lambda _index: (
+                self.session.model is not None and self.session.configure(unit_mode=self.unit_mode_combo.currentData())
+            )
+        )
         self.reset_button.clicked.connect(self.session.reset)
         bind(self, session.config_changed, self._show_config)
         bind(self, session.pruning_changed, self._show_result)
@@ -196,9 +202,20 @@ class PruningControls(QGroupBox):
         self.session.configure(criterion=criterion)
 
     def _show_config(self, config: PruningConfig) -> None:
-        blockers = [QSignalBlocker(w) for w in (self.slider, self.spin, self.weight_radio, self.unit_radio,
-                                                self.layer_radio, self.global_radio, self.criterion_combo,
-                                                self.seed_spin, self.unit_mode_combo)]
+        blockers = [
+            QSignalBlocker(w)
+            for w in (
+                self.slider,
+                self.spin,
+                self.weight_radio,
+                self.unit_radio,
+                self.layer_radio,
+                self.global_radio,
+                self.criterion_combo,
+                self.seed_spin,
+                self.unit_mode_combo,
+            )
+        ]
         self.criterion_combo.setCurrentIndex(CRITERIA.index(config.criterion))
         if self.seed_spin.value() != config.seed:  # a spin box given its own value still repaints
             self.seed_spin.setValue(config.seed)
@@ -218,17 +235,23 @@ class PruningControls(QGroupBox):
         if not included:
             lines.append("<b>No layer is included</b>: tick layers in the list to prune them.")
         else:
-            lines.append(f"<b>Obtained:</b> {percent(result.included_sparsity())} zero in the "
-                         f"{len(included)} included layer{'s' if len(included) != 1 else ''}")
-        lines.append(f"{percent(result.prunable_sparsity)} of all prunable weights "
-                     f"({result.prunable_zeros:,} / {result.prunable_size:,}), "
-                     f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases")
+            lines.append(
+                f"<b>Obtained:</b> {percent(result.included_sparsity())} zero in the "
+                f"{len(included)} included layer{'s' if len(included) != 1 else ''}"
+            )
+        lines.append(
+            f"{percent(result.prunable_sparsity)} of all prunable weights "
+            f"({result.prunable_zeros:,} / {result.prunable_size:,}), "
+            f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases"
+        )
         if config.method == "unit" and included:
             units = sum(layer.pruned_units for layer in included)
             total = sum(layer.units for layer in included)
             removed = sum(layer.vector_entries for layer in included)
-            lines.append(f"Units pruned: {units:,} of {total:,}"
-                         + (f", with {removed:,} bias and BatchNormalization entries zeroed" if removed else ""))
+            lines.append(
+                f"Units pruned: {units:,} of {total:,}"
+                + (f", with {removed:,} bias and BatchNormalization entries zeroed" if removed else "")
+            )
         if config.criterion == "taylor" and self.session.model is not None and self.session.model.pruner.taylor:
             lines.append(self.session.model.pruner.taylor.description)
         if self.compact:  # presenter mode: what was asked (the method and scope) and what it gave
@@ -255,8 +278,12 @@ class LayerList(QTreeWidget):
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         for column in range(len(self.COLUMNS)):
-            self.header().setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive if column in self.STATS_COLUMNS
-                                               else QHeaderView.ResizeMode.ResizeToContents)
+            self.header().setSectionResizeMode(
+                column,
+                QHeaderView.ResizeMode.Interactive
+                if column in self.STATS_COLUMNS
+                else QHeaderView.ResizeMode.ResizeToContents,
+            )
         self.header().setStretchLastSection(False)
         self.setToolTip("Tick a layer to include it in pruning; select it to show it large")
         self.items: dict[str, QTreeWidgetItem] = {}
@@ -276,14 +303,17 @@ class LayerList(QTreeWidget):
         with self._batch(fresh=True):
             self.clear()
             self.items = {}
-            for layer in (opened.layers if opened else []):
+            for layer in opened.layers if opened else []:
                 item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 note = layer.unit_vector_note
-                item.setToolTip(0, f"{layer.name}: {layer.matrix_label}"
-                                   + (" (output layer, excluded by default)" if layer.is_output else "")
-                                   + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""))
+                item.setToolTip(
+                    0,
+                    f"{layer.name}: {layer.matrix_label}"
+                    + (" (output layer, excluded by default)" if layer.is_output else "")
+                    + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""),
+                )
                 for col in (3, 4):
                     item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.addTopLevelItem(item)
@@ -296,8 +326,7 @@ class LayerList(QTreeWidget):
                 self.setCurrentItem(item)
 
     def included(self) -> frozenset[str]:
-        return frozenset(name for name, item in self.items.items()
-                         if item.checkState(0) == Qt.CheckState.Checked)
+        return frozenset(name for name, item in self.items.items() if item.checkState(0) == Qt.CheckState.Checked)
 
     @contextmanager
     def _batch(self, fresh: bool = False):
@@ -345,10 +374,17 @@ class LayerList(QTreeWidget):
                 if item is None:
                     continue
                 self._set_cell(stats.name, item, 3, percent(stats.sparsity))
-                self._set_cell(stats.name, item, 4, f"{stats.pruned_units} / {stats.units}"
-                               + (" + bias/BN" if stats.vector_entries else ""))
-                tip = (f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
-                       if stats.vector_entries else "")
+                self._set_cell(
+                    stats.name,
+                    item,
+                    4,
+                    f"{stats.pruned_units} / {stats.units}" + (" + bias/BN" if stats.vector_entries else ""),
+                )
+                tip = (
+                    f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
+                    if stats.vector_entries
+                    else ""
+                )
                 if self._tips.get(stats.name) != tip:
                     self._tips[stats.name] = tip
                     item.setToolTip(4, tip)

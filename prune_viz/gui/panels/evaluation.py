@@ -36,10 +36,12 @@ AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
 DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
 EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
-AUTO_TOOLTIP = ("Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one "
-                "(Ctrl+Shift+E)")
-DEFAULT_DATA_TOOLTIP = ("No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, "
-                        "else a download by Keras")
+AUTO_TOOLTIP = (
+    "Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one (Ctrl+Shift+E)"
+)
+DEFAULT_DATA_TOOLTIP = (
+    "No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, else a download by Keras"
+)
 
 
 class EvaluationController(QObject):
@@ -167,13 +169,14 @@ class ResultView(QWidget):
         self.has_result = True
         self.accuracy.show()
         self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
-        lines = [f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
-                 f"{record.sparsity * 100:.1f}% of them zero",
-                 f"{result.correct:,} / {result.total:,} test images correct; loss {result.loss:.4f}"]
+        lines = [
+            f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
+            f"{record.sparsity * 100:.1f}% of them zero",
+            f"{result.correct:,} / {result.total:,} test images correct; loss {result.loss:.4f}",
+        ]
         if baseline is not None and baseline is not record:
             delta = (result.accuracy - baseline.result.accuracy) * 100
-            lines.append(f"Unpruned: {baseline.result.accuracy * 100:.2f}% "
-                         f"(change <b>{delta:+.2f}</b> points)")
+            lines.append(f"Unpruned: {baseline.result.accuracy * 100:.2f}% (change <b>{delta:+.2f}</b> points)")
         elif baseline is record:
             lines.append("This is the unpruned model (k = 0).")
         lines.append(f"Test data: {record.data_source}")
@@ -189,8 +192,9 @@ class ResultView(QWidget):
         self.accuracy.setEnabled(not stale)
         self.details.setEnabled(not stale)
         if stale:
-            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {why} "
-                                "Press Evaluate for the current settings.</span>")
+            self.status.setText(
+                f"<span style='color:#b35900'><b>Stale:</b> {why} Press Evaluate for the current settings.</span>"
+            )
         elif self.has_result:
             self.status.setText("<b>Current</b> for the settings shown.")
 
@@ -258,7 +262,8 @@ class EvaluationPanel(QGroupBox):
         self.cancel_button.clicked.connect(controller.cancel)
         self.auto_check.toggled.connect(controller.set_auto)
         self.preprocess.currentIndexChanged.connect(
-            lambda _: self.session.set_data(preprocessing=self.preprocess.currentData()))
+            lambda _: self.session.set_data(preprocessing=self.preprocess.currentData())
+        )
         controller.busy_changed.connect(self._on_busy)
         controller.progressed.connect(self._on_progress)
         controller.shown.connect(self._on_shown)
@@ -283,8 +288,9 @@ class EvaluationPanel(QGroupBox):
             self.data_path_chosen.emit(folder)
 
     def choose_npz(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "MNIST .npz (x_train, y_train, x_test, y_test)",
-                                              "", "NumPy archives (*.npz);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "MNIST .npz (x_train, y_train, x_test, y_test)", "", "NumPy archives (*.npz);;All files (*)"
+        )
         if path:
             self.data_path_chosen.emit(path)
 

@@ -43,8 +43,14 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
 
     def pruning(self) -> dict:
         """The pruning options given, as open_path's keyword arguments."""
-        given = {"method": self.method, "k": self.k, "scope": self.scope, "criterion": self.criterion,
-                 "unit_mode": self.unit_mode, "seed": self.seed}
+        given = {
+            "method": self.method,
+            "k": self.k,
+            "scope": self.scope,
+            "criterion": self.criterion,
+            "unit_mode": self.unit_mode,
+            "seed": self.seed,
+        }
         return {key: value for key, value in given.items() if value is not None}
 
 
@@ -120,8 +126,9 @@ def _show_start_up_window(app, timing: bool):
     if screen is not None:
         splash.move(screen.availableGeometry().center() - splash.rect().center())
     if timing:
-        watch = _PaintWatch(lambda: print(f"first paint after {_process_age():.3f} s (start-up window)",
-                                          file=sys.stderr))
+        watch = _PaintWatch(
+            lambda: print(f"first paint after {_process_age():.3f} s (start-up window)", file=sys.stderr)
+        )
         splash.installEventFilter(watch.filter)
         splash.watch = watch  # kept as long as the window
     splash.show()
@@ -220,4 +227,3 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
     code = app.exec()
     window.close()
     return exit_code["value"] if exit_code["value"] else code
-

@@ -38,8 +38,14 @@ STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
 CONTRAST_KEY = "view/high_contrast"
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
-ENLARGEABLE = ("Heatmap", "Per-digit accuracy", "Confusion matrix", "Accuracy vs sparsity", "Weight histogram",
-               "Unit tiles")
+ENLARGEABLE = (
+    "Heatmap",
+    "Per-digit accuracy",
+    "Confusion matrix",
+    "Accuracy vs sparsity",
+    "Weight histogram",
+    "Unit tiles",
+)
 
 
 class TabWheelGuard(QObject):
@@ -72,12 +78,20 @@ def high_contrast_palette() -> QPalette:
     """White text on black for the window's own widgets (the charts follow views.pictures' theme)."""
     palette = QPalette()
     black, white, grey = QColor("#000000"), QColor("#ffffff"), QColor("#303030")
-    for role, colour in ((QPalette.ColorRole.Window, black), (QPalette.ColorRole.WindowText, white),
-                         (QPalette.ColorRole.Base, black), (QPalette.ColorRole.AlternateBase, grey),
-                         (QPalette.ColorRole.Text, white), (QPalette.ColorRole.Button, grey),
-                         (QPalette.ColorRole.ButtonText, white), (QPalette.ColorRole.ToolTipBase, black),
-                         (QPalette.ColorRole.ToolTipText, white), (QPalette.ColorRole.Highlight, QColor("#ffd200")),
-                         (QPalette.ColorRole.HighlightedText, black), (QPalette.ColorRole.PlaceholderText, grey)):
+    for role, colour in (
+        (QPalette.ColorRole.Window, black),
+        (QPalette.ColorRole.WindowText, white),
+        (QPalette.ColorRole.Base, black),
+        (QPalette.ColorRole.AlternateBase, grey),
+        (QPalette.ColorRole.Text, white),
+        (QPalette.ColorRole.Button, grey),
+        (QPalette.ColorRole.ButtonText, white),
+        (QPalette.ColorRole.ToolTipBase, black),
+        (QPalette.ColorRole.ToolTipText, white),
+        (QPalette.ColorRole.Highlight, QColor("#ffd200")),
+        (QPalette.ColorRole.HighlightedText, black),
+        (QPalette.ColorRole.PlaceholderText, grey),
+    ):
         palette.setColor(role, colour)
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#9a9a9a"))
     palette.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#9a9a9a"))
@@ -106,8 +120,9 @@ class WindowArrangement:
             side_width = max(PRESENTER_SIDE_MIN, int(width * PRESENTER_SIDE_SHARE))
             left_width = int(width * PRESENTER_LEFT_SHARE)
             side.setMinimumWidth(min(side_width, MAX_SIDE_WIDTH + 160))
-            self.resizeDocks([self.docks["layers"], self.docks["prune"]], [left_width, side_width],
-                             Qt.Orientation.Horizontal)
+            self.resizeDocks(
+                [self.docks["layers"], self.docks["prune"]], [left_width, side_width], Qt.Orientation.Horizontal
+            )
             return
         wanted = side.widget().minimumSizeHint().width() + side.verticalScrollBar().sizeHint().width() + 4
         limit = MAX_SIDE_WIDTH
@@ -207,8 +222,11 @@ class WindowArrangement:
         elif what in ("Per-digit accuracy", "Confusion matrix"):
             widget = EvaluationDetails(self.session)
             # alone, the axis titles say what rows and columns are: all the height goes to the cells
-            widget.set_parts(bars=what == "Per-digit accuracy", confusion=what == "Confusion matrix",
-                             captions=what == "Per-digit accuracy")
+            widget.set_parts(
+                bars=what == "Per-digit accuracy",
+                confusion=what == "Confusion matrix",
+                captions=what == "Per-digit accuracy",
+            )
         elif what == "Accuracy vs sparsity":
             widget = AccuracySparsityPlot(self.session)
             widget.copy_sweep_from(self.accuracy_plot)

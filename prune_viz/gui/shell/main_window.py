@@ -69,8 +69,9 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
     model_opened = Signal(object)  # OpenedModel
     open_failed = Signal(object)  # exception
 
-    def __init__(self, session: Session | None = None, settings: QSettings | None = None,
-                 parent: QWidget | None = None):
+    def __init__(
+        self, session: Session | None = None, settings: QSettings | None = None, parent: QWidget | None = None
+    ):
         super().__init__(parent)
         self.wheel_guard = TabWheelGuard(self)  # first: childEvent hands it the tab bars made from here on
         self.session = session or Session()
@@ -237,8 +238,12 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
             return True
         listed = "".join(f"<li>{what}</li>" for what in unsaved)
         answer = QMessageBox.question(
-            self, APP_NAME, f"<b>{doing}?</b> These results are not saved and would be lost:<ul>{listed}</ul>",
-            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel)
+            self,
+            APP_NAME,
+            f"<b>{doing}?</b> These results are not saved and would be lost:<ul>{listed}</ul>",
+            QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Discard
 
     def quit(self) -> bool:
@@ -280,8 +285,12 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         label = job.label
         self.job_label.setText(label)
         self.job_progress.setValue(0)
-        job.progressed.connect(lambda fraction, message: (self.job_progress.setValue(int(fraction * 1000)),
-                                                          self.job_label.setText(f"{label}: {message}")))
+        job.progressed.connect(
+            lambda fraction, message: (
+                self.job_progress.setValue(int(fraction * 1000)),
+                self.job_label.setText(f"{label}: {message}"),
+            )
+        )
         for widget in (self.job_label, self.job_progress, self.job_cancel):
             widget.show()
 
@@ -295,13 +304,13 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
 
     def _on_evaluation_failed(self, exc: BaseException) -> None:
         data = self.session.data_path or "default MNIST location"
-        self.report_error(exc, "evaluate the model",
-                         f"Test data: {data}; input scaling: {self.session.preprocessing}")
+        self.report_error(exc, "evaluate the model", f"Test data: {data}; input scaling: {self.session.preprocessing}")
 
     def _on_evaluation_shown(self, value) -> None:
         record, _baseline = value
         self.statusBar().showMessage(
-            f"Accuracy {record.result.accuracy * 100:.2f}% for {record.config.describe()}.", 8000)
+            f"Accuracy {record.result.accuracy * 100:.2f}% for {record.config.describe()}.", 8000
+        )
 
     def report_error(self, exc: BaseException, doing: str, context: str = "") -> None:
         """One error dialog (kept in ``last_error_box``): what failed while ``doing`` what, and where."""
@@ -335,9 +344,12 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         return saved
 
     def show_shortcuts(self) -> None:
-        rows = [f"<tr><td>{a.text().replace('&', '')}</td><td><b>"
-                f"{', '.join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())}</b></td></tr>"
-                for a in self.actions() if a.shortcuts()]
+        rows = [
+            f"<tr><td>{a.text().replace('&', '')}</td><td><b>"
+            f"{', '.join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())}</b></td></tr>"
+            for a in self.actions()
+            if a.shortcuts()
+        ]
         rows.append("<tr><td>k slider (when focused)</td><td><b>arrows: 1%, Page Up/Down: 10%</b></td></tr>")
         rows.append("<tr><td>Heatmap</td><td><b>wheel: zoom, drag: pan</b></td></tr>")
         QMessageBox.information(self, "Keyboard shortcuts", "<table>" + "".join(rows) + "</table>")
@@ -345,9 +357,12 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
     def show_about(self) -> None:
         from prune_viz import __version__
 
-        QMessageBox.about(self, "About prune-viz",
-                          f"<b>prune-viz {__version__}</b><br>A desktop lab for neural-network pruning: "
-                          "live weight heatmaps, weight and unit pruning, MNIST accuracy on demand.")
+        QMessageBox.about(
+            self,
+            "About prune-viz",
+            f"<b>prune-viz {__version__}</b><br>A desktop lab for neural-network pruning: "
+            "live weight heatmaps, weight and unit pruning, MNIST accuracy on demand.",
+        )
 
     def childEvent(self, event) -> None:
         super().childEvent(event)

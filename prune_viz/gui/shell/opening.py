@@ -9,8 +9,8 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
-from prune_viz.core.lesson import is_lesson_file
 from prune_viz.core.io import ModelLoadError, sniff_format
+from prune_viz.core.lesson import is_lesson_file
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import OpenedModel, open_model
 from prune_viz.gui import remembered
@@ -18,8 +18,10 @@ from prune_viz.gui.views.heatmap_data import HeatmapData, heatmap_data
 from prune_viz.gui.workers import Job
 
 OPEN_KIND = "open"
-MODEL_FILTER = ("Keras models and lessons (*.keras *.h5 *.hdf5 *.pvlesson);;Keras models (*.keras *.h5 *.hdf5);;"
-                "prune-viz lessons (*.pvlesson);;All files (*)")
+MODEL_FILTER = (
+    "Keras models and lessons (*.keras *.h5 *.hdf5 *.pvlesson);;Keras models (*.keras *.h5 *.hdf5);;"
+    "prune-viz lessons (*.pvlesson);;All files (*)"
+)
 # a part of a model just opened is painted per turn of the event loop, the next one on a timer: a 0 ms
 # single shot is a posted event, run in the same pass as the paint, before the window's other timers
 PAINT_TURN_MS = 1
@@ -141,7 +143,9 @@ class ModelOpening:
         layers = len(opened.layers)
         self.statusBar().showMessage(
             f"Opened {Path(path).name} ({opened.loaded.format}): {layers} prunable layer{'s' if layers != 1 else ''}, "
-            f"{opened.total_parameters:,} parameters.", 8000)
+            f"{opened.total_parameters:,} parameters.",
+            8000,
+        )
 
     def _opened(self, path: str, opened) -> None:
         self._refresh_recent(remembered.remember_model(self.settings, path))  # writes the settings file

@@ -22,8 +22,10 @@ class StartPage(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        title = QLabel("<h2>prune-viz</h2>Open a Keras model (.keras, .h5) or a TensorFlow SavedModel "
-                       "folder, or drop one onto this window.")
+        title = QLabel(
+            "<h2>prune-viz</h2>Open a Keras model (.keras, .h5) or a TensorFlow SavedModel "
+            "folder, or drop one onto this window."
+        )
         title.setWordWrap(True)
         open_file = QPushButton("Open model file...")
         open_file.setToolTip("Ctrl+O")

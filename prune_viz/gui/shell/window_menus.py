@@ -46,18 +46,22 @@ class WindowMenus:
 
         prune = menus.addMenu("&Pruning")
         methods = QActionGroup(self)
-        self.weight_action = self._action(prune, "&Weight pruning", lambda: self.session.configure(method="weight"),
-                                          "Ctrl+1", checkable=True)
-        self.unit_action = self._action(prune, "&Unit pruning", lambda: self.session.configure(method="unit"),
-                                        "Ctrl+2", checkable=True)
+        self.weight_action = self._action(
+            prune, "&Weight pruning", lambda: self.session.configure(method="weight"), "Ctrl+1", checkable=True
+        )
+        self.unit_action = self._action(
+            prune, "&Unit pruning", lambda: self.session.configure(method="unit"), "Ctrl+2", checkable=True
+        )
         methods.addAction(self.weight_action)
         methods.addAction(self.unit_action)
         prune.addSeparator()
         scopes = QActionGroup(self)
-        self.layer_action = self._action(prune, "&Layerwise threshold", lambda: self.session.configure(scope="layer"),
-                                         "Ctrl+3", checkable=True)
-        self.global_action = self._action(prune, "&Global threshold", lambda: self.session.configure(scope="global"),
-                                          "Ctrl+4", checkable=True)
+        self.layer_action = self._action(
+            prune, "&Layerwise threshold", lambda: self.session.configure(scope="layer"), "Ctrl+3", checkable=True
+        )
+        self.global_action = self._action(
+            prune, "&Global threshold", lambda: self.session.configure(scope="global"), "Ctrl+4", checkable=True
+        )
         scopes.addAction(self.layer_action)
         scopes.addAction(self.global_action)
         prune.addSeparator()
@@ -67,25 +71,41 @@ class WindowMenus:
         self._action(prune, "k - 10%", lambda: self.step_k(-10), "Ctrl+Shift+Left")
         self._action(prune, "&Reset to k = 0", self.session.reset, "Ctrl+0")
         prune.addSeparator()
-        self.evaluate_action = self._action(prune, "&Evaluate", self.controller.request, ["Ctrl+E", "F5"],
-                                            tip=EVALUATE_ACTION_TIP)
+        self.evaluate_action = self._action(
+            prune, "&Evaluate", self.controller.request, ["Ctrl+E", "F5"], tip=EVALUATE_ACTION_TIP
+        )
         self._action(prune, "&Cancel evaluation", self.controller.cancel, "Esc")
-        self.auto_action = self._action(prune, "&Auto-evaluate while dragging",
-                                         self.evaluation.auto_check.setChecked, "Ctrl+Shift+E", checkable=True)
+        self.auto_action = self._action(
+            prune,
+            "&Auto-evaluate while dragging",
+            self.evaluation.auto_check.setChecked,
+            "Ctrl+Shift+E",
+            checkable=True,
+        )
         self.evaluation.auto_check.toggled.connect(self.auto_action.setChecked)
         bind(self, self.session.config_changed, self._sync_config_actions)
 
         view = menus.addMenu("&View")
-        self.presenter_action = self._action(view, "&Presenter mode (large text)", self.set_presenter_mode,
-                                             "Ctrl+Shift+P", checkable=True)
+        self.presenter_action = self._action(
+            view, "&Presenter mode (large text)", self.set_presenter_mode, "Ctrl+Shift+P", checkable=True
+        )
         self.contrast_action = self._action(
-            view, "&High-contrast colours", lambda on: self.set_colormap(HIGH_CONTRAST if on else DIVERGING),
-            "Ctrl+Shift+H", checkable=True)
+            view,
+            "&High-contrast colours",
+            lambda on: self.set_colormap(HIGH_CONTRAST if on else DIVERGING),
+            "Ctrl+Shift+H",
+            checkable=True,
+        )
         self.fullscreen_action = self._action(view, "F&ull screen", self.set_full_screen, "F11", checkable=True)
         enlarge = view.addMenu("&Enlarge one picture")
         for i, what in enumerate(ENLARGEABLE):
-            self._action(enlarge, what, lambda _=False, w=what: self.show_enlarged(w), f"Ctrl+Alt+{i + 1}",
-                         tip="Show it alone, filling the window (Esc closes it)")
+            self._action(
+                enlarge,
+                what,
+                lambda _=False, w=what: self.show_enlarged(w),
+                f"Ctrl+Alt+{i + 1}",
+                tip="Show it alone, filling the window (Esc closes it)",
+            )
         view.addSeparator()
         self._action(view, "&Fit heatmap", self.heatmaps.view.fit, "Ctrl+F")
         self._action(view, "&Next layer", lambda: self.step_layer(1), "Alt+Down")

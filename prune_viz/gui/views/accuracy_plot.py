@@ -63,19 +63,31 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
         theme = self.theme
         self.chance_line = pg.InfiniteLine(
-            pos=CHANCE, angle=0, movable=False, pen=pg.mkPen(theme.muted, width=1, dash=[2, 4]),
-            label="chance 10%", labelOpts={"position": 0.97, "color": theme.muted, "anchors": [(1, 1), (1, 1)]},
+            pos=CHANCE,
+            angle=0,
+            movable=False,
+            pen=pg.mkPen(theme.muted, width=1, dash=[2, 4]),
+            label="chance 10%",
+            labelOpts={"position": 0.97, "color": theme.muted, "anchors": [(1, 1), (1, 1)]},
         )
         self.baseline_line = pg.InfiniteLine(
-            angle=0, movable=False, pen=pg.mkPen(theme.foreground, width=1.5, dash=[6, 4]),
-            label="", labelOpts={"position": 0.97, "color": theme.foreground, "anchors": [(1, 1), (1, 1)],
-                                 "fill": theme.legend_fill},
+            angle=0,
+            movable=False,
+            pen=pg.mkPen(theme.foreground, width=1.5, dash=[6, 4]),
+            label="",
+            labelOpts={
+                "position": 0.97,
+                "color": theme.foreground,
+                "anchors": [(1, 1), (1, 1)],
+                "fill": theme.legend_fill,
+            },
         )
         self.plot.addItem(self.chance_line)
         self.plot.addItem(self.baseline_line)
         self.baseline_line.setVisible(False)
-        self.current_ring = pg.ScatterPlotItem(size=RING_SIZE, symbol="o", brush=None,
-                                               pen=pg.mkPen(theme.foreground, width=2.5))
+        self.current_ring = pg.ScatterPlotItem(
+            size=RING_SIZE, symbol="o", brush=None, pen=pg.mkPen(theme.foreground, width=2.5)
+        )
         self.current_ring.setZValue(10)
         self.plot.addItem(self.current_ring)
 
@@ -122,7 +134,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         self._apply_font()
         self._draw_current(self.session.last_evaluation)
 
-    def copy_sweep_from(self, other: "AccuracySparsityPlot") -> None:
+    def copy_sweep_from(self, other: AccuracySparsityPlot) -> None:
         """The sweep points another plot shows (an enlarged copy starts with them)."""
         for key, points in other._sweep_points.items():
             for sparsity, accuracy in points:
@@ -176,20 +188,35 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             return []
         last = history[-1]
         # one criterion (and unit mode) at a time: curves of different scores would mix in one series
-        return [r for r in history
-                if r.data_source == last.data_source and r.result.preprocessing == last.result.preprocessing
-                and r.config.criterion == last.config.criterion and r.config.unit_mode == last.config.unit_mode]
+        return [
+            r
+            for r in history
+            if r.data_source == last.data_source
+            and r.result.preprocessing == last.result.preprocessing
+            and r.config.criterion == last.config.criterion
+            and r.config.unit_mode == last.config.unit_mode
+        ]
 
     def _series_item(self, key: tuple[str, str], sweep: bool) -> pg.PlotDataItem:
         store = self._sweep_series if sweep else self._series
         if key not in store:
             colour, marker, _dash = SERIES_STYLE[key]
             if sweep:
-                item = pg.PlotDataItem(pen=series_pen(*key, width=1.5), symbol=marker, symbolSize=SWEEP_MARKER_SIZE,
-                                       symbolBrush=colour, symbolPen=None)
+                item = pg.PlotDataItem(
+                    pen=series_pen(*key, width=1.5),
+                    symbol=marker,
+                    symbolSize=SWEEP_MARKER_SIZE,
+                    symbolBrush=colour,
+                    symbolPen=None,
+                )
             else:
-                item = pg.PlotDataItem(pen=series_pen(*key, width=2.0), symbol=marker, symbolSize=MARKER_SIZE,
-                                       symbolBrush=colour, symbolPen=pg.mkPen("w", width=1))
+                item = pg.PlotDataItem(
+                    pen=series_pen(*key, width=2.0),
+                    symbol=marker,
+                    symbolSize=MARKER_SIZE,
+                    symbolBrush=colour,
+                    symbolPen=pg.mkPen("w", width=1),
+                )
             item.setZValue(1 if sweep else 5)
             self.plot.addItem(item)
             # named after adding, so the plot does not list it in the legend before it has points
@@ -226,8 +253,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         for key in SERIES_STYLE:
             if key not in latest and key not in self._series:
                 continue
-            points = sorted((100.0 * r.sparsity, 100.0 * r.result.accuracy)
-                            for r in latest.get(key, {}).values())
+            points = sorted((100.0 * r.sparsity, 100.0 * r.result.accuracy) for r in latest.get(key, {}).values())
             self._set_points(self._series_item(key, sweep=False), points)
 
         baseline = self.session.baseline()
@@ -248,8 +274,11 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         why = self.session.why_stale(record)
         current = why is None
         self.current_ring.setData([x], [y])
-        self.current_ring.setPen(pg.mkPen(self.theme.foreground if current else self.theme.muted, width=2.5,
-                                          dash=None if current else [3, 3]))
+        self.current_ring.setPen(
+            pg.mkPen(
+                self.theme.foreground if current else self.theme.muted, width=2.5, dash=None if current else [3, 3]
+            )
+        )
         stale = "" if current else f"<br><span style='color:{self.theme.muted}'>{why}</span>"
         self.caption.setText(
             f"<b>Accuracy vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
@@ -265,7 +294,8 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             "Accuracy without retraining of the same 784-1000-1000-500-200-10 MLP as published by others, "
             "drawn at sparsity = their k (per layer, output layer not pruned). Their models, their "
             "training on the full 60,000 MNIST images, not yours:<br>"
-            + "<br>".join(f"{c.citation} ({c.setup})" for c in self._reference_curves if c.method == "weight"))
+            + "<br>".join(f"{c.citation} ({c.setup})" for c in self._reference_curves if c.method == "weight")
+        )
         self.layout().insertWidget(1, self.reference_check)
         self.reference_check.toggled.connect(self._draw_reference)
         bind(self, self.session.model_changed, self._draw_reference)
@@ -296,8 +326,13 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             item = self._reference_items.get(curve.source)
             if item is None:
                 colour = REFERENCE_COLOURS[sources.index(curve.source) % len(REFERENCE_COLOURS)]
-                item = pg.PlotDataItem(pen=pg.mkPen(colour, width=1.5, dash=[5, 4]), symbol="x",
-                                       symbolSize=7, symbolPen=pg.mkPen(colour), symbolBrush=None)
+                item = pg.PlotDataItem(
+                    pen=pg.mkPen(colour, width=1.5, dash=[5, 4]),
+                    symbol="x",
+                    symbolSize=7,
+                    symbolPen=pg.mkPen(colour),
+                    symbolBrush=None,
+                )
                 item.setZValue(0)  # under the user's own points
                 self.plot.addItem(item)
                 item.opts["name"] = f"{curve.source} (published)"  # the file is in the toggle's tooltip

@@ -22,11 +22,10 @@ KEPT = "#0072B2"  # blue: weights or units that stay
 # The one colour of "pruned" in every view (heatmap cells, histogram, unit tiles, legends): a neutral
 # grey that neither weight colour map takes (blue-white-red, nor cyan-black-yellow), light or dark.
 PRUNED_RGB = (128, 128, 128)
-PRUNED = "#%02x%02x%02x" % PRUNED_RGB
+PRUNED = "#{:02x}{:02x}{:02x}".format(*PRUNED_RGB)
 PRUNED_NAME = "pruned (grey)"
 THRESHOLD = "#000000"
 MUTED = "#8c8c8c"  # stale results, baselines, chance level
-
 
 
 @dataclass(frozen=True)
@@ -53,8 +52,20 @@ SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
 }
 # Curves that must be told apart (one per layer): a qualitative map (Okabe-Ito without its grey-like
 # yellow, then Tol's muted) and one marker each, so colour is never the only difference.
-QUALITATIVE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#882255", "#117733",
-               "#332288", "#AA4499", "#44AA99", "#999933")
+QUALITATIVE = (
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#882255",
+    "#117733",
+    "#332288",
+    "#AA4499",
+    "#44AA99",
+    "#999933",
+)
 MARKERS = ("o", "s", "t", "d", "+", "x", "star", "h", "p", "t1", "t2", "t3")
 
 
@@ -96,7 +107,6 @@ class ColormapSpec:
             table = _LUTS.setdefault(self, table)
         return table
 
-
     def indexed_lut(self) -> np.ndarray:
         """``lut()`` and, at PRUNED_INDEX, the pruned colour: the table of ``colour_indices`` images."""
         table = _INDEXED_LUTS.get(self)
@@ -137,15 +147,28 @@ PRUNED_INDEX = 256  # the pruned colour's entry in ColormapSpec.indexed_lut
 
 # ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
 DIVERGING = ColormapSpec(
-    "diverging", "Blue-white-red (default)",
-    ((5, 48, 97), (33, 102, 172), (67, 147, 195), (146, 197, 222), (209, 229, 240), (247, 247, 247),
-     (253, 219, 199), (244, 165, 130), (214, 96, 77), (178, 24, 43), (103, 0, 31)),
+    "diverging",
+    "Blue-white-red (default)",
+    (
+        (5, 48, 97),
+        (33, 102, 172),
+        (67, 147, 195),
+        (146, 197, 222),
+        (209, 229, 240),
+        (247, 247, 247),
+        (253, 219, 199),
+        (244, 165, 130),
+        (214, 96, 77),
+        (178, 24, 43),
+        (103, 0, 31),
+    ),
     theme=LIGHT,
 )
 # For projectors: saturated ends, black at zero; pruned cells are the same mid grey as everywhere,
 # far from black, so they are never taken for small weights.
 HIGH_CONTRAST = ColormapSpec(
-    "high-contrast", "High contrast (cyan-black-yellow)",
+    "high-contrast",
+    "High contrast (cyan-black-yellow)",
     ((0, 255, 255), (0, 110, 255), (0, 0, 0), (255, 60, 0), (255, 230, 0)),
     theme=HIGH_CONTRAST_THEME,
 )

@@ -187,13 +187,23 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.bars_plot.setXRange(-0.6, 9.6, padding=0)
         self.bars_plot.setYRange(0, 104, padding=0)
         self.bars_plot.getAxis("left").setTicks([[(v, str(v)) for v in range(0, 101, 20)]])
-        self.baseline_bars = pg.BarGraphItem(x=DIGITS, height=np.zeros(10), width=BAR_WIDTH + 0.16,
-                                             brush=pg.mkBrush(0, 0, 0, 0),
-                                             pen=pg.mkPen(self.theme.muted, width=1.5, dash=[3, 2]))
-        self.bars = pg.BarGraphItem(x=DIGITS, height=np.zeros(10), width=BAR_WIDTH,
-                                    brush=pg.mkBrush(self.theme.kept), pen=pg.mkPen(self.theme.kept))
-        self.overall_line = pg.InfiniteLine(angle=0, movable=False,
-                                            pen=pg.mkPen(self.theme.foreground, width=1.5, dash=[6, 4]))
+        self.baseline_bars = pg.BarGraphItem(
+            x=DIGITS,
+            height=np.zeros(10),
+            width=BAR_WIDTH + 0.16,
+            brush=pg.mkBrush(0, 0, 0, 0),
+            pen=pg.mkPen(self.theme.muted, width=1.5, dash=[3, 2]),
+        )
+        self.bars = pg.BarGraphItem(
+            x=DIGITS,
+            height=np.zeros(10),
+            width=BAR_WIDTH,
+            brush=pg.mkBrush(self.theme.kept),
+            pen=pg.mkPen(self.theme.kept),
+        )
+        self.overall_line = pg.InfiniteLine(
+            angle=0, movable=False, pen=pg.mkPen(self.theme.foreground, width=1.5, dash=[6, 4])
+        )
         self.bars_plot.addItem(self.baseline_bars)
         self.bars_plot.addItem(self.bars)
         self.bars_plot.addItem(self.overall_line)
@@ -318,8 +328,9 @@ class EvaluationDetails(QtWidgets.QWidget):
         for label in self.bar_labels:
             label.setText("")
         self.matrix.clear()
-        self.caption.setText("<b>Evaluation details</b>: evaluate the model to see per-digit accuracy "
-                             "and which digits it confuses.")
+        self.caption.setText(
+            "<b>Evaluation details</b>: evaluate the model to see per-digit accuracy and which digits it confuses."
+        )
         self.legend.setText("")
 
     def _draw(self, record) -> None:
@@ -334,9 +345,12 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.overall_line.setVisible(True)
 
         baseline = self.session.baseline()
-        comparable = (baseline is not None and baseline is not record
-                      and baseline.data_source == record.data_source
-                      and baseline.result.preprocessing == result.preprocessing)
+        comparable = (
+            baseline is not None
+            and baseline is not record
+            and baseline.data_source == record.data_source
+            and baseline.result.preprocessing == result.preprocessing
+        )
         heights = 100.0 * np.nan_to_num(baseline.result.per_class_accuracy, nan=0.0) if comparable else np.zeros(10)
         self.baseline_bars.setOpts(height=heights)
         self.baseline_bars.setVisible(bool(comparable))
@@ -385,7 +399,12 @@ class EvaluationDetails(QtWidgets.QWidget):
             self.stale_note.setText(f"{why} It is for {self.record.config.describe()}. Evaluate again to update.")
 
     def _set_opacity(self, opacity: float) -> None:
-        for item in (self.bars, self.baseline_bars, self.overall_line, self.confusion_image,
-                     *self.bar_labels, *self.count_labels.flat):
+        for item in (
+            self.bars,
+            self.baseline_bars,
+            self.overall_line,
+            self.confusion_image,
+            *self.bar_labels,
+            *self.count_labels.flat,
+        ):
             item.setOpacity(opacity)
-

@@ -103,8 +103,9 @@ class MatrixView(QWidget):
         self.plot.addItem(self.vector_backdrop)
         self.vector_image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.vector_image)
-        self.colorbar = pg.ColorBarItem(values=(-1, 1), colorMap=self.spec.colormap(), 
-                                        interactive=False, width=14, colorMapMenu=False)
+        self.colorbar = pg.ColorBarItem(
+            values=(-1, 1), colorMap=self.spec.colormap(), interactive=False, width=14, colorMapMenu=False
+        )
         # beside the plot, as setImageItem(insert_in=) puts it, but not driving the image's table and levels
         self.plot.layout.addItem(self.colorbar, 2, 5)
         self.plot.layout.setColumnFixedWidth(4, 5)
@@ -137,8 +138,15 @@ class MatrixView(QWidget):
         self.set_colormap(self.spec)
 
     # -- content -----------------------------------------------------------------------------
-    def show_matrix(self, name: str, description: str, matrix: np.ndarray, kept: np.ndarray | None,
-                    level: float, rows_are_pixels: bool = False) -> None:
+    def show_matrix(
+        self,
+        name: str,
+        description: str,
+        matrix: np.ndarray,
+        kept: np.ndarray | None,
+        level: float,
+        rows_are_pixels: bool = False,
+    ) -> None:
         """Draw ``matrix`` with ``kept`` (strided like the image, or None); only the image is
         redone when just the mask changed, so a zoomed-in view stays where it is.
         ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
@@ -167,15 +175,21 @@ class MatrixView(QWidget):
         stride = ""
         if self.row_stride > 1 or self.col_stride > 1:
             stride = f" &nbsp;<i>(drawn with every {self.row_stride}th row, {self.col_stride}th column)</i>"
-        self.title.setText(f"<b>{name}</b> &nbsp;{description}{stride} &nbsp;&middot; colours saturate at "
-                           f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)")
+        self.title.setText(
+            f"<b>{name}</b> &nbsp;{description}{stride} &nbsp;&middot; colours saturate at "
+            f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)"
+        )
         self.fit()
 
     def show_vectors(self, labels: list[str], vectors: np.ndarray | None, removed: np.ndarray | None) -> None:
         """The unit-vector strips under the matrix (``vectors``: (len(labels), units) originals);
         ``removed`` units (or None) are drawn pruned. Call after ``show_matrix``."""
-        if (not getattr(self, "_fit_vectors", False) and vectors is self.vectors and list(labels) == self.vector_labels
-                and _same_mask(removed, self.removed)):
+        if (
+            not getattr(self, "_fit_vectors", False)
+            and vectors is self.vectors
+            and list(labels) == self.vector_labels
+            and _same_mask(removed, self.removed)
+        ):
             return  # a k step that removed no unit: the strips and the axis stay as drawn
         self.vector_labels = list(labels)
         self.vectors = vectors
@@ -258,8 +272,11 @@ class MatrixView(QWidget):
             return
         if self.hovered_cell is not None:
             text = self.describe_cell(*self.hovered_cell)
-        elif self.hovered_strip is not None and self.vectors is not None \
-                and self.hovered_strip[0] < len(self.vector_labels):
+        elif (
+            self.hovered_strip is not None
+            and self.vectors is not None
+            and self.hovered_strip[0] < len(self.vector_labels)
+        ):
             text = self.describe_vector(*self.hovered_strip)
         else:
             return
@@ -318,16 +335,20 @@ class MatrixView(QWidget):
         pruned = self.kept is not None and not bool(self.kept[row // self.row_stride, col // self.col_stride])
         state = "PRUNED (shown grey)" if pruned else "kept"
         source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else "input"
-        return (f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
-                f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}")
+        return (
+            f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
+            f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}"
+        )
 
     def describe_vector(self, strip: int, col: int) -> str:
         """The hover text for a unit-vector strip entry (bias, BN gamma or beta) of unit ``col``."""
         col -= col % self.col_stride
         removed = self.removed is not None and bool(self.removed[col])
         state = "REMOVED with its unit" if removed else "kept"
-        return (f"{self.layer_name}  {self.vector_labels[strip]} of unit {col} = "
-                f"{float(self.vectors[strip, col]):+.5g}  {state}")
+        return (
+            f"{self.layer_name}  {self.vector_labels[strip]} of unit {col} = "
+            f"{float(self.vectors[strip, col]):+.5g}  {state}"
+        )
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.matrix is None:
@@ -445,9 +466,14 @@ class LayerHeatmaps(QWidget):
         if layer.is_output:
             description += ", output layer"
         picture = self.data.layers[name]
-        self.view.show_matrix(name, description, picture.matrix,
-                              self.kept_matrix(name, limit=display_limit()), picture.level,
-                              rows_are_pixels=name == self._pixel_layer)
+        self.view.show_matrix(
+            name,
+            description,
+            picture.matrix,
+            self.kept_matrix(name, limit=display_limit()),
+            picture.level,
+            rows_are_pixels=name == self._pixel_layer,
+        )
         labels, vectors = self._vectors(name)
         result = self.session.result
         self.view.show_vectors(labels, vectors, result.removed_units(name) if result is not None else None)
@@ -477,5 +503,9 @@ class LayerHeatmaps(QWidget):
             self.strip.stale.discard(name)
             stats = result.layer(name)
             included = "" if name in result.config.included else " (excluded)"
-            self.strip.thumbnails[name].show_image(self.data.layers[name], self.kept_matrix(name, result, THUMBNAIL_PIXELS),
-                                                   self.spec, f"{name}{included}\n{stats.sparsity * 100:.1f}% zero")
+            self.strip.thumbnails[name].show_image(
+                self.data.layers[name],
+                self.kept_matrix(name, result, THUMBNAIL_PIXELS),
+                self.spec,
+                f"{name}{included}\n{stats.sparsity * 100:.1f}% zero",
+            )

@@ -217,8 +217,9 @@ class WeightHistogram(QtWidgets.QWidget):
         outline paint without blending or stroking."""
         line, background = pg.mkColor(colour), pg.mkColor(self.theme.background)
         fade = FILL_ALPHA / 255
-        bars.setBrush(pg.mkColor(*(round(fade * a + (1 - fade) * b) for a, b in
-                                   zip(line.getRgb()[:3], background.getRgb()[:3]))))
+        bars.setBrush(
+            pg.mkColor(*(round(fade * a + (1 - fade) * b) for a, b in zip(line.getRgb()[:3], background.getRgb()[:3])))
+        )
         # width 0: Qt's one-pixel cosmetic pen, whose bounds are the path's own (a cosmetic width of 1
         # counts in data units there, and spread the bars' bounds, so their repaint, over the axes)
         bars.setPen(QPen(line, 0))
@@ -296,8 +297,11 @@ class WeightHistogram(QtWidgets.QWidget):
             self._histogram = None
             self._show_steps(None, False)
             self.marker.show(None)
-            why = ("no model open" if session.model is None
-                   else f"the model has no prunable layer named {self._layer_name}")
+            why = (
+                "no model open"
+                if session.model is None
+                else f"the model has no prunable layer named {self._layer_name}"
+            )
             self.caption.setText(f"<b>Weight histogram</b>: {why}.")
             self.summary.show_text("")
             return
@@ -322,8 +326,15 @@ class WeightHistogram(QtWidgets.QWidget):
         margin = 0.03 * (right - left)
         peak = float(histogram.counts.max()) if histogram.counts.size else 1.0
         y_range = (np.log10(LOG_FLOOR), np.log10(max(peak, 1.0)) + 0.15) if log else (0.0, max(peak, 1.0) * 1.08)
-        frame = (what, f"{counted} (log scale)" if log else counted, point_size(self), self.theme.key,
-                 (max(0.0, left - margin), right + margin), y_range, log)
+        frame = (
+            what,
+            f"{counted} (log scale)" if log else counted,
+            point_size(self),
+            self.theme.key,
+            (max(0.0, left - margin), right + margin),
+            y_range,
+            log,
+        )
         if frame != self._frame:  # a k step mostly moves the line only: the axes are not redrawn for it
             self._frame = frame
             set_axis_labels(self.plot, frame[0], frame[1], frame[2], self.theme)
@@ -338,13 +349,21 @@ class WeightHistogram(QtWidgets.QWidget):
 
         self.caption.setText(
             f"<b>{layer.name}</b> ({layer.kind}, {layer.matrix_label}): "
-            + (("magnitudes of the original weights" if method == "weight"
-                else f"L2 norm of each unit's {layer.fan_in:,} incoming weights") if config.criterion == "magnitude"
-               else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
-                    "the number the threshold cuts")
+            + (
+                (
+                    "magnitudes of the original weights"
+                    if method == "weight"
+                    else f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                )
+                if config.criterion == "magnitude"
+                else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
+                "the number the threshold cuts"
+            )
         )
-        self.summary.show_text(f"{self._legend()} &nbsp;&nbsp; {self._summary(layer, result, threshold)}",
-                               (layer.name, config.method, config.scope, config.criterion, log))
+        self.summary.show_text(
+            f"{self._legend()} &nbsp;&nbsp; {self._summary(layer, result, threshold)}",
+            (layer.name, config.method, config.scope, config.criterion, log),
+        )
 
     def _legend(self) -> str:
         return f"{PRUNED_LEGEND} &nbsp; {swatch(self.theme.kept, 'kept')}"
@@ -388,13 +407,18 @@ class WeightHistogram(QtWidgets.QWidget):
         if layer.name not in config.included:
             return f"<span style='color:{self.theme.muted}'>{layer.name} is not selected for pruning.</span>"
         stats = result.layer(layer.name)
-        scope = "global threshold, shared by all selected layers" if config.scope == "global" else "this layer's threshold"
+        scope = (
+            "global threshold, shared by all selected layers" if config.scope == "global" else "this layer's threshold"
+        )
         if config.method == "weight":
             pruned = f"{stats.pruned:,} of {stats.size:,} weights pruned ({stats.pruned / stats.size:.1%})"
         else:
             pruned = f"{stats.pruned_units:,} of {stats.units:,} units pruned"
         if threshold is None:
             return f"k = {config.k:g}%: nothing pruned in {layer.name}."
-        sign = (("|w|" if config.method == "weight" else "norm") if config.criterion == "magnitude"
-                else score_label(config.criterion, config.method))
+        sign = (
+            ("|w|" if config.method == "weight" else "norm")
+            if config.criterion == "magnitude"
+            else score_label(config.criterion, config.method)
+        )
         return f"k = {config.k:g}%: {pruned}; {scope}: {sign} ≤ {threshold:.4g}"

@@ -66,8 +66,9 @@ def is_font_change(event: QtCore.QEvent) -> bool:
     return event.type() == QtCore.QEvent.Type.FontChange
 
 
-def style_plot(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE,
-               theme: Theme = LIGHT) -> None:
+def style_plot(
+    plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE, theme: Theme = LIGHT
+) -> None:
     """Ticks and labels in the theme's colours, readable sizes, a faint grid, no mouse zoom surprises."""
     tick_font = sized_font(points)
     for side in ("left", "bottom"):
@@ -119,8 +120,9 @@ def style_legend(legend: pg.LegendItem, points: float, theme: Theme = LIGHT) -> 
         label.setText(label.text, size=f"{points:.1f}pt", color=theme.foreground)
 
 
-def set_axis_labels(plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE,
-                    theme: Theme = LIGHT) -> None:
+def set_axis_labels(
+    plot: pg.PlotItem, bottom: str, left: str, points: float = DEFAULT_POINT_SIZE, theme: Theme = LIGHT
+) -> None:
     label_style = {"color": theme.foreground, "font-size": f"{points * LABEL_SCALE:.1f}pt"}
     # siPrefixEnableRanges=(): plain tick numbers, never rescaled to "50, 100 (x0.001)"
     plot.setLabel("bottom", bottom, siPrefixEnableRanges=(), **label_style)
@@ -135,7 +137,7 @@ def new_plot_widget(parent: QtWidgets.QWidget | None = None) -> pg.PlotWidget:
 
 def swatch(colour, text: str) -> str:
     """A coloured square and its meaning, for the legends under the pictures."""
-    colour = colour if isinstance(colour, str) else "#%02x%02x%02x" % tuple(colour)
+    colour = colour if isinstance(colour, str) else "#{:02x}{:02x}{:02x}".format(*colour)
     return f"<span style='color:{colour}; font-size:large'>■</span> {text}"
 
 
@@ -251,8 +253,8 @@ class SteadyCaption(QtWidgets.QTextEdit):
 
 class WhenVisible(QtCore.QObject):
     """Runs ``redraw`` on ``request()`` only while ``widget`` is shown (or its window is not, as in a
-    test or an off-screen render); a request made while it is hidden (a tab behind another, a closed dock) runs once it is shown,
-    before it is painted, so it never shows an old state."""
+    test or an off-screen render); a request made while it is hidden (a tab behind another, a closed
+    dock) runs once it is shown, before it is painted, so it never shows an old state."""
 
     def __init__(self, widget: QtWidgets.QWidget, redraw):
         super().__init__(widget)

@@ -10,8 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 LEGEND_COLUMNS = 2
-PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-           "#7f7f7f", "#bcbd22")
+PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
 def offscreen_qt_app():
@@ -25,8 +24,9 @@ def offscreen_qt_app():
     return pg.mkQApp()
 
 
-def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title: str, force: bool = False,
-                     protect: Iterable = ()) -> Path:
+def write_sweep_plot(
+    path: str | os.PathLike, summary, *, per_layer: bool, title: str, force: bool = False, protect: Iterable = ()
+) -> Path:
     """Accuracy (and loss) against k, one curve per (method, criterion, unit mode, scope), or per
     layer for a sensitivity sweep."""
     import numpy as np
@@ -45,14 +45,25 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
     methods = list(dict.fromkeys(key[0] for key in groups))
     columns = 2
     if per_layer:  # one panel per method, one curve per layer
-        panels = [(f"{method} pruning, one layer at a time", "accuracy",
-                   [(key, rows) for key, rows in groups.items() if key[0] == method])
-                  for method in methods]
+        panels = [
+            (
+                f"{method} pruning, one layer at a time",
+                "accuracy",
+                [(key, rows) for key, rows in groups.items() if key[0] == method],
+            )
+            for method in methods
+        ]
         columns = len(panels)
     elif len(criteria) > 1:  # criteria compared: a row per method (accuracy, loss), a colour per criterion
-        panels = [(f"{method} pruning: {quantity}", quantity,
-                   [(key, rows) for key, rows in groups.items() if key[0] == method])
-                  for method in methods for quantity in ("accuracy", "loss")]
+        panels = [
+            (
+                f"{method} pruning: {quantity}",
+                quantity,
+                [(key, rows) for key, rows in groups.items() if key[0] == method],
+            )
+            for method in methods
+            for quantity in ("accuracy", "loss")
+        ]
     else:  # accuracy and loss, one curve per (method, scope)
         panels = [("accuracy", "accuracy", list(groups.items())), ("loss", "loss", list(groups.items()))]
     widget = pg.GraphicsLayoutWidget()
@@ -68,8 +79,7 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
         plot = widget.addPlot(row=row, col=col, title=f"<span style='color:#000'>{panel_title}</span>")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "k (% pruned)", color="k")
-        plot.setLabel("left", "test accuracy (%)" if quantity == "accuracy" else "test loss (cross-entropy)",
-                      color="k")
+        plot.setLabel("left", "test accuracy (%)" if quantity == "accuracy" else "test loss (cross-entropy)", color="k")
         for axis in ("left", "bottom"):
             plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.getAxis(axis).setTextPen("k")
@@ -89,8 +99,15 @@ def write_sweep_plot(path: str | os.PathLike, summary, *, per_layer: bool, title
             label = layer if per_layer else f"{method}, {'layerwise' if scope == 'layer' else 'global'}"
             if named:
                 label += f", {criterion}" + (f", units {unit_mode}" if unit_mode == "remove" else "")
-            curve = plot.plot(x, y, pen=pen, symbol="o" if method == "weight" else "t", symbolSize=6,
-                              symbolBrush=color, symbolPen=color)
+            curve = plot.plot(
+                x,
+                y,
+                pen=pen,
+                symbol="o" if method == "weight" else "t",
+                symbolSize=6,
+                symbolBrush=color,
+                symbolPen=color,
+            )
             legend.addItem(curve, label)
             if np.any(err > 0):
                 plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=1.2, pen=pg.mkPen(color, width=1)))

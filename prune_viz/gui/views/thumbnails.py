@@ -80,8 +80,9 @@ class Thumbnail(QAbstractButton):
         self.toggled.connect(self._new_face)
 
     def sizeHint(self) -> QSize:
-        return QSize(THUMBNAIL_PIXELS + 2 * self.MARGIN,
-                     THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 3 * self.MARGIN)
+        return QSize(
+            THUMBNAIL_PIXELS + 2 * self.MARGIN, THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 3 * self.MARGIN
+        )
 
     @property
     def image(self) -> np.ndarray | None:
@@ -96,8 +97,11 @@ class Thumbnail(QAbstractButton):
         nothing pruned) drawn pruned; ``caption``: two lines, the layer and its zero fraction."""
         self._shown = (picture, kept)
         self.picture = rgb32_image(kept_colours(picture.thumbnail_indices, kept, spec)).scaled(
-            THUMBNAIL_PIXELS, THUMBNAIL_PIXELS, Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.FastTransformation)
+            THUMBNAIL_PIXELS,
+            THUMBNAIL_PIXELS,
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.FastTransformation,
+        )
         self.caption = caption
         self.setAccessibleName(caption.replace("\n", ": "))
         self._new_face()  # the size never changes: no layout
@@ -123,8 +127,13 @@ class Thumbnail(QAbstractButton):
         line_size = QSize(self.width() - 2 * margin, self.fontMetrics().height())
         top = margin * 2 + THUMBNAIL_PIXELS
         for line in self.caption.split("\n")[:2]:
-            painter.drawImage(margin, top, _CAPTION_LINES.image(
-                line, self.font(), palette.color(QPalette.ColorRole.WindowText), background, line_size))
+            painter.drawImage(
+                margin,
+                top,
+                _CAPTION_LINES.image(
+                    line, self.font(), palette.color(QPalette.ColorRole.WindowText), background, line_size
+                ),
+            )
             top += line_size.height()
         painter.end()
         return face

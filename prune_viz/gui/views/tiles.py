@@ -65,8 +65,9 @@ def background_rgb(spec: ColormapSpec) -> tuple[int, int, int]:
     return colour.red(), colour.green(), colour.blue()
 
 
-def prepare_layer(name: str, matrix: np.ndarray, norms: np.ndarray, level: float,
-                  spec: ColormapSpec = DIVERGING) -> TileLayer:
+def prepare_layer(
+    name: str, matrix: np.ndarray, norms: np.ndarray, level: float, spec: ColormapSpec = DIVERGING
+) -> TileLayer:
     """``matrix`` is the (784, units) original kernel, ``norms`` its units' L2 norms (``Pruner.unit_norms``),
     ``level`` its colours' +-level (weight_level)."""
     weights = np.asarray(matrix, dtype=np.float32)
@@ -93,8 +94,11 @@ def tile_layer_problem(opened, name: str) -> str | None:
     if problem is None or name == first or all(layer.name != name for layer in opened.layers):
         return problem
     pixel_layer = layer_seeing_pixels(opened.layers, opened.loaded.input_shape)
-    where = (f"Select {first} to see its tiles." if pixel_layer == first
-             else f"This model's first layer, {first}, cannot be drawn as tiles either.")
+    where = (
+        f"Select {first} to see its tiles."
+        if pixel_layer == first
+        else f"This model's first layer, {first}, cannot be drawn as tiles either."
+    )
     return f"{problem} {where}"
 
 
@@ -209,16 +213,23 @@ class UnitTileGrid(QtWidgets.QWidget):
     # -- drawing --------------------------------------------------------------------------------
     def _prepare(self) -> None:
         opened = self.session.model
-        self._problem = "No model open." if opened is None else (
-            "No layer selected." if self._layer_name is None else tile_layer_problem(opened, self._layer_name))
+        self._problem = (
+            "No model open."
+            if opened is None
+            else ("No layer selected." if self._layer_name is None else tile_layer_problem(opened, self._layer_name))
+        )
         if self._problem is not None:
             self._prepared = None
             return
         if self._prepared is None or self._prepared.name != self._layer_name:
             layer = opened.layers[0]
-            self._prepared = prepare_layer(layer.name, layer.as_matrix(layer.original),
-                                           opened.pruner.unit_norms(layer.name),
-                                           weight_level(opened, layer.name), self.spec)
+            self._prepared = prepare_layer(
+                layer.name,
+                layer.as_matrix(layer.original),
+                opened.pruner.unit_norms(layer.name),
+                weight_level(opened, layer.name),
+                self.spec,
+            )
 
     def _order(self, prepared: TileLayer) -> np.ndarray:
         key = self.order_box.currentData()
@@ -255,8 +266,9 @@ class UnitTileGrid(QtWidgets.QWidget):
             greyed = shown[dead]
         self.shown_units, self.greyed_units = shown, greyed
         self._columns = max(1, int(np.ceil(np.sqrt(len(shown)))))
-        self.image.setImage(tile_grid(tiles, self._columns, background_rgb(self.spec)),
-                            autoLevels=False, levels=(0, 255))
+        self.image.setImage(
+            tile_grid(tiles, self._columns, background_rgb(self.spec)), autoLevels=False, levels=(0, 255)
+        )
         self.view.autoRange(padding=0.01)
 
         total = prepared.units
@@ -283,8 +295,11 @@ class UnitTileGrid(QtWidgets.QWidget):
         unit = int(self.shown_units[slot])
         result = self.session.result
         plan = result.plans.get(prepared.name) if result is not None else None
-        kept = SIDE * SIDE if plan is None else int(
-            np.count_nonzero(plan.kept(prepared.weights, cols=slice(unit, unit + 1))))
+        kept = (
+            SIDE * SIDE
+            if plan is None
+            else int(np.count_nonzero(plan.kept(prepared.weights, cols=slice(unit, unit + 1))))
+        )
         state = "pruned unit" if kept == 0 else f"{kept} of 784 weights kept"
         self.view_widget.setToolTip(f"unit {unit}: L2 norm {prepared.norms[unit]:.3g}, {state}")
 

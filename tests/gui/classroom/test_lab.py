@@ -8,7 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS
 from PySide6.QtCore import QPoint, Qt
 
 from prune_viz.core.drawing import digit_from_strokes
@@ -19,6 +18,8 @@ from prune_viz.core.session import Session
 from prune_viz.gui.experiments.draw import DrawPanel
 from prune_viz.gui.experiments.flips import NEVER, SCAN_DEPENDS_ON, FlipGallery
 from prune_viz.gui.workers import JobQueue
+
+from gui_helpers import WAIT_MS
 
 PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 # a "7": a top bar, then a diagonal down to the left (widget pixels on the 252-pixel pad)
@@ -64,8 +65,9 @@ def test_drawn_strokes_are_the_models_input(qtbot, session):
     assert panel.pad.strokes() == expected_strokes
     expected = digit_from_strokes(expected_strokes)
     assert expected.sum() > 255 * 40  # a real drawing, not an empty field
-    qtbot.waitUntil(lambda: panel.shown_input is not None and np.array_equal(panel.shown_input, expected),
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(
+        lambda: panel.shown_input is not None and np.array_equal(panel.shown_input, expected), timeout=WAIT_MS
+    )
     qtbot.waitUntil(lambda: not jobs.busy, timeout=WAIT_MS)  # the model is ours alone again
     unpruned, pruned = panel.probabilities
     config = session.config
@@ -82,11 +84,14 @@ def test_drawn_strokes_are_the_models_input(qtbot, session):
     qtbot.waitUntil(lambda: panel.shown_config == session.config and not jobs.busy, timeout=WAIT_MS)
     unpruned_after, pruned_after = panel.probabilities
     np.testing.assert_allclose(unpruned_after, unpruned, rtol=1e-6)
-    np.testing.assert_allclose(pruned_after, direct_probabilities(session, expected, session.config),
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        pruned_after, direct_probabilities(session, expected, session.config), rtol=1e-5, atol=1e-6
+    )
     assert not np.allclose(pruned_after, unpruned, atol=1e-3)
-    assert panel.image_scan.flip_k == scan_image(session, expected,
-                                                 PruningConfig("unit", 0, "layer", config.included)).flip_k
+    assert (
+        panel.image_scan.flip_k
+        == scan_image(session, expected, PruningConfig("unit", 0, "layer", config.included)).flip_k
+    )
 
     # undo drops the last stroke; clear empties the pad and the bars
     panel.pad.undo()
@@ -123,7 +128,9 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     assert model.rowCount() == len(mnist.y_test)
     assert [model.image_index(r) for r in range(50)] == core.order()[:50].tolist()
     last = model.index(model.rowCount() - 1)
-    assert model.data(last) == ("never" if np.isnan(breaking[core.order()[-1]]) else f"k={breaking[core.order()[-1]]:g}")
+    assert model.data(last) == (
+        "never" if np.isnan(breaking[core.order()[-1]]) else f"k={breaking[core.order()[-1]]:g}"
+    )
     # the scrubber replays the confusion matrix along the scan
     gallery.scrubber.setValue(60)
     np.testing.assert_array_equal(gallery.matrix.counts, core.confusion(60))
@@ -139,8 +146,9 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     session.configure(k=40)
     assert gallery.strip.message.text() == ""
     session.configure(criterion="random")
-    assert gallery.strip.message.text() == (session.why_stale(gallery.scan_key, "scan", SCAN_DEPENDS_ON)
-                                            + " Scan again to update.")
+    assert gallery.strip.message.text() == (
+        session.why_stale(gallery.scan_key, "scan", SCAN_DEPENDS_ON) + " Scan again to update."
+    )
     assert "criterion" in gallery.strip.message.text()
     jobs.shutdown()
 
@@ -184,11 +192,30 @@ def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_d
     from test_screenshot import _pixels
 
     out = tmp_path / "draw.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "prune_viz", str(trained_mlp_path), "--panel", "draw",
-                           "--data", str(mnist_dir), "--screenshot", str(out)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "prune_viz",
+            str(trained_mlp_path),
+            "--panel",
+            "draw",
+            "--data",
+            str(mnist_dir),
+            "--screenshot",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     black = np.all(_pixels(out) == 0, axis=2)
     # the empty pad: a black square of at least 240x240 pixels somewhere in the window

@@ -30,15 +30,34 @@ def _count_colour(path, rgb, tolerance: int = 6) -> int:
 
 def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trained_mlp_path, mnist_dir):
     lesson = tmp_path / "class.pvlesson"
-    save_lesson(Lesson(model=str(trained_mlp_path), model_sha256="0" * 64, method="weight", k=60.0,
-                       data=str(mnist_dir), steps=[LessonStep(80, "guess")], title="Screenshot"), lesson)
+    save_lesson(
+        Lesson(
+            model=str(trained_mlp_path),
+            model_sha256="0" * 64,
+            method="weight",
+            k=60.0,
+            data=str(mnist_dir),
+            steps=[LessonStep(80, "guess")],
+            title="Screenshot",
+        ),
+        lesson,
+    )
     out = tmp_path / "lesson.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "prune_viz", str(lesson), "--screenshot", str(out)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "prune_viz", str(lesson), "--screenshot", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning: mlp.keras is not the file this lesson was saved with" in done.stderr
     assert _count_colour(out, DIVERGING.pruned) > 10_000  # k = 60% of a 784x64 matrix, as saved
-    bar = tuple(int(BAR_COLOUR[i:i + 2], 16) for i in (1, 3, 5))
+    bar = tuple(int(BAR_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
     assert _count_colour(out, bar, tolerance=2) > 20_000  # the step bar, ready for the first step

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from gui_helpers import WAIT_MS
 from PySide6.QtCore import Qt
 
 from prune_viz.core.lesson import (
@@ -21,6 +20,8 @@ from prune_viz.core.lesson import (
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.gui.features import Dock
 from prune_viz.gui.shell.main_window import MainWindow
+
+from gui_helpers import WAIT_MS
 
 
 class FakeDrawPanel:
@@ -93,8 +94,9 @@ def test_a_saved_lesson_reopens_in_the_same_state(qtbot, make_window, opened_mlp
     assert read_lesson(resaved) == saved
 
 
-def test_saving_a_lesson_never_replaces_an_unconfirmed_file_or_the_model(make_window, opened_mlp,
-                                                                         trained_mlp_path, tmp_path):
+def test_saving_a_lesson_never_replaces_an_unconfirmed_file_or_the_model(
+    make_window, opened_mlp, trained_mlp_path, tmp_path
+):
     window = make_window()
     window.set_opened_model(str(trained_mlp_path), opened_mlp)
     before = trained_mlp_path.read_bytes()
@@ -132,8 +134,10 @@ def test_a_changed_model_warns_and_still_opens(qtbot, make_window, trained_mlp_p
 def test_step_mode_hides_the_accuracy_until_the_reveal_key(qtbot, make_window, trained_mlp_path, tmp_path):
     path = tmp_path / "steps.pvlesson"
     steps = [LessonStep(30, "what will it be?"), LessonStep(90, "and whole units?", "unit")]
-    save_lesson(Lesson(model=str(trained_mlp_path), model_sha256=model_sha256(trained_mlp_path), steps=steps,
-                       title="Steps"), path)
+    save_lesson(
+        Lesson(model=str(trained_mlp_path), model_sha256=model_sha256(trained_mlp_path), steps=steps, title="Steps"),
+        path,
+    )
     window = make_window()
     window.set_presenter_mode(True)
     _open(qtbot, window, path)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from gui_helpers import job_threads
 from prune_viz.core.session import Session
 from prune_viz.gui.experiments.dock import ExperimentsPanel
 from prune_viz.gui.workers import JobQueue
+
+from gui_helpers import job_threads
 
 
 @pytest.fixture

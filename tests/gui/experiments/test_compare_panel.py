@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF
 
-from panel_helpers import click_and_wait, table_texts
 from prune_viz.core.compare import compare
 from prune_viz.core.data import load_mnist
 from prune_viz.core.pruning import PruningConfig
+
+from panel_helpers import click_and_wait, table_texts
 
 
 def test_compare_two_settings_shows_the_table_accuracies_and_gallery(qtbot, panel, session, opened_mlp, mnist_dir):
@@ -16,11 +17,17 @@ def test_compare_two_settings_shows_the_table_accuracies_and_gallery(qtbot, pane
     session.configure(method="weight", k=90)
     tab.set_side_b("unit", 60)
     click_and_wait(qtbot, tab)
-    expected = compare(opened_mlp, session.config, opened_mlp,
-                       PruningConfig("unit", 60, "layer", session.config.included), load_mnist(str(mnist_dir)))
+    expected = compare(
+        opened_mlp,
+        session.config,
+        opened_mlp,
+        PruningConfig("unit", 60, "layer", session.config.included),
+        load_mnist(str(mnist_dir)),
+    )
     assert table_texts(tab.table) == [
         [layer.name, f"{layer.sparsity_a * 100:.2f}%", f"{layer.sparsity_b * 100:.2f}%", f"{layer.jaccard:.4f}"]
-        for layer in expected.layers]
+        for layer in expected.layers
+    ]
     assert table_texts(tab.table)[-1] == ["output", "0.00%", "0.00%", "1.0000"]
     text = tab.accuracy_label.text()
     assert f"A: <b>{expected.a.evaluation.accuracy * 100:.2f}%</b> (weight pruning, k=90%" in text
@@ -28,8 +35,10 @@ def test_compare_two_settings_shows_the_table_accuracies_and_gallery(qtbot, pane
     assert f"{len(expected.differing):,} of 10,000 test images are predicted differently" in text
     assert tab.gallery.count() == min(len(expected.differing), 200) > 0
     first = int(expected.differing[0])
-    assert tab.gallery.item(0).text() == (f"{expected.a.evaluation.predicted[first]} / "
-                                          f"{expected.b.evaluation.predicted[first]} ({expected.labels[first]})")
+    assert tab.gallery.item(0).text() == (
+        f"{expected.a.evaluation.predicted[first]} / "
+        f"{expected.b.evaluation.predicted[first]} ({expected.labels[first]})"
+    )
 
     # the heatmaps show each side's mask of the selected layer, and zoom together
     assert tab.layer.currentText() == "hidden1"
@@ -50,8 +59,9 @@ def test_compare_two_settings_shows_the_table_accuracies_and_gallery(qtbot, pane
 def test_compare_with_a_checkpoint_of_another_architecture_says_why(qtbot, panel, session, tmp_path):
     import keras
 
-    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(16, name="hidden1"),
-                              keras.layers.Dense(10, name="output")])
+    model = keras.Sequential(
+        [keras.Input((784,)), keras.layers.Dense(16, name="hidden1"), keras.layers.Dense(10, name="output")]
+    )
     other = tmp_path / "other.keras"
     model.save(other)
     tab = panel.compare
@@ -64,8 +74,9 @@ def test_compare_with_a_checkpoint_of_another_architecture_says_why(qtbot, panel
 def test_cancel_stops_a_comparison_and_leaves_the_model_unpruned(qtbot, panel, session, opened_mlp):
     from PySide6.QtCore import Qt
 
-    from gui_helpers import WAIT_MS
     from prune_viz.core.tasks import tensorflow_job
+
+    from gui_helpers import WAIT_MS
 
     tab = panel.compare
     session.configure(method="weight", k=90)

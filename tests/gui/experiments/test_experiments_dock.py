@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from gui_helpers import WAIT_MS
 from PySide6.QtCore import Qt
 
 from prune_viz.core.pruning import count_to_prune
 from prune_viz.gui.experiments.base import KERAS_FILTER
 from prune_viz.gui.features import Action, Dock
 
+from gui_helpers import WAIT_MS
 
-def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path,
-                                                                                  monkeypatch):
+
+def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_exports(qtbot, window, tmp_path, monkeypatch):
     import keras
     from PySide6.QtWidgets import QFileDialog
 
@@ -29,8 +29,10 @@ def test_experiments_menu_runs_a_sweep_into_the_window_plot_and_file_menu_export
     assert panel.sweep.strip.busy and window.job_label.text().startswith("Sweep")
     qtbot.waitUntil(lambda: not panel.sweep.strip.busy, timeout=WAIT_MS)
     for method in ("weight", "unit"):
-        np.testing.assert_array_equal(window.accuracy_plot.series_data(method, "layer", sweep=True)[1],
-                                      panel.sweep.accuracy_plot.series_data(method, "layer", sweep=True)[1])
+        np.testing.assert_array_equal(
+            window.accuracy_plot.series_data(method, "layer", sweep=True)[1],
+            panel.sweep.accuracy_plot.series_data(method, "layer", sweep=True)[1],
+        )
         assert window.accuracy_plot.series_data(method, "layer", sweep=True)[1].size == 2
 
     out = tmp_path / "exported"  # the suffix is added

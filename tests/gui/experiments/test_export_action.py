@@ -5,13 +5,15 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtWidgets import QWidget
 
-from gui_helpers import WAIT_MS
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.gui.experiments.export import PrunedModelExporter
 
+from gui_helpers import WAIT_MS
 
-def test_export_writes_a_loadable_pruned_model_and_refuses_the_opened_file(qtbot, session, jobs, opened_mlp,
-                                                                           trained_mlp_path, tmp_path):
+
+def test_export_writes_a_loadable_pruned_model_and_refuses_the_opened_file(
+    qtbot, session, jobs, opened_mlp, trained_mlp_path, tmp_path
+):
     import keras
 
     parent = QWidget()

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
+
 from gui_helpers import WAIT_MS
 from panel_helpers import click_and_wait
-from PySide6.QtCore import Qt
 
 
 def test_finetune_keeps_pruned_weights_zero_shows_its_numbers_and_saves_elsewhere(
-        qtbot, panel, session, opened_mlp, trained_mlp_path, tmp_path):
+    qtbot, panel, session, opened_mlp, trained_mlp_path, tmp_path
+):
     import keras
 
     tab = panel.finetune
@@ -65,8 +67,9 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
 
 
 @pytest.mark.slow
-def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(qtbot, panel, session, trained_mlp_path,
-                                                                           tmp_path):
+def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(
+    qtbot, panel, session, trained_mlp_path, tmp_path
+):
     from prune_viz.core.io import load_model
     from prune_viz.core.provenance import describe_derivation
     from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from panel_helpers import click_and_wait, table_texts
 from prune_viz.gui.experiments.base import megabytes
+
+from panel_helpers import click_and_wait, table_texts
 
 
 def test_size_and_speed_shows_the_report_and_compaction_only_for_unit_pruning(qtbot, panel, session):

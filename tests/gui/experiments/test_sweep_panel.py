@@ -9,13 +9,15 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage
 
-from gui_helpers import WAIT_MS
-from panel_helpers import click_and_wait, table_texts
 from prune_viz.core.sweep import run_sweep
 
+from gui_helpers import WAIT_MS
+from panel_helpers import click_and_wait, table_texts
 
-def test_sweep_plots_one_point_per_method_and_k_live_equal_to_run_sweep(qtbot, panel, session, opened_mlp,
-                                                                        mnist_dir, tmp_path):
+
+def test_sweep_plots_one_point_per_method_and_k_live_equal_to_run_sweep(
+    qtbot, panel, session, opened_mlp, mnist_dir, tmp_path
+):
     sweep = panel.sweep
     sweep.ks_edit.setText("0, 50 90")
     busy_at_each_point = []
@@ -32,8 +34,7 @@ def test_sweep_plots_one_point_per_method_and_k_live_equal_to_run_sweep(qtbot, p
         np.testing.assert_allclose(x, [w[0] for w in want])
         np.testing.assert_array_equal(y, [w[1] for w in want])
     rows = table_texts(sweep.table)
-    assert [(r[0], r[1], r[2]) for r in rows] == [
-        (p.method, f"{p.k:g}", f"{p.accuracy * 100:.2f}") for p in expected]
+    assert [(r[0], r[1], r[2]) for r in rows] == [(p.method, f"{p.k:g}", f"{p.accuracy * 100:.2f}") for p in expected]
     assert "Done: 6 points" in sweep.strip.message.text()
     assert session.model.pruner  # the model stays open and unpruned
     np.testing.assert_array_equal(opened_mlp.layers[0].variable.numpy(), opened_mlp.layers[0].original)
@@ -42,7 +43,8 @@ def test_sweep_plots_one_point_per_method_and_k_live_equal_to_run_sweep(qtbot, p
     with open(tmp_path / "sweep.csv", newline="") as f:
         saved = list(csv.DictReader(f))
     assert [(r["method"], float(r["k"]), float(r["accuracy"])) for r in saved] == [
-        (p.method, p.k, float(f"{p.accuracy:.6g}")) for p in expected]
+        (p.method, p.k, float(f"{p.accuracy:.6g}")) for p in expected
+    ]
     assert sweep.save_png(tmp_path / "sweep.png")
     image = QImage(str(tmp_path / "sweep.png"))
     assert image.width() > 500 and image.height() > 300

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-from gui_helpers import WAIT_MS
 
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, count_to_prune
+
+from gui_helpers import WAIT_MS
 
 
 def _choose(combo, value, choices):

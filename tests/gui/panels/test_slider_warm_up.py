@@ -55,8 +55,9 @@ def test_new_settings_are_warmed_up_again_unit_pruning_too(qtbot, bucketed_windo
     qtbot.wait(5)
     result = window.session.result
     pruned = sum(layer.pruned for layer in result.layers if layer.name in result.config.included)
-    assert pruned == count_to_prune(sum(layer.size for layer in result.layers
-                                        if layer.name in result.config.included), 64)
+    assert pruned == count_to_prune(
+        sum(layer.size for layer in result.layers if layer.name in result.config.included), 64
+    )
 
     with qtbot.waitSignal(warm_up.ready, timeout=60_000) as ready:
         window.unit_action.trigger()  # unit plans and their counts are computed ahead too
@@ -97,8 +98,11 @@ def _reads_on_threads(monkeypatch) -> list[int]:
 
     threads: list[int] = []
     read = magnitudes.MagnitudeOrder._read
-    monkeypatch.setattr(magnitudes.MagnitudeOrder, "_read",
-                        lambda order, groups: threads.append(threading.get_ident()) or read(order, groups))
+    monkeypatch.setattr(
+        magnitudes.MagnitudeOrder,
+        "_read",
+        lambda order, groups: threads.append(threading.get_ident()) or read(order, groups),
+    )
     return threads
 
 

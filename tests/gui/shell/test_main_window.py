@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS, job_threads
 from PySide6.QtCore import QEvent, QMimeData, QPointF, QSettings, Qt, QUrl
 from PySide6.QtGui import QColor, QDropEvent, QPalette
 from PySide6.QtWidgets import QApplication
@@ -15,6 +14,8 @@ from prune_viz.core.session import Session
 from prune_viz.gui.features import Dock
 from prune_viz.gui.shell.main_window import MainWindow
 from prune_viz.gui.views.colours import PRUNED_RGB
+
+from gui_helpers import WAIT_MS, job_threads
 
 
 def _pruned_cells(image: np.ndarray) -> int:
@@ -137,8 +138,7 @@ def test_evaluate_shows_the_core_accuracy(qtbot, window, opened_mlp, mnist_dir):
 
 def test_cancel_stops_the_evaluation(qtbot, window):
     window.controls.slider.setValue(30)
-    with qtbot.waitSignal(window.controller.busy_changed, timeout=WAIT_MS,
-                          check_params_cb=lambda busy: not busy):
+    with qtbot.waitSignal(window.controller.busy_changed, timeout=WAIT_MS, check_params_cb=lambda busy: not busy):
         window.controller.request()
         assert window.evaluation.cancel_button.isEnabled()
         window.evaluation.cancel_button.click()
@@ -182,8 +182,9 @@ def test_the_newest_request_wins(qtbot, window):
 def test_auto_evaluate_follows_the_slider(qtbot, window):
     window.evaluation.auto_check.setChecked(True)
     assert window.auto_action.isChecked()
-    with qtbot.waitSignal(window.controller.shown, timeout=WAIT_MS,
-                          check_params_cb=lambda value: value[0].config.k == 35):
+    with qtbot.waitSignal(
+        window.controller.shown, timeout=WAIT_MS, check_params_cb=lambda value: value[0].config.k == 35
+    ):
         for k in (5, 15, 25, 35):
             window.controls.slider.setValue(k)
     assert window.evaluation.result_view.accuracy.text().endswith("%")
@@ -207,8 +208,9 @@ def test_missing_data_is_one_sentence_in_a_message_box(qtbot, make_window, opene
 def _drop(window, path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(200, 200), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     window.dropEvent(event)
     assert event.isAccepted()
 
@@ -219,8 +221,11 @@ def test_dropping_a_model_file_opens_it(qtbot, make_window, trained_mlp_path):
     menus = [action.text().replace("&", "") for action in window.menuBar().actions()]
     assert menus == ["File", "Pruning", "View", "Experiments", "Help"]
     progress = []
-    window.jobs.started.connect(lambda job: job.progressed.connect(
-        lambda fraction, message: progress.append((fraction, message, window.start_page.progress.isVisible()))))
+    window.jobs.started.connect(
+        lambda job: job.progressed.connect(
+            lambda fraction, message: progress.append((fraction, message, window.start_page.progress.isVisible()))
+        )
+    )
     with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
         _drop(window, trained_mlp_path)
     messages = [message for _, message, _ in progress]
@@ -307,12 +312,14 @@ def small_cnn_paths(tmp_path_factory):
     import keras
 
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([
-        keras.Input((28, 28, 1)),
-        keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(10, name="output"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="output"),
+        ]
+    )
     folder = tmp_path_factory.mktemp("cnn")
     model.save(folder / "cnn.keras")
     model.export(str(folder / "cnn_savedmodel"), verbose=False)
@@ -360,16 +367,21 @@ def test_dragging_the_slider_prunes_live_at_every_step(qtbot, window):
     slider = window.controls.slider
     option = QStyleOptionSlider()
     slider.initStyleOption(option)
-    handle = slider.style().subControlRect(QStyle.ComplexControl.CC_Slider, option,
-                                           QStyle.SubControl.SC_SliderHandle, slider).center()
+    handle = (
+        slider.style()
+        .subControlRect(QStyle.ComplexControl.CC_Slider, option, QStyle.SubControl.SC_SliderHandle, slider)
+        .center()
+    )
     seen = []  # (k, pruned cells drawn) at every step of the drag, while the button is held
     window.session.pruning_changed.connect(
-        lambda result: seen.append((result.config.k, _pruned_cells(window.heatmaps.view.displayed_image()))))
+        lambda result: seen.append((result.config.k, _pruned_cells(window.heatmaps.view.displayed_image())))
+    )
 
     def send(kind, x, buttons):
         point = QPointF(x, handle.y())
-        event = QMouseEvent(kind, point, slider.mapToGlobal(point), Qt.MouseButton.LeftButton, buttons,
-                            Qt.KeyboardModifier.NoModifier)
+        event = QMouseEvent(
+            kind, point, slider.mapToGlobal(point), Qt.MouseButton.LeftButton, buttons, Qt.KeyboardModifier.NoModifier
+        )
         QApplication.sendEvent(slider, event)
 
     held = Qt.MouseButton.LeftButton
@@ -384,8 +396,9 @@ def test_dragging_the_slider_prunes_live_at_every_step(qtbot, window):
 
 
 @pytest.mark.slow
-def test_data_and_input_scaling_are_visible_and_changeable(qtbot, make_window, opened_mlp, trained_mlp_path,
-                                                           mnist_dir, tmp_path):
+def test_data_and_input_scaling_are_visible_and_changeable(
+    qtbot, make_window, opened_mlp, trained_mlp_path, mnist_dir, tmp_path
+):
     window = make_window(data_path=tmp_path)  # starts on a folder without MNIST
     window.set_opened_model(str(trained_mlp_path), opened_mlp)
     window.evaluation.data_path_chosen.emit(str(mnist_dir))  # what Data... > IDX folder does
@@ -520,8 +533,7 @@ def test_a_measurement_says_why_it_is_stale(qtbot, window):
     assert "since this measurement" not in size_speed.stale_note.text()
     button = size_speed.strip.run_button.mapTo(size_speed, size_speed.strip.run_button.rect().topLeft())
     window.controls.slider.setValue(20)
-    assert "The pruning settings changed since this measurement: k changed (0% -> 20%)." in \
-        size_speed.stale_note.text()
+    assert "The pruning settings changed since this measurement: k changed (0% -> 20%)." in size_speed.stale_note.text()
     qtbot.waitUntil(lambda: size_speed.stale_note.isVisible())
     assert size_speed.strip.run_button.mapTo(size_speed, size_speed.strip.run_button.rect().topLeft()) == button
     window.controls.slider.setValue(0)

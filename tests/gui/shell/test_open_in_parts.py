@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QHeaderView
 
@@ -24,6 +23,8 @@ from prune_viz.gui.views.heatmap_data import (
     heatmap_data,
 )
 
+from gui_helpers import WAIT_MS
+
 
 def _pixels(image: QImage) -> np.ndarray:
     image = image.convertToFormat(QImage.Format.Format_RGB32)
@@ -34,8 +35,11 @@ def _pixels(image: QImage) -> np.ndarray:
 def _open_from_file(qtbot, window, path) -> list[list[bool]]:
     """Open ``path`` as File > Open does; the parts' updatesEnabled() at each of their turns."""
     turns = []
-    window.jobs.started.connect(lambda job: job.succeeded.connect(
-        lambda _value: turns.append([part.updatesEnabled() for part in window._unpainted])))
+    window.jobs.started.connect(
+        lambda job: job.succeeded.connect(
+            lambda _value: turns.append([part.updatesEnabled() for part in window._unpainted])
+        )
+    )
     with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
         window.open_path(path)
     return turns
@@ -47,8 +51,9 @@ def test_a_model_opened_from_a_file_ends_as_one_shown_at_once(qtbot, make_window
     at_once = make_window(size=(1300, 850))
     turns = _open_from_file(qtbot, in_parts, trained_mlp_path)
     assert turns == [[False, False, False, False]]  # every part waited for a turn of its own
-    assert in_parts._unpainted == [] and all(part.updatesEnabled() for part in
-                                             [*in_parts.docks.values(), in_parts.stack])
+    assert in_parts._unpainted == [] and all(
+        part.updatesEnabled() for part in [*in_parts.docks.values(), in_parts.stack]
+    )
     heatmaps = in_parts.heatmaps
     assert heatmaps.data.opened is in_parts.session.model  # the data the open job made
     at_once.set_opened_model(str(trained_mlp_path), opened_mlp)
@@ -91,8 +96,10 @@ def test_thumbnails_drawn_from_kept_colours_match_the_matrix_drawn_afresh(qtbot,
             assert np.array_equal(thumb.image, fresh, equal_nan=True)
             assert np.isnan(fresh).any() == (name in window.session.config.included)  # the output layer is not
             kept_cells = np.isfinite(fresh)
-            assert np.array_equal(kept_colours(picture.thumbnail_indices, kept_cells, DIVERGING),
-                                  kept_colours(colour_indices(fresh, picture.level), kept_cells, DIVERGING))
+            assert np.array_equal(
+                kept_colours(picture.thumbnail_indices, kept_cells, DIVERGING),
+                kept_colours(colour_indices(fresh, picture.level), kept_cells, DIVERGING),
+            )
 
 
 def test_a_k_step_keeps_the_unit_strips_of_the_selected_layer(qtbot, window):

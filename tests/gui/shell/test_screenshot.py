@@ -31,12 +31,32 @@ def _has_colour(pixels: np.ndarray, rgb, tolerance: int = 6) -> int:
 
 def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir):
     out = tmp_path / "window.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     done = subprocess.run(
-        [sys.executable, "-m", "prune_viz", str(trained_mlp_path), "--method", "weight", "--k", "60",
-         "--evaluate", "--data", str(mnist_dir), "--screenshot", str(out)],
-        env=env, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "prune_viz",
+            str(trained_mlp_path),
+            "--method",
+            "weight",
+            "--k",
+            "60",
+            "--evaluate",
+            "--data",
+            str(mnist_dir),
+            "--screenshot",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     pixels = _pixels(out)
@@ -54,21 +74,38 @@ def test_without_a_model_the_bundled_demo_opens(tmp_path):
     demo = demo_model_path()
     assert demo is not None, "prune_viz/data/demo-lenet-300-100.keras is missing"
     out = tmp_path / "demo.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PRUNE_VIZ_TIMING="1", PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    done = subprocess.run([sys.executable, "-m", "prune_viz", "--k", "30", "--screenshot", str(out)],
-                          env=env, capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PRUNE_VIZ_TIMING="1",
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "prune_viz", "--k", "30", "--screenshot", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
     assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
 
 
 def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path / "config"),
-               PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
     done = subprocess.run(
         [sys.executable, "-m", "prune_viz", str(tmp_path / "nothing.keras"), "--screenshot", str(tmp_path / "x.png")],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("prune-viz: error:")]

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS
 from PySide6.QtCore import QPoint, Qt
 
 from prune_viz.core.inputs import cannot_feed_mnist
 from prune_viz.core.pruning import count_to_prune
+
+from gui_helpers import WAIT_MS
 
 WHY = cannot_feed_mnist([224, 224, 3])
 
@@ -28,8 +29,12 @@ def test_the_window_says_why_once_and_still_prunes(qtbot, make_window, vgg_shape
     assert not window.evaluate_action.isEnabled() and window.evaluate_action.statusTip() == WHY
     assert not window.auto_action.isEnabled()
     experiments = window.experiments
-    for strip in (experiments.sweep.strip, experiments.sensitivity.strip, experiments.finetune.strip,
-                  window.lab.flips.strip):
+    for strip in (
+        experiments.sweep.strip,
+        experiments.sensitivity.strip,
+        experiments.finetune.strip,
+        window.lab.flips.strip,
+    ):
         assert not strip.run_button.isEnabled() and strip.run_button.toolTip() == WHY
         assert strip.message.text() == WHY
     assert WHY in window.lab.draw.caption.text()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gui_helpers import WAIT_MS
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication, QMessageBox, QTabBar, QWidget
@@ -19,6 +18,8 @@ from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST, PRUNED, PRUNED
 from prune_viz.gui.views.heatmap_data import THUMBNAIL_PIXELS
 from prune_viz.gui.views.pictures import PRUNED_LEGEND, READABLE_POINTS
 from prune_viz.gui.views.thumbnails import Thumbnail
+
+from gui_helpers import WAIT_MS
 
 
 def _evaluate(qtbot, window):
@@ -33,8 +34,9 @@ def _inside(widget: QWidget, outer: QWidget) -> bool:
 
 
 @pytest.mark.slow
-def test_presenter_mode_at_1280x720_reads_from_the_back_without_scrolling(qtbot, make_window, opened_mlp,
-                                                                         trained_mlp_path):
+def test_presenter_mode_at_1280x720_reads_from_the_back_without_scrolling(
+    qtbot, make_window, opened_mlp, trained_mlp_path
+):
     window = make_window(size=(1280, 720))
     window.set_opened_model(str(trained_mlp_path), opened_mlp)
     window.session.configure(method="unit", k=50)
@@ -42,8 +44,11 @@ def test_presenter_mode_at_1280x720_reads_from_the_back_without_scrolling(qtbot,
     _evaluate(qtbot, window)
     qtbot.wait(50)  # let the layout settle after the result appeared
     assert (window.width(), window.height()) == (1280, 720)  # the window did not grow
-    small = [(type(w).__name__, w.objectName(), w.font().pointSizeF()) for w in window.findChildren(QWidget)
-             if w.isVisible() and w.font().pointSizeF() < READABLE_POINTS]
+    small = [
+        (type(w).__name__, w.objectName(), w.font().pointSizeF())
+        for w in window.findChildren(QWidget)
+        if w.isVisible() and w.font().pointSizeF() < READABLE_POINTS
+    ]
     assert small == []
     assert QApplication.font().pointSizeF() >= READABLE_POINTS  # menus, dialogs and the shortcut list
     viewport = window.side_scroll.viewport()
@@ -51,9 +56,14 @@ def test_presenter_mode_at_1280x720_reads_from_the_back_without_scrolling(qtbot,
         assert _inside(widget, viewport) and _inside(widget, window)
     assert window.side_scroll.verticalScrollBar().maximum() == 0  # nothing to scroll to
     heatmap = window.heatmaps.view.canvas
-    largest = max((w for w in window.findChildren(QWidget) if w.isVisible() and w is not heatmap
-                   and type(w).__name__ in ("PlotWidget", "GraphicsLayoutWidget")),
-                  key=lambda w: w.width() * w.height())
+    largest = max(
+        (
+            w
+            for w in window.findChildren(QWidget)
+            if w.isVisible() and w is not heatmap and type(w).__name__ in ("PlotWidget", "GraphicsLayoutWidget")
+        ),
+        key=lambda w: w.width() * w.height(),
+    )
     assert heatmap.width() * heatmap.height() > largest.width() * largest.height()
     # the confusion matrix is read enlarged: every count at least READABLE_POINTS
     enlarged = window.show_enlarged("Confusion matrix")
@@ -83,7 +93,9 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
         assert np.all(image == PRUNED_RGB, axis=-1).sum() >= len(tiles.greyed_units) * 28 * 28
         thumb = next(iter(window.heatmaps.strip.thumbnails.values()))
         shown = thumb.grab().toImage()  # a row across the thumbnail's picture: live colours and pruned grey
-        row = {shown.pixelColor(Thumbnail.MARGIN + x, Thumbnail.MARGIN + 10).getRgb()[:3] for x in range(THUMBNAIL_PIXELS)}
+        row = {
+            shown.pixelColor(Thumbnail.MARGIN + x, Thumbnail.MARGIN + 10).getRgb()[:3] for x in range(THUMBNAIL_PIXELS)
+        }
         assert PRUNED_RGB in row and row - {PRUNED_RGB} <= {tuple(int(v) for v in c) for c in spec.lut()}
         for legend in (window.histogram.summary.text(), window.tiles.legend.text(), window.heatmaps.view.legend.text()):
             assert PRUNED_LEGEND in legend
@@ -99,7 +111,7 @@ def test_the_pruned_colour_is_the_same_in_every_view(qtbot, window):
         for widget in (window.lab.draw.plot_widget, gallery.histogram_widget, gallery.curves_widget):
             assert widget.backgroundBrush().color().name() == background
         assert compare.view_a.spec is spec and compare.view_difference.spec is spec
-    assert PRUNED == "#%02x%02x%02x" % PRUNED_RGB
+    assert PRUNED == "#{:02x}{:02x}{:02x}".format(*PRUNED_RGB)
 
 
 def test_high_contrast_never_draws_small_weights_like_pruned_ones():
@@ -114,9 +126,16 @@ def _wheel_flips(bar: QTabBar) -> bool:
     for start in range(bar.count()):
         for delta in (-120, 120):
             bar.setCurrentIndex(start)
-            event = QWheelEvent(QPointF(5, 5), QPointF(bar.mapToGlobal(QPoint(5, 5))), QPoint(0, 0), QPoint(0, delta),
-                                Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase,
-                                False)
+            event = QWheelEvent(
+                QPointF(5, 5),
+                QPointF(bar.mapToGlobal(QPoint(5, 5))),
+                QPoint(0, 0),
+                QPoint(0, delta),
+                Qt.MouseButton.NoButton,
+                Qt.KeyboardModifier.NoModifier,
+                Qt.ScrollPhase.NoScrollPhase,
+                False,
+            )
             QApplication.sendEvent(bar, event)
             if bar.currentIndex() != start:
                 return True
@@ -262,8 +281,14 @@ def small_cnn_path(tmp_path_factory):
     import keras
 
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
-                              keras.layers.Flatten(), keras.layers.Dense(10, name="output")])
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, name="output"),
+        ]
+    )
     path = tmp_path_factory.mktemp("cnn") / "cnn.keras"
     model.save(path)
     return path

@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from gui_helpers import tile_pixels
 
 from prune_viz.core.session import Session
 from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
 from prune_viz.gui.views.heatmap import LayerHeatmaps
 from prune_viz.gui.views.heatmap_data import THUMBNAIL_PIXELS, strides
 from prune_viz.gui.views.tiles import UnitTileGrid
+
+from gui_helpers import tile_pixels
 
 
 @pytest.fixture

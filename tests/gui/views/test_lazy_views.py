@@ -63,7 +63,9 @@ def test_a_thumbnail_out_of_view_is_drawn_when_scrolled_into_view(qtbot, window)
     window.controls.slider.setValue(70)
     _settle(qtbot)
     assert np.isnan(first.image).mean() == pytest.approx(0.70, abs=0.02)  # in view: drawn for k = 70
-    assert np.array_equal(second.image, shown_before, equal_nan=True) and second.caption == caption_before  # out of view: not redrawn
+    assert (
+        np.array_equal(second.image, shown_before, equal_nan=True) and second.caption == caption_before
+    )  # out of view: not redrawn
 
     strip.ensureWidgetVisible(second)  # the user scrolls to it
     _settle(qtbot)
@@ -124,7 +126,8 @@ def test_the_slider_moves_the_heatmap_while_a_tensorflow_job_holds_the_lock(qtbo
             shown = window.heatmaps.view.displayed_image()
             assert int(np.isnan(shown).sum()) == count_to_prune(784 * 64, k)
             assert window.histogram.threshold == pytest.approx(
-                window.session.result.threshold(window.histogram.layer_name))
+                window.session.result.threshold(window.histogram.layer_name)
+            )
         assert window.session.config.k == 85
     finally:
         release.set()
@@ -163,8 +166,9 @@ def test_the_export_actions_are_judged_again_only_when_the_model_or_method_chang
 
     judged: list[str] = []
     original = export.compaction_problem
-    monkeypatch.setattr(export, "compaction_problem", lambda opened, method: judged.append(method)
-                        or original(opened, method))
+    monkeypatch.setattr(
+        export, "compaction_problem", lambda opened, method: judged.append(method) or original(opened, method)
+    )
     compact = window.features.actions[Action.EXPORT_COMPACT]
     for k in (10, 40, 70):
         window.controls.slider.setValue(k)
@@ -258,7 +262,10 @@ def test_the_histogram_on_screen_after_k_steps_is_the_histogram_drawn_afresh(qtb
         _settle(qtbot)
     viewport = window.histogram.plot_widget.viewport()
     corner = viewport.mapTo(window, QPoint(0, 0))
-    shown = QGuiApplication.primaryScreen().grabWindow(window.winId(), corner.x(), corner.y(),
-                                                       viewport.width(), viewport.height()).toImage()
+    shown = (
+        QGuiApplication.primaryScreen()
+        .grabWindow(window.winId(), corner.x(), corner.y(), viewport.width(), viewport.height())
+        .toImage()
+    )
     fresh = viewport.grab().toImage().convertToFormat(shown.format())
     assert shown.size() == fresh.size() and shown == fresh

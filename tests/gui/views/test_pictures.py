@@ -9,7 +9,6 @@ import sys
 import numpy as np
 import pytest
 import shiboken6
-from gui_helpers import tile_pixels
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QFont
 
@@ -22,6 +21,8 @@ from prune_viz.gui.views.confusion import EvaluationDetails
 from prune_viz.gui.views.histogram import WeightHistogram, histogram_of_sorted
 from prune_viz.gui.views.pictures import STALE_OPACITY
 from prune_viz.gui.views.tiles import GAP, SIDE, UnitTileGrid
+
+from gui_helpers import tile_pixels
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +58,7 @@ def screenshot(qtbot, widget, name: str, size=(640, 420)):
 
 
 # -- WeightHistogram ---------------------------------------------------------------------------
+
 
 def test_histogram_threshold_line_sits_at_the_core_threshold(qtbot, session):
     widget = WeightHistogram(session)
@@ -126,8 +128,9 @@ def test_histogram_follows_taylor_scores_when_they_are_replaced(qtbot, trained_m
     qtbot.addWidget(widget)
 
     def taylor(offset: float) -> TaylorScores:
-        return TaylorScores({layer.name: np.abs(layer.as_matrix(layer.original)) * offset
-                             for layer in opened.layers}, 1, "made up")
+        return TaylorScores(
+            {layer.name: np.abs(layer.as_matrix(layer.original)) * offset for layer in opened.layers}, 1, "made up"
+        )
 
     opened.pruner.set_taylor_scores(taylor(1.0))
     session.configure(method="weight", criterion="taylor", k=30)
@@ -178,6 +181,7 @@ def test_histogram_log_counts_and_unselected_layer(qtbot, session):
 
 
 # -- UnitTileGrid ------------------------------------------------------------------------------
+
 
 def test_greyed_tiles_are_the_pruned_units(qtbot, session):
     widget = UnitTileGrid(session)
@@ -273,10 +277,22 @@ def tiny_model(tmp_path, name: str, *layers, input_shape):
 def test_tiles_apply_to_dense_after_flatten_but_not_to_convolutions(qtbot, tmp_path):
     import keras
 
-    flat = tiny_model(tmp_path, "flat", keras.layers.Flatten(), keras.layers.Dense(12, name="fc"),
-                      keras.layers.Dense(10, name="out"), input_shape=(28, 28, 1))
-    conv = tiny_model(tmp_path, "conv", keras.layers.Conv2D(4, 3, name="conv"), keras.layers.Flatten(),
-                      keras.layers.Dense(10, name="out"), input_shape=(28, 28, 1))
+    flat = tiny_model(
+        tmp_path,
+        "flat",
+        keras.layers.Flatten(),
+        keras.layers.Dense(12, name="fc"),
+        keras.layers.Dense(10, name="out"),
+        input_shape=(28, 28, 1),
+    )
+    conv = tiny_model(
+        tmp_path,
+        "conv",
+        keras.layers.Conv2D(4, 3, name="conv"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, name="out"),
+        input_shape=(28, 28, 1),
+    )
     session = Session()
     widget = UnitTileGrid(session)
     qtbot.addWidget(widget)
@@ -299,8 +315,14 @@ def test_tiles_apply_to_dense_after_flatten_but_not_to_convolutions(qtbot, tmp_p
     widget.set_layer("out")
     assert "first layer, conv, cannot be drawn as tiles either" in widget.message.text()
 
-    whole = tiny_model(tmp_path, "whole", keras.layers.Conv2D(5, 28, name="whole"), keras.layers.Flatten(),
-                       keras.layers.Dense(10, name="out"), input_shape=(28, 28, 1))
+    whole = tiny_model(
+        tmp_path,
+        "whole",
+        keras.layers.Conv2D(5, 28, name="whole"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, name="out"),
+        input_shape=(28, 28, 1),
+    )
     session.set_model(whole)  # each unit sees the whole image: its rows are pixels for tiles and heatmaps alike
     widget.set_layer("whole")
     assert widget.applies and len(widget.shown_units) == 5
@@ -322,6 +344,7 @@ def test_tiles_explain_when_the_layer_is_not_a_first_image_layer(qtbot, session)
 
 
 # -- AccuracySparsityPlot and EvaluationDetails (real MNIST evaluations) -----------------------
+
 
 def test_accuracy_plot_fills_in_with_evaluations(qtbot, session, opened):
     widget = AccuracySparsityPlot(session)
@@ -444,9 +467,16 @@ def test_plots_follow_the_widget_font(qtbot, session):
 def test_importing_the_pictures_does_not_import_tensorflow():
     """The pictures are on the GUI start-up path, where a 5-second TensorFlow import would show."""
     modules = ["pictures", "histogram", "tiles", "accuracy_plot", "confusion"]
-    code = ("import importlib, sys; "
-            f"[importlib.import_module('prune_viz.gui.views.' + name) for name in {modules!r}]; "
-            "print('tensorflow' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    code = (
+        "import importlib, sys; "
+        f"[importlib.import_module('prune_viz.gui.views.' + name) for name in {modules!r}]; "
+        "print('tensorflow' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
     assert out.stdout.strip() == "False"

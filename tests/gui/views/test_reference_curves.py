@@ -22,9 +22,11 @@ def _seed_widths_mlp(folder, use_bias: bool):
     import keras
 
     keras.utils.set_random_seed(3)
-    model = keras.Sequential([keras.Input((784,))]
-                             + [keras.layers.Dense(n, activation="relu", use_bias=use_bias) for n in (1000, 1000, 500, 200)]
-                             + [keras.layers.Dense(10, activation="softmax", use_bias=use_bias)])
+    model = keras.Sequential(
+        [keras.Input((784,))]
+        + [keras.layers.Dense(n, activation="relu", use_bias=use_bias) for n in (1000, 1000, 500, 200)]
+        + [keras.layers.Dense(10, activation="softmax", use_bias=use_bias)]
+    )
     path = folder / f"seed_mlp_bias_{use_bias}.keras"
     model.save(path)
     return open_model(path)
