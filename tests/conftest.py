@@ -140,3 +140,31 @@ def vgg_shaped_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg.keras"
     build_vgg(((4, 2), (8, 2), (8, 3), (8, 3), (8, 3)), dense=(32, 32), classes=10).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def conv_bn_cnn_path(tmp_path_factory) -> Path:
+    """An untrained Conv2D+BatchNormalization CNN on 28x28x1 (conv1 8 filters, conv2 16, dense 10)
+    saved as .keras, with conv1's kernel scaled down so that global unit pruning at k = 50 removes
+    every conv1 filter (as issue 30 saw on a trained Conv-BN CNN) and at k = 25 only some."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(8, 3, name="conv1"),
+            keras.layers.BatchNormalization(name="bn1"),
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(16, 3, strides=2, name="conv2"),
+            keras.layers.BatchNormalization(name="bn2"),
+            keras.layers.ReLU(),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10, activation="softmax", name="output"),
+        ]
+    )
+    conv1 = model.get_layer("conv1")
+    conv1.kernel.assign(conv1.kernel * 0.01)
+    path = tmp_path_factory.mktemp("conv_bn") / "conv_bn.keras"
+    model.save(path)
+    return path

@@ -29,6 +29,7 @@ def run(args) -> int:
     task.finish()
     result = record.result
     taylor = session.model.pruner.taylor if record.config.criterion == "taylor" else None
+    rows = layer_rows(session)
     out = {
         "model": str(session.model.loaded.path),
         **record.config.as_dict(),
@@ -42,7 +43,8 @@ def run(args) -> int:
         "sparsity_included": round(record.sparsity, 6),
         "sparsity_prunable": round(session.result.prunable_sparsity, 6),
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
-        "sparsity_per_layer": {row["name"]: row["sparsity"] for row in layer_rows(session)},
+        "sparsity_per_layer": {row["name"]: row["sparsity"] for row in rows},
+        "warnings": session.result.warnings(),  # one sentence per layer cut off; empty when none
         "per_class_accuracy": [round(float(a), 6) for a in result.per_class_accuracy],
         "confusion": result.confusion.tolist(),  # rows: true digit, columns: predicted digit
         "preprocessing": result.preprocessing,
@@ -73,6 +75,16 @@ def run(args) -> int:
         f"Sparsity:     {out['sparsity_included'] * 100:.2f}% of the pruned layers, "
         f"{out['sparsity_all_weights'] * 100:.2f}% of all weights"
     )
+    width = max((len(row["name"]) for row in rows), default=0)
+    print("Per layer:")
+    for row in rows:
+        included = "" if row["included"] else "  (not pruned)"
+        print(
+            f"  {row['name']:<{width}}  {row['sparsity'] * 100:6.2f}% zero, "
+            f"{row['pruned_units']:,} / {row['units']:,} units pruned{included}"
+        )
+    for warning in out["warnings"]:
+        print(f"Warning:      {warning}")
     print(f"Test data:    {out['data']} ({result.total:,} test images)")
     chosen = PREPROCESSING_LABELS[result.preprocessing]
     auto = " (chosen automatically)" if session.preprocessing == "auto" else ""

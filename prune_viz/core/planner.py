@@ -65,6 +65,15 @@ class LayerResult:
     def sparsity(self) -> float:
         return self.zeros / self.size if self.size else 0.0
 
+    @property
+    def cut_off(self) -> bool:
+        """Every unit (or every weight) is pruned: nothing passes through the layer any more."""
+        return bool(self.units and self.pruned_units >= self.units) or bool(self.size and self.pruned >= self.size)
+
+    @property
+    def cut_off_warning(self) -> str:
+        return f"{self.name}: every unit is pruned; the model cannot pass anything through it."
+
 
 class Planner:
     """Turns configs into plans and counts from a ScoreStore's scores, remembering what it computed."""

@@ -199,6 +199,11 @@ class PruneResult:
         size = sum(layer.size for layer in chosen)
         return sum(layer.zeros for layer in chosen) / size if size else 0.0
 
+    def warnings(self) -> list[str]:
+        """One sentence per layer this result cuts off (every unit pruned), in model order; the
+        window, `evaluate`'s text and its JSON all show these."""
+        return [layer.cut_off_warning for layer in self.layers if layer.cut_off]
+
     def layer(self, name: str) -> LayerResult:
         return next(layer for layer in self.layers if layer.name == name)
 

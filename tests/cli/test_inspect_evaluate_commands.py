@@ -91,3 +91,24 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(trained_mlp_path):
         os.close(write_end)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+CUT_OFF = "conv1: every unit is pruned; the model cannot pass anything through it."
+
+
+def test_evaluate_names_a_layer_pruned_away_in_text_and_json(conv_bn_cnn_path, mnist_dir, capsys):
+    argv = ["evaluate", str(conv_bn_cnn_path), "--data", str(mnist_dir), "--method", "unit", "--scope", "global"]
+    assert main([*argv, "--k", "50"]) == 0
+    text = capsys.readouterr().out
+    assert f"Warning:      {CUT_OFF}" in text
+    per_layer = text.split("Per layer:\n")[1].splitlines()[:3]
+    assert per_layer[0].split() == ["conv1", "100.00%", "zero,", "8", "/", "8", "units", "pruned"]
+    assert per_layer[1].split()[:2] == ["conv2", "25.00%"]
+    assert per_layer[2].endswith("(not pruned)")
+
+    assert main([*argv, "--k", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == [CUT_OFF]
+    assert main([*argv, "--k", "25", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    assert main([*argv, "--k", "25"]) == 0
+    assert "Warning:" not in capsys.readouterr().out

@@ -224,3 +224,22 @@ def test_unknown_layer_and_method_are_refused(pruner_and_layers):
         PruningConfig("random", 10)
     with pytest.raises(PruningError):
         PruningConfig("weight", 10, "everywhere")
+
+
+def test_a_layer_with_every_unit_pruned_gives_one_warning_naming_it(conv_bn_cnn_path):
+    from prune_viz.core.session import open_model
+
+    pruner = open_model(conv_bn_cnn_path).pruner
+    convs = {"conv1", "conv2"}
+    cut = pruner.prune(PruningConfig("unit", 50, "global", convs))
+    assert cut.layer("conv1").pruned_units == cut.layer("conv1").units  # the whole first conv layer
+    assert cut.warnings() == ["conv1: every unit is pruned; the model cannot pass anything through it."]
+    some = pruner.prune(PruningConfig("unit", 25, "global", convs))
+    assert 0 < some.layer("conv1").pruned_units < some.layer("conv1").units
+    assert some.warnings() == []
+    assert pruner.prune(PruningConfig("unit", 0, "global", convs)).warnings() == []
+    # weight pruning that zeroes every weight of both layers cuts both off
+    assert pruner.prune(PruningConfig("weight", 100, "layer", convs)).warnings() == [
+        "conv1: every unit is pruned; the model cannot pass anything through it.",
+        "conv2: every unit is pruned; the model cannot pass anything through it.",
+    ]
