@@ -3,6 +3,7 @@ the layer list, readouts."""
 
 from __future__ import annotations
 
+import html
 from contextlib import contextmanager
 
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
@@ -257,6 +258,8 @@ class PruningControls(QGroupBox):
         if self.compact:  # presenter mode: what was asked (the method and scope) and what it gave
             obtained = percent(result.included_sparsity()) if included else "nothing"
             lines = [f"<b>{config.describe()}</b>: {obtained} zero"]
+        # a layer pruned away takes the accuracy with it: said in words, in presenter mode too
+        lines += [f"<b>Warning:</b> {html.escape(warning)}" for warning in result.warnings()]
         self.readout.setText("<br>".join(lines))
 
 
@@ -380,11 +383,12 @@ class LayerList(QTreeWidget):
                     4,
                     f"{stats.pruned_units} / {stats.units}" + (" + bias/BN" if stats.vector_entries else ""),
                 )
-                tip = (
-                    f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
-                    if stats.vector_entries
-                    else ""
-                )
+                tips = [stats.cut_off_warning] if stats.cut_off else []
+                if stats.vector_entries:
+                    tips.append(
+                        f"{stats.vector_entries:,} bias and BatchNormalization entries zeroed with the removed units"
+                    )
+                tip = "\n".join(tips)
                 if self._tips.get(stats.name) != tip:
                     self._tips[stats.name] = tip
                     item.setToolTip(4, tip)
