@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from prune_viz.core.criteria import LAMP_NOTE
 from prune_viz.core.data import SEARCH_ORDER
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
@@ -70,7 +71,9 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
     parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100", defaults, "k"))
     parser.add_argument("--scope", choices=SCOPES, **_default("layerwise or global threshold", defaults, "scope"))
     parser.add_argument(
-        "--criterion", choices=CRITERIA, **_default("what ranks the weights and units", defaults, "criterion")
+        "--criterion",
+        choices=CRITERIA,
+        **_default(f"what ranks the weights and units. {LAMP_NOTE}", defaults, "criterion"),
     )
     add_unit_mode_args(parser, defaults, seed_flag=seed_flag)
 

@@ -19,6 +19,7 @@ from prune_viz.cli.arguments import (
 from prune_viz.cli.errors import UsageError
 from prune_viz.cli.models import open_model
 from prune_viz.cli.terminal import progress_printer
+from prune_viz.core.criteria import LAMP_NOTE
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES
 from prune_viz.core.tasks import Cancelled
 
@@ -54,7 +55,7 @@ def add_parser(subparsers) -> None:
         nargs="+",
         choices=CRITERIA,
         default=["magnitude"],
-        help="what ranks the weights and units; several compare them in one plot and CSV",
+        help=f"what ranks the weights and units; several compare them in one plot and CSV. {LAMP_NOTE}",
     )
     add_unit_mode_args(p)
     add_include_output_arg(p)

@@ -33,6 +33,12 @@ SCORE_LABELS = {
     "taylor": ("Taylor score |w·dL/dw|", "unit Taylor score"),
 }
 TAYLOR_IMAGES = 1000
+# what a user choosing LAMP should know, said where the criterion is chosen (window and --help)
+LAMP_NOTE = (
+    "LAMP with layerwise scope prunes exactly what magnitude prunes: within one layer its scores "
+    "rank weights as |w| does, so it differs only with global scope. "
+    "Unit LAMP here is the unit's L2 norm / √fan-in (the root mean square of its incoming weights)."
+)
 
 
 def score_label(criterion: str, method: str) -> str:

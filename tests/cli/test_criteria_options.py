@@ -158,3 +158,12 @@ def test_export_compacts_a_conv_batch_norm_chain(tmp_path, capsys, mnist_dir):
         tmp_path,
     )
     assert code == 2 and len(err.strip().splitlines()) == 1
+
+
+def test_criterion_help_says_layerwise_lamp_is_magnitude_and_what_unit_lamp_is(capsys):
+    for command in ("evaluate", "sweep", "export"):
+        code, out, _err = run(capsys, command, "--help")
+        assert code == 0
+        text = " ".join(out.split())  # argparse wraps the help
+        assert "LAMP with layerwise scope prunes exactly what magnitude prunes" in text, command
+        assert "Unit LAMP here is the unit's L2 norm / √fan-in" in text, command

@@ -288,3 +288,22 @@ def test_a_conv_batch_norm_chain_compacts_and_computes_the_pruned_model(mode):
     assert np.allclose(got, expected, atol=1e-5)
     assert compaction.model.get_layer("bn").gamma.shape == (3,)
     assert compaction.parameters_after < compaction.parameters_before
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+def test_layerwise_lamp_prunes_exactly_what_magnitude_prunes_as_its_note_says(trained_mlp_path, method):
+    from prune_viz.core.criteria import LAMP_NOTE
+    from prune_viz.core.session import open_model
+
+    assert "LAMP with layerwise scope prunes exactly what magnitude prunes" in LAMP_NOTE
+    assert "Unit LAMP here is the unit's L2 norm / √fan-in" in LAMP_NOTE
+    pruner = open_model(trained_mlp_path).pruner
+    names = frozenset({"hidden1", "hidden2", "output"})
+    for k in (10, 50, 90):
+        lamp = pruner.prune(PruningConfig(method, k, "layer", names, criterion="lamp"))
+        magnitude = pruner.prune(PruningConfig(method, k, "layer", names))
+        for name in names:
+            assert np.array_equal(lamp.masks[name].numpy(), magnitude.masks[name].numpy())
+    lamp = pruner.prune(PruningConfig(method, 50, "global", names, criterion="lamp"))
+    magnitude = pruner.prune(PruningConfig(method, 50, "global", names))
+    assert any(not np.array_equal(lamp.masks[n].numpy(), magnitude.masks[n].numpy()) for n in names)

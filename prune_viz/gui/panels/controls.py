@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.core.criteria import LAMP_NOTE
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.pictures import SteadyCaption
@@ -64,7 +65,11 @@ class PruningControls(QGroupBox):
         self.criterion_combo = QComboBox()
         for criterion in CRITERIA:
             self.criterion_combo.addItem(CRITERION_LABELS[criterion], criterion)
-        self.criterion_combo.setToolTip("What ranks the weights (and units): the lowest scores are pruned first")
+        lamp_note = f"<p>{html.escape(LAMP_NOTE, quote=False)}</p>"  # rich text: a tooltip that wraps
+        self.criterion_combo.setItemData(CRITERIA.index("lamp"), lamp_note, Qt.ItemDataRole.ToolTipRole)
+        self.criterion_combo.setToolTip(
+            f"<p>What ranks the weights (and units): the lowest scores are pruned first.</p>{lamp_note}"
+        )
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         self.seed_spin.setToolTip("Seed of the random criterion: the same seed gives the same masks")

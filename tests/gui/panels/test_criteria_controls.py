@@ -62,3 +62,20 @@ def test_taylor_is_computed_as_a_job_then_chosen(qtbot, window):
     assert "Taylor scores from 1,000 training images of" in controls.readout.text()
     assert "Taylor" in window.histogram.plot.getAxis("bottom").labelText
     assert controls.criterion_combo.currentData() == "taylor"
+
+
+def test_the_criterion_tooltip_says_layerwise_lamp_is_magnitude_and_what_unit_lamp_is(qtbot, window):
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    combo = window.controls.criterion_combo
+    centre = combo.rect().center()
+    QApplication.sendEvent(combo, QHelpEvent(QEvent.Type.ToolTip, centre, combo.mapToGlobal(centre)))
+    qtbot.waitUntil(QToolTip.isVisible, timeout=WAIT_MS)
+    shown = " ".join(QToolTip.text().split())
+    assert "LAMP with layerwise scope prunes exactly what magnitude prunes" in shown
+    assert "Unit LAMP here is the unit's L2 norm / √fan-in" in shown
+    lamp_item = combo.itemData(CRITERIA.index("lamp"), Qt.ItemDataRole.ToolTipRole)
+    assert "prunes exactly what magnitude prunes" in lamp_item  # on the LAMP entry of the open list too
+    QToolTip.hideText()
