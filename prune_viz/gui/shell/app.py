@@ -190,6 +190,10 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
     def when_ready() -> None:
         if timing:
             print(f"model ready after {_process_age():.3f} s ({Path(model).name})", file=sys.stderr)
+        if args.screenshot and (args.evaluate or scanning) and (why := session.evaluation_problem):
+            print(f"prune-viz: warning: {why}", file=sys.stderr)  # no result will come: grab the window as it is
+            QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+            return
         if args.evaluate:
             window.controller.request()
         if scanning:

@@ -112,3 +112,23 @@ def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
     assert len(errors) == 1 and "nothing.keras does not exist" in errors[0]
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(tmp_path, vgg_shaped_path, mnist_dir):
+    out = tmp_path / "vgg.png"
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    command = [sys.executable, "-m", "prune_viz", str(vgg_shaped_path), "--k", "50", "--evaluate"]
+    command += ["--data", str(mnist_dir), "--screenshot", str(out)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)  # it used to wait forever
+    assert done.returncode == 0, done.stderr[-2000:]
+    warnings = [line for line in done.stderr.splitlines() if line.startswith("prune-viz: warning:")]
+    assert len(warnings) == 1 and "224x224x3" in warnings[0] and "cannot be evaluated on MNIST" in warnings[0]
+    assert "Traceback" not in done.stderr and "prune-viz: error:" not in done.stderr
+    pixels = _pixels(out)
+    assert pixels.shape[0] > 500 and pixels.shape[1] > 800
+    assert _has_colour(pixels, DIVERGING.pruned) > 1000  # the weights are shown, half of them pruned
