@@ -223,11 +223,12 @@ def keras_cache_path() -> Path:
     return Path(base) / "datasets" / "mnist.npz"
 
 
-# where load_mnist looks when no path is given, in words for --help
-SEARCH_ORDER = (
-    f"${ENV_VAR}, then the Keras cache, then the MNIST test set bundled with prune-viz, or a "
-    "download when training images are needed"
-)
+def search_order(need_training: bool = False) -> str:
+    """Where load_mnist looks when no path is given, in words for --help and tooltips."""
+    found = f"${ENV_VAR}, then the Keras cache, then "
+    if need_training:
+        return found + f"a download: the {BUNDLED_SOURCE} has no training images"
+    return found + f"the {BUNDLED_SOURCE}"
 
 
 def load_mnist(

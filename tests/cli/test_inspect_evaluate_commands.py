@@ -91,3 +91,20 @@ def test_a_reader_closing_the_pipe_early_is_not_an_error(trained_mlp_path):
         os.close(write_end)
     assert proc.returncode == 141
     assert proc.stderr == ""
+
+
+def _data_help(capsys, command: str) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    return help_text.split("--data PATH MNIST", 1)[1].split("--preprocess {", 1)[0]
+
+
+def test_evaluate_help_names_the_data_evaluate_then_uses(trained_mlp_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("PRUNE_VIZ_MNIST", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    said = _data_help(capsys, "evaluate")
+    assert said.endswith("then the MNIST test set bundled with prune-viz) ") and "download" not in said
+    assert main(["evaluate", str(trained_mlp_path), "--k", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"] == "MNIST test set bundled with prune-viz"
+    assert "then a download" in _data_help(capsys, "finetune")  # fine-tuning needs training images
