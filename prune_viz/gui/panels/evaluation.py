@@ -35,7 +35,7 @@ from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
-DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
+DEFAULT_DATA_TEXT = "default: the first MNIST found"  # short, so not elided mid-word; the tooltip says where
 EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
 AUTO_TOOLTIP = (
     "Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one (Ctrl+Shift+E)"
