@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from prune_viz.core.criteria import LAMP_NOTE
-from prune_viz.core.data import SEARCH_ORDER
+from prune_viz.core.data import search_order
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
 
@@ -73,7 +73,12 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
     parser.add_argument(
         "--criterion",
         choices=CRITERIA,
-        **_default(f"what ranks the weights and units. {LAMP_NOTE}", defaults, "criterion"),
+        **_default(
+            "what ranks the weights and units; taylor reads the MNIST training images, downloaded if not "
+            f"found. {LAMP_NOTE}",
+            defaults,
+            "criterion",
+        ),
     )
     add_unit_mode_args(parser, defaults, seed_flag=seed_flag)
 
@@ -122,11 +127,14 @@ def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-output", action="store_true", help="also prune the output layer")
 
 
-def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "") -> None:
-    """--data and --preprocess; ``looked_at_first`` names where data is looked for before load_mnist's order."""
+def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "", need_training: bool = False) -> None:
+    """--data and --preprocess; ``looked_at_first`` names where data is looked for before load_mnist's order,
+    ``need_training`` says the command reads the training images (which the bundled test set lacks)."""
     first = f"{looked_at_first}, then " if looked_at_first else ""
     parser.add_argument(
-        "--data", metavar="PATH", help=f"MNIST as a folder of IDX files or an .npz (default: {first}{SEARCH_ORDER})"
+        "--data",
+        metavar="PATH",
+        help=f"MNIST as a folder of IDX files or an .npz (default: {first}{search_order(need_training)})",
     )
     parser.add_argument(
         "--preprocess", choices=PREPROCESSING, default="auto", help="input scaling (default: auto, chosen on a sample)"

@@ -35,7 +35,7 @@ def add_parser(subparsers) -> None:
     )
     add_model_output_args(p)
     add_json_arg(p)
-    add_data_args(p)
+    add_data_args(p, need_training=True)
 
 
 def run(args) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.core.errors import UserError
+from prune_viz.core.errors import UserError, clipped_words
 from prune_viz.resources import mnist_test_set_folder
 
 ENV_VAR = "PRUNE_VIZ_MNIST"
@@ -174,7 +174,7 @@ def load_npz(path: str | os.PathLike) -> MnistData:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path.name} is a damaged .npz archive ({' '.join(str(exc).split())[:120]}).") from exc
+        raise DataError(f"{path.name} is a damaged .npz archive ({clipped_words(exc, 120)}).") from exc
     if unpacked > MAX_IDX_BYTES * 4:
         raise DataError(f"{path.name} would unpack to {unpacked / 2**20:,.0f} MB; it is not MNIST.")
     try:
@@ -186,7 +186,7 @@ def load_npz(path: str | os.PathLike) -> MnistData:
     except DataError:
         raise
     except Exception as exc:  # zipfile/pickle/ValueError: all mean "not a usable npz"
-        reason = " ".join(str(exc).split()).rstrip(".")[:160] or type(exc).__name__
+        reason = clipped_words(exc, 160).rstrip(".") or type(exc).__name__
         raise DataError(f"Cannot read {path.name} as an .npz of MNIST arrays: {reason}.") from exc
     x_train = arrays.get("x_train", np.zeros((0, 28, 28), np.uint8))
     y_train = arrays.get("y_train", np.zeros((0,), np.uint8))
@@ -223,11 +223,12 @@ def keras_cache_path() -> Path:
     return Path(base) / "datasets" / "mnist.npz"
 
 
-# where load_mnist looks when no path is given, in words for --help
-SEARCH_ORDER = (
-    f"${ENV_VAR}, then the Keras cache, then the MNIST test set bundled with prune-viz, or a "
-    "download when training images are needed"
-)
+def search_order(need_training: bool = False) -> str:
+    """Where load_mnist looks when no path is given, in words for --help and tooltips."""
+    found = f"${ENV_VAR}, then the Keras cache, then "
+    if need_training:
+        return found + f"a download: the {BUNDLED_SOURCE} has no training images"
+    return found + f"the {BUNDLED_SOURCE}"
 
 
 def load_mnist(
@@ -271,8 +272,8 @@ def _download_failure(exc: BaseException) -> str:
     found: BaseException | None = exc
     while found is not None:
         reason = getattr(found, "reason", None) or getattr(found, "strerror", None) or str(found)
-        reason = " ".join(str(reason).split())
+        reason = clipped_words(reason, 120)
         if reason:
-            return reason[:120].rstrip(".")
+            return reason.rstrip(".")
         found = found.__cause__ or found.__context__
     return "no internet connection was found"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from prune_viz.core.data import MnistData
+from prune_viz.core.errors import clipped_words
 from prune_viz.core.inputs import (
     PREPROCESSING,
     EvaluationUnavailable,
@@ -166,8 +167,7 @@ class Evaluator:
             out = self._forward(sample[: self.batch_size]).numpy()
         except Exception as exc:
             raise EvaluationUnavailable(
-                f"The model could not run on MNIST-shaped input ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())[:160]})."
+                f"The model could not run on MNIST-shaped input ({type(exc).__name__}: {clipped_words(exc, 160)})."
             ) from exc
         if not np.all(np.isfinite(out)):
             broken = self.loaded.non_finite_weights()

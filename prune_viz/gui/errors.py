@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from prune_viz.core.data import MissingData
-from prune_viz.core.errors import UserError
+from prune_viz.core.errors import UserError, clipped_words
 
 CHOOSE_DATA = "Choose a folder of MNIST IDX files or an .npz with the Data... button."
 
@@ -19,10 +19,9 @@ def error_text(exc: BaseException, doing: str) -> tuple[str, str]:
     elif isinstance(exc, OSError):
         sentence = f"Could not {doing}: {exc.strerror or exc}" + (f" ({exc.filename})." if exc.filename else ".")
     else:  # the error's own words: a bare class name tells a user nothing
-        words = " ".join(str(exc).split())
-        words = words if len(words) <= 200 else words[:197] + "..."
+        words = clipped_words(exc).rstrip(".")
         sentence = (
-            f"Could not {doing}: {words.rstrip('.')}."
+            f"Could not {doing}: {words}{'' if words.endswith('…') else '.'}"
             if words
             else f"Could not {doing}: something failed inside prune-viz (the details say where)."
         )

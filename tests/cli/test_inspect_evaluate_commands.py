@@ -112,3 +112,21 @@ def test_evaluate_names_a_layer_pruned_away_in_text_and_json(conv_bn_cnn_path, m
     assert json.loads(capsys.readouterr().out)["warnings"] == []
     assert main([*argv, "--k", "25"]) == 0
     assert "Warning:" not in capsys.readouterr().out
+
+
+def _data_help(capsys, command: str) -> str:
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    return help_text.split("--data PATH MNIST", 1)[1].split(" --", 1)[0]
+
+
+def test_evaluate_help_names_the_data_evaluate_then_uses(trained_mlp_path, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("PRUNE_VIZ_MNIST", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras-cache"))
+    said = _data_help(capsys, "evaluate")
+    assert said.endswith("then the MNIST test set bundled with prune-viz)") and "download" not in said
+    assert main(["evaluate", str(trained_mlp_path), "--k", "50", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data"] == "MNIST test set bundled with prune-viz"
+    for training in ("finetune", "train"):  # they read the training images, which the bundled set lacks
+        assert "then a download" in _data_help(capsys, training)

@@ -7,7 +7,7 @@ import inspect
 import pkgutil
 
 import prune_viz.core
-from prune_viz.core.errors import USER_FIXABLE, UserError
+from prune_viz.core.errors import USER_FIXABLE, UserError, clipped_words
 
 NOT_THE_USERS = {
     "prune_viz.core.tasks.Cancelled",  # the user asked for it: reported as cancelled, not as an error
@@ -82,3 +82,17 @@ def test_an_os_error_is_the_users_to_fix_but_a_bug_is_not():
     assert isinstance(FileNotFoundError(2, "No such file or directory", "m.keras"), USER_FIXABLE)
     assert not isinstance(RuntimeError("the graph could not be built"), USER_FIXABLE)
     assert not isinstance(ValueError("a bug's words"), USER_FIXABLE)
+
+
+def test_clipped_words_cut_at_a_word_end_and_say_so():
+    text = "Could not reach the server: [Errno -2] Name or service not known"
+    assert clipped_words(text, 200) == text
+    assert clipped_words("two\n  lines", 200) == "two lines"
+    for limit in range(10, len(text)):
+        clipped = clipped_words(text, limit)
+        assert len(clipped) <= limit and clipped.endswith("…")
+        kept = clipped.removesuffix("…").split()
+        whole = text.split()[: len(kept)]
+        assert kept[:-1] == whole[:-1] and kept[-1] == whole[-1].rstrip(":"), (limit, clipped)  # never part of a word
+    assert clipped_words(text, 45) == "Could not reach the server: [Errno -2] Name…"
+    assert clipped_words("/a/very/long/path/without/spaces", 10) == "/a/very/l…"

@@ -34,3 +34,20 @@ def test_a_new_user_error_class_is_shown_in_its_own_words_without_being_listed()
 def test_an_os_error_names_what_failed_and_the_file():
     sentence, _ = error_text(PermissionError(13, "Permission denied", "/read-only/l.pvlesson"), "save the lesson")
     assert sentence == "Could not save the lesson: Permission denied (/read-only/l.pvlesson)."
+
+
+OFFLINE = (
+    "URL fetch failure on https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz: None -- "
+    "<urlopen error [Errno -2] Name or service not known> while downloading the MNIST training images into "
+    "/home/student/.keras/datasets/mnist.npz for fine-tuning"
+)
+
+
+def test_a_long_error_is_cut_between_words_and_said_whole_in_the_details():
+    sentence, details = error_text(Exception(OFFLINE), "fine-tune the model")
+    shown = sentence.removeprefix("Could not fine-tune the model: ")
+    assert shown.endswith("…") and len(shown) <= 200
+    kept = shown.removesuffix("…").split()
+    assert kept == OFFLINE.split()[: len(kept)]  # whole words only: no "Name or s"
+    assert "Name or service not known" in sentence
+    assert details == f"Exception: {OFFLINE}"

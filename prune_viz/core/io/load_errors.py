@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from prune_viz.core.errors import UserError
+from prune_viz.core.errors import UserError, clipped_words
 
 
 class ModelLoadError(UserError):
@@ -21,8 +21,7 @@ def one_line(text: str) -> str:
 
 
 def short_reason(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return clipped_words(exc, limit) or type(exc).__name__
 
 
 def explain_load_failure(path: Path, exc: BaseException) -> str:
@@ -92,7 +91,4 @@ def _is_keras_class(name: str) -> bool:
 
 
 def _one_sentence(path: Path, exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    if len(text) > 200:
-        text = text[:197] + "..."
-    return f"Cannot open {path.name}: {type(exc).__name__}: {text}"
+    return f"Cannot open {path.name}: {type(exc).__name__}: {clipped_words(exc)}"

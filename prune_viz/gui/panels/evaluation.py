@@ -28,20 +28,19 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 from superqt.utils import qdebounced
 
+from prune_viz.core.data import search_order
 from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
 from prune_viz.gui.binding import bind
 from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
-DEFAULT_DATA_TEXT = "default: $PRUNE_VIZ_MNIST, the Keras cache, or the bundled test set"
+DEFAULT_DATA_TEXT = "default: the first MNIST found"  # short, so not elided mid-word; the tooltip says where
 EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
 AUTO_TOOLTIP = (
     "Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one (Ctrl+Shift+E)"
 )
-DEFAULT_DATA_TOOLTIP = (
-    "No folder chosen: $PRUNE_VIZ_MNIST if set, else ~/.keras/datasets/mnist.npz, else a download by Keras"
-)
+DEFAULT_DATA_TOOLTIP = f"No data chosen: {search_order()}."
 
 
 class EvaluationController(QObject):

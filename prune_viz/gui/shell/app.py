@@ -141,8 +141,10 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QIcon
 
+    from prune_viz.core.inputs import EvaluationUnavailable
     from prune_viz.core.session import Session
     from prune_viz.gui import remembered
+    from prune_viz.gui.errors import error_text
     from prune_viz.gui.shell.main_window import MainWindow
     from prune_viz.gui.views.colours import HIGH_CONTRAST
     from prune_viz.resources import demo_model_path, icon_path
@@ -185,29 +187,42 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
         else:
             fail(f"could not write {args.screenshot}")
 
+    def save_as_it_is(why: str) -> None:
+        """No result will come (the model cannot be evaluated): say why and grab the window as it is."""
+        print(f"prune-viz: warning: {why}", file=sys.stderr)
+        QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+
+    def failed_while(doing: str):
+        def report(exc: BaseException) -> None:
+            if isinstance(exc, EvaluationUnavailable):  # the model's nature, found by running it: still a picture
+                save_as_it_is(str(exc))
+            else:
+                fail(error_text(exc, doing)[0])
+
+        return report
+
     scanning = args.panel == "flips"  # the screenshot waits for the flip scan, which runs after any evaluation
 
     def when_ready() -> None:
         if timing:
             print(f"model ready after {_process_age():.3f} s ({Path(model).name})", file=sys.stderr)
+        if args.screenshot and (args.evaluate or scanning) and (why := session.evaluation_problem):
+            save_as_it_is(why)  # known from the input shape: no evaluation is started
+            return
         if args.evaluate:
             window.controller.request()
         if scanning:
             job = window.lab.flips.run()
             if args.screenshot:
-                from prune_viz.gui.errors import error_text
-
-                job.failed.connect(lambda exc: fail(error_text(exc, "scan k = 0..100")[0]))
+                job.failed.connect(failed_while("scan k = 0..100"))
         elif args.screenshot and not args.evaluate:
             QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
 
     window.model_opened.connect(lambda _opened: when_ready())
     window.lessons.warned.connect(lambda text: print(f"prune-viz: warning: {text}", file=sys.stderr))
     if args.screenshot:
-        from prune_viz.gui.errors import error_text
-
         window.open_failed.connect(lambda exc: fail(error_text(exc, f"open {model}")[0]))
-        window.controller.failed.connect(lambda exc: fail(error_text(exc, "evaluate the model")[0]))
+        window.controller.failed.connect(failed_while("evaluate the model"))
         settled = window.lab.flips.scanned if scanning else window.controller.shown
         settled.connect(lambda _value: QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit))
         if model is None:

@@ -112,3 +112,55 @@ def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
     assert len(errors) == 1 and "nothing.keras does not exist" in errors[0]
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def _screenshot_of(model, out, tmp_path, mnist_dir, *options):
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "prune_viz",
+        str(model),
+        *options,
+        "--data",
+        str(mnist_dir),
+        "--screenshot",
+        str(out),
+    ]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)  # it used to wait forever
+
+
+def _one_warning(stderr: str) -> str:
+    warnings = [line for line in stderr.splitlines() if line.startswith("prune-viz: warning:")]
+    assert len(warnings) == 1, stderr[-2000:]
+    assert "Traceback" not in stderr and "prune-viz: error:" not in stderr
+    return warnings[0]
+
+
+def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(tmp_path, vgg_shaped_path, mnist_dir):
+    out = tmp_path / "vgg.png"
+    done = _screenshot_of(vgg_shaped_path, out, tmp_path, mnist_dir, "--k", "50", "--evaluate")
+    assert done.returncode == 0, done.stderr[-2000:]
+    warning = _one_warning(done.stderr)
+    assert "224x224x3" in warning and "cannot be evaluated on MNIST" in warning
+    pixels = _pixels(out)
+    assert pixels.shape[0] > 500 and pixels.shape[1] > 800
+    assert _has_colour(pixels, DIVERGING.pruned) > 1000  # the weights are shown, half of them pruned
+
+
+def test_screenshot_of_a_model_found_unevaluable_when_run_writes_the_window_and_says_why(tmp_path, mnist_dir):
+    import keras
+
+    model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, name="hidden"), keras.layers.Dense(5)])
+    path = tmp_path / "five-classes.keras"
+    model.save(path)
+    out = tmp_path / "five.png"
+    done = _screenshot_of(path, out, tmp_path, mnist_dir, "--k", "50", "--evaluate")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "The model has 5 outputs; MNIST evaluation needs 10 class scores." in _one_warning(done.stderr)
+    assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
