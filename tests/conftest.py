@@ -168,3 +168,24 @@ def conv_bn_cnn_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("conv_bn") / "conv_bn.keras"
     model.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def letters_cnn_path(tmp_path_factory) -> Path:
+    """An untrained EMNIST-letters-like CNN saved as .keras: a 28x28x1 input MNIST feeds, but 26
+    class scores (Dense(26, softmax)) where MNIST evaluation needs 10."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(16, activation="relu", name="hidden"),
+            keras.layers.Dense(26, activation="softmax", name="letters"),
+        ]
+    )
+    path = tmp_path_factory.mktemp("letters") / "letters.keras"
+    model.save(path)
+    return path

@@ -15,12 +15,14 @@ import numpy as np
 from prune_viz.core.data import MnistData
 from prune_viz.core.errors import clipped_words
 from prune_viz.core.inputs import (
+    NUM_CLASSES,
     PREPROCESSING,
     EvaluationUnavailable,
     InputLayout,
     arrange,
     layout_for,
     preprocess,
+    wrong_class_count,
 )
 from prune_viz.core.io import LoadedModel
 from prune_viz.core.tasks import TaskState, quiet
@@ -31,7 +33,6 @@ DEFAULT_BATCH = 2500  # quiet machine, `prune-viz bench`: fc-1000 107 vs 113 ms 
 SMALL_MODEL_PARAMETERS = 1_000_000
 SMALL_MODEL_ACTIVATIONS = 4096  # floats per image over all layer outputs
 AUTO_SAMPLE = 1000
-NUM_CLASSES = 10
 
 
 @dataclass
@@ -178,9 +179,7 @@ class Evaluator:
                     "so its accuracy cannot be measured."
                 )
         if out.shape[1] != NUM_CLASSES:
-            raise EvaluationUnavailable(
-                f"The model has {out.shape[1]} outputs; MNIST evaluation needs 10 class scores."
-            )
+            raise EvaluationUnavailable(wrong_class_count(out.shape[1]))  # a shape only a run tells
         finite = out[np.all(np.isfinite(out), axis=1)]
         self.outputs_are_probabilities = bool(
             len(finite) and np.all(finite >= -1e-6) and np.allclose(finite.sum(axis=1), 1.0, atol=1e-3)

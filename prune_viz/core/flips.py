@@ -14,11 +14,11 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from prune_viz.core.inputs import NUM_CLASSES
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCAN_KS = tuple(float(k) for k in range(101))
-NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)

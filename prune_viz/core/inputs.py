@@ -28,6 +28,12 @@ class EvaluationUnavailable(UserError):
 
 
 STILL_WORKS = "Pruning and inspecting its weights still work."
+NUM_CLASSES = 10  # MNIST's digits: a model is scored on 10 class scores
+
+
+def wrong_class_count(outputs: int) -> str:
+    """The one sentence, and what still works, for a model with ``outputs`` class scores, not 10."""
+    return f"The model has {outputs:,} outputs; MNIST evaluation needs {NUM_CLASSES} class scores. {STILL_WORKS}"
 
 
 def cannot_feed_mnist(dims: list[int | None]) -> str:
@@ -74,12 +80,15 @@ def layout_for(input_shape: tuple | None) -> InputLayout:
     raise EvaluationUnavailable(cannot_feed_mnist(dims))
 
 
-def evaluation_problem(input_shape: tuple | None) -> str | None:
-    """Why MNIST cannot be fed to a model with ``input_shape`` (batch included), or None if it can."""
+def evaluation_problem(input_shape: tuple | None, output_shape: tuple | None = None) -> str | None:
+    """Why a model with ``input_shape`` and ``output_shape`` (batch included; None if unknown) cannot
+    be evaluated on MNIST: it cannot be fed MNIST, or it does not give 10 class scores; None if it can."""
     try:
         layout_for(input_shape)
     except EvaluationUnavailable as exc:
         return str(exc)
+    if output_shape is not None and len(output_shape) == 2 and output_shape[1] not in (None, NUM_CLASSES):
+        return wrong_class_count(int(output_shape[1]))
     return None
 
 

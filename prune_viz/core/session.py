@@ -43,8 +43,9 @@ class OpenedModel:
 
     @property
     def evaluation_problem(self) -> str | None:
-        """Why MNIST cannot be fed to this model (one sentence, e.g. a 224x224x3 input), or None."""
-        return evaluation_problem(self.loaded.input_shape)
+        """Why this model cannot be evaluated on MNIST (one sentence, e.g. a 224x224x3 input or
+        26 outputs), or None."""
+        return evaluation_problem(self.loaded.input_shape, self.loaded.output_shape)
 
     def evaluator_on(self, data: MnistData, preprocessing: str = "auto") -> Evaluator:
         """An Evaluator of this model on ``data``, built on the original weights: "auto"

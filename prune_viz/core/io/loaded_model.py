@@ -42,6 +42,18 @@ class LoadedModel:
         return None
 
     @property
+    def output_shape(self) -> tuple | None:
+        """Shape of the single Keras model output including the batch dimension, or None if unknown
+        (a bare SavedModel's outputs are known only once it runs)."""
+        try:
+            outputs = self.keras_model.outputs if self.keras_model is not None else None
+        except Exception:  # a subclassed model that was never built has none
+            return None
+        if not outputs or len(outputs) != 1 or getattr(outputs[0], "shape", None) is None:
+            return None
+        return tuple(outputs[0].shape)
+
+    @property
     def name(self) -> str:
         return self.path.name
 

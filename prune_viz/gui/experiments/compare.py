@@ -60,6 +60,7 @@ from prune_viz.gui.views.pictures import (
     point_size,
     style_plot,
 )
+from prune_viz.gui.window_keys import give_window_shortcuts
 
 GALLERY_LIMIT = 200  # thumbnails drawn; the count above the gallery says how many differ in all
 THUMBNAIL = 56
@@ -99,6 +100,7 @@ class ComparePanel(QWidget):
         self.k.setRange(0.0, 100.0)
         self.k.setDecimals(1)
         self.k.setSuffix(" %")
+        give_window_shortcuts(self.k)
         self.scope = QComboBox()
         for scope, label in SCOPE_LABELS.items():
             self.scope.addItem(label, scope)

@@ -35,6 +35,7 @@ from prune_viz.gui.experiments.base import (
     write_outcome,
 )
 from prune_viz.gui.views.colours import MUTED
+from prune_viz.gui.window_keys import give_window_shortcuts
 
 DEFAULT_EPOCHS = 3
 # the arrows step along 1-2-5 per decade; any value in range can be typed
@@ -86,6 +87,7 @@ class FinetunePanel(QWidget):
         self.epochs.setValue(DEFAULT_EPOCHS)
         self.learning_rate = LearningRateBox()
         self.learning_rate.setValue(DEFAULT_FINETUNE_LEARNING_RATE)
+        give_window_shortcuts(self.epochs, self.learning_rate)
         self.config_label = QLabel()
         self.config_label.setWordWrap(True)
         self.strip = JobStrip(jobs, "Fine-tune")

@@ -28,6 +28,7 @@ from prune_viz.gui.experiments.base import (
     text_item,
 )
 from prune_viz.gui.views.colours import MUTED
+from prune_viz.gui.window_keys import give_window_shortcuts
 
 COMPACTED_ROW = "compacted .keras (dead units removed)"
 WEIGHT_PRUNING_NOTE = (
@@ -49,6 +50,7 @@ class SizeSpeedPanel(QWidget):
         self.repeats = QSpinBox()
         self.repeats.setRange(1, 50)
         self.repeats.setValue(5)
+        give_window_shortcuts(self.repeats)
         self.repeats.setToolTip("Timed passes over the test set; the median is shown")
         self.config_label = QLabel()
         self.config_label.setWordWrap(True)

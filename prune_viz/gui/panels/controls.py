@@ -30,6 +30,7 @@ from prune_viz.core.criteria import LAMP_NOTE
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.pictures import SteadyCaption
+from prune_viz.gui.window_keys import give_window_shortcuts
 
 CRITERION_LABELS = {
     "magnitude": "Magnitude (|w|, unit L2 norm)",
@@ -101,6 +102,7 @@ class PruningControls(QGroupBox):
         self.spin.setRange(0, 100)
         self.spin.setSuffix(" %")
         self.spin.setKeyboardTracking(False)
+        give_window_shortcuts(self.spin, self.seed_spin)  # Ctrl+E evaluates after typing a k
         self.reset_button = QPushButton("&Reset")
         self.reset_button.setToolTip("Back to k = 0 (the original weights) (Ctrl+0)")
         self.readout = SteadyCaption(on_window=True)  # in a group box, on the window's background
