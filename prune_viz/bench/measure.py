@@ -28,6 +28,23 @@ def reset_peak() -> bool:
         return False
 
 
+def library_versions() -> dict[str, str]:
+    """The versions of what the figures depend on, so that a table can say what it was measured with."""
+    import keras
+    import numpy
+    import pyqtgraph
+    import PySide6
+    import tensorflow
+
+    return {
+        "tensorflow": tensorflow.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "PySide6": PySide6.__version__,
+        "pyqtgraph": pyqtgraph.__version__,
+    }
+
+
 def machine_info() -> dict:
     cpu = "unknown"
     try:
@@ -47,6 +64,8 @@ def machine_info() -> dict:
     import platform
 
     return {
+        "versions": library_versions(),
+        "qt_platform": os.environ.get("QT_QPA_PLATFORM", "Qt's default"),
         "date_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "nproc": os.cpu_count(),
         "cpu": cpu,

@@ -106,7 +106,10 @@ def format_table(report: BenchReport) -> str:
     m = report.machine
     head = (
         f"prune-viz bench, {m['date_utc']}: {m['nproc']} CPUs ({m['cpu']}), {m['memory_gb']} GB RAM, "
-        f"load average {m['load_average_at_start']} at start, {m.get('load_average_at_end')} at end"
+        f"load average {m['load_average_at_start']} at start, {m.get('load_average_at_end')} at end; "
+        f"Python {m['python']}, "
+        + ", ".join(f"{name} {version}" for name, version in m["versions"].items())
+        + f"; Qt platform {m['qt_platform']}"
     )
     failed = sum(1 for f in report.figures if f.passed is False)
     passed = sum(1 for f in report.figures if f.passed)

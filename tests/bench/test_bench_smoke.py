@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 
 import pytest
 
@@ -41,6 +42,14 @@ def test_report_has_machine_options_and_every_section(quick_report):
     machine = quick_report["machine"]
     assert machine["nproc"] >= 1 and machine["memory_gb"] > 0 and machine["cpu"]
     assert len(machine["load_average_at_start"]) == 3 and len(machine["load_average_at_end"]) == 3
+    import keras
+    import PySide6
+    import tensorflow
+
+    assert machine["versions"]["keras"] == keras.__version__  # what RESULTS.md's machine line quotes
+    assert machine["versions"]["tensorflow"] == tensorflow.__version__
+    assert machine["versions"]["PySide6"] == PySide6.__version__
+    assert machine["qt_platform"] == os.environ.get("QT_QPA_PLATFORM", "Qt's default")
     keys = {figure["key"] for figure in quick_report["figures"]}
     for method in ("weight", "unit"):
         for scope in ("layer", "global"):
