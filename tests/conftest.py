@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import fcntl
 import os
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -140,6 +142,26 @@ def vgg_shaped_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg.keras"
     build_vgg(((4, 2), (8, 2), (8, 3), (8, 3), (8, 3)), dense=(32, 32), classes=10).save(path)
     return path
+
+
+@pytest.fixture
+def run_prune_viz(tmp_path):
+    """``run_prune_viz(*argv, timeout=300, **env)`` runs ``python -m prune_viz ARGV`` in a real process
+    (offscreen Qt, this checkout's prune_viz, a settings folder of its own under tmp_path) and returns
+    the CompletedProcess with its text output."""
+
+    def run(*argv, timeout: float = 300, **env) -> subprocess.CompletedProcess:
+        environment = dict(
+            os.environ,
+            QT_QPA_PLATFORM="offscreen",
+            XDG_CONFIG_HOME=str(tmp_path / "config"),
+            PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+            **env,
+        )
+        command = [sys.executable, "-m", "prune_viz", *map(str, argv)]
+        return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=timeout)
+
+    return run
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import os
 import re
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 from prune_viz.cli.window import build_parser, window_options
@@ -15,20 +12,6 @@ from prune_viz.core.pruning import PruningConfig
 from prune_viz.gui.shell.app import WindowOptions
 
 from cli_helpers import run
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def run_prune_viz(tmp_path, *argv) -> subprocess.CompletedProcess:
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=str(PROJECT_ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "prune_viz", *map(str, argv)], env=env, capture_output=True, text=True, timeout=300
-    )
 
 
 def png_size(path) -> tuple[int, int]:
@@ -121,16 +104,16 @@ def test_parsed_options_become_the_windows_options():
     assert window_options(build_parser().parse_args([])) == WindowOptions()
 
 
-def test_a_negative_seed_is_refused_in_one_line(tmp_path):
-    done = run_prune_viz(tmp_path, "--seed", "-3", "--screenshot", tmp_path / "x.png")
+def test_a_negative_seed_is_refused_in_one_line(tmp_path, run_prune_viz):
+    done = run_prune_viz("--seed", "-3", "--screenshot", tmp_path / "x.png")
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert errors == ["prune-viz: error: argument --seed/--criterion-seed: must be 0 or more, not -3"]
     assert not (tmp_path / "x.png").exists()
 
 
-def test_the_window_size_given_on_the_command_line_reaches_the_window(tmp_path):
+def test_the_window_size_given_on_the_command_line_reaches_the_window(tmp_path, run_prune_viz):
     out = tmp_path / "demo.png"
-    done = run_prune_viz(tmp_path, "--size", "1280x720", "--screenshot", out)
+    done = run_prune_viz("--size", "1280x720", "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     assert png_size(out) == (1280, 720)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
@@ -21,7 +17,6 @@ from prune_viz.gui.workers import JobQueue
 
 from gui_helpers import WAIT_MS
 
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 # a "7": a top bar, then a diagonal down to the left (widget pixels on the 252-pixel pad)
 SEVEN = [[(60, 50), (120, 48), (190, 52)], [(190, 52), (150, 120), (120, 180), (100, 215)]]
 
@@ -188,34 +183,11 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
 
 
 @pytest.mark.slow
-def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_dir):
+def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
     from test_screenshot import _pixels
 
     out = tmp_path / "draw.png"
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "prune_viz",
-            str(trained_mlp_path),
-            "--panel",
-            "draw",
-            "--data",
-            str(mnist_dir),
-            "--screenshot",
-            str(out),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_prune_viz(trained_mlp_path, "--panel", "draw", "--data", mnist_dir, "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     black = np.all(_pixels(out) == 0, axis=2)
     # the empty pad: a black square of at least 240x240 pixels somewhere in the window

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
@@ -15,8 +11,6 @@ from prune_viz.gui.classroom.lessons import BAR_COLOUR
 from prune_viz.gui.views.colours import DIVERGING
 
 pytestmark = pytest.mark.slow
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _count_colour(path, rgb, tolerance: int = 6) -> int:
@@ -28,7 +22,7 @@ def _count_colour(path, rgb, tolerance: int = 6) -> int:
     return int(np.sum(np.all(np.abs(pixels - np.array(rgb)) <= tolerance, axis=2)))
 
 
-def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trained_mlp_path, mnist_dir):
+def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
     lesson = tmp_path / "class.pvlesson"
     save_lesson(
         Lesson(
@@ -43,19 +37,7 @@ def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trai
         lesson,
     )
     out = tmp_path / "lesson.png"
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "prune_viz", str(lesson), "--screenshot", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_prune_viz(lesson, "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning: mlp.keras is not the file this lesson was saved with" in done.stderr
     assert _count_colour(out, DIVERGING.pruned) > 10_000  # k = 60% of a 784x64 matrix, as saved

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
@@ -13,8 +9,6 @@ from PySide6.QtGui import QImage
 from prune_viz.gui.views.colours import DIVERGING
 
 pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]
-
-PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 
 def _pixels(path) -> np.ndarray:
@@ -29,34 +23,10 @@ def _has_colour(pixels: np.ndarray, rgb, tolerance: int = 6) -> int:
     return int(np.sum(np.all(np.abs(pixels.astype(int) - np.array(rgb)) <= tolerance, axis=2)))
 
 
-def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir):
+def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
     out = tmp_path / "window.png"
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "prune_viz",
-            str(trained_mlp_path),
-            "--method",
-            "weight",
-            "--k",
-            "60",
-            "--evaluate",
-            "--data",
-            str(mnist_dir),
-            "--screenshot",
-            str(out),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    done = run_prune_viz(
+        trained_mlp_path, "--method", "weight", "--k", "60", "--evaluate", "--data", mnist_dir, "--screenshot", out
     )
     assert done.returncode == 0, done.stderr[-2000:]
     pixels = _pixels(out)
@@ -68,45 +38,20 @@ def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, 
     assert _has_colour(pixels, lut[245]) > 50  # strong positive weights (dark red)
 
 
-def test_without_a_model_the_bundled_demo_opens(tmp_path):
+def test_without_a_model_the_bundled_demo_opens(tmp_path, run_prune_viz):
     from prune_viz.resources import demo_model_path
 
     demo = demo_model_path()
     assert demo is not None, "prune_viz/data/demo-lenet-300-100.keras is missing"
     out = tmp_path / "demo.png"
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PRUNE_VIZ_TIMING="1",
-        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "prune_viz", "--k", "30", "--screenshot", str(out)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = run_prune_viz("--k", "30", "--screenshot", out, PRUNE_VIZ_TIMING="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
     assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
 
 
-def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    done = subprocess.run(
-        [sys.executable, "-m", "prune_viz", str(tmp_path / "nothing.keras"), "--screenshot", str(tmp_path / "x.png")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path, run_prune_viz):
+    done = run_prune_viz(tmp_path / "nothing.keras", "--screenshot", tmp_path / "x.png")
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.startswith("prune-viz: error:")]
     assert len(errors) == 1 and "nothing.keras does not exist" in errors[0]
@@ -114,25 +59,9 @@ def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
-def _screenshot_of(model, out, tmp_path, mnist_dir, *options):
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        PYTHONPATH=PROJECT_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "prune_viz",
-        str(model),
-        *options,
-        "--data",
-        str(mnist_dir),
-        "--screenshot",
-        str(out),
-    ]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)  # it used to wait forever
+def _screenshot_of(run_prune_viz, model, out, mnist_dir, *options):
+    # a timeout well under the default: it used to wait forever
+    return run_prune_viz(model, *options, "--data", mnist_dir, "--screenshot", out, timeout=120)
 
 
 def _one_warning(stderr: str) -> str:
@@ -142,9 +71,11 @@ def _one_warning(stderr: str) -> str:
     return warnings[0]
 
 
-def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(tmp_path, vgg_shaped_path, mnist_dir):
+def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(
+    tmp_path, vgg_shaped_path, mnist_dir, run_prune_viz
+):
     out = tmp_path / "vgg.png"
-    done = _screenshot_of(vgg_shaped_path, out, tmp_path, mnist_dir, "--k", "50", "--evaluate")
+    done = _screenshot_of(run_prune_viz, vgg_shaped_path, out, mnist_dir, "--k", "50", "--evaluate")
     assert done.returncode == 0, done.stderr[-2000:]
     warning = _one_warning(done.stderr)
     assert "224x224x3" in warning and "cannot be evaluated on MNIST" in warning
@@ -153,14 +84,16 @@ def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(
     assert _has_colour(pixels, DIVERGING.pruned) > 1000  # the weights are shown, half of them pruned
 
 
-def test_screenshot_of_a_model_found_unevaluable_when_run_writes_the_window_and_says_why(tmp_path, mnist_dir):
+def test_screenshot_of_a_model_found_unevaluable_when_run_writes_the_window_and_says_why(
+    tmp_path, mnist_dir, run_prune_viz
+):
     import keras
 
     model = keras.Sequential([keras.Input((784,)), keras.layers.Dense(32, name="hidden"), keras.layers.Dense(5)])
     path = tmp_path / "five-classes.keras"
     model.save(path)
     out = tmp_path / "five.png"
-    done = _screenshot_of(path, out, tmp_path, mnist_dir, "--k", "50", "--evaluate")
+    done = _screenshot_of(run_prune_viz, path, out, mnist_dir, "--k", "50", "--evaluate")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "The model has 5 outputs; MNIST evaluation needs 10 class scores." in _one_warning(done.stderr)
     assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
