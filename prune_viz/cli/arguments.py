@@ -127,8 +127,8 @@ def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--include-output", action="store_true", help="also prune the output layer")
 
 
-def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "", need_training: bool = False) -> None:
-    """--data and --preprocess; ``looked_at_first`` names where data is looked for before load_mnist's order,
+def add_data_arg(parser: argparse.ArgumentParser, *, looked_at_first: str = "", need_training: bool = False) -> None:
+    """--data; ``looked_at_first`` names where data is looked for before load_mnist's order,
     ``need_training`` says the command reads the training images (which the bundled test set lacks)."""
     first = f"{looked_at_first}, then " if looked_at_first else ""
     parser.add_argument(
@@ -136,6 +136,11 @@ def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "",
         metavar="PATH",
         help=f"MNIST as a folder of IDX files or an .npz (default: {first}{search_order(need_training)})",
     )
+
+
+def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "", need_training: bool = False) -> None:
+    """--data (``add_data_arg``) and --preprocess."""
+    add_data_arg(parser, looked_at_first=looked_at_first, need_training=need_training)
     parser.add_argument(
         "--preprocess", choices=PREPROCESSING, default="auto", help="input scaling (default: auto, chosen on a sample)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from prune_viz.cli.arguments import (
+    add_data_arg,
     add_json_arg,
     add_model_output_args,
     checked_output,
@@ -14,7 +15,6 @@ from prune_viz.cli.arguments import (
 )
 from prune_viz.cli.models import load_data
 from prune_viz.cli.terminal import megabytes, progress_printer
-from prune_viz.core.data import search_order
 
 NAME = "train"
 
@@ -37,11 +37,7 @@ def add_parser(subparsers) -> None:
         default=0.1,
         help="share of the training images held out to pick the best epoch",
     )
-    p.add_argument(
-        "--data",
-        metavar="PATH",
-        help=f"MNIST as a folder of IDX files or an .npz (default: {search_order(need_training=True)})",
-    )
+    add_data_arg(p, need_training=True)
     add_model_output_args(p)
     add_json_arg(p)
 
