@@ -3,12 +3,11 @@ and File > Export pruned model; ``install_experiments`` adds them to a MainWindo
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFrame,
+    QLabel,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
     QWidget,
 )
@@ -19,7 +18,81 @@ from prune_viz.gui.experiments.finetune import FinetunePanel
 from prune_viz.gui.experiments.size_speed import SizeSpeedPanel
 from prune_viz.gui.experiments.sweep import SensitivityPanel, SweepPanel
 from prune_viz.gui.features import Action, Dock, Menu
+from prune_viz.gui.views.pictures import FittingScroll, least_height
 from prune_viz.gui.workers import JobQueue
+
+K_KEYS = {  # keys no widget of a page used: they move k, as on the slider
+    Qt.Key.Key_Right: 1,
+    Qt.Key.Key_Left: -1,
+    Qt.Key.Key_PageUp: 10,
+    Qt.Key.Key_PageDown: -10,
+}
+LENT_TEXT = "Shown enlarged in its own window (Esc there brings it back here)."
+FLOAT_SHARE = (0.62, 0.62)  # a separate window's size, as a share of the main window's (at least its page's)
+
+
+class PageScroll(FittingScroll):
+    """One experiment page in its scroll area (FittingScroll: it scrolls only when it must). The arrows
+    and Page Up/Down that the page does not use go on to the dock (they move k), not to scrolling
+    sideways."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(page, parent)
+        self.page = page  # its page, also while it is lent out (shown enlarged)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in K_KEYS and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            event.ignore()  # on to the dock
+            return
+        super().keyPressEvent(event)
+
+
+class ExperimentsDock(QDockWidget):
+    """The Experiments dock. The arrows and Page Up/Down that reach it (no widget of a page used them)
+    move k, docked or in its own window (``k_step``); floated, it opens at a sensible size beside the
+    k slider rather than over it."""
+
+    k_step = Signal(int)
+
+    def __init__(self, window: QWidget):
+        super().__init__("Experiments", window)
+        self.main_window = window
+        self.topLevelChanged.connect(self._on_floating)
+
+    def keyPressEvent(self, event) -> None:
+        step = K_KEYS.get(event.key())
+        if step is not None and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.k_step.emit(step)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _on_floating(self, floating: bool) -> None:
+        if floating:
+            QTimer.singleShot(0, self, self.place_floating)  # after Qt has made it a window of its own
+
+    def place_floating(self) -> None:
+        """Size the separate window to a share of the main window (at least what its page needs) and
+        put it over the main window's left part, leaving the side panel and its k slider in view."""
+        if not self.isFloating():
+            return
+        window = self.main_window
+        frame = window.frameGeometry()
+        panel = self.widget()
+        page = panel.currentWidget() if isinstance(panel, ExperimentsPanel) else None
+        width = int(frame.width() * FLOAT_SHARE[0])
+        height = int(frame.height() * FLOAT_SHARE[1])
+        if page is not None:
+            width = max(width, page.minimumSizeHint().width() + 24)
+            height = max(height, least_height(page) + panel.tabBar().sizeHint().height() + 40)
+        screen = (window.screen() or self.screen()).availableGeometry()
+        width, height = min(width, screen.width()), min(height, screen.height())
+        self.resize(width, height)
+        side = getattr(window, "side_scroll", None)  # keep clear of the k slider's panel when there is room
+        right = side.mapToGlobal(QPoint(0, 0)).x() if side is not None and side.isVisible() else frame.right()
+        left = max(screen.left(), min(frame.left() + 12, right - width))
+        top = max(screen.top(), min(frame.bottom() - height - 12, screen.bottom() - height))
+        self.move(left, top)
 
 
 class ExperimentsPanel(QTabWidget):
@@ -42,23 +115,41 @@ class ExperimentsPanel(QTabWidget):
     def addTab(self, page: QWidget, title: str) -> int:
         """Each page in its own scroll area: a wide page (the comparison's three heatmaps) scrolls
         sideways in a narrow dock instead of widening every tab and squeezing the heatmap."""
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(page)
-        return super().addTab(scroll, title)
+        return super().addTab(PageScroll(page), title)
 
     def currentWidget(self) -> QWidget | None:
-        """The current page itself (not the scroll area holding it)."""
+        """The current page itself (not the scroll area holding it; its placeholder while it is lent)."""
         scroll = super().currentWidget()
-        return scroll.widget() if isinstance(scroll, QScrollArea) else scroll
+        return scroll.widget() if isinstance(scroll, PageScroll) else scroll
 
     def setCurrentWidget(self, page: QWidget) -> None:
+        scroll = self.scroll_of(page)
+        if scroll is not None:
+            self.setCurrentIndex(self.indexOf(scroll))
+
+    def scroll_of(self, page: QWidget) -> PageScroll | None:
         for i in range(self.count()):
             scroll = self.widget(i)
-            if scroll is page or (isinstance(scroll, QScrollArea) and scroll.widget() is page):
-                self.setCurrentIndex(i)
-                return
+            if isinstance(scroll, PageScroll) and scroll.page is page:
+                return scroll
+        return None
+
+    def lend(self, page: QWidget) -> None:
+        """Take ``page`` out of its tab (to be shown enlarged); its tab says where it is until ``take_back``."""
+        scroll = self.scroll_of(page)
+        if scroll is not None and scroll.widget() is page:
+            scroll.takeWidget()
+            scroll.setWidget(QLabel(LENT_TEXT))
+
+    def take_back(self, page: QWidget) -> None:
+        """Put a lent ``page`` back in its tab."""
+        scroll = self.scroll_of(page)
+        if scroll is not None and scroll.widget() is not page:
+            placeholder = scroll.takeWidget()
+            if placeholder is not None:
+                placeholder.deleteLater()
+            scroll.setWidget(page)
+            page.show()
 
     def unsaved_results(self) -> list[str]:
         """Results computed here and not saved anywhere, which closing or another model would lose."""
@@ -74,7 +165,7 @@ def install_experiments(window) -> ExperimentsPanel:
     registry; returns the panel."""
     features = window.features
     panel = ExperimentsPanel(window.session, window.jobs, window)
-    dock = QDockWidget("Experiments", window)
+    dock = ExperimentsDock(window)
     dock.setObjectName("experiments")
     dock.setWidget(panel)
     # under the heatmaps, so the k slider stays in reach; the heatmap's minimum height keeps it readable,
