@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSpacerItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,6 +32,7 @@ from superqt.utils import qdebounced
 from prune_viz.core.data import search_order
 from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
 from prune_viz.gui.binding import bind
+from prune_viz.gui.panels.controls import COMPACT_MARGINS
 from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
@@ -149,6 +151,8 @@ class ResultView(QWidget):
         self.accuracy.hide()  # until there is a result
         self.stale = False
         self.has_result = False
+        self.concealed = False  # a lesson's step before its reveal: the accuracy is hidden wherever it sits
+        self.compact = False  # presenter mode: a stale result says so in one line (the chart's note says for what)
 
     def clear(self) -> None:
         self.has_result = False
@@ -166,7 +170,7 @@ class ResultView(QWidget):
     def show_record(self, record, baseline, trained_on: str) -> None:
         result = record.result
         self.has_result = True
-        self.accuracy.show()
+        self.accuracy.setVisible(not self.concealed)
         self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
         lines = [
             f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
@@ -184,6 +188,12 @@ class ResultView(QWidget):
         lines.append(f"One pass over the test set: {result.seconds:.2f} s")
         self.details.setText("<br>".join(lines))
 
+    def set_concealed(self, hide: bool) -> None:
+        """Hide the result, the accuracy included even where the panel has put it (or show them again)."""
+        self.concealed = hide
+        self.setVisible(not hide)
+        self.accuracy.setVisible(not hide and self.has_result)
+
     def set_stale(self, why: str | None) -> None:
         """Grey the result and say ``why`` (Session.why_stale), or show it as current (None)."""
         stale = why is not None
@@ -191,11 +201,16 @@ class ResultView(QWidget):
         self.accuracy.setEnabled(not stale)
         self.details.setEnabled(not stale)
         if stale:
-            self.status.setText(
-                f"<span style='color:#b35900'><b>Stale:</b> {why} Press Evaluate for the current settings.</span>"
+            said = (
+                "press Evaluate (F5) for these settings."
+                if self.compact
+                else f"{why} Press Evaluate for the current settings."
             )
+            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {said}</span>")
+            self.status.setToolTip(why)
         elif self.has_result:
             self.status.setText("<b>Current</b> for the settings shown.")
+            self.status.setToolTip("")
 
 
 class EvaluationPanel(QGroupBox):
@@ -250,12 +265,16 @@ class EvaluationPanel(QGroupBox):
         buttons.addWidget(self.evaluate_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
+        buttons.addItem(QSpacerItem(0, 0, QSizePolicy.Policy.Expanding))  # Evaluate stays its size alone
+        self.button_row = buttons
+        self.compact = False
         layout = QVBoxLayout(self)
         layout.addWidget(self.setup)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_message)
         layout.addWidget(self.auto_check)
-        layout.addWidget(self.result_view, 1)
+        layout.addWidget(self.result_view)
+        self.normal_margins = layout.getContentsMargins()
 
         self.evaluate_button.clicked.connect(controller.request)
         self.cancel_button.clicked.connect(controller.cancel)
@@ -274,11 +293,23 @@ class EvaluationPanel(QGroupBox):
         self._on_model_changed(session.model)
 
     def set_compact(self, compact: bool) -> None:
-        """Presenter mode: Evaluate, the accuracy and whether it is current; the test data, input
-        scaling and the result's details stay in the File menu and the normal layout."""
+        """Presenter mode: Evaluate with the accuracy beside it (Cancel only while a job runs: Esc
+        cancels too), and whether it is current; the test data, input scaling and the result's details
+        stay in the File menu and the normal layout."""
+        self.compact = compact
         self.setTitle("" if compact else self.TITLE)  # the Evaluate button and the result say it
+        self.layout().setContentsMargins(*(COMPACT_MARGINS if compact else self.normal_margins))
         for widget in (self.setup, self.auto_check, self.result_view.details):
             widget.setVisible(not compact)
+        accuracy = self.result_view.accuracy
+        if compact:  # one row less, so the per-digit chart keeps its height under a lesson's bar
+            self.button_row.insertWidget(1, accuracy, 1)
+        else:
+            self.result_view.layout().insertWidget(0, accuracy)
+        self.result_view.set_concealed(self.result_view.concealed)
+        self.result_view.compact = compact
+        self._refresh_stale()
+        self._on_busy(self.controller.busy)
 
     # -- data ------------------------------------------------------------------------------
     def choose_idx_folder(self) -> None:
@@ -337,6 +368,7 @@ class EvaluationPanel(QGroupBox):
 
     def _on_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
+        self.cancel_button.setVisible(busy or not self.compact)
         self.progress.setVisible(busy)
         self.progress_message.setVisible(busy)
         if busy:
