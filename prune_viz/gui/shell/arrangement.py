@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.features import Dock
 from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.views.colours import HIGH_CONTRAST
 from prune_viz.gui.views.confusion import EvaluationDetails
@@ -32,7 +33,7 @@ MAX_SIDE_WIDTH = 640
 # layer column's share; the heatmap keeps the rest, so it stays the largest picture
 PRESENTER_SIDE_MIN, PRESENTER_SIDE_SHARE, PRESENTER_LEFT_SHARE = 470, 0.30, 0.22
 PRESENTER_THREE_COLUMNS = 1600  # narrower windows hide the layer docks in presenter mode (View menu)
-RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 200  # the per-digit chart's tab
+RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 190  # the per-digit chart's tab
 HEATMAP_MIN_SIZE = (360, 240)  # the matrix view: no dock or panel squeezes it below this
 # presenter mode: room for a lesson's bar above the heatmap at 1280x720 (the window's minimum allows it)
 PRESENTER_HEATMAP_MIN_HEIGHT = 120
@@ -213,8 +214,18 @@ class WindowArrangement:
         self.evaluation.set_compact(presenter)
         self.details.set_parts(bars=True, confusion=not presenter, captions=not presenter)
         self.result_tabs.setMinimumHeight(PRESENTER_RESULT_MIN_HEIGHT if presenter else RESULT_MIN_HEIGHT)
+        self.fit_title_bars()
         self._fit_docks()
         self.lab_drawer.fit()
+
+    def fit_title_bars(self, *_args) -> None:
+        """Presenter mode: docked panels without their title bars (small type, and height a 720-pixel
+        projector needs; the View and Experiments menus show and hide them). A floating panel keeps its
+        title bar: it is how its window is moved and closed."""
+        for dock in (*self.docks.values(), self.features.docks[Dock.EXPERIMENTS]):
+            bare = self.presenter and not dock.isFloating()
+            if bare != (dock.titleBarWidget() is not None):
+                dock.setTitleBarWidget(QWidget() if bare else None)
 
     def set_full_screen(self, on: bool) -> None:
         self.fullscreen_action.setChecked(on)

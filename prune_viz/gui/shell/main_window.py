@@ -151,6 +151,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         )
         self.lessons.toolbar.visibilityChanged.connect(self.lab_drawer.fit)
         self.features.docks[Dock.EXPERIMENTS].k_step.connect(self.step_k)  # arrows in it move k
+        self.features.docks[Dock.EXPERIMENTS].topLevelChanged.connect(self.fit_title_bars)
         self.lessons.step_changed.connect(lambda _index: self.lab_drawer.close())  # a step prunes the heatmap
         self.setAcceptDrops(True)
         self.resize(*self._default_size())

@@ -264,7 +264,9 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.bars_plot, "digit", "accuracy (%)", points, self.theme)
+        # presenter type on a short chart (a 720-pixel projector): the axis says "%", the tab says the rest
+        left = "accuracy (%)" if points < READABLE_POINTS else "%"
+        style_plot(self.bars_plot, "digit", left, points, self.theme)
         self.bars_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
         small = sized_font(small_points(points))
         for label in self.bar_labels:
