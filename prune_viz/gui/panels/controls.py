@@ -253,8 +253,7 @@ class PruningControls(QGroupBox):
             f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases"
         )
         if config.method == "unit" and included:
-            units = sum(layer.pruned_units for layer in included)
-            total = sum(layer.units for layer in included)
+            units, total = result.unit_counts({layer.name for layer in included})
             removed = sum(layer.vector_entries for layer in included)
             lines.append(
                 f"Units pruned: {units:,} of {total:,}"
@@ -314,7 +313,7 @@ class LayerList(QTreeWidget):
             self.clear()
             self.items = {}
             for layer in opened.layers if opened else []:
-                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
+                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.rows} x {layer.columns}", "", ""])
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 note = layer.unit_vector_note

@@ -476,15 +476,25 @@ class LayerHeatmaps(QWidget):
         )
         labels, vectors = self._vectors(name)
         result = self.session.result
-        self.view.show_vectors(labels, vectors, result.removed_units(name) if result is not None else None)
+        removed = result.removed_units(name) if result is not None else None
+        if removed is not None:  # per column of the matrix: its unit's
+            removed = ~layer.kept_columns(~removed)
+        self.view.show_vectors(labels, vectors, removed)
 
     def _vectors(self, name: str) -> tuple[list[str], np.ndarray | None]:
         """The labels and stacked originals of ``name``'s unit vectors, stacked once: the same array on
         every k step lets the view see that the strips are unchanged."""
         found = self._unit_vectors.get(name)
         if found is None:
-            vectors = self._layers[name].unit_vectors
-            found = ([v.label for v in vectors], np.stack([v.original for v in vectors]) if vectors else None)
+            layer = self._layers[name]
+            # strips under the columns: vectors with an entry per column (a GRU's two bias rows give two)
+            labels, rows = [], []
+            for v in layer.unit_vectors:
+                if layer.columns and v.original.size % layer.columns == 0 and layer.row_units is None:
+                    strips = v.original.reshape(-1, layer.columns)
+                    rows.extend(strips)
+                    labels.extend([v.label] if len(strips) == 1 else [f"{v.label}[{i}]" for i in range(len(strips))])
+            found = (labels, np.stack(rows) if rows else None)
             self._unit_vectors[name] = found
         return found
 
