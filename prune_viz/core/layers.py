@@ -123,6 +123,13 @@ class PrunableLayer:
         return np.where(self.row_units >= 0, kept_units[np.maximum(self.row_units, 0)], True)
 
     @property
+    def axis_names(self) -> tuple[str, str]:
+        """What the matrix view's rows and columns are, in words."""
+        if self.kind in _CLASSIC and not self.mapped:
+            return "input", "unit"
+        return self.row_label, self.column_label
+
+    @property
     def matrix_label(self) -> str:
         if self.kind in _CLASSIC and not self.mapped:
             if self.kind == "Dense":
@@ -140,10 +147,7 @@ def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
     elif getattr(loaded, "stored_layers", None):
         found = _tensors(_stored_layers(loaded.stored_layers), {})
     else:
-        found = [
-            PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var, original=variable_copy(var))
-            for name, var in loaded.raw_variables
-        ]
+        found = [_raw_tensor(name, var, loaded.raw_variables) for name, var in loaded.raw_variables]
     if found:
         outputs = _output_layer_paths(loaded.keras_model) or {found[-1].layer_path}
         for tensor in found:
@@ -158,6 +162,26 @@ def _output_layer_paths(model) -> set[str]:
         return set()
     top = {child.name for child in getattr(model, "layers", [])}
     return {name for name in names if name in top}
+
+
+def _raw_tensor(name: str, var, variables) -> PrunableLayer:
+    """A bare SavedModel's variable: a kernel of a Dense/Conv (its units its columns), or any other
+    weight (weight pruning only). A kernel beside a recurrent kernel is a recurrent layer's, whose
+    units its columns are not."""
+    parts = var.name.split(":")[0].split("/")
+    siblings = {v.name.split(":")[0] for _n, v in variables}
+    recurrent = "/".join([*parts[:-1], "recurrent_kernel"]) in siblings
+    if parts[-1] == "kernel" and var.shape.rank in _RANK_KINDS and not recurrent:
+        return PrunableLayer(name=name, kind=_RANK_KINDS[var.shape.rank], variable=var, original=variable_copy(var))
+    return PrunableLayer(
+        name=name,
+        kind="SavedModel weight",
+        variable=var,
+        original=variable_copy(var),
+        unit_count=0,
+        row_label="leading axes",
+        column_label="last axis",
+    )
 
 
 def _stored_layers(stored) -> Iterator[tuple[str, Any]]:

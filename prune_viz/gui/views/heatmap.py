@@ -73,6 +73,7 @@ class MatrixView(QWidget):
         self.layer_name = ""
         self.description = ""
         self.rows_are_pixels = False
+        self.axis_names = ("input", "unit")  # what rows and columns are, as the axes say
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
@@ -146,10 +147,16 @@ class MatrixView(QWidget):
         kept: np.ndarray | None,
         level: float,
         rows_are_pixels: bool = False,
+        axis_names: tuple[str, str] = ("input", "unit"),
     ) -> None:
         """Draw ``matrix`` with ``kept`` (strided like the image, or None); only the image is
         redone when just the mask changed, so a zoomed-in view stays where it is.
-        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
+        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel);
+        ``axis_names``: what its rows and columns are."""
+        if axis_names != self.axis_names:
+            self.axis_names = axis_names
+            self.plot.setLabel("left", f"{axis_names[0]} (row)")
+            self.plot.setLabel("bottom", f"{axis_names[1]} (column)")
         same = matrix is self.matrix and name == self.layer_name and level == self.level
         self._fit_vectors = not same  # show_vectors fits the view again once the strips are known
         self.rows_are_pixels = rows_are_pixels
@@ -334,9 +341,9 @@ class MatrixView(QWidget):
         value = float(self.matrix[row, col])
         pruned = self.kept is not None and not bool(self.kept[row // self.row_stride, col // self.col_stride])
         state = "PRUNED (shown grey)" if pruned else "kept"
-        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else "input"
+        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else self.axis_names[0]
         return (
-            f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
+            f"{self.layer_name}  row {row} ({source})  column {col} ({self.axis_names[1]})  "
             f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}"
         )
 
@@ -421,7 +428,7 @@ class LayerHeatmaps(QWidget):
         self.view.setVisible(has_layers)
         self.placeholder.setVisible(not has_layers)
         if opened is not None and not has_layers:
-            self.placeholder.setText("This model has no prunable layers (no Dense or Conv1D/Conv2D kernels).")
+            self.placeholder.setText("This model has no prunable weights (no trainable weights of rank 2 or more).")
         self.selected = ""
         self.view.clear()
         if has_layers:
@@ -473,6 +480,7 @@ class LayerHeatmaps(QWidget):
             self.kept_matrix(name, limit=display_limit()),
             picture.level,
             rows_are_pixels=name == self._pixel_layer,
+            axis_names=layer.axis_names,
         )
         labels, vectors = self._vectors(name)
         result = self.session.result
