@@ -57,7 +57,7 @@ def seed_step(tf, layers, originals: dict, method: str, scope: str, k: float, in
     if method == "weight":
         scores = [tf.reshape(tf.abs(originals[layer.name]), [-1]) for layer in chosen]
     else:
-        scores = [tf.norm(tf.reshape(originals[layer.name], (-1, layer.units)), axis=0) for layer in chosen]
+        scores = [tf.norm(tf.reshape(originals[layer.name], (-1, layer.columns)), axis=0) for layer in chosen]
     groups = [scores] if scope == "global" else [[s] for s in scores]
     masks = []
     for group in groups:

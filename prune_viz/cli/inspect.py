@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from prune_viz.cli.arguments import add_json_arg
+from prune_viz.cli.arguments import add_json_arg, add_pruning_args
 from prune_viz.cli.models import layer_rows, open_session
 from prune_viz.cli.terminal import progress_printer
 
@@ -16,10 +16,12 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="format, input shape, provenance and layers of a model")
     p.add_argument("model")
     add_json_arg(p)
+    pruning = p.add_argument_group("pruning (optional: each tensor's sparsity after it)")
+    add_pruning_args(pruning)
 
 
 def run(args) -> int:
-    from prune_viz.core.layers import model_layers
+    from prune_viz.core.layers import model_layers, weight_share
     from prune_viz.core.provenance import describe_derivation
 
     task = progress_printer()
@@ -27,12 +29,19 @@ def run(args) -> int:
     session = open_session(args, task)
     task.finish()
     loaded = session.model.loaded
+    share = weight_share(loaded, session.model.layers)
+    pruned = args.k != 0
     info = {
         "model": str(loaded.path),
         "format": loaded.format,
+        "mode": "weights-only" if getattr(loaded, "stored_layers", None) else "model",
+        "parameters": session.model.total_parameters,
+        "prunable_parameters": session.result.prunable_size,
+        "share_shown": round(share.fraction, 6),
+        "left_out": [{"layer": layer, "why": why} for layer, why in share.left_out],
+        "tensors": tensor_rows(session, with_sparsity=pruned),
         "input_shape": [d for d in (loaded.input_shape or ())],
         "total_parameters": session.model.total_parameters,
-        "prunable_parameters": session.result.prunable_size,
         "sparsity_prunable": round(session.result.prunable_sparsity, 6),
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "layers": layer_rows(session),
@@ -60,6 +69,9 @@ def run(args) -> int:
         print(f"Warning:      {note}")
     print(f"Input shape:  {tuple(loaded.input_shape) if loaded.input_shape else 'unknown'}")
     print(f"Parameters:   {info['total_parameters']:,} in all, {info['prunable_parameters']:,} in prunable kernels")
+    print(f"Shown:        {share.describe()}")
+    for layer, why in share.left_out:
+        print(f"Left out:     {layer}: {why}")
     print(
         f"Sparsity:     {info['sparsity_prunable'] * 100:.2f}% of prunable weights are zero, "
         f"{info['sparsity_all_weights'] * 100:.2f}% of all weights"
@@ -84,16 +96,36 @@ def run(args) -> int:
                 f"{'yes' if row['prunable'] else '-'}"
             )
     print()
-    header = f"{'prunable layer':<28} {'kind':<7} {'shape':<20} {'params':>10} {'sparsity':>9}  note"
+    header = f"{'prunable tensor':<34} {'kind':<30} {'shape':<16} {'params':>10} {'sparsity':>9}  unit"
     print(header)
     print("-" * len(header))
-    for row in info["layers"]:
-        note = "output layer, excluded by default" if row["output_layer"] else ""
+    for row, tensor in zip(info["layers"], info["tensors"]):
+        note = "; output layer, excluded by default" if row["output_layer"] else ""
+        unit = tensor["unit_definition"] or "none: weight pruning only"
         print(
-            f"{row['name']:<28} {row['kind']:<7} {'x'.join(map(str, row['shape'])):<20} "
-            f"{row['params']:>10,} {row['sparsity'] * 100:>8.2f}%  {note}"
+            f"{row['name']:<34} {row['kind']:<30} {'x'.join(map(str, row['shape'])):<16} "
+            f"{row['params']:>10,} {row['sparsity'] * 100:>8.2f}%  {unit}{note}"
         )
     if not info["layers"]:
-        print("(no prunable layers: no Dense or Conv1D/Conv2D kernels)")
+        print("(no prunable tensors: the model has no trainable weights of rank 2 or more)")
     print(f"\n({info['seconds']:.2f} s)")
     return 0
+
+
+def tensor_rows(session, *, with_sparsity: bool) -> list[dict]:
+    """One row per prunable tensor: its layer, name, kind, shape and what a unit of it is."""
+    result = session.result
+    rows = []
+    for tensor in session.model.layers:
+        row = {
+            "layer": tensor.layer_path,
+            "name": tensor.name,
+            "kind": tensor.kind,
+            "shape": list(tensor.shape),
+            "units": tensor.units,
+            "unit_definition": tensor.unit_definition,
+        }
+        if with_sparsity:
+            row["sparsity"] = round(result.layer(tensor.name).sparsity, 6)
+        rows.append(row)
+    return rows

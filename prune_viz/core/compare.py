@@ -152,7 +152,7 @@ def matching_layers(opened_a, opened_b) -> list[tuple[str, tuple[int, int]]]:
     """(name, (fan_in, units)) of the prunable layers both models share; CompareError when they differ."""
 
     def layers(opened):
-        return [(layer.name, (layer.fan_in, layer.units)) for layer in opened.layers]
+        return [(layer.name, (layer.rows, layer.columns)) for layer in opened.layers]
 
     a, b = layers(opened_a), layers(opened_b)
     if a == b:

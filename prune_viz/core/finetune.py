@@ -16,7 +16,6 @@ import numpy as np
 
 from prune_viz.core.data import MnistData
 from prune_viz.core.errors import UserError
-from prune_viz.core.layers import keras_prunable_layers
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best, inference_copy
@@ -109,14 +108,15 @@ def finetune(
         except Exception as exc:
             raise FinetuneError(f"The model cannot be cloned for fine-tuning ({type(exc).__name__}).") from exc
         clone.set_weights(opened.loaded.keras_model.get_weights())
-    layers = {name: layer for name, _kind, layer in keras_prunable_layers(clone)}
+    in_clone = _clone_variables(opened.loaded.keras_model, clone)
+    kernels = {layer.name: in_clone[id(layer.source)] for layer in opened.layers if layer.name in masks}
     previous = {}
     for name, mask in masks.items():
-        kernel = layers[name].kernel
+        kernel = kernels[name]
         previous[name] = kernel.constraint
         kernel.constraint = _mask_constraint(mask)
     # unit mode "remove": a removed unit's bias and BN channel stay zero too
-    vectors = _unit_vector_variables(clone, opened, result)
+    vectors = _unit_vector_variables(in_clone, opened, result)
     held = [(variable, variable.constraint) for variable, _kept in vectors]
     for variable, kept in vectors:
         variable.constraint = _mask_constraint(kept)
@@ -138,10 +138,10 @@ def finetune(
         )
     finally:
         for name, constraint in previous.items():
-            layers[name].kernel.constraint = constraint
+            kernels[name].constraint = constraint
         for variable, constraint in held:
             variable.constraint = constraint
-    resurrected = sum(int(np.count_nonzero(np.asarray(layers[n].kernel.numpy())[~m])) for n, m in masks.items())
+    resurrected = sum(int(np.count_nonzero(np.asarray(kernels[n].numpy())[~m])) for n, m in masks.items())
     resurrected += sum(int(np.count_nonzero(np.asarray(variable.numpy())[kept == 0])) for variable, kept in vectors)
     if resurrected:
         raise RuntimeError(f"{resurrected} pruned weights became non-zero during fine-tuning")
@@ -182,29 +182,23 @@ def finetune(
     )
 
 
-def _unit_vector_variables(clone, opened, result):
-    """(variable of the clone, float mask) for the bias and BN gamma/beta of every layer whose units
+def _clone_variables(model, clone) -> dict:
+    """id(a variable of ``model``) -> the clone's variable in its place (a clone lists its weights
+    in the same order)."""
+    return {id(original): copy for original, copy in zip(model.weights, clone.weights, strict=True)}
+
+
+def _unit_vector_variables(in_clone: dict, opened, result):
+    """(variable of the clone, float mask) for the bias and BN gamma/beta of every tensor whose units
     ``result`` removes, so fine-tuning cannot bring a removed unit back through them."""
-    layers = dict(_all_layers(clone))
     pairs = []
     for layer in opened.layers:
         removed = result.removed_units(layer.name)
         if removed is None or not removed.any():
             continue
-        prefix = layer.name.rpartition("/")[0]
         for vector in layer.unit_vectors:
-            owner, _, part = vector.label.rpartition("/")
-            target = layers[layer.name] if vector.label == "bias" else layers[f"{prefix}/{owner}" if prefix else owner]
-            pairs.append((getattr(target, part), (~removed).astype(np.float32)))
+            pairs.append((in_clone[id(vector.source)], (~vector.removed_entries(removed)).astype(np.float32)))
     return pairs
-
-
-def _all_layers(model, prefix: str = ""):
-    for child in getattr(model, "layers", []):
-        name = f"{prefix}{child.name}"
-        yield name, child
-        if getattr(child, "layers", None):
-            yield from _all_layers(child, name + "/")
 
 
 def _metadata(

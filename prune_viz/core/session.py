@@ -21,7 +21,7 @@ from prune_viz.core.data import MnistData, load_mnist
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
 from prune_viz.core.io import LoadedModel, load_model
-from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
+from prune_viz.core.layers import PrunableLayer, WeightShare, find_prunable_layers, model_parameter_count, weight_share
 from prune_viz.core.pruning import Pruner, PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow
@@ -36,6 +36,11 @@ class OpenedModel:
     pruner: Pruner
     total_parameters: int
     other_zeros: int  # zeros among the weights that are not prunable kernels (biases, norms...)
+
+    @property
+    def share(self) -> WeightShare:
+        """The share of the model's weight-matrix entries it shows and prunes, and what it leaves out."""
+        return weight_share(self.loaded, self.layers)
 
     @property
     def default_included(self) -> frozenset[str]:

@@ -252,9 +252,14 @@ class PruningControls(QGroupBox):
             f"({result.prunable_zeros:,} / {result.prunable_size:,}), "
             f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases"
         )
+        if self.session.model is not None:
+            share = self.session.model.share
+            lines.append(
+                f"Prunable: {percent(share.fraction)} of the model's weight-matrix entries"
+                + (f"; {len(share.left_out)} layer(s) left out (see the layer list)" if share.left_out else "")
+            )
         if config.method == "unit" and included:
-            units = sum(layer.pruned_units for layer in included)
-            total = sum(layer.units for layer in included)
+            units, total = result.unit_counts({layer.name for layer in included})
             removed = sum(layer.vector_entries for layer in included)
             lines.append(
                 f"Units pruned: {units:,} of {total:,}"
@@ -314,7 +319,7 @@ class LayerList(QTreeWidget):
             self.clear()
             self.items = {}
             for layer in opened.layers if opened else []:
-                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
+                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.rows} x {layer.columns}", "", ""])
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 note = layer.unit_vector_note
@@ -328,6 +333,18 @@ class LayerList(QTreeWidget):
                     item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.addTopLevelItem(item)
                 self.items[layer.name] = item
+            share = opened.share if opened else None
+            for name, why in share.left_out if share else []:  # listed, greyed, with the reason
+                item = QTreeWidgetItem([name, "left out", "", "", ""])
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
+                item.setToolTip(0, f"{name} is not pruned: {why}.")
+                item.setToolTip(1, why)
+                self.addTopLevelItem(item)
+            if share is not None:
+                self.setToolTip(
+                    "Tick a layer to include it in pruning; select it to show it large.\n"
+                    f"These tensors hold {share.describe()}."
+                )
 
     def select(self, name: str) -> None:
         item = self.items.get(name)

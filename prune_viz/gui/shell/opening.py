@@ -140,9 +140,10 @@ class ModelOpening:
             if wants_taylor:
                 self.compute_taylor_scores()
         self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
-        layers = len(opened.layers)
+        tensors = len(opened.layers)
         self.statusBar().showMessage(
-            f"Opened {Path(path).name} ({opened.loaded.format}): {layers} prunable layer{'s' if layers != 1 else ''}, "
+            f"Opened {Path(path).name} ({opened.loaded.format}): {tensors} prunable "
+            f"tensor{'s' if tensors != 1 else ''} holding {opened.share.describe()}; "
             f"{opened.total_parameters:,} parameters.",
             8000,
         )

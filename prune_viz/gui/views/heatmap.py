@@ -73,6 +73,7 @@ class MatrixView(QWidget):
         self.layer_name = ""
         self.description = ""
         self.rows_are_pixels = False
+        self.axis_names = ("input", "unit")  # what rows and columns are, as the axes say
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
@@ -146,10 +147,16 @@ class MatrixView(QWidget):
         kept: np.ndarray | None,
         level: float,
         rows_are_pixels: bool = False,
+        axis_names: tuple[str, str] = ("input", "unit"),
     ) -> None:
         """Draw ``matrix`` with ``kept`` (strided like the image, or None); only the image is
         redone when just the mask changed, so a zoomed-in view stays where it is.
-        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
+        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel);
+        ``axis_names``: what its rows and columns are."""
+        if axis_names != self.axis_names:
+            self.axis_names = axis_names
+            self.plot.setLabel("left", f"{axis_names[0]} (row)")
+            self.plot.setLabel("bottom", f"{axis_names[1]} (column)")
         same = matrix is self.matrix and name == self.layer_name and level == self.level
         self._fit_vectors = not same  # show_vectors fits the view again once the strips are known
         self.rows_are_pixels = rows_are_pixels
@@ -334,9 +341,9 @@ class MatrixView(QWidget):
         value = float(self.matrix[row, col])
         pruned = self.kept is not None and not bool(self.kept[row // self.row_stride, col // self.col_stride])
         state = "PRUNED (shown grey)" if pruned else "kept"
-        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else "input"
+        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else self.axis_names[0]
         return (
-            f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
+            f"{self.layer_name}  row {row} ({source})  column {col} ({self.axis_names[1]})  "
             f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}"
         )
 
@@ -421,7 +428,7 @@ class LayerHeatmaps(QWidget):
         self.view.setVisible(has_layers)
         self.placeholder.setVisible(not has_layers)
         if opened is not None and not has_layers:
-            self.placeholder.setText("This model has no prunable layers (no Dense or Conv1D/Conv2D kernels).")
+            self.placeholder.setText("This model has no prunable weights (no trainable weights of rank 2 or more).")
         self.selected = ""
         self.view.clear()
         if has_layers:
@@ -473,18 +480,29 @@ class LayerHeatmaps(QWidget):
             self.kept_matrix(name, limit=display_limit()),
             picture.level,
             rows_are_pixels=name == self._pixel_layer,
+            axis_names=layer.axis_names,
         )
         labels, vectors = self._vectors(name)
         result = self.session.result
-        self.view.show_vectors(labels, vectors, result.removed_units(name) if result is not None else None)
+        removed = result.removed_units(name) if result is not None else None
+        if removed is not None:  # per column of the matrix: its unit's
+            removed = ~layer.kept_columns(~removed)
+        self.view.show_vectors(labels, vectors, removed)
 
     def _vectors(self, name: str) -> tuple[list[str], np.ndarray | None]:
         """The labels and stacked originals of ``name``'s unit vectors, stacked once: the same array on
         every k step lets the view see that the strips are unchanged."""
         found = self._unit_vectors.get(name)
         if found is None:
-            vectors = self._layers[name].unit_vectors
-            found = ([v.label for v in vectors], np.stack([v.original for v in vectors]) if vectors else None)
+            layer = self._layers[name]
+            # strips under the columns: vectors with an entry per column (a GRU's two bias rows give two)
+            labels, rows = [], []
+            for v in layer.unit_vectors:
+                if layer.columns and v.original.size % layer.columns == 0 and layer.row_units is None:
+                    strips = v.original.reshape(-1, layer.columns)
+                    rows.extend(strips)
+                    labels.extend([v.label] if len(strips) == 1 else [f"{v.label}[{i}]" for i in range(len(strips))])
+            found = (labels, np.stack(rows) if rows else None)
             self._unit_vectors[name] = found
         return found
 

@@ -353,7 +353,11 @@ class WeightHistogram(QtWidgets.QWidget):
                 (
                     "magnitudes of the original weights"
                     if method == "weight"
-                    else f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                    else (
+                        f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                        if not layer.mapped and layer.group == layer.name
+                        else f"L2 norm of each unit ({layer.unit_definition})"
+                    )
                 )
                 if config.criterion == "magnitude"
                 else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
