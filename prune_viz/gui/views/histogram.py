@@ -354,7 +354,9 @@ class WeightHistogram(QtWidgets.QWidget):
                     "magnitudes of the original weights"
                     if method == "weight"
                     else (
-                        f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                        "it has no unit definition, so unit pruning leaves it whole (weight pruning prunes it)"
+                        if not layer.units
+                        else f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
                         if not layer.mapped and layer.group == layer.name
                         else f"L2 norm of each unit ({layer.unit_definition})"
                     )
