@@ -327,6 +327,11 @@ class LayerList(QTreeWidget):
                     0,
                     f"{layer.name}: {layer.matrix_label}"
                     + (" (output layer, excluded by default)" if layer.is_output else "")
+                    + (
+                        f"\nA unit is {layer.unit_definition}."
+                        if layer.unit_definition
+                        else ("\nNo unit definition: unit pruning leaves it whole." if not layer.units else "")
+                    )
                     + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""),
                 )
                 for col in (3, 4):
