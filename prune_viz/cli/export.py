@@ -27,7 +27,8 @@ def add_parser(subparsers) -> None:
     p.add_argument(
         "--compact",
         action="store_true",
-        help="remove dead units physically (Dense/Conv chains) instead of keeping zeros",
+        help="remove pruned units physically (units of Dense, convolution, recurrent and Embedding layers, "
+        "attention heads) instead of keeping zeros",
     )
     p.add_argument("--repeats", type=positive_int, default=5, help="timed passes over the test set (median)")
     p.add_argument("--no-report", action="store_true", help="only write the file; skip sizes and timing")

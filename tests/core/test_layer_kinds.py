@@ -34,6 +34,7 @@ def _layer(kind: str):
         "Conv3DTranspose": (lambda: L.Conv3DTranspose(3, 2), (3, 3, 3, 2), "identity"),
         "DepthwiseConv1D": (lambda: L.DepthwiseConv1D(3, depth_multiplier=2), (8, 3), "multiplier"),
         "DepthwiseConv2D": (lambda: L.DepthwiseConv2D(3, depth_multiplier=2), (6, 6, 3), "multiplier"),
+        "DepthwiseConv2D-m1": (lambda: L.DepthwiseConv2D(3), (6, 6, 3), "multiplier"),  # units are not the last axis
         "SeparableConv1D": (lambda: L.SeparableConv1D(4, 3, depth_multiplier=2), (8, 3), "identity"),
         "SeparableConv2D": (lambda: L.SeparableConv2D(4, 3, depth_multiplier=2), (6, 6, 3), "identity"),
         "LSTM": (lambda: L.LSTM(5, return_sequences=True), (7, 3), "identity"),
@@ -58,6 +59,7 @@ KINDS = [
     "Conv3DTranspose",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "DepthwiseConv2D-m1",
     "SeparableConv1D",
     "SeparableConv2D",
     "LSTM",

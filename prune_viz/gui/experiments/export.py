@@ -35,7 +35,7 @@ class PrunedModelExporter(QObject):
         self.parent_widget = parent_widget
         self.error_box: QMessageBox | None = None
         self.actions: dict[bool, QAction] = {}  # compact? -> its menu action
-        self._offered_for: tuple | None = None  # the (model, method) the actions were last judged for
+        self._offered_for: tuple | None = None  # the (model, method, included, unit mode) last judged for
 
     def set_actions(self, export: QAction, compact: QAction) -> None:
         """Keep the two File > Export actions enabled only when they can work, a disabled one's
@@ -46,8 +46,9 @@ class PrunedModelExporter(QObject):
         self._offer_only_what_works()
 
     def _offer_only_what_works(self, *_changed) -> None:
-        judged_for = (self.session.model_serial, self.session.config.method)
-        if judged_for == self._offered_for:  # a k step changes neither
+        config = self.session.config
+        judged_for = (self.session.model_serial, config.method, config.included, config.unit_mode)
+        if judged_for == self._offered_for:  # a k step changes none of them
             return
         self._offered_for = judged_for
         for compact, action in self.actions.items():
@@ -62,7 +63,10 @@ class PrunedModelExporter(QObject):
         opened = self.session.model
         if opened is None:
             return "Open a model first."
-        return compaction_problem(opened, self.session.config.method) if compact else export_problem(opened)
+        if not compact:
+            return export_problem(opened)
+        config = self.session.config
+        return compaction_problem(opened, config.method, config.included, config.unit_mode)
 
     def choose_and_export(self, compact: bool = False) -> Job | None:
         opened = self.session.model
