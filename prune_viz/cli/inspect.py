@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from prune_viz.cli.arguments import add_json_arg
+from prune_viz.cli.arguments import add_json_arg, add_open_args
 from prune_viz.cli.models import layer_rows, open_session
 from prune_viz.cli.terminal import progress_printer
 
@@ -15,6 +15,7 @@ NAME = "inspect"
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="format, input shape, provenance and layers of a model")
     p.add_argument("model")
+    add_open_args(p)
     add_json_arg(p)
 
 

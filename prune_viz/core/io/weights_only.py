@@ -135,7 +135,8 @@ class RebuildProblem:
         if self.lambdas:
             parts.append(
                 f"its Lambda layer{'s' if len(self.lambdas) > 1 else ''} {_listed(self.lambdas)} "
-                f"hold{'' if len(self.lambdas) > 1 else 's'} Python code, which runs only with --allow-lambda"
+                f"hold{'' if len(self.lambdas) > 1 else 's'} Python code, which runs only with --allow-lambda "
+                "(in the window: File > Let Lambda layers run their code)"
             )
         if not parts:
             gist = " ".join(str(self.failure).split())
@@ -149,7 +150,7 @@ class RebuildProblem:
             which = "it" if len([n for n in self.unknown if n not in _OP_LAMBDAS]) == 1 else "them"
             return (
                 f"the Python file that defines {which}, given with --custom-objects FILE.py "
-                "(in the window: File > Custom objects...), rebuilds the whole model"
+                "(in the window: File > Custom objects file...), rebuilds the whole model"
             )
         return ""
 
