@@ -76,11 +76,16 @@ def load_model(path: str | os.PathLike, options: OpenOptions | None = None) -> L
         except ModelLoadError:
             raise
         except Exception as exc:
-            loaded = None
+            loaded, cause = None, exc
             if kind != "savedmodel":  # load_hdf5 had its HDF5 data read in a child process first
-                loaded = weights_only_if_unbuildable(path, kind, exc, options, checked=kind == "hdf5")
+                try:
+                    loaded = weights_only_if_unbuildable(path, kind, exc, options, checked=kind == "hdf5")
+                except ModelLoadError:
+                    raise
+                except Exception as weights_exc:  # its weights cannot be read either: say why the model could not
+                    cause = weights_exc
             if loaded is None:
-                raise ModelLoadError(explain_load_failure(path, exc)) from exc
+                raise ModelLoadError(explain_load_failure(path, exc)) from cause
     try:
         broken = loaded.non_finite_weights()
     except Exception as exc:
