@@ -1,4 +1,5 @@
-"""``prune-viz inspect MODEL``: format, input shape, provenance and layers of a model, prunable ones marked."""
+"""``prune-viz inspect MODEL``: format, input shape, provenance and layers of a model, prunable ones marked;
+for a model opened from its weights only, every stored layer and its weights."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def run(args) -> int:
             }
             for layer in model_layers(loaded)
         ],
+        "weights_only": loaded.weights_only,
+        "stored_layers": [
+            {
+                "path": layer.path,
+                "class_name": layer.class_name,
+                "rebuilt": layer.layer is not None,
+                "weights": [{"name": v.name, "shape": list(v.shape)} for v in layer.variables],
+            }
+            for layer in loaded.stored_layers
+        ],
         "derived_from": describe_derivation(loaded.metadata),
         "metadata": loaded.metadata,
         "notes": loaded.notes,
@@ -84,6 +95,14 @@ def run(args) -> int:
                 f"{row['name']:<28} {row['kind']:<22} {shape:<16} {row['params']:>10,}  "
                 f"{'yes' if row['prunable'] else '-'}"
             )
+    if info["stored_layers"]:
+        print()
+        header = f"{'stored layer':<36} {'class':<22} weights"
+        print(header)
+        print("-" * len(header))
+        for row in info["stored_layers"]:
+            weights = ", ".join(f"{w['name']} {'x'.join(map(str, w['shape']))}" for w in row["weights"]) or "-"
+            print(f"{row['path']:<36} {row['class_name'] or '?':<22} {weights}")
     print()
     header = f"{'prunable layer':<28} {'kind':<7} {'shape':<20} {'params':>10} {'sparsity':>9}  note"
     print(header)
