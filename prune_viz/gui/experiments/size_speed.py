@@ -170,12 +170,12 @@ class SizeSpeedPanel(QWidget):
     def _on_model_changed(self, opened) -> None:
         from prune_viz.core.export import model_problem
 
-        self.strip.set_unavailable(model_problem(opened) if opened is not None else None)
         self.report = None
         self.report_key = None
         self.table.setRowCount(0)
         self.summary.setText("")
         self.strip.message.setText("")
+        self.strip.set_unavailable(model_problem(opened) if opened is not None else None)  # a weights-only model
         self._refresh()
 
     def _on_config_changed(self, _config) -> None:
