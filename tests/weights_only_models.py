@@ -4,9 +4,10 @@ Each is saved by a process of its own, so that the test process never meets the 
 saved it: a Keras 3 model with registered custom layers (an attention layer with weights of its own,
 and a transformer block holding a MultiHeadAttention, a Sequential feed-forward network and two
 LayerNormalizations) as .keras and .h5, with the Python file defining those classes beside it; a
-Keras 3 model with a Lambda layer (.keras, .h5); and a Keras 2 model (tf_keras) with TFOpLambda
-layers after an LSTM, a Bidirectional GRU and a BatchNormalization, as .h5, as that .h5 renamed .keras
-(what Keras 2.11 wrote under a .keras name) and as a tf_keras .keras archive. Every file's weights
+Keras 3 model with a Lambda layer (.keras, .h5); a subclassed Keras 3 model (.keras); and a Keras 2
+model (tf_keras) with TFOpLambda layers after an LSTM, a Bidirectional GRU and a BatchNormalization,
+trained a step, as .h5, as that .h5 renamed .keras (what Keras 2.11 wrote under a .keras name) and as
+a tf_keras .keras archive. Every file's weights
 are recorded as saved: Keras 3 by weight path ("block/multi_head_attention/query/kernel"), Keras 2
 by weight name ("bi/forward_gru/gru_cell/kernel").
 """
@@ -94,6 +95,22 @@ model = keras.Model(inputs, outputs)
 model.save(os.path.join(out, "lambda.keras"))
 model.save(os.path.join(out, "lambda.h5"))
 np.savez(os.path.join(out, "lambda-weights.npz"), **{w.path.replace("/", "|"): w.numpy() for w in model.weights})
+
+
+@keras.saving.register_keras_serializable(package="mine")
+class Subclassed(keras.Model):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.first = keras.layers.Dense(8, name="first")
+        self.attention = keras.layers.MultiHeadAttention(2, 4)
+
+    def call(self, x):
+        return self.attention(self.first(x), self.first(x))
+
+
+model = Subclassed()
+model(np.zeros((1, 3, 5), np.float32))
+model.save(os.path.join(out, "subclassed.keras"))
 """
 
 _KERAS2_SCRIPT = r"""

@@ -126,6 +126,37 @@ def test_custom_objects_rebuild_the_whole_model(weights_only_models, keras_regis
 
 
 @slow
+def test_a_subclassed_model_shows_what_its_weights_file_stores(weights_only_models):
+    loaded = load_model(weights_only_models.path("subclassed.keras"))
+    assert loaded.weights_only and "custom class Subclassed" in loaded.notes[0]
+    layers = _by_path(loaded)
+    attention = next(path for path in layers if path.startswith("multi_head_attention"))  # numbered as made
+    assert sorted(layers) == ["first", attention]
+    first = layers["first"]  # stored under a name that says nothing of its class: its weights as stored
+    assert first.layer is None and first.class_name == "" and [v.shape for v in first.variables] == [(5, 8), (8,)]
+    assert [v.name for v in first.variables] == ["vars/0", "vars/1"]
+    assert layers[attention].layer is not None  # stored under the name Keras gave it: rebuilt
+
+
+@slow
+def test_non_finite_weights_are_noted_by_stored_layer(weights_only_models, tmp_path):
+    import shutil
+
+    import h5py
+
+    path = tmp_path / "nan.h5"
+    shutil.copyfile(weights_only_models.path("custom.h5"), path)
+    with h5py.File(path, "r+") as h5:
+        h5["model_weights/block/block/multi_head_attention/key/kernel"][0, 0, 0] = np.nan
+        h5["model_weights/pool/pool/wq"][1, 1] = np.inf
+    notes = load_model(path).notes
+    assert notes[1:] == [
+        "layer block/multi_head_attention has 1 NaN or infinite weights",
+        "layer pool has 1 NaN or infinite weights",
+    ]
+
+
+@slow
 def test_custom_objects_file_errors_are_one_sentence(weights_only_models, tmp_path, keras_registry_kept):
     path = weights_only_models.path("custom.keras")
     broken = tmp_path / "broken.py"

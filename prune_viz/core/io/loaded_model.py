@@ -115,13 +115,17 @@ class LoadedModel:
 
     def non_finite_weights(self) -> dict[str, int]:
         """{layer name: count} of NaN or infinite weights, for the layers that have any."""
+        if self.weights_only:  # named by their stored layers' paths
+            named = [(layer.path, stored.variable) for layer in self.stored_layers for stored in layer.variables]
+        else:
+            named = [(None, var) for var in self.variables]
         counts: dict[str, int] = {}
-        for var in self.variables:
+        for layer, var in named:
             if not np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating):
                 continue
             bad = sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in variable_blocks(var))
             if bad:
-                name = str(getattr(var, "path", None) or var.name)
+                name = f"{layer}/weight" if layer is not None else str(getattr(var, "path", None) or var.name)
                 counts[name] = counts.get(name, 0) + bad
         return _by_layer(counts)
 

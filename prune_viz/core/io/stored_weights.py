@@ -57,22 +57,24 @@ class StoredNode:
         children = sorted(self.children, key=lambda c: order.index(c.label) if c.label in order else len(order))
         return [entry.shape for entry in self.own] + [entry.shape for child in children for entry in child.entries()]
 
-    def for_layers(self, layer_nodes: list[dict]) -> list[StoredNode | None]:
+    def for_layers(self, layer_nodes: list[dict]) -> tuple[list[StoredNode | None], list[StoredNode]]:
         """The stored node of each layer of a model whose config lists ``layer_nodes`` (this node
-        being the model's): by the layer name the file records, else (archives without names) by the
-        key Keras gives the n-th layer of a class ("dense", "dense_1"...)."""
+        being the model's): by the layer name the file records, else by the key Keras gives the n-th
+        layer of a class ("dense", "dense_1"...); and the stored nodes no layer claimed."""
         by_name = {child.name: child for child in self.children if child.name}
         listed = {child.key: child for child in self.children if child.listed}
+        found = [by_name.get(_layer_name(node)) for node in layer_nodes]
+        claimed = {id(child) for child in found if child is not None}
         counts: dict[str, int] = {}
-        found = []
-        for node in layer_nodes:
-            name = _layer_name(node)
-            snake = to_snake_case(str(node.get("class_name", "")))
+        for i, node in enumerate(layer_nodes):
+            snake = to_snake_case(str(node.get("class_name", "")).rsplit(">", 1)[-1])
             count = counts.get(snake, -1) + 1
             counts[snake] = count
-            key = snake if count == 0 else f"{snake}_{count}"
-            found.append(by_name.get(name) or (listed.get(key) if self.children and not by_name else None))
-        return found
+            child = listed.get(snake if count == 0 else f"{snake}_{count}")
+            if found[i] is None and child is not None and id(child) not in claimed:
+                found[i] = child
+                claimed.add(id(child))
+        return found, [child for child in self.children if id(child) not in claimed]
 
 
 def _layer_name(node: dict) -> str:
@@ -83,10 +85,13 @@ def _layer_name(node: dict) -> str:
 
 # -- an archive's model.weights.h5 --------------------------------------------------------------------
 
+_TRAINING_STATE = ("optimizer", "metrics", "compile_metrics", "loss_tracker")
+
 
 def archive_tree(h5) -> StoredNode:
     """The stored layers of a Keras 3 (or tf_keras) ``model.weights.h5`` open in ``h5``. Names written
-    with backslashes (Keras on Windows) are read as paths; optimizer and random-seed state are left out."""
+    with backslashes (Keras on Windows) are read as paths; the state of training (optimizer, metrics)
+    and of random seeds is left out."""
     import h5py
 
     tree: dict = {}
@@ -95,7 +100,7 @@ def archive_tree(h5) -> StoredNode:
     def visit(name, obj):
         logical = name.replace("\\", "/")
         parts = logical.split("/")
-        if parts[0] == "optimizer" or any(part.lstrip("_").startswith("seed_generator") for part in parts):
+        if parts[0] in _TRAINING_STATE or any(part.lstrip("_").startswith("seed_generator") for part in parts):
             return
         if isinstance(obj, h5py.Dataset):
             if len(parts) >= 2 and parts[-2] == "vars":

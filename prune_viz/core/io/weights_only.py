@@ -269,7 +269,9 @@ class _Builder:
 
     def model(self, config: dict, stored: StoredNode | None, prefix: str) -> None:
         layer_nodes = [node for node in config["config"]["layers"] if isinstance(node, dict)]
-        stored_nodes = stored.for_layers(layer_nodes) if stored is not None else [None] * len(layer_nodes)
+        stored_nodes, unclaimed = (
+            stored.for_layers(layer_nodes) if stored is not None else ([None] * len(layer_nodes), [])
+        )
         for node, child in zip(layer_nodes, stored_nodes):
             config_dict = _config_of(node)
             name = str(config_dict.get("name", node.get("name", "")))
@@ -281,6 +283,8 @@ class _Builder:
                 self.found.append(StoredLayer(path, class_name, config_dict, None, []))
             elif not self.rebuilt(path, class_name, config_dict, node, child):
                 self.unknown(path, class_name, config_dict, child)
+        for child in unclaimed:  # weights the file stores for no layer its config names: still shown
+            self.sub_layer(f"{prefix}{child.label}", child)
 
     def rebuilt(self, path: str, class_name: str, config: dict, node: dict, stored: StoredNode) -> bool:
         """Rebuild a layer of a class Keras or the custom objects know, alone, and give it its weights."""
