@@ -15,7 +15,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from prune_viz.core.io.hdf5 import hdf5_label
 from prune_viz.core.io.hdf5_check import HDF5Check
+from prune_viz.core.io.keras_archive import archive_label
 from prune_viz.core.io.layer_inference import INFERENCE, candidate_input_shapes, class_named_by, implied_config
 from prune_viz.core.io.load_errors import short_reason
 from prune_viz.core.io.loaded_model import LoadedModel, StoredLayer, StoredVariable
@@ -44,8 +46,8 @@ def weights_only_if_unbuildable(
 
     if kind == "zip":
         return _from_archive(path, failure, options)
-    with HDF5Check(path, None) if not checked else _nothing() as check:
-        if check is not None:
+    if not checked:
+        with HDF5Check(path, None) as check:
             check.wait()
     with h5py.File(path, "r") as h5:
         if "model_config" not in h5.attrs:
@@ -57,16 +59,8 @@ def weights_only_if_unbuildable(
         version = h5.attrs.get("keras_version", b"")
         version = version.decode("utf-8", "replace") if isinstance(version, bytes) else str(version)
         metadata = parse_json_object(h5.attrs[METADATA_H5_ATTR]) if METADATA_H5_ATTR in h5.attrs else {}
-        from prune_viz.core.io.hdf5 import hdf5_label
-
         layers = stored_layers(config, legacy_tree(h5), h5, options)
     return problem.loaded(path, f"{hdf5_label(path, version)}, {WEIGHTS_ONLY}", layers, metadata, None)
-
-
-def _nothing():
-    import contextlib
-
-    return contextlib.nullcontext()
 
 
 def _from_archive(path: Path, failure: BaseException, options: OpenOptions) -> LoadedModel | None:
@@ -83,8 +77,6 @@ def _from_archive(path: Path, failure: BaseException, options: OpenOptions) -> L
             return None
         metadata = parse_json_object(archive.read(members[METADATA_ZIP_NAME])) if METADATA_ZIP_NAME in members else {}
         keras_meta = parse_json_object(archive.read(members["metadata.json"])) if "metadata.json" in members else {}
-    from prune_viz.core.io.keras_archive import archive_label
-
     with tempfile.TemporaryDirectory(prefix="prune-viz-") as tmp:
         copy = Path(tmp) / "model.weights.h5"
         with HDF5Check(path, weights_name, "its model.weights.h5", copy) as check:
