@@ -144,6 +144,31 @@ def vgg_shaped_path(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def weights_only_models(tmp_path_factory):
+    """Checkpoints whose model Keras cannot rebuild (custom classes, TFOpLambda, Lambda), each saved
+    by a process of its own, with the Python file defining the custom classes (weights_only_models)."""
+    from weights_only_models import WeightsOnlyModels, write_weights_only_models
+
+    with once_for_all_workers(tmp_path_factory, "weights-only") as folder:
+        if not (folder / "k2-weights.npz").is_file():
+            write_weights_only_models(folder)
+    return WeightsOnlyModels(folder, folder / "custom_layers.py")
+
+
+@pytest.fixture
+def keras_registry_kept():
+    """Keras's registry of custom classes as before the test: a test that imports a custom objects
+    file (which registers its classes) leaves no class behind for the next test's loads to find."""
+    import keras
+
+    registry = keras.saving.get_custom_objects()
+    before = dict(registry)
+    yield
+    registry.clear()
+    registry.update(before)
+
+
 @pytest.fixture
 def run_prune_viz(tmp_path):
     """``run_prune_viz(*argv, timeout=300, **env)`` runs ``python -m prune_viz ARGV`` in a real process

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 
-from prune_viz.cli.arguments import add_data_args, add_json_arg, add_pruning_args
+from prune_viz.cli.arguments import add_data_args, add_json_arg, add_open_args, add_pruning_args
 from prune_viz.cli.models import layer_rows, open_session
 from prune_viz.cli.terminal import progress_printer
 
@@ -15,6 +15,7 @@ NAME = "evaluate"
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="MNIST accuracy of a model, optionally pruned")
     p.add_argument("model")
+    add_open_args(p)
     add_pruning_args(p)
     add_data_args(p)
     add_json_arg(p)

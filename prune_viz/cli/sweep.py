@@ -12,6 +12,7 @@ from prune_viz.cli.arguments import (
     add_force_arg,
     add_include_output_arg,
     add_json_arg,
+    add_open_args,
     add_unit_mode_args,
     checked_output,
     k_value,
@@ -31,6 +32,7 @@ def add_parser(subparsers) -> None:
 
     p = subparsers.add_parser(NAME, help="accuracy and loss across k, for one model or several (one per seed)")
     p.add_argument("models", nargs="+", metavar="MODEL", help="one model, or one per seed for mean and std")
+    add_open_args(p)
     p.add_argument(
         "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="weight and/or unit (default: both)"
     )
@@ -102,7 +104,7 @@ def run(args) -> int:
     try:
         for m, model_path in enumerate(args.models):
             share = task.sub(m / len(args.models), (m + 1) / len(args.models))
-            opened = open_model(model_path, share.sub(0.0, 0.1))
+            opened = open_model(model_path, share.sub(0.0, 0.1), args)
             layout = [(layer.name, layer.shape) for layer in opened.layers]
             if m == 0:
                 first_layout = layout

@@ -1,7 +1,8 @@
 """Write pruned models, compact them, and measure what pruning buys in bytes and milliseconds.
 
 * ``export_pruned``: the masked model (zeros in place, or compacted) as a .keras file,
-  written by core.files (atomically, never over the opened model).
+  written by core.files (atomically, never over the opened model); for a model opened from its
+  weights only, its pruned weights in a copy of its file (``export_stored_weights``).
 * ``compact_model`` (``core.compaction``, per layer kind ``core.compaction_kinds``): a physically
   smaller model without the dead units, computing what the masked one does; ``compaction_problem``
   says before any dialog why it cannot be done for a model and its pruning settings.
@@ -69,11 +70,26 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
 
 
 def export_problem(opened) -> str | None:
-    """Why the opened model cannot be written as a .keras file at all, or None."""
-    if opened.loaded.keras_model is None:
+    """Why the opened model cannot be exported at all, or None. A model opened from its weights only
+    is exported as a copy of its file carrying the pruned weights."""
+    if opened.loaded.keras_model is None and not opened.loaded.weights_only:
         return (
             f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
             "can be written back as .keras files."
+        )
+    return None
+
+
+def model_problem(opened) -> str | None:
+    """Why what needs the whole Keras model (compaction, sizes and timings) cannot work for the
+    opened model, or None."""
+    problem = export_problem(opened)
+    if problem is not None:
+        return problem
+    if opened.loaded.weights_only:
+        return (
+            f"{opened.loaded.path.name} was opened from its weights only, without its model; "
+            "File > Export writes its pruned weights into a copy of its file."
         )
     return None
 
@@ -89,7 +105,7 @@ def compaction_problem(
     to the next weighted layer. Whether a zero-padded or transposed convolution can absorb the
     constant output of dead units depends on the pruning and is found at export.
     """
-    problem = export_problem(opened)
+    problem = model_problem(opened)
     if problem is not None:
         return problem
     if method != "unit":
@@ -105,7 +121,7 @@ def compaction_problem(
 
 
 def _require_keras(opened) -> None:
-    problem = export_problem(opened)
+    problem = model_problem(opened)
     if problem is not None:
         raise ExportError(problem)
 
@@ -133,10 +149,14 @@ def export_pruned(
     """Write the pruned model (zeros in place, or compacted) to ``out``; the opened model is left unpruned.
 
     Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
+    A model opened from its weights only is written as a copy of its file (``out`` must have its
+    suffix) carrying the pruned weights; it cannot be compacted.
     """
     from prune_viz.core.io import save_keras_with_metadata
 
     task = task or quiet()
+    if opened.loaded.weights_only and not compact:
+        return _export_weights_only(opened, config, out, force=force, task=task)
     _require_keras(opened)
     problem = compaction_problem(opened, config.method, config.included, config.unit_mode) if compact else None
     if problem is not None:
@@ -161,6 +181,49 @@ def export_pruned(
         path = save_keras_with_metadata(model, out, metadata, force=force, protect=(opened.loaded.path,))
     task.progress(1.0, "Saved")
     return ExportResult(path, config, compact, path.stat().st_size, result.included_sparsity(), compaction)
+
+
+def pruned_stored_arrays(opened, result: PruneResult) -> dict:
+    """{StoredVariable: values} of every weight of a model opened from its weights only, as ``result``
+    prunes it: the pruner writes the pruned kernels (and, removing units, their biases...) into the
+    stored variables, and each is read back while they hold them."""
+    from prune_viz.core.io import variable_copy
+
+    with opened.pruner.applied(result):
+        return {
+            stored: variable_copy(stored.variable, np.dtype(_numpy_dtype(stored.variable)))
+            for stored in opened.loaded.stored_variables
+        }
+
+
+def _numpy_dtype(variable):
+    dtype = getattr(variable, "dtype", None)
+    return getattr(dtype, "as_numpy_dtype", dtype)
+
+
+@tensorflow_job()
+def export_stored_weights(
+    opened, arrays: dict, out: str | os.PathLike, *, metadata: dict | None = None, force: bool = False
+) -> Path:
+    """Write ``arrays`` ({StoredVariable or dataset path: array}) into a copy of the file of ``opened``,
+    a model opened from its weights only (``core.io.weights_copy``); the variables not named keep
+    their stored values."""
+    from prune_viz.core.io.weights_copy import write_weights_copy
+
+    if not opened.loaded.weights_only:
+        raise ExportError(f"{opened.loaded.path.name} was opened as a whole model; export it with export_pruned.")
+    return write_weights_copy(opened.loaded, out, arrays, metadata=metadata, force=force)
+
+
+def _export_weights_only(opened, config: PruningConfig, out, *, force: bool, task: TaskState) -> ExportResult:
+    task.progress(0.1, "Pruning")
+    result = opened.pruner.prune(config)
+    arrays = pruned_stored_arrays(opened, result)
+    task.progress(0.4, "Writing the copy")
+    metadata = export_metadata(opened, result, compacted=False, extra={"weights_only_copy": True})
+    path = export_stored_weights(opened, arrays, out, metadata=metadata, force=force)
+    task.progress(1.0, "Saved")
+    return ExportResult(path, config, False, path.stat().st_size, result.included_sparsity())
 
 
 # -- size and speed -----------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from psygnal import Signal
 from prune_viz.core.criteria import TaylorScores, taylor_scores
 from prune_viz.core.data import MnistData, load_mnist
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
-from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
-from prune_viz.core.io import LoadedModel, load_model
+from prune_viz.core.inputs import STILL_WORKS, EvaluationUnavailable, evaluation_problem
+from prune_viz.core.io import LoadedModel, OpenOptions, load_model
 from prune_viz.core.layers import PrunableLayer, WeightShare, find_prunable_layers, model_parameter_count, weight_share
 from prune_viz.core.pruning import Pruner, PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
@@ -48,8 +48,10 @@ class OpenedModel:
 
     @property
     def evaluation_problem(self) -> str | None:
-        """Why this model cannot be evaluated on MNIST (one sentence, e.g. a 224x224x3 input or
-        26 outputs), or None."""
+        """Why this model cannot be evaluated on MNIST (one sentence, e.g. a 224x224x3 input, 26
+        outputs, or a model opened from its weights only), or None."""
+        if self.loaded.weights_only:
+            return f"{self.loaded.weights_only_sentence} {STILL_WORKS}"
         return evaluation_problem(self.loaded.input_shape, self.loaded.output_shape)
 
     def evaluator_on(self, data: MnistData, preprocessing: str = "auto") -> Evaluator:
@@ -60,14 +62,17 @@ class OpenedModel:
 
 
 @tensorflow_job()
-def open_model(path: str | os.PathLike, task: TaskState | None = None) -> OpenedModel:
-    """Load ``path`` and prepare its pruner; safe to call from a worker thread."""
+def open_model(
+    path: str | os.PathLike, task: TaskState | None = None, options: OpenOptions | None = None
+) -> OpenedModel:
+    """Load ``path`` and prepare its pruner; safe to call from a worker thread. ``options``: the
+    custom objects file to rebuild the model with, and whether Lambda layers may run."""
     task = task or quiet()
     task.progress(0.05, "Loading TensorFlow")
     import_tensorflow()  # the slow step, reported on its own
 
     task.progress(0.3, f"Reading {Path(path).name}")
-    loaded = load_model(path)
+    loaded = load_model(path, options)
     task.progress(0.7, "Finding prunable layers")
     layers = find_prunable_layers(loaded)
     pruner = Pruner(layers)
@@ -158,6 +163,7 @@ class Session:
         self._model_serials = itertools.count(1)
         self.model_serial = 0  # 0: no model opened yet
         self._taylor_key: tuple | None = None  # (model serial, data path, preprocessing) of the Taylor scores
+        self.open_options = OpenOptions()  # how models are opened: custom objects file, Lambda layers allowed
 
     # -- state changes (owner thread) -----------------------------------------------------------
     def set_model(self, opened: OpenedModel | None) -> None:

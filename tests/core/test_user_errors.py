@@ -28,6 +28,7 @@ USER_FIXABLE_CLASSES = {
     "prune_viz.core.inputs.EvaluationUnavailable",
     "prune_viz.core.lesson.LessonError",
     "prune_viz.core.io.load_errors.ModelLoadError",
+    "prune_viz.core.io.open_options.CustomObjectsError",
     "prune_viz.core.pruning.PruningError",
     "prune_viz.core.training.TrainingError",
 }

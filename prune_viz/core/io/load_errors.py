@@ -40,8 +40,8 @@ def explain_load_failure(path: Path, exc: BaseException) -> str:
         name = custom.group(1).rsplit(">", 1)[-1]
         if not _is_keras_class(name):
             return (
-                f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
-                "open models built from standard Keras layers."
+                f"{path.name} uses a custom class, {name}, that is not part of Keras; give the Python file that "
+                "defines it with --custom-objects FILE.py."
             )
     if "JSONDecodeError" in text or any(isinstance(e, json.JSONDecodeError) for e in _chain(exc)):
         return f"{path.name} is damaged: its model configuration is not valid JSON."
@@ -49,8 +49,8 @@ def explain_load_failure(path: Path, exc: BaseException) -> str:
         return f"{path.name} is damaged: its HDF5 weights cannot be read ({short_reason(exc, 100)})."
     if "Lambda" in text and "safe_mode" in text:
         return (
-            f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
-            "run; rebuild the model with standard layers."
+            f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz runs only when "
+            "asked with --allow-lambda."
         )
     shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
     if shapes or "could not be loaded" in text or "Shape mismatch" in text:

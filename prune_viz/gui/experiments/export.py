@@ -1,4 +1,5 @@
-"""File > Export pruned model: the current pruning as a .keras file, written in a job."""
+"""File > Export pruned model: the current pruning as a .keras file, written in a job; for a model
+opened from its weights only, its pruned weights in a copy of its file (its format and suffix)."""
 
 from __future__ import annotations
 
@@ -77,9 +78,16 @@ class PrunedModelExporter(QObject):
             return None
         stem = Path(opened.loaded.path).stem
         config = self.session.config
-        name = f"{stem}-{config.file_tag}{'-compact' if compact else ''}.keras"
-        title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
-        path = ask_save_path(self.parent_widget, title, name, KERAS_FILTER, ".keras")
+        if opened.loaded.weights_only:
+            suffix = Path(opened.loaded.path).suffix.lower()
+            name = f"{stem}-{config.file_tag}{suffix}"
+            title = f"Export the pruned weights into a copy of {opened.loaded.name}"
+            name_filter = f"A copy of {opened.loaded.name} (*{suffix})"
+            path = ask_save_path(self.parent_widget, title, name, name_filter, suffix)
+        else:
+            name = f"{stem}-{config.file_tag}{'-compact' if compact else ''}.keras"
+            title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
+            path = ask_save_path(self.parent_widget, title, name, KERAS_FILTER, ".keras")
         if path is None:
             return None
         return self.export_to(path, compact)
@@ -110,6 +118,14 @@ class PrunedModelExporter(QObject):
         return job
 
     def _on_exported(self, result) -> None:
+        opened = self.session.model
+        if opened is not None and opened.loaded.weights_only and not result.compacted:
+            self.message.emit(
+                f"Exported {result.path} ({megabytes(result.bytes)}, a copy of {opened.loaded.name} with its pruned "
+                f"weights; {result.config.describe()})."
+            )
+            self.exported.emit(result)
+            return
         kind = "compacted" if result.compacted else "pruned weights stored as zeros"
         self.message.emit(f"Exported {result.path} ({megabytes(result.bytes)}, {kind}; {result.config.describe()}).")
         self.exported.emit(result)
