@@ -1,12 +1,18 @@
-"""MNIST from wherever the user has it: an IDX folder, an .npz, the Keras cache, the bundled
-test set, or a download.
+"""Test (and training) data from wherever the user has it: MNIST IDX folders, ``.npz`` archives,
+CSV files, folders of images, the Keras data sets by name, and the MNIST test set bundled with
+prune-viz (the default).
 
-Resolution order: an explicit path, then ``$PRUNE_VIZ_MNIST``, then the Keras
-cache (``~/.keras/datasets/mnist.npz``). Past those, evaluation uses the MNIST
-test set that ships inside the package (no training images), and work that
-needs training images tries ``keras.datasets.mnist.load_data()``.
-Every result says where it came from and whether its training set is the full
-60,000 images, so no number is ever presented as a full-MNIST result when it is not.
+``load_data(source, fit=...)`` picks the reader: ``None`` is MNIST found as ``load_mnist`` finds it
+(an explicit path, then ``$PRUNE_VIZ_MNIST``, then the Keras cache, then the bundled test set, or a
+download when training images are needed); a path is read by its kind (``load_path``); a Keras data
+set name (``fashion_mnist``, ``cifar10`` ...) is read from the Keras cache or downloaded
+(``core.data_keras``). ``fit`` (a ``DataFit``) says what the model takes, so an image folder is
+decoded at the model's size and colour mode, and token sequences are cut to its vocabulary.
+
+Every reader returns a ``Dataset``: the test split (``x``, ``y``; ``y`` is None without labels), a
+training split when there is one, the class names, and where it came from. ``MnistData`` is its old
+name. Every result says where it came from and whether an MNIST training set is the full 60,000
+images, so no number is ever presented as a full-MNIST result when it is not.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import os
 import struct
 import zipfile
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +35,22 @@ ENV_VAR = "PRUNE_VIZ_MNIST"
 FULL_TRAIN_SIZE = 60_000
 _IMAGES_MAGIC = 0x00000803
 _LABELS_MAGIC = 0x00000801
+MNIST = "MNIST"
+DIGITS = tuple(str(d) for d in range(10))
+FASHION_MNIST = "Fashion-MNIST"
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+KINDS = ("images", "tokens", "features")
 
 
 class DataError(UserError):
@@ -49,25 +71,130 @@ BUNDLED_SOURCE = "MNIST test set bundled with prune-viz"
 
 
 @dataclass(frozen=True)
-class MnistData:
-    x_train: np.ndarray  # (n, 28, 28) uint8
-    y_train: np.ndarray  # (n,) uint8
-    x_test: np.ndarray  # (10000, 28, 28) uint8
-    y_test: np.ndarray
+class DataFit:
+    """What the model takes, for readers that shape the data to it: the image size (height, width)
+    and channels (1 grey, 3 colour) an image folder is decoded to, the sequence length and
+    vocabulary token ids are cut to, and how many numbers the model takes (a CSV whose width is
+    that has no label column). Any of them None: not known or not needed."""
+
+    image_size: tuple[int, int] | None = None
+    channels: int | None = None
+    sequence_length: int | None = None
+    vocabulary: int | None = None
+    features: int | None = None  # how many numbers one sample is, when the model's input size is known
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A test split, maybe a training split, and what they are.
+
+    ``x_test``: uint8 images (n, h, w) or (n, h, w, c) for ``kind`` "images"; integer token ids
+    (n, length), or an object array of ragged sequences, for "tokens"; numbers (n, ...) for
+    "features". ``y_test``: integer class labels (n,), targets (n, k), a tuple of one such array
+    per model output (a multi-output model), or None when the data has no labels. The training
+    split has the same form; ``x_train`` is empty when there is none.
+    """
+
+    x_train: np.ndarray
+    y_train: np.ndarray | tuple | None
+    x_test: np.ndarray
+    y_test: np.ndarray | tuple | None
     source: str  # where it was read from, for display
+    class_names: tuple[str, ...] | None = DIGITS
+    name: str = MNIST  # what the sentences call it: "MNIST", "Fashion-MNIST", "flowers.npz" ...
+    kind: str = "images"
+    notes: tuple[str, ...] = field(default=())  # what reading it did: "resized from various sizes to 32x32" ...
+
+    # -- the test split, by the names the issue gives them
+    @property
+    def x(self) -> np.ndarray:
+        return self.x_test
+
+    @property
+    def y(self):
+        return self.y_test
+
+    @property
+    def has_labels(self) -> bool:
+        return self.y_test is not None
+
+    @property
+    def is_mnist(self) -> bool:
+        """MNIST digits: evaluated exactly as prune-viz always did (28x28 grey, 10 classes)."""
+        return self.name == MNIST
+
+    @property
+    def has_training_split(self) -> bool:
+        return len(self.x_train) > 0 and self.y_train is not None
+
+    @property
+    def train(self) -> Dataset | None:
+        """The training split as a Dataset of its own (its test split), or None."""
+        if not self.has_training_split:
+            return None
+        return replace(self, x_test=self.x_train, y_test=self.y_train, x_train=self.x_train[:0], y_train=None)
+
+    @property
+    def num_classes(self) -> int | None:
+        """How many classes the labels are drawn from: the class names', else the largest label + 1."""
+        if self.class_names:
+            return len(self.class_names)
+        y = self.y_test
+        if isinstance(y, np.ndarray) and y.ndim == 1 and len(y) and np.issubdtype(y.dtype, np.integer):
+            return int(y.max()) + 1
+        return None
+
+    @property
+    def description(self) -> str:
+        """What was read, in words: 'Fashion-MNIST test set, 10,000 images, 10 classes (T-shirt/top, ...)'."""
+        what = {"images": "images", "tokens": "sequences", "features": "rows"}[self.kind]
+        shape = "x".join(str(d) for d in self.x_test.shape[1:]) if self.x_test.dtype != object else "ragged"
+        text = f"{self.name}: {len(self.x_test):,} test {what} ({shape})"
+        if self.class_names:
+            names = ", ".join(self.class_names[:4]) + (", ..." if len(self.class_names) > 4 else "")
+            text += f", {len(self.class_names)} classes ({names})"
+        elif not self.has_labels:
+            text += ", no labels"
+        if self.has_training_split:
+            text += f", {len(self.x_train):,} training {what}"
+        return text
+
+    def as_dict(self) -> dict:
+        """The JSON shape of ``data`` in ``prune-viz evaluate --json``."""
+        return {
+            "name": self.name,
+            "source": self.source,
+            "kind": self.kind,
+            "test_samples": int(len(self.x_test)),
+            "sample_shape": None if self.x_test.dtype == object else [int(d) for d in self.x_test.shape[1:]],
+            "labels": self.has_labels,
+            "classes": self.num_classes,
+            "class_names": list(self.class_names) if self.class_names else None,
+            "training_samples": int(len(self.x_train)) if self.has_training_split else 0,
+            "notes": list(self.notes),
+            "description": self.description,
+        }
 
     @property
     def train_description(self) -> str:
         n = len(self.x_train)
+        if self.is_mnist:
+            if n == 0:
+                return "no MNIST training images"
+            if n >= FULL_TRAIN_SIZE:
+                return "full MNIST training set (60,000 images)"
+            return f"MNIST {n:,}-image training subset"
         if n == 0:
-            return "no MNIST training images"
-        if n >= FULL_TRAIN_SIZE:
-            return "full MNIST training set (60,000 images)"
-        return f"MNIST {n:,}-image training subset"
+            return f"no training data in {self.name}"
+        return f"{self.name} training split ({n:,} samples)"
 
     @property
     def is_full_training_set(self) -> bool:
-        return len(self.x_train) >= FULL_TRAIN_SIZE
+        """Whether the training split is the whole of it (MNIST: all 60,000 images; others: what there is)."""
+        return len(self.x_train) >= FULL_TRAIN_SIZE if self.is_mnist else self.has_training_split
+
+
+MnistData = Dataset  # the old name: MNIST is one Dataset among others
 
 
 # The largest IDX file worth reading: the 60,000-image training set is 47 MB; allow ten times that.
@@ -126,8 +253,14 @@ def _find_one(folder: Path, *needles: str) -> Path | None:
     return hits[0] if hits else None
 
 
-def load_idx_folder(folder: str | os.PathLike) -> MnistData:
-    """A folder holding t10k-{images,labels} and optionally train*-{images,labels} IDX files."""
+def is_idx_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds MNIST-style t10k IDX files."""
+    return _find_one(folder, "t10k", "images") is not None and _find_one(folder, "t10k", "labels") is not None
+
+
+def load_idx_folder(folder: str | os.PathLike) -> Dataset:
+    """A folder holding t10k-{images,labels} and optionally train*-{images,labels} IDX files:
+    MNIST, or Fashion-MNIST when the folder's name says so (Keras caches it in ``fashion-mnist``)."""
     folder = Path(folder)
     test_images = _find_one(folder, "t10k", "images")
     test_labels = _find_one(folder, "t10k", "labels")
@@ -142,7 +275,9 @@ def load_idx_folder(folder: str | os.PathLike) -> MnistData:
         x_train, y_train = _pair(train_images, train_labels)
     else:
         x_train, y_train = np.zeros((0, 28, 28), np.uint8), np.zeros((0,), np.uint8)
-    return MnistData(x_train, y_train, x_test, y_test, source=str(folder))
+    if "fashion" in folder.resolve().name.lower():
+        return Dataset(x_train, y_train, x_test, y_test, str(folder), FASHION_CLASSES, FASHION_MNIST)
+    return Dataset(x_train, y_train, x_test, y_test, source=str(folder))
 
 
 def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -158,69 +293,45 @@ def _pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray]
     return images, labels
 
 
-def load_npz(path: str | os.PathLike) -> MnistData:
-    """An .npz with x_train, y_train, x_test, y_test (the layout of Keras's mnist.npz)."""
-    path = Path(path)
-    if path.exists() and not path.is_file():
-        raise DataError(f"{path.name} is not a regular file (it is a pipe, socket or device).")
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError as exc:
-        raise DataError(f"Cannot read {path.name}: {exc.strerror or exc}.") from exc
-    if not head.startswith(b"PK"):  # an .npz is a zip archive
-        raise DataError(f"{path.name} is not an .npz archive; MNIST must be an .npz or a folder of IDX files.")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            unpacked = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataError(f"{path.name} is a damaged .npz archive ({clipped_words(exc, 120)}).") from exc
-    if unpacked > MAX_IDX_BYTES * 4:
-        raise DataError(f"{path.name} would unpack to {unpacked / 2**20:,.0f} MB; it is not MNIST.")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            missing = {"x_test", "y_test"} - set(npz.files)
-            if missing:
-                raise DataError(f"{path.name} lacks {', '.join(sorted(missing))}.")
-            arrays = {k: np.asarray(npz[k]) for k in ("x_train", "y_train", "x_test", "y_test") if k in npz.files}
-    except DataError:
-        raise
-    except Exception as exc:  # zipfile/pickle/ValueError: all mean "not a usable npz"
-        reason = clipped_words(exc, 160).rstrip(".") or type(exc).__name__
-        raise DataError(f"Cannot read {path.name} as an .npz of MNIST arrays: {reason}.") from exc
-    x_train = arrays.get("x_train", np.zeros((0, 28, 28), np.uint8))
-    y_train = arrays.get("y_train", np.zeros((0,), np.uint8))
-    for xs, ys, what in ((x_train, y_train, "training"), (arrays["x_test"], arrays["y_test"], "test")):
-        if xs.ndim == 0 or ys.ndim != 1:
-            raise DataError(f"{path.name}: the {what} arrays are not a list of images and a list of labels.")
-        if len(xs) != len(ys):
-            raise DataError(f"{path.name}: {len(xs):,} {what} images but {len(ys):,} labels.")
-        if xs.ndim != 3 or xs.shape[1:] != (28, 28):
-            raise DataError(f"{path.name}: {what} images have shape {xs.shape}, expected (n, 28, 28).")
-    return MnistData(
-        x_train.astype(np.uint8, copy=False),
-        y_train.astype(np.uint8, copy=False),
-        arrays["x_test"].astype(np.uint8, copy=False),
-        arrays["y_test"].astype(np.uint8, copy=False),
-        source=str(path),
-    )
+def load_npz(path: str | os.PathLike, *, name: str | None = None, fit: DataFit | None = None) -> Dataset:
+    """An .npz of arrays (``core.data_files.read_npz``): ``x_test``/``y_test`` (and ``x_train``/
+    ``y_train``, the layout of Keras's mnist.npz), or ``x``/``y``, or ``x`` alone; optional
+    ``class_names``. ``name``: what sentences call it (default: the file's name)."""
+    from prune_viz.core.data_files import read_npz
+
+    return read_npz(Path(path), name=name, fit=fit)
 
 
-def load_path(path: str | os.PathLike) -> MnistData:
-    """An IDX folder or an .npz file."""
+def load_path(path: str | os.PathLike, fit: DataFit | None = None) -> Dataset:
+    """A folder of MNIST IDX files or of images (one sub-folder per class), an .npz, or a CSV file."""
     path = Path(path)
     if not path.exists():
-        raise DataError(f"MNIST data path {path} does not exist.")
+        raise DataError(f"The data path {path} does not exist.")
     if path.is_dir():
-        return load_idx_folder(path)
+        if is_idx_folder(path):
+            return load_idx_folder(path)
+        from prune_viz.core.data_images import is_image_folder, load_image_folder
+
+        if is_image_folder(path):
+            return load_image_folder(path, fit)
+        return load_idx_folder(path)  # says what an MNIST folder should hold
     if not path.is_file():
-        raise DataError(f"MNIST data path {path.name} is not a regular file (it is a pipe, socket or device).")
-    return load_npz(path)
+        raise DataError(f"The data path {path.name} is not a regular file (it is a pipe, socket or device).")
+    if path.suffix.lower() in (".csv", ".tsv", ".txt"):
+        from prune_viz.core.data_files import read_csv
+
+        return read_csv(path, fit)
+    return load_npz(path, fit=fit)
+
+
+def keras_datasets_folder() -> Path:
+    """The Keras cache of data sets: ``$KERAS_HOME/datasets``, else ``~/.keras/datasets``."""
+    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(base) / "datasets"
 
 
 def keras_cache_path() -> Path:
-    base = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(base) / "datasets" / "mnist.npz"
+    return keras_datasets_folder() / "mnist.npz"
 
 
 def search_order(need_training: bool = False) -> str:
@@ -231,19 +342,47 @@ def search_order(need_training: bool = False) -> str:
     return found + f"the {BUNDLED_SOURCE}"
 
 
+SOURCES_HELP = (
+    "a folder of MNIST IDX files, a folder of images (one sub-folder per class; test/ and train/ inside "
+    "recognised), an .npz (x_test/y_test, x/y or x alone; optional class_names), a CSV with a label "
+    "column (named label, class, target or y, else the last), or a Keras data set name "
+    "(fashion_mnist, cifar10, cifar100, mnist, imdb, reuters)"
+)
+
+
+def load_data(
+    source: str | os.PathLike | None = None,
+    *,
+    need_training: bool = False,
+    allow_download: bool = True,
+    fit: DataFit | None = None,
+) -> Dataset:
+    """The data ``source`` names: None is MNIST as ``load_mnist`` finds it; an existing path is read
+    by its kind (``load_path``); a Keras data set name is read from the Keras cache or downloaded."""
+    if source is None or str(source) == "":
+        return load_mnist(need_training=need_training, allow_download=allow_download)
+    text = str(source)
+    from prune_viz.core.data_keras import KERAS_DATASETS, load_keras_dataset
+
+    path = Path(text).expanduser()
+    if not path.exists() and text.lower() in KERAS_DATASETS:
+        return load_keras_dataset(text.lower(), fit=fit, allow_download=allow_download, need_training=need_training)
+    return load_path(path, fit)
+
+
 def load_mnist(
     path: str | os.PathLike | None = None, *, need_training: bool = False, allow_download: bool = True
-) -> MnistData:
+) -> Dataset:
     """Find MNIST: ``path``, then ``$PRUNE_VIZ_MNIST``, then the Keras cache; then the bundled test
     set, or, when ``need_training``, a download through Keras."""
     if path:
-        return load_path(path)
+        return load_data(path, need_training=need_training, allow_download=allow_download)
     env = os.environ.get(ENV_VAR)
     if env:
         return load_path(env)
     cache = keras_cache_path()
     if cache.is_file():
-        return load_npz(cache)
+        return load_npz(cache, name=MNIST)
     if not need_training:
         return load_bundled_test_set()
     reason = "downloading is switched off"
@@ -253,21 +392,21 @@ def load_mnist(
 
             (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
         except Exception as exc:  # no network, proxy, disk full: all end the same way
-            reason = _download_failure(exc)
+            reason = download_failure(exc)
         else:
-            return MnistData(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
+            return Dataset(x_train, y_train, x_test, y_test, source="keras.datasets.mnist")
     raise MissingData(
         f"This needs the MNIST training images, which are not on this machine and could not be downloaded ({reason})."
     )
 
 
-def load_bundled_test_set() -> MnistData:
+def load_bundled_test_set() -> Dataset:
     """The 10,000-image MNIST test set shipped inside the package; it has no training images."""
     data = load_idx_folder(BUNDLED_TEST_SET)
-    return MnistData(data.x_train, data.y_train, data.x_test, data.y_test, source=BUNDLED_SOURCE)
+    return Dataset(data.x_train, data.y_train, data.x_test, data.y_test, source=BUNDLED_SOURCE)
 
 
-def _download_failure(exc: BaseException) -> str:
+def download_failure(exc: BaseException) -> str:
     """Why a download failed, in words: the exception's own message, never just its class name."""
     found: BaseException | None = exc
     while found is not None:
@@ -277,3 +416,29 @@ def _download_failure(exc: BaseException) -> str:
             return reason.rstrip(".")
         found = found.__cause__ or found.__context__
     return "no internet connection was found"
+
+
+_download_failure = download_failure
+
+
+def check_zip(path: Path, what: str) -> None:
+    """``path`` is a readable zip archive that does not unpack beyond what prune-viz reads."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as exc:
+        raise DataError(f"Cannot read {path.name}: {exc.strerror or exc}.") from exc
+    if not head.startswith(b"PK"):  # an .npz is a zip archive
+        raise DataError(
+            f"{path.name} is not an .npz archive; {what} must be an .npz, a CSV, or a folder of IDX files or images."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{path.name} is a damaged .npz archive ({clipped_words(exc, 120)}).") from exc
+    if unpacked > MAX_IDX_BYTES * 4:
+        raise DataError(
+            f"{path.name} would unpack to {unpacked / 2**20:,.0f} MB; it is not MNIST, "
+            f"and prune-viz reads archives up to {MAX_IDX_BYTES * 4 // 2**20:,} MB."
+        )

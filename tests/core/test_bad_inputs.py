@@ -358,7 +358,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         ".npz with 32x32 images",
         ["evaluate", good, "--data", labels_only / "mnist.npz"],
         2,
-        "test images have shape (5, 32, 32), expected (n, 28, 28)",
+        "mnist.npz's are 32x32 grey images, so it cannot be evaluated on them",
     )
 
     # -- paths ------------------------------------------------------------------------------------
