@@ -47,7 +47,7 @@ def run(args) -> int:
     report = None
     if not args.no_report:
         try:
-            data = load_data(args.data)
+            data = load_data(args.data, opened=opened)
         except DataError as exc:
             data = None
             print(f"prune-viz: no timing: {exc}", file=sys.stderr)
