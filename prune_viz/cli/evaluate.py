@@ -145,19 +145,22 @@ def _metric_text(name: str, value) -> str:
 
 
 def metric_lines(result, baseline) -> list[str]:
-    """The result's metrics, one per line (per output for a multi-output model), with the unpruned
-    value beside each when ``baseline`` is given; then per-class accuracy with class names."""
-    heads = result.metrics if result.task == "multi-output" else {"": result.metrics}
+    """The result's metrics, one per line (under each output's name for a multi-output model), with the
+    unpruned value beside each when ``baseline`` is given; then per-class accuracy with class names."""
+    multi = result.task == "multi-output"
+    heads = result.metrics if multi else {"": result.metrics}
     before = baseline.result.metrics if baseline else {}
     lines = []
     for head, metrics in heads.items():
-        old = before.get(head, {}) if head else before
+        old = before.get(head, {}) if multi else before
+        if multi:
+            lines.append(f"Output {head}:")
         for name, label in LABELS.items():
-            if name not in metrics:
-                continue
-            text = f"{(head + ' ' if head else '') + label + ':':<14}{_metric_text(name, metrics[name])}"
-            if name == "accuracy" and "correct" in metrics and not head:
-                text += f"  ({metrics['correct']:,}/{metrics['total']:,})"
+            if name not in metrics or (name == "loss" and "accuracy" not in metrics):
+                continue  # a regression's or agreement's loss is its MSE, said as such
+            text = f"{'  ' if multi else ''}{label + ':':<{12 if multi else 14}}{_metric_text(name, metrics[name])}"
+            if name == "accuracy" and "correct" in metrics:
+                text += f"  ({int(metrics['correct']):,}/{int(metrics['total']):,})"
             if old.get(name) is not None and metrics[name] is not None:
                 change = (metrics[name] - old[name]) * (100 if name in PERCENT else 1)
                 unit = " points" if name in PERCENT else ""

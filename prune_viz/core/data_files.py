@@ -30,6 +30,7 @@ _ALLOWED_GLOBALS = {
     ("numpy._core.numeric", "_frombuffer"),
     ("numpy", "ndarray"),
     ("numpy", "dtype"),
+    ("_codecs", "encode"),  # bytes in a protocol-2 pickle written by Python 3
 }
 
 
@@ -208,8 +209,10 @@ def read_csv(path: Path, fit: DataFit | None = None) -> Dataset:
     if not rows:
         raise DataError(f"{path.name} holds no rows.")
     header = None
-    if any(not _is_number(cell) for cell in rows[0]):
-        header, rows = [cell.strip() for cell in rows[0]], rows[1:]
+    first, second = rows[0], rows[1] if len(rows) > 1 else []
+    words = [not _is_number(cell) for cell in first]
+    if all(words) or any(w and i < len(second) and _is_number(second[i]) for i, w in enumerate(words)):
+        header, rows = [cell.strip() for cell in rows[0]], rows[1:]  # names where the rows hold numbers
     if not rows:
         raise DataError(f"{path.name} has a header but no rows.")
     width = len(rows[0])
@@ -228,8 +231,8 @@ def read_csv(path: Path, fit: DataFit | None = None) -> Dataset:
         x = np.array(columns, dtype=np.float64).T
     except ValueError as exc:
         raise DataError(f"{path.name}: a feature column holds something other than numbers.") from exc
-    if np.all(np.isfinite(x)) and np.all(x == np.round(x)):
-        x = x.astype(np.int64)
+    if x.shape[1] >= 64 and np.all(np.isfinite(x)) and np.all(x == np.round(x)):
+        x = x.astype(np.int64)  # whole numbers 0-255 this wide are pixels (an MNIST CSV); a few are features
     y = None
     if label_column is not None:
         values = [v.strip() for v in label_column]

@@ -15,6 +15,7 @@ tensors once; inputs too large to hold twice in memory are scaled batch by batch
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -57,7 +58,7 @@ SMALL_MODEL_PARAMETERS = 1_000_000
 SMALL_MODEL_ACTIVATIONS = 4096  # floats per image over all layer outputs
 AUTO_SAMPLE = 1000
 MEMORY_BUDGET: int | None = None  # bytes the scaled inputs may take twice; None: the memory free now
-CHANCE_MARGIN = 1.5  # accuracy at most this many times chance is "near chance"
+CHANCE_MARGIN = 0.2  # accuracy within this share of the way from chance to 100% is "near chance"
 
 
 class FlipsUnavailable(EvaluationUnavailable):
@@ -133,6 +134,17 @@ def _head_names(loaded: LoadedModel, count: int) -> list[str]:
     return names if len(names) == count else [f"output {i}" if count > 1 else "output" for i in range(count)]
 
 
+def _output_shapes(loaded: LoadedModel, count: int) -> list[tuple]:
+    """The per-sample shape of each output as the model declares it ((10,), (28, 28, 1) ...); () unknown."""
+    try:
+        outputs = list(loaded.keras_model.outputs) if loaded.keras_model is not None else []
+    except Exception:  # a subclassed model never built
+        outputs = []
+    if len(outputs) != count:
+        return [()] * count
+    return [tuple(output.shape[1:]) for output in outputs]
+
+
 class Evaluator:
     """Evaluates one model on one test set; build it once (on the original weights), call ``run``
     per pruning state."""
@@ -177,8 +189,9 @@ class Evaluator:
         self._input_batches = None if self.streaming else [(tf.constant(c), n) for c, n in self._batches(self._inputs)]
         self._forward_few = None  # traced on the first ``probabilities`` call
         self.reference_outputs = None
+        started = time.perf_counter()
         self.reference_outputs = self._outputs(task)
-        self.reference = self._summarise(self.reference_outputs, 0.0, "unpruned")
+        self.reference = self._summarise(self.reference_outputs, time.perf_counter() - started, "unpruned")
         self.data_warnings = self._warnings(self.reference)
         self.reference.warnings = list(self.data_warnings)
 
@@ -311,8 +324,9 @@ class Evaluator:
         names = _head_names(self.loaded, len(outputs))
         labels = self._head_labels(len(outputs))
         self.heads: list[Head] = []
-        for name, out, y in zip(names, outputs, labels):
-            head = head_task(name, out, y, self.data.name)
+        shapes = _output_shapes(self.loaded, len(outputs))
+        for name, out, y, shape in zip(names, outputs, labels, shapes):
+            head = head_task(name, out, y, self.data.name, class_scores=len(shape) <= 1)
             if head.task == "classification" and (problem := class_count_problem(head.width, self.data)):
                 raise EvaluationUnavailable(problem)
             self.heads.append(head)
@@ -360,8 +374,6 @@ class Evaluator:
     def run(self, task: TaskState | None = None, label: str = "", *, unpruned: bool = False) -> EvaluationResult:
         """Evaluate the model as its variables are now. ``unpruned``: the caller vouches the weights
         are the originals, so the reference pass made when the evaluator was built is returned."""
-        import time
-
         if unpruned:
             return replace(self.reference, label=label, warnings=list(self.data_warnings))
         task = task or quiet()
@@ -425,7 +437,7 @@ class Evaluator:
                 if len(self.heads) == 1
                 else result.metrics.get(head.name, {}).get("accuracy", float("nan"))
             )
-            if accuracy is not None and accuracy <= min(chance * CHANCE_MARGIN, (1 + chance) / 2):
+            if accuracy is not None and accuracy <= chance + CHANCE_MARGIN * (1 - chance):
                 out.append(
                     f"The unpruned model's accuracy on {name} is {accuracy * 100:.2f}%, near chance "
                     f"({chance * 100:.1f}%): the data may not be what the model was trained on, or its input "
@@ -451,7 +463,7 @@ class Evaluator:
 
         text = PREPROCESSING_LABELS[self.preprocessing]
         evidence = self.scaling_evidence
-        if self.requested_preprocessing != "auto" or not evidence:
+        if self.requested_preprocessing != "auto" or not evidence or self.preprocessing == "none":
             return text
         if "reason" in evidence:
             return f"{text} ({evidence['reason']})"

@@ -43,9 +43,16 @@ class Head:
     width: int  # numbers per sample
     task: str  # classification, binary, regression or agreement
     probabilities: bool  # the outputs are probabilities (softmax / sigmoid), not logits
+    class_scores: bool = True  # a vector per sample (class scores), not an image or sequence of numbers
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "width": self.width, "task": self.task, "probabilities": self.probabilities}
+        return {
+            "name": self.name,
+            "width": self.width,
+            "task": self.task,
+            "probabilities": self.probabilities,
+            "class_scores": self.class_scores,
+        }
 
 
 def are_probabilities(outputs: np.ndarray) -> bool:
@@ -61,12 +68,15 @@ def _is_whole(y: np.ndarray) -> bool:
     return np.issubdtype(y.dtype, np.integer) or np.issubdtype(y.dtype, np.bool_) or bool(np.all(y == np.round(y)))
 
 
-def head_task(name: str, outputs: np.ndarray, labels: np.ndarray | None, data_name: str) -> Head:
-    """The task of one head from a sample of its (n, width) outputs and its labels."""
+def head_task(
+    name: str, outputs: np.ndarray, labels: np.ndarray | None, data_name: str, class_scores: bool = True
+) -> Head:
+    """The task of one head from a sample of its (n, width) outputs and its labels; ``class_scores``:
+    the model gives one vector per sample (an image-shaped output is not class scores)."""
     width = int(outputs.shape[1])
-    probabilities = are_probabilities(outputs)
+    probabilities = are_probabilities(outputs) and class_scores
     if labels is None:
-        return Head(name, width, "agreement", probabilities)
+        return Head(name, width, "agreement", probabilities, class_scores)
     y = np.asarray(labels)
     if y.ndim == 1 and width > 1:
         if not _is_whole(y):
@@ -177,15 +187,18 @@ def regression(outputs: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
-def agreement(outputs: np.ndarray, reference: np.ndarray, probabilities: bool) -> dict:
-    """How close ``outputs`` are to the unpruned model's ``reference`` outputs on the same samples."""
+def agreement(outputs: np.ndarray, reference: np.ndarray, probabilities: bool, class_scores: bool = True) -> dict:
+    """How close ``outputs`` are to the unpruned model's ``reference`` outputs on the same samples:
+    top-1 agreement (and mean KL for probabilities) for class scores, output RMSE and R² always."""
     outputs, reference = outputs.astype(np.float64), reference.astype(np.float64)
     difference = outputs - reference
     mse = float(np.mean(difference**2))
     variance = float(np.mean((reference - reference.mean(axis=0)) ** 2))
     out = {"rmse": float(np.sqrt(mse)), "output_r2": 1.0 - mse / variance if variance > 0 else float(mse == 0.0)}
     width = outputs.shape[1]
-    if width > 1:
+    if not class_scores:
+        pass
+    elif width > 1:
         predicted, wanted = np.argmax(outputs, axis=1), np.argmax(reference, axis=1)
         out["top1_agreement"] = float(np.mean(predicted == wanted))
         out["predicted"], out["reference"] = predicted, wanted
@@ -219,13 +232,17 @@ def head_metrics(head: Head, outputs: np.ndarray, labels, reference: np.ndarray 
         return binary(outputs, labels, head.probabilities)
     if head.task == "regression":
         return regression(outputs, labels)
-    return agreement(outputs, reference, head.probabilities)
+    return agreement(outputs, reference, head.probabilities, head.class_scores)
 
 
 def public(metrics: dict) -> dict:
     """The JSON-ready numbers of a head's metrics (arrays and per-sample predictions left out)."""
-    return {
-        key: (None if isinstance(value, float) and np.isnan(value) else round(float(value), 6))
-        for key, value in metrics.items()
-        if not isinstance(value, np.ndarray)
-    }
+    out = {}
+    for key, value in metrics.items():
+        if isinstance(value, np.ndarray):
+            continue
+        if isinstance(value, int | np.integer):
+            out[key] = int(value)
+        else:
+            out[key] = None if np.isnan(value) else round(float(value), 6)
+    return out
