@@ -364,6 +364,8 @@ def load_data(
     text = str(source)
     from prune_viz.core.data_keras import KERAS_DATASETS, load_keras_dataset
 
+    if text.lower().startswith("keras:"):  # how lessons record a name (core.lesson.data_reference)
+        text = text[len("keras:") :]
     path = Path(text).expanduser()
     if not path.exists() and text.lower() in KERAS_DATASETS:
         return load_keras_dataset(text.lower(), fit=fit, allow_download=allow_download, need_training=need_training)
