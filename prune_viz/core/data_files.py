@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.core.data import MAX_IDX_BYTES, DataError, DataFit, Dataset, check_zip
+from prune_viz.core.data_base import MAX_IDX_BYTES, DataError, DataFit, Dataset, check_zip
 from prune_viz.core.errors import clipped_words
 
 LABEL_COLUMNS = ("label", "labels", "class", "target", "y")

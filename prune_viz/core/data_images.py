@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.core.data import DataError, DataFit, Dataset
+from prune_viz.core.data_base import DataError, DataFit, Dataset
 from prune_viz.core.errors import clipped_words
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")

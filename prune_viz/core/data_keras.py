@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from prune_viz.core.data import (
+from prune_viz.core.data_base import (
     DIGITS,
     FASHION_CLASSES,
     FASHION_MNIST,

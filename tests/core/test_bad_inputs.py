@@ -545,7 +545,9 @@ def test_npz_that_unpacks_too_big_is_refused(tmp_path, mnist, capsys, monkeypatc
     path = tmp_path / "mnist.npz"
     np.savez(path, x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])
     assert data.load_npz(path).x_test.shape == (100, 28, 28)
-    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1_000)
+    from prune_viz.core import data_base
+
+    monkeypatch.setattr(data_base, "MAX_IDX_BYTES", 1_000)
     with pytest.raises(data.DataError, match="mnist.npz would unpack to 0 MB; it is not MNIST"):
         data.load_npz(path)
 
