@@ -72,3 +72,11 @@ def test_sweep_and_flips_read_the_same_data(capsys, own_data, tmp_path):
     assert code == 0, err
     scan = json.loads(out)
     assert scan["class_names"] == ["blue", "green", "red"] and set(scan["per_digit_accuracy"]) == {"0", "1", "2"}
+
+
+def test_a_regression_sweep_follows_its_score(capsys, own_data):
+    argv = ["sweep", own_data / "regression.keras", "--data", own_data / "regression.npz", "--ks", "0", "90"]
+    code, out, err = run(capsys, *argv, "--methods", "weight")
+    assert code == 0, err
+    header, first, last = out.splitlines()[2:5]
+    assert header.split()[3] == "R²" and float(first.split()[3]) > float(last.split()[3])
