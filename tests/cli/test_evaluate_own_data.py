@@ -79,4 +79,4 @@ def test_a_regression_sweep_follows_its_score(capsys, own_data):
     code, out, err = run(capsys, *argv, "--methods", "weight")
     assert code == 0, err
     header, first, last = out.splitlines()[2:5]
-    assert header.split()[3] == "R²" and float(first.split()[3]) > float(last.split()[3])
+    assert header.split()[5] == "R²" and float(first.split()[3]) > float(last.split()[3])
