@@ -236,3 +236,14 @@ def letters_cnn_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("letters") / "letters.keras"
     model.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def own_data(tmp_path_factory) -> Path:
+    """Data in every format issue 27 reads and tiny models trained on it (tests/own_data.py)."""
+    import own_data as builders
+
+    with once_for_all_workers(tmp_path_factory, "own_data") as folder:
+        if not (folder / "done").is_file():
+            builders.build(folder)
+    return folder

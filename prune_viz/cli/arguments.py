@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from prune_viz.core.criteria import LAMP_NOTE
-from prune_viz.core.data import search_order
+from prune_viz.core.data import SOURCES_HELP, search_order
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
 
@@ -157,8 +157,8 @@ def add_data_arg(parser: argparse.ArgumentParser, *, looked_at_first: str = "", 
     first = f"{looked_at_first}, then " if looked_at_first else ""
     parser.add_argument(
         "--data",
-        metavar="PATH",
-        help=f"MNIST as a folder of IDX files or an .npz (default: {first}{search_order(need_training)})",
+        metavar="SOURCE",
+        help=f"the data: {SOURCES_HELP} (default: MNIST from {first}{search_order(need_training)})",
     )
 
 

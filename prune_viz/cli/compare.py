@@ -69,8 +69,8 @@ def run(args) -> int:
     from prune_viz.core.compare import compare
 
     task = progress_printer()
-    data = load_data(args.data)
     opened_a = open_model(args.model, task.sub(0.0, 0.15), args)
+    data = load_data(args.data, opened=opened_a)
     opened_b = open_model(args.model_b, task.sub(0.15, 0.3), args) if args.model_b else opened_a
     config_a = _config(args.a, opened_a, args.include_output)
     config_b = _config(args.b, opened_b, args.include_output)

@@ -76,7 +76,7 @@ def run(args) -> int:
         no_report = model_problem(opened)
     elif not args.no_report:
         try:
-            data = load_data(args.data)
+            data = load_data(args.data, opened=opened)
         except DataError as exc:
             data = None
             print(f"prune-viz: no timing: {exc}", file=sys.stderr)

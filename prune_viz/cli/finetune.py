@@ -46,8 +46,8 @@ def run(args) -> int:
 
     out = checked_output(args.out, ".keras", force=args.force, inputs=[args.model])
     task = progress_printer()
-    data = load_data(args.data, need_training=True)
     opened = open_model(args.model, task.sub(0.0, 0.08), args)
+    data = load_data(args.data, need_training=True, opened=opened)
     config = pruning_config(args, opened, task.sub(0.08, 0.1))
     result = finetune(
         opened,

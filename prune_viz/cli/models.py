@@ -49,17 +49,18 @@ def pruning_config(args, opened, task: TaskState | None = None) -> PruningConfig
 
         from prune_viz.core.criteria import taylor_scores
 
-        data = load_data(getattr(args, "data", None), need_training=True)
+        data = load_data(getattr(args, "data", None), need_training=True, opened=opened)
         scores = taylor_scores(opened, data, preprocessing=getattr(args, "preprocess", "auto"), task=task)
         opened.pruner.set_taylor_scores(scores)
         print(f"prune-viz: {scores.description}", file=sys.stderr)
     return config
 
 
-def load_data(path: str | None, *, need_training: bool = False):
-    from prune_viz.core.data import load_mnist
+def load_data(source: str | None, *, need_training: bool = False, opened=None):
+    """The data --data names (core.data.load_data), shaped for ``opened`` (an OpenedModel) when given."""
+    from prune_viz.core.data import load_data as load
 
-    return load_mnist(path, need_training=need_training)
+    return load(source, need_training=need_training, fit=opened.data_fit if opened is not None else None)
 
 
 def layer_rows(session) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -216,9 +217,14 @@ def print_summary(summary, multi: bool) -> None:
             f"\n{method} pruning, {criterion} scores{units.get(unit_mode, '')}, {scope_text}, {target}"
             + (f" (mean ± std over {rows[0].models} models)" if multi else "")
         )
-        print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {'accuracy %':>16} {'loss':>14}")
+        by_score = all(math.isnan(s.accuracy_mean) for s in rows)  # not a classifier: its score (R², agreement)
+        title = rows[0].score_name if by_score else "accuracy %"
+        print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {title:>16} {'loss':>14}")
         for s in rows:
-            acc = f"{s.accuracy_mean * 100:.2f}" + (f" ± {s.accuracy_std * 100:.2f}" if multi else "")
+            if by_score:
+                acc = f"{s.score_mean:.4f}" + (f" ± {s.score_std:.4f}" if multi else "")
+            else:
+                acc = f"{s.accuracy_mean * 100:.2f}" + (f" ± {s.accuracy_std * 100:.2f}" if multi else "")
             loss = f"{s.loss_mean:.4f}" + (f" ± {s.loss_std:.4f}" if multi else "")
             print(
                 f"{s.k:>6g} {s.sparsity_included_mean * 100:>8.2f}% {s.sparsity_all_mean * 100:>7.2f}% "

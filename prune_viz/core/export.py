@@ -324,7 +324,6 @@ def size_and_speed(
     Writes the masked kernels into the opened model meanwhile, so call it from the TF job thread.
     """
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.inputs import arrange, preprocess
     from prune_viz.core.io import LoadedModel
 
     task = task or quiet()
@@ -336,9 +335,9 @@ def size_and_speed(
     rows: list[FormatRow] = []
     compaction, compaction_error, coupling, difference = None, None, None, None
     evaluator = None
-    latency_note = "" if data is not None else "no MNIST test set, so no latency"
-    if data is not None and opened.evaluation_problem:  # sizes still apply; no latency on MNIST
-        latency_note, data = opened.evaluation_problem, None
+    latency_note = "" if data is not None else "no test data, so no latency"
+    if data is not None and (problem := opened.problem_with(data)):  # sizes still apply; no latency on this data
+        latency_note, data = problem, None
     if data is not None:
         task.progress(0.02, "Compiling the forward pass")
         evaluator = opened.evaluator_on(data, preprocessing)
@@ -384,7 +383,7 @@ def size_and_speed(
                 compact_row.latency_seconds, compact_row.accuracy = _median_latency(
                     compact_eval, repeats, task.sub(0.5, 0.95)
                 )
-                x = arrange(preprocess(data.x_test, evaluator.preprocessing), evaluator.layout)
+                x = evaluator.feed(data.x_test)
                 difference = 0.0
                 for start in range(0, len(x), 2500):
                     batch = x[start : start + 2500]

@@ -360,7 +360,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         ".npz with 32x32 images",
         ["evaluate", good, "--data", labels_only / "mnist.npz"],
         2,
-        "test images have shape (5, 32, 32), expected (n, 28, 28)",
+        "mnist.npz's are 32x32 grey images, so it cannot be evaluated on them",
     )
 
     # -- paths ------------------------------------------------------------------------------------
@@ -547,7 +547,9 @@ def test_npz_that_unpacks_too_big_is_refused(tmp_path, mnist, capsys, monkeypatc
     path = tmp_path / "mnist.npz"
     np.savez(path, x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])
     assert data.load_npz(path).x_test.shape == (100, 28, 28)
-    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1_000)
+    from prune_viz.core import data_base
+
+    monkeypatch.setattr(data_base, "MAX_IDX_BYTES", 1_000)
     with pytest.raises(data.DataError, match="mnist.npz would unpack to 0 MB; it is not MNIST"):
         data.load_npz(path)
 

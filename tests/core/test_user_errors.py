@@ -17,8 +17,10 @@ NOT_THE_USERS = {
 USER_FIXABLE_CLASSES = {
     "prune_viz.core.compare.CompareError",
     "prune_viz.core.criteria.TaylorUnavailable",
-    "prune_viz.core.data.DataError",
-    "prune_viz.core.data.MissingData",
+    "prune_viz.core.data_base.DataError",
+    "prune_viz.core.data_base.MissingData",
+    "prune_viz.core.evaluation.FlipsUnavailable",
+    "prune_viz.core.metrics.LabelMismatch",
     "prune_viz.core.errors.UserError",
     "prune_viz.core.export_errors.CompactionError",
     "prune_viz.core.export_errors.ExportError",
