@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kind_models import KINDS, build_kind_models, load_reports, load_with_keras3, plan, tf_keras_available
+from kind_loads import load_reports, load_with_keras3
+from kind_models import KINDS, build_kind_models, plan, tf_keras_available
 
 pytestmark = [
     pytest.mark.slow,
