@@ -134,6 +134,22 @@ def _train_mlp(mnist, path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+def kind_checkpoints(tmp_path_factory) -> list:
+    """Small seeded models of every Keras layer kind that has weights (tests/core/kind_models.py, issue 26), each
+    saved as Keras 3 .keras and .h5 and Keras 2 .h5, and checkpoints plain Keras 3 cannot rebuild (custom
+    classes, TFOpLambda, a lambda): the list of KindCheckpoint, written once for all xdist workers."""
+    core = str(PROJECT_ROOT / "tests" / "core")
+    if core not in sys.path:
+        sys.path.append(core)
+    import kind_models
+
+    with once_for_all_workers(tmp_path_factory, "kinds") as folder:
+        if not kind_models.is_written(folder):
+            return kind_models.save_kind_checkpoints(folder)
+        return kind_models.written_checkpoints(folder)
+
+
+@pytest.fixture(scope="session")
 def vgg_shaped_path(tmp_path_factory) -> Path:
     """A narrow, untrained VGG-16 look-alike saved as .keras: a 224x224x3 input (which MNIST cannot
     feed), 13 3x3 Conv2D layers in five max-pooled blocks, then Dense 32, 32 and 10."""
