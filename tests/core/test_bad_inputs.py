@@ -206,7 +206,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
 
     # -- models that open but are odd ---------------------------------------------------------------
     keras.Sequential([keras.Input((784,)), keras.layers.Activation("softmax")]).save(root / "no-kernels.keras")
-    add("no prunable layers: inspect", ["inspect", root / "no-kernels.keras"], 0, "(no prunable layers")
+    add("no prunable layers: inspect", ["inspect", root / "no-kernels.keras"], 0, "(no prunable tensors")
     add(
         "no prunable layers: evaluate",
         ["evaluate", root / "no-kernels.keras", "--data", data],

@@ -56,12 +56,18 @@ def load_hdf5(path: Path, options: OpenOptions | None = None) -> LoadedModel:
         if path.suffix.lower() not in (".h5", ".hdf5"):
             source = view_with_suffix(path, Path(tmp) / "model.h5")
         load = dict(compile=False, custom_objects=options.objects(), safe_mode=options.safe_mode)
+        # A Keras 2 file is converted before Keras 3 sees it: Keras 3.12 never returns from some Keras
+        # 2 configs it refuses (a Functional model calling a nested Sequential)
+        config = keras2_config_for_keras3(parse_json_object(model_config)) if version.startswith("2.") else None
+        model = None
         try:
-            model = keras.saving.load_model(source, **load)
+            if config is None:
+                model = keras.saving.load_model(source, **load)
         except Exception:
             config = keras2_config_for_keras3(parse_json_object(model_config))
             if config is None:
                 raise
+        if model is None:
             # A Keras 2 config Keras 3 refuses: load a copy carrying the converted config.
             source = Path(tmp) / "model-keras3-config.h5"
             shutil.copyfile(path, source)

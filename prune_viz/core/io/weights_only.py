@@ -19,7 +19,7 @@ from prune_viz.core.io.hdf5 import hdf5_label
 from prune_viz.core.io.hdf5_check import HDF5Check
 from prune_viz.core.io.keras_archive import archive_label
 from prune_viz.core.io.layer_inference import INFERENCE, candidate_input_shapes, class_named_by, implied_config
-from prune_viz.core.io.load_errors import short_reason
+from prune_viz.core.io.load_errors import short_reason, weights_do_not_fit
 from prune_viz.core.io.loaded_model import LoadedModel, StoredLayer, StoredVariable
 from prune_viz.core.io.metadata import METADATA_H5_ATTR, METADATA_ZIP_NAME, parse_json_object
 from prune_viz.core.io.open_options import OpenOptions
@@ -29,11 +29,6 @@ WEIGHTS_ONLY = "weights only"
 _OP_LAMBDAS = ("TFOpLambda", "SlicingOpLambda")  # Keras 2's wrappers of TensorFlow functions
 _MODELS = ("Functional", "Sequential", "Model")
 _MAX_BUILD_TRIES = 24
-_DESERIALIZATION_FAILURE = re.compile(
-    r"Could not locate (?:class|function)|Unknown (?:layer|object|activation|initializer|regularizer|constraint)"
-    r"|Could not deserialize|could not be deserialized|Error when deserializing|not a valid Keras configuration"
-    r"|safe_mode"
-)
 
 
 def weights_only_if_unbuildable(
@@ -99,14 +94,14 @@ class RebuildProblem:
 
     @classmethod
     def of(cls, config, failure: BaseException, options: OpenOptions) -> RebuildProblem | None:
-        """The problem of a model whose ``config`` failed to load with ``failure``, or None when
-        that failure is not about rebuilding it (damaged weights, weights that do not fit...)."""
+        """The problem of a model whose ``config`` failed to load with ``failure``: whatever stopped
+        Keras rebuilding it (a custom class, a Lambda, a layer that will not build), its weights are
+        still there to open; None when it was rebuilt and its weights do not fit it."""
         if not isinstance(config, dict):
             return None
         unknown, lambdas = unbuildable(config, options)
-        text = " ".join(str(failure).split())
-        if not unknown and not lambdas and not _DESERIALIZATION_FAILURE.search(text):
-            return None
+        if not unknown and not lambdas and weights_do_not_fit(" ".join(str(failure).split())):
+            return None  # rebuilt, and its weights do not fit it: a damaged or edited file, said as such
         return cls(unknown, lambdas, failure)
 
     @property
