@@ -41,6 +41,8 @@ def test_every_checkpoint_opens_and_nearly_all_of_its_weights_are_prunable(kind_
             pass
         if not all(np.array_equal(np.asarray(v.numpy()), o) for v, o in zip(opened.loaded.variables, originals)):
             failures.append(f"{checkpoint.id}: restore() is not exact")
+        if checkpoint.rebuildable and opened.loaded.keras_model is None:
+            failures.append(f"{checkpoint.id}: opened from its weights only, not as its model")
         if opened.loaded.keras_model is not None and not checkpoint.differs:
             x, y = checkpoint.io()
             out = np.asarray(opened.loaded.keras_model(x, training=False))
