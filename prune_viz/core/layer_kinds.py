@@ -342,6 +342,9 @@ KINDS: dict[str, Callable] = {
     "ConvLSTM1D": _recurrent("ConvLSTM1D"),
     "ConvLSTM2D": _recurrent("ConvLSTM2D"),
     "ConvLSTM3D": _recurrent("ConvLSTM3D"),
+    "LSTMCell": _recurrent("LSTM"),  # a cell inside keras.layers.RNN
+    "GRUCell": _recurrent("GRU"),
+    "SimpleRNNCell": _recurrent("SimpleRNN"),
     "Embedding": _embedding,
     "MultiHeadAttention": _attention("MultiHeadAttention"),
     "EinsumDense": _einsum,
@@ -411,7 +414,8 @@ def _layer_specs(layer, path: str, claimed: set[int]) -> Iterator[tuple[str, Ten
             continue
         claimed.add(id(variable))
         if len(variable.shape) >= 2 and getattr(variable, "trainable", True):
-            yield path, _generic_spec(_variable_name(variable), f"{type(layer).__name__} weight", variable)
+            kind = getattr(layer, "stored_class_name", None) or type(layer).__name__
+            yield path, _generic_spec(_variable_name(variable), f"{kind} weight", variable)
 
 
 def _variable_name(variable) -> str:

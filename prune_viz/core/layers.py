@@ -198,6 +198,7 @@ class _BareVariables:
 
     def __init__(self, entry):
         self.name = entry.path.rsplit("/", 1)[-1]
+        self.stored_class_name = entry.class_name or "stored"  # what its weights are called in the kind column
         self.weights = [_Named(v.variable, v.name) for v in entry.variables]
 
 

@@ -44,6 +44,8 @@ def _layer(kind: str):
         "Bidirectional": (lambda: L.Bidirectional(L.LSTM(4, return_sequences=True)), (6, 3), "bidirectional"),
         "TimeDistributed": (lambda: L.TimeDistributed(L.Dense(4)), (6, 3), "identity"),
         "ConvLSTM1D": (lambda: L.ConvLSTM1D(3, 3, return_sequences=True), (4, 6, 2), "identity"),
+        "RNN-LSTMCell": (lambda: L.RNN(L.LSTMCell(5), return_sequences=True), (7, 3), "identity"),
+        "RNN-GRUCell": (lambda: L.RNN(L.GRUCell(5), return_sequences=True), (7, 3), "identity"),
         "Embedding": (lambda: L.Embedding(30, 6), (9,), "identity"),
         "EinsumDense": (lambda: L.EinsumDense("ab,bc->ac", output_shape=6, bias_axes="c"), (5,), "identity"),
     }
@@ -69,6 +71,8 @@ KINDS = [
     "Bidirectional",
     "TimeDistributed",
     "ConvLSTM1D",
+    "RNN-LSTMCell",
+    "RNN-GRUCell",
     "Embedding",
     "EinsumDense",
 ]
@@ -87,7 +91,7 @@ def _model(kind: str, functional: bool):
     else:
         model = keras.Sequential([keras.Input(shape, dtype=dtype), layer])
     for weight in model.weights:  # biases non-zero: a removed unit must lose them too
-        if len(weight.shape) == 1 or kind.startswith("GRU") and "bias" in weight.path:
+        if len(weight.shape) == 1 or "GRU" in kind and "bias" in weight.path:
             weight.assign(np.random.default_rng(1).uniform(0.2, 0.5, weight.shape).astype("float32"))
     return model, shape, dtype
 
