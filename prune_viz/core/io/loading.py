@@ -22,6 +22,7 @@ from prune_viz.core.io.keras_archive import load_keras_archive
 from prune_viz.core.io.load_errors import ModelLoadError, explain_load_failure
 from prune_viz.core.io.loaded_model import LoadedModel
 from prune_viz.core.io.saved_model import load_saved_model
+from prune_viz.core.non_finite import non_finite_notes
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -65,10 +66,10 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
                 loaded = load_hdf5(path)
             else:
                 loaded = load_keras_archive(path)
-        broken = loaded.non_finite_weights()
+        broken = loaded.non_finite_variables()  # counted once, on the weights as stored
     except ModelLoadError:
         raise
     except Exception as exc:
         raise ModelLoadError(explain_load_failure(path, exc)) from exc
-    loaded.notes.extend(f"layer {layer} has {count:,} NaN or infinite weights" for layer, count in broken.items())
+    loaded.notes.extend(non_finite_notes(broken))
     return loaded
