@@ -57,6 +57,15 @@ SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
     ("unit", "layer"): ("#D55E00", "t", "solid"),
     ("unit", "global"): ("#E69F00", "d", "dash"),
 }
+# A sweep of several criteria side by side: one colour per criterion (none of them a SERIES_STYLE colour
+# but magnitude's, the default), the marker of the (method, scope) and a line style per (method, scope)
+CRITERION_COLOURS = {"magnitude": "#0072B2", "random": "#009E73", "lamp": "#CC79A7", "taylor": "#882255"}
+SERIES_DASHES = {  # (method, scope) -> dash pattern (None: solid), when colours say the criterion
+    ("weight", "layer"): None,
+    ("unit", "layer"): [6, 3],
+    ("weight", "global"): [2, 3],
+    ("unit", "global"): [6, 3, 2, 3],
+}
 # Curves that must be told apart (one per layer): a qualitative map (Okabe-Ito without its grey-like
 # yellow, then Tol's muted) and one marker each, so colour is never the only difference.
 QUALITATIVE = (
