@@ -73,11 +73,12 @@ class ExperimentsPanel(QTabWidget):
 FLOAT_SHARE = 0.62  # a separate window made for a page: at least this share of the main window's size
 
 
-def make_room(window, dock: QDockWidget, panel: ExperimentsPanel) -> None:
+def make_room(window, dock: QDockWidget, panel: ExperimentsPanel, may_float: bool = True) -> None:
     """Room for the page shown, if it says what it needs (``least_height``: the sweep's, with a usable plot).
     Docked, the panel grows to the page's least height, taking it from the heatmap above it; when the
     window has not that height to give (1280x720), the panel opens as a window of its own, large enough,
-    over the heatmap and as clear of the k slider's panel as it can be. A panel the user docked again
+    over the heatmap and as clear of the k slider's panel as it can be (unless ``may_float`` is False: the
+    page grew while shown, and a panel does not leave its place by itself). A panel the user docked again
     (Experiments in a separate window, twice) stays docked and scrolls."""
     page = panel.currentWidget()
     if not hasattr(page, "least_height") or dock.isHidden():
@@ -92,7 +93,7 @@ def make_room(window, dock: QDockWidget, panel: ExperimentsPanel) -> None:
             return
         centre = window.centralWidget()
         spare = centre.height() - centre.minimumSizeHint().height()  # what the heatmap can give
-        if dock.height() + spare >= needed or getattr(dock, "kept_docked", False):
+        if dock.height() + spare >= needed or not may_float or getattr(dock, "kept_docked", False):
             window.resizeDocks([dock], [needed], Qt.Orientation.Vertical)
             return
         dock.setFloating(True)
@@ -206,7 +207,9 @@ def install_experiments(window) -> ExperimentsPanel:
     panel.finetune.open_requested.connect(window.open_path_asking)
 
     for page in (panel.sweep, panel.sensitivity):  # a page that needs more room (the LAMP note shown) gets it
-        page.needs_changed.connect(lambda p=page: panel.currentWidget() is p and make_room(window, dock, panel))
+        page.needs_changed.connect(
+            lambda p=page: panel.currentWidget() is p and make_room(window, dock, panel, may_float=False)
+        )
 
     panel.sweep.point_added.connect(
         lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy, p.criterion)

@@ -61,6 +61,7 @@ from prune_viz.gui.views.pictures import (
 # font), so it is never squeezed to a strip; and of the results table (a few rows)
 PLOT_MIN_SIZE = (420, 330)
 TABLE_MIN_HEIGHT = 110
+LEGEND_ROW_PADDING = 8  # a legend row: a line of text and this
 CONTROLS_MAX_CHARS = 62  # the settings column beside the plot: wide enough that its lines seldom wrap
 QWIDGETSIZE_MAX = 16_777_215
 CRITERION_NAMES = {"magnitude": "magnitude", "random": "random", "lamp": "LAMP", "taylor": "Taylor"}
@@ -186,7 +187,17 @@ class SweepPanel(QWidget):
 
     def make_plot(self) -> QWidget:
         self.accuracy_plot = AccuracySparsityPlot(self.session)
+        self.accuracy_plot.legend_changed.connect(self._fit_plot_to_legend)
         return self.accuracy_plot
+
+    def _fit_plot_to_legend(self) -> None:
+        """The legend sits under the data: each row of it adds to the plot's least height, so a sweep's
+        curves never squeeze the data area below its usable size."""
+        row = self.fontMetrics().height() + LEGEND_ROW_PADDING
+        height = PLOT_MIN_SIZE[1] + self.accuracy_plot.legend_rows * row
+        if self.plot_widget.minimumHeight() != height:
+            self.plot_widget.setMinimumHeight(height)
+            self.needs_changed.emit()
 
     def plot_point(self, point) -> None:
         self.accuracy_plot.add_sweep_point(

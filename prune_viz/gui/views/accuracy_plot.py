@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from prune_viz.core.pruning import CRITERIA
 from prune_viz.core.reference import (
@@ -47,6 +47,8 @@ REFERENCE_TEXT = f"Published curves ({LABEL})"
 
 class AccuracySparsityPlot(QtWidgets.QWidget):
     """Test accuracy (%) against the sparsity (%) of the selected layers."""
+
+    legend_changed = QtCore.Signal()  # a series listed or unlisted, or the legend's columns changed: its rows
 
     def __init__(self, session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
@@ -118,7 +120,10 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        columns = self.legend.columnCount
         fit_legend_columns(self.legend, self.width())
+        if self.legend.columnCount != columns:
+            self.legend_changed.emit()
 
     def _apply_font(self) -> None:
         points = point_size(self)
@@ -297,8 +302,15 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         listed = any(sample.item is item for sample, _label in self.legend.items)
         if points and not listed:
             self.legend.addItem(item, item.name())
+            self.legend_changed.emit()
         elif not points and listed:
             self.legend.removeItem(item)
+            self.legend_changed.emit()
+
+    @property
+    def legend_rows(self) -> int:
+        """The rows the legend under the plot takes."""
+        return -(-len(self.legend.items) // max(self.legend.columnCount, 1))
 
     def _redraw(self) -> None:
         records = self._comparable_records()

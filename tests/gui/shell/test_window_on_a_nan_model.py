@@ -120,6 +120,9 @@ def test_nan_weights_are_said_up_front_and_drawn_apart_from_pruned_ones(qtbot, m
     assert not any(_is(drawn[cell], NON_FINITE_RGB) for cell in INF_CELLS)
     nan_kept = _is(drawn[NAN_ROWS, NAN_COLUMNS], NON_FINITE_RGB)
     assert nan_kept.sum() == 160 - 35 and not nan_kept.ravel()[:35].any() and nan_kept.ravel()[35:].all()
+    window.histogram.show()  # (its tab, in the Selected layer dock): the threshold is among the NaN weights
+    qtbot.waitUntil(lambda: "falls among the NaN scores" in window.histogram.summary.text(), timeout=5000)
+    assert window.histogram.marker.text.text() == "threshold NaN"
     # k = 100: pruning reaches them at last: grey like every pruned weight
     _type_k(qtbot, window, 100)
     drawn = view.image.image
