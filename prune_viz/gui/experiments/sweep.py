@@ -17,11 +17,11 @@ import re
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QBoxLayout,
     QCheckBox,
-    QFormLayout,
     QGridLayout,
     QHBoxLayout,
     QLabel,
@@ -97,6 +97,7 @@ class SweepPanel(QWidget):
         self.run_id = 0
         self.model_name = ""
         self.points_key = None  # what the points were computed for (Session.result_key)
+        self._watching = False  # the scroll area's viewport holding the panel is watched (showEvent)
         self.saved = False  # the points are in a CSV or PNG file
 
         self.method_boxes = {method: QCheckBox(method) for method in METHODS}
@@ -126,15 +127,20 @@ class SweepPanel(QWidget):
         for box in self.method_boxes.values():
             methods.addWidget(box)
         methods.addStretch(1)
-        form = QFormLayout()
-        form.addRow("Methods:", methods)
+        # a grid, not a QFormLayout: a form's height for a width comes out short (its rows then overlap)
+        form = QGridLayout()
+        form.setColumnStretch(1, 1)
+        form.addWidget(QLabel("Methods:"), 0, 0)
+        form.addLayout(methods, 0, 1)
         if self.with_criteria:
             criteria = QGridLayout()  # two a row: the settings column stays narrow enough to sit beside the plot
             for i, box in enumerate(self.criterion_boxes.values()):
                 criteria.addWidget(box, i // 2, i % 2)
             criteria.setColumnStretch(2, 1)
-            form.addRow("Criteria:", criteria)
-        form.addRow("k (%):", self.ks_edit)
+            form.addWidget(QLabel("Criteria:"), 1, 0, Qt.AlignmentFlag.AlignTop)
+            form.addLayout(criteria, 1, 1)
+        form.addWidget(QLabel("k (%):"), 2, 0)
+        form.addWidget(self.ks_edit, 2, 1)
         saves = QHBoxLayout()
         saves.addWidget(self.save_csv_button)
         saves.addWidget(self.save_png_button)
@@ -143,7 +149,7 @@ class SweepPanel(QWidget):
         column = QVBoxLayout(self.controls)
         column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(form)
-        column.addWidget(self.scope_label)  # not a form row: a form gives wrapped text too little height
+        column.addWidget(self.scope_label)
         column.addWidget(self.strip)
         column.addLayout(saves)
         column.addWidget(self.table, 1)
@@ -241,9 +247,29 @@ class SweepPanel(QWidget):
             least = max(least, self.heightForWidth(width))
         return least
 
+    def available_width(self) -> int:
+        """The width the panel may take: in a scroll area, its viewport's (the panel itself is never
+        narrower than its least width there, which side by side is the wide width)."""
+        parent = self.parentWidget()
+        in_scroll_area = parent is not None and isinstance(parent.parentWidget(), QAbstractScrollArea)
+        return parent.width() if in_scroll_area else self.width()
+
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._arrange(self.width())
+        self._arrange(self.available_width())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        parent = self.parentWidget()
+        if parent is not None and isinstance(parent.parentWidget(), QAbstractScrollArea) and not self._watching:
+            parent.installEventFilter(self)  # its viewport: narrower than the panel, the panel rearranges
+            self._watching = True
+        self._arrange(self.available_width())
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.parentWidget():
+            self._arrange(self.available_width())
+        return False
 
     def _arrange(self, width: int) -> None:
         """Settings beside the plot (in a column of at most CONTROLS_MAX_CHARS) when ``width`` allows."""

@@ -95,6 +95,7 @@ def test_two_criteria_side_by_side_at_1920x1080(qtbot, make_window, opened_mlp, 
             plot.series_data("weight", "layer", sweep=True, criterion="lamp")[1],
             plot.series_data("weight", "layer", sweep=True, criterion="magnitude")[1],
         )
+    assert _shown_whole(sweep.accuracy_plot) and _data_area(sweep)[1] >= USABLE[1]  # its legend took no data area
     pens = {
         c: sweep.accuracy_plot._sweep_series["weight", "layer", c].opts["pen"].color().name()
         for c in ("magnitude", "lamp")
@@ -122,6 +123,15 @@ def test_the_plot_is_usable_at_1280x720_in_a_window_beside_the_k_slider(
     assert not dock.frameGeometry().intersects(_global_rect(window.controls.slider))
     _click(qtbot, sweep.criterion_boxes["random"])
     assert sweep.selected_criteria() == ["magnitude", "random"] and not sweep.lamp_note.isVisible()
+    _click(qtbot, sweep.method_boxes["unit"])
+    sweep.ks_edit.setText("0 90")
+    qtbot.mouseClick(sweep.strip.run_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not sweep.strip.busy and len(sweep.points) == 4, timeout=WAIT_MS)
+    assert len(sweep.accuracy_plot.sweep_legend()) == 2
+    qtbot.waitUntil(lambda: _shown_whole(sweep.accuracy_plot), timeout=5000)  # the window grew with the legend
+    assert _data_area(sweep)[0] >= USABLE[0] and _data_area(sweep)[1] >= USABLE[1]
+    assert screen.contains(dock.frameGeometry())
+    assert not dock.frameGeometry().intersects(_global_rect(window.controls.slider))
     qtbot.keyClick(window.controls.slider, Qt.Key.Key_PageUp)  # k still moves from the keyboard
     assert window.session.config.k == 10
 
