@@ -1,11 +1,12 @@
-"""``prune-viz inspect MODEL``: format, input shape, provenance and layers of a model, prunable ones marked."""
+"""``prune-viz inspect MODEL``: format, input shape, provenance and layers of a model, prunable ones marked;
+for a model opened from its weights only, every stored layer and its weights."""
 
 from __future__ import annotations
 
 import json
 import time
 
-from prune_viz.cli.arguments import add_json_arg, add_pruning_args
+from prune_viz.cli.arguments import add_json_arg, add_open_args, add_pruning_args
 from prune_viz.cli.models import layer_rows, open_session
 from prune_viz.cli.terminal import progress_printer
 
@@ -15,6 +16,7 @@ NAME = "inspect"
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="format, input shape, provenance and layers of a model")
     p.add_argument("model")
+    add_open_args(p)
     add_json_arg(p)
     pruning = p.add_argument_group("pruning (optional: each tensor's sparsity after it)")
     add_pruning_args(pruning)
@@ -54,6 +56,16 @@ def run(args) -> int:
                 "prunable": layer.prunable,
             }
             for layer in model_layers(loaded)
+        ],
+        "weights_only": loaded.weights_only,
+        "stored_layers": [
+            {
+                "path": layer.path,
+                "class_name": layer.class_name,
+                "rebuilt": layer.layer is not None,
+                "weights": [{"name": v.name, "shape": list(v.shape)} for v in layer.variables],
+            }
+            for layer in loaded.stored_layers
         ],
         "derived_from": describe_derivation(loaded.metadata),
         "metadata": loaded.metadata,
@@ -96,6 +108,14 @@ def run(args) -> int:
                 f"{row['name']:<28} {row['kind']:<22} {shape:<16} {row['params']:>10,}  "
                 f"{'yes' if row['prunable'] else '-'}"
             )
+    if info["stored_layers"]:
+        print()
+        header = f"{'stored layer':<36} {'class':<22} weights"
+        print(header)
+        print("-" * len(header))
+        for row in info["stored_layers"]:
+            weights = ", ".join(f"{w['name']} {'x'.join(map(str, w['shape']))}" for w in row["weights"]) or "-"
+            print(f"{row['path']:<36} {row['class_name'] or '?':<22} {weights}")
     print()
     header = f"{'prunable tensor':<34} {'kind':<30} {'shape':<16} {'params':>10} {'sparsity':>9}  unit"
     print(header)

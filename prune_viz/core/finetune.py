@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from prune_viz.core.data import MnistData
+from prune_viz.core.data import Dataset
 from prune_viz.core.errors import UserError
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
@@ -64,7 +64,7 @@ def _mask_constraint(mask: np.ndarray):
 def finetune(
     opened,
     config: PruningConfig,
-    data: MnistData,
+    data: Dataset,
     *,
     epochs: int,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -82,9 +82,10 @@ def finetune(
     """
     import keras
 
+    from prune_viz.core.data import MissingData
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.inputs import arrange, preprocess
     from prune_viz.core.io import LoadedModel
+    from prune_viz.core.metrics import class_labels
 
     task = task or quiet()
     if opened.loaded.keras_model is None:
@@ -95,9 +96,16 @@ def finetune(
         recorded = opened.loaded.metadata.get("seed")
         seed = recorded if isinstance(recorded, int) else 0
     pruner = opened.pruner
+    if not data.has_training_split:
+        what = "MNIST training images" if data.is_mnist else "a training split"
+        raise MissingData(f"Fine-tuning needs {what}, and {data.name} has none.")
     task.progress(0.0, "Preparing the test set")
     evaluator = opened.evaluator_on(data, preprocessing)
-    unpruned = evaluator.run(task.sub(0.0, 0.04))
+    if evaluator.task != "classification":
+        raise FinetuneError(
+            f"Fine-tuning trains classifiers with one output; on {data.name} this model's task is {evaluator.task}."
+        )
+    unpruned = evaluator.run(task.sub(0.0, 0.04), unpruned=True)
     result = pruner.prune(config)
     masks = {name: np.asarray(mask.numpy(), bool) for name, mask in result.masks.items()}
     with pruner.applied(result):
@@ -120,8 +128,8 @@ def finetune(
     held = [(variable, variable.constraint) for variable, _kept in vectors]
     for variable, kept in vectors:
         variable.constraint = _mask_constraint(kept)
-    x = arrange(preprocess(data.x_train, evaluator.preprocessing), evaluator.layout)
-    y = data.y_train.astype(np.int64)
+    x = evaluator.feed(data.x_train)
+    y = class_labels(data.y_train)
     try:
         fit = fit_keeping_best(
             clone,
@@ -150,7 +158,7 @@ def finetune(
         LoadedModel(path=Path(opened.loaded.path.name), format="fine-tuned", keras_model=clone),
         data,
         evaluator.preprocessing,
-    ).run(task.sub(0.93, 1.0))
+    ).run(task.sub(0.93, 1.0), unpruned=True)  # the clone as it is: its reference pass is its result
     pruned_weights = sum(int((~m).sum()) for m in masks.values())
     metadata = _metadata(
         opened,
@@ -204,7 +212,7 @@ def _unit_vector_variables(in_clone: dict, opened, result):
 def _metadata(
     opened,
     result,
-    data: MnistData,
+    data: Dataset,
     preprocessing: str,
     epochs: int,
     batch_size: int,
@@ -230,6 +238,7 @@ def _metadata(
                 "trained_on": data.train_description,
                 "trained_on_full_training_set": data.is_full_training_set,
                 "data_source": data.source,
+                "data": data.description,
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "optimizer": f"Adam (learning rate {learning_rate:g})",

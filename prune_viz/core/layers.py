@@ -309,7 +309,7 @@ def keras_prunable_layers(model, prefix: str = "") -> Iterator[tuple[str, str, A
 
 
 def _following_batch_norms(model) -> dict:
-    """id(prunable layer) -> the BatchNormalization (over the last axis, with a scale) that
+    """id(prunable layer) -> the BatchNormalization or LayerNormalization (over the last axis, with a scale) that
     takes the layer's output directly as its input, in this model and its nested models."""
     found = {}
     children = [child for child in getattr(model, "layers", []) if type(child).__name__ != "InputLayer"]
@@ -336,9 +336,11 @@ def _followable(layer) -> bool:
 
 
 def _normalises_units_of(norm, layer, *, sequential: bool, adjacent: bool) -> bool:
-    if not any(cls.__name__ == "BatchNormalization" for cls in type(norm).__mro__):
+    if not any(cls.__name__ in ("BatchNormalization", "LayerNormalization") for cls in type(norm).__mro__):
         return False
-    if getattr(norm, "gamma", None) is None:  # without a scale, x = 0 still leaves -mean/std + beta
+    # without a scale, x = 0 still leaves -mean/std + beta (a LayerNormalization's mean and std are
+    # the other units' too: its gamma and beta entries zeroed make the unit's output 0 all the same)
+    if getattr(norm, "gamma", None) is None:
         return False
     axis = norm.axis if isinstance(norm.axis, int) else (norm.axis[0] if len(norm.axis) == 1 else None)
     if axis is None:

@@ -193,7 +193,8 @@ class ScoreStore:
         norms = {}
         for members in self.groups.values():
             if len(members) == 1 and not members[0].mapped:
-                found = unit_norms(members[0].original)
+                # the norms of its matrix view's columns: a depthwise kernel's are not its last axis
+                found = unit_norms(members[0].as_matrix(members[0].original))
             else:
                 found = np.sqrt(sum(unit_sums(m, m.as_matrix(m.original), square=True) for m in members))
             for member in members:

@@ -34,6 +34,7 @@ def _layer(kind: str):
         "Conv3DTranspose": (lambda: L.Conv3DTranspose(3, 2), (3, 3, 3, 2), "identity"),
         "DepthwiseConv1D": (lambda: L.DepthwiseConv1D(3, depth_multiplier=2), (8, 3), "multiplier"),
         "DepthwiseConv2D": (lambda: L.DepthwiseConv2D(3, depth_multiplier=2), (6, 6, 3), "multiplier"),
+        "DepthwiseConv2D-m1": (lambda: L.DepthwiseConv2D(3), (6, 6, 3), "multiplier"),  # units are not the last axis
         "SeparableConv1D": (lambda: L.SeparableConv1D(4, 3, depth_multiplier=2), (8, 3), "identity"),
         "SeparableConv2D": (lambda: L.SeparableConv2D(4, 3, depth_multiplier=2), (6, 6, 3), "identity"),
         "LSTM": (lambda: L.LSTM(5, return_sequences=True), (7, 3), "identity"),
@@ -58,6 +59,7 @@ KINDS = [
     "Conv3DTranspose",
     "DepthwiseConv1D",
     "DepthwiseConv2D",
+    "DepthwiseConv2D-m1",
     "SeparableConv1D",
     "SeparableConv2D",
     "LSTM",
@@ -230,3 +232,25 @@ def test_any_other_weight_of_rank_two_or_more_is_shown_and_weight_prunable():
     assert result.layer("p_re_lu/alpha").pruned == 10
     unit_result = pruner.prune(PruningConfig(method="unit", k=50, included=frozenset({"p_re_lu/alpha"})))
     assert unit_result.layer("p_re_lu/alpha").pruned == 0  # no unit definition: weight pruning only
+
+
+@pytest.mark.parametrize("norm", ["BatchNormalization", "LayerNormalization"])
+def test_a_normalisation_right_after_a_layer_loses_a_removed_units_entries(norm):
+    import keras
+
+    keras.utils.set_random_seed(4)
+    inputs = keras.Input((5,))
+    dense = keras.layers.Dense(6, name="dense")(inputs)
+    model = keras.Model(inputs, getattr(keras.layers, norm)(name="norm")(dense))
+    for weight in model.weights:
+        if "gamma" in weight.path or "beta" in weight.path or "bias" in weight.path:
+            weight.assign(np.random.default_rng(1).uniform(0.2, 0.5, weight.shape).astype("float32"))
+    _loaded, layers, pruner = _open(model)
+    assert [v.label for v in layers[0].unit_vectors] == ["bias", "norm/gamma", "norm/beta"]
+    config = PruningConfig(method="unit", k=50, included=frozenset({"dense"}), unit_mode="remove")
+    result = pruner.prune(config)
+    removed = result.removed_units("dense")
+    x = np.random.default_rng(0).normal(size=(8, 5)).astype("float32")
+    with pruner.applied(result):
+        out = np.asarray(model(x))
+    assert np.all(out[:, removed] == 0) and np.all(out[:, ~removed] != 0)

@@ -258,8 +258,8 @@ class PruningControls(QGroupBox):
                 f"Prunable: {percent(share.fraction)} of the model's weight-matrix entries"
                 + (f"; {len(share.left_out)} layer(s) left out (see the layer list)" if share.left_out else "")
             )
-        if config.method == "unit" and included:
-            units, total = result.unit_counts({layer.name for layer in included})
+        units, total = result.unit_counts({layer.name for layer in included})
+        if config.method == "unit" and total:
             removed = sum(layer.vector_entries for layer in included)
             lines.append(
                 f"Units pruned: {units:,} of {total:,}"
@@ -329,6 +329,11 @@ class LayerList(QTreeWidget):
                     0,
                     f"{layer.name}: {layer.matrix_label}"
                     + (" (output layer, excluded by default)" if layer.is_output else "")
+                    + (
+                        f"\nA unit is {layer.unit_definition}."
+                        if layer.unit_definition
+                        else ("\nNo unit definition: unit pruning leaves it whole." if not layer.units else "")
+                    )
                     + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else "")
                     + (f"\nNaN or infinite weights: {bad.counts_text()} (drawn magenta)." if bad else ""),
                 )
@@ -408,7 +413,8 @@ class LayerList(QTreeWidget):
                     stats.name,
                     item,
                     4,
-                    f"{stats.pruned_units} / {stats.units}" + (" + bias/BN" if stats.vector_entries else ""),
+                    (f"{stats.pruned_units} / {stats.units}" if stats.units else "no units")
+                    + (" + bias/BN" if stats.vector_entries else ""),
                 )
                 tips = [stats.cut_off_warning] if stats.cut_off else []
                 if stats.vector_entries:

@@ -134,6 +134,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.resize(*self._default_size())
         self._fit_docks()
         self._refresh_recent()
+        self.restore_open_options()
         self._on_model_changed(self.session.model)
         self.wheel_guard.watch()
 

@@ -149,6 +149,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self.session = session
         self._layer_name: str | None = None
         self._cache: dict[tuple[str, str], Histogram] = {}
+        self._spans: dict[tuple, tuple[float, float]] = {}  # global scope: where its threshold can lie
         self._histogram: Histogram | None = None
         self._shown: tuple | None = None  # (histogram, log) the bars show
         self._frame: tuple | None = None  # the axes' labels and ranges as last set
@@ -266,6 +267,7 @@ class WeightHistogram(QtWidgets.QWidget):
     # -- session --------------------------------------------------------------------------------
     def _on_model_changed(self, opened) -> None:
         self._cache.clear()
+        self._spans.clear()
         names = [layer.name for layer in opened.layers] if opened is not None else []
         if self._layer_name not in names:
             self._layer_name = names[0] if names else None
@@ -292,6 +294,27 @@ class WeightHistogram(QtWidgets.QWidget):
             else:
                 self._cache[key] = histogram_of(pruner.unit_scores(name, config), method)
         return self._cache[key]
+
+    def _global_span(self, config) -> tuple[float, float]:
+        """The lowest and highest score of the included layers (|w| or unit scores): where a global
+        threshold can lie, whatever k is."""
+        pruner = self.session.model.pruner
+        key = (config.method, config.included, pruner.score_key(config), pruner.scores_version)
+        if key not in self._spans:
+            lows, highs = [0.0], [0.0]
+            for layer in self.session.model.layers:
+                if layer.name not in config.included:
+                    continue
+                if config.method == "weight":  # from the sorted scores the global plan has read
+                    highs.append(float(pruner.scores(layer.name, config).max()))
+                elif layer.units:
+                    scores = pruner.unit_scores(layer.name, config)
+                    lows.append(float(np.min(scores)))
+                    highs.append(float(np.max(scores)))
+            low = min((v for v in lows[1:] if not is_non_finite(v)), default=0.0)
+            high = max((v for v in highs if not is_non_finite(v)), default=0.0)
+            self._spans[key] = (low, high)
+        return self._spans[key]
 
     def _redraw(self, *_args) -> None:
         session = self.session
@@ -326,8 +349,12 @@ class WeightHistogram(QtWidgets.QWidget):
         if config.criterion == "magnitude":
             what = "|weight|" if method == "weight" else "unit L2 norm"
         counted = "weights" if method == "weight" else "units"
-        # a global threshold can lie outside this layer's values: keep the line in view
+        # a global threshold can lie outside this layer's values: keep the line in view, at every k
+        # (axes that followed the line were redrawn at each step while it lay beyond the layer's values)
         left, right = float(histogram.edges[0]), float(histogram.edges[-1])
+        if config.scope == "global" and layer.name in config.included:
+            low, high = self._global_span(config)
+            left, right = min(left, low), max(right, high)
         if drawn_at is not None:
             left, right = min(left, drawn_at), max(right, drawn_at)
         margin = 0.03 * (right - left)
@@ -361,7 +388,9 @@ class WeightHistogram(QtWidgets.QWidget):
                     "magnitudes of the original weights"
                     if method == "weight"
                     else (
-                        f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                        "it has no unit definition, so unit pruning leaves it whole (weight pruning prunes it)"
+                        if not layer.units
+                        else f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
                         if not layer.mapped and layer.group == layer.name
                         else f"L2 norm of each unit ({layer.unit_definition})"
                     )
