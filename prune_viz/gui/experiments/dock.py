@@ -3,13 +3,12 @@ and File > Export pruned model; ``install_experiments`` adds them to a MainWindo
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
     QMessageBox,
     QScrollArea,
-    QStyle,
     QTabWidget,
     QWidget,
 )
@@ -84,11 +83,11 @@ def make_room(window, dock: QDockWidget, panel: ExperimentsPanel, may_float: boo
     if not hasattr(page, "least_height") or dock.isHidden():
         return
     window.layout().activate()  # the dock just shown has its place
-    frame = 2 * panel.style().pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth)
-    tabs = panel.tabBar().sizeHint().height() + frame
-    title = max(0, dock.height() - panel.height())  # the dock's title bar (in a separate window too, offscreen)
+    # what the dock takes around the page (its title, the tabs, frames): the page's viewport is the rest
+    viewport = page.parentWidget() if page.parentWidget() is not None else page
+    around = QSize(max(0, dock.width() - viewport.width()), max(0, dock.height() - viewport.height()))
     if not dock.isFloating():
-        needed = page.least_height(panel.width() - frame) + tabs + title
+        needed = page.least_height(viewport.width()) + around.height()
         if dock.height() >= needed:
             return
         centre = window.centralWidget()
@@ -101,8 +100,8 @@ def make_room(window, dock: QDockWidget, panel: ExperimentsPanel, may_float: boo
     side = getattr(window, "side_scroll", None)  # the k slider's panel: left clear when the page fits beside it
     right = side.mapToGlobal(QPoint(0, 0)).x() if side is not None and side.isVisible() else outer.right()
     room = right - outer.left() - 12
-    width = max(page.wide_width() + frame + 8, min(int(outer.width() * FLOAT_SHARE), room))
-    height = max(page.least_height(width - frame - 8) + tabs + title + 8, int(outer.height() * FLOAT_SHARE))
+    width = max(page.wide_width() + around.width(), min(int(outer.width() * FLOAT_SHARE), room))
+    height = max(page.least_height(width - around.width()) + around.height(), int(outer.height() * FLOAT_SHARE))
     screen = (window.screen() or dock.screen()).availableGeometry()
     width, height = min(width, screen.width()), min(height, screen.height())
     left = max(screen.left(), min(outer.left() + 12, right - width))

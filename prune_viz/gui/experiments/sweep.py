@@ -57,10 +57,11 @@ from prune_viz.gui.views.pictures import (
     style_plot,
 )
 
-# the least size of the plot (caption, axes, legend and a data area of about 200 x 300 px at the normal
-# font), so it is never squeezed to a strip; and of the results table (a few rows)
-PLOT_MIN_SIZE = (420, 330)
+# the least size of the plot (caption, axes and a data area of about 320 x 200 px at the normal font; its
+# legend's rows add to it), so it is never squeezed to a strip; and of the results table (a few rows)
+PLOT_MIN_SIZE = (390, 330)
 TABLE_MIN_HEIGHT = 110
+PROGRESS_MIN_WIDTH = 60
 LEGEND_ROW_PADDING = 8  # a legend row: a line of text and this
 CONTROLS_MAX_CHARS = 62  # the settings column beside the plot: wide enough that its lines seldom wrap
 QWIDGETSIZE_MAX = 16_777_215
@@ -115,6 +116,7 @@ class SweepPanel(QWidget):
         self.scope_label = QLabel()
         self.scope_label.setWordWrap(True)
         self.strip = JobStrip(jobs, self.run_text)
+        self.strip.progress.setMinimumWidth(PROGRESS_MIN_WIDTH)  # the settings column stays narrow beside the plot
         self.save_csv_button = QPushButton("Save CSV...")
         self.save_png_button = QPushButton("Save plot PNG...")
         self.table = results_table(self.table_headers())
@@ -203,6 +205,9 @@ class SweepPanel(QWidget):
         height = PLOT_MIN_SIZE[1] + self.accuracy_plot.legend_rows * row
         if self.plot_widget.minimumHeight() != height:
             self.plot_widget.setMinimumHeight(height)
+            self.plot_column.layout().invalidate()  # the sizes asked next are the new ones, not cached ones
+            self.plot_column.updateGeometry()
+            self.body.invalidate()
             self.needs_changed.emit()
 
     def plot_point(self, point) -> None:

@@ -95,7 +95,8 @@ def test_two_criteria_side_by_side_at_1920x1080(qtbot, make_window, opened_mlp, 
             plot.series_data("weight", "layer", sweep=True, criterion="lamp")[1],
             plot.series_data("weight", "layer", sweep=True, criterion="magnitude")[1],
         )
-    assert _shown_whole(sweep.accuracy_plot) and _data_area(sweep)[1] >= USABLE[1]  # its legend took no data area
+    qtbot.waitUntil(lambda: _shown_whole(sweep.accuracy_plot), timeout=5000)  # the dock grew with the legend
+    assert _data_area(sweep)[1] >= USABLE[1]  # its legend took no data area
     pens = {
         c: sweep.accuracy_plot._sweep_series["weight", "layer", c].opts["pen"].color().name()
         for c in ("magnitude", "lamp")
