@@ -148,7 +148,9 @@ def open_options(args):
 
 
 def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--include-output", action="store_true", help="also prune the output layer")
+    parser.add_argument(
+        "--include-output", action="store_true", help="also prune the output layer (each head of a multi-output model)"
+    )
 
 
 def add_data_arg(parser: argparse.ArgumentParser, *, looked_at_first: str = "", need_training: bool = False) -> None:

@@ -98,7 +98,8 @@ def run(args) -> int:
     width = max((len(row["name"]) for row in rows), default=0)
     print("Per layer:")
     for row in rows:
-        included = "" if row["included"] else "  (not pruned)"
+        output = ": output layer, excluded by default" if row["output_layer"] else ""
+        included = "" if row["included"] else f"  (not pruned{output})"
         print(
             f"  {row['name']:<{width}}  {row['sparsity'] * 100:6.2f}% zero, "
             f"{row['pruned_units']:,} / {row['units']:,} units pruned{included}"

@@ -70,6 +70,7 @@ def run(args) -> int:
         "derived_from": describe_derivation(loaded.metadata),
         "metadata": loaded.metadata,
         "notes": loaded.notes,
+        "non_finite": [found.as_dict() for found in loaded.non_finite_variables()],  # NaN or infinite entries
         "seconds": round(time.perf_counter() - start, 3),
     }
     if args.json:

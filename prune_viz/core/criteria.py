@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prune_viz.core.data import DataError
+from prune_viz.core.non_finite import is_non_finite
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCORE_LABELS = {
@@ -61,14 +62,19 @@ def random_unit_scores(units: int, seed: int, name: str) -> np.ndarray:
 
 
 def lamp_scores(matrix: np.ndarray) -> np.ndarray:
-    """LAMP scores (float32) of a matrix, by the paper's formula over the ascending |w| order."""
+    """LAMP scores (float32) of a matrix, by the paper's formula over the ascending |w| order.
+
+    The sums run over the finite weights; a NaN weight scores NaN and an infinite one +inf, so they
+    rank as |w| ranks them (last, core.plan's order) and do not turn every other score into NaN."""
     flat = np.asarray(matrix, np.float64).ravel()
     order = np.argsort(np.abs(flat), kind="stable")
-    squares = flat[order] ** 2
+    ordered = flat[order]
+    finite = ~is_non_finite(ordered)
+    squares = np.where(finite, ordered, 0.0) ** 2
     tail = np.cumsum(squares[::-1])[::-1]  # tail[i] = sum of squares from position i to the end
     scores = np.empty(flat.size, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scores[order] = np.where(tail > 0, squares / tail, 0.0)
+        scores[order] = np.where(finite, np.where(tail > 0, squares / tail, 0.0), np.abs(ordered))
     return scores.astype(np.float32).reshape(np.shape(matrix))
 
 

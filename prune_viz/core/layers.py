@@ -149,19 +149,47 @@ def find_prunable_layers(loaded: LoadedModel) -> list[PrunableLayer]:
     else:
         found = [_raw_tensor(name, var, loaded.raw_variables) for name, var in loaded.raw_variables]
     if found:
-        outputs = _output_layer_paths(loaded.keras_model) or {found[-1].layer_path}
+        outputs = _output_layer_paths(loaded.keras_model, {t.layer_path for t in found}) or {found[-1].layer_path}
         for tensor in found:
             tensor.is_output = tensor.layer_path in outputs
     return found
 
 
-def _output_layer_paths(model) -> set[str]:
-    """The paths of the layers that give the model's outputs (each head of a multi-output model)."""
+def _output_layer_paths(model, prunable: set[str]) -> set[str]:
+    """The paths of the prunable layers that give a multi-output model's outputs: for each head, the
+    layer named in ``model.output_names``, or, when that one holds no prunable tensor (a Softmax or
+    Activation after the head's Dense), the nearest prunable layers it is computed from. Empty for a
+    model with one output (its last prunable layer is its output layer)."""
     names = list(getattr(model, "output_names", None) or []) if model is not None else []
     if len(names) < 2:
         return set()
-    top = {child.name for child in getattr(model, "layers", [])}
-    return {name for name in names if name in top}
+    children = {child.name: child for child in getattr(model, "layers", [])}
+    made_by = {}  # id(symbolic tensor) -> the top-level layer that outputs it
+    for child in children.values():
+        for tensor in _symbolic(child, "output"):
+            made_by[id(tensor)] = child
+    found, seen = set(), set()
+    todo = [children[name] for name in names if name in children]
+    while todo:
+        layer = todo.pop()
+        if id(layer) in seen:
+            continue
+        seen.add(id(layer))
+        nested = sorted(path for path in prunable if path.startswith(f"{layer.name}/"))
+        if layer.name in prunable or nested:
+            found.add(layer.name if layer.name in prunable else nested[-1])  # a nested model: its last one
+            continue
+        todo.extend(made_by[id(t)] for t in _symbolic(layer, "input") if id(t) in made_by)
+    return found
+
+
+def _symbolic(layer, which: str) -> list:
+    """A layer's symbolic input or output tensors in its model (none for a layer called more than once)."""
+    try:
+        tensors = getattr(layer, which)
+    except (AttributeError, ValueError):  # a shared layer has no single input or output
+        return []
+    return [t for t in (tensors if isinstance(tensors, (list, tuple)) else [tensors]) if t is not None]
 
 
 def _raw_tensor(name: str, var, variables) -> PrunableLayer:

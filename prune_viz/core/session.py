@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from psygnal import Signal
@@ -22,6 +22,7 @@ from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.inputs import STILL_WORKS, EvaluationUnavailable, data_problem, evaluation_problem, fit_for
 from prune_viz.core.io import LoadedModel, OpenOptions, load_model
 from prune_viz.core.layers import PrunableLayer, WeightShare, find_prunable_layers, model_parameter_count, weight_share
+from prune_viz.core.non_finite import NonFinite, count_non_finite, non_finite_notes
 from prune_viz.core.pruning import Pruner, PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow
@@ -36,6 +37,23 @@ class OpenedModel:
     pruner: Pruner
     total_parameters: int
     other_zeros: int  # zeros among the weights that are not prunable kernels (biases, norms...)
+    _non_finite: list[NonFinite] | None = field(default=None, repr=False)  # (non_finite_tensors)
+
+    @property
+    def non_finite_tensors(self) -> list[NonFinite]:
+        """The prunable tensors holding NaN or infinite weights (by tensor name), in model order."""
+        if self._non_finite is None:
+            self._non_finite = (
+                [found for layer in self.layers if (found := count_non_finite(layer.name, [layer.original]))]
+                if self.loaded.non_finite_variables()  # counted when the model was loaded: most models have none
+                else []
+            )
+        return self._non_finite
+
+    @property
+    def non_finite_notes(self) -> list[str]:
+        """What the user is told about the model's NaN or infinite weights (none if it has none)."""
+        return non_finite_notes(self.loaded.non_finite_variables())
 
     @property
     def share(self) -> WeightShare:
@@ -93,8 +111,10 @@ def open_model(
     for layer in layers:  # warm the per-layer ranks so the first slider move is instant
         pruner.prepare(layer.name)
     total = model_parameter_count(loaded)
+    opened = OpenedModel(loaded, layers, pruner, total, _zeros_outside_kernels(loaded, layers))
+    _ = opened.non_finite_tensors  # counted here, off the GUI thread
     task.progress(1.0, "Ready")
-    return OpenedModel(loaded, layers, pruner, total, _zeros_outside_kernels(loaded, layers))
+    return opened
 
 
 def _zeros_outside_kernels(loaded: LoadedModel, layers: list[PrunableLayer]) -> int:

@@ -104,7 +104,7 @@ def test_evaluate_names_a_layer_pruned_away_in_text_and_json(conv_bn_cnn_path, m
     per_layer = text.split("Per layer:\n")[1].splitlines()[:3]
     assert per_layer[0].split() == ["conv1", "100.00%", "zero,", "8", "/", "8", "units", "pruned"]
     assert per_layer[1].split()[:2] == ["conv2", "25.00%"]
-    assert per_layer[2].endswith("(not pruned)")
+    assert per_layer[2].endswith("(not pruned: output layer, excluded by default)")
 
     # the model is untrained: after the layer cut off, the data warning says its accuracy is near chance
     assert main([*argv, "--k", "50", "--json"]) == 0

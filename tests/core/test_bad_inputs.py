@@ -234,14 +234,14 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         "NaN/Inf weights: inspect",
         ["inspect", root / "nan.keras"],
         0,
-        "Warning:      layer h1 has 2 NaN or infinite weights",
+        "Warning:      The model holds 2 weights that are NaN or infinite (h1/kernel: 1 NaN and 1 infinite of 12,544",
     )
     # pixels 0 and 1 are always 0, 0*NaN is NaN, and ReLU maps NaN to 0: the outputs stay finite
     add(
         "NaN/Inf weights behind a ReLU: evaluate",
         ["evaluate", root / "nan.keras", "--data", data, "--k", "50"],
         0,
-        "Warning:      layer h1 has 2 NaN or infinite weights",
+        "Warning:      The model holds 2 weights that are NaN or infinite (h1/kernel: 1 NaN and 1 infinite of 12,544",
     )
 
     def poison_output(model):

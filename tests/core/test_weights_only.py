@@ -10,6 +10,7 @@ import pytest
 
 from prune_viz.core.io import CustomObjectsError, ModelLoadError, OpenOptions, load_model
 from prune_viz.core.io.layer_inference import candidate_input_shapes, class_named_by, implied_config
+from prune_viz.core.non_finite import PRUNING_RULE
 
 pytestmark = pytest.mark.keras_floor
 # the checkpoints are saved by processes of their own, once per run (about a minute here)
@@ -150,9 +151,10 @@ def test_non_finite_weights_are_noted_by_stored_layer(weights_only_models, tmp_p
         h5["model_weights/block/block/multi_head_attention/key/kernel"][0, 0, 0] = np.nan
         h5["model_weights/pool/pool/wq"][1, 1] = np.inf
     notes = load_model(path).notes
-    assert notes[1:] == [
-        "layer block/multi_head_attention has 1 NaN or infinite weights",
-        "layer pool has 1 NaN or infinite weights",
+    assert notes[1:] == [  # named by the stored layers' paths and variables' names (core.non_finite)
+        "The model holds 2 weights that are NaN or infinite "
+        "(block/multi_head_attention/key/kernel: 1 NaN of 256 entries; pool/wq: 1 infinite of 192 entries).",
+        PRUNING_RULE,
     ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core import row_blocks
+from prune_viz.core.non_finite import NonFinite, by_layer, count_non_finite
 from prune_viz.core.shared_buffers import aligned_empty
 
 
@@ -56,6 +57,7 @@ class LoadedModel:
     weights_member: str | None = None  # the zip member holding the weights, for a .keras archive
     rebuild_problem: str = ""  # why the model cannot be rebuilt, as a clause ("its custom class X is not ...")
     rebuild_hint: str = ""  # what would rebuild it, as a clause, or ""
+    _non_finite: list[NonFinite] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def input_shape(self) -> tuple | None:
@@ -113,21 +115,26 @@ class LoadedModel:
             return list(self.serving_fn.variables)
         return trackable_variables(self.saved_model)
 
+    def non_finite_variables(self) -> list[NonFinite]:
+        """The variables holding NaN or infinite entries, with their counts (``core.non_finite``'s
+        rule), in model order; counted once, when the model is loaded, on its original weights."""
+        if self._non_finite is None:
+            if self.weights_only:  # named by their stored layers' paths
+                stored = [(layer.path, v) for layer in self.stored_layers for v in layer.variables]
+                named = [(f"{path}/{v.name}", v.variable) for path, v in stored]
+            else:
+                named = [(str(getattr(var, "path", None) or var.name), var) for var in self.variables]
+            self._non_finite = [
+                found
+                for name, var in named
+                if np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating)
+                and (found := count_non_finite(name, variable_blocks(var)))
+            ]
+        return self._non_finite
+
     def non_finite_weights(self) -> dict[str, int]:
         """{layer name: count} of NaN or infinite weights, for the layers that have any."""
-        if self.weights_only:  # named by their stored layers' paths
-            named = [(layer.path, stored.variable) for layer in self.stored_layers for stored in layer.variables]
-        else:
-            named = [(None, var) for var in self.variables]
-        counts: dict[str, int] = {}
-        for layer, var in named:
-            if not np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating):
-                continue
-            bad = sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in variable_blocks(var))
-            if bad:
-                name = f"{layer}/weight" if layer is not None else str(getattr(var, "path", None) or var.name)
-                counts[name] = counts.get(name, 0) + bad
-        return _by_layer(counts)
+        return by_layer(self.non_finite_variables())
 
     def __call__(self, x):
         """Forward pass for inference (no dropout, no augmentation)."""
@@ -147,16 +154,6 @@ class LoadedModel:
         if isinstance(outputs, dict):
             outputs = next(iter(outputs.values()))
         return outputs
-
-
-def _by_layer(counts: dict[str, int]) -> dict[str, int]:
-    """{variable name: count} summed per layer ("fc1/kernel:0" -> "fc1")."""
-    found: dict[str, int] = {}
-    for name, count in counts.items():
-        name = name.split(":")[0]
-        layer = name.rsplit("/", 1)[0] if "/" in name else name
-        found[layer] = found.get(layer, 0) + count
-    return found
 
 
 def variable_blocks(variable):

@@ -26,6 +26,7 @@ from prune_viz.core.io.loaded_model import LoadedModel
 from prune_viz.core.io.open_options import OpenOptions
 from prune_viz.core.io.saved_model import load_saved_model
 from prune_viz.core.io.weights_only import weights_only_if_unbuildable
+from prune_viz.core.non_finite import non_finite_notes
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -87,8 +88,8 @@ def load_model(path: str | os.PathLike, options: OpenOptions | None = None) -> L
             if loaded is None:
                 raise ModelLoadError(explain_load_failure(path, exc)) from cause
     try:
-        broken = loaded.non_finite_weights()
+        broken = loaded.non_finite_variables()  # counted once, on the weights as stored
     except Exception as exc:
         raise ModelLoadError(explain_load_failure(path, exc)) from exc
-    loaded.notes.extend(f"layer {layer} has {count:,} NaN or infinite weights" for layer, count in broken.items())
+    loaded.notes.extend(non_finite_notes(broken))
     return loaded

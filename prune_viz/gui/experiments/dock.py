@@ -3,7 +3,7 @@ and File > Export pruned model; ``install_experiments`` adds them to a MainWindo
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -69,6 +69,46 @@ class ExperimentsPanel(QTabWidget):
         ]
 
 
+FLOAT_SHARE = 0.62  # a separate window made for a page: at least this share of the main window's size
+
+
+def make_room(window, dock: QDockWidget, panel: ExperimentsPanel, may_float: bool = True) -> None:
+    """Room for the page shown, if it says what it needs (``least_height``: the sweep's, with a usable plot).
+    Docked, the panel grows to the page's least height, taking it from the heatmap above it; when the
+    window has not that height to give (1280x720), the panel opens as a window of its own, large enough,
+    over the heatmap and as clear of the k slider's panel as it can be (unless ``may_float`` is False: the
+    page grew while shown, and a panel does not leave its place by itself). A panel the user docked again
+    (Experiments in a separate window, twice) stays docked and scrolls."""
+    page = panel.currentWidget()
+    if not hasattr(page, "least_height") or dock.isHidden():
+        return
+    window.layout().activate()  # the dock just shown has its place
+    # what the dock takes around the page (its title, the tabs, frames): the page's viewport is the rest
+    viewport = page.parentWidget() if page.parentWidget() is not None else page
+    around = QSize(max(0, dock.width() - viewport.width()), max(0, dock.height() - viewport.height()))
+    if not dock.isFloating():
+        needed = page.least_height(viewport.width()) + around.height()
+        if dock.height() >= needed:
+            return
+        centre = window.centralWidget()
+        spare = centre.height() - centre.minimumSizeHint().height()  # what the heatmap can give
+        if dock.height() + spare >= needed or not may_float or getattr(dock, "kept_docked", False):
+            window.resizeDocks([dock], [needed], Qt.Orientation.Vertical)
+            return
+        dock.setFloating(True)
+    outer = window.frameGeometry()
+    side = getattr(window, "side_scroll", None)  # the k slider's panel: left clear when the page fits beside it
+    right = side.mapToGlobal(QPoint(0, 0)).x() if side is not None and side.isVisible() else outer.right()
+    room = right - outer.left() - 12
+    width = max(page.wide_width() + around.width(), min(int(outer.width() * FLOAT_SHARE), room))
+    height = max(page.least_height(width - around.width()) + around.height(), int(outer.height() * FLOAT_SHARE))
+    screen = (window.screen() or dock.screen()).availableGeometry()
+    width, height = min(width, screen.width()), min(height, screen.height())
+    left = max(screen.left(), min(outer.left() + 12, right - width))
+    top = max(screen.top(), min(outer.bottom() - height - 12, screen.bottom() - height))
+    dock.setGeometry(QRect(left, top, width, height))
+
+
 def install_experiments(window) -> ExperimentsPanel:
     """Add the Experiments dock and menu, and File > Export, to a MainWindow through its feature
     registry; returns the panel."""
@@ -84,10 +124,11 @@ def install_experiments(window) -> ExperimentsPanel:
     features.docks[Dock.EXPERIMENTS] = dock
 
     def show_tab(widget: QWidget) -> None:
-        """Show an experiment's tab; it starts only when its Run button is pressed."""
+        """Show an experiment's tab, with room for it; it starts only when its Run button is pressed."""
         dock.show()
         dock.raise_()
         panel.setCurrentWidget(widget)
+        make_room(window, dock, panel)
 
     features.add_menu(Menu.EXPERIMENTS, "E&xperiments", before=Menu.HELP)  # Help stays last
     entries = (
@@ -110,10 +151,16 @@ def install_experiments(window) -> ExperimentsPanel:
     toggle = dock.toggleViewAction()
     toggle.setText("Show the experiments &panel")
     menu.addAction(toggle)
+
+    def toggle_window() -> None:
+        dock.show()
+        dock.setFloating(not dock.isFloating())
+        dock.kept_docked = not dock.isFloating()  # docked by the user: make_room keeps it docked
+
     features.add_action(
         Menu.EXPERIMENTS,
         "Experiments in a separate &window",
-        lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
+        toggle_window,
         tip="Float the experiments panel as its own window (again: back beside the heatmap)",
         key=Action.EXPERIMENTS_WINDOW,
     )
@@ -158,8 +205,13 @@ def install_experiments(window) -> ExperimentsPanel:
     exporter.exported.connect(offer_to_open)
     panel.finetune.open_requested.connect(window.open_path_asking)
 
+    for page in (panel.sweep, panel.sensitivity):  # a page that needs more room (the LAMP note shown) gets it
+        page.needs_changed.connect(
+            lambda p=page: panel.currentWidget() is p and make_room(window, dock, panel, may_float=False)
+        )
+
     panel.sweep.point_added.connect(
-        lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy)
+        lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy, p.criterion)
     )
     panel.sweep.cleared.connect(window.accuracy_plot.clear_sweep)
     return panel

@@ -318,11 +318,13 @@ class LayerList(QTreeWidget):
         with self._batch(fresh=True):
             self.clear()
             self.items = {}
+            non_finite = {found.name: found for found in opened.non_finite_tensors} if opened else {}
             for layer in opened.layers if opened else []:
                 item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.rows} x {layer.columns}", "", ""])
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 note = layer.unit_vector_note
+                bad = non_finite.get(layer.name)
                 item.setToolTip(
                     0,
                     f"{layer.name}: {layer.matrix_label}"
@@ -332,7 +334,8 @@ class LayerList(QTreeWidget):
                         if layer.unit_definition
                         else ("\nNo unit definition: unit pruning leaves it whole." if not layer.units else "")
                     )
-                    + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""),
+                    + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else "")
+                    + (f"\nNaN or infinite weights: {bad.counts_text()} (drawn magenta)." if bad else ""),
                 )
                 for col in (3, 4):
                     item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

@@ -202,10 +202,12 @@ class ModelOpening:
                 self.compute_taylor_scores()
         self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
         tensors = len(opened.layers)
+        bad = sum(found.count for found in opened.loaded.non_finite_variables())
         self.statusBar().showMessage(
             f"Opened {Path(path).name} ({opened.loaded.format}): {tensors} prunable "
             f"tensor{'s' if tensors != 1 else ''} holding {opened.share.describe()}; "
-            f"{opened.total_parameters:,} parameters.",
+            f"{opened.total_parameters:,} parameters"
+            + (f"; {bad:,} of them NaN or infinite (see above the heatmap)." if bad else "."),
             8000,
         )
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
+from prune_viz.core.non_finite import is_non_finite
 from prune_viz.core.pruning import PruneResult
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import LIGHT, PRUNED, Theme
@@ -108,9 +109,11 @@ class ThresholdMarker:
         if self.value is not None:
             self._place_text(self.tag.rect().left() < 0)
 
-    def show(self, value: float | None, y_range: tuple = (0.0, 1.0), text_on_left: bool = False) -> None:
-        """The line at ``value`` from the plot's top to its bottom (None: hidden), its text right of it, or
-        left, near the top of ``y_range``."""
+    def show(
+        self, value: float | None, y_range: tuple = (0.0, 1.0), text_on_left: bool = False, label: str = ""
+    ) -> None:
+        """The line at ``value`` from the plot's top to its bottom (None: hidden), its text (``label``, by
+        default the value) right of it, or left, near the top of ``y_range``."""
         self.value = value
         for item in (self.line, self.tag):
             item.setVisible(value is not None)
@@ -118,7 +121,7 @@ class ThresholdMarker:
             return
         bottom, top = y_range
         self._place_line()
-        self.text.setText(f"threshold {value:.3g}")
+        self.text.setText(f"threshold {label or f'{value:.3g}'}")
         self.tag.setPos(value, bottom + self.HEIGHT * (top - bottom))
         self._place_text(text_on_left)
 
@@ -308,8 +311,8 @@ class WeightHistogram(QtWidgets.QWidget):
                     scores = pruner.unit_scores(layer.name, config)
                     lows.append(float(np.min(scores)))
                     highs.append(float(np.max(scores)))
-            low = min((v for v in lows[1:] if np.isfinite(v)), default=0.0)
-            high = max((v for v in highs if np.isfinite(v)), default=0.0)
+            low = min((v for v in lows[1:] if not is_non_finite(v)), default=0.0)
+            high = max((v for v in highs if not is_non_finite(v)), default=0.0)
             self._spans[key] = (low, high)
         return self._spans[key]
 
@@ -335,6 +338,10 @@ class WeightHistogram(QtWidgets.QWidget):
         self._histogram = histogram
         threshold = result.threshold(layer.name) if result is not None else None
         log = self.log_box.isChecked()
+        drawn_at, label = threshold, ""
+        if threshold is not None and is_non_finite(np.float32(threshold)):
+            # the cut is among the NaN or infinite weights (ranked last): every number is pruned, drawn at the end
+            drawn_at, label = float(histogram.edges[-1]), "NaN" if np.isnan(threshold) else "inf"
 
         self._show_steps(histogram, log)
 
@@ -348,8 +355,8 @@ class WeightHistogram(QtWidgets.QWidget):
         if config.scope == "global" and layer.name in config.included:
             low, high = self._global_span(config)
             left, right = min(left, low), max(right, high)
-        if threshold is not None:
-            left, right = min(left, threshold), max(right, threshold)
+        if drawn_at is not None:
+            left, right = min(left, drawn_at), max(right, drawn_at)
         margin = 0.03 * (right - left)
         peak = float(histogram.counts.max()) if histogram.counts.size else 1.0
         y_range = (np.log10(LOG_FLOOR), np.log10(max(peak, 1.0)) + 0.15) if log else (0.0, max(peak, 1.0) * 1.08)
@@ -369,10 +376,10 @@ class WeightHistogram(QtWidgets.QWidget):
             self.plot.setYRange(*y_range, padding=0)
             # the heights are log10-transformed here; the axis only labels its ticks as powers of ten
             self.plot.getAxis("left").setLogMode(False, log)
-        self._split_at(threshold, frame[4], y_range)
+        self._split_at(drawn_at, frame[4], y_range)
 
         # the text stays inside the plot: right of the line on the left part, left of it beyond
-        self.marker.show(threshold, y_range, threshold is not None and threshold >= left + 0.6 * (right - left))
+        self.marker.show(drawn_at, y_range, drawn_at is not None and drawn_at >= left + 0.6 * (right - left), label)
 
         self.caption.setText(
             f"<b>{layer.name}</b> ({layer.kind}, {layer.matrix_label}): "
@@ -454,4 +461,7 @@ class WeightHistogram(QtWidgets.QWidget):
             if config.criterion == "magnitude"
             else score_label(config.criterion, config.method)
         )
+        if is_non_finite(np.float32(threshold)):  # NaN sorts last, infinities just before it (core.plan)
+            which = "NaN" if np.isnan(threshold) else "infinite"
+            return f"k = {config.k:g}%: {pruned}; {scope} falls among the {which} scores: every finite one is pruned"
         return f"k = {config.k:g}%: {pruned}; {scope}: {sign} ≤ {threshold:.4g}"

@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt
 from prune_viz.gui.views.colours import (
     BACKGROUND,
     LIGHT,
+    NON_FINITE,
+    NON_FINITE_NAME,
     PRUNED,
     PRUNED_NAME,
     SERIES_STYLE,
@@ -142,6 +144,7 @@ def swatch(colour, text: str) -> str:
 
 
 PRUNED_LEGEND = swatch(PRUNED, PRUNED_NAME)
+NON_FINITE_LEGEND = swatch(NON_FINITE, NON_FINITE_NAME)  # beside PRUNED_LEGEND when a model has such weights
 
 
 def caption_label(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QLabel:
