@@ -293,6 +293,15 @@ class Session:
             return None
         return self._data.get((self.data_path, self.model.data_fit, False))
 
+    @property
+    def data_to_read(self) -> bool:
+        """Whether the chosen data must be read before the window can say what it is and whether the
+        model can be evaluated on it: a model is open, the data is not read yet, and it is not MNIST
+        (whose fit the model's shape says up front)."""
+        if self.model is None or self.data is not None or self.data_path is None or _names_mnist(self.data_path):
+            return False
+        return not self.model.loaded.weights_only
+
     def load_data(self, task: TaskState | None = None, *, need_training: bool = False) -> Dataset:
         """Read the chosen data for the open model (decoded at its size, cut to its vocabulary), once
         per source; an image folder is decoded once and kept. May run on a worker thread."""
