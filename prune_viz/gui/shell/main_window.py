@@ -323,7 +323,9 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
 
     def _on_evaluation_shown(self, value) -> None:
         from prune_viz.core.metric_words import headline
+        from prune_viz.gui.views.confusion import class_word
 
+        self.result_tabs.setTabText(self.result_tabs.indexOf(self.details), f"Per {class_word(self.details.names)}")
         record, _baseline = value
         result = record.result
         self.statusBar().showMessage(

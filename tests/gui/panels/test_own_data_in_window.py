@@ -30,11 +30,15 @@ def _drop(window, path) -> None:
     assert event.isAccepted()
 
 
-def _window_with(make_window, model: Path, data=None):
+def _window_with(make_window, model: Path, data=None, qtbot=None):
+    """A 1280x720 window with ``model`` open; ``data`` chosen before, read as the model opens."""
     window = make_window(size=(1280, 720))
-    if data is not None:
-        window.session.set_data(data_path=str(data))
-    window.set_opened_model(str(model), open_model(model))
+    if data is None:
+        window.set_opened_model(str(model), open_model(model))
+        return window
+    window.session.set_data(data_path=str(data))
+    with qtbot.waitSignal(window.controller.data_read, timeout=WAIT_MS):
+        window.set_opened_model(str(model), open_model(model))
     return window
 
 
@@ -45,8 +49,11 @@ def _evaluate(qtbot, window):
 
 
 def _shot(window, name: str) -> None:
+    """The window as it opens on the result, then scrolled down to the per-class pictures."""
     if SHOTS:
-        window.grab().save(str(Path(SHOTS) / name))
+        window.grab().save(str(Path(SHOTS) / f"{name}-result"))
+        window.side_scroll.verticalScrollBar().setValue(window.side_scroll.verticalScrollBar().maximum())
+        window.grab().save(str(Path(SHOTS) / f"{name}-details"))
 
 
 def _text(label) -> str:
@@ -75,7 +82,12 @@ def test_dropping_an_image_folder_reads_it_as_a_job_and_names_the_panel(qtbot, m
     assert "Per class:" in details and "blue:" in details and "red:" in details
     assert "chosen automatically" in view.scaling and "lowest loss" in view.scaling and view.scaling in details
     assert not view.warnings.isVisible()
-    _shot(window, "colours-image-folder.png")
+    details = window.details  # the per-class chart and the confusion matrix, named after the sub-folders
+    assert details.names == ("blue", "green", "red") and window.result_tabs.tabText(0) == "Per class"
+    assert details.bar_heights.shape == (3,) and details.bars_plot.getAxis("bottom").labelText == "class"
+    assert details.confusion.shape == (3, 3) and details.confusion.sum() == record.result.total
+    assert "images of a red" in details.describe_cell(2, 2)
+    _shot(window, "colours-image-folder")
 
 
 def test_a_model_on_data_it_cannot_take_says_so_in_one_sentence_after_reading(qtbot, make_window, own_data):
@@ -131,12 +143,11 @@ def test_a_binary_model_shows_accuracy_at_one_half_and_roc_auc(qtbot, make_windo
     window.controls.slider.setValue(60)
     record = _evaluate(qtbot, window)
     assert "unpruned" in _text(window.evaluation.result_view.details)
-    _shot(window, "binary-table-csv.png")
+    _shot(window, "binary-table-csv")
 
 
 def test_a_regression_model_shows_mse_mae_and_r2(qtbot, make_window, own_data):
-    window = _window_with(make_window, own_data / "regression.keras", own_data / "regression.npz")
-    qtbot.waitUntil(lambda: window.session.data is not None, timeout=WAIT_MS)  # read when the model opened
+    window = _window_with(make_window, own_data / "regression.keras", own_data / "regression.npz", qtbot)
     record = _evaluate(qtbot, window)
     panel = window.evaluation
     assert record.result.task == "regression"
@@ -144,12 +155,11 @@ def test_a_regression_model_shows_mse_mae_and_r2(qtbot, make_window, own_data):
     assert panel.result_view.accuracy.text() == f"R² {record.result.score:.3f}" and record.result.score > 0.8
     details = _text(panel.result_view.details)
     assert "MSE:" in details and "MAE:" in details and "R²:" in details and "Accuracy" not in details
-    _shot(window, "regression-npz.png")
+    _shot(window, "regression-npz")
 
 
 def test_without_labels_the_panel_measures_agreement_with_the_unpruned_model(qtbot, make_window, own_data):
-    window = _window_with(make_window, own_data / "colours.keras", own_data / "colours-unlabelled.npz")
-    qtbot.waitUntil(lambda: window.session.data is not None, timeout=WAIT_MS)
+    window = _window_with(make_window, own_data / "colours.keras", own_data / "colours-unlabelled.npz", qtbot)
     panel = window.evaluation
     assert panel.title() == "Agreement with the unpruned model on colours-unlabelled.npz"
     record = _evaluate(qtbot, window)
@@ -160,16 +170,16 @@ def test_without_labels_the_panel_measures_agreement_with_the_unpruned_model(qtb
     assert "Top-1 agree:" in details and "Mean KL:" in details and "Output RMSE:" in details
     assert panel.result_view.accuracy.text() == f"{record.result.metrics['top1_agreement'] * 100:.2f}%"
     assert "mean entropy" in panel.result_view.scaling  # how the scaling was chosen without labels
-    _shot(window, "agreement-unlabelled.png")
+    _shot(window, "agreement-unlabelled")
 
 
 def test_data_that_looks_wrong_shows_its_warning(qtbot, make_window, own_data, tmp_path):
     arrays = np.load(own_data / "colours.npz")
     wrong = np.random.default_rng(0).integers(0, 3, len(arrays["y_test"]))  # labels unrelated to the images
     np.savez(tmp_path / "shuffled.npz", x_test=arrays["x_test"], y_test=wrong)
-    window = _window_with(make_window, own_data / "colours.keras", tmp_path / "shuffled.npz")
+    window = _window_with(make_window, own_data / "colours.keras", tmp_path / "shuffled.npz", qtbot)
     record = _evaluate(qtbot, window)
     assert record.result.warnings
     view = window.evaluation.result_view
     assert view.warnings.isVisible() and "near chance" in view.warnings.text()
-    _shot(window, "warning-near-chance.png")
+    _shot(window, "warning-near-chance")
