@@ -196,6 +196,8 @@ class ResultView(QWidget):
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.warnings, self.details):  # never squeezed below their wrapped text
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.scaling = ""  # the input scaling used, with the evidence for it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -215,6 +217,8 @@ class ResultView(QWidget):
         self.details.setText("")
         self.warnings.setText("")
         self.warnings.hide()
+        for label in (self.warnings, self.details):
+            label.setMinimumHeight(0)
         self.scaling = ""
         self.set_stale(None)
 
@@ -253,6 +257,9 @@ class ResultView(QWidget):
             "<br>".join(f"<span style='{WARNING_STYLE}'>&#9888; {html.escape(w)}</span>" for w in result.warnings)
         )
         self.warnings.setVisible(bool(result.warnings))
+        for label in (self.warnings, self.details):  # the panel's layout gives a wrapped label one line else
+            width = label.width() if label.width() > 100 else 400
+            label.setMinimumHeight(label.heightForWidth(width) if label.isVisibleTo(self) else 0)
 
     def set_stale(self, why: str | None) -> None:
         """Grey the result and say ``why`` (Session.why_stale), or show it as current (None)."""

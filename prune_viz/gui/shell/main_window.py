@@ -329,7 +329,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         record, _baseline = value
         result = record.result
         self.statusBar().showMessage(
-            f"{result.score_name[0].upper()}{result.score_name[1:]} {headline(result)} for {record.config.describe()}.",
+            f"{headline(result)} ({result.score_name}) for {record.config.describe()}.",
             8000,
         )
 

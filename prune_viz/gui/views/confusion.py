@@ -211,6 +211,8 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.record = None
         self.theme: Theme = LIGHT
         self.names: tuple[str, ...] = DIGIT_NAMES  # the classes the bars and the matrix show
+        self.parts = (True, True)  # the pictures set_parts asks for (bars, confusion)
+        self.has_classes = True  # False for a result without classes (regression, agreement): no pictures
 
         self.caption = caption_label(self)
         self.stale_note = QtWidgets.QLabel(self)
@@ -330,8 +332,9 @@ class EvaluationDetails(QtWidgets.QWidget):
     def set_parts(self, bars: bool = True, confusion: bool = True, captions: bool = True) -> None:
         """Show the per-digit bars, the confusion matrix or both, with or without the caption and legend
         (presenter mode shows the bars alone: the accuracy is written large just above them)."""
-        self.bars_widget.setVisible(bars)
-        self.matrix.setVisible(confusion)
+        self.parts = (bars, confusion)
+        self.bars_widget.setVisible(bars and self.has_classes)
+        self.matrix.setVisible(confusion and self.has_classes)
         self.caption.setVisible(captions)
         self.legend.setVisible(captions)
 
@@ -383,6 +386,8 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     # -- drawing --------------------------------------------------------------------------------
     def _clear(self, caption: str | None = None) -> None:
+        if caption is None:
+            self._show_pictures(True)
         n = len(self.names)
         self.bars.setOpts(height=np.zeros(n))
         self.baseline_bars.setOpts(height=np.zeros(n))
@@ -396,9 +401,16 @@ class EvaluationDetails(QtWidgets.QWidget):
         )
         self.legend.setText("")
 
+    def _show_pictures(self, shown: bool) -> None:
+        self.has_classes = shown
+        self.bars_widget.setVisible(self.parts[0] and shown)
+        self.matrix.setVisible(self.parts[1] and shown)
+
     def _draw(self, record) -> None:
         result = record.result
-        if not len(result.per_class_accuracy) or result.confusion.size == 0:
+        classes = bool(len(result.per_class_accuracy)) and result.confusion.size > 0
+        self._show_pictures(classes)
+        if not classes:
             self._clear(  # regression, agreement, several outputs: no classes to chart
                 f"<b>{record.config.describe()}</b>: {result.score_name} ({result.task}); "
                 "no per-class chart: the model's answers are not classes of this data's labels."

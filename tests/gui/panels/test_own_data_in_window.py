@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.session import open_model
 
@@ -51,9 +52,11 @@ def _evaluate(qtbot, window):
 def _shot(window, name: str) -> None:
     """The window as it opens on the result, then scrolled down to the per-class pictures."""
     if SHOTS:
-        window.grab().save(str(Path(SHOTS) / f"{name}-result"))
+        QApplication.processEvents()  # the layout the result asked for
+        window.grab().save(str(Path(SHOTS) / f"{name}-result.png"))
         window.side_scroll.verticalScrollBar().setValue(window.side_scroll.verticalScrollBar().maximum())
-        window.grab().save(str(Path(SHOTS) / f"{name}-details"))
+        QApplication.processEvents()
+        window.grab().save(str(Path(SHOTS) / f"{name}-details.png"))
 
 
 def _text(label) -> str:
@@ -155,6 +158,11 @@ def test_a_regression_model_shows_mse_mae_and_r2(qtbot, make_window, own_data):
     assert panel.result_view.accuracy.text() == f"R² {record.result.score:.3f}" and record.result.score > 0.8
     details = _text(panel.result_view.details)
     assert "MSE:" in details and "MAE:" in details and "R²:" in details and "Accuracy" not in details
+    qtbot.waitUntil(lambda: panel.result_view.height() >= panel.result_view.details.minimumHeight())
+    assert panel.result_view.details.minimumHeight() >= panel.result_view.details.heightForWidth(
+        panel.result_view.details.width()
+    )  # every line on screen, not the first alone
+    assert not window.details.bars_widget.isVisibleTo(window) and "no per-class chart" in window.details.caption.text()
     _shot(window, "regression-npz")
 
 
