@@ -287,6 +287,15 @@ class Session:
         return None
 
     @property
+    def draw_problem(self) -> str | None:
+        """Why a drawn 28x28 grey digit cannot be fed to the open model (its input is not 28x28 grey
+        images with 10 classes, whatever the chosen data), or None."""
+        if self.model is None:
+            return None
+        why = self.model.evaluation_problem
+        return f"The pad draws 28x28 grey digits. {why}" if why else None
+
+    @property
     def data(self) -> Dataset | None:
         """The test data of the current source as read for the open model, or None when not read yet."""
         if self.model is None:

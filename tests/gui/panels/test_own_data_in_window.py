@@ -191,3 +191,12 @@ def test_data_that_looks_wrong_shows_its_warning(qtbot, make_window, own_data, t
     view = window.evaluation.result_view
     assert view.warnings.isVisible() and "near chance" in view.warnings.text()
     _shot(window, "warning-near-chance")
+
+
+def test_the_draw_pad_says_why_it_cannot_feed_a_colour_model_on_colour_data(qtbot, make_window, own_data):
+    window = _window_with(make_window, own_data / "colours.keras", own_data / "colours-png", qtbot)
+    assert window.session.evaluation_problem is None  # the colour images feed it
+    draw = window.lab.draw
+    draw._show_empty()
+    assert "The pad draws 28x28 grey digits" in draw.caption.text() and "32x32" in draw.caption.text()
+    assert not draw._ready()
