@@ -11,6 +11,7 @@ import numpy as np
 from prune_viz.cli.arguments import add_data_args, add_json_arg, add_open_args, add_pruning_args
 from prune_viz.cli.models import layer_rows, open_session
 from prune_viz.cli.terminal import progress_printer
+from prune_viz.core.metric_words import metric_lines
 
 NAME = "evaluate"
 
@@ -122,54 +123,3 @@ def run(args) -> int:
 
 def _number(value: float) -> float | None:
     return None if value is None or math.isnan(value) else round(float(value), 6)
-
-
-LABELS = {
-    "accuracy": "Accuracy",
-    "top5_accuracy": "Top-5",
-    "roc_auc": "ROC AUC",
-    "loss": "Loss",
-    "mse": "MSE",
-    "mae": "MAE",
-    "r2": "R²",
-    "top1_agreement": "Top-1 agree",
-    "mean_kl": "Mean KL",
-    "rmse": "Output RMSE",
-    "output_r2": "Output R²",
-}
-PERCENT = {"accuracy", "top5_accuracy", "top1_agreement"}
-
-
-def _metric_text(name: str, value) -> str:
-    if value is None:
-        return "-"
-    return f"{value * 100:.2f}%" if name in PERCENT else f"{value:.4f}"
-
-
-def metric_lines(result, baseline) -> list[str]:
-    """The result's metrics, one per line (under each output's name for a multi-output model), with the
-    unpruned value beside each when ``baseline`` is given; then per-class accuracy with class names."""
-    multi = result.task == "multi-output"
-    heads = result.metrics if multi else {"": result.metrics}
-    before = baseline.result.metrics if baseline else {}
-    lines = []
-    for head, metrics in heads.items():
-        old = before.get(head, {}) if multi else before
-        if multi:
-            lines.append(f"Output {head}:")
-        for name, label in LABELS.items():
-            if name not in metrics or (name == "loss" and "accuracy" not in metrics):
-                continue  # a regression's or agreement's loss is its MSE, said as such
-            text = f"{'  ' if multi else ''}{label + ':':<{12 if multi else 14}}{_metric_text(name, metrics[name])}"
-            if name == "accuracy" and "correct" in metrics:
-                text += f"  ({int(metrics['correct']):,}/{int(metrics['total']):,})"
-            if old.get(name) is not None and metrics[name] is not None:
-                change = (metrics[name] - old[name]) * (100 if name in PERCENT else 1)
-                unit = " points" if name in PERCENT else ""
-                text += f"  (unpruned {_metric_text(name, old[name])}, change {change:+.2f}{unit})"
-            lines.append(text)
-    if len(result.per_class_accuracy) and result.task == "classification":
-        names = result.class_names or tuple(str(i) for i in range(len(result.per_class_accuracy)))
-        shown = [f"{names[i] if i < len(names) else i}:{a * 100:.1f}" for i, a in enumerate(result.per_class_accuracy)]
-        lines.append("Per class:    " + "  ".join(shown))
-    return lines

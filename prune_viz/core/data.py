@@ -75,6 +75,37 @@ def load_path(path: str | os.PathLike, fit: DataFit | None = None) -> Dataset:
     return load_npz(path, fit=fit)
 
 
+DATA_SUFFIXES = (".npz", ".csv", ".tsv")
+MODEL_MARKERS = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def is_data_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is test data rather than a model (what a file dropped on the window is): an
+    .npz or CSV file, a folder of MNIST IDX files, or a folder of images that is not a SavedModel."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix.lower() in DATA_SUFFIXES
+    if not path.is_dir() or any((path / marker).exists() for marker in MODEL_MARKERS):
+        return False
+    return is_idx_folder(path) or is_image_folder(path)
+
+
+def source_name(source: str | os.PathLike | None) -> str:
+    """What a data source is called before it is read: MNIST for the default or a folder of MNIST IDX
+    files, a Keras data set's name, else the file's or folder's name."""
+    text = str(source or "")
+    if text.lower().startswith("keras:"):
+        text = text[len("keras:") :]
+    path = Path(text).expanduser()
+    if not text or text.lower() == "mnist":
+        return MNIST
+    if not path.exists():
+        return text
+    if path.is_dir() and is_idx_folder(path) and "fashion" not in path.resolve().name.lower():
+        return MNIST
+    return path.name
+
+
 def keras_cache_path() -> Path:
     return keras_datasets_folder() / "mnist.npz"
 

@@ -457,19 +457,10 @@ class Evaluator:
         return out
 
     def describe_scaling(self) -> str:
-        """The input scaling used and why, in one line: 'scaled to [0, 1] (x/255), chosen automatically:
-        lowest loss on the first 1,000 test samples (scale 0.31, raw 2.4, ...)'."""
-        from prune_viz.core.inputs import PREPROCESSING_LABELS
+        """The input scaling used and why, in one line (core.metric_words.describe_scaling)."""
+        from prune_viz.core.metric_words import describe_scaling
 
-        text = PREPROCESSING_LABELS[self.preprocessing]
-        evidence = self.scaling_evidence
-        if self.requested_preprocessing != "auto" or not evidence or self.preprocessing == "none":
-            return text
-        if "reason" in evidence:
-            return f"{text} ({evidence['reason']})"
-        values = evidence.get("loss") or evidence.get("entropy") or {}
-        shown = ", ".join(f"{m} {v:.3g}" if v is not None else f"{m} -" for m, v in values.items())
-        return f"{text}, chosen automatically: {evidence['chosen_by']} ({shown})"
+        return describe_scaling(self.preprocessing, self.scaling_evidence, self.requested_preprocessing)
 
 
 def _rounded(value: float) -> float | None:

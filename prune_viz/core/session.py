@@ -307,11 +307,29 @@ class Session:
         return None
 
     @property
+    def draw_problem(self) -> str | None:
+        """Why a drawn 28x28 grey digit cannot be fed to the open model (its input is not 28x28 grey
+        images with 10 classes, whatever the chosen data), or None."""
+        if self.model is None:
+            return None
+        why = self.model.evaluation_problem
+        return f"The pad draws 28x28 grey digits. {why}" if why else None
+
+    @property
     def data(self) -> Dataset | None:
         """The test data of the current source as read for the open model, or None when not read yet."""
         if self.model is None:
             return None
         return self._data.get((self.data_path, self.model.data_fit, False))
+
+    @property
+    def data_to_read(self) -> bool:
+        """Whether the chosen data must be read before the window can say what it is and whether the
+        model can be evaluated on it: a model is open, the data is not read yet, and it is not MNIST
+        (whose fit the model's shape says up front)."""
+        if self.model is None or self.data is not None or self.data_path is None or _names_mnist(self.data_path):
+            return False
+        return not self.model.loaded.weights_only
 
     def load_data(self, task: TaskState | None = None, *, need_training: bool = False) -> Dataset:
         """Read the chosen data for the open model (decoded at its size, cut to its vocabulary), once

@@ -30,6 +30,7 @@ from prune_viz.core.lesson import (
     Lesson,
     LessonError,
     LessonStep,
+    data_reference,
     model_sha256,
     read_lesson,
     relative_reference,
@@ -216,7 +217,7 @@ class LessonController(QObject):
             k=config.k,
             scope=config.scope,
             included=[name for name in order if name in config.included],
-            data=relative_reference(data, path) if data else None,
+            data=data_reference(data, path) if data else None,  # a Keras name as keras:NAME
             preprocessing=self.session.preprocessing,
             panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],
             drawings=[[[list(map(float, point)) for point in stroke] for stroke in strokes]] if strokes else [],

@@ -281,7 +281,7 @@ class DrawPanel(QWidget):
     # -- requests -------------------------------------------------------------------------------
     def _ready(self) -> bool:
         session = self.session
-        return session.model is not None and session.evaluation_problem is None and not self.pad.is_empty
+        return session.model is not None and session.draw_problem is None and not self.pad.is_empty
 
     def request_probabilities(self) -> Job | None:
         """Queue the ``draw`` job for the pad's current input and the session's current pruning."""
@@ -366,8 +366,8 @@ class DrawPanel(QWidget):
         self.pruned_bars.setOpts(height=np.zeros(10))
         if self.session.model is None:
             self.caption.setText("<b>Draw a digit</b>: open a model first.")
-        elif self.session.evaluation_problem:  # the drawing is an MNIST-shaped image this model cannot take
-            self.caption.setText(f"<b>Draw a digit</b>: {self.session.evaluation_problem}")
+        elif self.session.draw_problem:  # the drawing is an MNIST-shaped image this model cannot take
+            self.caption.setText(f"<b>Draw a digit</b>: {self.session.draw_problem}")
         else:
             self.caption.setText(
                 "<b>Draw a digit</b> on the black pad: the bars show what the unpruned "

@@ -248,7 +248,13 @@ class ModelOpening:
     def dropEvent(self, event) -> None:
         path = self._dropped_path(event.mimeData())
         if path:
+            from prune_viz.core.data import is_data_path
+
             event.acceptProposedAction()
-            self.open_path_asking(path.rstrip("/"))
+            path = path.rstrip("/")
+            if is_data_path(path):  # a folder of images, an .npz or CSV: the test data, not a model
+                self.set_data_path(path)
+            else:
+                self.open_path_asking(path)
         else:
             event.ignore()
