@@ -134,6 +134,22 @@ def _train_mlp(mnist, path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
+def kind_checkpoints(tmp_path_factory) -> list:
+    """Small seeded models of every Keras layer kind that has weights (tests/core/kind_models.py, issue 26), each
+    saved as Keras 3 .keras and .h5 and Keras 2 .h5, and checkpoints plain Keras 3 cannot rebuild (custom
+    classes, TFOpLambda, a lambda): the list of KindCheckpoint, written once for all xdist workers."""
+    core = str(PROJECT_ROOT / "tests" / "core")
+    if core not in sys.path:
+        sys.path.append(core)
+    import kind_models
+
+    with once_for_all_workers(tmp_path_factory, "kinds") as folder:
+        if not kind_models.is_written(folder):
+            return kind_models.save_kind_checkpoints(folder)
+        return kind_models.written_checkpoints(folder)
+
+
+@pytest.fixture(scope="session")
 def vgg_shaped_path(tmp_path_factory) -> Path:
     """A narrow, untrained VGG-16 look-alike saved as .keras: a 224x224x3 input (which MNIST cannot
     feed), 13 3x3 Conv2D layers in five max-pooled blocks, then Dense 32, 32 and 10."""
@@ -142,6 +158,31 @@ def vgg_shaped_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("vgg") / "vgg.keras"
     build_vgg(((4, 2), (8, 2), (8, 3), (8, 3), (8, 3)), dense=(32, 32), classes=10).save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def weights_only_models(tmp_path_factory):
+    """Checkpoints whose model Keras cannot rebuild (custom classes, TFOpLambda, Lambda), each saved
+    by a process of its own, with the Python file defining the custom classes (weights_only_models)."""
+    from weights_only_models import WeightsOnlyModels, write_weights_only_models
+
+    with once_for_all_workers(tmp_path_factory, "weights-only") as folder:
+        if not (folder / "k2-weights.npz").is_file():
+            write_weights_only_models(folder)
+    return WeightsOnlyModels(folder, folder / "custom_layers.py")
+
+
+@pytest.fixture
+def keras_registry_kept():
+    """Keras's registry of custom classes as before the test: a test that imports a custom objects
+    file (which registers its classes) leaves no class behind for the next test's loads to find."""
+    import keras
+
+    registry = keras.saving.get_custom_objects()
+    before = dict(registry)
+    yield
+    registry.clear()
+    registry.update(before)
 
 
 @pytest.fixture
@@ -211,3 +252,14 @@ def letters_cnn_path(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("letters") / "letters.keras"
     model.save(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def own_data(tmp_path_factory) -> Path:
+    """Data in every format issue 27 reads and tiny models trained on it (tests/own_data.py)."""
+    import own_data as builders
+
+    with once_for_all_workers(tmp_path_factory, "own_data") as folder:
+        if not (folder / "done").is_file():
+            builders.build(folder)
+    return folder

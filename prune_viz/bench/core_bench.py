@@ -1,5 +1,6 @@
-"""Headless benchmark: slider step, evaluation, sweep and flip scan here, then the big models
-(scale_bench) and compaction (compaction_bench), side by side; ``run_bench`` runs the sections asked for.
+"""Headless benchmark: evaluation, sweep and flip scan here, the slider step (slider_bench), the layer
+kinds' models (kinds_bench), the big models (scale_bench) and compaction (compaction_bench), side by side;
+``run_bench`` runs the sections asked for.
 
 Every timing is a median over repeats, and every target is a ratio to a
 baseline measured in the same run (the seed's pruning code, a NumPy matmul
@@ -20,6 +21,8 @@ import numpy as np
 
 from prune_viz.bench.compaction_bench import bench_compaction
 from prune_viz.bench.dense_chain import dense_weights, numpy_forward, tf_chain
+from prune_viz.bench.kinds_bench import SECTION as KINDS
+from prune_viz.bench.kinds_bench import bench_kinds
 from prune_viz.bench.measure import SETTLE_S, machine_info, median_ms, timed
 from prune_viz.bench.models import (
     BIG_MODELS,
@@ -28,12 +31,13 @@ from prune_viz.bench.models import (
     QUICK_MLP,
     save_mlp,
 )
-from prune_viz.bench.report import BenchReport, Figure, info, speedup_vs_floor, vs_floor
+from prune_viz.bench.report import BenchReport, Figure, info, vs_floor
 from prune_viz.bench.scale_bench import bench_scale
+from prune_viz.bench.slider_bench import bench_slider
 from prune_viz.core.tasks import TaskState, quiet
 
-SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "vgg16", "compaction")
-SEED_SPEEDUP_TARGET = 50.0
+SECTIONS = ("slider", "evaluation", "sweep", "flips", KINDS, "scale", "vgg16", "compaction")
+MLP_SECTIONS = {"slider", "evaluation", "sweep", "flips", "compaction"}  # the sections run on the MLPs
 EVAL_FLOOR_TARGET = 1.2
 SWEEP_TARGET = 1.3
 FLIPS_TARGET = 1.3
@@ -45,112 +49,6 @@ class BenchOptions:
     data: str | None = None
     sections: tuple[str, ...] = SECTIONS
     workdir: str | None = None  # where temporary models go (default: a fresh temp dir)
-
-
-# -- 1. slider step --------------------------------------------------------------------------------
-def seed_step(tf, layers, originals: dict, method: str, scope: str, k: float, included) -> None:
-    """The seed's per-k pruning, kept here as the baseline: top_k over -|w| (or -norm) to find
-    the k% smallest, a fresh tf.Variable mask per call, a TF1-style scatter update, then assign."""
-    from prune_viz.core.pruning import count_to_prune
-
-    chosen = [layer for layer in layers if layer.name in included]
-    if method == "weight":
-        scores = [tf.reshape(tf.abs(originals[layer.name]), [-1]) for layer in chosen]
-    else:
-        scores = [tf.norm(tf.reshape(originals[layer.name], (-1, layer.units)), axis=0) for layer in chosen]
-    groups = [scores] if scope == "global" else [[s] for s in scores]
-    masks = []
-    for group in groups:
-        flat = tf.concat(group, axis=0) if len(group) > 1 else group[0]
-        n = count_to_prune(int(flat.shape[0]), k)
-        mask = tf.Variable(tf.ones_like(flat))
-        if n:
-            _, smallest = tf.nn.top_k(-flat, k=n)
-            tf.compat.v1.scatter_nd_update(mask, tf.expand_dims(smallest, 1), tf.zeros([n], flat.dtype))
-        masks.extend(tf.split(mask, [int(s.shape[0]) for s in group]) if len(group) > 1 else [mask])
-    for layer, mask in zip(chosen, masks, strict=True):
-        original = originals[layer.name]
-        if method == "weight":
-            layer.variable.assign(original * tf.reshape(mask, original.shape))
-        else:
-            layer.variable.assign(original * tf.reshape(mask, (1,) * (len(original.shape) - 1) + (-1,)))
-
-
-def slider_ks(quick: bool) -> list[float]:
-    # a drag across the range, never the same k twice in a row
-    return [10.0, 50.0, 90.0] if quick else [5.0, 20.0, 35.0, 50.0, 65.0, 80.0, 95.0]
-
-
-def bench_slider(opened, label: str, quick: bool, speedup_target: bool, task: TaskState) -> tuple[list[Figure], dict]:
-    """Time k -> masks computed and applied (Session.configure + Pruner.apply) per method and
-    scope, interleaved per k with the seed's way on the same layers. The 50x target applies
-    to weight pruning of the big model (``speedup_target``); other speedups are information."""
-    import tensorflow as tf
-
-    from prune_viz.core.session import Session
-
-    session = Session()
-    session.set_model(opened)
-    pruner = opened.pruner
-    included = opened.default_included
-    originals = {layer.name: pruner.original(layer.name) for layer in opened.layers}
-    repeats = 2 if quick else 5
-    modes = [(m, s) for m in ("weight", "unit") for s in ("layer", "global")]
-    details, figures = {}, []
-    for index, (method, scope) in enumerate(modes):
-        task.progress(index / len(modes), f"{label}: slider {method}/{scope}")
-        start = time.perf_counter()
-        session.configure(method=method, scope=scope, k=1.0)
-        pruner.apply(session.result)  # warm-up, timed: the first step after open pays one-off costs
-        first_ms = (time.perf_counter() - start) * 1000
-        ours, seed = [], []
-        for k in slider_ks(quick):
-            for r in range(repeats):
-                step_k = k + 0.5 * (r % 2)  # alternate so every call is a real change
-                start = time.perf_counter()
-                result = session.configure(k=step_k)
-                pruner.apply(result)
-                ours.append(time.perf_counter() - start)
-            start = time.perf_counter()
-            seed_step(tf, opened.layers, originals, method, scope, k, included)
-            seed.append(time.perf_counter() - start)
-            task.check()
-        pruner.restore()
-        ours_ms = median_ms(ours)
-        key = f"{label}.slider.{method}_{scope}"
-        details[f"{method}_{scope}"] = {
-            "first_step_ms": round(first_ms, 1),
-            "ours_ms": [round(s * 1000, 3) for s in ours],
-            "seed_ms": [round(s * 1000, 1) for s in seed],
-        }
-        seed_ms = median_ms(seed)
-        details[f"{method}_{scope}"]["seed_median_ms"] = round(seed_ms, 1)
-        name = f"{label} slider step, {method} {scope}"
-        note = (
-            f"median of {len(ours)} k changes, first step after open {first_ms:.0f} ms; "
-            f"floor: the seed's top_k step, median of {len(seed)} ks, interleaved"
-        )
-        if method == "weight" and speedup_target:
-            figures.append(
-                speedup_vs_floor(
-                    key + ".ms",
-                    name,
-                    round(ours_ms, 2),
-                    "ms",
-                    round(seed_ms, 1),
-                    "the seed's step",
-                    SEED_SPEEDUP_TARGET,
-                    note,
-                )
-            )
-        else:  # the seed's unit step only top_k's one norm per unit: cheap, no 50x to be had
-            figures.append(
-                info(
-                    key + ".ms", name, round(ours_ms, 2), "ms", note, round(seed_ms, 1), "the seed's step", faster=True
-                )
-            )
-    session.set_model(None)
-    return figures, details
 
 
 # -- 3. evaluation ---------------------------------------------------------------------------------
@@ -383,8 +281,11 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
             if options.quick
             else [("fc-1000", FC1000, False), ("lenet-300-100", LENET_300_100, True)]
         )
+        if not MLP_SECTIONS & set(options.sections):
+            models = []
         big = [label for label in BIG_MODELS if label in options.sections]
-        steps = len(models) * 5 + len(big)
+        kinds = KINDS in options.sections
+        steps = len(models) * 5 + kinds + len(big)
         step = 0
         for label, widths, bias in models:
             # read when called, for the step reached by then
@@ -423,6 +324,11 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
                 report.details[label]["compaction"] = details
             step += 1
             opened.pruner.restore()
+        if kinds:  # the Embedding+LSTM and transformer-block models
+            figures, details = bench_kinds(workdir, options.quick, task.sub(step / steps, (step + 1) / steps))
+            report.figures += figures
+            report.details[KINDS] = details
+            step += 1
         for label in big:
             figures, details = bench_scale(
                 workdir, options.quick, task.sub(step / steps, (step + 1) / steps), label, BIG_MODELS[label]

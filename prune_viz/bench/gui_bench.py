@@ -223,12 +223,21 @@ def _keep_sweeping(window) -> None:
 
 
 def bench_slider_repaint(
-    model_path: Path, settings_dir: Path, label: str, quick: bool, data: str | None = None
+    model_path: Path,
+    settings_dir: Path,
+    label: str,
+    quick: bool,
+    data: str | None = None,
+    scopes: tuple[str, ...] = ("layer",),
+    under_load: bool = True,
+    warm_up: bool = False,
 ) -> tuple[list, dict]:
-    """Slider steps to repainted heatmaps against a bare pyqtgraph window (interleaved), idle and
-    while the Sweep experiment runs in the background."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
+    """Slider steps to repainted heatmaps against a bare pyqtgraph window (interleaved), per method and
+    scope, and (``under_load``, which needs ``data`` the model evaluates) layerwise while the Sweep
+    experiment runs in the background. Layerwise figures are keyed by method alone, others
+    ``<method>_<scope>``. With ``warm_up``, the steps start once the window's slider warm-up for the
+    settings is done, as the big models' do (a step that reads a big tensor's weights before it is
+    computed on a thread, and the session takes its k later)."""
     from prune_viz.core.session import open_model
 
     app, window = _window(settings_dir, data)
@@ -239,76 +248,110 @@ def bench_slider_repaint(
     details: dict = {}
     figures = []
     for method in ("weight", "unit"):
-        window.session.configure(method=method, k=0.0)
-        app.processEvents()
-        window.grab()
-        steps = _slider_steps(app, window, bare, _slider_ks(quick))
-        details[method] = {
-            "ks": _slider_ks(quick),
-            "views_updated_ms": _ms(steps["updated"]),
-            "repainted_ms": _ms(steps["repainted"]),
-            "heatmaps_painted_ms": _ms(steps["painted"]),
-            "floor_ms": _ms(steps["floor"]),
-            "whole_window_painted_ms": _ms(steps["whole"]),
-            "left_over_ms": _ms(steps["left_over"]),
-            "selected_heatmap_pruned_fraction": steps["pruned"],
-        }
-        figures += _slider_figures(
-            f"gui.{label}.slider_repaint.{method}", f"GUI {label}: slider to repainted heatmaps, {method}", steps
+        for scope in scopes:
+            mode = method if scope == "layer" else f"{method}_{scope}"
+            words = mode.replace("_", " ")
+            idle = _repaint_figures(app, window, bare, label, quick, method, scope, mode, words, details, warm_up)
+            figures += idle
+            if under_load and scope == "layer":
+                figures.append(_under_load_figure(app, window, bare, label, quick, method, idle[0].value, details))
+    bare.close()
+    _dispose(app, window)
+    return figures, details
+
+
+def _repaint_figures(app, window, bare, label, quick, method, scope, mode, words, details, warm_up=False) -> list:
+    """The slider figures of one method and scope (idle), their steps recorded in ``details[mode]``."""
+    window.session.configure(method=method, scope=scope, k=0.0)
+    app.processEvents()
+    window.grab()
+    warm_up_s = _wait_for_warm_up(app, window) if warm_up else None
+    steps = _slider_steps(app, window, bare, _slider_ks(quick))
+    details[mode] = {
+        "ks": _slider_ks(quick),
+        "views_updated_ms": _ms(steps["updated"]),
+        "repainted_ms": _ms(steps["repainted"]),
+        "heatmaps_painted_ms": _ms(steps["painted"]),
+        "floor_ms": _ms(steps["floor"]),
+        "whole_window_painted_ms": _ms(steps["whole"]),
+        "left_over_ms": _ms(steps["left_over"]),
+        "selected_heatmap_pruned_fraction": steps["pruned"],
+    }
+    return (
+        _slider_figures(
+            f"gui.{label}.slider_repaint.{mode}", f"GUI {label}: slider to repainted heatmaps, {words}", steps
         )
-        figures.append(
+        + [
             info(
-                f"gui.{label}.slider_window.{method}",
-                f"GUI {label}: slider to repainted window, {method}",
+                f"gui.{label}.slider_window.{mode}",
+                f"GUI {label}: slider to repainted window, {words}",
                 _median_ms(steps["whole"]),
                 "ms",
                 "whole 1600x1000 window rendered with grab()",
                 floor=_median_ms(steps["floor"]),
                 floor_name=BARE_PYQTGRAPH,
             )
+        ]
+        + _warm_up_figures(f"gui.{label}.warm_up_s.{mode}", f"GUI {label}: slider warm-up, {words}", warm_up_s)
+    )
+
+
+def _warm_up_figures(key: str, name: str, seconds: float | None) -> list:
+    """The warm-up's time as an information figure ([] when none was needed)."""
+    if seconds is None:
+        return []
+    return [
+        info(
+            key,
+            name,
+            round(seconds, 2),
+            "s",
+            "every whole-percent k's plans, computed on a background thread while the window is usable "
+            "(steps before it compute their thresholds), started 0.3 s after the last settings change",
         )
-        idle = _median_ms(steps["painted"])
-        # under load: the same steps while the Sweep experiment evaluates in the background
+    ]
+
+
+def _under_load_figure(app, window, bare, label, quick, method, idle: float, details):
+    """The layerwise steps of ``method`` again while the Sweep experiment evaluates in the background,
+    against the ``idle`` figure (ms) of the same steps."""
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    _keep_sweeping(window)
+    loop = QEventLoop()
+    QTimer.singleShot(300, loop.quit)  # the sweep is under way (its evaluator is being built)
+    loop.exec()
+    loaded: dict = {}
+    ks = _slider_ks(quick) * (2 if quick else 1)
+    for k in ks:
         _keep_sweeping(window)
-        loop = QEventLoop()
-        QTimer.singleShot(300, loop.quit)  # the sweep is under way (its evaluator is being built)
-        loop.exec()
-        loaded: dict = {key: [] for key in steps}
-        ks = _slider_ks(quick) * (2 if quick else 1)
-        for k in ks:
-            _keep_sweeping(window)
-            one = _slider_steps(app, window, bare, [k], whole_window=False)
-            if one["loaded"][0]:
-                for key in loaded:
-                    loaded[key] += one[key]
-        window.jobs.cancel_all()
-        window.jobs.shutdown()
-        app.processEvents()
-        if not loaded["painted"]:
-            raise RuntimeError("no slider step ran while the sweep was running")
-        under = _median_ms(loaded["painted"])
-        details[method]["under_load"] = {
-            "heatmaps_painted_ms": _ms(loaded["painted"]),
-            "views_updated_ms": _ms(loaded["updated"]),
-            "floor_ms": _ms(loaded["floor"]),
-        }
-        figures.append(
-            vs_floor(
-                f"gui.{label}.slider_under_load.{method}",
-                f"GUI {label}: slider to repainted heatmaps while a sweep runs, {method}",
-                under,
-                "ms",
-                idle,
-                "the idle figure above",
-                UNDER_LOAD_TARGET,
-                f"median of {len(loaded['painted'])} steps taken while the Sweep experiment's job "
-                f"ran; views updated in {_median_ms(loaded['updated']):.1f} ms; the bare window "
-                f"took {_median_ms(loaded['floor']):.1f} ms meanwhile",
-            )
-        )
-    bare.close()
-    _dispose(app, window)
-    return figures, details
+        one = _slider_steps(app, window, bare, [k], whole_window=False)
+        if one["loaded"][0]:
+            for key, values in one.items():
+                loaded.setdefault(key, []).extend(values)
+    window.jobs.cancel_all()
+    window.jobs.shutdown()
+    app.processEvents()
+    if not loaded:
+        raise RuntimeError("no slider step ran while the sweep was running")
+    under = _median_ms(loaded["painted"])
+    details[method]["under_load"] = {
+        "heatmaps_painted_ms": _ms(loaded["painted"]),
+        "views_updated_ms": _ms(loaded["updated"]),
+        "floor_ms": _ms(loaded["floor"]),
+    }
+    return vs_floor(
+        f"gui.{label}.slider_under_load.{method}",
+        f"GUI {label}: slider to repainted heatmaps while a sweep runs, {method}",
+        under,
+        "ms",
+        idle,
+        "the idle figure above",
+        UNDER_LOAD_TARGET,
+        f"median of {len(loaded['painted'])} steps taken while the Sweep experiment's job "
+        f"ran; views updated in {_median_ms(loaded['updated']):.1f} ms; the bare window "
+        f"took {_median_ms(loaded['floor']):.1f} ms meanwhile",
+    )
 
 
 def _settle(app, window, ms: int = 300) -> None:
@@ -426,19 +469,11 @@ def bench_scale_gui(model_path: Path, settings_dir: Path, quick: bool, label: st
         window.session.configure(method=method, k=0.0)
         app.processEvents()
         window.grab()
-        warm_up_s = _wait_for_warm_up(app, window)
-        if warm_up_s is not None:
-            figures.append(
-                info(
-                    f"gui.{label}.warm_up_s.{method}",
-                    f"{name}: slider warm-up after opening, {method}",
-                    round(warm_up_s, 2),
-                    "s",
-                    "every whole-percent k's plans, computed on a background "
-                    "thread while the window is usable (steps before it compute their thresholds), "
-                    "started 0.3 s after the last settings change",
-                )
-            )
+        figures += _warm_up_figures(
+            f"gui.{label}.warm_up_s.{method}",
+            f"{name}: slider warm-up after opening, {method}",
+            _wait_for_warm_up(app, window),
+        )
         steps = _slider_steps(app, window, bare, ks, whole_window=False)
         image = window.heatmaps.view.displayed_image()
         details[method] = {
@@ -627,7 +662,7 @@ def run_gui_bench(report: BenchReport, quick: bool = False) -> BenchReport:
         model_path = save_mlp(folder / f"{label}.keras", widths, False, label.replace("-", "_"))
         figures, details = bench_slider_repaint(model_path, folder, label, quick, report.options.get("data"))
         report.figures += figures
-        report.details["gui"] = {"slider": details}
+        report.details.setdefault("gui", {})["slider"] = details
         figures, details = bench_startup(model_path, folder, 1 if quick else 3)
         report.figures += figures
         report.details["gui"]["startup"] = details

@@ -1,4 +1,5 @@
-"""The benchmark's models, built with random weights (timings do not depend on training) and saved as .keras."""
+"""The benchmark's models, built with random weights (timings do not depend on training) and saved as .keras:
+MLPs, a VGG, and text models of the layer kinds beyond Dense and Conv (Embedding, LSTM, MultiHeadAttention)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,14 @@ QUICK_SCALE_LAYERS = (2048, 1024, 1024, 10)
 # them) each closed by a 2x2 max-pool, then two Dense layers and the classifier
 QUICK_VGG_BLOCKS = ((16, 2), (32, 2), (64, 3), (64, 3), (64, 3))
 QUICK_VGG_DENSE = (1024, 1024)
+# Text models of the layer kinds beyond Dense and Conv (issue 26), each about fc-1000's size (2.9M weights,
+# most of them in the embedding table): (vocabulary, embedding width, sequence length)
+TEXT_INPUT = (20_000, 128, 200)
+QUICK_TEXT_INPUT = (2_000, 32, 20)
+LSTM_UNITS, QUICK_LSTM_UNITS = 256, 32
+# a transformer block: (heads, head width, feed-forward width); the model width is the embedding's
+ATTENTION = (8, 32, 512)
+QUICK_ATTENTION = (2, 16, 64)
 
 
 def build_mlp(widths: tuple[int, ...], use_bias: bool, seed: int = 0, name: str = "mlp"):
@@ -77,4 +86,53 @@ def save_scale_mlp(path: Path, quick: bool = False) -> Path:
     return save_mlp(path, QUICK_SCALE_LAYERS if quick else SCALE_LAYERS, False, "scale")
 
 
+def build_lstm_text(quick: bool = False, seed: int = 0):
+    """An IMDB-style sentiment model with random weights: token ids -> Embedding -> LSTM -> Dense(2)."""
+    import keras
+
+    vocabulary, width, length = QUICK_TEXT_INPUT if quick else TEXT_INPUT
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential(
+        [
+            keras.Input((length,), dtype="int32"),
+            keras.layers.Embedding(vocabulary, width, name="embedding"),
+            keras.layers.LSTM(QUICK_LSTM_UNITS if quick else LSTM_UNITS, name="lstm"),
+            keras.layers.Dense(2, activation="softmax", name="output"),
+        ],
+        name="lstm_text",
+    )
+
+
+def build_transformer(quick: bool = False, seed: int = 0):
+    """A text classifier around one transformer block, random weights: token ids -> Embedding ->
+    MultiHeadAttention (self-attention, residual, LayerNormalization) -> feed-forward Dense(ff, relu) ->
+    Dense(width) (residual, LayerNormalization) -> average over tokens -> Dense(2)."""
+    import keras
+
+    vocabulary, width, length = QUICK_TEXT_INPUT if quick else TEXT_INPUT
+    heads, head_width, feed_forward = QUICK_ATTENTION if quick else ATTENTION
+    keras.utils.set_random_seed(seed)
+    layers = keras.layers
+    tokens = keras.Input((length,), dtype="int32", name="tokens")
+    x = layers.Embedding(vocabulary, width, name="embedding")(tokens)
+    attended = layers.MultiHeadAttention(heads, head_width, name="attention")(x, x)
+    x = layers.LayerNormalization(name="attention_norm")(layers.Add(name="attention_residual")([x, attended]))
+    h = layers.Dense(feed_forward, activation="relu", name="ff_in")(x)
+    h = layers.Dense(width, name="ff_out")(h)
+    x = layers.LayerNormalization(name="ff_norm")(layers.Add(name="ff_residual")([x, h]))
+    x = layers.GlobalAveragePooling1D(name="pool")(x)
+    return keras.Model(tokens, layers.Dense(2, activation="softmax", name="output")(x), name="transformer")
+
+
+def save_lstm_text(path: Path, quick: bool = False) -> Path:
+    build_lstm_text(quick).save(path)
+    return path
+
+
+def save_transformer(path: Path, quick: bool = False) -> Path:
+    build_transformer(quick).save(path)
+    return path
+
+
+KIND_MODELS = {"lstm-text": save_lstm_text, "transformer": save_transformer}  # label -> its .keras writer
 BIG_MODELS = {"scale": save_scale_mlp, "vgg16": save_vgg16}  # section (and key prefix) -> its .keras writer

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from prune_viz.core.criteria import LAMP_NOTE
-from prune_viz.core.data import search_order
+from prune_viz.core.data import SOURCES_HELP, search_order
 from prune_viz.core.inputs import PREPROCESSING
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
 
@@ -123,8 +123,34 @@ def pruning_fields(args) -> dict:
     return fields
 
 
+def add_open_args(parser) -> None:
+    """--custom-objects and --allow-lambda: how a model Keras cannot rebuild on its own is opened."""
+    parser.add_argument(
+        "--custom-objects",
+        metavar="FILE.py",
+        help="a Python file defining the model's custom Keras classes and functions: it is imported (so its "
+        "code runs) and its classes rebuild the whole model; without it such a model opens from its weights only",
+    )
+    parser.add_argument(
+        "--allow-lambda",
+        action="store_true",
+        help="let Lambda layers run the Python code saved in the model file (Keras's safe mode off); "
+        "only for files you trust",
+    )
+
+
+def open_options(args):
+    """The core's OpenOptions from --custom-objects and --allow-lambda (defaults where a parser has neither)."""
+    from prune_viz.core.io.open_options import OpenOptions
+
+    custom = getattr(args, "custom_objects", None)
+    return OpenOptions(Path(custom).expanduser() if custom else None, bool(getattr(args, "allow_lambda", False)))
+
+
 def add_include_output_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--include-output", action="store_true", help="also prune the output layer")
+    parser.add_argument(
+        "--include-output", action="store_true", help="also prune the output layer (each head of a multi-output model)"
+    )
 
 
 def add_data_arg(parser: argparse.ArgumentParser, *, looked_at_first: str = "", need_training: bool = False) -> None:
@@ -133,8 +159,8 @@ def add_data_arg(parser: argparse.ArgumentParser, *, looked_at_first: str = "", 
     first = f"{looked_at_first}, then " if looked_at_first else ""
     parser.add_argument(
         "--data",
-        metavar="PATH",
-        help=f"MNIST as a folder of IDX files or an .npz (default: {first}{search_order(need_training)})",
+        metavar="SOURCE",
+        help=f"the data: {SOURCES_HELP} (default: MNIST from {first}{search_order(need_training)})",
     )
 
 
@@ -146,8 +172,8 @@ def add_data_args(parser: argparse.ArgumentParser, *, looked_at_first: str = "",
     )
 
 
-def add_model_output_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, help="the .keras file to write")
+def add_model_output_args(parser: argparse.ArgumentParser, help_text: str = "the .keras file to write") -> None:
+    parser.add_argument("--out", required=True, help=help_text)
     add_force_arg(parser, "overwrite --out if it exists")
 
 

@@ -11,12 +11,14 @@ from prune_viz.cli.errors import UsageError
 from prune_viz.cli.terminal import progress_printer
 
 NAME = "bench"
-ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "scale", "vgg16", "compaction", "gui")
+ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "kinds", "scale", "vgg16", "compaction", "gui")
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
-        NAME, help="benchmark slider step, evaluation, sweep, flip scan, scale, VGG-16, compaction and the GUI"
+        NAME,
+        help="benchmark slider step, evaluation, sweep, flip scan, layer kinds (LSTM, attention), scale, VGG-16, "
+        "compaction and the GUI",
     )
     add_json_arg(p, "print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="small models and few repeats (a smoke run)")
@@ -46,11 +48,17 @@ def run(args) -> int:
     task = progress_printer()
     core = tuple(s for s in sections if s in SECTIONS)
     report = run_bench(BenchOptions(quick=args.quick, data=args.data, sections=core), task)
+    if "kinds" in sections:  # their window figures too: the section is the models
+        from prune_viz.bench.kinds_bench import run_kinds_gui_bench
+
+        task.progress(1.0, "GUI: layer kinds")
+        run_kinds_gui_bench(report, quick=args.quick)
     if "gui" in sections:
         from prune_viz.bench.gui_bench import run_gui_bench
 
         task.progress(1.0, "GUI")
         run_gui_bench(report, quick=args.quick)
+    if {"kinds", "gui"} & set(sections):
         report.options["sections"] = list(sections)
         report.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
         report.seconds = time.perf_counter() - started

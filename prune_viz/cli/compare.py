@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from prune_viz.cli.arguments import add_data_args, add_include_output_arg, add_json_arg
+from prune_viz.cli.arguments import add_data_args, add_include_output_arg, add_json_arg, add_open_args
 from prune_viz.cli.errors import UsageError
 from prune_viz.cli.models import OUTPUT_LAYER_ONLY, load_data, open_model
 from prune_viz.cli.terminal import progress_printer
@@ -31,6 +31,7 @@ def spec_value(text: str) -> tuple:
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="two prunings side by side: two settings, or two checkpoints")
     p.add_argument("model")
+    add_open_args(p)
     p.add_argument(
         "model_b",
         nargs="?",
@@ -68,9 +69,9 @@ def run(args) -> int:
     from prune_viz.core.compare import compare
 
     task = progress_printer()
-    data = load_data(args.data)
-    opened_a = open_model(args.model, task.sub(0.0, 0.15))
-    opened_b = open_model(args.model_b, task.sub(0.15, 0.3)) if args.model_b else opened_a
+    opened_a = open_model(args.model, task.sub(0.0, 0.15), args)
+    data = load_data(args.data, opened=opened_a)
+    opened_b = open_model(args.model_b, task.sub(0.15, 0.3), args) if args.model_b else opened_a
     config_a = _config(args.a, opened_a, args.include_output)
     config_b = _config(args.b, opened_b, args.include_output)
     comparison = compare(

@@ -11,7 +11,8 @@ class UsageError(UserError):
 
 
 POINT_AT_DATA = (
-    f"Point prune-viz at a folder of MNIST IDX files or an .npz with --data PATH or the {ENV_VAR} environment variable."
+    "Point prune-viz at data with --data SOURCE (a folder of MNIST IDX files or of images, an .npz, a CSV, "
+    f"or a Keras data set name such as fashion_mnist) or at MNIST with the {ENV_VAR} environment variable."
 )
 
 

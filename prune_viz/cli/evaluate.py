@@ -1,20 +1,27 @@
-"""``prune-viz evaluate MODEL``: MNIST accuracy of a model, optionally pruned."""
+"""``prune-viz evaluate MODEL``: the metric that fits a model (MNIST accuracy by default), optionally pruned."""
 
 from __future__ import annotations
 
 import json
+import math
 import time
 
-from prune_viz.cli.arguments import add_data_args, add_json_arg, add_pruning_args
+import numpy as np
+
+from prune_viz.cli.arguments import add_data_args, add_json_arg, add_open_args, add_pruning_args
 from prune_viz.cli.models import layer_rows, open_session
 from prune_viz.cli.terminal import progress_printer
+from prune_viz.core.metric_words import metric_lines
 
 NAME = "evaluate"
 
 
 def add_parser(subparsers) -> None:
-    p = subparsers.add_parser(NAME, help="MNIST accuracy of a model, optionally pruned")
+    p = subparsers.add_parser(
+        NAME, help="the metric that fits a model on the data (MNIST accuracy by default), optionally pruned"
+    )
     p.add_argument("model")
+    add_open_args(p)
     add_pruning_args(p)
     add_data_args(p)
     add_json_arg(p)
@@ -30,26 +37,40 @@ def run(args) -> int:
     result = record.result
     taylor = session.model.pruner.taylor if record.config.criterion == "taylor" else None
     rows = layer_rows(session)
+    evaluator = session.evaluator()
+    data = evaluator.data
+    classifier = result.task in ("classification", "binary")
     out = {
         "model": str(session.model.loaded.path),
         **record.config.as_dict(),
         "included_layers": sorted(record.config.included),
         "scores": taylor.description if taylor is not None else None,
-        "accuracy": result.accuracy,
+        "task": result.task,
+        "heads": [head.as_dict() for head in evaluator.heads],
+        "metrics": result.metrics,
+        "score": _number(result.score),
+        "score_name": result.score_name,
+        "accuracy": result.accuracy if classifier else None,
         "loss": result.loss,
         "correct": result.correct,
         "total": result.total,
-        "unpruned_accuracy": baseline.result.accuracy if baseline else None,
+        "unpruned_accuracy": baseline.result.accuracy if baseline and classifier else None,
+        "unpruned_score": _number(baseline.result.score) if baseline else None,
+        "unpruned_metrics": baseline.result.metrics if baseline else None,
         "sparsity_included": round(record.sparsity, 6),
         "sparsity_prunable": round(session.result.prunable_sparsity, 6),
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "sparsity_per_layer": {row["name"]: row["sparsity"] for row in rows},
-        "warnings": session.result.warnings(),  # one sentence per layer cut off; empty when none
-        "per_class_accuracy": [round(float(a), 6) for a in result.per_class_accuracy],
-        "confusion": result.confusion.tolist(),  # rows: true digit, columns: predicted digit
+        # one sentence per layer cut off, then what looks wrong about the data; empty when none
+        "warnings": session.result.warnings() + list(result.warnings),
+        "class_names": list(data.class_names) if data.class_names else None,
+        "per_class_accuracy": [None if np.isnan(a) else round(float(a), 6) for a in result.per_class_accuracy],
+        "confusion": result.confusion.tolist(),  # rows: true class, columns: predicted class
         "preprocessing": result.preprocessing,
         "preprocessing_requested": session.preprocessing,
-        "data": record.data_source,
+        "preprocessing_evidence": result.scaling_evidence,
+        "data": data.as_dict(),
+        "data_source": record.data_source,
         "model_trained_on": session.model.loaded.metadata.get("trained_on"),
         "notes": session.model.loaded.notes,
         "seconds": {
@@ -58,11 +79,11 @@ def run(args) -> int:
             "total": round(time.perf_counter() - start, 3),
         },
     }
+    if result.agreement is not None:
+        out["agreement"] = result.agreement
     if args.json:
         print(json.dumps(out, indent=2))
         return 0
-    from prune_viz.core.inputs import PREPROCESSING_LABELS
-
     print(f"Model:        {out['model']}")
     for note in session.model.loaded.notes:
         print(f"Warning:      {note}")
@@ -78,22 +99,27 @@ def run(args) -> int:
     width = max((len(row["name"]) for row in rows), default=0)
     print("Per layer:")
     for row in rows:
-        included = "" if row["included"] else "  (not pruned)"
+        output = ": output layer, excluded by default" if row["output_layer"] else ""
+        included = "" if row["included"] else f"  (not pruned{output})"
         print(
             f"  {row['name']:<{width}}  {row['sparsity'] * 100:6.2f}% zero, "
             f"{row['pruned_units']:,} / {row['units']:,} units pruned{included}"
         )
-    for warning in out["warnings"]:
+    for warning in session.result.warnings():
         print(f"Warning:      {warning}")
-    print(f"Test data:    {out['data']} ({result.total:,} test images)")
-    chosen = PREPROCESSING_LABELS[result.preprocessing]
-    auto = " (chosen automatically)" if session.preprocessing == "auto" else ""
-    print(f"Input:        {chosen}{auto}")
-    print(f"Accuracy:     {result.accuracy * 100:.2f}%  ({result.correct:,}/{result.total:,})")
-    if baseline is not None and record.config.k:
-        delta = (result.accuracy - baseline.result.accuracy) * 100
-        print(f"Unpruned:     {baseline.result.accuracy * 100:.2f}%  (change {delta:+.2f} points)")
-    print(f"Loss:         {result.loss:.4f}")
-    print("Per class:    " + "  ".join(f"{d}:{a * 100:.1f}" for d, a in enumerate(result.per_class_accuracy)))
+    print(f"Test data:    {data.description}")
+    print(f"From:         {out['data_source']}")
+    for note in data.notes:
+        print(f"              {note}")
+    print(f"Input:        {evaluator.describe_scaling()}")
+    print(f"Task:         {result.task} ({result.score_name})")
+    for line in metric_lines(result, baseline if record.config.k else None):
+        print(line)
+    for warning in result.warnings:
+        print(f"Warning:      {warning}")
     print(f"\n(load {load_seconds:.2f} s, one evaluation pass {result.seconds:.3f} s)")
     return 0
+
+
+def _number(value: float) -> float | None:
+    return None if value is None or math.isnan(value) else round(float(value), 6)

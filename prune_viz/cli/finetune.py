@@ -8,6 +8,7 @@ from prune_viz.cli.arguments import (
     add_data_args,
     add_json_arg,
     add_model_output_args,
+    add_open_args,
     add_pruning_args,
     checked_output,
     positive_float,
@@ -23,6 +24,7 @@ NAME = "finetune"
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(NAME, help="retrain a pruned model with its masks fixed")
     p.add_argument("model")
+    add_open_args(p)
     add_pruning_args(p, seed_flag=False)  # --seed is the training seed here; --criterion-seed is random's
     p.add_argument("--epochs", type=positive_int, default=3)
     p.add_argument("--batch-size", type=positive_int, default=128)
@@ -44,8 +46,8 @@ def run(args) -> int:
 
     out = checked_output(args.out, ".keras", force=args.force, inputs=[args.model])
     task = progress_printer()
-    data = load_data(args.data, need_training=True)
-    opened = open_model(args.model, task.sub(0.0, 0.08))
+    opened = open_model(args.model, task.sub(0.0, 0.08), args)
+    data = load_data(args.data, need_training=True, opened=opened)
     config = pruning_config(args, opened, task.sub(0.08, 0.1))
     result = finetune(
         opened,

@@ -11,6 +11,7 @@ from prune_viz.cli.arguments import (
     add_force_arg,
     add_include_output_arg,
     add_json_arg,
+    add_open_args,
     add_unit_mode_args,
     checked_output,
 )
@@ -29,6 +30,7 @@ def add_parser(subparsers) -> None:
         "misclassified) and per-digit accuracy along k",
     )
     p.add_argument("model")
+    add_open_args(p)
     p.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
     p.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
     p.add_argument(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prune_viz.cli.arguments import pruning_fields
+from prune_viz.cli.arguments import open_options, pruning_fields
 from prune_viz.cli.errors import UsageError
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState
@@ -10,10 +10,11 @@ from prune_viz.core.tasks import TaskState
 OUTPUT_LAYER_ONLY = "The model's only prunable layer is its output layer; pass --include-output to prune it."
 
 
-def open_model(model_path: str, task: TaskState):
+def open_model(model_path: str, task: TaskState, args=None):
+    """``model_path`` opened for pruning, with the --custom-objects and --allow-lambda of ``args``."""
     from prune_viz.core.session import open_model as open_for_pruning
 
-    return open_for_pruning(model_path, task)
+    return open_for_pruning(model_path, task, open_options(args))
 
 
 def open_session(args, task: TaskState):
@@ -21,7 +22,7 @@ def open_session(args, task: TaskState):
     from prune_viz.core.session import Session
 
     session = Session(data_path=getattr(args, "data", None), preprocessing=getattr(args, "preprocess", "auto"))
-    session.set_model(open_model(args.model, task))
+    session.set_model(open_model(args.model, task, args))
     included = set(session.model.default_included)
     if getattr(args, "include_output", False):
         included = {layer.name for layer in session.model.layers}
@@ -40,7 +41,7 @@ def pruning_config(args, opened, task: TaskState | None = None) -> PruningConfig
     included = set(opened.default_included)
     if args.include_output:
         included = {layer.name for layer in opened.layers}
-    if not included:
+    if not included and opened.layers:
         raise UsageError(OUTPUT_LAYER_ONLY)
     config = PruningConfig(included=frozenset(included), **pruning_fields(args))
     if config.criterion == "taylor" and config.k:
@@ -48,17 +49,18 @@ def pruning_config(args, opened, task: TaskState | None = None) -> PruningConfig
 
         from prune_viz.core.criteria import taylor_scores
 
-        data = load_data(getattr(args, "data", None), need_training=True)
+        data = load_data(getattr(args, "data", None), need_training=True, opened=opened)
         scores = taylor_scores(opened, data, preprocessing=getattr(args, "preprocess", "auto"), task=task)
         opened.pruner.set_taylor_scores(scores)
         print(f"prune-viz: {scores.description}", file=sys.stderr)
     return config
 
 
-def load_data(path: str | None, *, need_training: bool = False):
-    from prune_viz.core.data import load_mnist
+def load_data(source: str | None, *, need_training: bool = False, opened=None):
+    """The data --data names (core.data.load_data), shaped for ``opened`` (an OpenedModel) when given."""
+    from prune_viz.core.data import load_data as load
 
-    return load_mnist(path, need_training=need_training)
+    return load(source, need_training=need_training, fit=opened.data_fit if opened is not None else None)
 
 
 def layer_rows(session) -> list[dict]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from prune_viz.cli.arguments import (
     add_force_arg,
     add_include_output_arg,
     add_json_arg,
+    add_open_args,
     add_unit_mode_args,
     checked_output,
     k_value,
@@ -31,6 +33,7 @@ def add_parser(subparsers) -> None:
 
     p = subparsers.add_parser(NAME, help="accuracy and loss across k, for one model or several (one per seed)")
     p.add_argument("models", nargs="+", metavar="MODEL", help="one model, or one per seed for mean and std")
+    add_open_args(p)
     p.add_argument(
         "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="weight and/or unit (default: both)"
     )
@@ -102,7 +105,7 @@ def run(args) -> int:
     try:
         for m, model_path in enumerate(args.models):
             share = task.sub(m / len(args.models), (m + 1) / len(args.models))
-            opened = open_model(model_path, share.sub(0.0, 0.1))
+            opened = open_model(model_path, share.sub(0.0, 0.1), args)
             layout = [(layer.name, layer.shape) for layer in opened.layers]
             if m == 0:
                 first_layout = layout
@@ -214,9 +217,14 @@ def print_summary(summary, multi: bool) -> None:
             f"\n{method} pruning, {criterion} scores{units.get(unit_mode, '')}, {scope_text}, {target}"
             + (f" (mean ± std over {rows[0].models} models)" if multi else "")
         )
-        print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {'accuracy %':>16} {'loss':>14}")
+        by_score = all(math.isnan(s.accuracy_mean) for s in rows)  # not a classifier: its score (R², agreement)
+        title = rows[0].score_name if by_score else "accuracy %"
+        print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {title:>16} {'loss':>14}")
         for s in rows:
-            acc = f"{s.accuracy_mean * 100:.2f}" + (f" ± {s.accuracy_std * 100:.2f}" if multi else "")
+            if by_score:
+                acc = f"{s.score_mean:.4f}" + (f" ± {s.score_std:.4f}" if multi else "")
+            else:
+                acc = f"{s.accuracy_mean * 100:.2f}" + (f" ± {s.accuracy_std * 100:.2f}" if multi else "")
             loss = f"{s.loss_mean:.4f}" + (f" ± {s.loss_std:.4f}" if multi else "")
             print(
                 f"{s.k:>6g} {s.sparsity_included_mean * 100:>8.2f}% {s.sparsity_all_mean * 100:>7.2f}% "

@@ -26,7 +26,7 @@ def size_value(text: str) -> tuple[int, int]:
 
 def add_window_args(parser) -> None:
     """MODEL and the window's options, on a parser or an argument group."""
-    from prune_viz.cli.arguments import add_data_args, add_pruning_choice_args
+    from prune_viz.cli.arguments import add_data_args, add_open_args, add_pruning_choice_args
 
     parser.add_argument(
         "model",
@@ -35,6 +35,7 @@ def add_window_args(parser) -> None:
         help="a .keras/.h5 file, a SavedModel folder or a .pvlesson lesson, opened as saved "
         "(default: the bundled demo model)",
     )
+    add_open_args(parser)
     add_pruning_choice_args(parser, None)
     parser.add_argument("--evaluate", action="store_true", help="evaluate once the model is open")
     parser.add_argument(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prune_viz.core.data import MnistData
+from prune_viz.core.data import Dataset
 from prune_viz.core.errors import UserError
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, PruneResult, PruningConfig, PruningError, parse_k
@@ -101,7 +101,8 @@ class Comparison:
     layers: list[LayerComparison]
     differing: np.ndarray  # indices of the test images whose predicted class differs
     labels: np.ndarray  # the true class of every test image
-    images: np.ndarray = field(repr=False, default=None)  # the test images (n, 28, 28), for a gallery
+    images: np.ndarray = field(repr=False, default=None)  # the test samples (n, ...) as the data holds them
+    data: str = ""  # what was read (Dataset.description)
 
     @property
     def same_model(self) -> bool:
@@ -130,8 +131,12 @@ class Comparison:
                 "scope": s.config.scope,
                 "unit_mode": s.config.unit_mode,
                 "included_layers": sorted(s.config.included),
-                "accuracy": s.evaluation.accuracy,
+                "accuracy": None if np.isnan(s.evaluation.accuracy) else s.evaluation.accuracy,
                 "correct": s.evaluation.correct,
+                "task": s.evaluation.task,
+                "score": s.evaluation.score,
+                "score_name": s.evaluation.score_name,
+                "metrics": s.evaluation.metrics,
                 "per_class_accuracy": [round(float(a), 6) for a in s.evaluation.per_class_accuracy],
                 "preprocessing": s.evaluation.preprocessing,
                 "sparsity_included": round(s.result.included_sparsity(), 6),
@@ -144,7 +149,8 @@ class Comparison:
             "kind": "settings" if self.same_model else "checkpoints",
             "overlap": {name: round(value, 6) for name, value in self.overlap.items()},
             "differing": [int(i) for i in self.differing],
-            "test_images": int(len(self.labels)),
+            "test_images": int(len(self.images)) if self.images is not None else int(len(self.labels)),
+            "data": self.data,
         }
 
 
@@ -152,7 +158,7 @@ def matching_layers(opened_a, opened_b) -> list[tuple[str, tuple[int, int]]]:
     """(name, (fan_in, units)) of the prunable layers both models share; CompareError when they differ."""
 
     def layers(opened):
-        return [(layer.name, (layer.fan_in, layer.units)) for layer in opened.layers]
+        return [(layer.name, (layer.rows, layer.columns)) for layer in opened.layers]
 
     a, b = layers(opened_a), layers(opened_b)
     if a == b:
@@ -191,7 +197,7 @@ def compare(
     config_a: PruningConfig,
     opened_b,
     config_b: PruningConfig,
-    data: MnistData,
+    data: Dataset,
     *,
     preprocessing: str = "auto",
     task: TaskState | None = None,
@@ -216,6 +222,10 @@ def compare(
         layers.append(
             LayerComparison(name, shape, a.sparsity(name), b.sparsity(name), jaccard(a.kept(name), b.kept(name)))
         )
-    differing = np.flatnonzero(a.evaluation.predicted != b.evaluation.predicted)
+    from prune_viz.core.flips import flip_labels
+
+    pa, pb = a.evaluation.predicted, b.evaluation.predicted
+    differing = np.flatnonzero(pa != pb) if pa is not None and pb is not None else np.zeros(0, np.int64)
+    labels = flip_labels(evaluators[id(opened_a)])[0] if pa is not None else np.zeros(0, np.int64)
     task.progress(1.0, "Compared")
-    return Comparison(a, b, layers, differing, data.y_test, data.x_test)
+    return Comparison(a, b, layers, differing, labels, data.x_test, data.description)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from prune_viz.core.data import DataError
+from prune_viz.core.non_finite import is_non_finite
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCORE_LABELS = {
@@ -61,14 +62,19 @@ def random_unit_scores(units: int, seed: int, name: str) -> np.ndarray:
 
 
 def lamp_scores(matrix: np.ndarray) -> np.ndarray:
-    """LAMP scores (float32) of a matrix, by the paper's formula over the ascending |w| order."""
+    """LAMP scores (float32) of a matrix, by the paper's formula over the ascending |w| order.
+
+    The sums run over the finite weights; a NaN weight scores NaN and an infinite one +inf, so they
+    rank as |w| ranks them (last, core.plan's order) and do not turn every other score into NaN."""
     flat = np.asarray(matrix, np.float64).ravel()
     order = np.argsort(np.abs(flat), kind="stable")
-    squares = flat[order] ** 2
+    ordered = flat[order]
+    finite = ~is_non_finite(ordered)
+    squares = np.where(finite, ordered, 0.0) ** 2
     tail = np.cumsum(squares[::-1])[::-1]  # tail[i] = sum of squares from position i to the end
     scores = np.empty(flat.size, np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scores[order] = np.where(tail > 0, squares / tail, 0.0)
+        scores[order] = np.where(finite, np.where(tail > 0, squares / tail, 0.0), np.abs(ordered))
     return scores.astype(np.float32).reshape(np.shape(matrix))
 
 
@@ -115,37 +121,51 @@ def taylor_scores(
     import keras
     import tensorflow as tf
 
-    from prune_viz.core.inputs import arrange, preprocess
+    from prune_viz.core.metrics import class_labels
 
     task = task or quiet()
     model = opened.loaded.keras_model
     if model is None:
         raise TaylorUnavailable("Taylor scores need a Keras model, not a bare SavedModel.")
-    if len(data.x_train) == 0:
-        raise TaylorUnavailable(f"Taylor scores need MNIST training images, and {data.source} has only a test set.")
+    if not data.has_training_split:
+        what = "MNIST training images" if data.is_mnist else "a training split"
+        raise TaylorUnavailable(f"Taylor scores need {what}, and {data.source} has only a test set.")
     task.progress(0.0, "Preparing the training images")
     evaluator = opened.evaluator_on(data, preprocessing)
+    if any(head.task == "agreement" for head in evaluator.heads):
+        raise TaylorUnavailable(f"Taylor scores need labels, and {data.name} has none.")
     n = min(images, len(data.x_train))
-    x = arrange(preprocess(data.x_train[:n], evaluator.preprocessing), evaluator.layout)
-    y = data.y_train[:n].astype(np.int64)
+    x = evaluator.feed(data.x_train[:n])
+    labels = list(data.y_train) if isinstance(data.y_train, tuple) else [data.y_train]
+    labels = [np.asarray(y)[:n] for y in labels]
     variables = [layer.variable for layer in opened.layers]
     totals = [np.zeros(layer.shape, np.float64) for layer in opened.layers]
-    from_logits = not evaluator.outputs_are_probabilities
+
+    def head_loss(head, out, y):
+        if head.task == "classification":
+            return keras.losses.sparse_categorical_crossentropy(
+                class_labels(y), out, from_logits=not head.probabilities
+            )
+        if head.task == "binary":
+            return keras.losses.binary_crossentropy(
+                y.reshape(-1, 1).astype(np.float32), out, from_logits=not head.probabilities
+            )
+        return tf.reduce_sum(tf.square(out - y.reshape(len(y), -1).astype(np.float32)), axis=1)
+
     for start in range(0, n, batch_size):
         task.check()
         xb = tf.constant(x[start : start + batch_size])
         with tf.GradientTape() as tape:
-            out = tf.reshape(tf.cast(model(xb, training=False), tf.float32), (tf.shape(xb)[0], -1))
-            loss = tf.reduce_sum(
-                keras.losses.sparse_categorical_crossentropy(
-                    y[start : start + batch_size], out, from_logits=from_logits
-                )
-            )
+            outputs = tf.nest.flatten(model(xb, training=False))
+            loss = 0.0
+            for head, out, y in zip(evaluator.heads, outputs, labels):
+                out = tf.reshape(tf.cast(out, tf.float32), (tf.shape(xb)[0], -1))
+                loss += tf.reduce_sum(head_loss(head, out, y[start : start + batch_size]))
         for total, gradient in zip(totals, tape.gradient(loss, variables)):
             if gradient is not None:
                 total += np.asarray(gradient, np.float64)
         done = min(start + batch_size, n)
-        task.progress(done / n, f"Taylor scores: {done:,} / {n:,} training images")
+        task.progress(done / n, f"Taylor scores: {done:,} / {n:,} training samples")
     scores = {
         layer.name: layer.as_matrix(np.abs(layer.original.astype(np.float64) * total)).astype(np.float32)
         for layer, total in zip(opened.layers, totals)

@@ -1,14 +1,12 @@
 """Write pruned models, compact them, and measure what pruning buys in bytes and milliseconds.
 
 * ``export_pruned``: the masked model (zeros in place, or compacted) as a .keras file,
-  written by core.files (atomically, never over the opened model).
-* ``compact_model``: a physically smaller dense model without the dead units
-  (all-zero kernel columns) of a chain of Dense/Conv layers. A dead unit still
-  outputs act(bias), a constant, so its effect on the next layer is folded into
-  that layer's bias: the compacted model computes what the masked one does. A
-  BatchNormalization after dead units loses their channels too (the same group
-  unit mode "remove" zeroes: kernel column, bias, BN channel).
-* ``dead_unit_coupling``: weights of layer L+1 that only ever read a dead unit of L.
+  written by core.files (atomically, never over the opened model); for a model opened from its
+  weights only, its pruned weights in a copy of its file (``export_stored_weights``).
+* ``compact_model`` (``core.compaction``, per layer kind ``core.compaction_kinds``): a physically
+  smaller model without the dead units, computing what the masked one does; ``compaction_problem``
+  says before any dialog why it cannot be done for a model and its pruning settings.
+* ``dead_unit_coupling``: weights of a layer that only ever read a dead unit of the layer before it.
 * ``size_and_speed``: file sizes (dense .keras, gzip, CSR arrays, compacted .keras)
   and the measured test-set latency of the masked and compacted models.
 """
@@ -21,293 +19,20 @@ import statistics
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from prune_viz.core.errors import UserError
+from prune_viz.core.compaction import (
+    Compaction,
+    DeadUnitCoupling,
+    compact_model,
+    dead_unit_coupling,
+    parameters,
+    structure_problem,
+)
+from prune_viz.core.export_errors import CompactionError, ExportError
 from prune_viz.core.pruning import PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
-
-
-class ExportError(UserError):
-    """The model cannot be written as asked; the message is one sentence."""
-
-
-class CompactionError(ExportError):
-    """The architecture cannot be compacted; the message says which layer and why."""
-
-
-# -- walking a chain of layers ------------------------------------------------------------------
-
-_PASS_THROUGH = {  # layers that keep channels and map a constant channel to a constant
-    "Dropout",
-    "SpatialDropout1D",
-    "SpatialDropout2D",
-    "GaussianNoise",
-    "GaussianDropout",
-    "AlphaDropout",
-    "ActivityRegularization",
-    "Identity",
-    "MaxPooling1D",
-    "MaxPooling2D",
-    "AveragePooling1D",
-    "AveragePooling2D",
-    "GlobalMaxPooling1D",
-    "GlobalMaxPooling2D",
-    "GlobalAveragePooling1D",
-    "GlobalAveragePooling2D",
-}
-_ELEMENTWISE = {"Activation", "ReLU", "LeakyReLU", "ELU"}
-_PRUNABLE = {"Dense": "Dense", "Conv1D": "Conv1D", "Conv2D": "Conv2D"}
-
-
-def _kind(layer) -> str | None:
-    for cls in type(layer).__mro__:
-        if cls.__name__ in _PRUNABLE:
-            return _PRUNABLE[cls.__name__]
-    return None
-
-
-def _class_name(layer) -> str:
-    return type(layer).__name__
-
-
-@dataclass
-class _Step:
-    layer: Any
-    kind: str | None  # "Dense"/"Conv1D"/"Conv2D", or None for a pass-through layer
-    in_alive: np.ndarray | None = None  # over the kernel's input axis; None = every input alive
-    in_const: np.ndarray | None = None  # constant value of each dead input
-    alive: np.ndarray | None = None  # over the units
-    channels: np.ndarray | None = None  # a BatchNormalization's kept channels; None = all
-
-
-def _chain_layers(model) -> list:
-    """The model's layers in order if it is one straight chain; CompactionError otherwise."""
-    if model is None:
-        raise CompactionError("Only Keras models can be compacted, not a bare SavedModel.")
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise CompactionError("Only single-input, single-output models can be compacted.")
-    import keras
-
-    layers = [layer for layer in model.layers if _class_name(layer) != "InputLayer"]
-    previous = model.inputs[0]
-    for layer in layers:
-        if getattr(layer, "layers", None):
-            raise CompactionError(f"{layer.name} is a nested model; only flat chains of layers can be compacted.")
-        # a Sequential is a chain by construction (a reloaded one has extra build-time nodes)
-        if not isinstance(model, keras.Sequential) and layer.input is not previous:
-            raise CompactionError(
-                f"The model branches or reuses layers at {layer.name}; only straight chains of layers can be compacted."
-            )
-        previous = layer.output
-    return layers
-
-
-def _plan(model, alive_units: dict[str, np.ndarray]) -> list[_Step]:
-    """Which inputs and units of every prunable layer are alive, following dead units down the chain.
-
-    ``alive_units`` maps a prunable layer name to a bool array over its units; the
-    last prunable layer keeps all its units (its outputs are the class scores).
-    """
-    layers = _chain_layers(model)
-    prunable = [layer for layer in layers if _kind(layer)]
-    last = prunable[-1].name if prunable else None
-    alive = None  # over the last axis of the tensor flowing between layers
-    const = None
-    steps = []
-    for layer in layers:
-        kind = _kind(layer)
-        name = _class_name(layer)
-        if kind:
-            if getattr(layer, "data_format", "channels_last") != "channels_last":
-                raise CompactionError(f"{layer.name} uses channels_first; only channels_last can be compacted.")
-            if kind != "Dense" and alive is not None and np.any(const[~alive] != 0) and layer.padding != "valid":
-                raise CompactionError(
-                    f"{layer.name} zero-pads its input ('{layer.padding}' padding), so the "
-                    "constant output of a dead unit before it cannot be folded into its bias."
-                )
-            units = int(layer.kernel.shape[-1])
-            unit_alive = (
-                np.ones(units, bool)
-                if layer.name == last
-                else np.asarray(alive_units.get(layer.name, np.ones(units, bool)), bool)
-            )
-            steps.append(_Step(layer, kind, alive, const, unit_alive))
-            bias = np.asarray(layer.bias.numpy(), np.float32) if layer.use_bias else np.zeros(units, np.float32)
-            out_const = np.asarray(layer.activation(bias), np.float32)
-            out_const = np.where(unit_alive, 0.0, out_const).astype(np.float32)
-            alive, const = (None, None) if unit_alive.all() else (unit_alive, out_const)
-        elif name in _PASS_THROUGH:
-            steps.append(_Step(layer, None))
-        elif name in _ELEMENTWISE:
-            if const is not None:
-                const = np.where(alive, 0.0, np.asarray(layer(const[None, :]))[0]).astype(np.float32)
-            steps.append(_Step(layer, None))
-        elif name == "Flatten":
-            if alive is not None:
-                spatial = int(np.prod(layer.input.shape[1:-1]))
-                alive, const = np.tile(alive, spatial), np.tile(const, spatial)
-            steps.append(_Step(layer, None))
-        elif alive is None:
-            steps.append(_Step(layer, None))  # nothing dead upstream: copied as it is
-        elif name == "BatchNormalization" and _normalises_last_axis(layer):
-            const = np.where(alive, 0.0, _batch_norm_of(layer, const)).astype(np.float32)
-            steps.append(_Step(layer, None, channels=alive))
-        else:
-            raise CompactionError(
-                f"A {name} layer ({layer.name}) follows dead units; prune-viz can compact "
-                "chains of Dense/Conv layers with activations, pooling, dropout and Flatten between them."
-            )
-    return steps
-
-
-def _normalises_last_axis(layer) -> bool:
-    axis = layer.axis if isinstance(layer.axis, int) else (layer.axis[0] if len(layer.axis) == 1 else None)
-    return axis is not None and axis in (-1, len(layer.input.shape) - 1)
-
-
-def _batch_norm_of(layer, values: np.ndarray) -> np.ndarray:
-    """What an inference-mode BatchNormalization makes of per-channel ``values``."""
-    channels = values.shape[-1]
-    gamma, beta = getattr(layer, "gamma", None), getattr(layer, "beta", None)
-    gamma = np.asarray(gamma.numpy(), np.float64) if gamma is not None else np.ones(channels)
-    beta = np.asarray(beta.numpy(), np.float64) if beta is not None else np.zeros(channels)
-    mean = np.asarray(layer.moving_mean.numpy(), np.float64)
-    variance = np.asarray(layer.moving_variance.numpy(), np.float64)
-    return gamma * (values - mean) / np.sqrt(variance + layer.epsilon) + beta
-
-
-def alive_units_of(kernels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Units (last axis) whose kernel column has at least one non-zero weight."""
-    return {name: np.any(k.reshape(-1, k.shape[-1]) != 0, axis=0) for name, k in kernels.items()}
-
-
-# -- dead-unit coupling -------------------------------------------------------------------------
-
-
-@dataclass
-class CouplingRow:
-    layer: str  # the layer whose weights are useless
-    after: str  # the layer whose dead units they read
-    dead_inputs: int  # input rows (Dense) or input channels x positions fed by dead units
-    useless_weights: int  # non-zero weights on those inputs
-
-
-@dataclass
-class DeadUnitCoupling:
-    layers: list[CouplingRow]
-
-    @property
-    def useless_weights(self) -> int:
-        return sum(row.useless_weights for row in self.layers)
-
-    @property
-    def dead_inputs(self) -> int:
-        return sum(row.dead_inputs for row in self.layers)
-
-
-def dead_unit_coupling(model, kernels: dict[str, np.ndarray]) -> DeadUnitCoupling:
-    """Non-zero weights of layer L+1 that read a dead unit of L (they see only a constant)."""
-    steps = _plan(model, alive_units_of(kernels))
-    rows, previous = [], None
-    for step in steps:
-        if step.kind is None:
-            continue
-        if step.in_alive is not None:
-            kernel = kernels[step.layer.name]
-            dead = ~step.in_alive
-            on_dead = np.take(kernel, np.flatnonzero(dead), axis=kernel.ndim - 2)
-            rows.append(CouplingRow(step.layer.name, previous, int(dead.sum()), int(np.count_nonzero(on_dead))))
-        previous = step.layer.name
-    return DeadUnitCoupling(rows)
-
-
-# -- compaction ---------------------------------------------------------------------------------
-
-
-@dataclass
-class CompactedLayer:
-    name: str
-    units_before: int
-    units_after: int
-    kernel_shape_before: tuple
-    kernel_shape_after: tuple
-
-
-@dataclass
-class Compaction:
-    model: Any  # keras.Model
-    layers: list[CompactedLayer]
-    parameters_before: int
-    parameters_after: int
-
-
-def compact_model(model, kernels: dict[str, np.ndarray]) -> Compaction:
-    """A smaller Sequential model computing what ``model`` with ``kernels`` written in computes.
-
-    Dead units (all-zero kernel columns) are removed from their layer's kernel and
-    bias and from the next layer's kernel inputs; their constant output is folded
-    into the next layer's bias. Raises CompactionError for architectures it cannot handle.
-    """
-    import keras
-
-    steps = _plan(model, alive_units_of(kernels))
-    new_layers, weights, report = [], [], []
-    for step in steps:
-        layer = step.layer
-        config = layer.get_config()
-        if step.kind is None:
-            layer_weights = [np.asarray(w) for w in layer.get_weights()]
-            if step.channels is not None:  # a BatchNormalization: every weight is per channel
-                layer_weights = [w[step.channels] for w in layer_weights]
-        else:
-            kernel = np.asarray(kernels[layer.name], np.float32)
-            bias = np.asarray(layer.bias.numpy(), np.float32).copy() if layer.use_bias else None
-            if step.in_alive is not None:
-                dead = ~step.in_alive
-                on_dead = np.take(kernel, np.flatnonzero(dead), axis=kernel.ndim - 2)
-                folded = np.tensordot(step.in_const[dead], np.moveaxis(on_dead, -2, 0), axes=(0, 0))
-                folded = folded.reshape(-1, kernel.shape[-1]).sum(axis=0)  # sum over kernel positions
-                if np.any(folded != 0):
-                    if bias is None:
-                        raise CompactionError(
-                            f"{layer.name} has no bias to absorb the constant output of the dead units before it."
-                        )
-                    bias += folded.astype(np.float32)
-                kernel = np.take(kernel, np.flatnonzero(step.in_alive), axis=kernel.ndim - 2)
-            if not step.alive.any():
-                raise CompactionError(f"Every unit of {layer.name} is pruned; a compacted layer needs at least one.")
-            keep = np.flatnonzero(step.alive)
-            kernel = np.ascontiguousarray(kernel[..., keep])
-            layer_weights = [kernel] if bias is None else [kernel, bias[keep]]
-            config["units" if step.kind == "Dense" else "filters"] = int(len(keep))
-            report.append(
-                CompactedLayer(
-                    layer.name,
-                    int(layer.kernel.shape[-1]),
-                    int(len(keep)),
-                    tuple(layer.kernel.shape),
-                    tuple(kernel.shape),
-                )
-            )
-        try:
-            new_layers.append(type(layer).from_config(config))
-        except Exception as exc:  # custom layers without a faithful config
-            raise CompactionError(f"{layer.name} cannot be rebuilt from its config ({type(exc).__name__}).") from exc
-        weights.append(layer_weights)
-    compact = keras.Sequential(
-        [keras.Input(tuple(model.inputs[0].shape[1:])), *new_layers], name=f"{model.name}_compact"
-    )
-    for layer, layer_weights in zip(new_layers, weights):
-        layer.set_weights(layer_weights)
-    return Compaction(compact, report, _parameters(model), _parameters(compact))
-
-
-def _parameters(model) -> int:
-    return int(sum(int(np.prod(w.shape)) for w in model.weights))
-
 
 # -- exporting ----------------------------------------------------------------------------------
 
@@ -345,8 +70,9 @@ def export_metadata(opened, result: PruneResult, *, compacted: bool, extra: dict
 
 
 def export_problem(opened) -> str | None:
-    """Why the opened model cannot be written as a .keras file at all, or None."""
-    if opened.loaded.keras_model is None:
+    """Why the opened model cannot be exported at all, or None. A model opened from its weights only
+    is exported as a copy of its file carrying the pruned weights."""
+    if opened.loaded.keras_model is None and not opened.loaded.weights_only:
         return (
             f"{opened.loaded.path.name} is a bare TensorFlow SavedModel; only Keras models "
             "can be written back as .keras files."
@@ -354,15 +80,32 @@ def export_problem(opened) -> str | None:
     return None
 
 
-def compaction_problem(opened, method: str) -> str | None:
-    """Why a compacted export cannot work for the opened model with ``method``, or None.
-
-    Looks at the layers only (no TensorFlow computation, so a window can ask before any dialog).
-    A layer other than an activation, pooling, dropout or Flatten between two prunable layers
-    would have to drop the inputs of pruned units, which prune-viz cannot do; whether a zero-padded
-    convolution can absorb a dead unit's constant output depends on the pruning and is found at export.
-    """
+def model_problem(opened) -> str | None:
+    """Why what needs the whole Keras model (compaction, sizes and timings) cannot work for the
+    opened model, or None."""
     problem = export_problem(opened)
+    if problem is not None:
+        return problem
+    if opened.loaded.weights_only:
+        return (
+            f"{opened.loaded.path.name} was opened from its weights only, without its model; "
+            "File > Export writes its pruned weights into a copy of its file."
+        )
+    return None
+
+
+def compaction_problem(
+    opened, method: str, included: frozenset[str] | None = None, unit_mode: str | None = None
+) -> str | None:
+    """Why a compacted export cannot work for the opened model when ``method`` prunes ``included``
+    (the tensors pruned by default when None) in ``unit_mode``, in one sentence, or None.
+
+    Looks at the layers only (no TensorFlow computation, so a window can ask before any dialog): a
+    layer whose units are pruned must be one whose units prune-viz can remove, on a straight chain
+    to the next weighted layer. Whether a zero-padded or transposed convolution can absorb the
+    constant output of dead units depends on the pruning and is found at export.
+    """
+    problem = model_problem(opened)
     if problem is not None:
         return problem
     if method != "unit":
@@ -370,29 +113,15 @@ def compaction_problem(opened, method: str) -> str | None:
             "Compaction removes whole units, so it needs unit pruning (Pruning > Unit pruning); weight "
             "pruning keeps every matrix's shape, so export it with zeros in place."
         )
-    model = opened.loaded.keras_model
-    try:
-        layers = _chain_layers(model)
-    except CompactionError as exc:
-        return str(exc)
-    prunable = [i for i, layer in enumerate(layers) if _kind(layer)]
-    if not prunable:
-        return "The model has no Dense or Conv layer whose units could be removed."
-    for layer in layers[prunable[0] : prunable[-1]]:
-        name = _class_name(layer)
-        if _kind(layer):
-            if getattr(layer, "data_format", "channels_last") != "channels_last":
-                return f"{layer.name} uses channels_first; only channels_last can be compacted."
-        elif name not in _PASS_THROUGH | _ELEMENTWISE | {"Flatten"}:
-            return (
-                f"A {name} layer ({layer.name}) sits between prunable layers; prune-viz can compact chains of "
-                "Dense/Conv layers with activations, pooling, dropout and Flatten between them."
-            )
-    return None
+    if not any(tensor.units for tensor in opened.layers):
+        return "The model has no layer whose units could be removed."
+    included = opened.default_included if included is None else included
+    pruned = [tensor for tensor in opened.layers if tensor.name in included and tensor.units]
+    return structure_problem(opened.loaded.keras_model, pruned, unit_mode)
 
 
 def _require_keras(opened) -> None:
-    problem = export_problem(opened)
+    problem = model_problem(opened)
     if problem is not None:
         raise ExportError(problem)
 
@@ -420,11 +149,18 @@ def export_pruned(
     """Write the pruned model (zeros in place, or compacted) to ``out``; the opened model is left unpruned.
 
     Writes the masked kernels into the opened model while it saves, so call it from the TF job thread.
+    A model opened from its weights only is written as a copy of its file (``out`` must have its
+    suffix) carrying the pruned weights; it cannot be compacted.
     """
     from prune_viz.core.io import save_keras_with_metadata
 
     task = task or quiet()
+    if opened.loaded.weights_only and not compact:
+        return _export_weights_only(opened, config, out, force=force, task=task)
     _require_keras(opened)
+    problem = compaction_problem(opened, config.method, config.included, config.unit_mode) if compact else None
+    if problem is not None:
+        raise CompactionError(problem)
     pruner = opened.pruner
     task.progress(0.1, "Pruning")
     result = pruner.prune(config)
@@ -445,6 +181,49 @@ def export_pruned(
         path = save_keras_with_metadata(model, out, metadata, force=force, protect=(opened.loaded.path,))
     task.progress(1.0, "Saved")
     return ExportResult(path, config, compact, path.stat().st_size, result.included_sparsity(), compaction)
+
+
+def pruned_stored_arrays(opened, result: PruneResult) -> dict:
+    """{StoredVariable: values} of every weight of a model opened from its weights only, as ``result``
+    prunes it: the pruner writes the pruned kernels (and, removing units, their biases...) into the
+    stored variables, and each is read back while they hold them."""
+    from prune_viz.core.io import variable_copy
+
+    with opened.pruner.applied(result):
+        return {
+            stored: variable_copy(stored.variable, np.dtype(_numpy_dtype(stored.variable)))
+            for stored in opened.loaded.stored_variables
+        }
+
+
+def _numpy_dtype(variable):
+    dtype = getattr(variable, "dtype", None)
+    return getattr(dtype, "as_numpy_dtype", dtype)
+
+
+@tensorflow_job()
+def export_stored_weights(
+    opened, arrays: dict, out: str | os.PathLike, *, metadata: dict | None = None, force: bool = False
+) -> Path:
+    """Write ``arrays`` ({StoredVariable or dataset path: array}) into a copy of the file of ``opened``,
+    a model opened from its weights only (``core.io.weights_copy``); the variables not named keep
+    their stored values."""
+    from prune_viz.core.io.weights_copy import write_weights_copy
+
+    if not opened.loaded.weights_only:
+        raise ExportError(f"{opened.loaded.path.name} was opened as a whole model; export it with export_pruned.")
+    return write_weights_copy(opened.loaded, out, arrays, metadata=metadata, force=force)
+
+
+def _export_weights_only(opened, config: PruningConfig, out, *, force: bool, task: TaskState) -> ExportResult:
+    task.progress(0.1, "Pruning")
+    result = opened.pruner.prune(config)
+    arrays = pruned_stored_arrays(opened, result)
+    task.progress(0.4, "Writing the copy")
+    metadata = export_metadata(opened, result, compacted=False, extra={"weights_only_copy": True})
+    path = export_stored_weights(opened, arrays, out, metadata=metadata, force=force)
+    task.progress(1.0, "Saved")
+    return ExportResult(path, config, False, path.stat().st_size, result.included_sparsity())
 
 
 # -- size and speed -----------------------------------------------------------------------------
@@ -545,7 +324,6 @@ def size_and_speed(
     Writes the masked kernels into the opened model meanwhile, so call it from the TF job thread.
     """
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.inputs import arrange, preprocess
     from prune_viz.core.io import LoadedModel
 
     task = task or quiet()
@@ -557,9 +335,9 @@ def size_and_speed(
     rows: list[FormatRow] = []
     compaction, compaction_error, coupling, difference = None, None, None, None
     evaluator = None
-    latency_note = "" if data is not None else "no MNIST test set, so no latency"
-    if data is not None and opened.evaluation_problem:  # sizes still apply; no latency on MNIST
-        latency_note, data = opened.evaluation_problem, None
+    latency_note = "" if data is not None else "no test data, so no latency"
+    if data is not None and (problem := opened.problem_with(data)):  # sizes still apply; no latency on this data
+        latency_note, data = problem, None
     if data is not None:
         task.progress(0.02, "Compiling the forward pass")
         evaluator = opened.evaluator_on(data, preprocessing)
@@ -586,6 +364,11 @@ def size_and_speed(
         )
         try:
             coupling = dead_unit_coupling(model, kernels)
+            problem = None  # weight pruning compacts only the units that happen to lose every weight
+            if config.method == "unit":
+                problem = compaction_problem(opened, config.method, config.included, config.unit_mode)
+            if problem is not None:
+                raise CompactionError(problem)
             compaction = compact_model(model, kernels)
         except CompactionError as exc:
             compaction_error = str(exc)
@@ -600,7 +383,7 @@ def size_and_speed(
                 compact_row.latency_seconds, compact_row.accuracy = _median_latency(
                     compact_eval, repeats, task.sub(0.5, 0.95)
                 )
-                x = arrange(preprocess(data.x_test, evaluator.preprocessing), evaluator.layout)
+                x = evaluator.feed(data.x_test)
                 difference = 0.0
                 for start in range(0, len(x), 2500):
                     batch = x[start : start + 2500]
@@ -609,13 +392,13 @@ def size_and_speed(
                     difference = max(difference, float(np.max(np.abs(a - b))))
             rows.append(compact_row)
     task.progress(1.0, "Done")
-    parameters = _parameters(model)
-    zeros = result.prunable_zeros + (parameters - result.prunable_size - _nonzero_outside(model, opened.layers))
+    total = parameters(model)
+    zeros = result.prunable_zeros + (total - result.prunable_size - _nonzero_outside(model, opened.layers))
     return SizeSpeedReport(
         config=config,
         rows=rows,
-        parameters=parameters,
-        nonzero_parameters=parameters - zeros,
+        parameters=total,
+        nonzero_parameters=total - zeros,
         coupling=coupling,
         compaction=compaction,
         compaction_error=compaction_error,

@@ -14,9 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from prune_viz.core.data import MnistData
+from prune_viz.core.data import Dataset
 from prune_viz.core.errors import UserError
-from prune_viz.core.layers import keras_prunable_layers
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.training import DEFAULT_BATCH_SIZE, FitResult, fit_keeping_best, inference_copy
@@ -65,7 +64,7 @@ def _mask_constraint(mask: np.ndarray):
 def finetune(
     opened,
     config: PruningConfig,
-    data: MnistData,
+    data: Dataset,
     *,
     epochs: int,
     batch_size: int = DEFAULT_BATCH_SIZE,
@@ -83,9 +82,10 @@ def finetune(
     """
     import keras
 
+    from prune_viz.core.data import MissingData
     from prune_viz.core.evaluation import Evaluator
-    from prune_viz.core.inputs import arrange, preprocess
     from prune_viz.core.io import LoadedModel
+    from prune_viz.core.metrics import class_labels
 
     task = task or quiet()
     if opened.loaded.keras_model is None:
@@ -96,9 +96,16 @@ def finetune(
         recorded = opened.loaded.metadata.get("seed")
         seed = recorded if isinstance(recorded, int) else 0
     pruner = opened.pruner
+    if not data.has_training_split:
+        what = "MNIST training images" if data.is_mnist else "a training split"
+        raise MissingData(f"Fine-tuning needs {what}, and {data.name} has none.")
     task.progress(0.0, "Preparing the test set")
     evaluator = opened.evaluator_on(data, preprocessing)
-    unpruned = evaluator.run(task.sub(0.0, 0.04))
+    if evaluator.task != "classification":
+        raise FinetuneError(
+            f"Fine-tuning trains classifiers with one output; on {data.name} this model's task is {evaluator.task}."
+        )
+    unpruned = evaluator.run(task.sub(0.0, 0.04), unpruned=True)
     result = pruner.prune(config)
     masks = {name: np.asarray(mask.numpy(), bool) for name, mask in result.masks.items()}
     with pruner.applied(result):
@@ -109,19 +116,20 @@ def finetune(
         except Exception as exc:
             raise FinetuneError(f"The model cannot be cloned for fine-tuning ({type(exc).__name__}).") from exc
         clone.set_weights(opened.loaded.keras_model.get_weights())
-    layers = {name: layer for name, _kind, layer in keras_prunable_layers(clone)}
+    in_clone = _clone_variables(opened.loaded.keras_model, clone)
+    kernels = {layer.name: in_clone[id(layer.source)] for layer in opened.layers if layer.name in masks}
     previous = {}
     for name, mask in masks.items():
-        kernel = layers[name].kernel
+        kernel = kernels[name]
         previous[name] = kernel.constraint
         kernel.constraint = _mask_constraint(mask)
     # unit mode "remove": a removed unit's bias and BN channel stay zero too
-    vectors = _unit_vector_variables(clone, opened, result)
+    vectors = _unit_vector_variables(in_clone, opened, result)
     held = [(variable, variable.constraint) for variable, _kept in vectors]
     for variable, kept in vectors:
         variable.constraint = _mask_constraint(kept)
-    x = arrange(preprocess(data.x_train, evaluator.preprocessing), evaluator.layout)
-    y = data.y_train.astype(np.int64)
+    x = evaluator.feed(data.x_train)
+    y = class_labels(data.y_train)
     try:
         fit = fit_keeping_best(
             clone,
@@ -138,10 +146,10 @@ def finetune(
         )
     finally:
         for name, constraint in previous.items():
-            layers[name].kernel.constraint = constraint
+            kernels[name].constraint = constraint
         for variable, constraint in held:
             variable.constraint = constraint
-    resurrected = sum(int(np.count_nonzero(np.asarray(layers[n].kernel.numpy())[~m])) for n, m in masks.items())
+    resurrected = sum(int(np.count_nonzero(np.asarray(kernels[n].numpy())[~m])) for n, m in masks.items())
     resurrected += sum(int(np.count_nonzero(np.asarray(variable.numpy())[kept == 0])) for variable, kept in vectors)
     if resurrected:
         raise RuntimeError(f"{resurrected} pruned weights became non-zero during fine-tuning")
@@ -150,7 +158,7 @@ def finetune(
         LoadedModel(path=Path(opened.loaded.path.name), format="fine-tuned", keras_model=clone),
         data,
         evaluator.preprocessing,
-    ).run(task.sub(0.93, 1.0))
+    ).run(task.sub(0.93, 1.0), unpruned=True)  # the clone as it is: its reference pass is its result
     pruned_weights = sum(int((~m).sum()) for m in masks.values())
     metadata = _metadata(
         opened,
@@ -182,35 +190,29 @@ def finetune(
     )
 
 
-def _unit_vector_variables(clone, opened, result):
-    """(variable of the clone, float mask) for the bias and BN gamma/beta of every layer whose units
+def _clone_variables(model, clone) -> dict:
+    """id(a variable of ``model``) -> the clone's variable in its place (a clone lists its weights
+    in the same order)."""
+    return {id(original): copy for original, copy in zip(model.weights, clone.weights, strict=True)}
+
+
+def _unit_vector_variables(in_clone: dict, opened, result):
+    """(variable of the clone, float mask) for the bias and BN gamma/beta of every tensor whose units
     ``result`` removes, so fine-tuning cannot bring a removed unit back through them."""
-    layers = dict(_all_layers(clone))
     pairs = []
     for layer in opened.layers:
         removed = result.removed_units(layer.name)
         if removed is None or not removed.any():
             continue
-        prefix = layer.name.rpartition("/")[0]
         for vector in layer.unit_vectors:
-            owner, _, part = vector.label.rpartition("/")
-            target = layers[layer.name] if vector.label == "bias" else layers[f"{prefix}/{owner}" if prefix else owner]
-            pairs.append((getattr(target, part), (~removed).astype(np.float32)))
+            pairs.append((in_clone[id(vector.source)], (~vector.removed_entries(removed)).astype(np.float32)))
     return pairs
-
-
-def _all_layers(model, prefix: str = ""):
-    for child in getattr(model, "layers", []):
-        name = f"{prefix}{child.name}"
-        yield name, child
-        if getattr(child, "layers", None):
-            yield from _all_layers(child, name + "/")
 
 
 def _metadata(
     opened,
     result,
-    data: MnistData,
+    data: Dataset,
     preprocessing: str,
     epochs: int,
     batch_size: int,
@@ -236,6 +238,7 @@ def _metadata(
                 "trained_on": data.train_description,
                 "trained_on_full_training_set": data.is_full_training_set,
                 "data_source": data.source,
+                "data": data.description,
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "optimizer": f"Adam (learning rate {learning_rate:g})",

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from prune_viz.core.inputs import NUM_CLASSES
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
@@ -26,9 +25,16 @@ GROUPS = ("broken", "wrong", "never", "all")  # FlipScan.group
 class FlipScan:
     config: PruningConfig  # method, scope and layers of the scan; its k is not used
     ks: tuple[float, ...]
-    predicted: np.ndarray  # (len(ks), n) uint8: the class predicted for each image at each k
-    labels: np.ndarray  # (n,) true classes
+    predicted: np.ndarray  # (len(ks), n): the class predicted for each image at each k
+    labels: np.ndarray  # (n,) true classes (without labels: the unpruned model's answers)
     data_source: str
+    class_names: tuple[str, ...] | None = None
+    against: str = "labels"  # what counts as right: the labels, or "unpruned" (the data has none)
+
+    @property
+    def num_classes(self) -> int:
+        found = int(max(self.labels.max(initial=0), self.predicted.max(initial=0))) + 1
+        return max(len(self.class_names) if self.class_names else 0, found)
 
     @property
     def wrong(self) -> np.ndarray:
@@ -48,18 +54,18 @@ class FlipScan:
         return 1.0 - self.wrong.mean(axis=1)
 
     def per_digit_accuracy(self) -> np.ndarray:
-        """(len(ks), 10) accuracy of each true digit at each k (NaN for a digit with no image)."""
+        """(len(ks), classes) accuracy of each true class at each k (NaN for a class with no image)."""
         right = ~self.wrong
-        out = np.full((len(self.ks), NUM_CLASSES), np.nan)
-        for digit in range(NUM_CLASSES):
+        out = np.full((len(self.ks), self.num_classes), np.nan)
+        for digit in range(self.num_classes):
             members = self.labels == digit
             if members.any():
                 out[:, digit] = right[:, members].mean(axis=1)
         return out
 
     def confusion(self, index: int) -> np.ndarray:
-        """(10, 10) confusion matrix at ``ks[index]``: rows true digits, columns predictions."""
-        matrix = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype=np.int64)
+        """(classes, classes) confusion matrix at ``ks[index]``: rows true classes, columns predictions."""
+        matrix = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
         np.add.at(matrix, (self.labels, self.predicted[index]), 1)
         return matrix
 
@@ -91,12 +97,14 @@ class FlipScan:
             **{key: value for key, value in self.config.as_dict().items() if key != "k"},
             "included": sorted(self.config.included),
             "data_source": self.data_source,
+            "class_names": list(self.class_names) if self.class_names else None,
+            "right_means": "agrees with the unpruned model" if self.against == "unpruned" else "matches the label",
             "ks": [float(k) for k in self.ks],
             "accuracy": [round(float(a), 6) for a in self.accuracy()],
             "breaking_k": [None if np.isnan(b) else float(b) for b in breaking],
             "per_digit_accuracy": {
                 str(d): [None if np.isnan(a) else round(float(a), 6) for a in per_digit[:, d]]
-                for d in range(NUM_CLASSES)
+                for d in range(self.num_classes)
             },
         }
 
@@ -159,17 +167,36 @@ def run_flip_scan(
     base = config or session.config
     if session.model is None:
         raise RuntimeError("no model is open")
-    rows, labels, source = [], None, ""
+    rows, labels, source, names, against = [], None, "", None, "labels"
     for i, k in enumerate(ks):
         fraction = i / len(ks)
         task.progress(fraction, f"k = {k:g}%")
         point = base.with_k(k)
         record, _ = session.evaluate(point, task.sub(fraction, (i + 1) / len(ks)), with_baseline=False)
+        if record.result.predicted is None:
+            from prune_viz.core.evaluation import FlipsUnavailable
+
+            raise FlipsUnavailable(
+                f"Which samples break first needs class answers; this model's task on the data is {record.result.task}."
+            )
         rows.append(record.result.predicted)
         if labels is None:
-            labels = session.evaluator().data.y_test.astype(np.int64)
-            source = record.data_source
+            evaluator = session.evaluator()
+            labels, against = flip_labels(evaluator)
+            source, names = record.data_source, evaluator.data.class_names
         if on_point is not None:
             on_point(i, record.result.predicted)
     task.progress(1.0, "Done")
-    return FlipScan(base.with_k(0.0), tuple(float(k) for k in ks), np.stack(rows), labels, source)
+    return FlipScan(base.with_k(0.0), tuple(float(k) for k in ks), np.stack(rows), labels, source, names, against)
+
+
+def flip_labels(evaluator) -> tuple[np.ndarray, str]:
+    """What a prediction is right against: the labels of the first class-like output, or without
+    labels the unpruned model's answers."""
+    from prune_viz.core.metrics import class_labels
+
+    for head, y in zip(evaluator.heads, evaluator.head_labels):
+        if head.task in ("classification", "binary") and y is not None:
+            y = np.asarray(y)
+            return class_labels(y.reshape(-1) if head.task == "binary" else y), "labels"
+    return evaluator.reference.predicted.astype(np.int64), "unpruned"

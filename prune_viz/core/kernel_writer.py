@@ -37,7 +37,7 @@ class KernelWriter:
 
     @staticmethod
     def _blocked(layer: PrunableLayer) -> bool:
-        return layer.size > BLOCK_ELEMENTS and len(layer.shape) == 2 and layer.fan_in > 1
+        return layer.size > BLOCK_ELEMENTS and len(layer.shape) == 2 and layer.rows == layer.shape[0] > 1
 
     # -- masks and kernels ----------------------------------------------------------------------
     def lazy(self, plans: dict[str, LayerPlan]) -> tuple[Mapping, Mapping]:
@@ -69,7 +69,7 @@ class KernelWriter:
             if ours and self._blocked(layer):
                 self._write_blocks(layer, plan)
             elif plan is not None:  # XLA compiles once per shape: worth it for big kernels only
-                matrix = self._tf.reshape(self.original(layer.name), (layer.fan_in, layer.units))
+                matrix = self._tf.reshape(self.original(layer.name), (layer.rows, layer.columns))
                 value = self._block_value(layer, plan, 0, matrix, fuse=layer.size >= FUSED_FROM)
                 layer.variable.assign(self._tf.reshape(value, layer.shape))
             else:
@@ -128,6 +128,9 @@ class KernelWriter:
     @staticmethod
     def _select(layer: PrunableLayer, plan: LayerPlan, r0: int, rows, ops: dict):
         if isinstance(plan, UnitPlan):
+            if plan.mapped:  # units that are not plain columns: the plan's mask of these rows
+                window = slice(r0, r0 + len(rows))
+                return np.where(plan.kept(rows=window), np.asarray(rows), layer.original.dtype.type(0))
             return ops["unit"](rows, plan.kept_units)
         if plan.scores is not None or np.isnan(plan.threshold):  # scores that are not |w|, or the cut
             # among NaN weights: the plan's mask, in numpy
@@ -149,7 +152,7 @@ class KernelWriter:
 
 def vector_values(vector, removed: np.ndarray) -> np.ndarray:
     """A unit vector (bias, BN gamma or beta) with the removed units' entries zeroed."""
-    return np.where(removed, vector.original.dtype.type(0), vector.original)
+    return np.where(vector.removed_entries(removed), vector.original.dtype.type(0), vector.original)
 
 
 def _block_ops() -> dict:

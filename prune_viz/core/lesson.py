@@ -45,7 +45,7 @@ class Lesson:
     k: float = 0.0
     scope: str = "layer"
     included: list[str] | None = None  # None: the model's default (every layer but the output)
-    data: str | None = None  # a folder of IDX files or an .npz; None: prune-viz's usual search
+    data: str | None = None  # a path, or keras:NAME (data_reference); None: prune-viz's usual MNIST search
     preprocessing: str = "auto"
     panels: list[str] = field(default_factory=list)
     drawings: list[list[list[list[float]]]] = field(default_factory=list)  # drawings > strokes > [x, y]
@@ -58,8 +58,12 @@ class Lesson:
         return path if path.is_absolute() else Path(os.path.normpath(Path(lesson_path).resolve().parent / path))
 
     def data_path(self, lesson_path: str | os.PathLike) -> str | None:
+        """The data source: a path resolved against the lesson file's folder, or a Keras data set name
+        (``cifar10``) as it is; None: prune-viz's usual MNIST search."""
         if not self.data:
             return None
+        if self.data.startswith(KERAS_PREFIX):
+            return self.data[len(KERAS_PREFIX) :]
         path = Path(self.data).expanduser()
         return str(path if path.is_absolute() else os.path.normpath(Path(lesson_path).resolve().parent / path))
 
@@ -92,6 +96,19 @@ def model_sha256(path: str | os.PathLike) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+KERAS_PREFIX = "keras:"  # a lesson's data that is a Keras data set name, not a path: "keras:cifar10"
+
+
+def data_reference(source: str, lesson_path: str | os.PathLike) -> str:
+    """How a lesson records its data ``source`` (core.data.load_data's): a Keras data set name as
+    ``keras:NAME``, a path relative to the lesson's folder (``relative_reference``)."""
+    from prune_viz.core.data_keras import KERAS_DATASETS
+
+    if source.lower() in KERAS_DATASETS and not Path(source).expanduser().exists():
+        return KERAS_PREFIX + source.lower()
+    return relative_reference(source, lesson_path)
 
 
 def relative_reference(target: str | os.PathLike, lesson_path: str | os.PathLike) -> str:

@@ -120,29 +120,44 @@ class WeightPlan:
 
 @dataclass(frozen=True, eq=False)
 class UnitPlan:
-    """Unit pruning of one layer: the columns where ``kept_units`` is False are pruned whole.
+    """Unit pruning of one tensor: the units where ``kept_units`` is False are pruned whole.
 
-    ``threshold`` is the largest pruned unit norm (of all included layers for global scope),
-    None when no unit is pruned anywhere."""
+    For Dense and Conv kernels a unit is a column. A tensor whose units are other slices (an LSTM's
+    gate columns and recurrent rows, an attention head's columns or rows) gives its maps: column
+    -> unit and row -> unit (-1: no unit); a cell is pruned when its row or its column belongs to a
+    pruned unit. ``threshold`` is the largest pruned unit score (of all included layers for global
+    scope), None when no unit is pruned anywhere."""
 
-    shape: tuple[int, int]  # (fan_in, units)
+    shape: tuple[int, int]  # (rows, columns)
     kept_units: np.ndarray  # bool per unit, read-only
     threshold: float | None
+    column_units: np.ndarray | None = field(default=None, repr=False)
+    row_units: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self):
         kept = np.array(self.kept_units, dtype=bool)
-        if kept.shape != (self.shape[1],):
+        if self.column_units is None and self.row_units is None and kept.shape != (self.shape[1],):
             raise ValueError(f"kept_units needs {self.shape[1]} entries, not {kept.shape}")
         kept.flags.writeable = False
         object.__setattr__(self, "kept_units", kept)
+        if self.mapped:
+            object.__setattr__(self, "_kept_columns", _kept_slices(self.column_units, kept, self.shape[1]))
+            object.__setattr__(self, "_kept_rows", _kept_slices(self.row_units, kept, self.shape[0]))
+
+    @property
+    def mapped(self) -> bool:
+        return self.column_units is not None or self.row_units is not None
 
     @property
     def pruned_units(self) -> int:
-        return int(self.shape[1] - np.count_nonzero(self.kept_units))
+        return int(len(self.kept_units) - np.count_nonzero(self.kept_units))
 
     @property
     def pruned(self) -> int:
         """How many weights the plan prunes."""
+        if self.mapped:
+            kept = np.count_nonzero(self._kept_rows) * np.count_nonzero(self._kept_columns)
+            return int(self.shape[0] * self.shape[1] - kept)
         return self.pruned_units * self.shape[0]
 
     def kept(
@@ -151,8 +166,17 @@ class UnitPlan:
         """The keep-mask of ``matrix[rows, cols]`` (the values are not needed, only the shape)."""
         if matrix is not None and matrix.shape != self.shape:
             raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
+        if self.mapped:
+            return self._kept_rows[rows][:, None] & self._kept_columns[cols][None, :]
         row_range, _ = _window_ranges(self.shape, rows, cols)
         return np.broadcast_to(self.kept_units[cols], (len(row_range), len(self.kept_units[cols]))).copy()
+
+
+def _kept_slices(units_of: np.ndarray | None, kept_units: np.ndarray, length: int) -> np.ndarray:
+    """Bool per row or column: False where it belongs to a pruned unit."""
+    if units_of is None:
+        return np.ones(length, bool)
+    return np.where(units_of >= 0, kept_units[np.maximum(units_of, 0)], True)
 
 
 LayerPlan = WeightPlan | UnitPlan

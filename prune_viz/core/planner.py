@@ -60,6 +60,7 @@ class LayerResult:
     pruned_units: int  # units whose every weight is masked
     units: int
     vector_entries: int = 0  # non-zero bias and BatchNormalization entries zeroed with removed units
+    group: str = ""  # its unit group: tensors of one group count their units once
 
     @property
     def sparsity(self) -> float:
@@ -122,13 +123,14 @@ class Planner:
                     )
         else:
             removes = config.removes_units
+            names = tuple(n for n in names if self._by_name[n].units)  # tensors without units: weight pruning only
             # kept when computed ahead only: kept from every step, these small objects left between a
             # step's big short-lived buffers held the heap's freed pages (bench/RESULTS.md)
             ahead = self.scores.computing_ahead()
             for n in names:  # the scores a plan is kept with are there before it is computed
                 self.scores.unit_score(key, n)
             if config.scope == "global" and names:
-                n_pruned = count_to_prune(sum(self._by_name[n].units for n in names), config.k)
+                n_pruned = count_to_prune(self.scores.unit_total(names), config.k)
                 for n in names:
                     plans[n], counted[n] = self.remember(
                         (key, "unit", n, names, n_pruned, removes),
@@ -231,8 +233,9 @@ class Planner:
     def _unit_plan_counted(
         self, name: str, kept_units: np.ndarray, threshold: float | None, removes: bool
     ) -> tuple[UnitPlan, LayerResult]:
-        plan = UnitPlan(self._matrix_shape(name), kept_units, threshold)
-        return plan, self._layer_result(self._by_name[name], plan, removes_units=removes)
+        layer = self._by_name[name]
+        plan = UnitPlan(self._matrix_shape(name), kept_units, threshold, layer.column_units, layer.row_units)
+        return plan, self._layer_result(layer, plan, removes_units=removes)
 
     # -- weight plans ---------------------------------------------------------------------------
     def _weight_plan(self, name: str, n: int, threshold: float | None, key=MAGNITUDE) -> WeightPlan:
@@ -310,7 +313,7 @@ class Planner:
 
     def _matrix_shape(self, name: str) -> tuple[int, int]:
         layer = self._by_name[name]
-        return layer.fan_in, layer.units
+        return layer.rows, layer.columns
 
     def _last_max_before_cut(self, name: str, key, plan: WeightPlan):
         """Per unit, whether the last weight holding its largest score lies before the plan's cut
@@ -319,9 +322,26 @@ class Planner:
             return False
         layer = self._by_name[name]
         ties = self.scores.sorted_scores(name, key).positions_equal(plan.threshold)
-        last = np.full(layer.units, -1, np.int64)
-        np.maximum.at(last, ties % layer.units, ties)
+        last = np.full(layer.columns, -1, np.int64)
+        np.maximum.at(last, ties % layer.columns, ties)
         return last < plan.cut
+
+    def _dead_units(self, layer: PrunableLayer, plan: WeightPlan, key) -> int:
+        """How many units a weight plan prunes whole."""
+        if not layer.units:
+            return 0
+        if not layer.mapped:
+            # a unit is dead when its last weight in the order (its largest score, last of equals) is pruned
+            column_max = self.scores.sorted_scores(layer.name, key).column_max
+            return int(
+                np.count_nonzero(plan.pruned_where(column_max, self._last_max_before_cut(layer.name, key, plan)))
+            )
+        kept = plan.kept(layer.as_matrix(layer.original))  # slices of units: read the whole mask
+        alive = np.zeros(layer.units, bool)
+        for units_of, any_kept in ((layer.column_units, kept.any(0)), (layer.row_units, kept.any(1))):
+            if units_of is not None:
+                alive[units_of[(units_of >= 0) & any_kept]] = True
+        return int(layer.units - np.count_nonzero(alive))
 
     def _layer_result(
         self, layer: PrunableLayer, plan: LayerPlan | None, key=MAGNITUDE, removes_units: bool = False
@@ -331,25 +351,32 @@ class Planner:
         zeros = int(zeros_per_unit.sum())
         size, units = layer.size, layer.units
         if plan is None:
-            return LayerResult(layer.name, 0, zeros, size, 0, units)
+            return LayerResult(layer.name, 0, zeros, size, 0, units, group=layer.group)
         if isinstance(plan, UnitPlan):
-            kept_zeros = int(zeros_per_unit[plan.kept_units].sum())
+            if plan.mapped:  # the zeros in the cells the plan keeps
+                kept_zeros = (
+                    0 if not zeros else int(np.count_nonzero(plan.kept() & (layer.as_matrix(layer.original) == 0)))
+                )
+            else:
+                kept_zeros = int(zeros_per_unit[plan.kept_units].sum())
             removed = ~plan.kept_units
             vectors = (
-                sum(int(np.count_nonzero(v.original[removed])) for v in layer.unit_vectors) if removes_units else 0
+                sum(int(np.count_nonzero(v.original[v.removed_entries(removed)])) for v in layer.unit_vectors)
+                if removes_units
+                else 0
             )
             return LayerResult(
-                layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units, vectors
+                layer.name, plan.pruned, plan.pruned + kept_zeros, size, plan.pruned_units, units, vectors, layer.group
             )
-        # a unit is dead when its last weight in the order (its largest score, last of equals) is pruned
-        column_max = self.scores.sorted_scores(layer.name, key).column_max
-        dead_units = int(
-            np.count_nonzero(plan.pruned_where(column_max, self._last_max_before_cut(layer.name, key, plan)))
-        )
+        dead_units = self._dead_units(layer, plan, key)
         if key == MAGNITUDE:  # zeros have the smallest |w|, so they lead the order: pruned or zero = max(n, zeros)
-            return LayerResult(layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units)
+            return LayerResult(
+                layer.name, plan.pruned, max(plan.pruned, zeros), size, dead_units, units, group=layer.group
+            )
         # other scores put zero weights anywhere in the order: count the zeros the plan keeps
         at = self.scores.zero_flat_indices(layer.name)
         scores = self.scores.score_source(key, layer.name).ravel()[at]
         kept_zeros = int(np.count_nonzero(~plan.pruned_where(scores, at < plan.cut)))
-        return LayerResult(layer.name, plan.pruned, plan.pruned + kept_zeros, size, dead_units, units)
+        return LayerResult(
+            layer.name, plan.pruned, plan.pruned + kept_zeros, size, dead_units, units, group=layer.group
+        )

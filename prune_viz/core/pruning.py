@@ -207,6 +207,14 @@ class PruneResult:
     def layer(self, name: str) -> LayerResult:
         return next(layer for layer in self.layers if layer.name == name)
 
+    def unit_counts(self, names) -> tuple[int, int]:
+        """(units pruned, units) of the tensors ``names``, each unit group counted once."""
+        groups = {}
+        for layer in self.layers:
+            if layer.name in names and layer.units:
+                groups.setdefault(layer.group or layer.name, (layer.pruned_units, layer.units))
+        return sum(p for p, _ in groups.values()), sum(u for _, u in groups.values())
+
     def threshold(self, name: str) -> float | None:
         """The score (|w| or unit norm for magnitude) at or below which ``name`` is pruned, None
         when the layer is excluded or nothing is pruned; the same for all layers with global scope."""

@@ -40,11 +40,44 @@ def unit_norms(original: np.ndarray) -> np.ndarray:
     """L2 norm of each output unit's incoming weights (over every axis but the last), in float64.
 
     Summed in row blocks so that no float64 copy of a big kernel is ever made."""
-    matrix = original.reshape(-1, original.shape[-1])
-    squares = np.zeros(matrix.shape[1], np.float64)
+    return np.sqrt(_column_sums(original.reshape(-1, original.shape[-1]), square=True))
+
+
+def _column_sums(matrix: np.ndarray, square: bool) -> np.ndarray:
+    sums = np.zeros(matrix.shape[1], np.float64)
     for _, rows in row_blocks(matrix):
-        squares += np.einsum("ij,ij->j", rows, rows, dtype=np.float64)
-    return np.sqrt(squares)
+        sums += np.einsum("ij,ij->j", rows, rows, dtype=np.float64) if square else rows.sum(0, dtype=np.float64)
+    return sums
+
+
+def unit_sums(layer: PrunableLayer, matrix: np.ndarray, square: bool = False) -> np.ndarray:
+    """Per unit of ``layer``, the sum of ``matrix``'s entries (their squares with ``square``) over the
+    unit's slices, each entry counted once, in float64."""
+    units = layer.units
+    if not layer.mapped:
+        return _column_sums(matrix, square)
+    matrix = np.asarray(matrix)
+    out = np.zeros(units, np.float64)
+    cols, rows = layer.column_units, layer.row_units
+    if cols is not None:
+        per_column = _column_sums(matrix, square)
+        out += np.bincount(cols[cols >= 0], per_column[cols >= 0], minlength=units)
+    if rows is not None:
+        values = np.square(matrix, dtype=np.float64) if square else matrix.astype(np.float64)
+        out += np.bincount(rows[rows >= 0], values.sum(1)[rows >= 0], minlength=units)
+        if cols is not None:  # a cell whose row and column are the same unit's was counted twice
+            both = (rows[:, None] == cols[None, :]) & (rows[:, None] >= 0)
+            r, c = np.nonzero(both)
+            out -= np.bincount(rows[r], values[r, c], minlength=units)
+    return out
+
+
+def unit_entries(layer: PrunableLayer) -> np.ndarray:
+    """How many entries of ``layer`` each unit holds (a unit's "fan-in" across its slices)."""
+    ones = np.ones((layer.rows, layer.columns), np.float32) if layer.mapped else None
+    if ones is None:
+        return np.full(layer.units, layer.rows, np.float64)
+    return unit_sums(layer, ones)
 
 
 def score_key(config):
@@ -58,7 +91,11 @@ class ScoreStore:
     def __init__(self, layers: list[PrunableLayer]):
         self.layers = list(layers)
         self.by_name = {layer.name: layer for layer in self.layers}
-        self.unit_norms = {layer.name: unit_norms(layer.original) for layer in self.layers}
+        self.groups: dict[str, list[PrunableLayer]] = {}  # unit group -> its tensors, in model order
+        for layer in self.layers:
+            if layer.units:
+                self.groups.setdefault(layer.group, []).append(layer)
+        self.unit_norms = self._group_unit_norms()
         # (score key, layer name) -> ...
         self.unit_ranks = {(MAGNITUDE, name): ranks_of(norms) for name, norms in self.unit_norms.items()}
         self._unit_scores = {(MAGNITUDE, name): norms for name, norms in self.unit_norms.items()}
@@ -119,7 +156,7 @@ class ScoreStore:
         found = self._score_matrices.get((key, name))
         if found is None:
             self.refuse_on_warm_up()
-            shape = (layer.fan_in, layer.units)
+            shape = (layer.rows, layer.columns)
             if key == "lamp":
                 found = criteria.lamp_scores(layer.as_matrix(layer.original))
             elif key == "taylor":
@@ -141,7 +178,7 @@ class ScoreStore:
             layer = self.by_name[name]
             found = np.concatenate(
                 [
-                    r0 * layer.units + np.flatnonzero(block == 0)
+                    r0 * layer.columns + np.flatnonzero(block == 0)
                     for r0, block in row_blocks(layer.as_matrix(layer.original))
                 ]
                 or [np.zeros(0, np.int64)]
@@ -150,21 +187,60 @@ class ScoreStore:
         return found
 
     # -- unit scores ----------------------------------------------------------------------------
+    def _group_unit_norms(self) -> dict[str, np.ndarray]:
+        """Each tensor's unit norms: the L2 norm of each unit's entries across its whole group (a
+        Dense or Conv kernel is a group of one: the norm of its column)."""
+        norms = {}
+        for members in self.groups.values():
+            if len(members) == 1 and not members[0].mapped:
+                # the norms of its matrix view's columns: a depthwise kernel's are not its last axis
+                found = unit_norms(members[0].as_matrix(members[0].original))
+            else:
+                found = np.sqrt(sum(unit_sums(m, m.as_matrix(m.original), square=True) for m in members))
+            for member in members:
+                norms[member.name] = found
+        for layer in self.layers:
+            norms.setdefault(layer.name, np.zeros(0, np.float64))
+        return norms
+
+    def group_of(self, name: str) -> str:
+        return self.by_name[name].group
+
+    def unit_total(self, names) -> int:
+        """How many units ``names`` hold, each group counted once."""
+        return sum(self.by_name[m[0]].units for m in self._groups_of(names))
+
+    def _groups_of(self, names) -> list[tuple[str, ...]]:
+        """``names`` by unit group, in order: the first of each is the group's representative."""
+        found: dict[str, list[str]] = {}
+        for name in names:
+            found.setdefault(self.by_name[name].group, []).append(name)
+        return [tuple(members) for members in found.values()]
+
     def unit_score(self, key, name: str) -> np.ndarray:
-        """The layer's unit scores (float64): the lowest are pruned first."""
+        """The layer's unit scores (float64), those of its whole unit group: the lowest are pruned first."""
         found = self._unit_scores.get((key, name))
         if found is None:
             self.refuse_on_warm_up()
             layer = self.by_name[name]
+            members = self.groups.get(layer.group, [layer])
             if key == "lamp":
-                found = criteria.lamp_unit_scores(self.unit_norms[name], layer.fan_in)
+                if len(members) == 1 and not layer.mapped:
+                    found = criteria.lamp_unit_scores(self.unit_norms[name], layer.fan_in)
+                else:
+                    entries = sum(unit_entries(m) for m in members)
+                    found = np.asarray(self.unit_norms[name], np.float64) / np.sqrt(np.maximum(entries, 1))
             elif key == "taylor":
-                found = criteria.unit_sums(self.score_source(key, name))
+                if len(members) == 1 and not layer.mapped:
+                    found = criteria.unit_sums(self.score_source(key, name))
+                else:
+                    found = sum(unit_sums(m, self.score_source(key, m.name)) for m in members)
             else:
                 self._forget_other_seeds(key)
-                found = criteria.random_unit_scores(layer.units, key[1], name)
-            self._unit_scores[key, name] = found
-            self.unit_ranks[key, name] = ranks_of(found)
+                found = criteria.random_unit_scores(layer.units, key[1], members[0].name)
+            for member in members:
+                self._unit_scores[key, member.name] = found
+                self.unit_ranks[key, member.name] = ranks_of(found)
         return found
 
     def global_unit_ranks(self, names: tuple[str, ...], key=MAGNITUDE):
@@ -173,12 +249,14 @@ class ScoreStore:
         found = self._global_unit_ranks.get(cache_key)
         if found is None:
             self.refuse_on_warm_up()  # made from the scores on the configuring thread, never from stale ones
-            joined = np.concatenate([self.unit_score(key, n) for n in names])
+            groups = self._groups_of(names)  # a unit group's units are ranked once
+            joined = np.concatenate([self.unit_score(key, members[0]) for members in groups] or [np.zeros(0)])
             ranks = ranks_of(joined)
             out, start = {}, 0
-            for n in names:
-                units = self.by_name[n].units
-                out[n] = ranks[start : start + units]
+            for members in groups:
+                units = self.by_name[members[0]].units
+                for n in members:
+                    out[n] = ranks[start : start + units]
                 start += units
             found = self._global_unit_ranks[cache_key] = (out, np.sort(joined))
         return found

@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import itertools
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from psygnal import Signal
 
 from prune_viz.core.criteria import TaylorScores, taylor_scores
-from prune_viz.core.data import MnistData, load_mnist
+from prune_viz.core.data import Dataset, load_data
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
-from prune_viz.core.inputs import EvaluationUnavailable, evaluation_problem
-from prune_viz.core.io import LoadedModel, load_model
-from prune_viz.core.layers import PrunableLayer, find_prunable_layers, model_parameter_count
+from prune_viz.core.inputs import STILL_WORKS, EvaluationUnavailable, data_problem, evaluation_problem, fit_for
+from prune_viz.core.io import LoadedModel, OpenOptions, load_model
+from prune_viz.core.layers import PrunableLayer, WeightShare, find_prunable_layers, model_parameter_count, weight_share
+from prune_viz.core.non_finite import NonFinite, count_non_finite, non_finite_notes
 from prune_viz.core.pruning import Pruner, PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow
@@ -36,6 +37,28 @@ class OpenedModel:
     pruner: Pruner
     total_parameters: int
     other_zeros: int  # zeros among the weights that are not prunable kernels (biases, norms...)
+    _non_finite: list[NonFinite] | None = field(default=None, repr=False)  # (non_finite_tensors)
+
+    @property
+    def non_finite_tensors(self) -> list[NonFinite]:
+        """The prunable tensors holding NaN or infinite weights (by tensor name), in model order."""
+        if self._non_finite is None:
+            self._non_finite = (
+                [found for layer in self.layers if (found := count_non_finite(layer.name, [layer.original]))]
+                if self.loaded.non_finite_variables()  # counted when the model was loaded: most models have none
+                else []
+            )
+        return self._non_finite
+
+    @property
+    def non_finite_notes(self) -> list[str]:
+        """What the user is told about the model's NaN or infinite weights (none if it has none)."""
+        return non_finite_notes(self.loaded.non_finite_variables())
+
+    @property
+    def share(self) -> WeightShare:
+        """The share of the model's weight-matrix entries it shows and prunes, and what it leaves out."""
+        return weight_share(self.loaded, self.layers)
 
     @property
     def default_included(self) -> frozenset[str]:
@@ -43,26 +66,44 @@ class OpenedModel:
 
     @property
     def evaluation_problem(self) -> str | None:
-        """Why this model cannot be evaluated on MNIST (one sentence, e.g. a 224x224x3 input or
-        26 outputs), or None."""
+        """Why this model cannot be evaluated on MNIST (one sentence, e.g. a 224x224x3 input, 26
+        outputs, or a model opened from its weights only), or None."""
+        if self.loaded.weights_only:
+            return f"{self.loaded.weights_only_sentence} {STILL_WORKS}"
         return evaluation_problem(self.loaded.input_shape, self.loaded.output_shape)
 
-    def evaluator_on(self, data: MnistData, preprocessing: str = "auto") -> Evaluator:
+    def problem_with(self, data: Dataset | None) -> str | None:
+        """Why this model cannot be evaluated on ``data`` as far as shapes tell (None: on the default
+        MNIST test set), or None."""
+        if data is None or self.loaded.weights_only:  # a model not rebuilt cannot run on any data
+            return self.evaluation_problem
+        return data_problem(self.loaded, data)
+
+    @property
+    def data_fit(self):
+        """What the model takes (core.data.DataFit), for readers that shape data to it."""
+        return fit_for(self.loaded)
+
+    def evaluator_on(self, data: Dataset, preprocessing: str = "auto", task: TaskState | None = None) -> Evaluator:
         """An Evaluator of this model on ``data``, built on the original weights: "auto"
-        preprocessing is chosen by the unpruned model's outputs (only from the TF job thread)."""
+        preprocessing is chosen, and the reference outputs taken, from the unpruned model (only
+        from the TF job thread)."""
         self.pruner.restore()
-        return Evaluator(self.loaded, data, preprocessing)
+        return Evaluator(self.loaded, data, preprocessing, task=task)
 
 
 @tensorflow_job()
-def open_model(path: str | os.PathLike, task: TaskState | None = None) -> OpenedModel:
-    """Load ``path`` and prepare its pruner; safe to call from a worker thread."""
+def open_model(
+    path: str | os.PathLike, task: TaskState | None = None, options: OpenOptions | None = None
+) -> OpenedModel:
+    """Load ``path`` and prepare its pruner; safe to call from a worker thread. ``options``: the
+    custom objects file to rebuild the model with, and whether Lambda layers may run."""
     task = task or quiet()
     task.progress(0.05, "Loading TensorFlow")
     import_tensorflow()  # the slow step, reported on its own
 
     task.progress(0.3, f"Reading {Path(path).name}")
-    loaded = load_model(path)
+    loaded = load_model(path, options)
     task.progress(0.7, "Finding prunable layers")
     layers = find_prunable_layers(loaded)
     pruner = Pruner(layers)
@@ -70,8 +111,10 @@ def open_model(path: str | os.PathLike, task: TaskState | None = None) -> Opened
     for layer in layers:  # warm the per-layer ranks so the first slider move is instant
         pruner.prepare(layer.name)
     total = model_parameter_count(loaded)
+    opened = OpenedModel(loaded, layers, pruner, total, _zeros_outside_kernels(loaded, layers))
+    _ = opened.non_finite_tensors  # counted here, off the GUI thread
     task.progress(1.0, "Ready")
-    return OpenedModel(loaded, layers, pruner, total, _zeros_outside_kernels(loaded, layers))
+    return opened
 
 
 def _zeros_outside_kernels(loaded: LoadedModel, layers: list[PrunableLayer]) -> int:
@@ -130,6 +173,7 @@ class EvaluationRecord:
     sparsity_all: float  # of all the model's weights, biases and other non-prunable ones included
     data_source: str
     train_description: str
+    data_description: str = ""  # what was read: name, samples, shape, classes (Dataset.description)
 
 
 class Session:
@@ -153,6 +197,8 @@ class Session:
         self._model_serials = itertools.count(1)
         self.model_serial = 0  # 0: no model opened yet
         self._taylor_key: tuple | None = None  # (model serial, data path, preprocessing) of the Taylor scores
+        self.open_options = OpenOptions()  # how models are opened: custom objects file, Lambda layers allowed
+        self._data: dict[tuple, Dataset] = {}  # (source, the model's DataFit, training) -> data read for it
 
     # -- state changes (owner thread) -----------------------------------------------------------
     def set_model(self, opened: OpenedModel | None) -> None:
@@ -194,6 +240,7 @@ class Session:
             self.data_path = data_path or None
         if preprocessing is not None:
             self.preprocessing = preprocessing
+        self._data = {key: data for key, data in self._data.items() if key[0] == self.data_path}
         self._evaluator = None
         self._evaluator_key = None
         self.data_changed.emit()
@@ -246,9 +293,59 @@ class Session:
 
     @property
     def evaluation_problem(self) -> str | None:
-        """Why the open model cannot be evaluated on MNIST at all (OpenedModel.evaluation_problem);
-        None without a model or when it can be."""
-        return self.model.evaluation_problem if self.model is not None else None
+        """Why the open model cannot be evaluated on the chosen data at all, as far as is known before
+        running it: on the default MNIST (or an MNIST folder) the model's shape says it up front
+        (OpenedModel.evaluation_problem); other data says it once read (``load_data``). None without
+        a model, when it can be, or when the chosen data has not been read yet."""
+        if self.model is None:
+            return None
+        data = self.data
+        if data is not None:
+            return self.model.problem_with(data)
+        if self.data_path is None or _names_mnist(self.data_path):
+            return self.model.evaluation_problem
+        return None
+
+    @property
+    def draw_problem(self) -> str | None:
+        """Why a drawn 28x28 grey digit cannot be fed to the open model (its input is not 28x28 grey
+        images with 10 classes, whatever the chosen data), or None."""
+        if self.model is None:
+            return None
+        why = self.model.evaluation_problem
+        return f"The pad draws 28x28 grey digits. {why}" if why else None
+
+    @property
+    def data(self) -> Dataset | None:
+        """The test data of the current source as read for the open model, or None when not read yet."""
+        if self.model is None:
+            return None
+        return self._data.get((self.data_path, self.model.data_fit, False))
+
+    @property
+    def data_to_read(self) -> bool:
+        """Whether the chosen data must be read before the window can say what it is and whether the
+        model can be evaluated on it: a model is open, the data is not read yet, and it is not MNIST
+        (whose fit the model's shape says up front)."""
+        if self.model is None or self.data is not None or self.data_path is None or _names_mnist(self.data_path):
+            return False
+        return not self.model.loaded.weights_only
+
+    def load_data(self, task: TaskState | None = None, *, need_training: bool = False) -> Dataset:
+        """Read the chosen data for the open model (decoded at its size, cut to its vocabulary), once
+        per source; an image folder is decoded once and kept. May run on a worker thread."""
+        if self.model is None:
+            raise RuntimeError("no model is open")
+        task = task or quiet()
+        source, fit = self.data_path, self.model.data_fit
+        key = (source, fit, need_training)
+        if key not in self._data:
+            task.progress(0.0, "Reading the data" if source else "Loading MNIST")
+            data = load_data(source, need_training=need_training, fit=fit)
+            self._data[key] = data
+            if need_training and (source, fit, False) not in self._data:
+                self._data[(source, fit, False)] = data
+        return self._data[key]
 
     def baseline(self) -> EvaluationRecord | None:
         return self._baselines.get(self._evaluator_key) if self._evaluator_key else None
@@ -270,10 +367,11 @@ class Session:
                 if problem := self.evaluation_problem:  # said before MNIST is looked for: no data would help
                     raise EvaluationUnavailable(problem)
                 _serial, data_path, preprocessing = key
-                task.progress(0.0, "Loading MNIST")
-                data = load_mnist(data_path)
+                data = self.load_data(task.sub(0.0, 0.1))
+                if problem := self.model.problem_with(data):
+                    raise EvaluationUnavailable(problem)
                 task.progress(0.1, "Compiling the forward pass")
-                self._evaluator = self.model.evaluator_on(data, preprocessing)
+                self._evaluator = self.model.evaluator_on(data, preprocessing, task.sub(0.1, 1.0))
                 self._evaluator_key = key
             return self._evaluator, key
 
@@ -304,6 +402,7 @@ class Session:
                     evaluator,
                     built_for,
                     task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0),
+                    unpruned=True,  # the evaluator's reference pass, made on the original weights
                 )
                 self._baselines[built_for] = baseline
                 if config.k == 0:
@@ -329,8 +428,8 @@ class Session:
                 raise RuntimeError("no model is open")
             key = (self.model_serial, self.data_path, self.preprocessing)
             if self._taylor_key != key or self.model.pruner.taylor is None:
-                task.progress(0.0, "Loading MNIST training images")
-                data = load_mnist(self.data_path, need_training=True)
+                task.progress(0.0, "Loading the training data")
+                data = self.load_data(task.sub(0.0, 0.05), need_training=True)
                 scores = taylor_scores(self.model, data, preprocessing=self.preprocessing, task=task.sub(0.05, 1.0))
                 self.model.pruner.set_taylor_scores(scores)
                 self._taylor_key = key
@@ -356,9 +455,15 @@ class Session:
             return out
 
     def _record(
-        self, config: PruningConfig, result: PruneResult, evaluator: Evaluator, built_for: tuple, task: TaskState
+        self,
+        config: PruningConfig,
+        result: PruneResult,
+        evaluator: Evaluator,
+        built_for: tuple,
+        task: TaskState,
+        unpruned: bool = False,
     ) -> EvaluationRecord:
-        evaluation = evaluator.run(task, label=config.describe())
+        evaluation = evaluator.run(task, label=config.describe(), unpruned=unpruned)
         model, data_path, preprocessing = built_for
         return EvaluationRecord(
             key=ResultKey(model, config, data_path, preprocessing),
@@ -368,4 +473,15 @@ class Session:
             sparsity_all=self.all_weights_sparsity(result),
             data_source=evaluator.data.source,
             train_description=evaluator.data.train_description,
+            data_description=evaluator.data.description,
         )
+
+
+def _names_mnist(source: str) -> bool:
+    """Whether ``source`` is MNIST without reading it: the name mnist, or a folder of IDX files."""
+    from prune_viz.core.data import is_idx_folder
+
+    path = Path(source).expanduser()
+    if not path.exists():
+        return source.lower() == "mnist"
+    return path.is_dir() and is_idx_folder(path) and "fashion" not in path.resolve().name.lower()

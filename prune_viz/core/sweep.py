@@ -32,6 +32,10 @@ CSV_FIELDS = (
     "accuracy",
     "loss",
     "seconds",
+    "score",
+    "score_name",
+    "task",
+    "data",
 )
 SUMMARY_FIELDS = (
     "method",
@@ -47,6 +51,9 @@ SUMMARY_FIELDS = (
     "accuracy_std",
     "loss_mean",
     "loss_std",
+    "score_mean",
+    "score_std",
+    "score_name",
 )
 
 
@@ -65,6 +72,10 @@ class SweepPoint:
     seconds: float  # the evaluation pass
     criterion: str = "magnitude"
     unit_mode: str = "kernel"  # of unit pruning; "" for weight pruning
+    score: float = float("nan")  # the task's higher-is-better number (accuracy, R², agreement...)
+    score_name: str = "accuracy"
+    task: str = "classification"
+    data: str = ""  # the data's name
 
     def as_row(self) -> dict:
         row = asdict(self)
@@ -87,6 +98,9 @@ class SweepSummary:
     loss_std: float
     criterion: str = "magnitude"
     unit_mode: str = "kernel"
+    score_mean: float = float("nan")
+    score_std: float = 0.0
+    score_name: str = "accuracy"
 
     def as_row(self) -> dict:
         return asdict(self)
@@ -218,6 +232,10 @@ def run_sweep(
             seconds=record.result.seconds,
             criterion=config.criterion,
             unit_mode=config.unit_mode if config.method == "unit" else "",
+            score=record.result.score,
+            score_name=record.result.score_name,
+            task=record.result.task,
+            data=session.evaluator().data.name,
         )
         points.append(point)
         if on_point is not None:
@@ -245,6 +263,7 @@ def summarise(points: Iterable[SweepPoint]) -> list[SweepSummary]:
     for (method, scope, layer, k, criterion, unit_mode), group in groups.items():
         acc_mean, acc_std = _mean_std([p.accuracy for p in group])
         loss_mean, loss_std = _mean_std([p.loss for p in group])
+        score_mean, score_std = _mean_std([p.score for p in group])
         out.append(
             SweepSummary(
                 method,
@@ -260,6 +279,9 @@ def summarise(points: Iterable[SweepPoint]) -> list[SweepSummary]:
                 loss_std,
                 criterion,
                 unit_mode,
+                score_mean,
+                score_std,
+                group[0].score_name,
             )
         )
     return out

@@ -1,4 +1,5 @@
-"""Recently opened models, the last data path and the last folder saved to, remembered in QSettings."""
+"""Recently opened models, the last data path, the last folder saved to and the custom objects file
+models are opened with, remembered in QSettings."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ MAX_RECENT = 10
 RECENT_KEY = "recent/models"
 DATA_KEY = "data/path"
 SAVE_FOLDER_KEY = "files/save_folder"
+CUSTOM_OBJECTS_KEY = "open/custom_objects"
 
 
 def default_settings() -> QSettings:
@@ -59,3 +61,18 @@ def remember_save_folder(settings: QSettings | None, path: str | Path) -> None:
     if settings is not None:
         settings.setValue(SAVE_FOLDER_KEY, str(Path(path).resolve().parent))
         settings.sync()
+
+
+def remembered_custom_objects(settings: QSettings) -> str | None:
+    """The custom objects file (.py) models are opened with, if one was chosen and still exists."""
+    value = settings.value(CUSTOM_OBJECTS_KEY, "")
+    return str(value) if value and Path(str(value)).is_file() else None
+
+
+def remember_custom_objects(settings: QSettings, path: str | None) -> None:
+    """Remember ``path`` as the custom objects file, or forget it (None)."""
+    if path:
+        settings.setValue(CUSTOM_OBJECTS_KEY, str(Path(path).resolve()))
+    else:
+        settings.remove(CUSTOM_OBJECTS_KEY)
+    settings.sync()

@@ -7,6 +7,7 @@ import json
 import math
 import os
 
+import numpy as np
 import pytest
 
 from prune_viz import cli
@@ -94,6 +95,43 @@ def test_report_has_machine_options_and_every_section(quick_report):
             f"gui.{big}.slider_repaint.weight",
             f"gui.{big}.slider_repaint.unit",
         } <= keys
+
+
+def test_kinds_section_measures_an_lstm_and_an_attention_model(quick_report):
+    """The layer kinds beyond Dense and Conv: each model's tensors (with mapped units), its four step kinds
+    against the seed's step, restored exactly, and in the window the four step kinds against a bare
+    pyqtgraph window, the selected tensor (the embedding) pruned by k."""
+    keys = {figure["key"] for figure in quick_report["figures"]}
+    kinds = quick_report["details"]["kinds"]
+    tensor_kinds = {label: [t["kind"] for t in kinds[label]["tensors"]] for label in kinds}
+    assert tensor_kinds == {
+        "lstm-text": ["Embedding", "LSTM kernel", "LSTM recurrent kernel", "Dense"],
+        "transformer": [
+            "Embedding",
+            *(f"MultiHeadAttention {part}" for part in ("query", "key", "value", "output")),
+            "Dense",
+            "Dense",
+            "Dense",
+        ],
+    }
+    for label, found in kinds.items():
+        mapped = {t["kind"].split()[0] for t in found["tensors"] if t["mapped_units"]}
+        assert mapped == ({"LSTM"} if label == "lstm-text" else {"MultiHeadAttention"})
+        assert found["restored_exactly"] is True
+        assert found["prunable_weights"] == sum(int(np.prod(t["shape"])) for t in found["tensors"])
+        for method in ("weight", "unit"):
+            for scope in ("layer", "global"):
+                assert f"{label}.slider.{method}_{scope}.ms" in keys
+                assert f"gui.{label}.slider_repaint.{method}" + ("" if scope == "layer" else "_global") in keys
+        weight = quick_report["details"]["gui"][label]["weight"]
+        for k, shown in zip(weight["ks"], weight["selected_heatmap_pruned_fraction"], strict=True):
+            assert shown == pytest.approx(k / 100, abs=0.02)
+    targets = {f["key"] for f in quick_report["figures"] if f["passed"] is not None and f["key"].startswith("gui.")}
+    assert {key for key in targets if "lstm-text" in key or "transformer" in key} == {
+        f"gui.{label}.slider_repaint.{mode}"
+        for label in kinds
+        for mode in ("weight", "weight_global", "unit", "unit_global")
+    }
 
 
 def test_every_figure_is_complete_and_consistent(quick_report):

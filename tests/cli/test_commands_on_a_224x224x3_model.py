@@ -30,9 +30,13 @@ def test_commands_that_need_mnist_say_why_and_exit_2(capsys, vgg_shaped_path, mn
     assert "Accuracy" not in out
 
 
-def test_missing_data_does_not_hide_the_reason(capsys, vgg_shaped_path, tmp_path):
-    code, _, err = run(capsys, "evaluate", vgg_shaped_path, "--data", tmp_path / "no-mnist-here")
+def test_missing_data_is_said_since_other_data_may_fit(capsys, vgg_shaped_path, tmp_path):
+    """Without --data the model's shape is said before MNIST is read; a --data that is not there is said
+    as such: an image folder at 224x224 would fit this model (issue 27)."""
+    code, _, err = run(capsys, "evaluate", vgg_shaped_path)
     assert_one_line_error(code, err, WHY)
+    code, _, err = run(capsys, "evaluate", vgg_shaped_path, "--data", tmp_path / "no-mnist-here")
+    assert_one_line_error(code, err, "no-mnist-here does not exist")
 
 
 def test_inspecting_and_exporting_it_still_work(capsys, vgg_shaped_path, mnist_dir, tmp_path):

@@ -74,5 +74,5 @@ def test_train_offline_without_training_data_says_how_to_point_at_some(capsys, t
 
     monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
     code, _, err = run(capsys, "train", "--arch", "lenet-300-100", "--out", tmp_path / "m.keras")
-    assert_one_line_error(code, err, "training images", "Network is unreachable", "--data PATH", "PRUNE_VIZ_MNIST")
+    assert_one_line_error(code, err, "training images", "Network is unreachable", "--data SOURCE", "PRUNE_VIZ_MNIST")
     assert not (tmp_path / "m.keras").exists()

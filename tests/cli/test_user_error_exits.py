@@ -34,7 +34,7 @@ def test_a_new_user_error_class_exits_2_with_one_line_without_being_listed(monke
 def test_missing_data_says_how_to_point_at_some(monkeypatch, capsys):
     monkeypatch.setattr(prune_viz.cli.inspect, "run", raising(MissingData("MNIST is not on this machine.")))
     code, _, err = run(capsys, "inspect", MODEL)
-    assert_one_line_error(code, err, "MNIST is not on this machine.", "--data PATH", "PRUNE_VIZ_MNIST")
+    assert_one_line_error(code, err, "MNIST is not on this machine.", "--data SOURCE", "PRUNE_VIZ_MNIST")
 
 
 def test_an_os_error_exits_2_naming_the_file(monkeypatch, capsys):

@@ -189,22 +189,24 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
     custom.save(root / "custom.keras")
     custom.save(root / "custom.h5")
     keras.saving.get_custom_objects().pop("BadInputs>ScaledDense")
+    # a model Keras cannot rebuild opens from its weights (issue 26), and cannot be evaluated
     add(
         "unregistered custom layer (.keras)",
         ["inspect", root / "custom.keras"],
-        2,
-        "custom.keras uses a custom class, ScaledDense, that is not part of Keras",
+        0,
+        "Warning:      opened from its weights only because its custom class ScaledDense is not part of Keras",
     )
     add(
         "unregistered custom layer (.h5)",
-        ["inspect", root / "custom.h5"],
+        ["evaluate", root / "custom.h5", "--data", data],
         2,
-        "custom.h5 uses a custom class, ScaledDense, that is not part of Keras",
+        "custom.h5 was opened from its weights only because its custom class ScaledDense is not part of Keras, "
+        "so it cannot be run or evaluated; the Python file that defines it, given with --custom-objects FILE.py",
     )
 
     # -- models that open but are odd ---------------------------------------------------------------
     keras.Sequential([keras.Input((784,)), keras.layers.Activation("softmax")]).save(root / "no-kernels.keras")
-    add("no prunable layers: inspect", ["inspect", root / "no-kernels.keras"], 0, "(no prunable layers")
+    add("no prunable layers: inspect", ["inspect", root / "no-kernels.keras"], 0, "(no prunable tensors")
     add(
         "no prunable layers: evaluate",
         ["evaluate", root / "no-kernels.keras", "--data", data],
@@ -232,14 +234,14 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         "NaN/Inf weights: inspect",
         ["inspect", root / "nan.keras"],
         0,
-        "Warning:      layer h1 has 2 NaN or infinite weights",
+        "Warning:      The model holds 2 weights that are NaN or infinite (h1/kernel: 1 NaN and 1 infinite of 12,544",
     )
     # pixels 0 and 1 are always 0, 0*NaN is NaN, and ReLU maps NaN to 0: the outputs stay finite
     add(
         "NaN/Inf weights behind a ReLU: evaluate",
         ["evaluate", root / "nan.keras", "--data", data, "--k", "50"],
         0,
-        "Warning:      layer h1 has 2 NaN or infinite weights",
+        "Warning:      The model holds 2 weights that are NaN or infinite (h1/kernel: 1 NaN and 1 infinite of 12,544",
     )
 
     def poison_output(model):
@@ -358,7 +360,7 @@ def bad_inputs(tmp_path_factory, mnist_dir) -> dict[str, BadInput]:
         ".npz with 32x32 images",
         ["evaluate", good, "--data", labels_only / "mnist.npz"],
         2,
-        "test images have shape (5, 32, 32), expected (n, 28, 28)",
+        "mnist.npz's are 32x32 grey images, so it cannot be evaluated on them",
     )
 
     # -- paths ------------------------------------------------------------------------------------
@@ -545,7 +547,9 @@ def test_npz_that_unpacks_too_big_is_refused(tmp_path, mnist, capsys, monkeypatc
     path = tmp_path / "mnist.npz"
     np.savez(path, x_test=mnist.x_test[:100], y_test=mnist.y_test[:100])
     assert data.load_npz(path).x_test.shape == (100, 28, 28)
-    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1_000)
+    from prune_viz.core import data_base
+
+    monkeypatch.setattr(data_base, "MAX_IDX_BYTES", 1_000)
     with pytest.raises(data.DataError, match="mnist.npz would unpack to 0 MB; it is not MNIST"):
         data.load_npz(path)
 

@@ -198,5 +198,6 @@ def test_mutated_npz_files_raise_only_data_error(kind, seed, seed_npz, scratch):
         except DataError as exc:
             assert str(exc) and "\n" not in str(exc)
             return
-    assert data.x_test.dtype.name == "uint8" and data.x_test.shape[1:] == (28, 28)
-    assert len(data.x_test) == len(data.y_test)
+    # any .npz of arrays is data now (issue 27): what reads must be consistent, with or without labels
+    assert len(data.x_test) > 0 and data.kind in ("images", "tokens", "features")
+    assert data.y_test is None or len(data.x_test) == len(data.y_test)

@@ -116,3 +116,15 @@ def test_the_shipped_lesson_uses_the_shipped_demo_model():
     assert lesson.model_warning(SHIPPED) is None
     assert len(lesson.steps) >= 5 and all(step.note for step in lesson.steps)
     assert {step.method for step in lesson.steps} >= {"weight", "unit"}
+
+
+def test_a_lesson_records_a_keras_data_set_by_name(tmp_path):
+    from prune_viz.core.lesson import Lesson, data_reference
+
+    lesson_path = tmp_path / "lessons" / "cifar.pvlesson"
+    assert data_reference("cifar10", lesson_path) == "keras:cifar10"
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    assert data_reference(str(folder), lesson_path) == "../pictures"
+    lesson = Lesson(model="m.keras", model_sha256="0" * 64, data="keras:cifar10")
+    assert lesson.data_path(lesson_path) == "cifar10"

@@ -100,7 +100,7 @@ def test_every_slider_mode_prunes_as_asked_and_restores_exactly(opened_vgg, meth
 
 
 def test_evaluating_says_why_before_looking_for_data(opened_vgg, tmp_path):
-    session = Session(data_path=str(tmp_path / "no-mnist-here"))  # a missing folder: the shape is said first
+    session = Session()  # the default MNIST: the shape is said before the bundled test set is read
     session.set_model(opened_vgg)
     session.configure(k=30.0)
     assert session.evaluation_problem == WHY

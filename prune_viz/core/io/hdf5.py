@@ -12,11 +12,14 @@ from prune_viz.core.io.hdf5_check import HDF5Check
 from prune_viz.core.io.load_errors import ModelLoadError, short_reason
 from prune_viz.core.io.loaded_model import LoadedModel
 from prune_viz.core.io.metadata import METADATA_H5_ATTR, parse_json_object
+from prune_viz.core.io.open_options import OpenOptions
 from prune_viz.core.io.suffix_view import view_with_suffix
 
 
-def load_hdf5(path: Path) -> LoadedModel:
+def load_hdf5(path: Path, options: OpenOptions | None = None) -> LoadedModel:
     import h5py
+
+    options = options or OpenOptions()
 
     with HDF5Check(path, None) as check:
         check.wait()
@@ -52,23 +55,34 @@ def load_hdf5(path: Path) -> LoadedModel:
         source = path
         if path.suffix.lower() not in (".h5", ".hdf5"):
             source = view_with_suffix(path, Path(tmp) / "model.h5")
+        load = dict(compile=False, custom_objects=options.objects(), safe_mode=options.safe_mode)
+        # A Keras 2 file is converted before Keras 3 sees it: Keras 3.12 never returns from some Keras
+        # 2 configs it refuses (a Functional model calling a nested Sequential)
+        config = keras2_config_for_keras3(parse_json_object(model_config)) if version.startswith("2.") else None
+        model = None
         try:
-            model = keras.saving.load_model(source, compile=False)
+            if config is None:
+                model = keras.saving.load_model(source, **load)
         except Exception:
             config = keras2_config_for_keras3(parse_json_object(model_config))
             if config is None:
                 raise
+        if model is None:
             # A Keras 2 config Keras 3 refuses: load a copy carrying the converted config.
             source = Path(tmp) / "model-keras3-config.h5"
             shutil.copyfile(path, source)
             with h5py.File(source, "r+") as h5:
                 h5.attrs["model_config"] = json.dumps(config)
-            model = keras.saving.load_model(source, compile=False)
+            model = keras.saving.load_model(source, **load)
             version = f"{version}, config converted" if version else "config converted"
+    return LoadedModel(path=path, format=hdf5_label(path, version), keras_model=model, metadata=metadata)
+
+
+def hdf5_label(path: Path, version: str) -> str:
     label = f"HDF5 (Keras {version})" if version else "HDF5 (legacy Keras)"
     if path.suffix.lower() == ".keras":
         label += " behind a .keras name"
-    return LoadedModel(path=path, format=label, keras_model=model, metadata=metadata)
+    return label
 
 
 def _looks_like_keras_weights(h5) -> bool:

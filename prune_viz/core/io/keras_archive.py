@@ -24,11 +24,13 @@ from prune_viz.core.io.layer_weights import load_layer_weights
 from prune_viz.core.io.load_errors import ModelLoadError, short_reason
 from prune_viz.core.io.loaded_model import LoadedModel
 from prune_viz.core.io.metadata import METADATA_ZIP_NAME, parse_json_object
+from prune_viz.core.io.open_options import OpenOptions
 from prune_viz.core.io.suffix_view import view_with_suffix
 from prune_viz.core.io.unfilled_model import model_from_config
 
 
-def load_keras_archive(path: Path) -> LoadedModel:
+def load_keras_archive(path: Path, options: OpenOptions | None = None) -> LoadedModel:
+    options = options or OpenOptions()
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
@@ -66,7 +68,7 @@ def load_keras_archive(path: Path) -> LoadedModel:
             with check or contextlib.nullcontext():
                 model, converted = None, False
                 if not whole_loader:  # built while the child reads the weights
-                    model, converted = model_from_config(config)
+                    model, converted = model_from_config(config, options.objects(), options.safe_mode)
                 if check is not None:
                     check.wait()
             repaired_weights = None
@@ -88,22 +90,23 @@ def load_keras_archive(path: Path) -> LoadedModel:
                     source = view_with_suffix(path, Path(tmp) / "model.keras")
                 import keras
 
+                load = dict(compile=False, custom_objects=options.objects(), safe_mode=options.safe_mode)
                 try:
-                    model = keras.saving.load_model(source, compile=False)
+                    model = keras.saving.load_model(source, **load)
                 except Exception:
                     fixed = keras2_config_for_keras3(config)
                     if fixed is None:
                         raise
                     source = Path(tmp) / "model-keras3-config.keras"
                     _write_archive_copy(archive, members, source, repaired_weights, fixed)
-                    model = keras.saving.load_model(source, compile=False)
+                    model = keras.saving.load_model(source, **load)
                     converted = True
     return LoadedModel(
-        path=path, format=_archive_label(path, version, repaired, converted), keras_model=model, metadata=metadata
+        path=path, format=archive_label(path, version, repaired, converted), keras_model=model, metadata=metadata
     )
 
 
-def _archive_label(path: Path, version: str, repaired: bool = False, converted: bool = False) -> str:
+def archive_label(path: Path, version: str, repaired: bool = False, converted: bool = False) -> str:
     label = f"Keras {version[0]} archive (.keras)" if version else "Keras archive (.keras)"
     if path.suffix.lower() != ".keras":
         label += f" behind a {path.suffix or 'suffix-less'} name"

@@ -91,21 +91,26 @@ class _DatasetStore(collections.abc.Mapping):
         self._group = group
 
     def __getitem__(self, key):
-        import tensorflow as tf
-
-        dataset = self._group[key]
-        dtype = np.dtype(dataset.dtype.name)  # in this machine's byte order
-        array = aligned_empty(dataset.shape, dtype)
-        if array.size:
-            dataset.read_direct(array)
-        if array.dtype.kind not in "fiu" or not array.size:
-            return tf.convert_to_tensor(array)
-        # TensorFlow's own copy of the buffer, made once: converting the array would copy it twice, and a
-        # variable holding the buffer itself (shared through DLPack) would copy it again at its first write
-        return tf.raw_ops.DeepCopy(x=tensor_view(array))
+        return dataset_tensor(self._group[key])
 
     def __iter__(self):
         return iter(self._group)
 
     def __len__(self):
         return len(self._group)
+
+
+def dataset_tensor(dataset):
+    """An HDF5 dataset's values as a TensorFlow tensor, read into a buffer aligned as TensorFlow wants
+    and copied once."""
+    import tensorflow as tf
+
+    dtype = np.dtype(dataset.dtype.name)  # in this machine's byte order
+    array = aligned_empty(dataset.shape, dtype)
+    if array.size:
+        dataset.read_direct(array)
+    if array.dtype.kind not in "fiu" or not array.size:
+        return tf.convert_to_tensor(array)
+    # TensorFlow's own copy of the buffer, made once: converting the array would copy it twice, and a
+    # variable holding the buffer itself (shared through DLPack) would copy it again at its first write
+    return tf.raw_ops.DeepCopy(x=tensor_view(array))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from prune_viz.core.errors import UserError, clipped_words
@@ -26,7 +27,6 @@ def short_reason(exc: BaseException, limit: int = 160) -> str:
 
 def explain_load_failure(path: Path, exc: BaseException) -> str:
     """One sentence for a Keras/TensorFlow failure: the known causes by name, else the error's gist."""
-    import re
 
     # Classify by the error raised last: after a failed Keras 2 conversion retry, the chain
     # also holds the first attempt's error, which is not the one that matters.
@@ -40,8 +40,8 @@ def explain_load_failure(path: Path, exc: BaseException) -> str:
         name = custom.group(1).rsplit(">", 1)[-1]
         if not _is_keras_class(name):
             return (
-                f"{path.name} uses a custom class, {name}, that is not part of Keras; prune-viz can only "
-                "open models built from standard Keras layers."
+                f"{path.name} uses a custom class, {name}, that is not part of Keras; give the Python file that "
+                "defines it with --custom-objects FILE.py."
             )
     if "JSONDecodeError" in text or any(isinstance(e, json.JSONDecodeError) for e in _chain(exc)):
         return f"{path.name} is damaged: its model configuration is not valid JSON."
@@ -49,11 +49,11 @@ def explain_load_failure(path: Path, exc: BaseException) -> str:
         return f"{path.name} is damaged: its HDF5 weights cannot be read ({short_reason(exc, 100)})."
     if "Lambda" in text and "safe_mode" in text:
         return (
-            f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz does not "
-            "run; rebuild the model with standard layers."
+            f"{path.name} contains a Lambda layer (arbitrary Python code), which prune-viz runs only when "
+            "asked with --allow-lambda."
         )
     shapes = re.search(r"variable\.shape=(\([^)]*\)), Received: value\.shape=(\([^)]*\))", text)
-    if shapes or "could not be loaded" in text or "Shape mismatch" in text:
+    if shapes or weights_do_not_fit(text):
         detail = ""
         if shapes:
             detail = f" (a kernel of shape {shapes.group(1)} was given weights of shape {shapes.group(2)})"
@@ -92,3 +92,10 @@ def _is_keras_class(name: str) -> bool:
 
 def _one_sentence(path: Path, exc: BaseException) -> str:
     return f"Cannot open {path.name}: {type(exc).__name__}: {clipped_words(exc)}"
+
+
+def weights_do_not_fit(text: str) -> bool:
+    """Whether a load failure says the model was rebuilt and its stored weights do not fit it."""
+    return bool(re.search(r"variable\.shape=.*Received: value\.shape=", text)) or (
+        "could not be loaded" in text or "Shape mismatch" in text
+    )

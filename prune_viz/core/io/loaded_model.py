@@ -1,5 +1,5 @@
-"""A model once opened, whatever its format: its Keras model or SavedModel, metadata, notes,
-and its variables read block by block."""
+"""A model once opened, whatever its format: its Keras model, SavedModel or stored weights alone,
+metadata, notes, and its variables read block by block."""
 
 from __future__ import annotations
 
@@ -11,7 +11,33 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core import row_blocks
+from prune_viz.core.non_finite import NonFinite, by_layer, count_non_finite
 from prune_viz.core.shared_buffers import aligned_empty
+
+
+@dataclass(eq=False)  # compared and hashed by identity: export takes {StoredVariable: array}
+class StoredVariable:
+    """One weight of a model opened from its weights only."""
+
+    name: str  # "kernel", "recurrent_kernel", "query/kernel", "gamma"...; "vars/0" when the layer is unknown
+    dataset: str  # its dataset's path inside the weights HDF5 file (model.weights.h5, or the .h5 itself)
+    variable: Any  # a tf.Variable, or the rebuilt layer's Keras Variable, holding the stored values
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.variable.shape)
+
+
+@dataclass(eq=False)
+class StoredLayer:
+    """One layer of a model opened from its weights only, in model order; the layers of nested models
+    and the sub-layers of custom layers are their own StoredLayers, named "outer/inner"."""
+
+    path: str
+    class_name: str  # the saved config's class name, or the Keras class the storage names; "" if unknown
+    config: dict  # its saved config (for a sub-layer of a custom layer: what its stored shapes say)
+    layer: Any | None  # the Keras layer rebuilt alone from its config, holding the variables; None if unknown
+    variables: list[StoredVariable] = field(default_factory=list)
 
 
 @dataclass
@@ -25,6 +51,13 @@ class LoadedModel:
     raw_variables: list[tuple[str, Any]] = field(default_factory=list)
     serving_fn: Callable | None = None  # concrete function taking one tensor
     notes: list[str] = field(default_factory=list)  # caveats the user should see, one sentence each
+    # A .keras archive or .h5 file whose model cannot be rebuilt, opened from its weights alone:
+    stored_layers: list[StoredLayer] = field(default_factory=list)
+    weights_only: bool = False
+    weights_member: str | None = None  # the zip member holding the weights, for a .keras archive
+    rebuild_problem: str = ""  # why the model cannot be rebuilt, as a clause ("its custom class X is not ...")
+    rebuild_hint: str = ""  # what would rebuild it, as a clause, or ""
+    _non_finite: list[NonFinite] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def input_shape(self) -> tuple | None:
@@ -58,33 +91,60 @@ class LoadedModel:
         return self.path.name
 
     @property
+    def weights_only_sentence(self) -> str:
+        """Why a model opened from its weights only cannot be run, in one sentence."""
+        hint = f"; {self.rebuild_hint}" if self.rebuild_hint else ""
+        return (
+            f"{self.name} was opened from its weights only because {self.rebuild_problem}, so it cannot be "
+            f"run or evaluated{hint}."
+        )
+
+    @property
+    def stored_variables(self) -> list[StoredVariable]:
+        """Every stored weight of a model opened from its weights only, in model order."""
+        return [stored for layer in self.stored_layers for stored in layer.variables]
+
+    @property
     def variables(self) -> list:
         """Every weight of the model (kernels, biases, norms...), whatever its format."""
         if self.keras_model is not None:
             return list(self.keras_model.weights)
+        if self.weights_only:
+            return [stored.variable for layer in self.stored_layers for stored in layer.variables]
         if self.serving_fn is not None:
             return list(self.serving_fn.variables)
         return trackable_variables(self.saved_model)
 
+    def non_finite_variables(self) -> list[NonFinite]:
+        """The variables holding NaN or infinite entries, with their counts (``core.non_finite``'s
+        rule), in model order; counted once, when the model is loaded, on its original weights."""
+        if self._non_finite is None:
+            if self.weights_only:  # named by their stored layers' paths
+                stored = [(layer.path, v) for layer in self.stored_layers for v in layer.variables]
+                named = [(f"{path}/{v.name}", v.variable) for path, v in stored]
+            else:
+                named = [(str(getattr(var, "path", None) or var.name), var) for var in self.variables]
+            self._non_finite = [
+                found
+                for name, var in named
+                if np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating)
+                and (found := count_non_finite(name, variable_blocks(var)))
+            ]
+        return self._non_finite
+
     def non_finite_weights(self) -> dict[str, int]:
         """{layer name: count} of NaN or infinite weights, for the layers that have any."""
-        counts: dict[str, int] = {}
-        for var in self.variables:
-            if not np.issubdtype(np.dtype(_numpy_dtype(var)), np.floating):
-                continue
-            bad = sum(int(block.size - np.count_nonzero(np.isfinite(block))) for block in variable_blocks(var))
-            if bad:
-                name = str(getattr(var, "path", None) or var.name)
-                counts[name] = counts.get(name, 0) + bad
-        return _by_layer(counts)
+        return by_layer(self.non_finite_variables())
 
     def __call__(self, x):
         """Forward pass for inference (no dropout, no augmentation)."""
         if self.keras_model is not None:
             return self.keras_model(x, training=False)
-        if self.serving_fn is None:
-            from prune_viz.core.inputs import EvaluationUnavailable
+        from prune_viz.core.inputs import EvaluationUnavailable
 
+        if self.weights_only:
+            raise EvaluationUnavailable(self.weights_only_sentence)
+        if self.serving_fn is None:
             raise EvaluationUnavailable(f"The SavedModel {self.name} has no serving signature to run it with.")
         import tensorflow as tf
 
@@ -94,16 +154,6 @@ class LoadedModel:
         if isinstance(outputs, dict):
             outputs = next(iter(outputs.values()))
         return outputs
-
-
-def _by_layer(counts: dict[str, int]) -> dict[str, int]:
-    """{variable name: count} summed per layer ("fc1/kernel:0" -> "fc1")."""
-    found: dict[str, int] = {}
-    for name, count in counts.items():
-        name = name.split(":")[0]
-        layer = name.rsplit("/", 1)[0] if "/" in name else name
-        found[layer] = found.get(layer, 0) + count
-    return found
 
 
 def variable_blocks(variable):

@@ -5,7 +5,9 @@ The reader is chosen by content, not by extension: a zip is a Keras archive
 converted for Keras 3), an HDF5 file is a legacy Keras model (whatever its
 name), and a folder is a TensorFlow SavedModel (kernels from its serving
 signature). Only public readers are used: Keras's saving API, h5py, and
-TensorFlow's SavedModel loader. Repairs happen on temporary copies only.
+TensorFlow's SavedModel loader. Repairs happen on temporary copies only. A .keras or .h5 model
+that Keras cannot rebuild (a custom class, a Lambda layer in safe mode) opens from its weights
+only (``weights_only``).
 Every failure becomes a ``ModelLoadError`` whose message is one sentence;
 caveats about a model that did open go to ``LoadedModel.notes``.
 """
@@ -21,7 +23,10 @@ from prune_viz.core.io.hdf5_check import HDF5_MAGIC
 from prune_viz.core.io.keras_archive import load_keras_archive
 from prune_viz.core.io.load_errors import ModelLoadError, explain_load_failure
 from prune_viz.core.io.loaded_model import LoadedModel
+from prune_viz.core.io.open_options import OpenOptions
 from prune_viz.core.io.saved_model import load_saved_model
+from prune_viz.core.io.weights_only import weights_only_if_unbuildable
+from prune_viz.core.non_finite import non_finite_notes
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _EMPTY_ZIP_MAGIC = b"PK\x05\x06"
@@ -49,26 +54,42 @@ def sniff_format(path: Path) -> str:
     raise ModelLoadError(f"{path.name} is neither a Keras archive nor an HDF5 model file.")
 
 
-def load_model(path: str | os.PathLike) -> LoadedModel:
+def load_model(path: str | os.PathLike, options: OpenOptions | None = None) -> LoadedModel:
+    """The model at ``path``; ``options``: custom objects to rebuild it with, and whether its Lambda
+    layers may run. A .keras or .h5 model that cannot be rebuilt opens from its weights only."""
+    options = options or OpenOptions()
     path = Path(path).expanduser()
     if not path.exists():
         raise ModelLoadError(f"{path} does not exist.")
     kind = sniff_format(path)
-    try:
-        with warnings.catch_warnings():
-            # Keras warns about legacy arguments in old configs ("Do not pass an `input_shape`...");
-            # the user cannot act on them, and the CLI promises one clean line on stderr.
-            warnings.simplefilter("ignore")
+    options.objects()  # a custom objects file that cannot be imported is said before anything is read
+    with warnings.catch_warnings():
+        # Keras warns about legacy arguments in old configs ("Do not pass an `input_shape`...");
+        # the user cannot act on them, and the CLI promises one clean line on stderr.
+        warnings.simplefilter("ignore")
+        try:
             if kind == "savedmodel":
                 loaded = load_saved_model(path)
             elif kind == "hdf5":
-                loaded = load_hdf5(path)
+                loaded = load_hdf5(path, options)
             else:
-                loaded = load_keras_archive(path)
-        broken = loaded.non_finite_weights()
-    except ModelLoadError:
-        raise
+                loaded = load_keras_archive(path, options)
+        except ModelLoadError:
+            raise
+        except Exception as exc:
+            loaded, cause = None, exc
+            if kind != "savedmodel":  # load_hdf5 had its HDF5 data read in a child process first
+                try:
+                    loaded = weights_only_if_unbuildable(path, kind, exc, options, checked=kind == "hdf5")
+                except ModelLoadError:
+                    raise
+                except Exception as weights_exc:  # its weights cannot be read either: say why the model could not
+                    cause = weights_exc
+            if loaded is None:
+                raise ModelLoadError(explain_load_failure(path, exc)) from cause
+    try:
+        broken = loaded.non_finite_variables()  # counted once, on the weights as stored
     except Exception as exc:
         raise ModelLoadError(explain_load_failure(path, exc)) from exc
-    loaded.notes.extend(f"layer {layer} has {count:,} NaN or infinite weights" for layer, count in broken.items())
+    loaded.notes.extend(non_finite_notes(broken))
     return loaded

@@ -112,7 +112,8 @@ def _varies_between_runs(model: LoadedModel) -> bool:
 
 
 def _named_kernel_variables(variables) -> list[tuple[str, Any]]:
-    """Kernel variables (2-D dense, 3-D/4-D conv) among ``variables`` (model order), with layer names.
+    """Kernel variables (2-D dense, 3-D/4-D conv) and other trainable weights of rank >= 2 among
+    ``variables`` (model order), with layer names.
 
     Named like the Keras layer ("h1", "block/inner"): the trailing "/kernel" and a
     model-name prefix shared by every kernel ("sequential/") are dropped.
@@ -120,8 +121,12 @@ def _named_kernel_variables(variables) -> list[tuple[str, Any]]:
     found = []
     for var in variables:
         parts = var.name.split(":")[0].split("/")
-        if var.shape.rank in (2, 3, 4) and parts[-1] == "kernel" and var.dtype.is_floating:
+        if var.shape.rank is None or var.shape.rank < 2 or not var.dtype.is_floating:
+            continue
+        if var.shape.rank in (2, 3, 4) and parts[-1] == "kernel":
             found.append((parts[:-1] or parts, var))
+        elif getattr(var, "trainable", True):  # any other weight matrix: shown and weight-pruned
+            found.append((parts, var))
     if len(found) > 0 and all(len(p) > 1 for p, _ in found) and len({p[0] for p, _ in found}) == 1:
         found = [(p[1:], v) for p, v in found]
     names = [("/".join(p), v) for p, v in found]

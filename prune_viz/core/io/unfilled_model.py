@@ -8,10 +8,10 @@ import functools
 from prune_viz.core.io.config_migration import keras2_config_for_keras3
 
 
-def model_from_config(config: dict):
+def model_from_config(config: dict, custom_objects: dict | None = None, safe_mode: bool = True):
     """(model, converted): the model ``config`` describes, its variables allocated but not yet
     written (``load_layer_weights`` writes them), built as Keras 3 wrote it or else from its Keras 2
-    config converted."""
+    config converted; ``custom_objects`` and ``safe_mode`` as Keras's loader takes them."""
     import copy
 
     import keras
@@ -20,15 +20,34 @@ def model_from_config(config: dict):
     _unfilled_initializers(unfilled)
     _unfilled_class()  # registered with Keras, which the nested and Keras 2 configs' readers consult
     try:
-        model, converted = keras.saving.deserialize_keras_object(unfilled, safe_mode=True), False
+        model = keras.saving.deserialize_keras_object(unfilled, custom_objects=custom_objects, safe_mode=safe_mode)
+        converted = False
     except Exception:
         fixed = keras2_config_for_keras3(unfilled)
         if fixed is None:
             raise
-        model, converted = keras.saving.deserialize_keras_object(fixed, safe_mode=True), True
+        model = keras.saving.deserialize_keras_object(fixed, custom_objects=custom_objects, safe_mode=safe_mode)
+        converted = True
     _restore_initializers(model.layers, config.get("config", {}).get("layers"))
     _replace_unfilled(model, set())
     return model, converted
+
+
+def unfilled(config: dict) -> dict:
+    """A copy of a layer's or model's config whose initializers leave variables unwritten (for
+    variables that stored weights overwrite next); ``filled_initializers`` undoes it on what it built."""
+    import copy
+
+    unfilled_config = copy.deepcopy(config)
+    _unfilled_initializers(unfilled_config)
+    _unfilled_class()
+    return unfilled_config
+
+
+def filled_initializers(layer) -> None:
+    """Zeros for any initializer of ``layer`` and its sub-layers that ``unfilled`` made: a later build
+    or an exported config must never meet it."""
+    _replace_unfilled(layer, set())
 
 
 _UNFILLED = {"module": None, "class_name": "prune_viz>Unfilled", "config": {}, "registered_name": "prune_viz>Unfilled"}

@@ -32,11 +32,13 @@ from prune_viz.core.lesson import (
     Lesson,
     LessonError,
     LessonStep,
+    data_reference,
     model_sha256,
     read_lesson,
     relative_reference,
     save_lesson,
 )
+from prune_viz.core.metric_words import headline
 from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Action, Dock, Menu
 
@@ -314,7 +316,7 @@ class LessonController(QObject):
             k=config.k,
             scope=config.scope,
             included=[name for name in order if name in config.included],
-            data=relative_reference(data, path) if data else None,
+            data=data_reference(data, path) if data else None,  # a Keras name as keras:NAME
             preprocessing=self.session.preprocessing,
             panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],
             drawings=[[[list(map(float, point)) for point in stroke] for stroke in strokes]] if strokes else [],
@@ -413,7 +415,7 @@ class LessonController(QObject):
         self._show_bar()
         if self.answer is not None:
             self.window.statusBar().showMessage(
-                f"Accuracy {self.answer.result.accuracy * 100:.2f}% for {self.answer.config.describe()}.", 8000
+                f"{headline(self.answer.result)} for {self.answer.config.describe()}.", 8000
             )
 
     @property
@@ -481,7 +483,7 @@ class LessonController(QObject):
         last = self.index + 1 == count
         if self.revealed:
             record = self.answer
-            bar.answer.setText(f"{record.result.accuracy * 100:.2f}%" if record is not None else "")
+            bar.answer.setText(headline(record.result) if record is not None else "")
             bar.answer.setToolTip("The accuracy at this step's k, on the test set")
             if last:
                 bar.set_reveal_text(REVEAL_TEXTS[3], "This was the last step (Esc leaves the steps)")

@@ -266,7 +266,7 @@ class ComparePanel(QWidget):
             self.strip.message.setText("Choose a checkpoint file for side B, or compare with this model.")
             return None
         cached = self._checkpoint
-        data_path, preprocessing = session.data_path, session.preprocessing
+        data_path, preprocessing, options = session.data_path, session.preprocessing, session.open_options
         key = session.result_key(config_a)
 
         def job(task):
@@ -276,7 +276,7 @@ class ComparePanel(QWidget):
                 if cached is not None and cached[:2] == (path, mtime):
                     opened_b = cached[2]
                 else:
-                    opened_b = open_model(path, task.sub(0.0, 0.3))
+                    opened_b = open_model(path, task.sub(0.0, 0.3), options)
             task.progress(0.3, "Loading MNIST")
             data = load_mnist(data_path)
             comparison = compare(

@@ -3,7 +3,7 @@ and File > Export pruned model; ``install_experiments`` adds them to a MainWindo
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -18,7 +18,7 @@ from prune_viz.gui.experiments.finetune import FinetunePanel
 from prune_viz.gui.experiments.size_speed import SizeSpeedPanel
 from prune_viz.gui.experiments.sweep import SensitivityPanel, SweepPanel
 from prune_viz.gui.features import Action, Dock, Menu
-from prune_viz.gui.views.pictures import FittingScroll, least_height
+from prune_viz.gui.views.pictures import FittingScroll, needed_height
 from prune_viz.gui.workers import JobQueue
 
 K_KEYS = {  # keys no widget of a page used: they move k, as on the slider
@@ -28,7 +28,6 @@ K_KEYS = {  # keys no widget of a page used: they move k, as on the slider
     Qt.Key.Key_PageDown: -10,
 }
 LENT_TEXT = "Shown enlarged in its own window (Esc there brings it back here)."
-FLOAT_SHARE = (0.62, 0.62)  # a separate window's size, as a share of the main window's (at least its page's)
 
 
 class PageScroll(FittingScroll):
@@ -72,27 +71,9 @@ class ExperimentsDock(QDockWidget):
             QTimer.singleShot(0, self, self.place_floating)  # after Qt has made it a window of its own
 
     def place_floating(self) -> None:
-        """Size the separate window to a share of the main window (at least what its page needs) and
-        put it over the main window's left part, leaving the side panel and its k slider in view."""
-        if not self.isFloating():
-            return
-        window = self.main_window
-        frame = window.frameGeometry()
-        panel = self.widget()
-        page = panel.currentWidget() if isinstance(panel, ExperimentsPanel) else None
-        width = int(frame.width() * FLOAT_SHARE[0])
-        height = int(frame.height() * FLOAT_SHARE[1])
-        if page is not None:
-            width = max(width, page.minimumSizeHint().width() + 24)
-            height = max(height, least_height(page) + panel.tabBar().sizeHint().height() + 40)
-        screen = (window.screen() or self.screen()).availableGeometry()
-        width, height = min(width, screen.width()), min(height, screen.height())
-        self.resize(width, height)
-        side = getattr(window, "side_scroll", None)  # keep clear of the k slider's panel when there is room
-        right = side.mapToGlobal(QPoint(0, 0)).x() if side is not None and side.isVisible() else frame.right()
-        left = max(screen.left(), min(frame.left() + 12, right - width))
-        top = max(screen.top(), min(frame.bottom() - height - 12, screen.bottom() - height))
-        self.move(left, top)
+        """A separate window at a sensible size (at least what its page needs), beside the k slider."""
+        if self.isFloating() and isinstance(self.widget(), ExperimentsPanel):
+            place_window(self.main_window, self, self.widget())
 
 
 class ExperimentsPanel(QTabWidget):
@@ -160,6 +141,59 @@ class ExperimentsPanel(QTabWidget):
         ]
 
 
+FLOAT_SHARE = 0.62  # a separate window made for a page: at least this share of the main window's size
+
+
+def make_room(window, dock: QDockWidget, panel: ExperimentsPanel, may_float: bool = True) -> None:
+    """Room for the page shown, if it says what it needs (``least_height``: the sweep's, with a usable plot).
+    Docked, the panel grows to the page's least height, taking it from the heatmap above it; when the
+    window has not that height to give (1280x720), the panel opens as a window of its own, large enough,
+    over the heatmap and as clear of the k slider's panel as it can be (unless ``may_float`` is False: the
+    page grew while shown, and a panel does not leave its place by itself). A panel the user docked again
+    (Experiments in a separate window, twice) stays docked and scrolls."""
+    page = panel.currentWidget()
+    if not hasattr(page, "least_height") or dock.isHidden():
+        return
+    window.layout().activate()  # the dock just shown has its place
+    # what the dock takes around the page (its title, the tabs, frames): the page's viewport is the rest
+    viewport = page.parentWidget() if page.parentWidget() is not None else page
+    around = QSize(max(0, dock.width() - viewport.width()), max(0, dock.height() - viewport.height()))
+    if not dock.isFloating():
+        needed = page.least_height(viewport.width()) + around.height()
+        if dock.height() >= needed:
+            return
+        centre = window.centralWidget()
+        spare = centre.height() - centre.minimumSizeHint().height()  # what the heatmap can give
+        if dock.height() + spare >= needed or not may_float or getattr(dock, "kept_docked", False):
+            window.resizeDocks([dock], [needed], Qt.Orientation.Vertical)
+            return
+        dock.setFloating(True)
+    place_window(window, dock, panel)
+
+
+def place_window(window, dock: QDockWidget, panel: ExperimentsPanel) -> None:
+    """The floating panel large enough for its page (as wide as it likes, as tall as it needs there, at
+    least FLOAT_SHARE of the main window), over the heatmap and as clear of the k slider's panel as it
+    can be."""
+    page = panel.currentWidget()
+    if page is None:
+        return
+    viewport = page.parentWidget() if page.parentWidget() is not None else page
+    around = QSize(max(0, dock.width() - viewport.width()), max(0, dock.height() - viewport.height()))
+    outer = window.frameGeometry()
+    side = getattr(window, "side_scroll", None)  # the k slider's panel: left clear when the page fits beside it
+    right = side.mapToGlobal(QPoint(0, 0)).x() if side is not None and side.isVisible() else outer.right()
+    room = right - outer.left() - 12
+    wide = page.wide_width() if hasattr(page, "wide_width") else page.minimumSizeHint().width()
+    width = max(wide + around.width(), min(int(outer.width() * FLOAT_SHARE), room))
+    height = max(needed_height(page, width - around.width()) + around.height(), int(outer.height() * FLOAT_SHARE))
+    screen = (window.screen() or dock.screen()).availableGeometry()
+    width, height = min(width, screen.width()), min(height, screen.height())
+    left = max(screen.left(), min(outer.left() + 12, right - width))
+    top = max(screen.top(), min(outer.bottom() - height - 12, screen.bottom() - height))
+    dock.setGeometry(QRect(left, top, width, height))
+
+
 def install_experiments(window) -> ExperimentsPanel:
     """Add the Experiments dock and menu, and File > Export, to a MainWindow through its feature
     registry; returns the panel."""
@@ -175,10 +209,11 @@ def install_experiments(window) -> ExperimentsPanel:
     features.docks[Dock.EXPERIMENTS] = dock
 
     def show_tab(widget: QWidget) -> None:
-        """Show an experiment's tab; it starts only when its Run button is pressed."""
+        """Show an experiment's tab, with room for it; it starts only when its Run button is pressed."""
         dock.show()
         dock.raise_()
         panel.setCurrentWidget(widget)
+        make_room(window, dock, panel)
 
     features.add_menu(Menu.EXPERIMENTS, "E&xperiments", before=Menu.HELP)  # Help stays last
     entries = (
@@ -201,10 +236,16 @@ def install_experiments(window) -> ExperimentsPanel:
     toggle = dock.toggleViewAction()
     toggle.setText("Show the experiments &panel")
     menu.addAction(toggle)
+
+    def toggle_window() -> None:
+        dock.show()
+        dock.setFloating(not dock.isFloating())
+        dock.kept_docked = not dock.isFloating()  # docked by the user: make_room keeps it docked
+
     features.add_action(
         Menu.EXPERIMENTS,
         "Experiments in a separate &window",
-        lambda: (dock.show(), dock.setFloating(not dock.isFloating())),
+        toggle_window,
         tip="Float the experiments panel as its own window (again: back beside the heatmap)",
         key=Action.EXPERIMENTS_WINDOW,
     )
@@ -249,8 +290,13 @@ def install_experiments(window) -> ExperimentsPanel:
     exporter.exported.connect(offer_to_open)
     panel.finetune.open_requested.connect(window.open_path_asking)
 
+    for page in (panel.sweep, panel.sensitivity):  # a page that needs more room (the LAMP note shown) gets it
+        page.needs_changed.connect(
+            lambda p=page: panel.currentWidget() is p and make_room(window, dock, panel, may_float=False)
+        )
+
     panel.sweep.point_added.connect(
-        lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy)
+        lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy, p.criterion)
     )
     panel.sweep.cleared.connect(window.accuracy_plot.clear_sweep)
     return panel

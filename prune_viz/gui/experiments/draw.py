@@ -308,7 +308,7 @@ class DrawPanel(QWidget):
     # -- requests -------------------------------------------------------------------------------
     def _ready(self) -> bool:
         session = self.session
-        return session.model is not None and session.evaluation_problem is None and not self.pad.is_empty
+        return session.model is not None and session.draw_problem is None and not self.pad.is_empty
 
     def request_probabilities(self) -> Job | None:
         """Queue the ``draw`` job for the pad's current input and the session's current pruning."""
@@ -393,8 +393,8 @@ class DrawPanel(QWidget):
         self.pruned_bars.setOpts(height=np.zeros(10))
         if self.session.model is None:
             self.caption.setText("<b>Draw a digit</b>: open a model first.")
-        elif self.session.evaluation_problem:  # the drawing is an MNIST-shaped image this model cannot take
-            self.caption.setText(f"<b>Draw a digit</b>: {self.session.evaluation_problem}")
+        elif self.session.draw_problem:  # the drawing is an MNIST-shaped image this model cannot take
+            self.caption.setText(f"<b>Draw a digit</b>: {self.session.draw_problem}")
         else:
             self.caption.setText(
                 "<b>Draw a digit</b> on the black pad: the bars show what the unpruned "
@@ -428,6 +428,22 @@ class DrawPanel(QWidget):
         flip = config.with_k(0.0)
         if flip != self._flip_config:  # k alone does not change where the drawing flips
             self.request_flip()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._size_pad()
+
+    def _size_pad(self) -> None:
+        """The pad as large as the panel's height allows, up to PAD_SIDE, as long as the width leaves the
+        other parts their least width (the pad gets no more than its share of the width otherwise)."""
+        layout, holder = self.layout(), self.pad_holder
+        others = layout.minimumSize().width() - holder.minimumWidth()
+        margins = layout.contentsMargins()
+        buttons = self.clear_button.sizeHint().height() + max(layout.spacing(), 0)
+        tall = self.height() - margins.top() - margins.bottom() - buttons
+        side = max(PAD_MIN, min(PAD_SIDE, tall, self.width() - others))
+        if holder.minimumWidth() != side:
+            holder.setMinimumWidth(side)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

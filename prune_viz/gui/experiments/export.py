@@ -1,4 +1,5 @@
-"""File > Export pruned model: the current pruning as a .keras file, written in a job."""
+"""File > Export pruned model: the current pruning as a .keras file, written in a job; for a model
+opened from its weights only, its pruned weights in a copy of its file (its format and suffix)."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class PrunedModelExporter(QObject):
         self.parent_widget = parent_widget
         self.error_box: QMessageBox | None = None
         self.actions: dict[bool, QAction] = {}  # compact? -> its menu action
-        self._offered_for: tuple | None = None  # the (model, method) the actions were last judged for
+        self._offered_for: tuple | None = None  # the (model, method, included, unit mode) last judged for
 
     def set_actions(self, export: QAction, compact: QAction) -> None:
         """Keep the two File > Export actions enabled only when they can work, a disabled one's
@@ -46,8 +47,9 @@ class PrunedModelExporter(QObject):
         self._offer_only_what_works()
 
     def _offer_only_what_works(self, *_changed) -> None:
-        judged_for = (self.session.model_serial, self.session.config.method)
-        if judged_for == self._offered_for:  # a k step changes neither
+        config = self.session.config
+        judged_for = (self.session.model_serial, config.method, config.included, config.unit_mode)
+        if judged_for == self._offered_for:  # a k step changes none of them
             return
         self._offered_for = judged_for
         for compact, action in self.actions.items():
@@ -62,7 +64,10 @@ class PrunedModelExporter(QObject):
         opened = self.session.model
         if opened is None:
             return "Open a model first."
-        return compaction_problem(opened, self.session.config.method) if compact else export_problem(opened)
+        if not compact:
+            return export_problem(opened)
+        config = self.session.config
+        return compaction_problem(opened, config.method, config.included, config.unit_mode)
 
     def choose_and_export(self, compact: bool = False) -> Job | None:
         opened = self.session.model
@@ -73,9 +78,16 @@ class PrunedModelExporter(QObject):
             return None
         stem = Path(opened.loaded.path).stem
         config = self.session.config
-        name = f"{stem}-{config.file_tag}{'-compact' if compact else ''}.keras"
-        title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
-        path = ask_save_path(self.parent_widget, title, name, KERAS_FILTER, ".keras")
+        if opened.loaded.weights_only:
+            suffix = Path(opened.loaded.path).suffix.lower()
+            name = f"{stem}-{config.file_tag}{suffix}"
+            title = f"Export the pruned weights into a copy of {opened.loaded.name}"
+            name_filter = f"A copy of {opened.loaded.name} (*{suffix})"
+            path = ask_save_path(self.parent_widget, title, name, name_filter, suffix)
+        else:
+            name = f"{stem}-{config.file_tag}{'-compact' if compact else ''}.keras"
+            title = "Export the compacted pruned model" if compact else "Export the pruned model (zeros in place)"
+            path = ask_save_path(self.parent_widget, title, name, KERAS_FILTER, ".keras")
         if path is None:
             return None
         return self.export_to(path, compact)
@@ -106,6 +118,14 @@ class PrunedModelExporter(QObject):
         return job
 
     def _on_exported(self, result) -> None:
+        opened = self.session.model
+        if opened is not None and opened.loaded.weights_only and not result.compacted:
+            self.message.emit(
+                f"Exported {result.path} ({megabytes(result.bytes)}, a copy of {opened.loaded.name} with its pruned "
+                f"weights; {result.config.describe()})."
+            )
+            self.exported.emit(result)
+            return
         kind = "compacted" if result.compacted else "pruned weights stored as zeros"
         self.message.emit(f"Exported {result.path} ({megabytes(result.bytes)}, {kind}; {result.config.describe()}).")
         self.exported.emit(result)

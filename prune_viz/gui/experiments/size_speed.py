@@ -91,7 +91,7 @@ class SizeSpeedPanel(QWidget):
         from prune_viz.core.export import size_and_speed
 
         session = self.session
-        if session.model is None or self.strip.busy:
+        if session.model is None or self.strip.busy or self.strip.unavailable is not None:
             return None
         opened, config = session.model, session.config
         key = session.result_key(config)
@@ -167,12 +167,15 @@ class SizeSpeedPanel(QWidget):
         return "here: " + ", ".join(shrunk) if shrunk else "here: none"
 
     # -- session ---------------------------------------------------------------------------------
-    def _on_model_changed(self, _opened) -> None:
+    def _on_model_changed(self, opened) -> None:
+        from prune_viz.core.export import model_problem
+
         self.report = None
         self.report_key = None
         self.table.setRowCount(0)
         self.summary.setText("")
         self.strip.message.setText("")
+        self.strip.set_unavailable(model_problem(opened) if opened is not None else None)  # a weights-only model
         self._refresh()
 
     def _on_config_changed(self, _config) -> None:
@@ -180,7 +183,9 @@ class SizeSpeedPanel(QWidget):
 
     def _refresh(self) -> None:
         session = self.session
-        self.strip.run_button.setEnabled(session.model is not None and not self.strip.busy)
+        self.strip.run_button.setEnabled(
+            session.model is not None and not self.strip.busy and self.strip.unavailable is None
+        )
         if session.model is None:
             self.config_label.setText("-")
             return

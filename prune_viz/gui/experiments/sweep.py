@@ -1,9 +1,14 @@
 """Sweep and per-layer sensitivity panels: run_sweep in a job, points plotted and tabled as they arrive.
 
 The sweep prunes every included layer together (scope from the current setting)
-and plots accuracy against sparsity; the sensitivity sweep prunes one layer at a
-time and plots one accuracy-vs-k curve per layer. Both save CSV and PNG the way
-``prune-viz sweep --csv --plot`` does.
+and plots accuracy against sparsity, one curve per (method, criterion): criteria
+ticked side by side compare as ``prune-viz sweep --criteria`` does. The sensitivity
+sweep prunes one layer at a time and plots one accuracy-vs-k curve per layer. Both
+save CSV and PNG the way ``prune-viz sweep --csv --plot`` does.
+
+Layout: the settings and the table in a column beside the plot where the panel is
+wide (a dock under the heatmap at 1920x1080), above it where it is narrow; the plot
+never gets less than PLOT_MIN_SIZE (the page scrolls, or the dock makes room: dock.py).
 """
 
 from __future__ import annotations
@@ -12,20 +17,23 @@ import re
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
+    QBoxLayout,
     QCheckBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
-    QSplitter,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
-from prune_viz.core.pruning import METHODS, PruningError, parse_k
+from prune_viz.core.criteria import LAMP_NOTE
+from prune_viz.core.pruning import CRITERIA, METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
 from prune_viz.gui.binding import bind
 from prune_viz.gui.errors import show_error
@@ -49,6 +57,16 @@ from prune_viz.gui.views.pictures import (
     style_plot,
 )
 
+# the least size of the plot (caption, axes and a data area of about 320 x 200 px at the normal font; its
+# legend's rows add to it), so it is never squeezed to a strip; and of the results table (a few rows)
+PLOT_MIN_SIZE = (390, 330)
+TABLE_MIN_HEIGHT = 110
+PROGRESS_MIN_WIDTH = 60
+LEGEND_ROW_PADDING = 8  # a legend row: a line of text and this
+CONTROLS_MAX_CHARS = 62  # the settings column beside the plot: wide enough that its lines seldom wrap
+QWIDGETSIZE_MAX = 16_777_215
+CRITERION_NAMES = {"magnitude": "magnitude", "random": "random", "lamp": "LAMP", "taylor": "Taylor"}
+
 
 def parse_ks(text: str) -> list[float]:
     """'0 25, 50' -> [0.0, 25.0, 50.0]; PruningError naming the first bad entry."""
@@ -63,8 +81,10 @@ class SweepPanel(QWidget):
 
     point_added = Signal(object)  # SweepPoint, on the GUI thread
     cleared = Signal()  # a new sweep started; earlier points are gone
+    needs_changed = Signal()  # its least height changed (the LAMP note shown or hidden, another font)
     kind = SWEEP_KIND
     per_layer = False
+    with_criteria = True  # criteria side by side
     depends_on = ("scope", "included")  # the pruning settings the points depend on (not k, not method)
     run_text = "Run sweep"
     label = "Sweep"  # names the running job
@@ -78,54 +98,81 @@ class SweepPanel(QWidget):
         self.run_id = 0
         self.model_name = ""
         self.points_key = None  # what the points were computed for (Session.result_key)
+        self._watching = False  # the scroll area's viewport holding the panel is watched (showEvent)
         self.saved = False  # the points are in a CSV or PNG file
 
-        self.method_boxes = {method: QCheckBox(f"{method} pruning") for method in METHODS}
+        self.method_boxes = {method: QCheckBox(method) for method in METHODS}
         for box in self.method_boxes.values():
             box.setChecked(True)
+        # criteria side by side (the sweep only; a sensitivity sweep scores by the Pruning controls' one)
+        self.criterion_boxes = {criterion: QCheckBox(CRITERION_NAMES[criterion]) for criterion in CRITERIA}
+        self.criterion_boxes[session.config.criterion].setChecked(True)
+        self._followed = session.config.criterion  # the boxes follow the Pruning controls until changed
+        self.lamp_note = QLabel(f"<span style='color:{MUTED}'>{LAMP_NOTE}</span>")  # when LAMP meets magnitude
+        self.lamp_note.setWordWrap(True)
+        self.lamp_note.hide()
         self.ks_edit = QLineEdit(" ".join(f"{k:g}" for k in DEFAULT_KS))
         self.ks_edit.setToolTip("Percent pruned, separated by spaces or commas")
         self.scope_label = QLabel()
         self.scope_label.setWordWrap(True)
         self.strip = JobStrip(jobs, self.run_text)
+        self.strip.progress.setMinimumWidth(PROGRESS_MIN_WIDTH)  # the settings column stays narrow beside the plot
         self.save_csv_button = QPushButton("Save CSV...")
         self.save_png_button = QPushButton("Save plot PNG...")
         self.table = results_table(self.table_headers())
+        self.table.setMinimumHeight(TABLE_MIN_HEIGHT)
         self.plot_widget = self.make_plot()
+        self.plot_widget.setMinimumSize(*PLOT_MIN_SIZE)
+        self.plot_widget.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
         methods = QHBoxLayout()
         for box in self.method_boxes.values():
             methods.addWidget(box)
         methods.addStretch(1)
-        form = QFormLayout()
-        form.addRow("Methods:", methods)
-        form.addRow("k (%):", self.ks_edit)
-        form.addRow("Layers:", self.scope_label)
+        # a grid, not a QFormLayout: a form's height for a width comes out short (its rows then overlap)
+        form = QGridLayout()
+        form.setColumnStretch(1, 1)
+        form.addWidget(QLabel("Methods:"), 0, 0)
+        form.addLayout(methods, 0, 1)
+        if self.with_criteria:
+            criteria = QGridLayout()  # two a row: the settings column stays narrow enough to sit beside the plot
+            for i, box in enumerate(self.criterion_boxes.values()):
+                criteria.addWidget(box, i // 2, i % 2)
+            criteria.setColumnStretch(2, 1)
+            form.addWidget(QLabel("Criteria:"), 1, 0, Qt.AlignmentFlag.AlignTop)
+            form.addLayout(criteria, 1, 1)
+        form.addWidget(QLabel("k (%):"), 2, 0)
+        form.addWidget(self.ks_edit, 2, 1)
         saves = QHBoxLayout()
         saves.addWidget(self.save_csv_button)
         saves.addWidget(self.save_png_button)
         saves.addStretch(1)
-        controls = QWidget()
-        column = QVBoxLayout(controls)
+        self.controls = QWidget()
+        column = QVBoxLayout(self.controls)
+        column.setContentsMargins(0, 0, 0, 0)
         column.addLayout(form)
+        column.addWidget(self.scope_label)
         column.addWidget(self.strip)
         column.addLayout(saves)
         column.addWidget(self.table, 1)
-        # stacked: the panel is a tab in the side column or a window of its own, rarely wide
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(controls)
-        splitter.addWidget(self.plot_widget)
-        splitter.setStretchFactor(0, 1)
-        splitter.setStretchFactor(1, 2)
-        splitter.setSizes([200, 700])  # the plot gets most of the height; the table scrolls
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(splitter)
+        # beside the plot where the panel is wide, above it where it is narrow (resizeEvent)
+        self.plot_column = QWidget()  # the LAMP note takes its lines from the plot's share, not the settings'
+        plot_column = QVBoxLayout(self.plot_column)
+        plot_column.setContentsMargins(0, 0, 0, 0)
+        plot_column.addWidget(self.lamp_note)
+        plot_column.addWidget(self.plot_widget, 1)
+        # beside the plot where the panel is wide, above it where it is narrow (_arrange)
+        self.body = QBoxLayout(QBoxLayout.Direction.TopToBottom, self)
+        self.body.setContentsMargins(4, 4, 4, 4)
+        self.body.addWidget(self.controls, 2)  # up to its maximum width (_arrange)
+        self.body.addWidget(self.plot_column, 3)
 
         self.strip.run_button.clicked.connect(self.run)
         self.save_csv_button.clicked.connect(self.choose_csv_path)
         self.save_png_button.clicked.connect(self.choose_png_path)
         self.strip.busy_changed.connect(lambda _busy: self._refresh_buttons())
+        for box in self.criterion_boxes.values():
+            box.toggled.connect(self._on_criteria_ticked)
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
         bind(self, session.data_changed, self._refresh_scope)
@@ -148,10 +195,25 @@ class SweepPanel(QWidget):
 
     def make_plot(self) -> QWidget:
         self.accuracy_plot = AccuracySparsityPlot(self.session)
+        self.accuracy_plot.legend_changed.connect(self._fit_plot_to_legend)
         return self.accuracy_plot
 
+    def _fit_plot_to_legend(self) -> None:
+        """The legend sits under the data: each row of it adds to the plot's least height, so a sweep's
+        curves never squeeze the data area below its usable size."""
+        row = self.fontMetrics().height() + LEGEND_ROW_PADDING
+        height = PLOT_MIN_SIZE[1] + self.accuracy_plot.legend_rows * row
+        if self.plot_widget.minimumHeight() != height:
+            self.plot_widget.setMinimumHeight(height)
+            self.plot_column.layout().invalidate()  # the sizes asked next are the new ones, not cached ones
+            self.plot_column.updateGeometry()
+            self.body.invalidate()
+            self.needs_changed.emit()
+
     def plot_point(self, point) -> None:
-        self.accuracy_plot.add_sweep_point(point.method, point.scope, point.sparsity_included, point.accuracy)
+        self.accuracy_plot.add_sweep_point(
+            point.method, point.scope, point.sparsity_included, point.accuracy, point.criterion
+        )
 
     def clear_plot(self) -> None:
         self.accuracy_plot.clear_sweep()
@@ -163,14 +225,83 @@ class SweepPanel(QWidget):
         config = self.session.config
         scope = "layerwise threshold" if config.scope == "layer" else "one global threshold"
         units = "; units removed with bias and BN channel" if config.unit_mode == "remove" else ""
+        return f"the {len(config.included)} included layer(s) together, {scope}{units} (from the Pruning controls)"
+
+    # -- layout ------------------------------------------------------------------------------------
+    def wide_width(self) -> int:
+        """The least width at which the settings go beside the plot rather than above it."""
+        margins = self.body.contentsMargins()
         return (
-            f"the {len(config.included)} included layer(s) together, {scope}, {config.criterion} scores"
-            f"{units} (from the Pruning controls)"
+            self.controls.minimumSizeHint().width()
+            + self.plot_widget.minimumWidth()
+            + max(self.body.spacing(), 0)
+            + margins.left()
+            + margins.right()
         )
+
+    @property
+    def side_by_side(self) -> bool:
+        return self.body.direction() == QBoxLayout.Direction.LeftToRight
+
+    def least_height(self, width: int) -> int:
+        """The height at ``width`` that shows the settings whole, a few table rows and a usable plot without
+        scrolling (a dock or window made for this panel asks); the layout is the one it has at that width."""
+        self._arrange(width)
+        least = self.minimumSizeHint().height()
+        if self.body.hasHeightForWidth():  # wrapped text: taller when narrower; a scroll area asks for this
+            least = max(least, self.heightForWidth(width))
+        return least
+
+    def available_width(self) -> int:
+        """The width the panel may take: in a scroll area, its viewport's (the panel itself is never
+        narrower than its least width there, which side by side is the wide width)."""
+        parent = self.parentWidget()
+        in_scroll_area = parent is not None and isinstance(parent.parentWidget(), QAbstractScrollArea)
+        return parent.width() if in_scroll_area else self.width()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._arrange(self.available_width())
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        parent = self.parentWidget()
+        if parent is not None and isinstance(parent.parentWidget(), QAbstractScrollArea) and not self._watching:
+            parent.installEventFilter(self)  # its viewport: narrower than the panel, the panel rearranges
+            self._watching = True
+        self._arrange(self.available_width())
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Resize and watched is self.parentWidget():
+            self._arrange(self.available_width())
+        return False
+
+    def _arrange(self, width: int) -> None:
+        """Settings beside the plot (in a column of at most CONTROLS_MAX_CHARS) when ``width`` allows."""
+        wide = width >= self.wide_width()
+        limit = self.fontMetrics().averageCharWidth() * CONTROLS_MAX_CHARS if wide else QWIDGETSIZE_MAX
+        if self.controls.maximumWidth() != limit:  # (and when the font changes: presenter mode)
+            self.controls.setMaximumWidth(limit)
+        if wide != self.side_by_side:
+            self.body.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
 
     # -- running ---------------------------------------------------------------------------------
     def selected_methods(self) -> list[str]:
         return [method for method, box in self.method_boxes.items() if box.isChecked()]
+
+    def selected_criteria(self) -> list[str]:
+        """The criteria ticked (the sweep's), or the Pruning controls' one (the sensitivity sweep's)."""
+        if not self.with_criteria:
+            return [self.session.config.criterion]
+        return [criterion for criterion, box in self.criterion_boxes.items() if box.isChecked()]
+
+    def _on_criteria_ticked(self, _on: bool = False) -> None:
+        chosen = set(self.selected_criteria())
+        # layerwise LAMP is magnitude: said where both are chosen, before their curves lie on each other
+        shown = self.with_criteria and {"lamp", "magnitude"} <= chosen
+        if shown != self.lamp_note.isVisibleTo(self):
+            self.lamp_note.setVisible(shown)
+            self.needs_changed.emit()
 
     def run(self):
         """Start a sweep of the chosen methods and ks; returns the Job (None if it cannot start)."""
@@ -182,7 +313,10 @@ class SweepPanel(QWidget):
         scope = self.scope()
         try:
             methods, ks = check_grid(self.selected_methods(), parse_ks(self.ks_edit.text()))
-            plan = sweep_configs(session, methods, ks, scope, self.per_layer)
+            criteria = tuple(self.selected_criteria())
+            if not criteria:
+                raise PruningError("Tick at least one criterion.")
+            plan = sweep_configs(session, methods, ks, scope, self.per_layer, criteria)
         except PruningError as exc:
             self.error_box = show_error(self, exc, self.doing)
             return None
@@ -194,7 +328,7 @@ class SweepPanel(QWidget):
         run_id, per_layer = self.run_id, self.per_layer
 
         def job(task):  # each point is published as it is measured: a partial result
-            return run_sweep(session, methods, ks, scope, task, task.publish, per_layer=per_layer)
+            return run_sweep(session, methods, ks, scope, task, task.publish, per_layer=per_layer, criteria=criteria)
 
         return self.strip.start(
             job,
@@ -306,11 +440,16 @@ class SweepPanel(QWidget):
         self.strip.set_unavailable(self.session.evaluation_problem)
         self._refresh_scope()
 
-    def _on_config_changed(self, _config) -> None:
+    def _on_config_changed(self, config) -> None:
+        if config.criterion != self._followed:  # follow the Pruning controls' criterion, unless ticked otherwise
+            if self.selected_criteria() == [self._followed]:
+                for criterion, box in self.criterion_boxes.items():
+                    box.setChecked(criterion == config.criterion)
+            self._followed = config.criterion
         self._refresh_scope()
 
     def _refresh_scope(self) -> None:
-        text = self.scope_text() if self.session.model is not None else "-"
+        text = "<b>Layers:</b> " + (self.scope_text() if self.session.model is not None else "-")
         why = self.session.why_stale(self.points_key, "sweep", self.depends_on) if self.points else None
         if why is not None:
             text += f"<br><span style='color:{MUTED}'>{why} Run it again for the current settings.</span>"
@@ -328,6 +467,8 @@ class SensitivityPanel(SweepPanel):
 
     kind = SENSITIVITY_KIND
     per_layer = True
+    with_criteria = False  # its curves are per layer: one criterion, the Pruning controls'
+
     depends_on = ("included",)  # always layerwise
     run_text = "Run sensitivity"
     label = "Sensitivity sweep"
@@ -423,7 +564,11 @@ class SensitivityPanel(SweepPanel):
         return "layer"
 
     def scope_text(self) -> str:
-        return f"each of the {len(self.session.config.included)} included layer(s) alone, the others unpruned"
+        config = self.session.config
+        return (
+            f"each of the {len(config.included)} included layer(s) alone, the others unpruned; "
+            f"{config.criterion} scores (from the Pruning controls)"
+        )
 
 
 def _method_text(point) -> str:

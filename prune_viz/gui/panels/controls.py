@@ -258,9 +258,14 @@ class PruningControls(QGroupBox):
             f"({result.prunable_zeros:,} / {result.prunable_size:,}), "
             f"{percent(self.session.all_weights_sparsity(result))} of all weights incl. biases"
         )
-        if config.method == "unit" and included:
-            units = sum(layer.pruned_units for layer in included)
-            total = sum(layer.units for layer in included)
+        if self.session.model is not None:
+            share = self.session.model.share
+            lines.append(
+                f"Prunable: {percent(share.fraction)} of the model's weight-matrix entries"
+                + (f"; {len(share.left_out)} layer(s) left out (see the layer list)" if share.left_out else "")
+            )
+        units, total = result.unit_counts({layer.name for layer in included})
+        if config.method == "unit" and total:
             removed = sum(layer.vector_entries for layer in included)
             lines.append(
                 f"Units pruned: {units:,} of {total:,}"
@@ -319,21 +324,41 @@ class LayerList(QTreeWidget):
         with self._batch(fresh=True):
             self.clear()
             self.items = {}
+            non_finite = {found.name: found for found in opened.non_finite_tensors} if opened else {}
             for layer in opened.layers if opened else []:
-                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.fan_in} x {layer.units}", "", ""])
+                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.rows} x {layer.columns}", "", ""])
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 note = layer.unit_vector_note
+                bad = non_finite.get(layer.name)
                 item.setToolTip(
                     0,
                     f"{layer.name}: {layer.matrix_label}"
                     + (" (output layer, excluded by default)" if layer.is_output else "")
-                    + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else ""),
+                    + (
+                        f"\nA unit is {layer.unit_definition}."
+                        if layer.unit_definition
+                        else ("\nNo unit definition: unit pruning leaves it whole." if not layer.units else "")
+                    )
+                    + (f"\nA unit removed (unit mode 'remove') takes {note} with it." if note else "")
+                    + (f"\nNaN or infinite weights: {bad.counts_text()} (drawn magenta)." if bad else ""),
                 )
                 for col in (3, 4):
                     item.setTextAlignment(col, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.addTopLevelItem(item)
                 self.items[layer.name] = item
+            share = opened.share if opened else None
+            for name, why in share.left_out if share else []:  # listed, greyed, with the reason
+                item = QTreeWidgetItem([name, "left out", "", "", ""])
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
+                item.setToolTip(0, f"{name} is not pruned: {why}.")
+                item.setToolTip(1, why)
+                self.addTopLevelItem(item)
+            if share is not None:
+                self.setToolTip(
+                    "Tick a layer to include it in pruning; select it to show it large.\n"
+                    f"These tensors hold {share.describe()}."
+                )
 
     def select(self, name: str) -> None:
         item = self.items.get(name)
@@ -394,7 +419,8 @@ class LayerList(QTreeWidget):
                     stats.name,
                     item,
                     4,
-                    f"{stats.pruned_units} / {stats.units}" + (" + bias/BN" if stats.vector_entries else ""),
+                    (f"{stats.pruned_units} / {stats.units}" if stats.units else "no units")
+                    + (" + bias/BN" if stats.vector_entries else ""),
                 )
                 tips = [stats.cut_off_warning] if stats.cut_off else []
                 if stats.vector_entries:

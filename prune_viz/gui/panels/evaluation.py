@@ -8,6 +8,8 @@ debounced, whenever the settings or the data change.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QInputDialog,
     QLabel,
     QMenu,
     QProgressBar,
@@ -29,20 +32,43 @@ from PySide6.QtWidgets import (
 from superqt import QElidingLabel
 from superqt.utils import qdebounced
 
-from prune_viz.core.data import search_order
+from prune_viz.core.data import KERAS_DATASETS, search_order, source_name
 from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
+from prune_viz.core.metric_words import describe_scaling, headline, metric_lines
 from prune_viz.gui.binding import bind
 from prune_viz.gui.panels.controls import COMPACT_MARGINS
 from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
 EVALUATE_KIND = "evaluate"
+DATA_KIND = "data"
 DEFAULT_DATA_TEXT = "default: the first MNIST found"  # short, so not elided mid-word; the tooltip says where
 EVALUATE_TOOLTIP = "Accuracy of the current pruning on the test set (Ctrl+E, F5)"
 AUTO_TOOLTIP = (
     "Re-evaluate whenever the settings rest for a moment; a newer request cancels an older one (Ctrl+Shift+E)"
 )
 DEFAULT_DATA_TOOLTIP = f"No data chosen: {search_order()}."
+WARNING_STYLE = "color:#b35900"
+
+
+def panel_title(session) -> str:
+    """The evaluation panel's title, named after the data and what is measured on it: 'Accuracy on
+    CIFAR-10 test', 'Agreement with the unpruned model on latent.npz', 'R², MSE, MAE on prices.csv test'."""
+    data = session.data
+    name = data.name if data is not None else source_name(session.data_path)
+    record = session.last_evaluation
+    task = None
+    if record is not None and record.key.model == session.model_serial and record.key.data_path == session.data_path:
+        task = record.result.task
+    elif data is not None and not data.has_labels:
+        task = "agreement"
+    if task == "agreement":
+        return f"Agreement with the unpruned model on {name}"
+    if task == "regression":
+        return f"R², MSE, MAE on {name} test"
+    if task == "multi-output":
+        return f"Each output on {name} test"
+    return f"Accuracy on {name} test"
 
 
 class EvaluationController(QObject):
@@ -52,6 +78,8 @@ class EvaluationController(QObject):
     progressed = Signal(float, str)
     failed = Signal(object)  # exception of the latest request
     shown = Signal(object)  # (record, baseline) accepted for display
+    data_read = Signal(object)  # the Dataset of the current source, read for the open model
+    data_failed = Signal(object)  # exception while reading the chosen data
 
     def __init__(self, session, jobs: JobQueue, parent: QObject | None = None):
         super().__init__(parent)
@@ -79,6 +107,27 @@ class EvaluationController(QObject):
         job.finished.connect(lambda j=job: self._on_job_finished(j))
         self.jobs.submit(job, cancel_running_kinds=(EVALUATE_KIND,))
         self.busy_changed.emit(True)
+        return job
+
+    def read_data(self) -> Job | None:
+        """Read the chosen data for the open model as a job (progress and Cancel in the status bar), so
+        the window can name it, say whether the model can be evaluated on it, and show its images. None
+        when there is nothing to read (MNIST, whose fit the model's shape tells, or data read already)."""
+        if not self.session.data_to_read:
+            return None
+        path, serial = self.session.data_path, self.session.model_serial
+        job = Job(lambda task: self.session.load_data(task), DATA_KIND, self)
+        job.label = f"Reading {source_name(path)}"
+
+        def done(data) -> None:
+            if (self.session.data_path, self.session.model_serial) == (path, serial):
+                self.data_read.emit(data)
+                if self.auto:
+                    self.request_soon()
+
+        job.succeeded.connect(done)
+        job.failed.connect(self.data_failed)
+        self.jobs.submit(job, cancel_running_kinds=(DATA_KIND,))
         return job
 
     def cancel(self) -> None:
@@ -118,10 +167,12 @@ class EvaluationController(QObject):
 
     def _on_model_changed(self, _opened) -> None:
         self.cancel()  # nothing requested for the old model may show
+        self.jobs.cancel_all(DATA_KIND)
         self.baseline = None
+        self.read_data()
 
     def _on_data_changed(self) -> None:
-        if self.auto and self.session.model is not None:
+        if self.read_data() is None and self.auto and self.session.model is not None:
             self.request_soon()
 
 
@@ -140,13 +191,21 @@ class ResultView(QWidget):
         self.accuracy.base_point_size = font.pointSizeF()  # presenter mode scales from this
         self.status = QLabel("No evaluation yet: press Evaluate (Ctrl+E).")
         self.status.setWordWrap(True)
+        self.warnings = QLabel()  # what looks wrong about the data (EvaluationResult.warnings)
+        self.warnings.setWordWrap(True)
+        self.warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.warnings.hide()
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        for label in (self.warnings, self.details):  # never squeezed below their wrapped text
+            label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        self.scaling = ""  # the input scaling used, with the evidence for it
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.accuracy)
         layout.addWidget(self.status)
+        layout.addWidget(self.warnings)
         layout.addWidget(self.details)
         self.accuracy.hide()  # until there is a result
         self.stale = False
@@ -160,6 +219,11 @@ class ResultView(QWidget):
         self.accuracy.hide()
         self.status.setText("No evaluation yet: press Evaluate (Ctrl+E).")
         self.details.setText("")
+        self.warnings.setText("")
+        self.warnings.hide()
+        for label in (self.warnings, self.details):
+            label.setMinimumHeight(0)
+        self.scaling = ""
         self.set_stale(None)
 
     def show_unavailable(self, why: str) -> None:
@@ -167,26 +231,39 @@ class ResultView(QWidget):
         self.clear()
         self.status.setText(f"<b>No accuracy:</b> {why}")
 
-    def show_record(self, record, baseline, trained_on: str) -> None:
+    def show_record(self, record, baseline, trained_on: str, data=None) -> None:
+        """The result's headline number (its task's score), each metric with the unpruned value beside
+        it, the data's warnings, what was read and the input scaling with its evidence."""
         result = record.result
         self.has_result = True
         self.accuracy.setVisible(not self.concealed)
-        self.accuracy.setText(f"{result.accuracy * 100:.2f}%")
+        self.accuracy.setText(headline(result))
+        self.accuracy.setToolTip(f"{result.score_name[0].upper()}{result.score_name[1:]} ({result.task})")
         lines = [
-            f"<b>{record.config.describe()}</b>, {len(record.config.included)} layer(s), "
+            f"<b>{html.escape(record.config.describe())}</b>, {len(record.config.included)} layer(s), "
             f"{record.sparsity * 100:.1f}% of them zero",
-            f"{result.correct:,} / {result.total:,} test images correct; loss {result.loss:.4f}",
+            f"Measured: <b>{html.escape(result.score_name)}</b> ({result.task})",
         ]
-        if baseline is not None and baseline is not record:
-            delta = (result.accuracy - baseline.result.accuracy) * 100
-            lines.append(f"Unpruned: {baseline.result.accuracy * 100:.2f}% (change <b>{delta:+.2f}</b> points)")
-        elif baseline is record:
+        lines += [html.escape(line) for line in metric_lines(result, baseline if baseline is not record else None)]
+        if baseline is record:
             lines.append("This is the unpruned model (k = 0).")
-        lines.append(f"Test data: {record.data_source}")
-        lines.append(f"Input: {PREPROCESSING_LABELS.get(result.preprocessing, result.preprocessing)}")
-        lines.append(f"Model trained on: {trained_on}")
+        lines.append(f"Test data: {html.escape(record.data_description or record.data_source)}")
+        if record.data_description:
+            lines.append(f"From: {html.escape(record.data_source)}")
+        for note in getattr(data, "notes", ()) or ():
+            lines.append(html.escape(note))
+        self.scaling = describe_scaling(result.preprocessing, result.scaling_evidence, record.key.preprocessing)
+        lines.append(f"Input: {html.escape(self.scaling)}")
+        lines.append(f"Model trained on: {html.escape(trained_on)}")
         lines.append(f"One pass over the test set: {result.seconds:.2f} s")
         self.details.setText("<br>".join(lines))
+        self.warnings.setText(
+            "<br>".join(f"<span style='{WARNING_STYLE}'>&#9888; {html.escape(w)}</span>" for w in result.warnings)
+        )
+        self.warnings.setVisible(bool(result.warnings))
+        for label in (self.warnings, self.details):  # the panel's layout gives a wrapped label one line else
+            width = label.width() if label.width() > 100 else 400
+            label.setMinimumHeight(label.heightForWidth(width) if label.isVisibleTo(self) else 0)
 
     def set_concealed(self, hide: bool) -> None:
         """Hide the result, the accuracy included even where the panel has put it (or show them again)."""
@@ -217,10 +294,9 @@ class EvaluationPanel(QGroupBox):
     """Data source, preprocessing, Evaluate/Cancel with progress, auto-evaluate, the result."""
 
     data_path_chosen = Signal(str)
-    TITLE = "Accuracy on MNIST"
 
     def __init__(self, session, controller: EvaluationController, parent: QWidget | None = None):
-        super().__init__(self.TITLE, parent)
+        super().__init__(panel_title(session), parent)
         self.session = session
         self.controller = controller
 
@@ -229,9 +305,20 @@ class EvaluationPanel(QGroupBox):
         self.data_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.data_button = QToolButton(text="Data...")
         self.data_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.data_button.setToolTip("The test data: any file or folder can also be dropped on the window")
         menu = QMenu(self.data_button)
-        menu.addAction("IDX folder...", self.choose_idx_folder)
+        menu.addAction("Folder of images (one sub-folder per class)...", self.choose_image_folder)
         menu.addAction(".npz file...", self.choose_npz)
+        menu.addAction("CSV file...", self.choose_csv)
+        menu.addAction("MNIST IDX folder...", self.choose_idx_folder)
+        keras_menu = menu.addMenu("Keras data set")
+        for name in KERAS_DATASETS:
+            keras_menu.addAction(name, lambda n=name: self.data_path_chosen.emit(n))
+        keras_menu.addAction("Other name...", self.choose_keras_name)
+        menu.addSeparator()
+        menu.addAction("Default (MNIST)", lambda: self.data_path_chosen.emit(""))
+        self.data_menu = menu
+        self.keras_menu = keras_menu
         self.data_button.setMenu(menu)
         self.preprocess = QComboBox()
         for mode in PREPROCESSING:
@@ -285,6 +372,7 @@ class EvaluationPanel(QGroupBox):
         controller.busy_changed.connect(self._on_busy)
         controller.progressed.connect(self._on_progress)
         controller.shown.connect(self._on_shown)
+        controller.data_read.connect(self._on_data_read)
         bind(self, session.config_changed, self._refresh_stale)
         bind(self, session.data_changed, self._on_data_changed)
         bind(self, session.model_changed, self._on_model_changed)
@@ -297,7 +385,7 @@ class EvaluationPanel(QGroupBox):
         cancels too), and whether it is current; the test data, input scaling and the result's details
         stay in the File menu and the normal layout."""
         self.compact = compact
-        self.setTitle("" if compact else self.TITLE)  # the Evaluate button and the result say it
+        self.setTitle("" if compact else panel_title(self.session))  # the Evaluate button and the result say it
         self.layout().setContentsMargins(*(COMPACT_MARGINS if compact else self.normal_margins))
         for widget in (self.setup, self.auto_check, self.result_view.details):
             widget.setVisible(not compact)
@@ -317,12 +405,37 @@ class EvaluationPanel(QGroupBox):
         if folder:
             self.data_path_chosen.emit(folder)
 
+    def choose_image_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of images, one sub-folder per class (test/ and train/)")
+        if folder:
+            self.data_path_chosen.emit(folder)
+
     def choose_npz(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "MNIST .npz (x_train, y_train, x_test, y_test)", "", "NumPy archives (*.npz);;All files (*)"
+            self, ".npz (x_test, y_test, or x, y, or x alone; class_names)", "", "NumPy archives (*.npz);;All files (*)"
         )
         if path:
             self.data_path_chosen.emit(path)
+
+    def choose_csv(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "CSV with a label column (named label, class, target or y, else the last)", "", "CSV (*.csv *.tsv)"
+        )
+        if path:
+            self.data_path_chosen.emit(path)
+
+    def choose_keras_name(self) -> None:
+        name, ok = QInputDialog.getItem(self, "Keras data set", "Name:", list(KERAS_DATASETS), 0, True)
+        if ok and name.strip():
+            self.data_path_chosen.emit(name.strip())
+
+    def _refresh_title(self) -> None:
+        if not self.compact:
+            self.setTitle(panel_title(self.session))
+
+    def _on_data_read(self, _data) -> None:
+        self._refresh_title()
+        self._refresh_availability()
 
     def _on_data_changed(self) -> None:
         self.data_label.setText(self.session.data_path or DEFAULT_DATA_TEXT)
@@ -332,6 +445,8 @@ class EvaluationPanel(QGroupBox):
             self.preprocess.blockSignals(True)
             self.preprocess.setCurrentIndex(index)
             self.preprocess.blockSignals(False)
+        self._refresh_title()
+        self._refresh_availability()
         self._refresh_stale()
 
     # -- model / results -----------------------------------------------------------------------
@@ -348,6 +463,12 @@ class EvaluationPanel(QGroupBox):
         derived = describe_derivation(opened.loaded.metadata) if opened is not None else None
         self.trained_on.setText(text + (f"\nderived from {derived}" if derived else ""))
         self.result_view.clear()
+        self._refresh_title()
+        self._refresh_availability()
+
+    def _refresh_availability(self) -> None:
+        """Evaluate is offered when the model can be evaluated on the chosen data; else the result says why."""
+        opened = self.session.model
         why = self.session.evaluation_problem
         self.evaluate_button.setEnabled(opened is not None and why is None)
         self.auto_check.setEnabled(why is None)
@@ -355,10 +476,13 @@ class EvaluationPanel(QGroupBox):
             widget.setToolTip(why or tooltip)
         if why:
             self.result_view.show_unavailable(why)
+        elif not self.result_view.has_result and self.result_view.status.text().startswith("<b>No accuracy"):
+            self.result_view.clear()
 
     def _on_shown(self, value) -> None:
         record, baseline = value
-        self.result_view.show_record(record, baseline, self.trained_on_text())
+        self.result_view.show_record(record, baseline, self.trained_on_text(), self.session.data)
+        self._refresh_title()
         self._refresh_stale()
 
     def _refresh_stale(self, *_args) -> None:

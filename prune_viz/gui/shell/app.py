@@ -40,6 +40,8 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
     size: tuple[int, int] | None = None
     data: str | None = None
     preprocess: str = "auto"
+    custom_objects: str | None = None  # for this run; File > Custom objects file... remembers one
+    allow_lambda: bool = False
 
     def pruning(self) -> dict:
         """The pruning options given, as open_path's keyword arguments."""
@@ -170,6 +172,9 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
         window.set_colormap(HIGH_CONTRAST)
     if args.panel:
         window.lab.show_panel(args.panel)
+    if args.custom_objects or args.allow_lambda:
+        custom = args.custom_objects or False  # False: keep the remembered file
+        window.set_open_options(custom_objects=custom, allow_lambda=args.allow_lambda, remember=False)
 
     model = args.model or demo_model_path()
     config = args.pruning()

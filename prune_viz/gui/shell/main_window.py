@@ -130,6 +130,9 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.heatmaps.view.hovered.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.evaluation.data_path_chosen.connect(self.set_data_path)
         self.controller.failed.connect(self._on_evaluation_failed)
+        self.controller.data_failed.connect(self._on_data_failed)
+        self.controller.data_read.connect(lambda _data: self._refresh_evaluate_actions())
+        bind(self, self.session.data_changed, self._refresh_evaluate_actions)
         self.controller.shown.connect(self._on_evaluation_shown)
         self.jobs.started.connect(self._on_job_started)
         self.controls.taylor_requested.connect(self.compute_taylor_scores)
@@ -157,6 +160,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.resize(*self._default_size())
         self._fit_docks()
         self._refresh_recent()
+        self.restore_open_options()
         self._on_model_changed(self.session.model)
         self.wheel_guard.watch()
 
@@ -221,19 +225,30 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         if self.heatmaps.selected:  # after the pictures have reset themselves for the new model
             self._on_layer_selected(self.heatmaps.selected)
         self.stack.setCurrentWidget(self.heatmaps if opened is not None else self.start_page)
+        self._refresh_evaluate_actions()
+        name = Path(self.model_path).name if opened is not None and self.model_path else None
+        self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
+
+    def _refresh_evaluate_actions(self) -> None:
         why = self.session.evaluation_problem  # e.g. a 224x224x3 input: the evaluation panel says it
         self.evaluate_action.setEnabled(why is None)
         self.auto_action.setEnabled(why is None)
         self.evaluate_action.setStatusTip(why or EVALUATE_ACTION_TIP)
-        name = Path(self.model_path).name if opened is not None and self.model_path else None
-        self.setWindowTitle(f"{name} - {APP_NAME}" if name else APP_NAME)
 
     # -- data, pruning, view ---------------------------------------------------------------------
     def set_data_path(self, path: str) -> None:
+        """Evaluate on ``path`` (any source core.data reads: a folder, a file, a Keras data set name;
+        "" for the default MNIST); it is read at once, as a job, when a model is open."""
         self.controller.cancel()
-        self.session.set_data(data_path=path)
+        self.session.set_data(data_path=path)  # the controller reads it (a job with progress and Cancel)
         remembered.remember_data_path(self.settings, path)
-        self.statusBar().showMessage(f"Test data: {path} (read at the next evaluation).", 6000)
+        current = self.jobs.current
+        reading = self.jobs.has_waiting("data") or (current is not None and current.kind == "data")
+        when = "reading it now" if reading else "read when needed"
+        self.statusBar().showMessage(f"Test data: {path or 'MNIST (default)'} ({when}).", 6000)
+
+    def _on_data_failed(self, exc: BaseException) -> None:
+        self.report_error(exc, "read the test data", f"Test data: {self.session.data_path}")
 
     def step_k(self, delta: int) -> None:
         if self.session.model is not None:
@@ -330,9 +345,15 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.report_error(exc, "evaluate the model", f"Test data: {data}; input scaling: {self.session.preprocessing}")
 
     def _on_evaluation_shown(self, value) -> None:
+        from prune_viz.core.metric_words import headline
+        from prune_viz.gui.views.confusion import class_word
+
+        self.result_tabs.setTabText(self.result_tabs.indexOf(self.details), f"Per {class_word(self.details.names)}")
         record, _baseline = value
+        result = record.result
         self.statusBar().showMessage(
-            f"Accuracy {record.result.accuracy * 100:.2f}% for {record.config.describe()}.", 8000
+            f"{headline(result)} ({result.score_name}) for {record.config.describe()}.",
+            8000,
         )
 
     def report_error(self, exc: BaseException, doing: str, context: str = "") -> None:

@@ -1,15 +1,16 @@
-"""Opening models in the main window: the file dialogs, recent files, drag and drop, and the open job,
-which reads the model and makes what the first paint needs off the GUI thread. ``ModelOpening`` is
-mixed into MainWindow."""
+"""Opening models in the main window: the file dialogs, recent files, drag and drop, the custom objects
+file and Lambda switch models open with, and the open job, which reads the model and makes what the
+first paint needs off the GUI thread. ``ModelOpening`` is mixed into MainWindow."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
-from prune_viz.core.io import ModelLoadError, sniff_format
+from prune_viz.core.io import ModelLoadError, OpenOptions, sniff_format
 from prune_viz.core.lesson import is_lesson_file
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import OpenedModel, open_model
@@ -27,11 +28,19 @@ MODEL_FILTER = (
 PAINT_TURN_MS = 1
 
 
-def open_for_window(path: str, task=None) -> tuple[OpenedModel, HeatmapData]:
+CUSTOM_OBJECTS_FILTER = "Python files (*.py);;All files (*)"
+CUSTOM_OBJECTS_TIP = (
+    "The Python file that defines a model's custom Keras classes: it is imported (its code runs) and "
+    "rebuilds models that otherwise open from their weights only"
+)
+ALLOW_LAMBDA_TIP = "Lambda layers run the Python code saved in the model file: only for files you trust"
+
+
+def open_for_window(path: str, task=None, options: OpenOptions | None = None) -> tuple[OpenedModel, HeatmapData]:
     """The open job: ``open_model``, then what the window's first views need of the model and would
     take a while to make on the GUI thread for big layers: the heatmaps' data, and the first pruning
     (k = 0), whose per-layer counts the pruner keeps for every later one."""
-    opened = open_model(path, task)
+    opened = open_model(path, task, options)
     heatmaps = heatmap_data(opened)
     opened.pruner.prune(PruningConfig(k=0.0, included=opened.default_included))
     return opened, heatmaps
@@ -81,7 +90,8 @@ class ModelOpening:
             self._on_open_failed(path, exc)
             return None
         self.pending_config = dict(config)
-        job = Job(lambda task: open_for_window(path, task), OPEN_KIND, self)
+        options = self.session.open_options
+        job = Job(lambda task: open_for_window(path, task, options), OPEN_KIND, self)
         job.label = f"Opening {name}"
         job.progressed.connect(lambda fraction, message: self._show_loading(name, fraction, message))
         job.succeeded.connect(lambda prepared: self._show_opened(path, *prepared))
@@ -93,6 +103,57 @@ class ModelOpening:
         self.jobs.cancel_all()  # whatever runs for the current model is moot once another opens
         self.jobs.submit(job)
         return job
+
+    # -- how models open: the custom objects file and the Lambda switch ----------------------------
+    def restore_open_options(self) -> None:
+        """Open models with the custom objects file remembered in the settings, Lambda layers off."""
+        custom = remembered.remembered_custom_objects(self.settings)
+        self.session.open_options = OpenOptions(Path(custom) if custom else None)
+        self._sync_open_actions()
+
+    def set_open_options(self, *, custom_objects=False, allow_lambda: bool | None = None, remember: bool = True):
+        """Open models with the custom objects file ``custom_objects`` (a path, None for none; False
+        keeps it) and Lambda layers allowed or not; a model open from its weights only opens again
+        with them. The file is remembered in the settings unless ``remember`` is false."""
+        options = self.session.open_options
+        if custom_objects is not False:
+            options = replace(options, custom_objects=Path(custom_objects).expanduser() if custom_objects else None)
+            if remember:
+                remembered.remember_custom_objects(self.settings, str(custom_objects) if custom_objects else None)
+        if allow_lambda is not None:
+            options = replace(options, allow_lambda=bool(allow_lambda))
+        changed = options != self.session.open_options
+        self.session.open_options = options
+        self._sync_open_actions()
+        opened = self.session.model
+        if changed and opened is not None and opened.loaded.weights_only and self.model_path:
+            self.open_path_asking(self.model_path)
+
+    def choose_custom_objects(self) -> None:
+        current = self.session.open_options.custom_objects
+        folder = str(current.parent) if current is not None else self._last_folder()
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Custom objects: the Python file defining the model's classes", folder, CUSTOM_OBJECTS_FILTER
+        )
+        if path:
+            self.set_open_options(custom_objects=path)
+
+    def forget_custom_objects(self) -> None:
+        self.set_open_options(custom_objects=None)
+
+    def set_allow_lambda(self, on: bool) -> None:
+        self.set_open_options(allow_lambda=on)
+
+    def _sync_open_actions(self) -> None:
+        options = self.session.open_options
+        action = getattr(self, "custom_objects_action", None)
+        if action is None:  # before the menus are made
+            return
+        custom = options.custom_objects
+        action.setText(f"Custom o&bjects file: {custom.name}..." if custom is not None else "Custom o&bjects file...")
+        action.setToolTip(f"{CUSTOM_OBJECTS_TIP} (now: {custom})" if custom is not None else CUSTOM_OBJECTS_TIP)
+        self.forget_custom_objects_action.setEnabled(custom is not None)
+        self.allow_lambda_action.setChecked(options.allow_lambda)
 
     def _show_loading(self, name: str | None, fraction: float = 0.0, message: str = "") -> None:
         self.start_page.show_loading(name, fraction, message)
@@ -140,10 +201,13 @@ class ModelOpening:
             if wants_taylor:
                 self.compute_taylor_scores()
         self.controls.slider.setFocus()  # arrows and Page Up/Down move k straight away
-        layers = len(opened.layers)
+        tensors = len(opened.layers)
+        bad = sum(found.count for found in opened.loaded.non_finite_variables())
         self.statusBar().showMessage(
-            f"Opened {Path(path).name} ({opened.loaded.format}): {layers} prunable layer{'s' if layers != 1 else ''}, "
-            f"{opened.total_parameters:,} parameters.",
+            f"Opened {Path(path).name} ({opened.loaded.format}): {tensors} prunable "
+            f"tensor{'s' if tensors != 1 else ''} holding {opened.share.describe()}; "
+            f"{opened.total_parameters:,} parameters"
+            + (f"; {bad:,} of them NaN or infinite (see above the heatmap)." if bad else "."),
             8000,
         )
 
@@ -184,7 +248,13 @@ class ModelOpening:
     def dropEvent(self, event) -> None:
         path = self._dropped_path(event.mimeData())
         if path:
+            from prune_viz.core.data import is_data_path
+
             event.acceptProposedAction()
-            self.open_path_asking(path.rstrip("/"))
+            path = path.rstrip("/")
+            if is_data_path(path):  # a folder of images, an .npz or CSV: the test data, not a model
+                self.set_data_path(path)
+            else:
+                self.open_path_asking(path)
         else:
             event.ignore()

@@ -7,6 +7,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Menu
 from prune_viz.gui.shell.arrangement import ENLARGEABLE
+from prune_viz.gui.shell.opening import ALLOW_LAMBDA_TIP, CUSTOM_OBJECTS_TIP
 from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
 
 EVALUATE_ACTION_TIP = "Accuracy of the current pruning on the MNIST test set"
@@ -36,6 +37,15 @@ class WindowMenus:
         self._action(file, "&Open model file...", self.choose_model_file, QKeySequence.StandardKey.Open)
         self._action(file, "Open &SavedModel folder...", self.choose_model_folder, "Ctrl+Shift+O")
         self.recent_menu = file.addMenu("Open &recent")
+        self.custom_objects_action = self._action(
+            file, "Custom &objects file...", self.choose_custom_objects, tip=CUSTOM_OBJECTS_TIP
+        )
+        self.forget_custom_objects_action = self._action(
+            file, "&Forget custom objects file", self.forget_custom_objects
+        )
+        self.allow_lambda_action = self._action(
+            file, "Let La&mbda layers run their code", self.set_allow_lambda, checkable=True, tip=ALLOW_LAMBDA_TIP
+        )
         file.addSeparator()
         self._action(file, "Test data: IDX &folder...", self.evaluation.choose_idx_folder)
         self._action(file, "Test data: .&npz file...", self.evaluation.choose_npz)
@@ -118,5 +128,6 @@ class WindowMenus:
         self._action(help_menu, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents)
         self._action(help_menu, "&About prune-viz", self.show_about)
         self._sync_config_actions(self.session.config)
+        self._sync_open_actions()
         self.features.menus.update({Menu.FILE: file, Menu.PRUNING: prune, Menu.VIEW: view, Menu.HELP: help_menu})
         self.features.entries_before.update({Menu.FILE: save_image, Menu.VIEW: self.contrast_action})

@@ -3,15 +3,18 @@
 One series per (method, scope); the latest evaluation is ringed (dashed and grey,
 with the Session's sentence on why, once it is stale), the unpruned baseline is a
 horizontal line. Only records measured on the same test data and
-preprocessing as the latest one are drawn, so every point is comparable.
+preprocessing as the latest one are drawn, so every point is comparable. A sweep's points
+are series of their own, one per (method, scope, criterion): with several criteria side by side
+each criterion has its colour and the legend names it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
+from prune_viz.core.pruning import CRITERIA
 from prune_viz.core.reference import (
     LABEL,
     ReferenceCurve,
@@ -19,7 +22,7 @@ from prune_viz.core.reference import (
     reference_curves,
 )
 from prune_viz.gui.binding import bind
-from prune_viz.gui.views.colours import LIGHT, SERIES_STYLE, Theme
+from prune_viz.gui.views.colours import CRITERION_COLOURS, LIGHT, SERIES_DASHES, SERIES_STYLE, Theme
 from prune_viz.gui.views.pictures import (
     WhenVisible,
     caption_label,
@@ -45,12 +48,15 @@ REFERENCE_TEXT = f"Published curves ({LABEL})"
 class AccuracySparsityPlot(QtWidgets.QWidget):
     """Test accuracy (%) against the sparsity (%) of the selected layers."""
 
+    legend_changed = QtCore.Signal()  # a series listed or unlisted, or the legend's columns changed: its rows
+
     def __init__(self, session, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.session = session
         self._series: dict[tuple[str, str], pg.PlotDataItem] = {}
-        self._sweep_series: dict[tuple[str, str], pg.PlotDataItem] = {}
-        self._sweep_points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+        # a sweep's series, by (method, scope, criterion)
+        self._sweep_series: dict[tuple[str, str, str], pg.PlotDataItem] = {}
+        self._sweep_points: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
         self.theme: Theme = LIGHT
 
         self.caption = caption_label(self)
@@ -114,7 +120,10 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
+        columns = self.legend.columnCount
         fit_legend_columns(self.legend, self.width())
+        if self.legend.columnCount != columns:
+            self.legend_changed.emit()
 
     def _apply_font(self) -> None:
         points = point_size(self)
@@ -136,17 +145,22 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def copy_sweep_from(self, other: AccuracySparsityPlot) -> None:
         """The sweep points another plot shows (an enlarged copy starts with them)."""
-        for key, points in other._sweep_points.items():
+        for (method, scope, criterion), points in other._sweep_points.items():
             for sparsity, accuracy in points:
-                self.add_sweep_point(*key, sparsity / 100.0, accuracy / 100.0)
+                self.add_sweep_point(method, scope, sparsity / 100.0, accuracy / 100.0, criterion)
 
     # -- public ---------------------------------------------------------------------------------
-    def add_sweep_point(self, method: str, scope: str, sparsity: float, accuracy: float) -> None:
+    def add_sweep_point(
+        self, method: str, scope: str, sparsity: float, accuracy: float, criterion: str = "magnitude"
+    ) -> None:
         """Add one point of a sweep; ``sparsity`` and ``accuracy`` are fractions in [0, 1]."""
-        key = (method, scope)
-        if key not in SERIES_STYLE:
-            raise ValueError(f"unknown series {method!r}, {scope!r}")
+        if (method, scope) not in SERIES_STYLE or criterion not in CRITERIA:
+            raise ValueError(f"unknown series {method!r}, {scope!r}, {criterion!r}")
+        key = (method, scope, criterion)
+        criteria = self.sweep_criteria
         self._sweep_points.setdefault(key, []).append((100.0 * sparsity, 100.0 * accuracy))
+        if self.sweep_criteria != criteria:  # a criterion more (or the first): colours and names change
+            self._restyle_sweep()
         self._draw_sweep(key)
 
     def clear_sweep(self) -> None:
@@ -154,11 +168,32 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         for key in list(self._sweep_series):
             self._draw_sweep(key)
 
-    def series_data(self, method: str, scope: str, sweep: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """The (sparsity %, accuracy %) points drawn for a series, sorted by sparsity."""
-        item = (self._sweep_series if sweep else self._series).get((method, scope))
+    @property
+    def sweep_criteria(self) -> list[str]:
+        """The criteria of the sweep points drawn, in the order of core.pruning.CRITERIA."""
+        found = {key[2] for key, points in self._sweep_points.items() if points}
+        return [criterion for criterion in CRITERIA if criterion in found]
+
+    def series_data(
+        self, method: str, scope: str, sweep: bool = False, criterion: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The (sparsity %, accuracy %) points drawn for a series, sorted by sparsity (a sweep's: of
+        ``criterion``, by default of the only or the first criterion it has)."""
+        if sweep:
+            keys = [key for key in self._sweep_series if key[:2] == (method, scope)]
+            if criterion is not None:
+                keys = [key for key in keys if key[2] == criterion]
+            keys.sort(key=lambda key: CRITERIA.index(key[2]))
+            item = self._sweep_series[keys[0]] if keys else None
+        else:
+            item = self._series.get((method, scope))
         x, y = item.getData() if item is not None else (None, None)
         return (np.zeros(0), np.zeros(0)) if x is None else (np.asarray(x), np.asarray(y))
+
+    def sweep_legend(self) -> list[str]:
+        """The legend's names of the sweep series drawn, in the legend's order."""
+        sweep = set(map(id, self._sweep_series.values()))
+        return [label.text for sample, label in self.legend.items if id(sample.item) in sweep]
 
     @property
     def point_count(self) -> int:
@@ -197,18 +232,13 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             and r.config.unit_mode == last.config.unit_mode
         ]
 
-    def _series_item(self, key: tuple[str, str], sweep: bool) -> pg.PlotDataItem:
+    def _series_item(self, key: tuple, sweep: bool) -> pg.PlotDataItem:
         store = self._sweep_series if sweep else self._series
         if key not in store:
-            colour, marker, _dash = SERIES_STYLE[key]
+            colour, marker, _dash = SERIES_STYLE[key[:2]]
             if sweep:
-                item = pg.PlotDataItem(
-                    pen=series_pen(*key, width=1.5),
-                    symbol=marker,
-                    symbolSize=SWEEP_MARKER_SIZE,
-                    symbolBrush=colour,
-                    symbolPen=None,
-                )
+                item = pg.PlotDataItem(symbol=marker, symbolSize=SWEEP_MARKER_SIZE, symbolPen=None)
+                self._style_sweep_item(item, key)
             else:
                 item = pg.PlotDataItem(
                     pen=series_pen(*key, width=2.0),
@@ -220,11 +250,42 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             item.setZValue(1 if sweep else 5)
             self.plot.addItem(item)
             # named after adding, so the plot does not list it in the legend before it has points
-            item.opts["name"] = series_name(*key) + (" (sweep)" if sweep else "")
+            item.opts["name"] = self._sweep_name(key) if sweep else series_name(*key)
             store[key] = item
         return store[key]
 
-    def _draw_sweep(self, key: tuple[str, str]) -> None:
+    def _sweep_name(self, key: tuple[str, str, str]) -> str:
+        """E.g. 'weight, layerwise (sweep)', with the criterion when the sweep has several or not magnitude."""
+        method, scope, criterion = key
+        named = self.sweep_criteria not in ([], ["magnitude"])
+        return series_name(method, scope) + (f", {criterion}" if named else "") + " (sweep)"
+
+    def _style_sweep_item(self, item: pg.PlotDataItem, key: tuple[str, str, str]) -> None:
+        """One criterion: the (method, scope)'s own colour and line; several: a colour per criterion, a
+        line style per (method, scope)."""
+        if len(self.sweep_criteria) > 1:
+            colour = CRITERION_COLOURS[key[2]]
+            pen = pg.mkPen(colour, width=1.5)
+            if SERIES_DASHES[key[:2]]:
+                pen.setDashPattern(SERIES_DASHES[key[:2]])
+        else:
+            colour = SERIES_STYLE[key[:2]][0]
+            pen = series_pen(*key[:2], width=1.5)
+        item.setPen(pen)
+        item.setSymbolBrush(colour)
+
+    def _restyle_sweep(self) -> None:
+        """The sweep's criteria changed: its series' colours and legend names follow."""
+        for key, item in self._sweep_series.items():
+            self._style_sweep_item(item, key)
+            name = self._sweep_name(key)
+            if item.opts.get("name") != name:
+                item.opts["name"] = name
+                for sample, label in self.legend.items:
+                    if sample.item is item:
+                        label.setText(name)
+
+    def _draw_sweep(self, key: tuple[str, str, str]) -> None:
         points = sorted(self._sweep_points.get(key, []))
         if not points and key not in self._sweep_series:
             return
@@ -241,8 +302,15 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         listed = any(sample.item is item for sample, _label in self.legend.items)
         if points and not listed:
             self.legend.addItem(item, item.name())
+            self.legend_changed.emit()
         elif not points and listed:
             self.legend.removeItem(item)
+            self.legend_changed.emit()
+
+    @property
+    def legend_rows(self) -> int:
+        """The rows the legend under the plot takes."""
+        return -(-len(self.legend.items) // max(self.legend.columnCount, 1))
 
     def _redraw(self) -> None:
         records = self._comparable_records()

@@ -14,6 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
+from prune_viz.core.non_finite import is_non_finite
+
 # -- palette (Okabe-Ito: distinguishable with the common colour-vision deficiencies) ------------
 BACKGROUND = "#ffffff"
 FOREGROUND = "#1a1a1a"
@@ -24,6 +26,11 @@ KEPT = "#0072B2"  # blue: weights or units that stay
 PRUNED_RGB = (128, 128, 128)
 PRUNED = "#{:02x}{:02x}{:02x}".format(*PRUNED_RGB)
 PRUNED_NAME = "pruned (grey)"
+# Weights that are NaN or infinite (core.non_finite), kept: a colour that neither weight map takes and far
+# from the pruned grey, so they are never taken for pruned or for large weights.
+NON_FINITE_RGB = (255, 0, 255)
+NON_FINITE = "#{:02x}{:02x}{:02x}".format(*NON_FINITE_RGB)
+NON_FINITE_NAME = "NaN or infinite (magenta)"
 THRESHOLD = "#000000"
 MUTED = "#8c8c8c"  # stale results, baselines, chance level
 
@@ -49,6 +56,15 @@ SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
     ("weight", "global"): ("#56B4E9", "s", "dash"),
     ("unit", "layer"): ("#D55E00", "t", "solid"),
     ("unit", "global"): ("#E69F00", "d", "dash"),
+}
+# A sweep of several criteria side by side: one colour per criterion (none of them a SERIES_STYLE colour
+# but magnitude's, the default), the marker of the (method, scope) and a line style per (method, scope)
+CRITERION_COLOURS = {"magnitude": "#0072B2", "random": "#009E73", "lamp": "#CC79A7", "taylor": "#882255"}
+SERIES_DASHES = {  # (method, scope) -> dash pattern (None: solid), when colours say the criterion
+    ("weight", "layer"): None,
+    ("unit", "layer"): [6, 3],
+    ("weight", "global"): [2, 3],
+    ("unit", "global"): [6, 3, 2, 3],
 }
 # Curves that must be told apart (one per layer): a qualitative map (Okabe-Ito without its grey-like
 # yellow, then Tol's muted) and one marker each, so colour is never the only difference.
@@ -85,6 +101,7 @@ class ColormapSpec:
     stops: tuple  # RGB tuples from the most negative to the most positive weight
     theme: Theme  # the charts' colours that go with this map
     pruned: tuple = PRUNED_RGB  # the same in every map: a colour no map takes
+    non_finite: tuple = NON_FINITE_RGB  # NaN and infinite weights, the same in every map too
 
     @property
     def background(self) -> str:
@@ -108,10 +125,11 @@ class ColormapSpec:
         return table
 
     def indexed_lut(self) -> np.ndarray:
-        """``lut()`` and, at PRUNED_INDEX, the pruned colour: the table of ``colour_indices`` images."""
+        """``lut()``, then at PRUNED_INDEX the pruned colour and at NON_FINITE_INDEX the NaN/infinite colour:
+        the table of ``colour_indices`` images."""
         table = _INDEXED_LUTS.get(self)
         if table is None:
-            table = np.vstack([self.lut(), np.array([self.pruned], dtype=np.uint8)])
+            table = np.vstack([self.lut(), np.array([self.pruned, self.non_finite], dtype=np.uint8)])
             table.flags.writeable = False
             table = _INDEXED_LUTS.setdefault(self, table)
         return table
@@ -120,7 +138,7 @@ class ColormapSpec:
         """``indexed_lut()`` as one opaque RGBA uint32 per entry (its bytes in R, G, B, A order)."""
         table = _PACKED_LUTS.get(self)
         if table is None:
-            rgba = np.concatenate([self.indexed_lut(), np.full((PRUNED_INDEX + 1, 1), 255, np.uint8)], axis=1)
+            rgba = np.concatenate([self.indexed_lut(), np.full((NON_FINITE_INDEX + 1, 1), 255, np.uint8)], axis=1)
             table = np.ascontiguousarray(rgba).view(np.uint32).ravel()
             table.flags.writeable = False
             table = _PACKED_LUTS.setdefault(self, table)
@@ -143,6 +161,7 @@ _INDEXED_LUTS: dict[ColormapSpec, np.ndarray] = {}
 _PACKED_LUTS: dict[ColormapSpec, np.ndarray] = {}
 _RGB32_LUTS: dict[ColormapSpec, np.ndarray] = {}
 PRUNED_INDEX = 256  # the pruned colour's entry in ColormapSpec.indexed_lut
+NON_FINITE_INDEX = 257  # the NaN/infinite colour's entry
 
 
 # ColorBrewer RdBu (reversed: blue negative, red positive); near-zero weights are near white.
@@ -180,7 +199,7 @@ def symmetric_level(matrix: np.ndarray) -> float:
     LEVEL_SAMPLE weights, so that huge layers open without a pause)."""
     flat = matrix.ravel()
     flat = flat[:: max(1, flat.size // LEVEL_SAMPLE)]
-    magnitude = np.abs(flat[np.isfinite(flat)])
+    magnitude = np.abs(flat[~is_non_finite(flat)])
     if magnitude.size == 0:
         return 1.0
     level = float(np.percentile(magnitude, LEVEL_PERCENTILE))
@@ -204,15 +223,24 @@ def weight_level(opened, name: str) -> float:
 
 
 def colour_indices(values: np.ndarray, level: float) -> np.ndarray:
-    """uint16 entries of ``indexed_lut`` for ``values`` coloured at +-``level`` (NaN: PRUNED_INDEX):
-    the app's one quantisation of weights to colours (heatmaps, thumbnails, unit tiles). It picks the
-    entry pyqtgraph would pick for the float value, so the colours are the same, but a k step then
-    only picks between these and PRUNED_INDEX, and pyqtgraph skips its search for NaNs."""
+    """uint16 entries of ``indexed_lut`` for weights ``values`` coloured at +-``level``: the app's one
+    quantisation of weights to colours (heatmaps, thumbnails, unit tiles). It picks the entry pyqtgraph
+    would pick for the float value, so the colours are the same, but a k step then only picks between
+    these and PRUNED_INDEX (``kept_indices``). NaN and infinite weights take NON_FINITE_INDEX: never the
+    pruned grey, nor a map's end."""
     scale = np.float32(256 / (2 * level))
     with np.errstate(invalid="ignore"):
         index = np.clip((values + np.float32(level)) * scale, 0, 255)
-    index = np.nan_to_num(index, nan=PRUNED_INDEX).astype(np.uint16)
+    index = np.nan_to_num(index, nan=NON_FINITE_INDEX).astype(np.uint16)
+    bad = is_non_finite(values)
+    if bad.any():  # +-inf was clipped to a map's end
+        index[bad] = NON_FINITE_INDEX
     return index
+
+
+def kept_indices(indices: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
+    """``colour_indices`` with the cells outside ``kept`` (None: none) made PRUNED_INDEX."""
+    return indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX))
 
 
 def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
@@ -224,4 +252,4 @@ def indexed_rgb(indices: np.ndarray, spec: ColormapSpec) -> np.ndarray:
 def kept_colours(indices: np.ndarray, kept: np.ndarray | None, spec: ColormapSpec) -> np.ndarray:
     """RGB32 pixels (uint32 0xffRRGGBB) of ``colour_indices`` where ``kept`` (None: everywhere), the
     pruned colour elsewhere: a thumbnail's colours, from indices kept from one k to the next."""
-    return spec.rgb32_indexed_lut().take(indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX)))
+    return spec.rgb32_indexed_lut().take(kept_indices(indices, kept))

@@ -1,4 +1,6 @@
-"""Details of the last evaluation: per-digit accuracy bars and the 10x10 confusion matrix.
+"""Details of the last evaluation: per-class accuracy bars and the confusion matrix, sized to the
+model's classes and named after them (the data's class names: digits for MNIST, "T-shirt/top" ...
+for Fashion-MNIST, the sub-folders of an image folder).
 
 Greyed, with the Session's sentence on why, as soon as ``session.why_stale`` says
 the evaluation no longer applies (other settings, other test data or scaling).
@@ -26,7 +28,23 @@ from prune_viz.gui.views.pictures import (
 )
 
 DIGITS = list(range(10))
+DIGIT_NAMES = tuple(str(d) for d in DIGITS)
 DIGIT_TICKS = [[(d, str(d)) for d in DIGITS]]
+MAX_NAMED_TICKS = 12  # more classes than this: every few are numbered, names are in the tooltips
+
+
+def class_ticks(names: tuple[str, ...]) -> list:
+    """Axis ticks for ``names``: each name when they are few, else every few class numbers."""
+    if len(names) <= MAX_NAMED_TICKS:
+        return [[(i, name) for i, name in enumerate(names)]]
+    step = int(np.ceil(len(names) / MAX_NAMED_TICKS))
+    return [[(i, str(i)) for i in range(0, len(names), step)]]
+
+
+def class_word(names: tuple[str, ...]) -> str:
+    return "digit" if tuple(names) == DIGIT_NAMES else "class"
+
+
 BAR_WIDTH = 0.7
 # Confusion colours: white to dark blue with a power ramp, so the few dozen off-diagonal
 # mistakes are visible next to diagonal counts near a thousand.
@@ -57,6 +75,7 @@ class ConfusionMatrix(QtWidgets.QWidget):
     def __init__(self, parent: QtWidgets.QWidget | None = None):
         super().__init__(parent)
         self.counts: np.ndarray | None = None
+        self.names: tuple[str, ...] = DIGIT_NAMES
         self.theme: Theme = LIGHT
         self._lut = confusion_lut()
         self.counts_shown = True  # False when the cells are too small for readable counts
@@ -76,16 +95,35 @@ class ConfusionMatrix(QtWidgets.QWidget):
         self.plot.setRange(xRange=(-0.5, 9.5), yRange=(-0.5, 9.5), padding=0.02)
         self.plot.getViewBox().sigResized.connect(self._fit_count_font)
         self.widget.scene().sigMouseClicked.connect(self._on_click)
-        self.count_labels = np.empty((10, 10), dtype=object)
-        for true in DIGITS:
-            for predicted in DIGITS:
+        self.count_labels = np.empty((0, 0), dtype=object)
+        self._make_cells(len(DIGIT_NAMES))
+        layout = QtWidgets.QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.widget)
+        self._apply_font()
+
+    def _make_cells(self, n: int) -> None:
+        for label in self.count_labels.flat:
+            self.plot.removeItem(label)
+        self.count_labels = np.empty((n, n), dtype=object)
+        for true in range(n):
+            for predicted in range(n):
                 label = pg.TextItem("", anchor=(0.5, 0.5))
                 label.setPos(predicted, true)
                 self.plot.addItem(label)
                 self.count_labels[true, predicted] = label
-        layout = QtWidgets.QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.widget)
+        self.frame.setRect(-0.5, -0.5, n, n)
+        self.plot.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0.02)
+
+    def set_classes(self, names: tuple[str, ...]) -> None:
+        """Size the matrix to ``names`` and write them on its axes."""
+        names = tuple(names)
+        if names == self.names:
+            return
+        self.names = names
+        self._make_cells(len(names))
+        for side in ("bottom", "left"):
+            self.plot.getAxis(side).setTicks(class_ticks(names))
         self._apply_font()
 
     def changeEvent(self, event) -> None:
@@ -94,7 +132,8 @@ class ConfusionMatrix(QtWidgets.QWidget):
             self._apply_font()
 
     def _apply_font(self) -> None:
-        style_plot(self.plot, "predicted digit", "true digit", point_size(self), self.theme)
+        word = class_word(self.names)
+        style_plot(self.plot, f"predicted {word}", f"true {word}", point_size(self), self.theme)
         self.plot.showGrid(x=False, y=False)
         self._fit_count_font()
 
@@ -133,7 +172,7 @@ class ConfusionMatrix(QtWidgets.QWidget):
         self.counts = confusion
         top = max(int(confusion.max()), 1)
         self.image.setImage(confusion, autoLevels=False, levels=(0, top))
-        self.image.setRect(QtCore.QRectF(-0.5, -0.5, 10, 10))
+        self.image.setRect(QtCore.QRectF(-0.5, -0.5, len(confusion), len(confusion)))
         self._fit_count_font()  # the widest count decides
         for (true, predicted), count in np.ndenumerate(confusion):
             label = self.count_labels[true, predicted]
@@ -152,7 +191,8 @@ class ConfusionMatrix(QtWidgets.QWidget):
         """(true, predicted) of the cell under a scene position, or None outside the matrix."""
         point = self.plot.getViewBox().mapSceneToView(scene_pos)
         predicted, true = int(round(point.x())), int(round(point.y()))
-        return (true, predicted) if 0 <= predicted <= 9 and 0 <= true <= 9 else None
+        n = len(self.names)
+        return (true, predicted) if 0 <= predicted < n and 0 <= true < n else None
 
     def _on_click(self, event) -> None:
         if event.button() != QtCore.Qt.MouseButton.LeftButton or self.counts is None:
@@ -186,6 +226,9 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.session = session
         self.record = None
         self.theme: Theme = LIGHT
+        self.names: tuple[str, ...] = DIGIT_NAMES  # the classes the bars and the matrix show
+        self.parts = (True, True)  # the pictures set_parts asks for (bars, confusion)
+        self.has_classes = True  # False for a result without classes (regression, agreement): no pictures
 
         self.caption = caption_label(self)
         self.stale_note = stale_note_label(self)
@@ -223,12 +266,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.bars_plot.addItem(self.bars)
         self.bars_plot.addItem(self.overall_line)
         self.bar_labels = []
-        for digit in DIGITS:
-            # written up the bar from its foot: never over a neighbour, the overall line or the top edge
-            label = pg.TextItem("", color="#ffffff", anchor=(0.0, 0.5), angle=90)
-            label.setPos(digit, BAR_LABEL_BASE)
-            self.bars_plot.addItem(label)
-            self.bar_labels.append(label)
+        self._make_bar_labels(len(DIGITS))
 
         # confusion matrix, row = true digit
         self.matrix = ConfusionMatrix(self)
@@ -257,6 +295,31 @@ class EvaluationDetails(QtWidgets.QWidget):
         self._apply_font()
         self.show_record(session.last_evaluation)
 
+    def _make_bar_labels(self, n: int) -> None:
+        for label in self.bar_labels:
+            self.bars_plot.removeItem(label)
+        self.bar_labels = []
+        for index in range(n):
+            # written up the bar from its foot: never over a neighbour, the overall line or the top edge
+            label = pg.TextItem("", color="#ffffff", anchor=(0.0, 0.5), angle=90)
+            label.setPos(index, BAR_LABEL_BASE)
+            self.bars_plot.addItem(label)
+            self.bar_labels.append(label)
+
+    def set_classes(self, names: tuple[str, ...]) -> None:
+        """One bar per class, named on the axis; the matrix sized and named to match."""
+        names = tuple(names)
+        if names != self.names:
+            self.names = names
+            n = len(names)
+            self._make_bar_labels(n)
+            self.bars_plot.getAxis("bottom").setTicks(class_ticks(names))
+            self.bars_plot.setXRange(-0.6, n - 0.4, padding=0)
+            self.bars.setOpts(x=np.arange(n), height=np.zeros(n))
+            self.baseline_bars.setOpts(x=np.arange(n), height=np.zeros(n))
+            self._apply_font()
+        self.matrix.set_classes(names)
+
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
         if is_font_change(event):
@@ -266,7 +329,7 @@ class EvaluationDetails(QtWidgets.QWidget):
         points = point_size(self)
         # presenter type on a short chart (a 720-pixel projector): the axis says "%", the tab says the rest
         left = "accuracy (%)" if points < READABLE_POINTS else "%"
-        style_plot(self.bars_plot, "digit", left, points, self.theme)
+        style_plot(self.bars_plot, class_word(self.names), left, points, self.theme)
         self.bars_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
         small = sized_font(small_points(points))
         for label in self.bar_labels:
@@ -286,8 +349,9 @@ class EvaluationDetails(QtWidgets.QWidget):
     def set_parts(self, bars: bool = True, confusion: bool = True, captions: bool = True) -> None:
         """Show the per-digit bars, the confusion matrix or both, with or without the caption and legend
         (presenter mode shows the bars alone: the accuracy is written large just above them)."""
-        self.bars_widget.setVisible(bars)
-        self.matrix.setVisible(confusion)
+        self.parts = (bars, confusion)
+        self.bars_widget.setVisible(bars and self.has_classes)
+        self.matrix.setVisible(confusion and self.has_classes)
         self.caption.setVisible(captions)
         self.legend.setVisible(captions)
         self.short_stale_note = not captions
@@ -341,20 +405,42 @@ class EvaluationDetails(QtWidgets.QWidget):
         self._update_staleness()
 
     # -- drawing --------------------------------------------------------------------------------
-    def _clear(self) -> None:
-        self.bars.setOpts(height=np.zeros(10))
-        self.baseline_bars.setOpts(height=np.zeros(10))
+    def _clear(self, caption: str | None = None) -> None:
+        if caption is None:
+            self._show_pictures(True)
+        n = len(self.names)
+        self.bars.setOpts(height=np.zeros(n))
+        self.baseline_bars.setOpts(height=np.zeros(n))
         self.overall_line.setVisible(False)
         for label in self.bar_labels:
             label.setText("")
         self.matrix.clear()
         self.caption.setText(
-            "<b>Evaluation details</b>: evaluate the model to see per-digit accuracy and which digits it confuses."
+            caption
+            or "<b>Evaluation details</b>: evaluate the model to see per-class accuracy and which classes it confuses."
         )
         self.legend.setText("")
 
+    def _show_pictures(self, shown: bool) -> None:
+        self.has_classes = shown
+        self.bars_widget.setVisible(self.parts[0] and shown)
+        self.matrix.setVisible(self.parts[1] and shown)
+
     def _draw(self, record) -> None:
         result = record.result
+        classes = bool(len(result.per_class_accuracy)) and result.confusion.size > 0
+        self._show_pictures(classes)
+        if not classes:
+            self._clear(  # regression, agreement, several outputs: no classes to chart
+                f"<b>{record.config.describe()}</b>: {result.score_name} ({result.task}); "
+                "no per-class chart: the model's answers are not classes of this data's labels."
+            )
+            return
+        count = len(result.per_class_accuracy)
+        names = tuple(result.class_names or ())
+        if len(names) != count:
+            names = tuple(str(i) for i in range(count))
+        self.set_classes(names)
         per_class = 100.0 * np.nan_to_num(np.asarray(result.per_class_accuracy, dtype=np.float64), nan=0.0)
         self.bars.setOpts(height=per_class)
         for digit, label in enumerate(self.bar_labels):
@@ -371,7 +457,8 @@ class EvaluationDetails(QtWidgets.QWidget):
             and baseline.data_source == record.data_source
             and baseline.result.preprocessing == result.preprocessing
         )
-        heights = 100.0 * np.nan_to_num(baseline.result.per_class_accuracy, nan=0.0) if comparable else np.zeros(10)
+        comparable = comparable and len(baseline.result.per_class_accuracy) == count
+        heights = 100.0 * np.nan_to_num(baseline.result.per_class_accuracy, nan=0.0) if comparable else np.zeros(count)
         self.baseline_bars.setOpts(height=heights)
         self.baseline_bars.setVisible(bool(comparable))
 
@@ -379,16 +466,17 @@ class EvaluationDetails(QtWidgets.QWidget):
 
         self.caption.setText(
             f"<b>{record.config.describe()}</b>: accuracy <b>{100.0 * result.accuracy:.2f}%</b> "
-            f"({result.correct:,} of {result.total:,} test images)"
+            f"({result.correct:,} of {result.total:,} test samples)"
             + (f", unpruned {100.0 * baseline.result.accuracy:.2f}%" if comparable else "")
         )
         self._show_legend(record)
 
     def _show_legend(self, record) -> None:
-        legend = [swatch(self.theme.kept, "accuracy per digit"), "<b>- -</b> overall"]
+        word = class_word(self.names)
+        legend = [swatch(self.theme.kept, f"accuracy per {word}"), "<b>- -</b> overall"]
         if self.baseline_bars.isVisible():
             legend.append(f"<span style='color:{self.theme.muted}'>┆ ┆</span> unpruned")
-        legend.append("confusion: row = true digit, column = predicted, diagonal = correct")
+        legend.append(f"confusion: row = true {word}, column = predicted, diagonal = correct")
         if not self.counts_shown:
             legend.append("<i>(counts too small to read here: View &gt; Enlarge &gt; Confusion matrix)</i>")
         self.legend.setText(" &nbsp; ".join(legend))
@@ -397,10 +485,11 @@ class EvaluationDetails(QtWidgets.QWidget):
         """The hover text of a confusion cell."""
         confusion = self.record.result.confusion
         count, row_total = int(confusion[true, predicted]), int(confusion[true].sum())
-        share = f" ({count / row_total:.1%} of the {row_total:,} test images of a {true})" if row_total else ""
+        name, taken = self.names[true], self.names[predicted]
+        share = f" ({count / row_total:.1%} of the {row_total:,} test images of a {name})" if row_total else ""
         if true == predicted:
-            return f"{count:,} images of a {true} correctly recognised{share}"
-        return f"{count:,} images of a {true} taken for a {predicted}{share}"
+            return f"{count:,} images of a {name} correctly recognised{share}"
+        return f"{count:,} images of a {name} taken for a {taken}{share}"
 
     def _on_confusion_hover(self, scene_pos) -> None:
         if self.record is None:

@@ -3,7 +3,9 @@
 Colours: a diverging map centred at 0 with symmetric levels fixed per layer (from
 the original weights, so colours do not drift while pruning). Pruned cells are
 NaN in the displayed matrix and drawn in the app's one "pruned" colour
-(colours.PRUNED, a grey that no live weight takes). Matrices larger
+(colours.PRUNED, a grey that no live weight takes). Weights that are NaN or infinite in the model
+itself (core.non_finite) are drawn in colours.NON_FINITE while they are kept, and the view says so
+above the thumbnails, in its legend and in the hover line. Matrices larger
 than the screen are shown with a stride (heatmap_data: every n-th row/column), which keeps the
 pruned fraction honest, unlike block averages or block maxima.
 
@@ -15,12 +17,13 @@ drawn pruned too. Each strip is coloured on its own symmetric scale.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPen
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import (
-    QGraphicsRectItem,
     QHBoxLayout,
     QLabel,
     QSizePolicy,
@@ -30,14 +33,17 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.inputs import layer_seeing_pixels
+from prune_viz.core.non_finite import is_non_finite
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
     LEVEL_PERCENTILE,
+    NON_FINITE,
     PRUNED_INDEX,
     ColormapSpec,
     colour_indices,
     indexed_rgb,
+    kept_indices,
     symmetric_level,
 )
 from prune_viz.gui.views.heatmap_data import (
@@ -48,7 +54,7 @@ from prune_viz.gui.views.heatmap_data import (
     heatmap_data,
     strides,
 )
-from prune_viz.gui.views.pictures import PRUNED_LEGEND, WhenVisible, cache_axes
+from prune_viz.gui.views.pictures import NON_FINITE_LEGEND, PRUNED_LEGEND, WhenVisible, cache_axes, swatch
 from prune_viz.gui.views.thumbnails import ThumbnailStrip
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
@@ -62,6 +68,25 @@ def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
+def _number(value: float, sign: str = "") -> str:
+    """A weight for the hover line: 5 significant digits, and NaN written as such."""
+    return "NaN" if np.isnan(value) else f"{value:{sign}.5g}"
+
+
+def non_finite_words(value: float, pruned: bool, ranked: bool = True) -> str:
+    """What the hover line adds for a NaN or infinite weight ("" for a finite one); ``ranked``: it is a
+    weight that pruning ranks (not a bias, which goes only with its unit)."""
+    if not is_non_finite(np.float32(value)):
+        return ""
+    nan = bool(np.isnan(value))
+    words = "NOT A NUMBER in the model" if nan else "INFINITE in the model"
+    if not pruned:
+        words += ", drawn magenta"
+    if ranked:
+        words += "; by |w| ranked above every " + ("number: pruned last" if nan else "finite weight")
+    return f"  ({words})"
+
+
 class MatrixView(QWidget):
     """The selected layer's matrix: zoom/pan with the mouse, hover for the weight under it."""
 
@@ -73,6 +98,7 @@ class MatrixView(QWidget):
         self.layer_name = ""
         self.description = ""
         self.rows_are_pixels = False
+        self.axis_names = ("input", "unit")  # what rows and columns are, as the axes say
         self.matrix: np.ndarray | None = None  # the full original-orientation matrix shown
         self.kept: np.ndarray | None = None  # the keep-mask as drawn (strided like the image)
         self.row_stride = self.col_stride = 1
@@ -85,6 +111,7 @@ class MatrixView(QWidget):
         self.vector_labels: list[str] = []  # the strips below the matrix, top to bottom
         self.vectors: np.ndarray | None = None  # (strips, units) original values
         self.removed: np.ndarray | None = None  # bool per unit: its strip entries are pruned
+        self.vector_indices: np.ndarray | None = None  # the strips' colour indices as drawn (strided)
 
         self.canvas = pg.GraphicsLayoutWidget()
         self.plot = self.canvas.addPlot()
@@ -96,11 +123,6 @@ class MatrixView(QWidget):
         self.plot.getViewBox().setDefaultPadding(0.0)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
-        self.vector_backdrop = QGraphicsRectItem(0, 0, 1, 1)
-        self.vector_backdrop.setPen(QPen(Qt.PenStyle.NoPen))
-        self.vector_backdrop.setZValue(-1)
-        self.vector_backdrop.setVisible(False)
-        self.plot.addItem(self.vector_backdrop)
         self.vector_image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.vector_image)
         self.colorbar = pg.ColorBarItem(
@@ -120,6 +142,12 @@ class MatrixView(QWidget):
         self.readout = QLabel(HOVER_PROMPT)
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.legend = QLabel(PRUNED_LEGEND)
+        self.non_finite_legend = QLabel(NON_FINITE_LEGEND)  # shown for a model holding NaN or infinite weights
+        self.non_finite_legend.setToolTip(
+            "Weights that are NaN (not a number) or infinite in the model itself, drawn in this colour while "
+            "they are kept (pruned ones are grey like any other)"
+        )
+        self.non_finite_legend.hide()
         reset = QToolButton(text="Fit")
         reset.setToolTip("Show the whole matrix (zoom with the wheel, pan by dragging)")
         reset.clicked.connect(self.fit)
@@ -128,6 +156,7 @@ class MatrixView(QWidget):
         self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.readout.setMinimumWidth(0)
         bottom.addWidget(self.readout, 1)
+        bottom.addWidget(self.non_finite_legend)
         bottom.addWidget(self.legend)
         bottom.addWidget(reset)
         layout = QVBoxLayout(self)
@@ -146,10 +175,16 @@ class MatrixView(QWidget):
         kept: np.ndarray | None,
         level: float,
         rows_are_pixels: bool = False,
+        axis_names: tuple[str, str] = ("input", "unit"),
     ) -> None:
         """Draw ``matrix`` with ``kept`` (strided like the image, or None); only the image is
         redone when just the mask changed, so a zoomed-in view stays where it is.
-        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel)."""
+        ``rows_are_pixels``: the rows are the 784 pixels of a 28x28 image (hover names the pixel);
+        ``axis_names``: what its rows and columns are."""
+        if axis_names != self.axis_names:
+            self.axis_names = axis_names
+            self.plot.setLabel("left", f"{axis_names[0]} (row)")
+            self.plot.setLabel("bottom", f"{axis_names[1]} (column)")
         same = matrix is self.matrix and name == self.layer_name and level == self.level
         self._fit_vectors = not same  # show_vectors fits the view again once the strips are known
         self.rows_are_pixels = rows_are_pixels
@@ -163,8 +198,7 @@ class MatrixView(QWidget):
             # the strided values and their colours change with the matrix only: a k step just masks them
             values, self.row_stride, self.col_stride = display_matrix(matrix, None, limit)
             self._strided = (limit, values, colour_indices(values, level))
-        indices = self._strided[2]
-        self._shown_indices = indices if kept is None else np.where(kept, indices, np.uint16(PRUNED_INDEX))
+        self._shown_indices = kept_indices(self._strided[2], kept)
         self._colour_image()
         self._refresh_readout(keep_cell=same)
         if same:
@@ -197,20 +231,17 @@ class MatrixView(QWidget):
         self._refresh_readout(keep_cell=True)  # a hovered strip entry may have been removed or restored
         if self.matrix is None or vectors is None or not len(labels):
             self.vector_image.clear()
-            self.vector_backdrop.setVisible(False)
+            self.vector_indices = None
             self._label_rows()
             return
-        values = np.array(vectors[:, :: self.col_stride], dtype=np.float64)
-        for row in values:  # each strip on its own scale: a bias and a BN gamma differ in size
-            level = symmetric_level(row)
-            row /= level
+        values = np.array(vectors[:, :: self.col_stride], dtype=np.float32)
+        # each strip on its own scale (a bias and a BN gamma differ in size), coloured like the matrix
+        indices = np.stack([colour_indices(row / np.float32(symmetric_level(row)), 1.0) for row in values])
         if removed is not None:
-            values[:, removed[:: self.col_stride]] = np.nan
-        self.vector_image.setImage(values.astype(np.float32), autoLevels=False, levels=(-1.0, 1.0))
-        self.vector_image.setLookupTable(self.spec.lut())
+            indices[:, removed[:: self.col_stride]] = PRUNED_INDEX
+        self.vector_indices = indices
+        self._colour_vectors()
         self.vector_image.setRect(self.vector_rect())
-        self.vector_backdrop.setRect(self.vector_rect())
-        self.vector_backdrop.setVisible(True)
         self._label_rows()
         if getattr(self, "_fit_vectors", False):
             self._fit_vectors = False
@@ -252,11 +283,10 @@ class MatrixView(QWidget):
         self.layer_name = ""
         self.matrix = self.kept = None
         self._strided = self._shown_indices = None
-        self.vectors = self.removed = None
+        self.vectors = self.removed = self.vector_indices = None
         self.vector_labels = []
         self.image.clear()
         self.vector_image.clear()
-        self.vector_backdrop.setVisible(False)
         self.title.setText("")
         self._refresh_readout(keep_cell=False)
 
@@ -297,6 +327,12 @@ class MatrixView(QWidget):
         if self._shown_indices is not None:
             self.image.setImage(indexed_rgb(self._shown_indices, self.spec), autoLevels=False, levels=None, lut=None)
 
+    def _colour_vectors(self) -> None:
+        if self.vector_indices is not None:
+            self.vector_image.setImage(
+                indexed_rgb(self.vector_indices, self.spec), autoLevels=False, levels=None, lut=None
+            )
+
     def fit(self) -> None:
         if self.matrix is not None:
             rows, cols = self.matrix.shape
@@ -309,8 +345,7 @@ class MatrixView(QWidget):
         self.colorbar.setColorMap(spec.colormap())
         self._colour_image()
         self.canvas.setBackground(spec.background)
-        self.vector_backdrop.setBrush(QBrush(QColor(*spec.pruned)))
-        self.vector_image.setLookupTable(spec.lut())
+        self._colour_vectors()
         for axis in (self.plot.getAxis("left"), self.plot.getAxis("bottom"), self.colorbar.axis):
             axis.setPen(spec.foreground)
             axis.setTextPen(spec.foreground)
@@ -334,10 +369,10 @@ class MatrixView(QWidget):
         value = float(self.matrix[row, col])
         pruned = self.kept is not None and not bool(self.kept[row // self.row_stride, col // self.col_stride])
         state = "PRUNED (shown grey)" if pruned else "kept"
-        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else "input"
+        source = f"pixel ({row // 28}, {row % 28})" if self.rows_are_pixels else self.axis_names[0]
         return (
-            f"{self.layer_name}  row {row} ({source})  column {col} (unit)  "
-            f"w = {value:+.5g}  |w| = {abs(value):.5g}  {state}"
+            f"{self.layer_name}  row {row} ({source})  column {col} ({self.axis_names[1]})  "
+            f"w = {_number(value, '+')}  |w| = {_number(abs(value))}{non_finite_words(value, pruned)}  {state}"
         )
 
     def describe_vector(self, strip: int, col: int) -> str:
@@ -345,9 +380,10 @@ class MatrixView(QWidget):
         col -= col % self.col_stride
         removed = self.removed is not None and bool(self.removed[col])
         state = "REMOVED with its unit" if removed else "kept"
+        value = float(self.vectors[strip, col])
         return (
             f"{self.layer_name}  {self.vector_labels[strip]} of unit {col} = "
-            f"{float(self.vectors[strip, col]):+.5g}  {state}"
+            f"{_number(value, '+')}{non_finite_words(value, removed, ranked=False)}  {state}"
         )
 
     def _on_mouse_moved(self, scene_pos) -> None:
@@ -388,8 +424,14 @@ class LayerHeatmaps(QWidget):
         self.view = MatrixView()
         self.placeholder = QLabel("No model open.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.notes = QLabel()  # the model's caveats (NaN or infinite weights...), said before any picture
+        self.notes.setObjectName("model-notes")
+        self.notes.setWordWrap(True)
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
+        self.notes.hide()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.notes)
         layout.addWidget(self.strip)
         layout.addWidget(self.view, 1)
         layout.addWidget(self.placeholder, 1)
@@ -416,16 +458,28 @@ class LayerHeatmaps(QWidget):
         self._unit_vectors: dict[str, tuple[list[str], np.ndarray | None]] = {}
         self._pixel_layer = None if opened is None else layer_seeing_pixels(opened.layers, opened.loaded.input_shape)
         self.strip.set_layers(list(self._layers))
+        self._show_notes(opened)
         has_layers = bool(self._layers)
         self.strip.setVisible(has_layers)
         self.view.setVisible(has_layers)
         self.placeholder.setVisible(not has_layers)
         if opened is not None and not has_layers:
-            self.placeholder.setText("This model has no prunable layers (no Dense or Conv1D/Conv2D kernels).")
+            self.placeholder.setText("This model has no prunable weights (no trainable weights of rank 2 or more).")
         self.selected = ""
         self.view.clear()
         if has_layers:
             self.set_layer(next(iter(self._layers)))
+
+    def _show_notes(self, opened) -> None:
+        """The model's notes (the core's sentences, as ``inspect`` prints them) above the pictures; for
+        NaN or infinite weights, with the colour they are drawn in."""
+        notes = [html.escape(note) for note in opened.loaded.notes] if opened is not None else []
+        non_finite = bool(opened is not None and opened.non_finite_notes)
+        if non_finite:
+            notes.append(f"The heatmaps draw them {swatch(NON_FINITE, 'magenta')} while they are kept.")
+        self.notes.setText("<b>Warning:</b> " + " ".join(notes) if notes else "")
+        self.notes.setVisible(bool(notes))
+        self.view.non_finite_legend.setVisible(non_finite)
 
     def set_layer(self, name: str) -> None:
         if name not in self._layers:
@@ -464,7 +518,7 @@ class LayerHeatmaps(QWidget):
         layer = self._layers[name]
         description = f"{layer.kind}, {layer.matrix_label}"
         if layer.is_output:
-            description += ", output layer"
+            description += ", output layer (excluded by default)"
         picture = self.data.layers[name]
         self.view.show_matrix(
             name,
@@ -473,18 +527,29 @@ class LayerHeatmaps(QWidget):
             self.kept_matrix(name, limit=display_limit()),
             picture.level,
             rows_are_pixels=name == self._pixel_layer,
+            axis_names=layer.axis_names,
         )
         labels, vectors = self._vectors(name)
         result = self.session.result
-        self.view.show_vectors(labels, vectors, result.removed_units(name) if result is not None else None)
+        removed = result.removed_units(name) if result is not None else None
+        if removed is not None:  # per column of the matrix: its unit's
+            removed = ~layer.kept_columns(~removed)
+        self.view.show_vectors(labels, vectors, removed)
 
     def _vectors(self, name: str) -> tuple[list[str], np.ndarray | None]:
         """The labels and stacked originals of ``name``'s unit vectors, stacked once: the same array on
         every k step lets the view see that the strips are unchanged."""
         found = self._unit_vectors.get(name)
         if found is None:
-            vectors = self._layers[name].unit_vectors
-            found = ([v.label for v in vectors], np.stack([v.original for v in vectors]) if vectors else None)
+            layer = self._layers[name]
+            # strips under the columns: vectors with an entry per column (a GRU's two bias rows give two)
+            labels, rows = [], []
+            for v in layer.unit_vectors:
+                if layer.columns and v.original.size % layer.columns == 0 and layer.row_units is None:
+                    strips = v.original.reshape(-1, layer.columns)
+                    rows.extend(strips)
+                    labels.extend([v.label] if len(strips) == 1 else [f"{v.label}[{i}]" for i in range(len(strips))])
+            found = (labels, np.stack(rows) if rows else None)
             self._unit_vectors[name] = found
         return found
 

@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QFont, QPainterPath, QPen, QPolygonF
 
 from prune_viz.core.criteria import score_label
+from prune_viz.core.non_finite import is_non_finite
 from prune_viz.core.pruning import PruneResult
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import LIGHT, PRUNED, Theme
@@ -108,9 +109,11 @@ class ThresholdMarker:
         if self.value is not None:
             self._place_text(self.tag.rect().left() < 0)
 
-    def show(self, value: float | None, y_range: tuple = (0.0, 1.0), text_on_left: bool = False) -> None:
-        """The line at ``value`` from the plot's top to its bottom (None: hidden), its text right of it, or
-        left, near the top of ``y_range``."""
+    def show(
+        self, value: float | None, y_range: tuple = (0.0, 1.0), text_on_left: bool = False, label: str = ""
+    ) -> None:
+        """The line at ``value`` from the plot's top to its bottom (None: hidden), its text (``label``, by
+        default the value) right of it, or left, near the top of ``y_range``."""
         self.value = value
         for item in (self.line, self.tag):
             item.setVisible(value is not None)
@@ -118,7 +121,7 @@ class ThresholdMarker:
             return
         bottom, top = y_range
         self._place_line()
-        self.text.setText(f"threshold {value:.3g}")
+        self.text.setText(f"threshold {label or f'{value:.3g}'}")
         self.tag.setPos(value, bottom + self.HEIGHT * (top - bottom))
         self._place_text(text_on_left)
 
@@ -146,6 +149,7 @@ class WeightHistogram(QtWidgets.QWidget):
         self.session = session
         self._layer_name: str | None = None
         self._cache: dict[tuple[str, str], Histogram] = {}
+        self._spans: dict[tuple, tuple[float, float]] = {}  # global scope: where its threshold can lie
         self._histogram: Histogram | None = None
         self._shown: tuple | None = None  # (histogram, log) the bars show
         self._frame: tuple | None = None  # the axes' labels and ranges as last set
@@ -263,6 +267,7 @@ class WeightHistogram(QtWidgets.QWidget):
     # -- session --------------------------------------------------------------------------------
     def _on_model_changed(self, opened) -> None:
         self._cache.clear()
+        self._spans.clear()
         names = [layer.name for layer in opened.layers] if opened is not None else []
         if self._layer_name not in names:
             self._layer_name = names[0] if names else None
@@ -290,6 +295,27 @@ class WeightHistogram(QtWidgets.QWidget):
                 self._cache[key] = histogram_of(pruner.unit_scores(name, config), method)
         return self._cache[key]
 
+    def _global_span(self, config) -> tuple[float, float]:
+        """The lowest and highest score of the included layers (|w| or unit scores): where a global
+        threshold can lie, whatever k is."""
+        pruner = self.session.model.pruner
+        key = (config.method, config.included, pruner.score_key(config), pruner.scores_version)
+        if key not in self._spans:
+            lows, highs = [0.0], [0.0]
+            for layer in self.session.model.layers:
+                if layer.name not in config.included:
+                    continue
+                if config.method == "weight":  # from the sorted scores the global plan has read
+                    highs.append(float(pruner.scores(layer.name, config).max()))
+                elif layer.units:
+                    scores = pruner.unit_scores(layer.name, config)
+                    lows.append(float(np.min(scores)))
+                    highs.append(float(np.max(scores)))
+            low = min((v for v in lows[1:] if not is_non_finite(v)), default=0.0)
+            high = max((v for v in highs if not is_non_finite(v)), default=0.0)
+            self._spans[key] = (low, high)
+        return self._spans[key]
+
     def _redraw(self, *_args) -> None:
         session = self.session
         layer = self._layer(self._layer_name) if self._layer_name else None
@@ -312,6 +338,10 @@ class WeightHistogram(QtWidgets.QWidget):
         self._histogram = histogram
         threshold = result.threshold(layer.name) if result is not None else None
         log = self.log_box.isChecked()
+        drawn_at, label = threshold, ""
+        if threshold is not None and is_non_finite(np.float32(threshold)):
+            # the cut is among the NaN or infinite weights (ranked last): every number is pruned, drawn at the end
+            drawn_at, label = float(histogram.edges[-1]), "NaN" if np.isnan(threshold) else "inf"
 
         self._show_steps(histogram, log)
 
@@ -319,10 +349,14 @@ class WeightHistogram(QtWidgets.QWidget):
         if config.criterion == "magnitude":
             what = "|weight|" if method == "weight" else "unit L2 norm"
         counted = "weights" if method == "weight" else "units"
-        # a global threshold can lie outside this layer's values: keep the line in view
+        # a global threshold can lie outside this layer's values: keep the line in view, at every k
+        # (axes that followed the line were redrawn at each step while it lay beyond the layer's values)
         left, right = float(histogram.edges[0]), float(histogram.edges[-1])
-        if threshold is not None:
-            left, right = min(left, threshold), max(right, threshold)
+        if config.scope == "global" and layer.name in config.included:
+            low, high = self._global_span(config)
+            left, right = min(left, low), max(right, high)
+        if drawn_at is not None:
+            left, right = min(left, drawn_at), max(right, drawn_at)
         margin = 0.03 * (right - left)
         peak = float(histogram.counts.max()) if histogram.counts.size else 1.0
         y_range = (np.log10(LOG_FLOOR), np.log10(max(peak, 1.0)) + 0.15) if log else (0.0, max(peak, 1.0) * 1.08)
@@ -342,10 +376,10 @@ class WeightHistogram(QtWidgets.QWidget):
             self.plot.setYRange(*y_range, padding=0)
             # the heights are log10-transformed here; the axis only labels its ticks as powers of ten
             self.plot.getAxis("left").setLogMode(False, log)
-        self._split_at(threshold, frame[4], y_range)
+        self._split_at(drawn_at, frame[4], y_range)
 
         # the text stays inside the plot: right of the line on the left part, left of it beyond
-        self.marker.show(threshold, y_range, threshold is not None and threshold >= left + 0.6 * (right - left))
+        self.marker.show(drawn_at, y_range, drawn_at is not None and drawn_at >= left + 0.6 * (right - left), label)
 
         self.caption.setText(
             f"<b>{layer.name}</b> ({layer.kind}, {layer.matrix_label}): "
@@ -353,7 +387,13 @@ class WeightHistogram(QtWidgets.QWidget):
                 (
                     "magnitudes of the original weights"
                     if method == "weight"
-                    else f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                    else (
+                        "it has no unit definition, so unit pruning leaves it whole (weight pruning prunes it)"
+                        if not layer.units
+                        else f"L2 norm of each unit's {layer.fan_in:,} incoming weights"
+                        if not layer.mapped and layer.group == layer.name
+                        else f"L2 norm of each unit ({layer.unit_definition})"
+                    )
                 )
                 if config.criterion == "magnitude"
                 else f"{score_label(config.criterion, method)} of each {'weight' if method == 'weight' else 'unit'}, "
@@ -421,4 +461,7 @@ class WeightHistogram(QtWidgets.QWidget):
             if config.criterion == "magnitude"
             else score_label(config.criterion, config.method)
         )
+        if is_non_finite(np.float32(threshold)):  # NaN sorts last, infinities just before it (core.plan)
+            which = "NaN" if np.isnan(threshold) else "infinite"
+            return f"k = {config.k:g}%: {pruned}; {scope} falls among the {which} scores: every finite one is pruned"
         return f"k = {config.k:g}%: {pruned}; {scope}: {sign} ≤ {threshold:.4g}"

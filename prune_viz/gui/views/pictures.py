@@ -16,6 +16,8 @@ from PySide6.QtCore import Qt
 from prune_viz.gui.views.colours import (
     BACKGROUND,
     LIGHT,
+    NON_FINITE,
+    NON_FINITE_NAME,
     PRUNED,
     PRUNED_NAME,
     SERIES_STYLE,
@@ -142,6 +144,7 @@ def swatch(colour, text: str) -> str:
 
 
 PRUNED_LEGEND = swatch(PRUNED, PRUNED_NAME)
+NON_FINITE_LEGEND = swatch(NON_FINITE, NON_FINITE_NAME)  # beside PRUNED_LEGEND when a model has such weights
 
 
 def caption_label(parent: QtWidgets.QWidget | None = None) -> QtWidgets.QLabel:
@@ -309,6 +312,13 @@ def least_height(widget: QtWidgets.QWidget) -> int:
     return least if widget.maximumHeight() >= least else widget.maximumHeight()
 
 
+def needed_height(widget: QtWidgets.QWidget, width: int) -> int:
+    """The least height ``widget`` needs at ``width``: its own answer if it has one (``least_height``, e.g.
+    the sweep's, with a usable plot), else ``least_height``'s measure at the widths its parts have."""
+    own = getattr(widget, "least_height", None)
+    return own(width) if callable(own) else least_height(widget)
+
+
 def smart_minimum_height(widget: QtWidgets.QWidget) -> int:
     """The minimum height a layout gives ``widget``: the one set on it, else its hint (none if ignored)."""
     if widget.minimumHeight() > 0:
@@ -379,7 +389,7 @@ class FittingScroll(QtWidgets.QScrollArea):
         width = max(viewport.width(), least_width)
         if width > viewport.width():  # a horizontal scroll bar takes some of the height
             viewport.setHeight(viewport.height() - self.horizontalScrollBar().sizeHint().height())
-        height = max(viewport.height(), least_height(widget))
+        height = max(viewport.height(), needed_height(widget, width))
         if height > viewport.height():  # and a vertical one some of the width
             width = max(viewport.width() - self.verticalScrollBar().sizeHint().width(), least_width)
         if widget.size() != QtCore.QSize(width, height):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, count_to_prune
+from prune_viz.gui.views.colours import PRUNED_INDEX
 
 from gui_helpers import WAIT_MS
 
@@ -22,11 +23,13 @@ def test_unit_mode_remove_shows_the_bias_strip_and_says_so(qtbot, window):
     controls.spin.setValue(50)
     view = window.heatmaps.view
     assert view.vector_labels == ["bias"]
-    assert not np.isnan(view.vector_image.image).any()  # kernel mode: the bias stays
+    assert not (view.vector_indices == PRUNED_INDEX).any()  # kernel mode: the bias stays
     _choose(controls.unit_mode_combo, "remove", UNIT_MODES)
     assert session.config.unit_mode == "remove" and session.config.k == 50
     removed = count_to_prune(64, 50)
-    assert int(np.isnan(view.vector_image.image).sum()) == removed
+    assert int((view.vector_indices == PRUNED_INDEX).sum()) == removed
+    drawn = view.vector_image.image[..., :3]  # the strip as drawn: the removed entries in the pruned grey
+    assert int(np.all(drawn == np.array(view.spec.pruned), axis=-1).sum()) == removed
     both = removed + count_to_prune(32, 50)  # hidden1 and hidden2 are included
     assert f"{both:,} bias and BatchNormalization entries zeroed" in controls.readout.text()
     assert "+ bias/BN" in window.layer_list.items["hidden1"].text(4)

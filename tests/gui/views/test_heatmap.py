@@ -7,10 +7,12 @@ import pytest
 
 from prune_viz.gui.views.colours import (
     COLORMAPS,
+    NON_FINITE_INDEX,
     PRUNED_INDEX,
     colour_indices,
     indexed_rgb,
     kept_colours,
+    kept_indices,
     layer_level,
     symmetric_level,
 )
@@ -47,9 +49,8 @@ def test_pruned_colour_is_never_a_live_weight_colour():
         live = rgba[..., :3].reshape(-1, 3).astype(int)
         distance = np.abs(live - np.array(spec.pruned)).sum(axis=1)
         assert distance.min() > 60, spec.key  # clearly apart from the nearest live colour
-        nan = np.array([[np.nan]], dtype=np.float32)
-        pruned = _channels(kept_colours(colour_indices(nan, 1.0), np.isfinite(nan), spec))
-        assert tuple(pruned[0, 0]) == (*spec.pruned, 255)
+        pruned = _channels(kept_colours(colour_indices(matrix, 1.0), np.zeros(matrix.shape, bool), spec))
+        assert np.all(pruned[..., :3] == np.array(spec.pruned))
         # symmetric around zero: w and -w sit at mirrored ends of the map
         np.testing.assert_array_equal(live[0], spec.lut()[0])
         np.testing.assert_array_equal(live[-1], spec.lut()[255])
@@ -122,7 +123,7 @@ def _rendered_rgb(item) -> np.ndarray:
 @pytest.mark.parametrize("spec", list(COLORMAPS.values()), ids=list(COLORMAPS))
 def test_colour_indices_draw_the_colours_pyqtgraph_draws_for_the_values(qapp, spec):
     """The big heatmap hands pyqtgraph the colours of its colour indices, not floats: every live cell
-    must get the colour pyqtgraph gives its value, and every pruned (NaN) cell the one pruned colour."""
+    must get the colour pyqtgraph gives its value, and every pruned cell the one pruned colour."""
     import pyqtgraph as pg
 
     rng = np.random.default_rng(1)
@@ -130,7 +131,7 @@ def test_colour_indices_draw_the_colours_pyqtgraph_draws_for_the_values(qapp, sp
     values[0, :3] = (-5.0, 0.0, 5.0)  # beyond the levels and exactly at the centre
     pruned = rng.random(values.shape) < 0.4
     level = 1.0
-    indices = colour_indices(np.where(pruned, np.float32(np.nan), values), level)
+    indices = kept_indices(colour_indices(values, level), ~pruned)
     assert indices.dtype == np.uint16 and np.all(indices[pruned] == PRUNED_INDEX)
     assert np.all(indices[~pruned] < PRUNED_INDEX)
 
@@ -141,3 +142,19 @@ def test_colour_indices_draw_the_colours_pyqtgraph_draws_for_the_values(qapp, sp
     drawn, expected = _rendered_rgb(ours), _rendered_rgb(floats)
     assert np.array_equal(drawn[~pruned], expected[~pruned])
     assert np.all(drawn[pruned] == np.array(spec.pruned, dtype=np.uint8))
+
+
+def test_nan_and_infinite_weights_take_their_own_colour_never_the_pruned_grey_nor_a_map_end():
+    """Issue 30: a NaN weight was drawn in the pruned grey at k = 0, and +-inf at the ends of the map."""
+    values = np.array([[np.nan, np.inf, -np.inf, 0.5, -0.5, 2.0]], dtype=np.float32)
+    indices = colour_indices(values, 1.0)
+    assert indices[0, :3].tolist() == [NON_FINITE_INDEX] * 3
+    assert np.all(indices[0, 3:] < PRUNED_INDEX)
+    assert kept_indices(indices, np.array([[False, True, True, True, True, True]]))[0, 0] == PRUNED_INDEX
+    for spec in COLORMAPS.values():
+        rgba = _channels(kept_colours(indices, None, spec))[0, :, :3].astype(int)
+        assert rgba[:3].tolist() == [list(spec.non_finite)] * 3
+        live = _channels(kept_colours(colour_indices(np.linspace(-1, 1, 256, dtype=np.float32)[None], 1.0), None, spec))
+        distance = np.abs(live[0, :, :3].astype(int) - np.array(spec.non_finite)).sum(axis=1)
+        assert distance.min() > 150, spec.key  # far from every weight colour of the map
+        assert np.abs(np.array(spec.non_finite) - np.array(spec.pruned)).sum() > 300  # and from the grey

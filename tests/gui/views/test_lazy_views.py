@@ -161,13 +161,15 @@ def test_the_accuracy_plot_behind_its_tab_catches_up_when_shown(qtbot, window):
     assert window.session.why_stale(window.session.last_evaluation) in plot.caption.text()
 
 
-def test_the_export_actions_are_judged_again_only_when_the_model_or_method_changes(qtbot, window, monkeypatch):
+def test_the_export_actions_are_judged_again_only_when_the_model_or_pruning_settings_change(qtbot, window, monkeypatch):
     from prune_viz.core import export
 
     judged: list[str] = []
     original = export.compaction_problem
     monkeypatch.setattr(
-        export, "compaction_problem", lambda opened, method: judged.append(method) or original(opened, method)
+        export,
+        "compaction_problem",
+        lambda opened, method, *rest: judged.append(method) or original(opened, method, *rest),
     )
     compact = window.features.actions[Action.EXPORT_COMPACT]
     for k in (10, 40, 70):
@@ -180,6 +182,10 @@ def test_the_export_actions_are_judged_again_only_when_the_model_or_method_chang
     window.session.configure(method="weight")
     assert judged == ["unit", "weight"]
     assert not compact.isEnabled() and "unit" in compact.toolTip()
+    window.session.configure(method="unit", included=frozenset({"hidden1"}))
+    assert judged == ["unit", "weight", "unit"]  # which layers are pruned decides whose units can go
+    window.session.configure(unit_mode="remove")
+    assert judged == ["unit", "weight", "unit", "unit"]
 
 
 class _PaintRegions(QObject):

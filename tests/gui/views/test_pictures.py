@@ -160,6 +160,33 @@ def test_histogram_keeps_a_global_threshold_in_view(qtbot, session, opened):
         assert "global threshold" in widget.summary.text()
 
 
+def test_histogram_axes_stay_put_while_a_global_threshold_moves(qtbot, session, opened):
+    """A global threshold lies anywhere among the included layers' scores: the x axis spans them all
+    from the first step, so a k step moves the line, not the axes (which a k step would redraw, ~20 ms)."""
+    widget = WeightHistogram(session)
+    qtbot.addWidget(widget)
+    layer = opened.layers[0]
+    widget.set_layer(layer.name)
+    for method in ("unit", "weight"):
+        ranges = []
+        for k in (5, 40, 95):
+            session.configure(method=method, scope="global", k=k)
+            ranges.append(tuple(widget.plot.viewRange()[0]))
+            assert ranges[-1][0] <= widget.threshold <= ranges[-1][1]
+        assert ranges[0] == ranges[1] == ranges[2], method
+        included = [other for other in opened.layers if other.name in session.config.included]
+        assert len(included) > 1 and layer in included
+        if method == "unit":
+            norms = np.concatenate([unit_norms(other.original) for other in included])
+            assert ranges[0][0] <= norms.min() and norms.max() <= ranges[0][1]
+        else:
+            assert max(float(np.abs(other.original).max()) for other in included) <= ranges[0][1]
+    session.configure(method="unit", scope="layer", k=40)  # layerwise: the layer's own norms, as before
+    norms = unit_norms(layer.original)
+    (low, high), _ = widget.plot.viewRange()
+    assert low <= norms.min() and norms.max() <= high and high - low < 1.1 * (norms.max() - norms.min())
+
+
 def test_histogram_log_counts_and_unselected_layer(qtbot, session):
     widget = WeightHistogram(session)
     qtbot.addWidget(widget)

@@ -1,0 +1,89 @@
+"""An evaluation's metrics in words, the same in the terminal and the window: one line per metric
+(under each output's name for a multi-output model), the unpruned value beside each, the headline
+number, and the input scaling with the evidence for it."""
+
+from __future__ import annotations
+
+import math
+
+LABELS = {
+    "accuracy": "Accuracy",
+    "top5_accuracy": "Top-5",
+    "roc_auc": "ROC AUC",
+    "loss": "Loss",
+    "mse": "MSE",
+    "mae": "MAE",
+    "r2": "R²",
+    "top1_agreement": "Top-1 agree",
+    "mean_kl": "Mean KL",
+    "rmse": "Output RMSE",
+    "output_r2": "Output R²",
+}
+PERCENT = {"accuracy", "top5_accuracy", "top1_agreement"}
+
+
+def metric_text(name: str, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value * 100:.2f}%" if name in PERCENT else f"{value:.4f}"
+
+
+def metric_lines(result, baseline, indent: str = "  ", width: int = 14) -> list[str]:
+    """The result's metrics, one per line (under each output's name for a multi-output model), with the
+    unpruned value beside each when ``baseline`` (an EvaluationRecord) is given; then per-class accuracy
+    with class names."""
+    multi = result.task == "multi-output"
+    heads = result.metrics if multi else {"": result.metrics}
+    before = baseline.result.metrics if baseline else {}
+    lines = []
+    for head, metrics in heads.items():
+        old = before.get(head, {}) if multi else before
+        if multi:
+            lines.append(f"Output {head}:")
+        for name, label in LABELS.items():
+            if name not in metrics or (name == "loss" and "accuracy" not in metrics):
+                continue  # a regression's or agreement's loss is its MSE, said as such
+            pad = width - 2 if multi else width
+            text = f"{indent if multi else ''}{label + ':':<{pad}}{metric_text(name, metrics[name])}"
+            if name == "accuracy" and "correct" in metrics:
+                text += f"  ({int(metrics['correct']):,}/{int(metrics['total']):,})"
+            if old.get(name) is not None and metrics[name] is not None:
+                change = (metrics[name] - old[name]) * (100 if name in PERCENT else 1)
+                unit = " points" if name in PERCENT else ""
+                text += f"  (unpruned {metric_text(name, old[name])}, change {change:+.2f}{unit})"
+            lines.append(text)
+    if len(result.per_class_accuracy) and result.task == "classification":
+        names = result.class_names or tuple(str(i) for i in range(len(result.per_class_accuracy)))
+        shown = [f"{names[i] if i < len(names) else i}:{a * 100:.1f}" for i, a in enumerate(result.per_class_accuracy)]
+        lines.append(f"{'Per class:':<{width}}" + "  ".join(shown))
+    return lines
+
+
+def headline(result) -> str:
+    """The one number to show large: the task's score, as a percentage where it is a share of samples
+    (accuracy, top-1 agreement), else as R² (regression, agreement of outputs that are not classes)."""
+    if math.isnan(result.score):
+        return "-"
+    metrics = result.metrics
+    share = result.task in ("classification", "binary") or (result.task == "agreement" and "top1_agreement" in metrics)
+    if share:
+        return f"{result.score * 100:.2f}%"
+    if result.task == "multi-output":
+        return f"{result.score:.3f} mean score"
+    name = "R²" if result.task == "regression" else "output R²"
+    return f"{name} {result.score:.3f}"
+
+
+def describe_scaling(preprocessing: str, evidence: dict, requested: str = "auto") -> str:
+    """The input scaling used and why, in one line: 'scaled to [0, 1] (x/255), chosen automatically:
+    lowest loss on the first 1,000 test samples (scale 0.31, raw 2.4, ...)'."""
+    from prune_viz.core.inputs import PREPROCESSING_LABELS
+
+    text = PREPROCESSING_LABELS.get(preprocessing, preprocessing)
+    if requested != "auto" or not evidence or (preprocessing == "none" and "reason" not in evidence):
+        return text
+    if "reason" in evidence:
+        return f"{text} ({evidence['reason']})"
+    values = evidence.get("loss") or evidence.get("entropy") or {}
+    shown = ", ".join(f"{m} {v:.3g}" if v is not None else f"{m} -" for m, v in values.items())
+    return f"{text}, chosen automatically: {evidence['chosen_by']} ({shown})"
