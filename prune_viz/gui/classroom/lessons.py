@@ -415,7 +415,9 @@ class LessonController(QObject):
         self._show_bar()
         if self.answer is not None:
             self.window.statusBar().showMessage(
-                f"{headline(self.answer.result)} for {self.answer.config.describe()}.", 8000
+                f"{headline(self.answer.result)} ({self.answer.result.score_name}) for "
+                f"{self.answer.config.describe()}.",
+                8000,
             )
 
     @property
