@@ -18,6 +18,7 @@ from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCAN_KS = tuple(float(k) for k in range(101))
+GROUPS = ("broken", "wrong", "never", "all")  # FlipScan.group
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,25 @@ class FlipScan:
         np.add.at(matrix, (self.labels, self.predicted[index]), 1)
         return matrix
 
-    def order(self) -> np.ndarray:
-        """Image indices by breaking k, earliest first; those that never break last (stable)."""
+    def group(self, name: str) -> np.ndarray:
+        """(n,) bool: the images of one of GROUPS. ``broken``: right unpruned, wrong at some k > 0
+        (what pruning broke); ``wrong``: already wrong unpruned (k = 0); ``never``: right at every k."""
         breaking = self.breaking_k
-        return np.argsort(np.where(np.isnan(breaking), np.inf, breaking), kind="stable")
+        if name == "broken":
+            return breaking > 0  # NaN compares False
+        if name == "wrong":
+            return breaking == 0
+        if name == "never":
+            return np.isnan(breaking)
+        if name == "all":
+            return np.ones(len(breaking), dtype=bool)
+        raise ValueError(f"group must be one of {', '.join(GROUPS)}, not {name!r}")
+
+    def order(self, group: str = "all") -> np.ndarray:
+        """Image indices of ``group`` by breaking k, earliest first; those that never break last (stable)."""
+        breaking = self.breaking_k
+        order = np.argsort(np.where(np.isnan(breaking), np.inf, breaking), kind="stable")
+        return order if group == "all" else order[self.group(group)[order]]
 
     def as_dict(self) -> dict:
         """The JSON shape of ``prune-viz flips --json``."""

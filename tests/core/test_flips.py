@@ -82,6 +82,24 @@ def test_json_shape(session):
     assert np.all(np.diff(known) >= 0) and np.all(np.isnan(breaking[len(known) :]))
 
 
+def test_groups_split_the_images_by_what_pruning_did(session, subset):
+    """broken: right unpruned and wrong at some k > 0; wrong: wrong unpruned; never: right at every k."""
+    _, labels, _ = subset
+    scan = run_flip_scan(session, PruningConfig("weight", 0, "layer", session.config.included), ks=(0, 50, 100))
+    wrong = scan.predicted != labels[None, :]
+    groups = {name: scan.group(name) for name in ("broken", "wrong", "never")}
+    np.testing.assert_array_equal(groups["wrong"], wrong[0])
+    np.testing.assert_array_equal(groups["broken"], ~wrong[0] & wrong[1:].any(axis=0))
+    np.testing.assert_array_equal(groups["never"], ~wrong.any(axis=0))
+    assert sum(g.sum() for g in groups.values()) == SUBSET and all(g.sum() > 0 for g in groups.values())
+    broken = scan.order("broken")
+    assert sorted(broken.tolist()) == np.flatnonzero(groups["broken"]).tolist()
+    assert np.all(np.diff(scan.breaking_k[broken]) >= 0) and scan.breaking_k[broken[0]] == 50
+    assert scan.order("all").tolist() == scan.order().tolist()
+    with pytest.raises(ValueError, match="group must be one of"):
+        scan.group("early")
+
+
 def test_one_image_scan_agrees_with_the_test_set_scan(session, subset):
     """The pad's per-image scan: probabilities equal a direct model call, and a test image's flip k
     is its breaking k in the whole-test-set scan."""

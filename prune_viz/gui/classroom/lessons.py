@@ -11,18 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QKeySequence, QPainter
 from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
-    QGridLayout,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QToolBar,
+    QVBoxLayout,
     QWidget,
 )
+from superqt import QElidingLabel
 
 from prune_viz.core.errors import USER_FIXABLE
 from prune_viz.core.lesson import (
@@ -36,6 +38,7 @@ from prune_viz.core.lesson import (
     relative_reference,
     save_lesson,
 )
+from prune_viz.core.metric_words import headline
 from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Action, Dock, Menu
 
@@ -44,11 +47,37 @@ REVEAL_KEYS = ("Space", "Right", "PgDown")  # PgDown/PgUp: what presentation cli
 BACK_KEYS = ("Left", "PgUp")
 LEAVE_KEYS = ("Esc",)
 HIDDEN_ANSWER = "?"
+WIDEST_ANSWER = "100.00%"
+REVEAL_TEXTS = ("Start \u25b6", "Reveal \u25b6", "Next \u25b6", "The end")
+BACK_TEXTS = ("\u25c0 Back", "\u25c0")  # normal, compact
+LEAVE_TEXTS = ("Leave steps", "Leave")
+MIN_TEXT_WIDTH = 200  # the title and the note wrap down to this width
 BAR_COLOUR = "#fff4d6"  # a pale yellow that says "presenting", apart from the panels
 
 
+class AnswerLabel(QLabel):
+    """The hidden or revealed accuracy, in a box as large as the widest answer at its font."""
+
+    def steady(self) -> None:
+        metrics = self.fontMetrics()
+        self.setFixedSize(metrics.horizontalAdvance(WIDEST_ANSWER) + 8, metrics.height())
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self.steady()
+
+
 class StepBar(QFrame):
-    """The presenter's bar: which step, its k, the teacher's note, and the hidden or revealed accuracy."""
+    """The presenter's bar: which step and its k, the teacher's note, the hidden or revealed accuracy, and
+    the step buttons.
+
+    The title and the note wrap in the width left of a column of fixed width (the accuracy above the
+    buttons), and the bar asks for the height its text needs at its width (a toolbar never asks a
+    wrapped label for it), so it never widens the window and nothing is cut. The title reads the same
+    before and after the reveal, and the accuracy and the buttons keep their width whatever they say, so
+    nothing moves when the accuracy is revealed. Compact (presenter mode), the line of key hints is left
+    out: the buttons' tooltips and the status bar say them."""
 
     reveal_clicked = Signal()
     back_clicked = Signal()
@@ -59,41 +88,109 @@ class StepBar(QFrame):
         self.setObjectName("stepBar")
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # so arrows reach the step keys, not a spin box
+        self.compact = False
         self.heading = QLabel()
-        bold = self.heading.font()
+        self.heading.setWordWrap(True)
+        bold = QFont()  # bold only: the size follows the window's (presenter mode's 18 pt)
         bold.setBold(True)
-        bold.setPointSizeF(bold.pointSizeF() * 1.3)
         self.heading.setFont(bold)
-        self.heading.base_point_size = bold.pointSizeF()  # presenter mode scales from this
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.answer = QLabel(HIDDEN_ANSWER)
+        for label in (self.heading, self.note):  # they wrap: the window's width is theirs, never the reverse
+            label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            label.setMinimumWidth(MIN_TEXT_WIDTH)
+        self.answer = AnswerLabel(HIDDEN_ANSWER)
         big = self.answer.font()
         big.setPointSizeF(big.pointSizeF() * 2.2)
         big.setBold(True)
         self.answer.setFont(big)
         self.answer.base_point_size = big.pointSizeF()  # presenter mode scales from this
         self.answer.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.hint = QLabel()
-        self.back_button = QPushButton("\u25c0 Back")
-        self.reveal_button = QPushButton("Reveal \u25b6")
-        self.leave_button = QPushButton("Leave steps")
+        self.hint = QElidingLabel()
+        self.hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.back_button = QPushButton(BACK_TEXTS[0])
+        self.reveal_button = QPushButton(REVEAL_TEXTS[0])
+        self.leave_button = QPushButton(LEAVE_TEXTS[0])
+        self.back_button.setToolTip("The step before (\u2190, Page Up)")
+        self.leave_button.setToolTip("Leave the steps (Esc)")
         buttons = QHBoxLayout()
+        buttons.setContentsMargins(0, 0, 0, 0)
         for button in (self.back_button, self.reveal_button, self.leave_button):
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Space must not click a focused button
             buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.hint)
-        grid = QGridLayout(self)
-        grid.setContentsMargins(10, 6, 10, 6)
-        grid.addWidget(self.heading, 0, 0)
-        grid.addWidget(self.note, 1, 0)
-        grid.addLayout(buttons, 2, 0)
-        grid.addWidget(self.answer, 0, 1, 3, 1)
-        grid.setColumnStretch(0, 1)
+        text = QVBoxLayout()
+        text.setContentsMargins(0, 0, 0, 0)
+        text.setSpacing(2)
+        text.addWidget(self.heading)
+        text.addWidget(self.note)
+        text.addWidget(self.hint)
+        text.addStretch(1)
+        answer_column = QVBoxLayout()
+        answer_column.setContentsMargins(0, 0, 0, 0)
+        answer_column.addWidget(self.answer, 0, Qt.AlignmentFlag.AlignRight)
+        answer_column.addLayout(buttons)
+        answer_column.addStretch(1)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(10, 6, 10, 6)
+        row.setSpacing(16)
+        row.addLayout(text, 1)
+        row.addLayout(answer_column)
         self.back_button.clicked.connect(self.back_clicked)
         self.reveal_button.clicked.connect(self.reveal_clicked)
         self.leave_button.clicked.connect(self.leave_clicked)
+        self._steady()
+
+    def set_compact(self, compact: bool) -> None:
+        """Presenter mode: the key hints are left out and Back and Leave say less (their tooltips and the
+        status bar say the keys), so the title and the note have the width."""
+        self.compact = compact
+        self.hint.setVisible(not compact)
+        self.back_button.setText(BACK_TEXTS[compact])
+        self.leave_button.setText(LEAVE_TEXTS[compact])
+        self.refit()
+
+    def set_reveal_text(self, text: str, tooltip: str) -> None:
+        self.reveal_button.setText(text)
+        self.reveal_button.setToolTip(tooltip)
+
+    def _steady(self) -> None:
+        """The Reveal button as wide as its widest text, whatever it says now (the accuracy keeps its own)."""
+        self.answer.steady()
+        shown = self.reveal_button.text()
+        widths = []
+        for text in REVEAL_TEXTS:
+            self.reveal_button.setText(text)
+            widths.append(self.reveal_button.sizeHint().width())
+        self.reveal_button.setText(shown)
+        self.reveal_button.setMinimumWidth(max(widths))
+
+    def refit(self) -> None:
+        """Ask the toolbar again for the height the texts need now (a new step, font or width)."""
+        self.updateGeometry()
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(hint.width(), self._height(hint.width()))
+
+    def minimumSizeHint(self) -> QSize:
+        hint = super().minimumSizeHint()
+        return QSize(hint.width(), self._height(hint.width()))
+
+    def _height(self, fallback_width: int) -> int:
+        """The height the wrapped texts need at the bar's width (at ``fallback_width`` before it has one)."""
+        width = self.width() if self.testAttribute(Qt.WidgetAttribute.WA_Resized) else fallback_width
+        return self.heightForWidth(max(width, 1))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self.updateGeometry()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._steady()
+            self.updateGeometry()
 
     def paintEvent(self, event) -> None:
         # painted here, not by a style sheet (which stops presenter mode's larger font reaching the
@@ -134,6 +231,8 @@ class LessonController(QObject):
         self.toolbar = QToolBar("Lesson steps", window)
         self.toolbar.setObjectName("lessonSteps")
         self.toolbar.setMovable(False)
+        self.toolbar.setContentsMargins(0, 0, 0, 0)
+        self.toolbar.layout().setContentsMargins(0, 0, 0, 0)
         self.toolbar.addWidget(self.bar)
         window.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.toolbar)
         self.toolbar.hide()
@@ -253,9 +352,9 @@ class LessonController(QObject):
         self.active, self.index, self.revealed, self.answer = True, -1, False, None
         self.start_method = self.session.config.method
         self._take_keys(True)
-        self.toolbar.show()
         self._conceal(False)
-        self._show_bar()
+        self._show_bar()  # before the bar shows: the window makes room for the text it has then
+        self.toolbar.show()
         self.bar.setFocus()
         self.step_changed.emit(self.index)
 
@@ -269,7 +368,13 @@ class LessonController(QObject):
         self._take_keys(False)
         self._conceal(False)
         self.toolbar.hide()
-        self.window.controls.slider.setFocus()
+        self._give_k_the_keys()
+        QTimer.singleShot(0, self, self._give_k_the_keys)  # again after the focus moves that hiding the bar sets off
+
+    def _give_k_the_keys(self) -> None:
+        """After the steps, arrows and Page Up/Down move k: the slider has the focus (not the bar gone)."""
+        if not self.active:
+            self.window.controls.slider.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def go_to(self, index: int) -> None:
         step = self.steps[index]
@@ -310,7 +415,9 @@ class LessonController(QObject):
         self._show_bar()
         if self.answer is not None:
             self.window.statusBar().showMessage(
-                f"Accuracy {self.answer.result.accuracy * 100:.2f}% for {self.answer.config.describe()}.", 8000
+                f"{headline(self.answer.result)} ({self.answer.result.score_name}) for "
+                f"{self.answer.config.describe()}.",
+                8000,
             )
 
     @property
@@ -337,7 +444,7 @@ class LessonController(QObject):
 
     def _conceal(self, hide: bool) -> None:
         """Hide every place the window shows an accuracy: the result, per digit, the curve."""
-        self.window.evaluation.result_view.setVisible(not hide)
+        self.window.evaluation.result_view.set_concealed(hide)
         self.window.result_tabs.setVisible(not hide)
 
     def _take_keys(self, on: bool) -> None:
@@ -358,43 +465,48 @@ class LessonController(QObject):
 
     def _show_bar(self) -> None:
         bar, count = self.bar, len(self.steps)
-        # room for the widest answer, so the bar keeps its layout when the answer is revealed
-        bar.answer.setMinimumWidth(bar.answer.fontMetrics().horizontalAdvance("100.00%") + 8)
         if self.index < 0:
             bar.heading.setText(f"{self.title} \u2014 {count} steps" if self.title else f"{count} steps")
             bar.note.setText(
                 "Press Space to start: each step sets k, the class predicts the accuracy, Space reveals it."
             )
             bar.answer.setText("")
-            bar.reveal_button.setText("Start \u25b6")
+            bar.answer.setToolTip("")
+            bar.set_reveal_text(REVEAL_TEXTS[0], "Start the first step (Space, \u2192, Page Down)")
             bar.hint.setText("Space/\u2192: start   Esc: leave steps")
             bar.back_button.setEnabled(False)
+            bar.refit()
             return
         step = self.steps[self.index]
-        bar.heading.setText(
-            f"Step {self.index + 1} of {count}: "
-            f"{describe_step(step, self.session.config.method)}"
-            + ("" if self.revealed else " \u2014 what will the accuracy be?")
-        )
+        # the same title before and after the reveal: the answer's place asks the question
+        bar.heading.setText(f"Step {self.index + 1} of {count}: {describe_step(step, self.session.config.method)}")
         bar.note.setText(step.note)
         bar.back_button.setEnabled(self.index > 0)
         last = self.index + 1 == count
         if self.revealed:
             record = self.answer
-            bar.answer.setText(f"{record.result.accuracy * 100:.2f}%" if record is not None else "")
-            bar.reveal_button.setText("End of the lesson" if last else "Next step \u25b6")
+            bar.answer.setText(headline(record.result) if record is not None else "")
+            bar.answer.setToolTip("The accuracy at this step's k, on the test set")
+            if last:
+                bar.set_reveal_text(REVEAL_TEXTS[3], "This was the last step (Esc leaves the steps)")
+            else:
+                bar.set_reveal_text(REVEAL_TEXTS[2], "The next step (Space, \u2192, Page Down)")
             bar.reveal_button.setEnabled(not last)
             bar.hint.setText("Esc: leave steps" if last else "Space/\u2192: next step   \u2190: back   Esc: leave")
         else:
             bar.answer.setText(HIDDEN_ANSWER)
-            bar.reveal_button.setText("Reveal \u25b6")
+            bar.answer.setToolTip("What will the accuracy be? Space reveals it.")
+            bar.set_reveal_text(REVEAL_TEXTS[1], "Show the accuracy (Space, \u2192, Page Down)")
             bar.reveal_button.setEnabled(True)
             waiting = (
                 "evaluating; it shows as soon as it is ready"
                 if self.reveal_waiting
                 else ("evaluated" if self.answer is not None else "evaluating")
             )
-            bar.hint.setText(f"? \u2014 press Space to reveal ({waiting})   \u2190: back   Esc: leave")
+            bar.hint.setText(
+                f"What will the accuracy be? Press Space to reveal ({waiting})   \u2190: back   Esc: leave"
+            )
+        bar.refit()
 
 
 def install_lessons(window) -> LessonController:

@@ -3,12 +3,11 @@ and File > Export pruned model; ``install_experiments`` adds them to a MainWindo
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QDockWidget,
-    QFrame,
+    QLabel,
     QMessageBox,
-    QScrollArea,
     QTabWidget,
     QWidget,
 )
@@ -19,7 +18,62 @@ from prune_viz.gui.experiments.finetune import FinetunePanel
 from prune_viz.gui.experiments.size_speed import SizeSpeedPanel
 from prune_viz.gui.experiments.sweep import SensitivityPanel, SweepPanel
 from prune_viz.gui.features import Action, Dock, Menu
+from prune_viz.gui.views.pictures import FittingScroll, needed_height
 from prune_viz.gui.workers import JobQueue
+
+K_KEYS = {  # keys no widget of a page used: they move k, as on the slider
+    Qt.Key.Key_Right: 1,
+    Qt.Key.Key_Left: -1,
+    Qt.Key.Key_PageUp: 10,
+    Qt.Key.Key_PageDown: -10,
+}
+LENT_TEXT = "Shown enlarged in its own window (Esc there brings it back here)."
+
+
+class PageScroll(FittingScroll):
+    """One experiment page in its scroll area (FittingScroll: it scrolls only when it must). The arrows
+    and Page Up/Down that the page does not use go on to the dock (they move k), not to scrolling
+    sideways."""
+
+    def __init__(self, page: QWidget, parent: QWidget | None = None):
+        super().__init__(page, parent)
+        self.page = page  # its page, also while it is lent out (shown enlarged)
+
+    def keyPressEvent(self, event) -> None:
+        if event.key() in K_KEYS and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            event.ignore()  # on to the dock
+            return
+        super().keyPressEvent(event)
+
+
+class ExperimentsDock(QDockWidget):
+    """The Experiments dock. The arrows and Page Up/Down that reach it (no widget of a page used them)
+    move k, docked or in its own window (``k_step``); floated, it opens at a sensible size beside the
+    k slider rather than over it."""
+
+    k_step = Signal(int)
+
+    def __init__(self, window: QWidget):
+        super().__init__("Experiments", window)
+        self.main_window = window
+        self.topLevelChanged.connect(self._on_floating)
+
+    def keyPressEvent(self, event) -> None:
+        step = K_KEYS.get(event.key())
+        if step is not None and event.modifiers() == Qt.KeyboardModifier.NoModifier:
+            self.k_step.emit(step)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def _on_floating(self, floating: bool) -> None:
+        if floating:
+            QTimer.singleShot(0, self, self.place_floating)  # after Qt has made it a window of its own
+
+    def place_floating(self) -> None:
+        """A separate window at a sensible size (at least what its page needs), beside the k slider."""
+        if self.isFloating() and isinstance(self.widget(), ExperimentsPanel):
+            place_window(self.main_window, self, self.widget())
 
 
 class ExperimentsPanel(QTabWidget):
@@ -42,23 +96,41 @@ class ExperimentsPanel(QTabWidget):
     def addTab(self, page: QWidget, title: str) -> int:
         """Each page in its own scroll area: a wide page (the comparison's three heatmaps) scrolls
         sideways in a narrow dock instead of widening every tab and squeezing the heatmap."""
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setWidget(page)
-        return super().addTab(scroll, title)
+        return super().addTab(PageScroll(page), title)
 
     def currentWidget(self) -> QWidget | None:
-        """The current page itself (not the scroll area holding it)."""
+        """The current page itself (not the scroll area holding it; its placeholder while it is lent)."""
         scroll = super().currentWidget()
-        return scroll.widget() if isinstance(scroll, QScrollArea) else scroll
+        return scroll.widget() if isinstance(scroll, PageScroll) else scroll
 
     def setCurrentWidget(self, page: QWidget) -> None:
+        scroll = self.scroll_of(page)
+        if scroll is not None:
+            self.setCurrentIndex(self.indexOf(scroll))
+
+    def scroll_of(self, page: QWidget) -> PageScroll | None:
         for i in range(self.count()):
             scroll = self.widget(i)
-            if scroll is page or (isinstance(scroll, QScrollArea) and scroll.widget() is page):
-                self.setCurrentIndex(i)
-                return
+            if isinstance(scroll, PageScroll) and scroll.page is page:
+                return scroll
+        return None
+
+    def lend(self, page: QWidget) -> None:
+        """Take ``page`` out of its tab (to be shown enlarged); its tab says where it is until ``take_back``."""
+        scroll = self.scroll_of(page)
+        if scroll is not None and scroll.widget() is page:
+            scroll.takeWidget()
+            scroll.setWidget(QLabel(LENT_TEXT))
+
+    def take_back(self, page: QWidget) -> None:
+        """Put a lent ``page`` back in its tab."""
+        scroll = self.scroll_of(page)
+        if scroll is not None and scroll.widget() is not page:
+            placeholder = scroll.takeWidget()
+            if placeholder is not None:
+                placeholder.deleteLater()
+            scroll.setWidget(page)
+            page.show()
 
     def unsaved_results(self) -> list[str]:
         """Results computed here and not saved anywhere, which closing or another model would lose."""
@@ -96,12 +168,25 @@ def make_room(window, dock: QDockWidget, panel: ExperimentsPanel, may_float: boo
             window.resizeDocks([dock], [needed], Qt.Orientation.Vertical)
             return
         dock.setFloating(True)
+    place_window(window, dock, panel)
+
+
+def place_window(window, dock: QDockWidget, panel: ExperimentsPanel) -> None:
+    """The floating panel large enough for its page (as wide as it likes, as tall as it needs there, at
+    least FLOAT_SHARE of the main window), over the heatmap and as clear of the k slider's panel as it
+    can be."""
+    page = panel.currentWidget()
+    if page is None:
+        return
+    viewport = page.parentWidget() if page.parentWidget() is not None else page
+    around = QSize(max(0, dock.width() - viewport.width()), max(0, dock.height() - viewport.height()))
     outer = window.frameGeometry()
     side = getattr(window, "side_scroll", None)  # the k slider's panel: left clear when the page fits beside it
     right = side.mapToGlobal(QPoint(0, 0)).x() if side is not None and side.isVisible() else outer.right()
     room = right - outer.left() - 12
-    width = max(page.wide_width() + around.width(), min(int(outer.width() * FLOAT_SHARE), room))
-    height = max(page.least_height(width - around.width()) + around.height(), int(outer.height() * FLOAT_SHARE))
+    wide = page.wide_width() if hasattr(page, "wide_width") else page.minimumSizeHint().width()
+    width = max(wide + around.width(), min(int(outer.width() * FLOAT_SHARE), room))
+    height = max(needed_height(page, width - around.width()) + around.height(), int(outer.height() * FLOAT_SHARE))
     screen = (window.screen() or dock.screen()).availableGeometry()
     width, height = min(width, screen.width()), min(height, screen.height())
     left = max(screen.left(), min(outer.left() + 12, right - width))
@@ -114,7 +199,7 @@ def install_experiments(window) -> ExperimentsPanel:
     registry; returns the panel."""
     features = window.features
     panel = ExperimentsPanel(window.session, window.jobs, window)
-    dock = QDockWidget("Experiments", window)
+    dock = ExperimentsDock(window)
     dock.setObjectName("experiments")
     dock.setWidget(panel)
     # under the heatmaps, so the k slider stays in reach; the heatmap's minimum height keeps it readable,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -42,10 +42,12 @@ from prune_viz.gui.workers import Job, JobQueue
 
 DRAW_KIND = "draw"
 FLIP_KIND = "draw-flip"
-PAD_SIDE = 252  # pixels: 9 per MNIST pixel
+PAD_SIDE = 252  # pixels: 9 per MNIST pixel; the pad grows and shrinks with its room
+PAD_MIN = 168  # 6 per MNIST pixel: still a pad to draw on
 PREVIEW_SCALE = 3
 COALESCE_MS = 30  # mouse moves within this interval share one prediction job
 BAR_WIDTH = 0.38
+PLOT_MIN_HEIGHT = 170  # the bars with their axes at 18 pt
 INK = QColor("#ffffff")
 PAPER = QColor("#000000")  # white on black, as MNIST's digits are
 
@@ -74,9 +76,10 @@ class DrawingPad(QWidget):
         self._image: np.ndarray | None = None  # a test image sent to the pad
         self.label: int | None = None  # its true class
         self._drawing = False
-        self.setFixedSize(PAD_SIDE, PAD_SIDE)
+        self.resize(PAD_SIDE, PAD_SIDE)
         self.setCursor(Qt.CursorShape.CrossCursor)
-        self.setToolTip("Draw a digit with the mouse, a pen or a finger")
+        self.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # then arrows (unused here) reach the panel and move k
+        self.setToolTip("Draw a digit with the mouse, a pen or a finger (arrows: k)")
 
     # -- data -----------------------------------------------------------------------------------
     def strokes(self) -> list[list[list[float]]]:
@@ -183,6 +186,29 @@ class DrawingPad(QWidget):
         painter.end()
 
 
+class PadHolder(QWidget):
+    """Keeps the pad square and centred, as large as the room it is given (from PAD_MIN), so it fills
+    an enlarged window and still fits a dock under the heatmap."""
+
+    def __init__(self, pad: DrawingPad, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.pad = pad
+        pad.setParent(self)
+        self.setMinimumSize(PAD_MIN, PAD_MIN)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+    def sizeHint(self) -> QSize:
+        return QSize(PAD_SIDE, PAD_SIDE)
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(PAD_MIN, PAD_MIN)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        side = min(self.width(), self.height())
+        self.pad.setGeometry((self.width() - side) // 2, (self.height() - side) // 2, side, side)
+
+
 class DrawPanel(QWidget):
     """The pad, the model's input, and the class probabilities unpruned and pruned, side by side."""
 
@@ -210,14 +236,15 @@ class DrawPanel(QWidget):
         self.preview.setFixedSize(FIELD * PREVIEW_SCALE, FIELD * PREVIEW_SCALE)
         self.preview.setToolTip("What the model gets: 28x28, fitted into 20x20 and centred by mass, as MNIST")
         self.preview.setPixmap(image_pixmap(np.zeros((FIELD, FIELD), np.uint8), PREVIEW_SCALE))
-        self.preview_caption = QLabel("model input (28x28)")
+        self.preview_caption = QLabel("model input\n28x28")
         self.preview_caption.setAlignment(Qt.AlignmentFlag.AlignHCenter)
 
         self.caption = caption_label(self)
         self.flip_label = caption_label(self)
         self.theme = LIGHT
         self.plot_widget = new_plot_widget(self)
-        self.plot_widget.setMinimumSize(280, 200)
+        self.plot_widget.setMinimumSize(240, PLOT_MIN_HEIGHT)
+        self.plot_widget.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a click on the bars leaves arrows to k
         self.plot = self.plot_widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
@@ -241,10 +268,10 @@ class DrawPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.clear_button)
         buttons.addWidget(self.undo_button)
+        self.pad_holder = PadHolder(self.pad)
         left = QVBoxLayout()
-        left.addWidget(self.pad, 0, Qt.AlignmentFlag.AlignHCenter)
+        left.addWidget(self.pad_holder, 1)
         left.addLayout(buttons)
-        left.addStretch(1)
         middle = QVBoxLayout()
         middle.addWidget(self.preview, 0, Qt.AlignmentFlag.AlignHCenter)
         middle.addWidget(self.preview_caption)
@@ -255,9 +282,9 @@ class DrawPanel(QWidget):
         right.addWidget(self.plot_widget, 1)
         right.addWidget(self.legend)
         row = QHBoxLayout(self)
-        row.addLayout(left)
+        row.addLayout(left, 2)
         row.addLayout(middle)
-        row.addLayout(right, 1)
+        row.addLayout(right, 3)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
 
         self._timer = QTimer(self)  # coalesces a burst of mouse moves into one job
@@ -401,6 +428,22 @@ class DrawPanel(QWidget):
         flip = config.with_k(0.0)
         if flip != self._flip_config:  # k alone does not change where the drawing flips
             self.request_flip()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._size_pad()
+
+    def _size_pad(self) -> None:
+        """The pad as large as the panel's height allows, up to PAD_SIDE, as long as the width leaves the
+        other parts their least width (the pad gets no more than its share of the width otherwise)."""
+        layout, holder = self.layout(), self.pad_holder
+        others = layout.minimumSize().width() - holder.minimumWidth()
+        margins = layout.contentsMargins()
+        buttons = self.clear_button.sizeHint().height() + max(layout.spacing(), 0)
+        tall = self.height() - margins.top() - margins.bottom() - buttons
+        side = max(PAD_MIN, min(PAD_SIDE, tall, self.width() - others))
+        if holder.minimumWidth() != side:
+            holder.setMinimumWidth(side)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)

@@ -13,6 +13,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -40,6 +41,14 @@ from prune_viz.gui.views.pictures import (
 )
 
 FLIPS_KIND = "flips"
+GROUP_LABELS = {  # FlipScan.group, in the order the gallery offers them
+    "broken": "Broken by pruning",
+    "wrong": "Wrong unpruned (k = 0)",
+    "never": "Never break",
+    "all": "All test images",
+}
+DEFAULT_GROUP = "broken"  # what pruning did: the images that were right and that it broke
+WIDEST_CAPTIONS = ("k = 100%", "read as 8", "never")  # a thumbnail's caption at its widest
 THUMB_SCALE = 2  # 56-pixel thumbnails
 NEVER = 101  # the histogram's bin (index) for images that never break
 NEVER_X = 116  # where that bin is drawn: apart from k = 100, room for both tick labels
@@ -64,21 +73,24 @@ SCAN_DEPENDS_ON = tuple(name for name in CONFIG_FIELDS if name != "k")
 
 
 class ThumbnailModel(QAbstractListModel):
-    """Test images in breaking-k order; each thumbnail is drawn when the view first asks for it."""
+    """The test images of one group (FlipScan.group: what pruning broke, first) in breaking-k order; each
+    thumbnail is drawn when the view first asks for it."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.images: np.ndarray | None = None
         self.scan = None
         self.order = np.zeros(0, dtype=np.int64)
+        self.group = DEFAULT_GROUP
         self.breaking = np.zeros(0)
         self._first_wrong = np.zeros(0, dtype=np.int64)
         self._pixmaps: dict[int, object] = {}
 
-    def set_scan(self, scan, images: np.ndarray) -> None:
+    def set_scan(self, scan, images: np.ndarray, group: str | None = None) -> None:
         self.beginResetModel()
         self.scan, self.images = scan, images
-        self.order = scan.order()
+        self.group = group or self.group
+        self.order = scan.order(self.group)
         self.breaking = scan.breaking_k
         self._first_wrong = np.argmax(scan.wrong, axis=0)
         self._pixmaps = {}
@@ -96,9 +108,18 @@ class ThumbnailModel(QAbstractListModel):
         """The test-set index of the thumbnail in ``row``."""
         return int(self.order[row])
 
+    def set_group(self, group: str) -> None:
+        if self.scan is not None:
+            self.set_scan(self.scan, self.images, group)
+        else:
+            self.group = group
+
     def caption(self, image: int) -> str:
+        """Its breaking k; for an image wrong unpruned, what the unpruned model reads it as."""
         b = self.breaking[image]
-        return "never" if np.isnan(b) else f"k={b:g}"
+        if np.isnan(b):
+            return "never"
+        return f"k = {b:g}%" if b > 0 else f"read as {int(self.scan.predicted[0, image])}"
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or self.scan is None:
@@ -154,14 +175,27 @@ class FlipGallery(QWidget):
         self.list_view.setUniformItemSizes(True)  # the view asks only the visible rows for pictures
         self.list_view.setLayoutMode(QListView.LayoutMode.Batched)
         self.list_view.setIconSize(QSize(28 * THUMB_SCALE, 28 * THUMB_SCALE))
-        self.list_view.setGridSize(QSize(28 * THUMB_SCALE + 14, 28 * THUMB_SCALE + 24))
         self.list_view.setModel(self.thumbnails)
         self.list_view.setMinimumWidth(150)
         self.list_view.clicked.connect(self._on_thumbnail_clicked)
         thumbs = QWidget()
         thumbs_layout = QVBoxLayout(thumbs)
         thumbs_layout.setContentsMargins(0, 0, 0, 0)
-        thumbs_layout.addWidget(QLabel("Test images, earliest to break first (click: send to the pad)"))
+        self.group_combo = QComboBox()
+        for group, label in GROUP_LABELS.items():
+            self.group_combo.addItem(label, group)
+        self.group_combo.setCurrentIndex(list(GROUP_LABELS).index(DEFAULT_GROUP))
+        self.group_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.group_combo.setMinimumContentsLength(8)  # a narrow dock elides the longest entries
+        self.group_combo.setToolTip(
+            "Broken by pruning: right unpruned, wrong from their breaking k on. Wrong unpruned: the model "
+            "already misreads them at k = 0. Never break: right at every k."
+        )
+        self.group_combo.currentIndexChanged.connect(lambda _i: self.show_group(self.group_combo.currentData()))
+        thumbs_title = QLabel("Test images by breaking k (click one: send it to the pad)")
+        thumbs_title.setWordWrap(True)
+        thumbs_layout.addWidget(thumbs_title)
+        thumbs_layout.addWidget(self.group_combo)
         thumbs_layout.addWidget(self.list_view, 1)
 
         self.theme = LIGHT
@@ -221,23 +255,23 @@ class FlipGallery(QWidget):
         self.scrubber.setRange(0, 100)
         self.scrubber.setEnabled(False)
         self.scrubber.valueChanged.connect(self.show_k_index)
-        self.scrub_label = QLabel("k = 0%")
-        self.scrub_label.setMinimumWidth(220)
+        self.scrub_label = QLabel("k = 0%")  # under the slider: a narrow dock keeps the slider long
         scrub_row = QHBoxLayout()
         scrub_row.addWidget(QLabel("Replay k:"))
         scrub_row.addWidget(self.scrubber, 1)
-        scrub_row.addWidget(self.scrub_label)
         pictures = QWidget()
         pictures_layout = QVBoxLayout(pictures)
         pictures_layout.setContentsMargins(0, 0, 0, 0)
         pictures_layout.addWidget(self.tabs, 1)
         pictures_layout.addLayout(scrub_row)
+        pictures_layout.addWidget(self.scrub_label)
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(thumbs)
         splitter.addWidget(pictures)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 2)
+        splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.addWidget(self.strip)
         layout.addWidget(self.caption)
@@ -273,8 +307,11 @@ class FlipGallery(QWidget):
     def show_scan(self, value) -> None:
         scan, images = value
         self.scan, self.images = scan, images
-        self.thumbnails.set_scan(scan, images)
+        self.thumbnails.set_scan(scan, images, self.group_combo.currentData())
         self.list_view.scrollToTop()
+        sizes = {group: int(scan.group(group).sum()) for group in GROUP_LABELS}
+        for index, (group, label) in enumerate(GROUP_LABELS.items()):
+            self.group_combo.setItemText(index, f"{label} ({sizes[group]:,})")
         breaking = scan.breaking_k
         counts = np.zeros(NEVER + 1)
         known = breaking[~np.isnan(breaking)].astype(int)
@@ -292,17 +329,25 @@ class FlipGallery(QWidget):
         for line in self.k_lines:
             line.setVisible(True)
         self.show_k_index(self.scrubber.value())
-        wrong0 = int(np.sum(breaking == 0))
-        never = int(np.sum(np.isnan(breaking)))
-        middle = np.median(breaking[~np.isnan(breaking) & (breaking > 0)]) if len(known) > wrong0 else np.nan
+        broken = breaking[scan.group("broken")]
+        middle = np.median(broken) if len(broken) else np.nan
         self.caption.setText(
-            f"<b>{scan.config.describe(with_k=False)}</b>, {len(breaking):,} test images: {wrong0:,} wrong unpruned, "
-            f"{never:,} never break"
-            + (f", half the rest break by <b>k = {middle:g}%</b>" if np.isfinite(middle) else "")
-            + "."
+            f"<b>{scan.config.describe(with_k=False)}</b>, {len(breaking):,} test images: pruning breaks "
+            f"{sizes['broken']:,}"
+            + (f", half of them by <b>k = {middle:g}%</b>" if np.isfinite(middle) else "")
+            + f"; {sizes['wrong']:,} are wrong unpruned, {sizes['never']:,} never break."
         )
         self.strip.message.setText(f"Scanned {len(ks)} values of k ({scan.data_source}).")
         self.scanned.emit(scan)
+
+    def show_group(self, group: str) -> None:
+        """Show the thumbnails of one FlipScan group (what pruning broke, wrong unpruned, never, all)."""
+        index = self.group_combo.findData(group)
+        if index != self.group_combo.currentIndex():
+            self.group_combo.setCurrentIndex(index)  # comes back here through its signal
+            return
+        self.thumbnails.set_group(group)
+        self.list_view.scrollToTop()
 
     def show_k_index(self, index: int) -> None:
         """Move the scrubber's k: the confusion matrix and the markers follow."""
@@ -325,6 +370,8 @@ class FlipGallery(QWidget):
         self.scrubber.setEnabled(False)
         for line in self.k_lines:
             line.setVisible(False)
+        for index, label in enumerate(GROUP_LABELS.values()):
+            self.group_combo.setItemText(index, label)
         self.caption.setText(
             "<b>Which digits break first?</b> Scan k = 0..100 for the current method and "
             "scope: each test image's breaking k is the first k at which it is misclassified."
@@ -372,6 +419,9 @@ class FlipGallery(QWidget):
 
     def _apply_font(self) -> None:
         points = point_size(self)
+        metrics = self.list_view.fontMetrics()  # each caption whole, in presenter mode's 18 pt too
+        caption = max(metrics.horizontalAdvance(text) for text in WIDEST_CAPTIONS)
+        self.list_view.setGridSize(QSize(max(28 * THUMB_SCALE, caption) + 14, 28 * THUMB_SCALE + metrics.height() + 12))
         style_plot(self.histogram_plot, "breaking k (%)", "test images", points, self.theme)
         self.histogram_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
         style_plot(self.curves_plot, "k (%)", "accuracy (%)", points, self.theme)

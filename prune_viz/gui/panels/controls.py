@@ -44,6 +44,9 @@ UNIT_MODE_LABELS = {
 }
 
 
+COMPACT_MARGINS = (6, 4, 6, 4)  # presenter mode: a group box without a title needs little frame
+
+
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
 
@@ -138,6 +141,7 @@ class PruningControls(QGroupBox):
         layout.addSpacing(4)
         layout.addLayout(k_row)
         layout.addWidget(self.readout)
+        self.normal_margins = layout.getContentsMargins()
 
         self.slider.valueChanged.connect(self._on_k)
         self.spin.valueChanged.connect(self._on_k)
@@ -173,6 +177,8 @@ class PruningControls(QGroupBox):
         (Ctrl+1 to Ctrl+4), and all the choices are named in the readout's first line."""
         self.compact = compact
         self.setTitle("" if compact else self.TITLE)  # the k slider says what it is
+        margins = COMPACT_MARGINS if compact else self.normal_margins
+        self.layout().setContentsMargins(*margins)
         for widget in self.choice_widgets():
             widget.setVisible(not compact)
         self._reserve_readout()

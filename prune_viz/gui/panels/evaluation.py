@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSizePolicy,
+    QSpacerItem,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -35,6 +36,7 @@ from prune_viz.core.data import KERAS_DATASETS, search_order, source_name
 from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
 from prune_viz.core.metric_words import describe_scaling, headline, metric_lines
 from prune_viz.gui.binding import bind
+from prune_viz.gui.panels.controls import COMPACT_MARGINS
 from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
@@ -208,6 +210,8 @@ class ResultView(QWidget):
         self.accuracy.hide()  # until there is a result
         self.stale = False
         self.has_result = False
+        self.concealed = False  # a lesson's step before its reveal: the accuracy is hidden wherever it sits
+        self.compact = False  # presenter mode: a stale result says so in one line (the chart's note says for what)
 
     def clear(self) -> None:
         self.has_result = False
@@ -232,7 +236,7 @@ class ResultView(QWidget):
         it, the data's warnings, what was read and the input scaling with its evidence."""
         result = record.result
         self.has_result = True
-        self.accuracy.show()
+        self.accuracy.setVisible(not self.concealed)
         self.accuracy.setText(headline(result))
         self.accuracy.setToolTip(f"{result.score_name[0].upper()}{result.score_name[1:]} ({result.task})")
         lines = [
@@ -261,6 +265,12 @@ class ResultView(QWidget):
             width = label.width() if label.width() > 100 else 400
             label.setMinimumHeight(label.heightForWidth(width) if label.isVisibleTo(self) else 0)
 
+    def set_concealed(self, hide: bool) -> None:
+        """Hide the result, the accuracy included even where the panel has put it (or show them again)."""
+        self.concealed = hide
+        self.setVisible(not hide)
+        self.accuracy.setVisible(not hide and self.has_result)
+
     def set_stale(self, why: str | None) -> None:
         """Grey the result and say ``why`` (Session.why_stale), or show it as current (None)."""
         stale = why is not None
@@ -268,11 +278,16 @@ class ResultView(QWidget):
         self.accuracy.setEnabled(not stale)
         self.details.setEnabled(not stale)
         if stale:
-            self.status.setText(
-                f"<span style='color:#b35900'><b>Stale:</b> {why} Press Evaluate for the current settings.</span>"
+            said = (
+                "press Evaluate (F5) for these settings."
+                if self.compact
+                else f"{why} Press Evaluate for the current settings."
             )
+            self.status.setText(f"<span style='color:#b35900'><b>Stale:</b> {said}</span>")
+            self.status.setToolTip(why)
         elif self.has_result:
             self.status.setText("<b>Current</b> for the settings shown.")
+            self.status.setToolTip("")
 
 
 class EvaluationPanel(QGroupBox):
@@ -337,12 +352,16 @@ class EvaluationPanel(QGroupBox):
         buttons.addWidget(self.evaluate_button)
         buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.progress, 1)
+        buttons.addItem(QSpacerItem(0, 0, QSizePolicy.Policy.Expanding))  # Evaluate stays its size alone
+        self.button_row = buttons
+        self.compact = False
         layout = QVBoxLayout(self)
         layout.addWidget(self.setup)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_message)
         layout.addWidget(self.auto_check)
-        layout.addWidget(self.result_view, 1)
+        layout.addWidget(self.result_view)
+        self.normal_margins = layout.getContentsMargins()
 
         self.evaluate_button.clicked.connect(controller.request)
         self.cancel_button.clicked.connect(controller.cancel)
@@ -354,7 +373,6 @@ class EvaluationPanel(QGroupBox):
         controller.progressed.connect(self._on_progress)
         controller.shown.connect(self._on_shown)
         controller.data_read.connect(self._on_data_read)
-        self.compact = False
         bind(self, session.config_changed, self._refresh_stale)
         bind(self, session.data_changed, self._on_data_changed)
         bind(self, session.model_changed, self._on_model_changed)
@@ -363,12 +381,23 @@ class EvaluationPanel(QGroupBox):
         self._on_model_changed(session.model)
 
     def set_compact(self, compact: bool) -> None:
-        """Presenter mode: Evaluate, the accuracy and whether it is current; the test data, input
-        scaling and the result's details stay in the File menu and the normal layout."""
+        """Presenter mode: Evaluate with the accuracy beside it (Cancel only while a job runs: Esc
+        cancels too), and whether it is current; the test data, input scaling and the result's details
+        stay in the File menu and the normal layout."""
         self.compact = compact
         self.setTitle("" if compact else panel_title(self.session))  # the Evaluate button and the result say it
+        self.layout().setContentsMargins(*(COMPACT_MARGINS if compact else self.normal_margins))
         for widget in (self.setup, self.auto_check, self.result_view.details):
             widget.setVisible(not compact)
+        accuracy = self.result_view.accuracy
+        if compact:  # one row less, so the per-digit chart keeps its height under a lesson's bar
+            self.button_row.insertWidget(1, accuracy, 1)
+        else:
+            self.result_view.layout().insertWidget(0, accuracy)
+        self.result_view.set_concealed(self.result_view.concealed)
+        self.result_view.compact = compact
+        self._refresh_stale()
+        self._on_busy(self.controller.busy)
 
     # -- data ------------------------------------------------------------------------------
     def choose_idx_folder(self) -> None:
@@ -463,6 +492,7 @@ class EvaluationPanel(QGroupBox):
 
     def _on_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
+        self.cancel_button.setVisible(busy or not self.compact)
         self.progress.setVisible(busy)
         self.progress_message.setVisible(busy)
         if busy:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from prune_viz.gui.features import Dock
 from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.views.colours import HIGH_CONTRAST
 from prune_viz.gui.views.confusion import EvaluationDetails
@@ -32,12 +33,16 @@ MAX_SIDE_WIDTH = 640
 # layer column's share; the heatmap keeps the rest, so it stays the largest picture
 PRESENTER_SIDE_MIN, PRESENTER_SIDE_SHARE, PRESENTER_LEFT_SHARE = 470, 0.30, 0.22
 PRESENTER_THREE_COLUMNS = 1600  # narrower windows hide the layer docks in presenter mode (View menu)
-RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 200  # the per-digit chart's tab
+RESULT_MIN_HEIGHT, PRESENTER_RESULT_MIN_HEIGHT = 380, 190  # the per-digit chart's tab
+HEATMAP_MIN_SIZE = (360, 240)  # the matrix view: no dock or panel squeezes it below this
+# presenter mode: room for a lesson's bar above the heatmap at 1280x720 (the window's minimum allows it)
+PRESENTER_HEATMAP_MIN_HEIGHT = 120
 GEOMETRY_KEY = "window/geometry"
 STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
 CONTRAST_KEY = "view/high_contrast"
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
+LAB_PAGES = ("Draw a digit", "Which digits break first")  # the lab's pages, lent to the enlarged window
 ENLARGEABLE = (
     "Heatmap",
     "Per-digit accuracy",
@@ -45,6 +50,7 @@ ENLARGEABLE = (
     "Accuracy vs sparsity",
     "Weight histogram",
     "Unit tiles",
+    *LAB_PAGES,
 )
 
 
@@ -201,21 +207,41 @@ class WindowArrangement:
             for dock in self._left_docks_shown:
                 dock.show()
             self._left_docks_shown = []
+        width, height = HEATMAP_MIN_SIZE
+        self.heatmaps.view.canvas.setMinimumSize(width, PRESENTER_HEATMAP_MIN_HEIGHT if presenter else height)
+        self.lessons.bar.set_compact(presenter)
         self.controls.set_compact(presenter)
         self.evaluation.set_compact(presenter)
         self.details.set_parts(bars=True, confusion=not presenter, captions=not presenter)
         self.result_tabs.setMinimumHeight(PRESENTER_RESULT_MIN_HEIGHT if presenter else RESULT_MIN_HEIGHT)
+        self.fit_title_bars()
         self._fit_docks()
+        self.lab_drawer.fit()
+
+    def fit_title_bars(self, *_args) -> None:
+        """Presenter mode: docked panels without their title bars (small type, and height a 720-pixel
+        projector needs; the View and Experiments menus show and hide them). A floating panel keeps its
+        title bar: it is how its window is moved and closed."""
+        for dock in (*self.docks.values(), self.features.docks[Dock.EXPERIMENTS]):
+            bare = self.presenter and not dock.isFloating()
+            if bare != (dock.titleBarWidget() is not None):
+                dock.setTitleBarWidget(QWidget() if bare else None)
 
     def set_full_screen(self, on: bool) -> None:
         self.fullscreen_action.setChecked(on)
         self.showFullScreen() if on else self.showNormal()
 
     def show_enlarged(self, what: str) -> QDialog:
-        """One picture alone in a window as large as this one, bound to the same session (Esc closes)."""
+        """One picture alone in a window as large as this one, bound to the same session (Esc closes).
+        A lab page (the pad, the flip gallery) is the panel itself, lent by its tab until the window
+        closes: the same drawing, scan and jobs."""
         if self.enlarged is not None:
             self.enlarged.close()
-        if what == "Heatmap":
+        lent = None
+        if what in LAB_PAGES:
+            widget = lent = self.lab.draw if what == LAB_PAGES[0] else self.lab.flips
+            self.experiments.lend(lent)
+        elif what == "Heatmap":
             widget = LayerHeatmaps(self.session)
             widget.set_colormap(self.heatmaps.spec)
             widget.set_layer(self.heatmaps.selected)
@@ -237,7 +263,7 @@ class WindowArrangement:
         else:
             widget = WeightHistogram(self.session)
             widget.set_layer(self.heatmaps.selected or None)
-        if hasattr(widget, "set_theme"):
+        if hasattr(widget, "set_theme") and lent is None:
             widget.set_theme(self.heatmaps.spec.theme)
         widget.setObjectName("enlarged")
         dialog = QDialog(self)
@@ -252,6 +278,8 @@ class WindowArrangement:
             widget.apply_font()
         dialog.setGeometry(self.geometry())
         dialog.destroyed.connect(lambda *_: setattr(self, "enlarged", None))
+        if lent is not None:  # back in its tab before the window, and what it holds, is deleted
+            dialog.finished.connect(lambda _result: (lent.setObjectName(""), self.experiments.take_back(lent)))
         self.enlarged = dialog
         dialog.showFullScreen() if self.isFullScreen() else dialog.show()
         return dialog

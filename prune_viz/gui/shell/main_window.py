@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSettings, Qt, Signal
-from PySide6.QtGui import QFont, QKeySequence, QPalette
+from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QDialog,
@@ -22,8 +22,8 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
+    QSpacerItem,
     QStackedWidget,
     QTabBar,
     QTabWidget,
@@ -39,30 +39,32 @@ from prune_viz.gui.classroom.lab import install_lab
 from prune_viz.gui.classroom.lessons import install_lessons
 from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.dock import install_experiments
-from prune_viz.gui.features import WindowFeatures
+from prune_viz.gui.features import Dock, WindowFeatures
 from prune_viz.gui.panels.controls import LayerList, PruningControls
 from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
 from prune_viz.gui.panels.warm_up import SliderWarmUp
 from prune_viz.gui.shell.arrangement import (
     APP_NAME,
     GEOMETRY_KEY,
+    HEATMAP_MIN_SIZE,
     LAYOUT_VERSION,
     RESULT_MIN_HEIGHT,
     STATE_KEY,
     TabWheelGuard,
     WindowArrangement,
 )
+from prune_viz.gui.shell.lab_drawer import DrawerHandle, LabDrawer
 from prune_viz.gui.shell.opening import ModelOpening
+from prune_viz.gui.shell.shortcuts import ShortcutList
 from prune_viz.gui.shell.start_page import StartPage
 from prune_viz.gui.shell.window_menus import EVALUATE_ACTION_TIP, WindowMenus
 from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.views.confusion import EvaluationDetails
 from prune_viz.gui.views.heatmap import LayerHeatmaps
 from prune_viz.gui.views.histogram import WeightHistogram
+from prune_viz.gui.views.pictures import FittingScroll
 from prune_viz.gui.views.tiles import UnitTileGrid
 from prune_viz.gui.workers import Job, JobQueue
-
-HEATMAP_MIN_SIZE = (360, 240)  # the matrix view: no dock or panel squeezes it below this
 
 
 class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
@@ -92,6 +94,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self._left_docks_shown: list[QDockWidget] = []  # hidden by a narrow presenter mode, shown after it
         self._asked_to_close = False  # Quit has asked already; the close event must not ask again
         self.enlarged: QDialog | None = None
+        self.shortcut_list: ShortcutList | None = None  # F1's, while it is open
         self._unpainted: list[QWidget] = []  # parts of a model just opened, painted one per turn (_show_opened)
 
         self.start_page = StartPage()
@@ -100,7 +103,13 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.stack = QStackedWidget()
         self.stack.addWidget(self.start_page)
         self.stack.addWidget(self.heatmaps)
-        self.setCentralWidget(self.stack)
+        self.drawer_handle = DrawerHandle()  # in the heatmap's place while a lab page covers it
+        self.centre = QWidget()
+        centre = QVBoxLayout(self.centre)
+        centre.setContentsMargins(0, 0, 0, 0)
+        centre.addWidget(self.drawer_handle)
+        centre.addWidget(self.stack, 1)
+        self.setCentralWidget(self.centre)
 
         self.layer_list = LayerList(self.session)
         self.controls = PruningControls(self.session, set_k=self.slider_warm_up.step)
@@ -133,6 +142,20 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.lessons = install_lessons(self)  # File > Save lesson, opening .pvlesson files, step mode
         # after the lessons: a lesson shows the Experiments dock before one of these tabs in it
         self.lab = install_lab(self)  # Draw a digit and the flip gallery, as Experiments tabs
+        self.lab_drawer = LabDrawer(
+            self,
+            self.features.docks[Dock.EXPERIMENTS],
+            self.experiments,
+            (self.lab.draw, self.lab.flips),
+            self.stack,
+            self.heatmaps.view.canvas,
+            self.drawer_handle,
+            self.centre,
+        )
+        self.lessons.toolbar.visibilityChanged.connect(self.lab_drawer.fit)
+        self.features.docks[Dock.EXPERIMENTS].k_step.connect(self.step_k)  # arrows in it move k
+        self.features.docks[Dock.EXPERIMENTS].topLevelChanged.connect(self.fit_title_bars)
+        self.lessons.step_changed.connect(lambda _index: self.lab_drawer.close())  # a step prunes the heatmap
         self.setAcceptDrops(True)
         self.resize(*self._default_size())
         self._fit_docks()
@@ -170,9 +193,9 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         column.addWidget(self.controls)
         column.addWidget(self.evaluation)
         column.addWidget(self.result_tabs, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(side)
+        # takes the height the chart leaves when it is hidden (a lesson's step before its reveal)
+        column.addItem(QSpacerItem(0, 0, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Expanding))
+        scroll = FittingScroll(side)  # scrolls only when the panels cannot shrink to its height
         self.side_scroll = scroll
         panel = QDockWidget("Prune and evaluate", self)
         panel.setObjectName("prune")
@@ -364,16 +387,16 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         self.statusBar().showMessage(f"Saved {path}." if saved else f"Could not save {path}.", 6000)
         return saved
 
-    def show_shortcuts(self) -> None:
-        rows = [
-            f"<tr><td>{a.text().replace('&', '')}</td><td><b>"
-            f"{', '.join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in a.shortcuts())}</b></td></tr>"
-            for a in self.actions()
-            if a.shortcuts()
-        ]
-        rows.append("<tr><td>k slider (when focused)</td><td><b>arrows: 1%, Page Up/Down: 10%</b></td></tr>")
-        rows.append("<tr><td>Heatmap</td><td><b>wheel: zoom, drag: pan</b></td></tr>")
-        QMessageBox.information(self, "Keyboard shortcuts", "<table>" + "".join(rows) + "</table>")
+    def show_shortcuts(self) -> ShortcutList:
+        """F1: every shortcut, in a list that scrolls and fits the screen (its OK button on it)."""
+        if self.shortcut_list is not None:
+            self.shortcut_list.close()
+        dialog = ShortcutList(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.destroyed.connect(lambda *_: setattr(self, "shortcut_list", None))
+        self.shortcut_list = dialog
+        dialog.open()
+        return dialog
 
     def show_about(self) -> None:
         from prune_viz import __version__
@@ -384,6 +407,11 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
             f"<b>prune-viz {__version__}</b><br>A desktop lab for neural-network pruning: "
             "live weight heatmaps, weight and unit pruning, MNIST accuracy on demand.",
         )
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().height() != event.oldSize().height() or event.size().width() != event.oldSize().width():
+            self.lab_drawer.fit()
 
     def childEvent(self, event) -> None:
         super().childEvent(event)
@@ -396,8 +424,9 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         if event.spontaneous() and not asked and not self.confirm_discard("Close the window"):
             event.ignore()
             return
-        if self.enlarged is not None:
-            self.enlarged.close()
+        for dialog in (self.enlarged, self.shortcut_list):
+            if dialog is not None:
+                dialog.close()
         if self.presenter:  # the application's fonts are shared with any other window
             QApplication.instance().setFont(self._app_font)
             QToolTip.setFont(self._tooltip_font)

@@ -53,7 +53,7 @@ CONFUSION_COLOURS = ("#ffffff", "#c6dbef", "#6baed6", "#2171b5", "#08306b")
 HIGH_CONTRAST_CONFUSION = ("#000000", "#3b0f70", "#8c2981", "#de4968", "#fe9f6d", "#fcfdbf")  # magma: 0 is black
 MIN_COUNT_POINTS = 7.0  # smaller counts are not drawn at all (enlarge the matrix to read them)
 BAR_LABEL_BASE = 2.0  # bar values are written up the bar from here, clear of the overall line
-STALE_NOTE_STYLE = "background: #fff3cd; color: #664d03; border: 1px solid #e0c36c; padding: 4px;"
+STALE_NOTE_COLOURS = ("#fff3cd", "#664d03")  # background, text and border: a pale amber note
 
 
 def confusion_lut(levels: int = 256, colours: tuple = CONFUSION_COLOURS) -> np.ndarray:
@@ -202,6 +202,22 @@ class ConfusionMatrix(QtWidgets.QWidget):
             self.cell_clicked.emit(*cell)
 
 
+def stale_note_label(parent: QtWidgets.QWidget) -> QtWidgets.QLabel:
+    """An amber note in a box, painted from its palette: a style sheet would keep it at the font it had
+    when it was styled, not presenter mode's 18 pt."""
+    note = QtWidgets.QLabel(parent)
+    note.setWordWrap(True)
+    note.setFrameShape(QtWidgets.QFrame.Shape.Box)
+    note.setMargin(4)
+    note.setAutoFillBackground(True)
+    background, text = (QtGui.QColor(colour) for colour in STALE_NOTE_COLOURS)
+    palette = note.palette()
+    palette.setColor(QtGui.QPalette.ColorRole.Window, background)
+    palette.setColor(QtGui.QPalette.ColorRole.WindowText, text)
+    note.setPalette(palette)
+    return note
+
+
 class EvaluationDetails(QtWidgets.QWidget):
     """Per-class accuracy and confusion matrix of ``session.last_evaluation``."""
 
@@ -215,9 +231,8 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.has_classes = True  # False for a result without classes (regression, agreement): no pictures
 
         self.caption = caption_label(self)
-        self.stale_note = QtWidgets.QLabel(self)
-        self.stale_note.setWordWrap(True)
-        self.stale_note.setStyleSheet(STALE_NOTE_STYLE)
+        self.stale_note = stale_note_label(self)
+        self.short_stale_note = False  # presenter mode: what it is for, not why (the result above says why)
         # never squeezed below its wrapped text by the pictures
         self.stale_note.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred, QtWidgets.QSizePolicy.Policy.Minimum)
         self.stale_note.setVisible(False)
@@ -312,7 +327,9 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.bars_plot, class_word(self.names), "accuracy (%)", points, self.theme)
+        # presenter type on a short chart (a 720-pixel projector): the axis says "%", the tab says the rest
+        left = "accuracy (%)" if points < READABLE_POINTS else "%"
+        style_plot(self.bars_plot, class_word(self.names), left, points, self.theme)
         self.bars_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
         small = sized_font(small_points(points))
         for label in self.bar_labels:
@@ -337,6 +354,9 @@ class EvaluationDetails(QtWidgets.QWidget):
         self.matrix.setVisible(confusion and self.has_classes)
         self.caption.setVisible(captions)
         self.legend.setVisible(captions)
+        self.short_stale_note = not captions
+        if self.record is not None:
+            self._update_staleness()
 
     @property
     def counts_shown(self) -> bool:
@@ -484,7 +504,9 @@ class EvaluationDetails(QtWidgets.QWidget):
         if self.bars.opacity() != opacity:  # a k step with nothing evaluated changes nothing here
             self._set_opacity(opacity)
         self.stale_note.setVisible(stale)
-        if stale:
+        if stale and self.short_stale_note:
+            self.stale_note.setText(f"<b>Stale:</b> for {self.record.config.describe()}")
+        elif stale:
             self.stale_note.setText(f"{why} It is for {self.record.config.describe()}. Evaluate again to update.")
 
     def _set_opacity(self, opacity: float) -> None:

@@ -284,3 +284,118 @@ class WhenVisible(QtCore.QObject):
             self._stop_waiting()
             self.redraw()
         return False
+
+
+def least_height(widget: QtWidgets.QWidget) -> int:
+    """The least height at which ``widget`` shows all it holds at the widths its parts have now: every
+    wrapped text whole (its height for its width), the other parts at their minimum. Qt's own minimum
+    takes a wrapped label at a guessed width, and its height for a width takes every part at its
+    preferred height."""
+    least = smart_minimum_height(widget)
+    if isinstance(widget, QtWidgets.QLabel):
+        if widget.wordWrap() and widget.width() > 0:
+            least = max(least, widget.heightForWidth(widget.width()))
+    elif isinstance(widget, QtWidgets.QTabWidget):
+        page = widget.currentWidget()
+        if page is not None:
+            least = max(least, widget.tabBar().sizeHint().height() + least_height(page) + 4)
+    elif isinstance(widget, QtWidgets.QStackedWidget):
+        if widget.currentWidget() is not None:
+            least = max(least, least_height(widget.currentWidget()))
+    elif isinstance(widget, QtWidgets.QSplitter):
+        shown = [least_height(child) for child in map(widget.widget, range(widget.count())) if not child.isHidden()]
+        if shown and widget.orientation() == Qt.Orientation.Horizontal:
+            least = max(least, *shown)
+    elif not isinstance(widget, QtWidgets.QAbstractScrollArea) and widget.layout() is not None:
+        frame = widget.contentsMargins()  # a group box's title, a frame's line
+        least = max(least, _layout_least_height(widget.layout()) + frame.top() + frame.bottom())
+    return least if widget.maximumHeight() >= least else widget.maximumHeight()
+
+
+def needed_height(widget: QtWidgets.QWidget, width: int) -> int:
+    """The least height ``widget`` needs at ``width``: its own answer if it has one (``least_height``, e.g.
+    the sweep's, with a usable plot), else ``least_height``'s measure at the widths its parts have."""
+    own = getattr(widget, "least_height", None)
+    return own(width) if callable(own) else least_height(widget)
+
+
+def smart_minimum_height(widget: QtWidgets.QWidget) -> int:
+    """The minimum height a layout gives ``widget``: the one set on it, else its hint (none if ignored)."""
+    if widget.minimumHeight() > 0:
+        return widget.minimumHeight()
+    if widget.sizePolicy().verticalPolicy() == QtWidgets.QSizePolicy.Policy.Ignored:
+        return 0
+    return max(widget.minimumSizeHint().height(), 0)
+
+
+def _layout_least_height(layout: QtWidgets.QLayout) -> int:
+    margins = layout.contentsMargins()
+    heights, spacers = [], 0
+    for item in (layout.itemAt(i) for i in range(layout.count())):
+        if item.widget() is not None:
+            if not item.widget().isHidden():
+                heights.append(least_height(item.widget()))
+        elif item.layout() is not None:
+            heights.append(_layout_least_height(item.layout()))
+        elif item.spacerItem() is not None:
+            spacers += item.spacerItem().minimumSize().height()
+    if not heights:
+        return margins.top() + margins.bottom()
+    vertical = isinstance(layout, QtWidgets.QBoxLayout) and layout.direction() in (
+        QtWidgets.QBoxLayout.Direction.TopToBottom,
+        QtWidgets.QBoxLayout.Direction.BottomToTop,
+    )
+    if vertical:
+        inner = sum(heights) + max(layout.spacing(), 0) * (len(heights) - 1) + spacers
+    elif isinstance(layout, QtWidgets.QBoxLayout):
+        inner = max(heights)
+    else:  # a grid or a form: Qt's own minimum
+        inner = layout.minimumSize().height() - margins.top() - margins.bottom()
+    return inner + margins.top() + margins.bottom()
+
+
+class FittingScroll(QtWidgets.QScrollArea):
+    """A scroll area whose widget is as large as its viewport or, if it needs more, its least size at the
+    viewport's width (wrapped text whole), and which scrolls only then. (A resizable QScrollArea gives a
+    widget with wrapped text its *preferred* height for the width, and scrolls when it could have shrunk.)
+    ``refitted`` says the widget's size changed (e.g. a longer text needs more height)."""
+
+    refitted = QtCore.Signal()
+
+    def __init__(self, widget: QtWidgets.QWidget, parent: QtWidgets.QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        self.setWidgetResizable(False)
+        self.setWidget(widget)
+        widget.installEventFilter(self)  # its layout requests: a new text may need another height
+        self._queued = False
+
+    def eventFilter(self, obj, event) -> bool:
+        if event.type() == QtCore.QEvent.Type.LayoutRequest and obj is self.widget() and not self._queued:
+            self._queued = True
+            QtCore.QTimer.singleShot(0, self, self._fit_queued)  # once its layout has been done
+        return False
+
+    def _fit_queued(self) -> None:
+        self._queued = False
+        self.fit()
+
+    def fit(self) -> None:
+        widget = self.widget()
+        if widget is None:
+            return
+        viewport = self.maximumViewportSize()  # without scroll bars
+        least_width = widget.minimumSizeHint().width()
+        width = max(viewport.width(), least_width)
+        if width > viewport.width():  # a horizontal scroll bar takes some of the height
+            viewport.setHeight(viewport.height() - self.horizontalScrollBar().sizeHint().height())
+        height = max(viewport.height(), needed_height(widget, width))
+        if height > viewport.height():  # and a vertical one some of the width
+            width = max(viewport.width() - self.verticalScrollBar().sizeHint().width(), least_width)
+        if widget.size() != QtCore.QSize(width, height):
+            widget.resize(width, height)
+            self.refitted.emit()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self.fit()

@@ -54,6 +54,7 @@ class LineImages:
 
 
 _CAPTION_LINES = LineImages()
+WIDEST_FRACTION = "100.0% zero"  # a thumbnail's second line at its widest
 
 
 class Thumbnail(QAbstractButton):
@@ -80,9 +81,19 @@ class Thumbnail(QAbstractButton):
         self.toggled.connect(self._new_face)
 
     def sizeHint(self) -> QSize:
+        """Room for the picture and for the caption whole at the font (presenter mode's 18 pt too): the
+        layer's name and the widest zero fraction, so a k step never changes it."""
+        metrics = self.fontMetrics()
+        name = self.caption.split("\n")[0]
+        text = max(metrics.horizontalAdvance(name), metrics.horizontalAdvance(WIDEST_FRACTION))
         return QSize(
-            THUMBNAIL_PIXELS + 2 * self.MARGIN, THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 3 * self.MARGIN
+            max(THUMBNAIL_PIXELS, text + 4) + 2 * self.MARGIN,
+            THUMBNAIL_PIXELS + 2 * metrics.height() + 3 * self.MARGIN,
         )
+
+    def picture_left(self) -> int:
+        """Where the picture starts: centred over a caption wider than it."""
+        return (self.width() - THUMBNAIL_PIXELS) // 2
 
     @property
     def image(self) -> np.ndarray | None:
@@ -102,9 +113,12 @@ class Thumbnail(QAbstractButton):
             Qt.AspectRatioMode.IgnoreAspectRatio,
             Qt.TransformationMode.FastTransformation,
         )
+        widened = caption.split("\n")[0] != self.caption.split("\n")[0]  # (excluded) was added or taken off
         self.caption = caption
         self.setAccessibleName(caption.replace("\n", ": "))
-        self._new_face()  # the size never changes: no layout
+        if widened:
+            self.updateGeometry()
+        self._new_face()  # a k step changes the zero fraction only: no layout
 
     def _new_face(self, *_args) -> None:
         self._face = None
@@ -114,6 +128,8 @@ class Thumbnail(QAbstractButton):
         super().changeEvent(event)
         if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.FontChange):
             self._new_face()
+        if event.type() == QEvent.Type.FontChange:
+            self.updateGeometry()
 
     def _draw_face(self) -> QImage:
         face = QImage(self.size(), QImage.Format.Format_RGB32)
@@ -123,7 +139,7 @@ class Thumbnail(QAbstractButton):
         painter = QPainter(face)
         margin = self.MARGIN
         if self.picture is not None:
-            painter.drawImage(margin, margin, self.picture)
+            painter.drawImage(self.picture_left(), margin, self.picture)
         line_size = QSize(self.width() - 2 * margin, self.fontMetrics().height())
         top = margin * 2 + THUMBNAIL_PIXELS
         for line in self.caption.split("\n")[:2]:
@@ -195,8 +211,17 @@ class ThumbnailStrip(QScrollArea):
             thumb.clicked.connect(lambda _=False, n=name: self.layer_clicked.emit(n))
             self._row.insertWidget(i, thumb)
             self.thumbnails[name] = thumb
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as a thumbnail at the font, with room for the scroll bar."""
         height = THUMBNAIL_PIXELS + 2 * self.fontMetrics().height() + 24
-        self.setFixedHeight(height + (self.horizontalScrollBar().sizeHint().height() if names else 0))
+        self.setFixedHeight(height + (self.horizontalScrollBar().sizeHint().height() if self.thumbnails else 0))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:  # presenter mode: two lines of larger text
+            self._fit_height()
 
     def stale_in_view(self) -> list[str]:
         """The stale thumbnails that can be seen now (all of them when the window is not shown: a test,

@@ -40,8 +40,14 @@ def direct_probabilities(session, digit, config):
         pruner.restore()
 
 
+def on_pad(pad, strokes):
+    """``strokes`` drawn on the 252-pixel pad, in the pixels of ``pad`` as it is sized now."""
+    scale = pad.width() / 252
+    return [[(round(x * scale), round(y * scale)) for x, y in stroke] for stroke in strokes]
+
+
 def draw(qtbot, pad, strokes):
-    for stroke in strokes:
+    for stroke in on_pad(pad, strokes):
         qtbot.mousePress(pad, Qt.MouseButton.LeftButton, pos=QPoint(*stroke[0]))
         for point in stroke[1:]:
             qtbot.mouseMove(pad, QPoint(*point))
@@ -56,7 +62,7 @@ def test_drawn_strokes_are_the_models_input(qtbot, session):
     side = panel.pad.width()
     with qtbot.waitSignal(panel.flip_found, timeout=WAIT_MS):
         draw(qtbot, panel.pad, SEVEN)
-    expected_strokes = [[[x / side, y / side] for x, y in stroke] for stroke in SEVEN]
+    expected_strokes = [[[x / side, y / side] for x, y in stroke] for stroke in on_pad(panel.pad, SEVEN)]
     assert panel.pad.strokes() == expected_strokes
     expected = digit_from_strokes(expected_strokes)
     assert expected.sum() > 255 * 40  # a real drawing, not an empty field
@@ -118,14 +124,21 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     assert heights.sum() == len(mnist.y_test)
     for digit in (0, 4, 9):
         np.testing.assert_allclose(gallery.curves[digit].yData, 100 * core.per_digit_accuracy()[:, digit])
-    # the thumbnails are the images in breaking order
+    # the thumbnails are the images pruning broke, in breaking order, each captioned with its breaking k
     model = gallery.thumbnails
+    broken = core.order("broken")
+    assert 0 < model.rowCount() == len(broken) < len(mnist.y_test)
+    assert [model.image_index(r) for r in range(50)] == broken[:50].tolist()
+    last = model.index(model.rowCount() - 1)
+    assert model.data(last) == f"k = {breaking[broken[-1]]:g}%"
+    gallery.show_group("all")  # every test image, those that never break last
     assert model.rowCount() == len(mnist.y_test)
     assert [model.image_index(r) for r in range(50)] == core.order()[:50].tolist()
     last = model.index(model.rowCount() - 1)
     assert model.data(last) == (
-        "never" if np.isnan(breaking[core.order()[-1]]) else f"k={breaking[core.order()[-1]]:g}"
+        "never" if np.isnan(breaking[core.order()[-1]]) else f"k = {breaking[core.order()[-1]]:g}%"
     )
+    gallery.show_group("broken")
     # the scrubber replays the confusion matrix along the scan
     gallery.scrubber.setValue(60)
     np.testing.assert_array_equal(gallery.matrix.counts, core.confusion(60))
@@ -135,7 +148,7 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     with qtbot.waitSignal(gallery.image_chosen, timeout=5000) as sent:
         gallery.list_view.clicked.emit(first)
     image, label = sent.args
-    index = int(core.order()[0])
+    index = int(core.order("broken")[0])
     assert np.array_equal(image, mnist.x_test[index]) and label == int(mnist.y_test[index])
     # the scan spans every k: moving k leaves it current, another criterion makes it stale (why_stale)
     session.configure(k=40)
@@ -161,7 +174,7 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
         flips.run()
     breaking = flips.scan.breaking_k
     index = int(np.flatnonzero(breaking == np.nanmedian(breaking))[0])
-    row = int(np.flatnonzero(flips.scan.order() == index)[0])
+    row = int(np.flatnonzero(flips.thumbnails.order == index)[0])
     with qtbot.waitSignal(window.lab.draw.flip_found, timeout=WAIT_MS):
         flips.list_view.clicked.emit(flips.thumbnails.index(row))
     draw = window.lab.draw

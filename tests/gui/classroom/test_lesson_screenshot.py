@@ -43,3 +43,19 @@ def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trai
     assert _count_colour(out, DIVERGING.pruned) > 10_000  # k = 60% of a 784x64 matrix, as saved
     bar = tuple(int(BAR_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
     assert _count_colour(out, bar, tolerance=2) > 20_000  # the step bar, ready for the first step
+
+
+@pytest.mark.parametrize("size", ["1280x720", "1920x1080"])
+def test_the_shipped_lesson_in_presenter_mode_is_pictured_at_the_projector_size(tmp_path, run_prune_viz, size):
+    """Issue 30, item 1: --size is the window's and the picture's size (it was 1612x876 for 1280x720)."""
+    from prune_viz.resources import example_lesson_path
+
+    out = tmp_path / f"lesson-{size}.png"
+    done = run_prune_viz(example_lesson_path(), "--presenter", "--size", size, "--screenshot", out)
+    assert done.returncode == 0, done.stderr[-2000:]
+    image = QImage(str(out))
+    assert f"{image.width()}x{image.height()}" == size
+    bar = tuple(int(BAR_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
+    assert _count_colour(out, bar, tolerance=2) > 50_000  # the lesson's bar, across the window
+    lut = DIVERGING.lut()  # the heatmap is shown: strong negative and positive weights
+    assert _count_colour(out, lut[60]) > 300 and _count_colour(out, lut[195]) > 300

@@ -151,7 +151,8 @@ def test_step_mode_hides_the_accuracy_until_the_reveal_key(qtbot, make_window, t
     assert lessons.index == 0 and window.session.config.k == 30 and window.controls.slider.value() == 30
     qtbot.waitUntil(lambda: lessons.answer is not None, timeout=WAIT_MS)
     # evaluated, yet hidden: no accuracy anywhere on screen
-    assert bar.answer.text() == "?" and "press Space to reveal" in bar.hint.text()
+    assert bar.answer.text() == "?" and "Press Space to reveal (evaluated)" in bar.hint.text()
+    assert "press Space to reveal" in window.statusBar().currentMessage()  # presenter mode shows no hint line
     assert not window.evaluation.result_view.isVisible() and not window.result_tabs.isVisible()
     assert "%" not in window.statusBar().currentMessage()
 

@@ -315,3 +315,24 @@ def test_every_picture_can_be_shown_alone_enlarged(qtbot, window):
         dialog.close()
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         assert window.enlarged is None
+
+
+@pytest.mark.slow
+def test_a_stale_result_is_said_in_presenter_type_without_scrolling(qtbot, make_window, opened_mlp, trained_mlp_path):
+    """Issue 30, item 6: the stale-result note over the per-digit chart is 18 pt like the rest, whole."""
+    window = make_window(size=(1280, 720))
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    window.set_presenter_mode(True)
+    with qtbot.waitActive(window):
+        window.activateWindow()
+    _evaluate(qtbot, window)
+    note = window.details.stale_note
+    assert not note.isVisible()
+    qtbot.keyClick(window, Qt.Key.Key_Right, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.wait(50)
+    assert window.session.config.k == 10 and window.evaluation.result_view.stale
+    assert note.isVisible() and note.font().pointSizeF() >= READABLE_POINTS
+    assert note.height() >= note.heightForWidth(note.width()) and "k=0%" in note.text()
+    viewport = window.side_scroll.viewport()
+    assert _inside(note, viewport) and _inside(window.details.bars_widget, viewport)
+    assert window.side_scroll.verticalScrollBar().maximum() == 0
