@@ -2,7 +2,8 @@
 outputs of the first few samples as uint8 images, for the evaluation's output strip.
 
 An output is a picture when each sample's output is (height, width) or (height, width, channels)
-with 1, 3 or 4 channels, both sides at least ``MIN_SIDE`` pixels. Its values are put on 0..255 by one
+with 1, 3 or 4 channels, both sides at least ``MIN_SIDE`` pixels (a 2-d output: at least 8, and not more
+than four times as long as it is wide, so a sequence of vectors is not taken for one). Its values are put on 0..255 by one
 range for both rows, read from the unpruned outputs (tanh's -1..1, a sigmoid's 0..1, pixels' 0..255,
 else their own minimum to maximum), so a pruned output is drawn on the unpruned one's scale.
 """
@@ -23,7 +24,7 @@ def picture_shape(shape: tuple) -> tuple[int, ...] | None:
     dims = tuple(int(d) if d is not None else 0 for d in shape)
     if len(dims) == 3 and dims[2] in (1, 3, 4) and min(dims[:2]) >= MIN_SIDE:
         return dims
-    if len(dims) == 2 and min(dims) >= max(MIN_SIDE, 8):  # a (h, w) map; a short sequence of vectors is not
+    if len(dims) == 2 and min(dims) >= 8 and max(dims) <= 4 * min(dims):  # a map; a sequence of vectors is not
         return dims
     return None
 

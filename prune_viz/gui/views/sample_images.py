@@ -41,7 +41,7 @@ class OutputStripView(QWidget):
     """Two rows of a generator's outputs for the first samples: "unpruned" and "pruned at k = ..",
     each picture as large as the width allows (up to ``LARGEST`` pixels), drawn on one value scale."""
 
-    LARGEST = 72
+    LARGEST = 56
     GAP = 4
 
     def __init__(self, parent: QWidget | None = None):
