@@ -2,10 +2,10 @@
 outputs of the first few samples as uint8 images, for the evaluation's output strip.
 
 An output is a picture when each sample's output is (height, width) or (height, width, channels)
-with 1, 3 or 4 channels, both sides at least ``MIN_SIDE`` pixels (a 2-d output: at least 8, and not more
-than four times as long as it is wide, so a sequence of vectors is not taken for one). Its values are put on 0..255 by one
-range for both rows, read from the unpruned outputs (tanh's -1..1, a sigmoid's 0..1, pixels' 0..255,
-else their own minimum to maximum), so a pruned output is drawn on the unpruned one's scale.
+with 1, 3 or 4 channels, both sides at least ``MIN_SIDE`` pixels (a 2-d output: at least 8, and at most
+four times as long as it is wide, so a sequence of vectors is not taken for one). Its values are put on
+0..255 by one range for both rows, read from the unpruned outputs (tanh's -1..1, a sigmoid's 0..1,
+pixels' 0..255, else their own minimum to maximum), so a pruned output is drawn on the unpruned one's scale.
 """
 
 from __future__ import annotations

@@ -515,6 +515,9 @@ class FlipGallery(QWidget):
     def _show_nothing(self) -> None:
         self.scan, self.images = None, None
         self.thumbnails.clear()
+        self.thumbnails.sends_to_pad = False
+        self.samples.setCurrentWidget(self.list_view)
+        self.thumbs_title.setText("Test samples by breaking k")
         self.histogram_bars.setOpts(height=np.zeros(NEVER + 1))
         for item in (*self.curves, *self.markers):
             item.setData([], [])

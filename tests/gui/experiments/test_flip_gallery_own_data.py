@@ -102,6 +102,11 @@ def test_a_colour_image_folder_shows_its_own_images_in_colour_with_class_names(q
         checked += 1
     assert checked >= 3
     assert "CLICK" not in flips.thumbs_title.text().upper()  # 32x32 colour is not for the digit pad
+    sent = []
+    flips.image_chosen.connect(lambda *args: sent.append(args))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=view.visualRect(model.index(0)).center())
+    qtbot.wait(200)
+    assert sent == [] and window.lab.is_showing("flips") and window.lab.draw.pad.image is None
     assert flips.tabs.tabText(flips.curves_tab) == "Accuracy per class"
     assert [label.text for _sample, label in flips.curves_legend.items] == list(CLASSES)
     assert flips.matrix.names == CLASSES
