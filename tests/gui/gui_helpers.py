@@ -23,3 +23,15 @@ def tile_pixels(tiles, slot: int):
     row, column = divmod(slot, columns)
     y, x = row * (SIDE + GAP), column * (SIDE + GAP)
     return tiles.image.image[y : y + SIDE, x : x + SIDE]
+
+
+def screenshot_pixels(path):
+    """The RGB pixels of a PNG the window wrote (``--screenshot``), as an (h, w, 3) uint8 array."""
+    import numpy as np
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    assert not image.isNull()
+    width, height, stride = image.width(), image.height(), image.bytesPerLine()
+    raw = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
+    return raw[:, : width * 3].reshape(height, width, 3).copy()  # the QImage owns the buffer

@@ -15,7 +15,7 @@ from prune_viz.gui.experiments.draw import DrawPanel
 from prune_viz.gui.experiments.flips import NEVER, SCAN_DEPENDS_ON, FlipGallery
 from prune_viz.gui.workers import JobQueue
 
-from gui_helpers import WAIT_MS
+from gui_helpers import WAIT_MS, screenshot_pixels
 
 # a "7": a top bar, then a diagonal down to the left (widget pixels on the 252-pixel pad)
 SEVEN = [[(60, 50), (120, 48), (190, 52)], [(190, 52), (150, 120), (120, 180), (100, 215)]]
@@ -200,12 +200,10 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
 
 @pytest.mark.slow
 def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
-    from test_screenshot import _pixels
-
     out = tmp_path / "draw.png"
     done = run_prune_viz(trained_mlp_path, "--panel", "draw", "--data", mnist_dir, "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
-    black = np.all(_pixels(out) == 0, axis=2)
+    black = np.all(screenshot_pixels(out) == 0, axis=2)
     # the empty pad: a black square of at least 240x240 pixels somewhere in the window
     table = np.pad(black.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
     side = 240

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QImage
 
 from prune_viz.gui.views.colours import DIVERGING
 
+from gui_helpers import screenshot_pixels
+
 pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]
-
-
-def _pixels(path) -> np.ndarray:
-    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
-    assert not image.isNull()
-    width, height, stride = image.width(), image.height(), image.bytesPerLine()
-    raw = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
-    return raw[:, : width * 3].reshape(height, width, 3).copy()  # the QImage owns the buffer
 
 
 def _has_colour(pixels: np.ndarray, rgb, tolerance: int = 6) -> int:
@@ -29,7 +22,7 @@ def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, 
         trained_mlp_path, "--method", "weight", "--k", "60", "--evaluate", "--data", mnist_dir, "--screenshot", out
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    pixels = _pixels(out)
+    pixels = screenshot_pixels(out)
     assert pixels.shape[0] > 500 and pixels.shape[1] > 800
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # not blank
     lut = DIVERGING.lut()
@@ -47,7 +40,7 @@ def test_without_a_model_the_bundled_demo_opens(tmp_path, run_prune_viz):
     done = run_prune_viz("--k", "30", "--screenshot", out, PRUNE_VIZ_TIMING="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
-    assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
+    assert _has_colour(screenshot_pixels(out), DIVERGING.pruned) > 1000
 
 
 def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path, run_prune_viz):
@@ -79,7 +72,7 @@ def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(
     assert done.returncode == 0, done.stderr[-2000:]
     warning = _one_warning(done.stderr)
     assert "224x224x3" in warning and "cannot be evaluated on MNIST" in warning
-    pixels = _pixels(out)
+    pixels = screenshot_pixels(out)
     assert pixels.shape[0] > 500 and pixels.shape[1] > 800
     assert _has_colour(pixels, DIVERGING.pruned) > 1000  # the weights are shown, half of them pruned
 
@@ -96,4 +89,4 @@ def test_screenshot_of_a_model_found_unevaluable_when_run_writes_the_window_and_
     done = _screenshot_of(run_prune_viz, path, out, mnist_dir, "--k", "50", "--evaluate")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "The model has 5 outputs; MNIST evaluation needs 10 class scores." in _one_warning(done.stderr)
-    assert _has_colour(_pixels(out), DIVERGING.pruned) > 1000
+    assert _has_colour(screenshot_pixels(out), DIVERGING.pruned) > 1000
