@@ -79,7 +79,7 @@ def bench_data(workdir: Path, quick: bool, task: TaskState) -> tuple[list[Figure
     fit = opened.data_fit
 
     task.progress(0.1, f"data: decoding {n:,} PNG files (first pass)")
-    data_images._cache.clear()  # a cold first pass, whatever ran before
+    data_images.forget_decoded()  # a cold first pass, whatever ran before
     started = time.perf_counter()
     decoded = load_data(folder, fit=fit)
     first_pass_s = time.perf_counter() - started

@@ -175,6 +175,11 @@ def load_image_folder(folder: Path, fit: DataFit | None = None, task: TaskState 
     return data
 
 
+def forget_decoded() -> None:
+    """Empty the cache of decoded folders (the next read decodes again)."""
+    _cache.clear()
+
+
 def decoding_seconds(data: Dataset) -> float | None:
     """How long the folder took to decode, from its notes (None for data that was not decoded)."""
     for note in data.notes:
