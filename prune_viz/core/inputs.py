@@ -25,6 +25,7 @@ from prune_viz.core.errors import UserError
 
 PREPROCESSING = ("auto", "scale", "raw", "l2", "signed", "standard", "image_standard", "caffe")
 PREPROCESSING_LABELS = {
+    "auto": "auto (highest accuracy on 1,000 test images, near ties by loss)",
     "scale": "scaled to [0, 1] (x/255)",
     "raw": "raw pixels 0-255",
     "l2": "per-image L2-normalised",
