@@ -340,8 +340,8 @@ class Evaluator:
         argmax barely moves, the loss can); a model without class answers (regression): the lowest
         loss. Without labels: the mode whose class scores are most confident (lowest mean entropy)."""
         n = min(AUTO_SAMPLE, len(self.raw))
-        candidates = MNIST_CANDIDATES if self.data.is_mnist else image_candidates(self.raw)
         labelled = self.data.has_labels
+        candidates = MNIST_CANDIDATES if self.data.is_mnist else image_candidates(self.raw, labelled)
         if not labelled and not any(h.width > 1 for h in self.heads):
             self.scaling_evidence = {"reason": "no labels and no class scores to judge by: the most common scaling"}
             return "scale"

@@ -40,8 +40,16 @@ IMAGE_CANDIDATES = ("scale", "raw", "l2", "signed", "standard", "image_standard"
 CAFFE_MEAN_BGR = np.array([103.939, 116.779, 123.68], np.float32)  # keras.applications.imagenet_utils, "caffe"
 
 
-def image_candidates(images: np.ndarray) -> tuple[str, ...]:
-    """The scalings ``auto`` tries on these (n, h, w[, c]) uint8 images: caffe only for colour."""
+# Without labels the choice is the most confident predictions, which favour the largest inputs whatever the
+# model was trained on: the scalings added for labelled data (per image, caffe) are not tried there.
+UNLABELLED_CANDIDATES = ("scale", "raw", "l2", "signed", "standard")
+
+
+def image_candidates(images: np.ndarray, labelled: bool = True) -> tuple[str, ...]:
+    """The scalings ``auto`` tries on these (n, h, w[, c]) uint8 images: caffe only for colour, and
+    without labels only ``UNLABELLED_CANDIDATES``."""
+    if not labelled:
+        return UNLABELLED_CANDIDATES
     colour = images.ndim == 4 and images.shape[-1] == 3
     return tuple(m for m in IMAGE_CANDIDATES if m != "caffe" or colour)
 
