@@ -1,5 +1,6 @@
 """Headless benchmark: evaluation, sweep and flip scan here, the slider step (slider_bench), the layer
-kinds' models (kinds_bench), the big models (scale_bench) and compaction (compaction_bench), side by side;
+kinds' models (kinds_bench), the big models (scale_bench), compaction (compaction_bench) and the user's
+own data (data_bench), side by side;
 ``run_bench`` runs the sections asked for.
 
 Every timing is a median over repeats, and every target is a ratio to a
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from prune_viz.bench.compaction_bench import bench_compaction
+from prune_viz.bench.data_bench import SECTION as DATA
+from prune_viz.bench.data_bench import bench_data
 from prune_viz.bench.dense_chain import dense_weights, numpy_forward, tf_chain
 from prune_viz.bench.kinds_bench import SECTION as KINDS
 from prune_viz.bench.kinds_bench import bench_kinds
@@ -36,7 +39,7 @@ from prune_viz.bench.scale_bench import bench_scale
 from prune_viz.bench.slider_bench import bench_slider
 from prune_viz.core.tasks import TaskState, quiet
 
-SECTIONS = ("slider", "evaluation", "sweep", "flips", KINDS, "scale", "vgg16", "compaction")
+SECTIONS = ("slider", "evaluation", "sweep", "flips", KINDS, "scale", "vgg16", "compaction", DATA)
 MLP_SECTIONS = {"slider", "evaluation", "sweep", "flips", "compaction"}  # the sections run on the MLPs
 EVAL_FLOOR_TARGET = 1.2
 SWEEP_TARGET = 1.3
@@ -285,7 +288,8 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
             models = []
         big = [label for label in BIG_MODELS if label in options.sections]
         kinds = KINDS in options.sections
-        steps = len(models) * 5 + kinds + len(big)
+        own_data = DATA in options.sections
+        steps = len(models) * 5 + kinds + len(big) + own_data
         step = 0
         for label, widths, bias in models:
             # read when called, for the step reached by then
@@ -335,6 +339,11 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
             )
             report.figures += figures
             report.details[label] = details
+            step += 1
+        if own_data:  # a CIFAR-10-size CNN on images from an .npz and a PNG folder
+            figures, details = bench_data(workdir, options.quick, task.sub(step / steps, (step + 1) / steps))
+            report.figures += figures
+            report.details[DATA] = details
             step += 1
     report.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report.seconds = time.perf_counter() - started

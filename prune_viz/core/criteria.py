@@ -117,7 +117,8 @@ def taylor_scores(
 ) -> TaylorScores:
     """|w * dL/dw| per weight of every prunable layer, at the original weights, where L is the
     cross-entropy summed over the first ``images`` training images of ``data`` (the TF job
-    thread only: the model's kernels are restored first)."""
+    thread only: the model's kernels are restored first). The training split is scaled one batch
+    at a time, never converted whole."""
     import keras
     import tensorflow as tf
 
@@ -135,7 +136,6 @@ def taylor_scores(
     if any(head.task == "agreement" for head in evaluator.heads):
         raise TaylorUnavailable(f"Taylor scores need labels, and {data.name} has none.")
     n = min(images, len(data.x_train))
-    x = evaluator.feed(data.x_train[:n])
     labels = list(data.y_train) if isinstance(data.y_train, tuple) else [data.y_train]
     labels = [np.asarray(y)[:n] for y in labels]
     variables = [layer.variable for layer in opened.layers]
@@ -154,7 +154,7 @@ def taylor_scores(
 
     for start in range(0, n, batch_size):
         task.check()
-        xb = tf.constant(x[start : start + batch_size])
+        xb = tf.constant(evaluator.feed(data.x_train[start : min(start + batch_size, n)]))  # one batch at a time
         with tf.GradientTape() as tape:
             outputs = tf.nest.flatten(model(xb, training=False))
             loss = 0.0

@@ -43,6 +43,7 @@ from prune_viz.core.data_base import (  # noqa: F401  (re-exported: core.data is
 from prune_viz.core.data_files import read_csv, read_npz
 from prune_viz.core.data_images import is_image_folder, load_image_folder
 from prune_viz.core.data_keras import KERAS_DATASETS, load_keras_dataset
+from prune_viz.core.tasks import TaskState
 from prune_viz.resources import mnist_test_set_folder
 
 ENV_VAR = "PRUNE_VIZ_MNIST"
@@ -57,8 +58,9 @@ def load_npz(path: str | os.PathLike, *, name: str | None = None, fit: DataFit |
     return read_npz(Path(path), name=name, fit=fit)
 
 
-def load_path(path: str | os.PathLike, fit: DataFit | None = None) -> Dataset:
-    """A folder of MNIST IDX files or of images (one sub-folder per class), an .npz, or a CSV file."""
+def load_path(path: str | os.PathLike, fit: DataFit | None = None, task: TaskState | None = None) -> Dataset:
+    """A folder of MNIST IDX files or of images (one sub-folder per class), an .npz, or a CSV file.
+    ``task``: progress and Cancel while an image folder is decoded."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"The data path {path} does not exist.")
@@ -66,7 +68,7 @@ def load_path(path: str | os.PathLike, fit: DataFit | None = None) -> Dataset:
         if is_idx_folder(path):
             return load_idx_folder(path)
         if is_image_folder(path):
-            return load_image_folder(path, fit)
+            return load_image_folder(path, fit, task)
         return load_idx_folder(path)  # says what an MNIST folder should hold
     if not path.is_file():
         raise DataError(f"The data path {path.name} is not a regular file (it is a pipe, socket or device).")
@@ -132,9 +134,11 @@ def load_data(
     need_training: bool = False,
     allow_download: bool = True,
     fit: DataFit | None = None,
+    task: TaskState | None = None,
 ) -> Dataset:
     """The data ``source`` names: None is MNIST as ``load_mnist`` finds it; an existing path is read
-    by its kind (``load_path``); a Keras data set name is read from the Keras cache or downloaded."""
+    by its kind (``load_path``); a Keras data set name is read from the Keras cache or downloaded.
+    ``task``: progress and Cancel while an image folder is decoded."""
     if source is None or str(source) == "":
         return load_mnist(need_training=need_training, allow_download=allow_download)
     text = str(source)
@@ -143,7 +147,7 @@ def load_data(
     path = Path(text).expanduser()
     if not path.exists() and text.lower() in KERAS_DATASETS:
         return load_keras_dataset(text.lower(), fit=fit, allow_download=allow_download, need_training=need_training)
-    return load_path(path, fit)
+    return load_path(path, fit, task)
 
 
 def load_mnist(

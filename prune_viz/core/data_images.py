@@ -18,6 +18,7 @@ import numpy as np
 
 from prune_viz.core.data_base import DataError, DataFit, Dataset
 from prune_viz.core.errors import clipped_words
+from prune_viz.core.tasks import TaskState, quiet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".bmp")
 SPLITS = ("test", "train")
@@ -76,13 +77,19 @@ def _listing(root: Path) -> tuple[list[Path], np.ndarray | None, tuple[str, ...]
     return files, np.array(labels, np.int64), tuple(p.name for p in classes)
 
 
-def _decode(files: list[Path], size: tuple[int, int] | None, channels: int, name: str):
-    """uint8 (n, h, w, channels) images; ``size`` None: every image must have the same size."""
+PROGRESS_EVERY = 64  # images decoded between progress reports (and Cancel checks)
+
+
+def _decode(files: list[Path], size: tuple[int, int] | None, channels: int, name: str, task: TaskState):
+    """uint8 (n, h, w, channels) images; ``size`` None: every image must have the same size. Cancel
+    (``task``) is honoured between images."""
     import tensorflow as tf
 
     out = None
     sizes = set()
     for i, path in enumerate(files):
+        if i % PROGRESS_EVERY == 0:
+            task.progress(i / len(files), f"Decoding images: {i:,} / {len(files):,}")
         try:
             image = tf.io.decode_image(path.read_bytes(), channels=channels, expand_animations=False)
         except (OSError, tf.errors.InvalidArgumentError) as exc:
@@ -116,8 +123,11 @@ def _stamp(folder: Path) -> tuple:
     )
 
 
-def load_image_folder(folder: Path, fit: DataFit | None = None) -> Dataset:
-    """The images under ``folder``, at the model's size and colour mode when ``fit`` gives them."""
+def load_image_folder(folder: Path, fit: DataFit | None = None, task: TaskState | None = None) -> Dataset:
+    """The images under ``folder``, at the model's size and colour mode when ``fit`` gives them.
+    ``task``: progress while decoding, and Cancel (``tasks.Cancelled``) between images; a cancelled
+    folder is not cached."""
+    task = task or quiet()
     folder = Path(folder)
     size = fit.image_size if fit is not None else None
     key = (str(folder.resolve()), size, fit.channels if fit is not None else None, _stamp(folder))
@@ -128,16 +138,18 @@ def load_image_folder(folder: Path, fit: DataFit | None = None) -> Dataset:
     files, labels, classes = _listing(test_root)
     channels = _channels(files, fit)
     start = time.perf_counter()
-    x_test, sizes = _decode(files, size, channels, folder.name)
+    train_listing = _listing(train_root) if train_root is not None else None
+    share = len(files) / (len(files) + (len(train_listing[0]) if train_listing else 0))
+    x_test, sizes = _decode(files, size, channels, folder.name, task.sub(0.0, share))
     x_train, y_train = x_test[:0], None
-    if train_root is not None:
-        train_files, y_train, train_classes = _listing(train_root)
+    if train_listing is not None:
+        train_files, y_train, train_classes = train_listing
         if train_classes != classes:
             raise DataError(
                 f"{folder.name}: train/ has the classes {', '.join(train_classes or ())} "
                 f"but test/ has {', '.join(classes or ())}."
             )
-        x_train, train_sizes = _decode(train_files, x_test.shape[1:3], channels, folder.name)
+        x_train, train_sizes = _decode(train_files, x_test.shape[1:3], channels, folder.name, task.sub(share, 1.0))
         sizes |= train_sizes
     seconds = time.perf_counter() - start
     shown = "x".join(str(d) for d in x_test.shape[1:3])
@@ -161,6 +173,11 @@ def load_image_folder(folder: Path, fit: DataFit | None = None) -> Dataset:
     while len(_cache) > CACHE_SIZE:
         _cache.popitem(last=False)
     return data
+
+
+def forget_decoded() -> None:
+    """Empty the cache of decoded folders (the next read decodes again)."""
+    _cache.clear()
 
 
 def decoding_seconds(data: Dataset) -> float | None:

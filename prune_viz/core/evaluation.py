@@ -23,7 +23,6 @@ import numpy as np
 from prune_viz.core.data import Dataset
 from prune_viz.core.errors import clipped_words
 from prune_viz.core.inputs import (
-    IMAGE_CANDIDATES,
     MNIST_CANDIDATES,
     NUM_CLASSES,
     PREPROCESSING,
@@ -34,6 +33,7 @@ from prune_viz.core.inputs import (
     class_count_problem,
     conform,
     embedding_vocabulary,
+    image_candidates,
     layout_for_data,
     preprocess,
     wrong_class_count,
@@ -43,6 +43,7 @@ from prune_viz.core.metrics import (
     SCORE_NAMES,
     Head,
     LabelMismatch,
+    class_labels,
     classification,
     head_metrics,
     head_task,
@@ -340,37 +341,43 @@ class Evaluator:
         self.task = self.heads[0].task if len(self.heads) == 1 else "multi-output"
 
     def _choose_preprocessing(self) -> str:
-        """The mode with the lowest loss on a sample (cross-entropy for classes): accuracy alone cannot tell
-        /255 from raw pixels for a ReLU net (argmax barely moves), the loss can. Without labels: the
-        mode whose class scores are most confident (lowest mean entropy)."""
+        """With labels: the mode with the highest accuracy on a sample, ties broken by the lowest loss
+        (cross-entropy for classes; accuracy cannot tell /255 from raw pixels for a ReLU net, whose
+        argmax barely moves, the loss can); a model without class answers (regression): the lowest
+        loss. Without labels: the mode whose class scores are most confident (lowest mean entropy)."""
         n = min(AUTO_SAMPLE, len(self.raw))
-        candidates = MNIST_CANDIDATES if self.data.is_mnist else IMAGE_CANDIDATES
         labelled = self.data.has_labels
+        candidates = MNIST_CANDIDATES if self.data.is_mnist else image_candidates(self.raw, labelled)
         if not labelled and not any(h.width > 1 for h in self.heads):
             self.scaling_evidence = {"reason": "no labels and no class scores to judge by: the most common scaling"}
             return "scale"
-        losses, accuracies = {}, {}
+        losses, accuracies, right = {}, {}, {}
         for mode in candidates:  # ties keep the earlier, more common mode
             outputs = self._predict(self._feed_mode(self.raw[:n], mode), quiet())
             if labelled:
-                loss, accuracy = 0.0, []
+                loss, accuracy, hits = 0.0, [], []
                 for head, out, y in zip(self.heads, outputs, self.head_labels):
                     found = head_metrics(head, out, y[:n], None)
                     loss += found["loss"]
                     if "accuracy" in found:
                         accuracy.append(found["accuracy"])
+                        truth = class_labels(y[:n]) if head.task == "classification" else np.ravel(y[:n])
+                        hits.append(found["predicted"] == truth.astype(np.int64))
                 losses[mode] = loss
                 if accuracy:
                     accuracies[mode] = float(np.mean(accuracy))
+                    right[mode] = np.concatenate(hits)
             else:
                 probs = [as_probabilities(o, h.probabilities) for h, o in zip(self.heads, outputs) if h.width > 1]
                 entropies = [np.mean(-np.sum(p * np.log(np.clip(p, 1e-12, 1)), axis=1)) for p in probs]
                 losses[mode] = float(np.mean(entropies))
-        finite = {m: v for m, v in losses.items() if np.isfinite(v)}
-        best = min(finite, key=lambda m: (finite[m], candidates.index(m))) if finite else "scale"
-        judged = "loss" if labelled else "mean entropy of the predictions (no labels)"
+        best = _best_scaling(candidates, losses, right)
+        if accuracies:
+            judged = "highest accuracy (ties, within chance of the best: lowest loss)"
+        else:
+            judged = "lowest loss" if labelled else "lowest mean entropy of the predictions (no labels)"
         self.scaling_evidence = {
-            "chosen_by": f"lowest {judged} on the first {n:,} test samples, with the unpruned weights",
+            "chosen_by": f"{judged} on the first {n:,} test samples, with the unpruned weights",
             "loss" if labelled else "entropy": {m: _rounded(v) for m, v in losses.items()},
             **({"accuracy": {m: _rounded(v) for m, v in accuracies.items()}} if accuracies else {}),
         }
@@ -473,6 +480,29 @@ class Evaluator:
         from prune_viz.core.metric_words import describe_scaling
 
         return describe_scaling(self.preprocessing, self.scaling_evidence, self.requested_preprocessing)
+
+
+def _tied(best: np.ndarray, other: np.ndarray) -> bool:
+    """Whether two modes' right/wrong answers on the same samples differ by no more than chance (a sign
+    test, as McNemar's: the samples one gets right and the other wrong split within two standard
+    deviations of even). Near-equivalent scalings (x/127.5 - 1 and per-channel standardisation)
+    differ by a few samples either way; the loss, not those few samples, tells which was meant."""
+    only_best = int(np.sum(best & ~other))
+    only_other = int(np.sum(other & ~best))
+    return abs(only_best - only_other) <= 2.0 * np.sqrt(only_best + only_other)
+
+
+def _best_scaling(candidates: tuple, losses: dict, right: dict) -> str:
+    """With per-sample right/wrong answers (``right``: mode -> bool array): the highest accuracy, modes
+    whose answers are tied with it (``_tied``) decided by the lowest loss, then by the order of
+    ``candidates``. Without: the lowest loss. "scale" when no mode gave a finite number."""
+    finite = {m: v for m, v in losses.items() if np.isfinite(v)}
+    if right:
+        scored = [m for m in candidates if m in right]
+        top = max(scored, key=lambda m: (int(np.sum(right[m])), -finite.get(m, np.inf), -candidates.index(m)))
+        tied = [m for m in scored if m == top or _tied(right[top], right[m])]
+        return min(tied, key=lambda m: (finite.get(m, float("inf")), candidates.index(m)))
+    return min(finite, key=lambda m: (finite[m], candidates.index(m))) if finite else "scale"
 
 
 def _rounded(value: float) -> float | None:

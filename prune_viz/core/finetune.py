@@ -74,7 +74,8 @@ def finetune(
     preprocessing: str = "auto",
     task: TaskState | None = None,
 ) -> FinetuneResult:
-    """Prune ``opened`` with ``config``, retrain the surviving weights on ``data``'s training images.
+    """Prune ``opened`` with ``config``, retrain the surviving weights on ``data``'s training images,
+    scaled one batch at a time (the split is never converted whole).
 
     The opened model only briefly holds the masked kernels (to measure and clone them), so call
     it from the TF job thread; training itself runs on the clone. ``seed`` defaults to the
@@ -84,6 +85,7 @@ def finetune(
 
     from prune_viz.core.data import MissingData
     from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.inputs import conform
     from prune_viz.core.io import LoadedModel
     from prune_viz.core.metrics import class_labels
 
@@ -128,7 +130,7 @@ def finetune(
     held = [(variable, variable.constraint) for variable, _kept in vectors]
     for variable, kept in vectors:
         variable.constraint = _mask_constraint(kept)
-    x = evaluator.feed(data.x_train)
+    x = conform(data.x_train, evaluator.layout)  # token sequences padded; images stay uint8, scaled batch by batch
     y = class_labels(data.y_train)
     try:
         fit = fit_keeping_best(
@@ -143,6 +145,7 @@ def finetune(
             from_logits=not evaluator.outputs_are_probabilities,
             task=task.sub(0.08, 0.92),
             label="Fine-tuning",
+            feed=evaluator.feed,
         )
     finally:
         for name, constraint in previous.items():

@@ -344,7 +344,7 @@ class Session:
         key = (source, fit, need_training)
         if key not in self._data:
             task.progress(0.0, "Reading the data" if source else "Loading MNIST")
-            data = load_data(source, need_training=need_training, fit=fit)
+            data = load_data(source, need_training=need_training, fit=fit, task=task)
             self._data[key] = data
             if need_training and (source, fit, False) not in self._data:
                 self._data[(source, fit, False)] = data

@@ -136,14 +136,21 @@ def fit_keeping_best(
     from_logits: bool = False,
     task: TaskState | None = None,
     label: str = "Training",
+    feed=None,
 ) -> FitResult:
-    """Compile ``model`` with Adam and fit it; on return it holds the best-validation-epoch weights."""
+    """Compile ``model`` with Adam and fit it; on return it holds the best-validation-epoch weights.
+
+    ``feed``: None when ``x`` is what the model takes; else a function turning a batch of ``x`` (raw
+    samples) into it, called batch by batch inside the training step (``fed_batch_by_batch``), so the
+    split is never converted whole. Keras shuffles and batches ``x`` the same either way."""
     import keras
 
     task = task or quiet()
     if len(x) < 2:
         raise MissingData("Training needs MNIST training images, and the data chosen has none.")
     train_idx, val_idx = split_validation(len(x), validation_fraction, seed)
+    if feed is not None:
+        model = fed_batch_by_batch(model, feed)
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
@@ -170,6 +177,33 @@ def fit_keeping_best(
         for i in range(len(history.history.get("loss", [])))
     ]
     return FitResult(keep_best.best_epoch, keep_best.best, per_epoch, len(train_idx), len(val_idx), seconds)
+
+
+def fed_batch_by_batch(model, feed):
+    """A model that runs ``feed`` (NumPy, a batch of raw samples -> the model's input) on each batch,
+    then ``model``: its weights are ``model``'s, in the same order, so training it trains ``model``."""
+    import keras
+    import tensorflow as tf
+
+    class FedBatchByBatch(keras.Model):
+        def __init__(self, inner):
+            super().__init__(name=f"{inner.name}_fed")
+            self.inner = inner
+
+        def call(self, raw, training=None):
+            try:
+                spec = tf.nest.flatten(self.inner.inputs)[0]
+            except (AttributeError, ValueError, IndexError, TypeError):  # a subclassed model: no symbolic input
+                spec = None
+            dtype = tf.as_dtype(spec.dtype if spec is not None else "float32")
+            x = tf.numpy_function(
+                lambda batch: np.asarray(feed(batch), dtype=dtype.as_numpy_dtype), [raw], dtype, stateful=False
+            )
+            if spec is not None:
+                x = tf.ensure_shape(x, (None, *spec.shape[1:]))
+            return self.inner(x, training=training)
+
+    return FedBatchByBatch(model)
 
 
 def inference_copy(model):

@@ -199,6 +199,20 @@ def test_gui_slider_reaches_the_heatmap(quick_report):
     assert 0 < startup["first_paint_s"][0] < startup["window_painted_s"][0] < startup["model_ready_s"][0]
 
 
+def test_data_section_reads_an_npz_and_a_png_folder(quick_report):
+    """Issue 27, Must 6: the CIFAR-10-size CNN on the same images from an .npz and from PNG files (lossless:
+    the same numbers), each evaluation against the in-memory floor, the first pass reported on its own.
+    Its quick run costs about 1.6 s of CPU."""
+    keys = {figure["key"]: figure for figure in quick_report["figures"]}
+    assert keys["data.npz.vs_floor"]["target"] == "<= 1.2x floor"
+    assert keys["data.folder.vs_floor"]["target"] == "<= 1.5x floor"
+    assert {"data.folder.first_pass_s", "data.npz.first_ms", "data.folder.first_ms"} <= set(keys)
+    data = quick_report["details"]["data"]
+    assert data["decoded_images_equal_the_originals"] is True
+    assert data["accuracy_npz"] == data["accuracy_folder"]
+    assert data["png_bytes"] > 0 and data["npz_bytes"] > 0
+
+
 def test_unknown_section_is_a_usage_error(capsys):
     assert cli.main(["bench", "--only", "slider,nonsense"]) == 2
     assert "unknown bench section nonsense" in capsys.readouterr().err

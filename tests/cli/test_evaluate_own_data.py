@@ -25,7 +25,7 @@ def test_images_in_each_format(capsys, own_data, source):
     assert out["class_names"] == ["blue", "green", "red"] and len(out["confusion"]) == 3
     assert out["data"]["test_samples"] == 90 and out["data"]["sample_shape"] == [32, 32, 3]
     assert out["data"]["source"] == str(own_data / source) and "agreement" not in out
-    assert out["preprocessing_evidence"]["chosen_by"].startswith("lowest loss")
+    assert out["preprocessing_evidence"]["chosen_by"].startswith("highest accuracy (ties")
 
 
 def test_tables_tokens_and_no_labels(capsys, own_data):
@@ -56,7 +56,7 @@ def test_text_output_names_the_data_the_scaling_and_the_classes(capsys, own_data
     code, out, _ = run(capsys, "evaluate", own_data / "colours.keras", "--data", own_data / "colours-png", "--k", "50")
     assert code == 0
     assert "Test data:    colours-png/: 90 test images (32x32x3), 3 classes (blue, green, red)" in out
-    assert "resized from 40x40 to 32x32" in out and "chosen automatically: lowest loss" in out
+    assert "resized from 40x40 to 32x32" in out and "chosen automatically: highest accuracy" in out
     assert "Per class:    blue:" in out and "(unpruned 100.00%" in out
 
 

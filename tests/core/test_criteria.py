@@ -307,3 +307,59 @@ def test_layerwise_lamp_prunes_exactly_what_magnitude_prunes_as_its_note_says(tr
     lamp = pruner.prune(PruningConfig(method, 50, "global", names, criterion="lamp"))
     magnitude = pruner.prune(PruningConfig(method, 50, "global", names))
     assert any(not np.array_equal(lamp.masks[n].numpy(), magnitude.masks[n].numpy()) for n in names)
+
+
+def test_taylor_scores_scale_the_training_split_one_batch_at_a_time(monkeypatch):
+    """Issue 27: the split is never converted whole; the scores are those of converting it whole
+    (per-channel standardisation: the statistics still come from the whole split)."""
+    import keras
+    import tensorflow as tf
+
+    from prune_viz.core.data import Dataset
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.session import OpenedModel
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 3)),
+            keras.layers.Conv2D(4, 3, activation="relu", name="conv"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3, name="out"),
+        ]
+    )
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 256, (50, 6, 6, 3), dtype=np.uint8)
+    y = rng.integers(0, 3, 50)
+    data = Dataset(x, y, x[:12], y[:12], "colour noise", ("a", "b", "c"), "noise.npz")
+    pruner, layers = _pruner(model)
+    opened = OpenedModel(_loaded(model), layers, pruner, total_parameters=model.count_params(), other_zeros=0)
+    fed = []
+    feed = Evaluator.feed
+
+    def counting_feed(self, raw):
+        fed.append(len(raw))
+        return feed(self, raw)
+
+    monkeypatch.setattr(Evaluator, "feed", counting_feed)
+    taylor = taylor_scores(opened, data, preprocessing="standard", images=45, batch_size=10)
+    training_feeds = fed[-5:]
+    assert training_feeds == [10, 10, 10, 10, 5] and max(fed) <= 12  # the test split (12) is the largest fed
+    # what converting the 45 images at once and slicing gave before
+    mean = x.astype(np.float64).mean(axis=(0, 1, 2)).astype(np.float32)
+    std = x.astype(np.float64).std(axis=(0, 1, 2)).astype(np.float32)
+    whole = (x[:45].astype(np.float32) - mean) / std
+    kernels = [model.get_layer("conv").kernel, model.get_layer("out").kernel]
+    totals = [np.zeros(k.shape, np.float64) for k in kernels]
+    for start in range(0, 45, 10):
+        with tf.GradientTape() as tape:
+            out = model(tf.constant(whole[start : start + 10]))
+            loss = tf.reduce_sum(
+                keras.losses.sparse_categorical_crossentropy(y[start : min(start + 10, 45)], out, from_logits=True)
+            )
+        for total, gradient in zip(totals, tape.gradient(loss, kernels)):
+            total += np.asarray(gradient, np.float64)
+    for kernel, total, name in zip(kernels, totals, ("conv", "out")):
+        expected = np.abs(kernel.numpy().astype(np.float64) * total)
+        layer = next(layer for layer in layers if layer.name == name)
+        assert np.allclose(taylor.scores[name], layer.as_matrix(expected).astype(np.float32), rtol=1e-5, atol=1e-9)

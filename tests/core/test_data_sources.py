@@ -9,6 +9,7 @@ from own_data import CLASSES
 
 from prune_viz.core import data_images
 from prune_viz.core.data import DataError, DataFit, MissingData, load_data
+from prune_viz.core.tasks import Cancelled, TaskState
 
 
 def test_npz_with_both_splits_and_class_names(own_data):
@@ -44,6 +45,27 @@ def test_a_damaged_image_is_named(own_data, tmp_path):
     (tmp_path / "cats" / "broken.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(DataError, match="Cannot decode broken.png"):
         data_images.load_image_folder(tmp_path, DataFit(image_size=(8, 8), channels=3))
+
+
+def test_cancel_while_decoding_stops_midway_and_caches_nothing(own_data):
+    """Cancel between images: the first progress report after it raises, with images still undecoded."""
+    state = TaskState()
+    seen = []
+
+    def report(fraction, message):
+        seen.append(fraction)
+        if fraction > 0:  # the first report after some images were decoded
+            state.cancel()
+
+    state.on_progress = report
+    folder = own_data / "colours-png"
+    fit = DataFit(image_size=(24, 24), channels=3)  # a size no other test decodes at
+    with pytest.raises(Cancelled):
+        data_images.load_image_folder(folder, fit, state)
+    assert 0 < seen[-1] < 1  # stopped midway, not at the end
+    fresh = TaskState(on_progress=lambda fraction, message: seen.append(fraction))
+    data = data_images.load_image_folder(folder, fit, fresh)  # decoded again: the cancelled run left no cache
+    assert data.x.shape == (90, 24, 24, 3) and len(data.train.x) == 60
 
 
 def test_csv_label_column_by_name_else_the_last(own_data, tmp_path):

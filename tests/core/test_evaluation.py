@@ -146,3 +146,51 @@ def test_a_small_model_runs_the_test_set_as_one_batch_and_a_big_one_in_batches(l
         [keras.Input((28, 28, 1)), keras.layers.Conv2D(20, 5), keras.layers.Flatten(), keras.layers.Dense(10)]
     )  # few weights, but 11,520 activations per image
     assert Evaluator(LoadedModel(Path("conv.keras"), "test", wide), mnist, "scale").batch_size == DEFAULT_BATCH
+
+
+def _answers(right: int, total: int = 1000) -> np.ndarray:
+    return np.arange(total) < right
+
+
+def test_the_scaling_is_chosen_by_accuracy_before_loss():
+    """Issue 27: the loss alone picked raw pixels where /255 answered right more often."""
+    from prune_viz.core.evaluation import _best_scaling
+
+    candidates = ("scale", "raw", "l2")
+    right = {"scale": _answers(900), "raw": _answers(800), "l2": _answers(100)}
+    assert _best_scaling(candidates, {"scale": 0.5, "raw": 0.3, "l2": 2.3}, right) == "scale"
+    # no accuracies (a regression model): the lowest loss, as before
+    assert _best_scaling(candidates, {"scale": 0.5, "raw": 0.3, "l2": 2.3}, {}) == "raw"
+    assert _best_scaling(candidates, {"scale": np.nan, "raw": np.inf, "l2": np.nan}, {}) == "scale"
+
+
+def test_scalings_whose_answers_differ_by_chance_are_tied_and_the_loss_decides():
+    from prune_viz.core.evaluation import _best_scaling, _tied
+
+    signed = _answers(751)
+    standard = signed.copy()
+    standard[:7] = False  # seven the standardised inputs get wrong and x/127.5 - 1 right ...
+    standard[751:763] = True  # ... twelve the other way: 756 right, within chance of 751
+    assert standard.sum() == 756 and _tied(standard, signed)
+    losses = {"signed": 0.6, "standard": 0.7}
+    assert _best_scaling(("signed", "standard"), losses, {"signed": signed, "standard": standard}) == "signed"
+    clearly = signed.copy()
+    clearly[751:796] = True  # 45 more right, none fewer: not chance
+    assert not _tied(clearly, signed)
+    assert _best_scaling(("signed", "standard"), losses, {"signed": signed, "standard": clearly}) == "standard"
+
+
+def test_per_image_and_caffe_scalings_match_tensorflow_and_keras_applications():
+    import keras
+    import tensorflow as tf
+
+    from prune_viz.core.inputs import image_candidates
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8)
+    images[1] = 77  # a flat image: its standard deviation is floored, as TensorFlow does
+    expected = tf.image.per_image_standardization(images.astype(np.float32)).numpy()
+    np.testing.assert_allclose(preprocess(images, "image_standard"), expected, rtol=1e-5, atol=1e-5)
+    caffe = keras.applications.vgg16.preprocess_input(images.astype(np.float32).copy())
+    np.testing.assert_allclose(preprocess(images, "caffe"), np.asarray(caffe), rtol=1e-6, atol=1e-4)
+    assert "caffe" in image_candidates(images) and "caffe" not in image_candidates(images[..., 0])

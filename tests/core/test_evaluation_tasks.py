@@ -34,8 +34,9 @@ def test_a_colour_classifier_on_its_data_in_each_format(own_data, source):
     assert result.task == "classification" and result.class_names == ("blue", "green", "red")
     assert result.accuracy >= 0.95 and result.score == result.accuracy and result.warnings == []
     assert result.confusion.shape == (3, 3) and result.confusion.sum() == 90
-    assert result.scaling_evidence["chosen_by"].startswith("lowest loss")
-    assert set(result.scaling_evidence["loss"]) == {"scale", "raw", "l2", "signed", "standard"}
+    assert result.scaling_evidence["chosen_by"].startswith("highest accuracy (ties")
+    tried = {"scale", "raw", "l2", "signed", "standard", "image_standard", "caffe"}
+    assert set(result.scaling_evidence["loss"]) == set(result.scaling_evidence["accuracy"]) == tried
     assert "Keras" not in record.data_description and record.data_description.startswith(source)
     pruned, _ = session.evaluate(PruningConfig(k=95.0, included=session.config.included))
     assert pruned.result.accuracy < result.accuracy  # pruning on this data changes the number

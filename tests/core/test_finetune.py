@@ -93,3 +93,55 @@ def test_removed_units_keep_a_zero_bias_through_fine_tuning(opened, mnist):
         tuned.model.get_layer("hidden1").kernel.constraint is None
         and tuned.model.get_layer("hidden1").bias.constraint is None
     )
+
+
+def test_the_training_split_is_scaled_batch_by_batch_with_the_same_result(own_data, monkeypatch):
+    """Issue 27: fine-tuning never converts the whole training split; Keras shuffles and batches the raw
+    images as it did the converted ones, so the weights trained are the same, bit for bit."""
+    import keras
+
+    from prune_viz.core.data import load_data
+    from prune_viz.core.evaluation import Evaluator
+    from prune_viz.core.training import fit_keeping_best
+
+    colours = open_model(own_data / "colours.keras")
+    data = load_data(own_data / "colours.npz", fit=colours.data_fit)
+    evaluator = Evaluator(colours.loaded, data, "standard")  # statistics of the whole split, batches or not
+    fed = []
+
+    def counting_feed(raw):
+        fed.append(len(raw))
+        return evaluator.feed(raw)
+
+    results = {}
+    for way, x, feed in (
+        ("converted whole", evaluator.feed(data.x_train), None),
+        ("batch by batch", data.x_train, counting_feed),
+    ):
+        keras.utils.set_random_seed(4)
+        clone = keras.models.clone_model(colours.loaded.keras_model)
+        clone.set_weights(colours.loaded.keras_model.get_weights())
+        fit = fit_keeping_best(
+            clone,
+            x,
+            data.y_train,
+            epochs=2,
+            batch_size=32,
+            seed=4,
+            validation_fraction=0.1,
+            learning_rate=3e-3,
+            feed=feed,
+        )
+        results[way] = (fit.history, clone.get_weights())
+    assert fed and max(fed) <= 32 and len(data.x_train) == 300
+    assert results["batch by batch"][0] == results["converted whole"][0]
+    for new, old in zip(results["batch by batch"][1], results["converted whole"][1], strict=True):
+        assert new.tobytes() == old.tobytes()
+    # and fine-tuning itself: no call converts the training split (300) or its training part (270) whole
+    feed = Evaluator.feed
+    calls = []
+    monkeypatch.setattr(Evaluator, "feed", lambda self, raw: calls.append(len(raw)) or feed(self, raw))
+    config = PruningConfig("weight", 50, "layer", colours.default_included)
+    tuned = finetune(colours, config, data, epochs=1, seed=2, preprocessing="scale", batch_size=32)
+    assert 32 in calls and not {300, 270} & set(calls)  # the test split (90) is fed whole to evaluate
+    assert np.isfinite(tuned.accuracy_after) and max(calls) == len(data.x_test) == 90

@@ -328,8 +328,7 @@ class EvaluationPanel(QGroupBox):
         self.data_button.setMenu(menu)
         self.preprocess = QComboBox()
         for mode in PREPROCESSING:
-            label = "auto (best loss on 1,000 test images)" if mode == "auto" else PREPROCESSING_LABELS[mode]
-            self.preprocess.addItem(label, mode)
+            self.preprocess.addItem(PREPROCESSING_LABELS[mode], mode)
         self.trained_on = QLabel()
         self.trained_on.setWordWrap(True)
 
