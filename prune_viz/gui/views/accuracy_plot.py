@@ -164,6 +164,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
             self._apply_font()
             for key in list(self._sweep_series):
                 self._draw_sweep(key)
+            self._draw_current(self.session.last_evaluation)
         chance = scale.chance is not None
         self.chance_line.setVisible(chance)
         if chance:
