@@ -168,7 +168,6 @@ class ComparePanel(QWidget):
         numbers = QWidget()
         numbers_layout = QVBoxLayout(numbers)
         numbers_layout.setContentsMargins(0, 0, 0, 0)
-        numbers_layout.addWidget(self.accuracy_label)
         numbers_layout.addWidget(self.table, 1)
         gallery = QWidget()
         gallery_layout = QVBoxLayout(gallery)
@@ -190,6 +189,7 @@ class ComparePanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.strip)
         layout.addWidget(self.stale_label)
+        layout.addWidget(self.accuracy_label)  # full width: both scores and what was measured, never squeezed
         layout.addWidget(results, 1)
 
         self.strip.run_button.clicked.connect(self.run)

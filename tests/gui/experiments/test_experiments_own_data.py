@@ -20,7 +20,7 @@ from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.session import open_model
 from prune_viz.core.sweep import run_sweep
-from prune_viz.gui.features import Dock, Menu
+from prune_viz.gui.features import Action, Dock, Menu
 
 from gui_helpers import WAIT_MS
 from panel_helpers import table_texts
@@ -186,7 +186,14 @@ def test_compare_shows_a_colour_model_its_own_images_and_class_names(qtbot, make
     picture = item.icon().pixmap(56, 56).toImage()
     colours = [picture.pixelColor(x, y) for x in range(0, 56, 4) for y in range(0, 56, 4)]
     assert any(c.red() != c.green() or c.green() != c.blue() for c in colours)  # a colour image, not a grey digit
-    _shot(window, "compare-colour-folder")
+    if SHOTS.is_dir():  # docked under the heatmap at 720 px the results scroll: shown in a window of their own
+        window.features.actions[Action.EXPERIMENTS_WINDOW].trigger()
+        dock = window.features.docks[Dock.EXPERIMENTS]
+        qtbot.waitUntil(dock.isFloating)
+        qtbot.wait(200)
+        dock.setGeometry(window.geometry().left() + 100, window.geometry().top() + 30, 1150, 670)
+        qtbot.wait(200)
+        _shot(window, "compare-colour-folder")
 
 
 def test_fine_tuning_needs_labels_and_trains_on_the_datas_own_training_split(qtbot, make_window, own_data):
