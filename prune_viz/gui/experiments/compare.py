@@ -312,7 +312,7 @@ class ComparePanel(QWidget):
         result = a.evaluation
         measured = f"{result.score_name} ({result.task}) on {comparison.data}" if comparison.data else result.score_name
         answers = (
-            f"{differing:,} of {total:,} test samples are predicted differently."
+            f"{differing:,} of {total:,} test {samples_word(comparison)} are predicted differently."
             if a.evaluation.predicted is not None
             else f"The model gives no class answers ({result.task}), so no sample is compared by its answer."
         )
@@ -394,7 +394,7 @@ class ComparePanel(QWidget):
         result = comparison.a.evaluation
         truth = "the true class" if result.agreement is None else "the unpruned model's class"
         self.gallery_label.setText(
-            f"{len(comparison.differing):,} test samples predicted differently{more}; "
+            f"{len(comparison.differing):,} test {samples_word(comparison)} predicted differently{more}; "
             f"the caption is A's class / B's class, {truth} in brackets"
         )
         predicted_a, predicted_b = comparison.a.evaluation.predicted, comparison.b.evaluation.predicted
@@ -446,6 +446,12 @@ class ComparePanel(QWidget):
 
 def describe_side(side) -> str:
     return f"{side.config.describe()} on {side.model_name}"
+
+
+def samples_word(comparison) -> str:
+    """'images' for data of images (uint8, a picture per sample), else 'samples' (token ids, table rows)."""
+    images = comparison.images
+    return "images" if images is not None and images.dtype == np.uint8 and images.ndim >= 3 else "samples"
 
 
 def sample_icon(sample: np.ndarray) -> QIcon | None:
