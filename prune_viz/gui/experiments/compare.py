@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -64,6 +64,7 @@ from prune_viz.gui.views.pictures import (
     point_size,
     style_plot,
 )
+from prune_viz.gui.views.sample_images import picture_pixmap
 from prune_viz.gui.window_keys import give_window_shortcuts
 
 GALLERY_LIMIT = 200  # thumbnails drawn; the count above the gallery says how many differ in all
@@ -81,6 +82,7 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.comparison = None
+        self.pictures = None  # the test samples as pictures, for the gallery (None: not images)
         self.key = None  # the ResultKey of side A when the comparison ran
         self._checkpoint = None  # (path, mtime, OpenedModel) of the last checkpoint opened for side B
 
@@ -252,6 +254,7 @@ class ComparePanel(QWidget):
     def run(self):
         """Compare the current settings with side B in a job; returns the Job (None when it cannot start)."""
         from prune_viz.core.compare import compare
+        from prune_viz.core.flips import sample_pictures
         from prune_viz.core.session import open_model
 
         session = self.session
@@ -283,7 +286,9 @@ class ComparePanel(QWidget):
             comparison = compare(
                 opened, config_a, opened_b, config_b, data, preprocessing=preprocessing, task=task.sub(0.3, 1.0)
             )
-            return comparison, (None if path is None else (path, mtime, opened_b))
+            fit = opened.data_fit
+            pictures = sample_pictures(data, fit.image_size, fit.channels)  # None: not images (rows, tokens)
+            return comparison, (None if path is None else (path, mtime, opened_b)), pictures
 
         return self.strip.start(
             job,
@@ -293,12 +298,13 @@ class ComparePanel(QWidget):
             "compare the two prunings",
         )
 
-    def show_comparison(self, comparison, checkpoint, key) -> None:
+    def show_comparison(self, comparison, checkpoint, pictures, key) -> None:
+        """``pictures``: the test samples as pictures (core.flips.sample_pictures), None when they are not."""
         if comparison.a.opened is not self.session.model:
             return  # another model was opened while it ran
         if checkpoint is not None:
             self._checkpoint = checkpoint
-        self.comparison, self.key = comparison, key
+        self.comparison, self.key, self.pictures = comparison, key, pictures
         a, b = comparison.a, comparison.b
         self.strip.message.setText(f"Compared in {a.evaluation.seconds + b.evaluation.seconds:.2f} s of evaluation.")
         self.table.setRowCount(len(comparison.layers))
@@ -312,7 +318,8 @@ class ComparePanel(QWidget):
         result = a.evaluation
         measured = f"{result.score_name} ({result.task}) on {comparison.data}" if comparison.data else result.score_name
         answers = (
-            f"{differing:,} of {total:,} test {samples_word(comparison)} are predicted differently."
+            f"{differing:,} of {total:,} test {'images' if pictures is not None else 'samples'} are predicted "
+            "differently."
             if a.evaluation.predicted is not None
             else f"The model gives no class answers ({result.task}), so no sample is compared by its answer."
         )
@@ -394,7 +401,8 @@ class ComparePanel(QWidget):
         result = comparison.a.evaluation
         truth = "the true class" if result.agreement is None else "the unpruned model's class"
         self.gallery_label.setText(
-            f"{len(comparison.differing):,} test {samples_word(comparison)} predicted differently{more}; "
+            f"{len(comparison.differing):,} test {'images' if self.pictures is not None else 'samples'} predicted "
+            f"differently{more}; "
             f"the caption is A's class / B's class, {truth} in brackets"
         )
         predicted_a, predicted_b = comparison.a.evaluation.predicted, comparison.b.evaluation.predicted
@@ -404,7 +412,7 @@ class ComparePanel(QWidget):
             return str(names[int(c)]) if 0 <= int(c) < len(names) else str(int(c))
 
         for index in shown:
-            icon = sample_icon(comparison.images[index]) if comparison.images is not None else None
+            icon = QIcon(picture_pixmap(self.pictures[index], THUMBNAIL)) if self.pictures is not None else None
             a, b, true = name(predicted_a[index]), name(predicted_b[index]), name(comparison.labels[index])
             text = f"{a} / {b} ({true})"
             item = QListWidgetItem(icon, text) if icon is not None else QListWidgetItem(f"#{index}: {text}")
@@ -446,26 +454,3 @@ class ComparePanel(QWidget):
 
 def describe_side(side) -> str:
     return f"{side.config.describe()} on {side.model_name}"
-
-
-def samples_word(comparison) -> str:
-    """'images' for data of images (uint8, a picture per sample), else 'samples' (token ids, table rows)."""
-    images = comparison.images
-    return "images" if images is not None and images.dtype == np.uint8 and images.ndim >= 3 else "samples"
-
-
-def sample_icon(sample: np.ndarray) -> QIcon | None:
-    """A thumbnail of a test sample as the data holds it: a grey (h, w) or (h, w, 1) or a colour
-    (h, w, 3) uint8 image; None for samples that are not images (token ids, table rows)."""
-    image = np.asarray(sample)
-    if image.ndim == 3 and image.shape[-1] == 1:
-        image = image[..., 0]
-    if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[-1] != 3):
-        return None
-    image = np.ascontiguousarray(image)
-    height, width = image.shape[:2]
-    if image.ndim == 2:
-        picture = QImage(image.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
-    else:
-        picture = QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-    return QIcon(QPixmap.fromImage(picture).scaled(THUMBNAIL, THUMBNAIL))
