@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -77,12 +76,12 @@ def run(args) -> int:
     from prune_viz.core.files import write_csv
     from prune_viz.core.session import Session
     from prune_viz.core.sweep import (
-        CSV_FIELDS,
-        SUMMARY_FIELDS,
         check_criteria,
         check_grid,
+        csv_table,
         run_sweep,
         summarise,
+        summary_csv_table,
         sweep_configs,
     )
 
@@ -151,15 +150,11 @@ def run(args) -> int:
     summary = summarise(points)
     multi = len({p.model for p in points}) > 1
     if csv_path is not None and points:
-        write_csv(csv_path, [p.as_row() for p in points], CSV_FIELDS, force=args.force, protect=args.models)
+        fields, rows = csv_table(points)
+        write_csv(csv_path, rows, fields, force=args.force, protect=args.models)
         if multi:
-            write_csv(
-                summary_path(csv_path),
-                [s.as_row() for s in summary],
-                SUMMARY_FIELDS,
-                force=args.force,
-                protect=args.models,
-            )
+            fields, rows = summary_csv_table(summary)
+            write_csv(summary_path(csv_path), rows, fields, force=args.force, protect=args.models)
     if plot_path is not None and points:
         from prune_viz.gui.views.plots import write_sweep_plot
 
@@ -206,6 +201,8 @@ def plot_title(points) -> str:
 
 
 def print_summary(summary, multi: bool) -> None:
+    from prune_viz.core.metric_words import score_scale
+
     groups: dict[tuple, list] = {}
     for s in summary:
         groups.setdefault((s.method, s.scope, s.layer, s.criterion, s.unit_mode), []).append(s)
@@ -217,16 +214,13 @@ def print_summary(summary, multi: bool) -> None:
             f"\n{method} pruning, {criterion} scores{units.get(unit_mode, '')}, {scope_text}, {target}"
             + (f" (mean ± std over {rows[0].models} models)" if multi else "")
         )
-        by_score = all(math.isnan(s.accuracy_mean) for s in rows)  # not a classifier: its score (R², agreement)
-        title = rows[0].score_name if by_score else "accuracy %"
-        print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {title:>16} {'loss':>14}")
+        scale = score_scale(rows[0].task, rows[0].score_metric)  # accuracy %, R², top-1 agreement % ...
+        loss_title = "MSE" if scale.loss_name.startswith("MSE") else "loss"
+        print(f"{'k %':>6} {'sparsity':>9} {'all wts':>8} {scale.axis:>18} {loss_title:>14}")
         for s in rows:
-            if by_score:
-                acc = f"{s.score_mean:.4f}" + (f" ± {s.score_std:.4f}" if multi else "")
-            else:
-                acc = f"{s.accuracy_mean * 100:.2f}" + (f" ± {s.accuracy_std * 100:.2f}" if multi else "")
+            acc = scale.column(s.score_mean) + (f" ± {scale.column(s.score_std)}" if multi else "")
             loss = f"{s.loss_mean:.4f}" + (f" ± {s.loss_std:.4f}" if multi else "")
             print(
                 f"{s.k:>6g} {s.sparsity_included_mean * 100:>8.2f}% {s.sparsity_all_mean * 100:>7.2f}% "
-                f"{acc:>16} {loss:>14}"
+                f"{acc:>18} {loss:>14}"
             )

@@ -42,6 +42,22 @@ class FinetuneResult:
     metadata: dict = field(default_factory=dict)
 
 
+def finetune_problem(data: Dataset | None, task: str | None = None) -> str | None:
+    """Why fine-tuning cannot run on ``data`` (one sentence), or None: it trains a classifier with one
+    output on labelled training samples. ``task``: the model's task on the data when it is known (an
+    evaluation said it). The bundled MNIST test set has no training images but they are found or
+    downloaded when fine-tuning starts; None for data not read yet."""
+    if data is None:
+        return None
+    if not data.has_labels:
+        return f"Fine-tuning needs labels, and {data.name} has none."
+    if not data.has_training_split and not data.is_mnist:
+        return f"Fine-tuning needs a training split, and {data.name} has none."
+    if task is not None and task != "classification":
+        return f"Fine-tuning trains classifiers with one output; on {data.name} this model's task is {task}."
+    return None
+
+
 def _mask_constraint(mask: np.ndarray):
     """A keras.constraints.Constraint holding a kernel at w * mask.
 
@@ -98,15 +114,14 @@ def finetune(
         recorded = opened.loaded.metadata.get("seed")
         seed = recorded if isinstance(recorded, int) else 0
     pruner = opened.pruner
-    if not data.has_training_split:
-        what = "MNIST training images" if data.is_mnist else "a training split"
-        raise MissingData(f"Fine-tuning needs {what}, and {data.name} has none.")
+    if problem := finetune_problem(data):
+        raise MissingData(problem)
+    if not data.has_training_split:  # MNIST without its training images
+        raise MissingData(f"Fine-tuning needs MNIST training images, and {data.name} has none.")
     task.progress(0.0, "Preparing the test set")
     evaluator = opened.evaluator_on(data, preprocessing)
-    if evaluator.task != "classification":
-        raise FinetuneError(
-            f"Fine-tuning trains classifiers with one output; on {data.name} this model's task is {evaluator.task}."
-        )
+    if problem := finetune_problem(data, evaluator.task):
+        raise FinetuneError(problem)
     unpruned = evaluator.run(task.sub(0.0, 0.04), unpruned=True)
     result = pruner.prune(config)
     masks = {name: np.asarray(mask.numpy(), bool) for name, mask in result.masks.items()}

@@ -5,6 +5,7 @@ number, and the input scaling with the evidence for it."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 LABELS = {
     "accuracy": "Accuracy",
@@ -78,6 +79,89 @@ def _percent(value) -> str:
     return "-" if value is None else f"{value * 100:.1f}%"
 
 
+# the score's name on an axis or a column, and whether it is a share of samples (shown as a percentage)
+SCORE_AXES = {
+    "accuracy": ("Accuracy", True),
+    "r2": ("R²", False),
+    "top1_agreement": ("Top-1 agreement", True),
+    "output_r2": ("Output R² vs unpruned", False),
+    "mean_score": ("Mean score over outputs", False),
+}
+LOSS_NAMES = {  # the loss a task's results carry, and which way is better where it is not a cross-entropy
+    "classification": "Loss (cross-entropy)",
+    "binary": "Loss (cross-entropy)",
+    "regression": "MSE (lower is better)",
+    "agreement": "Output MSE vs unpruned (lower is better)",
+    "multi-output": "Summed loss over outputs (lower is better)",
+}
+CHANCE_TASKS = ("classification", "binary")  # where guessing has a level worth drawing
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """How a task's score is shown on an axis, in a table and a CSV column, the same in every chart
+    (the window's and ``prune-viz sweep --plot``): the metric it is (``core.metrics.score_metric``),
+    its name, whether it is a percentage, the loss beside it, and the chance level when there is one."""
+
+    task: str
+    metric: str  # accuracy, r2, top1_agreement, output_r2, mean_score: the CSV column's name
+    name: str  # "Accuracy", "R²" ...
+    percent: bool
+    loss_name: str
+    chance: float | None = None  # the score of guessing (1 / number of classes), as a fraction; None: none
+
+    @property
+    def axis(self) -> str:
+        """'Accuracy %', 'R²', 'Top-1 agreement %' ..."""
+        return f"{self.name} %" if self.percent else self.name
+
+    def shown(self, value: float) -> float:
+        """``value`` (a fraction) in the axis's units."""
+        return value * 100.0 if self.percent else value
+
+    def text(self, value: float) -> str:
+        if value is None or math.isnan(value):
+            return "-"
+        return f"{value * 100:.2f}%" if self.percent else f"{value:.4f}"
+
+    def column(self, value: float) -> str:
+        """A table cell: 97.50 for a percentage column, 0.9120 otherwise."""
+        if value is None or math.isnan(value):
+            return "-"
+        return f"{value * 100:.2f}" if self.percent else f"{value:.4f}"
+
+    @property
+    def loss_column(self) -> str:
+        """The loss's short name for a table column: 'loss' for a cross-entropy, 'MSE (lower is better)' ..."""
+        return (
+            "loss"
+            if self.loss_name.startswith("Loss (cross")
+            else self.loss_name.replace("Output MSE vs unpruned", "output MSE")
+        )
+
+    @property
+    def chance_text(self) -> str:
+        return f"chance {self.shown(self.chance):.3g}%" if self.chance is not None else ""
+
+
+def score_scale(task: str, metric: str, classes: int | None = None) -> ScoreScale:
+    """The scale of ``metric`` (``core.metrics.score_metric``) for ``task``; ``classes``: how many
+    classes the data has, for the chance line of a classifier (none for regression or agreement)."""
+    name, percent = SCORE_AXES.get(metric, (metric, False))
+    chance = 1.0 / classes if task in CHANCE_TASKS and classes and classes > 1 else None
+    return ScoreScale(task, metric, name, percent, LOSS_NAMES.get(task, "Loss"), chance)
+
+
+def result_scale(result, classes: int | None = None) -> ScoreScale:
+    """The scale of an EvaluationResult's score; ``classes`` defaults to the number the result's class
+    names or per-class accuracies give."""
+    from prune_viz.core.metrics import score_metric
+
+    if classes is None:
+        classes = len(result.class_names or ()) or len(result.per_class_accuracy) or None
+    return score_scale(result.task, score_metric(result.task, result.metrics), classes)
+
+
 def describe_scaling(preprocessing: str, evidence: dict, requested: str = "auto") -> str:
     """The input scaling used and why, in one line: 'scaled to [0, 1] (x/255), chosen automatically:
     highest accuracy (ties, within chance of the best: lowest loss) on the first 1,000 test samples
@@ -85,6 +169,8 @@ def describe_scaling(preprocessing: str, evidence: dict, requested: str = "auto"
     from prune_viz.core.inputs import PREPROCESSING_LABELS
 
     text = PREPROCESSING_LABELS.get(preprocessing, preprocessing)
+    if preprocessing == "none" and "reason" in evidence:
+        return evidence["reason"]  # e.g. "table.csv is not images, so it is fed as it is": the label again adds nothing
     if requested != "auto" or not evidence or (preprocessing == "none" and "reason" not in evidence):
         return text
     if "reason" in evidence:

@@ -216,13 +216,22 @@ def agreement(outputs: np.ndarray, reference: np.ndarray, probabilities: bool, c
     return out
 
 
-def score(task: str, metrics: dict) -> float:
-    """The task's one higher-is-better number (1.0 perfect)."""
+def score_metric(task: str, metrics: dict) -> str:
+    """Which of a task's metrics is its score: ``accuracy``, ``r2``, ``top1_agreement`` (agreement on
+    class scores), ``output_r2`` (agreement of other outputs) or ``mean_score`` (over a multi-output
+    model's heads), the name sweeps, charts and CSV columns give it."""
     if task in ("classification", "binary"):
-        return float(metrics["accuracy"])
+        return "accuracy"
     if task == "regression":
-        return float(metrics["r2"])
-    return float(metrics.get("top1_agreement", metrics.get("output_r2", float("nan"))))
+        return "r2"
+    if task == "multi-output":
+        return "mean_score"
+    return "top1_agreement" if "top1_agreement" in metrics else "output_r2"
+
+
+def score(task: str, metrics: dict) -> float:
+    """The task's one higher-is-better number (1.0 perfect): the metric ``score_metric`` names."""
+    return float(metrics.get(score_metric(task, metrics), float("nan")))
 
 
 def head_metrics(head: Head, outputs: np.ndarray, labels, reference: np.ndarray | None) -> dict:

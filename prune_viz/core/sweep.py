@@ -18,6 +18,7 @@ from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 DEFAULT_KS = (0, 25, 50, 60, 70, 80, 90, 95, 97, 99)
 ALL_LAYERS = ""  # the ``layer`` of a point that pruned every included layer together
 
+SCORE_COLUMN = "accuracy"  # in CSV_FIELDS and SUMMARY_FIELDS: renamed after the score's metric (csv_table)
 CSV_FIELDS = (
     "model",
     "seed",
@@ -32,8 +33,6 @@ CSV_FIELDS = (
     "accuracy",
     "loss",
     "seconds",
-    "score",
-    "score_name",
     "task",
     "data",
 )
@@ -51,9 +50,6 @@ SUMMARY_FIELDS = (
     "accuracy_std",
     "loss_mean",
     "loss_std",
-    "score_mean",
-    "score_std",
-    "score_name",
 )
 
 
@@ -76,6 +72,8 @@ class SweepPoint:
     score_name: str = "accuracy"
     task: str = "classification"
     data: str = ""  # the data's name
+    score_metric: str = "accuracy"  # which metric the score is (core.metrics.score_metric): its CSV column
+    classes: int | None = None  # how many classes the data has (a classifier's chance is 1 / classes)
 
     def as_row(self) -> dict:
         row = asdict(self)
@@ -101,9 +99,48 @@ class SweepSummary:
     score_mean: float = float("nan")
     score_std: float = 0.0
     score_name: str = "accuracy"
+    score_metric: str = "accuracy"
+    task: str = "classification"
+    classes: int | None = None
 
     def as_row(self) -> dict:
         return asdict(self)
+
+
+def _score_column(rows) -> str:
+    """The name of the score's column: its metric (accuracy, r2, top1_agreement ...), when every row
+    has the same one, else score."""
+    metrics = {row.score_metric for row in rows}
+    return metrics.pop() if len(metrics) == 1 else "score"
+
+
+def csv_table(points: Iterable[SweepPoint]) -> tuple[list[str], list[dict]]:
+    """The columns and rows of a sweep's CSV (``prune-viz sweep --csv`` and the window's Save CSV):
+    CSV_FIELDS with the score's column named after its metric ("accuracy" for a classifier, "r2",
+    "top1_agreement" ...) and holding the score; ``loss`` is the task's (cross-entropy, MSE ...)."""
+    points = list(points)
+    column = _score_column(points)
+    fields = [column if field == SCORE_COLUMN else field for field in CSV_FIELDS]
+    rows = []
+    for point in points:
+        row = point.as_row()
+        row[column] = point.score
+        rows.append(row)
+    return fields, rows
+
+
+def summary_csv_table(summary: Iterable[SweepSummary]) -> tuple[list[str], list[dict]]:
+    """The columns and rows of a sweep's summary CSV: the score's mean and std named after its metric."""
+    summary = list(summary)
+    column = _score_column(summary)
+    renamed = {f"{SCORE_COLUMN}_mean": f"{column}_mean", f"{SCORE_COLUMN}_std": f"{column}_std"}
+    fields = [renamed.get(field, field) for field in SUMMARY_FIELDS]
+    rows = []
+    for s in summary:
+        row = s.as_row()
+        row[f"{column}_mean"], row[f"{column}_std"] = s.score_mean, s.score_std
+        rows.append(row)
+    return fields, rows
 
 
 def check_grid(methods: Iterable[str], ks: Iterable) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -193,6 +230,7 @@ def run_sweep(
     (default: the session's criterion), ``unit_mode`` and ``seed`` (default: the session's) say
     how every point is scored and how units are pruned.
     """
+    from prune_viz.core.metrics import score_metric
     from prune_viz.core.session import OpenedModel, Session
 
     task = task or quiet()
@@ -218,6 +256,7 @@ def run_sweep(
         task.progress(fraction, f"{config.criterion} {config.method} k={config.k:g}{' ' + layer if layer else ''}")
         # Session.evaluate builds its Evaluator once, on the first point
         record, _ = session.evaluate(config, task.sub(fraction, (i + 1) / len(plan)), with_baseline=False)
+        data = session.evaluator().data
         point = SweepPoint(
             model=name,
             seed=seed,
@@ -235,7 +274,9 @@ def run_sweep(
             score=record.result.score,
             score_name=record.result.score_name,
             task=record.result.task,
-            data=session.evaluator().data.name,
+            data=data.name,
+            score_metric=score_metric(record.result.task, record.result.metrics),
+            classes=data.num_classes,
         )
         points.append(point)
         if on_point is not None:
@@ -282,6 +323,9 @@ def summarise(points: Iterable[SweepPoint]) -> list[SweepSummary]:
                 score_mean,
                 score_std,
                 group[0].score_name,
+                group[0].score_metric,
+                group[0].task,
+                group[0].classes,
             )
         )
     return out

@@ -4,8 +4,11 @@ The comparison (core.compare) runs as a job: it opens B's checkpoint if one is c
 prunes and evaluates both sides and compares their masks. The panel shows the
 selected layer of A and B as heatmaps whose zoom and pan move together, a difference
 view (kept/pruned disagreement for two settings, delta-w for two checkpoints), a
-per-layer table (sparsity A, sparsity B, Jaccard of the kept sets), both accuracies
-with per-digit bars, and a gallery of the test images the two sides classify differently.
+per-layer table (sparsity A, sparsity B, Jaccard of the kept sets), both scores (the
+task's: accuracy, R², agreement with the unpruned model on data without labels) with per-class
+bars named after the data's classes, and a gallery of the test samples the two sides classify
+differently, shown as the data holds them (grey or colour images; other data by index).
+Both sides run on the session's data (Session.load_data), read for the open model.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -36,6 +39,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.errors import UserError
+from prune_viz.core.metric_words import headline, result_scale
 from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import (
     COMPARE_KIND,
@@ -60,6 +64,7 @@ from prune_viz.gui.views.pictures import (
     point_size,
     style_plot,
 )
+from prune_viz.gui.views.sample_images import picture_pixmap
 from prune_viz.gui.window_keys import give_window_shortcuts
 
 GALLERY_LIMIT = 200  # thumbnails drawn; the count above the gallery says how many differ in all
@@ -77,6 +82,7 @@ class ComparePanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.comparison = None
+        self.pictures = None  # the test samples as pictures, for the gallery (None: not images)
         self.key = None  # the ResultKey of side A when the comparison ran
         self._checkpoint = None  # (path, mtime, OpenedModel) of the last checkpoint opened for side B
 
@@ -142,9 +148,8 @@ class ComparePanel(QWidget):
         self.accuracy_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.digits = new_plot_widget()
         outside_legend(self.digits.getPlotItem())  # under the axis: never over the bars near 100%
-        style_plot(self.digits.getPlotItem(), "digit", "accuracy (%)")
+        style_plot(self.digits.getPlotItem(), "class", "accuracy (%)")
         self.digits.setYRange(0, 100)
-        self.digits.getAxis("bottom").setTicks([[(d, str(d)) for d in range(10)]])
         self.gallery_label = QLabel()
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListView.ViewMode.IconMode)
@@ -165,7 +170,6 @@ class ComparePanel(QWidget):
         numbers = QWidget()
         numbers_layout = QVBoxLayout(numbers)
         numbers_layout.setContentsMargins(0, 0, 0, 0)
-        numbers_layout.addWidget(self.accuracy_label)
         numbers_layout.addWidget(self.table, 1)
         gallery = QWidget()
         gallery_layout = QVBoxLayout(gallery)
@@ -187,6 +191,7 @@ class ComparePanel(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.strip)
         layout.addWidget(self.stale_label)
+        layout.addWidget(self.accuracy_label)  # full width: both scores and what was measured, never squeezed
         layout.addWidget(results, 1)
 
         self.strip.run_button.clicked.connect(self.run)
@@ -217,10 +222,10 @@ class ComparePanel(QWidget):
         (self.checkpoint if checkpoint is not None else self.this_model).setChecked(True)
 
     def set_theme(self, theme: Theme) -> None:
-        """Chart colours (light, or high contrast) for the per-digit comparison, and the window's colour
+        """Chart colours (light, or high contrast) for the per-class comparison, and the window's colour
         map for the three heatmaps."""
         self.digits.setBackground(theme.background)
-        style_plot(self.digits.getPlotItem(), "digit", "accuracy (%)", point_size(self), theme)
+        style_plot(self.digits.getPlotItem(), "class", "accuracy (%)", point_size(self), theme)
         for view in (self.view_a, self.view_b, self.view_difference):
             view.set_colormap(HIGH_CONTRAST if theme is HIGH_CONTRAST_THEME else DIVERGING)
 
@@ -249,11 +254,11 @@ class ComparePanel(QWidget):
     def run(self):
         """Compare the current settings with side B in a job; returns the Job (None when it cannot start)."""
         from prune_viz.core.compare import compare
-        from prune_viz.core.data import load_mnist
+        from prune_viz.core.flips import sample_pictures
         from prune_viz.core.session import open_model
 
         session = self.session
-        if session.model is None or self.strip.busy:
+        if session.model is None or self.strip.busy or self.strip.unavailable is not None:
             return None
         opened, config_a = session.model, session.config
         try:
@@ -266,7 +271,7 @@ class ComparePanel(QWidget):
             self.strip.message.setText("Choose a checkpoint file for side B, or compare with this model.")
             return None
         cached = self._checkpoint
-        data_path, preprocessing, options = session.data_path, session.preprocessing, session.open_options
+        preprocessing, options = session.preprocessing, session.open_options
         key = session.result_key(config_a)
 
         def job(task):
@@ -277,12 +282,13 @@ class ComparePanel(QWidget):
                     opened_b = cached[2]
                 else:
                     opened_b = open_model(path, task.sub(0.0, 0.3), options)
-            task.progress(0.3, "Loading MNIST")
-            data = load_mnist(data_path)
+            data = session.load_data(task.sub(0.3, 0.35))  # the session's data, as read for the open model
             comparison = compare(
                 opened, config_a, opened_b, config_b, data, preprocessing=preprocessing, task=task.sub(0.3, 1.0)
             )
-            return comparison, (None if path is None else (path, mtime, opened_b))
+            fit = opened.data_fit
+            pictures = sample_pictures(data, fit.image_size, fit.channels)  # None: not images (rows, tokens)
+            return comparison, (None if path is None else (path, mtime, opened_b)), pictures
 
         return self.strip.start(
             job,
@@ -292,12 +298,13 @@ class ComparePanel(QWidget):
             "compare the two prunings",
         )
 
-    def show_comparison(self, comparison, checkpoint, key) -> None:
+    def show_comparison(self, comparison, checkpoint, pictures, key) -> None:
+        """``pictures``: the test samples as pictures (core.flips.sample_pictures), None when they are not."""
         if comparison.a.opened is not self.session.model:
             return  # another model was opened while it ran
         if checkpoint is not None:
             self._checkpoint = checkpoint
-        self.comparison, self.key = comparison, key
+        self.comparison, self.key, self.pictures = comparison, key, pictures
         a, b = comparison.a, comparison.b
         self.strip.message.setText(f"Compared in {a.evaluation.seconds + b.evaluation.seconds:.2f} s of evaluation.")
         self.table.setRowCount(len(comparison.layers))
@@ -307,11 +314,19 @@ class ComparePanel(QWidget):
             self.table.setItem(row, 2, number_item(f"{layer.sparsity_b * 100:.2f}%"))
             self.table.setItem(row, 3, number_item(f"{layer.jaccard:.4f}"))
         differing = len(comparison.differing)
-        total = len(comparison.labels)
+        total = len(comparison.images) if comparison.images is not None else len(comparison.labels)
+        result = a.evaluation
+        measured = f"{result.score_name} ({result.task}) on {comparison.data}" if comparison.data else result.score_name
+        answers = (
+            f"{differing:,} of {total:,} test {'images' if pictures is not None else 'samples'} are predicted "
+            "differently."
+            if a.evaluation.predicted is not None
+            else f"The model gives no class answers ({result.task}), so no sample is compared by its answer."
+        )
         self.accuracy_label.setText(
-            f"A: <b>{a.evaluation.accuracy * 100:.2f}%</b> ({describe_side(a)})<br>"
-            f"B: <b>{b.evaluation.accuracy * 100:.2f}%</b> ({describe_side(b)})<br>"
-            f"{differing:,} of {total:,} test images are predicted differently."
+            f"Measured: {measured}<br>"
+            f"A: <b>{headline(a.evaluation)}</b> ({describe_side(a)})<br>"
+            f"B: <b>{headline(b.evaluation)}</b> ({describe_side(b)})<br>{answers}"
         )
         self._show_digits(comparison)
         self._show_gallery(comparison)
@@ -350,36 +365,58 @@ class ComparePanel(QWidget):
         self.view_difference.colorbar.getAxis("left").setLabel(bar)  # where ColorBarItem puts its label
 
     def _show_digits(self, comparison) -> None:
+        """Per-class accuracy of A and B, the classes named as the data names them; a classifier's only."""
         plot = self.digits.getPlotItem()
         plot.clear()
-        digits = np.arange(10)
+        plot.setTitle("")
+        result = comparison.a.evaluation
+        classes = len(result.per_class_accuracy)
+        if not classes or result.task not in ("classification", "binary"):
+            plot.setTitle(f"no per-class accuracy: the model's task here is {result.task}", size="9pt")
+            self.digits.getAxis("bottom").setTicks(None)
+            return
+        names = result.class_names or tuple(str(c) for c in range(classes))
+        every = max(1, -(-classes // 20))  # at most about 20 labels under the bars
+        self.digits.getAxis("bottom").setTicks(
+            [[(c, str(names[c]) if c < len(names) else str(c)) for c in range(0, classes, every)]]
+        )
+        positions = np.arange(classes)
         for offset, colour, side, name in (
             (-0.2, BAR_COLOURS[0], comparison.a, "A"),
             (0.2, BAR_COLOURS[1], comparison.b, "B"),
         ):
             heights = np.nan_to_num(side.evaluation.per_class_accuracy) * 100
-            bars = pg.BarGraphItem(x=digits + offset, height=heights, width=0.4, brush=colour, pen=None, name=name)
+            bars = pg.BarGraphItem(x=positions + offset, height=heights, width=0.4, brush=colour, pen=None, name=name)
             plot.addItem(bars)
+        scale = result_scale(result)
+        if scale.chance is not None:  # guessing among the data's classes
+            plot.addItem(pg.InfiniteLine(pos=scale.shown(scale.chance), angle=0, pen=pg.mkPen(MUTED, dash=[2, 4])))
+        self.digits.setXRange(-0.7, classes - 0.3, padding=0)
         self.digits.setYRange(0, 118)  # room above the bars for the legend
 
     def _show_gallery(self, comparison) -> None:
         self.gallery.clear()
         shown = comparison.differing[:GALLERY_LIMIT]
         more = "" if len(shown) == len(comparison.differing) else f" (the first {len(shown)} shown)"
+        result = comparison.a.evaluation
+        truth = "the true class" if result.agreement is None else "the unpruned model's class"
         self.gallery_label.setText(
-            f"{len(comparison.differing):,} test images predicted differently{more}; "
-            "the caption is A's class / B's class, the true class in brackets"
+            f"{len(comparison.differing):,} test {'images' if self.pictures is not None else 'samples'} predicted "
+            f"differently{more}; "
+            f"the caption is A's class / B's class, {truth} in brackets"
         )
         predicted_a, predicted_b = comparison.a.evaluation.predicted, comparison.b.evaluation.predicted
+        names = result.class_names or ()
+
+        def name(c) -> str:
+            return str(names[int(c)]) if 0 <= int(c) < len(names) else str(int(c))
+
         for index in shown:
-            image = np.ascontiguousarray(comparison.images[index].reshape(28, 28).astype(np.uint8))
-            picture = QImage(image.data, 28, 28, 28, QImage.Format.Format_Grayscale8).copy()
-            icon = QIcon(QPixmap.fromImage(picture).scaled(THUMBNAIL, THUMBNAIL))
-            item = QListWidgetItem(icon, f"{predicted_a[index]} / {predicted_b[index]} ({comparison.labels[index]})")
-            item.setToolTip(
-                f"test image {index}: true {comparison.labels[index]}, A predicts "
-                f"{predicted_a[index]}, B predicts {predicted_b[index]}"
-            )
+            icon = QIcon(picture_pixmap(self.pictures[index], THUMBNAIL)) if self.pictures is not None else None
+            a, b, true = name(predicted_a[index]), name(predicted_b[index]), name(comparison.labels[index])
+            text = f"{a} / {b} ({true})"
+            item = QListWidgetItem(icon, text) if icon is not None else QListWidgetItem(f"#{index}: {text}")
+            item.setToolTip(f"test sample {index}: {truth} {true}, A predicts {a}, B predicts {b}")
             self.gallery.addItem(item)
 
     # -- session ---------------------------------------------------------------------------------
@@ -397,9 +434,14 @@ class ComparePanel(QWidget):
         self.strip.message.setText("")
         self._on_config_changed(self.session.config)
 
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._on_config_changed(self.session.config)  # the data may have been read since (its problem known)
+
     def _on_config_changed(self, config) -> None:
         has_model = self.session.model is not None
-        self.strip.run_button.setEnabled(has_model and not self.strip.busy)
+        self.strip.set_unavailable(self.session.evaluation_problem)  # (the session's rule: model and data)
+        self.strip.run_button.setEnabled(has_model and not self.strip.busy and self.strip.unavailable is None)
         self.a_label.setText(
             f"{config.describe()} on {self.session.model.loaded.name} (the current settings)" if has_model else "-"
         )

@@ -217,7 +217,13 @@ def install_experiments(window) -> ExperimentsPanel:
 
     features.add_menu(Menu.EXPERIMENTS, "E&xperiments", before=Menu.HELP)  # Help stays last
     entries = (
-        ("Run &sweep", panel.sweep, "Ctrl+R", "Accuracy vs sparsity for every (method, k), plotted live", Action.SWEEP),
+        (
+            "Run &sweep",
+            panel.sweep,
+            "Ctrl+R",
+            "The score (accuracy, R², agreement) vs sparsity for every (method, k), plotted live",
+            Action.SWEEP,
+        ),
         ("Per-layer s&ensitivity", panel.sensitivity, "Ctrl+Shift+R", "Prune one layer at a time across k", None),
         ("Si&ze and speed", panel.size_speed, "Ctrl+M", "File sizes and test-set latency of the current pruning", None),
         ("&Fine-tune...", panel.finetune, "Ctrl+T", "Retrain the surviving weights with the masks fixed", None),
@@ -295,8 +301,6 @@ def install_experiments(window) -> ExperimentsPanel:
             lambda p=page: panel.currentWidget() is p and make_room(window, dock, panel, may_float=False)
         )
 
-    panel.sweep.point_added.connect(
-        lambda p: window.accuracy_plot.add_sweep_point(p.method, p.scope, p.sparsity_included, p.accuracy, p.criterion)
-    )
+    panel.sweep.point_added.connect(window.accuracy_plot.add_point)
     panel.sweep.cleared.connect(window.accuracy_plot.clear_sweep)
     return panel

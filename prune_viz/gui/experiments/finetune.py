@@ -1,7 +1,10 @@
 """Fine-tune the current pruning with its masks fixed, show accuracy before and after, save the result.
 
-core.finetune trains a clone, so the opened model is never changed; the panel says
-which training images were used (often a subset, not the full 60,000), and saving
+core.finetune trains a clone, so the opened model is never changed; it trains on the session's
+data (its training split: ``x_train``/``y_train``, a ``train/`` folder, a Keras data set's training
+part; MNIST's are found or downloaded). Where the data has no labels or no training split, or the
+model is not a classifier on it, Run is off and says why (core.finetune.finetune_problem). The panel
+says which training images were used (often a subset, not the full 60,000), and saving
 refuses the opened model's own file.
 """
 
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE
+from prune_viz.core.finetune import DEFAULT_FINETUNE_LEARNING_RATE, finetune_problem
 from prune_viz.gui.binding import bind
 from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.base import (
@@ -128,23 +131,40 @@ class FinetunePanel(QWidget):
         self.strip.busy_changed.connect(lambda _busy: self._refresh())
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._refresh_availability)
+        bind(self, session.evaluation_changed, self._refresh_availability)
         self._on_model_changed(session.model)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._refresh_availability()  # the data may have been read since: its labels and splits are known
+
+    def problem(self) -> str | None:
+        """Why the open model cannot be fine-tuned on the session's data (the core's rules), or None."""
+        session = self.session
+        if session.model is None:
+            return None
+        baseline = session.baseline()  # the task an evaluation found on this data, if any
+        return session.evaluation_problem or finetune_problem(session.data, baseline.result.task if baseline else None)
+
+    def _refresh_availability(self, *_args) -> None:
+        self.strip.set_unavailable(self.problem())
+        self._refresh()
 
     def run(self):
         """Fine-tune the current settings in a job; returns the Job (None without a model)."""
-        from prune_viz.core.data import load_mnist
         from prune_viz.core.finetune import finetune
 
         session = self.session
-        if session.model is None or self.strip.busy:
+        if session.model is None or self.strip.busy or self.strip.unavailable is not None:
             return None
         opened, config, epochs = session.model, session.config, self.epochs.value()
         learning_rate = self.learning_rate.value()
-        data_path, preprocessing = session.data_path, session.preprocessing
+        preprocessing = session.preprocessing
 
         def job(task):
-            task.progress(0.0, "Loading MNIST")
-            data = load_mnist(data_path, need_training=True)
+            task.progress(0.0, "Reading the training data")
+            data = session.load_data(task.sub(0.0, 0.03), need_training=True)
             return finetune(
                 opened,
                 config,
@@ -255,8 +275,7 @@ class FinetunePanel(QWidget):
         self.data_label.setText("-")
         self.accuracy_label.setText("-")
         self.strip.message.setText("")
-        self.strip.set_unavailable(self.session.evaluation_problem)  # fine-tuning trains on MNIST
-        self._refresh()
+        self._refresh_availability()
 
     def _on_config_changed(self, _config) -> None:
         self._refresh()

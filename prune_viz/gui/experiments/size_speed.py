@@ -87,7 +87,7 @@ class SizeSpeedPanel(QWidget):
 
     def run(self):
         """Measure the current settings in a job; returns the Job (None without a model)."""
-        from prune_viz.core.data import DataError, load_mnist
+        from prune_viz.core.data import DataError
         from prune_viz.core.export import size_and_speed
 
         session = self.session
@@ -95,14 +95,13 @@ class SizeSpeedPanel(QWidget):
             return None
         opened, config = session.model, session.config
         key = session.result_key(config)
-        data_path, preprocessing, repeats = session.data_path, session.preprocessing, self.repeats.value()
+        preprocessing, repeats = session.preprocessing, self.repeats.value()
 
         def job(task):
-            task.progress(0.0, "Loading MNIST")
             try:
-                data = load_mnist(data_path)
+                data = session.load_data(task.sub(0.0, 0.05))  # the session's data, read for the open model
             except DataError:
-                data = None  # sizes only; the report says there is no latency
+                data = None  # sizes only; the report says there is no latency (and why, when data cannot feed it)
             return size_and_speed(
                 opened, config, data, preprocessing=preprocessing, repeats=repeats, task=task.sub(0.05, 1.0)
             )
@@ -124,7 +123,8 @@ class SizeSpeedPanel(QWidget):
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
             latency = f"{row.latency_seconds * 1000:.1f} ms" if row.latency_seconds is not None else "-"
-            accuracy = f"{row.accuracy * 100:.2f}%" if row.accuracy is not None else "-"
+            measured = row.accuracy is not None and row.accuracy == row.accuracy  # NaN: not a classifier
+            accuracy = f"{row.accuracy * 100:.2f}%" if measured else "-"
             items = [
                 text_item(row.name),
                 number_item(megabytes(row.bytes)),

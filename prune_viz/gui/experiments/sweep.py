@@ -1,10 +1,12 @@
 """Sweep and per-layer sensitivity panels: run_sweep in a job, points plotted and tabled as they arrive.
 
 The sweep prunes every included layer together (scope from the current setting)
-and plots accuracy against sparsity, one curve per (method, criterion): criteria
+and plots the task's score against sparsity, one curve per (method, criterion): criteria
 ticked side by side compare as ``prune-viz sweep --criteria`` does. The sensitivity
-sweep prunes one layer at a time and plots one accuracy-vs-k curve per layer. Both
-save CSV and PNG the way ``prune-viz sweep --csv --plot`` does.
+sweep prunes one layer at a time and plots one score-vs-k curve per layer. The score is
+the one each point carries (accuracy %, R², top-1 agreement % ...: core.metric_words.ScoreScale),
+and so are the axes, the table's columns and the chance line. Both save CSV and PNG the way
+``prune-viz sweep --csv --plot`` does (core.sweep.csv_table: the same columns).
 
 Layout: the settings and the table in a column beside the plot where the panel is
 wide (a dock under the heatmap at 1920x1080), above it where it is narrow; the plot
@@ -33,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.criteria import LAMP_NOTE
+from prune_viz.core.metric_words import ScoreScale, score_scale
 from prune_viz.core.pruning import CRITERIA, METHODS, PruningError, parse_k
 from prune_viz.core.sweep import DEFAULT_KS
 from prune_viz.gui.binding import bind
@@ -56,6 +59,7 @@ from prune_viz.gui.views.pictures import (
     point_size,
     style_plot,
 )
+from prune_viz.gui.views.plots import score_range
 
 # the least size of the plot (caption, axes and a data area of about 320 x 200 px at the normal font; its
 # legend's rows add to it), so it is never squeezed to a strip; and of the results table (a few rows)
@@ -100,6 +104,7 @@ class SweepPanel(QWidget):
         self.points_key = None  # what the points were computed for (Session.result_key)
         self._watching = False  # the scroll area's viewport holding the panel is watched (showEvent)
         self.saved = False  # the points are in a CSV or PNG file
+        self.scale: ScoreScale = score_scale("classification", "accuracy")  # the score the points carry
 
         self.method_boxes = {method: QCheckBox(method) for method in METHODS}
         for box in self.method_boxes.values():
@@ -175,19 +180,20 @@ class SweepPanel(QWidget):
             box.toggled.connect(self._on_criteria_ticked)
         bind(self, session.model_changed, self._on_model_changed)
         bind(self, session.config_changed, self._on_config_changed)
+        bind(self, session.data_changed, self._refresh_availability)
         bind(self, session.data_changed, self._refresh_scope)
         self._on_model_changed(session.model)
 
     # -- the parts that differ between sweep and sensitivity -------------------------------------
     def table_headers(self) -> list[str]:
         # results first: the dock can be narrow
-        return ["method", "k %", "accuracy %", "loss", "sparsity %", "all weights %"]
+        return ["method", "k %", self.scale.axis, self.scale.loss_column, "sparsity %", "all weights %"]
 
     def table_row(self, p) -> list:
         return [
             text_item(_method_text(p)),
             number_item(f"{p.k:g}"),
-            number_item(f"{p.accuracy * 100:.2f}"),
+            number_item(self.scale.column(p.score)),
             number_item(f"{p.loss:.4f}"),
             number_item(f"{p.sparsity_included * 100:.2f}"),
             number_item(f"{p.sparsity_all * 100:.2f}"),
@@ -211,9 +217,7 @@ class SweepPanel(QWidget):
             self.needs_changed.emit()
 
     def plot_point(self, point) -> None:
-        self.accuracy_plot.add_sweep_point(
-            point.method, point.scope, point.sparsity_included, point.accuracy, point.criterion
-        )
+        self.accuracy_plot.add_point(point)
 
     def clear_plot(self) -> None:
         self.accuracy_plot.clear_sweep()
@@ -270,6 +274,7 @@ class SweepPanel(QWidget):
             parent.installEventFilter(self)  # its viewport: narrower than the panel, the panel rearranges
             self._watching = True
         self._arrange(self.available_width())
+        self._refresh_availability()  # the data may have been read since: whether the model can run on it
 
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.Resize and watched is self.parentWidget():
@@ -359,6 +364,7 @@ class SweepPanel(QWidget):
             return  # from a sweep of a model that is no longer open
         self.points.append(point)
         self.saved = False
+        self.set_scale(score_scale(point.task, point.score_metric, point.classes))
         row = self.table.rowCount()
         self.table.insertRow(row)
         for column, item in enumerate(self.table_row(point)):
@@ -371,6 +377,13 @@ class SweepPanel(QWidget):
 
     def _on_done(self, _points) -> None:
         self.strip.message.setText(f"Done: {len(self.points)} points on {self.model_name}.")
+
+    def set_scale(self, scale: ScoreScale) -> None:
+        """The score the points carry: the table's columns (and the plot's axis) are named after it."""
+        if scale != self.scale:
+            self.scale = scale
+            self.table.setHorizontalHeaderLabels(self.table_headers())
+            self.table.horizontalHeaderItem(3).setToolTip(scale.loss_name)
 
     # -- saving ------------------------------------------------------------------------------------
     def default_name(self, suffix: str) -> str:
@@ -388,16 +401,16 @@ class SweepPanel(QWidget):
             self.save_png(path)
 
     def save_csv(self, path) -> bool:
-        """One row per point (the columns of prune-viz sweep --csv), written atomically."""
+        """One row per point (the columns of prune-viz sweep --csv: the score's named after its metric),
+        written atomically."""
         from prune_viz.core.files import write_csv
-        from prune_viz.core.sweep import CSV_FIELDS
+        from prune_viz.core.sweep import csv_table
 
-        return self._save(
-            lambda: write_csv(
-                path, [p.as_row() for p in self.points], CSV_FIELDS, force=True, protect=self._protected()
-            ),
-            path,
-        )
+        def write():
+            fields, rows = csv_table(self.points)
+            write_csv(path, rows, fields, force=True, protect=self._protected())
+
+        return self._save(write, path)
 
     def save_png(self, path) -> bool:
         """Accuracy (and loss) curves as prune-viz sweep --plot draws them, written atomically."""
@@ -437,8 +450,13 @@ class SweepPanel(QWidget):
         self.run_id += 1  # points still queued from the old model are dropped
         self.clear()
         self.strip.message.setText("" if opened is not None else "Open a model to run experiments.")
-        self.strip.set_unavailable(self.session.evaluation_problem)
+        self._refresh_availability()
         self._refresh_scope()
+
+    def _refresh_availability(self) -> None:
+        """Run is off, saying why, while the model cannot be evaluated on the chosen data (the session's rule)."""
+        self.strip.set_unavailable(self.session.evaluation_problem)
+        self._refresh_buttons()
 
     def _on_config_changed(self, config) -> None:
         if config.criterion != self._followed:  # follow the Pruning controls' criterion, unless ticked otherwise
@@ -475,14 +493,23 @@ class SensitivityPanel(SweepPanel):
     doing = "run the sensitivity sweep"
 
     def table_headers(self) -> list[str]:
-        return ["layer", "method", "k %", "accuracy %", "loss", "layer sparsity %"]
+        return ["layer", "method", "k %", self.scale.axis, self.scale.loss_column, "layer sparsity %"]
+
+    def set_scale(self, scale: ScoreScale) -> None:
+        changed = scale != self.scale
+        super().set_scale(scale)
+        if changed:
+            self._apply_font()
+            for key in self._curves:
+                self._curves[key].setData(*self.curve_data(*key))
+        self._show_chance()
 
     def table_row(self, p) -> list:
         return [
             text_item(p.layer),
             text_item(p.method),
             number_item(f"{p.k:g}"),
-            number_item(f"{p.accuracy * 100:.2f}"),
+            number_item(self.scale.column(p.score)),
             number_item(f"{p.loss:.4f}"),
             number_item(f"{p.sparsity_included * 100:.2f}"),
         ]
@@ -495,10 +522,27 @@ class SensitivityPanel(SweepPanel):
         self.sensitivity_widget = widget
         self.plot = widget.getPlotItem()
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.disableAutoRange()  # fixed 0-100 axes, so curves compare across runs
+        self.plot.disableAutoRange()  # fixed 0-100 axes (or up to 1 for R²), so curves compare across runs
         self.legend = outside_legend(self.plot, columns=2)
+        self.chance_line = pg.InfiniteLine(
+            angle=0,
+            movable=False,
+            pen=pg.mkPen(MUTED, width=1, dash=[2, 4]),
+            label="",
+            labelOpts={"position": 0.97, "color": MUTED, "anchors": [(1, 1), (1, 1)]},
+        )
+        self.chance_line.setVisible(False)
+        self.plot.addItem(self.chance_line, ignoreBounds=True)
         self._apply_font()
         return widget
+
+    def _show_chance(self) -> None:
+        """A classifier's chance level (1 / the data's classes); none for regression or agreement."""
+        chance = self.scale.chance
+        self.chance_line.setVisible(chance is not None)
+        if chance is not None:
+            self.chance_line.setValue(self.scale.shown(chance))
+            self.chance_line.label.setFormat(self.scale.chance_text)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
@@ -516,7 +560,7 @@ class SensitivityPanel(SweepPanel):
 
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.plot, "k (% of the layer pruned)", "test accuracy (%)", points, self.theme)
+        style_plot(self.plot, "k (% of the layer pruned)", self.scale.axis, points, self.theme)
         self.plot.setTitle(
             "one layer pruned at a time; solid: weight, dashed: unit",
             color=self.theme.foreground,
@@ -525,11 +569,14 @@ class SensitivityPanel(SweepPanel):
         self._fix_range()
 
     def _fix_range(self) -> None:
-        self.plot.setRange(xRange=(0, 100), yRange=(0, 100), padding=0.02)
+        scores = [score for points in self._curve_points.values() for _k, score in points]
+        low, high = score_range(self.scale, [self.scale.shown(score) for score in scores])
+        self.plot.setRange(xRange=(0, 100), yRange=(low, high), padding=0.02)
 
     def curve_data(self, layer: str, method: str) -> tuple[list[float], list[float]]:
+        """(k, score on the axis's scale) of a layer's curve, sorted by k."""
         points = sorted(self._curve_points.get((layer, method), []))
-        return [k for k, _ in points], [a for _, a in points]
+        return [k for k, _ in points], [self.scale.shown(score) for _, score in points]
 
     def plot_point(self, point) -> None:
         key = (point.layer, point.method)
@@ -549,7 +596,7 @@ class SensitivityPanel(SweepPanel):
                 symbolPen=pg.mkPen(colour, width=2),
                 name=f"{point.layer}, {point.method}",
             )
-        self._curve_points.setdefault(key, []).append((point.k, 100.0 * point.accuracy))
+        self._curve_points.setdefault(key, []).append((point.k, point.score))
         self._curves[key].setData(*self.curve_data(*key))
         self._fix_range()
 

@@ -1,5 +1,8 @@
-"""Accuracy against sparsity, filled in as evaluations happen (and by sweeps, if any).
+"""The score against sparsity, filled in as evaluations happen (and by sweeps, if any).
 
+The score is the task's (core.metric_words.ScoreScale): accuracy % for a classifier, R² for a
+regression, top-1 agreement % with the unpruned model on data without labels; the axis is named after
+it and a chance line is drawn only for a classifier (at 1 / the data's classes).
 One series per (method, scope); the latest evaluation is ringed (dashed and grey,
 with the Session's sentence on why, once it is stale), the unpruned baseline is a
 horizontal line. Only records measured on the same test data and
@@ -14,6 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
+from prune_viz.core.metric_words import ScoreScale, result_scale, score_scale
 from prune_viz.core.pruning import CRITERIA
 from prune_viz.core.reference import (
     LABEL,
@@ -36,8 +40,8 @@ from prune_viz.gui.views.pictures import (
     sized_font,
     style_plot,
 )
+from prune_viz.gui.views.plots import score_range
 
-CHANCE = 10.0  # % accuracy of guessing among 10 digits
 MARKER_SIZE = 10
 SWEEP_MARKER_SIZE = 5
 RING_SIZE = 22
@@ -46,7 +50,7 @@ REFERENCE_TEXT = f"Published curves ({LABEL})"
 
 
 class AccuracySparsityPlot(QtWidgets.QWidget):
-    """Test accuracy (%) against the sparsity (%) of the selected layers."""
+    """The test score (accuracy %, R², top-1 agreement % ...) against the sparsity (%) of the selected layers."""
 
     legend_changed = QtCore.Signal()  # a series listed or unlisted, or the legend's columns changed: its rows
 
@@ -56,8 +60,10 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         self._series: dict[tuple[str, str], pg.PlotDataItem] = {}
         # a sweep's series, by (method, scope, criterion)
         self._sweep_series: dict[tuple[str, str, str], pg.PlotDataItem] = {}
+        # (sparsity %, score as a fraction) of each sweep series
         self._sweep_points: dict[tuple[str, str, str], list[tuple[float, float]]] = {}
         self.theme: Theme = LIGHT
+        self.scale: ScoreScale = score_scale("classification", "accuracy")  # what the y axis shows
 
         self.caption = caption_label(self)
         self.plot_widget = new_plot_widget(self)
@@ -69,11 +75,10 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
         theme = self.theme
         self.chance_line = pg.InfiniteLine(
-            pos=CHANCE,
             angle=0,
             movable=False,
             pen=pg.mkPen(theme.muted, width=1, dash=[2, 4]),
-            label="chance 10%",
+            label="",
             labelOpts={"position": 0.97, "color": theme.muted, "anchors": [(1, 1), (1, 1)]},
         )
         self.baseline_line = pg.InfiniteLine(
@@ -90,6 +95,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         )
         self.plot.addItem(self.chance_line)
         self.plot.addItem(self.baseline_line)
+        self.chance_line.setVisible(False)  # until the data's classes are known (a classifier's only)
         self.baseline_line.setVisible(False)
         self.current_ring = pg.ScatterPlotItem(
             size=RING_SIZE, symbol="o", brush=None, pen=pg.mkPen(theme.foreground, width=2.5)
@@ -127,7 +133,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def _apply_font(self) -> None:
         points = point_size(self)
-        style_plot(self.plot, "sparsity of the selected layers (%)", "test accuracy (%)", points, self.theme)
+        style_plot(self.plot, "sparsity of the selected layers (%)", self.scale.axis, points, self.theme)
         for line in (self.chance_line, self.baseline_line):
             line.label.setFont(sized_font(points))
 
@@ -145,20 +151,42 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def copy_sweep_from(self, other: AccuracySparsityPlot) -> None:
         """The sweep points another plot shows (an enlarged copy starts with them)."""
+        self.set_scale(other.scale)
         for (method, scope, criterion), points in other._sweep_points.items():
-            for sparsity, accuracy in points:
-                self.add_sweep_point(method, scope, sparsity / 100.0, accuracy / 100.0, criterion)
+            for sparsity, score in points:
+                self.add_sweep_point(method, scope, sparsity / 100.0, score, criterion)
 
     # -- public ---------------------------------------------------------------------------------
+    def set_scale(self, scale: ScoreScale) -> None:
+        """Show ``scale``'s score: the axis named after it, its range, and a chance line where it has one."""
+        if scale != self.scale:
+            self.scale = scale
+            self._apply_font()
+            for key in list(self._sweep_series):
+                self._draw_sweep(key)
+            self._draw_current(self.session.last_evaluation)
+        chance = scale.chance is not None
+        self.chance_line.setVisible(chance)
+        if chance:
+            self.chance_line.setValue(scale.shown(scale.chance))
+            self.chance_line.label.setFormat(scale.chance_text)
+        self._fit_range()
+
+    def add_point(self, point) -> None:
+        """Add a SweepPoint: its score on its scale (core.metric_words.score_scale)."""
+        self.set_scale(score_scale(point.task, point.score_metric, point.classes))
+        self.add_sweep_point(point.method, point.scope, point.sparsity_included, point.score, point.criterion)
+
     def add_sweep_point(
-        self, method: str, scope: str, sparsity: float, accuracy: float, criterion: str = "magnitude"
+        self, method: str, scope: str, sparsity: float, score: float, criterion: str = "magnitude"
     ) -> None:
-        """Add one point of a sweep; ``sparsity`` and ``accuracy`` are fractions in [0, 1]."""
+        """Add one point of a sweep; ``sparsity`` is a fraction in [0, 1], ``score`` the task's score as a
+        fraction (accuracy 0.97, R² 0.91 ...), drawn on the plot's scale."""
         if (method, scope) not in SERIES_STYLE or criterion not in CRITERIA:
             raise ValueError(f"unknown series {method!r}, {scope!r}, {criterion!r}")
         key = (method, scope, criterion)
         criteria = self.sweep_criteria
-        self._sweep_points.setdefault(key, []).append((100.0 * sparsity, 100.0 * accuracy))
+        self._sweep_points.setdefault(key, []).append((100.0 * sparsity, score))
         if self.sweep_criteria != criteria:  # a criterion more (or the first): colours and names change
             self._restyle_sweep()
         self._draw_sweep(key)
@@ -177,7 +205,7 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
     def series_data(
         self, method: str, scope: str, sweep: bool = False, criterion: str | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The (sparsity %, accuracy %) points drawn for a series, sorted by sparsity (a sweep's: of
+        """The (sparsity %, score on the axis's scale) points drawn for a series, sorted by sparsity (a sweep's: of
         ``criterion``, by default of the only or the first criterion it has)."""
         if sweep:
             keys = [key for key in self._sweep_series if key[:2] == (method, scope)]
@@ -286,11 +314,23 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
                         label.setText(name)
 
     def _draw_sweep(self, key: tuple[str, str, str]) -> None:
-        points = sorted(self._sweep_points.get(key, []))
+        points = sorted((x, self.scale.shown(score)) for x, score in self._sweep_points.get(key, []))
         if not points and key not in self._sweep_series:
             return
         item = self._series_item(key, sweep=True)
         self._set_points(item, points)
+        self._fit_range()
+
+    def _fit_range(self) -> None:
+        """0-100 for a percentage; a score like R² from its lowest point shown (never below -1) up to 1."""
+        if self.scale.percent:
+            self.plot.setYRange(0, 100, padding=0.02)
+            return
+        values = []
+        for item in (*self._series.values(), *self._sweep_series.values()):
+            y = item.getData()[1]
+            values += [] if y is None else np.asarray(y, float).tolist()
+        self.plot.setYRange(*score_range(self.scale, values), padding=0.02)
 
     def _set_points(self, item: pg.PlotDataItem, points: list[tuple[float, float]]) -> None:
         if points:
@@ -314,6 +354,8 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
 
     def _redraw(self) -> None:
         records = self._comparable_records()
+        if records:  # the scale of the latest result: every comparable record is on the same data
+            self.set_scale(result_scale(records[-1].result))
         latest: dict[tuple[str, str], dict] = {}
         for record in records:  # a config evaluated twice keeps its latest result
             key = (record.config.method, record.config.scope)
@@ -321,24 +363,26 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         for key in SERIES_STYLE:
             if key not in latest and key not in self._series:
                 continue
-            points = sorted((100.0 * r.sparsity, 100.0 * r.result.accuracy) for r in latest.get(key, {}).values())
+            points = sorted(
+                (100.0 * r.sparsity, self.scale.shown(r.result.score)) for r in latest.get(key, {}).values()
+            )
             self._set_points(self._series_item(key, sweep=False), points)
 
         baseline = self.session.baseline()
         comparable = baseline is not None and records and baseline.data_source == records[-1].data_source
         self.baseline_line.setVisible(bool(comparable))
         if comparable:
-            accuracy = 100.0 * baseline.result.accuracy
-            self.baseline_line.setValue(accuracy)
-            self.baseline_line.label.setFormat(f"unpruned {accuracy:.1f}%")
+            self.baseline_line.setValue(self.scale.shown(baseline.result.score))
+            self.baseline_line.label.setFormat(f"unpruned {self.scale.text(baseline.result.score)}")
+        self._fit_range()
         self._draw_current(self.session.last_evaluation)
 
     def _draw_current(self, record) -> None:
         if record is None or not self.session.history:
             self.current_ring.setData([], [])
-            self.caption.setText("<b>Accuracy vs sparsity</b>: each evaluation adds a point.")
+            self.caption.setText(f"<b>{self.scale.name} vs sparsity</b>: each evaluation adds a point.")
             return
-        x, y = 100.0 * record.sparsity, 100.0 * record.result.accuracy
+        x, y = 100.0 * record.sparsity, self.scale.shown(record.result.score)
         why = self.session.why_stale(record)
         current = why is None
         self.current_ring.setData([x], [y])
@@ -349,8 +393,8 @@ class AccuracySparsityPlot(QtWidgets.QWidget):
         )
         stale = "" if current else f"<br><span style='color:{self.theme.muted}'>{why}</span>"
         self.caption.setText(
-            f"<b>Accuracy vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
-            f"<b>{y:.2f}%</b> at {x:.1f}% sparsity{stale}"
+            f"<b>{self.scale.name} vs sparsity</b>: ringed = last evaluation, {record.config.describe()}: "
+            f"<b>{self.scale.text(record.result.score)}</b> at {x:.1f}% sparsity{stale}"
         )
 
     # -- published reference curves (the seed experiment's MLP only) -----------------------------

@@ -24,6 +24,17 @@ def offscreen_qt_app():
     return pg.mkQApp()
 
 
+def score_range(scale, values) -> tuple[float, float]:
+    """The y range of a score axis: 0-100 for a percentage; for R² and other scores up to 1.0 from 0,
+    or from the lowest score shown, but never below -1 (a model worse than predicting the mean by far
+    would squeeze every other point flat)."""
+    if scale.percent:
+        return 0.0, 100.0
+    finite = [v for v in values if v == v]
+    low = min([0.0, *finite])
+    return max(low, -1.0), 1.0
+
+
 def write_sweep_plot(
     path: str | os.PathLike, summary, *, per_layer: bool, title: str, force: bool = False, protect: Iterable = ()
 ) -> Path:
@@ -34,9 +45,18 @@ def write_sweep_plot(
     from pyqtgraph.exporters import ImageExporter
 
     from prune_viz.core.files import check_writable, write_atomically
+    from prune_viz.core.metric_words import score_scale
 
     path = check_writable(path, force=force, protect=protect)  # before drawing anything
     app = offscreen_qt_app()
+    summary = list(summary)
+    first = summary[0] if summary else None
+    # the score the points carry (accuracy %, R², top-1 agreement % ...), and the task's loss
+    scale = (
+        score_scale(first.task, first.score_metric, first.classes)
+        if first is not None
+        else score_scale("classification", "accuracy")
+    )
     groups: dict[tuple, list] = {}
     for s in summary:
         groups.setdefault((s.method, s.scope, s.layer, s.criterion, s.unit_mode), []).append(s)
@@ -48,7 +68,7 @@ def write_sweep_plot(
         panels = [
             (
                 f"{method} pruning, one layer at a time",
-                "accuracy",
+                "score",
                 [(key, rows) for key, rows in groups.items() if key[0] == method],
             )
             for method in methods
@@ -57,15 +77,15 @@ def write_sweep_plot(
     elif len(criteria) > 1:  # criteria compared: a row per method (accuracy, loss), a colour per criterion
         panels = [
             (
-                f"{method} pruning: {quantity}",
+                f"{method} pruning: {scale.name if quantity == 'score' else 'loss'}",
                 quantity,
                 [(key, rows) for key, rows in groups.items() if key[0] == method],
             )
             for method in methods
-            for quantity in ("accuracy", "loss")
+            for quantity in ("score", "loss")
         ]
     else:  # accuracy and loss, one curve per (method, scope)
-        panels = [("accuracy", "accuracy", list(groups.items())), ("loss", "loss", list(groups.items()))]
+        panels = [(scale.name, "score", list(groups.items())), ("loss", "loss", list(groups.items()))]
     widget = pg.GraphicsLayoutWidget()
     widget.setBackground("w")
     rows_of_panels = -(-len(panels) // columns)
@@ -79,7 +99,7 @@ def write_sweep_plot(
         plot = widget.addPlot(row=row, col=col, title=f"<span style='color:#000'>{panel_title}</span>")
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.setLabel("bottom", "k (% pruned)", color="k")
-        plot.setLabel("left", "test accuracy (%)" if quantity == "accuracy" else "test loss (cross-entropy)", color="k")
+        plot.setLabel("left", scale.axis if quantity == "score" else scale.loss_name, color="k")
         for axis in ("left", "bottom"):
             plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.getAxis(axis).setTextPen("k")
@@ -92,10 +112,10 @@ def write_sweep_plot(
             color = PALETTE[criteria.index(criterion) if len(criteria) > 1 and not per_layer else i % len(PALETTE)]
             style = pg.QtCore.Qt.PenStyle.DashLine if scope == "global" else pg.QtCore.Qt.PenStyle.SolidLine
             pen = pg.mkPen(color, width=2, style=style)
-            scale = 100.0 if quantity == "accuracy" else 1.0
+            factor = scale.shown(1.0) if quantity == "score" else 1.0
             x = np.array([r.k for r in rows])
-            y = np.array([getattr(r, f"{quantity}_mean") for r in rows]) * scale
-            err = np.array([getattr(r, f"{quantity}_std") for r in rows]) * scale
+            y = np.array([getattr(r, f"{quantity}_mean") for r in rows]) * factor
+            err = np.array([getattr(r, f"{quantity}_std") for r in rows]) * factor
             label = layer if per_layer else f"{method}, {'layerwise' if scope == 'layer' else 'global'}"
             if named:
                 label += f", {criterion}" + (f", units {unit_mode}" if unit_mode == "remove" else "")
@@ -112,8 +132,18 @@ def write_sweep_plot(
             if np.any(err > 0):
                 plot.addItem(pg.ErrorBarItem(x=x, y=y, height=2 * err, beam=1.2, pen=pg.mkPen(color, width=1)))
         plot.setXRange(0, 100, padding=0.02)
-        if quantity == "accuracy":
-            plot.setYRange(0, 100, padding=0.02)
+        if quantity == "score":
+            plot.setYRange(*score_range(scale, [r.score_mean for _key, rows in curves for r in rows]), padding=0.02)
+            if scale.chance is not None:
+                plot.addItem(
+                    pg.InfiniteLine(
+                        pos=scale.shown(scale.chance),
+                        angle=0,
+                        pen=pg.mkPen("#777777", width=1, dash=[2, 4]),
+                        label=scale.chance_text,
+                        labelOpts={"position": 0.95, "color": "#555555", "anchors": [(1, 1), (1, 1)]},
+                    )
+                )
     # never shown, so lay the scene out at the export size by hand
     widget.ci.setGeometry(pg.QtCore.QRectF(0, 0, width, height))
     app.processEvents()
