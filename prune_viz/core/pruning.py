@@ -44,7 +44,7 @@ from prune_viz.core.errors import UserError
 from prune_viz.core.kernel_writer import FUSED_FROM, KernelWriter
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.magnitudes import MagnitudeOrder
-from prune_viz.core.patterns import DEFAULT_BLOCK, DEFAULT_NM, block_text, check_block, check_nm, nm_text
+from prune_viz.core.patterns import DEFAULT_BLOCK, DEFAULT_NM, PatternError, block_text, check_block, check_nm, nm_text
 from prune_viz.core.plan import LayerPlan, UnitPlan
 from prune_viz.core.planner import (
     READ_AHEAD_KS,
@@ -135,8 +135,11 @@ class PruningConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise PruningError(f"seed must be a whole number from 0, not {self.seed!r}.")
         object.__setattr__(self, "seed", int(self.seed))
-        object.__setattr__(self, "nm", check_nm(self.nm))
-        object.__setattr__(self, "block", check_block(self.block))
+        try:
+            object.__setattr__(self, "nm", check_nm(self.nm))
+            object.__setattr__(self, "block", check_block(self.block))
+        except PatternError as exc:  # one sentence, as every other field's
+            raise PruningError(str(exc)) from None
 
     def with_k(self, k: float) -> PruningConfig:
         """The same settings at another k (criterion, unit mode and seed carry through)."""
