@@ -145,6 +145,16 @@ class PruningConfig:
         """The same settings at another k (criterion, unit mode and seed carry through)."""
         return replace(self, k=k)
 
+    def unpruned(self) -> PruningConfig:
+        """The same settings pruning nothing (the reference pass): k = 0; N:M, a pattern without a k,
+        becomes weight pruning at k = 0."""
+        return replace(self, k=0.0, method="weight") if self.method == "nm" else replace(self, k=0.0)
+
+    @property
+    def prunes_nothing(self) -> bool:
+        """Whether these settings leave the weights as they are (k = 0 of a method that has a k)."""
+        return self.k == 0 and self.uses_k
+
     @property
     def uses_k(self) -> bool:
         """False for N:M, a fixed pattern: k is not used."""
