@@ -233,7 +233,8 @@ class Session:
         return self.result
 
     def reset(self) -> None:
-        self.configure(k=0.0)
+        """Back to the original weights: k = 0 (N:M, which has no k, becomes weight pruning at k = 0)."""
+        self.configure(method=self.config.unpruned().method, k=0.0)
 
     def set_data(self, data_path: str | None = None, preprocessing: str | None = None) -> None:
         if data_path is not None:

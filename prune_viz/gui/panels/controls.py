@@ -245,6 +245,8 @@ class PruningControls(QGroupBox):
         self.readout.reserve_lines(2 if getattr(self, "compact", False) else 6)
 
     def _on_k(self, value: int) -> None:
+        if not self.session.config.uses_k:  # N:M: a k key (Ctrl+Right...) moves nothing
+            value = round(self.session.config.k)
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
             self.slider.setValue(value)
             self.spin.setValue(value)

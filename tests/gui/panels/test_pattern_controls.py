@@ -41,9 +41,15 @@ def test_nm_turns_the_slider_off_says_why_and_keeps_n_of_every_m(qtbot, window):
     assert window.layer_list.items["hidden1"].text(3) == "87.5% (1:8)"
     assert controls.n_spin.maximum() == 7  # N stays below M
 
+    window.step_k(10)  # the k keys move nothing while N:M has no k
+    assert session.config.k == 30 and controls.slider.value() == 30
+
     controls.weight_radio.click()  # back to a method with a k: the slider works again, at its k
     assert controls.slider.isEnabled() and not controls.k_note.isVisibleTo(controls)
     assert session.config.method == "weight" and session.config.k == 30
+    controls.nm_radio.click()
+    controls.reset_button.click()  # Reset: back to the original weights
+    assert session.config.method == "weight" and session.config.k == 0 and session.result.prunable_zeros == 0
 
 
 def test_the_zoomed_heatmap_draws_the_nm_group_boundaries(qtbot, window):
