@@ -8,6 +8,7 @@ from pathlib import Path
 from prune_viz.core.criteria import LAMP_NOTE
 from prune_viz.core.data import SOURCES_HELP, search_order
 from prune_viz.core.inputs import PREPROCESSING
+from prune_viz.core.patterns import PatternError, block_text, nm_text, parse_block, parse_nm
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, UNIT_MODES, PruningConfig, PruningError, parse_k
 
 SUBCOMMAND_PRUNING = PruningConfig()  # what a subcommand prunes with when an option is not given
@@ -25,6 +26,22 @@ def k_value(text: str) -> float:
     try:
         return parse_k(text)
     except PruningError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def nm_value(text: str) -> tuple[int, int]:
+    """An N:M pattern like 2:4, checked as the core checks it."""
+    try:
+        return parse_nm(text)
+    except PatternError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def block_value(text: str) -> tuple[int, int]:
+    """A block like 4x4 or 1x8 (rows x columns of the matrix view), checked as the core checks it."""
+    try:
+        return parse_block(text)
+    except PatternError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -67,8 +84,13 @@ def add_pruning_args(parser: argparse.ArgumentParser, *, seed_flag: bool = True)
 def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag: bool = True) -> None:
     """--method, --k, --scope, --criterion, --unit-mode and the random criterion's seed. With ``defaults``
     None an option not given is None, so the window keeps what a lesson or the opened model says."""
-    parser.add_argument("--method", choices=METHODS, **_default("weight or unit pruning", defaults, "method"))
-    parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100", defaults, "k"))
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        **_default("weight, unit, nm (N of every M inputs kept: --nm) or block (--block) pruning", defaults, "method"),
+    )
+    parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100 (not used by nm)", defaults, "k"))
+    add_pattern_args(parser, defaults)
     parser.add_argument("--scope", choices=SCOPES, **_default("layerwise or global threshold", defaults, "scope"))
     parser.add_argument(
         "--criterion",
@@ -81,6 +103,28 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
         ),
     )
     add_unit_mode_args(parser, defaults, seed_flag=seed_flag)
+
+
+def add_pattern_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING) -> None:
+    """--nm N:M and --block RxC: the patterns of --method nm and --method block."""
+    for flag, value_type, metavar, text, field, shown in (
+        ("--nm", nm_value, "N:M", "--method nm keeps the N highest of every M consecutive inputs", "nm", nm_text),
+        (
+            "--block",
+            block_value,
+            "RxC",
+            "--method block prunes the k%% of RxC blocks (e.g. 4x4, 1x8) with the smallest L2 norm",
+            "block",
+            block_text,
+        ),
+    ):
+        if defaults is None:
+            parser.add_argument(flag, type=value_type, metavar=metavar, default=None, help=text)
+        else:
+            value = getattr(defaults, field)
+            parser.add_argument(
+                flag, type=value_type, metavar=metavar, default=value, help=f"{text} (default: {shown(value)})"
+            )
 
 
 def add_unit_mode_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING, *, seed_flag: bool = True) -> None:
@@ -119,6 +163,9 @@ def pruning_fields(args) -> dict:
     fields = {"unit_mode": args.unit_mode, "seed": args.criterion_seed}
     for name in ("method", "k", "scope", "criterion"):
         if hasattr(args, name):
+            fields[name] = getattr(args, name)
+    for name in ("nm", "block"):  # None (the window: not given) keeps what the session has
+        if getattr(args, name, None) is not None:
             fields[name] = getattr(args, name)
     return fields
 

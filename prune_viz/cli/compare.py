@@ -14,7 +14,7 @@ from prune_viz.cli.arguments import add_data_args, add_include_output_arg, add_j
 from prune_viz.cli.errors import UsageError
 from prune_viz.cli.models import OUTPUT_LAYER_ONLY, load_data, open_model
 from prune_viz.cli.terminal import progress_printer
-from prune_viz.core.compare import SPEC_FORMAT, parse_spec
+from prune_viz.core.compare import SPEC_FORMAT, method_fields, parse_spec
 from prune_viz.core.pruning import PruningConfig, PruningError
 
 NAME = "compare"
@@ -43,7 +43,7 @@ def add_parser(subparsers) -> None:
         required=True,
         type=spec_value,
         metavar="SPEC",
-        help=f"side A's pruning as {SPEC_FORMAT}, e.g. magnitude:weight:90",
+        help=f"side A's pruning as {SPEC_FORMAT}, e.g. magnitude:weight:90, magnitude:nm2-4:0, magnitude:block4x4:50",
     )
     p.add_argument(
         "--b",
@@ -62,7 +62,7 @@ def _config(spec: tuple, opened, include_output: bool) -> PruningConfig:
     included = {layer.name for layer in opened.layers} if include_output else set(opened.default_included)
     if not included and k:
         raise UsageError(OUTPUT_LAYER_ONLY)
-    return PruningConfig(method, k, scope, frozenset(included), criterion=criterion)
+    return PruningConfig(k=k, scope=scope, included=frozenset(included), criterion=criterion, **method_fields(method))
 
 
 def run(args) -> int:

@@ -61,6 +61,12 @@ def run(args) -> int:
         "sparsity_prunable": round(session.result.prunable_sparsity, 6),
         "sparsity_all_weights": round(session.all_weights_sparsity(), 6),
         "sparsity_per_layer": {row["name"]: row["sparsity"] for row in rows},
+        **(
+            {"valid_nm": {row["name"]: row["valid_nm"] for row in rows if "valid_nm" in row}}
+            if record.config.method == "nm"
+            else {}
+        ),
+        "pattern_notes": session.result.pattern_notes(),  # N:M: valid tensors and padded input axes
         # one sentence per layer cut off, then what looks wrong about the data; empty when none
         "warnings": session.result.warnings() + list(result.warnings),
         "class_names": list(data.class_names) if data.class_names else None,
@@ -105,6 +111,8 @@ def run(args) -> int:
             f"  {row['name']:<{width}}  {row['sparsity'] * 100:6.2f}% zero, "
             f"{row['pruned_units']:,} / {row['units']:,} units pruned{included}"
         )
+    for note in session.result.pattern_notes():
+        print(f"Pattern:      {note}")
     for warning in session.result.warnings():
         print(f"Warning:      {warning}")
     print(f"Test data:    {data.description}")
@@ -113,7 +121,7 @@ def run(args) -> int:
         print(f"              {note}")
     print(f"Input:        {evaluator.describe_scaling()}")
     print(f"Task:         {result.task} ({result.score_name})")
-    for line in metric_lines(result, baseline if record.config.k else None):
+    for line in metric_lines(result, None if record.config.prunes_nothing else baseline):
         print(line)
     for warning in result.warnings:
         print(f"Warning:      {warning}")

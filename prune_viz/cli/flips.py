@@ -12,6 +12,7 @@ from prune_viz.cli.arguments import (
     add_include_output_arg,
     add_json_arg,
     add_open_args,
+    add_pattern_args,
     add_unit_mode_args,
     checked_output,
 )
@@ -31,7 +32,10 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("model")
     add_open_args(p)
-    p.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning")
+    p.add_argument(
+        "--method", choices=METHODS, default="weight", help="weight, unit or block pruning; nm has no k to scan"
+    )
+    add_pattern_args(p)
     p.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
     p.add_argument(
         "--criterion",

@@ -32,7 +32,7 @@ def run(args) -> int:
     task.finish()
     loaded = session.model.loaded
     share = weight_share(loaded, session.model.layers)
-    pruned = args.k != 0
+    pruned = not session.config.prunes_nothing
     info = {
         "model": str(loaded.path),
         "format": loaded.format,

@@ -26,10 +26,14 @@ def open_session(args, task: TaskState):
     included = set(session.model.default_included)
     if getattr(args, "include_output", False):
         included = {layer.name for layer in session.model.layers}
-    if not included and session.model.layers and getattr(args, "k", 0.0):  # inspecting or k=0 prunes nothing
+    if (
+        not included and session.model.layers and (getattr(args, "k", 0.0) or getattr(args, "method", "") == "nm")
+    ):  # inspecting or k=0 prunes nothing
         raise UsageError(OUTPUT_LAYER_ONLY)
     fields = pruning_fields(args) if hasattr(args, "unit_mode") else {}
-    if fields.get("criterion") == "taylor" and getattr(args, "k", None) != 0:  # flips has no --k: it scans all
+    if fields.get("criterion") == "taylor" and (
+        getattr(args, "k", None) != 0 or fields.get("method") == "nm"
+    ):  # flips has no --k: it scans all
         session.taylor(task)  # the masks need the scores; computed once, from the training images
     session.configure(included=included, **fields)
     return session
@@ -44,7 +48,7 @@ def pruning_config(args, opened, task: TaskState | None = None) -> PruningConfig
     if not included and opened.layers:
         raise UsageError(OUTPUT_LAYER_ONLY)
     config = PruningConfig(included=frozenset(included), **pruning_fields(args))
-    if config.criterion == "taylor" and config.k:
+    if config.criterion == "taylor" and not config.prunes_nothing:
         import sys
 
         from prune_viz.core.criteria import taylor_scores
@@ -82,4 +86,6 @@ def layer_rows(session) -> list[dict]:
                 "pruned_units": stats.pruned_units,
             }
         )
+        if stats.valid_nm is not None:  # N:M pruning: whether the pruned tensor is valid N:M, and its padding
+            rows[-1].update(valid_nm=stats.valid_nm, nm_padding=stats.pattern_note or None)
     return rows

@@ -13,6 +13,7 @@ from prune_viz.cli.arguments import (
     add_include_output_arg,
     add_json_arg,
     add_open_args,
+    add_pattern_args,
     add_unit_mode_args,
     checked_output,
     k_value,
@@ -34,7 +35,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("models", nargs="+", metavar="MODEL", help="one model, or one per seed for mean and std")
     add_open_args(p)
     p.add_argument(
-        "--methods", nargs="+", choices=METHODS, default=list(METHODS), help="weight and/or unit (default: both)"
+        "--methods",
+        nargs="+",
+        choices=[m for m in METHODS if m != "nm"],
+        default=["weight", "unit"],
+        help="weight, unit and/or block (--block) (default: weight unit)",
     )
     p.add_argument(
         "--ks",
@@ -60,6 +65,7 @@ def add_parser(subparsers) -> None:
         help=f"what ranks the weights and units; several compare them in one plot and CSV. {LAMP_NOTE}",
     )
     add_unit_mode_args(p)
+    add_pattern_args(p)
     add_include_output_arg(p)
     p.add_argument("--csv", metavar="OUT.csv", help="one row per (model, method, criterion, scope, layer, k)")
     p.add_argument("--plot", metavar="OUT.png", help="accuracy and loss curves")
@@ -122,7 +128,7 @@ def run(args) -> int:
                     f"{Path(model_path).name}: the only prunable layer is the output layer; "
                     "pass --include-output to prune it."
                 )
-            session.configure(included=included, unit_mode=args.unit_mode, seed=args.criterion_seed)
+            session.configure(included=included, unit_mode=args.unit_mode, seed=args.criterion_seed, block=args.block)
             if "taylor" in criteria:
                 print(f"prune-viz: {session.taylor(share.sub(0.1, 0.2)).description}", file=sys.stderr)
             per_scope = [sweep_configs(session, methods, ks, scope, args.per_layer, criteria) for scope in scopes]

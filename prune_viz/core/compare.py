@@ -10,6 +10,7 @@ name and (fan_in, units) shape; two checkpoints of different architectures are r
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,10 +18,32 @@ import numpy as np
 from prune_viz.core.data import Dataset
 from prune_viz.core.errors import UserError
 from prune_viz.core.evaluation import EvaluationResult, Evaluator
+from prune_viz.core.patterns import PatternError, check_block, check_nm
 from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES, PruneResult, PruningConfig, PruningError, parse_k
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SPEC_FORMAT = "criterion:method:k[:scope]"
+# a pattern method names its pattern in the spec as in a file name: nm2-4 (N:M 2:4), block4x4; nm and block alone
+# take the defaults (2:4, 4x4)
+_PATTERN_TOKEN = re.compile(r"^(nm)(\d+)-(\d+)$|^(block)(\d+)x(\d+)$")
+
+
+def method_fields(token: str) -> dict:
+    """The PruningConfig fields a spec's method names: {"method": "weight"}, {"method": "nm", "nm": (2, 4)}
+    for nm2-4, {"method": "block", "block": (1, 8)} for block1x8; PruningError when unknown."""
+    if token in METHODS:
+        return {"method": token}
+    found = _PATTERN_TOKEN.match(token)
+    if found is None:
+        raise PruningError(
+            f"The method must be one of {', '.join(METHODS)} (or nmN-M, blockRxC, e.g. nm2-4, block4x4), not {token!r}."
+        )
+    try:
+        if found.group(1):
+            return {"method": "nm", "nm": check_nm((int(found.group(2)), int(found.group(3))))}
+        return {"method": "block", "block": check_block((int(found.group(5)), int(found.group(6))))}
+    except PatternError as exc:
+        raise PruningError(str(exc)) from None
 
 
 class CompareError(UserError, ValueError):
@@ -37,18 +60,23 @@ def parse_spec(text: str) -> tuple[str, str, float, str]:
     scope = parts[3] if len(parts) == 4 else "layer"
     for name, value, allowed in (
         ("criterion", criterion, CRITERIA),
-        ("method", method, METHODS),
         ("scope", scope, SCOPES),
     ):
         if value not in allowed:
             raise PruningError(f"The {name} in {text!r} must be one of {', '.join(allowed)}, not {value!r}.")
+    method_fields(method)  # checked: a method, or a pattern method with its pattern (nm2-4, block4x4)
     return criterion, method, parse_k(k), scope
 
 
 def spec_of(config: PruningConfig) -> str:
     """The spec text that ``parse_spec`` reads back to ``config``'s criterion, method, k and scope."""
     scope = "" if config.scope == "layer" else f":{config.scope}"
-    return f"{config.criterion}:{config.method}:{config.k:g}{scope}"
+    method = config.method
+    if config.method == "nm":
+        method = f"nm{config.nm[0]}-{config.nm[1]}"
+    elif config.method == "block":
+        method = f"block{config.block[0]}x{config.block[1]}"
+    return f"{config.criterion}:{method}:{config.k:g}{scope}"
 
 
 @dataclass

@@ -7,13 +7,14 @@
   smaller model without the dead units, computing what the masked one does; ``compaction_problem``
   says before any dialog why it cannot be done for a model and its pruning settings.
 * ``dead_unit_coupling``: weights of a layer that only ever read a dead unit of the layer before it.
-* ``size_and_speed``: file sizes (dense .keras, gzip, CSR arrays, compacted .keras)
+* ``size_and_speed``: file sizes (dense .keras, gzip, CSR arrays, packed N:M for N:M pruning, compacted .keras)
   and the measured test-set latency of the masked and compacted models.
 """
 
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import statistics
 import tempfile
@@ -31,6 +32,7 @@ from prune_viz.core.compaction import (
     structure_problem,
 )
 from prune_viz.core.export_errors import CompactionError, ExportError
+from prune_viz.core.patterns import input_run, packed_nm_bytes
 from prune_viz.core.pruning import PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
@@ -362,6 +364,23 @@ def size_and_speed(
                 note="float32 data + int32 indices + indptr; storage only",
             )
         )
+        if config.method == "nm":  # what a sparse tensor core reads: N values and their indices per group
+            n, m = config.nm
+            packed = sum(
+                packed_nm_bytes(layer.as_matrix(kernels[layer.name]), n, m, input_run(layer))
+                if layer.name in result.plans
+                else int(np.prod(layer.shape)) * 4
+                for layer in opened.layers
+                if layer.name in kernel_names
+            )
+            rows.append(
+                FormatRow(
+                    f"packed {config.pattern} (values + indices) + dense other weights",
+                    packed + other_bytes,
+                    note=f"{n} float32 values and {max(1, math.ceil(math.log2(m)))}-bit indices per group of {m} "
+                    "(padding included); excluded tensors dense; storage only",
+                )
+            )
         try:
             coupling = dead_unit_coupling(model, kernels)
             problem = None  # weight pruning compacts only the units that happen to lose every weight

@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.pruning import PruningConfig, PruningError
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 SCAN_KS = tuple(float(k) for k in range(101))
@@ -230,6 +230,10 @@ def run_flip_scan(
     base = config or session.config
     if session.model is None:
         raise RuntimeError("no model is open")
+    if not base.uses_k:
+        raise PruningError(
+            f"{base.pattern} (N:M) pruning is one fixed pattern, not a k to scan: evaluate it, or scan blocks."
+        )
     rows, labels, source, names, against = [], None, "", None, "labels"
     for i, k in enumerate(ks):
         fraction = i / len(ks)

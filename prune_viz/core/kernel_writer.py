@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from prune_viz.core.layers import PrunableLayer
-from prune_viz.core.plan import LayerPlan, UnitPlan
+from prune_viz.core.plan import BlockPlan, LayerPlan, NMPlan, UnitPlan
 from prune_viz.core.row_blocks import BLOCK_ELEMENTS, write_rows
 from prune_viz.core.shared_buffers import tensor_view
 
@@ -127,6 +127,9 @@ class KernelWriter:
 
     @staticmethod
     def _select(layer: PrunableLayer, plan: LayerPlan, r0: int, rows, ops: dict):
+        if isinstance(plan, (NMPlan, BlockPlan)):  # a pattern: the plan's mask of these rows
+            window = slice(r0, r0 + len(rows))
+            return np.where(plan.kept(rows=window), np.asarray(rows), layer.original.dtype.type(0))
         if isinstance(plan, UnitPlan):
             if plan.mapped:  # units that are not plain columns: the plan's mask of these rows
                 window = slice(r0, r0 + len(rows))

@@ -22,6 +22,9 @@ The rules (the Pruner makes the plans, see ``prune_viz.core.pruning``):
 - Other criteria (``prune_viz.core.criteria``) replace |w| by a score per weight
   and the unit norm by a score per unit, with the same order and tie rules; a
   ``WeightPlan`` then carries its layer's score matrix and thresholds that.
+- N:M pruning keeps the N highest scores of every group of M along the rows (an
+  ``NMPlan`` holds its keep-mask); block pruning zeroes whole b_r x b_c blocks (a
+  ``BlockPlan`` holds which blocks are kept). ``prune_viz.core.patterns`` states their rules.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from prune_viz.core.patterns import block_cells, expand_blocks
 from prune_viz.core.row_blocks import rows_per_block
 
 Window = slice  # rows or columns of the matrix: start:stop:step, as numpy slices them
@@ -179,4 +183,65 @@ def _kept_slices(units_of: np.ndarray | None, kept_units: np.ndarray, length: in
     return np.where(units_of >= 0, kept_units[np.maximum(units_of, 0)], True)
 
 
-LayerPlan = WeightPlan | UnitPlan
+@dataclass(frozen=True, eq=False)
+class NMPlan:
+    """N:M pruning of one tensor: ``kept_mask`` (rows, columns) keeps N of every group of M along the
+    rows (runs of ``run`` rows, padded to a multiple of M: ``padding`` says so in words)."""
+
+    shape: tuple[int, int]
+    kept_mask: np.ndarray = field(repr=False)  # bool, read-only
+    nm: tuple[int, int]
+    run: int
+    padding: str = ""
+    threshold = None  # no score threshold: each group has its own
+
+    def __post_init__(self):
+        mask = np.asarray(self.kept_mask, bool)
+        if mask.shape != tuple(self.shape):
+            raise ValueError(f"the mask needs shape {self.shape}, not {mask.shape}")
+        mask.flags.writeable = False
+        object.__setattr__(self, "kept_mask", mask)
+        object.__setattr__(self, "pruned", int(mask.size - np.count_nonzero(mask)))
+
+    def kept(
+        self, matrix: np.ndarray | None = None, rows: Window = slice(None), cols: Window = slice(None)
+    ) -> np.ndarray:
+        """The keep-mask of ``matrix[rows, cols]`` (the values are not needed, only the shape)."""
+        if matrix is not None and matrix.shape != self.shape:
+            raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
+        return np.array(self.kept_mask[rows, cols])
+
+
+@dataclass(frozen=True, eq=False)
+class BlockPlan:
+    """Block pruning of one tensor: the b_r x b_c blocks where ``kept_blocks`` is False are pruned
+    whole. ``threshold`` is the largest pruned block norm (of all included layers for global scope),
+    None when no block is pruned."""
+
+    shape: tuple[int, int]
+    kept_blocks: np.ndarray = field(repr=False)  # bool (block rows, block columns), read-only
+    block: tuple[int, int]
+    threshold: float | None
+
+    def __post_init__(self):
+        kept = np.array(self.kept_blocks, dtype=bool)
+        kept.flags.writeable = False
+        object.__setattr__(self, "kept_blocks", kept)
+        object.__setattr__(self, "pruned", block_cells(kept, self.block, self.shape))
+
+    @property
+    def pruned_blocks(self) -> int:
+        return int(self.kept_blocks.size - np.count_nonzero(self.kept_blocks))
+
+    def kept(
+        self, matrix: np.ndarray | None = None, rows: Window = slice(None), cols: Window = slice(None)
+    ) -> np.ndarray:
+        """The keep-mask of ``matrix[rows, cols]`` (the values are not needed, only the shape)."""
+        if matrix is not None and matrix.shape != self.shape:
+            raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
+        row_range, col_range = _window_ranges(self.shape, rows, cols)
+        return expand_blocks(self.kept_blocks, self.block, row_range, col_range)
+
+
+PatternPlan = NMPlan | BlockPlan
+LayerPlan = WeightPlan | UnitPlan | NMPlan | BlockPlan

@@ -11,14 +11,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from prune_viz.core import patterns
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.magnitudes import abs_bits
-from prune_viz.core.plan import LayerPlan, UnitPlan, WeightPlan
-from prune_viz.core.score_store import MAGNITUDE, ScoreStore, StaleWarmUp, score_key
+from prune_viz.core.plan import BlockPlan, LayerPlan, NMPlan, UnitPlan, WeightPlan
+from prune_viz.core.score_store import MAGNITUDE, ScoreStore, StaleWarmUp, ranks_of, score_key
 
 SLIDER_KS = range(0, 101)  # the k a slider step can reach: warm_up computes their plans ahead
 READ_AHEAD_KS = 4  # neighbouring ks whose thresholds' groups a warm-up reads in one pass (what the cache keeps)
@@ -61,6 +62,8 @@ class LayerResult:
     units: int
     vector_entries: int = 0  # non-zero bias and BatchNormalization entries zeroed with removed units
     group: str = ""  # its unit group: tensors of one group count their units once
+    valid_nm: bool | None = None  # N:M pruning: whether the pruned tensor is valid N:M (None: not asked)
+    pattern_note: str = ""  # N:M pruning: how its input axis is padded to a multiple of M ("" if not)
 
     @property
     def sparsity(self) -> float:
@@ -100,7 +103,17 @@ class Planner:
         key = score_key(config)
         plans: dict[str, LayerPlan] = {}
         counted: dict[str, LayerResult] = {}
-        if config.method == "weight":
+        if config.method in ("nm", "block"):
+            for n in names:  # the scores a plan is kept with are there before it is computed
+                self.scores.sorted_scores(n, key)
+            if config.method == "nm":
+                for n in names:
+                    plans[n], counted[n] = self.remember(
+                        (key, "nm", n, config.nm), lambda n=n: self._nm_plan(n, config.nm, key), [(key, n)]
+                    )
+            else:
+                self._block_plans(config, names, key, plans, counted)
+        elif config.method == "weight":
             if config.scope == "global" and names:
                 counts, threshold = self._global_weight_counts(
                     names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key
@@ -211,6 +224,63 @@ class Planner:
             return
         for order in orders:
             order.read_ahead([order.bucket_of_rank(n - 1) for k in ks if (n := count_to_prune(len(order), k))])
+
+    # -- pattern plans --------------------------------------------------------------------------
+    def _nm_plan(self, name: str, nm: tuple[int, int], key) -> tuple[NMPlan, LayerResult]:
+        """Keep the N highest scores of every group of M along the layer's input axis."""
+        layer = self._by_name[name]
+        run = patterns.input_run(layer)
+        kept = patterns.nm_keep(self.scores.score_source(key, name), nm[0], nm[1], run)
+        plan = NMPlan(self._matrix_shape(name), kept, nm, run, patterns.padding_note(layer.rows, run, nm[1]))
+        original = layer.as_matrix(layer.original)
+        valid = patterns.is_valid_nm(np.where(kept, original, 0), nm[0], nm[1], run)
+        return plan, replace(self._layer_result(layer, plan), valid_nm=valid, pattern_note=plan.padding)
+
+    def _block_norms(self, name: str, block: tuple[int, int], key) -> np.ndarray:
+        return self.remember(
+            (key, "block norms", name, block),
+            lambda: patterns.block_norms(self.scores.score_source(key, name), block),
+            [(key, name)],
+        )
+
+    def _block_plans(self, config, names, key, plans: dict, counted: dict) -> None:
+        """k% of the blocks with the smallest L2 norm, of each layer or of all ``names`` together."""
+        block = config.block
+        norms = {n: self._block_norms(n, block, key) for n in names}
+        if config.scope == "global" and names:
+            joined = np.concatenate([norms[n].ravel() for n in names])
+            n_pruned = count_to_prune(joined.size, config.k)
+            ranks = self.remember(
+                (key, "block ranks", names, block), lambda: ranks_of(joined), [(key, n) for n in names]
+            )
+            threshold = float(np.sort(joined)[n_pruned - 1]) if n_pruned else None
+            start = 0
+            for n in names:
+                size = norms[n].size
+                kept = (ranks[start : start + size] >= n_pruned).reshape(norms[n].shape)
+                start += size
+                plans[n], counted[n] = self.remember(
+                    (key, "block", n, block, "global", names, n_pruned),
+                    lambda n=n, kept=kept: self._block_plan_counted(n, kept, block, threshold),
+                    [(key, n)],
+                )
+            return
+        for n in names:
+            n_pruned = count_to_prune(norms[n].size, config.k)
+            plans[n], counted[n] = self.remember(
+                (key, "block", n, block, n_pruned),
+                lambda n=n, n_pruned=n_pruned: self._layer_block_plan(n, norms[n], n_pruned, block, key),
+                [(key, n)],
+            )
+
+    def _layer_block_plan(self, name, norms, n_pruned, block, key) -> tuple[BlockPlan, LayerResult]:
+        ranks = ranks_of(norms)
+        threshold = float(norms.ravel()[np.argmax(ranks.ravel() == n_pruned - 1)]) if n_pruned else None
+        return self._block_plan_counted(name, ranks >= n_pruned, block, threshold)
+
+    def _block_plan_counted(self, name, kept_blocks, block, threshold) -> tuple[BlockPlan, LayerResult]:
+        plan = BlockPlan(self._matrix_shape(name), kept_blocks, block, threshold)
+        return plan, self._layer_result(self._by_name[name], plan)
 
     # -- unit plans -----------------------------------------------------------------------------
     def _layer_unit_plan(self, name: str, n_pruned: int, key, removes: bool) -> tuple[UnitPlan, LayerResult]:
@@ -352,6 +422,12 @@ class Planner:
         size, units = layer.size, layer.units
         if plan is None:
             return LayerResult(layer.name, 0, zeros, size, 0, units, group=layer.group)
+        if isinstance(plan, (NMPlan, BlockPlan)):  # a mask: count from it
+            kept = plan.kept()
+            kept_zeros = int(np.count_nonzero(kept.ravel()[self.scores.zero_flat_indices(layer.name)])) if zeros else 0
+            return LayerResult(
+                layer.name, plan.pruned, plan.pruned + kept_zeros, size, _dead(layer, kept), units, group=layer.group
+            )
         if isinstance(plan, UnitPlan):
             if plan.mapped:  # the zeros in the cells the plan keeps
                 kept_zeros = (
@@ -380,3 +456,16 @@ class Planner:
         return LayerResult(
             layer.name, plan.pruned, plan.pruned + kept_zeros, size, dead_units, units, group=layer.group
         )
+
+
+def _dead(layer: PrunableLayer, kept: np.ndarray) -> int:
+    """How many of ``layer``'s units a keep-mask of its matrix view prunes whole."""
+    if not layer.units:
+        return 0
+    if not layer.mapped:
+        return int(layer.columns - np.count_nonzero(kept.any(0)))
+    alive = np.zeros(layer.units, bool)
+    for units_of, any_kept in ((layer.column_units, kept.any(0)), (layer.row_units, kept.any(1))):
+        if units_of is not None:
+            alive[units_of[(units_of >= 0) & any_kept]] = True
+    return int(layer.units - np.count_nonzero(alive))

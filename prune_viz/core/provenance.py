@@ -17,6 +17,7 @@ SHORT_HASH = 12
 def derivation(source: str | Path, config: PruningConfig) -> dict:
     """The ``derived_from`` metadata of a model made from the file ``source`` by ``config``."""
     source = Path(source)
+    pattern = {config.method: config.pattern} if config.pattern else {}  # "nm": "2:4", "block": "4x4"
     return {
         "source_model": source.name,
         "source_model_sha256": model_sha256(source),
@@ -26,6 +27,7 @@ def derivation(source: str | Path, config: PruningConfig) -> dict:
         "scope": config.scope,
         "unit_mode": config.unit_mode,
         "included_layers": sorted(config.included),
+        **pattern,  # the N:M or block pattern of those methods
     }
 
 
@@ -42,9 +44,13 @@ def describe_derivation(metadata: dict) -> str | None:
         return None
     sha = str(entry.get("source_model_sha256", ""))
     parts = [f"{entry['source_model']}" + (f" (sha256 {sha[:SHORT_HASH]}\u2026)" if sha else "")]
-    if "method" in entry:
+    if entry.get("method") == "nm" and "nm" in entry:
+        parts.append(f"{entry['nm']} (N:M) pruning")
+    elif entry.get("method") == "block" and "block" in entry:
+        parts.append(f"{entry['block']} block pruning")
+    elif "method" in entry:
         parts.append(f"{entry['method']} pruning")
-    if "k" in entry:
+    if "k" in entry and entry.get("method") != "nm":
         parts.append(f"k={float(entry['k']):g}%")
     if "scope" in entry:
         parts.append("layerwise" if entry["scope"] == "layer" else f"{entry['scope']} scope")

@@ -22,6 +22,10 @@ weights. ``round`` is half-up, so k=50 of 5 units prunes 3.
 
 Other criteria (``prune_viz.core.criteria``: random, LAMP, Taylor) replace |w| and
 the unit norm by their scores; the sorting, rounding and tie rules stay the same.
+N:M pruning keeps the N highest-scoring weights of every group of M along each unit's inputs (k is
+not used); block pruning zeroes the k% of b_r x b_c blocks with the smallest L2 norm of their
+scores (``prune_viz.core.patterns`` states both rules).
+
 Unit mode "remove" also zeroes a pruned unit's bias and the gamma and beta of a
 BatchNormalization right after its layer (``PrunableLayer.unit_vectors``), so
 the unit outputs exactly 0; the originals of those are kept and restored too.
@@ -40,6 +44,7 @@ from prune_viz.core.errors import UserError
 from prune_viz.core.kernel_writer import FUSED_FROM, KernelWriter
 from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.magnitudes import MagnitudeOrder
+from prune_viz.core.patterns import DEFAULT_BLOCK, DEFAULT_NM, PatternError, block_text, check_block, check_nm, nm_text
 from prune_viz.core.plan import LayerPlan, UnitPlan
 from prune_viz.core.planner import (
     READ_AHEAD_KS,
@@ -64,6 +69,7 @@ __all__ = [
     "FUSED_FROM",
     "MAGNITUDE",
     "METHODS",
+    "PATTERN_METHODS",
     "READ_AHEAD_KS",
     "REMEMBERED_PLANS",
     "SCOPES",
@@ -79,7 +85,8 @@ __all__ = [
     "unit_norms",
 ]
 
-METHODS = ("weight", "unit")
+METHODS = ("weight", "unit", "nm", "block")
+PATTERN_METHODS = ("nm", "block")  # structured patterns: N:M groups and blocks (core.patterns)
 SCOPES = ("layer", "global")
 CRITERIA = ("magnitude", "random", "lamp", "taylor")
 # kernel: zero the unit's kernel column (a unit with a bias still outputs a constant);
@@ -111,6 +118,8 @@ class PruningConfig:
     criterion: str = "magnitude"
     unit_mode: str = "kernel"
     seed: int = 0  # of the random criterion
+    nm: tuple[int, int] = DEFAULT_NM  # (N, M) of method "nm"
+    block: tuple[int, int] = DEFAULT_BLOCK  # (rows, columns) of a block of method "block"
 
     def __post_init__(self):
         for name, value, allowed in (
@@ -126,15 +135,48 @@ class PruningConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise PruningError(f"seed must be a whole number from 0, not {self.seed!r}.")
         object.__setattr__(self, "seed", int(self.seed))
+        try:
+            object.__setattr__(self, "nm", check_nm(self.nm))
+            object.__setattr__(self, "block", check_block(self.block))
+        except PatternError as exc:  # one sentence, as every other field's
+            raise PruningError(str(exc)) from None
 
     def with_k(self, k: float) -> PruningConfig:
         """The same settings at another k (criterion, unit mode and seed carry through)."""
         return replace(self, k=k)
 
+    def unpruned(self) -> PruningConfig:
+        """The same settings pruning nothing (the reference pass): k = 0; N:M, a pattern without a k,
+        becomes weight pruning at k = 0."""
+        return replace(self, k=0.0, method="weight") if self.method == "nm" else replace(self, k=0.0)
+
+    @property
+    def prunes_nothing(self) -> bool:
+        """Whether these settings leave the weights as they are (k = 0 of a method that has a k)."""
+        return self.k == 0 and self.uses_k
+
+    @property
+    def uses_k(self) -> bool:
+        """False for N:M, a fixed pattern: k is not used."""
+        return self.method != "nm"
+
+    @property
+    def pattern(self) -> str:
+        """The pattern in words: "2:4" for N:M, "4x4" for blocks, "" for weight and unit pruning."""
+        if self.method == "nm":
+            return nm_text(self.nm)
+        return block_text(self.block) if self.method == "block" else ""
+
     @property
     def file_tag(self) -> str:
-        """The settings in a file name: e.g. "unit-k50", "weight-k90-lamp", "unit-k50-random3-remove"."""
-        tag = f"{self.method}-k{self.k:g}"
+        """The settings in a file name: e.g. "unit-k50", "weight-k90-lamp", "unit-k50-random3-remove",
+        "nm2-4", "block4x4-k50"."""
+        if self.method == "nm":
+            tag = f"nm{self.nm[0]}-{self.nm[1]}"
+        elif self.method == "block":
+            tag = f"block{block_text(self.block)}-k{self.k:g}"
+        else:
+            tag = f"{self.method}-k{self.k:g}"
         if self.criterion != "magnitude":
             tag += f"-{self.criterion}" + (str(self.seed) if self.criterion == "random" else "")
         return tag + ("-remove" if self.removes_units else "")
@@ -154,12 +196,20 @@ class PruningConfig:
         }
         if self.criterion == "random":
             fields["seed"] = self.seed
+        if self.method == "nm":
+            fields["nm"] = nm_text(self.nm)
+        elif self.method == "block":
+            fields["block"] = block_text(self.block)
         return fields
 
     def describe(self, with_k: bool = True) -> str:
         """The settings in words; ``with_k=False`` for a result that spans many k (a scan)."""
         scope = "layerwise" if self.scope == "layer" else "global"
-        words = [f"{self.method} pruning", f"k={self.k:g}%", scope] if with_k else [f"{self.method} pruning", scope]
+        if self.method == "nm":  # a fixed pattern in every group: no k, no scope
+            words = [f"{nm_text(self.nm)} (N:M) pruning"]
+        else:
+            name = f"{block_text(self.block)} block" if self.method == "block" else self.method
+            words = [f"{name} pruning", f"k={self.k:g}%", scope] if with_k else [f"{name} pruning", scope]
         if self.criterion != "magnitude":
             words.insert(1, f"{self.criterion} scores" + (f" (seed {self.seed})" if self.criterion == "random" else ""))
         if self.method == "unit":
@@ -206,6 +256,20 @@ class PruneResult:
 
     def layer(self, name: str) -> LayerResult:
         return next(layer for layer in self.layers if layer.name == name)
+
+    def pattern_notes(self) -> list[str]:
+        """N:M pruning in sentences: how many pruned tensors are valid N:M, then each padded input
+        axis (the window's readout and ``evaluate`` show these); [] for other methods."""
+        if self.config.method != "nm":
+            return []
+        chosen = [layer for layer in self.layers if layer.name in self.plans]
+        valid = [layer.name for layer in chosen if layer.valid_nm]
+        pattern = self.config.pattern
+        lines = [f"Valid {pattern}: {len(valid)} of {len(chosen)} pruned tensor{'s' if len(chosen) != 1 else ''}"]
+        if len(valid) < len(chosen):
+            lines[0] += f" (not: {', '.join(layer.name for layer in chosen if not layer.valid_nm)})"
+        lines += [f"{layer.name}: {layer.pattern_note}." for layer in chosen if layer.pattern_note]
+        return lines
 
     def unit_counts(self, names) -> tuple[int, int]:
         """(units pruned, units) of the tensors ``names``, each unit group counted once."""

@@ -236,7 +236,8 @@ class Session:
         return self.result
 
     def reset(self) -> None:
-        self.configure(k=0.0)
+        """Back to the original weights: k = 0 (N:M, which has no k, becomes weight pruning at k = 0)."""
+        self.configure(method=self.config.unpruned().method, k=0.0)
 
     def set_data(self, data_path: str | None = None, preprocessing: str | None = None) -> None:
         if data_path is not None:
@@ -397,18 +398,18 @@ class Session:
             if config.criterion == "taylor":
                 self.taylor(task.sub(0.0, 0.2))
             if with_baseline and baseline is None:
-                unpruned = config.with_k(0.0)
+                unpruned = config.unpruned()
                 pruner.restore()
                 baseline = self._record(
                     unpruned,
                     pruner.prune(unpruned),
                     evaluator,
                     built_for,
-                    task.sub(0.2, 0.4) if config.k else task.sub(0.2, 1.0),
+                    task.sub(0.2, 1.0) if config.prunes_nothing else task.sub(0.2, 0.4),
                     unpruned=True,  # the evaluator's reference pass, made on the original weights
                 )
                 self._baselines[built_for] = baseline
-                if config.k == 0:
+                if config.prunes_nothing:
                     return baseline, baseline
             result = pruner.prune(config)
             with pruner.applied(result):

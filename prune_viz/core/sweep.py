@@ -150,6 +150,8 @@ def check_grid(methods: Iterable[str], ks: Iterable) -> tuple[tuple[str, ...], t
     for method in methods:
         if method not in METHODS:
             raise PruningError(f"method must be one of {', '.join(METHODS)}, not {method!r}.")
+        if method == "nm":
+            raise PruningError("N:M pruning is one fixed pattern, not a k to sweep: evaluate it with --method nm.")
     ks = tuple(dict.fromkeys(parse_k(k) for k in ks))
     if not ks:
         raise PruningError("Give at least one k.")

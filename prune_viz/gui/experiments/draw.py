@@ -317,7 +317,7 @@ class DrawPanel(QWidget):
             return None
         strokes, image = self.pad.strokes(), self.pad.image
         config = self.session.config
-        unpruned = config.with_k(0.0)
+        unpruned = config.unpruned()
         session = self.session
 
         def work(task):

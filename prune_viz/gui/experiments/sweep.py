@@ -106,9 +106,10 @@ class SweepPanel(QWidget):
         self.saved = False  # the points are in a CSV or PNG file
         self.scale: ScoreScale = score_scale("classification", "accuracy")  # the score the points carry
 
-        self.method_boxes = {method: QCheckBox(method) for method in METHODS}
-        for box in self.method_boxes.values():
-            box.setChecked(True)
+        # N:M has no k to sweep; blocks sweep their k when ticked (at the Pruning controls' block size)
+        self.method_boxes = {method: QCheckBox(method) for method in METHODS if method != "nm"}
+        for method, box in self.method_boxes.items():
+            box.setChecked(method in ("weight", "unit"))
         # criteria side by side (the sweep only; a sensitivity sweep scores by the Pruning controls' one)
         self.criterion_boxes = {criterion: QCheckBox(CRITERION_NAMES[criterion]) for criterion in CRITERIA}
         self.criterion_boxes[session.config.criterion].setChecked(True)

@@ -1,5 +1,5 @@
-"""Pruning controls bound to the Session: method, criterion, unit mode, scope, the k% slider,
-the layer list, readouts."""
+"""Pruning controls bound to the Session: method, criterion, unit mode, scope, the k% slider (with
+N:M's N and M, and the block size, beside it), the layer list, readouts."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from prune_viz.core.criteria import LAMP_NOTE
+from prune_viz.core.patterns import MAX_BLOCK
 from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.pictures import SteadyCaption
@@ -43,6 +44,9 @@ UNIT_MODE_LABELS = {
     "remove": "Remove: column, bias and BN channel",
 }
 
+
+NM_K_NOTE = "k is not used by N:M: it keeps N of every M consecutive inputs of each unit, a fixed pattern."
+GUI_MAX_M = 64  # the M spin box's range (the core takes up to patterns.MAX_M)
 
 COMPACT_MARGINS = (6, 4, 6, 4)  # presenter mode: a group box without a title needs little frame
 
@@ -66,6 +70,31 @@ class PruningControls(QGroupBox):
         self.set_k = set_k or (lambda k: session.configure(k=k))
         self.weight_radio = QRadioButton("&Weight: the k% lowest-scoring weights")
         self.unit_radio = QRadioButton("&Unit: the k% lowest-scoring units")
+        self.nm_radio = QRadioButton("&N:M: keep N of every M inputs (sparse tensor cores)")
+        self.block_radio = QRadioButton("&Block: the k% of blocks with the lowest L2 norm")
+        self.n_spin, self.m_spin = QSpinBox(), QSpinBox()
+        self.n_spin.setRange(1, GUI_MAX_M - 1)
+        self.m_spin.setRange(2, GUI_MAX_M)
+        self.n_spin.setToolTip("N: weights kept in every group of M consecutive inputs of a unit")
+        self.m_spin.setToolTip("M: the length of a group along each unit's inputs (4 for 2:4)")
+        self.block_rows, self.block_cols = QSpinBox(), QSpinBox()
+        for spin, what in ((self.block_rows, "rows (inputs)"), (self.block_cols, "columns (units)")):
+            spin.setRange(1, MAX_BLOCK)
+            spin.setToolTip(f"Block size: {what} of the matrix view")
+        self.nm_box, self.block_box = QWidget(), QWidget()  # beside the slider, for their method only
+        for box, first, sep, second in (
+            (self.nm_box, self.n_spin, ":", self.m_spin),
+            (self.block_box, self.block_rows, "x", self.block_cols),
+        ):
+            row = QHBoxLayout(box)
+            row.setContentsMargins(0, 0, 0, 0)
+            row.addWidget(QLabel("N:M" if box is self.nm_box else "block"))
+            row.addWidget(first)
+            row.addWidget(QLabel(sep))
+            row.addWidget(second)
+        self.k_note = QLabel(NM_K_NOTE)  # with N:M, why the slider is off
+        self.k_note.setWordWrap(True)
+        self.k_note.setVisible(False)
         self.criterion_combo = QComboBox()
         for criterion in CRITERIA:
             self.criterion_combo.addItem(CRITERION_LABELS[criterion], criterion)
@@ -86,8 +115,8 @@ class PruningControls(QGroupBox):
             "(gamma, beta), so it outputs exactly 0 through ReLU."
         )
         self.method_group = QButtonGroup(self)
-        self.method_group.addButton(self.weight_radio)
-        self.method_group.addButton(self.unit_radio)
+        for radio in (self.weight_radio, self.unit_radio, self.nm_radio, self.block_radio):
+            self.method_group.addButton(radio)
         self.layer_radio = QRadioButton("&Layerwise: k% of each layer")
         self.global_radio = QRadioButton("&Global: k% of the included layers together")
         self.scope_group = QButtonGroup(self)
@@ -116,6 +145,8 @@ class PruningControls(QGroupBox):
         k_row.addWidget(QLabel("k"))
         k_row.addWidget(self.slider, 1)
         k_row.addWidget(self.spin)
+        k_row.addWidget(self.nm_box)
+        k_row.addWidget(self.block_box)
         k_row.addWidget(self.reset_button)
         self.choices_box = QWidget()  # criterion and unit mode (hidden in presenter mode)
         choices = QFormLayout(self.choices_box)
@@ -132,14 +163,15 @@ class PruningControls(QGroupBox):
             label.setBuddy(buddy)
             choices.addRow(label, field_widget)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.weight_radio)
-        layout.addWidget(self.unit_radio)
+        for radio in (self.weight_radio, self.unit_radio, self.nm_radio, self.block_radio):
+            layout.addWidget(radio)
         layout.addWidget(self.choices_box)
         layout.addSpacing(4)
         layout.addWidget(self.layer_radio)
         layout.addWidget(self.global_radio)
         layout.addSpacing(4)
         layout.addLayout(k_row)
+        layout.addWidget(self.k_note)
         layout.addWidget(self.readout)
         self.normal_margins = layout.getContentsMargins()
 
@@ -147,6 +179,12 @@ class PruningControls(QGroupBox):
         self.spin.valueChanged.connect(self._on_k)
         self.weight_radio.toggled.connect(lambda on: on and self.session.configure(method="weight"))
         self.unit_radio.toggled.connect(lambda on: on and self.session.configure(method="unit"))
+        self.nm_radio.toggled.connect(lambda on: on and self.session.configure(method="nm"))
+        self.block_radio.toggled.connect(lambda on: on and self.session.configure(method="block"))
+        self.n_spin.valueChanged.connect(self._on_nm)
+        self.m_spin.valueChanged.connect(self._on_nm)
+        self.block_rows.valueChanged.connect(self._on_block)
+        self.block_cols.valueChanged.connect(self._on_block)
         self.layer_radio.toggled.connect(lambda on: on and self.session.configure(scope="layer"))
         self.global_radio.toggled.connect(lambda on: on and self.session.configure(scope="global"))
         self.criterion_combo.activated.connect(self._on_criterion)
@@ -187,7 +225,15 @@ class PruningControls(QGroupBox):
 
     def choice_widgets(self) -> list[QWidget]:
         """The method, criterion, unit mode and scope choices (hidden in presenter mode)."""
-        return [self.weight_radio, self.unit_radio, self.choices_box, self.layer_radio, self.global_radio]
+        return [
+            self.weight_radio,
+            self.unit_radio,
+            self.nm_radio,
+            self.block_radio,
+            self.choices_box,
+            self.layer_radio,
+            self.global_radio,
+        ]
 
     def changeEvent(self, event) -> None:
         super().changeEvent(event)
@@ -199,11 +245,25 @@ class PruningControls(QGroupBox):
         self.readout.reserve_lines(2 if getattr(self, "compact", False) else 6)
 
     def _on_k(self, value: int) -> None:
+        if not self.session.config.uses_k:  # N:M: a k key (Ctrl+Right...) moves nothing
+            value = round(self.session.config.k)
         with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
             self.slider.setValue(value)
             self.spin.setValue(value)
         if self.session.model is not None:
             self.set_k(float(value))
+
+    def _on_nm(self, _value: int) -> None:
+        """N and M from their spin boxes: N stays below M (M's change moves N's range)."""
+        m = self.m_spin.value()
+        with QSignalBlocker(self.n_spin):
+            self.n_spin.setMaximum(m - 1)
+        if self.session.model is not None:
+            self.session.configure(nm=(self.n_spin.value(), m))
+
+    def _on_block(self, _value: int) -> None:
+        if self.session.model is not None:
+            self.session.configure(block=(self.block_rows.value(), self.block_cols.value()))
 
     def _on_criterion(self, _index: int) -> None:
         criterion = self.criterion_combo.currentData()
@@ -228,6 +288,12 @@ class PruningControls(QGroupBox):
                 self.criterion_combo,
                 self.seed_spin,
                 self.unit_mode_combo,
+                self.nm_radio,
+                self.block_radio,
+                self.n_spin,
+                self.m_spin,
+                self.block_rows,
+                self.block_cols,
             )
         ]
         self.criterion_combo.setCurrentIndex(CRITERIA.index(config.criterion))
@@ -238,14 +304,27 @@ class PruningControls(QGroupBox):
         self.unit_mode_combo.setEnabled(config.method == "unit")
         self.slider.setValue(round(config.k))
         self.spin.setValue(round(config.k))
-        (self.weight_radio if config.method == "weight" else self.unit_radio).setChecked(True)
+        radios = {"weight": self.weight_radio, "unit": self.unit_radio, "nm": self.nm_radio}
+        radios.get(config.method, self.block_radio).setChecked(True)
         (self.layer_radio if config.scope == "layer" else self.global_radio).setChecked(True)
+        self.m_spin.setValue(config.nm[1])
+        self.n_spin.setMaximum(config.nm[1] - 1)
+        self.n_spin.setValue(config.nm[0])
+        self.block_rows.setValue(config.block[0])
+        self.block_cols.setValue(config.block[1])
+        # N:M is a pattern, not a share: the slider is off, and a line says why
+        for widget in (self.slider, self.spin, self.layer_radio, self.global_radio):
+            widget.setEnabled(config.uses_k)
+        self.k_note.setVisible(not config.uses_k)
+        self.nm_box.setVisible(config.method == "nm")
+        self.block_box.setVisible(config.method == "block")
         del blockers
 
     def _show_result(self, result: PruneResult) -> None:
         config = result.config
         included = [layer for layer in result.layers if layer.name in config.included]
-        lines = [f"<b>Asked:</b> k = {config.k:g}% ({config.describe()})"]
+        asked = f"k = {config.k:g}% ({config.describe()})" if config.uses_k else config.describe()
+        lines = [f"<b>Asked:</b> {asked}"]
         if not included:
             lines.append("<b>No layer is included</b>: tick layers in the list to prune them.")
         else:
@@ -270,6 +349,13 @@ class PruningControls(QGroupBox):
             lines.append(
                 f"Units pruned: {units:,} of {total:,}"
                 + (f", with {removed:,} bias and BatchNormalization entries zeroed" if removed else "")
+            )
+        notes = result.pattern_notes()  # N:M: how many tensors are valid, and which input axes are padded
+        if notes:
+            padded = [layer.name for layer in included if layer.pattern_note]
+            lines.append(
+                html.escape(notes[0])
+                + (f"; padded to a multiple of {config.nm[1]}: {html.escape(', '.join(padded))}" if padded else "")
             )
         if config.criterion == "taylor" and self.session.model is not None and self.session.model.pruner.taylor:
             lines.append(self.session.model.pruner.taylor.description)
@@ -414,7 +500,18 @@ class LayerList(QTreeWidget):
                 item = self.items.get(stats.name)
                 if item is None:
                     continue
-                self._set_cell(stats.name, item, 3, percent(stats.sparsity))
+                zero = percent(stats.sparsity)
+                if stats.valid_nm is not None:  # N:M pruning: the core says whether the tensor is valid N:M
+                    pattern = result.config.pattern
+                    zero += f" ({pattern})" if stats.valid_nm else f" (not {pattern})"
+                self._set_cell(stats.name, item, 3, zero)
+                zero_tip = (
+                    f"Valid {result.config.pattern}" if stats.valid_nm else f"Not valid {result.config.pattern}"
+                ) + (f": {stats.pattern_note}" if stats.pattern_note else "")
+                zero_tip = zero_tip if stats.valid_nm is not None else ""
+                if self._tips.get((stats.name, 3)) != zero_tip:
+                    self._tips[stats.name, 3] = zero_tip
+                    item.setToolTip(3, zero_tip)
                 self._set_cell(
                     stats.name,
                     item,

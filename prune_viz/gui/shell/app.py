@@ -32,6 +32,8 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
     criterion: str | None = None
     unit_mode: str | None = None
     seed: int | None = None  # of the random criterion
+    nm: tuple[int, int] | None = None  # the N:M of method "nm"
+    block: tuple[int, int] | None = None  # the block of method "block"
     evaluate: bool = False
     screenshot: str | None = None
     panel: str | None = None
@@ -52,6 +54,8 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
             "criterion": self.criterion,
             "unit_mode": self.unit_mode,
             "seed": self.seed,
+            "nm": self.nm,
+            "block": self.block,
         }
         return {key: value for key, value in given.items() if value is not None}
 

@@ -261,7 +261,8 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
             self.heatmaps.set_layer(names[(index + delta) % len(names)])
 
     def _sync_config_actions(self, config) -> None:
-        (self.weight_action if config.method == "weight" else self.unit_action).setChecked(True)
+        actions = {"weight": self.weight_action, "unit": self.unit_action, "nm": self.nm_action}
+        actions.get(config.method, self.block_action).setChecked(True)
         (self.layer_action if config.scope == "layer" else self.global_action).setChecked(True)
 
     # -- unsaved results -------------------------------------------------------------------------

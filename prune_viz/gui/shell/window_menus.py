@@ -62,8 +62,14 @@ class WindowMenus:
         self.unit_action = self._action(
             prune, "&Unit pruning", lambda: self.session.configure(method="unit"), "Ctrl+2", checkable=True
         )
-        methods.addAction(self.weight_action)
-        methods.addAction(self.unit_action)
+        self.nm_action = self._action(
+            prune, "&N:M pruning (a fixed pattern)", lambda: self.session.configure(method="nm"), checkable=True
+        )
+        self.block_action = self._action(
+            prune, "&Block pruning", lambda: self.session.configure(method="block"), checkable=True
+        )
+        for action in (self.weight_action, self.unit_action, self.nm_action, self.block_action):
+            methods.addAction(action)
         prune.addSeparator()
         scopes = QActionGroup(self)
         self.layer_action = self._action(

@@ -56,6 +56,10 @@ SERIES_STYLE = {  # (method, scope) -> colour, marker, line style
     ("weight", "global"): ("#56B4E9", "s", "dash"),
     ("unit", "layer"): ("#D55E00", "t", "solid"),
     ("unit", "global"): ("#E69F00", "d", "dash"),
+    ("block", "layer"): ("#009E73", "p", "solid"),
+    ("block", "global"): ("#009E73", "h", "dash"),
+    ("nm", "layer"): ("#CC79A7", "star", "solid"),  # N:M has no scope: both keys draw alike
+    ("nm", "global"): ("#CC79A7", "star", "solid"),
 }
 # A sweep of several criteria side by side: one colour per criterion (none of them a SERIES_STYLE colour
 # but magnitude's, the default), the marker of the (method, scope) and a line style per (method, scope)
@@ -65,6 +69,10 @@ SERIES_DASHES = {  # (method, scope) -> dash pattern (None: solid), when colours
     ("unit", "layer"): [6, 3],
     ("weight", "global"): [2, 3],
     ("unit", "global"): [6, 3, 2, 3],
+    ("block", "layer"): [1, 3],
+    ("block", "global"): [1, 3, 6, 3],
+    ("nm", "layer"): [8, 2, 1, 2],
+    ("nm", "global"): [8, 2, 1, 2],
 }
 # Curves that must be told apart (one per layer): a qualitative map (Okabe-Ito without its grey-like
 # yellow, then Tol's muted) and one marker each, so colour is never the only difference.

@@ -13,6 +13,10 @@ Below the matrix, a thin strip per unit vector (the layer's bias, and gamma and 
 of a BatchNormalization right after it) shows the entries that go with each unit
 column; when unit pruning removes units (unit mode "remove") their entries are
 drawn pruned too. Each strip is coloured on its own symmetric scale.
+
+With N:M pruning, zoomed in far enough (at most GROUP_LINES_MAX_ROWS rows in view), lines mark where
+each group of M inputs starts (``core.patterns.group_starts``: every M rows of each run of the input
+axis), so that the N kept cells of every group can be counted.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.inputs import layer_seeing_pixels
 from prune_viz.core.non_finite import is_non_finite
+from prune_viz.core.patterns import group_starts
+from prune_viz.core.plan import NMPlan
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
@@ -87,6 +93,10 @@ def non_finite_words(value: float, pruned: bool, ranked: bool = True) -> str:
     return f"  ({words})"
 
 
+GROUP_LINES_MAX_ROWS = 160  # N:M group boundaries are drawn with at most this many rows in view
+GROUP_LINE_COLOUR = "#000000"  # over the diverging map (white at 0) and the pruned grey
+
+
 class MatrixView(QWidget):
     """The selected layer's matrix: zoom/pan with the mouse, hover for the weight under it."""
 
@@ -125,6 +135,11 @@ class MatrixView(QWidget):
         self.plot.addItem(self.image)
         self.vector_image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.vector_image)
+        self.group_starts: np.ndarray | None = None  # N:M: the rows where a group of M starts
+        self.group_lines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(GROUP_LINE_COLOUR, width=1.5))
+        self.plot.addItem(self.group_lines)
+        self.group_lines_drawn = 0
+        self.plot.getViewBox().sigRangeChanged.connect(lambda *_: self._draw_groups())
         self.colorbar = pg.ColorBarItem(
             values=(-1, 1), colorMap=self.spec.colormap(), interactive=False, width=14, colorMapMenu=False
         )
@@ -148,6 +163,8 @@ class MatrixView(QWidget):
             "they are kept (pruned ones are grey like any other)"
         )
         self.non_finite_legend.hide()
+        self.group_note = QLabel()  # N:M: what the lines are, and when they show
+        self.group_note.hide()
         reset = QToolButton(text="Fit")
         reset.setToolTip("Show the whole matrix (zoom with the wheel, pan by dragging)")
         reset.clicked.connect(self.fit)
@@ -157,6 +174,7 @@ class MatrixView(QWidget):
         self.readout.setMinimumWidth(0)
         bottom.addWidget(self.readout, 1)
         bottom.addWidget(self.non_finite_legend)
+        bottom.addWidget(self.group_note)
         bottom.addWidget(self.legend)
         bottom.addWidget(reset)
         layout = QVBoxLayout(self)
@@ -247,6 +265,29 @@ class MatrixView(QWidget):
             self._fit_vectors = False
             self.fit()
 
+    def show_groups(self, starts: np.ndarray | None, note: str = "") -> None:
+        """The rows where an N:M group starts (None: no groups), drawn as lines once zoomed in."""
+        self.group_starts = starts
+        self.group_note.setText(note)
+        self.group_note.setVisible(starts is not None and bool(note))
+        self._draw_groups()
+
+    def _draw_groups(self) -> None:
+        """Lines across the columns in view at each group start in view, when few enough rows are in view."""
+        starts, drawn = self.group_starts, np.zeros(0)
+        if starts is not None and self.matrix is not None:
+            (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+            rows, cols = self.matrix.shape
+            if y1 - y0 <= GROUP_LINES_MAX_ROWS:
+                drawn = starts[(starts > max(0.0, y0)) & (starts < min(float(rows), y1))]
+        if not len(drawn):
+            self.group_lines.setData([], [])
+            self.group_lines_drawn = 0
+            return
+        x = np.tile([max(0.0, x0), min(float(cols), x1)], len(drawn))
+        self.group_lines.setData(x, np.repeat(drawn.astype(float), 2))
+        self.group_lines_drawn = len(drawn)
+
     def _label_rows(self) -> None:
         """Row numbers on the left axis for the matrix, and the strips' names beside the strips."""
         axis = self.plot.getAxis("left")
@@ -287,6 +328,7 @@ class MatrixView(QWidget):
         self.vector_labels = []
         self.image.clear()
         self.vector_image.clear()
+        self.show_groups(None)
         self.title.setText("")
         self._refresh_readout(keep_cell=False)
 
@@ -535,6 +577,15 @@ class LayerHeatmaps(QWidget):
         if removed is not None:  # per column of the matrix: its unit's
             removed = ~layer.kept_columns(~removed)
         self.view.show_vectors(labels, vectors, removed)
+        plan = result.plans.get(name) if result is not None else None
+        if isinstance(plan, NMPlan):  # the core says where its groups start
+            n, m = plan.nm
+            self.view.show_groups(
+                group_starts(plan.shape[0], plan.run, m),
+                f"lines: {n}:{m} groups of {m} inputs (zoom in to {GROUP_LINES_MAX_ROWS} rows)",
+            )
+        else:
+            self.view.show_groups(None)
 
     def _vectors(self, name: str) -> tuple[list[str], np.ndarray | None]:
         """The labels and stacked originals of ``name``'s unit vectors, stacked once: the same array on

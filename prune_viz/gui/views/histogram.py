@@ -286,7 +286,7 @@ class WeightHistogram(QtWidgets.QWidget):
     def _histogram_for(self, name: str, config) -> Histogram:
         """The histogram of the scores ``config`` thresholds (|w| and unit norms for magnitude)."""
         pruner = self.session.model.pruner
-        method = config.method
+        method = "unit" if config.method == "unit" else "weight"  # N:M and blocks rank weight scores
         key = (name, method, pruner.score_key(config), pruner.scores_version)
         if key not in self._cache:
             if method == "weight":  # from the pruner's sorted scores: no pass over a big kernel on the GUI thread
@@ -305,7 +305,7 @@ class WeightHistogram(QtWidgets.QWidget):
             for layer in self.session.model.layers:
                 if layer.name not in config.included:
                     continue
-                if config.method == "weight":  # from the sorted scores the global plan has read
+                if config.method != "unit":  # from the sorted scores the global plan has read
                     highs.append(float(pruner.scores(layer.name, config).max()))
                 elif layer.units:
                     scores = pruner.unit_scores(layer.name, config)
@@ -333,10 +333,11 @@ class WeightHistogram(QtWidgets.QWidget):
             return
         result = session.result
         config = result.config if result is not None else session.config
-        method = config.method
+        method = "unit" if config.method == "unit" else "weight"  # N:M and blocks: the weights' scores
         histogram = self._histogram_for(layer.name, config)
         self._histogram = histogram
-        threshold = result.threshold(layer.name) if result is not None else None
+        # a pattern has no threshold on these scores (N:M: one per group; blocks: on block norms)
+        threshold = result.threshold(layer.name) if result is not None and not config.pattern else None
         log = self.log_box.isChecked()
         drawn_at, label = threshold, ""
         if threshold is not None and is_non_finite(np.float32(threshold)):
@@ -447,6 +448,11 @@ class WeightHistogram(QtWidgets.QWidget):
         if layer.name not in config.included:
             return f"<span style='color:{self.theme.muted}'>{layer.name} is not selected for pruning.</span>"
         stats = result.layer(layer.name)
+        if config.pattern:
+            share = f"{stats.pruned:,} of {stats.size:,} weights pruned ({stats.pruned / stats.size:.1%})"
+            if config.method == "nm":
+                return f"{config.pattern} (N:M): {share}, the lowest {config.nm[1] - config.nm[0]} of every group"
+            return f"k = {config.k:g}% of {config.pattern} blocks: {share}, ranked by block L2 norm"
         scope = (
             "global threshold, shared by all selected layers" if config.scope == "global" else "this layer's threshold"
         )

@@ -29,3 +29,16 @@ def test_size_and_speed_shows_the_report_and_compaction_only_for_unit_pruning(qt
     rows = table_texts(tab.table)
     assert [r[0] for r in rows] == [row.name for row in tab.report.rows if not row.name.startswith("compacted")]
     assert "offered for unit pruning only" in tab.summary.text()
+
+
+def test_size_and_speed_adds_packed_nm_storage_for_nm_pruning(qtbot, panel, session):
+    tab = panel.size_speed
+    tab.repeats.setValue(1)
+    session.configure(method="nm", nm=(2, 4))
+    click_and_wait(qtbot, tab)
+    rows = {r[0]: r for r in table_texts(tab.table)}
+    packed = next(name for name in rows if name.startswith("packed 2:4 (values + indices)"))
+    sizes = {row.name: row.bytes for row in tab.report.rows}
+    # half the values, and two bits of index each: well under CSR's 4-byte index per value
+    assert sizes[packed] < sizes["CSR arrays (kernels) + dense other weights"] < sizes["dense .keras (zeros in place)"]
+    assert not any(name.startswith("compacted") for name in rows)
