@@ -28,6 +28,14 @@ def k_value(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def layer_k_value(text: str) -> tuple[str, float]:
+    """NAME=K: a prunable tensor pruned at its own k."""
+    name, sep, k = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=K, e.g. fc1=80, not {text!r}")
+    return name, k_value(k)
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -69,6 +77,7 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
     None an option not given is None, so the window keeps what a lesson or the opened model says."""
     parser.add_argument("--method", choices=METHODS, **_default("weight or unit pruning", defaults, "method"))
     parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100", defaults, "k"))
+    add_layer_k_arg(parser)
     parser.add_argument("--scope", choices=SCOPES, **_default("layerwise or global threshold", defaults, "scope"))
     parser.add_argument(
         "--criterion",
@@ -81,6 +90,17 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
         ),
     )
     add_unit_mode_args(parser, defaults, seed_flag=seed_flag)
+
+
+def add_layer_k_arg(parser, what: str = "--k") -> None:
+    parser.add_argument(
+        "--layer-k",
+        action="append",
+        type=layer_k_value,
+        metavar="NAME=K",
+        help=f"prune the tensor NAME at its own k instead of {what} (repeatable); with global scope it is "
+        "pruned alone and the others share the global threshold",
+    )
 
 
 def add_unit_mode_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING, *, seed_flag: bool = True) -> None:
@@ -120,6 +140,8 @@ def pruning_fields(args) -> dict:
     for name in ("method", "k", "scope", "criterion"):
         if hasattr(args, name):
             fields[name] = getattr(args, name)
+    if getattr(args, "layer_k", None):
+        fields["layer_k"] = dict(args.layer_k)
     return fields
 
 

@@ -100,55 +100,58 @@ class Planner:
         key = score_key(config)
         plans: dict[str, LayerPlan] = {}
         counted: dict[str, LayerResult] = {}
+        # a tensor with its own k (config.layer_k) is pruned alone at it, under either scope
+        shared = tuple(n for n in names if n not in config.layer_k) if config.scope == "global" else ()
+        alone = tuple(n for n in names if n not in shared)
         if config.method == "weight":
-            if config.scope == "global" and names:
+            if shared:
                 counts, threshold = self._global_weight_counts(
-                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key
+                    shared, count_to_prune(sum(self._by_name[n].size for n in shared), config.k), key
                 )
-                for n in names:
+                for n in shared:
                     plans[n], counted[n] = self.remember(
                         (key, "plan", n, counts[n], _exactly(threshold)),
                         lambda n=n: self._weight_plan_counted(n, counts[n], threshold, key),
                         [(key, n)],
                     )
-            else:
-                for n in names:
-                    n_pruned = count_to_prune(self._by_name[n].size, config.k)
-                    plans[n], counted[n] = self.remember(
-                        (key, "plan", n, n_pruned),
-                        lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
-                            n, n_pruned, self._threshold_at(n, n_pruned, key), key
-                        ),
-                        [(key, n)],
-                    )
+            for n in alone:
+                n_pruned = count_to_prune(self._by_name[n].size, config.k_of(n))
+                plans[n], counted[n] = self.remember(
+                    (key, "plan", n, n_pruned),
+                    lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
+                        n, n_pruned, self._threshold_at(n, n_pruned, key), key
+                    ),
+                    [(key, n)],
+                )
         else:
             removes = config.removes_units
             names = tuple(n for n in names if self._by_name[n].units)  # tensors without units: weight pruning only
+            shared = tuple(n for n in shared if self._by_name[n].units)
+            alone = tuple(n for n in alone if self._by_name[n].units)
             # kept when computed ahead only: kept from every step, these small objects left between a
             # step's big short-lived buffers held the heap's freed pages (bench/RESULTS.md)
             ahead = self.scores.computing_ahead()
             for n in names:  # the scores a plan is kept with are there before it is computed
                 self.scores.unit_score(key, n)
-            if config.scope == "global" and names:
-                n_pruned = count_to_prune(self.scores.unit_total(names), config.k)
-                for n in names:
+            if shared:
+                n_pruned = count_to_prune(self.scores.unit_total(shared), config.k)
+                for n in shared:
                     plans[n], counted[n] = self.remember(
-                        (key, "unit", n, names, n_pruned, removes),
-                        lambda n=n: self._global_unit_plan(n, names, n_pruned, key, removes),
-                        [(key, m) for m in names],
+                        (key, "unit", n, shared, n_pruned, removes),
+                        lambda n=n: self._global_unit_plan(n, shared, n_pruned, key, removes),
+                        [(key, m) for m in shared],
                         self.scores.unit_ranks,
                         keep=ahead,
                     )
-            else:
-                for n in names:
-                    n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    plans[n], counted[n] = self.remember(
-                        (key, "unit", n, n_pruned, removes),
-                        lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
-                        [(key, n)],
-                        self.scores.unit_ranks,
-                        keep=ahead,
-                    )
+            for n in alone:
+                n_pruned = count_to_prune(self._by_name[n].units, config.k_of(n))
+                plans[n], counted[n] = self.remember(
+                    (key, "unit", n, n_pruned, removes),
+                    lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
+                    [(key, n)],
+                    self.scores.unit_ranks,
+                    keep=ahead,
+                )
         results = [
             counted[layer.name] if layer.name in counted else self._unpruned_result(layer) for layer in self.layers
         ]

@@ -22,6 +22,9 @@ weights. ``round`` is half-up, so k=50 of 5 units prunes 3.
 
 Other criteria (``prune_viz.core.criteria``: random, LAMP, Taylor) replace |w| and
 the unit norm by their scores; the sorting, rounding and tie rules stay the same.
+A k per layer (``PruningConfig.layer_k``, name -> k) prunes each named tensor at its own k and the
+others at the slider's k. Under global scope the named tensors are pruned alone at their own k and
+the others share one threshold at the slider's k.
 Unit mode "remove" also zeroes a pruned unit's bias and the gamma and beta of a
 BatchNormalization right after its layer (``PrunableLayer.unit_vectors``), so
 the unit outputs exactly 0; the originals of those are kept and restored too.
@@ -30,7 +33,7 @@ the unit outputs exactly 0; the originals of those are kept and restored too.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -69,6 +72,7 @@ __all__ = [
     "SCOPES",
     "SLIDER_KS",
     "UNIT_MODES",
+    "LayerKs",
     "LayerResult",
     "PruneResult",
     "Pruner",
@@ -102,6 +106,36 @@ def parse_k(value) -> float:
     return k
 
 
+class LayerKs(Mapping):
+    """A read-only, hashable mapping of prunable tensor name -> k (each checked by ``parse_k``)."""
+
+    __slots__ = ("_ks",)
+
+    def __init__(self, ks: Mapping | Iterable = ()):
+        pairs = ks.items() if isinstance(ks, Mapping) else ks
+        checked = {}
+        for name, k in pairs:
+            if not isinstance(name, str) or not name:
+                raise PruningError(f"A k per layer needs a layer name, not {name!r}.")
+            checked[name] = parse_k(k)
+        self._ks = dict(sorted(checked.items()))
+
+    def __getitem__(self, name: str) -> float:
+        return self._ks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ks)
+
+    def __len__(self) -> int:
+        return len(self._ks)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._ks.items()))
+
+    def __repr__(self) -> str:
+        return f"LayerKs({self._ks!r})"
+
+
 @dataclass(frozen=True)
 class PruningConfig:
     method: str = "weight"
@@ -111,6 +145,8 @@ class PruningConfig:
     criterion: str = "magnitude"
     unit_mode: str = "kernel"
     seed: int = 0  # of the random criterion
+    # name -> k of prunable tensors pruned at their own k instead of ``k`` (a LayerKs; a dict is converted)
+    layer_k: Mapping[str, float] = field(default_factory=LayerKs)
 
     def __post_init__(self):
         for name, value, allowed in (
@@ -126,6 +162,15 @@ class PruningConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
             raise PruningError(f"seed must be a whole number from 0, not {self.seed!r}.")
         object.__setattr__(self, "seed", int(self.seed))
+        if not isinstance(self.layer_k, LayerKs):
+            object.__setattr__(self, "layer_k", LayerKs(self.layer_k or ()))
+
+    def k_of(self, name: str) -> float:
+        """The k that prunes the tensor ``name``: its own (``layer_k``) or the slider's."""
+        return self.layer_k.get(name, self.k)
+
+    def without_layer_k(self) -> PruningConfig:
+        return replace(self, layer_k=LayerKs())
 
     def with_k(self, k: float) -> PruningConfig:
         """The same settings at another k (criterion, unit mode and seed carry through)."""
@@ -134,7 +179,7 @@ class PruningConfig:
     @property
     def file_tag(self) -> str:
         """The settings in a file name: e.g. "unit-k50", "weight-k90-lamp", "unit-k50-random3-remove"."""
-        tag = f"{self.method}-k{self.k:g}"
+        tag = f"{self.method}-k{self.k:g}" + ("-perlayer" if self.layer_k else "")
         if self.criterion != "magnitude":
             tag += f"-{self.criterion}" + (str(self.seed) if self.criterion == "random" else "")
         return tag + ("-remove" if self.removes_units else "")
@@ -154,6 +199,8 @@ class PruningConfig:
         }
         if self.criterion == "random":
             fields["seed"] = self.seed
+        if self.layer_k:
+            fields["layer_k"] = dict(self.layer_k)
         return fields
 
     def describe(self, with_k: bool = True) -> str:
@@ -166,7 +213,16 @@ class PruningConfig:
             words.append(
                 "units removed with bias and BN channel" if self.unit_mode == "remove" else "unit kernel columns zeroed"
             )
+        if self.layer_k:
+            words.append(describe_layer_k(self.layer_k))
         return ", ".join(words)
+
+
+def describe_layer_k(layer_k: Mapping[str, float], most: int = 4) -> str:
+    """E.g. 'own k: fc1 80%, fc2 95%' (the first ``most``, then how many more)."""
+    items = [f"{name} {k:g}%" for name, k in layer_k.items()]
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return "own k: " + ", ".join(items[:most]) + more
 
 
 @dataclass
@@ -300,9 +356,15 @@ class Pruner:
             raise PruningError(f"No prunable layer named {', '.join(sorted(unknown))}.")
         return self._planner.names(included)
 
+    def check_layer_k(self, layer_k: Mapping[str, float]) -> None:
+        unknown = set(layer_k) - {layer.name for layer in self.layers}
+        if unknown:
+            raise PruningError(f"A k is given for {', '.join(sorted(unknown))}, which is no prunable layer.")
+
     def prune(self, config: PruningConfig) -> PruneResult:
         """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
         self._check_scores(config)
+        self.check_layer_k(config.layer_k)
         plans, results = self._planner.plan(config, self.check_included(config.included))
         masks, kernels = self._writer.lazy(plans)
         return PruneResult(config, kernels, masks, results, plans)

@@ -32,6 +32,7 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
     criterion: str | None = None
     unit_mode: str | None = None
     seed: int | None = None  # of the random criterion
+    layer_k: list | None = None  # (name, k) pairs of --layer-k
     evaluate: bool = False
     screenshot: str | None = None
     panel: str | None = None
@@ -52,6 +53,7 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
             "criterion": self.criterion,
             "unit_mode": self.unit_mode,
             "seed": self.seed,
+            "layer_k": dict(self.layer_k) if self.layer_k else None,
         }
         return {key: value for key, value in given.items() if value is not None}
 
