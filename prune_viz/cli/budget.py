@@ -54,8 +54,8 @@ def add_parser(subparsers) -> None:
         type=target_value,
         required=True,
         metavar="SPARSITY",
-        help="overall sparsity of the included layers, e.g. 0.9 (several: a table, CSV and plot of uniform "
-        "against allocated)",
+        help="overall sparsity of the included layers, e.g. 0.9 (above 1: a percentage, 90); several: "
+        "a table, CSV and plot of uniform against allocated",
     )
     p.add_argument("--method", choices=METHODS, default="weight", help="weight or unit pruning (default: weight)")
     p.add_argument("--criterion", choices=CRITERIA, default="magnitude", help="what ranks the weights and units")

@@ -111,7 +111,7 @@ def write_budget_plot(
             plot.getAxis(axis).enableAutoSIPrefix(False)
             plot.getAxis(axis).setTextPen("k")
             plot.getAxis(axis).setPen("k")
-    legend = scores.addLegend(offset=(10, 10), labelTextColor="k", brush=(255, 255, 255, 220))
+    scores.addLegend(offset=(10, -10), labelTextColor="k", brush=(255, 255, 255, 220))  # bottom left: under the curves
     x = [r.target * 100 for r in rows]
     for values, colour, label, dashed, marker in (
         ([r.uniform_score for r in rows], UNIFORM_COLOUR, "uniform (measured)", False, "s"),
@@ -122,7 +122,6 @@ def write_budget_plot(
             colour, width=2.5, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
         )
         scores.plot(x, [v * 100 for v in values], pen=pen, symbol=marker, symbolBrush=colour, symbolSize=9, name=label)
-    del legend
     scores.setYRange(0, 100, padding=0.02)
     names = list(dict.fromkeys(n for r in rows for n in r.layer_k))
     group = 0.8 / max(len(rows), 1)
