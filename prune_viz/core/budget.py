@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from prune_viz.core.pruning import PruningConfig, PruningError
+from prune_viz.core.sweep import run_sweep
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 
 # the ks a budget's sensitivity scan measures: dense where layers break, above 80%
@@ -224,16 +225,6 @@ class BudgetRow:
         }
 
 
-def sensitivity_scan(
-    session, ks: Sequence[float] = BUDGET_SCAN_KS, task: TaskState | None = None, on_point: Callable | None = None
-) -> list:
-    """The per-layer scan a budget is made from: each included layer alone at ``ks``, with the
-    session's method and criterion (its ks per layer do not apply: a scan is of the sweep's k)."""
-    from prune_viz.core.sweep import run_sweep
-
-    return run_sweep(session, (session.config.method,), ks, "layer", task, on_point, per_layer=True)
-
-
 def layer_sizes(session) -> dict[str, int]:
     """The weight counts of the session's included layers."""
     return {layer.name: layer.size for layer in session.model.layers if layer.name in session.config.included}
@@ -248,11 +239,12 @@ def compare_at_targets(
     *,
     scan: Sequence | None = None,
     scan_ks: Sequence[float] = BUDGET_SCAN_KS,
+    method: str | None = None,
 ) -> list[BudgetRow]:
     """At each target, the allocation from ``scan`` (a per-layer sensitivity scan's points; run with
     ``scan_ks`` when None) and one k for every included layer at the same overall sparsity, both
-    evaluated; the session's method, criterion and included layers. The model is left unpruned and
-    the session's settings as they were."""
+    evaluated; the session's criterion and included layers, and its method unless ``method`` is given.
+    The model is left unpruned and the session's settings as they were (so a worker may run it)."""
     task = task or quiet()
     if session.model is None:
         raise RuntimeError("no model is open")
@@ -260,12 +252,12 @@ def compare_at_targets(
     for t in targets:
         if not 0.0 <= t <= 1.0:
             raise PruningError(f"The target sparsity must be from 0 to 1 (e.g. 0.9 for 90%), not {t!r}.")
-    base = session.config
+    base = session.config if method is None else replace(session.config, method=method)
     if not base.included:
         raise PruningError("No layers are selected for pruning.")
     scan_share = 0.0 if scan is not None else 0.6
     if scan is None:
-        scan = sensitivity_scan(session, scan_ks, task.sub(0.0, scan_share))
+        scan = run_sweep(session, (base.method,), scan_ks, "layer", task.sub(0.0, scan_share), per_layer=True)
     curves = curves_from_points(scan, layer_sizes(session), base.method)
     name = session.model.loaded.path.name
     rows = []
