@@ -157,10 +157,11 @@ class AllocationBox(QWidget):
         self.allocation = allocation
         self.session.configure(method=method, k=target * 100.0, layer_k=allocation.layer_k)
         gain = (allocation.predicted_score - allocation.predicted_uniform_score) * 100
-        title = f"{method} pruning, {target * 100:g}% overall; dashed: one k for every layer"
+        title = f"{target * 100:g}% overall, {method} pruning"  # short: a title never widens the chart
         self.chart.show_allocation(allocation.layer_k, target * 100.0, title)
         self.message.setText(
-            f"Applied as the layers' own ks. Predicted accuracy {allocation.predicted_score * 100:.2f}% "
+            "Applied as the layers' own ks (bars; dashed: one k for every layer). "
+            f"Predicted accuracy {allocation.predicted_score * 100:.2f}% "
             f"against {allocation.predicted_uniform_score * 100:.2f}% with one k ({gain:+.2f} points)"
             + ("; no gain worth it, so one k for every layer." if gain <= 0 else ".")
         )

@@ -86,7 +86,7 @@ class SweepPanel(QWidget):
     kind = SWEEP_KIND
     per_layer = False
     with_criteria = True  # criteria side by side
-    depends_on = ("scope", "included")  # the pruning settings the points depend on (not k, not method)
+    depends_on = ("scope", "included", "layer_k")  # the pruning settings the points depend on (not k, not method)
     run_text = "Run sweep"
     label = "Sweep"  # names the running job
     doing = "run the sweep"

@@ -41,8 +41,8 @@ class AllocationChart(pg.PlotWidget):
 
     def _style(self, title: str = "") -> None:
         self.setBackground(self.theme.background)
-        style_plot(self.plot, "layer", "k (% of the layer pruned)", point_size(self), self.theme)
-        self.plot.setTitle(title or "Allocate to see the ks per layer", color=self.theme.foreground)
+        style_plot(self.plot, "layer", "own k (%)", point_size(self), self.theme)
+        self.plot.setTitle(title or "Allocate: the ks per layer", color=self.theme.foreground)
 
     def set_theme(self, theme: Theme) -> None:
         self.theme = theme
