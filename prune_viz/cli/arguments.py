@@ -45,6 +45,14 @@ def block_value(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def layer_k_value(text: str) -> tuple[str, float]:
+    """NAME=K: a prunable tensor pruned at its own k."""
+    name, sep, k = text.rpartition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=K, e.g. fc1=80, not {text!r}")
+    return name, k_value(k)
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -91,13 +99,14 @@ def add_pruning_choice_args(parser, defaults: PruningConfig | None, *, seed_flag
     )
     parser.add_argument("--k", type=k_value, **_default("percent to prune, 0-100 (not used by nm)", defaults, "k"))
     add_pattern_args(parser, defaults)
+    add_layer_k_arg(parser)
     parser.add_argument("--scope", choices=SCOPES, **_default("layerwise or global threshold", defaults, "scope"))
     parser.add_argument(
         "--criterion",
         choices=CRITERIA,
         **_default(
-            "what ranks the weights and units; taylor reads the MNIST training images, downloaded if not "
-            f"found. {LAMP_NOTE}",
+            "what ranks the weights and units; taylor reads the training split of the data (MNIST's training "
+            f"images by default, downloaded if not found). {LAMP_NOTE}",
             defaults,
             "criterion",
         ),
@@ -125,6 +134,17 @@ def add_pattern_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING
             parser.add_argument(
                 flag, type=value_type, metavar=metavar, default=value, help=f"{text} (default: {shown(value)})"
             )
+
+
+def add_layer_k_arg(parser, what: str = "--k") -> None:
+    parser.add_argument(
+        "--layer-k",
+        action="append",
+        type=layer_k_value,
+        metavar="NAME=K",
+        help=f"prune the tensor NAME at its own k instead of {what} (repeatable); with global scope it is "
+        "pruned alone and the others share the global threshold",
+    )
 
 
 def add_unit_mode_args(parser, defaults: PruningConfig | None = SUBCOMMAND_PRUNING, *, seed_flag: bool = True) -> None:
@@ -167,6 +187,8 @@ def pruning_fields(args) -> dict:
     for name in ("nm", "block"):  # None (the window: not given) keeps what the session has
         if getattr(args, name, None) is not None:
             fields[name] = getattr(args, name)
+    if getattr(args, "layer_k", None):
+        fields["layer_k"] = dict(args.layer_k)
     return fields
 
 

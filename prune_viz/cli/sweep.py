@@ -12,6 +12,7 @@ from prune_viz.cli.arguments import (
     add_force_arg,
     add_include_output_arg,
     add_json_arg,
+    add_layer_k_arg,
     add_open_args,
     add_pattern_args,
     add_unit_mode_args,
@@ -55,6 +56,7 @@ def add_parser(subparsers) -> None:
         default=["layer"],
         help="layer, global, or both (ignored with --per-layer)",
     )
+    add_layer_k_arg(p, "--ks (ignored with --per-layer)")
     p.add_argument("--per-layer", action="store_true", help="sensitivity: prune one layer at a time")
     p.add_argument(
         "--criteria",
@@ -128,7 +130,13 @@ def run(args) -> int:
                     f"{Path(model_path).name}: the only prunable layer is the output layer; "
                     "pass --include-output to prune it."
                 )
-            session.configure(included=included, unit_mode=args.unit_mode, seed=args.criterion_seed, block=args.block)
+            session.configure(
+                included=included,
+                unit_mode=args.unit_mode,
+                seed=args.criterion_seed,
+                block=args.block,
+                layer_k=dict(args.layer_k or ()),
+            )
             if "taylor" in criteria:
                 print(f"prune-viz: {session.taylor(share.sub(0.1, 0.2)).description}", file=sys.stderr)
             per_scope = [sweep_configs(session, methods, ks, scope, args.per_layer, criteria) for scope in scopes]

@@ -18,7 +18,7 @@ from pathlib import Path
 from prune_viz.core.errors import UserError
 from prune_viz.core.files import write_text
 from prune_viz.core.inputs import PREPROCESSING
-from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
+from prune_viz.core.pruning import METHODS, SCOPES, LayerKs, PruningError, parse_k
 
 SUFFIX = ".pvlesson"
 FORMAT = "prune-viz lesson"
@@ -45,6 +45,7 @@ class Lesson:
     k: float = 0.0
     scope: str = "layer"
     included: list[str] | None = None  # None: the model's default (every layer but the output)
+    layer_k: dict[str, float] = field(default_factory=dict)  # tensors pruned at their own k (PruningConfig.layer_k)
     data: str | None = None  # a path, or keras:NAME (data_reference); None: prune-viz's usual MNIST search
     preprocessing: str = "auto"
     panels: list[str] = field(default_factory=list)
@@ -139,6 +140,10 @@ def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
         if method not in METHODS or scope not in SCOPES:
             raise PruningError(f"unknown method {method!r} or scope {scope!r}")
         steps = [_step(step) for step in data.get("steps") or []]
+        layer_k = data.get("layer_k") or {}
+        if not isinstance(layer_k, dict):
+            raise PruningError("'layer_k' must map layer names to k")
+        layer_k = dict(LayerKs(layer_k))
     except PruningError as exc:
         raise LessonError(f"{name} has settings prune-viz does not know ({exc}).") from exc
     included = data.get("included")
@@ -155,6 +160,7 @@ def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
         k=k,
         scope=scope,
         included=included,
+        layer_k=layer_k,
         data=data.get("data") or None,
         preprocessing=preprocessing,
         panels=panels,

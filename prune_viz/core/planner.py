@@ -103,65 +103,68 @@ class Planner:
         key = score_key(config)
         plans: dict[str, LayerPlan] = {}
         counted: dict[str, LayerResult] = {}
+        # a tensor with its own k (config.layer_k) is pruned alone at it, under either scope
+        shared = tuple(n for n in names if n not in config.layer_k) if config.scope == "global" else ()
+        alone = tuple(n for n in names if n not in shared)
         if config.method in ("nm", "block"):
             for n in names:  # the scores a plan is kept with are there before it is computed
                 self.scores.sorted_scores(n, key)
-            if config.method == "nm":
+            if config.method == "nm":  # a fixed pattern: no k, so no k of its own either
                 for n in names:
                     plans[n], counted[n] = self.remember(
                         (key, "nm", n, config.nm), lambda n=n: self._nm_plan(n, config.nm, key), [(key, n)]
                     )
             else:
-                self._block_plans(config, names, key, plans, counted)
+                self._block_plans(config, shared, alone, key, plans, counted)
         elif config.method == "weight":
-            if config.scope == "global" and names:
+            if shared:
                 counts, threshold = self._global_weight_counts(
-                    names, count_to_prune(sum(self._by_name[n].size for n in names), config.k), key
+                    shared, count_to_prune(sum(self._by_name[n].size for n in shared), config.k), key
                 )
-                for n in names:
+                for n in shared:
                     plans[n], counted[n] = self.remember(
                         (key, "plan", n, counts[n], _exactly(threshold)),
                         lambda n=n: self._weight_plan_counted(n, counts[n], threshold, key),
                         [(key, n)],
                     )
-            else:
-                for n in names:
-                    n_pruned = count_to_prune(self._by_name[n].size, config.k)
-                    plans[n], counted[n] = self.remember(
-                        (key, "plan", n, n_pruned),
-                        lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
-                            n, n_pruned, self._threshold_at(n, n_pruned, key), key
-                        ),
-                        [(key, n)],
-                    )
+            for n in alone:
+                n_pruned = count_to_prune(self._by_name[n].size, config.k_of(n))
+                plans[n], counted[n] = self.remember(
+                    (key, "plan", n, n_pruned),
+                    lambda n=n, n_pruned=n_pruned: self._weight_plan_counted(
+                        n, n_pruned, self._threshold_at(n, n_pruned, key), key
+                    ),
+                    [(key, n)],
+                )
         else:
             removes = config.removes_units
             names = tuple(n for n in names if self._by_name[n].units)  # tensors without units: weight pruning only
+            shared = tuple(n for n in shared if self._by_name[n].units)
+            alone = tuple(n for n in alone if self._by_name[n].units)
             # kept when computed ahead only: kept from every step, these small objects left between a
             # step's big short-lived buffers held the heap's freed pages (bench/RESULTS.md)
             ahead = self.scores.computing_ahead()
             for n in names:  # the scores a plan is kept with are there before it is computed
                 self.scores.unit_score(key, n)
-            if config.scope == "global" and names:
-                n_pruned = count_to_prune(self.scores.unit_total(names), config.k)
-                for n in names:
+            if shared:
+                n_pruned = count_to_prune(self.scores.unit_total(shared), config.k)
+                for n in shared:
                     plans[n], counted[n] = self.remember(
-                        (key, "unit", n, names, n_pruned, removes),
-                        lambda n=n: self._global_unit_plan(n, names, n_pruned, key, removes),
-                        [(key, m) for m in names],
+                        (key, "unit", n, shared, n_pruned, removes),
+                        lambda n=n: self._global_unit_plan(n, shared, n_pruned, key, removes),
+                        [(key, m) for m in shared],
                         self.scores.unit_ranks,
                         keep=ahead,
                     )
-            else:
-                for n in names:
-                    n_pruned = count_to_prune(self._by_name[n].units, config.k)
-                    plans[n], counted[n] = self.remember(
-                        (key, "unit", n, n_pruned, removes),
-                        lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
-                        [(key, n)],
-                        self.scores.unit_ranks,
-                        keep=ahead,
-                    )
+            for n in alone:
+                n_pruned = count_to_prune(self._by_name[n].units, config.k_of(n))
+                plans[n], counted[n] = self.remember(
+                    (key, "unit", n, n_pruned, removes),
+                    lambda n=n, n_pruned=n_pruned: self._layer_unit_plan(n, n_pruned, key, removes),
+                    [(key, n)],
+                    self.scores.unit_ranks,
+                    keep=ahead,
+                )
         results = [
             counted[layer.name] if layer.name in counted else self._unpruned_result(layer) for layer in self.layers
         ]
@@ -243,30 +246,30 @@ class Planner:
             [(key, name)],
         )
 
-    def _block_plans(self, config, names, key, plans: dict, counted: dict) -> None:
-        """k% of the blocks with the smallest L2 norm, of each layer or of all ``names`` together."""
+    def _block_plans(self, config, shared, alone, key, plans: dict, counted: dict) -> None:
+        """k% of the blocks with the smallest L2 norm: of all ``shared`` tensors together (global scope),
+        and of each tensor in ``alone`` at its own k."""
         block = config.block
-        norms = {n: self._block_norms(n, block, key) for n in names}
-        if config.scope == "global" and names:
-            joined = np.concatenate([norms[n].ravel() for n in names])
+        norms = {n: self._block_norms(n, block, key) for n in (*shared, *alone)}
+        if shared:
+            joined = np.concatenate([norms[n].ravel() for n in shared])
             n_pruned = count_to_prune(joined.size, config.k)
             ranks = self.remember(
-                (key, "block ranks", names, block), lambda: ranks_of(joined), [(key, n) for n in names]
+                (key, "block ranks", shared, block), lambda: ranks_of(joined), [(key, n) for n in shared]
             )
             threshold = float(np.sort(joined)[n_pruned - 1]) if n_pruned else None
             start = 0
-            for n in names:
+            for n in shared:
                 size = norms[n].size
                 kept = (ranks[start : start + size] >= n_pruned).reshape(norms[n].shape)
                 start += size
                 plans[n], counted[n] = self.remember(
-                    (key, "block", n, block, "global", names, n_pruned),
+                    (key, "block", n, block, "global", shared, n_pruned),
                     lambda n=n, kept=kept: self._block_plan_counted(n, kept, block, threshold),
                     [(key, n)],
                 )
-            return
-        for n in names:
-            n_pruned = count_to_prune(norms[n].size, config.k)
+        for n in alone:
+            n_pruned = count_to_prune(norms[n].size, config.k_of(n))
             plans[n], counted[n] = self.remember(
                 (key, "block", n, block, n_pruned),
                 lambda n=n, n_pruned=n_pruned: self._layer_block_plan(n, norms[n], n_pruned, block, key),

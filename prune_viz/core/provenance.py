@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from prune_viz.core.lesson import model_sha256
-from prune_viz.core.pruning import PruningConfig
+from prune_viz.core.pruning import PruningConfig, describe_layer_k
 
 SHORT_HASH = 12
 
@@ -28,6 +28,7 @@ def derivation(source: str | Path, config: PruningConfig) -> dict:
         "unit_mode": config.unit_mode,
         "included_layers": sorted(config.included),
         **pattern,  # the N:M or block pattern of those methods
+        **({"layer_k": dict(config.layer_k)} if config.layer_k else {}),
     }
 
 
@@ -58,6 +59,8 @@ def describe_derivation(metadata: dict) -> str | None:
         parts.append(f"{entry['criterion']} criterion")
     if entry.get("method") == "unit" and "unit_mode" in entry:
         parts.append(f"unit mode {entry['unit_mode']}")
+    if isinstance(entry.get("layer_k"), dict) and entry["layer_k"]:
+        parts.append(describe_layer_k({str(name): float(k) for name, k in entry["layer_k"].items()}))
     text = ", ".join(parts)
     if entry.get("fine_tuned"):
         epochs = entry.get("epochs")

@@ -26,6 +26,9 @@ N:M pruning keeps the N highest-scoring weights of every group of M along each u
 not used); block pruning zeroes the k% of b_r x b_c blocks with the smallest L2 norm of their
 scores (``prune_viz.core.patterns`` states both rules).
 
+A k per layer (``PruningConfig.layer_k``, name -> k) prunes each named tensor at its own k and the
+others at the slider's k. Under global scope the named tensors are pruned alone at their own k and
+the others share one threshold at the slider's k.
 Unit mode "remove" also zeroes a pruned unit's bias and the gamma and beta of a
 BatchNormalization right after its layer (``PrunableLayer.unit_vectors``), so
 the unit outputs exactly 0; the originals of those are kept and restored too.
@@ -34,7 +37,7 @@ the unit outputs exactly 0; the originals of those are kept and restored too.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -75,6 +78,7 @@ __all__ = [
     "SCOPES",
     "SLIDER_KS",
     "UNIT_MODES",
+    "LayerKs",
     "LayerResult",
     "PruneResult",
     "Pruner",
@@ -109,6 +113,36 @@ def parse_k(value) -> float:
     return k
 
 
+class LayerKs(Mapping):
+    """A read-only, hashable mapping of prunable tensor name -> k (each checked by ``parse_k``)."""
+
+    __slots__ = ("_ks",)
+
+    def __init__(self, ks: Mapping | Iterable = ()):
+        pairs = ks.items() if isinstance(ks, Mapping) else ks
+        checked = {}
+        for name, k in pairs:
+            if not isinstance(name, str) or not name:
+                raise PruningError(f"A k per layer needs a layer name, not {name!r}.")
+            checked[name] = parse_k(k)
+        self._ks = dict(sorted(checked.items()))
+
+    def __getitem__(self, name: str) -> float:
+        return self._ks[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ks)
+
+    def __len__(self) -> int:
+        return len(self._ks)
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._ks.items()))
+
+    def __repr__(self) -> str:
+        return f"LayerKs({self._ks!r})"
+
+
 @dataclass(frozen=True)
 class PruningConfig:
     method: str = "weight"
@@ -120,6 +154,8 @@ class PruningConfig:
     seed: int = 0  # of the random criterion
     nm: tuple[int, int] = DEFAULT_NM  # (N, M) of method "nm"
     block: tuple[int, int] = DEFAULT_BLOCK  # (rows, columns) of a block of method "block"
+    # name -> k of prunable tensors pruned at their own k instead of ``k`` (a LayerKs; a dict is converted)
+    layer_k: Mapping[str, float] = field(default_factory=LayerKs)
 
     def __post_init__(self):
         for name, value, allowed in (
@@ -140,6 +176,15 @@ class PruningConfig:
             object.__setattr__(self, "block", check_block(self.block))
         except PatternError as exc:  # one sentence, as every other field's
             raise PruningError(str(exc)) from None
+        if not isinstance(self.layer_k, LayerKs):
+            object.__setattr__(self, "layer_k", LayerKs(self.layer_k or ()))
+
+    def k_of(self, name: str) -> float:
+        """The k that prunes the tensor ``name``: its own (``layer_k``) or the slider's."""
+        return self.layer_k.get(name, self.k)
+
+    def without_layer_k(self) -> PruningConfig:
+        return replace(self, layer_k=LayerKs())
 
     def with_k(self, k: float) -> PruningConfig:
         """The same settings at another k (criterion, unit mode and seed carry through)."""
@@ -148,12 +193,13 @@ class PruningConfig:
     def unpruned(self) -> PruningConfig:
         """The same settings pruning nothing (the reference pass): k = 0; N:M, a pattern without a k,
         becomes weight pruning at k = 0."""
-        return replace(self, k=0.0, method="weight") if self.method == "nm" else replace(self, k=0.0)
+        nothing = replace(self, k=0.0, layer_k=LayerKs())
+        return replace(nothing, method="weight") if self.method == "nm" else nothing
 
     @property
     def prunes_nothing(self) -> bool:
         """Whether these settings leave the weights as they are (k = 0 of a method that has a k)."""
-        return self.k == 0 and self.uses_k
+        return self.k == 0 and self.uses_k and not any(self.layer_k.values())
 
     @property
     def uses_k(self) -> bool:
@@ -170,13 +216,14 @@ class PruningConfig:
     @property
     def file_tag(self) -> str:
         """The settings in a file name: e.g. "unit-k50", "weight-k90-lamp", "unit-k50-random3-remove",
-        "nm2-4", "block4x4-k50"."""
+        "nm2-4", "block4x4-k50", "weight-k50-perlayer"."""
         if self.method == "nm":
             tag = f"nm{self.nm[0]}-{self.nm[1]}"
         elif self.method == "block":
             tag = f"block{block_text(self.block)}-k{self.k:g}"
         else:
             tag = f"{self.method}-k{self.k:g}"
+        tag += "-perlayer" if self.layer_k and self.uses_k else ""
         if self.criterion != "magnitude":
             tag += f"-{self.criterion}" + (str(self.seed) if self.criterion == "random" else "")
         return tag + ("-remove" if self.removes_units else "")
@@ -200,6 +247,8 @@ class PruningConfig:
             fields["nm"] = nm_text(self.nm)
         elif self.method == "block":
             fields["block"] = block_text(self.block)
+        if self.layer_k:
+            fields["layer_k"] = dict(self.layer_k)
         return fields
 
     def describe(self, with_k: bool = True) -> str:
@@ -216,7 +265,16 @@ class PruningConfig:
             words.append(
                 "units removed with bias and BN channel" if self.unit_mode == "remove" else "unit kernel columns zeroed"
             )
+        if self.layer_k:
+            words.append(describe_layer_k(self.layer_k))
         return ", ".join(words)
+
+
+def describe_layer_k(layer_k: Mapping[str, float], most: int = 4) -> str:
+    """E.g. 'own k: fc1 80%, fc2 95%' (the first ``most``, then how many more)."""
+    items = [f"{name} {k:g}%" for name, k in layer_k.items()]
+    more = f" and {len(items) - most} more" if len(items) > most else ""
+    return "own k: " + ", ".join(items[:most]) + more
 
 
 @dataclass
@@ -364,9 +422,15 @@ class Pruner:
             raise PruningError(f"No prunable layer named {', '.join(sorted(unknown))}.")
         return self._planner.names(included)
 
+    def check_layer_k(self, layer_k: Mapping[str, float]) -> None:
+        unknown = set(layer_k) - {layer.name for layer in self.layers}
+        if unknown:
+            raise PruningError(f"A k is given for {', '.join(sorted(unknown))}, which is no prunable layer.")
+
     def prune(self, config: PruningConfig) -> PruneResult:
         """Plans, counts and lazily built kernels and masks for ``config``; the model is not touched."""
         self._check_scores(config)
+        self.check_layer_k(config.layer_k)
         plans, results = self._planner.plan(config, self.check_included(config.included))
         masks, kernels = self._writer.lazy(plans)
         return PruneResult(config, kernels, masks, results, plans)

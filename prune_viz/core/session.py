@@ -144,7 +144,7 @@ class ResultKey:
     preprocessing: str
 
 
-CONFIG_FIELDS = ("method", "k", "scope", "included", "criterion", "unit_mode", "seed")
+CONFIG_FIELDS = ("method", "k", "scope", "included", "criterion", "unit_mode", "seed", "layer_k")
 
 
 def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, ...] = CONFIG_FIELDS) -> str:
@@ -164,6 +164,8 @@ def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, .
         changes.append(f"the unit mode changed ({old.unit_mode} -> {new.unit_mode})")
     if "seed" in fields and old.seed != new.seed and "random" in (old.criterion, new.criterion):
         changes.append(f"the random seed changed ({old.seed} -> {new.seed})")
+    if "layer_k" in fields and old.layer_k != new.layer_k:
+        changes.append("the per-layer ks changed")
     return ", ".join(changes)
 
 
@@ -216,11 +218,11 @@ class Session:
         self._taylor_key = None
         self.model_changed.emit(opened)
         if opened is not None:
-            self.configure(k=0.0, included=opened.default_included)
+            self.configure(k=0.0, included=opened.default_included, layer_k={})  # the last model's own ks go
 
     def configure(self, **changes) -> PruneResult | None:
         """Change any of the PruningConfig fields (method, k, scope, included, criterion, unit_mode,
-        seed); recompute the masks (TF ops) and emit. Taylor scores must be ready (``taylor``)."""
+        seed, layer_k); recompute the masks (TF ops) and emit. Taylor scores must be ready (``taylor``)."""
         config = replace(self.config, **changes)
         if self.model is not None:
             config = replace(config, included=frozenset(self.model.pruner.check_included(config.included)))

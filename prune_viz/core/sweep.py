@@ -175,7 +175,8 @@ def sweep_configs(
     criteria: Sequence[str] | None = None,
 ) -> list[tuple[str, PruningConfig]]:
     """(layer label, config) for every point, in the order they are run; the session's criterion
-    (or each of ``criteria``), unit mode and seed carry into every config."""
+    (or each of ``criteria``), unit mode, seed and ks per layer carry into every config (the sweep's k
+    prunes the layers without their own k; a sensitivity scan prunes its one layer at the sweep's k)."""
     if scope not in SCOPES:
         raise PruningError(f"scope must be one of {', '.join(SCOPES)}, not {scope!r}.")
     methods, ks = check_grid(methods, ks)
@@ -193,7 +194,12 @@ def sweep_configs(
         (
             label,
             replace(
-                base, method=method, k=k, scope="layer" if per_layer else scope, included=layers, criterion=criterion
+                base.without_layer_k() if per_layer else base,
+                method=method,
+                k=k,
+                scope="layer" if per_layer else scope,
+                included=layers,
+                criterion=criterion,
             ),
         )
         for label, layers in groups

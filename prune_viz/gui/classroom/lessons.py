@@ -278,6 +278,8 @@ class LessonController(QObject):
         config = {"method": lesson.method, "k": lesson.k, "scope": lesson.scope}
         if lesson.included is not None:
             config["included"] = lesson.included
+        if lesson.layer_k:
+            config["layer_k"] = lesson.layer_k
         config.update(overrides)
         job = self.window.open_path(str(lesson.model_path(path)), **config)
         if job is not None:
@@ -316,6 +318,7 @@ class LessonController(QObject):
             k=config.k,
             scope=config.scope,
             included=[name for name in order if name in config.included],
+            layer_k=dict(config.layer_k),
             data=data_reference(data, path) if data else None,  # a Keras name as keras:NAME
             preprocessing=self.session.preprocessing,
             panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],

@@ -49,6 +49,7 @@ from prune_viz.gui.experiments.base import (
     results_table,
     text_item,
 )
+from prune_viz.gui.experiments.budget import AllocationBox
 from prune_viz.gui.views.accuracy_plot import AccuracySparsityPlot
 from prune_viz.gui.views.colours import LIGHT, MUTED, Theme, qualitative_style
 from prune_viz.gui.views.pictures import (
@@ -89,7 +90,7 @@ class SweepPanel(QWidget):
     kind = SWEEP_KIND
     per_layer = False
     with_criteria = True  # criteria side by side
-    depends_on = ("scope", "included")  # the pruning settings the points depend on (not k, not method)
+    depends_on = ("scope", "included", "layer_k")  # the pruning settings the points depend on (not k, not method)
     run_text = "Run sweep"
     label = "Sweep"  # names the running job
     doing = "run the sweep"
@@ -492,6 +493,16 @@ class SensitivityPanel(SweepPanel):
     run_text = "Run sensitivity"
     label = "Sensitivity sweep"
     doing = "run the sensitivity sweep"
+
+    def __init__(self, session, jobs, parent: QWidget | None = None):
+        super().__init__(session, jobs, parent)
+        self.allocation = AllocationBox(session, jobs)  # Allocate: ks per layer from the finished scan
+        self.controls.layout().addWidget(self.allocation, 2)
+        self.cleared.connect(self.allocation.clear)
+
+    def _on_done(self, points) -> None:
+        super()._on_done(points)
+        self.allocation.set_scan(self.points, self.points_key)
 
     def table_headers(self) -> list[str]:
         return ["layer", "method", "k %", self.scale.axis, self.scale.loss_column, "layer sparsity %"]

@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.criteria import LAMP_NOTE
 from prune_viz.core.patterns import MAX_BLOCK
-from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig
+from prune_viz.core.pruning import CRITERIA, UNIT_MODES, PruneResult, PruningConfig, PruningError, parse_k
 from prune_viz.gui.binding import bind
+from prune_viz.gui.errors import show_error
 from prune_viz.gui.views.pictures import SteadyCaption
 from prune_viz.gui.window_keys import give_window_shortcuts
 
@@ -368,10 +369,13 @@ class PruningControls(QGroupBox):
 
 
 class LayerList(QTreeWidget):
-    """One row per prunable matrix: include checkbox, kind, shape, zeros, pruned units."""
+    """One row per prunable matrix: include checkbox, kind, shape, zeros, pruned units, and its own k
+    (editable: empty follows the slider)."""
 
     layer_selected = Signal(str)
-    COLUMNS = ("Layer", "Kind", "Matrix", "Zero", "Units pruned")
+    COLUMNS = ("Layer", "Kind", "Matrix", "Zero", "Units pruned", "k")
+    K_COLUMN = 5
+    K_TIP = "Double-click to prune this layer at its own k (0-100); empty follows the slider"
     # rewritten on every k: they only grow to fit (a column sized to its contents would measure
     # every row and repaint the header on each step); a new model sizes them afresh
     STATS_COLUMNS = (3, 4)
@@ -384,6 +388,12 @@ class LayerList(QTreeWidget):
         self.setRootIsDecorated(False)
         self.setUniformRowHeights(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
+        self.headerItem().setToolTip(self.K_COLUMN, self.K_TIP)
         for column in range(len(self.COLUMNS)):
             self.header().setSectionResizeMode(
                 column,
@@ -412,8 +422,10 @@ class LayerList(QTreeWidget):
             self.items = {}
             non_finite = {found.name: found for found in opened.non_finite_tensors} if opened else {}
             for layer in opened.layers if opened else []:
-                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.rows} x {layer.columns}", "", ""])
-                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item = QTreeWidgetItem([layer.name, layer.kind, f"{layer.rows} x {layer.columns}", "", "", ""])
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable)
+                item.setToolTip(self.K_COLUMN, self.K_TIP)
+                item.setTextAlignment(self.K_COLUMN, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 item.setCheckState(0, Qt.CheckState.Unchecked)
                 note = layer.unit_vector_note
                 bad = non_finite.get(layer.name)
@@ -435,7 +447,7 @@ class LayerList(QTreeWidget):
                 self.items[layer.name] = item
             share = opened.share if opened else None
             for name, why in share.left_out if share else []:  # listed, greyed, with the reason
-                item = QTreeWidgetItem([name, "left out", "", "", ""])
+                item = QTreeWidgetItem([name, "left out", "", "", "", ""])
                 item.setFlags(Qt.ItemFlag.NoItemFlags)
                 item.setToolTip(0, f"{name} is not pruned: {why}.")
                 item.setToolTip(1, why)
@@ -483,6 +495,30 @@ class LayerList(QTreeWidget):
     def _show_included(self, config: PruningConfig) -> None:
         with QSignalBlocker(self):
             self._tick_included(config)
+            self._show_layer_k(config)
+
+    def _show_layer_k(self, config: PruningConfig) -> None:
+        for name, item in self.items.items():
+            text = f"{config.layer_k[name]:g}" if name in config.layer_k else ""
+            if item.text(self.K_COLUMN) != text:
+                item.setText(self.K_COLUMN, text)
+
+    def edit(self, index, trigger=None, event=None):
+        """Only the k column is edited (Qt's item flags are per row, not per cell)."""
+        if trigger is None:
+            return super().edit(index)
+        if index.column() != self.K_COLUMN:
+            return False
+        return super().edit(index, trigger, event)
+
+    def layer_k(self) -> dict[str, float]:
+        """The ks typed in the k column (checked), by layer; a bad one raises PruningError."""
+        found = {}
+        for name, item in self.items.items():
+            text = item.text(self.K_COLUMN).strip().rstrip("%").strip()
+            if text:
+                found[name] = parse_k(text)
+        return found
 
     def _tick_included(self, config: PruningConfig) -> None:
         if config.included == self._ticked:
@@ -496,6 +532,7 @@ class LayerList(QTreeWidget):
     def _show_result(self, result: PruneResult) -> None:
         with self._batch():
             self._tick_included(result.config)
+            self._show_layer_k(result.config)
             for stats in result.layers:
                 item = self.items.get(stats.name)
                 if item is None:
@@ -530,6 +567,18 @@ class LayerList(QTreeWidget):
                     item.setToolTip(4, tip)
 
     def _on_item_changed(self, item: QTreeWidgetItem, column: int) -> None:
+        if column == self.K_COLUMN and self.session.model is not None:
+            try:
+                layer_k = self.layer_k()
+            except PruningError as exc:
+                with QSignalBlocker(self):
+                    self._show_layer_k(self.session.config)  # back to what the session has
+                self.error_box = show_error(self, exc, "set the layer's own k")
+                return
+            self.session.configure(layer_k=layer_k)
+            with QSignalBlocker(self):
+                self._show_layer_k(self.session.config)  # "80 %" becomes "80"
+            return
         if column == 0 and self.session.model is not None:
             self._ticked = None  # the user's tick: the boxes are set again from what the session makes of it
             self.session.configure(included=self.included())

@@ -34,6 +34,7 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
     seed: int | None = None  # of the random criterion
     nm: tuple[int, int] | None = None  # the N:M of method "nm"
     block: tuple[int, int] | None = None  # the block of method "block"
+    layer_k: list | None = None  # (name, k) pairs of --layer-k
     evaluate: bool = False
     screenshot: str | None = None
     panel: str | None = None
@@ -56,6 +57,7 @@ class WindowOptions(NamedTuple):  # not a dataclass: importing dataclasses would
             "seed": self.seed,
             "nm": self.nm,
             "block": self.block,
+            "layer_k": dict(self.layer_k) if self.layer_k else None,
         }
         return {key: value for key, value in given.items() if value is not None}
 

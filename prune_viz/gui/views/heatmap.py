@@ -219,18 +219,20 @@ class MatrixView(QWidget):
         self._shown_indices = kept_indices(self._strided[2], kept)
         self._colour_image()
         self._refresh_readout(keep_cell=same)
+        stride = ""
+        if self.row_stride > 1 or self.col_stride > 1:
+            stride = f" &nbsp;<i>(drawn with every {self.row_stride}th row, {self.col_stride}th column)</i>"
+        title = (
+            f"<b>{name}</b> &nbsp;{description}{stride} &nbsp;&middot; colours saturate at "
+            f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)"
+        )
+        if self.title.text() != title:  # the description says the layer's own k, which a step may change
+            self.title.setText(title)
         if same:
             return
         rows, cols = matrix.shape
         self.image.setRect(QRectF(0, 0, cols, rows))
         self.colorbar.setLevels(values=(-level, level))
-        stride = ""
-        if self.row_stride > 1 or self.col_stride > 1:
-            stride = f" &nbsp;<i>(drawn with every {self.row_stride}th row, {self.col_stride}th column)</i>"
-        self.title.setText(
-            f"<b>{name}</b> &nbsp;{description}{stride} &nbsp;&middot; colours saturate at "
-            f"&plusmn;{level:.3g} ({LEVEL_PERCENTILE:g}th percentile of |w|)"
-        )
         self.fit()
 
     def show_vectors(self, labels: list[str], vectors: np.ndarray | None, removed: np.ndarray | None) -> None:
@@ -561,6 +563,9 @@ class LayerHeatmaps(QWidget):
         description = f"{layer.kind}, {layer.matrix_label}"
         if layer.is_output:
             description += ", output layer (excluded by default)"
+        config = self.session.config
+        if name in config.layer_k:
+            description += f", <b>own k {config.layer_k[name]:g}%</b> (the slider's: {config.k:g}%)"
         picture = self.data.layers[name]
         self.view.show_matrix(
             name,

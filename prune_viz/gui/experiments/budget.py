@@ -1,0 +1,274 @@
+"""Allocate: after a per-layer sensitivity scan, the ks per layer that reach a target sparsity with the
+least predicted loss (core.budget), applied as the layers' own ks and drawn as bars; and a comparison
+with one k for every layer at several targets, run as a job (the table, CSV and PNG of
+``prune-viz budget``)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from prune_viz.core.budget import DEFAULT_TARGETS
+from prune_viz.core.pruning import PruningError, parse_k
+from prune_viz.gui.errors import show_error
+from prune_viz.gui.experiments.base import (
+    SENSITIVITY_KIND,
+    JobStrip,
+    ask_save_path,
+    number_item,
+    results_table,
+)
+from prune_viz.gui.views.budget_chart import AllocationChart
+from prune_viz.gui.views.colours import MUTED
+
+CHART_MIN_HEIGHT = 200
+BUDGET_HEADERS = ["target %", "uniform %", "allocated %", "predicted %", "sparsity %"]
+
+
+def parse_targets(text: str) -> list[float]:
+    """'50 70, 90' (percent) -> [0.5, 0.7, 0.9]; PruningError naming the first bad entry."""
+    parts = [p for p in re.split(r"[\s,;]+", text.strip()) if p]
+    if not parts:
+        raise PruningError("Give at least one target sparsity (percent), e.g. 50 90.")
+    return [parse_k(p.rstrip("%")) / 100.0 for p in parts]
+
+
+class AllocationBox(QWidget):
+    """Target sparsity, Allocate (applies the ks as overrides), the bars, and uniform vs allocated at targets."""
+
+    def __init__(self, session, jobs, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.scan: list = []
+        self.scan_key = None  # what the scan was computed for (Session.result_key)
+        self.allocation = None
+        self.rows: list = []
+        self.target_spin = QDoubleSpinBox()
+        self.target_spin.setRange(0.0, 100.0)
+        self.target_spin.setDecimals(1)
+        self.target_spin.setSuffix(" %")
+        self.target_spin.setValue(90.0)
+        self.target_spin.setToolTip("The overall sparsity of the included layers together")
+        self.allocate_button = QPushButton("&Allocate")
+        self.allocate_button.setToolTip(
+            "The ks per layer that reach the target with the least accuracy loss the scan's curves predict, "
+            "applied as the layers' own ks (the k column of the layer list)"
+        )
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.chart = AllocationChart()
+        self.chart.setMinimumHeight(CHART_MIN_HEIGHT)
+        self.targets_edit = QLineEdit(" ".join(f"{t * 100:g}" for t in DEFAULT_TARGETS))
+        self.targets_edit.setToolTip("Target sparsities in percent, separated by spaces or commas")
+        self.strip = JobStrip(jobs, "Compare with uniform")
+        self.table = results_table(BUDGET_HEADERS)
+        self.table.setMinimumHeight(90)
+        self.save_csv_button = QPushButton("Save CSV...")
+        self.save_png_button = QPushButton("Save plot PNG...")
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Target:"))
+        row.addWidget(self.target_spin)
+        row.addWidget(self.allocate_button)
+        row.addStretch(1)
+        compare = QGridLayout()
+        compare.setColumnStretch(1, 1)
+        compare.addWidget(QLabel("Targets (%):"), 0, 0)
+        compare.addWidget(self.targets_edit, 0, 1)
+        saves = QHBoxLayout()
+        saves.addWidget(self.save_csv_button)
+        saves.addWidget(self.save_png_button)
+        saves.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 4, 0, 0)
+        layout.addWidget(QLabel("<b>Budget from sensitivity</b>"))
+        layout.addLayout(row)
+        layout.addWidget(self.message)
+        layout.addWidget(self.chart, 1)
+        layout.addLayout(compare)
+        layout.addWidget(self.strip)
+        layout.addLayout(saves)
+        layout.addWidget(self.table)
+
+        self.allocate_button.clicked.connect(self.allocate)
+        self.strip.run_button.clicked.connect(self.compare)
+        self.strip.busy_changed.connect(lambda _busy: self._refresh())
+        self.save_csv_button.clicked.connect(self.choose_csv_path)
+        self.save_png_button.clicked.connect(self.choose_png_path)
+        self.clear()
+
+    # -- the scan ----------------------------------------------------------------------------------
+    def set_scan(self, points, key) -> None:
+        """A finished sensitivity scan's points and the ResultKey it was computed for."""
+        self.scan, self.scan_key = list(points), key
+        self.message.setText("Choose a target and Allocate: the scan's curves give each layer its k.")
+        self._refresh()
+
+    def clear(self) -> None:
+        self.scan, self.scan_key, self.allocation, self.rows = [], None, None, []
+        self.table.setRowCount(0)
+        self.chart.show_allocation({}, None)
+        self.message.setText(f"<span style='color:{MUTED}'>Run the sensitivity scan first.</span>")
+        self._refresh()
+
+    def _refresh(self) -> None:
+        ready = bool(self.scan)
+        self.allocate_button.setEnabled(ready)
+        self.strip.run_button.setEnabled(ready and not self.strip.busy)
+        self.save_csv_button.setEnabled(bool(self.rows))
+        self.save_png_button.setEnabled(bool(self.rows))
+
+    def _scan_method(self) -> str:
+        methods = list(dict.fromkeys(point.method for point in self.scan))
+        return self.session.config.method if self.session.config.method in methods else methods[0]
+
+    def _check_current(self) -> None:
+        why = self.session.why_stale(self.scan_key, "sensitivity scan", ("included",))
+        if why is not None:
+            raise PruningError(f"{why} Run the sensitivity scan again.")
+
+    # -- Allocate ----------------------------------------------------------------------------------
+    def allocate(self):
+        """Allocate ks for the target from the scan's curves and apply them; returns the Allocation
+        (None when it cannot: a message box says why). NumPy on a few curves: no job needed."""
+        from prune_viz.core.budget import allocate, curves_from_points, layer_sizes
+
+        if not self.scan or self.session.model is None:
+            return None
+        target = self.target_spin.value() / 100.0
+        method = self._scan_method()
+        try:
+            self._check_current()
+            allocation = allocate(curves_from_points(self.scan, layer_sizes(self.session), method), target)
+        except PruningError as exc:
+            self.error_box = show_error(self, exc, "allocate the ks")
+            return None
+        self.allocation = allocation
+        self.session.configure(method=method, k=target * 100.0, layer_k=allocation.layer_k)
+        gain = (allocation.predicted_score - allocation.predicted_uniform_score) * 100
+        title = f"{target * 100:g}% overall, {method} pruning"  # short: a title never widens the chart
+        self.chart.show_allocation(allocation.layer_k, target * 100.0, title)
+        self.message.setText(
+            "Applied as the layers' own ks (bars; dashed: one k for every layer). "
+            f"Predicted accuracy {allocation.predicted_score * 100:.2f}% "
+            f"against {allocation.predicted_uniform_score * 100:.2f}% with one k ({gain:+.2f} points)"
+            + ("; no gain worth it, so one k for every layer." if gain <= 0 else ".")
+        )
+        return allocation
+
+    # -- uniform vs allocated at several targets -----------------------------------------------------
+    def compare(self):
+        """Measure uniform against allocated at the targets, as a job; returns the Job (None if it cannot start)."""
+        from prune_viz.core.budget import compare_at_targets
+
+        if not self.scan or self.session.model is None or self.strip.busy:
+            return None
+        try:
+            self._check_current()
+            targets = parse_targets(self.targets_edit.text())
+        except PruningError as exc:
+            self.error_box = show_error(self, exc, "compare uniform with allocated")
+            return None
+        session, scan = self.session, [p for p in self.scan if p.method == self._scan_method()]
+        self.rows = []
+        self.table.setRowCount(0)
+        self._refresh()
+
+        def job(task):
+            return compare_at_targets(session, targets, task, task.publish, scan=scan, method=scan[0].method)
+
+        return self.strip.start(
+            job,
+            SENSITIVITY_KIND,
+            "Uniform vs allocated",
+            self._on_done,
+            "compare uniform with allocated",
+            on_partial=self._on_row,
+        )
+
+    def _on_row(self, row) -> None:
+        self.rows.append(row)
+        n = self.table.rowCount()
+        self.table.insertRow(n)
+        for column, text in enumerate(
+            (
+                f"{row.target * 100:g}",
+                f"{row.uniform_score * 100:.2f}",
+                f"{row.allocated_score * 100:.2f}",
+                f"{row.predicted_score * 100:.2f}",
+                f"{row.allocated_sparsity * 100:.2f}",
+            )
+        ):
+            self.table.setItem(n, column, number_item(text))
+        self._refresh()
+
+    def _on_done(self, rows) -> None:
+        worse = [r for r in rows if r.allocated_score < r.uniform_score]
+        self.strip.message.setText(
+            f"Done: {len(rows)} targets."
+            + (
+                f" Allocated is below uniform at {', '.join(f'{r.target * 100:g}%' for r in worse)}: the scan "
+                "predicts each layer alone, and pruned together they interact."
+                if worse
+                else " Allocated is at least as accurate as uniform at each."
+            )
+        )
+        self._refresh()
+
+    # -- saving ----------------------------------------------------------------------------------------
+    def _stem(self) -> str:
+        model = self.session.model
+        return Path(model.loaded.path).stem if model is not None else "model"
+
+    def choose_csv_path(self) -> None:
+        path = ask_save_path(
+            self, "Save uniform vs allocated as CSV", f"{self._stem()}-budget.csv", "CSV (*.csv)", ".csv"
+        )
+        if path is not None:
+            self.save_csv(path)
+
+    def choose_png_path(self) -> None:
+        path = ask_save_path(self, "Save the plot as PNG", f"{self._stem()}-budget.png", "PNG image (*.png)", ".png")
+        if path is not None:
+            self.save_png(path)
+
+    def _protected(self) -> tuple:
+        return (self.session.model.loaded.path,) if self.session.model is not None else ()
+
+    def save_csv(self, path) -> bool:
+        from prune_viz.core.budget import BUDGET_CSV_FIELDS
+        from prune_viz.core.files import write_csv
+
+        return self._save(
+            lambda: write_csv(
+                path, [r.as_row() for r in self.rows], BUDGET_CSV_FIELDS, force=True, protect=self._protected()
+            ),
+            path,
+        )
+
+    def save_png(self, path) -> bool:
+        from prune_viz.gui.views.budget_chart import write_budget_plot
+
+        return self._save(lambda: write_budget_plot(path, self.rows, force=True, protect=self._protected()), path)
+
+    def _save(self, write, path) -> bool:
+        if not self.rows:
+            return False
+        try:
+            write()
+        except Exception as exc:
+            self.error_box = show_error(self, exc, f"save {Path(path).name}")
+            return False
+        self.strip.message.setText(f"Saved {path}.")
+        return True

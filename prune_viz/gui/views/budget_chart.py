@@ -1,0 +1,155 @@
+"""A budget's pictures: the ks per layer as bars (the window's Allocate), and uniform against allocated
+across targets as a PNG (``prune-viz budget --plot`` and the window's Save plot PNG)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pyqtgraph as pg
+
+from prune_viz.gui.views.colours import LIGHT, Theme, qualitative_style
+from prune_viz.gui.views.pictures import point_size, style_plot
+
+ALLOCATED_COLOUR, UNIFORM_COLOUR = "#0072B2", "#D55E00"
+
+
+def _layer_axis(plot, names: list[str]) -> None:
+    plot.getAxis("bottom").setTicks([[(i, name) for i, name in enumerate(names)]])
+
+
+class AllocationChart(pg.PlotWidget):
+    """One bar per layer: its allocated k; a dashed line at the uniform k of the same overall sparsity."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.theme: Theme = LIGHT
+        self.layer_k: dict[str, float] = {}
+        self.uniform_k: float | None = None
+        self.plot = self.getPlotItem()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.bars: pg.BarGraphItem | None = None
+        self.uniform_line = pg.InfiniteLine(
+            angle=0, pen=pg.mkPen(UNIFORM_COLOUR, width=2, style=pg.QtCore.Qt.PenStyle.DashLine)
+        )
+        self.uniform_line.setVisible(False)
+        self.plot.addItem(self.uniform_line)
+        self.labels: list[pg.TextItem] = []
+        self._style()
+
+    def _style(self, title: str = "") -> None:
+        self.setBackground(self.theme.background)
+        style_plot(self.plot, "layer", "own k (%)", point_size(self), self.theme)
+        self.plot.setTitle(title or "Allocate: the ks per layer", color=self.theme.foreground)
+
+    def set_theme(self, theme: Theme) -> None:
+        self.theme = theme
+        self.show_allocation(self.layer_k, self.uniform_k, self._title)
+
+    _title = ""
+
+    def show_allocation(self, layer_k: Mapping[str, float], uniform_k: float | None, title: str = "") -> None:
+        self.layer_k, self.uniform_k, self._title = dict(layer_k), uniform_k, title
+        if self.bars is not None:
+            self.plot.removeItem(self.bars)
+            self.bars = None
+        for label in self.labels:
+            self.plot.removeItem(label)
+        self.labels = []
+        names = list(self.layer_k)
+        self._style(title)
+        if names:
+            self.bars = pg.BarGraphItem(
+                x=list(range(len(names))),
+                height=[self.layer_k[n] for n in names],
+                width=0.6,
+                brush=ALLOCATED_COLOUR,
+                pen=pg.mkPen(self.theme.foreground, width=1),
+            )
+            self.plot.addItem(self.bars)
+            for i, name in enumerate(names):
+                label = pg.TextItem(f"{self.layer_k[name]:.1f}", color=self.theme.foreground, anchor=(0.5, 1.0))
+                label.setPos(i, self.layer_k[name])
+                self.plot.addItem(label)
+                self.labels.append(label)
+        _layer_axis(self.plot, names)
+        self.uniform_line.setVisible(uniform_k is not None and bool(names))
+        if uniform_k is not None:
+            self.uniform_line.setPos(uniform_k)
+        self.plot.setRange(xRange=(-0.6, max(len(names), 1) - 0.4), yRange=(0, 108), padding=0)
+
+
+def write_budget_plot(
+    path: str | os.PathLike, rows, *, title: str = "", force: bool = False, protect: Iterable = ()
+) -> Path:
+    """Score against target sparsity, uniform and allocated (measured; predicted dashed), and the ks per
+    layer at each target as grouped bars; ``rows`` are core.budget.BudgetRows."""
+    from pyqtgraph.exporters import ImageExporter
+
+    from prune_viz.core.files import check_writable, write_atomically
+    from prune_viz.gui.views.plots import offscreen_qt_app
+
+    path = check_writable(path, force=force, protect=protect)
+    app = offscreen_qt_app()
+    rows = list(rows)
+    width, height = 1200, 560
+    widget = pg.GraphicsLayoutWidget()
+    widget.setBackground("w")
+    widget.resize(width, height)
+    name = rows[0].score_name if rows else "accuracy"
+    heading = title or (f"{rows[0].model}: {rows[0].method} pruning, uniform vs allocated" if rows else "")
+    widget.addLabel(heading, row=0, col=0, colspan=2, color="k", size="12pt")
+    scores = widget.addPlot(row=1, col=0, title=f"<span style='color:#000'>test {name} at each target</span>")
+    bars = widget.addPlot(row=1, col=1, title="<span style='color:#000'>k per layer at each target</span>")
+    for plot, bottom, left in ((scores, "target sparsity (%)", f"test {name} (%)"), (bars, "layer", "k (%)")):
+        plot.showGrid(x=False, y=True, alpha=0.25)
+        plot.setLabel("bottom", bottom, color="k")
+        plot.setLabel("left", left, color="k")
+        for axis in ("left", "bottom"):
+            plot.getAxis(axis).enableAutoSIPrefix(False)
+            plot.getAxis(axis).setTextPen("k")
+            plot.getAxis(axis).setPen("k")
+    scores.addLegend(offset=(10, -10), labelTextColor="k", brush=(255, 255, 255, 220))  # bottom left: under the curves
+    x = [r.target * 100 for r in rows]
+    for values, colour, label, dashed, marker in (
+        ([r.uniform_score for r in rows], UNIFORM_COLOUR, "uniform (measured)", False, "s"),
+        ([r.allocated_score for r in rows], ALLOCATED_COLOUR, "allocated (measured)", False, "o"),
+        ([r.predicted_score for r in rows], ALLOCATED_COLOUR, "allocated (predicted)", True, None),
+    ):
+        pen = pg.mkPen(
+            colour, width=2.5, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
+        )
+        scores.plot(x, [v * 100 for v in values], pen=pen, symbol=marker, symbolBrush=colour, symbolSize=9, name=label)
+    scores.setYRange(0, 100, padding=0.02)
+    names = list(dict.fromkeys(n for r in rows for n in r.layer_k))
+    group = 0.8 / max(len(rows), 1)
+    bar_legend = bars.addLegend(offset=(10, 10), labelTextColor="k", brush=(255, 255, 255, 220))
+    for j, row in enumerate(rows):
+        colour, _ = qualitative_style(j)
+        item = pg.BarGraphItem(
+            x=[i - 0.4 + group * (j + 0.5) for i in range(len(names))],
+            height=[row.layer_k.get(n, 0.0) for n in names],
+            width=group * 0.9,
+            brush=colour,
+            pen=pg.mkPen("k", width=0.5),
+        )
+        bars.addItem(item)
+        bar_legend.addItem(item, f"{row.target * 100:g}%")
+    _layer_axis(bars, names)
+    bars.setYRange(0, 100, padding=0.02)
+    widget.ci.setGeometry(pg.QtCore.QRectF(0, 0, width, height))
+    app.processEvents()
+    exporter = ImageExporter(widget.scene())
+    exporter.parameters()["width"] = width
+
+    def export(temporary: Path) -> None:
+        exporter.export(str(temporary))
+        if not temporary.stat().st_size:
+            raise OSError(f"Qt wrote an empty image for {path}")
+
+    try:
+        return write_atomically(path, export, force=force, protect=protect)
+    finally:
+        widget.close()
