@@ -111,9 +111,9 @@ def fit_power_law(eigenvalues: np.ndarray) -> PowerLawFit:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class LayerSpectrum:
-    """One tensor's spectrum (of its original matrix, or pruned by a plan)."""
+    """One tensor's spectrum (of its original matrix, or pruned by a plan); equal only to itself."""
 
     name: str
     shape: tuple[int, int]  # the matrix view's (rows, columns)
