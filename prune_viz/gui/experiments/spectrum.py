@@ -43,7 +43,11 @@ class SpectrumPage(QWidget):
         self.job: Job | None = None  # the job computing the current settings' spectra
         self.job_key = None
         self.rows: dict[str, tuple] = {}  # tensor -> (original, pruned) shown in the table
-        self.title = QLabel("<b>Spectrum</b>: each weight matrix's eigenvalues, pruned at k beside the original")
+        self.title = QLabel(
+            "<b>Spectrum</b>: the eigenvalues of each weight matrix's W<sup>T</sup>W / N and their power-law fit "
+            "(no data needed), <span style='color:#8c8c8c'>original</span> and "
+            "<span style='color:#0072B2'>pruned at k</span>"
+        )
         self.title.setWordWrap(True)
         self.layer_box = QComboBox()
         self.layer_box.setToolTip("The tensor whose spectrum is drawn (also chosen by clicking a row below)")
@@ -74,15 +78,21 @@ class SpectrumPage(QWidget):
         self.scan_note = QLabel()
         self.scan_note.setWordWrap(True)
         self.scan_settings = None
+        scan = QWidget()
+        scan_layout = QVBoxLayout(scan)
+        scan_layout.setContentsMargins(0, 0, 0, 0)
+        scan_layout.addWidget(self.strip)
+        scan_layout.addWidget(self.scan_note)
+        scan_layout.addWidget(self.scan_plot, 1)
+        numbers = QSplitter(Qt.Orientation.Horizontal)  # the table beside the scan
+        numbers.addWidget(self.table)
+        numbers.addWidget(scan)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(top)
         layout.addWidget(pictures, 3)
         layout.addWidget(self.caption)
-        layout.addWidget(self.table, 2)
-        layout.addWidget(self.strip)
-        layout.addWidget(self.scan_note)
-        layout.addWidget(self.scan_plot, 2)
+        layout.addWidget(numbers, 3)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.setInterval(DEBOUNCE_MS)

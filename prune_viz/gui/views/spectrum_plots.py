@@ -17,6 +17,7 @@ from prune_viz.gui.views.colours import KEPT, MUTED, qualitative_style
 from prune_viz.gui.views.pictures import outside_legend, point_size, style_plot
 
 BINS = 40
+LOW_QUANTILE = 0.01  # the ESD's x axis starts at this quantile of the nonzero eigenvalues
 ORIGINAL, PRUNED_AT_K = MUTED, KEPT
 
 
@@ -62,7 +63,8 @@ class EsdPlot(pg.PlotWidget):
         spectra = [s for s in (original, pruned) if s is not None and len(s.nonzero)]
         if not spectra:
             return
-        low = min(math.log10(s.nonzero[0]) for s in spectra)
+        # from the 1st percentile: a dead unit's lone 1e-12 would squeeze the bulk into a few bins
+        low = min(math.log10(np.quantile(s.nonzero, LOW_QUANTILE)) for s in spectra)
         high = max(math.log10(s.lambda_max) for s in spectra)
         edges = np.linspace(low, high + 1e-9 if high > low else low + 1, BINS + 1)
         pairs = [(original, ORIGINAL, "original")]
@@ -70,7 +72,16 @@ class EsdPlot(pg.PlotWidget):
             pairs.append((pruned, PRUNED_AT_K, f"pruned at k = {k:g}%"))
         for spectrum, colour, label in pairs:
             x, y = log_histogram(spectrum.eigenvalues, edges)
-            self.plot_item.plot(x, y, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=4, name=label)
+            self.plot_item.plot(
+                x,
+                y,
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=4,
+                symbolBrush=colour,
+                symbolPen=colour,
+                name=label,
+            )
             line = power_law_line(spectrum)
             if line is not None:
                 dashed = pg.mkPen(colour, width=2, style=Qt.PenStyle.DashLine)
