@@ -37,9 +37,11 @@ from prune_viz.bench.models import (
 from prune_viz.bench.report import BenchReport, Figure, info, vs_floor
 from prune_viz.bench.scale_bench import bench_scale
 from prune_viz.bench.slider_bench import bench_slider
+from prune_viz.bench.spectrum_bench import SECTION as SPECTRUM
+from prune_viz.bench.spectrum_bench import bench_spectrum
 from prune_viz.core.tasks import TaskState, quiet
 
-SECTIONS = ("slider", "evaluation", "sweep", "flips", KINDS, "scale", "vgg16", "compaction", DATA)
+SECTIONS = ("slider", "evaluation", "sweep", "flips", KINDS, "scale", "vgg16", "compaction", DATA, SPECTRUM)
 MLP_SECTIONS = {"slider", "evaluation", "sweep", "flips", "compaction"}  # the sections run on the MLPs
 EVAL_FLOOR_TARGET = 1.2
 SWEEP_TARGET = 1.3
@@ -289,7 +291,8 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
         big = [label for label in BIG_MODELS if label in options.sections]
         kinds = KINDS in options.sections
         own_data = DATA in options.sections
-        steps = len(models) * 5 + kinds + len(big) + own_data
+        spectrum = SPECTRUM in options.sections
+        steps = len(models) * 5 + kinds + len(big) + own_data + spectrum
         step = 0
         for label, widths, bias in models:
             # read when called, for the step reached by then
@@ -344,6 +347,11 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
             figures, details = bench_data(workdir, options.quick, task.sub(step / steps, (step + 1) / steps))
             report.figures += figures
             report.details[DATA] = details
+            step += 1
+        if spectrum:  # VGG-16's largest matrix against one NumPy SVD of it
+            figures, details = bench_spectrum(options.quick, task.sub(step / steps, (step + 1) / steps))
+            report.figures += figures
+            report.details[SPECTRUM] = details
             step += 1
     report.machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     report.seconds = time.perf_counter() - started

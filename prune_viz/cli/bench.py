@@ -11,14 +11,26 @@ from prune_viz.cli.errors import UsageError
 from prune_viz.cli.terminal import progress_printer
 
 NAME = "bench"
-ALL_SECTIONS = ("slider", "evaluation", "sweep", "flips", "kinds", "scale", "vgg16", "compaction", "data", "gui")
+ALL_SECTIONS = (
+    "slider",
+    "evaluation",
+    "sweep",
+    "flips",
+    "kinds",
+    "scale",
+    "vgg16",
+    "compaction",
+    "data",
+    "spectrum",
+    "gui",
+)
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         NAME,
         help="benchmark slider step, evaluation, sweep, flip scan, layer kinds (LSTM, attention), scale, VGG-16, "
-        "compaction, own data (.npz, image folder) and the GUI",
+        "compaction, own data (.npz, image folder), the spectrum of VGG-16's largest matrix and the GUI",
     )
     add_json_arg(p, "print one JSON object instead of the table")
     p.add_argument("--quick", action="store_true", help="small models and few repeats (a smoke run)")

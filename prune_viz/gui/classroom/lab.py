@@ -1,4 +1,4 @@
-"""The classroom lab's panels in the main window: Draw a digit and the flip gallery.
+"""The classroom lab's panels in the main window: Draw a digit, the flip gallery and the spectra.
 
 They are tabs of the Experiments dock (under the heatmaps, so the k slider on the right
 stays in reach while drawing), with entries in the Experiments menu. Test images reach
@@ -15,10 +15,11 @@ from PySide6.QtCore import Qt
 
 from prune_viz.gui.experiments.draw import DrawPanel
 from prune_viz.gui.experiments.flips import FlipGallery
+from prune_viz.gui.experiments.spectrum import SpectrumPage
 from prune_viz.gui.features import Dock, Menu
 from prune_viz.gui.workers import Job
 
-PANELS = ("draw", "flips")
+PANELS = ("draw", "flips", "spectrum")
 DOCK_SHARE = 0.45  # of the window's height: the heatmap keeps the rest
 SEND_KIND = "send-to-pad"
 
@@ -28,9 +29,13 @@ class Lab:
     window: object
     draw: DrawPanel
     flips: FlipGallery
+    spectrum: SpectrumPage
+
+    def page(self, name: str):
+        return {"draw": self.draw, "flips": self.flips, "spectrum": self.spectrum}[name]
 
     def show_panel(self, name: str) -> None:
-        """Show the Experiments dock on the ``draw`` or ``flips`` tab."""
+        """Show the Experiments dock on the ``draw``, ``flips`` or ``spectrum`` tab."""
         if name not in PANELS:
             raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {name!r}")
         window = self.window
@@ -38,15 +43,13 @@ class Lab:
         was_hidden = dock.isHidden()
         dock.show()
         dock.raise_()
-        window.experiments.setCurrentWidget(self.draw if name == "draw" else self.flips)
+        window.experiments.setCurrentWidget(self.page(name))
         if was_hidden:
             window.resizeDocks([dock], [int(window.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
 
     def is_showing(self, name: str) -> bool:
         dock = self.window.features.docks[Dock.EXPERIMENTS]
-        return dock.isVisible() and self.window.experiments.currentWidget() is (
-            self.draw if name == "draw" else self.flips
-        )
+        return dock.isVisible() and self.window.experiments.currentWidget() is self.page(name)
 
     def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
         """Show a test image on the pad; only a 28x28 grey image, for a model that takes one, goes there."""
@@ -87,7 +90,9 @@ def install_lab(window) -> Lab:
     flips = FlipGallery(window.session, window.jobs)
     window.experiments.addTab(draw, "Draw a digit")
     window.experiments.addTab(flips, "Which digits break first")
-    lab = Lab(window, draw, flips)
+    spectrum = SpectrumPage(window.session, window.jobs)
+    window.experiments.addTab(spectrum, "Spectrum")
+    lab = Lab(window, draw, flips, spectrum)
     features.drawing = draw  # lessons save and restore its strokes
     for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
         features.register_panel(
@@ -95,6 +100,7 @@ def install_lab(window) -> Lab:
         )
     flips.image_chosen.connect(lab.send_to_pad)
     window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
+    window.heatmaps.layer_selected.connect(spectrum.select)  # the spectrum drawn is the selected layer's
 
     features.add_separator(Menu.EXPERIMENTS)  # after the experiments, before the panel's own entries
     features.add_action(
@@ -110,5 +116,12 @@ def install_lab(window) -> Lab:
         lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
         "Ctrl+B",
         "Each test image's breaking k, for the current method and scope",
+    )
+    features.add_action(
+        Menu.EXPERIMENTS,
+        "S&pectrum of each layer",
+        lambda: lab.show_panel("spectrum"),
+        "Ctrl+Shift+A",
+        "Each weight matrix's eigenvalues and their power-law alpha, pruned at k beside the original (no data needed)",
     )
     return lab

@@ -213,6 +213,7 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
         return report
 
     scanning = args.panel == "flips"  # the screenshot waits for the flip scan, which runs after any evaluation
+    spectra = args.panel == "spectrum"  # the screenshot waits for the spectra at the settings given
 
     def when_ready() -> None:
         if timing:
@@ -226,6 +227,16 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
             job = window.lab.flips.run()
             if args.screenshot:
                 job.failed.connect(failed_while("scan k = 0..100"))
+        elif spectra and args.screenshot:
+            page, once = window.lab.spectrum, []
+
+            def settled() -> None:
+                if not once:
+                    once.append(True)
+                    QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+
+            page.shown.connect(settled)
+            page.refresh(at_once=True)
         elif args.screenshot and not args.evaluate:
             QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
 
