@@ -45,9 +45,10 @@ def add_window_args(parser) -> None:
     )
     parser.add_argument(
         "--panel",
-        choices=("draw", "flips"),
-        help="open with a classroom-lab panel showing: draw (a digit pad) or flips (which digits "
-        "break first; its scan starts once the model is open)",
+        choices=("draw", "flips", "filters", "activations"),
+        help="open with a classroom-lab panel showing: draw (a digit pad), flips (which digits "
+        "break first; its scan starts once the model is open), filters (convolution filters as "
+        "pictures) or activations (each layer's activations for the first test item)",
     )
     parser.add_argument("--presenter", action="store_true", help="presenter mode: large text")
     parser.add_argument("--high-contrast", action="store_true", help="high-contrast colours in every view")

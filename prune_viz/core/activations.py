@@ -81,6 +81,7 @@ class Activations:
     sample: Sample
     layers: list[LayerActivations]
     prediction: tuple[int | None, int | None] = (None, None)  # the class unpruned, pruned (classifiers)
+    raw: np.ndarray | None = None  # the sample as the data holds it (an image's pixels)
 
 
 def activations_problem(opened) -> str | None:
@@ -187,9 +188,9 @@ def _probe(model) -> _Probe:
     return probe
 
 
-def model_input(evaluator, sample: Sample) -> np.ndarray:
-    """``sample`` as the evaluator feeds the model (scaled like the test set), as a batch of one (padded to
-    a fixed batch size)."""
+def model_input(evaluator, sample: Sample) -> tuple[np.ndarray, np.ndarray]:
+    """(the raw sample, ``sample`` as the evaluator feeds the model: scaled like the test set, a batch of one
+    padded to a fixed batch size)."""
     if sample.index is not None:
         count = len(evaluator.raw)
         if not 0 <= sample.index < count:
@@ -205,7 +206,7 @@ def model_input(evaluator, sample: Sample) -> np.ndarray:
     fixed = evaluator.layout.fixed_batch
     if fixed and fixed > 1:
         x = np.concatenate([x, np.zeros((fixed - 1,) + x.shape[1:], x.dtype)])
-    return x
+    return raw[0], x
 
 
 def compute_activations(session, sample: Sample, config: PruningConfig, task: TaskState | None = None) -> Activations:
@@ -217,7 +218,7 @@ def compute_activations(session, sample: Sample, config: PruningConfig, task: Ta
         if problem := activations_problem(opened):
             raise ActivationsUnavailable(problem)
         evaluator = session.evaluator(task.sub(0.0, 0.6))
-        x = model_input(evaluator, sample)
+        raw, x = model_input(evaluator, sample)
         probe = _probe(opened.loaded.keras_model)
         pruner = opened.pruner
         task.progress(0.6, "Running the unpruned model")
@@ -244,7 +245,8 @@ def compute_activations(session, sample: Sample, config: PruningConfig, task: Ta
     for row in rows:
         ordered.append(row)
         ordered.extend(h for h in heads if h.name == row.name)
-    return Activations(config, sample, ordered, _prediction(unpruned[0][-1], pruned[0][-1], probe, opened))
+    prediction = _prediction(unpruned[0][-1], pruned[0][-1], probe, opened)
+    return Activations(config, sample, ordered, prediction, raw)
 
 
 def _row(chain, unpruned, pruned, i: int, pruned_units: np.ndarray | None) -> LayerActivations:

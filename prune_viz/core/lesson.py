@@ -23,7 +23,7 @@ from prune_viz.core.pruning import METHODS, SCOPES, PruningError, parse_k
 SUFFIX = ".pvlesson"
 FORMAT = "prune-viz lesson"
 VERSION = 1
-PANELS = ("draw", "flips", "experiments")
+PANELS = ("draw", "flips", "filters", "activations", "experiments")
 
 
 class LessonError(UserError, ValueError):

@@ -1,9 +1,11 @@
-"""The classroom lab's panels in the main window: Draw a digit and the flip gallery.
+"""The classroom lab's panels in the main window: Draw a digit, the flip gallery, and a look inside the
+model (its filters as pictures, its activations for a chosen input).
 
 They are tabs of the Experiments dock (under the heatmaps, so the k slider on the right
 stays in reach while drawing), with entries in the Experiments menu. Test images reach
 the pad from the flip gallery's thumbnails and confusion matrix, and from the evaluation's
-confusion matrix (the first test image in the clicked cell).
+confusion matrix (the first test image in the clicked cell); the activations page takes the test set's
+n-th item or whatever the pad shows.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import Qt
 
+from prune_viz.gui.experiments.activations import ActivationsPage
 from prune_viz.gui.experiments.draw import DrawPanel
+from prune_viz.gui.experiments.filters import FiltersPage
 from prune_viz.gui.experiments.flips import FlipGallery
 from prune_viz.gui.features import Dock, Menu
 from prune_viz.gui.workers import Job
 
-PANELS = ("draw", "flips")
+PANELS = ("draw", "flips", "filters", "activations")
 DOCK_SHARE = 0.45  # of the window's height: the heatmap keeps the rest
 SEND_KIND = "send-to-pad"
 
@@ -28,9 +32,14 @@ class Lab:
     window: object
     draw: DrawPanel
     flips: FlipGallery
+    filters: FiltersPage
+    activations: ActivationsPage
+
+    def page(self, name: str):
+        return {"draw": self.draw, "flips": self.flips, "filters": self.filters, "activations": self.activations}[name]
 
     def show_panel(self, name: str) -> None:
-        """Show the Experiments dock on the ``draw`` or ``flips`` tab."""
+        """Show the Experiments dock on the ``draw``, ``flips``, ``filters`` or ``activations`` tab."""
         if name not in PANELS:
             raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {name!r}")
         window = self.window
@@ -38,15 +47,13 @@ class Lab:
         was_hidden = dock.isHidden()
         dock.show()
         dock.raise_()
-        window.experiments.setCurrentWidget(self.draw if name == "draw" else self.flips)
+        window.experiments.setCurrentWidget(self.page(name))
         if was_hidden:
             window.resizeDocks([dock], [int(window.height() * DOCK_SHARE)], Qt.Orientation.Vertical)
 
     def is_showing(self, name: str) -> bool:
         dock = self.window.features.docks[Dock.EXPERIMENTS]
-        return dock.isVisible() and self.window.experiments.currentWidget() is (
-            self.draw if name == "draw" else self.flips
-        )
+        return dock.isVisible() and self.window.experiments.currentWidget() is self.page(name)
 
     def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
         self.show_panel("draw")
@@ -84,7 +91,11 @@ def install_lab(window) -> Lab:
     flips = FlipGallery(window.session, window.jobs)
     window.experiments.addTab(draw, "Draw a digit")
     window.experiments.addTab(flips, "Which digits break first")
-    lab = Lab(window, draw, flips)
+    filters = FiltersPage(window.session, window.jobs)
+    activations = ActivationsPage(window.session, window.jobs, pad=draw.pad)
+    window.experiments.addTab(filters, "Filters")
+    window.experiments.addTab(activations, "Activations")
+    lab = Lab(window, draw, flips, filters, activations)
     features.drawing = draw  # lessons save and restore its strokes
     for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
         features.register_panel(
@@ -107,5 +118,17 @@ def install_lab(window) -> Lab:
         lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
         "Ctrl+B",
         "Each test image's breaking k, for the current method and scope",
+    )
+    features.add_action(
+        Menu.EXPERIMENTS,
+        "Fi&lters as pictures",
+        lambda: lab.show_panel("filters"),
+        tip="Each convolution layer's filters as small images, pruned weights grey",
+    )
+    features.add_action(
+        Menu.EXPERIMENTS,
+        "&Activations",
+        lambda: lab.show_panel("activations"),
+        tip="Each layer's activations for a chosen input, unpruned and pruned, dead units marked",
     )
     return lab
