@@ -186,6 +186,7 @@ class ActivationsPage(QWidget):
     def _on_pad_changed(self) -> None:
         self._pad_generation += 1
         if self.source == "pad":
+            self.problem = None  # not settled until the pad's input has been computed (or found empty)
             self._pad_timer.start()
 
     def is_settled(self) -> bool:
