@@ -66,9 +66,11 @@ def test_a_drawn_digit_reaches_the_activations(qtbot, cnn_window, mnist):
     lab.flips.image_chosen.emit(mnist.x_test[4], int(mnist.y_test[4]))  # a gallery thumbnail clicked
     lab.show_panel("activations")
     qtbot.waitUntil(
-        lambda: lab.activations.is_settled()
-        and lab.activations.activations is not None
-        and lab.activations.activations.sample.source == "the drawing pad",
+        lambda: (
+            lab.activations.is_settled()
+            and lab.activations.activations is not None
+            and lab.activations.activations.sample.source == "the drawing pad"
+        ),
         timeout=WAIT_MS,
     )
     np.testing.assert_array_equal(lab.activations.activations.raw, mnist.x_test[4])
