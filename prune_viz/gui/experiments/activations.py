@@ -37,6 +37,7 @@ ACTIVATIONS_KIND = "activations"
 SOURCES = {"item": "Test set item", "pad": "The drawing pad"}
 PREVIEW_PIXELS = 84
 PAD_COALESCE_MS = 120  # strokes on the pad within this interval share one job
+COLUMN_GAP = 16  # pixels between the unpruned and the pruned column
 
 
 class ActivationRow(QWidget):
@@ -51,6 +52,7 @@ class ActivationRow(QWidget):
         self.tiles: RowTiles | None = None
         pair = QHBoxLayout()
         pair.setContentsMargins(0, 0, 0, 0)
+        pair.setSpacing(COLUMN_GAP)
         pair.addWidget(self.unpruned, 1)
         pair.addWidget(self.pruned, 1)
         layout = QVBoxLayout(self)
@@ -126,6 +128,7 @@ class ActivationsPage(QWidget):
         top.addWidget(self.preview, 0, 1, 3, 1)
         top.setColumnStretch(0, 1)
         titles = QHBoxLayout()
+        titles.setSpacing(COLUMN_GAP)
         titles.addWidget(self.unpruned_title, 1)
         titles.addWidget(self.pruned_title, 1)
         layout = QVBoxLayout(self)

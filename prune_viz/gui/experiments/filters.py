@@ -46,6 +46,7 @@ class FiltersPage(QWidget):
         self.layer_box = QComboBox()
         self.layer_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.mode_box = QComboBox()
+        self.mode_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.channel_box = QSpinBox()
         self.channel_box.setPrefix("input channel ")
         self.message = caption_label(self)
@@ -56,10 +57,11 @@ class FiltersPage(QWidget):
         self.readout.setAccessibleName("filter under the mouse")
         self.legend = caption_label(self)
 
+        self.layer_label, self.show_label = QLabel("Layer"), QLabel("Show")
         choices = QHBoxLayout()
-        choices.addWidget(QLabel("Layer"))
+        choices.addWidget(self.layer_label)
         choices.addWidget(self.layer_box)
-        choices.addWidget(QLabel("Show"))
+        choices.addWidget(self.show_label)
         choices.addWidget(self.mode_box)
         choices.addWidget(self.channel_box)
         choices.addStretch(1)
@@ -124,7 +126,7 @@ class FiltersPage(QWidget):
             count = len(filters_of(tensor, tensor.original))
             self.layer_box.addItem(f"{tensor.name} ({tensor.kind}, {count} filters)", tensor.name)
         self.layer_box.blockSignals(False)
-        for widget in (self.layer_box, self.mode_box, self.channel_box):
+        for widget in (self.layer_label, self.layer_box, self.show_label, self.mode_box, self.channel_box):
             widget.setVisible(bool(tensors))
         self.legend.setVisible(bool(tensors))
         if not tensors:

@@ -31,7 +31,7 @@ MODE_NAMES = {
     "channel": "one input channel",
 }
 TILE_PIXELS = 40  # a filter's picture is about this wide
-GAP = 2  # pixels between filters
+GAP = 4  # pixels between filters
 CHECKER = (200, 200, 200)  # with the pruned grey, the checks of a pruned pixel in a colour filter
 
 

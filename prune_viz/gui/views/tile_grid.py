@@ -118,7 +118,8 @@ class TileGrid(QWidget):
             painter.drawImage(
                 0,
                 0,
-                image.scaled(target, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation),
+                # smooth: a row of thin bars sampled to fewer pixels would drop whole bars
+                image.scaled(target, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation),
             )
         else:
             painter.drawImage(0, 0, image)
