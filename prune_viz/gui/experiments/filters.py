@@ -205,7 +205,9 @@ class FiltersPage(QWidget):
             f"<b>{picture.name}</b>: {count} filters of {h}x{w}x{c} ({tensor.kind if tensor else ''}), "
             f"{pruned} pruned whole at {config.describe()}."
         )
-        drawn = "weights as red, green, blue" if picture.mode == "colour" else MODE_NAMES[picture.mode]
+        drawn = MODE_NAMES[picture.mode]
+        if picture.mode == "colour":
+            drawn = "the weights on red, green, blue (zero is mid grey)"
         if picture.mode == "channel":
             drawn = f"input channel {picture.channel} of {c}"
         pruned_words = "grey" + (" checks" if picture.mode == "colour" else "")

@@ -26,11 +26,11 @@ from prune_viz.gui.views.colours import (
 
 MODES = ("colour", "norm", "channel")
 MODE_NAMES = {
-    "colour": "colour (the three input channels as red, green, blue)",
+    "colour": "colour (inputs as RGB)",
     "norm": "norm over the input channels",
     "channel": "one input channel",
 }
-TILE_PIXELS = 40  # a filter's picture is about this wide
+TILE_PIXELS = 48  # a filter's picture is about this wide
 GAP = 4  # pixels between filters
 CHECKER = (200, 200, 200)  # with the pruned grey, the checks of a pruned pixel in a colour filter
 
