@@ -206,6 +206,23 @@ def run_prune_viz(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def text_model_path(tmp_path_factory) -> Path:
+    """An untrained Embedding(200, 16) + LSTM(12) + BatchNormalization text model on 20 token ids, with a
+    two-class softmax head, saved as .keras."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((20,), dtype="int32")
+    x = keras.layers.Embedding(200, 16, name="embedding")(inputs)
+    x = keras.layers.LSTM(12, name="lstm")(x)
+    x = keras.layers.BatchNormalization(name="norm")(x)
+    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
+    path = tmp_path_factory.mktemp("text") / "text.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="session")
 def conv_bn_cnn_path(tmp_path_factory) -> Path:
     """An untrained Conv2D+BatchNormalization CNN on 28x28x1 (conv1 8 filters, conv2 16, dense 10)
     saved as .keras, with conv1's kernel scaled down so that global unit pruning at k = 50 removes

@@ -14,6 +14,9 @@
 - ``two_heads.keras``: a class head (3) and a number head (1) on 4 numbers; ``two_heads.npz`` with
   y_test_0/y_test_1;
 - ``generator.keras``: 8 numbers -> an 8x8 image (no labels possible); ``latent.npz`` x alone;
+- ``image_generator.keras``: a latent of 16 numbers -> Dense -> Reshape -> Conv2DTranspose -> a 32x32x3
+  colour image (a blob whose colour and place the latent sets, trained briefly); ``noise.npz`` x alone
+  (normal noise, as a generator is fed);
 - ``keras_home/datasets``: a fake Keras cache in the layout keras.datasets leaves: fashion-mnist IDX
   files, cifar-10-batches-py pickles, imdb.npz of ragged word ranks.
 """
@@ -185,6 +188,41 @@ def build_regression_and_heads(folder: Path) -> None:
     np.savez(folder / "latent.npz", x=rng.normal(size=(50, 8)).astype(np.float32))
 
 
+LATENT = 16
+
+
+def blob_targets(z: np.ndarray) -> np.ndarray:
+    """What the image generator learns to draw for latents ``z``: on grey, a blob of the colour the
+    largest of z[:3] names, placed by z[3:5]."""
+    images = np.full((len(z), 32, 32, 3), 0.25, np.float32)
+    rows, cols = np.mgrid[0:32, 0:32]
+    for image, latent in zip(images, z):
+        r, c = 16 + 7 * np.tanh(latent[3:5])
+        blob = np.exp(-((rows - r) ** 2 + (cols - c) ** 2) / 30.0)
+        image[..., int(np.argmax(latent[:3]))] += 0.7 * blob
+    return np.clip(images, 0, 1)
+
+
+def build_image_generator(folder: Path) -> None:
+    import keras
+
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(12)
+    z = rng.normal(size=(600, LATENT)).astype(np.float32)
+    generator = keras.Sequential(
+        [
+            keras.Input((LATENT,)),
+            keras.layers.Dense(8 * 8 * 12, activation="relu", name="project"),
+            keras.layers.Reshape((8, 8, 12)),
+            keras.layers.Conv2DTranspose(3, 4, strides=4, padding="same", activation="sigmoid", name="upsample"),
+        ]
+    )
+    generator.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    generator.fit(z, blob_targets(z), epochs=25, batch_size=32, verbose=0)
+    _save(generator, folder / "image_generator.keras")
+    np.savez(folder / "noise.npz", x=rng.normal(size=(40, LATENT)).astype(np.float32))
+
+
 def _idx(path: Path, array: np.ndarray) -> None:
     magic = 0x00000803 if array.ndim == 3 else 0x00000801
     header = struct.pack(">II", magic, len(array)) + b"".join(struct.pack(">I", d) for d in array.shape[1:])
@@ -232,5 +270,6 @@ def build(folder: Path) -> None:
     build_tokens(folder)
     build_table(folder)
     build_regression_and_heads(folder)
+    build_image_generator(folder)
     build_keras_cache(folder)
     (folder / "done").write_text("ok")

@@ -49,6 +49,7 @@ from prune_viz.core.metrics import (
     public,
 )
 from prune_viz.core.metrics import score as task_score
+from prune_viz.core.output_pictures import OutputStrip, output_strip, picture_shape
 from prune_viz.core.tasks import TaskState, quiet
 
 DEFAULT_BATCH = 2500  # quiet machine, `prune-viz bench`: fc-1000 107 vs 113 ms at 1000, LeNet-300-100 22.8 vs 26.1 ms
@@ -86,6 +87,7 @@ class EvaluationResult:
     class_names: tuple | None = None
     agreement: dict | None = None  # without labels: agreement with the unpruned model
     scaling_evidence: dict = field(default_factory=dict)  # how "auto" chose the input scaling
+    output_strip: OutputStrip | None = None  # a picture output by agreement: first samples, unpruned and now
 
     def as_dict(self) -> dict:
         return {
@@ -325,11 +327,15 @@ class Evaluator:
         labels = self._head_labels(len(outputs))
         self.heads: list[Head] = []
         shapes = _output_shapes(self.loaded, len(outputs))
-        for name, out, y, shape in zip(names, outputs, labels, shapes):
+        self.picture_output: tuple[int, tuple[int, ...]] | None = None  # (head, picture shape) of the strip
+        for index, (name, out, y, shape) in enumerate(zip(names, outputs, labels, shapes)):
             head = head_task(name, out, y, self.data.name, class_scores=len(shape) <= 1)
             if head.task == "classification" and (problem := class_count_problem(head.width, self.data)):
                 raise EvaluationUnavailable(problem)
             self.heads.append(head)
+            picture = picture_shape(shape)
+            if head.task == "agreement" and picture and self.picture_output is None and np.prod(picture) == head.width:
+                self.picture_output = (index, picture)
         self.head_labels = labels
         self.task = self.heads[0].task if len(self.heads) == 1 else "multi-output"
 
@@ -400,6 +406,11 @@ class Evaluator:
         if not self.data.has_labels:
             agreement = metrics
         accuracy = first["accuracy"] if single and "accuracy" in first else float("nan")
+        strip = None
+        if self.picture_output is not None:
+            index, shape = self.picture_output
+            reference = references[index] if references[index] is not None else outputs[index]
+            strip = output_strip(self.heads[index].name, outputs[index], reference, shape)
         return EvaluationResult(
             accuracy=accuracy,
             loss=float(sum(m["loss"] for m in found)),
@@ -419,6 +430,7 @@ class Evaluator:
             class_names=self.data.class_names,
             agreement=agreement,
             scaling_evidence=self.scaling_evidence,
+            output_strip=strip,
         )
 
     def _warnings(self, result: EvaluationResult) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -23,6 +24,8 @@ GROUPS = ("broken", "wrong", "never", "all")  # FlipScan.group
 
 @dataclass(frozen=True)
 class FlipScan:
+    """The predictions of a scan and what follows from them (computed once per scan, when asked)."""
+
     config: PruningConfig  # method, scope and layers of the scan; its k is not used
     ks: tuple[float, ...]
     predicted: np.ndarray  # (len(ks), n): the class predicted for each image at each k
@@ -36,18 +39,54 @@ class FlipScan:
         found = int(max(self.labels.max(initial=0), self.predicted.max(initial=0))) + 1
         return max(len(self.class_names) if self.class_names else 0, found)
 
-    @property
+    @cached_property
     def wrong(self) -> np.ndarray:
         """(len(ks), n) bool: the image is misclassified at that k."""
         return self.predicted != self.labels[None, :]
 
+    @cached_property
+    def first_wrong(self) -> np.ndarray:
+        """(n,) the index into ``ks`` of each sample's breaking k (0 for one that never breaks: see
+        ``breaking_k``)."""
+        return np.argmax(self.wrong, axis=0)
+
+    @cached_property
+    def breaking_prediction(self) -> np.ndarray:
+        """(n,) the class each sample is taken for at its breaking k; -1 for one that never breaks."""
+        wrong = self.wrong
+        taken = self.predicted[self.first_wrong, np.arange(wrong.shape[1])].astype(np.int64)
+        return np.where(wrong.any(axis=0), taken, -1)
+
+    def class_name(self, index: int) -> str:
+        """The data's name for class ``index`` ("cat", "T-shirt/top"), else its number."""
+        names = self.class_names
+        return names[index] if names and 0 <= index < len(names) else str(int(index))
+
     @property
+    def right_means(self) -> str:
+        """What counts as right, in words: against the labels, or the unpruned model's answer."""
+        return "agrees with the unpruned model" if self.against == "unpruned" else "matches the label"
+
+    def break_words(self, index: int) -> tuple[str, str]:
+        """Sample ``index`` in two short parts: ("cat -> dog", "at k = 37%"), its class (without labels
+        the unpruned model's answer) and what it is taken for at its breaking k, then when;
+        ("cat -> dog", "unpruned") for one wrong at k = 0; ("cat", "never breaks")."""
+        was = self.class_name(int(self.labels[index]))
+        b = self.breaking_k[index]
+        if np.isnan(b):
+            return was, "never breaks"
+        now = self.class_name(int(self.breaking_prediction[index]))
+        return f"{was} -> {now}", (f"at k = {b:g}%" if b > 0 else "unpruned")
+
+    def describe_break(self, index: int) -> str:
+        """``break_words`` on one line: "cat -> dog at k = 37%", "cat -> dog unpruned", "cat never breaks"."""
+        return " ".join(self.break_words(index))
+
+    @cached_property
     def breaking_k(self) -> np.ndarray:
         """(n,) float: the first k of the scan at which each image is wrong; NaN if it never is."""
-        wrong = self.wrong
-        first = np.argmax(wrong, axis=0)
         ks = np.asarray(self.ks, dtype=float)
-        return np.where(wrong.any(axis=0), ks[first], np.nan)
+        return np.where(self.wrong.any(axis=0), ks[self.first_wrong], np.nan)
 
     def accuracy(self) -> np.ndarray:
         """(len(ks),) overall accuracy at each k."""
@@ -98,7 +137,7 @@ class FlipScan:
             "included": sorted(self.config.included),
             "data_source": self.data_source,
             "class_names": list(self.class_names) if self.class_names else None,
-            "right_means": "agrees with the unpruned model" if self.against == "unpruned" else "matches the label",
+            "right_means": self.right_means,
             "ks": [float(k) for k in self.ks],
             "accuracy": [round(float(a), 6) for a in self.accuracy()],
             "breaking_k": [None if np.isnan(b) else float(b) for b in breaking],
@@ -107,6 +146,30 @@ class FlipScan:
                 for d in range(self.num_classes)
             },
         }
+
+
+def sample_pictures(data, image_size: tuple[int, int] | None = None, channels: int | None = None) -> np.ndarray | None:
+    """The test samples of ``data`` (a Dataset) as pictures: uint8 (n, h, w) grey or (n, h, w, c) with
+    c 3 (colour) or 4, or None when they are not images (vectors, token sequences). Flat pixels (a CSV
+    of images) take the model's ``image_size`` and ``channels`` when they fit, else a square grey side."""
+    x = data.x_test
+    if data.kind != "images" or x.dtype == object or len(x) == 0:
+        return None
+    x = np.asarray(x)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim == 2:  # flat pixels
+        width = x.shape[1]
+        if image_size and int(np.prod(image_size)) * (channels or 1) == width:
+            shape = tuple(image_size) + ((channels,) if channels and channels > 1 else ())
+        elif round(np.sqrt(width)) ** 2 == width:
+            shape = (round(np.sqrt(width)),) * 2
+        else:
+            return None
+        x = x.reshape((len(x),) + shape)
+    if x.ndim == 3 or (x.ndim == 4 and x.shape[-1] in (3, 4)):
+        return x if x.dtype == np.uint8 else np.clip(x, 0, 255).astype(np.uint8)
+    return None
 
 
 @dataclass(frozen=True)

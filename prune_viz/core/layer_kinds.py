@@ -71,45 +71,28 @@ def _dense(layer) -> list[TensorSpec]:
     ]
 
 
-def _conv(kind: str) -> Callable:
+def _conv(kind: str, *, transposed: bool = False) -> Callable:
     def specs(layer) -> list[TensorSpec]:
         shape = tuple(layer.kernel.shape)
-        return [
-            TensorSpec(
-                None,
-                kind,
-                layer.kernel,
-                _rows(shape, 1),
-                units=shape[-1],
-                unit_definition="one filter: its column (every position and input channel)",
-                row_label="k*in",
-                column_label="filters",
-                vectors=_bias(layer),
-                batch_norm_follows=True,
-            )
-        ]
-
-    return specs
-
-
-def _conv_transpose(kind: str) -> Callable:
-    def specs(layer) -> list[TensorSpec]:
-        shape = tuple(layer.kernel.shape)  # (..., filters, in): Keras stores transposed kernels so
-        filters = shape[-2]
         rows = _rows(shape, 1)
-        return [
-            TensorSpec(
-                None,
-                kind,
-                layer.kernel,
-                rows,
-                units=filters,
+        if transposed:  # (..., filters, in): Keras stores transposed kernels so; a filter is rows
+            filters = shape[-2]
+            layout = dict(
                 row_units=np.arange(rows) % filters,
                 unit_definition="one output filter: its rows (every position) of the kernel",
                 row_label="k*filters",
                 column_label="input channels",
-                vectors=_bias(layer),
-                batch_norm_follows=True,
+            )
+        else:
+            filters = shape[-1]
+            layout = dict(
+                unit_definition="one filter: its column (every position and input channel)",
+                row_label="k*in",
+                column_label="filters",
+            )
+        return [
+            TensorSpec(
+                None, kind, layer.kernel, rows, units=filters, vectors=_bias(layer), batch_norm_follows=True, **layout
             )
         ]
 
@@ -329,9 +312,9 @@ KINDS: dict[str, Callable] = {
     "Conv1D": _conv("Conv1D"),
     "Conv2D": _conv("Conv2D"),
     "Conv3D": _conv("Conv3D"),
-    "Conv1DTranspose": _conv_transpose("Conv1DTranspose"),
-    "Conv2DTranspose": _conv_transpose("Conv2DTranspose"),
-    "Conv3DTranspose": _conv_transpose("Conv3DTranspose"),
+    "Conv1DTranspose": _conv("Conv1DTranspose", transposed=True),
+    "Conv2DTranspose": _conv("Conv2DTranspose", transposed=True),
+    "Conv3DTranspose": _conv("Conv3DTranspose", transposed=True),
     "DepthwiseConv1D": _depthwise("DepthwiseConv1D"),
     "DepthwiseConv2D": _depthwise("DepthwiseConv2D"),
     "SeparableConv1D": _separable("SeparableConv1D"),
@@ -354,7 +337,6 @@ KINDS: dict[str, Callable] = {
     "UnitNormalization": _normalisation,
 }
 WRAPPERS = ("Bidirectional", "TimeDistributed")  # hold other layers: their layers are listed under their path
-FOLLOWED_BY_NORMS = {"Dense", "Conv1D", "Conv2D", "Conv3D"}  # kinds a BatchNormalization test is tried on
 
 
 def kind_of(layer) -> str | None:
@@ -398,10 +380,7 @@ def _layer_specs(layer, path: str, claimed: set[int]) -> Iterator[tuple[str, Ten
         claimed.update(id(w) for w in layer.weights)
         return
     if kind is not None:
-        try:
-            specs = KINDS[kind](layer)
-        except (AttributeError, TypeError, ValueError):  # a layer not built, or a subclass laid out otherwise
-            specs = None
+        specs = _own_specs(layer, kind)
         if specs is not None:
             claimed.update(id(w) for w in layer.weights)
             for spec in specs:
@@ -416,6 +395,21 @@ def _layer_specs(layer, path: str, claimed: set[int]) -> Iterator[tuple[str, Ten
         if len(variable.shape) >= 2 and getattr(variable, "trainable", True):
             kind = getattr(layer, "stored_class_name", None) or type(layer).__name__
             yield path, _generic_spec(_variable_name(variable), f"{kind} weight", variable)
+
+
+def _own_specs(layer, kind: str) -> list[TensorSpec] | None:
+    try:
+        return KINDS[kind](layer)
+    except (AttributeError, TypeError, ValueError):  # a layer not built, or a subclass laid out otherwise
+        return None
+
+
+def units_normalised_by_next(layer) -> bool:
+    """Whether a normalisation layer right after ``layer`` normalises its units (its own specs say so)."""
+    kind = kind_of(layer)
+    if kind is None or kind in WRAPPERS:
+        return False
+    return any(spec.batch_norm_follows for spec in _own_specs(layer, kind) or ())
 
 
 def _variable_name(variable) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from prune_viz.core.io import LoadedModel, variable_copy
-from prune_viz.core.layer_kinds import FOLLOWED_BY_NORMS, TensorSpec, kind_of, layer_specs, rank2_entries
+from prune_viz.core.layer_kinds import TensorSpec, kind_of, layer_specs, rank2_entries, units_normalised_by_next
 
 _RANK_KINDS = {2: "Dense", 3: "Conv1D", 4: "Conv2D"}
 _CLASSIC = {"Dense", "Conv1D", "Conv2D"}  # kinds whose matrix label reads as it always did
@@ -318,7 +318,7 @@ def _following_batch_norms(model) -> dict:
         if getattr(child, "layers", None):
             found.update(_following_batch_norms(child))
             continue
-        if not _followable(child) or i + 1 >= len(children):
+        if not units_normalised_by_next(child) or i + 1 >= len(children):
             continue
         for norm in children[i + 1 :]:
             if _normalises_units_of(
@@ -327,13 +327,6 @@ def _following_batch_norms(model) -> dict:
                 found[id(child)] = norm
                 break
     return found
-
-
-def _followable(layer) -> bool:
-    kind = kind_of(layer)
-    if kind is None:
-        return False
-    return kind in FOLLOWED_BY_NORMS or kind.startswith(("Conv1DT", "Conv2DT", "Conv3DT", "Depthwise", "Separable"))
 
 
 def _normalises_units_of(norm, layer, *, sequential: bool, adjacent: bool) -> bool:

@@ -38,6 +38,7 @@ class OpenedModel:
     total_parameters: int
     other_zeros: int  # zeros among the weights that are not prunable kernels (biases, norms...)
     _non_finite: list[NonFinite] | None = field(default=None, repr=False)  # (non_finite_tensors)
+    _share: WeightShare | None = field(default=None, repr=False)  # (share): the layers never change
 
     @property
     def non_finite_tensors(self) -> list[NonFinite]:
@@ -58,7 +59,9 @@ class OpenedModel:
     @property
     def share(self) -> WeightShare:
         """The share of the model's weight-matrix entries it shows and prunes, and what it leaves out."""
-        return weight_share(self.loaded, self.layers)
+        if self._share is None:
+            self._share = weight_share(self.loaded, self.layers)
+        return self._share
 
     @property
     def default_included(self) -> frozenset[str]:

@@ -13,21 +13,6 @@ from prune_viz.cli import main
 pytestmark = pytest.mark.keras_floor
 
 
-@pytest.fixture(scope="module")
-def text_model_path(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((20,), dtype="int32")
-    x = keras.layers.Embedding(200, 16, name="embedding")(inputs)
-    x = keras.layers.LSTM(12, name="lstm")(x)
-    x = keras.layers.BatchNormalization(name="norm")(x)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
-    path = tmp_path_factory.mktemp("text") / "text.keras"
-    model.save(path)
-    return path
-
-
 def test_inspect_json_lists_every_tensor_with_its_unit(text_model_path, capsys):
     assert main(["inspect", str(text_model_path), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)

@@ -133,3 +133,44 @@ def test_one_image_scan_agrees_with_the_test_set_scan(session, subset):
     one = scan_image(session, images[chosen[1]], config, ks=(0, 40))
     np.testing.assert_allclose(one.probabilities[1], direct, rtol=1e-5, atol=1e-6)
     assert one.label is None and one.reference == one.predicted[0]
+
+
+def _scan(predicted, labels, names=None, against="labels"):
+    from prune_viz.core.flips import FlipScan
+
+    return FlipScan(PruningConfig(), (0.0, 10.0, 20.0), np.array(predicted), np.array(labels), "t", names, against)
+
+
+def test_a_break_is_said_with_the_datas_class_names():
+    # rows are k = 0, 10, 20; sample 0 breaks at 20 (read as 1), sample 1 at 10 (read as 2), sample 2
+    # never, sample 3 is wrong unpruned (a 1 read as 0)
+    scan = _scan([[0, 1, 2, 0], [0, 2, 2, 0], [1, 2, 2, 1]], [0, 1, 2, 1], ("cat", "dog", "bird"))
+    np.testing.assert_array_equal(scan.breaking_prediction, [1, 2, -1, 0])
+    assert scan.break_words(0) == ("cat -> dog", "at k = 20%")
+    assert scan.describe_break(1) == "dog -> bird at k = 10%"
+    assert scan.break_words(2) == ("bird", "never breaks")
+    assert scan.describe_break(3) == "dog -> cat unpruned"
+    assert scan.right_means == "matches the label"
+    unnamed = _scan([[0, 1]], [0, 0], against="unpruned")
+    assert unnamed.describe_break(1) == "0 -> 1 unpruned" and unnamed.class_name(7) == "7"
+    assert unnamed.right_means == "agrees with the unpruned model"
+
+
+def test_samples_are_pictures_only_when_they_are_images():
+    from prune_viz.core.data import Dataset
+    from prune_viz.core.flips import sample_pictures
+
+    def data(x, kind="images"):
+        return Dataset(x[:0], None, x, None, "t", None, "t", kind)
+
+    colour = np.random.default_rng(0).integers(0, 256, (4, 20, 30, 3)).astype(np.uint8)
+    assert sample_pictures(data(colour)) is not None and sample_pictures(data(colour)).shape == (4, 20, 30, 3)
+    grey = colour[..., :1]
+    np.testing.assert_array_equal(sample_pictures(data(grey)), grey[..., 0])
+    flat = colour.reshape(4, -1)  # a CSV of colour pixels takes the model's image size
+    np.testing.assert_array_equal(sample_pictures(data(flat), (20, 30), 3), colour)
+    square = np.arange(4 * 49, dtype=np.uint8).reshape(4, 49)
+    assert sample_pictures(data(square)).shape == (4, 7, 7)
+    assert sample_pictures(data(np.zeros((4, 10), np.float32), "features")) is None
+    assert sample_pictures(data(np.zeros((4, 20), np.int32), "tokens")) is None
+    assert sample_pictures(data(np.zeros((4, 10), np.uint8))) is None  # flat, no size fits 10 numbers

@@ -56,6 +56,9 @@ class Lab:
         return dock.isVisible() and self.window.experiments.currentWidget() is self.page(name)
 
     def send_to_pad(self, image: np.ndarray, label: int | None) -> None:
+        """Show a test image on the pad; only a 28x28 grey image, for a model that takes one, goes there."""
+        if np.shape(image) != (28, 28) or self.window.session.draw_problem:
+            return
         self.show_panel("draw")
         self.draw.pad.show_image(image, label)
 

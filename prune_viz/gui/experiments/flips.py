@@ -1,55 +1,68 @@
-"""Which digits break first: the flip gallery.
+"""Which samples break first: the flip gallery.
 
 For the current method and scope, a background scan of k = 0..100 (core/flips.py) gives
-each test image's breaking k. The gallery shows a histogram of breaking points, the
-images ordered by them as thumbnails (rendered only when scrolled into view), per-digit
-accuracy along k, and a k scrubber that replays the confusion matrix along the scan.
-Clicking a thumbnail sends that image to the drawing pad.
+each test sample's breaking k. The gallery shows a histogram of breaking points, the
+samples ordered by them: the data's own images as thumbnails (grey or colour, any size,
+rendered only when scrolled into view) captioned with the data's class names ("cat -> dog
+at k = 37%"), or for samples that are not images (vectors, token sequences) a table of rows;
+per-class accuracy along k, and a k scrubber that replays the confusion matrix along the scan.
+Without labels a sample breaks when the prediction leaves the unpruned model's (the core's
+rule, ``FlipScan.against``). Clicking a 28x28 grey thumbnail sends that image to the drawing pad.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QComboBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QListView,
     QSlider,
     QSplitter,
+    QStackedWidget,
+    QStyle,
+    QStyledItemDelegate,
+    QTableView,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from prune_viz.core.flips import run_flip_scan
+from prune_viz.core.flips import run_flip_scan, sample_pictures
 from prune_viz.core.session import CONFIG_FIELDS
 from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import JobStrip
-from prune_viz.gui.experiments.draw import image_pixmap
 from prune_viz.gui.views.colours import FOREGROUND, KEPT, LIGHT, MUTED, Theme
-from prune_viz.gui.views.confusion import ConfusionMatrix
+from prune_viz.gui.views.confusion import ConfusionMatrix, class_word
 from prune_viz.gui.views.pictures import (
     caption_label,
     is_font_change,
     new_plot_widget,
     outside_legend,
     point_size,
+    style_legend,
     style_plot,
 )
+from prune_viz.gui.views.sample_images import picture_pixmap
 
 FLIPS_KIND = "flips"
 GROUP_LABELS = {  # FlipScan.group, in the order the gallery offers them
     "broken": "Broken by pruning",
     "wrong": "Wrong unpruned (k = 0)",
     "never": "Never break",
-    "all": "All test images",
+    "all": "All test samples",
 }
-DEFAULT_GROUP = "broken"  # what pruning did: the images that were right and that it broke
-WIDEST_CAPTIONS = ("k = 100%", "read as 8", "never")  # a thumbnail's caption at its widest
-THUMB_SCALE = 2  # 56-pixel thumbnails
+DEFAULT_GROUP = "broken"  # what pruning did: the samples that were right and that it broke
+WHEN_WORDS = ("at k = 100%", "never breaks", "unpruned")  # a caption's second line at its widest
+THUMB_SIDE = 56  # a thumbnail's picture fits this square, its aspect kept
+WIDEST_CAPTION = 3 * THUMB_SIDE  # longer class names are elided (the tooltip has them whole)
+PAD_IMAGE = (28, 28)  # what the drawing pad shows: a 28x28 grey digit
 NEVER = 101  # the histogram's bin (index) for images that never break
 NEVER_X = 116  # where that bin is drawn: apart from k = 100, room for both tick labels
 # Ten digits told apart by colour and marker: Okabe-Ito plus two greys, with a marker each
@@ -65,6 +78,7 @@ DIGIT_STYLE = (
     ("#999999", "h"),
     ("#7a4f00", "t1"),
 )
+MAX_CURVES = len(DIGIT_STYLE)  # more classes: the ones that break earliest (lowest mean accuracy along k)
 MARKER_EVERY = 10  # one marker per 10 k, staggered by digit, so the markers do not sit on each other
 
 
@@ -74,25 +88,22 @@ SCAN_DEPENDS_ON = tuple(name for name in CONFIG_FIELDS if name != "k")
 
 class ThumbnailModel(QAbstractListModel):
     """The test images of one group (FlipScan.group: what pruning broke, first) in breaking-k order; each
-    thumbnail is drawn when the view first asks for it."""
+    thumbnail is drawn when the view first asks for it, captioned in two lines ("cat -> dog", "at k = 37%")."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.images: np.ndarray | None = None
+        self.images: np.ndarray | None = None  # core.flips.sample_pictures: (n, h, w) or (n, h, w, c) uint8
         self.scan = None
         self.order = np.zeros(0, dtype=np.int64)
         self.group = DEFAULT_GROUP
-        self.breaking = np.zeros(0)
-        self._first_wrong = np.zeros(0, dtype=np.int64)
+        self.sends_to_pad = False  # a click sends the image to the drawing pad
         self._pixmaps: dict[int, object] = {}
 
-    def set_scan(self, scan, images: np.ndarray, group: str | None = None) -> None:
+    def set_scan(self, scan, images: np.ndarray | None, group: str | None = None) -> None:
         self.beginResetModel()
         self.scan, self.images = scan, images
         self.group = group or self.group
         self.order = scan.order(self.group)
-        self.breaking = scan.breaking_k
-        self._first_wrong = np.argmax(scan.wrong, axis=0)
         self._pixmaps = {}
         self.endResetModel()
 
@@ -105,7 +116,7 @@ class ThumbnailModel(QAbstractListModel):
         return 0 if parent.isValid() else len(self.order)
 
     def image_index(self, row: int) -> int:
-        """The test-set index of the thumbnail in ``row``."""
+        """The test-set index of the sample in ``row``."""
         return int(self.order[row])
 
     def set_group(self, group: str) -> None:
@@ -115,11 +126,20 @@ class ThumbnailModel(QAbstractListModel):
             self.group = group
 
     def caption(self, image: int) -> str:
-        """Its breaking k; for an image wrong unpruned, what the unpruned model reads it as."""
-        b = self.breaking[image]
+        """Its class, what it is taken for and when, in two lines (FlipScan.break_words)."""
+        return "\n".join(self.scan.break_words(image))
+
+    def tooltip(self, image: int) -> str:
+        scan = self.scan
+        was = scan.class_name(int(scan.labels[image]))
+        what = f"Test sample #{image}, " + (f"a {was}" if scan.against == "labels" else f"read as {was} unpruned")
+        b = scan.breaking_k[image]
         if np.isnan(b):
-            return "never"
-        return f"k = {b:g}%" if b > 0 else f"read as {int(self.scan.predicted[0, image])}"
+            said = f"{what}: {'right' if scan.against == 'labels' else 'the same answer'} at every k"
+        else:
+            now = scan.class_name(int(scan.breaking_prediction[image]))
+            said = f"{what}: taken for a {now} at k = {b:g}%" + (" (already wrong unpruned)" if b == 0 else "")
+        return said + (". Click to send it to the pad." if self.sends_to_pad else ".")
 
     def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
         if not index.isValid() or self.scan is None:
@@ -127,22 +147,99 @@ class ThumbnailModel(QAbstractListModel):
         image = self.image_index(index.row())
         if role == Qt.ItemDataRole.DisplayRole:
             return self.caption(image)
-        if role == Qt.ItemDataRole.DecorationRole:
+        if role == Qt.ItemDataRole.DecorationRole and self.images is not None:
             pixmap = self._pixmaps.get(image)
             if pixmap is None:
-                pixmap = self._pixmaps[image] = image_pixmap(self.images[image], THUMB_SCALE)
+                pixmap = self._pixmaps[image] = picture_pixmap(self.images[image], THUMB_SIDE)
             return pixmap
         if role == Qt.ItemDataRole.ToolTipRole:
-            label = int(self.scan.labels[image])
-            b = self.breaking[image]
-            if np.isnan(b):
-                return f"Test image #{image}, a {label}: right at every k"
-            becomes = int(self.scan.predicted[self._first_wrong[image], image])
-            return (
-                f"Test image #{image}, a {label}: taken for a {becomes} at k = {b:g}%"
-                + (" (already wrong unpruned)" if b == 0 else "")
-                + ". Click to send it to the pad."
-            )
+            return self.tooltip(image)
+        return None
+
+
+class ThumbnailDelegate(QStyledItemDelegate):
+    """A thumbnail over its caption lines, each line centred and elided to the grid's width (Qt's own
+    icon-mode item is only as wide as its text and elides it under its margins)."""
+
+    MARGIN = 3
+
+    def sizeHint(self, option, index) -> QSize:
+        grid = self.parent().gridSize()
+        return QSize(grid.width() - 2, grid.height() - 2)
+
+    def paint(self, painter, option, index) -> None:
+        painter.save()
+        rect = option.rect
+        palette = option.palette
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(rect, palette.color(QPalette.ColorRole.Highlight))
+            painter.setPen(palette.color(QPalette.ColorRole.HighlightedText))
+        else:
+            painter.setPen(palette.color(QPalette.ColorRole.Text))
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        top = rect.top() + self.MARGIN
+        if pixmap is not None:
+            left = rect.left() + (rect.width() - pixmap.width()) // 2
+            painter.drawPixmap(left, top + (THUMB_SIDE - pixmap.height()) // 2, pixmap)
+        top += THUMB_SIDE + self.MARGIN
+        metrics = option.fontMetrics
+        painter.setFont(option.font)
+        width = rect.width() - 2 * self.MARGIN
+        for line in (index.data(Qt.ItemDataRole.DisplayRole) or "").split("\n"):
+            text = metrics.elidedText(line, Qt.TextElideMode.ElideRight, width)
+            line_rect = QRect(rect.left() + self.MARGIN, top, width, metrics.height())
+            painter.drawText(line_rect, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop, text)
+            top += metrics.height()
+        painter.restore()
+
+
+class SampleRows(QAbstractTableModel):
+    """Samples that are not pictures (vectors, token sequences), one row each in breaking-k order: the
+    sample's index, its class (without labels the unpruned answer), the answer at k = 0, the breaking k
+    and what it is taken for there."""
+
+    def __init__(self, thumbnails: ThumbnailModel, parent=None):
+        super().__init__(parent)
+        self.samples = thumbnails  # the order and the group are the thumbnails' (one rule, one place)
+        thumbnails.modelAboutToBeReset.connect(self.beginResetModel)
+        thumbnails.modelReset.connect(self.endResetModel)
+
+    def headers(self) -> tuple[str, ...]:
+        scan = self.samples.scan
+        was = "Unpruned answer" if scan is not None and scan.against == "unpruned" else "True class"
+        return ("Sample", was, "At k = 0", "Breaking k", "Then taken for")
+
+    def rowCount(self, parent=QModelIndex()) -> int:
+        return self.samples.rowCount(parent)
+
+    def columnCount(self, parent=QModelIndex()) -> int:
+        return 0 if parent.isValid() else 5
+
+    def headerData(self, section: int, orientation, role: int = Qt.ItemDataRole.DisplayRole):
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return self.headers()[section]
+        return None
+
+    def row(self, row: int) -> tuple[str, ...]:
+        """The texts of one row."""
+        scan, index = self.samples.scan, self.samples.image_index(row)
+        b = scan.breaking_k[index]
+        broken = not np.isnan(b)
+        return (
+            f"#{index}",
+            scan.class_name(int(scan.labels[index])),
+            scan.class_name(int(scan.predicted[0, index])),
+            f"{b:g}%" if broken else "never",
+            scan.class_name(int(scan.breaking_prediction[index])) if broken else "",
+        )
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole):
+        if not index.isValid() or self.samples.scan is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self.row(index.row())[index.column()]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self.samples.tooltip(self.samples.image_index(index.row()))
         return None
 
 
@@ -174,10 +271,23 @@ class FlipGallery(QWidget):
         self.list_view.setMovement(QListView.Movement.Static)
         self.list_view.setUniformItemSizes(True)  # the view asks only the visible rows for pictures
         self.list_view.setLayoutMode(QListView.LayoutMode.Batched)
-        self.list_view.setIconSize(QSize(28 * THUMB_SCALE, 28 * THUMB_SCALE))
+        self.list_view.setIconSize(QSize(THUMB_SIDE, THUMB_SIDE))
+        self.list_view.setItemDelegate(ThumbnailDelegate(self.list_view))  # a long class name: whole in the tooltip
         self.list_view.setModel(self.thumbnails)
         self.list_view.setMinimumWidth(150)
         self.list_view.clicked.connect(self._on_thumbnail_clicked)
+        self.rows = SampleRows(self.thumbnails, self)
+        self.table = QTableView()  # samples that are not pictures: one row each
+        self.table.setModel(self.rows)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setMinimumWidth(150)
+        self.samples = QStackedWidget()  # the thumbnails, or the rows
+        self.samples.addWidget(self.list_view)
+        self.samples.addWidget(self.table)
         thumbs = QWidget()
         thumbs_layout = QVBoxLayout(thumbs)
         thumbs_layout.setContentsMargins(0, 0, 0, 0)
@@ -192,11 +302,11 @@ class FlipGallery(QWidget):
             "already misreads them at k = 0. Never break: right at every k."
         )
         self.group_combo.currentIndexChanged.connect(lambda _i: self.show_group(self.group_combo.currentData()))
-        thumbs_title = QLabel("Test images by breaking k (click one: send it to the pad)")
-        thumbs_title.setWordWrap(True)
-        thumbs_layout.addWidget(thumbs_title)
+        self.thumbs_title = QLabel("Test samples by breaking k")
+        self.thumbs_title.setWordWrap(True)
+        thumbs_layout.addWidget(self.thumbs_title)
         thumbs_layout.addWidget(self.group_combo)
-        thumbs_layout.addWidget(self.list_view, 1)
+        thumbs_layout.addWidget(self.samples, 1)
 
         self.theme = LIGHT
         # histogram of breaking k, one bar per k and one for "never"
@@ -217,7 +327,7 @@ class FlipGallery(QWidget):
         )
         self.histogram_plot.setXRange(-6, NEVER_X + 9, padding=0)  # room for the end tick labels
 
-        # per-digit accuracy along k
+        # per-class accuracy along k
         self.curves_widget = new_plot_widget(self)
         self.curves_plot = self.curves_widget.getPlotItem()
         self.curves_plot.setMouseEnabled(x=False, y=False)
@@ -225,17 +335,8 @@ class FlipGallery(QWidget):
         self.curves_plot.setXRange(0, 100, padding=0.02)
         self.curves_legend = outside_legend(self.curves_plot, columns=5)  # under the axis, off the curves
         self.curves, self.markers = [], []
-        for digit, (colour, symbol) in enumerate(DIGIT_STYLE):
-            curve = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2))
-            marker_style = dict(symbol=symbol, symbolSize=9, symbolBrush=colour, symbolPen=pg.mkPen(FOREGROUND))
-            markers = pg.PlotDataItem([], [], pen=None, **marker_style)  # one per MARKER_EVERY k
-            self.curves_plot.addItem(curve)
-            self.curves_plot.addItem(markers)
-            self.curves_legend.addItem(
-                pg.PlotDataItem([0], [0], pen=pg.mkPen(colour, width=2), **marker_style), f"digit {digit}"
-            )
-            self.curves.append(curve)
-            self.markers.append(markers)
+        self.curve_classes: list[int] = []  # the class of each curve
+        self._make_curves([str(d) for d in range(MAX_CURVES)], "digit")
 
         self.matrix = ConfusionMatrix(self)
         self.matrix.cell_clicked.connect(self._on_cell_clicked)
@@ -250,6 +351,7 @@ class FlipGallery(QWidget):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.histogram_widget, "Breaking k")
         self.tabs.addTab(self.curves_widget, "Accuracy per digit")
+        self.curves_tab = 1
         self.tabs.addTab(self.matrix, "Confusion at k")
         self.scrubber = QSlider(Qt.Orientation.Horizontal)
         self.scrubber.setRange(0, 100)
@@ -296,7 +398,8 @@ class FlipGallery(QWidget):
 
         def work(task):
             scan = run_flip_scan(session, base, task=task)
-            return scan, session.evaluator().data.x_test
+            fit = session.model.data_fit  # flat pixels take the model's image size
+            return scan, sample_pictures(session.evaluator().data, fit.image_size, fit.channels)
 
         return self.strip.start(work, FLIPS_KIND, "Flip scan", self.show_scan, "scan k = 0..100")
 
@@ -305,10 +408,21 @@ class FlipGallery(QWidget):
 
     # -- showing --------------------------------------------------------------------------------
     def show_scan(self, value) -> None:
+        """``value``: the FlipScan and the samples as pictures (None: not images, shown as rows)."""
         scan, images = value
         self.scan, self.images = scan, images
+        self.thumbnails.sends_to_pad = (
+            images is not None and images.shape[1:] == PAD_IMAGE and not (self.session.draw_problem)
+        )
         self.thumbnails.set_scan(scan, images, self.group_combo.currentData())
+        self.samples.setCurrentWidget(self.list_view if images is not None else self.table)
+        self._fit_grid()
+        what = "images" if images is not None else "samples"
+        self.thumbs_title.setText(
+            f"Test {what} by breaking k" + (" (click one: send it to the pad)" if self.thumbnails.sends_to_pad else "")
+        )
         self.list_view.scrollToTop()
+        self.table.scrollToTop()
         sizes = {group: int(scan.group(group).sum()) for group in GROUP_LABELS}
         for index, (group, label) in enumerate(GROUP_LABELS.items()):
             self.group_combo.setItemText(index, f"{label} ({sizes[group]:,})")
@@ -318,27 +432,64 @@ class FlipGallery(QWidget):
         np.add.at(counts, known, 1)
         counts[NEVER] = np.isnan(breaking).sum()
         self.histogram_bars.setOpts(height=counts)
-        per_digit = 100.0 * scan.per_digit_accuracy()
+        per_class = 100.0 * scan.per_digit_accuracy()
+        names = tuple(scan.class_name(c) for c in range(scan.num_classes))
+        word = class_word(names)
+        classes = list(range(len(names)))
+        if len(classes) > MAX_CURVES:  # the classes that break earliest
+            classes = sorted(np.argsort(np.nan_to_num(per_class.mean(axis=0), nan=101.0), kind="stable")[:MAX_CURVES])
+        self._make_curves([names[c] for c in classes], word)
+        self.curve_classes = [int(c) for c in classes]
         ks = np.asarray(scan.ks)
-        for digit, (curve, markers) in enumerate(zip(self.curves, self.markers)):
-            curve.setData(ks, per_digit[:, digit])
-            markers.setData(
-                ks[digit % MARKER_EVERY :: MARKER_EVERY], per_digit[digit % MARKER_EVERY :: MARKER_EVERY, digit]
-            )
+        for i, (c, curve, markers) in enumerate(zip(classes, self.curves, self.markers)):
+            curve.setData(ks, per_class[:, c])
+            markers.setData(ks[i % MARKER_EVERY :: MARKER_EVERY], per_class[i % MARKER_EVERY :: MARKER_EVERY, c])
+        measure = "agreement" if scan.against == "unpruned" else "accuracy"
+        self.tabs.setTabText(self.curves_tab, f"{measure.capitalize()} per {word}")
+        style_plot(self.curves_plot, "k (%)", f"{measure} (%)", point_size(self), self.theme)
+        self.matrix.set_classes(names)
         self.scrubber.setEnabled(True)
         for line in self.k_lines:
             line.setVisible(True)
         self.show_k_index(self.scrubber.value())
         broken = breaking[scan.group("broken")]
         middle = np.median(broken) if len(broken) else np.nan
+        self._apply_font()
         self.caption.setText(
-            f"<b>{scan.config.describe(with_k=False)}</b>, {len(breaking):,} test images: pruning breaks "
+            f"<b>{scan.config.describe(with_k=False)}</b>, {len(breaking):,} test {what}: pruning breaks "
             f"{sizes['broken']:,}"
             + (f", half of them by <b>k = {middle:g}%</b>" if np.isfinite(middle) else "")
             + f"; {sizes['wrong']:,} are wrong unpruned, {sizes['never']:,} never break."
+            + (
+                " <i>The data has no labels</i>: a sample breaks when its prediction changes from the unpruned "
+                "model's, and its class is the unpruned model's answer."
+                if scan.against == "unpruned"
+                else ""
+            )
         )
         self.strip.message.setText(f"Scanned {len(ks)} values of k ({scan.data_source}).")
         self.scanned.emit(scan)
+
+    def _make_curves(self, names: list[str], word: str) -> None:
+        """One curve (and its markers and legend entry) per class named, in DIGIT_STYLE's colours."""
+        labels = [f"{word} {name}" if word == "digit" else name for name in names]
+        shown = [self.curves_legend.items[i][1].text for i in range(len(self.curves_legend.items))]
+        if shown == labels:
+            return
+        for item in (*self.curves, *self.markers):
+            self.curves_plot.removeItem(item)
+        self.curves_legend.clear()
+        self.curves, self.markers = [], []
+        for label, (colour, symbol) in zip(labels, DIGIT_STYLE):
+            curve = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2))
+            marker_style = dict(symbol=symbol, symbolSize=9, symbolBrush=colour, symbolPen=pg.mkPen(FOREGROUND))
+            markers = pg.PlotDataItem([], [], pen=None, **marker_style)  # one per MARKER_EVERY k
+            self.curves_plot.addItem(curve)
+            self.curves_plot.addItem(markers)
+            self.curves_legend.addItem(pg.PlotDataItem([0], [0], pen=pg.mkPen(colour, width=2), **marker_style), label)
+            self.curves.append(curve)
+            self.markers.append(markers)
+        style_legend(self.curves_legend, point_size(self), self.theme)
 
     def show_group(self, group: str) -> None:
         """Show the thumbnails of one FlipScan group (what pruning broke, wrong unpruned, never, all)."""
@@ -358,11 +509,15 @@ class FlipGallery(QWidget):
         self.matrix.show_counts(self.scan.confusion(index))
         for line in self.k_lines:
             line.setValue(k)
-        self.scrub_label.setText(f"k = {k:g}%: accuracy {100 * self.scan.accuracy()[index]:.2f}%")
+        measure = "agreement with the unpruned model" if self.scan.against == "unpruned" else "accuracy"
+        self.scrub_label.setText(f"k = {k:g}%: {measure} {100 * self.scan.accuracy()[index]:.2f}%")
 
     def _show_nothing(self) -> None:
         self.scan, self.images = None, None
         self.thumbnails.clear()
+        self.thumbnails.sends_to_pad = False
+        self.samples.setCurrentWidget(self.list_view)
+        self.thumbs_title.setText("Test samples by breaking k")
         self.histogram_bars.setOpts(height=np.zeros(NEVER + 1))
         for item in (*self.curves, *self.markers):
             item.setData([], [])
@@ -373,13 +528,15 @@ class FlipGallery(QWidget):
         for index, label in enumerate(GROUP_LABELS.values()):
             self.group_combo.setItemText(index, label)
         self.caption.setText(
-            "<b>Which digits break first?</b> Scan k = 0..100 for the current method and "
-            "scope: each test image's breaking k is the first k at which it is misclassified."
+            "<b>Which samples break first?</b> Scan k = 0..100 for the current method and "
+            "scope: each test sample's breaking k is the first k at which it is misclassified "
+            "(for data without labels: at which its prediction changes from the unpruned model's)."
         )
 
     # -- clicks and session ---------------------------------------------------------------------
     def send_image(self, image: int) -> None:
-        if self.scan is not None:
+        """The test image goes to the drawing pad, if the pad can show it (a 28x28 grey image)."""
+        if self.scan is not None and self.thumbnails.sends_to_pad:
             self.image_chosen.emit(self.images[image], int(self.scan.labels[image]))
 
     def _on_thumbnail_clicked(self, index: QModelIndex) -> None:
@@ -417,11 +574,21 @@ class FlipGallery(QWidget):
         self.histogram_bars.setOpts(brushes=[pg.mkBrush(theme.kept)] * NEVER + [pg.mkBrush(theme.muted)])
         self._apply_font()
 
+    def _fit_grid(self) -> None:
+        """Room for a thumbnail and its two caption lines whole, in presenter mode's 18 pt too: the
+        widest "class -> class" of the scan's class names (up to WIDEST_CAPTION) and "at k = 100%"."""
+        metrics = self.list_view.fontMetrics()
+        widest = max(metrics.horizontalAdvance(text) for text in WHEN_WORDS)
+        if self.scan is not None:
+            names = [self.scan.class_name(c) for c in range(self.scan.num_classes)]
+            longest = max(metrics.horizontalAdvance(name) for name in names)
+            widest = max(widest, min(2 * longest + metrics.horizontalAdvance(" -> "), WIDEST_CAPTION))
+        self.list_view.setGridSize(QSize(max(THUMB_SIDE, widest) + 14, THUMB_SIDE + 2 * metrics.height() + 12))
+
     def _apply_font(self) -> None:
         points = point_size(self)
-        metrics = self.list_view.fontMetrics()  # each caption whole, in presenter mode's 18 pt too
-        caption = max(metrics.horizontalAdvance(text) for text in WIDEST_CAPTIONS)
-        self.list_view.setGridSize(QSize(max(28 * THUMB_SCALE, caption) + 14, 28 * THUMB_SCALE + metrics.height() + 12))
-        style_plot(self.histogram_plot, "breaking k (%)", "test images", points, self.theme)
+        self._fit_grid()
+        style_plot(self.histogram_plot, "breaking k (%)", "test samples", points, self.theme)
         self.histogram_plot.showGrid(x=False, y=True, alpha=self.theme.grid_alpha)
-        style_plot(self.curves_plot, "k (%)", "accuracy (%)", points, self.theme)
+        measure = "agreement" if self.scan is not None and self.scan.against == "unpruned" else "accuracy"
+        style_plot(self.curves_plot, "k (%)", f"{measure} (%)", points, self.theme)

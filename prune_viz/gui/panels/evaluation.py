@@ -37,6 +37,7 @@ from prune_viz.core.inputs import PREPROCESSING, PREPROCESSING_LABELS
 from prune_viz.core.metric_words import describe_scaling, headline, metric_lines
 from prune_viz.gui.binding import bind
 from prune_viz.gui.panels.controls import COMPACT_MARGINS
+from prune_viz.gui.views.sample_images import OutputStripView
 from prune_viz.gui.workers import Job, JobQueue
 
 AUTO_EVALUATE_DELAY_MS = 150
@@ -195,6 +196,7 @@ class ResultView(QWidget):
         self.warnings.setWordWrap(True)
         self.warnings.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.warnings.hide()
+        self.output_strip = OutputStripView()  # a generator's outputs, unpruned and pruned (hidden otherwise)
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -206,6 +208,7 @@ class ResultView(QWidget):
         layout.addWidget(self.accuracy)
         layout.addWidget(self.status)
         layout.addWidget(self.warnings)
+        layout.addWidget(self.output_strip)
         layout.addWidget(self.details)
         self.accuracy.hide()  # until there is a result
         self.stale = False
@@ -221,6 +224,7 @@ class ResultView(QWidget):
         self.details.setText("")
         self.warnings.setText("")
         self.warnings.hide()
+        self.output_strip.clear()
         for label in (self.warnings, self.details):
             label.setMinimumHeight(0)
         self.scaling = ""
@@ -261,6 +265,7 @@ class ResultView(QWidget):
             "<br>".join(f"<span style='{WARNING_STYLE}'>&#9888; {html.escape(w)}</span>" for w in result.warnings)
         )
         self.warnings.setVisible(bool(result.warnings))
+        self.output_strip.show_strip(result.output_strip, record.config.k)
         for label in (self.warnings, self.details):  # the panel's layout gives a wrapped label one line else
             width = label.width() if label.width() > 100 else 400
             label.setMinimumHeight(label.heightForWidth(width) if label.isVisibleTo(self) else 0)
@@ -277,6 +282,7 @@ class ResultView(QWidget):
         self.stale = stale
         self.accuracy.setEnabled(not stale)
         self.details.setEnabled(not stale)
+        self.output_strip.setEnabled(not stale)
         if stale:
             said = (
                 "press Evaluate (F5) for these settings."

@@ -130,13 +130,16 @@ def test_flip_gallery_shows_the_core_scan(qtbot, session, mnist):
     assert 0 < model.rowCount() == len(broken) < len(mnist.y_test)
     assert [model.image_index(r) for r in range(50)] == broken[:50].tolist()
     last = model.index(model.rowCount() - 1)
-    assert model.data(last) == f"k = {breaking[broken[-1]]:g}%"
+    image = broken[-1]
+    taken = int(core.predicted[np.argmax(core.wrong[:, image]), image])
+    assert model.data(last) == f"{core.labels[image]} -> {taken}\nat k = {breaking[image]:g}%"
     gallery.show_group("all")  # every test image, those that never break last
     assert model.rowCount() == len(mnist.y_test)
     assert [model.image_index(r) for r in range(50)] == core.order()[:50].tolist()
     last = model.index(model.rowCount() - 1)
-    assert model.data(last) == (
-        "never" if np.isnan(breaking[core.order()[-1]]) else f"k = {breaking[core.order()[-1]]:g}%"
+    image = core.order()[-1]
+    assert model.data(last).split("\n")[1] == (
+        "never breaks" if np.isnan(breaking[image]) else f"at k = {breaking[image]:g}%"
     )
     gallery.show_group("broken")
     # the scrubber replays the confusion matrix along the scan

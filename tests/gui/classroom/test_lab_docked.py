@@ -134,18 +134,19 @@ def test_the_gallery_docked_at_1280x720_opens_on_what_pruning_broke(qtbot, proje
     assert "Broken by pruning" in flips.group_combo.currentText() and f"({broken:,})" in flips.group_combo.currentText()
     cell = view.gridSize().width() - 4
     metrics = view.fontMetrics()
-    for row in range(12):  # what the room sees first: each image's breaking k, whole
+    for row in range(12):  # what the room sees first: the digit, what it is taken for and when, whole
         image = model.image_index(row)
         caption = model.data(model.index(row))
-        assert breaking[image] > 0 and caption == f"k = {breaking[image]:g}%"
-        assert metrics.horizontalAdvance(caption) <= cell and "…" not in caption
+        taken = int(scan.predicted[np.argmax(scan.wrong[:, image]), image])
+        assert breaking[image] > 0 and caption == f"{scan.labels[image]} -> {taken}\nat k = {breaking[image]:g}%"
+        assert all(metrics.horizontalAdvance(line) <= cell for line in caption.split("\n")) and "…" not in caption
     assert [breaking[model.image_index(r)] for r in range(12)] == sorted(breaking[breaking > 0])[:12]
 
     # the images already wrong unpruned are a choice away, said as what the model reads them as
     flips.group_combo.setCurrentIndex(flips.group_combo.findData("wrong"))
     assert model.rowCount() == int(np.sum(breaking == 0))
     image = model.image_index(0)
-    assert model.data(model.index(0)) == f"read as {int(scan.predicted[0, image])}"
+    assert model.data(model.index(0)) == f"{scan.labels[image]} -> {int(scan.predicted[0, image])}\nunpruned"
 
     # a click on a thumbnail sends it to the pad
     flips.group_combo.setCurrentIndex(flips.group_combo.findData("broken"))

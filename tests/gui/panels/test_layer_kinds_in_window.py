@@ -13,21 +13,6 @@ from gui_helpers import WAIT_MS
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def text_model_path(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((20,), dtype="int32")
-    x = keras.layers.Embedding(200, 16, name="embedding")(inputs)
-    x = keras.layers.LSTM(12, name="lstm")(x)
-    x = keras.layers.BatchNormalization(name="norm")(x)
-    model = keras.Model(inputs, keras.layers.Dense(2, activation="softmax", name="head")(x))
-    path = tmp_path_factory.mktemp("text") / "text.keras"
-    model.save(path)
-    return path
-
-
 def test_an_lstm_model_shows_every_tensor_and_what_it_leaves_out(qtbot, make_window, text_model_path):
     window = make_window()
     with qtbot.waitSignal(window.model_opened, timeout=WAIT_MS):
