@@ -105,6 +105,7 @@ def install_lab(window) -> Lab:
             name, lambda on, n=name: lab.show_panel(n) if on else None, lambda n=name: lab.is_showing(n)
         )
     flips.image_chosen.connect(lab.send_to_pad)
+    flips.image_chosen.connect(activations.take_image)  # any size or colour, which the pad may not take
     window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
 
     features.add_separator(Menu.EXPERIMENTS)  # after the experiments, before the panel's own entries

@@ -34,7 +34,7 @@ from prune_viz.gui.views.tile_grid import TileGrid
 from prune_viz.gui.workers import Job, JobQueue
 
 ACTIVATIONS_KIND = "activations"
-SOURCES = {"item": "Test set item", "pad": "The drawing pad"}
+SOURCES = {"item": "Test set item", "pad": "The drawing pad", "chosen": "The gallery's chosen image"}
 PREVIEW_PIXELS = 84
 PAD_COALESCE_MS = 120  # strokes on the pad within this interval share one job
 COLUMN_GAP = 16  # pixels between the unpruned and the pruned column
@@ -96,6 +96,8 @@ class ActivationsPage(QWidget):
         for key, text in SOURCES.items():
             if key != "pad" or pad is not None:
                 self.source_box.addItem(text, key)
+        self.chosen: tuple[np.ndarray, object] | None = None  # (image, label) a gallery sent (take_image)
+        self._chosen_generation = 0
         self.item_box = QSpinBox()
         self.item_box.setRange(0, 999_999)
         self.item_box.setPrefix("n = ")
@@ -170,7 +172,21 @@ class ActivationsPage(QWidget):
             self.source_box.setCurrentIndex(index)
             self.request()
 
+    def take_image(self, image: np.ndarray, label=None) -> None:
+        """A test image chosen in a gallery (any size or colour): the input when "The gallery's chosen
+        image" is the source."""
+        self.chosen = (np.asarray(image), label)
+        self._chosen_generation += 1
+        if self.source == "chosen":
+            self.problem = None
+            self.request()
+
     def sample(self) -> Sample | None:
+        if self.source == "chosen":
+            if self.chosen is None:
+                return None
+            image, label = self.chosen
+            return Sample(image=image, label=label, source="the gallery's chosen image")
         if self.source == "pad":
             if self.pad is None or self.pad.is_empty:
                 return None
@@ -199,7 +215,10 @@ class ActivationsPage(QWidget):
     # -- the job ---------------------------------------------------------------------------------
     def current_key(self) -> tuple:
         result = self.session.result
-        sample = ("pad", self._pad_generation) if self.source == "pad" else ("item", self.item_box.value())
+        sample = {
+            "pad": ("pad", self._pad_generation),
+            "chosen": ("chosen", self._chosen_generation),
+        }.get(self.source, ("item", self.item_box.value()))
         config = result.config if result is not None else None
         data = (self.session.data_path, self.session.preprocessing)
         return (self.session.model_serial, config, sample, data, self.spec.key)
@@ -215,7 +234,11 @@ class ActivationsPage(QWidget):
             return None
         sample = self.sample()
         if sample is None:
-            self._show_problem("Draw a digit on the pad, or send a test image to it, to see its activations here.")
+            self._show_problem(
+                "Click a test image in the flip gallery to see its activations here."
+                if self.source == "chosen"
+                else "Draw a digit on the pad, or send a test image to it, to see its activations here."
+            )
             return None
         key = self.current_key()
         if key == self.shown_key:

@@ -85,3 +85,22 @@ def test_panel_screenshot(tmp_path, conv_bn_cnn_path, mnist_dir, run_prune_viz, 
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert out.is_file() and out.stat().st_size > 10_000
+
+
+def test_a_gallery_image_of_any_colour_is_an_input(qtbot, cnn_window, mnist):
+    lab = cnn_window.lab
+    lab.show_panel("activations")
+    page = lab.activations
+    page.source_box.setCurrentIndex(page.source_box.findData("chosen"))
+    assert "Click a test image in the flip gallery" in page.message.text()
+    lab.flips.image_chosen.emit(mnist.x_test[6], int(mnist.y_test[6]))
+    lab.show_panel("activations")  # the pad took it too, and showed itself
+    qtbot.waitUntil(
+        lambda: (
+            page.is_settled()
+            and page.activations is not None
+            and page.activations.sample.source == "the gallery's chosen image"
+        ),
+        timeout=WAIT_MS,
+    )
+    np.testing.assert_array_equal(page.activations.raw, mnist.x_test[6])
