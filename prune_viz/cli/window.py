@@ -45,10 +45,11 @@ def add_window_args(parser) -> None:
     )
     parser.add_argument(
         "--panel",
-        choices=("draw", "flips", "spectrum"),
+        choices=("draw", "flips", "filters", "activations", "spectrum"),
         help="open with a classroom-lab panel showing: draw (a digit pad), flips (which digits "
-        "break first; its scan starts once the model is open) or spectrum (each layer's eigenvalue spectrum "
-        "and power-law alpha, pruned at k beside the original)",
+        "break first; its scan starts once the model is open), filters (convolution filters as "
+        "pictures), activations (each layer's activations for the first test item) or spectrum (each "
+        "layer's eigenvalue spectrum and power-law alpha, pruned at k beside the original)",
     )
     parser.add_argument("--presenter", action="store_true", help="presenter mode: large text")
     parser.add_argument("--high-contrast", action="store_true", help="high-contrast colours in every view")

@@ -23,7 +23,7 @@ from prune_viz.core.pruning import METHODS, SCOPES, LayerKs, PruningError, parse
 SUFFIX = ".pvlesson"
 FORMAT = "prune-viz lesson"
 VERSION = 1
-PANELS = ("draw", "flips", "experiments", "spectrum")
+PANELS = ("draw", "flips", "filters", "activations", "spectrum", "experiments")
 
 
 class LessonError(UserError, ValueError):

@@ -35,6 +35,8 @@ def test_features_add_their_entries_where_the_window_keeps_room_for_them(make_wi
         "",
         "&Draw a digit",
         "Which digits &break first",
+        "Fi&lters as pictures",
+        "&Activations",
         "",  # the lab's, after the experiments
         "Show the experiments &panel",
         "Experiments in a separate &window",
@@ -46,7 +48,8 @@ def test_features_add_their_entries_where_the_window_keeps_room_for_them(make_wi
     window_actions = window.actions()
     assert all(action in window_actions for action in features.actions.values())  # shortcuts work anywhere
     assert features.docks[Dock.EXPERIMENTS].widget() is window.experiments
-    assert set(features.panels) == {"experiments", "draw", "flips"} and features.drawing is window.lab.draw
+    assert set(features.panels) == {"experiments", "draw", "flips", "filters", "activations"}
+    assert features.drawing is window.lab.draw
 
 
 def test_a_features_shortcut_works_from_the_registry(qtbot, make_window):

@@ -1,9 +1,11 @@
-"""The classroom lab's panels in the main window: Draw a digit, the flip gallery and the spectra.
+"""The classroom lab's panels in the main window: Draw a digit, the flip gallery, a look inside the
+model (its filters as pictures, its activations for a chosen input) and the spectra.
 
 They are tabs of the Experiments dock (under the heatmaps, so the k slider on the right
 stays in reach while drawing), with entries in the Experiments menu. Test images reach
 the pad from the flip gallery's thumbnails and confusion matrix, and from the evaluation's
-confusion matrix (the first test image in the clicked cell).
+confusion matrix (the first test image in the clicked cell); the activations page takes the test set's
+n-th item or whatever the pad shows.
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 from PySide6.QtCore import Qt
 
+from prune_viz.gui.experiments.activations import ActivationsPage
 from prune_viz.gui.experiments.draw import DrawPanel
+from prune_viz.gui.experiments.filters import FiltersPage
 from prune_viz.gui.experiments.flips import FlipGallery
 from prune_viz.gui.experiments.spectrum import SpectrumPage
 from prune_viz.gui.features import Dock, Menu
 from prune_viz.gui.workers import Job
 
-PANELS = ("draw", "flips", "spectrum")
+PANELS = ("draw", "flips", "filters", "activations", "spectrum")
 DOCK_SHARE = 0.45  # of the window's height: the heatmap keeps the rest
 SEND_KIND = "send-to-pad"
 
@@ -29,13 +33,16 @@ class Lab:
     window: object
     draw: DrawPanel
     flips: FlipGallery
+    filters: FiltersPage
+    activations: ActivationsPage
     spectrum: SpectrumPage
 
     def page(self, name: str):
-        return {"draw": self.draw, "flips": self.flips, "spectrum": self.spectrum}[name]
+        pages = {"draw": self.draw, "flips": self.flips, "filters": self.filters, "activations": self.activations}
+        return pages[name] if name in pages else self.spectrum
 
     def show_panel(self, name: str) -> None:
-        """Show the Experiments dock on the ``draw``, ``flips`` or ``spectrum`` tab."""
+        """Show the Experiments dock on the tab of ``name`` (one of PANELS)."""
         if name not in PANELS:
             raise ValueError(f"panel must be one of {', '.join(PANELS)}, not {name!r}")
         window = self.window
@@ -90,15 +97,20 @@ def install_lab(window) -> Lab:
     flips = FlipGallery(window.session, window.jobs)
     window.experiments.addTab(draw, "Draw a digit")
     window.experiments.addTab(flips, "Which digits break first")
+    filters = FiltersPage(window.session, window.jobs)
+    activations = ActivationsPage(window.session, window.jobs, pad=draw.pad)
     spectrum = SpectrumPage(window.session, window.jobs)
+    window.experiments.addTab(filters, "Filters")
+    window.experiments.addTab(activations, "Activations")
     window.experiments.addTab(spectrum, "Spectrum")
-    lab = Lab(window, draw, flips, spectrum)
+    lab = Lab(window, draw, flips, filters, activations, spectrum)
     features.drawing = draw  # lessons save and restore its strokes
     for name in PANELS:  # lessons show them by name; hiding one is hiding the Experiments dock
         features.register_panel(
             name, lambda on, n=name: lab.show_panel(n) if on else None, lambda n=name: lab.is_showing(n)
         )
     flips.image_chosen.connect(lab.send_to_pad)
+    flips.image_chosen.connect(activations.take_image)  # any size or colour, which the pad may not take
     window.details.matrix.cell_clicked.connect(lab.send_from_evaluation)
     window.heatmaps.layer_selected.connect(spectrum.select)  # the spectrum drawn is the selected layer's
 
@@ -116,6 +128,18 @@ def install_lab(window) -> Lab:
         lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
         "Ctrl+B",
         "Each test image's breaking k, for the current method and scope",
+    )
+    features.add_action(
+        Menu.EXPERIMENTS,
+        "Fi&lters as pictures",
+        lambda: lab.show_panel("filters"),
+        tip="Each convolution layer's filters as small images, pruned weights grey",
+    )
+    features.add_action(
+        Menu.EXPERIMENTS,
+        "&Activations",
+        lambda: lab.show_panel("activations"),
+        tip="Each layer's activations for a chosen input, unpruned and pruned, dead units marked",
     )
     features.add_action(
         Menu.EXPERIMENTS,

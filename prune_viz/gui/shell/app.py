@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+INSIDE_PANELS = ("filters", "activations")  # pages whose picture comes from a job of their own
 SCREENSHOT_SETTLE_MS = 300  # let the last layout and repaint happen before grabbing
 
 
@@ -212,6 +213,7 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
 
         return report
 
+    saved = {"done": False}
     scanning = args.panel == "flips"  # the screenshot waits for the flip scan, which runs after any evaluation
     spectra = args.panel == "spectrum"  # the screenshot waits for the spectra at the settings given
 
@@ -238,7 +240,16 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
             page.shown.connect(settled)
             page.refresh(at_once=True)
         elif args.screenshot and not args.evaluate:
-            QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+            inside = window.lab.page(args.panel) if args.panel in INSIDE_PANELS else None
+            if inside is not None and not inside.is_settled():  # its job is on its way: wait for its picture
+                inside.shown.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit_once))
+            else:
+                QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+
+    def save_and_quit_once() -> None:
+        if not saved["done"]:
+            saved["done"] = True
+            save_and_quit()
 
     window.model_opened.connect(lambda _opened: when_ready())
     window.lessons.warned.connect(lambda text: print(f"prune-viz: warning: {text}", file=sys.stderr))

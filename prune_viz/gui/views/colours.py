@@ -31,6 +31,10 @@ PRUNED_NAME = "pruned (grey)"
 NON_FINITE_RGB = (255, 0, 255)
 NON_FINITE = "#{:02x}{:02x}{:02x}".format(*NON_FINITE_RGB)
 NON_FINITE_NAME = "NaN or infinite (magenta)"
+# A unit that outputs nothing under the pruning for the chosen input (core.activations.dead_units)
+DEAD_RGB = (213, 94, 0)  # Okabe-Ito vermillion
+DEAD = "#{:02x}{:02x}{:02x}".format(*DEAD_RGB)
+DEAD_NAME = "dead under this pruning (orange)"
 THRESHOLD = "#000000"
 MUTED = "#8c8c8c"  # stale results, baselines, chance level
 
@@ -261,3 +265,25 @@ def kept_colours(indices: np.ndarray, kept: np.ndarray | None, spec: ColormapSpe
     """RGB32 pixels (uint32 0xffRRGGBB) of ``colour_indices`` where ``kept`` (None: everywhere), the
     pruned colour elsewhere: a thumbnail's colours, from indices kept from one k to the next."""
     return spec.rgb32_indexed_lut().take(kept_indices(indices, kept))
+
+
+def rgb_weights(values: np.ndarray, level: float) -> np.ndarray:
+    """RGB32 pixels (uint32 0xffRRGGBB) of weights ``values`` (..., 3) taken as red, green and blue: each
+    channel 0.5 + w / (2 * level), clipped, so a first layer's filters on RGB inputs show the colours they
+    respond to (the same +-level as the layer's other pictures). NaN and infinite weights take
+    NON_FINITE_RGB."""
+    with np.errstate(invalid="ignore"):
+        scaled = np.clip(0.5 + np.asarray(values, np.float32) / np.float32(2 * level), 0.0, 1.0)
+    rgb = np.nan_to_num(scaled * 255.0 + 0.5).astype(np.uint32)
+    pixels = np.uint32(0xFF000000) | rgb[..., 0] << 16 | rgb[..., 1] << 8 | rgb[..., 2]
+    bad = is_non_finite(np.asarray(values)).any(axis=-1)
+    if bad.any():
+        r, g, b = NON_FINITE_RGB
+        pixels[bad] = np.uint32(0xFF000000 | r << 16 | g << 8 | b)
+    return pixels
+
+
+def rgb32(rgb: tuple[int, int, int]) -> np.uint32:
+    """One opaque RGB32 pixel."""
+    r, g, b = rgb
+    return np.uint32(0xFF000000 | r << 16 | g << 8 | b)
