@@ -16,8 +16,6 @@ from prune_viz.core.provenance import derivation, describe_derivation
 from prune_viz.core.pruning import LayerKs, Pruner, PruningConfig, PruningError, count_to_prune
 from prune_viz.core.session import Session, describe_change
 
-pytestmark = pytest.mark.keras_floor
-
 
 def _model():
     import keras

@@ -23,8 +23,6 @@ from prune_viz.core.patterns import (
 )
 from prune_viz.core.pruning import Pruner, PruningConfig, PruningError, count_to_prune
 
-pytestmark = pytest.mark.keras_floor
-
 
 def _pruner(model):
     layers = find_prunable_layers(LoadedModel(path=Path("in-memory"), format="test", keras_model=model))

@@ -19,8 +19,6 @@ from prune_viz.core.plan import UnitPlan, WeightPlan
 from prune_viz.core.pruning import Pruner, PruningConfig, count_to_prune
 from prune_viz.core.shared_buffers import aligned_copy
 
-pytestmark = pytest.mark.keras_floor
-
 # few distinct magnitudes, so that ties (also across layers and across the sign) are everywhere
 TIED_VALUES = [0.0, -0.0, 0.25, -0.25, 0.5, -0.5, 0.75, 1.0, -1.0, 1.5, 2.0]
 NAN_VALUES = TIED_VALUES + [float("nan")]

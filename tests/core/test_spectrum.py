@@ -22,7 +22,6 @@ from prune_viz.core.spectrum import (
 )
 from prune_viz.resources import demo_model_path
 
-pytestmark = pytest.mark.keras_floor
 ALPHA_AGREEMENT = 0.05  # issue 29: alpha within 0.05 of the powerlaw package's fit
 
 

@@ -15,6 +15,7 @@ NOT_THE_USERS = {
 }
 
 USER_FIXABLE_CLASSES = {
+    "prune_viz.core.activations.ActivationsUnavailable",
     "prune_viz.core.compare.CompareError",
     "prune_viz.core.criteria.TaylorUnavailable",
     "prune_viz.core.data_base.DataError",
@@ -29,6 +30,7 @@ USER_FIXABLE_CLASSES = {
     "prune_viz.core.finetune.FinetuneError",
     "prune_viz.core.inputs.EvaluationUnavailable",
     "prune_viz.core.lesson.LessonError",
+    "prune_viz.core.patterns.PatternError",
     "prune_viz.core.io.load_errors.ModelLoadError",
     "prune_viz.core.io.open_options.CustomObjectsError",
     "prune_viz.core.pruning.PruningError",

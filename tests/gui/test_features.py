@@ -37,6 +37,7 @@ def test_features_add_their_entries_where_the_window_keeps_room_for_them(make_wi
         "Which digits &break first",
         "Fi&lters as pictures",
         "&Activations",
+        "Spec&trum of each layer",
         "",  # the lab's, after the experiments
         "Show the experiments &panel",
         "Experiments in a separate &window",

@@ -143,7 +143,7 @@ def install_lab(window) -> Lab:
     )
     features.add_action(
         Menu.EXPERIMENTS,
-        "S&pectrum of each layer",
+        "Spec&trum of each layer",
         lambda: lab.show_panel("spectrum"),
         "Ctrl+Shift+A",
         "Each weight matrix's eigenvalues and their power-law alpha, pruned at k beside the original (no data needed)",

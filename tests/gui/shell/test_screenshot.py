@@ -9,7 +9,7 @@ from prune_viz.gui.views.colours import DIVERGING
 
 from gui_helpers import screenshot_pixels
 
-pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 def _has_colour(pixels: np.ndarray, rgb, tolerance: int = 6) -> int:
