@@ -15,6 +15,7 @@ from prune_viz.cli.errors import UsageError
 from prune_viz.cli.models import OUTPUT_LAYER_ONLY, load_data, open_model
 from prune_viz.cli.terminal import progress_printer
 from prune_viz.core.compare import SPEC_FORMAT, method_fields, parse_spec
+from prune_viz.core.metric_words import result_scale
 from prune_viz.core.pruning import PruningConfig, PruningError
 
 NAME = "compare"
@@ -84,21 +85,20 @@ def run(args) -> int:
         return 0
     for key, side in (("A", comparison.a), ("B", comparison.b)):
         evaluation = side.evaluation
+        scale = result_scale(evaluation)
+        counted = f" ({evaluation.correct:,}/{evaluation.total:,})" if scale.metric == "accuracy" else ""
         print(
-            f"{key}: {side.model_name}, {side.config.describe()}: accuracy {evaluation.accuracy * 100:.2f}% "
-            f"({evaluation.correct:,}/{evaluation.total:,}), {side.result.included_sparsity() * 100:.2f}% "
-            "of the pruned layers zero"
+            f"{key}: {side.model_name}, {side.config.describe()}: {scale.name} {scale.text(evaluation.score)}"
+            f"{counted}, {side.result.included_sparsity() * 100:.2f}% of the pruned layers zero"
         )
-    print(
-        "Per digit:    "
-        + "  ".join(
-            f"{d}:{a * 100:.1f}/{b * 100:.1f}"
-            for d, (a, b) in enumerate(
-                zip(comparison.a.evaluation.per_class_accuracy, comparison.b.evaluation.per_class_accuracy)
-            )
+    per_class = list(zip(comparison.a.evaluation.per_class_accuracy, comparison.b.evaluation.per_class_accuracy))
+    if per_class:
+        names = list(comparison.a.evaluation.class_names or ()) or [str(i) for i in range(len(per_class))]
+        print(
+            "Per class:    "
+            + "  ".join(f"{name}:{a * 100:.1f}/{b * 100:.1f}" for name, (a, b) in zip(names, per_class))
+            + "  (A/B, %)"
         )
-        + "  (A/B, %)"
-    )
     print()
     header = f"{'layer':<28} {'sparsity A':>10} {'sparsity B':>10} {'Jaccard':>8}"
     print(header)

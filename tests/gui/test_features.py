@@ -34,7 +34,7 @@ def test_features_add_their_entries_where_the_window_keeps_room_for_them(make_wi
         "&Compare...",
         "",
         "&Draw a digit",
-        "Which digits &break first",
+        "Which images &break first",
         "Fi&lters as pictures",
         "&Activations",
         "Spec&trum of each layer",
@@ -49,7 +49,7 @@ def test_features_add_their_entries_where_the_window_keeps_room_for_them(make_wi
     window_actions = window.actions()
     assert all(action in window_actions for action in features.actions.values())  # shortcuts work anywhere
     assert features.docks[Dock.EXPERIMENTS].widget() is window.experiments
-    assert set(features.panels) == {"experiments", "draw", "flips", "filters", "activations"}
+    assert set(features.panels) == {"experiments", "draw", "flips", "filters", "activations", "spectrum"}
     assert features.drawing is window.lab.draw
 
 

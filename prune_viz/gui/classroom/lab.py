@@ -96,7 +96,7 @@ def install_lab(window) -> Lab:
     draw = DrawPanel(window.session, window.jobs)
     flips = FlipGallery(window.session, window.jobs)
     window.experiments.addTab(draw, "Draw a digit")
-    window.experiments.addTab(flips, "Which digits break first")
+    window.experiments.addTab(flips, "Which images break first")
     filters = FiltersPage(window.session, window.jobs)
     activations = ActivationsPage(window.session, window.jobs, pad=draw.pad)
     spectrum = SpectrumPage(window.session, window.jobs)
@@ -124,7 +124,7 @@ def install_lab(window) -> Lab:
     )
     features.add_action(
         Menu.EXPERIMENTS,
-        "Which digits &break first",
+        "Which images &break first",
         lambda: (lab.show_panel("flips"), flips.run() if flips.scan is None and not flips.strip.busy else None),
         "Ctrl+B",
         "Each test image's breaking k, for the current method and scope",

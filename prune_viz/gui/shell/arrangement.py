@@ -42,10 +42,10 @@ STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
 CONTRAST_KEY = "view/high_contrast"
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
-LAB_PAGES = ("Draw a digit", "Which digits break first")  # the lab's pages, lent to the enlarged window
+LAB_PAGES = ("Draw a digit", "Which images break first")  # the lab's pages, lent to the enlarged window
 ENLARGEABLE = (
     "Heatmap",
-    "Per-digit accuracy",
+    "Per-class accuracy",
     "Confusion matrix",
     "Accuracy vs sparsity",
     "Weight histogram",
@@ -245,13 +245,13 @@ class WindowArrangement:
             widget = LayerHeatmaps(self.session)
             widget.set_colormap(self.heatmaps.spec)
             widget.set_layer(self.heatmaps.selected)
-        elif what in ("Per-digit accuracy", "Confusion matrix"):
+        elif what in ("Per-class accuracy", "Confusion matrix"):
             widget = EvaluationDetails(self.session)
             # alone, the axis titles say what rows and columns are: all the height goes to the cells
             widget.set_parts(
-                bars=what == "Per-digit accuracy",
+                bars=what == "Per-class accuracy",
                 confusion=what == "Confusion matrix",
-                captions=what == "Per-digit accuracy",
+                captions=what == "Per-class accuracy",
             )
         elif what == "Accuracy vs sparsity":
             widget = AccuracySparsityPlot(self.session)

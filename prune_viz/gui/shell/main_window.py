@@ -183,7 +183,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
         selected.setWidget(self.layer_tabs)
         self.splitDockWidget(layers, selected, Qt.Orientation.Vertical)
         self.result_tabs = QTabWidget()
-        self.result_tabs.addTab(self.details, "Per digit")
+        self.result_tabs.addTab(self.details, "Per class")
         self.result_tabs.addTab(self.accuracy_plot, "Accuracy vs sparsity")
         self.result_tabs.setMinimumHeight(RESULT_MIN_HEIGHT)
         # takes the height left over, never asks for more (which would make the side panel scroll)

@@ -380,7 +380,7 @@ class EvaluationDetails(QtWidgets.QWidget):
 
     @property
     def bar_heights(self) -> np.ndarray:
-        """Per-digit accuracy (%) the bars show."""
+        """Per-class accuracy (%) the bars show."""
         return np.asarray(self.bars.opts["height"], dtype=np.float64)
 
     def show_record(self, record) -> None:

@@ -162,7 +162,7 @@ def test_the_pad_and_the_gallery_can_be_enlarged(qtbot, projector):
     window, draw = projector, projector.lab.draw
     enlarge = next(a.menu() for a in window.features.menus[Menu.VIEW].actions() if a.menu() is not None)
     names = [action.text() for action in enlarge.actions()]
-    assert "Draw a digit" in names and "Which digits break first" in names
+    assert "Draw a digit" in names and "Which images break first" in names
     qtbot.keyClick(window, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
     _settle(qtbot)
     docked_side = draw.pad.width()
@@ -185,7 +185,7 @@ def test_the_pad_and_the_gallery_can_be_enlarged(qtbot, projector):
         window.activateWindow()
 
     flips = window.lab.flips
-    key = Qt.Key(Qt.Key.Key_1 + names.index("Which digits break first"))
+    key = Qt.Key(Qt.Key.Key_1 + names.index("Which images break first"))
     qtbot.keyClick(window, key, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
     qtbot.waitExposed(window.enlarged)
     assert flips.window() is window.enlarged and flips.width() > window.width() * 0.9

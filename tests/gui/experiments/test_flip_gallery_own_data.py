@@ -50,7 +50,7 @@ def _scanned(qtbot, make_window, model: Path, data: Path):
 def _shot(qtbot, window, name: str) -> None:
     """The gallery enlarged to the window's 1280x720, as View > Enlarge shows it."""
     if SHOTS:
-        dialog = window.show_enlarged("Which digits break first")
+        dialog = window.show_enlarged("Which images break first")
         qtbot.waitExposed(dialog)
         QApplication.processEvents()
         assert (dialog.width(), dialog.height()) == (1280, 720)

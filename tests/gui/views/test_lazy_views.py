@@ -136,7 +136,7 @@ def test_the_slider_moves_the_heatmap_while_a_tensorflow_job_holds_the_lock(qtbo
 
 
 def test_the_accuracy_plot_behind_its_tab_catches_up_when_shown(qtbot, window):
-    """The ring and caption say whether the last evaluation still applies; behind the Per digit tab a k
+    """The ring and caption say whether the last evaluation still applies; behind the Per class tab a k
     step leaves them, and showing the tab draws them for the current k."""
     from PySide6.QtCore import Qt
 
