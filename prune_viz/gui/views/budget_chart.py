@@ -86,10 +86,8 @@ def write_budget_plot(
 ) -> Path:
     """Score against target sparsity, uniform and allocated (measured; predicted dashed), and the ks per
     layer at each target as grouped bars; ``rows`` are core.budget.BudgetRows."""
-    from pyqtgraph.exporters import ImageExporter
-
-    from prune_viz.core.files import check_writable, write_atomically
-    from prune_viz.gui.views.plots import offscreen_qt_app
+    from prune_viz.core.files import check_writable
+    from prune_viz.gui.views.plots import offscreen_qt_app, write_layout_png
 
     path = check_writable(path, force=force, protect=protect)
     app = offscreen_qt_app()
@@ -139,17 +137,4 @@ def write_budget_plot(
         bar_legend.addItem(item, f"{row.target * 100:g}%")
     _layer_axis(bars, names)
     bars.setYRange(0, 100, padding=0.02)
-    widget.ci.setGeometry(pg.QtCore.QRectF(0, 0, width, height))
-    app.processEvents()
-    exporter = ImageExporter(widget.scene())
-    exporter.parameters()["width"] = width
-
-    def export(temporary: Path) -> None:
-        exporter.export(str(temporary))
-        if not temporary.stat().st_size:
-            raise OSError(f"Qt wrote an empty image for {path}")
-
-    try:
-        return write_atomically(path, export, force=force, protect=protect)
-    finally:
-        widget.close()
+    return write_layout_png(app, widget, path, width, height, force=force, protect=protect)

@@ -42,9 +42,8 @@ def write_sweep_plot(
     layer for a sensitivity sweep."""
     import numpy as np
     import pyqtgraph as pg
-    from pyqtgraph.exporters import ImageExporter
 
-    from prune_viz.core.files import check_writable, write_atomically
+    from prune_viz.core.files import check_writable
     from prune_viz.core.metric_words import score_scale
 
     path = check_writable(path, force=force, protect=protect)  # before drawing anything
@@ -144,6 +143,17 @@ def write_sweep_plot(
                         labelOpts={"position": 0.95, "color": "#555555", "anchors": [(1, 1), (1, 1)]},
                     )
                 )
+    return write_layout_png(app, widget, path, width, height, force=force, protect=protect)
+
+
+def write_layout_png(app, widget, path: Path, width: int, height: int, *, force: bool, protect: Iterable) -> Path:
+    """Write a pyqtgraph GraphicsLayoutWidget that is never shown as a PNG of ``width`` x ``height`` at
+    ``path`` (atomically, as every file the app writes), then close it."""
+    import pyqtgraph as pg
+    from pyqtgraph.exporters import ImageExporter
+
+    from prune_viz.core.files import write_atomically
+
     # never shown, so lay the scene out at the export size by hand
     widget.ci.setGeometry(pg.QtCore.QRectF(0, 0, width, height))
     app.processEvents()
