@@ -28,6 +28,7 @@ from prune_viz.gui.views.colours import (
     HIGH_CONTRAST_THEME,
     PRUNED,
     Theme,
+    background_rgb,
 )
 from prune_viz.gui.views.pictures import caption_label
 from prune_viz.gui.views.tile_grid import TileGrid
@@ -244,7 +245,7 @@ class ActivationsPage(QWidget):
         if key == self.shown_key:
             return None
         config, spec = session.config, self.spec
-        background = _rgb(self.palette().color(self.backgroundRole()))
+        background = background_rgb(self)
 
         def work(task):
             activations = compute_activations(session, sample, config, task)
@@ -346,10 +347,6 @@ class ActivationsPage(QWidget):
     def set_theme(self, theme: Theme) -> None:
         self.spec = HIGH_CONTRAST if theme is HIGH_CONTRAST_THEME else DIVERGING
         self.request()
-
-
-def _rgb(colour) -> tuple[int, int, int]:
-    return colour.red(), colour.green(), colour.blue()
 
 
 def _preview(raw: np.ndarray | None) -> QPixmap | None:

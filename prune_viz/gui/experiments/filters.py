@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from prune_viz.gui.binding import bind
-from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST, HIGH_CONTRAST_THEME, Theme
+from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST, HIGH_CONTRAST_THEME, Theme, background_rgb
 from prune_viz.gui.views.filter_data import (
     MODE_NAMES,
     FilterPicture,
@@ -182,7 +182,7 @@ class FiltersPage(QWidget):
         if self.picture is not None and self.picture.key == key:
             return None
         result, mode, channel, spec = self.session.result, self.mode, self.channel_box.value(), self.spec
-        background = _rgb(self.palette().color(self.backgroundRole()))
+        background = background_rgb(self)
         job = Job(
             lambda _task: filter_picture(opened, name, result, mode, channel, spec, background, key), FILTERS_KIND, self
         )
@@ -233,10 +233,6 @@ class FiltersPage(QWidget):
         """High contrast colours with the high contrast charts, as the heatmap."""
         self.spec = HIGH_CONTRAST if theme is HIGH_CONTRAST_THEME else DIVERGING
         self.request()
-
-
-def _rgb(colour) -> tuple[int, int, int]:
-    return colour.red(), colour.green(), colour.blue()
 
 
 def _background_of(picture: FilterPicture) -> tuple[int, int, int]:

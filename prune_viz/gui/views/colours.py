@@ -287,3 +287,9 @@ def rgb32(rgb: tuple[int, int, int]) -> np.uint32:
     """One opaque RGB32 pixel."""
     r, g, b = rgb
     return np.uint32(0xFF000000 | r << 16 | g << 8 | b)
+
+
+def background_rgb(widget) -> tuple[int, int, int]:
+    """The RGB of ``widget``'s background as its palette paints it (tiles drawn on it blend in)."""
+    colour = widget.palette().color(widget.backgroundRole())
+    return colour.red(), colour.green(), colour.blue()
