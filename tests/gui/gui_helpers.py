@@ -25,13 +25,27 @@ def tile_pixels(tiles, slot: int):
     return tiles.image.image[y : y + SIDE, x : x + SIDE]
 
 
-def screenshot_pixels(path):
-    """The RGB pixels of a PNG the window wrote (``--screenshot``), as an (h, w, 3) uint8 array."""
+def image_pixels(image):
+    """The RGB pixels of a QImage, as an (h, w, 3) uint8 array (a copy: the QImage owns its buffer)."""
     import numpy as np
     from PySide6.QtGui import QImage
 
-    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
+    image = image.convertToFormat(QImage.Format.Format_RGB888)
     assert not image.isNull()
     width, height, stride = image.width(), image.height(), image.bytesPerLine()
     raw = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
-    return raw[:, : width * 3].reshape(height, width, 3).copy()  # the QImage owns the buffer
+    return raw[:, : width * 3].reshape(height, width, 3).copy()
+
+
+def screenshot_pixels(path):
+    """The RGB pixels of a PNG the window wrote (``--screenshot``), as an (h, w, 3) uint8 array."""
+    from PySide6.QtGui import QImage
+
+    return image_pixels(QImage(str(path)))
+
+
+def colour_count(pixels, rgb, tolerance: int = 6) -> int:
+    """How many of ``pixels`` are ``rgb`` within ``tolerance`` on each channel."""
+    import numpy as np
+
+    return int(np.sum(np.all(np.abs(pixels.astype(int) - np.array(rgb)) <= tolerance, axis=2)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PySide6.QtGui import QImage
 
@@ -10,16 +9,9 @@ from prune_viz.core.lesson import Lesson, LessonStep, save_lesson
 from prune_viz.gui.classroom.lessons import BAR_COLOUR
 from prune_viz.gui.views.colours import DIVERGING
 
+from gui_helpers import colour_count, screenshot_pixels
+
 pytestmark = pytest.mark.slow
-
-
-def _count_colour(path, rgb, tolerance: int = 6) -> int:
-    image = QImage(str(path)).convertToFormat(QImage.Format.Format_RGB888)
-    assert not image.isNull()
-    width, height, stride = image.width(), image.height(), image.bytesPerLine()
-    raw = np.frombuffer(image.constBits(), np.uint8, count=stride * height).reshape(height, stride)
-    pixels = raw[:, : width * 3].reshape(height, width, 3).astype(int)
-    return int(np.sum(np.all(np.abs(pixels - np.array(rgb)) <= tolerance, axis=2)))
 
 
 def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
@@ -40,9 +32,10 @@ def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trai
     done = run_prune_viz(lesson, "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "warning: mlp.keras is not the file this lesson was saved with" in done.stderr
-    assert _count_colour(out, DIVERGING.pruned) > 10_000  # k = 60% of a 784x64 matrix, as saved
+    pixels = screenshot_pixels(out)
+    assert colour_count(pixels, DIVERGING.pruned) > 10_000  # k = 60% of a 784x64 matrix, as saved
     bar = tuple(int(BAR_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
-    assert _count_colour(out, bar, tolerance=2) > 20_000  # the step bar, ready for the first step
+    assert colour_count(pixels, bar, tolerance=2) > 20_000  # the step bar, ready for the first step
 
 
 @pytest.mark.parametrize("size", ["1280x720", "1920x1080"])
@@ -56,6 +49,7 @@ def test_the_shipped_lesson_in_presenter_mode_is_pictured_at_the_projector_size(
     image = QImage(str(out))
     assert f"{image.width()}x{image.height()}" == size
     bar = tuple(int(BAR_COLOUR[i : i + 2], 16) for i in (1, 3, 5))
-    assert _count_colour(out, bar, tolerance=2) > 50_000  # the lesson's bar, across the window
+    pixels = screenshot_pixels(out)
+    assert colour_count(pixels, bar, tolerance=2) > 50_000  # the lesson's bar, across the window
     lut = DIVERGING.lut()  # the heatmap is shown: strong negative and positive weights
-    assert _count_colour(out, lut[60]) > 300 and _count_colour(out, lut[195]) > 300
+    assert colour_count(pixels, lut[60]) > 300 and colour_count(pixels, lut[195]) > 300

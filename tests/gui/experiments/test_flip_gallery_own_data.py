@@ -10,27 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 from prune_viz.core.session import open_model
 
-from gui_helpers import WAIT_MS
+from gui_helpers import WAIT_MS, image_pixels
 
 pytestmark = pytest.mark.slow
 SHOTS = os.environ.get("PRUNE_VIZ_SHOTS")  # a folder: the tests leave their screenshots there
 CLASSES = ("blue", "green", "red")  # tests/own_data.py: the sub-folders, sorted
 CHANNEL = {"red": 0, "green": 1, "blue": 2}
-
-
-def _pixels(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    raw = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
-    return (
-        raw.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3]
-        .reshape(image.height(), image.width(), 3)
-        .copy()
-    )  # the QImage owns the buffer
 
 
 def _scanned(qtbot, make_window, model: Path, data: Path):
@@ -81,7 +70,7 @@ def test_a_colour_image_folder_shows_its_own_images_in_colour_with_class_names(q
     flips.show_group("broken")
     qtbot.waitUntil(lambda: view.viewport().rect().contains(view.visualRect(model.index(0))), timeout=WAIT_MS)
     QApplication.processEvents()
-    screen = _pixels(view.viewport().grab().toImage())
+    screen = image_pixels(view.viewport().grab().toImage())
     checked = 0
     for row in range(min(6, model.rowCount())):
         image = model.image_index(row)

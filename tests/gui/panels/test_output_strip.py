@@ -10,27 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication
 
 import prune_viz.core.evaluation as evaluation
 from prune_viz.core.output_pictures import STRIP_SAMPLES
 from prune_viz.core.session import open_model
 
-from gui_helpers import WAIT_MS
+from gui_helpers import WAIT_MS, image_pixels
 
 pytestmark = pytest.mark.slow
 SHOTS = os.environ.get("PRUNE_VIZ_SHOTS")  # a folder: the tests leave their screenshots there
-
-
-def _pixels(image: QImage) -> np.ndarray:
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    raw = np.frombuffer(image.constBits(), np.uint8, count=image.bytesPerLine() * image.height())
-    return (
-        raw.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3]
-        .reshape(image.height(), image.width(), 3)
-        .copy()
-    )  # the QImage owns the buffer
 
 
 def _window(qtbot, make_window, model: Path, data: Path):
@@ -52,7 +41,7 @@ def _evaluate_at(qtbot, window, k: int):
 
 def _rows(strip) -> tuple[np.ndarray, np.ndarray]:
     """The pixels of the two rows of pictures as drawn on screen."""
-    screen = _pixels(strip.grab().toImage())
+    screen = image_pixels(strip.grab().toImage())
     ratio = strip.grab().devicePixelRatio()
 
     def row(r):

@@ -7,13 +7,9 @@ import pytest
 
 from prune_viz.gui.views.colours import DIVERGING
 
-from gui_helpers import screenshot_pixels
+from gui_helpers import colour_count, screenshot_pixels
 
 pytestmark = pytest.mark.slow
-
-
-def _has_colour(pixels: np.ndarray, rgb, tolerance: int = 6) -> int:
-    return int(np.sum(np.all(np.abs(pixels.astype(int) - np.array(rgb)) <= tolerance, axis=2)))
 
 
 def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
@@ -26,9 +22,9 @@ def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, 
     assert pixels.shape[0] > 500 and pixels.shape[1] > 800
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 100  # not blank
     lut = DIVERGING.lut()
-    assert _has_colour(pixels, DIVERGING.pruned) > 10_000  # 60% of a 784x64 matrix is pruned grey
-    assert _has_colour(pixels, lut[10]) > 50  # strong negative weights (dark blue)
-    assert _has_colour(pixels, lut[245]) > 50  # strong positive weights (dark red)
+    assert colour_count(pixels, DIVERGING.pruned) > 10_000  # 60% of a 784x64 matrix is pruned grey
+    assert colour_count(pixels, lut[10]) > 50  # strong negative weights (dark blue)
+    assert colour_count(pixels, lut[245]) > 50  # strong positive weights (dark red)
 
 
 def test_without_a_model_the_bundled_demo_opens(tmp_path, run_prune_viz):
@@ -40,7 +36,7 @@ def test_without_a_model_the_bundled_demo_opens(tmp_path, run_prune_viz):
     done = run_prune_viz("--k", "30", "--screenshot", out, PRUNE_VIZ_TIMING="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
-    assert _has_colour(screenshot_pixels(out), DIVERGING.pruned) > 1000
+    assert colour_count(screenshot_pixels(out), DIVERGING.pruned) > 1000
 
 
 def test_screenshot_of_a_missing_model_fails_with_one_line(tmp_path, run_prune_viz):
@@ -74,7 +70,7 @@ def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(
     assert "224x224x3" in warning and "cannot be evaluated on MNIST" in warning
     pixels = screenshot_pixels(out)
     assert pixels.shape[0] > 500 and pixels.shape[1] > 800
-    assert _has_colour(pixels, DIVERGING.pruned) > 1000  # the weights are shown, half of them pruned
+    assert colour_count(pixels, DIVERGING.pruned) > 1000  # the weights are shown, half of them pruned
 
 
 def test_screenshot_of_a_model_found_unevaluable_when_run_writes_the_window_and_says_why(
@@ -89,4 +85,4 @@ def test_screenshot_of_a_model_found_unevaluable_when_run_writes_the_window_and_
     done = _screenshot_of(run_prune_viz, path, out, mnist_dir, "--k", "50", "--evaluate")
     assert done.returncode == 0, done.stderr[-2000:]
     assert "The model has 5 outputs; MNIST evaluation needs 10 class scores." in _one_warning(done.stderr)
-    assert _has_colour(screenshot_pixels(out), DIVERGING.pruned) > 1000
+    assert colour_count(screenshot_pixels(out), DIVERGING.pruned) > 1000
