@@ -166,7 +166,14 @@ class LabDrawer(QObject):
         self.handle.setVisible(cover)
         # the centre keeps no more height than the handle's: the dock under it takes the rest
         self.centre.setMaximumHeight(self.handle.sizeHint().height() if cover else NO_LIMIT)
+        # the window lays its docks and centre out again once the dock's own hiding is done: laid out
+        # during it, the centre could stay at the handle's height until the next resize
+        QTimer.singleShot(0, self, self._lay_out_window)
         self.covering_changed.emit(cover)
+
+    def _lay_out_window(self) -> None:
+        if shiboken6.isValid(self.window):
+            self.window.layout().invalidate()
 
 
 TOP_AND_BOTTOM = (Qt.ToolBarArea.TopToolBarArea, Qt.ToolBarArea.BottomToolBarArea)
