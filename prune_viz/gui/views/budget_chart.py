@@ -150,6 +150,8 @@ def budget_plot_layout(rows, title: str = "") -> tuple[pg.GraphicsLayoutWidget, 
         bars.addItem(item)
         bar_legend.addItem(item, f"{row.target * 100:g}%")
     _layer_axis(bars, names)
-    bars.setYRange(0, 100, padding=0.02)
+    bar_legend.setColumnCount(max(len(rows), 1))  # one row above the bars, not over them
+    bars.setYRange(0, 118, padding=0.02)
+    bars.getAxis("left").setTicks([[(k, f"{k}") for k in range(0, 101, 20)]])
     widget.resize(width, height)
     return widget, scores
