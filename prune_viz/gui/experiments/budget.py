@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.core.budget import DEFAULT_TARGETS
+from prune_viz.core.budget import CHOSEN_ALLOCATED, CHOSEN_BLEND, CHOSEN_UNIFORM, DEFAULT_TARGETS
 from prune_viz.core.budget_data import BudgetCache
 from prune_viz.core.pruning import PruningError, parse_k
 from prune_viz.gui.errors import show_error
@@ -35,6 +35,7 @@ from prune_viz.gui.views.budget_chart import AllocationChart
 from prune_viz.gui.views.colours import MUTED
 
 CHART_MIN_HEIGHT = 200
+OFFERED = {CHOSEN_ALLOCATED: "the allocation", CHOSEN_BLEND: "a blend", CHOSEN_UNIFORM: "one k"}
 ALLOCATE_KIND = "allocate"
 
 
@@ -171,7 +172,7 @@ class AllocationBox(QWidget):
         except PruningError as exc:
             self.error_box = show_error(self, exc, "allocate the ks")
             return None
-        session, cache, ks = self.session, self.cache, self._scan_ks(method)
+        session, cache, ks, key = self.session, self.cache, self._scan_ks(method), self.scan_key
 
         def job(task):
             return compare_at_targets(session, [target], task, scan_ks=ks, method=method, cache=cache)[0]
@@ -180,16 +181,19 @@ class AllocationBox(QWidget):
             job,
             ALLOCATE_KIND,
             f"Allocate at {target * 100:g}%",
-            self._on_allocated,
+            lambda row: self._on_allocated(row, key),
             "allocate the ks",
             cancelled_text=lambda: "Allocate cancelled: nothing applied.",
         )
 
-    def _on_allocated(self, row) -> None:
+    def _on_allocated(self, row, key) -> None:
+        if key != self.scan_key or self.session.why_stale(key, "sensitivity scan", ("included",)) is not None:
+            self.allocate_strip.message.setText("The scan or the data changed while allocating: nothing applied.")
+            return
         self.allocation = row
         scale = row.scale
         self.session.configure(method=row.method, k=row.target * 100.0, layer_k=row.layer_k)
-        offered = {"allocated": "the allocation", "blend": "a blend", "uniform": "one k"}[row.chosen]
+        offered = OFFERED[row.chosen]
         title = f"{row.target * 100:g}% overall, {row.method} pruning: {offered}"  # short: never widens the chart
         self.chart.show_allocation(row.layer_k, row.target * 100.0, title)
         gain = scale.shown(row.allocated_score) - scale.shown(row.uniform_score)
