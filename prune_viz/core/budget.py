@@ -62,6 +62,7 @@ BUDGET_CSV_FIELDS = (
 )
 CHOSEN_ALLOCATED, CHOSEN_BLEND, CHOSEN_UNIFORM = "allocated", "blend", "uniform"
 BLEND_STEPS = (0.25, 0.5, 0.75)  # how far toward one k the blends tried after an allocation measures worse
+NOISE_Z = 2.0  # paired standard errors a measured gain over one k must reach to be trusted (about 95%)
 
 
 @dataclass(frozen=True)
@@ -217,11 +218,23 @@ def blended(layer_k: Mapping[str, float], uniform_k: float, fraction: float) -> 
     return {n: round(k + fraction * (uniform_k - k), 3) for n, k in layer_k.items()}
 
 
+def paired_noise(a, b, labels) -> float:
+    """The standard error, as a fraction of the samples, of the difference of two classifiers'
+    accuracies on the same samples (McNemar's: the square root of how many one gets right and the
+    other wrong, over all); 0 when the results hold no per-sample predictions or labels to pair."""
+    if a.predicted is None or b.predicted is None or not isinstance(labels, np.ndarray) or labels.ndim != 1:
+        return 0.0
+    if not len(labels) or len(a.predicted) != len(labels) or len(b.predicted) != len(labels):
+        return 0.0
+    right_a, right_b = a.predicted == labels, b.predicted == labels
+    return float(np.sqrt(np.count_nonzero(right_a != right_b))) / len(labels)
+
+
 def choose(session, data, curves: Mapping[str, LayerCurve], base: PruningConfig, target: float, task=None) -> Choice:
     """The ks to offer at ``target``: the greedy allocation when it measures better than one k for
-    every layer on the choosing part of ``data`` (a core.budget_data.BudgetData) by ``MIN_GAIN``; else
-    the best of ``BLEND_STEPS`` toward one k that does; else one k for every layer. Under the
-    TensorFlow job lock."""
+    every layer on the choosing part of ``data`` (a core.budget_data.BudgetData), by more than
+    ``MIN_GAIN`` and than ``NOISE_Z`` paired standard errors (``paired_noise``); else the best of
+    ``BLEND_STEPS`` toward one k that does; else one k for every layer. Under the TensorFlow job lock."""
     from prune_viz.core.budget_data import measure
     from prune_viz.core.metric_words import result_scale
 
@@ -234,35 +247,37 @@ def choose(session, data, curves: Mapping[str, LayerCurve], base: PruningConfig,
         return Choice(allocation, uniform, CHOSEN_UNIFORM, 1.0, why, float("nan"), float("nan"))
     steps = len(BLEND_STEPS) + 2
     task.progress(0.0, f"checking the allocation at {target * 100:g}% on {data.chosen_on}")
-    uniform_result, _ = measure(session, data.choose, replace(base, layer_k=uniform), task.sub(0, 1 / steps))
-    scale = result_scale(uniform_result)
-    measured = {
-        0.0: measure(session, data.choose, replace(base, layer_k=allocation.layer_k), task.sub(1 / steps, 2 / steps))[
-            0
-        ].score
+    one_k, _ = measure(session, data.choose, replace(base, layer_k=uniform), task.sub(0, 1 / steps))
+    scale, labels = result_scale(one_k), data.choose.data.y_test
+
+    def margin(result) -> float:
+        return max(MIN_GAIN, NOISE_Z * paired_noise(result, one_k, labels))
+
+    candidates = {
+        0.0: measure(session, data.choose, replace(base, layer_k=allocation.layer_k), task.sub(1 / steps, 2 / steps))[0]
     }
-    u_score = uniform_result.score
-    if measured[0.0] < u_score + MIN_GAIN:
+    if candidates[0.0].score - one_k.score < margin(candidates[0.0]):
         for i, fraction in enumerate(BLEND_STEPS):
-            sub = task.sub((2 + i) / steps, (3 + i) / steps)
             config = replace(base, layer_k=blended(allocation.layer_k, uniform_k, fraction))
-            measured[fraction] = measure(session, data.choose, config, sub)[0].score
-    best = max(measured, key=lambda f: (measured[f], -f))
+            candidates[fraction] = measure(session, data.choose, config, task.sub((2 + i) / steps, (3 + i) / steps))[0]
+    beat = [f for f, r in candidates.items() if r.score - one_k.score >= margin(r)]
     said = (
-        f"On {data.chosen_on} the allocation scored {scale.text(measured[0.0])} against "
-        f"{scale.text(u_score)} with one k for every layer"
+        f"On {data.chosen_on} the allocation scored {scale.text(candidates[0.0].score)} against "
+        f"{scale.text(one_k.score)} with one k for every layer"
     )
-    if measured[best] < u_score + MIN_GAIN:
-        why = f"{said}, and no blend of the two beat one k, so this is one k for every layer."
-        return Choice(allocation, uniform, CHOSEN_UNIFORM, 1.0, why, u_score, u_score)
+    if not beat:
+        gain = candidates[0.0].score - one_k.score
+        needed = margin(candidates[0.0])
+        noise = f", a gain of {scale.text(gain)} where {scale.text(needed)} tells it from noise" if gain > 0 else ""
+        why = f"{said}{noise}, and no blend of the two did better, so this is one k for every layer."
+        return Choice(allocation, uniform, CHOSEN_UNIFORM, 1.0, why, one_k.score, one_k.score)
+    best = max(beat, key=lambda f: (candidates[f].score, -f))
+    score = candidates[best].score
     if best == 0.0:
-        return Choice(allocation, allocation.layer_k, CHOSEN_ALLOCATED, 0.0, f"{said}.", u_score, measured[0.0])
-    why = (
-        f"{said}, so the ks were moved {best * 100:g}% of the way to one k, which scored {scale.text(measured[best])}."
-    )
-    return Choice(
-        allocation, blended(allocation.layer_k, uniform_k, best), CHOSEN_BLEND, best, why, u_score, measured[best]
-    )
+        return Choice(allocation, allocation.layer_k, CHOSEN_ALLOCATED, 0.0, f"{said}.", one_k.score, score)
+    why = f"{said}, so the ks were moved {best * 100:g}% of the way to one k, which scored {scale.text(score)}."
+    layer_k = blended(allocation.layer_k, uniform_k, best)
+    return Choice(allocation, layer_k, CHOSEN_BLEND, best, why, one_k.score, score)
 
 
 @dataclass
