@@ -115,12 +115,20 @@ def run(args) -> int:
 def print_table(rows) -> None:
     if not rows:
         return
-    name = rows[0].score_name
-    print(f"{rows[0].model}: {rows[0].method} pruning, {rows[0].criterion} scores, {name} (%)")
-    print(f"{'target':>7} {'uniform':>9} {'allocated':>10} {'predicted':>10} {'sparsity':>9}  ks per layer")
+    scale = rows[0].scale
+    unit = " (%)" if scale.percent else ""
+    print(f"{rows[0].model}: {rows[0].method} pruning, {rows[0].criterion} scores, {scale.name}{unit}")
+    print(f"ks chosen on {rows[0].chosen_on} (predicted: the scan's curves there); measured on {rows[0].reported_on}")
+    print(
+        f"{'target':>7} {'uniform':>9} {'allocated':>10} {'predicted':>10} {'sparsity':>9}  {'chosen':<9} ks per layer"
+    )
     for row in rows:
         ks = ", ".join(f"{n} {k:g}" for n, k in row.layer_k.items())
+        chosen = f"blend {row.blend:g}" if row.chosen == "blend" else row.chosen
         print(
-            f"{row.target * 100:>6g}% {row.uniform_score * 100:>9.2f} {row.allocated_score * 100:>10.2f} "
-            f"{row.predicted_score * 100:>10.2f} {row.allocated_sparsity * 100:>8.2f}%  {ks}"
+            f"{row.target * 100:>6g}% {scale.column(row.uniform_score):>9} {scale.column(row.allocated_score):>10} "
+            f"{scale.column(row.predicted_score):>10} {row.allocated_sparsity * 100:>8.2f}%  {chosen:<9} {ks}"
         )
+    for row in rows:
+        if row.chosen != "allocated":
+            print(f"At {row.target * 100:g}%: {row.why}")

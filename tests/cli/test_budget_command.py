@@ -33,7 +33,15 @@ def test_budget_json_reaches_the_target_and_its_accuracy_is_what_evaluate_measur
     )
     assert code == 0, err
     found = json.loads(out)
-    assert set(found) >= {"layer_k", "sparsity", "accuracy", "uniform_accuracy"}
+    assert set(found) >= {"layer_k", "sparsity", "accuracy", "uniform_accuracy", "chosen", "why"}
+    # chosen on MNIST's training subset, reported on its test set
+    assert found["chosen_on"] == "the MNIST 5,000-image training subset"
+    assert found["reported_on"] == "the test set (10,000 samples)"
+    assert found["chosen"] in ("allocated", "blend", "uniform") and found["why"].endswith(".")
+    if found["chosen"] == "uniform":
+        assert found["accuracy"] == found["uniform_accuracy"] and set(found["layer_k"].values()) == {90.0}
+    else:  # what is offered beat one k where it was chosen
+        assert found["choice_accuracy"] > found["choice_uniform_accuracy"]
     assert abs(found["sparsity"] - 0.9) < 0.005
     layer_k = found["layer_k"]
     assert isinstance(layer_k, dict) and layer_k
@@ -72,6 +80,7 @@ def test_budget_at_several_targets_writes_csv_and_plot(trained_mlp_path, capsys,
     assert [float(r["target"]) for r in rows] == [0.5, 0.8]
     assert all(abs(float(r["allocated_sparsity"]) - float(r["target"])) < 0.005 for r in rows)
     assert json.loads(rows[0]["layer_k"])
+    assert {r["chosen_on"] for r in rows} == {"the MNIST 5,000-image training subset"}
     assert out_png.stat().st_size > 10_000
     assert "uniform" in out and "allocated" in out
 

@@ -99,3 +99,17 @@ def test_on_a_trained_model_budgets_reach_their_target_sparsity(trained_mlp_path
         record, _ = session.evaluate(PruningConfig(k=row.target * 100, included=before.included, layer_k=row.layer_k))
         assert record.result.score == pytest.approx(row.allocated_score)
     assert session.config == before  # the session's settings are left as they were
+
+
+def test_the_noise_of_a_paired_difference_counts_the_samples_the_two_disagree_on():
+    from types import SimpleNamespace
+
+    from prune_viz.core.budget import paired_noise
+
+    labels = np.zeros(400, int)
+    a = SimpleNamespace(predicted=np.zeros(400, int))
+    b = SimpleNamespace(predicted=np.where(np.arange(400) < 16, 1, 0))  # wrong on 16 that a gets right
+    assert paired_noise(a, b, labels) == pytest.approx(4 / 400)  # sqrt(16) of 400
+    assert paired_noise(a, a, labels) == 0.0
+    assert paired_noise(a, SimpleNamespace(predicted=None), labels) == 0.0  # no predictions: no pairing
+    assert paired_noise(a, b, (labels, labels)) == 0.0  # several outputs

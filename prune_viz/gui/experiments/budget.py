@@ -1,7 +1,8 @@
 """Allocate: after a per-layer sensitivity scan, the ks per layer that reach a target sparsity with the
-least predicted loss (core.budget), applied as the layers' own ks and drawn as bars; and a comparison
-with one k for every layer at several targets, run as a job (the table, CSV and PNG of
-``prune-viz budget``)."""
+least predicted loss (core.budget), checked by measuring them against one k for every layer, applied as
+the layers' own ks and drawn as bars; and a comparison with one k for every layer at several targets
+(the table, CSV and PNG of ``prune-viz budget``). Both run as jobs: they scan and evaluate on the part
+of the data that chooses the ks and measure on the other part (core.budget_data)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.core.budget import DEFAULT_TARGETS
+from prune_viz.core.budget import CHOSEN_ALLOCATED, CHOSEN_BLEND, CHOSEN_UNIFORM, DEFAULT_TARGETS
+from prune_viz.core.budget_data import BudgetCache
 from prune_viz.core.pruning import PruningError, parse_k
 from prune_viz.gui.errors import show_error
 from prune_viz.gui.experiments.base import (
@@ -33,7 +35,14 @@ from prune_viz.gui.views.budget_chart import AllocationChart
 from prune_viz.gui.views.colours import MUTED
 
 CHART_MIN_HEIGHT = 200
-BUDGET_HEADERS = ["target %", "uniform %", "allocated %", "predicted %", "sparsity %"]
+OFFERED = {CHOSEN_ALLOCATED: "the allocation", CHOSEN_BLEND: "a blend", CHOSEN_UNIFORM: "one k"}
+ALLOCATE_KIND = "allocate"
+
+
+def budget_headers(scale=None) -> list[str]:
+    """The comparison table's columns, the scores in the units of ``scale`` (a ScoreScale; None: accuracy)."""
+    unit = " %" if scale is None or scale.percent else ""
+    return ["target %", f"uniform{unit}", f"allocated{unit}", f"predicted{unit}", "sparsity %", "chosen"]
 
 
 def parse_targets(text: str) -> list[float]:
@@ -52,18 +61,21 @@ class AllocationBox(QWidget):
         self.session = session
         self.scan: list = []
         self.scan_key = None  # what the scan was computed for (Session.result_key)
-        self.allocation = None
+        self.allocation = None  # the BudgetRow of the last Allocate
         self.rows: list = []
+        self.cache = BudgetCache()  # the two parts of the data and the scans on the choosing one
         self.target_spin = QDoubleSpinBox()
         self.target_spin.setRange(0.0, 100.0)
         self.target_spin.setDecimals(1)
         self.target_spin.setSuffix(" %")
         self.target_spin.setValue(90.0)
         self.target_spin.setToolTip("The overall sparsity of the included layers together")
-        self.allocate_button = QPushButton("&Allocate")
+        self.allocate_strip = JobStrip(jobs, "&Allocate")
+        self.allocate_button = self.allocate_strip.run_button
         self.allocate_button.setToolTip(
-            "The ks per layer that reach the target with the least accuracy loss the scan's curves predict, "
-            "applied as the layers' own ks (the k column of the layer list)"
+            "The ks per layer that reach the target with the least loss the scan's curves predict, checked "
+            "against one k for every layer on part of the data and measured on the rest, applied as the "
+            "layers' own ks (the k column of the layer list)"
         )
         self.message = QLabel()
         self.message.setWordWrap(True)
@@ -72,7 +84,7 @@ class AllocationBox(QWidget):
         self.targets_edit = QLineEdit(" ".join(f"{t * 100:g}" for t in DEFAULT_TARGETS))
         self.targets_edit.setToolTip("Target sparsities in percent, separated by spaces or commas")
         self.strip = JobStrip(jobs, "Compare with uniform")
-        self.table = results_table(BUDGET_HEADERS)
+        self.table = results_table(budget_headers())
         self.table.setMinimumHeight(90)
         self.save_csv_button = QPushButton("Save CSV...")
         self.save_png_button = QPushButton("Save plot PNG...")
@@ -80,8 +92,7 @@ class AllocationBox(QWidget):
         row = QHBoxLayout()
         row.addWidget(QLabel("Target:"))
         row.addWidget(self.target_spin)
-        row.addWidget(self.allocate_button)
-        row.addStretch(1)
+        row.addWidget(self.allocate_strip, 1)
         compare = QGridLayout()
         compare.setColumnStretch(1, 1)
         compare.addWidget(QLabel("Targets (%):"), 0, 0)
@@ -104,6 +115,7 @@ class AllocationBox(QWidget):
         self.allocate_button.clicked.connect(self.allocate)
         self.strip.run_button.clicked.connect(self.compare)
         self.strip.busy_changed.connect(lambda _busy: self._refresh())
+        self.allocate_strip.busy_changed.connect(lambda _busy: self._refresh())
         self.save_csv_button.clicked.connect(self.choose_csv_path)
         self.save_png_button.clicked.connect(self.choose_png_path)
         self.clear()
@@ -112,11 +124,13 @@ class AllocationBox(QWidget):
     def set_scan(self, points, key) -> None:
         """A finished sensitivity scan's points and the ResultKey it was computed for."""
         self.scan, self.scan_key = list(points), key
+        self.cache = BudgetCache()
         self.message.setText("Choose a target and Allocate: the scan's curves give each layer its k.")
         self._refresh()
 
     def clear(self) -> None:
         self.scan, self.scan_key, self.allocation, self.rows = [], None, None, []
+        self.cache = BudgetCache()
         self.table.setRowCount(0)
         self.chart.show_allocation({}, None)
         self.message.setText(f"<span style='color:{MUTED}'>Run the sensitivity scan first.</span>")
@@ -124,7 +138,7 @@ class AllocationBox(QWidget):
 
     def _refresh(self) -> None:
         ready = bool(self.scan)
-        self.allocate_button.setEnabled(ready)
+        self.allocate_button.setEnabled(ready and not self.allocate_strip.busy)
         self.strip.run_button.setEnabled(ready and not self.strip.busy)
         self.save_csv_button.setEnabled(bool(self.rows))
         self.save_png_button.setEnabled(bool(self.rows))
@@ -133,6 +147,10 @@ class AllocationBox(QWidget):
         methods = list(dict.fromkeys(point.method for point in self.scan))
         return self.session.config.method if self.session.config.method in methods else methods[0]
 
+    def _scan_ks(self, method: str) -> list[float]:
+        """The ks of the tab's scan, which the scan on the choosing part repeats (0: the unpruned score)."""
+        return sorted({0.0, *(float(p.k) for p in self.scan if p.method == method)})
+
     def _check_current(self) -> None:
         why = self.session.why_stale(self.scan_key, "sensitivity scan", ("included",))
         if why is not None:
@@ -140,32 +158,53 @@ class AllocationBox(QWidget):
 
     # -- Allocate ----------------------------------------------------------------------------------
     def allocate(self):
-        """Allocate ks for the target from the scan's curves and apply them; returns the Allocation
-        (None when it cannot: a message box says why). NumPy on a few curves: no job needed."""
-        from prune_viz.core.budget import allocate, curves_from_points, layer_sizes
+        """Allocate ks for the target as a job: scan on the choosing part of the data (once), allocate
+        from the curves, check against one k there, measure both on the other part; the offer is applied
+        when it ends. Returns the Job (None when it cannot start: a message box says why)."""
+        from prune_viz.core.budget import compare_at_targets
 
-        if not self.scan or self.session.model is None:
+        if not self.scan or self.session.model is None or self.allocate_strip.busy:
             return None
         target = self.target_spin.value() / 100.0
         method = self._scan_method()
         try:
             self._check_current()
-            allocation = allocate(curves_from_points(self.scan, layer_sizes(self.session), method), target)
         except PruningError as exc:
             self.error_box = show_error(self, exc, "allocate the ks")
             return None
-        self.allocation = allocation
-        self.session.configure(method=method, k=target * 100.0, layer_k=allocation.layer_k)
-        gain = (allocation.predicted_score - allocation.predicted_uniform_score) * 100
-        title = f"{target * 100:g}% overall, {method} pruning"  # short: a title never widens the chart
-        self.chart.show_allocation(allocation.layer_k, target * 100.0, title)
-        self.message.setText(
-            "Applied as the layers' own ks (bars; dashed: one k for every layer). "
-            f"Predicted accuracy {allocation.predicted_score * 100:.2f}% "
-            f"against {allocation.predicted_uniform_score * 100:.2f}% with one k ({gain:+.2f} points)"
-            + ("; no gain worth it, so one k for every layer." if gain <= 0 else ".")
+        session, cache, ks, key = self.session, self.cache, self._scan_ks(method), self.scan_key
+
+        def job(task):
+            return compare_at_targets(session, [target], task, scan_ks=ks, method=method, cache=cache)[0]
+
+        return self.allocate_strip.start(
+            job,
+            ALLOCATE_KIND,
+            f"Allocate at {target * 100:g}%",
+            lambda row: self._on_allocated(row, key),
+            "allocate the ks",
+            cancelled_text=lambda: "Allocate cancelled: nothing applied.",
         )
-        return allocation
+
+    def _on_allocated(self, row, key) -> None:
+        if key != self.scan_key or self.session.why_stale(key, "sensitivity scan", ("included",)) is not None:
+            self.allocate_strip.message.setText("The scan or the data changed while allocating: nothing applied.")
+            return
+        self.allocation = row
+        scale = row.scale
+        self.session.configure(method=row.method, k=row.target * 100.0, layer_k=row.layer_k)
+        offered = OFFERED[row.chosen]
+        title = f"{row.target * 100:g}% overall, {row.method} pruning: {offered}"  # short: never widens the chart
+        self.chart.show_allocation(row.layer_k, row.target * 100.0, title)
+        gain = scale.shown(row.allocated_score) - scale.shown(row.uniform_score)
+        unit = " points" if scale.percent else ""
+        self.allocate_strip.message.setText(f"Applied {offered}.")
+        self.message.setText(
+            f"{row.why} Applied as the layers' own ks (bars; dashed: one k for every layer). "
+            f"On {row.reported_on}: {scale.name} {scale.text(row.allocated_score)} against "
+            f"{scale.text(row.uniform_score)} with one k ({gain:+.2f}{unit}). "
+            f"<span style='color:{MUTED}'>ks chosen on {row.chosen_on}.</span>"
+        )
 
     # -- uniform vs allocated at several targets -----------------------------------------------------
     def compare(self):
@@ -180,13 +219,15 @@ class AllocationBox(QWidget):
         except PruningError as exc:
             self.error_box = show_error(self, exc, "compare uniform with allocated")
             return None
-        session, scan = self.session, [p for p in self.scan if p.method == self._scan_method()]
+        session, method = self.session, self._scan_method()
         self.rows = []
         self.table.setRowCount(0)
         self._refresh()
 
+        ks, cache = self._scan_ks(method), self.cache
+
         def job(task):
-            return compare_at_targets(session, targets, task, task.publish, scan=scan, method=scan[0].method)
+            return compare_at_targets(session, targets, task, task.publish, scan_ks=ks, method=method, cache=cache)
 
         return self.strip.start(
             job,
@@ -199,15 +240,20 @@ class AllocationBox(QWidget):
 
     def _on_row(self, row) -> None:
         self.rows.append(row)
+        scale = row.scale
+        if len(self.rows) == 1:
+            self.table.setHorizontalHeaderLabels(budget_headers(scale))
         n = self.table.rowCount()
         self.table.insertRow(n)
+        chosen = f"blend {row.blend:g}" if row.chosen == "blend" else row.chosen
         for column, text in enumerate(
             (
                 f"{row.target * 100:g}",
-                f"{row.uniform_score * 100:.2f}",
-                f"{row.allocated_score * 100:.2f}",
-                f"{row.predicted_score * 100:.2f}",
+                scale.column(row.uniform_score),
+                scale.column(row.allocated_score),
+                scale.column(row.predicted_score),
                 f"{row.allocated_sparsity * 100:.2f}",
+                chosen,
             )
         ):
             self.table.setItem(n, column, number_item(text))
@@ -215,14 +261,16 @@ class AllocationBox(QWidget):
 
     def _on_done(self, rows) -> None:
         worse = [r for r in rows if r.allocated_score < r.uniform_score]
+        where = f" ks chosen on {rows[0].chosen_on}, measured on {rows[0].reported_on}." if rows else ""
         self.strip.message.setText(
             f"Done: {len(rows)} targets."
             + (
-                f" Allocated is below uniform at {', '.join(f'{r.target * 100:g}%' for r in worse)}: the scan "
-                "predicts each layer alone, and pruned together they interact."
+                f" Allocated is below uniform at {', '.join(f'{r.target * 100:g}%' for r in worse)}: it beat "
+                "uniform where the ks were chosen, not where they were measured."
                 if worse
-                else " Allocated is at least as accurate as uniform at each."
+                else " Allocated is at least as good as uniform at each."
             )
+            + where
         )
         self._refresh()
 

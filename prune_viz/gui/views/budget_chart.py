@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pyqtgraph as pg
 
+from prune_viz.core.metric_words import score_scale
 from prune_viz.gui.views.colours import LIGHT, Theme, qualitative_style
 from prune_viz.gui.views.pictures import point_size, style_plot
 
@@ -81,6 +82,9 @@ class AllocationChart(pg.PlotWidget):
         self.plot.setRange(xRange=(-0.6, max(len(names), 1) - 0.4), yRange=(0, 108), padding=0)
 
 
+PLOT_SIZE = (1200, 560)
+
+
 def write_budget_plot(
     path: str | os.PathLike, rows, *, title: str = "", force: bool = False, protect: Iterable = ()
 ) -> Path:
@@ -91,17 +95,25 @@ def write_budget_plot(
 
     path = check_writable(path, force=force, protect=protect)
     app = offscreen_qt_app()
+    widget, _scores = budget_plot_layout(rows, title)
+    return write_layout_png(app, widget, path, *PLOT_SIZE, force=force, protect=protect)
+
+
+def budget_plot_layout(rows, title: str = "") -> tuple[pg.GraphicsLayoutWidget, pg.PlotItem]:
+    """The budget plot (not shown) and its score plot: the score in the units of the rows' metric
+    (core.metric_words.ScoreScale: accuracy in %, R² as it is), measured on the reporting part."""
     rows = list(rows)
-    width, height = 1200, 560
+    width, height = PLOT_SIZE
     widget = pg.GraphicsLayoutWidget()
     widget.setBackground("w")
     widget.resize(width, height)
-    name = rows[0].score_name if rows else "accuracy"
+    scale = rows[0].scale if rows else score_scale("classification", "accuracy")
     heading = title or (f"{rows[0].model}: {rows[0].method} pruning, uniform vs allocated" if rows else "")
     widget.addLabel(heading, row=0, col=0, colspan=2, color="k", size="12pt")
-    scores = widget.addPlot(row=1, col=0, title=f"<span style='color:#000'>test {name} at each target</span>")
+    where = f"measured on {rows[0].reported_on}" if rows and rows[0].reported_on else "at each target"
+    scores = widget.addPlot(row=1, col=0, title=f"<span style='color:#000'>{scale.name} {where}</span>")
     bars = widget.addPlot(row=1, col=1, title="<span style='color:#000'>k per layer at each target</span>")
-    for plot, bottom, left in ((scores, "target sparsity (%)", f"test {name} (%)"), (bars, "layer", "k (%)")):
+    for plot, bottom, left in ((scores, "target sparsity (%)", scale.axis), (bars, "layer", "k (%)")):
         plot.showGrid(x=False, y=True, alpha=0.25)
         plot.setLabel("bottom", bottom, color="k")
         plot.setLabel("left", left, color="k")
@@ -114,13 +126,15 @@ def write_budget_plot(
     for values, colour, label, dashed, marker in (
         ([r.uniform_score for r in rows], UNIFORM_COLOUR, "uniform (measured)", False, "s"),
         ([r.allocated_score for r in rows], ALLOCATED_COLOUR, "allocated (measured)", False, "o"),
-        ([r.predicted_score for r in rows], ALLOCATED_COLOUR, "allocated (predicted)", True, None),
+        ([r.predicted_score for r in rows], ALLOCATED_COLOUR, "predicted (choosing part)", True, None),
     ):
         pen = pg.mkPen(
             colour, width=2.5, style=pg.QtCore.Qt.PenStyle.DashLine if dashed else pg.QtCore.Qt.PenStyle.SolidLine
         )
-        scores.plot(x, [v * 100 for v in values], pen=pen, symbol=marker, symbolBrush=colour, symbolSize=9, name=label)
-    scores.setYRange(0, 100, padding=0.02)
+        shown = [scale.shown(v) for v in values]
+        scores.plot(x, shown, pen=pen, symbol=marker, symbolBrush=colour, symbolSize=9, name=label)
+    if scale.percent:
+        scores.setYRange(0, 100, padding=0.02)
     names = list(dict.fromkeys(n for r in rows for n in r.layer_k))
     group = 0.8 / max(len(rows), 1)
     bar_legend = bars.addLegend(offset=(10, 10), labelTextColor="k", brush=(255, 255, 255, 220))
@@ -136,5 +150,8 @@ def write_budget_plot(
         bars.addItem(item)
         bar_legend.addItem(item, f"{row.target * 100:g}%")
     _layer_axis(bars, names)
-    bars.setYRange(0, 100, padding=0.02)
-    return write_layout_png(app, widget, path, width, height, force=force, protect=protect)
+    bar_legend.setColumnCount(max(len(rows), 1))  # one row above the bars, not over them
+    bars.setYRange(0, 118, padding=0.02)
+    bars.getAxis("left").setTicks([[(k, f"{k}") for k in range(0, 101, 20)]])
+    widget.resize(width, height)
+    return widget, scores

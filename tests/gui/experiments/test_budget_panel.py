@@ -6,8 +6,7 @@ import csv
 
 from PySide6.QtCore import Qt
 
-from prune_viz.core.budget import allocate, curves_from_points, layer_sizes
-
+from gui_helpers import WAIT_MS
 from panel_helpers import click_and_wait, table_texts
 
 
@@ -19,7 +18,7 @@ def _scan(qtbot, panel):
     return sensitivity.allocation
 
 
-def test_allocate_applies_the_ks_that_reach_the_target_and_draws_them(qtbot, panel, session):
+def test_allocate_runs_as_a_job_and_applies_the_checked_ks(qtbot, panel, session):
     box = panel.sensitivity.allocation
     assert not box.allocate_button.isEnabled()  # no scan yet
     box = _scan(qtbot, panel)
@@ -28,15 +27,31 @@ def test_allocate_applies_the_ks_that_reach_the_target_and_draws_them(qtbot, pan
     box.target_spin.selectAll()
     qtbot.keyClicks(box.target_spin, "85")
     qtbot.mouseClick(box.allocate_button, Qt.MouseButton.LeftButton)
+    assert box.allocate_strip.busy and not box.allocate_button.isEnabled()  # in a worker, not on the GUI thread
+    qtbot.waitUntil(lambda: not box.allocate_strip.busy, timeout=WAIT_MS)
 
-    sizes = layer_sizes(session)
-    want = allocate(curves_from_points(panel.sensitivity.points, sizes, "weight"), 0.85)
-    assert session.config.layer_k == want.layer_k
-    assert session.config.k == 85
+    row = box.allocation
+    assert row is not None and row.target == 0.85
+    assert session.config.layer_k == row.layer_k and session.config.k == 85
     assert abs(session.result.included_sparsity() - 0.85) < 0.005  # within half a point
-    assert box.chart.layer_k == want.layer_k and box.chart.uniform_k == 85
+    assert box.chart.layer_k == row.layer_k and box.chart.uniform_k == 85
     assert box.chart.bars is not None
-    assert "Predicted accuracy" in box.message.text()
+    text = box.message.text()
+    assert row.why in text and "training subset" in text and "the test set (10,000 samples)" in text
+    # a second Allocate reuses the scan on the choosing part
+    assert len(box.cache.scans) == 1
+
+
+def test_allocate_can_be_cancelled_and_applies_nothing(qtbot, panel, session):
+    box = _scan(qtbot, panel)
+    before = session.config
+    qtbot.mouseClick(box.allocate_button, Qt.MouseButton.LeftButton)
+    assert box.allocate_strip.cancel_button.isEnabled()
+    qtbot.mouseClick(box.allocate_strip.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.allocate_strip.busy, timeout=WAIT_MS)
+    assert box.allocation is None and session.config == before
+    assert box.allocate_strip.message.text() == "Allocate cancelled: nothing applied."
+    assert box.allocate_button.isEnabled()
 
 
 def test_compare_with_uniform_runs_as_a_job_and_saves_its_csv(qtbot, panel, session, tmp_path):
@@ -47,6 +62,8 @@ def test_compare_with_uniform_runs_as_a_job_and_saves_its_csv(qtbot, panel, sess
     rows = table_texts(box.table)
     assert [r[0] for r in rows] == ["50", "90"]
     assert all(abs(float(r[4]) - float(r[0])) < 0.5 for r in rows)  # sparsity within half a point
+    assert all(float(r[2]) >= float(r[1]) for r in rows)  # allocated at least as accurate as uniform
+    assert "measured on the test set" in box.strip.message.text()
     assert session.config == config  # a comparison applies nothing
     assert "Done: 2 targets" in box.strip.message.text()
     assert box.save_csv(tmp_path / "b.csv") and box.save_png(tmp_path / "b.png")
@@ -57,6 +74,7 @@ def test_compare_with_uniform_runs_as_a_job_and_saves_its_csv(qtbot, panel, sess
 def test_a_new_scan_clears_the_allocation(qtbot, panel):
     box = _scan(qtbot, panel)
     qtbot.mouseClick(box.allocate_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not box.allocate_strip.busy, timeout=WAIT_MS)
     assert box.chart.layer_k
     panel.sensitivity.ks_edit.setText("0 50")
     qtbot.mouseClick(panel.sensitivity.strip.run_button, Qt.MouseButton.LeftButton)
