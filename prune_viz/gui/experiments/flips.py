@@ -277,7 +277,7 @@ class FlipGallery(QWidget):
         self.images: np.ndarray | None = None
 
         self.strip = JobStrip(jobs, "Scan k = 0..100")
-        self.strip.run_button.clicked.connect(self.run)  # its words and tooltip: _run_words
+        self.strip.run_button.clicked.connect(self.run)  # its words and tooltip: _say_what_run_does
         self.caption = caption_label(self)
 
         self.thumbnails = ThumbnailModel(self)
@@ -419,24 +419,6 @@ class FlipGallery(QWidget):
 
         what = "scan k = 0..100" if base.uses_k else f"find what {base.pattern} breaks"
         return self.strip.start(work, FLIPS_KIND, "Flip scan", self.show_scan, what)
-
-    def _run_words(self) -> None:
-        """The run button says what it does for the current method: a scan of k, or N:M's flip set."""
-        config = self.session.config
-        if config.uses_k:
-            text = "Scan k = 0..100"
-            tip = (
-                "Evaluate the test set at every k from 0 to 100 for the current "
-                "method and scope, keeping each image's prediction"
-            )
-        else:
-            text = f"Find what {config.pattern} breaks"
-            tip = (
-                f"N:M has no k to scan: evaluate the test set unpruned and under {config.pattern}, "
-                "and show the images it breaks (right -> wrong) and those it fixes"
-            )
-        self.strip.run_button.setText(text)
-        self.strip.run_button.setToolTip(tip)
 
     def _fill_groups(self, labels: dict[str, str], sizes: dict[str, int] | None = None) -> None:
         """The group choices (``labels``: group -> words, with their sizes if known), the chosen group
@@ -623,24 +605,34 @@ class FlipGallery(QWidget):
             line.setVisible(False)
         self._show_charts(True)
         self._fill_groups(GROUP_LABELS)
-        self._show_idle_caption()
+        self._say_what_run_does()
 
-    def _show_idle_caption(self) -> None:
-        """What the run button will do, before there is anything to show."""
-        self._run_words()
-        config = self.session.config
-        if not config.uses_k:
-            self.caption.setText(
-                f"<b>What does {config.pattern} break?</b> N:M has no k to scan: the test set is evaluated "
-                f"unpruned and under {config.pattern}, and the samples right unpruned and wrong under it are "
-                "shown first, then those it fixes."
+    def _say_what_run_does(self) -> None:
+        """The run button's words for the current method (a scan of k, or N:M's flip set) and, before there
+        is anything to show, the caption's."""
+        pattern = self.session.config.pattern
+        if self.session.config.uses_k:
+            button, tip, caption = (
+                "Scan k = 0..100",
+                "Evaluate the test set at every k from 0 to 100 for the current method and scope, keeping each "
+                "image's prediction",
+                "<b>Which samples break first?</b> Scan k = 0..100 for the current method and scope: each test "
+                "sample's breaking k is the first k at which it is misclassified (for data without labels: at "
+                "which its prediction changes from the unpruned model's).",
             )
-            return
-        self.caption.setText(
-            "<b>Which samples break first?</b> Scan k = 0..100 for the current method and "
-            "scope: each test sample's breaking k is the first k at which it is misclassified "
-            "(for data without labels: at which its prediction changes from the unpruned model's)."
-        )
+        else:
+            button, tip, caption = (
+                f"Find what {pattern} breaks",
+                f"N:M has no k to scan: evaluate the test set unpruned and under {pattern}, and show the images "
+                "it breaks (right -> wrong) and those it fixes",
+                f"<b>What does {pattern} break?</b> N:M has no k to scan: the test set is evaluated unpruned and "
+                f"under {pattern}, and the samples right unpruned and wrong under it are shown first, then those "
+                "it fixes.",
+            )
+        self.strip.run_button.setText(button)
+        self.strip.run_button.setToolTip(tip)
+        if self.scan is None:
+            self.caption.setText(caption)
 
     # -- clicks and session ---------------------------------------------------------------------
     def send_image(self, image: int) -> None:
@@ -667,10 +659,7 @@ class FlipGallery(QWidget):
 
     def _on_config_changed(self, *_args) -> None:
         """Say why the scan no longer applies (Session.why_stale); a scan spans every k."""
-        if self.scan is None:
-            self._show_idle_caption()
-        else:
-            self._run_words()
+        self._say_what_run_does()
         why = self.session.why_stale(self.scan_key, "scan", SCAN_DEPENDS_ON) if self.scan is not None else None
         self.strip.message.setText(f"{why} Scan again to update." if why else self.strip.unavailable or "")
 
