@@ -1,4 +1,5 @@
-"""``prune-viz flips MODEL``: which test digits break first as k goes from 0 to 100."""
+"""``prune-viz flips MODEL``: which test digits break first as k goes from 0 to 100; for N:M, which has
+no k, the flip set: the images 2:4 breaks (right unpruned, wrong under it) and those it fixes."""
 
 from __future__ import annotations
 
@@ -22,18 +23,22 @@ from prune_viz.core.pruning import CRITERIA, METHODS, SCOPES
 
 NAME = "flips"
 CSV_FIELDS = ("image", "label", "breaking_k", "predicted_at_break")
+SET_CSV_FIELDS = ("image", "label", "unpruned", "pruned", "change")  # a flip set: each image's two answers
 
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         NAME,
         help="each test image's breaking k (the first k, 0-100, at which it is "
-        "misclassified) and per-digit accuracy along k",
+        "misclassified) and per-digit accuracy along k; for --method nm the images N:M breaks and fixes",
     )
     p.add_argument("model")
     add_open_args(p)
     p.add_argument(
-        "--method", choices=METHODS, default="weight", help="weight, unit or block pruning; nm has no k to scan"
+        "--method",
+        choices=METHODS,
+        default="weight",
+        help="weight, unit or block pruning, scanned along k; nm: the images its pattern breaks and fixes",
     )
     add_pattern_args(p)
     p.add_argument("--scope", choices=SCOPES, default="layer", help="layerwise or global threshold")
@@ -49,6 +54,23 @@ def add_parser(subparsers) -> None:
     add_force_arg(p, "overwrite --csv if it exists")
     add_json_arg(p, "print one JSON object: ks, breaking_k (null: never breaks), per_digit_accuracy")
     add_data_args(p)
+
+
+def set_csv_rows(flips) -> list[dict]:
+    """One row per image of a FlipSet: its label, its answers unpruned and under the pattern, and its group."""
+    change = np.full(len(flips.labels), "", dtype=object)
+    for group in ("broken", "fixed", "wrong", "never"):
+        change[flips.group(group)] = group
+    return [
+        {
+            "image": i,
+            "label": int(flips.labels[i]),
+            "unpruned": int(flips.predicted[0, i]),
+            "pruned": int(flips.predicted[1, i]),
+            "change": change[i],
+        }
+        for i in range(len(flips.labels))
+    ]
 
 
 def csv_rows(scan) -> list[dict]:
@@ -67,15 +89,17 @@ def csv_rows(scan) -> list[dict]:
 
 def run(args) -> int:
     from prune_viz.core.files import write_csv
-    from prune_viz.core.flips import run_flip_scan
+    from prune_viz.core.flips import FlipSet, run_flips
 
     csv_path = checked_output(args.csv, ".csv", force=args.force, inputs=[args.model])
     task = progress_printer()
     session = open_session(args, task.sub(0.0, 0.1))
-    scan = run_flip_scan(session, task=task.sub(0.1, 1.0))
+    scan = run_flips(session, task=task.sub(0.1, 1.0))
     task.finish()
+    is_set = isinstance(scan, FlipSet)
     if csv_path is not None:
-        write_csv(csv_path, csv_rows(scan), CSV_FIELDS, force=args.force, protect=[args.model])
+        rows, fields = (set_csv_rows(scan), SET_CSV_FIELDS) if is_set else (csv_rows(scan), CSV_FIELDS)
+        write_csv(csv_path, rows, fields, force=args.force, protect=[args.model])
     if args.json:
         print(
             json.dumps(
@@ -83,7 +107,7 @@ def run(args) -> int:
             )
         )
         return 0
-    print_summary(scan)
+    print_set_summary(scan) if is_set else print_summary(scan)
     if csv_path is not None:
         print(f"\nWrote {csv_path}")
     return 0
@@ -107,3 +131,25 @@ def print_summary(scan) -> None:
     print("digit " + "".join(f"{scan.ks[i]:>6g}" for i in marks))
     for digit in range(per_digit.shape[1]):
         print(f"{digit:>5} " + "".join(f"{per_digit[i, digit] * 100:>6.1f}" for i in marks))
+
+
+def print_set_summary(flips, most: int = 12) -> None:
+    """What the pattern broke and fixed, the first of each in words, and per-digit accuracy before and after."""
+    counts = flips.counts()
+    before, after = flips.accuracy()
+    print(f"{flips.config.describe()}; {len(flips.labels):,} test images ({flips.data_source})")
+    print(f"Accuracy {before * 100:.2f}% unpruned, {after * 100:.2f}% under {flips.pattern}")
+    print(
+        f"Right -> wrong under {flips.pattern}: {counts['broken']:,}   wrong -> right: {counts['fixed']:,}   "
+        f"wrong either way: {counts['wrong']:,}   right either way: {counts['never']:,}"
+    )
+    for group in ("broken", "fixed"):
+        members = flips.order(group)
+        if len(members):
+            shown = ", ".join(f"#{i} {flips.break_words(i)[0]}" for i in members[:most])
+            more = f" and {len(members) - most:,} more" if len(members) > most else ""
+            print(f"{'Broken' if group == 'broken' else 'Fixed'}: {shown}{more}")
+    per_digit = flips.per_digit_accuracy()
+    print(f"\nAccuracy % per digit   unpruned   {flips.pattern}")
+    for digit in range(per_digit.shape[1]):
+        print(f"{flips.class_name(digit):>20}   {per_digit[0, digit] * 100:>8.1f}   {per_digit[1, digit] * 100:>5.1f}")

@@ -1,7 +1,8 @@
 """Lesson files (``.pvlesson``): a prepared demonstration, saved as small JSON.
 
 A lesson names its model (by path, relative to the lesson's folder when it can be,
-with the model's SHA-256), the pruning settings, the data and its scaling, the
+with the model's SHA-256), the pruning settings (every field of ``PruningConfig``: method, k, scope,
+criterion, unit mode, seed, the N:M and block patterns, the ks per layer), the data and its scaling, the
 panels to show, drawings for the drawing pad, and an optional list of k steps a
 presenter walks through. A model whose hash differs from the saved one opens with
 a warning, not a refusal: a teacher may have retrained it.
@@ -12,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from prune_viz.core.errors import UserError
 from prune_viz.core.files import write_text
 from prune_viz.core.inputs import PREPROCESSING
-from prune_viz.core.pruning import METHODS, SCOPES, LayerKs, PruningError, parse_k
+from prune_viz.core.patterns import PatternError, block_text, check_block, check_nm, nm_text
+from prune_viz.core.pruning import METHODS, PruningConfig, PruningError, parse_k
 
 SUFFIX = ".pvlesson"
 FORMAT = "prune-viz lesson"
@@ -35,23 +37,38 @@ class LessonStep:
     k: float
     note: str = ""  # what the presenter says before revealing the result
     method: str | None = None  # None: keep the method of the step before
+    nm: tuple[int, int] | None = None  # the N:M of method "nm" from this step on; None: keep the one before
+    block: tuple[int, int] | None = None  # the block of method "block" from this step on; None: keep it
+
+    def as_dict(self) -> dict:
+        """The step in the lesson file: k, note and method, and its patterns when it names them."""
+        fields = {"k": self.k, "note": self.note, "method": self.method}
+        if self.nm is not None:
+            fields["nm"] = nm_text(self.nm)
+        if self.block is not None:
+            fields["block"] = block_text(self.block)
+        return fields
 
 
 @dataclass
 class Lesson:
+    """A lesson; its pruning settings are one ``PruningConfig`` (``config``, written by its ``as_dict``
+    and read by ``from_dict``), the layers it prunes apart (``included``: None is the model's default)."""
+
     model: str  # path as written in the file: relative to the lesson's folder, or absolute
     model_sha256: str
-    method: str = "weight"
-    k: float = 0.0
-    scope: str = "layer"
+    config: PruningConfig = field(default_factory=PruningConfig)  # its ``included`` is not used: see below
     included: list[str] | None = None  # None: the model's default (every layer but the output)
-    layer_k: dict[str, float] = field(default_factory=dict)  # tensors pruned at their own k (PruningConfig.layer_k)
     data: str | None = None  # a path, or keras:NAME (data_reference); None: prune-viz's usual MNIST search
     preprocessing: str = "auto"
     panels: list[str] = field(default_factory=list)
     drawings: list[list[list[list[float]]]] = field(default_factory=list)  # drawings > strokes > [x, y]
     steps: list[LessonStep] = field(default_factory=list)
     title: str = ""
+
+    def __post_init__(self):
+        if self.config.included:  # one place says which layers: ``included``
+            self.config = replace(self.config, included=frozenset())
 
     def model_path(self, lesson_path: str | os.PathLike) -> Path:
         """The model's path, resolved against the lesson file's folder."""
@@ -81,7 +98,15 @@ class Lesson:
         return None
 
     def to_json(self) -> str:
-        data = {"format": FORMAT, "version": VERSION, **asdict(self)}
+        """The file: the settings as flat fields (``PruningConfig.as_dict``, every one of them: older
+        files, with only some, still read), then the rest."""
+        data = {"format": FORMAT, "version": VERSION, "model": self.model, "model_sha256": self.model_sha256}
+        data.update(self.config.as_dict(complete=True))
+        rest = asdict(self)
+        for name in ("model", "model_sha256", "config", "steps"):
+            rest.pop(name)
+        data.update(rest)
+        data["steps"] = [step.as_dict() for step in self.steps]
         return json.dumps(data, indent=2) + "\n"
 
 
@@ -136,15 +161,9 @@ def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
     if not isinstance(model, str) or not model or not isinstance(sha, str):
         raise LessonError(f"{name} does not say which model it uses.")
     try:
-        method, scope, k = data.get("method", "weight"), data.get("scope", "layer"), parse_k(data.get("k", 0))
-        if method not in METHODS or scope not in SCOPES:
-            raise PruningError(f"unknown method {method!r} or scope {scope!r}")
+        config = PruningConfig.from_dict(data)  # the fields it lacks (an older lesson's) take their defaults
         steps = [_step(step) for step in data.get("steps") or []]
-        layer_k = data.get("layer_k") or {}
-        if not isinstance(layer_k, dict):
-            raise PruningError("'layer_k' must map layer names to k")
-        layer_k = dict(LayerKs(layer_k))
-    except PruningError as exc:
+    except (PruningError, TypeError) as exc:
         raise LessonError(f"{name} has settings prune-viz does not know ({exc}).") from exc
     included = data.get("included")
     if included is not None and not (isinstance(included, list) and all(isinstance(n, str) for n in included)):
@@ -156,11 +175,8 @@ def parse_lesson(text: str, name: str = "the lesson") -> Lesson:
     return Lesson(
         model=model,
         model_sha256=sha,
-        method=method,
-        k=k,
-        scope=scope,
+        config=config,
         included=included,
-        layer_k=layer_k,
         data=data.get("data") or None,
         preprocessing=preprocessing,
         panels=panels,
@@ -175,7 +191,12 @@ def _step(raw) -> LessonStep:
         method = raw.get("method") or None
         if method is not None and method not in METHODS:
             raise PruningError(f"unknown method {method!r} in a step")
-        return LessonStep(parse_k(raw.get("k")), str(raw.get("note", "")), method)
+        try:
+            nm = check_nm(raw["nm"]) if raw.get("nm") is not None else None
+            block = check_block(raw["block"]) if raw.get("block") is not None else None
+        except PatternError as exc:
+            raise PruningError(str(exc)) from None
+        return LessonStep(parse_k(raw.get("k")), str(raw.get("note", "")), method, nm, block)
     return LessonStep(parse_k(raw))
 
 

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from prune_viz.core.patterns import block_cells, expand_blocks
+from prune_viz.core.patterns import block_cells, expand_blocks, group_starts
 from prune_viz.core.row_blocks import rows_per_block
 
 Window = slice  # rows or columns of the matrix: start:stop:step, as numpy slices them
@@ -211,6 +211,11 @@ class NMPlan:
             raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
         return np.array(self.kept_mask[rows, cols])
 
+    def boundaries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the pattern's cells start (for drawing them): the rows that start a group of M (every M
+        rows of each run of the input axis) and no columns (each column has its own groups)."""
+        return group_starts(self.shape[0], self.run, self.nm[1]), np.zeros(0, np.int64)
+
 
 @dataclass(frozen=True, eq=False)
 class BlockPlan:
@@ -241,6 +246,10 @@ class BlockPlan:
             raise ValueError(f"the plan is for a {self.shape} matrix, not {matrix.shape}")
         row_range, col_range = _window_ranges(self.shape, rows, cols)
         return expand_blocks(self.kept_blocks, self.block, row_range, col_range)
+
+    def boundaries(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where the pattern's cells start (for drawing them): the rows and the columns that start a block."""
+        return np.arange(0, self.shape[0], self.block[0]), np.arange(0, self.shape[1], self.block[1])
 
 
 PatternPlan = NMPlan | BlockPlan

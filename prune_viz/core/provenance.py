@@ -17,18 +17,11 @@ SHORT_HASH = 12
 def derivation(source: str | Path, config: PruningConfig) -> dict:
     """The ``derived_from`` metadata of a model made from the file ``source`` by ``config``."""
     source = Path(source)
-    pattern = {config.method: config.pattern} if config.pattern else {}  # "nm": "2:4", "block": "4x4"
     return {
         "source_model": source.name,
         "source_model_sha256": model_sha256(source),
-        "criterion": config.criterion,
-        "method": config.method,
-        "k": config.k,
-        "scope": config.scope,
-        "unit_mode": config.unit_mode,
+        **config.as_dict(),  # method, k, scope, criterion, unit mode; the pattern, seed and ks per layer if used
         "included_layers": sorted(config.included),
-        **pattern,  # the N:M or block pattern of those methods
-        **({"layer_k": dict(config.layer_k)} if config.layer_k else {}),
     }
 
 

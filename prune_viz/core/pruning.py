@@ -68,6 +68,7 @@ from prune_viz.core.score_store import (
 from prune_viz.core.tasks import TaskState
 
 __all__ = [
+    "CONFIG_KEYS",
     "CRITERIA",
     "FUSED_FROM",
     "MAGNITUDE",
@@ -96,6 +97,10 @@ CRITERIA = ("magnitude", "random", "lamp", "taylor")
 # kernel: zero the unit's kernel column (a unit with a bias still outputs a constant);
 # remove: also zero its bias and the channel of a BatchNormalization right after it
 UNIT_MODES = ("kernel", "remove")
+
+
+# the fields of PruningConfig.as_dict (and from_dict): every field but ``included``
+CONFIG_KEYS = ("method", "k", "scope", "criterion", "unit_mode", "seed", "nm", "block", "layer_k")
 
 
 class PruningError(UserError, ValueError):
@@ -232,8 +237,10 @@ class PruningConfig:
     def removes_units(self) -> bool:
         return self.method == "unit" and self.unit_mode == "remove"
 
-    def as_dict(self) -> dict:
-        """The settings as JSON-ready fields, for every result that says how it was pruned."""
+    def as_dict(self, complete: bool = False) -> dict:
+        """The settings as JSON-ready fields, for every result that says how it was pruned; ``from_dict``
+        reads them back. ``complete``: also the fields the method does not use (the seed, both patterns),
+        for a file that is reopened and changed (a lesson). ``included`` is not among them."""
         fields = {
             "method": self.method,
             "k": self.k,
@@ -241,15 +248,24 @@ class PruningConfig:
             "criterion": self.criterion,
             "unit_mode": self.unit_mode,
         }
-        if self.criterion == "random":
+        if complete or self.criterion == "random":
             fields["seed"] = self.seed
-        if self.method == "nm":
+        if complete or self.method == "nm":
             fields["nm"] = nm_text(self.nm)
-        elif self.method == "block":
+        if complete or self.method == "block":
             fields["block"] = block_text(self.block)
-        if self.layer_k:
+        if complete or self.layer_k:
             fields["layer_k"] = dict(self.layer_k)
         return fields
+
+    @classmethod
+    def from_dict(cls, fields: Mapping) -> PruningConfig:
+        """The settings ``as_dict`` wrote (other keys are ignored; a missing one takes its default, so
+        older files still read); PruningError with one sentence for a value prune-viz does not know."""
+        known = {name: fields[name] for name in CONFIG_KEYS if fields.get(name) is not None}
+        if "layer_k" in known and not isinstance(known["layer_k"], Mapping):
+            raise PruningError("'layer_k' must map layer names to k.")
+        return cls(**known)
 
     def describe(self, with_k: bool = True) -> str:
         """The settings in words; ``with_k=False`` for a result that spans many k (a scan)."""

@@ -23,6 +23,7 @@ from prune_viz.core.inputs import STILL_WORKS, EvaluationUnavailable, data_probl
 from prune_viz.core.io import LoadedModel, OpenOptions, load_model
 from prune_viz.core.layers import PrunableLayer, WeightShare, find_prunable_layers, model_parameter_count, weight_share
 from prune_viz.core.non_finite import NonFinite, count_non_finite, non_finite_notes
+from prune_viz.core.patterns import block_text, nm_text
 from prune_viz.core.pruning import Pruner, PruneResult, PruningConfig
 from prune_viz.core.tasks import TaskState, quiet, tensorflow_job
 from prune_viz.core.tf_runtime import import_tensorflow
@@ -144,7 +145,7 @@ class ResultKey:
     preprocessing: str
 
 
-CONFIG_FIELDS = ("method", "k", "scope", "included", "criterion", "unit_mode", "seed", "layer_k")
+CONFIG_FIELDS = ("method", "k", "scope", "included", "criterion", "unit_mode", "seed", "nm", "block", "layer_k")
 
 
 def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, ...] = CONFIG_FIELDS) -> str:
@@ -164,6 +165,10 @@ def describe_change(old: PruningConfig, new: PruningConfig, fields: tuple[str, .
         changes.append(f"the unit mode changed ({old.unit_mode} -> {new.unit_mode})")
     if "seed" in fields and old.seed != new.seed and "random" in (old.criterion, new.criterion):
         changes.append(f"the random seed changed ({old.seed} -> {new.seed})")
+    if "nm" in fields and old.nm != new.nm and "nm" in (old.method, new.method):
+        changes.append(f"the N:M pattern changed ({nm_text(old.nm)} -> {nm_text(new.nm)})")
+    if "block" in fields and old.block != new.block and "block" in (old.method, new.method):
+        changes.append(f"the block changed ({block_text(old.block)} -> {block_text(new.block)})")
     if "layer_k" in fields and old.layer_k != new.layer_k:
         changes.append("the per-layer ks changed")
     return ", ".join(changes)

@@ -62,11 +62,39 @@ def test_bad_patterns_are_one_line_errors(trained_mlp_path, capsys, argv, words)
     assert_one_line_error(code, err, words)
 
 
-def test_sweeps_and_flips_refuse_nm_which_has_no_k(trained_mlp_path, capsys, mnist_dir):
+def test_sweeps_refuse_nm_which_has_no_k(trained_mlp_path, capsys, mnist_dir):
     code, _out, err = run(capsys, "sweep", trained_mlp_path, "--methods", "nm", "--data", mnist_dir)
     assert_one_line_error(code, err, "nm")
-    code, _out, err = run(capsys, "flips", trained_mlp_path, "--method", "nm", "--data", mnist_dir)
-    assert_one_line_error(code, err, "fixed pattern")
+
+
+def test_flips_of_nm_are_the_images_it_breaks_and_fixes(trained_mlp_path, capsys, mnist_dir, mnist, tmp_path):
+    from cli_helpers import csv_rows
+
+    out = tmp_path / "nm.csv"
+    argv = ("flips", trained_mlp_path, "--method", "nm", "--nm", "2:4", "--data", mnist_dir)
+    code, stdout, err = run(capsys, *argv, "--json", "--csv", out)
+    assert code == 0, err
+    data = json.loads(stdout)
+    assert data["method"] == "nm" and data["nm"] == "2:4" and data["points"] == ["unpruned", "2:4"]
+    rows = csv_rows(out)
+    assert len(rows) == len(mnist.y_test) and [int(r["label"]) for r in rows[:50]] == mnist.y_test[:50].tolist()
+    broken = [int(r["image"]) for r in rows if r["change"] == "broken"]
+    assert broken == data["broken"] and len(broken) == data["counts"]["broken"] > 0
+    for r in rows[:200]:  # each row's answers say its change
+        right, right_under = r["unpruned"] == r["label"], r["pruned"] == r["label"]
+        assert r["change"] == {(1, 0): "broken", (0, 1): "fixed", (0, 0): "wrong", (1, 1): "never"}[right, right_under]
+    unpruned, under = data["accuracy"]
+    assert under == round(np.mean([r["pruned"] == r["label"] for r in rows]), 6) and unpruned != under
+
+    code, stdout, err = run(capsys, *argv, "--csv", out)
+    assert_one_line_error(code, err, "exists")  # the CSV is not replaced without --force
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    assert f"Right -> wrong under 2:4: {len(broken):,}" in stdout
+    first = broken[0]
+    label, pruned = rows[first]["label"], rows[first]["pruned"]
+    assert f"Broken: #{first} {label} -> {pruned}" in stdout
+    assert f"Accuracy {unpruned * 100:.2f}% unpruned, {under * 100:.2f}% under 2:4" in stdout
 
 
 def test_export_nm_keeps_the_pattern_records_it_and_sizes_packed_storage(trained_mlp_path, capsys, mnist_dir, tmp_path):

@@ -174,3 +174,78 @@ def test_samples_are_pictures_only_when_they_are_images():
     assert sample_pictures(data(np.zeros((4, 10), np.float32), "features")) is None
     assert sample_pictures(data(np.zeros((4, 20), np.int32), "tokens")) is None
     assert sample_pictures(data(np.zeros((4, 10), np.uint8))) is None  # flat, no size fits 10 numbers
+
+
+def _brute_force(session, images, config):
+    """The model's answers with ``config``'s kernels written in, called directly."""
+    model, pruner = session.model.loaded.keras_model, session.model.pruner
+    x = preprocess(images, "scale").reshape(len(images), -1)
+    pruner.apply(pruner.prune(config))
+    try:
+        return np.argmax(model(x, training=False).numpy(), axis=1)
+    finally:
+        pruner.restore()
+
+
+def test_nm_has_a_flip_set_what_its_pattern_breaks_and_fixes(session, subset):
+    """N:M has no k: run_flips gives the samples right unpruned and wrong under 2:4 (and the other way)."""
+    from prune_viz.core.flips import SET_GROUPS, FlipSet, run_flips
+
+    images, labels, _ = subset
+    config = PruningConfig("nm", included=session.config.included, nm=(2, 4))
+    seen = []
+    flips = run_flips(session, config, on_point=lambda i, predicted: seen.append(i))
+    assert isinstance(flips, FlipSet) and seen == [0, 1] and flips.config == config
+    unpruned = _brute_force(session, images, config.unpruned())
+    under = _brute_force(session, images, config)
+    np.testing.assert_array_equal(flips.predicted, np.stack([unpruned, under]))
+    right, right_under = unpruned == labels, under == labels
+    np.testing.assert_array_equal(flips.group("broken"), right & ~right_under)
+    np.testing.assert_array_equal(flips.group("fixed"), ~right & right_under)
+    counts = flips.counts()
+    assert counts["broken"] > 0 and counts["fixed"] > 0  # 2:4 of a small MLP breaks some and fixes some
+    assert sum(counts[name] for name in SET_GROUPS[:4]) == SUBSET == counts["all"]
+    broken, fixed = flips.order("broken"), flips.order("fixed")
+    assert flips.order()[: len(broken)].tolist() == broken.tolist() == np.flatnonzero(right & ~right_under).tolist()
+    one = int(broken[0])
+    was, now = (flips.class_name(int(c)) for c in (labels[one], under[one]))
+    assert flips.break_words(one) == (f"{was} -> {now}", "right -> wrong under 2:4")
+    one = int(fixed[0])
+    assert flips.break_words(one) == (f"{unpruned[one]} -> {labels[one]}", "wrong -> right under 2:4")
+    assert flips.point_words(0) == "unpruned" and flips.point_words(1) == "under 2:4"
+    np.testing.assert_allclose(flips.accuracy(), [right.mean(), right_under.mean()])
+    data = json.loads(json.dumps(flips.as_dict()))
+    assert data["method"] == "nm" and data["nm"] == "2:4" and "k" not in data
+    assert data["points"] == ["unpruned", "2:4"] and data["broken"] == broken.tolist()
+    assert data["counts"]["fixed"] == len(fixed) and len(data["per_digit_accuracy"]["0"]) == 2
+    with pytest.raises(Exception, match="fixed pattern"):
+        run_flip_scan(session, config)  # a scan of k has nothing to scan
+
+
+def test_block_pruning_is_scanned_along_k(session, subset):
+    images, _, _ = subset
+    config = PruningConfig("block", 0, "layer", session.config.included, block=(4, 4))
+    scan = run_flip_scan(session, config, ks=(0, 60, 100))
+    np.testing.assert_array_equal(scan.predicted[1], _brute_force(session, images, config.with_k(60)))
+    assert scan.as_dict()["block"] == "4x4" and scan.config.describe(with_k=False) == "4x4 block pruning, layerwise"
+    assert scan.group("broken").sum() > 0 and scan.accuracy()[2] < scan.accuracy()[0]
+
+
+def test_a_flip_set_is_said_with_the_datas_class_names():
+    from prune_viz.core.flips import FlipSet
+
+    # answers unpruned (row 0) and under 1:4: broken, fixed, wrong either way, right either way
+    flips = FlipSet(
+        PruningConfig("nm", nm=(1, 4)),
+        np.array([[0, 2, 2, 1], [1, 1, 0, 1]]),
+        np.array([0, 1, 1, 1]),
+        "t",
+        ("cat", "dog", "bird"),
+    )
+    assert flips.break_words(0) == ("cat -> dog", "right -> wrong under 1:4")
+    assert flips.break_words(1) == ("bird -> dog", "wrong -> right under 1:4")
+    assert flips.describe_break(2) == "dog -> cat wrong either way"
+    assert flips.break_words(3) == ("dog", "right either way")
+    assert flips.order().tolist() == [0, 1, 2, 3] and flips.order("fixed").tolist() == [1]
+    with pytest.raises(ValueError, match="group must be one of"):
+        flips.group("early")

@@ -100,10 +100,12 @@ def test_layer_ks_are_hashable_read_only_and_equal_to_a_dict():
 
 
 def test_lessons_round_trip_layer_k():
-    lesson = Lesson(model="m.keras", model_sha256="0" * 64, k=30, layer_k={"fc1": 80.0, "fc2": 95.5})
+    lesson = Lesson(
+        model="m.keras", model_sha256="0" * 64, config=PruningConfig(k=30, layer_k={"fc1": 80.0, "fc2": 95.5})
+    )
     again = parse_lesson(lesson.to_json())
-    assert again.layer_k == {"fc1": 80.0, "fc2": 95.5}
-    assert parse_lesson(Lesson(model="m.keras", model_sha256="").to_json()).layer_k == {}
+    assert again.config.layer_k == {"fc1": 80.0, "fc2": 95.5}
+    assert parse_lesson(Lesson(model="m.keras", model_sha256="").to_json()).config.layer_k == {}
     bad = json.loads(lesson.to_json())
     bad["layer_k"] = {"fc1": 300}
     with pytest.raises(Exception, match="settings prune-viz does not know"):

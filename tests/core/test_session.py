@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -166,3 +167,14 @@ def test_evaluation_without_any_data_source_uses_the_bundled_test_set(trained_ml
     assert record.result.total == 10_000
     # the same images as the shared copy of the test set, so the same accuracy
     assert record.result.correct == session.evaluate(config)[0].result.correct
+
+
+def test_a_changed_pattern_is_a_change_of_the_settings():
+    """N:M's N and M, and the block's size, are settings a result depends on (when their method is used)."""
+    from prune_viz.core.session import describe_change
+
+    nm = PruningConfig("nm")
+    assert describe_change(nm, replace(nm, nm=(1, 8))) == "the N:M pattern changed (2:4 -> 1:8)"
+    block = PruningConfig("block", 50)
+    assert describe_change(block, replace(block, block=(1, 8))) == "the block changed (4x4 -> 1x8)"
+    assert describe_change(PruningConfig(), PruningConfig(nm=(1, 8), block=(2, 2))) == ""  # weight uses neither

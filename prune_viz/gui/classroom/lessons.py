@@ -9,6 +9,7 @@ panel can join with ``window.features.register_panel``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, QTimer, Signal
@@ -39,6 +40,7 @@ from prune_viz.core.lesson import (
     save_lesson,
 )
 from prune_viz.core.metric_words import headline
+from prune_viz.core.pruning import CONFIG_KEYS, PruningConfig
 from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Action, Dock, Menu
 
@@ -201,8 +203,13 @@ class StepBar(QFrame):
         super().paintEvent(event)
 
 
-def describe_step(step: LessonStep, method: str) -> str:
-    return f"{method} pruning, k = {step.k:g}%"
+def describe_step(step: LessonStep, config: PruningConfig) -> str:
+    """The step's pruning in words, e.g. "weight pruning, k = 60%", "2:4 (N:M) pruning", "4x4 block
+    pruning, k = 50%" (``config``: the settings the step shows)."""
+    if not config.uses_k:
+        return f"{config.pattern} (N:M) pruning"
+    name = f"{config.pattern} block" if config.method == "block" else config.method
+    return f"{name} pruning, k = {step.k:g}%"
 
 
 class LessonController(QObject):
@@ -219,7 +226,7 @@ class LessonController(QObject):
         self.title = ""
         self.steps: list[LessonStep] = []
         self.index = -1  # the step shown; -1 before the first
-        self.start_method = "weight"  # the method before the first step: steps without one inherit it
+        self.start_config = PruningConfig()  # the settings before the first step: steps inherit what they do not name
         self.active = False
         self.revealed = False
         self.reveal_waiting = False  # Reveal was pressed before the evaluation finished
@@ -275,11 +282,10 @@ class LessonController(QObject):
         self.leave()
         warning = lesson.model_warning(path)
         self.session.set_data(data_path=lesson.data_path(path), preprocessing=lesson.preprocessing)
-        config = {"method": lesson.method, "k": lesson.k, "scope": lesson.scope}
+        # every setting the lesson saved (PruningConfig.from_dict read them), the layers apart
+        config = {name: getattr(lesson.config, name) for name in CONFIG_KEYS}
         if lesson.included is not None:
             config["included"] = lesson.included
-        if lesson.layer_k:
-            config["layer_k"] = lesson.layer_k
         config.update(overrides)
         job = self.window.open_path(str(lesson.model_path(path)), **config)
         if job is not None:
@@ -314,11 +320,8 @@ class LessonController(QObject):
         return Lesson(
             model=relative_reference(model, path),
             model_sha256=model_sha256(model),
-            method=config.method,
-            k=config.k,
-            scope=config.scope,
+            config=replace(config, included=frozenset()),
             included=[name for name in order if name in config.included],
-            layer_k=dict(config.layer_k),
             data=data_reference(data, path) if data else None,  # a Keras name as keras:NAME
             preprocessing=self.session.preprocessing,
             panels=[name for name, handle in self.window.features.panels.items() if handle.is_shown()],
@@ -353,7 +356,7 @@ class LessonController(QObject):
             self.window.statusBar().showMessage("This lesson has no k steps to walk through.", 6000)
             return
         self.active, self.index, self.revealed, self.answer = True, -1, False, None
-        self.start_method = self.session.config.method
+        self.start_config = self.session.config
         self._take_keys(True)
         self._conceal(False)
         self._show_bar()  # before the bar shows: the window makes room for the text it has then
@@ -384,15 +387,18 @@ class LessonController(QObject):
         self.index, self.revealed, self.reveal_waiting, self.answer = index, False, False, None
         self._conceal(True)
         # the slider follows and the heatmaps prune live
-        self.session.configure(k=step.k, method=self.method_at(index))
+        self.session.configure(k=step.k, **self.settings_at(index))
         self.window.controller.request()
         self._show_bar()
         self.step_changed.emit(index)
 
-    def method_at(self, index: int) -> str:
-        """The step's method, or the latest one named before it (going back restores it too)."""
-        named = [step.method for step in self.steps[: index + 1] if step.method is not None]
-        return named[-1] if named else self.start_method
+    def settings_at(self, index: int) -> dict:
+        """The method and patterns at step ``index``: each the step's own, or the latest one named
+        before it, or the lesson's before the first step (going back restores them too)."""
+        settings = {name: getattr(self.start_config, name) for name in ("method", "nm", "block")}
+        for step in self.steps[: index + 1]:
+            settings.update({name: getattr(step, name) for name in settings if getattr(step, name) is not None})
+        return settings
 
     def reveal_or_next(self) -> None:
         if not self.active:
@@ -482,7 +488,7 @@ class LessonController(QObject):
             return
         step = self.steps[self.index]
         # the same title before and after the reveal: the answer's place asks the question
-        bar.heading.setText(f"Step {self.index + 1} of {count}: {describe_step(step, self.session.config.method)}")
+        bar.heading.setText(f"Step {self.index + 1} of {count}: {describe_step(step, self.session.config)}")
         bar.note.setText(step.note)
         bar.back_button.setEnabled(self.index > 0)
         last = self.index + 1 == count

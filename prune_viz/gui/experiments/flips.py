@@ -8,6 +8,10 @@ at k = 37%"), or for samples that are not images (vectors, token sequences) a ta
 per-class accuracy along k, and a k scrubber that replays the confusion matrix along the scan.
 Without labels a sample breaks when the prediction leaves the unpruned model's (the core's
 rule, ``FlipScan.against``). Clicking a 28x28 grey thumbnail sends that image to the drawing pad.
+
+N:M has no k: the gallery shows its flip set (``core.flips.FlipSet``) instead, the samples right
+unpruned and wrong under the pattern first ("7 -> 1", "right -> wrong under 2:4"), then those it fixes,
+and the confusion matrix unpruned and under the pattern; the charts along k are hidden.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from prune_viz.core.flips import run_flip_scan, sample_pictures
+from prune_viz.core.flips import FlipSet, run_flips, sample_pictures
 from prune_viz.core.session import CONFIG_FIELDS
 from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import JobStrip
@@ -56,6 +60,13 @@ GROUP_LABELS = {  # FlipScan.group, in the order the gallery offers them
     "broken": "Broken by pruning",
     "wrong": "Wrong unpruned (k = 0)",
     "never": "Never break",
+    "all": "All test samples",
+}
+SET_GROUP_LABELS = {  # FlipSet.group, for a pattern without a k ("{}": the pattern, 2:4)
+    "broken": "Right -> wrong under {}",
+    "fixed": "Wrong -> right under {}",
+    "wrong": "Wrong either way",
+    "never": "Right either way",
     "all": "All test samples",
 }
 DEFAULT_GROUP = "broken"  # what pruning did: the samples that were right and that it broke
@@ -133,6 +144,10 @@ class ThumbnailModel(QAbstractListModel):
         scan = self.scan
         was = scan.class_name(int(scan.labels[image]))
         what = f"Test sample #{image}, " + (f"a {was}" if scan.against == "labels" else f"read as {was} unpruned")
+        if isinstance(scan, FlipSet):
+            before, after = (scan.class_name(int(p)) for p in scan.predicted[:, image])
+            said = f"{what}: taken for a {before} unpruned and a {after} under {scan.pattern}"
+            return said + (". Click to send it to the pad." if self.sends_to_pad else ".")
         b = scan.breaking_k[image]
         if np.isnan(b):
             said = f"{what}: {'right' if scan.against == 'labels' else 'the same answer'} at every k"
@@ -207,6 +222,8 @@ class SampleRows(QAbstractTableModel):
     def headers(self) -> tuple[str, ...]:
         scan = self.samples.scan
         was = "Unpruned answer" if scan is not None and scan.against == "unpruned" else "True class"
+        if isinstance(scan, FlipSet):
+            return ("Sample", was, "Unpruned", f"Under {scan.pattern}", "What changed")
         return ("Sample", was, "At k = 0", "Breaking k", "Then taken for")
 
     def rowCount(self, parent=QModelIndex()) -> int:
@@ -223,6 +240,9 @@ class SampleRows(QAbstractTableModel):
     def row(self, row: int) -> tuple[str, ...]:
         """The texts of one row."""
         scan, index = self.samples.scan, self.samples.image_index(row)
+        if isinstance(scan, FlipSet):
+            before, after = (scan.class_name(int(p)) for p in scan.predicted[:, index])
+            return (f"#{index}", scan.class_name(int(scan.labels[index])), before, after, scan.break_words(index)[1])
         b = scan.breaking_k[index]
         broken = not np.isnan(b)
         return (
@@ -257,11 +277,7 @@ class FlipGallery(QWidget):
         self.images: np.ndarray | None = None
 
         self.strip = JobStrip(jobs, "Scan k = 0..100")
-        self.strip.run_button.setToolTip(
-            "Evaluate the test set at every k from 0 to 100 for the current "
-            "method and scope, keeping each image's prediction"
-        )
-        self.strip.run_button.clicked.connect(self.run)
+        self.strip.run_button.clicked.connect(self.run)  # its words and tooltip: _say_what_run_does
         self.caption = caption_label(self)
 
         self.thumbnails = ThumbnailModel(self)
@@ -292,9 +308,7 @@ class FlipGallery(QWidget):
         thumbs_layout = QVBoxLayout(thumbs)
         thumbs_layout.setContentsMargins(0, 0, 0, 0)
         self.group_combo = QComboBox()
-        for group, label in GROUP_LABELS.items():
-            self.group_combo.addItem(label, group)
-        self.group_combo.setCurrentIndex(list(GROUP_LABELS).index(DEFAULT_GROUP))
+        self._fill_groups(GROUP_LABELS)
         self.group_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.group_combo.setMinimumContentsLength(8)  # a narrow dock elides the longest entries
         self.group_combo.setToolTip(
@@ -352,14 +366,15 @@ class FlipGallery(QWidget):
         self.tabs.addTab(self.histogram_widget, "Breaking k")
         self.tabs.addTab(self.curves_widget, "Accuracy per digit")
         self.curves_tab = 1
-        self.tabs.addTab(self.matrix, "Confusion at k")
+        self.matrix_tab = self.tabs.addTab(self.matrix, "Confusion at k")
         self.scrubber = QSlider(Qt.Orientation.Horizontal)
         self.scrubber.setRange(0, 100)
         self.scrubber.setEnabled(False)
         self.scrubber.valueChanged.connect(self.show_k_index)
         self.scrub_label = QLabel("k = 0%")  # under the slider: a narrow dock keeps the slider long
         scrub_row = QHBoxLayout()
-        scrub_row.addWidget(QLabel("Replay k:"))
+        self.scrub_title = QLabel("Replay k:")
+        scrub_row.addWidget(self.scrub_title)
         scrub_row.addWidget(self.scrubber, 1)
         pictures = QWidget()
         pictures_layout = QVBoxLayout(pictures)
@@ -387,30 +402,51 @@ class FlipGallery(QWidget):
 
     # -- running --------------------------------------------------------------------------------
     def run(self):
-        """Start the scan for the session's current method and scope (one evaluation per k)."""
+        """Start the scan for the session's current method and scope (one evaluation per k); for N:M,
+        which has no k, the two evaluations of its flip set (unpruned and under the pattern)."""
         if self.session.model is None:
             self.strip.message.setText("Open a model first.")
             return None
         session = self.session
         config = session.config
-        base = config.with_k(0.0)
+        base = config.with_k(0.0) if config.uses_k else config
         self.scan_key = session.result_key(base)
 
         def work(task):
-            scan = run_flip_scan(session, base, task=task)
+            scan = run_flips(session, base, task=task)
             fit = session.model.data_fit  # flat pixels take the model's image size
             return scan, sample_pictures(session.evaluator().data, fit.image_size, fit.channels)
 
-        return self.strip.start(work, FLIPS_KIND, "Flip scan", self.show_scan, "scan k = 0..100")
+        what = "scan k = 0..100" if base.uses_k else f"find what {base.pattern} breaks"
+        return self.strip.start(work, FLIPS_KIND, "Flip scan", self.show_scan, what)
+
+    def _fill_groups(self, labels: dict[str, str], sizes: dict[str, int] | None = None) -> None:
+        """The group choices (``labels``: group -> words, with their sizes if known), the chosen group
+        kept where it is offered."""
+        combo = self.group_combo
+        current = combo.currentData() or DEFAULT_GROUP
+        combo.blockSignals(True)
+        combo.clear()
+        for group, label in labels.items():
+            combo.addItem(f"{label} ({sizes[group]:,})" if sizes else label, group)
+        index = combo.findData(current)
+        combo.setCurrentIndex(index if index >= 0 else combo.findData(DEFAULT_GROUP))
+        combo.blockSignals(False)
 
     def cancel(self) -> None:
         self.strip.cancel()
 
     # -- showing --------------------------------------------------------------------------------
     def show_scan(self, value) -> None:
-        """``value``: the FlipScan and the samples as pictures (None: not images, shown as rows)."""
+        """``value``: the FlipScan (or N:M's FlipSet) and the samples as pictures (None: not images, shown
+        as rows)."""
         scan, images = value
+        along_k = not isinstance(scan, FlipSet)
         self.scan, self.images = scan, images
+        self._show_charts(along_k)
+        labels = GROUP_LABELS if along_k else {g: label.format(scan.pattern) for g, label in SET_GROUP_LABELS.items()}
+        sizes = {group: int(scan.group(group).sum()) for group in labels}
+        self._fill_groups(labels, sizes)
         self.thumbnails.sends_to_pad = (
             images is not None and images.shape[1:] == PAD_IMAGE and not (self.session.draw_problem)
         )
@@ -419,13 +455,15 @@ class FlipGallery(QWidget):
         self._fit_grid()
         what = "images" if images is not None else "samples"
         self.thumbs_title.setText(
-            f"Test {what} by breaking k" + (" (click one: send it to the pad)" if self.thumbnails.sends_to_pad else "")
+            f"Test {what} "
+            + ("by breaking k" if along_k else f"by what {scan.pattern} did")
+            + (" (click one: send it to the pad)" if self.thumbnails.sends_to_pad else "")
         )
         self.list_view.scrollToTop()
         self.table.scrollToTop()
-        sizes = {group: int(scan.group(group).sum()) for group in GROUP_LABELS}
-        for index, (group, label) in enumerate(GROUP_LABELS.items()):
-            self.group_combo.setItemText(index, f"{label} ({sizes[group]:,})")
+        if not along_k:
+            self._show_set(scan, what, sizes)
+            return
         breaking = scan.breaking_k
         counts = np.zeros(NEVER + 1)
         known = breaking[~np.isnan(breaking)].astype(int)
@@ -448,6 +486,7 @@ class FlipGallery(QWidget):
         self.tabs.setTabText(self.curves_tab, f"{measure.capitalize()} per {word}")
         style_plot(self.curves_plot, "k (%)", f"{measure} (%)", point_size(self), self.theme)
         self.matrix.set_classes(names)
+        self.scrubber.setRange(0, len(ks) - 1)
         self.scrubber.setEnabled(True)
         for line in self.k_lines:
             line.setVisible(True)
@@ -469,6 +508,44 @@ class FlipGallery(QWidget):
         )
         self.strip.message.setText(f"Scanned {len(ks)} values of k ({scan.data_source}).")
         self.scanned.emit(scan)
+
+    def _show_set(self, flips: FlipSet, what: str, sizes: dict[str, int]) -> None:
+        """N:M's flip set, its samples shown: the confusion matrix unpruned and under the pattern on the
+        scrubber's two stops, and what it broke and fixed in words; no charts along k."""
+        names = tuple(flips.class_name(c) for c in range(flips.num_classes))
+        self.matrix.set_classes(names)
+        self.scrub_title.setText(f"Unpruned \u2194 {flips.pattern}:")
+        self.scrubber.setRange(0, 1)
+        self.scrubber.setEnabled(True)
+        self.scrubber.setValue(1)
+        self.show_k_index(1)
+        before, after = 100 * flips.accuracy()
+        measure = "agreement with the unpruned model" if flips.against == "unpruned" else "accuracy"
+        self._apply_font()
+        self.caption.setText(
+            f"<b>{flips.config.describe()}</b> has no k to scan; of {len(flips.labels):,} test {what}, "
+            f"<b>{sizes['broken']:,}</b> are right unpruned and wrong under {flips.pattern}, "
+            f"{sizes['fixed']:,} the other way round; {sizes['wrong']:,} are wrong either way "
+            f"({measure} {before:.2f}% unpruned, {after:.2f}% under {flips.pattern})."
+            + (
+                " <i>The data has no labels</i>: right means the unpruned model's answer."
+                if flips.against == "unpruned"
+                else ""
+            )
+        )
+        self.strip.message.setText(f"Evaluated unpruned and under {flips.pattern} ({flips.data_source}).")
+        self.scanned.emit(flips)
+
+    def _show_charts(self, along_k: bool) -> None:
+        """The charts along k (breaking k, per-class curves) for a scan; a flip set has the matrix alone."""
+        for index in (0, self.curves_tab):
+            self.tabs.setTabVisible(index, along_k)
+        self.tabs.setTabText(self.matrix_tab, "Confusion at k" if along_k else "Confusion")
+        self.scrub_title.setText("Replay k:")
+        if not along_k:
+            self.tabs.setCurrentIndex(self.matrix_tab)
+            for line in self.k_lines:
+                line.setVisible(False)
 
     def _make_curves(self, names: list[str], word: str) -> None:
         """One curve (and its markers and legend entry) per class named, in DIGIT_STYLE's colours."""
@@ -504,13 +581,14 @@ class FlipGallery(QWidget):
         """Move the scrubber's k: the confusion matrix and the markers follow."""
         if self.scan is None:
             return
-        index = int(min(max(index, 0), len(self.scan.ks) - 1))
-        k = self.scan.ks[index]
+        index = int(min(max(index, 0), len(self.scan.predicted) - 1))
         self.matrix.show_counts(self.scan.confusion(index))
-        for line in self.k_lines:
-            line.setValue(k)
+        if not isinstance(self.scan, FlipSet):
+            for line in self.k_lines:
+                line.setValue(self.scan.ks[index])
         measure = "agreement with the unpruned model" if self.scan.against == "unpruned" else "accuracy"
-        self.scrub_label.setText(f"k = {k:g}%: {measure} {100 * self.scan.accuracy()[index]:.2f}%")
+        words = self.scan.point_words(index)
+        self.scrub_label.setText(f"{words}: {measure} {100 * self.scan.accuracy()[index]:.2f}%")
 
     def _show_nothing(self) -> None:
         self.scan, self.images = None, None
@@ -525,13 +603,36 @@ class FlipGallery(QWidget):
         self.scrubber.setEnabled(False)
         for line in self.k_lines:
             line.setVisible(False)
-        for index, label in enumerate(GROUP_LABELS.values()):
-            self.group_combo.setItemText(index, label)
-        self.caption.setText(
-            "<b>Which samples break first?</b> Scan k = 0..100 for the current method and "
-            "scope: each test sample's breaking k is the first k at which it is misclassified "
-            "(for data without labels: at which its prediction changes from the unpruned model's)."
-        )
+        self._show_charts(True)
+        self._fill_groups(GROUP_LABELS)
+        self._say_what_run_does()
+
+    def _say_what_run_does(self) -> None:
+        """The run button's words for the current method (a scan of k, or N:M's flip set) and, before there
+        is anything to show, the caption's."""
+        pattern = self.session.config.pattern
+        if self.session.config.uses_k:
+            button, tip, caption = (
+                "Scan k = 0..100",
+                "Evaluate the test set at every k from 0 to 100 for the current method and scope, keeping each "
+                "image's prediction",
+                "<b>Which samples break first?</b> Scan k = 0..100 for the current method and scope: each test "
+                "sample's breaking k is the first k at which it is misclassified (for data without labels: at "
+                "which its prediction changes from the unpruned model's).",
+            )
+        else:
+            button, tip, caption = (
+                f"Find what {pattern} breaks",
+                f"N:M has no k to scan: evaluate the test set unpruned and under {pattern}, and show the images "
+                "it breaks (right -> wrong) and those it fixes",
+                f"<b>What does {pattern} break?</b> N:M has no k to scan: the test set is evaluated unpruned and "
+                f"under {pattern}, and the samples right unpruned and wrong under it are shown first, then those "
+                "it fixes.",
+            )
+        self.strip.run_button.setText(button)
+        self.strip.run_button.setToolTip(tip)
+        if self.scan is None:
+            self.caption.setText(caption)
 
     # -- clicks and session ---------------------------------------------------------------------
     def send_image(self, image: int) -> None:
@@ -558,6 +659,7 @@ class FlipGallery(QWidget):
 
     def _on_config_changed(self, *_args) -> None:
         """Say why the scan no longer applies (Session.why_stale); a scan spans every k."""
+        self._say_what_run_does()
         why = self.session.why_stale(self.scan_key, "scan", SCAN_DEPENDS_ON) if self.scan is not None else None
         self.strip.message.setText(f"{why} Scan again to update." if why else self.strip.unavailable or "")
 
@@ -578,7 +680,10 @@ class FlipGallery(QWidget):
         """Room for a thumbnail and its two caption lines whole, in presenter mode's 18 pt too: the
         widest "class -> class" of the scan's class names (up to WIDEST_CAPTION) and "at k = 100%"."""
         metrics = self.list_view.fontMetrics()
-        widest = max(metrics.horizontalAdvance(text) for text in WHEN_WORDS)
+        whens = WHEN_WORDS
+        if isinstance(self.scan, FlipSet):  # FlipSet.break_words' second lines at their widest
+            whens = (f"wrong -> right under {self.scan.pattern}", "wrong either way", "right either way")
+        widest = max(metrics.horizontalAdvance(text) for text in whens)
         if self.scan is not None:
             names = [self.scan.class_name(c) for c in range(self.scan.num_classes)]
             longest = max(metrics.horizontalAdvance(name) for name in names)

@@ -14,9 +14,10 @@ of a BatchNormalization right after it) shows the entries that go with each unit
 column; when unit pruning removes units (unit mode "remove") their entries are
 drawn pruned too. Each strip is coloured on its own symmetric scale.
 
-With N:M pruning, zoomed in far enough (at most GROUP_LINES_MAX_ROWS rows in view), lines mark where
-each group of M inputs starts (``core.patterns.group_starts``: every M rows of each run of the input
-axis), so that the N kept cells of every group can be counted.
+With N:M or block pruning, zoomed in far enough (at most GROUP_LINES_MAX_ROWS rows, or columns, in
+view), lines mark where the pattern's cells start (the plan's ``boundaries``): N:M's groups of M inputs
+(every M rows of each run of the input axis), so that the N kept cells of every group can be counted, and
+the b_r x b_c grid of blocks, so that each pruned block is seen whole. One code path draws both.
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from PySide6.QtWidgets import (
 
 from prune_viz.core.inputs import layer_seeing_pixels
 from prune_viz.core.non_finite import is_non_finite
-from prune_viz.core.patterns import group_starts
-from prune_viz.core.plan import NMPlan
+from prune_viz.core.patterns import block_text
+from prune_viz.core.plan import BlockPlan, NMPlan
 from prune_viz.gui.binding import bind
 from prune_viz.gui.views.colours import (
     DIVERGING,
@@ -68,6 +69,14 @@ pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 HOVER_PROMPT = "Hover to read a weight."
 
 
+def _starts_in_view(starts: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The starts strictly inside (low, high), as floats, if the view spans at most GROUP_LINES_MAX_ROWS
+    cells and the starts are more than one cell apart (else none)."""
+    if high - low > GROUP_LINES_MAX_ROWS or len(starts) < 2 or np.min(np.diff(starts)) < 2:
+        return np.zeros(0)
+    return starts[(starts > low) & (starts < high)].astype(float)
+
+
 def _same_mask(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -93,7 +102,7 @@ def non_finite_words(value: float, pruned: bool, ranked: bool = True) -> str:
     return f"  ({words})"
 
 
-GROUP_LINES_MAX_ROWS = 160  # N:M group boundaries are drawn with at most this many rows in view
+GROUP_LINES_MAX_ROWS = 160  # N:M group and block boundaries: drawn with at most this many rows (columns) in view
 GROUP_LINE_COLOUR = "#000000"  # over the diverging map (white at 0) and the pruned grey
 
 
@@ -135,7 +144,8 @@ class MatrixView(QWidget):
         self.plot.addItem(self.image)
         self.vector_image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.vector_image)
-        self.group_starts: np.ndarray | None = None  # N:M: the rows where a group of M starts
+        self.group_starts: np.ndarray | None = None  # N:M and blocks: the rows where a group or block starts
+        self.column_starts = np.zeros(0)  # blocks: the columns where a block starts
         self.group_lines = pg.PlotCurveItem(connect="pairs", pen=pg.mkPen(GROUP_LINE_COLOUR, width=1.5))
         self.plot.addItem(self.group_lines)
         self.group_lines_drawn = 0
@@ -163,7 +173,7 @@ class MatrixView(QWidget):
             "they are kept (pruned ones are grey like any other)"
         )
         self.non_finite_legend.hide()
-        self.group_note = QLabel()  # N:M: what the lines are, and when they show
+        self.group_note = QLabel()  # N:M and blocks: what the lines are, and when they show
         self.group_note.hide()
         reset = QToolButton(text="Fit")
         reset.setToolTip("Show the whole matrix (zoom with the wheel, pan by dragging)")
@@ -267,28 +277,34 @@ class MatrixView(QWidget):
             self._fit_vectors = False
             self.fit()
 
-    def show_groups(self, starts: np.ndarray | None, note: str = "") -> None:
-        """The rows where an N:M group starts (None: no groups), drawn as lines once zoomed in."""
+    def show_groups(self, starts: np.ndarray | None, note: str = "", columns: np.ndarray | None = None) -> None:
+        """The rows (and ``columns``) where a pattern's group or block starts (None: no pattern), drawn as
+        lines once zoomed in."""
         self.group_starts = starts
+        self.column_starts = np.zeros(0) if columns is None or starts is None else columns
         self.group_note.setText(note)
         self.group_note.setVisible(starts is not None and bool(note))
         self._draw_groups()
 
     def _draw_groups(self) -> None:
-        """Lines across the columns in view at each group start in view, when few enough rows are in view."""
-        starts, drawn = self.group_starts, np.zeros(0)
-        if starts is not None and self.matrix is not None:
-            (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        """Once zoomed in (few enough rows in view), lines across the view at each row start in view, and down
+        it at each column start if few enough columns are in view too; a step of 1 (a 1 x 8 block's rows)
+        draws none."""
+        x, y = [], []
+        (x0, x1), (y0, y1) = self.plot.getViewBox().viewRange()
+        if self.group_starts is not None and self.matrix is not None and y1 - y0 <= GROUP_LINES_MAX_ROWS:
             rows, cols = self.matrix.shape
-            if y1 - y0 <= GROUP_LINES_MAX_ROWS:
-                drawn = starts[(starts > max(0.0, y0)) & (starts < min(float(rows), y1))]
-        if not len(drawn):
+            x0, x1, y0, y1 = max(0.0, x0), min(float(cols), x1), max(0.0, y0), min(float(rows), y1)
+            across = _starts_in_view(self.group_starts, y0, y1)
+            down = _starts_in_view(self.column_starts, x0, x1)
+            x = [np.tile([x0, x1], len(across)), np.repeat(down, 2)]
+            y = [np.repeat(across, 2), np.tile([y0, y1], len(down))]
+        if not len(x) or not sum(len(part) for part in x):
             self.group_lines.setData([], [])
             self.group_lines_drawn = 0
             return
-        x = np.tile([max(0.0, x0), min(float(cols), x1)], len(drawn))
-        self.group_lines.setData(x, np.repeat(drawn.astype(float), 2))
-        self.group_lines_drawn = len(drawn)
+        self.group_lines.setData(np.concatenate(x), np.concatenate(y))
+        self.group_lines_drawn = sum(len(part) for part in x) // 2
 
     def _label_rows(self) -> None:
         """Row numbers on the left axis for the matrix, and the strips' names beside the strips."""
@@ -583,12 +599,14 @@ class LayerHeatmaps(QWidget):
             removed = ~layer.kept_columns(~removed)
         self.view.show_vectors(labels, vectors, removed)
         plan = result.plans.get(name) if result is not None else None
-        if isinstance(plan, NMPlan):  # the core says where its groups start
-            n, m = plan.nm
-            self.view.show_groups(
-                group_starts(plan.shape[0], plan.run, m),
-                f"lines: {n}:{m} groups of {m} inputs (zoom in to {GROUP_LINES_MAX_ROWS} rows)",
-            )
+        if isinstance(plan, (NMPlan, BlockPlan)):  # the core says where its groups or blocks start
+            rows, columns = plan.boundaries()
+            if isinstance(plan, NMPlan):
+                n, m = plan.nm
+                note = f"lines: {n}:{m} groups of {m} inputs (zoom in to {GROUP_LINES_MAX_ROWS} rows)"
+            else:
+                note = f"lines: {block_text(plan.block)} blocks (zoom in to {GROUP_LINES_MAX_ROWS} rows or columns)"
+            self.view.show_groups(rows, note, columns)
         else:
             self.view.show_groups(None)
 

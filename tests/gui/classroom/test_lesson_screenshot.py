@@ -6,6 +6,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from prune_viz.core.lesson import Lesson, LessonStep, save_lesson
+from prune_viz.core.pruning import PruningConfig
 from prune_viz.gui.classroom.lessons import BAR_COLOUR
 from prune_viz.gui.views.colours import DIVERGING
 
@@ -20,8 +21,7 @@ def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trai
         Lesson(
             model=str(trained_mlp_path),
             model_sha256="0" * 64,
-            method="weight",
-            k=60.0,
+            config=PruningConfig("weight", 60.0),
             data=str(mnist_dir),
             steps=[LessonStep(80, "guess")],
             title="Screenshot",

@@ -116,7 +116,7 @@ def test_a_changed_model_warns_and_still_opens(qtbot, make_window, trained_mlp_p
     model = tmp_path / "model.keras"
     shutil.copy(trained_mlp_path, model)
     path = tmp_path / "lesson.pvlesson"
-    save_lesson(Lesson(model="model.keras", model_sha256=model_sha256(model), k=40.0), path)
+    save_lesson(Lesson(model="model.keras", model_sha256=model_sha256(model), config=PruningConfig(k=40.0)), path)
     retrained = keras.saving.load_model(model)  # the same weights, written again: other bytes
     save_keras_with_metadata(retrained, model, {"trained_on": "retrained by the teacher"}, force=True)
 
@@ -183,3 +183,28 @@ def test_step_mode_hides_the_accuracy_until_the_reveal_key(qtbot, make_window, t
     window.controls.slider.setFocus()
     qtbot.keyClick(window.controls.slider, Qt.Key.Key_Right)
     assert window.session.config.k == 31
+
+
+def test_a_lesson_saved_with_n_m_reopens_with_it_and_a_step_moves_to_blocks(
+    qtbot, make_window, opened_mlp, trained_mlp_path, tmp_path
+):
+    window = make_window()
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    window.session.configure(method="nm", nm=(1, 8), k=20.0)
+    window.lessons.steps = [LessonStep(50, "whole 1x8 blocks", "block", block=(1, 8))]
+    path = tmp_path / "nm.pvlesson"
+    assert window.lessons.save(path)
+
+    again = make_window()
+    _open(qtbot, again, path)
+    config, controls = again.session.config, again.controls
+    assert (config.method, config.nm, config.k) == ("nm", (1, 8), 20.0)  # not the 2:4 default
+    assert controls.nm_radio.isChecked() and (controls.n_spin.value(), controls.m_spin.value()) == (1, 8)
+    lessons = again.lessons
+    assert lessons.active and lessons.index == -1
+    lessons.go_to(0)
+    config = again.session.config
+    assert (config.method, config.block, config.k) == ("block", (1, 8), 50.0)
+    assert "1x8 block pruning, k = 50%" in lessons.bar.heading.text()
+    assert (controls.block_rows.value(), controls.block_cols.value()) == (1, 8)
+    lessons.leave()

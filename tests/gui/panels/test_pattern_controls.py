@@ -89,3 +89,39 @@ def test_block_pruning_from_the_window_zeroes_whole_blocks(qtbot, window):
     assert int((~blocks.any(2)).sum()) == 784 * 8 // 2
     assert "1x8 block pruning, k=50%" in controls.readout.text()
     assert window.block_action.isChecked()
+
+
+def test_the_zoomed_heatmap_draws_the_block_grid(qtbot, window):
+    controls, view, session = window.controls, window.heatmaps.view, window.session
+    window.heatmaps.set_layer("hidden1")
+    controls.block_radio.click()
+    controls.spin.setValue(50)  # 4x4 blocks, half of them pruned
+    qtbot.waitUntil(lambda: view.group_starts is not None, timeout=5000)
+    assert view.group_lines_drawn == 0  # the whole 784 x 64 matrix: too far out to draw them
+    assert view.group_note.isVisibleTo(view) and "4x4 blocks" in view.group_note.text()
+    view.plot.getViewBox().setRange(xRange=(0, 32), yRange=(0, 40), padding=0.0)
+    assert view.group_lines_drawn == 9 + 7  # rows 4, 8, ..., 36 and columns 4, 8, ..., 28 start a block
+    x, y = view.group_lines.getData()
+    across, down = x[0::2] != x[1::2], x[0::2] == x[1::2]  # each line is a pair of points
+    assert sorted(y[0::2][across].tolist()) == list(range(4, 40, 4))
+    assert sorted(x[0::2][down].tolist()) == list(range(4, 32, 4))
+    kept = view.kept[:40, :32].reshape(10, 4, 8, 4)  # as drawn: each 4x4 cell between the lines is kept or not, whole
+    assert (kept.all(axis=(1, 3)) | ~kept.any(axis=(1, 3))).all() and not kept.all() and kept.any()
+    if SHOTS:
+        qtbot.wait(50)
+        view.grab().save(os.path.join(SHOTS, "patterns-block-heatmap-zoomed.png"))
+    view.plot.getViewBox().setRange(xRange=(0, 64), yRange=(0, GROUP_LINES_MAX_ROWS + 50), padding=0.0)
+    assert view.group_lines_drawn == 0  # zoomed out along the rows: no grid, though 64 columns are few
+    view.plot.getViewBox().setRange(xRange=(0, 32), yRange=(0, 40), padding=0.0)
+    assert view.group_lines_drawn == 16
+    view.fit()
+    assert view.group_lines_drawn == 0  # the whole matrix: none
+
+    controls.block_rows.setValue(1)  # 1x8: a row is a block's height, so only the columns get lines
+    controls.block_cols.setValue(8)
+    assert session.config.block == (1, 8)
+    view.plot.getViewBox().setRange(xRange=(0, 64), yRange=(0, 40), padding=0.0)
+    x, y = view.group_lines.getData()
+    assert view.group_lines_drawn == 7 and sorted(x[0::2].tolist()) == list(range(8, 64, 8))
+    controls.weight_radio.click()
+    assert view.group_starts is None and view.group_lines_drawn == 0 and not view.group_note.isVisibleTo(view)
