@@ -84,7 +84,7 @@ def run(args) -> int:
     if any(pruned.view == VIEW_PER_POSITION for _original, pruned in pairs):
         print(
             "view: a convolution's spectrum is of its kernel positions, as WeightWatcher cuts it: P x (in x out) is "
-            "P matrices of in x out, their eigenvalues pooled into one ESD; 'matrix' is the tensor's matrix view."
+            "P matrices of in x out, their eigenvalues pooled into one ESD; rows x columns: the tensor's matrix view."
         )
     if flagged:
         print("*: fewer than 50 nonzero eigenvalues (WeightWatcher skips such layers): its alpha says little.")

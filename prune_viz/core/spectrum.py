@@ -100,11 +100,11 @@ def kernel_slicing(layer: PrunableLayer) -> KernelSlicing | None:
 
 
 def view_words(layer: PrunableLayer) -> str:
-    """Which matrices a tensor's spectrum is of, short: "matrix 1600 x 64" or "9 x (32 x 64)" (kernel
+    """Which matrices a tensor's spectrum is of, short: "1600 x 64" (its matrix) or "9 x (32 x 64)" (kernel
     positions x one position's in x out)."""
     slicing = kernel_slicing(layer)
     if slicing is None:
-        return f"matrix {layer.rows} x {layer.columns}"
+        return f"{layer.rows} x {layer.columns}"
     return f"{slicing.positions} x ({slicing.shape[0]} x {slicing.shape[1]})"
 
 
@@ -189,9 +189,9 @@ class LayerSpectrum:
 
     @property
     def view_words(self) -> str:
-        """As ``view_words(layer)``: "matrix 1600 x 64" or "9 x (32 x 64)"."""
+        """As ``view_words(layer)``: "1600 x 64" or "9 x (32 x 64)"."""
         if self.slice_shape is None:
-            return f"matrix {self.shape[0]} x {self.shape[1]}"
+            return f"{self.shape[0]} x {self.shape[1]}"
         return f"{self.slices} x ({self.slice_shape[0]} x {self.slice_shape[1]})"
 
     @property

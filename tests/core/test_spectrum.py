@@ -266,7 +266,7 @@ def test_each_convolution_is_cut_per_kernel_position(conv_zoo):
             expected = np.linalg.svd(layer.as_matrix(layer.original).astype(np.float64), compute_uv=False)
             expected = np.sort(expected**2 / max(layer.rows, layer.columns))
             assert spectrum.view == VIEW_MATRIX and spectrum.slices == 1, name
-            assert view_words(layer) == spectrum.view_words == f"matrix {layer.rows} x {layer.columns}"
+            assert view_words(layer) == spectrum.view_words == f"{layer.rows} x {layer.columns}"
         else:
             expected = per_position_eigenvalues(layer.original)
             slice_shape = tuple(layer.shape[-2:])  # in x out; filters x in transposed; in x multiplier depthwise
