@@ -79,6 +79,7 @@ class SpectrumPage(QWidget):
         self.caption = caption_label()
         spectrum = QWidget()
         spectrum_layout = QVBoxLayout(spectrum)
+        spectrum_layout.setContentsMargins(0, 4, 0, 0)
         spectrum_layout.addWidget(pictures, 1)
         spectrum_layout.addWidget(self.caption)
         self.table = results_table(COLUMNS)
@@ -101,6 +102,7 @@ class SpectrumPage(QWidget):
         self.scan_settings = None
         scan = QWidget()
         scan_layout = QVBoxLayout(scan)
+        scan_layout.setContentsMargins(0, 4, 0, 0)
         scan_layout.addWidget(self.strip)
         scan_layout.addWidget(self.scan_note)
         scan_layout.addWidget(self.scan_plot, 1)

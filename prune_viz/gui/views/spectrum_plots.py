@@ -72,7 +72,7 @@ class EsdPlot(_Plot):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumSize(220, 180)
+        self.setMinimumSize(160, 180)  # two side by side in a narrow lab panel
         self.apply_font()
         self.shown: tuple = (None, None)
 
@@ -117,7 +117,7 @@ class SingularValuesPlot(_Plot):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.setMinimumSize(220, 180)
+        self.setMinimumSize(160, 180)  # two side by side in a narrow lab panel
         self.apply_font()
 
     def show_spectra(self, original, pruned, k: float | None) -> None:

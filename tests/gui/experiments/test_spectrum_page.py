@@ -36,6 +36,7 @@ def test_the_page_shows_each_layers_alpha_and_follows_k(qtbot, window):
         expected = f"{layer_spectrum(layer).fit.alpha:.3f}"
         assert cell(page, layer.name, "alpha") == expected
         assert cell(page, layer.name, "at k") == expected
+        assert cell(page, layer.name, "view") == f"{layer.rows} x {layer.columns}"  # a Dense kernel: its matrix
     first = layers[0]
     assert page.selected == first.name and "alpha" in page.caption.text()
     assert len(page.esd.plot_item.listDataItems()) >= 1
