@@ -1,6 +1,7 @@
 """``prune-viz spectrum MODEL [--method ... --k K]``: each prunable tensor's spectrum (power-law alpha of
 its eigenvalue spectral density, xmin, KS distance, spectral norm, stable rank) at k, beside the
-original's. Needs no data, so a weights-only checkpoint works too."""
+original's; each row says its view (the matrix, or a convolution's kernel positions, as WeightWatcher
+cuts it). Needs no data, so a weights-only checkpoint works too."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
-    from prune_viz.core.spectrum import spectra_at
+    from prune_viz.core.spectrum import VIEW_PER_POSITION, spectra_at
 
     task = progress_printer()
     start = time.perf_counter()
@@ -56,7 +57,7 @@ def run(args) -> int:
     print(f"Pruning:  {session.config.describe()}")
     print()
     header = (
-        f"{'tensor':<30} {'matrix':>12} {'alpha':>7} {'orig':>7} {'xmin':>10} {'D':>6} "
+        f"{'tensor':<30} {'view':>18} {'alpha':>7} {'orig':>7} {'xmin':>10} {'D':>6} "
         f"{'||W||2':>9} {'stable r':>9} {'rank loss':>9} {'sparsity':>9}"
     )
     print(header)
@@ -66,7 +67,7 @@ def run(args) -> int:
         mark = "*" if pruned.few else ""
         flagged = flagged or pruned.few
         print(
-            f"{pruned.name + mark:<30} {'x'.join(map(str, pruned.shape)):>12} {_number(pruned.fit.alpha, 3):>7} "
+            f"{pruned.name + mark:<30} {pruned.view_words:>18} {_number(pruned.fit.alpha, 3):>7} "
             f"{_number(original.fit.alpha, 3):>7} {_number(pruned.fit.xmin, 4, 'g'):>10} "
             f"{_number(pruned.fit.ks_distance, 3):>6} {_number(pruned.spectral_norm, 3):>9} "
             f"{_number(pruned.stable_rank, 2):>9} {pruned.rank_loss:>9} {pruned.sparsity * 100:>8.1f}%"
@@ -80,6 +81,11 @@ def run(args) -> int:
         "alpha: the power-law exponent of the eigenvalues of W^T W / N (its tail from xmin), fitted as WeightWatcher "
         "fits it; D: the fit's Kolmogorov-Smirnov distance; orig: alpha of the unpruned matrix."
     )
+    if any(pruned.view == VIEW_PER_POSITION for _original, pruned in pairs):
+        print(
+            "view: a convolution's spectrum is of its kernel positions, as WeightWatcher cuts it: P x (in x out) is "
+            "P matrices of in x out, their eigenvalues pooled into one ESD; rows x columns: the tensor's matrix view."
+        )
     if flagged:
         print("*: fewer than 50 nonzero eigenvalues (WeightWatcher skips such layers): its alpha says little.")
     print(f"({info['seconds']:.2f} s)")

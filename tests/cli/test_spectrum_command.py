@@ -9,7 +9,7 @@ import pytest
 
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import open_model
-from prune_viz.core.spectrum import layer_spectrum
+from prune_viz.core.spectrum import VIEW_MATRIX, VIEW_PER_POSITION, layer_spectrum
 from prune_viz.resources import demo_model_path
 
 from cli_helpers import run
@@ -42,6 +42,22 @@ def test_pruned_at_k_beside_the_original(capsys):
     code, out, err = run(capsys, "spectrum", demo_model_path(), "--k", "50")
     assert code == 0, err
     assert "fc1" in out and "alpha" in out and "output*" in out  # output: fewer than 50 eigenvalues
+
+
+def test_each_row_says_its_view(letters_cnn_path, capsys):
+    """A convolution's numbers are of its kernel positions (3x3 positions of 1 x 4), a Dense kernel's of its
+    matrix; the table says so too."""
+    code, out, err = run(capsys, "spectrum", letters_cnn_path, "--json")
+    assert code == 0, err
+    rows = {row["name"]: row for row in json.loads(out)["layers"]}
+    assert rows["conv"]["view"] == VIEW_PER_POSITION == "per kernel position (kh*kw slices of in x out)"
+    assert rows["conv"]["matrix"] == [9, 4] and rows["conv"]["slices"] == 9 and rows["conv"]["slice"] == [1, 4]
+    assert rows["conv"]["eigenvalues"] == 9  # one per position: each 1 x 4 slice has rank 1
+    assert rows["hidden"]["view"] == rows["letters"]["view"] == VIEW_MATRIX
+    assert rows["hidden"]["slices"] == 1 and rows["hidden"]["slice"] == rows["hidden"]["matrix"] == [676, 16]
+    code, out, err = run(capsys, "spectrum", letters_cnn_path)
+    assert code == 0, err
+    assert "9 x (1 x 4)" in out and "676 x 16" in out and "kernel positions, as WeightWatcher" in out
 
 
 @pytest.mark.slow

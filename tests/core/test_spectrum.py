@@ -9,16 +9,20 @@ import warnings
 import numpy as np
 import pytest
 
+from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import open_model
 from prune_viz.core.spectrum import (
     NON_FINITE,
+    VIEW_MATRIX,
+    VIEW_PER_POSITION,
     SpectrumCache,
     alpha_scan,
     fit_power_law,
     layer_spectrum,
     matrix_spectrum,
     spectra_at,
+    view_words,
 )
 from prune_viz.resources import demo_model_path
 
@@ -106,6 +110,7 @@ def test_alpha_is_powerlaws_on_a_trained_cnn(trained_cnn):
     for layer in trained_cnn.layers:
         spectrum = layer_spectrum(layer)
         assert spectrum.shape == (layer.rows, layer.columns)  # the matrix view: kh*kw*in x filters
+        assert spectrum.view == (VIEW_PER_POSITION if layer.name.startswith("conv") else VIEW_MATRIX)
         assert_fit_matches_powerlaw(spectrum)
 
 
@@ -210,3 +215,132 @@ def test_cache_and_scan(demo):
     assert again[0][1] is at_fifty
     other_model = spectra_at(demo, demo.pruner.prune(config.with_k(50.0)), ["fc1"], cache=cache, model_key=2)
     assert other_model[0][1] is not at_fifty
+
+
+# -- convolutions: one matrix per kernel position, their eigenvalues pooled (WeightWatcher's conv2D_Wmats) --
+
+
+@pytest.fixture(scope="module")
+def conv_zoo(tmp_path_factory):
+    """An untrained model with a convolution of each kind: Conv2D, DepthwiseConv2D (multiplier 2),
+    SeparableConv2D, Conv2DTranspose, Conv1D and Conv3D, and a Dense head (built, never trained)."""
+    import keras
+
+    keras.utils.set_random_seed(5)
+    image = keras.Input((12, 12, 3))
+    x = keras.layers.Conv2D(16, 3, name="conv")(image)
+    x = keras.layers.DepthwiseConv2D(3, depth_multiplier=2, name="depthwise")(x)
+    x = keras.layers.SeparableConv2D(24, 3, name="separable")(x)
+    x = keras.layers.Conv2DTranspose(8, 3, name="transposed")(x)
+    x = keras.layers.Reshape((64, 8))(x)
+    x = keras.layers.Conv1D(12, 5, name="conv1d")(x)
+    volume = keras.Input((4, 6, 6, 2))
+    y = keras.layers.Conv3D(6, (2, 3, 3), name="conv3d")(volume)
+    joined = keras.layers.Concatenate()([keras.layers.Flatten()(x), keras.layers.Flatten()(y)])
+    model = keras.Model([image, volume], keras.layers.Dense(10, name="dense")(joined))
+    path = tmp_path_factory.mktemp("conv_zoo") / "zoo.keras"
+    model.save(path)
+    return open_model(path)
+
+
+def per_position_eigenvalues(kernel: np.ndarray) -> np.ndarray:
+    """Each kernel position's matrix kernel[i, j] (the last two axes), its squared singular values over its
+    larger side, pooled and sorted: computed from the kernel's own axes, not from the matrix view."""
+    values = []
+    for position in np.ndindex(*kernel.shape[:-2]):
+        matrix = kernel[position].astype(np.float64)
+        values.append(np.linalg.svd(matrix, compute_uv=False) ** 2 / max(matrix.shape))
+    return np.sort(np.concatenate(values))
+
+
+def test_each_convolution_is_cut_per_kernel_position(conv_zoo):
+    by_name = {layer.name: layer for layer in conv_zoo.layers}
+    positions = {"conv": 9, "depthwise": 9, "separable/depthwise_kernel": 9, "transposed": 9, "conv1d": 5}
+    positions["conv3d"] = 18
+    matrices = {"separable/pointwise_kernel", "dense"}  # a 1x1 pointwise kernel is its matrix
+    assert set(by_name) == set(positions) | matrices
+    for name, layer in by_name.items():
+        spectrum = layer_spectrum(layer)
+        assert spectrum.shape == (layer.rows, layer.columns)
+        if name in matrices:
+            expected = np.linalg.svd(layer.as_matrix(layer.original).astype(np.float64), compute_uv=False)
+            expected = np.sort(expected**2 / max(layer.rows, layer.columns))
+            assert spectrum.view == VIEW_MATRIX and spectrum.slices == 1, name
+            assert view_words(layer) == spectrum.view_words == f"{layer.rows} x {layer.columns}"
+        else:
+            expected = per_position_eigenvalues(layer.original)
+            slice_shape = tuple(layer.shape[-2:])  # in x out; filters x in transposed; in x multiplier depthwise
+            assert spectrum.view == VIEW_PER_POSITION and spectrum.slices == positions[name], name
+            assert spectrum.slice_shape == slice_shape and spectrum.n == max(slice_shape)
+            assert (
+                view_words(layer) == spectrum.view_words == f"{positions[name]} x ({slice_shape[0]} x {slice_shape[1]})"
+            )
+        np.testing.assert_allclose(spectrum.eigenvalues, expected, rtol=1e-6, atol=1e-9 * expected[-1], err_msg=name)
+        assert spectrum.spectral_norm == pytest.approx(math.sqrt(expected[-1] * spectrum.n), rel=1e-6)
+        assert spectrum.stable_rank == pytest.approx(expected.sum() / expected[-1], rel=1e-6)
+        row = spectrum.as_dict()
+        assert row["view"] == spectrum.view and row["slices"] == spectrum.slices
+        assert row["slice"] == list(spectrum.slice_shape or spectrum.shape)
+
+
+def conv_layer(kernel: np.ndarray) -> PrunableLayer:
+    return PrunableLayer(name="conv", kind="Conv2D", variable=None, original=kernel)
+
+
+def test_conv_alpha_is_powerlaws_on_the_pooled_positions():
+    """A heavy-tailed 3x3x64x128 kernel (Student t entries, as trained layers' heavy tails): alpha, xmin and D
+    are the powerlaw package's fit on the 9 x 64 eigenvalues of its kernel positions, and not the fit of its
+    576 x 128 matrix view."""
+    kernel = np.random.default_rng(4).standard_t(2.5, (3, 3, 64, 128)).astype(np.float32)
+    spectrum = layer_spectrum(conv_layer(kernel))
+    pooled = per_position_eigenvalues(kernel)
+    assert len(spectrum.nonzero) == len(pooled) == 9 * 64
+    theirs = powerlaw_fit(pooled)
+    assert abs(spectrum.fit.alpha - theirs.alpha) <= ALPHA_AGREEMENT, (spectrum.fit, theirs.alpha)
+    assert spectrum.fit.xmin == pytest.approx(theirs.xmin, rel=1e-5)
+    assert spectrum.fit.ks_distance == pytest.approx(theirs.D, abs=1e-5)
+    matrix_view = matrix_spectrum("conv", kernel.reshape(-1, 128))
+    assert len(matrix_view.eigenvalues) == 128 and abs(matrix_view.fit.alpha - spectrum.fit.alpha) > 0.1
+
+
+def test_a_conv_whose_positions_have_a_known_spectrum():
+    """Each of the 9 positions of a 3x3x200x60 kernel is U diag(s) V^T with s^2 / 200 drawn from one power law
+    (alpha = 2.5), a draw of its own per position: the pooled eigenvalues are those draws and the fitted alpha
+    is the law's, within 4 standard errors."""
+    rng = np.random.default_rng(8)
+    n, m, alpha = 200, 60, 2.5
+    kernel = np.zeros((3, 3, n, m))
+    drawn = []
+    for p, (i, j) in enumerate(np.ndindex(3, 3)):
+        eigenvalues = pareto_eigenvalues(alpha, m, 1e-3, seed=20 + p)
+        u, _ = np.linalg.qr(rng.standard_normal((n, m)))
+        v, _ = np.linalg.qr(rng.standard_normal((m, m)))
+        kernel[i, j] = (u * np.sqrt(eigenvalues * n)) @ v.T
+        drawn.append(eigenvalues)
+    drawn = np.sort(np.concatenate(drawn))
+    spectrum = layer_spectrum(conv_layer(kernel))
+    np.testing.assert_allclose(spectrum.eigenvalues, drawn, rtol=1e-6)
+    tolerance = 4 * (alpha - 1) / math.sqrt(spectrum.fit.tail)
+    assert abs(spectrum.fit.alpha - alpha) < tolerance, (spectrum.fit, tolerance)
+    assert spectrum.spectral_norm == pytest.approx(math.sqrt(drawn[-1] * n), rel=1e-6)
+    assert spectrum.stable_rank == pytest.approx(drawn.sum() / drawn[-1], rel=1e-6)
+    assert spectrum.singular_values[0] == pytest.approx(spectrum.spectral_norm)
+
+
+@pytest.mark.parametrize("method", ["weight", "unit"])
+def test_a_pruned_convolution_is_its_pruned_kernels_positions(conv_zoo, method):
+    included = frozenset({"conv", "depthwise", "transposed", "conv3d"})
+    result = conv_zoo.pruner.prune(PruningConfig(method=method, k=50.0, included=included))
+    by_name = {layer.name: layer for layer in conv_zoo.layers}
+    pairs = {pruned.name: (original, pruned) for original, pruned in spectra_at(conv_zoo, result, sorted(included))}
+    for name in included:
+        layer = by_name[name]
+        matrix = layer.as_matrix(layer.original)
+        pruned_kernel = np.where(result.plans[name].kept(matrix), matrix, 0).reshape(layer.shape)
+        original, pruned = pairs[name]
+        expected = per_position_eigenvalues(pruned_kernel)
+        np.testing.assert_allclose(pruned.nonzero, expected[pruned.rank_loss :], rtol=1e-5, err_msg=name)
+        assert expected[: pruned.rank_loss].max(initial=0) <= 1e-10 * expected[-1], name
+        assert pruned.view == original.view == VIEW_PER_POSITION
+        assert pruned.sparsity == pytest.approx(result.layer(name).sparsity, abs=1e-9)
+        assert pruned.stable_rank != pytest.approx(original.stable_rank)

@@ -1,5 +1,8 @@
 """The Spectrum lab page (issue 29): the selected tensor's eigenvalue spectral density and singular values,
 pruned at the current k beside the original; a table of alpha per tensor; alpha against k from a scan.
+The three are tabs of the page, so each has the page's height (a lab panel under the heatmap is short,
+and presenter mode's 18 pt text needs room); the tensor chooser and k stay above them. Each tensor's
+numbers say their view: its matrix, or a convolution's kernel positions as WeightWatcher cuts it.
 
 Everything is computed by core.spectrum in jobs off the GUI thread and kept in a SpectrumCache per
 (model, tensor, settings). A k step shows what the cache has at once; the job for what it lacks is
@@ -13,19 +16,29 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from prune_viz.core.session import CONFIG_FIELDS
-from prune_viz.core.spectrum import FEW_EIGENVALUES, SCAN_KS, SpectrumCache, alpha_scan, spectra_at, spectrum_key
+from prune_viz.core.spectrum import (
+    FEW_EIGENVALUES,
+    SCAN_KS,
+    SpectrumCache,
+    alpha_scan,
+    spectra_at,
+    spectrum_key,
+    view_words,
+)
 from prune_viz.gui.binding import bind
 from prune_viz.gui.experiments.base import JobStrip, number_item, results_table, text_item
-from prune_viz.gui.views.pictures import caption_label
+from prune_viz.gui.views.pictures import caption_label, is_font_change
 from prune_viz.gui.views.spectrum_plots import AlphaScanPlot, EsdPlot, SingularValuesPlot
 from prune_viz.gui.workers import Job
 
 SPECTRUM_KIND, SPECTRUM_SCAN_KIND = "spectrum", "spectrum-scan"
 DEBOUNCE_MS = 250
-COLUMNS = ["tensor", "matrix", "alpha", "alpha at k", "xmin", "D (KS)", "||W||2", "stable rank", "rank lost"]
+# 18 pt in a 1280x720 window's lab panel has room for these; the norms and the rest are in each row's tooltip
+COLUMNS = ["tensor", "view", "alpha", "at k", "xmin", "D", "rank\nlost"]
+TABS = ("Spectrum", "alpha per tensor", "alpha vs k")
 SCAN_DEPENDS_ON = tuple(name for name in CONFIG_FIELDS if name != "k")  # a scan spans k
 
 
@@ -44,30 +57,39 @@ class SpectrumPage(QWidget):
         self.job_key = None
         self.rows: dict[str, tuple] = {}  # tensor -> (original, pruned) shown in the table
         self.title = QLabel(
-            "<b>Spectrum</b>: the eigenvalues of each weight matrix's W<sup>T</sup>W / N and their power-law fit "
-            "(no data needed), <span style='color:#8c8c8c'>original</span> and "
-            "<span style='color:#0072B2'>pruned at k</span>"
+            "<b>Spectrum</b>: the eigenvalues of W<sup>T</sup>W / N and their power-law fit, "
+            "<span style='color:#8c8c8c'>original</span> and <span style='color:#0072B2'>pruned at k</span>; "
+            "no data needed"
         )
         self.title.setWordWrap(True)
         self.layer_box = QComboBox()
-        self.layer_box.setToolTip("The tensor whose spectrum is drawn (also chosen by clicking a row below)")
+        self.layer_box.setToolTip("The tensor whose spectrum is drawn (also chosen by clicking a row of the table)")
         self.status = QLabel()
         self.status.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(QLabel("Tensor:"))
         top.addWidget(self.layer_box, 1)
-        top.addWidget(self.status, 2)
+        top.addWidget(self.status, 1)
         self.esd = EsdPlot()
         self.singular = SingularValuesPlot()
         pictures = QSplitter(Qt.Orientation.Horizontal)
+        pictures.setChildrenCollapsible(False)
         pictures.addWidget(self.esd)
         pictures.addWidget(self.singular)
         self.caption = caption_label()
+        spectrum = QWidget()
+        spectrum_layout = QVBoxLayout(spectrum)
+        spectrum_layout.setContentsMargins(0, 4, 0, 0)
+        spectrum_layout.addWidget(pictures, 1)
+        spectrum_layout.addWidget(self.caption)
         self.table = results_table(COLUMNS)
+        self.table.horizontalHeader().setStretchLastSection(False)  # the numbers beside each other
         self.table.setToolTip(
-            "alpha: the power-law exponent of the eigenvalues' tail (from xmin), fitted as WeightWatcher fits it; "
-            f"D: the fit's Kolmogorov-Smirnov distance. * fewer than {FEW_EIGENVALUES} nonzero eigenvalues: "
-            "alpha says little."
+            "alpha: the power-law exponent of the eigenvalues' tail (from xmin), fitted as WeightWatcher fits it, "
+            "unpruned and at k; D: the fit's Kolmogorov-Smirnov distance (a row's own tooltip has its norms). "
+            "view: the matrices the numbers are of, the tensor's matrix (rows x columns), or a convolution's kernel "
+            "positions (P x (in x out): P matrices of in x out, their eigenvalues pooled, as WeightWatcher does). "
+            f"* fewer than {FEW_EIGENVALUES} nonzero eigenvalues: alpha says little."
         )
         self.strip = JobStrip(jobs, "Scan alpha vs k")
         self.strip.run_button.setToolTip(
@@ -80,19 +102,21 @@ class SpectrumPage(QWidget):
         self.scan_settings = None
         scan = QWidget()
         scan_layout = QVBoxLayout(scan)
-        scan_layout.setContentsMargins(0, 0, 0, 0)
+        scan_layout.setContentsMargins(0, 4, 0, 0)
         scan_layout.addWidget(self.strip)
         scan_layout.addWidget(self.scan_note)
         scan_layout.addWidget(self.scan_plot, 1)
-        numbers = QSplitter(Qt.Orientation.Horizontal)  # the table beside the scan
-        numbers.addWidget(self.table)
-        numbers.addWidget(scan)
+        self.views = QTabWidget()  # each picture with the page's height
+        self.views.setDocumentMode(True)
+        for widget, name in zip((spectrum, self.table, scan), TABS):
+            self.views.addTab(widget, name)
+        self.views.setTabToolTip(
+            1, "alpha, xmin, D, the norms and the rank lost of every tensor; click a row to draw it"
+        )
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addLayout(top)
-        layout.addWidget(pictures, 3)
-        layout.addWidget(self.caption)
-        layout.addWidget(numbers, 3)
+        layout.addWidget(self.views, 1)
         self.debounce = QTimer(self)
         self.debounce.setSingleShot(True)
         self.debounce.setInterval(DEBOUNCE_MS)
@@ -102,7 +126,17 @@ class SpectrumPage(QWidget):
         self.strip.run_button.clicked.connect(self.scan)
         bind(self, session.model_changed, self._on_model)
         bind(self, session.pruning_changed, self._on_pruning)
+        self._apply_font()
         self._on_model(session.model)
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self._apply_font()
+
+    def _apply_font(self) -> None:
+        """The table's header in the page's font (presenter type's 18 pt; the style gives headers a smaller one)."""
+        self.table.horizontalHeader().setFont(self.font())
 
     # -- what is shown ------------------------------------------------------------------------------
     @property
@@ -118,6 +152,7 @@ class SpectrumPage(QWidget):
         item = self.table.item(row, 0)
         if item is not None:
             self.select(item.data(Qt.ItemDataRole.UserRole))
+            self.views.setCurrentIndex(0)  # its spectrum
 
     def key(self, name: str, pruned: bool) -> tuple:
         opened = self.session.model
@@ -258,7 +293,7 @@ class SpectrumPage(QWidget):
         name = text_item(layer.name + ("*" if pair is not None and pair[1].few else ""))
         name.setData(Qt.ItemDataRole.UserRole, layer.name)
         self.table.setItem(row, 0, name)
-        self.table.setItem(row, 1, text_item(f"{layer.rows} x {layer.columns}"))
+        self.table.setItem(row, 1, text_item(view_words(layer)))
         if pair is None:
             for column in range(2, len(COLUMNS)):
                 self.table.setItem(row, column, number_item("..."))
@@ -267,14 +302,16 @@ class SpectrumPage(QWidget):
         values = (
             number(original.fit.alpha, 3),
             number(pruned.fit.alpha, 3),
-            number(pruned.fit.xmin, 4, "g"),
+            number(pruned.fit.xmin, 3, "g"),
             number(pruned.fit.ks_distance, 3),
-            number(pruned.spectral_norm, 3),
-            number(pruned.stable_rank, 2),
             str(pruned.rank_loss),
         )
+        tip = row_tooltip(original, pruned)
+        name.setToolTip(tip)
         for column, text in enumerate(values, start=2):
-            self.table.setItem(row, column, number_item(text))
+            item = number_item(text)
+            item.setToolTip(tip)
+            self.table.setItem(row, column, item)
 
     # -- the scan ---------------------------------------------------------------------------------
     def _scan_settings(self):
@@ -288,7 +325,7 @@ class SpectrumPage(QWidget):
         self.scan_plot.clear_scan()
         opened, config, serial = session.model, session.config, session.model_serial
         self.scan_settings = self._scan_settings()
-        self.scan_note.setText(f"alpha against k: {config.describe(with_k=False)}")
+        self.scan_note.setText(f"For {config.describe(with_k=False)}")
 
         def work(task):
             return alpha_scan(opened, config, SCAN_KS, None, task, self.cache, serial, on_point=task.publish)
@@ -307,19 +344,43 @@ def number(value: float, digits: int, style: str = "f") -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.{digits}{style}}"
 
 
+def row_tooltip(original, pruned) -> str:
+    """Everything the core says of a tensor's spectrum at k, for its row of the table."""
+    view = (
+        f"{original.slices} kernel positions of {original.slice_shape[0]} x {original.slice_shape[1]}, "
+        "their eigenvalues pooled (as WeightWatcher cuts a convolution)"
+        if original.slices > 1
+        else f"its matrix, {original.shape[0]} x {original.shape[1]}"
+    )
+    return (
+        f"{pruned.name}: the spectrum of {view}\n"
+        f"alpha {number(original.fit.alpha, 3)} unpruned, {number(pruned.fit.alpha, 3)} at k; "
+        f"xmin {number(pruned.fit.xmin, 4, 'g')}; D {number(pruned.fit.ks_distance, 3)}; "
+        f"tail {pruned.fit.tail} of {len(pruned.eigenvalues)} eigenvalues\n"
+        f"spectral norm {number(pruned.spectral_norm, 4)}; stable rank {number(pruned.stable_rank, 2)}; "
+        f"lambda max {number(pruned.lambda_max, 4, 'g')}; {pruned.rank_loss} zero; "
+        f"{pruned.sparsity:.1%} of the weights zero"
+    )
+
+
 def describe(original, pruned, k: float) -> str:
-    """One line under the pictures: the tensor, alpha before and at k, and the fit's xmin and D."""
-    text = f"<b>{original.name}</b> ({original.shape[0]} x {original.shape[1]}): alpha {number(original.fit.alpha, 2)}"
+    """The alpha readout under the pictures: the tensor and its view, alpha before and at k, the fit's xmin,
+    D and tail; the key to the pictures' lines. Short: in presenter type it has three lines at most."""
+    if pruned.problem:
+        return f"<b>{original.name}</b>: {pruned.problem}"
+    if original.slices > 1:
+        view = f"{original.slices} kernel positions of {original.slice_shape[0]} x {original.slice_shape[1]}"
+    else:
+        view = f"matrix {original.shape[0]} x {original.shape[1]}"
+    text = f"<b>{original.name}</b>, {view}: alpha {number(original.fit.alpha, 2)}"
     if pruned is not original:
-        text += f" unpruned, {number(pruned.fit.alpha, 2)} at k = {k:g}%"
+        text += f", at k = {k:g}% {number(pruned.fit.alpha, 2)}"
     text += (
         f"; xmin {number(pruned.fit.xmin, 3, 'g')}, D {number(pruned.fit.ks_distance, 3)}, "
-        f"{pruned.fit.tail} of {len(pruned.eigenvalues)} eigenvalues in the tail"
+        f"tail {pruned.fit.tail} of {len(pruned.eigenvalues)}"
     )
     if pruned.rank_loss:
         text += f", {pruned.rank_loss} zero"
     if pruned.few:
-        text += f" (fewer than {FEW_EIGENVALUES}: alpha says little)"
-    if pruned.problem:
-        text = f"<b>{original.name}</b>: {pruned.problem}"
-    return text
+        text += f" (under {FEW_EIGENVALUES}: alpha says little)"
+    return text + ". Dashed: the fit from xmin; σ: singular values."

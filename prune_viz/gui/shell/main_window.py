@@ -146,7 +146,7 @@ class MainWindow(WindowMenus, ModelOpening, WindowArrangement, QMainWindow):
             self,
             self.features.docks[Dock.EXPERIMENTS],
             self.experiments,
-            (self.lab.draw, self.lab.flips),
+            (self.lab.draw, self.lab.flips, self.lab.spectrum),
             self.stack,
             self.heatmaps.view.canvas,
             self.drawer_handle,

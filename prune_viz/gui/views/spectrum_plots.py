@@ -2,8 +2,10 @@
 power law and xmin, the singular values by rank, and alpha against k per tensor from a scan.
 
 The original matrix is drawn in the muted grey and the pruned one in the kept blue, in both pictures,
-so "before" and "at k" read the same everywhere. Axes are log10 of the values (pyqtgraph's own log mode
-cannot draw a histogram's empty bins)."""
+so "before" and "at k" read the same everywhere; the page's title and caption say so, so the ESD and
+the singular values have no legend of their own (at 18 pt it would take half a short plot). Axes are
+log10 of the values (pyqtgraph's own log mode cannot draw a histogram's empty bins). Every plot
+restyles its text on a FontChange (presenter mode)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,29 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 
 from prune_viz.gui.views.colours import KEPT, MUTED, qualitative_style
-from prune_viz.gui.views.pictures import outside_legend, point_size, style_plot
+from prune_viz.gui.views.pictures import is_font_change, outside_legend, point_size, style_plot
 
 BINS = 40
 LOW_QUANTILE = 0.01  # the ESD's x axis starts at this quantile of the nonzero eigenvalues
 ORIGINAL, PRUNED_AT_K = MUTED, KEPT
+
+
+class _Plot(pg.PlotWidget):
+    """A white plot whose axis text (and legend, if it has one) follows the widget's font."""
+
+    axes = ("", "")  # (bottom, left) titles
+
+    def __init__(self, parent=None):
+        super().__init__(parent=parent, background="w")
+        self.plot_item = self.getPlotItem()
+
+    def apply_font(self) -> None:
+        style_plot(self.plot_item, *self.axes, point_size(self))
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if is_font_change(event):
+            self.apply_font()
 
 
 def log_histogram(eigenvalues: np.ndarray, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -45,20 +65,19 @@ def power_law_line(spectrum) -> tuple[np.ndarray, np.ndarray] | None:
     return x, math.log10(scale) - fit.alpha * (x - math.log10(fit.xmin))
 
 
-class EsdPlot(pg.PlotWidget):
+class EsdPlot(_Plot):
     """The ESD of the original and the pruned matrix, each with its power-law line and xmin."""
 
+    axes = ("log10 eigenvalue", "log10 density")  # of W^T W / N: the page's title says
+
     def __init__(self, parent=None):
-        super().__init__(parent=parent, background="w")
-        self.setMinimumSize(220, 180)
-        self.plot_item = self.getPlotItem()
-        outside_legend(self.plot_item, columns=2)
-        style_plot(self.plot_item, "log10 eigenvalue of W^T W / N", "log10 density", point_size(self))
+        super().__init__(parent)
+        self.setMinimumSize(160, 180)  # two side by side in a narrow lab panel
+        self.apply_font()
         self.shown: tuple = (None, None)
 
     def show_spectra(self, original, pruned, k: float | None) -> None:
         self.plot_item.clear()
-        self.plot_item.legend.clear()
         self.shown = (original, pruned)
         spectra = [s for s in (original, pruned) if s is not None and len(s.nonzero)]
         if not spectra:
@@ -90,19 +109,19 @@ class EsdPlot(pg.PlotWidget):
                 self.plot_item.addItem(xmin)
 
 
-class SingularValuesPlot(pg.PlotWidget):
-    """log10 of the singular values, largest first, of the original and the pruned matrix."""
+class SingularValuesPlot(_Plot):
+    """log10 of the singular values, largest first, of the original and the pruned matrix (all its kernel
+    positions' together, for a convolution)."""
+
+    axes = ("rank, largest first", "log10 σ")  # σ: a singular value (the caption says)
 
     def __init__(self, parent=None):
-        super().__init__(parent=parent, background="w")
-        self.setMinimumSize(220, 180)
-        self.plot_item = self.getPlotItem()
-        outside_legend(self.plot_item, columns=2)
-        style_plot(self.plot_item, "rank", "log10 singular value", point_size(self))
+        super().__init__(parent)
+        self.setMinimumSize(160, 180)  # two side by side in a narrow lab panel
+        self.apply_font()
 
     def show_spectra(self, original, pruned, k: float | None) -> None:
         self.plot_item.clear()
-        self.plot_item.legend.clear()
         pairs = [(original, ORIGINAL, "original")]
         if pruned is not None and pruned is not original:
             pairs.append((pruned, PRUNED_AT_K, f"pruned at k = {k:g}%"))
@@ -116,15 +135,16 @@ class SingularValuesPlot(pg.PlotWidget):
             )
 
 
-class AlphaScanPlot(pg.PlotWidget):
+class AlphaScanPlot(_Plot):
     """alpha against k, one curve (colour and marker) per tensor, filled in as a scan's points arrive."""
 
+    axes = ("k (%)", "alpha")
+
     def __init__(self, parent=None):
-        super().__init__(parent=parent, background="w")
+        super().__init__(parent)
         self.setMinimumSize(220, 200)
-        self.plot_item = self.getPlotItem()
         outside_legend(self.plot_item, columns=3)
-        style_plot(self.plot_item, "k (%)", "alpha", point_size(self))
+        self.apply_font()
         self.points: dict[str, list[tuple[float, float]]] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}
 

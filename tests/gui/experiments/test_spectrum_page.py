@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from prune_viz.core.spectrum import layer_spectrum
-from prune_viz.gui.experiments.spectrum import COLUMNS, SPECTRUM_KIND, SpectrumPage
+from prune_viz.gui.experiments.spectrum import COLUMNS, SPECTRUM_KIND, TABS, SpectrumPage
 
 from gui_helpers import WAIT_MS
 
@@ -35,7 +35,8 @@ def test_the_page_shows_each_layers_alpha_and_follows_k(qtbot, window):
     for layer in layers:  # k = 0: the pruned spectrum is the original's
         expected = f"{layer_spectrum(layer).fit.alpha:.3f}"
         assert cell(page, layer.name, "alpha") == expected
-        assert cell(page, layer.name, "alpha at k") == expected
+        assert cell(page, layer.name, "at k") == expected
+        assert cell(page, layer.name, "view") == f"{layer.rows} x {layer.columns}"  # a Dense kernel: its matrix
     first = layers[0]
     assert page.selected == first.name and "alpha" in page.caption.text()
     assert len(page.esd.plot_item.listDataItems()) >= 1
@@ -45,11 +46,11 @@ def test_the_page_shows_each_layers_alpha_and_follows_k(qtbot, window):
     with qtbot.waitSignal(page.shown, timeout=WAIT_MS):
         window.session.configure(method="unit", k=50.0)
         assert page._pair(first.name) is None  # not computed yet: the job will do it
-        assert cell(page, first.name, "alpha at k") == "..."
+        assert cell(page, first.name, "at k") == "..."
     result = window.session.result
     expected = layer_spectrum(first, result.plans[first.name])
-    assert cell(page, first.name, "alpha at k") == f"{expected.fit.alpha:.3f}"
-    assert cell(page, first.name, "rank lost") == str(expected.rank_loss) != "0"
+    assert cell(page, first.name, "at k") == f"{expected.fit.alpha:.3f}"
+    assert cell(page, first.name, "rank\nlost") == str(expected.rank_loss) != "0"
     assert "at k = 50%" in page.caption.text()
     esd_curves = [item.name() for item in page.esd.plot_item.listDataItems() if item.name()]
     assert "original" in esd_curves and "pruned at k = 50%" in esd_curves
@@ -104,3 +105,91 @@ def test_panel_spectrum_screenshot(run_prune_viz, tmp_path):
     assert done.returncode == 0, done.stderr
     image = QImage(str(out))
     assert not image.isNull() and image.width() >= 640
+
+
+# -- presenter type (18 pt) on a 1280x720 projector ------------------------------------------------------------
+
+
+def _rect_in(widget, window):
+    from PySide6.QtCore import QPoint, QRect
+
+    return QRect(widget.mapTo(window, QPoint(0, 0)), widget.size())
+
+
+def _cut_texts(page, window) -> list[str]:
+    """What a user would see cut on the page's shown tab: a widget (or its text) outside the window, a label
+    or button shorter or narrower than its text, a table header narrower than its title, an axis title longer
+    than its axis, any text under 18 pt."""
+    from PySide6.QtWidgets import QAbstractButton, QComboBox, QHeaderView, QLabel, QTabBar, QWidget
+
+    from prune_viz.gui.views.pictures import READABLE_POINTS
+
+    problems = []
+    for widget in [page, *page.findChildren(QWidget)]:
+        if not widget.isVisible() or widget.width() == 0:
+            continue
+        name = f"{type(widget).__name__} {getattr(widget, 'text', lambda: '')()!r}"[:80]
+        if not window.rect().contains(_rect_in(widget, window)):
+            problems.append(f"outside the window: {name}")
+        if isinstance(widget, (QLabel, QAbstractButton, QComboBox, QTabBar, QHeaderView)):
+            if widget.font().pointSizeF() < READABLE_POINTS:
+                problems.append(f"under 18 pt: {name}")
+        if isinstance(widget, QLabel) and widget.text():
+            if widget.wordWrap() and widget.height() < widget.heightForWidth(widget.width()):
+                problems.append(f"wrapped text cut: {name}")
+            if not widget.wordWrap() and widget.width() < widget.sizeHint().width():
+                problems.append(f"text cut: {name}")
+        if isinstance(widget, QAbstractButton) and widget.width() < widget.sizeHint().width():
+            problems.append(f"button text cut: {name}")
+    header = page.table.horizontalHeader()
+    if page.table.isVisible():
+        for column, title in enumerate(COLUMNS):
+            if header.sectionSize(column) < header.sectionSizeFromContents(column).width():
+                problems.append(f"header cut: {title}")
+        needed = sum(header.sectionSize(c) for c in range(len(COLUMNS)))
+        if page.table.horizontalScrollBar().isVisible():
+            problems.append(f"the table scrolls sideways: {needed} of {page.table.viewport().width()} pixels")
+    for plot in (page.esd, page.singular, page.scan_plot):
+        if not plot.isVisible():
+            continue
+        for side in ("bottom", "left"):
+            axis = plot.plot_item.getAxis(side)
+            if axis.style["tickFont"].pointSizeF() < READABLE_POINTS:
+                problems.append(f"{type(plot).__name__} {side} ticks under 18 pt")
+            if float(axis.labelStyle["font-size"].removesuffix("pt")) < READABLE_POINTS:
+                problems.append(f"{type(plot).__name__} {side} title under 18 pt")
+            room = axis.width() if side == "bottom" else axis.height()
+            if axis.label.boundingRect().width() > room:
+                problems.append(f"{type(plot).__name__} {side} title longer than its axis")
+    return problems
+
+
+def test_presenter_type_at_1280x720_shows_every_tab_whole(qtbot, make_window, opened_mlp, trained_mlp_path, tmp_path):
+    """At 1280x720 in presenter type the page covers the heatmap (a lab drawer) and shows each of its tabs whole:
+    no text under 18 pt, none cut, no widget outside the window, no scrolling. (With PRUNE_VIZ_SHOTS set to a
+    folder, each tab's picture is saved there to look at.)"""
+    import os
+
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(size=(1280, 720))
+    window.set_opened_model(str(trained_mlp_path), opened_mlp)
+    window.set_presenter_mode(True)
+    window.session.configure(method="unit", k=50.0)
+    page = open_page(qtbot, window)
+    with qtbot.waitSignal(page.scanned, timeout=WAIT_MS):
+        page.strip.run_button.click()
+    qtbot.waitUntil(lambda: window.lab_drawer.covering, timeout=WAIT_MS)
+    assert (window.width(), window.height()) == (1280, 720)
+    scroll = window.experiments.scroll_of(page)
+    shots = os.environ.get("PRUNE_VIZ_SHOTS")
+    for index, tab in enumerate(TABS):
+        page.views.setCurrentIndex(index)
+        qtbot.wait(50)
+        QApplication.processEvents()
+        assert scroll.verticalScrollBar().maximum() == 0 and scroll.horizontalScrollBar().maximum() == 0, tab
+        if shots:
+            window.grab().save(os.path.join(shots, f"spectrum-presenter-1280-{index}.png"))
+        problems = _cut_texts(page, window)
+        assert problems == [], (tab, problems)
+    assert "alpha" in page.caption.text() and page.caption.isVisible() is False  # on the first tab only
