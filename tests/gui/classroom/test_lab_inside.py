@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 
 from prune_viz.core.lesson import PANELS as LESSON_PANELS
 from prune_viz.core.session import open_model
@@ -104,3 +104,43 @@ def test_a_gallery_image_of_any_colour_is_an_input(qtbot, cnn_window, mnist):
         timeout=WAIT_MS,
     )
     np.testing.assert_array_equal(page.activations.raw, mnist.x_test[6])
+
+
+def test_view_enlarge_shows_each_inside_page_in_presenter_type_and_gives_it_back(qtbot, cnn_window):
+    """View > Enlarge one picture offers the filters, the activations and the spectrum, each with its shortcut:
+    the lab's own page, lent to a window of the main window's size in presenter type, drawn there, and back in
+    its tab when that window closes."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication, QScrollArea
+
+    window = cnn_window
+    window.set_presenter_mode(True)
+    window.session.configure(method="unit", k=50.0)
+    lab = window.lab
+    enlarge = window.features.menus[Menu.VIEW]
+    entries = {
+        a.text(): a.shortcut().toString()
+        for a in next(a.menu() for a in enlarge.actions() if a.menu() is not None).actions()
+    }
+    assert {entries[w] for w in ("Filters", "Activations", "Spectrum")} == {"Ctrl+Alt+F", "Ctrl+Alt+A", "Ctrl+Alt+S"}
+    assert len(set(entries.values())) == len(entries)  # no two entries share a key
+    drawn = {
+        "Filters": lambda: lab.filters.is_settled() and lab.filters.grid.count == 8,
+        "Activations": lambda: lab.activations.is_settled() and len(lab.activations.rows) == 3,
+        "Spectrum": lambda: (
+            lab.spectrum.table.rowCount() == len(window.session.model.layers)
+            and lab.spectrum.status.text() == "k = 50%"
+        ),
+    }
+    for what, name in (("Filters", "filters"), ("Activations", "activations"), ("Spectrum", "spectrum")):
+        page = lab.page(name)
+        dialog = window.show_enlarged(what)
+        qtbot.waitExposed(dialog)
+        assert dialog.findChild(QWidget, "enlarged") is page and page.window() is dialog
+        assert isinstance(page.parentWidget().parentWidget(), QScrollArea)  # a deep model's rows scroll
+        assert page.width() > window.width() * 0.9 and dialog.font().pointSizeF() == READABLE_POINTS
+        qtbot.waitUntil(drawn[what], timeout=WAIT_MS)
+        assert window.experiments.scroll_of(page).widget() is not page  # its tab says where it is
+        dialog.close()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert window.enlarged is None and window.experiments.scroll_of(page).widget() is page
