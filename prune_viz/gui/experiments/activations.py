@@ -269,7 +269,7 @@ class ActivationsPage(QWidget):
         self.activations = activations
         self.shown_key = key
         self.problem = None
-        self.message.setText("")
+        self.message.setText(" ".join(activations.notes))  # nested models whose layers cannot be shown, and why
         self._show_rows(tiles, background)
         self._show_input(activations)
         self.shown.emit()
