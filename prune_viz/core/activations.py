@@ -225,7 +225,7 @@ class _Probe:
                 )
             if not _inputs_of(child):
                 self.notes.append(
-                    f"{path} is a subclassed model without a graph, so its layers' outputs cannot be read."
+                    f"{path} is not built on keras.Input, so its layers' outputs cannot be read."
                 )
                 continue
             probe = _Probe(child, f"{path}/")
