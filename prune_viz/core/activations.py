@@ -224,9 +224,7 @@ class _Probe:
                     f"{path} is called {calls[child.name]} times: its layers are shown for its first call."
                 )
             if not _inputs_of(child):
-                self.notes.append(
-                    f"{path} is not built on keras.Input, so its layers' outputs cannot be read."
-                )
+                self.notes.append(f"{path} is not built on keras.Input, so its layers' outputs cannot be read.")
                 continue
             probe = _Probe(child, f"{path}/")
             self.notes.extend(probe.notes)
