@@ -297,6 +297,8 @@ class WindowArrangement:
             widget.apply_font()
         dialog.setGeometry(self.geometry())
         dialog.destroyed.connect(lambda *_: setattr(self, "enlarged", None))
+        if hasattr(widget, "set_enlarged"):  # its pictures as large as the window takes
+            widget.set_enlarged(True)
         if lent is not None:  # back in its tab before the window, and what it holds, is deleted
             dialog.finished.connect(lambda _result: self._take_back(lent, scroll))
         self.enlarged = dialog
@@ -305,6 +307,8 @@ class WindowArrangement:
 
     def _take_back(self, lent: QWidget, scroll: QScrollArea | None) -> None:
         lent.setObjectName("")
+        if hasattr(lent, "set_enlarged"):
+            lent.set_enlarged(False)
         if scroll is not None:
             scroll.takeWidget()  # the dialog's scroll area lets go of it before it is deleted
         self.experiments.take_back(lent)

@@ -106,14 +106,25 @@ def test_a_gallery_image_of_any_colour_is_an_input(qtbot, cnn_window, mnist):
     np.testing.assert_array_equal(page.activations.raw, mnist.x_test[6])
 
 
-def test_view_enlarge_shows_each_inside_page_in_presenter_type_and_gives_it_back(qtbot, cnn_window):
+@pytest.fixture(scope="module")
+def mnist50(mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mnist50") / "mnist50.npz"
+    np.savez(path, x_test=mnist.x_test[:50], y_test=mnist.y_test[:50])
+    return path
+
+
+def test_view_enlarge_shows_each_inside_page_in_presenter_type_and_gives_it_back(
+    qtbot, make_window, opened_cnn, conv_bn_cnn_path, mnist50
+):
     """View > Enlarge one picture offers the filters, the activations and the spectrum, each with its shortcut:
     the lab's own page, lent to a window of the main window's size in presenter type, drawn there, and back in
     its tab when that window closes."""
     from PySide6.QtCore import QEvent
     from PySide6.QtWidgets import QApplication, QScrollArea
 
-    window = cnn_window
+    window = make_window(data_path=mnist50, size=(1280, 720))
+    window.session.preprocessing = "scale"  # 50 test images the model reads /255: no scaling to find
+    window.set_opened_model(str(conv_bn_cnn_path), opened_cnn)
     window.set_presenter_mode(True)
     window.session.configure(method="unit", k=50.0)
     lab = window.lab
@@ -141,6 +152,14 @@ def test_view_enlarge_shows_each_inside_page_in_presenter_type_and_gives_it_back
         assert page.width() > window.width() * 0.9 and dialog.font().pointSizeF() == READABLE_POINTS
         qtbot.waitUntil(drawn[what], timeout=WAIT_MS)
         assert window.experiments.scroll_of(page).widget() is not page  # its tab says where it is
+        grids = [lab.filters.grid] if what == "Filters" else [lab.activations.rows[0].pruned] * (what == "Activations")
+        for grid in grids:  # the pictures grow to the window, and fit it: nothing to scroll
+            tiles = grid.tiles.shape
+            assert grid.zoom > 1 and grid.height() >= -(-tiles[0] // grid.columns_for(grid.width())) * tiles[1] * 2
+            assert grid.image().width() == grid.columns_for(grid.width()) * tiles[2] * grid.zoom
+        if what != "Spectrum":
+            assert page.parentWidget().parentWidget().verticalScrollBar().maximum() == 0
         dialog.close()
         QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
         assert window.enlarged is None and window.experiments.scroll_of(page).widget() is page
+        assert all(grid.zoom == 1 for grid in grids)  # back in its tab at its own size
