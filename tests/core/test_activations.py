@@ -172,6 +172,7 @@ def nested_session(nested_path, small_mnist):
     return session
 
 
+@pytest.mark.keras_floor  # where a nested Functional model is called is read through Keras's Operation.input
 def test_layers_of_nested_models_are_rows_of_their_own(nested_session, mnist):
     import keras
 
@@ -198,6 +199,7 @@ def test_layers_of_nested_models_are_rows_of_their_own(nested_session, mnist):
         assert row.unpruned[..., row.pruned_units].any() and not row.pruned[..., row.pruned_units].any()
 
 
+@pytest.mark.keras_floor
 def test_a_nested_model_called_twice_shows_its_first_call_and_says_so():
     import keras
 

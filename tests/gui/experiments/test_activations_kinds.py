@@ -52,7 +52,12 @@ def nested(tmp_path_factory, mnist):
     backbone_input = keras.Input((28, 28, 1))
     backbone = keras.Model(backbone_input, L.Conv2D(4, 3, activation="relu", name="bconv")(backbone_input), name="bb")
     block = keras.Sequential(
-        [keras.Input((26, 26, 4)), L.Conv2D(6, 3, name="iconv"), L.BatchNormalization(name="ibn"), L.ReLU()],
+        [
+            keras.Input((26, 26, 4)),
+            L.Conv2D(6, 3, name="iconv"),
+            L.BatchNormalization(name="ibn"),
+            L.ReLU(name="irelu"),
+        ],
         name="block",
     )
     x = keras.Input((28, 28, 1))
@@ -107,7 +112,7 @@ def test_nested_models_layers_have_rows_and_filters(qtbot, nested):
     session.configure(method="unit", scope="layer", k=50.0)
     qtbot.waitUntil(lambda: page.is_settled() and page.activations.config.k == 50.0, timeout=WAIT_MS)
     captions = [row.caption.text() for row in page.rows]
-    assert [c.split("</b>")[0] for c in captions][:2] == ["<b>bb/bconv", "<b>block/iconv -> ibn -> re_lu"]
+    assert [c.split("</b>")[0] for c in captions][:2] == ["<b>bb/bconv", "<b>block/iconv -> ibn -> irelu"]
     assert "2 pruned" in captions[0] and "3 pruned" in captions[1]  # half of 4 and of 6 filters, found by path
     assert [row.unpruned.count for row in page.rows] == [4, 6, 10]
     assert page.message.text() == ""  # nothing left out
