@@ -213,3 +213,22 @@ def test_a_nested_model_called_twice_shows_its_first_call_and_says_so():
     x_value = np.random.default_rng(1).random((1, 4), dtype=np.float32)
     outputs, _scores = probe.run(x_value)
     np.testing.assert_allclose(outputs[1], np.asarray(shared(x_value)), atol=1e-6)  # the first call is on x
+
+
+@pytest.mark.keras_floor
+def test_a_nested_subclassed_model_is_said_in_one_sentence():
+    import keras
+
+    class Twice(keras.Model):  # no graph of its own: its layers' outputs cannot be asked for
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(3, name="inner")
+
+        def call(self, x):
+            return self.dense(x) * 2.0
+
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(2, name="out")(Twice(name="twice")(x)))
+    probe = _probe(model)
+    assert [row.path for row in probe.rows] == ["out"]
+    assert probe.notes == ["twice is not built on keras.Input, so its layers' outputs cannot be read."]

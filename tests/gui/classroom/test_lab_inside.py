@@ -149,7 +149,8 @@ def test_view_enlarge_shows_each_inside_page_in_presenter_type_and_gives_it_back
         qtbot.waitExposed(dialog)
         assert dialog.findChild(QWidget, "enlarged") is page and page.window() is dialog
         assert isinstance(page.parentWidget().parentWidget(), QScrollArea)  # a deep model's rows scroll
-        assert page.width() > window.width() * 0.9 and dialog.font().pointSizeF() == READABLE_POINTS
+        assert page.width() > window.width() * 0.9
+        assert dialog.font().pointSizeF() == page.font().pointSizeF() == READABLE_POINTS  # presenter type
         qtbot.waitUntil(drawn[what], timeout=WAIT_MS)
         assert window.experiments.scroll_of(page).widget() is not page  # its tab says where it is
         grids = [lab.filters.grid] if what == "Filters" else [lab.activations.rows[0].pruned] * (what == "Activations")
