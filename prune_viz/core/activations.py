@@ -62,7 +62,7 @@ class Sample:
 class LayerActivations:
     """One row: a prunable layer's units for one input, unpruned and pruned."""
 
-    name: str  # the Keras layer with the prunable tensor
+    name: str  # the Keras layer with the prunable tensor, "outer/inner" in a nested model
     label: str  # "conv1 -> bn1 -> re_lu"
     kind: str  # "maps" (H, W, units), "bars" (units,), "sequence" (T, units) or "heads" (T, S, heads)
     unpruned: np.ndarray
@@ -82,6 +82,7 @@ class Activations:
     layers: list[LayerActivations]
     prediction: tuple[int | None, int | None] = (None, None)  # the class unpruned, pruned (classifiers)
     raw: np.ndarray | None = None  # the sample as the data holds it (an image's pixels)
+    notes: list[str] = field(default_factory=list)  # the nested models whose layers are not shown, and why
 
 
 def activations_problem(opened) -> str | None:
@@ -93,8 +94,8 @@ def activations_problem(opened) -> str | None:
         return "Activations need the whole model, and this one was opened from its weights only."
     if not _inputs_of(model):
         return "Activations need a model built on keras.Input (a Functional or Sequential model)."
-    if not unit_rows(model):
-        return "This model has no Dense, convolution or attention layer at its top level to show."
+    if not _has_rows(model):
+        return "This model has no Dense, convolution or attention layer whose output can be read."
     return None
 
 
@@ -106,8 +107,9 @@ def _inputs_of(model) -> list:
 
 
 def unit_rows(model) -> list[list]:
-    """The rows shown: for each top-level layer with prunable tensors, that layer and the per-unit
-    layers right after it (its consumer in a Functional model, the next layer in a Sequential)."""
+    """The model's own rows: for each of its layers with prunable tensors, that layer and the per-unit
+    layers right after it (its consumer in a Functional model, the next layer in a Sequential). A nested
+    model's rows are its own (``nested_models``)."""
     children = [child for child in model.layers if type(child).__name__ != "InputLayer"]
     sequential = type(model).__name__ == "Sequential"
     rows = []
@@ -140,42 +142,133 @@ def _takes_output_of(layer, before, sequential: bool) -> bool:
         return False
 
 
-class _Probe:
-    """The keras.Model giving every row's output (and the attention layers' inputs) for one model."""
+def nested_models(model) -> list:
+    """The model's children that are models of their own (a Sequential inside a Functional model, a backbone
+    used as a layer), in model order: their layers' rows come from a probe on their own graph."""
+    return [child for child in model.layers if _is_model(child)]
 
-    def __init__(self, model):
+
+def _has_rows(model) -> bool:
+    """Whether the model, or a nested model built on keras.Input, has a row to show (without building a probe)."""
+    return bool(unit_rows(model)) or any(_inputs_of(child) and _has_rows(child) for child in nested_models(model))
+
+
+def _is_model(layer) -> bool:
+    return bool(getattr(layer, "layers", None))
+
+
+def _outer(layer, which: str) -> list:
+    """A nested model's input or output tensors where it is called in the model holding it. A Functional model's
+    own ``input`` and ``output`` are those of its inner graph, so the property of keras.layers.Layer (which
+    says where a layer is called) is read instead. Raises ValueError for a model called more than once."""
+    import keras
+
+    found = getattr(keras.layers.Layer, which).fget(layer)
+    return list(found) if isinstance(found, (list, tuple)) else [found]
+
+
+def _calls(model) -> dict[str, int]:
+    """How many times a Functional model calls each of its layers (from its config), by name; empty if unknown."""
+    try:
+        layers = model.get_config().get("layers", [])
+    except (NotImplementedError, TypeError, ValueError, AttributeError):
+        return {}
+    return {
+        layer["name"]: len(layer.get("inbound_nodes") or [])
+        for layer in layers
+        if isinstance(layer, dict) and "name" in layer
+    }
+
+
+@dataclass(frozen=True)
+class ProbeRow:
+    """One row a probe gives: its path ("block/conv", as the model's prunable tensors name it) and its chain."""
+
+    path: str
+    chain: list
+
+    @property
+    def label(self) -> str:
+        return " -> ".join([self.path, *(layer.name for layer in self.chain[1:])])
+
+
+class _Probe:
+    """The keras.Model giving every row's output (and the attention layers' inputs) for one model; the layers of
+    a nested model come from a probe of its own, run on the nested model's input as this probe gives it."""
+
+    def __init__(self, model, prefix: str = ""):
         import keras
 
-        self.rows = unit_rows(model)
-        outputs, self.attention_inputs = [], {}
-        for chain in self.rows:
-            outputs.append(chain[-1].output)
-        for chain in self.rows:
+        own = unit_rows(model)
+        outputs = [chain[-1].output for chain in own]
+        self.attention_inputs = {}
+        for chain in own:
             head = chain[0]
             if ATTENTION in _class_names(head):
                 inputs = head.input if isinstance(head.input, (list, tuple)) else [head.input]
                 self.attention_inputs[head.name] = (len(outputs), len(inputs))
                 outputs.extend(inputs)
+        self.nested: dict[str, tuple[int, int, _Probe]] = {}  # nested model -> (start, count, its probe)
+        self.notes: list[str] = []  # the nested models whose layers are not shown, each in one sentence
+        nested = nested_models(model)
+        calls = _calls(model) if nested else {}
+        for child in nested:
+            path = f"{prefix}{child.name}"
+            try:
+                feeding = _outer(child, "input")
+            except (AttributeError, ValueError):
+                self.notes.append(f"{path}'s input cannot be read where it is called, so its layers are not shown.")
+                continue
+            if calls.get(child.name, 1) > 1:
+                self.notes.append(
+                    f"{path} is called {calls[child.name]} times: its layers are shown for its first call."
+                )
+            if not _inputs_of(child):
+                self.notes.append(f"{path} is not built on keras.Input, so its layers' outputs cannot be read.")
+                continue
+            probe = _Probe(child, f"{path}/")
+            self.notes.extend(probe.notes)
+            if probe.rows:
+                self.nested[child.name] = (len(outputs), len(feeding), probe)
+                outputs.extend(feeding)
+        self.own = [ProbeRow(f"{prefix}{chain[0].name}", chain) for chain in own]
+        heads = {chain[0].name: row for chain, row in zip(own, self.own, strict=True)}
+        self.rows: list[ProbeRow] = []  # in model order, nested models' rows where the nested model is
+        self._where: list[tuple[str, int]] = []  # each row: ("", index in own) or (nested model, index in its rows)
+        for child in model.layers:
+            if child.name in heads:
+                self.rows.append(heads[child.name])
+                self._where.append(("", self.own.index(heads[child.name])))
+            elif child.name in self.nested:
+                probe = self.nested[child.name][2]
+                self.rows.extend(probe.rows)
+                self._where.extend((child.name, i) for i in range(len(probe.rows)))
         self.inputs = _inputs_of(model)
-        self.model = keras.Model(self.inputs, outputs)
+        self.model = keras.Model(self.inputs, outputs) if outputs else None
 
-    def run(self, x: np.ndarray) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
-        """(each row's output for ``x``, each attention layer's scores (batch, heads, T, S))."""
+    def run(self, x) -> tuple[list[np.ndarray], dict[str, np.ndarray]]:
+        """(each row's output for ``x``, each attention layer's scores (batch, heads, T, S) by its path)."""
+        if self.model is None:
+            return [], {}
         found = self.model(list(x) if isinstance(x, list) else [x], training=False)
         found = found if isinstance(found, (list, tuple)) else [found]
-        outputs = [np.asarray(t) for t in found[: len(self.rows)]]
+        outputs = [np.asarray(t) for t in found[: len(self.own)]]
         scores = {}
-        for chain in self.rows:
-            head = chain[0]
+        for row in self.own:
+            head = row.chain[0]
             if head.name in self.attention_inputs:
                 start, count = self.attention_inputs[head.name]
                 query, value, *key = found[start : start + count]
                 try:
                     _out, weights = head(query, value, key[0] if key else None, return_attention_scores=True)
-                    scores[head.name] = np.asarray(weights)
+                    scores[row.path] = np.asarray(weights)
                 except (TypeError, ValueError):  # called in a way the probe cannot repeat: its output only
                     continue
-        return outputs, scores
+        inner = {}
+        for name, (start, count, probe) in self.nested.items():
+            inner[name], their_scores = probe.run([np.asarray(t) for t in found[start : start + count]])
+            scores.update(their_scores)
+        return [outputs[i] if not name else inner[name][i] for name, i in self._where], scores
 
 
 _probes: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # keras model -> _Probe
@@ -232,24 +325,16 @@ def compute_activations(session, sample: Sample, config: PruningConfig, task: Ta
         else:
             pruned = unpruned
         task.progress(1.0, "Activations ready")
-    rows = [
-        _row(chain, unpruned, pruned, i, _pruned_units(opened, result, chain[0].name))
-        for i, chain in enumerate(probe.rows)
-    ]
-    heads = [
-        _heads(chain[0].name, unpruned[1][chain[0].name][0], pruned[1][chain[0].name][0])
-        for chain in probe.rows
-        if chain[0].name in unpruned[1]
-    ]
     ordered = []
-    for row in rows:
-        ordered.append(row)
-        ordered.extend(h for h in heads if h.name == row.name)
+    for i, row in enumerate(probe.rows):
+        ordered.append(_row(row, unpruned, pruned, i, _pruned_units(opened, result, row.path)))
+        if row.path in unpruned[1] and row.path in pruned[1]:
+            ordered.append(_heads(row.path, unpruned[1][row.path][0], pruned[1][row.path][0]))
     prediction = _prediction(unpruned[0][-1], pruned[0][-1], probe, opened)
-    return Activations(config, sample, ordered, prediction, raw)
+    return Activations(config, sample, ordered, prediction, raw, list(probe.notes))
 
 
-def _row(chain, unpruned, pruned, i: int, pruned_units: np.ndarray | None) -> LayerActivations:
+def _row(row: ProbeRow, unpruned, pruned, i: int, pruned_units: np.ndarray | None) -> LayerActivations:
     before, after = unpruned[0][i][0], pruned[0][i][0]  # the batch's first sample
     kind = {1: "bars", 2: "sequence", 3: "maps"}.get(before.ndim)
     if kind is None:  # a 3D convolution's volumes: each unit's values in a row
@@ -259,8 +344,8 @@ def _row(chain, unpruned, pruned, i: int, pruned_units: np.ndarray | None) -> La
     if pruned_units is None or len(pruned_units) != units:
         pruned_units = np.zeros(units, bool)
     return LayerActivations(
-        chain[0].name,
-        " -> ".join(layer.name for layer in chain),
+        row.path,
+        row.label,
         kind,
         before.astype(np.float32),
         after.astype(np.float32),
@@ -305,7 +390,7 @@ def _pruned_units(opened, result, layer_name: str) -> np.ndarray | None:
 
 def _prediction(before: np.ndarray, after: np.ndarray, probe, opened) -> tuple[int | None, int | None]:
     """The class of the last row's output, unpruned and pruned, when it is the model's class scores."""
-    last = probe.rows[-1][-1] if probe.rows else None
+    last = probe.rows[-1].chain[-1] if probe.rows and "/" not in probe.rows[-1].path else None
     outputs = getattr(opened.loaded.keras_model, "outputs", None) or []
     if last is None or len(outputs) != 1 or last.output is not outputs[0] or before[0].ndim != 1:
         return None, None

@@ -3,6 +3,8 @@ Keras model run directly: on a Conv+BatchNorm CNN and MNIST, with units pruned a
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -125,7 +127,7 @@ def test_attention_heads_are_its_scores():
     model = keras.Model(x, keras.layers.Dense(2, name="head")(pooled))
     probe = _probe(model)
     outputs, scores = probe.run(np.random.default_rng(0).random((1, 5, 8), dtype=np.float32))
-    assert [chain[0].name for chain in probe.rows] == ["attention", "head"]
+    assert [row.path for row in probe.rows] == ["attention", "head"]
     assert outputs[0].shape == (1, 5, 8) and scores["attention"].shape == (1, 3, 5, 5)
     np.testing.assert_allclose(scores["attention"].sum(axis=-1), 1.0, atol=1e-5)  # each query's weights
 
@@ -135,3 +137,98 @@ def test_dead_units_are_silent_now_and_were_not_before():
     pruned = np.array([[0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 1.0, 0.0]])
     assert dead_units(unpruned, pruned).tolist() == [False, True, False, False]
     assert dead_units(np.array([1.0, 0.0, 2.0]), np.array([0.0, 0.0, 2.0])).tolist() == [True, False, False]
+
+
+@pytest.fixture(scope="module")
+def nested_path(tmp_path_factory):
+    """A Functional model calling a Functional backbone and a Sequential block (Conv, BatchNorm, ReLU) as layers."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    L = keras.layers
+    backbone_input = keras.Input((28, 28, 1))
+    backbone = keras.Model(backbone_input, L.Conv2D(4, 3, activation="relu", name="bconv")(backbone_input), name="bb")
+    block = keras.Sequential(
+        [
+            keras.Input((26, 26, 4)),
+            L.Conv2D(6, 3, name="iconv"),
+            L.BatchNormalization(name="ibn"),
+            L.ReLU(name="irelu"),
+        ],
+        name="block",
+    )
+    x = keras.Input((28, 28, 1))
+    h = L.MaxPooling2D(4, name="pool")(block(backbone(x)))
+    model = keras.Model(x, L.Dense(10, activation="softmax", name="out")(L.Flatten(name="flat")(h)))
+    path = tmp_path_factory.mktemp("nested") / "nested.keras"
+    model.save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def nested_session(nested_path, small_mnist):
+    session = Session(data_path=str(small_mnist), preprocessing="scale")
+    session.set_model(open_model(nested_path))
+    return session
+
+
+@pytest.mark.keras_floor  # where a nested Functional model is called is read through Keras's Operation.input
+def test_layers_of_nested_models_are_rows_of_their_own(nested_session, mnist):
+    import keras
+
+    model = nested_session.model.loaded.keras_model
+    assert unit_rows(model) == [[model.get_layer("out")]]  # the model's own layers
+    assert activations_problem(nested_session.model) is None
+    config = replace(nested_session.config, method="unit", scope="layer", k=50.0)
+    activations = compute_activations(nested_session, Sample(index=4), config)
+    names = [row.name for row in activations.layers]
+    assert names == ["bb/bconv", "block/iconv", "out"] and activations.notes == []
+    assert activations.layers[1].label == "block/iconv -> ibn -> irelu"
+    x = preprocess(mnist.x_test[4:5], "scale").reshape(1, 28, 28, 1)
+    backbone, block = model.get_layer("bb"), model.get_layer("block")
+    features = backbone(x)
+    np.testing.assert_allclose(activations.layers[0].unpruned, np.asarray(features)[0], atol=1e-5)
+    np.testing.assert_allclose(
+        activations.layers[1].unpruned, np.asarray(block(features, training=False))[0], atol=1e-5
+    )
+    inner = keras.Model(block.inputs, block.get_layer("iconv").output)
+    assert not np.allclose(activations.layers[1].unpruned, np.asarray(inner(features))[0])  # BN and ReLU applied
+    # unit pruning at 50% layerwise prunes half of each nested conv's filters: found by their paths, silent pruned
+    for row, units in zip(activations.layers[:2], (4, 6), strict=True):
+        assert row.pruned_units.sum() == units // 2
+        assert row.unpruned[..., row.pruned_units].any() and not row.pruned[..., row.pruned_units].any()
+
+
+@pytest.mark.keras_floor
+def test_a_nested_model_called_twice_shows_its_first_call_and_says_so():
+    import keras
+
+    L = keras.layers
+    shared = keras.Sequential([keras.Input((4,)), L.Dense(3, name="inner")], name="shared")
+    x = keras.Input((4,))
+    model = keras.Model(x, L.Dense(2, name="out")(L.Concatenate()([shared(x), shared(L.Dense(4, name="pre")(x))])))
+    probe = _probe(model)
+    assert [row.path for row in probe.rows] == ["pre", "shared/inner", "out"]
+    assert probe.notes == ["shared is called 2 times: its layers are shown for its first call."]
+    x_value = np.random.default_rng(1).random((1, 4), dtype=np.float32)
+    outputs, _scores = probe.run(x_value)
+    np.testing.assert_allclose(outputs[1], np.asarray(shared(x_value)), atol=1e-6)  # the first call is on x
+
+
+@pytest.mark.keras_floor
+def test_a_nested_subclassed_model_is_said_in_one_sentence():
+    import keras
+
+    class Twice(keras.Model):  # no graph of its own: its layers' outputs cannot be asked for
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.dense = keras.layers.Dense(3, name="inner")
+
+        def call(self, x):
+            return self.dense(x) * 2.0
+
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(2, name="out")(Twice(name="twice")(x)))
+    probe = _probe(model)
+    assert [row.path for row in probe.rows] == ["out"]
+    assert probe.notes == ["twice is not built on keras.Input, so its layers' outputs cannot be read."]

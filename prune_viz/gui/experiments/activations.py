@@ -31,7 +31,7 @@ from prune_viz.gui.views.colours import (
     background_rgb,
 )
 from prune_viz.gui.views.pictures import caption_label
-from prune_viz.gui.views.tile_grid import TileGrid
+from prune_viz.gui.views.tile_grid import TileGrid, room_left
 from prune_viz.gui.workers import Job, JobQueue
 
 ACTIVATIONS_KIND = "activations"
@@ -39,6 +39,7 @@ SOURCES = {"item": "Test set item", "pad": "The drawing pad", "chosen": "The gal
 PREVIEW_PIXELS = 84
 PAD_COALESCE_MS = 120  # strokes on the pad within this interval share one job
 COLUMN_GAP = 16  # pixels between the unpruned and the pruned column
+ROW_MARGINS = 12  # pixels of a row's own margins and spacing
 
 
 class ActivationRow(QWidget):
@@ -92,6 +93,7 @@ class ActivationsPage(QWidget):
         self._pad_generation = 0
         self._behind = False
         self.problem: str | None = None  # why nothing is shown, when that is said
+        self.enlarged = False  # shown alone (View > Enlarge): the maps as large as the window takes
 
         self.source_box = QComboBox()
         for key, text in SOURCES.items():
@@ -269,7 +271,7 @@ class ActivationsPage(QWidget):
         self.activations = activations
         self.shown_key = key
         self.problem = None
-        self.message.setText("")
+        self.message.setText(" ".join(activations.notes))  # nested models whose layers cannot be shown, and why
         self._show_rows(tiles, background)
         self._show_input(activations)
         self.shown.emit()
@@ -304,6 +306,7 @@ class ActivationsPage(QWidget):
             row.show_tiles(row_tiles_, background)
         for title in (self.unpruned_title, self.pruned_title):
             title.setVisible(bool(tiles))
+        self._fit_rows()
 
     def _show_input(self, activations: Activations) -> None:
         sample, config = activations.sample, activations.config
@@ -347,6 +350,29 @@ class ActivationsPage(QWidget):
     def set_theme(self, theme: Theme) -> None:
         self.spec = HIGH_CONTRAST if theme is HIGH_CONTRAST_THEME else DIVERGING
         self.request()
+
+    def set_enlarged(self, on: bool) -> None:
+        """Shown alone in a window (View > Enlarge): the maps zoomed to share its height; else at their own size."""
+        self.enlarged = on
+        self._fit_rows()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_rows()
+
+    def _fit_rows(self) -> None:
+        """Enlarged, each row of maps (convolutions, heads) gets an equal share of the height the captions, the
+        bars and the input's preview leave; a deep model's rows stay at their own size (a share under one map)."""
+        maps = [row for row in self.rows if row.tiles is not None and not row.tiles.one_row]
+        share = None
+        if self.enlarged and maps:
+            bars = [row.unpruned for row in self.rows if row.tiles is not None and row.tiles.one_row]
+            others = [self.preview, self.message, self.unpruned_title, self.legend, *bars]
+            others += [row.caption for row in self.rows]
+            share = (room_left(self, others) - ROW_MARGINS * len(self.rows)) // len(maps)
+        for row in maps:
+            for grid in (row.unpruned, row.pruned):
+                grid.set_fill_height(share)
 
 
 def _preview(raw: np.ndarray | None) -> QPixmap | None:

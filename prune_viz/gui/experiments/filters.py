@@ -23,7 +23,7 @@ from prune_viz.gui.views.filter_data import (
     why_no_filters,
 )
 from prune_viz.gui.views.pictures import caption_label
-from prune_viz.gui.views.tile_grid import TileGrid
+from prune_viz.gui.views.tile_grid import TileGrid, room_left
 from prune_viz.gui.workers import Job, JobQueue
 
 FILTERS_KIND = "filters"
@@ -42,6 +42,7 @@ class FiltersPage(QWidget):
         self.picture: FilterPicture | None = None
         self.job: Job | None = None
         self._behind = False  # the settings changed while the page was hidden
+        self.enlarged = False  # shown alone (View > Enlarge): the filters as large as the window takes
 
         self.layer_box = QComboBox()
         self.layer_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -212,6 +213,7 @@ class FiltersPage(QWidget):
             drawn = f"input channel {picture.channel} of {c}"
         pruned_words = "grey" + (" checks" if picture.mode == "colour" else "")
         self.legend.setText(f"Drawn: {drawn}; pruned weights are {pruned_words}. Hover a filter for its unit.")
+        self._fit_grid()
         self.shown.emit()
 
     def _on_hovered(self, index: int) -> None:
@@ -223,6 +225,19 @@ class FiltersPage(QWidget):
         self.grid.setToolTip(text)
 
     # -- the window ------------------------------------------------------------------------------
+    def set_enlarged(self, on: bool) -> None:
+        """Shown alone in a window (View > Enlarge): the filters zoomed to fill it; else at their own size."""
+        self.enlarged = on
+        self._fit_grid()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_grid()
+
+    def _fit_grid(self) -> None:
+        others = [self.layer_box, self.message, self.readout, self.legend]
+        self.grid.set_fill_height(room_left(self, others) if self.enlarged else None)
+
     def showEvent(self, event) -> None:
         super().showEvent(event)
         if self._behind:

@@ -10,6 +10,8 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
     QDialog,
+    QFrame,
+    QScrollArea,
     QTabBar,
     QToolTip,
     QVBoxLayout,
@@ -42,7 +44,15 @@ STATE_KEY = "window/state"
 PRESENTER_KEY = "view/presenter"
 CONTRAST_KEY = "view/high_contrast"
 LAYOUT_VERSION = 2  # bump when the docks change, so an old saved layout is ignored
-LAB_PAGES = ("Draw a digit", "Which images break first")  # the lab's pages, lent to the enlarged window
+# the lab's pages (name in View > Enlarge -> the Lab's page), lent to the enlarged window
+LAB_PAGES = {
+    "Draw a digit": "draw",
+    "Which images break first": "flips",
+    "Filters": "filters",
+    "Activations": "activations",
+    "Spectrum": "spectrum",
+}
+INSIDE_PAGES = ("Filters", "Activations", "Spectrum")  # as tall as the model is deep: they scroll when enlarged
 ENLARGEABLE = (
     "Heatmap",
     "Per-class accuracy",
@@ -52,6 +62,8 @@ ENLARGEABLE = (
     "Unit tiles",
     *LAB_PAGES,
 )
+# View > Enlarge's shortcuts, in ENLARGEABLE's order: the first eight by number, the look inside by initial
+ENLARGE_KEYS = (*(f"Ctrl+Alt+{i}" for i in range(1, 9)), "Ctrl+Alt+F", "Ctrl+Alt+A", "Ctrl+Alt+S")
 
 
 class TabWheelGuard(QObject):
@@ -233,13 +245,13 @@ class WindowArrangement:
 
     def show_enlarged(self, what: str) -> QDialog:
         """One picture alone in a window as large as this one, bound to the same session (Esc closes).
-        A lab page (the pad, the flip gallery) is the panel itself, lent by its tab until the window
-        closes: the same drawing, scan and jobs."""
+        A lab page (the pad, the flip gallery, the filters, activations and spectrum) is the panel itself,
+        lent by its tab until the window closes: the same drawing, scan, chosen input, cache and jobs."""
         if self.enlarged is not None:
             self.enlarged.close()
-        lent = None
+        lent = scroll = None
         if what in LAB_PAGES:
-            widget = lent = self.lab.draw if what == LAB_PAGES[0] else self.lab.flips
+            widget = lent = self.lab.page(LAB_PAGES[what])
             self.experiments.lend(lent)
         elif what == "Heatmap":
             widget = LayerHeatmaps(self.session)
@@ -273,16 +285,33 @@ class WindowArrangement:
         dialog.setFont(self.font())
         layout = QVBoxLayout(dialog)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(widget)
+        if what in INSIDE_PAGES:  # a deep model's rows go past the window: they scroll, the page keeps its width
+            scroll = QScrollArea()
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(widget)
+            layout.addWidget(scroll)
+        else:
+            layout.addWidget(widget)
         if isinstance(widget, LayerHeatmaps):
             widget.apply_font()
         dialog.setGeometry(self.geometry())
         dialog.destroyed.connect(lambda *_: setattr(self, "enlarged", None))
+        if hasattr(widget, "set_enlarged"):  # its pictures as large as the window takes
+            widget.set_enlarged(True)
         if lent is not None:  # back in its tab before the window, and what it holds, is deleted
-            dialog.finished.connect(lambda _result: (lent.setObjectName(""), self.experiments.take_back(lent)))
+            dialog.finished.connect(lambda _result: self._take_back(lent, scroll))
         self.enlarged = dialog
         dialog.showFullScreen() if self.isFullScreen() else dialog.show()
         return dialog
+
+    def _take_back(self, lent: QWidget, scroll: QScrollArea | None) -> None:
+        lent.setObjectName("")
+        if hasattr(lent, "set_enlarged"):
+            lent.set_enlarged(False)
+        if scroll is not None:
+            scroll.takeWidget()  # the dialog's scroll area lets go of it before it is deleted
+        self.experiments.take_back(lent)
 
     def restore_view(self) -> None:
         """Presenter mode and high contrast as the user last left them."""

@@ -6,7 +6,7 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 
 from prune_viz.gui.binding import bind
 from prune_viz.gui.features import Menu
-from prune_viz.gui.shell.arrangement import ENLARGEABLE
+from prune_viz.gui.shell.arrangement import ENLARGE_KEYS, ENLARGEABLE
 from prune_viz.gui.shell.opening import ALLOW_LAMBDA_TIP, CUSTOM_OBJECTS_TIP
 from prune_viz.gui.views.colours import DIVERGING, HIGH_CONTRAST
 
@@ -114,12 +114,12 @@ class WindowMenus:
         )
         self.fullscreen_action = self._action(view, "F&ull screen", self.set_full_screen, "F11", checkable=True)
         enlarge = view.addMenu("&Enlarge one picture")
-        for i, what in enumerate(ENLARGEABLE):
+        for what, keys in zip(ENLARGEABLE, ENLARGE_KEYS, strict=True):
             self._action(
                 enlarge,
                 what,
                 lambda _=False, w=what: self.show_enlarged(w),
-                f"Ctrl+Alt+{i + 1}",
+                keys,
                 tip="Show it alone, filling the window (Esc closes it)",
             )
         view.addSeparator()

@@ -26,6 +26,7 @@ MAP_PIXELS = 44  # a map is drawn about this wide
 FRAME = 2  # pixels of a map's frame
 BAR_HEIGHT = 64
 MARK = 4  # pixels of the mark under a bar
+SEQUENCE_PIXELS, COLUMN_MAX = 256, 8  # a sequence's units are columns this wide together, each at most this wide
 
 
 @dataclass(frozen=True)
@@ -115,8 +116,8 @@ def _bars(values: np.ndarray, level: float, frames: np.ndarray, spec: ColormapSp
 
 
 def _sequence(values: np.ndarray, level: float, frames: np.ndarray, spec: ColormapSpec, background) -> np.ndarray:
-    """(T, units) -> one image: a column per unit, a row per step (strided to a few hundred), a mark under
-    each pruned or dead unit."""
+    """(T, units) -> one image: a column per unit (a few pixels wide when the units are few), a row per step
+    (strided to a few hundred), a mark under each pruned or dead unit."""
     step_t = max(1, -(-values.shape[0] // 128))
     values = values[::step_t]
     pixels = spec.rgb32_indexed_lut().take(colour_indices(values, level))  # (T, units)
@@ -124,7 +125,8 @@ def _sequence(values: np.ndarray, level: float, frames: np.ndarray, spec: Colorm
     pixels = np.repeat(pixels, scale, axis=0)
     marks = np.repeat(frames[None, :], MARK, axis=0)
     image = np.concatenate([pixels, marks], axis=0)  # (rows, units)
-    return np.moveaxis(image, 1, 0)[:, :, None]  # one tile per unit: a column
+    width = max(1, min(COLUMN_MAX, SEQUENCE_PIXELS // values.shape[1]))  # a few units: columns wide enough to see
+    return np.repeat(np.moveaxis(image, 1, 0)[:, :, None], width, axis=2)  # one tile per unit: a column
 
 
 def _rgb(colour: str) -> tuple[int, int, int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QWidget
 
 from prune_viz.core.lesson import PANELS as LESSON_PANELS
 from prune_viz.core.session import open_model
@@ -104,3 +104,63 @@ def test_a_gallery_image_of_any_colour_is_an_input(qtbot, cnn_window, mnist):
         timeout=WAIT_MS,
     )
     np.testing.assert_array_equal(page.activations.raw, mnist.x_test[6])
+
+
+@pytest.fixture(scope="module")
+def mnist50(mnist, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mnist50") / "mnist50.npz"
+    np.savez(path, x_test=mnist.x_test[:50], y_test=mnist.y_test[:50])
+    return path
+
+
+def test_view_enlarge_shows_each_inside_page_in_presenter_type_and_gives_it_back(
+    qtbot, make_window, opened_cnn, conv_bn_cnn_path, mnist50
+):
+    """View > Enlarge one picture offers the filters, the activations and the spectrum, each with its shortcut:
+    the lab's own page, lent to a window of the main window's size in presenter type, drawn there, and back in
+    its tab when that window closes."""
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication, QScrollArea
+
+    window = make_window(data_path=mnist50, size=(1280, 720))
+    window.session.preprocessing = "scale"  # 50 test images the model reads /255: no scaling to find
+    window.set_opened_model(str(conv_bn_cnn_path), opened_cnn)
+    window.set_presenter_mode(True)
+    window.session.configure(method="unit", k=50.0)
+    lab = window.lab
+    enlarge = window.features.menus[Menu.VIEW]
+    entries = {
+        a.text(): a.shortcut().toString()
+        for a in next(a.menu() for a in enlarge.actions() if a.menu() is not None).actions()
+    }
+    assert {entries[w] for w in ("Filters", "Activations", "Spectrum")} == {"Ctrl+Alt+F", "Ctrl+Alt+A", "Ctrl+Alt+S"}
+    assert len(set(entries.values())) == len(entries)  # no two entries share a key
+    drawn = {
+        "Filters": lambda: lab.filters.is_settled() and lab.filters.grid.count == 8,
+        "Activations": lambda: lab.activations.is_settled() and len(lab.activations.rows) == 3,
+        "Spectrum": lambda: (
+            lab.spectrum.table.rowCount() == len(window.session.model.layers)
+            and lab.spectrum.status.text() == "k = 50%"
+        ),
+    }
+    for what, name in (("Filters", "filters"), ("Activations", "activations"), ("Spectrum", "spectrum")):
+        page = lab.page(name)
+        dialog = window.show_enlarged(what)
+        qtbot.waitExposed(dialog)
+        assert dialog.findChild(QWidget, "enlarged") is page and page.window() is dialog
+        assert isinstance(page.parentWidget().parentWidget(), QScrollArea)  # a deep model's rows scroll
+        assert page.width() > window.width() * 0.9
+        assert dialog.font().pointSizeF() == page.font().pointSizeF() == READABLE_POINTS  # presenter type
+        qtbot.waitUntil(drawn[what], timeout=WAIT_MS)
+        assert window.experiments.scroll_of(page).widget() is not page  # its tab says where it is
+        grids = [lab.filters.grid] if what == "Filters" else [lab.activations.rows[0].pruned] * (what == "Activations")
+        for grid in grids:  # the pictures grow to the window, and fit it: nothing to scroll
+            tiles = grid.tiles.shape
+            assert grid.zoom > 1 and grid.height() >= -(-tiles[0] // grid.columns_for(grid.width())) * tiles[1] * 2
+            assert grid.image().width() == grid.columns_for(grid.width()) * tiles[2] * grid.zoom
+        if what != "Spectrum":
+            assert page.parentWidget().parentWidget().verticalScrollBar().maximum() == 0
+        dialog.close()
+        QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+        assert window.enlarged is None and window.experiments.scroll_of(page).widget() is page
+        assert all(grid.zoom == 1 for grid in grids)  # back in its tab at its own size
