@@ -35,7 +35,7 @@ from prune_viz.bench.models import (
     save_mlp,
 )
 from prune_viz.bench.report import BenchReport, Figure, info, vs_floor
-from prune_viz.bench.scale_bench import bench_scale
+from prune_viz.bench.scale_bench import bench_big_models_quick, bench_scale
 from prune_viz.bench.slider_bench import bench_slider
 from prune_viz.bench.spectrum_bench import SECTION as SPECTRUM
 from prune_viz.bench.spectrum_bench import bench_spectrum
@@ -336,7 +336,14 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
             report.figures += figures
             report.details[KINDS] = details
             step += 1
-        for label in big:
+        if big and options.quick:  # one child process for both, not four for each
+            figures, details = bench_big_models_quick(
+                workdir, task.sub(step / steps, (step + len(big)) / steps), {label: BIG_MODELS[label] for label in big}
+            )
+            report.figures += figures
+            report.details.update(details)
+            step += len(big)
+        for label in big if not options.quick else ():
             figures, details = bench_scale(
                 workdir, options.quick, task.sub(step / steps, (step + 1) / steps), label, BIG_MODELS[label]
             )

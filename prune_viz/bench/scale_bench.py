@@ -1,5 +1,6 @@
 """A big model (the 120M MLP, VGG-16) opened, pruned and loaded in fresh processes, so that each
-peak of memory is the model's own: against one NumPy copy of its weights and Keras's own loader."""
+peak of memory is the model's own: against one NumPy copy of its weights and Keras's own loader.
+A quick run (a smoke run) measures its small stand-ins the same way in one child process for all."""
 
 from __future__ import annotations
 
@@ -170,22 +171,47 @@ def describe_big_model(child: dict) -> str:
     return f"{shape} input, {kinds} prunable layers"
 
 
+def big_child(paths: list[str]) -> list[dict]:
+    """Runs in one fresh process for every big model of a quick run (one TensorFlow import, not four per
+    model): per model, what ``scale_child``, ``load_child`` (ours, then Keras's) and ``open_child`` report,
+    one after the other. Their memory figures are then over what the models before left, not a fresh
+    process's: a smoke run of the code, not figures to quote."""
+    import gc
+
+    found = []
+    for path in paths:
+        child = scale_child(path, True)
+        gc.collect()
+        loads = {reader: [load_child(path, reader)] for reader in ("prune-viz", "keras")}
+        gc.collect()
+        found.append({"child": child, "loads": loads, "opens": [open_child(path)]})
+        gc.collect()
+    return found
+
+
+def _save_big_model(workdir: Path, quick: bool, task: TaskState, label: str, save_model) -> tuple[Path, float]:
+    """``save_model(path, quick)`` writes the model as .keras (here: only the children that load it are
+    measured), flushed to disk as a user's model is: no writeback during the load."""
+    path = workdir / f"{label}.keras"
+    task.progress(0.0, f"{label}: building the model")
+    start = time.perf_counter()
+    save_model(path, quick)
+    build_s = time.perf_counter() - start
+    import gc
+
+    gc.collect()
+    if hasattr(os, "sync"):
+        os.sync()
+    return path, build_s
+
+
 def bench_scale(
     workdir: Path, quick: bool, task: TaskState, label: str = "scale", save_model=save_scale_mlp
 ) -> tuple[list[Figure], dict]:
     """One big model (``save_model(path, quick)`` writes it as .keras), figures keyed ``label.*``: open
     phases, slider steps and peak memory in one fresh process, then the load alone (ours and Keras's) and
     open to a usable slider in fresh processes, interleaved."""
-    path = workdir / f"{label}.keras"
-    task.progress(0.0, f"{label}: building the model")
-    start = time.perf_counter()
-    save_model(path, quick)  # here: only the children that load it are measured
-    build_s = time.perf_counter() - start
-    import gc
-
-    gc.collect()
-    if hasattr(os, "sync"):
-        os.sync()  # the file just written is on disk, as a user's model is: no writeback during the load
+    path, build_s = _save_big_model(workdir, quick, task, label, save_model)
     task.progress(0.3, f"{label}: loading and pruning")
     child = _run_child(
         "import json; from prune_viz.bench.scale_bench import scale_child; "
@@ -213,11 +239,43 @@ def bench_scale(
                 f"print(json.dumps(open_child({str(path)!r})))"
             )
         )
+    return _scale_figures(label, path, build_s, child, loads, opens, "fresh processes")
+
+
+def bench_big_models_quick(workdir: Path, task: TaskState, models: dict) -> tuple[list[Figure], dict]:
+    """The quick run's big models (``models``: label -> .keras writer), each measured as ``bench_scale``
+    measures it, but all in one child process (``big_child``): one TensorFlow import instead of four per
+    model. Figures keyed ``label.*``; details per label."""
+    saved = {}
+    for index, (label, save_model) in enumerate(models.items()):
+        sub = task.sub(0.3 * index / len(models), 0.3 * (index + 1) / len(models))
+        saved[label] = _save_big_model(workdir, True, sub, label, save_model)
+    task.progress(0.3, f"{', '.join(models)}: loading and pruning in one process")
+    paths = [str(path) for path, _ in saved.values()]
+    found = _run_child(
+        f"import json; from prune_viz.bench.scale_bench import big_child; print(json.dumps(big_child({paths!r})))"
+    )
+    figures, details = [], {}
+    for (label, (path, build_s)), one in zip(saved.items(), found, strict=True):
+        figures_one, details[label] = _scale_figures(
+            label, path, build_s, one["child"], one["loads"], one["opens"], "one process for every big model (quick)"
+        )
+        figures += figures_one
+    task.progress(1.0, "big models done")
+    return figures, details
+
+
+def _scale_figures(
+    label: str, path: Path, build_s: float, child: dict, loads: dict, opens: list, processes: str
+) -> tuple[list[Figure], dict]:
+    """The figures of one big model from its children's reports; ``processes`` says where they ran.
+    Deletes the model's file."""
     loads_ms = {reader: [round(run["load_seconds"] * 1000, 1) for run in runs] for reader, runs in loads.items()}
     peaks = {reader: [round(run["peak_over_weights"], 2) for run in runs] for reader, runs in loads.items()}
     child["load_ms_fresh_processes"] = loads_ms
     child["load_peak_over_weights_fresh_processes"] = peaks
     child["usable_seconds_fresh_processes"] = [round(run["usable_seconds"], 3) for run in opens]
+    child["processes"] = processes
     child["file_bytes"] = path.stat().st_size
     child["build_and_save_seconds"] = round(build_s, 1)
     path.unlink()
@@ -240,7 +298,7 @@ def bench_scale(
             round(keras_ms, 1),
             "keras.saving.load_model",
             LOAD_TIME_TARGET,
-            f"medians of {runs} fresh processes each, interleaved (ours {loads_ms['prune-viz']}, "
+            f"medians of {runs} runs each, {processes}, interleaved (ours {loads_ms['prune-viz']}, "
             f"Keras {loads_ms['keras']} ms)",
         ),
         vs_floor(
@@ -262,7 +320,7 @@ def bench_scale(
             round(ours_ms / 1000, 2),
             "its load alone",
             OPEN_TARGET,
-            f"open_model, then a layerwise and a global weight k; median of {runs} fresh processes "
+            f"open_model, then a layerwise and a global weight k; median of {runs} runs, {processes} "
             f"{child['usable_seconds_fresh_processes']}",
         ),
         info(
