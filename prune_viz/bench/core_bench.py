@@ -46,6 +46,7 @@ MLP_SECTIONS = {"slider", "evaluation", "sweep", "flips", "compaction"}  # the s
 EVAL_FLOOR_TARGET = 1.2
 SWEEP_TARGET = 1.3
 FLIPS_TARGET = 1.3
+QUICK_TEST_IMAGES = 2000  # a quick run evaluates on the first 2,000 MNIST test images (a smoke run)
 
 
 @dataclass
@@ -267,6 +268,16 @@ def bench_flips(opened, data_path, label: str, quick: bool, task: TaskState) -> 
     return figures, {"scan_ms": round(scan_ms, 1), "evaluations_ms": round(singles_ms, 1), "repeats": repeats}
 
 
+def _quick_test_set(mnist, workdir: Path):
+    """A quick run's test set: the first QUICK_TEST_IMAGES of MNIST's, written as an .npz that the
+    sessions of the sweep and flip scan read as they read the user's data; (dataset, its path)."""
+    from prune_viz.core.data import load_data
+
+    path = workdir / "mnist-quick.npz"
+    np.savez(path, x_test=mnist.x_test[:QUICK_TEST_IMAGES], y_test=mnist.y_test[:QUICK_TEST_IMAGES])
+    return load_data(path), str(path)
+
+
 # -- the whole run ---------------------------------------------------------------------------------
 def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchReport:
     task = task or quiet()
@@ -278,8 +289,11 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
     from prune_viz.core.session import open_model
 
     data = load_mnist(options.data) if {"evaluation", "sweep", "compaction"} & set(options.sections) else None
+    data_path = options.data
     with tempfile.TemporaryDirectory(prefix="prune-viz-bench-", dir=options.workdir) as tmp:
         workdir = Path(tmp)
+        if options.quick and MLP_SECTIONS & set(options.sections):
+            data, data_path = _quick_test_set(data if data is not None else load_mnist(options.data), workdir)
         # quick: one small MLP only (a smoke run of every section)
         models = (
             [("mlp-64-32", QUICK_MLP, False)]
@@ -316,12 +330,12 @@ def run_bench(options: BenchOptions, task: TaskState | None = None) -> BenchRepo
                 report.details[label]["evaluation"] = details
             step += 1
             if "sweep" in options.sections:
-                figures, details = bench_sweep(opened, options.data, evaluator, label, options.quick, sub())
+                figures, details = bench_sweep(opened, data_path, evaluator, label, options.quick, sub())
                 report.figures += figures
                 report.details[label]["sweep"] = details
             step += 1
             if "flips" in options.sections:
-                figures, details = bench_flips(opened, options.data, label, options.quick, sub())
+                figures, details = bench_flips(opened, data_path, label, options.quick, sub())
                 report.figures += figures
                 report.details[label]["flips"] = details
             step += 1

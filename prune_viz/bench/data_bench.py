@@ -27,7 +27,7 @@ from prune_viz.bench.report import Figure, info, vs_floor
 from prune_viz.core.tasks import TaskState
 
 SECTION = "data"
-IMAGES, QUICK_IMAGES = 10_000, 200
+IMAGES, QUICK_IMAGES = 10_000, 100
 CIFAR_BLOCKS = ((16, 2), (32, 2))  # two VGG blocks and a Dense 128: ~280k weights, 6.4M multiply-adds an image
 CIFAR_DENSE = (128,)
 NPZ_TARGET = 1.2

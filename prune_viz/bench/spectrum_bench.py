@@ -3,10 +3,10 @@ directly with Keras's initialiser for it (``keras.applications.VGG16(weights=Non
 other 134M weights too), against one NumPy SVD of the same matrix (singular values only): the floor.
 
 ``core.spectrum.matrix_spectrum`` is the whole of what the Spectrum page computes per tensor: the
-eigenvalues, the power-law fit, the norms. With ``quick``, a 2048 x 512 matrix.
+eigenvalues, the power-law fit, the norms. With ``quick``, a 1024 x 256 matrix.
 
 A convolution's spectrum is of its kernel positions (WeightWatcher's cut): VGG-16's largest convolution
-kernel, 3x3x512x512, against one batched NumPy SVD of its nine 512 x 512 slices (3x3x128x128 with ``quick``).
+kernel, 3x3x512x512, against one batched NumPy SVD of its nine 512 x 512 slices (3x3x64x64 with ``quick``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from prune_viz.core.tasks import TaskState
 
 SECTION = "spectrum"
 VGG16_FC1 = (25088, 4096)  # 7*7*512 inputs, 4096 units
-QUICK_SHAPE = (2048, 512)
+QUICK_SHAPE = (1024, 256)
 VGG16_CONV5 = (3, 3, 512, 512)  # block5's convolutions
-QUICK_CONV = (3, 3, 128, 128)
+QUICK_CONV = (3, 3, 64, 64)
 TARGET = 1.0  # no slower than the one SVD
 
 
