@@ -25,6 +25,14 @@ SCALE_MEMORY_TARGET = 3.0  # x the weights
 LOAD_TIME_TARGET = 1.0  # x keras.saving.load_model, on the same file
 LOAD_MEMORY_TARGET = 2.0  # x the weights: peak memory while loading, over the TF baseline
 LOAD_RUNS = 5
+# big_child's list of what each measurement loaded, kept to the end of the process: memory a measurement
+# frees is not there for the next to reuse, so each peak is still its own allocation (None: let go)
+_KEPT: list | None = None
+
+
+def _keep(*found) -> None:
+    if _KEPT is not None:
+        _KEPT.extend(found)
 
 
 def _run_child(code: str, timeout: float = 1800) -> dict:
@@ -104,6 +112,7 @@ def scale_child(path: str, quick: bool) -> dict:
     peak = max(open_peak, steps_peak)
     copy_ms = median_ms(copies) * weight_bytes / largest.nbytes
     restored = all(np.array_equal(np.asarray(layer.variable.numpy()), layer.original) for layer in opened.layers)
+    _keep(opened, session)
     kinds: dict[str, int] = {}
     for layer in opened.layers:
         kinds[layer.kind] = kinds.get(layer.kind, 0) + 1
@@ -143,6 +152,7 @@ def load_child(path: str, reader: str) -> dict:
     model = load_model(path).keras_model if reader == "prune-viz" else keras.saving.load_model(path)
     seconds = time.perf_counter() - start
     weights_bytes = sum(int(np.prod(w.shape)) * np.dtype(w.dtype).itemsize for w in model.weights)
+    _keep(model)
     return {"load_seconds": seconds, "peak_over_weights": (proc_status("VmHWM") - baseline) / weights_bytes}
 
 
@@ -161,6 +171,7 @@ def open_child(path: str) -> dict:
     session.set_model(opened)
     session.configure(method="weight", scope="layer", k=50.0)
     session.configure(scope="global", k=60.0)
+    _keep(opened, session)
     return {"open_seconds": opened_s, "usable_seconds": time.perf_counter() - start}
 
 
@@ -173,19 +184,17 @@ def describe_big_model(child: dict) -> str:
 
 def big_child(paths: list[str]) -> list[dict]:
     """Runs in one fresh process for every big model of a quick run (one TensorFlow import, not four per
-    model): per model, what ``scale_child``, ``load_child`` (ours, then Keras's) and ``open_child`` report,
-    one after the other. Their memory figures are then over what the models before left, not a fresh
-    process's: a smoke run of the code, not figures to quote."""
-    import gc
-
+    model): per model, what ``load_child`` (ours, then Keras's; first, on a clean heap), ``scale_child``
+    and ``open_child`` report, one after the other, everything each loaded kept alive (``_KEPT``). Their
+    memory figures are then over what the measurements before left, not a fresh process's: a smoke run of
+    the code, not figures to quote."""
+    global _KEPT
+    _KEPT = []  # nothing measured here is let go: each peak stays its own measurement's
     found = []
     for path in paths:
+        loads = {reader: [load_child(path, reader)] for reader in ("prune-viz", "keras")}  # first: a clean heap
         child = scale_child(path, True)
-        gc.collect()
-        loads = {reader: [load_child(path, reader)] for reader in ("prune-viz", "keras")}
-        gc.collect()
         found.append({"child": child, "loads": loads, "opens": [open_child(path)]})
-        gc.collect()
     return found
 
 
