@@ -12,7 +12,7 @@ import pytest
 
 from prune_viz import cli
 
-pytestmark = pytest.mark.slow  # one quick bench run, a minute on 2 cores
+pytestmark = pytest.mark.slow  # one quick bench run: ~45 s of CPU, three child processes
 
 FIGURE_KEYS = {
     "key",
@@ -202,7 +202,7 @@ def test_gui_slider_reaches_the_heatmap(quick_report):
 def test_data_section_reads_an_npz_and_a_png_folder(quick_report):
     """Issue 27, Must 6: the CIFAR-10-size CNN on the same images from an .npz and from PNG files (lossless:
     the same numbers), each evaluation against the in-memory floor, the first pass reported on its own.
-    Its quick run costs about 1.6 s of CPU."""
+    Its quick run (100 images) costs about 1 s of CPU."""
     keys = {figure["key"]: figure for figure in quick_report["figures"]}
     assert keys["data.npz.vs_floor"]["target"] == "<= 1.2x floor"
     assert keys["data.folder.vs_floor"]["target"] == "<= 1.5x floor"
