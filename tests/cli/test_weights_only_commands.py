@@ -10,7 +10,6 @@ import pytest
 
 from cli_helpers import assert_one_line_error, run
 
-pytestmark = pytest.mark.keras_floor
 slow = pytest.mark.slow  # the checkpoints are saved by processes of their own, once per run
 
 

@@ -22,8 +22,6 @@ from prune_viz.core.io import LoadedModel
 from prune_viz.core.layers import find_prunable_layers
 from prune_viz.core.pruning import Pruner, PruningConfig
 
-pytestmark = pytest.mark.keras_floor
-
 
 @dataclass
 class Case:
@@ -269,7 +267,10 @@ def _check(model, compaction, masked, x, oracle, tmp_path):
     np.testing.assert_allclose(np.asarray(reloaded(x, training=False)), masked, atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+# at the Keras floor, the Functional rebuild of every case (test_export compacts Sequential models there)
+@pytest.mark.parametrize(
+    "functional", [False, pytest.param(True, marks=pytest.mark.keras_floor)], ids=["sequential", "functional"]
+)
 @pytest.mark.parametrize("name", CASES)
 def test_compaction_removes_exactly_the_pruned_units_and_computes_the_masked_model(name, functional, tmp_path):
     import keras
@@ -307,6 +308,7 @@ def _transformer_block(heads: int, hidden: int):
     return keras.Model(inputs, L.Dense(4, name="out")(L.GlobalAveragePooling1D()(x)))
 
 
+@pytest.mark.keras_floor
 def test_attention_heads_leave_a_transformer_block_and_its_feed_forward_units_too(tmp_path):
     import keras
 
@@ -321,6 +323,7 @@ def test_attention_heads_leave_a_transformer_block_and_its_feed_forward_units_to
     assert (head.units_before, head.units_after, head.kernel_shape_after) == (5, 3, (3, 3, 8))
 
 
+@pytest.mark.keras_floor
 def test_why_a_model_cannot_be_compacted_is_said_before_pruning_for_what_is_pruned(tmp_path):
     import keras
 
@@ -353,6 +356,7 @@ def test_why_a_model_cannot_be_compacted_is_said_before_pruning_for_what_is_prun
         assert problem is not None and says in problem, problem
 
 
+@pytest.mark.keras_floor
 def test_recurrent_units_pruned_in_kernel_mode_keep_changing_so_compaction_says_use_remove(tmp_path):
     import keras
 
@@ -371,6 +375,7 @@ def test_recurrent_units_pruned_in_kernel_mode_keep_changing_so_compaction_says_
         _compacted(model, {"rnn", "d1"}, _inputs(case.shape, case.dtype), unit_mode="kernel")
 
 
+@pytest.mark.keras_floor
 def test_a_transposed_convolution_refuses_a_constant_it_cannot_fold():
     import keras
 

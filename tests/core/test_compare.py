@@ -9,8 +9,6 @@ from prune_viz.core.compare import CompareError, compare, matching_layers, parse
 from prune_viz.core.pruning import PruningConfig, PruningError
 from prune_viz.core.session import open_model
 
-pytestmark = pytest.mark.keras_floor
-
 
 @pytest.fixture(scope="module")
 def opened(trained_mlp_path):
@@ -46,6 +44,7 @@ def test_parse_spec_refuses_in_one_sentence(text, fragment):
     assert fragment in message and "\n" not in message and message.endswith(".")
 
 
+@pytest.mark.keras_floor
 def test_a_setting_compared_with_itself_overlaps_fully_and_predicts_the_same(opened, mnist):
     same = config(opened, "weight", 80)
     result = compare(opened, same, opened, same, mnist, preprocessing="scale")
@@ -55,6 +54,7 @@ def test_a_setting_compared_with_itself_overlaps_fully_and_predicts_the_same(ope
     assert not result.difference("hidden1").any()  # no disagreement anywhere
 
 
+@pytest.mark.keras_floor
 def test_swapping_the_sides_mirrors_the_comparison(opened, mnist):
     weight, unit = config(opened, "weight", 90), config(opened, "unit", 60)
     ab = compare(opened, weight, opened, unit, mnist, preprocessing="scale")
@@ -73,6 +73,7 @@ def test_swapping_the_sides_mirrors_the_comparison(opened, mnist):
     assert np.array_equal(diff == -1, ab.b.kept("hidden1") & ~ab.a.kept("hidden1"))
 
 
+@pytest.mark.keras_floor
 def test_jaccard_counts_the_kept_sets(opened, mnist):
     weight, unit = config(opened, "weight", 50), config(opened, "unit", 50)
     result = compare(opened, weight, opened, unit, mnist, preprocessing="scale")
@@ -80,6 +81,7 @@ def test_jaccard_counts_the_kept_sets(opened, mnist):
     assert result.overlap["hidden2"] == pytest.approx((a & b).sum() / (a | b).sum())
 
 
+@pytest.mark.keras_floor
 def test_the_models_are_left_unpruned(opened, mnist):
     before = [w.copy() for w in opened.loaded.keras_model.get_weights()]
     compare(opened, config(opened, "weight", 90), opened, config(opened, "unit", 90), mnist, preprocessing="scale")
@@ -108,6 +110,7 @@ def test_before_and_after_fine_tuning_weights_change_only_where_the_masks_keep_t
     assert result.b.evaluation.accuracy == pytest.approx(tuned.accuracy_after)
 
 
+@pytest.mark.keras_floor
 def test_checkpoints_of_different_architectures_are_refused(opened, tmp_path):
     import keras
 

@@ -21,7 +21,7 @@ from prune_viz.core.layers import PrunableLayer
 from prune_viz.core.pruning import Pruner, PruningConfig
 from prune_viz.core.session import OpenedModel, open_model
 
-pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]  # the checkpoints are saved by processes of their own
+pytestmark = pytest.mark.slow  # the checkpoints are saved by processes of their own
 
 
 def with_prunable_kernels(opened) -> tuple[OpenedModel, dict]:
@@ -74,6 +74,7 @@ def test_export_takes_arrays_by_stored_variable_or_dataset(weights_only_models, 
     assert all(np.array_equal(values, stored.variable.numpy()) for stored, values in same.items())
 
 
+@pytest.mark.keras_floor
 def test_what_needs_the_model_says_why_not(weights_only_models, tmp_path):
     opened = open_model(weights_only_models.path("k2-lambda.h5"))
     assert export_problem(opened) is None

@@ -9,8 +9,6 @@ from prune_viz.core.finetune import finetune
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import open_model
 
-pytestmark = pytest.mark.keras_floor
-
 
 @pytest.fixture(scope="module")
 def opened(trained_mlp_path):
@@ -54,6 +52,7 @@ def test_output_layer_is_trained_but_not_masked_by_default(opened, mnist):
     assert not np.array_equal(output, opened.pruner.original("output").numpy())
 
 
+@pytest.mark.keras_floor
 def test_a_nested_models_layers_are_masked_by_their_qualified_names(tmp_path, mnist):
     import keras
 
@@ -79,6 +78,7 @@ def test_a_nested_models_layers_are_masked_by_their_qualified_names(tmp_path, mn
     assert np.count_nonzero(inner) == int(masks["block/inner"].sum())  # no surviving weight is zero
 
 
+@pytest.mark.keras_floor
 def test_removed_units_keep_a_zero_bias_through_fine_tuning(opened, mnist):
     config = PruningConfig("unit", 50, "layer", opened.default_included, unit_mode="remove")
     result = opened.pruner.prune(config)

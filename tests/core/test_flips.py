@@ -12,9 +12,6 @@ from prune_viz.core.inputs import preprocess
 from prune_viz.core.pruning import PruningConfig
 from prune_viz.core.session import Session, open_model
 
-pytestmark = pytest.mark.keras_floor
-
-
 SUBSET = 2000  # real test images; brute force over 101 k values stays quick
 
 
@@ -67,6 +64,7 @@ def test_breaking_k_equals_brute_force(session, subset, method, scope):
     np.testing.assert_array_equal(scan.confusion(0), record.result.confusion)
 
 
+@pytest.mark.keras_floor
 def test_json_shape(session):
     config = PruningConfig("weight", 0, "layer", session.config.included)
     scan = run_flip_scan(session, config, ks=(0, 50, 100))

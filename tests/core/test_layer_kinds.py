@@ -17,8 +17,6 @@ from prune_viz.core.io import LoadedModel
 from prune_viz.core.layers import find_prunable_layers, weight_share
 from prune_viz.core.pruning import Pruner, PruningConfig
 
-pytestmark = pytest.mark.keras_floor
-
 
 def _layer(kind: str):
     """(the layer under test, input shape, how its output's last axis maps to units)."""
@@ -120,7 +118,10 @@ def _output_channels(kind: str, removed: np.ndarray, layers) -> np.ndarray:
     return removed
 
 
-@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+# at the Keras floor, each kind once (its units are the same in a Functional model)
+@pytest.mark.parametrize(
+    "functional", [pytest.param(False, marks=pytest.mark.keras_floor), True], ids=["sequential", "functional"]
+)
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_removed_unit_outputs_exactly_zero_and_restore_is_exact(kind, functional):
     model, shape, dtype = _model(kind, functional)
@@ -153,6 +154,7 @@ def test_a_removed_unit_outputs_exactly_zero_and_restore_is_exact(kind, function
     assert np.array_equal(np.asarray(model(x)), before)
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("kind", KINDS)
 def test_weight_pruning_zeroes_exactly_the_planned_entries(kind):
     model, _shape, _dtype = _model(kind, functional=True)
@@ -188,6 +190,7 @@ def _attention_model(functional: bool):
     return model, attention
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("functional", [False, True], ids=["alone", "transformer-block"])
 def test_a_removed_attention_head_contributes_nothing(functional):
     model, attention = _attention_model(functional)
@@ -210,6 +213,7 @@ def test_a_removed_attention_head_contributes_nothing(functional):
         assert np.all(with_head_only == 0)
 
 
+@pytest.mark.keras_floor
 def test_layers_inside_nested_models_are_found_with_their_paths():
     import keras
 
@@ -221,6 +225,7 @@ def test_layers_inside_nested_models_are_found_with_their_paths():
     assert [t.is_output for t in layers] == [False, False, True]
 
 
+@pytest.mark.keras_floor
 def test_any_other_weight_of_rank_two_or_more_is_shown_and_weight_prunable():
     import keras
 
@@ -238,6 +243,7 @@ def test_any_other_weight_of_rank_two_or_more_is_shown_and_weight_prunable():
     assert unit_result.layer("p_re_lu/alpha").pruned == 0  # no unit definition: weight pruning only
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("norm", ["BatchNormalization", "LayerNormalization"])
 def test_a_normalisation_right_after_a_layer_loses_a_removed_units_entries(norm):
     import keras

@@ -12,8 +12,6 @@ import pytest
 from prune_viz.core.non_finite import PRUNING_RULE, NonFinite, by_layer, is_non_finite, non_finite_entries
 from prune_viz.core.session import Session, open_model
 
-pytestmark = pytest.mark.keras_floor
-
 
 def test_the_rule_counts_nan_and_both_infinities_and_nothing_else():
     values = np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e38, -1e-45, np.nan], np.float32)
@@ -48,6 +46,7 @@ def poisoned(tmp_path_factory):
     return open_model(_poisoned_mlp(tmp_path_factory.mktemp("nan") / "nan.keras"))
 
 
+@pytest.mark.keras_floor
 def test_the_notes_say_which_tensors_how_many_and_the_pruning_rule(poisoned):
     found = poisoned.loaded.non_finite_variables()
     assert [(f.name, f.nan, f.inf, f.size) for f in found] == [("h1/kernel", 1, 2, 48), ("out/bias", 1, 0, 3)]
@@ -62,6 +61,7 @@ def test_the_notes_say_which_tensors_how_many_and_the_pruning_rule(poisoned):
     assert poisoned.loaded.non_finite_weights() == {"h1": 3, "out": 1}
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("criterion", ["magnitude", "lamp"])
 def test_pruning_keeps_nan_last_and_infinities_just_before_it(poisoned, criterion):
     """core.plan: NaN sorts after every number; |+-inf| after every finite weight, ties by flat index.

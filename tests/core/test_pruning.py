@@ -19,8 +19,6 @@ from prune_viz.core.pruning import (
     unit_norms,
 )
 
-pytestmark = pytest.mark.keras_floor
-
 KS = [0, 1, 12.5, 25, 33, 50, 66.6, 90, 99, 100]
 
 
@@ -56,6 +54,7 @@ def _np(result, name):
     return result.kernels[name].numpy(), result.masks.get(name)
 
 
+@pytest.mark.keras_floor
 def test_output_layer_is_flagged_and_found_in_order(pruner_and_layers):
     _, layers = pruner_and_layers
     assert [layer.name for layer in layers] == ["a", "b", "out"]
@@ -63,6 +62,7 @@ def test_output_layer_is_flagged_and_found_in_order(pruner_and_layers):
     assert layers[0].shape == (20, 13) and layers[0].units == 13 and layers[0].fan_in == 20
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("k", KS)
 def test_weight_layerwise_prunes_exactly_the_smallest(pruner_and_layers, k):
     pruner, layers = pruner_and_layers
@@ -82,6 +82,7 @@ def test_weight_layerwise_prunes_exactly_the_smallest(pruner_and_layers, k):
     assert result.layer("out").pruned == 0
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("k", KS)
 def test_unit_layerwise_prunes_whole_lowest_norm_columns(pruner_and_layers, k):
     pruner, layers = pruner_and_layers
@@ -97,6 +98,7 @@ def test_unit_layerwise_prunes_whole_lowest_norm_columns(pruner_and_layers, k):
             assert norms[dead].max() <= norms[~dead].min()
 
 
+@pytest.mark.keras_floor
 @pytest.mark.parametrize("method", ["weight", "unit"])
 @pytest.mark.parametrize("k", [10, 50, 90])
 def test_global_uses_one_threshold_across_layers(method, k):
@@ -141,6 +143,7 @@ def test_any_k_order_gives_the_same_mask_as_a_fresh_pruner():
     pruner.restore()
 
 
+@pytest.mark.keras_floor
 def test_apply_writes_the_model_and_restore_is_bit_exact():
     model = _model(seed=5)
     before = [w.copy() for w in model.get_weights()]
@@ -168,6 +171,7 @@ def test_ties_are_broken_by_flat_index():
     assert dead_units.tolist() == [True, True, False, False, False]
 
 
+@pytest.mark.keras_floor
 def test_conv_kernels_prune_whole_filters():
     import keras
 
@@ -191,6 +195,7 @@ def test_conv_kernels_prune_whole_filters():
     assert norms[dead].max() <= norms[~dead].min()
 
 
+@pytest.mark.keras_floor
 def test_weights_already_zero_count_towards_sparsity_not_pruning():
     import keras
 
@@ -226,6 +231,7 @@ def test_unknown_layer_and_method_are_refused(pruner_and_layers):
         PruningConfig("weight", 10, "everywhere")
 
 
+@pytest.mark.keras_floor
 def test_a_layer_with_every_unit_pruned_gives_one_warning_naming_it(conv_bn_cnn_path):
     from prune_viz.core.session import open_model
 

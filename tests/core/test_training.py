@@ -13,8 +13,6 @@ from prune_viz.core.io import save_keras_with_metadata
 from prune_viz.core.tasks import Cancelled, TaskState
 from prune_viz.core.training import TrainConfig, TrainingError, split_validation, train
 
-pytestmark = pytest.mark.keras_floor
-
 
 @pytest.fixture(scope="module")
 def trained(mnist_train):
@@ -25,6 +23,7 @@ def _kernel_shapes(model):
     return [tuple(layer.kernel.shape) for layer in model.layers if hasattr(layer, "kernel")]
 
 
+@pytest.mark.keras_floor
 def test_architectures_match_the_papers():
     import keras
 
@@ -59,6 +58,7 @@ def test_validation_split_is_seeded_disjoint_and_complete():
     assert set(train_a).isdisjoint(val_a) and set(train_a) | set(val_a) == set(range(5000))
 
 
+@pytest.mark.keras_floor
 def test_one_epoch_on_the_subset_learns_and_says_so(trained, mnist):
     meta = trained.metadata
     assert meta["trained_on"] == "MNIST 5,000-image training subset"
@@ -73,6 +73,7 @@ def test_one_epoch_on_the_subset_learns_and_says_so(trained, mnist):
     assert getattr(trained.model, "optimizer", None) is None  # saved without Adam's state
 
 
+@pytest.mark.keras_floor
 def test_saved_file_carries_the_metadata_and_the_recorded_accuracy(trained, mnist, tmp_path):
     from prune_viz.core.evaluation import Evaluator
     from prune_viz.core.io import load_model
@@ -119,6 +120,7 @@ def test_cancel_stops_training(mnist_train):
     assert max(seen) < 0.34  # stopped within the first of three epochs
 
 
+@pytest.mark.keras_floor
 def test_l2_penalty_reaches_every_kernel_and_is_validated():
     from prune_viz.core.architectures import build_model
     from prune_viz.core.training import TrainConfig, TrainingError

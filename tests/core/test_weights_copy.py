@@ -12,7 +12,7 @@ from prune_viz.core.files import OutputExists, WriteRefused
 from prune_viz.core.io import load_model
 from prune_viz.core.io.weights_copy import write_weights_copy
 
-pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]  # the checkpoints are saved by processes of their own
+pytestmark = pytest.mark.slow  # the checkpoints are saved by processes of their own
 
 FILES = ["custom.keras", "custom.h5", "k2-lambda.h5", "k2-lambda-h5.keras", "k2-lambda.keras"]
 
@@ -24,6 +24,7 @@ def every_other_zero(values: np.ndarray) -> np.ndarray:
     return pruned
 
 
+@pytest.mark.keras_floor
 def test_the_code_that_built_it_loads_the_copy(weights_only_models, tmp_path):
     copies = {}
     for name in FILES:

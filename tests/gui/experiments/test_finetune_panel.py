@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from gui_helpers import WAIT_MS
@@ -15,11 +14,26 @@ def test_finetune_keeps_pruned_weights_zero_shows_its_numbers_and_saves_elsewher
 ):
     import keras
 
+    from prune_viz.core.io import load_model
+    from prune_viz.core.provenance import describe_derivation
+    from prune_viz.core.session import Session, open_model
+    from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
+
     tab = panel.finetune
+    # the learning-rate box reaches core.finetune and the saved model
+    assert tab.learning_rate.text() == "0.0001"  # core's default
+    tab.learning_rate.stepBy(1)
+    assert tab.learning_rate.text() == "0.0002"
+    tab.learning_rate.lineEdit().setText("3e-4")
+    tab.learning_rate.interpretText()
     session.configure(method="weight", k=80)
     tab.epochs.setValue(1)
     click_and_wait(qtbot, tab)
     result = tab.result
+    tune = result.metadata["fine_tune"]
+    assert tune["learning_rate"] == 0.0003 and tune["optimizer"] == "Adam (learning rate 0.0003)"
+    assert "Adam (learning rate 0.0003)" in tab.data_label.text()
+    assert "at learning rate 0.0003 in" in tab.strip.message.text()
     assert result.config == session.config
     masks = opened_mlp.pruner.prune(session.config).masks
     for name in session.config.included:
@@ -46,6 +60,17 @@ def test_finetune_keeps_pruned_weights_zero_shows_its_numbers_and_saves_elsewher
     for layer in result.model.layers:
         for a, b in zip(layer.get_weights(), saved.get_layer(layer.name).get_weights()):
             np.testing.assert_array_equal(a, b)
+    derived = load_model(out).metadata["derived_from"]
+    assert (derived["method"], derived["k"], derived["epochs"], derived["learning_rate"]) == ("weight", 80.0, 1, 0.0003)
+
+    # the window's model info says where an opened derived model came from
+    tuned = Session()
+    evaluation = EvaluationPanel(tuned, EvaluationController(tuned, tab.strip.jobs))
+    qtbot.addWidget(evaluation)
+    tuned.set_model(open_model(out))
+    sentence = describe_derivation(tuned.model.loaded.metadata)
+    assert sentence.startswith("mlp.keras (sha256 ") and "weight pruning, k=80%" in sentence
+    assert f"derived from {sentence}" in evaluation.trained_on.text()
 
 
 def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, session, opened_mlp):
@@ -61,46 +86,3 @@ def test_cancel_stops_fine_tuning_and_leaves_the_model_unpruned(qtbot, panel, se
     assert tab.strip.run_button.isEnabled()
     for layer in opened_mlp.layers:
         np.testing.assert_array_equal(layer.variable.numpy(), layer.original)
-
-
-# -- in the main window ----------------------------------------------------------------------------
-
-
-@pytest.mark.slow
-def test_the_learning_rate_box_reaches_core_finetune_and_the_saved_model(
-    qtbot, panel, session, trained_mlp_path, tmp_path
-):
-    from prune_viz.core.io import load_model
-    from prune_viz.core.provenance import describe_derivation
-    from prune_viz.gui.panels.evaluation import EvaluationController, EvaluationPanel
-
-    tab = panel.finetune
-    assert tab.learning_rate.text() == "0.0001"  # core's default
-    tab.learning_rate.stepBy(1)
-    assert tab.learning_rate.text() == "0.0002"
-    tab.learning_rate.lineEdit().setText("3e-4")
-    tab.learning_rate.interpretText()
-    session.configure(method="unit", k=50)
-    tab.epochs.setValue(1)
-    click_and_wait(qtbot, tab)
-    tune = tab.result.metadata["fine_tune"]
-    assert tune["learning_rate"] == 0.0003 and tune["optimizer"] == "Adam (learning rate 0.0003)"
-    assert "Adam (learning rate 0.0003)" in tab.data_label.text()
-    assert "at learning rate 0.0003 in" in tab.strip.message.text()
-
-    out = tmp_path / "tuned.keras"
-    tab.save_to(out)
-    qtbot.waitUntil(lambda: tab.saved_path == out, timeout=WAIT_MS)
-    derived = load_model(out).metadata["derived_from"]
-    assert (derived["method"], derived["k"], derived["epochs"], derived["learning_rate"]) == ("unit", 50.0, 1, 0.0003)
-
-    # the window's model info says where an opened derived model came from
-    from prune_viz.core.session import Session, open_model
-
-    tuned = Session()
-    evaluation = EvaluationPanel(tuned, EvaluationController(tuned, panel.finetune.strip.jobs))
-    qtbot.addWidget(evaluation)
-    tuned.set_model(open_model(out))
-    sentence = describe_derivation(tuned.model.loaded.metadata)
-    assert sentence.startswith("mlp.keras (sha256 ") and "unit pruning, k=50%" in sentence
-    assert f"derived from {sentence}" in evaluation.trained_on.text()

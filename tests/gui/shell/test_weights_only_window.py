@@ -10,7 +10,7 @@ from prune_viz.gui import remembered
 
 from gui_helpers import WAIT_MS
 
-pytestmark = [pytest.mark.keras_floor, pytest.mark.slow]  # the checkpoints are saved by processes of their own
+pytestmark = pytest.mark.slow  # the checkpoints are saved by processes of their own
 
 
 def test_a_weights_only_model_says_what_it_cannot_do(qtbot, make_window, weights_only_models, tmp_path):
