@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kind_loads import load_reports
+from kind_loads import load_reports, load_reports_in_turn
 from kind_models import KINDS, build_kind_models, plan, tf_keras_available
 
 pytestmark = [
@@ -86,9 +86,19 @@ def test_every_planned_checkpoint_is_written_and_small(kind_checkpoints):
 
 
 @pytest.fixture(scope="module")
-def plain_loads(kind_checkpoints) -> dict:
+def keras3_loads(kind_checkpoints) -> tuple[dict, dict]:
+    """The "plain" loads of every checkpoint Keras 3 cannot rebuild, then the "own-code" loads of the Keras 3
+    ones, in one process (one TensorFlow import): plain first, so that it runs without the custom code."""
     folder = kind_checkpoints[0].path.parent
-    return load_reports(folder, "plain", [c.id for c in kind_checkpoints if not c.rebuildable])
+    not_rebuildable = [c.id for c in kind_checkpoints if not c.rebuildable]
+    keras3 = [c.id for c in kind_checkpoints if not c.rebuildable and c.format != "keras2-h5"]
+    plain, own_code = load_reports_in_turn(folder, [("plain", not_rebuildable), ("own-code", keras3)])
+    return plain, own_code
+
+
+@pytest.fixture(scope="module")
+def plain_loads(keras3_loads) -> dict:
+    return keras3_loads[0]
 
 
 @pytest.mark.parametrize("checkpoint_id", NOT_REBUILDABLE)
@@ -102,11 +112,10 @@ def test_keras3_without_the_custom_code_cannot_rebuild_it(by_id, plain_loads, ch
 
 
 @pytest.fixture(scope="module")
-def own_code_loads(kind_checkpoints) -> dict:
+def own_code_loads(kind_checkpoints, keras3_loads) -> dict:
     folder = kind_checkpoints[0].path.parent
-    keras3 = [c.id for c in kind_checkpoints if not c.rebuildable and c.format != "keras2-h5"]
     keras2 = [c.id for c in kind_checkpoints if not c.rebuildable and c.format == "keras2-h5"]
-    reports = load_reports(folder, "own-code", keras3)
+    reports = dict(keras3_loads[1])
     if keras2:
         reports.update(load_reports(folder, "tf_keras", keras2))
     return reports
