@@ -19,6 +19,11 @@ import pytest
 # Before anything imports Qt or TensorFlow.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # One thread each for TensorFlow's ops and OpenMP/MKL in every xdist worker (and the processes it starts):
+    # two workers on two cores, each with a thread pool per core, oversubscribe them and spin.
+    for _threads in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_threads, "1")
 
 hypothesis_profiles.load()
 

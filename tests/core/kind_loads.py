@@ -48,28 +48,43 @@ def load_reports(folder, how: str, ids: list[str]) -> dict:
     how: "plain": Keras 3 as is (load_with_keras3; a Keras 2 file also converted if plain loading fails);
     "own-code": Keras 3 with the code the checkpoint needs (its custom_source imported by path and passed as
     custom_objects, as --custom-objects does; safe_mode=False for a lambda); "tf_keras": tf_keras."""
+    return load_reports_in_turn(folder, [(how, ids)])[0]
+
+
+def load_reports_in_turn(folder, requests: list[tuple[str, list[str]]]) -> list[dict]:
+    """load_reports for each (how, ids) of requests, one after the other in one fresh process (one TensorFlow
+    import): "plain" before "own-code" still loads without the custom code, which "custom_code" reports.
+    "tf_keras" needs a process of its own (TF_USE_LEGACY_KERAS) and cannot share one."""
     import tempfile
 
-    env = {"TF_USE_LEGACY_KERAS": "1"} if how == "tf_keras" else {}
+    hows = [how for how, _ in requests]
+    if "tf_keras" in hows and len(hows) > 1:
+        raise ValueError("tf_keras loads in a process of its own")
+    env = {"TF_USE_LEGACY_KERAS": "1"} if hows == ["tf_keras"] else {}
     with tempfile.TemporaryDirectory(prefix="kind-load-") as tmp:
         out = Path(tmp) / "report.json"
         code = (
             f"import sys; sys.path[:0] = [{str(HERE)!r}, {str(HERE.parents[1])!r}]; import kind_loads; "
-            "kind_loads._load_report(*sys.argv[1:])"
+            "kind_loads._load_reports(*sys.argv[1:])"
         )
         proc = subprocess.run(
-            [sys.executable, "-c", code, str(folder), how, str(out), *ids],
+            [sys.executable, "-c", code, str(folder), str(out), json.dumps(requests)],
             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", **env),
             capture_output=True,
             text=True,
             timeout=600,
         )
         if proc.returncode != 0:
-            raise RuntimeError(f"loading checkpoints ({how}) failed:\n{proc.stderr[-3000:]}")
+            raise RuntimeError(f"loading checkpoints ({', '.join(hows)}) failed:\n{proc.stderr[-3000:]}")
         return json.loads(out.read_text())
 
 
-def _load_report(folder: str, how: str, out: str, *ids: str) -> None:
+def _load_reports(folder: str, out: str, requests: str) -> None:
+    reports = [_load_report(folder, how, ids) for how, ids in json.loads(requests)]
+    Path(out).write_text(json.dumps(reports))
+
+
+def _load_report(folder: str, how: str, ids: list[str]) -> dict:
     logging.getLogger("absl").setLevel(logging.ERROR)
     if how == "tf_keras":
         import tf_keras as keras
@@ -90,7 +105,7 @@ def _load_report(folder: str, how: str, out: str, *ids: str) -> None:
             x, y = checkpoint.io()
             max_diff = float(np.max(np.abs(np.asarray(model(x, training=False)) - y)))
         report[checkpoint.id] = {"errors": errors, "max_diff": max_diff, "custom_code": custom_code}
-    Path(out).write_text(json.dumps(report))
+    return report
 
 
 _CUSTOM_CLASSES = ("HeadMixer", "TransformerBlock")

@@ -86,8 +86,10 @@ def test_pruning_keeps_nan_last_and_infinities_just_before_it(poisoned, criterio
     assert units[:, 0].all() and units.sum() == 8
 
 
-def test_every_head_of_a_multi_output_model_is_an_output_layer_excluded_by_default(tmp_path, run_prune_viz):
+def test_every_head_of_a_multi_output_model_is_an_output_layer_excluded_by_default(tmp_path, capsys):
     import keras
+
+    from prune_viz.cli import main
 
     keras.utils.set_random_seed(1)
     image = keras.Input((28, 28, 1))
@@ -104,14 +106,14 @@ def test_every_head_of_a_multi_output_model_is_an_output_layer_excluded_by_defau
         "digit": True,
     }
     assert opened.default_included == {"trunk"}
-    shown = run_prune_viz("inspect", path)
-    assert shown.returncode == 0, shown.stderr
-    tensors = shown.stdout.split("prunable tensor ")[1].splitlines()  # the table of prunable tensors
+    assert main(["inspect", str(path)]) == 0  # in-process: the command's output, not the process, is checked
+    tensors = capsys.readouterr().out.split("prunable tensor ")[1].splitlines()  # the table of prunable tensors
     for head in ("digit", "parity_logits"):
         row = next(line for line in tensors if line.startswith(head + " "))
         assert row.endswith("; output layer, excluded by default")
     assert "output layer" not in next(line for line in tensors if line.startswith("trunk "))
-    described = json.loads(run_prune_viz("inspect", path, "--json").stdout)
+    assert main(["inspect", str(path), "--json"]) == 0
+    described = json.loads(capsys.readouterr().out)
     assert {row["name"]: row["output_layer"] for row in described["layers"]} == {
         "trunk": False,
         "parity_logits": True,
