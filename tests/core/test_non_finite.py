@@ -86,7 +86,16 @@ def test_pruning_keeps_nan_last_and_infinities_just_before_it(poisoned, criterio
     assert units[:, 0].all() and units.sum() == 8
 
 
-def test_every_head_of_a_multi_output_model_is_an_output_layer_excluded_by_default(tmp_path, run_prune_viz):
+def _inspect(capsys, *argv) -> tuple[int, str, str]:
+    """``prune-viz inspect ARGV`` in this process (the command's code; no process needed to read its table)."""
+    from prune_viz.cli import main
+
+    code = main(["inspect", *map(str, argv)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_head_of_a_multi_output_model_is_an_output_layer_excluded_by_default(tmp_path, capsys):
     import keras
 
     keras.utils.set_random_seed(1)
@@ -104,14 +113,14 @@ def test_every_head_of_a_multi_output_model_is_an_output_layer_excluded_by_defau
         "digit": True,
     }
     assert opened.default_included == {"trunk"}
-    shown = run_prune_viz("inspect", path)
-    assert shown.returncode == 0, shown.stderr
-    tensors = shown.stdout.split("prunable tensor ")[1].splitlines()  # the table of prunable tensors
+    code, shown, err = _inspect(capsys, path)
+    assert code == 0, err
+    tensors = shown.split("prunable tensor ")[1].splitlines()  # the table of prunable tensors
     for head in ("digit", "parity_logits"):
         row = next(line for line in tensors if line.startswith(head + " "))
         assert row.endswith("; output layer, excluded by default")
     assert "output layer" not in next(line for line in tensors if line.startswith("trunk "))
-    described = json.loads(run_prune_viz("inspect", path, "--json").stdout)
+    described = json.loads(_inspect(capsys, path, "--json")[1])
     assert {row["name"]: row["output_layer"] for row in described["layers"]} == {
         "trunk": False,
         "parity_logits": True,

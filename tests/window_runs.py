@@ -1,0 +1,48 @@
+"""``prune-viz [MODEL] [options]`` run in this process: the command's own code (prune_viz.cli.main, then
+cli.window and gui.shell.app.run_app: start-up window, MainWindow, app.exec() until the window is ready, the
+screenshot saved, the exit code) on pytest-qt's QApplication, with its settings in a folder of its own under
+tmp_path, as conftest's run_prune_viz gives its process. For the tests where the process itself is not the
+point: a process costs a Python, Qt and TensorFlow start (~6-8 s CPU) on top of the model and the window.
+
+Import the fixture into a test module: ``from window_runs import run_window  # noqa: F401``."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import pytest
+
+
+class Done(NamedTuple):  # the fields of subprocess.CompletedProcess that the tests read
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_window(qapp, capsys, monkeypatch, tmp_path):
+    """``run_window(*argv, **env)``: ``prune-viz ARGV`` in this process, with ENV set; returns a Done with
+    the exit code and what it printed."""
+    from PySide6.QtCore import QSettings, QStandardPaths
+
+    from prune_viz.cli import main
+
+    config = tmp_path / "config"
+    user_scope = (QSettings.Format.NativeFormat, QSettings.Scope.UserScope)
+    before = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericConfigLocation)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    QSettings.setPath(*user_scope, str(config))  # remembered.default_settings() reads and writes there
+
+    def run(*argv, **env) -> Done:
+        for name, value in env.items():
+            monkeypatch.setenv(name, str(value))
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in argv])
+        except SystemExit as exc:  # argparse's errors
+            code = exc.code
+        out, err = capsys.readouterr()
+        return Done(code, out, err)
+
+    yield run
+    QSettings.setPath(*user_scope, before)
