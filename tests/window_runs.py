@@ -21,9 +21,10 @@ class Done(NamedTuple):  # the fields of subprocess.CompletedProcess that the te
 
 @pytest.fixture
 def run_window(qapp, capsys, monkeypatch, tmp_path):
-    """``run_window(*argv, **env)``: ``prune-viz ARGV`` in this process, with ENV set; returns a Done with
-    the exit code and what it printed."""
-    from PySide6.QtCore import QSettings, QStandardPaths
+    """``run_window(*argv, timeout=300, **env)``: ``prune-viz ARGV`` in this process, with ENV set; returns a
+    Done with the exit code and what it printed. As run_prune_viz's process, a window still open after
+    TIMEOUT seconds fails the test instead of waiting for ever (its event loop is left with code 124)."""
+    from PySide6.QtCore import QSettings, QStandardPaths, QTimer
 
     from prune_viz.cli import main
 
@@ -33,15 +34,23 @@ def run_window(qapp, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
     QSettings.setPath(*user_scope, str(config))  # remembered.default_settings() reads and writes there
 
-    def run(*argv, **env) -> Done:
+    def run(*argv, timeout: float = 300, **env) -> Done:
         for name, value in env.items():
             monkeypatch.setenv(name, str(value))
         capsys.readouterr()
+        watchdog = QTimer()
+        watchdog.setSingleShot(True)
+        watchdog.timeout.connect(lambda: qapp.exit(124))
+        watchdog.start(int(timeout * 1000))
         try:
             code = main([str(a) for a in argv])
         except SystemExit as exc:  # argparse's errors
             code = exc.code
+        finally:
+            timed_out = not watchdog.isActive()
+            watchdog.stop()
         out, err = capsys.readouterr()
+        assert not timed_out, f"prune-viz {' '.join(map(str, argv))} was still running after {timeout} s: {err[-2000:]}"
         return Done(code, out, err)
 
     yield run

@@ -56,8 +56,7 @@ def _screenshot_of(run_prune_viz, model, out, mnist_dir, *options):
 
 
 def _screenshot_in_process(run_window, model, out, mnist_dir, *options):
-    # no timeout here: a screenshot that never comes hangs the test (the process test above has one)
-    return run_window(model, *options, "--data", mnist_dir, "--screenshot", out)
+    return run_window(model, *options, "--data", mnist_dir, "--screenshot", out, timeout=120)
 
 
 def _one_warning(stderr: str) -> str:
