@@ -104,16 +104,16 @@ def test_parsed_options_become_the_windows_options():
     assert window_options(build_parser().parse_args([])) == WindowOptions()
 
 
-def test_a_negative_seed_is_refused_in_one_line(tmp_path, run_prune_viz):
-    done = run_prune_viz("--seed", "-3", "--screenshot", tmp_path / "x.png")
+def test_a_negative_seed_is_refused_in_one_line(tmp_path, run_window):
+    done = run_window("--seed", "-3", "--screenshot", tmp_path / "x.png")
     assert done.returncode == 2
     errors = [line for line in done.stderr.splitlines() if line.strip()]
     assert errors == ["prune-viz: error: argument --seed/--criterion-seed: must be 0 or more, not -3"]
     assert not (tmp_path / "x.png").exists()
 
 
-def test_the_window_size_given_on_the_command_line_reaches_the_window(tmp_path, run_prune_viz):
+def test_the_window_size_given_on_the_command_line_reaches_the_window(tmp_path, run_window):
     out = tmp_path / "demo.png"
-    done = run_prune_viz("--size", "1280x720", "--screenshot", out)
+    done = run_window("--size", "1280x720", "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     assert png_size(out) == (1280, 720)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from window_runs import run_window  # noqa: F401 (a fixture: prune-viz's window command in this process)
 
 from prune_viz.core.session import open_model
 

@@ -202,7 +202,7 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
     def save_as_it_is(why: str) -> None:
         """No result will come (the model cannot be evaluated): say why and grab the window as it is."""
         print(f"prune-viz: warning: {why}", file=sys.stderr)
-        QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+        QTimer.singleShot(SCREENSHOT_SETTLE_MS, window, save_and_quit)
 
     def failed_while(doing: str):
         def report(exc: BaseException) -> None:
@@ -235,16 +235,16 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
             def settled() -> None:
                 if not once:
                     once.append(True)
-                    QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+                    QTimer.singleShot(SCREENSHOT_SETTLE_MS, window, save_and_quit)
 
             page.shown.connect(settled)
             page.refresh(at_once=True)
         elif args.screenshot and not args.evaluate:
             inside = window.lab.page(args.panel) if args.panel in INSIDE_PANELS else None
             if inside is not None and not inside.is_settled():  # its job is on its way: wait for its picture
-                inside.shown.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit_once))
+                inside.shown.connect(lambda: QTimer.singleShot(SCREENSHOT_SETTLE_MS, window, save_and_quit_once))
             else:
-                QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit)
+                QTimer.singleShot(SCREENSHOT_SETTLE_MS, window, save_and_quit)
 
     def save_and_quit_once() -> None:
         if not saved["done"]:
@@ -257,7 +257,7 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
         window.open_failed.connect(lambda exc: fail(error_text(exc, f"open {model}")[0]))
         window.controller.failed.connect(failed_while("evaluate the model"))
         settled = window.lab.flips.scanned if scanning else window.controller.shown
-        settled.connect(lambda _value: QTimer.singleShot(SCREENSHOT_SETTLE_MS, save_and_quit))
+        settled.connect(lambda _value: QTimer.singleShot(SCREENSHOT_SETTLE_MS, window, save_and_quit))
         if model is None:
             fail("--screenshot needs a MODEL (no bundled demo model was found)")
             return 2
@@ -274,4 +274,7 @@ def _run(args: WindowOptions, app, splash, timing: bool) -> int:
     window.show()
     code = app.exec()
     window.close()
+    # nothing of this run may act later (a settle timer, a late result) when the caller runs another (tests do,
+    # in one process): its timers have the window as context, and the window and its connections go
+    window.deleteLater()
     return exit_code["value"] if exit_code["value"] else code

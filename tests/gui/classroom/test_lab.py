@@ -199,9 +199,9 @@ def test_a_test_image_on_the_pad_breaks_where_the_gallery_says(qtbot, session, m
 
 
 @pytest.mark.slow
-def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
+def test_panel_draw_screenshot_shows_the_pad(tmp_path, trained_mlp_path, mnist_dir, run_window):
     out = tmp_path / "draw.png"
-    done = run_prune_viz(trained_mlp_path, "--panel", "draw", "--data", mnist_dir, "--screenshot", out)
+    done = run_window(trained_mlp_path, "--panel", "draw", "--data", mnist_dir, "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     black = np.all(screenshot_pixels(out) == 0, axis=2)
     # the empty pad: a black square of at least 240x240 pixels somewhere in the window

@@ -78,9 +78,9 @@ def test_a_drawn_digit_reaches_the_activations(qtbot, cnn_window, mnist):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("panel", ["filters", "activations"])
-def test_panel_screenshot(tmp_path, conv_bn_cnn_path, mnist_dir, run_prune_viz, panel):
+def test_panel_screenshot(tmp_path, conv_bn_cnn_path, mnist_dir, run_window, panel):
     out = tmp_path / f"{panel}.png"
-    done = run_prune_viz(
+    done = run_window(
         conv_bn_cnn_path, "--panel", panel, "--method", "unit", "--k", "60", "--data", mnist_dir, "--screenshot", out
     )
     assert done.returncode == 0, done.stderr[-2000:]

@@ -1,4 +1,6 @@
-"""``prune-viz LESSON.pvlesson --screenshot OUT.png`` as a user runs it: a separate process, offscreen."""
+"""``prune-viz LESSON.pvlesson --screenshot OUT.png``: a lesson opened from the command line in a separate
+process, offscreen, as a user runs it (the one screenshot taken end to end by a real process); the
+presenter sizes in this process (window_runs: the command's own code, from its argv to its exit code)."""
 
 from __future__ import annotations
 
@@ -39,12 +41,12 @@ def test_a_lesson_renders_as_saved_and_a_changed_model_only_warns(tmp_path, trai
 
 
 @pytest.mark.parametrize("size", ["1280x720", "1920x1080"])
-def test_the_shipped_lesson_in_presenter_mode_is_pictured_at_the_projector_size(tmp_path, run_prune_viz, size):
+def test_the_shipped_lesson_in_presenter_mode_is_pictured_at_the_projector_size(tmp_path, run_window, size):
     """Issue 30, item 1: --size is the window's and the picture's size (it was 1612x876 for 1280x720)."""
     from prune_viz.resources import example_lesson_path
 
     out = tmp_path / f"lesson-{size}.png"
-    done = run_prune_viz(example_lesson_path(), "--presenter", "--size", size, "--screenshot", out)
+    done = run_window(example_lesson_path(), "--presenter", "--size", size, "--screenshot", out)
     assert done.returncode == 0, done.stderr[-2000:]
     image = QImage(str(out))
     assert f"{image.width()}x{image.height()}" == size

@@ -96,12 +96,12 @@ def test_the_scan_plots_alpha_against_k_and_can_be_cancelled(qtbot, window):
 
 
 @pytest.mark.slow
-def test_panel_spectrum_screenshot(run_prune_viz, tmp_path):
+def test_panel_spectrum_screenshot(run_window, tmp_path):
     """``--panel spectrum --screenshot`` waits for the spectra at the k given, then saves the window."""
     from PySide6.QtGui import QImage
 
     out = tmp_path / "spectrum.png"
-    done = run_prune_viz("--panel", "spectrum", "--method", "unit", "--k", "60", "--screenshot", out, timeout=600)
+    done = run_window("--panel", "spectrum", "--method", "unit", "--k", "60", "--screenshot", out)
     assert done.returncode == 0, done.stderr
     image = QImage(str(out))
     assert not image.isNull() and image.width() >= 640

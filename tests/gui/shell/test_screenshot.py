@@ -1,4 +1,6 @@
-"""``prune-viz MODEL --screenshot OUT.png`` as a user runs it: a separate process, offscreen."""
+"""``prune-viz MODEL --screenshot OUT.png``: in this process (window_runs: the command's own code, from its
+argv to its exit code), and in a separate process, offscreen, where the process is the point: a missing
+model fails with one line, and a model that cannot be evaluated still gives a picture and exit code 0."""
 
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from gui_helpers import colour_count, screenshot_pixels
 pytestmark = pytest.mark.slow
 
 
-def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir, run_prune_viz):
+def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, mnist_dir, run_window):
     out = tmp_path / "window.png"
-    done = run_prune_viz(
+    done = run_window(
         trained_mlp_path, "--method", "weight", "--k", "60", "--evaluate", "--data", mnist_dir, "--screenshot", out
     )
     assert done.returncode == 0, done.stderr[-2000:]
@@ -27,13 +29,13 @@ def test_screenshot_evaluates_and_writes_the_window(tmp_path, trained_mlp_path, 
     assert colour_count(pixels, lut[245]) > 50  # strong positive weights (dark red)
 
 
-def test_without_a_model_the_bundled_demo_opens(tmp_path, run_prune_viz):
+def test_without_a_model_the_bundled_demo_opens(tmp_path, run_window):
     from prune_viz.resources import demo_model_path
 
     demo = demo_model_path()
     assert demo is not None, "prune_viz/data/demo-lenet-300-100.keras is missing"
     out = tmp_path / "demo.png"
-    done = run_prune_viz("--k", "30", "--screenshot", out, PRUNE_VIZ_TIMING="1")
+    done = run_window("--k", "30", "--screenshot", out, PRUNE_VIZ_TIMING="1")
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"({demo.name})" in done.stderr and "first paint after" in done.stderr
     assert colour_count(screenshot_pixels(out), DIVERGING.pruned) > 1000
@@ -53,6 +55,10 @@ def _screenshot_of(run_prune_viz, model, out, mnist_dir, *options):
     return run_prune_viz(model, *options, "--data", mnist_dir, "--screenshot", out, timeout=120)
 
 
+def _screenshot_in_process(run_window, model, out, mnist_dir, *options):
+    return run_window(model, *options, "--data", mnist_dir, "--screenshot", out, timeout=120)
+
+
 def _one_warning(stderr: str) -> str:
     warnings = [line for line in stderr.splitlines() if line.startswith("prune-viz: warning:")]
     assert len(warnings) == 1, stderr[-2000:]
@@ -61,10 +67,10 @@ def _one_warning(stderr: str) -> str:
 
 
 def test_screenshot_of_a_model_mnist_cannot_feed_writes_the_window_and_says_why(
-    tmp_path, vgg_shaped_path, mnist_dir, run_prune_viz
+    tmp_path, vgg_shaped_path, mnist_dir, run_window
 ):
     out = tmp_path / "vgg.png"
-    done = _screenshot_of(run_prune_viz, vgg_shaped_path, out, mnist_dir, "--k", "50", "--evaluate")
+    done = _screenshot_in_process(run_window, vgg_shaped_path, out, mnist_dir, "--k", "50", "--evaluate")
     assert done.returncode == 0, done.stderr[-2000:]
     warning = _one_warning(done.stderr)
     assert "224x224x3" in warning and "cannot be evaluated on MNIST" in warning

@@ -72,15 +72,19 @@ def test_custom_objects_and_lambda_switch_reopen_the_model_whole(
     assert not again.session.model.loaded.weights_only and again.session.open_options.allow_lambda
 
 
-def test_the_window_options_open_the_model_whole(run_prune_viz, weights_only_models, tmp_path):
-    """``prune-viz MODEL --custom-objects FILE.py`` in a real process: the model opens whole, so the
-    reason it is not evaluated is its input, not that it opened from its weights only."""
+def test_the_window_options_open_the_model_whole(run_window, run_prune_viz, weights_only_models, tmp_path):
+    """``prune-viz MODEL --custom-objects FILE.py``: the model opens whole, so the reason it is not evaluated
+    is its input, not that it opened from its weights only (the command's code, in this process). Without
+    the option it opens from its weights only: in a real process, which has never loaded the file's classes
+    (a process that has loaded them keeps them registered with Keras, and opens the model whole)."""
     shot = tmp_path / "window.png"
     model = weights_only_models.path("custom.keras")
     options = ("--evaluate", "--screenshot", shot, "--size", "1280x720")
-    whole = run_prune_viz(model, "--custom-objects", weights_only_models.custom_objects, *options)
+    whole = run_window(model, "--custom-objects", weights_only_models.custom_objects, *options)
     assert whole.returncode == 0, whole.stderr
     assert "This model takes vectors of 8 numbers" in whole.stderr and "weights only" not in whole.stderr
+    assert shot.is_file()
+    shot.unlink()
     weights = run_prune_viz(model, *options)
     assert weights.returncode == 0, weights.stderr
     assert "custom.keras was opened from its weights only because its custom classes" in weights.stderr
