@@ -156,6 +156,14 @@ class JobStrip(QWidget):
         if why is not None or (before is not None and self.message.text() == before):
             self.message.setText(why or "")
 
+    def describe_run(self, text: str, tip: str) -> None:
+        """Run's words and tooltip; while Run is unavailable, its tooltip keeps saying why (``tip`` after)."""
+        self.run_button.setText(text)
+        if self.unavailable is None:
+            self.run_button.setToolTip(tip)
+        else:
+            self._run_tooltip = tip
+
     def start(
         self,
         fn: Callable,

@@ -629,8 +629,7 @@ class FlipGallery(QWidget):
                 f"under {pattern}, and the samples right unpruned and wrong under it are shown first, then those "
                 "it fixes.",
             )
-        self.strip.run_button.setText(button)
-        self.strip.run_button.setToolTip(tip)
+        self.strip.describe_run(button, tip)
         if self.scan is None:
             self.caption.setText(caption)
 
