@@ -3,6 +3,7 @@ file can crash or hang libhdf5."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import zipfile
 from pathlib import Path
@@ -11,6 +12,10 @@ from prune_viz.core.io.archive_checks import damaged_member_error
 from prune_viz.core.io.load_errors import ModelLoadError
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# Files up to this size that a child read whole once are not read again by another child in this
+# process (reopening, a lesson, a sweep): their bytes are compared by SHA-256 instead.
+REMEMBERED_SIZE = 64 * 2**20
+_read_safely: dict[tuple[str, str], bool] = {}  # (sha256, member) -> names hold backslashes
 
 
 # Reads every attribute and dataset of an HDF5 file (argv: path; the zip member holding the file,
@@ -67,6 +72,14 @@ print("backslashes" if any("\\" in name for name in names) else "")
 """
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):  # in pieces: the file is not held whole here
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 class HDF5Check:
     """Reads a file's HDF5 data once in a child process, before this process lets h5py touch it:
     a damaged file can crash (SIGSEGV) or hang libhdf5 itself, which no try/except here could
@@ -81,11 +94,14 @@ class HDF5Check:
         size = path.stat().st_size
         self.seconds = 20 + size // (50 * 2**20)
         self._child = None
+        self._bytes_key = (_sha256(path), member or "") if size <= REMEMBERED_SIZE else None
 
     def __enter__(self) -> HDF5Check:
         import subprocess
         import sys
 
+        if self._bytes_key in _read_safely:  # these very bytes were read whole by a child already
+            return self
         try:
             self._child = subprocess.Popen(
                 [sys.executable, "-c", READ_ALL_SCRIPT, str(self.path), self.member or "", str(self.copy or "")],
@@ -103,14 +119,17 @@ class HDF5Check:
         import subprocess
 
         if self._child is None:
-            self.backslashes = None  # unknown
+            self.backslashes = _read_safely.get(self._bytes_key)  # None: unknown (no child could start)
             if self.copy is not None:
-                with (
-                    zipfile.ZipFile(self.path) as archive,
-                    archive.open(self.member) as member,
-                    open(self.copy, "wb") as out,
-                ):
-                    shutil.copyfileobj(member, out, 1 << 24)
+                try:
+                    with (
+                        zipfile.ZipFile(self.path) as archive,
+                        archive.open(self.member) as member,
+                        open(self.copy, "wb") as out,
+                    ):
+                        shutil.copyfileobj(member, out, 1 << 24)
+                except zipfile.BadZipFile as exc:  # the member's CRC, as the child checks it
+                    raise damaged_member_error(self.path, self.member) from exc
             return
         try:
             out, _ = self._child.communicate(timeout=self.seconds)
@@ -126,6 +145,8 @@ class HDF5Check:
         if code == 3 and self.member:
             raise damaged_member_error(self.path, self.member)
         self.backslashes = out.strip() == b"backslashes"
+        if code == 0 and self._bytes_key is not None:
+            _read_safely[self._bytes_key] = self.backslashes
 
     def __exit__(self, *exc_info) -> None:
         if self._child is not None and self._child.poll() is None:
