@@ -7,6 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from nested_models import nested_model
 
 from prune_viz.core.activations import (
     ActivationsUnavailable,
@@ -142,24 +143,7 @@ def test_dead_units_are_silent_now_and_were_not_before():
 @pytest.fixture(scope="module")
 def nested_path(tmp_path_factory):
     """A Functional model calling a Functional backbone and a Sequential block (Conv, BatchNorm, ReLU) as layers."""
-    import keras
-
-    keras.utils.set_random_seed(3)
-    L = keras.layers
-    backbone_input = keras.Input((28, 28, 1))
-    backbone = keras.Model(backbone_input, L.Conv2D(4, 3, activation="relu", name="bconv")(backbone_input), name="bb")
-    block = keras.Sequential(
-        [
-            keras.Input((26, 26, 4)),
-            L.Conv2D(6, 3, name="iconv"),
-            L.BatchNormalization(name="ibn"),
-            L.ReLU(name="irelu"),
-        ],
-        name="block",
-    )
-    x = keras.Input((28, 28, 1))
-    h = L.MaxPooling2D(4, name="pool")(block(backbone(x)))
-    model = keras.Model(x, L.Dense(10, activation="softmax", name="out")(L.Flatten(name="flat")(h)))
+    model = nested_model(seed=3)
     path = tmp_path_factory.mktemp("nested") / "nested.keras"
     model.save(path)
     return path

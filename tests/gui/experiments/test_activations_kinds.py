@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from nested_models import nested_model
 
 from prune_viz.core.session import Session, open_model
 from prune_viz.gui.experiments.activations import ActivationsPage
@@ -45,25 +46,9 @@ def transformer(tmp_path_factory):
 def nested(tmp_path_factory, mnist):
     """A Functional model calling a Functional backbone (a Conv2D) and a Sequential block (Conv2D, BatchNorm,
     ReLU) as layers, then MaxPool, Flatten, Dense; and 50 MNIST test images."""
-    import keras
-
-    keras.utils.set_random_seed(4)
-    L = keras.layers
-    backbone_input = keras.Input((28, 28, 1))
-    backbone = keras.Model(backbone_input, L.Conv2D(4, 3, activation="relu", name="bconv")(backbone_input), name="bb")
-    block = keras.Sequential(
-        [
-            keras.Input((26, 26, 4)),
-            L.Conv2D(6, 3, name="iconv"),
-            L.BatchNormalization(name="ibn"),
-            L.ReLU(name="irelu"),
-        ],
-        name="block",
-    )
-    x = keras.Input((28, 28, 1))
-    h = L.Flatten(name="flat")(L.MaxPooling2D(4, name="pool")(block(backbone(x))))
+    model = nested_model(seed=4)
     folder = tmp_path_factory.mktemp("nested")
-    keras.Model(x, L.Dense(10, activation="softmax", name="out")(h)).save(folder / "nested.keras")
+    model.save(folder / "nested.keras")
     np.savez(folder / "mnist50.npz", x_test=mnist.x_test[:50], y_test=mnist.y_test[:50])
     return open_model(folder / "nested.keras"), folder / "mnist50.npz"
 
