@@ -79,6 +79,23 @@ def write_outcome(path, start: float) -> str:
     return f"{Path(path).name} was written" if written_since(path, start) else f"{Path(path).name} was not written"
 
 
+def opened_model_paths(session) -> tuple:
+    """The opened model, for ``protect=``: a save dialog may well be pointed at it."""
+    return (session.model.loaded.path,) if session.model is not None else ()
+
+
+def save_result(page, write: Callable[[], object], path) -> bool:
+    """A page's table or plot written by ``write``: "Saved PATH." on its strip, or the error in a box
+    (kept as ``page.error_box``)."""
+    try:
+        write()
+    except Exception as exc:
+        page.error_box = show_error(page, exc, f"save {Path(path).name}")
+        return False
+    page.strip.message.setText(f"Saved {path}.")
+    return True
+
+
 def number_item(text: str) -> QTableWidgetItem:
     item = QTableWidgetItem(text)
     item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)

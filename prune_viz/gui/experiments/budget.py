@@ -29,7 +29,9 @@ from prune_viz.gui.experiments.base import (
     JobStrip,
     ask_save_path,
     number_item,
+    opened_model_paths,
     results_table,
+    save_result,
 )
 from prune_viz.gui.views.budget_chart import AllocationChart
 from prune_viz.gui.views.colours import MUTED
@@ -292,7 +294,7 @@ class AllocationBox(QWidget):
             self.save_png(path)
 
     def _protected(self) -> tuple:
-        return (self.session.model.loaded.path,) if self.session.model is not None else ()
+        return opened_model_paths(self.session)
 
     def save_csv(self, path) -> bool:
         from prune_viz.core.budget import BUDGET_CSV_FIELDS
@@ -311,12 +313,4 @@ class AllocationBox(QWidget):
         return self._save(lambda: write_budget_plot(path, self.rows, force=True, protect=self._protected()), path)
 
     def _save(self, write, path) -> bool:
-        if not self.rows:
-            return False
-        try:
-            write()
-        except Exception as exc:
-            self.error_box = show_error(self, exc, f"save {Path(path).name}")
-            return False
-        self.strip.message.setText(f"Saved {path}.")
-        return True
+        return bool(self.rows) and save_result(self, write, path)

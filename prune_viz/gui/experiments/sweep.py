@@ -46,7 +46,9 @@ from prune_viz.gui.experiments.base import (
     JobStrip,
     ask_save_path,
     number_item,
+    opened_model_paths,
     results_table,
+    save_result,
     text_item,
 )
 from prune_viz.gui.experiments.budget import AllocationBox
@@ -432,18 +434,11 @@ class SweepPanel(QWidget):
         )
 
     def _protected(self) -> tuple:
-        """The opened model: a save dialog may well be pointed at it."""
-        return (self.session.model.loaded.path,) if self.session.model is not None else ()
+        return opened_model_paths(self.session)
 
     def _save(self, write, path) -> bool:
-        if not self.points:
+        if not self.points or not save_result(self, write, path):
             return False
-        try:
-            write()
-        except Exception as exc:
-            self.error_box = show_error(self, exc, f"save {Path(path).name}")
-            return False
-        self.strip.message.setText(f"Saved {path}.")
         self.saved = True
         return True
 
